@@ -1,0 +1,103 @@
+import type { Command } from 'commander';
+import { diffReleases, initNode, loadConfig, publish, showRelease, ChunkswarmError } from '../../index.js';
+import { formatBytes, formatFields, printJson } from '../format.js';
+import { publishProgress } from '../progress.js';
+
+function parseVersion(s: string): number {
+  if (!/^\d+$/.test(s) || Number(s) < 1) throw ChunkswarmError.usage(`not a release version: ${JSON.stringify(s)}`);
+  return Number(s);
+}
+
+/** The commands that work on the local node only: no network. */
+export function registerAdminCommands(program: Command, configPath: () => string): void {
+  program
+    .command('init')
+    .description('create swarm.config.json and key files for a new cluster (--publisher) or a joining node (--join)')
+    .option('--dir <dir>', 'directory for the config and keys', '.')
+    .option('--publisher', 'start a new cluster with this node as its publisher')
+    .option('--join <config>', "join the cluster of another node's swarm.config.json (copies its public key and secret)")
+    .option('--bootstrap <host:port...>', 'bootstrap nodes (default: the publisher on 127.0.0.1:49737)')
+    .option('--bootstrap-port <port>', 'run a DHT bootstrap node on this port when serving', (v) => Number(v))
+    .option('--json', 'machine-readable output')
+    .action(async (o) => {
+      const r = await initNode({ dir: o.dir, publisher: o.publisher, join: o.join, bootstrap: o.bootstrap, bootstrapPort: o.bootstrapPort });
+      if (o.json) return printJson(r);
+      process.stdout.write(`created ${r.created.join(', ')}\npublisher key ${r.publisherKey}\n`);
+    });
+
+  program
+    .command('publish')
+    .description('scan a source tree and publish it as a new signed release (publisher only)')
+    .argument('<source-dir>', 'the master copy of the tree')
+    .option('--note <text>', 'a note stored in the release', '')
+    .option('--force', 'publish a new version even if nothing changed')
+    .option('--json', 'machine-readable output')
+    .action(async (source: string, o) => {
+      const config = await loadConfig(configPath());
+      const bar = publishProgress(!o.json);
+      const s = await publish({ config, source, note: o.note, force: o.force, onProgress: (p) => bar.update(p) }).finally(() => bar.stop());
+      for (const sk of s.skipped) process.stderr.write(`warning: skipped ${sk.kind} ${sk.path}: a release carries only files, directories and symlinks\n`);
+      if (o.json) return printJson(s);
+      if (s.version === null) {
+        process.stdout.write(`no change: the tree equals the newest release (${s.files} files checked in ${s.seconds.toFixed(2)} s)\n`);
+        return;
+      }
+      process.stdout.write(
+        formatFields([
+          ['version', s.version],
+          ['release', s.releaseId!],
+          ['files', `${s.files} (${s.dirs} dirs, ${s.symlinks} symlinks)`],
+          ['bytes', formatBytes(s.bytes)],
+          ['hashed', `${s.hashedFiles} files, ${formatBytes(s.hashedBytes)} at ${s.mbPerSec.toFixed(0)} MB/s`],
+          ['reused', `${s.reusedFiles} files hard-linked from the previous release`],
+          ['new chunks', `${s.newChunks} (${formatBytes(s.newBytes)})`],
+          ['time', `${s.seconds.toFixed(2)} s`],
+        ]) + '\n',
+      );
+    });
+
+  program
+    .command('show')
+    .description('summary of a release (default: the newest), optionally with its tree')
+    .argument('[version]', 'release version', parseVersion)
+    .option('--tree', 'list every path')
+    .option('--json', 'machine-readable output')
+    .action(async (version: number | undefined, o) => {
+      const config = await loadConfig(configPath());
+      const { summary: s, tree } = await showRelease(config, version);
+      if (o.json) return printJson(o.tree ? { ...s, tree } : s);
+      process.stdout.write(
+        formatFields([
+          ['version', s.version],
+          ['release', s.releaseId],
+          ['parent', s.parent ?? '-'],
+          ['root', s.root],
+          ['created', s.created],
+          ['note', s.note || '-'],
+          ['content', `${s.files} files, ${s.dirs} dirs, ${s.symlinks} symlinks, ${formatBytes(s.bytes)}`],
+          ['pieces', `${s.pieces} distinct chunks, ${formatBytes(s.pieceBytes)}`],
+          ['on disk', s.materialized ? 'yes' : 'no'],
+        ]) + '\n',
+      );
+      if (o.tree) {
+        for (const t of tree) {
+          process.stdout.write(`${t.type[0]} ${t.mode} ${String(t.size).padStart(12)} ${t.path}${t.target !== undefined ? ` -> ${t.target}` : ''}\n`);
+        }
+      }
+    });
+
+  program
+    .command('diff')
+    .description('what changed between two releases')
+    .argument('<v1>', 'older version', parseVersion)
+    .argument('<v2>', 'newer version', parseVersion)
+    .option('--json', 'machine-readable output')
+    .action(async (v1: number, v2: number, o) => {
+      const config = await loadConfig(configPath());
+      const changes = await diffReleases(config, v1, v2);
+      if (o.json) return printJson(changes);
+      const mark = { added: 'A', removed: 'D', modified: 'M', meta: 'P' } as const;
+      for (const c of changes) process.stdout.write(`${mark[c.change]} ${c.path}\n`);
+      process.stdout.write(`${changes.length} changes\n`);
+    });
+}

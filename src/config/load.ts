@@ -1,0 +1,62 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { z } from 'zod';
+import { ChunkswarmError } from '../core/index.js';
+import { configSchema, type ParsedConfig } from './schema.js';
+
+export const CONFIG_FILE = 'swarm.config.json';
+
+/** A validated config with every path made absolute (relative paths are relative to the file). */
+export interface Config extends ParsedConfig {
+  configPath: string;
+  /** Parsed network.bootstrap. */
+  bootstrapNodes: Array<{ host: string; port: number }>;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): ChunkswarmError {
+  const field = issue.path.map(String).join('.') || '(root)';
+  return ChunkswarmError.config(field, issue.message);
+}
+
+export function parseConfig(raw: unknown, configPath: string): Config {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const first = result.error.issues[0];
+    throw first ? describeIssue(first) : ChunkswarmError.config('(root)', 'invalid');
+  }
+  const c = result.data;
+  const base = dirname(configPath);
+  const abs = (p: string) => resolve(base, p);
+  if (c.network.bootstrapPort !== null && c.network.bootstrapPort === 0) {
+    throw ChunkswarmError.config('network.bootstrapPort', 'must be a fixed port so followers can name it');
+  }
+  return {
+    ...c,
+    configPath,
+    dataDir: abs(c.dataDir),
+    livePath: abs(c.livePath),
+    cluster: { ...c.cluster, secretFile: abs(c.cluster.secretFile) },
+    publisher: c.publisher ? { ...c.publisher, privateKeyFile: abs(c.publisher.privateKeyFile) } : null,
+    bootstrapNodes: c.network.bootstrap.map((hp) => {
+      const i = hp.lastIndexOf(':');
+      return { host: hp.slice(0, i), port: Number(hp.slice(i + 1)) };
+    }),
+  };
+}
+
+export async function loadConfig(path: string): Promise<Config> {
+  const configPath = resolve(path);
+  let text: string;
+  try {
+    text = await readFile(configPath, 'utf8');
+  } catch (err) {
+    throw new ChunkswarmError('E_CONFIG', `cannot read config ${configPath}: ${(err as Error).message}`, { cause: err });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ChunkswarmError('E_CONFIG', `config ${configPath} is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  return parseConfig(raw, configPath);
+}

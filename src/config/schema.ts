@@ -1,0 +1,56 @@
+import { z } from 'zod';
+
+const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters');
+const hostPort = z.string().regex(/^[^:\s]+:\d{1,5}$/, 'must be "host:port"');
+const bytesPerSec = z.number().int().min(0);
+const hookCommand = z.string().min(1).nullable();
+
+/**
+ * swarm.config.json. Secrets never live here: the cluster secret and the publisher's private key
+ * are separate 0600 files that the config points at.
+ */
+export const configSchema = z
+  .object({
+    dataDir: z.string().min(1).default('./data'),
+    livePath: z.string().min(1).default('./live'),
+    cluster: z.strictObject({
+      publisherKey: hex64.describe('the publisher Ed25519 public key, raw, hex'),
+      secretFile: z.string().min(1).default('cluster.secret'),
+    }),
+    publisher: z
+      .strictObject({
+        privateKeyFile: z.string().min(1).default('publisher.key'),
+        recordOwner: z.boolean().default(false),
+      })
+      .nullable()
+      .default(null),
+    network: z
+      .strictObject({
+        bootstrap: z.array(hostPort).default([]),
+        bootstrapPort: z.number().int().min(0).max(65535).nullable().default(null),
+        host: z.string().min(1).default('127.0.0.1'),
+      })
+      .prefault({}),
+    limits: z
+      .strictObject({
+        uploadBytesPerSec: bytesPerSec.default(0),
+        downloadBytesPerSec: bytesPerSec.default(0),
+        perPeerUploadBytesPerSec: bytesPerSec.default(0),
+        maxPeers: z.number().int().min(1).max(1024).default(64),
+        maxRequestsPerPeer: z.number().int().min(1).max(4096).default(64),
+        requestTimeoutMs: z.number().int().min(100).default(10_000),
+      })
+      .prefault({}),
+    releases: z.strictObject({ keep: z.number().int().min(1).default(3) }).prefault({}),
+    verify: z.strictObject({ intervalSec: z.number().int().min(0).default(300) }).prefault({}),
+    drift: z
+      .strictObject({ policy: z.enum(['preserve', 'block', 'overwrite']).default('preserve') })
+      .prefault({}),
+    hooks: z
+      .strictObject({ preActivate: hookCommand.default(null), postActivate: hookCommand.default(null) })
+      .prefault({}),
+  })
+  .strict();
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;

@@ -1,0 +1,1 @@
+export { finalizeTree, onDiskMode, type FinalizeOptions } from './finalize-tree.js';

@@ -1,0 +1,5 @@
+export { atomicWrite, syncFilesystem } from './atomic-write.js';
+export { ObjectStore } from './object-store.js';
+export { StatCache, type StatKey } from './stat-cache.js';
+export { ReleaseStore, type NodeState } from './release-store.js';
+export { removeTree } from './remove-tree.js';

@@ -1,0 +1,135 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, readFile, rm, stat, lstat, readlink, writeFile, chmod } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli, runCliJson } from '../support/cli.js';
+import { makeSampleTree, settle } from '../support/tree.js';
+import { ObjectStore } from '../../src/store/index.js';
+import { walkTree, type FileObject } from '../../src/manifest/index.js';
+import type { ObjectHash } from '../../src/core/index.js';
+import type { PublishSummary } from '../../src/index.js';
+
+let dir: string;
+let src: string;
+let cfg: string;
+
+/** path -> chunk hashes of every file in a release, read from the object store. */
+async function chunksByPath(root: ObjectHash): Promise<Map<string, string[]>> {
+  const objects = new ObjectStore(join(dir, 'pub', 'data', 'objects'));
+  const out = new Map<string, string[]>();
+  await walkTree(root, (h) => objects.getTree(h), async (path, e) => {
+    if (e.type === 'file') out.set(path, ((await objects.get(e.hash!)) as FileObject).chunks.map((c) => c.hash));
+  });
+  return out;
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'cs-publish-'));
+  src = join(dir, 'src');
+  await makeSampleTree(src);
+  execFileSync('mkfifo', [join(src, 'a-fifo')]);
+  const init = await runCli(['init', '--dir', join(dir, 'pub'), '--publisher']);
+  expect(init.code, init.stderr).toBe(0);
+  cfg = join(dir, 'pub', 'swarm.config.json');
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true, maxRetries: 2 }).catch(() => undefined);
+});
+
+describe('chunkswarm publish', () => {
+  let first: PublishSummary;
+
+  it('publishes a tree with nested dirs, a symlink, a hard link, an empty file and an executable', async () => {
+    const r = await runCli(['-c', cfg, 'publish', src, '--note', 'first', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/skipped fifo a-fifo/);
+    first = JSON.parse(r.stdout) as PublishSummary;
+    expect(first.version).toBe(1);
+    expect(first.files).toBe(7);
+    expect(first.skipped).toEqual([{ path: 'a-fifo', kind: 'fifo' }]);
+
+    const rel = join(dir, 'pub', 'data', 'releases', '1');
+    for (const p of ['etc/app.conf', 'etc/deep/nested/dir/value.txt', 'bin/run.sh', 'data/big.bin', 'data/medium.bin', 'empty']) {
+      expect((await readFile(join(rel, p))).equals(await readFile(join(src, p))), p).toBe(true);
+    }
+    expect((await stat(join(rel, 'bin/run.sh'))).mode & 0o777).toBe(0o500);
+    expect((await stat(join(rel, 'etc/app.conf'))).mode & 0o777).toBe(0o444);
+    expect(await readlink(join(rel, 'bin/conf-link'))).toBe('../etc/app.conf');
+    expect((await lstat(join(rel, 'bin/conf-link'))).isSymbolicLink()).toBe(true);
+    expect((await stat(join(rel, 'data/big-hardlink.bin'))).ino).toBe((await stat(join(rel, 'data/big.bin'))).ino);
+    expect((await stat(join(rel, 'empty'))).size).toBe(0);
+    expect((await stat(join(rel, 'data/big.bin'))).mtimeMs).toBe(Math.floor((await stat(join(src, 'data/big.bin'))).mtimeMs));
+  });
+
+  it('re-publishing an unchanged tree reads no file and makes no release', async () => {
+    const s = await runCliJson<PublishSummary>(['-c', cfg, 'publish', src]);
+    expect(s.version).toBeNull();
+    expect(s.hashedFiles).toBe(0);
+    expect(s.hashedBytes).toBe(0);
+  });
+
+  it('after an edit, only the changed file has new chunks and unchanged files are hard-linked', async () => {
+    const medium = join(src, 'data/medium.bin');
+    const bytes = await readFile(medium);
+    bytes.write('EDITED IN THE MIDDLE', 100 * 1024);
+    await writeFile(medium, bytes);
+    await settle();
+
+    const second = await runCliJson<PublishSummary>(['-c', cfg, 'publish', src]);
+    expect(second.version).toBe(2);
+    expect(second.hashedFiles).toBe(1);
+
+    const before = await chunksByPath(first.root as ObjectHash);
+    const after = await chunksByPath(second.root as ObjectHash);
+    const old = new Set([...before.values()].flat());
+    const fresh = new Set<string>();
+    for (const [path, chunks] of after) {
+      for (const c of chunks) {
+        if (old.has(c)) continue;
+        expect(path).toBe('data/medium.bin');
+        fresh.add(c);
+      }
+    }
+    expect(fresh.size).toBeGreaterThan(0);
+    expect(second.newChunks).toBe(fresh.size);
+
+    const r1 = join(dir, 'pub', 'data', 'releases', '1');
+    const r2 = join(dir, 'pub', 'data', 'releases', '2');
+    for (const p of ['etc/app.conf', 'bin/run.sh', 'data/big.bin', 'data/big-hardlink.bin', 'empty']) {
+      expect((await stat(join(r2, p))).ino, p).toBe((await stat(join(r1, p))).ino);
+    }
+    expect((await stat(join(r2, 'data/medium.bin'))).ino).not.toBe((await stat(join(r1, 'data/medium.bin'))).ino);
+    expect((await readFile(join(r2, 'data/medium.bin'))).equals(bytes)).toBe(true);
+  });
+
+  it('diff and show describe the releases', async () => {
+    const d = await runCliJson<Array<{ path: string; change: string }>>(['-c', cfg, 'diff', '1', '2']);
+    expect(d.map((c) => [c.change, c.path])).toEqual([['modified', 'data/medium.bin']]);
+    const s = await runCliJson<{ version: number; files: number; note: string }>(['-c', cfg, 'show', '1']);
+    expect(s).toMatchObject({ version: 1, files: 7, note: 'first' });
+  });
+
+  it('refuses a private key file readable by others, naming the file', async () => {
+    const key = join(dir, 'pub', 'publisher.key');
+    await chmod(key, 0o644);
+    try {
+      const r = await runCli(['-c', cfg, 'publish', src, '--force']);
+      expect(r.code).toBe(3);
+      expect(r.stderr).toContain('E_KEY');
+      expect(r.stderr).toContain(key);
+    } finally {
+      await chmod(key, 0o600);
+    }
+  });
+
+  it('names the bad field of an invalid config', async () => {
+    const bad = join(dir, 'bad.config.json');
+    const good = JSON.parse(await readFile(cfg, 'utf8')) as Record<string, unknown>;
+    await writeFile(bad, JSON.stringify({ ...good, limits: { maxPeers: -1 } }));
+    const r = await runCli(['-c', bad, 'show']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/E_CONFIG.*limits\.maxPeers/);
+  });
+});
