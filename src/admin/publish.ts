@@ -79,12 +79,11 @@ export async function publish(opts: PublishOptions): Promise<PublishSummary> {
   const progress = (p: PublishProgress) => opts.onProgress?.(p);
 
   const racyBeforeMs = Date.now() - RACY_WINDOW_MS;
-  const scan = await scanSource(opts.source);
+  const scan = scanSource(opts.source);
   const bytesTotal = scan.files.reduce((n, f) => n + f.stat.size, 0);
   progress({ phase: 'scan', filesDone: scan.files.length, filesTotal: scan.files.length, bytesDone: 0, bytesTotal });
 
   const prev = await releases.latest();
-  const prevIndex = prev ? await indexRelease(prev.body.root, objects) : null;
   const version = (prev?.body.version ?? 0) + 1;
   const staging = releases.stagingPath(version);
   await removeTree(staging);
@@ -104,7 +103,7 @@ export async function publish(opts: PublishOptions): Promise<PublishSummary> {
     if (hit) fileHashes.set(f.path, hit);
     else toHash.push(f);
   }
-  await mkdirTree(staging, scan.root);
+  if (toHash.length > 0) await mkdirTree(staging, scan.root);
   let hashedBytes = 0;
   let hashedFiles = 0;
   const newChunkSet = new Set<string>();
@@ -130,13 +129,6 @@ export async function publish(opts: PublishOptions): Promise<PublishSummary> {
   const { root, entries } = await buildTrees(scan.root, fileHashes, objects, {
     recordOwner: config.publisher.recordOwner,
   });
-  for (const f of scan.files) {
-    for (const c of (await objects.getFile(fileHashes.get(f.path)!)).chunks) {
-      if (prevIndex?.chunks.has(c.hash) || newChunkSet.has(c.hash)) continue;
-      newChunkSet.add(c.hash);
-      newBytes += c.size;
-    }
-  }
   let reused = 0;
   const summary = (v: number | null, id: string | null): PublishSummary => {
     const seconds = (performance.now() - started) / 1000;
@@ -166,6 +158,16 @@ export async function publish(opts: PublishOptions): Promise<PublishSummary> {
     return summary(null, null);
   }
 
+  // Only now is the previous release worth reading: an unchanged tree never gets here.
+  const prevIndex = prev ? await indexRelease(prev.body.root, objects) : null;
+  for (const f of scan.files) {
+    for (const c of (await objects.getFile(fileHashes.get(f.path)!)).chunks) {
+      if (prevIndex?.chunks.has(c.hash) || newChunkSet.has(c.hash)) continue;
+      newChunkSet.add(c.hash);
+      newBytes += c.size;
+    }
+  }
+  await mkdirTree(staging, scan.root);
   progress({ phase: 'materialize', filesDone: 0, filesTotal: scan.files.length, bytesDone: 0, bytesTotal });
   const done = await materializeRest({
     scan, entries, staging, source: opts.source, copied, firstOfGroup, isFollower, prev,
@@ -173,6 +175,7 @@ export async function publish(opts: PublishOptions): Promise<PublishSummary> {
   });
   reused = done.size;
   await finalizeTree(staging, root, objects, { done, owner: config.publisher.recordOwner && process.getuid?.() === 0 });
+  // One flush makes the release's files and objects durable before it is signed and named.
   await syncFilesystem(staging);
 
   progress({ phase: 'sign', filesDone: scan.files.length, filesTotal: scan.files.length, bytesDone: bytesTotal, bytesTotal });
@@ -214,7 +217,7 @@ async function mkdirTree(base: string, dir: ScannedDir): Promise<void> {
  * links, else a verified copy from the source. Returns the paths whose inode is already final.
  */
 interface MaterializeInput {
-  scan: Awaited<ReturnType<typeof scanSource>>;
+  scan: ReturnType<typeof scanSource>;
   entries: Map<string, TreeEntry>;
   staging: string;
   source: string;

@@ -7,7 +7,7 @@ type Brand<T, B extends string> = T & { readonly [brand]: B };
 
 export type ChunkHash = Brand<string, 'ChunkHash'>;
 export type ObjectHash = Brand<string, 'ObjectHash'>;
-/** A release is named by the hash of its signed encoding. */
+/** A release is named by the SHA-256 of its body encoding (signatures are not part of the name). */
 export type ReleaseId = Brand<string, 'ReleaseId'>;
 
 const HEX64 = /^[0-9a-f]{64}$/;

@@ -7,13 +7,17 @@ import { ChunkswarmError } from '../core/index.js';
  * write temp + fsync + rename: a reader (or a crash) sees either the old file or the new one,
  * never a torn one.
  */
-export async function atomicWrite(path: string, data: Uint8Array | string, mode = 0o644): Promise<void> {
+export async function atomicWrite(
+  path: string,
+  data: Uint8Array | string,
+  opts: { mode?: number; durable?: boolean } = {},
+): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    const fh = await open(tmp, 'wx', mode);
+    const fh = await open(tmp, 'wx', opts.mode ?? 0o644);
     try {
       await fh.writeFile(data);
-      await fh.sync();
+      if (opts.durable !== false) await fh.sync();
     } finally {
       await fh.close();
     }

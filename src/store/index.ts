@@ -3,3 +3,4 @@ export { ObjectStore } from './object-store.js';
 export { StatCache, type StatKey } from './stat-cache.js';
 export { ReleaseStore, type NodeState } from './release-store.js';
 export { removeTree } from './remove-tree.js';
+export { ChunkIndex, inodeKey, type ChunkLocation, type ChunkIndexOptions } from './chunk-index.js';

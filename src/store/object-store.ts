@@ -45,7 +45,9 @@ export class ObjectStore {
     if (!(await this.has(hash))) {
       const path = this.pathOf(hash);
       await mkdir(join(path, '..'), { recursive: true });
-      await atomicWrite(path, bytes);
+      // No fsync per object (a release has one per file): callers flush once with syncFilesystem
+      // before a release that needs these objects is saved; a torn object is caught by its hash.
+      await atomicWrite(path, bytes, { durable: false });
     }
     this.cache.set(hash, obj);
     return hash;

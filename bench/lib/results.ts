@@ -1,0 +1,24 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cpus, totalmem } from 'node:os';
+
+/** The repository root, whether running from bench/ (tsx) or dist/bench/ (compiled). */
+export const repoRoot = (() => {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return here.includes(`${'/dist/'}`) ? join(here, '..', '..', '..') : join(here, '..', '..');
+})();
+
+export function machine(): Record<string, unknown> {
+  return { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30) };
+}
+
+/** Writes bench/results/<name>-<date>.json and returns its path. */
+export async function writeResult(name: string, data: Record<string, unknown>): Promise<string> {
+  const dir = join(repoRoot, 'bench', 'results');
+  await mkdir(dir, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const path = join(dir, `${name}-${stamp}.json`);
+  await writeFile(path, JSON.stringify({ bench: name, at: new Date().toISOString(), machine: machine(), ...data }, null, 2) + '\n');
+  return path;
+}

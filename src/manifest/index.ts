@@ -1,0 +1,17 @@
+export * from './types.js';
+export { ChunkHasher, chunkBoundaries, chunkBytes, hashFile } from './chunker.js';
+export {
+  encodeObject,
+  decodeObject,
+  encodeReleaseBody,
+  decodeReleaseBody,
+  encodeSignedRelease,
+  decodeSignedRelease,
+  hashBytes,
+  objectHash,
+  releaseId,
+} from './encoding.js';
+export { validateName, compareNames, comparePaths } from './validate.js';
+export { generatePublisherKeys, clusterIdOf, signRelease, verifyRelease } from './sign.js';
+export { diffTrees, type TreeChange } from './diff.js';
+export { walkTree, releasePieces, type LoadTree, type LoadFile, type Visit } from './walk.js';

@@ -1,0 +1,148 @@
+import { ChunkswarmError, isHex64 } from '../core/index.js';
+import {
+  CHUNK_MAX,
+  DEFAULT_LIMITS,
+  type DecodeLimits,
+  type FileObject,
+  type ReleaseBody,
+  type TreeEntry,
+  type TreeObject,
+} from './types.js';
+
+/**
+ * Semantic rules of manifest objects. The encoder runs them before writing and the decoder after
+ * parsing, so nothing invalid is ever produced or accepted, and every valid object round-trips.
+ */
+
+export const MAX_MODE = 0o7777;
+
+/** A name is one path component that cannot escape its directory or be mangled by the file system. */
+export function validateName(name: string, limits: DecodeLimits = DEFAULT_LIMITS): void {
+  if (typeof name !== 'string' || name === '') throw ChunkswarmError.unsafePath(String(name), 'empty name');
+  if (name === '.' || name === '..') throw ChunkswarmError.unsafePath(name, 'names "." and ".." are not allowed');
+  if (name.includes('/')) throw ChunkswarmError.unsafePath(name, 'a name cannot contain "/"');
+  if (name.includes('\0')) throw ChunkswarmError.unsafePath(name, 'a name cannot contain NUL');
+  const bytes = Buffer.byteLength(name, 'utf8');
+  if (bytes > limits.maxNameBytes) {
+    throw ChunkswarmError.unsafePath(name, `name is ${bytes} bytes, above the limit of ${limits.maxNameBytes}`);
+  }
+}
+
+/**
+ * Byte-wise order of the UTF-8 encodings, without encoding: UTF-8 order is code point order, and
+ * UTF-16 code units sort by code point once surrogates (code points >= 0x10000) are moved above
+ * U+E000..U+FFFF.
+ */
+export function compareNames(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return codePointRank(x) - codePointRank(y);
+  }
+  return a.length - b.length;
+}
+
+/** Canonical walk order of '/'-joined relative paths: component by component, so a directory's contents come right after it. */
+export function comparePaths(a: string, b: string): number {
+  const x = a.split('/');
+  const y = b.split('/');
+  const n = Math.min(x.length, y.length);
+  for (let i = 0; i < n; i++) {
+    const order = compareNames(x[i]!, y[i]!);
+    if (order !== 0) return order;
+  }
+  return x.length - y.length;
+}
+
+function codePointRank(unit: number): number {
+  if (unit >= 0xd800 && unit <= 0xdfff) return unit + 0x2000;
+  if (unit >= 0xe000) return unit - 0x800;
+  return unit;
+}
+
+export function checkUint(v: unknown, what: string, max = Number.MAX_SAFE_INTEGER): asserts v is number {
+  if (!Number.isSafeInteger(v) || (v as number) < 0) throw ChunkswarmError.badObject(`${what} must be a non-negative integer, got ${String(v)}`);
+  if ((v as number) > max) throw ChunkswarmError.badObject(`${what} is ${String(v)}, above ${max}`);
+}
+
+export function checkHash(v: unknown, what: string): asserts v is string {
+  if (typeof v !== 'string' || !isHex64(v)) throw ChunkswarmError.badObject(`${what} must be 64 lowercase hex characters`);
+}
+
+function checkString(v: unknown, what: string, maxBytes: number): asserts v is string {
+  if (typeof v !== 'string') throw ChunkswarmError.badObject(`${what} must be a string`);
+  const bytes = Buffer.byteLength(v, 'utf8');
+  if (bytes > maxBytes) throw ChunkswarmError.tooLarge(`${what} (bytes)`, bytes, maxBytes);
+}
+
+export function checkFile(o: FileObject, limits: DecodeLimits): void {
+  checkUint(o.size, 'file size');
+  if (o.size > limits.maxFileSize) throw ChunkswarmError.tooLarge('file size', o.size, limits.maxFileSize);
+  if (!Array.isArray(o.chunks)) throw ChunkswarmError.badObject('file chunks must be a list');
+  if (o.chunks.length > limits.maxChunks) throw ChunkswarmError.tooLarge('chunk count', o.chunks.length, limits.maxChunks);
+  let sum = 0;
+  for (const c of o.chunks) {
+    checkHash(c?.hash, 'chunk hash');
+    checkUint(c.size, 'chunk size', CHUNK_MAX);
+    if (c.size === 0) throw ChunkswarmError.badObject('empty chunk');
+    sum += c.size;
+  }
+  // Chunks are at least one byte, so this also makes "size 0" and "no chunks" the same thing.
+  if (sum !== o.size) throw ChunkswarmError.badObject(`file size ${o.size} differs from the sum of its chunks ${sum}`);
+}
+
+export function checkEntry(e: TreeEntry, limits: DecodeLimits): void {
+  validateName(e.name, limits);
+  const what = `entry ${JSON.stringify(e.name)}`;
+  if (e.type !== 'file' && e.type !== 'dir' && e.type !== 'symlink') {
+    throw ChunkswarmError.badObject(`${what}: unknown type ${String(e.type)}`);
+  }
+  checkUint(e.mode, `${what} mode`, MAX_MODE);
+  checkUint(e.mtime, `${what} mtime`);
+  if ((e.uid === undefined) !== (e.gid === undefined)) throw ChunkswarmError.badObject(`${what}: uid and gid go together`);
+  if (e.uid !== undefined) {
+    checkUint(e.uid, `${what} uid`);
+    checkUint(e.gid, `${what} gid`);
+  }
+  if (e.link !== undefined) {
+    if (e.type !== 'file') throw ChunkswarmError.badObject(`${what}: only files can be hard links`);
+    checkUint(e.link, `${what} link group`);
+    if (e.link < 1) throw ChunkswarmError.badObject(`${what}: link groups are numbered from 1`);
+  }
+  if (e.type === 'symlink') {
+    if (e.hash !== undefined) throw ChunkswarmError.badObject(`${what}: a symlink has no content hash`);
+    checkString(e.target, `${what} symlink target`, limits.maxTargetBytes);
+    if (e.target === '') throw ChunkswarmError.badObject(`${what}: empty symlink target`);
+    if (e.target.includes('\0')) throw ChunkswarmError.badObject(`${what}: symlink target contains NUL`);
+  } else {
+    if (e.target !== undefined) throw ChunkswarmError.badObject(`${what}: only symlinks have a target`);
+    checkHash(e.hash, `${what} hash`);
+  }
+}
+
+export function checkTree(o: TreeObject, limits: DecodeLimits): void {
+  if (!Array.isArray(o.entries)) throw ChunkswarmError.badObject('tree entries must be a list');
+  if (o.entries.length > limits.maxEntries) throw ChunkswarmError.tooLarge('entry count', o.entries.length, limits.maxEntries);
+  let prev: string | null = null;
+  for (const e of o.entries) {
+    if (typeof e !== 'object' || e === null) throw ChunkswarmError.badObject('tree entry must be an object');
+    checkEntry(e, limits);
+    if (prev !== null && compareNames(prev, e.name) >= 0) {
+      throw ChunkswarmError.badObject(`entries ${JSON.stringify(prev)} and ${JSON.stringify(e.name)} are duplicate or out of order`);
+    }
+    prev = e.name;
+  }
+}
+
+export function checkReleaseBody(b: ReleaseBody, limits: DecodeLimits): void {
+  if (typeof b.cluster !== 'string' || !isHex64(b.cluster)) {
+    throw ChunkswarmError.badObject('release cluster must be 64 lowercase hex characters');
+  }
+  checkUint(b.version, 'release version');
+  if (b.version < 1) throw ChunkswarmError.badObject('release versions start at 1');
+  checkHash(b.root, 'release root');
+  if (b.parent !== null) checkHash(b.parent, 'release parent');
+  checkUint(b.created, 'release creation time');
+  checkString(b.note, 'release note', limits.maxNoteBytes);
+}

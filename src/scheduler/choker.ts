@@ -1,0 +1,142 @@
+import { ChunkswarmError, type Clock } from '../core/index.js';
+import { shuffled } from './random.js';
+import type { ChokeAction, PeerId } from './types.js';
+
+export interface ChokerOptions {
+  /** Regular unchoke slots, awarded by rate. */
+  uploadSlots: number;
+  /** How long the optimistic unchoke stays with one peer. */
+  optimisticIntervalMs: number;
+  /** How often the regular slots are re-ranked. */
+  evaluateIntervalMs: number;
+}
+
+export const DEFAULT_CHOKER_OPTIONS: Readonly<ChokerOptions> = {
+  uploadSlots: 4,
+  optimisticIntervalMs: 30_000,
+  evaluateIntervalMs: 10_000,
+};
+
+/** Rates in any unit, as long as it is the same for every peer (e.g. RateMeter's bytes/ms). */
+export interface PeerRates {
+  /** What the peer uploads to us. */
+  download: number;
+  /** What we upload to the peer. */
+  upload: number;
+}
+
+interface Candidate extends PeerRates {
+  id: PeerId;
+  interested: boolean;
+  unchoked: boolean;
+}
+
+/**
+ * Decides whom we upload to. Leeching, the regular slots go to the peers that upload the most to
+ * us (tit-for-tat: cooperation is what gets served). Seeding, nobody uploads to us, so the slots go
+ * to the peers that take our uploads fastest, which spreads pieces soonest. One more, optimistic,
+ * slot rotates at random among the other interested peers: it is how a new or choked peer shows
+ * its rate and gets into the ranking. Slots are re-ranked only every `evaluateIntervalMs` so that
+ * a connection gets time to ramp up before it is judged.
+ */
+export class Choker {
+  private readonly opts: ChokerOptions;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private seeding: boolean;
+  private readonly peers = new Map<PeerId, Candidate>();
+  private optimistic: PeerId | undefined;
+  private nextEvaluate = Number.NEGATIVE_INFINITY;
+  private nextOptimistic = Number.NEGATIVE_INFINITY;
+
+  constructor(init: { clock: Clock; random: () => number; seeding?: boolean; options?: Partial<ChokerOptions> }) {
+    this.opts = { ...DEFAULT_CHOKER_OPTIONS, ...init.options };
+    for (const [k, v] of Object.entries(this.opts)) {
+      if (!(v > 0)) throw ChunkswarmError.config(`choker.${k}`, `must be above 0, got ${v}`);
+    }
+    this.clock = init.clock;
+    this.random = init.random;
+    this.seeding = init.seeding ?? false;
+  }
+
+  /** A node that completes its download switches to the seeding ranking at once. */
+  setSeeding(seeding: boolean): ChokeAction[] {
+    if (seeding === this.seeding) return [];
+    this.seeding = seeding;
+    return this.evaluate();
+  }
+
+  peerJoined(peer: PeerId): ChokeAction[] {
+    if (!this.peers.has(peer)) this.peers.set(peer, { id: peer, interested: false, unchoked: false, download: 0, upload: 0 });
+    return [];
+  }
+
+  /** A slot it held is given to someone else at once rather than idling until the next round. */
+  peerLeft(peer: PeerId): ChokeAction[] {
+    const c = this.peers.get(peer);
+    this.peers.delete(peer);
+    return c?.unchoked ? this.evaluate() : [];
+  }
+
+  peerInterested(peer: PeerId, interested: boolean): ChokeAction[] {
+    const c = this.peers.get(peer);
+    if (!c || c.interested === interested) return [];
+    c.interested = interested;
+    if (interested && !c.unchoked && this.freeSlot()) return this.evaluate();
+    if (!interested && c.unchoked) return this.evaluate();
+    return [];
+  }
+
+  updateRates(peer: PeerId, rates: PeerRates): void {
+    const c = this.peers.get(peer);
+    if (!c) return;
+    c.download = rates.download;
+    c.upload = rates.upload;
+  }
+
+  /** Call often (e.g. every second); re-ranks when a round is due. */
+  tick(): ChokeAction[] {
+    return this.clock.now() >= this.nextEvaluate ? this.evaluate() : [];
+  }
+
+  isUnchoked(peer: PeerId): boolean {
+    return this.peers.get(peer)?.unchoked ?? false;
+  }
+
+  optimisticPeer(): PeerId | undefined {
+    return this.optimistic;
+  }
+
+  /** A regular slot unused, or no optimistic unchoke yet: worth re-ranking before the round. */
+  private freeSlot(): boolean {
+    if (this.optimistic === undefined) return true;
+    let used = 0;
+    for (const c of this.peers.values()) if (c.unchoked && c.interested && c.id !== this.optimistic) used++;
+    return used < this.opts.uploadSlots;
+  }
+
+  private evaluate(): ChokeAction[] {
+    const now = this.clock.now();
+    const rate = this.seeding ? (c: Candidate) => c.upload : (c: Candidate) => c.download;
+    // Shuffling first makes the stable sort break rate ties at random.
+    const ranked = shuffled([...this.peers.values()].filter((c) => c.interested), this.random).sort((a, b) => rate(b) - rate(a));
+    const regular = new Set(ranked.slice(0, this.opts.uploadSlots).map((c) => c.id));
+    const others = ranked.filter((c) => !regular.has(c.id));
+    const current = this.optimistic;
+    const keep = current !== undefined && now < this.nextOptimistic && others.some((c) => c.id === current);
+    if (!keep) {
+      const pool = others.length > 1 ? others.filter((c) => c.id !== current) : others;
+      this.optimistic = pool[Math.floor(this.random() * pool.length)]?.id;
+      this.nextOptimistic = now + this.opts.optimisticIntervalMs;
+    }
+    this.nextEvaluate = now + this.opts.evaluateIntervalMs;
+    const out: ChokeAction[] = [];
+    for (const c of this.peers.values()) {
+      const unchoke = regular.has(c.id) || c.id === this.optimistic;
+      if (unchoke === c.unchoked) continue;
+      c.unchoked = unchoke;
+      out.push({ type: unchoke ? 'unchoke' : 'choke', peer: c.id });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,36 @@
+import { ChunkswarmError } from '../core/index.js';
+
+export interface SchedulerOptions {
+  /** Upper bound of a peer's pipeline, whatever its throughput. */
+  maxRequestsPerPeer: number;
+  /** Lower bound, so that a new or slow peer still has a request queued while one is in transit. */
+  minRequestsPerPeer: number;
+  /** A request unanswered this long is given up and the piece asked of another peer. */
+  requestTimeoutMs: number;
+  /** Pipeline depth aims at this much transfer time queued at each peer. */
+  targetQueueMs: number;
+  /** End-game starts only once at most this many pieces are missing (and all are requested). */
+  endGameThreshold: number;
+  /** In end-game, the most peers one piece is requested from at once. */
+  endGameMaxRequests: number;
+}
+
+export const DEFAULT_SCHEDULER_OPTIONS: Readonly<SchedulerOptions> = {
+  maxRequestsPerPeer: 16,
+  minRequestsPerPeer: 2,
+  requestTimeoutMs: 30_000,
+  targetQueueMs: 2_000,
+  endGameThreshold: 32,
+  endGameMaxRequests: 3,
+};
+
+/** Options usually come from swarm.config.json, so errors name the config field. */
+export function checkSchedulerOptions(o: SchedulerOptions): SchedulerOptions {
+  const positive: Array<keyof SchedulerOptions> = ['minRequestsPerPeer', 'maxRequestsPerPeer', 'requestTimeoutMs', 'targetQueueMs', 'endGameMaxRequests'];
+  for (const k of positive) if (!(o[k] > 0)) throw ChunkswarmError.config(`scheduler.${k}`, `must be above 0, got ${o[k]}`);
+  if (o.maxRequestsPerPeer < o.minRequestsPerPeer) {
+    throw ChunkswarmError.config('scheduler.maxRequestsPerPeer', `must be at least minRequestsPerPeer (${o.minRequestsPerPeer}), got ${o.maxRequestsPerPeer}`);
+  }
+  if (!(o.endGameThreshold >= 0)) throw ChunkswarmError.config('scheduler.endGameThreshold', `must be 0 or more, got ${o.endGameThreshold}`);
+  return o;
+}

@@ -1,0 +1,76 @@
+import type { Availability } from './availability.js';
+import type { PeerLink } from './peer-link.js';
+import { LowestPick } from './random.js';
+import type { SchedulerOptions } from './options.js';
+import type { PeerId } from './types.js';
+
+/** What the picker reads of the scheduler's state; it changes nothing. */
+export interface PickerView {
+  readonly avail: Availability;
+  readonly links: ReadonlyMap<PeerId, PeerLink>;
+  /** Missing pieces nobody has been asked for. */
+  readonly wanted: ReadonlySet<number>;
+  /** Missing pieces in flight -> the peers asked. */
+  readonly requested: ReadonlyMap<number, ReadonlySet<PeerId>>;
+  /** Piece -> peers that timed out or refused it. */
+  readonly avoid: ReadonlyMap<number, ReadonlySet<PeerId>>;
+  readonly opts: SchedulerOptions;
+  readonly random: () => number;
+  readonly now: number;
+}
+
+/**
+ * A piece that failed at a peer goes preferably to another one: the peer is passed over as long
+ * as some other unchoked peer that has not failed it holds the piece (even if that peer's pipeline
+ * is full for now). With no such peer, retrying the same one beats leaving the piece idle.
+ */
+function passOver(v: PickerView, index: number, peer: PeerId): boolean {
+  const failed = v.avoid.get(index);
+  if (!failed?.has(peer)) return false;
+  for (const other of v.links.values()) {
+    if (other.id !== peer && !other.choked && !failed.has(other.id) && v.avail.has(other.id, index)) return true;
+  }
+  return false;
+}
+
+/** Whether the peer may be asked for a piece it holds (cheap checks first: this is the hot loop). */
+function askable(v: PickerView, link: PeerLink, index: number): boolean {
+  return (link.refused.size === 0 || link.mayAsk(index, v.now, v.opts)) && (v.avoid.size === 0 || !passOver(v, index, link.id));
+}
+
+/** Rarest-first among the pieces this peer has and nobody has been asked for. */
+export function pickFresh(v: PickerView, link: PeerLink): number | undefined {
+  const held = v.avail.bitsOf(link.id);
+  if (!held) return undefined;
+  const pick = new LowestPick(v.random);
+  for (const i of v.wanted) {
+    if (held[i] !== 1) continue;
+    const c = v.avail.count(i);
+    if (pick.beats(c) && askable(v, link, i)) pick.offer(i, c);
+  }
+  return pick.index;
+}
+
+/** End-game: a piece already in flight elsewhere, the least duplicated first, then the rarest. */
+export function pickDuplicate(v: PickerView, link: PeerLink): number | undefined {
+  const pick = new LowestPick(v.random);
+  const spread = v.links.size + 1;
+  for (const [i, askedOf] of v.requested) {
+    if (askedOf.has(link.id) || askedOf.size >= v.opts.endGameMaxRequests) continue;
+    if (v.avail.has(link.id, i) && askable(v, link, i)) pick.offer(i, askedOf.size * spread + v.avail.count(i));
+  }
+  return pick.index;
+}
+
+/**
+ * End-game once few pieces are missing and none of them can be asked for fresh: every missing
+ * piece some unchoked peer holds is already in flight. Without it the last pieces wait on the
+ * slowest peer that happened to get them.
+ */
+export function inEndGame(v: PickerView, missing: number): boolean {
+  if (missing > v.opts.endGameThreshold || v.requested.size === 0) return false;
+  for (const i of v.wanted) {
+    for (const link of v.links.values()) if (!link.choked && v.avail.has(link.id, i)) return false;
+  }
+  return true;
+}

@@ -1,0 +1,296 @@
+import { ChunkswarmError, type Clock } from '../core/index.js';
+import { Availability } from './availability.js';
+import { isPieceIndex, piecesOf, toBitfield } from './bitfield.js';
+import { PeerLink } from './peer-link.js';
+import { inEndGame, pickDuplicate, pickFresh, type PickerView } from './piece-picker.js';
+import { checkSchedulerOptions, DEFAULT_SCHEDULER_OPTIONS, type SchedulerOptions } from './options.js';
+import type { DownloadProgress, PeerDownloadStats, PeerId, PieceSet, SchedulerAction } from './types.js';
+
+export interface PieceSchedulerInit {
+  /** Size in bytes of each piece (the release's unique chunks, in canonical order). */
+  pieceSizes: readonly number[];
+  /** Pieces already held locally (e.g. chunks of an earlier release). */
+  have?: PieceSet;
+  clock: Clock;
+  random: () => number;
+  options?: Partial<SchedulerOptions>;
+}
+
+/**
+ * Decides which piece to ask of which peer. Events come in from the session; each returns the
+ * wire actions it makes necessary (requests to fill pipelines, cancels, interest changes, bans).
+ */
+export class PieceScheduler {
+  private readonly sizes: readonly number[];
+  private readonly opts: SchedulerOptions;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly meanPieceBytes: number;
+  private readonly have: Uint8Array;
+  private haveCount = 0;
+  private bytesHave = 0;
+  private readonly bytesTotal: number;
+  private readonly avail: Availability;
+  private readonly links = new Map<PeerId, PeerLink>();
+  private readonly banned = new Set<PeerId>();
+  private readonly wanted = new Set<number>();
+  private readonly requested = new Map<number, Set<PeerId>>();
+  private readonly avoid = new Map<number, Set<PeerId>>();
+  private joined = 0;
+
+  constructor(init: PieceSchedulerInit) {
+    this.opts = checkSchedulerOptions({ ...DEFAULT_SCHEDULER_OPTIONS, ...init.options });
+    this.sizes = init.pieceSizes;
+    this.sizes.forEach((s, i) => {
+      if (!Number.isInteger(s) || s <= 0) throw ChunkswarmError.badObject(`piece ${i} has size ${s}; pieces are 1 byte or more`);
+    });
+    this.clock = init.clock;
+    this.random = init.random;
+    const n = this.sizes.length;
+    this.bytesTotal = this.sizes.reduce((a, b) => a + b, 0);
+    this.meanPieceBytes = n > 0 ? this.bytesTotal / n : 1;
+    this.have = new Uint8Array(n);
+    this.avail = new Availability(n);
+    const { pieces, bad } = piecesOf(init.have ?? [], n);
+    if (bad !== undefined) throw ChunkswarmError.badObject(`held piece ${bad} is outside 0..${n - 1}`);
+    for (const i of pieces) this.markHave(i);
+    for (let i = 0; i < n; i++) if (!this.have[i]) this.wanted.add(i);
+  }
+
+  peerJoined(peer: PeerId): SchedulerAction[] {
+    if (this.banned.has(peer)) return [{ type: 'ban', peer, reason: 'peer was banned earlier in this download' }];
+    if (!this.links.has(peer)) {
+      this.links.set(peer, new PeerLink(peer, this.joined++));
+      this.avail.addPeer(peer);
+    }
+    return [];
+  }
+
+  peerLeft(peer: PeerId): SchedulerAction[] {
+    this.drop(peer);
+    return this.fill();
+  }
+
+  peerBitfield(peer: PeerId, pieces: PieceSet): SchedulerAction[] {
+    const link = this.links.get(peer);
+    if (!link) return [];
+    const parsed = piecesOf(pieces, this.sizes.length);
+    if (parsed.bad !== undefined) return [this.ban(peer, `announced piece ${parsed.bad}, outside 0..${this.sizes.length - 1}`), ...this.fill()];
+    for (const i of parsed.pieces) this.learn(link, i);
+    return [...this.interest(link), ...this.fill([link])];
+  }
+
+  peerHave(peer: PeerId, index: number): SchedulerAction[] {
+    const link = this.links.get(peer);
+    if (!link) return [];
+    if (!isPieceIndex(index, this.sizes.length)) return [this.ban(peer, `announced piece ${index}, outside 0..${this.sizes.length - 1}`), ...this.fill()];
+    link.refused.delete(index);
+    this.learn(link, index);
+    return [...this.interest(link), ...this.fill([link])];
+  }
+
+  /** A choke discards the peer's queue on its side, so our requests there are re-queued. */
+  peerChoked(peer: PeerId): SchedulerAction[] {
+    const link = this.links.get(peer);
+    if (!link) return [];
+    link.choked = true;
+    for (const i of [...link.inflight.keys()]) this.unrequest(link, i);
+    return this.fill();
+  }
+
+  peerUnchoked(peer: PeerId): SchedulerAction[] {
+    const link = this.links.get(peer);
+    if (!link) return [];
+    link.choked = false;
+    return this.fill([link]);
+  }
+
+  /** The peer declined a request (e.g. a super-seeder deferring): ask someone else. */
+  pieceRejected(peer: PeerId, index: number): SchedulerAction[] {
+    const link = this.links.get(peer);
+    if (!link || !link.inflight.has(index)) return [];
+    link.refused.set(index, this.clock.now());
+    this.unrequest(link, index, true);
+    return this.fill();
+  }
+
+  /**
+   * A whole piece arrived and was hashed. A bad piece bans the peer at once: peers are
+   * authenticated members of the cluster and re-hash every chunk they serve, so a mismatch means
+   * a broken or hostile node, not bad luck; its pieces are then fetched from the others.
+   */
+  pieceReceived(peer: PeerId, index: number, ok: boolean): SchedulerAction[] {
+    const out: SchedulerAction[] = [];
+    const freed: Array<PeerLink | undefined> = [];
+    if (!isPieceIndex(index, this.sizes.length)) return [this.ban(peer, `sent piece ${index}, outside 0..${this.sizes.length - 1}`), ...this.fill()];
+    if (!ok) return [this.ban(peer, `sent piece ${index} with a wrong hash`), ...this.fill()];
+    const size = this.sizes[index] ?? 0;
+    const link = this.links.get(peer);
+    if (link) {
+      const at = link.inflight.get(index);
+      if (at !== undefined) link.recordArrival(at, this.clock.now(), size);
+      link.bytesReceived += size;
+      link.piecesReceived++;
+      if (at !== undefined) this.unrequest(link, index);
+    }
+    if (!this.have[index]) {
+      for (const other of this.requested.get(index) ?? []) {
+        const l = this.links.get(other);
+        l?.inflight.delete(index);
+        freed.push(l);
+        out.push({ type: 'cancel', peer: other, index });
+      }
+      this.requested.delete(index);
+      this.wanted.delete(index);
+      this.avoid.delete(index);
+      this.markHave(index);
+      for (const l of this.links.values()) if (this.avail.has(l.id, index)) out.push(...this.interest(l));
+    }
+    return [...out, ...this.fill([link, ...freed])];
+  }
+
+  /** Gives up requests older than the timeout; the slow peer's pipeline shrinks. */
+  tick(): SchedulerAction[] {
+    const now = this.clock.now();
+    const out: SchedulerAction[] = [];
+    for (const link of this.links.values()) {
+      const expired = [...link.inflight].filter(([, at]) => now - at >= this.opts.requestTimeoutMs);
+      const [first] = expired;
+      // Requests queued together expire together: one slowdown, so the pipeline shrinks once.
+      if (first) link.recordTimeout(this.sizes[first[0]] ?? 0, now - first[1]);
+      for (const [i] of expired) {
+        this.unrequest(link, i, true);
+        out.push({ type: 'cancel', peer: link.id, index: i });
+      }
+    }
+    return [...out, ...this.fill()];
+  }
+
+  /** Requests that fit the pipelines now; the events already return these. */
+  nextActions(): SchedulerAction[] {
+    return this.fill();
+  }
+
+  isComplete(): boolean {
+    return this.haveCount === this.sizes.length;
+  }
+
+  isEndGame(): boolean {
+    return inEndGame(this.view(), this.sizes.length - this.haveCount);
+  }
+
+  progress(): DownloadProgress {
+    return { have: this.haveCount, total: this.sizes.length, bytesHave: this.bytesHave, bytesTotal: this.bytesTotal };
+  }
+
+  /** Missing pieces that no connected peer holds: the download cannot finish without new peers. */
+  missingUnavailable(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.sizes.length; i++) if (!this.have[i] && this.avail.count(i) === 0) out.push(i);
+    return out;
+  }
+
+  peerStats(peer: PeerId): PeerDownloadStats | undefined {
+    const l = this.links.get(peer);
+    if (!l) return undefined;
+    return {
+      bytesReceived: l.bytesReceived,
+      piecesReceived: l.piecesReceived,
+      inFlight: l.inflight.size,
+      throughput: l.rate ?? 0,
+      pipelineDepth: l.depth(this.opts, this.meanPieceBytes),
+      choked: l.choked,
+      interested: l.interested,
+    };
+  }
+
+  /** Our own bitfield, for the session to announce. */
+  haveBitfield(): Uint8Array {
+    return toBitfield(this.sizes.length, (i) => this.have[i] === 1);
+  }
+
+  /**
+   * Fills the pipelines of `only` (default: every peer), fastest peer first so that rare pieces
+   * go where they arrive soonest. Most events can only change one peer's options, and a full scan
+   * for every peer on every `have` would be quadratic in the piece count. End-game concerns
+   * every peer, and a pass that takes the last fresh piece can start it: hence the second pass.
+   */
+  private fill(only?: Iterable<PeerLink | undefined>): SchedulerAction[] {
+    const out: SchedulerAction[] = [];
+    const all = only === undefined || this.isEndGame();
+    const chosen = all ? [...this.links.values()] : [...new Set(only)].filter((l): l is PeerLink => l !== undefined);
+    const ready = chosen.filter((l) => !l.choked && l.useful > 0).sort((a, b) => (b.rate ?? 0) - (a.rate ?? 0) || a.order - b.order);
+    for (const link of ready) this.fillOne(link, out);
+    if (!all && out.length > 0 && this.isEndGame()) return [...out, ...this.fill()];
+    return out;
+  }
+
+  private fillOne(link: PeerLink, out: SchedulerAction[]): void {
+    const depth = link.depth(this.opts, this.meanPieceBytes);
+    while (link.inflight.size < depth) {
+      const v = this.view();
+      let i = pickFresh(v, link);
+      if (i === undefined && inEndGame(v, this.sizes.length - this.haveCount)) i = pickDuplicate(v, link);
+      if (i === undefined) return;
+      link.inflight.set(i, v.now);
+      this.wanted.delete(i);
+      const askedOf = this.requested.get(i) ?? new Set<PeerId>();
+      askedOf.add(link.id);
+      this.requested.set(i, askedOf);
+      out.push({ type: 'request', peer: link.id, index: i });
+    }
+  }
+
+  private view(): PickerView {
+    const { avail, links, wanted, requested, avoid, opts, random } = this;
+    return { avail, links, wanted, requested, avoid, opts, random, now: this.clock.now() };
+  }
+
+  private learn(link: PeerLink, index: number): void {
+    if (this.avail.add(link.id, index) && !this.have[index]) link.useful++;
+  }
+
+  private markHave(index: number): void {
+    if (this.have[index]) return;
+    this.have[index] = 1;
+    this.haveCount++;
+    this.bytesHave += this.sizes[index] ?? 0;
+    for (const l of this.links.values()) if (this.avail.has(l.id, index)) l.useful--;
+  }
+
+  private interest(link: PeerLink): SchedulerAction[] {
+    const want = link.useful > 0;
+    if (want === link.interested) return [];
+    link.interested = want;
+    return [{ type: want ? 'interested' : 'not-interested', peer: link.id }];
+  }
+
+  /** Takes the request back; the piece returns to `wanted` once nobody is asked for it. */
+  private unrequest(link: PeerLink, index: number, failed = false): void {
+    link.inflight.delete(index);
+    if (failed) {
+      const f = this.avoid.get(index) ?? new Set<PeerId>();
+      f.add(link.id);
+      this.avoid.set(index, f);
+    }
+    const askedOf = this.requested.get(index);
+    askedOf?.delete(link.id);
+    if (askedOf && askedOf.size > 0) return;
+    this.requested.delete(index);
+    if (!this.have[index]) this.wanted.add(index);
+  }
+
+  private drop(peer: PeerId): void {
+    const link = this.links.get(peer);
+    if (!link) return;
+    for (const i of [...link.inflight.keys()]) this.unrequest(link, i);
+    this.links.delete(peer);
+    this.avail.removePeer(peer);
+  }
+
+  private ban(peer: PeerId, reason: string): SchedulerAction {
+    this.drop(peer);
+    this.banned.add(peer);
+    return { type: 'ban', peer, reason };
+  }
+}

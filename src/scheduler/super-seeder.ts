@@ -1,0 +1,228 @@
+import { ChunkswarmError, type Clock } from '../core/index.js';
+import { Availability } from './availability.js';
+import { isPieceIndex, piecesOf } from './bitfield.js';
+import { LowestPick } from './random.js';
+import type { OfferAction, PeerId, PieceSet } from './types.js';
+
+export interface SuperSeederOptions {
+  /** Offers a peer may hold open (advertised to it, not yet held by it). */
+  offersPerPeer: number;
+  /** Copies among peers from which a piece is theirs to spread, no longer the seeder's. */
+  copiesBeforeDefer: number;
+  /** An offer not taken up this long stops reserving its piece (the `have` itself stays). */
+  offerTimeoutMs: number;
+  /** A peer that gained no piece for this long is starving: offered and served anything it lacks. */
+  starveMs: number;
+}
+
+export const DEFAULT_SUPER_SEEDER_OPTIONS: Readonly<SuperSeederOptions> = {
+  offersPerPeer: 2,
+  copiesBeforeDefer: 1,
+  offerTimeoutMs: 30_000,
+  starveMs: 10_000,
+};
+
+export type ServeDecision = 'serve' | 'defer';
+
+/**
+ * The publisher's side of BEP-16 super-seeding. Its egress is the scarce resource: every frontend
+ * could fetch every chunk from it, which costs one copy per frontend. Instead it announces no
+ * bitfield and offers each peer, by `have`, a few pieces that nobody has and nobody else was
+ * offered, lowest availability first; the peers then trade those among themselves. A peer gets a
+ * new offer once it holds one of its open offers, so the publisher feeds each piece out about once
+ * and its pace follows how fast peers take them.
+ *
+ * Only a peer the publisher has unchoked can take an offer up, so only those hold reserving
+ * offers; the session reports the publisher's own choke decisions (peerUnchoked / peerChoked).
+ * A choked peer is still offered one piece, without reserving it, so that it is interested and
+ * the choker can pick it; a choke releases the peer's reservations at once.
+ *
+ * Starvation guards: an offer not taken up within `offerTimeoutMs` (peer slow or stuck) stops
+ * reserving the piece, so it can be offered elsewhere; a peer that has gained nothing for
+ * `starveMs` is offered, and served, whatever it lacks; a piece no peer holds is always served.
+ */
+export class SuperSeeder {
+  private readonly opts: SuperSeederOptions;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly avail: Availability;
+  /** Per piece, how many peers hold an open offer for it. */
+  private readonly pending: Uint32Array;
+  /** Pieces with fewer than `copiesBeforeDefer` copies held or promised: what may be offered. */
+  private readonly scarce = new Set<number>();
+  /** Per peer, its open (reserving) offers: index -> time offered. */
+  private readonly open = new Map<PeerId, Map<number, number>>();
+  /** Peers the publisher's choker has unchoked. */
+  private readonly unchoked = new Set<PeerId>();
+  /** Per peer, every piece ever advertised to it (a `have` cannot be taken back). */
+  private readonly advertised = new Map<PeerId, Set<number>>();
+  private readonly lastGain = new Map<PeerId, number>();
+
+  constructor(init: { pieceCount: number; clock: Clock; random: () => number; options?: Partial<SuperSeederOptions> }) {
+    this.opts = { ...DEFAULT_SUPER_SEEDER_OPTIONS, ...init.options };
+    for (const [k, v] of Object.entries(this.opts)) {
+      if (!(v > 0)) throw ChunkswarmError.config(`superSeed.${k}`, `must be above 0, got ${v}`);
+    }
+    this.clock = init.clock;
+    this.random = init.random;
+    this.avail = new Availability(init.pieceCount);
+    this.pending = new Uint32Array(init.pieceCount);
+    for (let i = 0; i < init.pieceCount; i++) this.refresh(i);
+  }
+
+  /** Offers wait for the peer's bitfield (or the next tick): it may already hold what we would offer. */
+  peerJoined(peer: PeerId): void {
+    if (this.avail.hasPeer(peer)) return;
+    this.avail.addPeer(peer);
+    this.open.set(peer, new Map());
+    this.advertised.set(peer, new Set());
+    this.lastGain.set(peer, this.clock.now());
+  }
+
+  /** Its open offers and the copies it held are gone: they may be offered to others now. */
+  peerLeft(peer: PeerId): OfferAction[] {
+    if (!this.avail.hasPeer(peer)) return [];
+    this.release(peer);
+    for (const i of this.avail.removePeer(peer)) this.refresh(i);
+    this.open.delete(peer);
+    this.unchoked.delete(peer);
+    this.advertised.delete(peer);
+    this.lastGain.delete(peer);
+    return this.offerAll();
+  }
+
+  /** The publisher unchoked the peer: what it was told of and still lacks becomes its reservation. */
+  peerUnchoked(peer: PeerId): OfferAction[] {
+    const offers = this.open.get(peer);
+    if (!offers || this.unchoked.has(peer)) return [];
+    this.unchoked.add(peer);
+    for (const i of this.advertised.get(peer) ?? []) {
+      if (offers.size < this.opts.offersPerPeer && this.scarce.has(i) && !this.avail.has(peer, i)) this.reserve(peer, i);
+    }
+    return this.offer(peer);
+  }
+
+  /** The publisher choked the peer: its reservations go to peers that can take them up. */
+  peerChoked(peer: PeerId): OfferAction[] {
+    if (!this.unchoked.delete(peer)) return [];
+    this.release(peer);
+    return this.offerAll();
+  }
+
+  peerBitfield(peer: PeerId, pieces: PieceSet): OfferAction[] {
+    if (!this.avail.hasPeer(peer)) return [];
+    for (const i of piecesOf(pieces, this.avail.pieceCount).pieces) this.gain(peer, i);
+    return this.offer(peer);
+  }
+
+  peerHave(peer: PeerId, index: number): OfferAction[] {
+    if (!this.avail.hasPeer(peer) || !isPieceIndex(index, this.avail.pieceCount)) return [];
+    this.gain(peer, index);
+    return this.offer(peer);
+  }
+
+  /**
+   * Whether to upload a requested piece now. Deferring a piece that peers already hold (or that
+   * is reserved for another peer, whose copy is on its way) keeps the publisher's egress for
+   * pieces only it can give; the requester gets it from those peers. Never deferred: a piece
+   * reserved for the requester, one nobody else holds or is getting, or a starving requester.
+   */
+  onRequest(peer: PeerId, index: number): ServeDecision {
+    if (!isPieceIndex(index, this.avail.pieceCount)) return 'defer';
+    const mine = this.open.get(peer)?.has(index) ?? false;
+    if (mine || this.starving(peer)) return 'serve';
+    const held = this.avail.count(index) - (this.avail.has(peer, index) ? 1 : 0);
+    if (held + (this.pending[index] ?? 0) < this.opts.copiesBeforeDefer) return 'serve';
+    if (held === 0) return 'defer';
+    return this.avail.anyRarerThan(held) ? 'defer' : 'serve';
+  }
+
+  /** Expires stale offers, then tops up every peer (starving ones from all they lack). */
+  tick(): OfferAction[] {
+    const now = this.clock.now();
+    for (const [peer, offers] of this.open) {
+      for (const [i, at] of [...offers]) if (now - at >= this.opts.offerTimeoutMs) this.close(peer, i);
+    }
+    return this.offerAll();
+  }
+
+  /** Everything advertised to the peer so far, in offer order. */
+  advertisedTo(peer: PeerId): number[] {
+    return [...(this.advertised.get(peer) ?? [])];
+  }
+
+  private offerAll(): OfferAction[] {
+    return [...this.avail.peers()].flatMap((p) => this.offer(p));
+  }
+
+  private offer(peer: PeerId): OfferAction[] {
+    const offers = this.open.get(peer);
+    const told = this.advertised.get(peer);
+    if (!offers || !told) return [];
+    const pool = this.starving(peer) ? allPieces(this.avail.pieceCount) : this.scarce;
+    const pickNew = () => {
+      const pick = new LowestPick(this.random);
+      for (const i of pool) {
+        if (!told.has(i) && !this.avail.has(peer, i)) pick.offer(i, this.avail.count(i) + (this.pending[i] ?? 0));
+      }
+      if (pick.index !== undefined) told.add(pick.index);
+      return pick.index;
+    };
+    if (!this.unchoked.has(peer)) {
+      for (const i of told) if (!this.avail.has(peer, i)) return [];
+      const i = pickNew();
+      return i === undefined ? [] : [{ type: 'have', peer, index: i }];
+    }
+    const out: OfferAction[] = [];
+    while (offers.size < this.opts.offersPerPeer) {
+      const i = pickNew();
+      if (i === undefined) break;
+      this.reserve(peer, i);
+      out.push({ type: 'have', peer, index: i });
+    }
+    return out;
+  }
+
+  private reserve(peer: PeerId, index: number): void {
+    this.open.get(peer)?.set(index, this.clock.now());
+    this.pending[index] = (this.pending[index] ?? 0) + 1;
+    this.refresh(index);
+  }
+
+  private release(peer: PeerId): void {
+    for (const i of [...(this.open.get(peer)?.keys() ?? [])]) this.close(peer, i);
+  }
+
+  private gain(peer: PeerId, index: number): void {
+    if (!this.avail.add(peer, index)) return;
+    this.lastGain.set(peer, this.clock.now());
+    this.close(peer, index);
+    this.refresh(index);
+  }
+
+  private close(peer: PeerId, index: number): void {
+    if (!this.open.get(peer)?.delete(index)) return;
+    this.pending[index] = (this.pending[index] ?? 1) - 1;
+    this.refresh(index);
+  }
+
+  private refresh(index: number): void {
+    if (this.avail.count(index) + (this.pending[index] ?? 0) < this.opts.copiesBeforeDefer) this.scarce.add(index);
+    else this.scarce.delete(index);
+  }
+
+  private starving(peer: PeerId): boolean {
+    const since = this.lastGain.get(peer);
+    if (since === undefined || this.avail.heldBy(peer) >= this.avail.pieceCount) return false;
+    return this.clock.now() - since >= this.opts.starveMs;
+  }
+}
+
+/** Re-iterable: `offer` scans the pool once per offer it makes. */
+function allPieces(count: number): Iterable<number> {
+  return {
+    *[Symbol.iterator]() {
+      for (let i = 0; i < count; i++) yield i;
+    },
+  };
+}

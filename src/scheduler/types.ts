@@ -1,0 +1,42 @@
+/** A peer as the session names it (e.g. the hex of its swarm public key). */
+export type PeerId = string;
+
+/**
+ * Pieces a peer holds: either a BitTorrent bitfield (bit i is `0x80 >> (i % 8)` of byte `i >> 3`)
+ * or a list of indexes. A Uint8Array is always read as a bitfield, never as a list.
+ */
+export type PieceSet = Iterable<number> | Uint8Array;
+
+/** What the download scheduler asks the session to do on the wire. */
+export type SchedulerAction =
+  | { type: 'request'; peer: PeerId; index: number }
+  | { type: 'cancel'; peer: PeerId; index: number }
+  | { type: 'ban'; peer: PeerId; reason: string }
+  | { type: 'interested'; peer: PeerId }
+  | { type: 'not-interested'; peer: PeerId };
+
+/** What the choker asks the session to send. */
+export type ChokeAction = { type: 'choke' | 'unchoke'; peer: PeerId };
+
+/** A super-seeding offer: send `have(index)` to `peer`. */
+export type OfferAction = { type: 'have'; peer: PeerId; index: number };
+
+export type Action = SchedulerAction | ChokeAction | OfferAction;
+
+export interface PeerDownloadStats {
+  bytesReceived: number;
+  piecesReceived: number;
+  inFlight: number;
+  /** Bytes per millisecond (EWMA of service times); 0 until a piece arrived. */
+  throughput: number;
+  pipelineDepth: number;
+  choked: boolean;
+  interested: boolean;
+}
+
+export interface DownloadProgress {
+  have: number;
+  total: number;
+  bytesHave: number;
+  bytesTotal: number;
+}

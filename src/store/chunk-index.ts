@@ -1,0 +1,156 @@
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ChunkswarmError, isChunkswarmError } from '../core/index.js';
+import { walkTree } from '../manifest/index.js';
+import type { ObjectStore } from './object-store.js';
+import type { ReleaseStore } from './release-store.js';
+
+export interface ChunkLocation {
+  /** Absolute path of a file of a materialized release. */
+  path: string;
+  offset: number;
+  size: number;
+  version: number;
+}
+
+export interface ChunkIndexOptions {
+  releases: ReleaseStore;
+  objects: ObjectStore;
+  /** A location whose bytes no longer hash to the chunk: the file was edited on disk. */
+  onTampered?: (location: ChunkLocation, expected: string) => void;
+}
+
+/** "dev:ino" of a file: how drifted files are named, so every hard link of an edited inode is skipped. */
+export function inodeKey(st: { dev: number; ino: number }): string {
+  return `${st.dev}:${st.ino}`;
+}
+
+/**
+ * chunk hash -> where its bytes lie in the files of retained releases (DESIGN.md: the releases ARE
+ * the chunk store). Releases are indexed lazily, newest first, on the first lookup that needs them.
+ * Every read is re-hashed: a location that no longer matches is dropped and reported, so bytes
+ * edited on disk are never returned, whatever the index believed.
+ */
+export class ChunkIndex {
+  private readonly byHash = new Map<string, ChunkLocation[]>();
+  private readonly indexed = new Set<number>();
+  private readonly tainted = new Set<string>();
+  /** Locations found edited since this index was made. */
+  tampered = 0;
+
+  constructor(private readonly opts: ChunkIndexOptions) {}
+
+  /** Files with these inodes ("dev:ino", see inodeKey) are never read: they drifted. */
+  taint(inodes: Iterable<string>): void {
+    for (const k of inodes) this.tainted.add(k);
+  }
+
+  isTainted(inode: string): boolean {
+    return this.tainted.has(inode);
+  }
+
+  /** Indexes one materialized release (once). A version without a stored head is ignored. */
+  async ensureRelease(version: number): Promise<void> {
+    if (this.indexed.has(version)) return;
+    const { releases, objects } = this.opts;
+    let root;
+    try {
+      root = (await releases.head(version)).body.root;
+    } catch (err) {
+      if (isChunkswarmError(err, 'E_NOT_FOUND')) return;
+      throw err;
+    }
+    this.indexed.add(version);
+    const base = releases.releasePath(version);
+    // A file object's chunks are all in any one of its copies; one location per object per release is enough.
+    const seen = new Set<string>();
+    await walkTree(root, (h) => objects.getTree(h), async (path, entry) => {
+      if (entry.type !== 'file' || seen.has(entry.hash!)) return;
+      seen.add(entry.hash!);
+      let offset = 0;
+      for (const c of (await objects.getFile(entry.hash!)).chunks) {
+        const loc: ChunkLocation = { path: join(base, path), offset, size: c.size, version };
+        const list = this.byHash.get(c.hash);
+        if (list) list.push(loc);
+        else this.byHash.set(c.hash, [loc]);
+        offset += c.size;
+      }
+    });
+  }
+
+  /** Indexes every materialized release. */
+  async ensureAll(): Promise<void> {
+    for (const v of (await this.opts.releases.materialized()).reverse()) await this.ensureRelease(v);
+  }
+
+  /** Forgets a release whose tree is being deleted. */
+  dropRelease(version: number): void {
+    if (!this.indexed.delete(version)) return;
+    for (const [hash, list] of this.byHash) {
+      const kept = list.filter((l) => l.version !== version);
+      if (kept.length === 0) this.byHash.delete(hash);
+      else if (kept.length !== list.length) this.byHash.set(hash, kept);
+    }
+  }
+
+  /** Whether an indexed release holds the chunk (call ensureAll() first for a complete answer). */
+  has(hash: string): boolean {
+    return this.byHash.has(hash);
+  }
+
+  locations(hash: string): readonly ChunkLocation[] {
+    return this.byHash.get(hash) ?? [];
+  }
+
+  /** The chunk's bytes from the first location that still hashes right, or null. */
+  async readChunk(hash: string): Promise<Uint8Array | null> {
+    if (!this.byHash.has(hash)) await this.indexUntilFound(hash);
+    for (const loc of [...this.locations(hash)]) {
+      const bytes = await this.readAt(loc);
+      if (bytes === null) continue;
+      if (createHash('sha256').update(bytes).digest('hex') === hash) return bytes;
+      this.forget(hash, loc);
+      this.tampered++;
+      this.opts.onTampered?.(loc, hash);
+    }
+    return null;
+  }
+
+  private async indexUntilFound(hash: string): Promise<void> {
+    for (const v of (await this.opts.releases.materialized()).reverse()) {
+      if (this.indexed.has(v)) continue;
+      await this.ensureRelease(v);
+      if (this.byHash.has(hash)) return;
+    }
+  }
+
+  /** null when the file is gone, shorter than the index says, or drifted. */
+  private async readAt(loc: ChunkLocation): Promise<Uint8Array | null> {
+    let fh;
+    try {
+      fh = await open(loc.path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ELOOP' || code === 'ENOTDIR') return null;
+      throw ChunkswarmError.fromSystem(err, `reading a chunk from ${loc.path}`);
+    }
+    try {
+      if (this.tainted.has(inodeKey(await fh.stat()))) return null;
+      const buf = Buffer.allocUnsafe(loc.size);
+      const { bytesRead } = await fh.read(buf, 0, loc.size, loc.offset);
+      return bytesRead === loc.size ? buf : null;
+    } catch (err) {
+      throw ChunkswarmError.fromSystem(err, `reading a chunk from ${loc.path}`);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  private forget(hash: string, loc: ChunkLocation): void {
+    const kept = this.locations(hash).filter((l) => l !== loc);
+    if (kept.length === 0) this.byHash.delete(hash);
+    else this.byHash.set(hash, kept);
+  }
+}

@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/core/index.js';
+import { Choker, RateMeter, seededRandom, type ChokeAction } from '../../src/scheduler/index.js';
+
+function swarm(rates: number[], opts: { seed?: number; seeding?: boolean; slots?: number } = {}) {
+  const clock = new ManualClock();
+  const c = new Choker({ clock, random: seededRandom(opts.seed ?? 1), seeding: opts.seeding ?? false, options: { uploadSlots: opts.slots ?? 3 } });
+  const ids = rates.map((_, i) => `p${i}`);
+  for (const id of ids) c.peerJoined(id);
+  rates.forEach((r, i) => c.updateRates(`p${i}`, { download: r, upload: 100 - r }));
+  return { c, clock, ids };
+}
+
+const unchoked = (c: Choker, ids: string[]) => ids.filter((id) => c.isUnchoked(id));
+
+/** All peers get interested at once; the next round (10 s later) ranks them all. */
+function interestAllAndRank(c: Choker, clock: ManualClock, ids: string[]): void {
+  for (const id of ids) c.peerInterested(id, true);
+  clock.advance(10_000);
+  c.tick();
+}
+
+describe('Choker', () => {
+  it('gives the regular slots to the peers that upload most to us, plus one optimistic', () => {
+    const { c, clock, ids } = swarm([10, 60, 20, 50, 30, 40]);
+    interestAllAndRank(c, clock, ids);
+    const on = unchoked(c, ids);
+    expect(on).toEqual(expect.arrayContaining(['p1', 'p3', 'p5']));
+    expect(on.length).toBe(4);
+    expect(['p0', 'p2', 'p4']).toContain(c.optimisticPeer());
+  });
+
+  it('ranks by upload rate to them when seeding', () => {
+    const { c, clock, ids } = swarm([10, 60, 20, 50, 30, 40], { seeding: true });
+    interestAllAndRank(c, clock, ids);
+    expect(unchoked(c, ids)).toEqual(expect.arrayContaining(['p0', 'p2', 'p4']));
+    expect(['p1', 'p3', 'p5']).toContain(c.optimisticPeer());
+  });
+
+  it('never unchokes an uninterested peer and fills a free slot as soon as a peer gets interested', () => {
+    const { c, ids } = swarm([90, 10, 20]);
+    expect(c.tick()).toEqual([]);
+    expect(c.peerInterested('p1', true)).toEqual([{ type: 'unchoke', peer: 'p1' }]);
+    expect(c.isUnchoked('p0')).toBe(false);
+    expect(c.peerInterested('p1', false)).toEqual([{ type: 'choke', peer: 'p1' }]);
+    expect(unchoked(c, ids)).toEqual([]);
+  });
+
+  it('re-ranks every 10 s, not in between', () => {
+    const { c, clock, ids } = swarm([10, 20, 30, 40, 50], { slots: 2 });
+    interestAllAndRank(c, clock, ids);
+    // p0 became the optimistic unchoke at t=0, when it was the only choked interested peer.
+    expect(unchoked(c, ids)).toEqual(['p0', 'p3', 'p4']);
+    c.updateRates('p1', { download: 1000, upload: 0 });
+    clock.advance(9_999);
+    expect(c.tick()).toEqual([]);
+    clock.advance(1);
+    const acts: ChokeAction[] = c.tick();
+    expect(acts).toEqual([{ type: 'unchoke', peer: 'p1' }, { type: 'choke', peer: 'p3' }]);
+    expect(unchoked(c, ids)).toEqual(['p0', 'p1', 'p4']);
+  });
+
+  it('rotates the optimistic unchoke every 30 s', () => {
+    const { c, clock, ids } = swarm([90, 80, 1, 2, 3, 4, 5], { slots: 2, seed: 7 });
+    for (const id of ids) c.peerInterested(id, true);
+    const held: Array<string | undefined> = [];
+    for (let t = 0; t <= 120_000; t += 10_000) {
+      if (t > 0) clock.advance(10_000);
+      c.tick();
+      held.push(c.optimisticPeer());
+      expect(unchoked(c, ids).sort()).toEqual(['p0', 'p1', c.optimisticPeer()].sort());
+    }
+    // Chosen at t=0 when the third peer got interested; held for three 10 s rounds each.
+    const runs = held.reduce<number[]>((r, p, i) => (i > 0 && p === held[i - 1] ? [...r.slice(0, -1), (r.at(-1) ?? 0) + 1] : [...r, 1]), []);
+    expect(runs.slice(0, -1)).toEqual([3, 3, 3, 3]);
+    expect(held.every((p) => p !== undefined && p !== 'p0' && p !== 'p1')).toBe(true);
+  });
+
+  it('hands the slot of a leaving peer to another at once', () => {
+    const { c, ids } = swarm([50, 40, 30, 20], { slots: 2 });
+    for (const id of ids) c.peerInterested(id, true);
+    expect(unchoked(c, ids)).toEqual(['p0', 'p1', 'p2']);
+    expect(c.peerLeft('p0')).toEqual([{ type: 'unchoke', peer: 'p3' }]);
+    expect(unchoked(c, ids)).toEqual(['p1', 'p2', 'p3']);
+  });
+
+  it('breaks rate ties at random, reproducibly for a seed', () => {
+    const pick = (seed: number) => {
+      const { c, clock, ids } = swarm(Array(8).fill(5), { seed, slots: 2 });
+      interestAllAndRank(c, clock, ids);
+      return unchoked(c, ids).join();
+    };
+    const picks = [1, 2, 3, 4, 5, 6].map(pick);
+    expect(new Set(picks).size).toBeGreaterThan(1);
+    expect([1, 2, 3, 4, 5, 6].map(pick)).toEqual(picks);
+  });
+});
+
+describe('RateMeter', () => {
+  it('averages over its window and forgets what falls out of it', () => {
+    const clock = new ManualClock();
+    const m = new RateMeter(clock, 10_000, 1_000);
+    m.add(5_000);
+    clock.advance(5_000);
+    expect(m.rate()).toBeCloseTo(1, 5); // 5000 bytes over its 5 s of life
+    clock.advance(3_000);
+    m.add(11_000);
+    expect(m.rate()).toBeCloseTo(2, 5); // 16000 bytes over 8 s
+    clock.advance(5_000);
+    expect(m.rate()).toBeCloseTo(1.1, 5); // the first 5000 left the 10 s window
+    clock.advance(10_000);
+    expect(m.rate()).toBe(0);
+  });
+});

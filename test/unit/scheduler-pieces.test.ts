@@ -1,0 +1,188 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/core/index.js';
+import { PieceScheduler, seededRandom, toBitfield, type SchedulerAction, type SchedulerOptions } from '../../src/scheduler/index.js';
+
+const KiB = 1024;
+
+function make(count: number, options: Partial<SchedulerOptions> = {}, seed = 1, have: number[] = []) {
+  const clock = new ManualClock();
+  const s = new PieceScheduler({ pieceSizes: Array(count).fill(64 * KiB), have, clock, random: seededRandom(seed), options });
+  return { s, clock };
+}
+
+/** Joins a peer, announces its pieces and unchokes us; returns every action that caused. */
+function connect(s: PieceScheduler, peer: string, pieces: number[], unchoke = true): SchedulerAction[] {
+  return [...s.peerJoined(peer), ...s.peerBitfield(peer, pieces), ...(unchoke ? s.peerUnchoked(peer) : [])];
+}
+
+const requests = (acts: SchedulerAction[], peer?: string) =>
+  acts.flatMap((a) => (a.type === 'request' && (peer === undefined || a.peer === peer) ? [a.index] : []));
+const range = (n: number) => [...Array(n).keys()];
+
+describe('PieceScheduler: selection', () => {
+  it('asks for the rarest piece first', () => {
+    const { s } = make(4, { minRequestsPerPeer: 1, maxRequestsPerPeer: 1 });
+    connect(s, 'b', [1, 2, 3], false);
+    connect(s, 'c', [2, 3], false);
+    connect(s, 'd', [1, 3], false);
+    // Availability once a joins: 0 -> 1, 1 -> 3, 2 -> 3, 3 -> 4.
+    expect(requests(connect(s, 'a', [0, 1, 2, 3]), 'a')).toEqual([0]);
+  });
+
+  it('breaks ties at random, reproducibly for a seed', () => {
+    const firstPick = (seed: number) => {
+      const { s } = make(16, { minRequestsPerPeer: 1, maxRequestsPerPeer: 1 }, seed);
+      connect(s, 'b', range(8), false); // pieces 8..15 are rarer
+      return requests(connect(s, 'a', range(16)))[0];
+    };
+    const picks = range(20).map((seed) => firstPick(seed));
+    expect(picks.every((p) => p !== undefined && p >= 8)).toBe(true);
+    expect(new Set(picks).size).toBeGreaterThan(3);
+    expect(range(20).map((seed) => firstPick(seed))).toEqual(picks);
+  });
+
+  it('never asks two peers for the same piece outside end-game', () => {
+    const { s } = make(40, { endGameThreshold: 0, maxRequestsPerPeer: 8 });
+    const acts = [...connect(s, 'a', range(40)), ...connect(s, 'b', range(40)), ...connect(s, 'c', range(40))];
+    const asked = requests(acts);
+    expect(asked.length).toBe(6);
+    expect(new Set(asked).size).toBe(asked.length);
+  });
+
+  it('declares interest only in peers with something we lack', () => {
+    const { s } = make(3, {}, 1, [0]);
+    expect(connect(s, 'a', [0], false)).toEqual([]);
+    expect(s.peerHave('a', 2)).toEqual([{ type: 'interested', peer: 'a' }]);
+    s.peerUnchoked('a');
+    expect(s.pieceReceived('a', 2, true)).toContainEqual({ type: 'not-interested', peer: 'a' });
+  });
+
+  it('reads a Uint8Array as a BitTorrent bitfield and bans an out-of-range have', () => {
+    const { s } = make(10, { maxRequestsPerPeer: 10 });
+    s.peerJoined('a');
+    s.peerBitfield('a', toBitfield(10, (i) => i === 1 || i === 9));
+    expect(requests(s.peerUnchoked('a')).sort()).toEqual([1, 9]);
+    expect(s.peerHave('a', 10)).toEqual([expect.objectContaining({ type: 'ban', peer: 'a' })]);
+  });
+
+  it('reports missing pieces that no connected peer has', () => {
+    const { s } = make(5, {}, 1, [2]);
+    connect(s, 'a', [0, 1]);
+    connect(s, 'b', [1]);
+    expect(s.missingUnavailable()).toEqual([3, 4]);
+    s.peerLeft('a');
+    expect(s.missingUnavailable()).toEqual([0, 3, 4]);
+  });
+
+  it('tracks progress to completion', () => {
+    const { s } = make(2, {}, 1, [1]);
+    expect(s.progress()).toEqual({ have: 1, total: 2, bytesHave: 64 * KiB, bytesTotal: 128 * KiB });
+    connect(s, 'a', [0]);
+    expect(s.isComplete()).toBe(false);
+    s.pieceReceived('a', 0, true);
+    expect(s.isComplete()).toBe(true);
+    expect(s.peerStats('a')).toMatchObject({ bytesReceived: 64 * KiB, piecesReceived: 1, inFlight: 0 });
+  });
+});
+
+describe('PieceScheduler: failures', () => {
+  it('re-requests a timed-out piece from another peer and cancels it at the slow one', () => {
+    const { s, clock } = make(1, { endGameThreshold: 0, requestTimeoutMs: 5_000 });
+    expect(requests(connect(s, 'a', [0]))).toEqual([0]);
+    expect(requests(connect(s, 'b', [0]))).toEqual([]);
+    clock.advance(4_999);
+    expect(s.tick()).toEqual([]);
+    clock.advance(1);
+    expect(s.tick()).toEqual([{ type: 'cancel', peer: 'a', index: 0 }, { type: 'request', peer: 'b', index: 0 }]);
+    expect(s.peerStats('a')?.inFlight).toBe(0);
+  });
+
+  it('retries the same peer when it is the only one that has the piece', () => {
+    const { s, clock } = make(1, { requestTimeoutMs: 5_000 });
+    connect(s, 'a', [0]);
+    clock.advance(5_000);
+    expect(s.tick()).toEqual([{ type: 'cancel', peer: 'a', index: 0 }, { type: 'request', peer: 'a', index: 0 }]);
+  });
+
+  it('drops in-flight requests of a peer that chokes us and asks others', () => {
+    const { s } = make(6, { endGameThreshold: 0, minRequestsPerPeer: 3, maxRequestsPerPeer: 3 });
+    const atA = requests(connect(s, 'a', range(6)));
+    const atB = requests(connect(s, 'b', range(6)));
+    expect(atA.length + atB.length).toBe(6);
+    const after = s.peerChoked('a');
+    expect(after.filter((x) => x.type === 'cancel')).toEqual([]);
+    expect(s.peerStats('a')?.inFlight).toBe(0);
+    // b's pipeline is full; the pieces wait for it rather than go back to a choked peer.
+    expect(requests(after)).toEqual([]);
+    const next = s.pieceReceived('b', atB[0] ?? -1, true);
+    expect(atA).toContain(requests(next, 'b')[0]);
+  });
+
+  it('bans a peer at its first bad piece and fetches the piece elsewhere', () => {
+    const { s } = make(1, { endGameThreshold: 0 });
+    connect(s, 'a', [0]);
+    connect(s, 'b', [0]);
+    const acts = s.pieceReceived('a', 0, false);
+    expect(acts[0]).toMatchObject({ type: 'ban', peer: 'a' });
+    expect(acts[0]?.type === 'ban' && acts[0].reason).toMatch(/wrong hash/);
+    expect(requests(acts)).toEqual([0]);
+    expect(requests(acts, 'b')).toEqual([0]);
+    expect(s.progress().have).toBe(0);
+    expect(s.peerJoined('a')).toEqual([expect.objectContaining({ type: 'ban', peer: 'a' })]);
+    expect(s.peerStats('a')).toBeUndefined();
+  });
+
+  it('does not re-ask a peer that refused a piece until a request timeout has passed', () => {
+    const { s, clock } = make(1, { requestTimeoutMs: 5_000 });
+    connect(s, 's', [0]);
+    expect(s.pieceRejected('s', 0)).toEqual([]);
+    connect(s, 'x', []);
+    expect(s.peerHave('x', 0)).toEqual([{ type: 'interested', peer: 'x' }, { type: 'request', peer: 'x', index: 0 }]);
+    s.peerLeft('x');
+    clock.advance(5_000);
+    expect(requests(s.tick(), 's')).toEqual([0]);
+  });
+});
+
+describe('PieceScheduler: end-game and pipelining', () => {
+  it('duplicates the last pieces across peers, then cancels the losers', () => {
+    const { s } = make(3, { minRequestsPerPeer: 2, maxRequestsPerPeer: 2, endGameMaxRequests: 2 });
+    const atA = requests(connect(s, 'a', range(3)));
+    expect(atA.length).toBe(2);
+    expect(s.isEndGame()).toBe(false);
+    const atB = requests(connect(s, 'b', range(3)));
+    expect(s.isEndGame()).toBe(true);
+    const dup = atB.find((i) => atA.includes(i));
+    expect(dup).toBeDefined();
+    expect(atB.filter((i) => !atA.includes(i)).length).toBe(1);
+    const acts = s.pieceReceived('b', dup ?? -1, true);
+    expect(acts).toContainEqual({ type: 'cancel', peer: 'a', index: dup });
+    // a's freed slot duplicates the piece only b was asked for.
+    const onlyB = atB.find((i) => i !== dup);
+    expect(requests(acts, 'a')).toEqual([onlyB]);
+  });
+
+  it('grows the pipeline of a fast peer and shrinks it for a slow or timing-out one', () => {
+    const opts = { minRequestsPerPeer: 2, maxRequestsPerPeer: 16, targetQueueMs: 1_000, endGameThreshold: 0, requestTimeoutMs: 60_000 };
+    const { s, clock } = make(200, opts);
+    const inflight = requests(connect(s, 'a', range(200)));
+    expect(inflight.length).toBe(2);
+    const serve = (ms: number, times: number) => {
+      for (let k = 0; k < times; k++) {
+        clock.advance(ms);
+        inflight.push(...requests(s.pieceReceived('a', inflight.shift() ?? -1, true)));
+      }
+    };
+    serve(1, 5); // 64 KiB per ms
+    expect(s.peerStats('a')?.pipelineDepth).toBe(16);
+    expect(s.peerStats('a')?.inFlight).toBe(16);
+    serve(4_000, 20); // 16 bytes per ms
+    expect(s.peerStats('a')?.pipelineDepth).toBe(2);
+    serve(100, 10); // 640 bytes per ms: ~10 pieces per second
+    const depth = s.peerStats('a')?.pipelineDepth ?? 0;
+    expect(depth).toBeGreaterThan(4);
+    clock.advance(60_000);
+    s.tick();
+    expect(s.peerStats('a')?.pipelineDepth).toBeLessThan(depth);
+  });
+});

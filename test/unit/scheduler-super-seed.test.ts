@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/core/index.js';
+import { SuperSeeder, seededRandom, type OfferAction, type SuperSeederOptions } from '../../src/scheduler/index.js';
+
+function make(pieceCount: number, options: Partial<SuperSeederOptions> = {}, seed = 1) {
+  const clock = new ManualClock();
+  return { ss: new SuperSeeder({ pieceCount, clock, random: seededRandom(seed), options }), clock };
+}
+
+/** Joins a peer, reads its bitfield and (by default) unchokes it; returns the offers made to it. */
+function join(ss: SuperSeeder, peer: string, pieces: number[] = [], unchoke = true): number[] {
+  ss.peerJoined(peer);
+  return indexes([...ss.peerBitfield(peer, pieces), ...(unchoke ? ss.peerUnchoked(peer) : [])], peer);
+}
+
+const indexes = (acts: OfferAction[], peer?: string) => acts.flatMap((a) => (peer === undefined || a.peer === peer ? [a.index] : []));
+
+describe('SuperSeeder: offers', () => {
+  it('offers each peer pieces nobody holds and nobody else was offered', () => {
+    const { ss } = make(10, { offersPerPeer: 2 });
+    const offered = ['a', 'b', 'c'].map((p) => join(ss, p));
+    expect(offered.map((o) => o.length)).toEqual([2, 2, 2]);
+    expect(new Set(offered.flat()).size).toBe(6);
+    expect(ss.advertisedTo('a')).toEqual(offered[0]);
+  });
+
+  it('offers the lowest (holders + open offers) first, never what the peer has', () => {
+    const { ss } = make(5, { offersPerPeer: 1, copiesBeforeDefer: 10 });
+    expect(join(ss, 'h1', [0, 1, 2, 3])).toEqual([4]);
+    const [toH2] = join(ss, 'h2', [0, 1, 2]); // 3: one holder, 4: one open offer -> a tie
+    expect([3, 4]).toContain(toH2);
+    // For z, pieces 0..2 have two holders; of 3 and 4, the one just offered to h2 now scores 2.
+    expect(join(ss, 'z')).toEqual([toH2 === 3 ? 4 : 3]);
+  });
+
+  it('offers a peer its next piece once it holds one it was offered', () => {
+    const { ss } = make(10, { offersPerPeer: 1 });
+    const [first] = join(ss, 'a');
+    expect(ss.peerHave('a', (first ?? 0) === 9 ? 8 : 9)).toEqual([]); // from elsewhere: the offer stays open
+    const next = indexes(ss.peerHave('a', first ?? -1));
+    expect(next).toHaveLength(1);
+    expect(next[0]).not.toBe(first);
+  });
+
+  it('stops offering once every piece has a copy among the peers', () => {
+    const { ss } = make(3, { offersPerPeer: 3 });
+    expect(join(ss, 'a').sort()).toEqual([0, 1, 2]);
+    expect(join(ss, 'b')).toEqual([]);
+    for (const i of [0, 1, 2]) expect(ss.peerHave('a', i)).toEqual([]);
+  });
+
+  it('releases an offer not taken up in time so another peer can get the piece', () => {
+    const { ss, clock } = make(1, { offerTimeoutMs: 5_000, starveMs: 60_000 });
+    expect(join(ss, 'a')).toEqual([0]);
+    expect(join(ss, 'b')).toEqual([]);
+    clock.advance(4_999);
+    expect(ss.tick()).toEqual([]);
+    clock.advance(1);
+    expect(ss.tick()).toEqual([{ type: 'have', peer: 'b', index: 0 }]);
+  });
+
+  it('re-offers the pieces of a peer that left', () => {
+    const { ss } = make(2, { offersPerPeer: 1 });
+    join(ss, 'a', [0, 1]);
+    expect(join(ss, 'b')).toEqual([]);
+    expect(indexes(ss.peerLeft('a'), 'b')).toHaveLength(1);
+  });
+
+  it('offers a choked peer one piece to keep it interested, without reserving the piece', () => {
+    const { ss } = make(1, { offersPerPeer: 2 });
+    expect(join(ss, 'x', [], false)).toEqual([0]);
+    expect(join(ss, 'y')).toEqual([0]);
+    // Unchoked later, x finds the piece reserved for y, whose copy will reach x.
+    expect(ss.peerUnchoked('x')).toEqual([]);
+    expect(ss.onRequest('x', 0)).toBe('defer');
+    expect(ss.onRequest('y', 0)).toBe('serve');
+  });
+
+  it('hands the reservations of a peer it chokes to a peer it has unchoked', () => {
+    const { ss } = make(1, { offersPerPeer: 1 });
+    expect(join(ss, 'a')).toEqual([0]);
+    expect(join(ss, 'b')).toEqual([]);
+    expect(ss.peerChoked('a')).toEqual([{ type: 'have', peer: 'b', index: 0 }]);
+  });
+
+  it('offers a starving peer pieces that others hold', () => {
+    const { ss, clock } = make(4, { offersPerPeer: 2, starveMs: 10_000, offerTimeoutMs: 60_000 });
+    join(ss, 'a', [0, 1, 2, 3]);
+    expect(join(ss, 'b')).toEqual([]);
+    clock.advance(10_000);
+    expect(indexes(ss.tick(), 'b')).toHaveLength(2);
+  });
+});
+
+describe('SuperSeeder: serve or defer', () => {
+  it('always serves a piece no peer holds', () => {
+    const { ss } = make(4);
+    ss.peerJoined('a');
+    expect(ss.onRequest('a', 3)).toBe('serve');
+  });
+
+  it('defers a piece peers already hold while rarer ones wait, unless the requester starves', () => {
+    const { ss, clock } = make(4, { starveMs: 10_000 });
+    ss.peerJoined('a');
+    ss.peerJoined('b');
+    ss.peerHave('b', 1);
+    expect(ss.onRequest('a', 1)).toBe('defer');
+    clock.advance(10_000);
+    expect(ss.onRequest('a', 1)).toBe('serve');
+  });
+
+  it('serves once nothing is rarer than the requested piece', () => {
+    const { ss } = make(2);
+    ss.peerJoined('a');
+    ss.peerJoined('b');
+    ss.peerBitfield('b', [0, 1]);
+    expect(ss.onRequest('a', 0)).toBe('serve');
+  });
+
+  it('serves below copiesBeforeDefer copies', () => {
+    const { ss } = make(3, { copiesBeforeDefer: 2 });
+    for (const p of ['a', 'b', 'c']) ss.peerJoined(p);
+    ss.peerHave('b', 0);
+    expect(ss.onRequest('a', 0)).toBe('serve');
+    ss.peerHave('c', 0);
+    expect(ss.onRequest('a', 0)).toBe('defer');
+  });
+});
