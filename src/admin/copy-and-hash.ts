@@ -1,8 +1,51 @@
+import { closeSync, fstatSync, openSync, readSync, writeFileSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { ChunkswarmError } from '../core/index.js';
-import { ChunkHasher, type ChunkRef, type FileObject } from '../manifest/index.js';
+import { ChunkHasher, chunkBytes, type ChunkRef, type FileObject } from '../manifest/index.js';
 
 const BUF = 1 << 20;
+/** Below this size a file is copied with synchronous calls: most of a web root is small files. */
+const SMALL = 1 << 20;
+
+function changedWhileRead(displayPath: string): ChunkswarmError {
+  return new ChunkswarmError(
+    'E_FILE_CHANGED',
+    `${displayPath} changed while it was being published; publish again once writers are done`,
+  );
+}
+
+function sameStat(a: Stats, b: Stats): boolean {
+  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
+}
+
+/** The small-file path of copyAndHash; null when the file is not small. */
+function copySmallSync(src: string, dest: string, displayPath: string): FileObject | null {
+  let fd: number;
+  try {
+    fd = openSync(src, 'r');
+  } catch (err) {
+    throw ChunkswarmError.fromSystem(err, `opening ${src}`);
+  }
+  try {
+    const before = fstatSync(fd);
+    if (before.size > SMALL) return null;
+    // One byte of slack shows whether the file grew since fstat.
+    const data = Buffer.allocUnsafe(before.size + 1);
+    let size = 0;
+    for (let n; (n = readSync(fd, data, size, data.length - size, null)) > 0; ) {
+      size += n;
+      if (size === data.length) throw changedWhileRead(displayPath);
+    }
+    const bytes = data.subarray(0, size);
+    writeFileSync(dest, bytes, { flag: 'wx', mode: 0o600 });
+    if (size !== before.size || !sameStat(before, fstatSync(fd))) throw changedWhileRead(displayPath);
+    return { kind: 'file', size, chunks: chunkBytes(bytes) };
+  } catch (err) {
+    throw ChunkswarmError.fromSystem(err, `copying ${displayPath}`);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /**
  * Copies `src` to a new file `dest` while chunking and hashing it, in one read of the source.
@@ -10,6 +53,8 @@ const BUF = 1 << 20;
  * size/mtime/ctime move), the copy is refused: a release must never describe bytes it does not hold.
  */
 export async function copyAndHash(src: string, dest: string, displayPath: string): Promise<FileObject> {
+  const small = copySmallSync(src, dest, displayPath);
+  if (small) return small;
   const input = await open(src, 'r').catch((err) => {
     throw ChunkswarmError.fromSystem(err, `opening ${src}`);
   });
@@ -37,18 +82,7 @@ export async function copyAndHash(src: string, dest: string, displayPath: string
     } finally {
       await output.close();
     }
-    const after = await input.stat();
-    if (
-      size !== before.size ||
-      after.size !== before.size ||
-      after.mtimeMs !== before.mtimeMs ||
-      after.ctimeMs !== before.ctimeMs
-    ) {
-      throw new ChunkswarmError(
-        'E_FILE_CHANGED',
-        `${displayPath} changed while it was being published; publish again once writers are done`,
-      );
-    }
+    if (size !== before.size || !sameStat(before, await input.stat())) throw changedWhileRead(displayPath);
     return { kind: 'file', size, chunks };
   } finally {
     await input.close();

@@ -1,8 +1,8 @@
-import { mkdir, readFile, access } from 'node:fs/promises';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { readFile, access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChunkswarmError, isHex64, type ObjectHash } from '../core/index.js';
 import { decodeObject, encodeObject, objectHash, type FileObject, type ManifestObject, type TreeObject } from '../manifest/index.js';
-import { atomicWrite } from './atomic-write.js';
 
 /**
  * Content-addressed tree and file objects under dataDir/objects/ab/cdef…; never chunks (chunks live
@@ -11,6 +11,7 @@ import { atomicWrite } from './atomic-write.js';
  */
 export class ObjectStore {
   private readonly cache = new Map<string, ManifestObject>();
+  private readonly fanouts = new Set<string>();
 
   constructor(readonly dir: string) {}
 
@@ -40,14 +41,30 @@ export class ObjectStore {
     return this.write(bytes, decodeObject(bytes));
   }
 
+  /**
+   * Synchronous on purpose: objects are small and a release writes one per file, where a trip
+   * through the thread pool per syscall would cost more than the write. No fsync per object:
+   * callers flush once with syncFilesystem before a release that needs them is saved; a torn
+   * object would be caught by its hash.
+   */
   private async write(bytes: Uint8Array, obj: ManifestObject): Promise<ObjectHash> {
     const hash = objectHash(bytes);
-    if (!(await this.has(hash))) {
+    if (!this.cache.has(hash)) {
       const path = this.pathOf(hash);
-      await mkdir(join(path, '..'), { recursive: true });
-      // No fsync per object (a release has one per file): callers flush once with syncFilesystem
-      // before a release that needs these objects is saved; a torn object is caught by its hash.
-      await atomicWrite(path, bytes, { durable: false });
+      const fanout = hash.slice(0, 2);
+      try {
+        if (!this.fanouts.has(fanout)) {
+          mkdirSync(join(this.dir, fanout), { recursive: true });
+          this.fanouts.add(fanout);
+        }
+        if (!existsSync(path)) {
+          const tmp = `${path}.${process.pid}.tmp`;
+          writeFileSync(tmp, bytes);
+          renameSync(tmp, path);
+        }
+      } catch (err) {
+        throw ChunkswarmError.fromSystem(err, `writing object ${hash}`);
+      }
     }
     this.cache.set(hash, obj);
     return hash;
