@@ -14,3 +14,21 @@ export {
   type ReleaseSummary,
   type TreeListing,
 } from './admin/index.js';
+export { publishFrom, type PublishFromOptions, type PublishFromSummary } from './admin/index.js';
+export {
+  Deployer,
+  Stager,
+  canActivate,
+  importFromDataDir,
+  listDrift,
+  showDrift,
+  verifyExitBits,
+  type DeployResult,
+  type DeployState,
+  type DriftReport,
+  type DriftEntry,
+  type GcResult,
+  type StagerOptions,
+  type VerifyResult,
+} from './deploy/index.js';
+export { ChunkswarmNode, readStatus, type NodeOptions, type NodeStatusReport, type PeerStatus, type Phase } from './session/index.js';

@@ -3,6 +3,8 @@ import { Command } from 'commander';
 import { CONFIG_FILE } from '../index.js';
 import { describeError, exitCodeOf } from './exit-codes.js';
 import { registerAdminCommands } from './commands/admin.js';
+import { registerDeployCommands } from './commands/deploy.js';
+import { registerServeCommands } from './commands/serve.js';
 
 const program = new Command();
 program
@@ -17,6 +19,8 @@ program
 
 const configPath = () => program.opts<{ config: string }>().config;
 registerAdminCommands(program, configPath);
+registerDeployCommands(program, configPath);
+registerServeCommands(program, configPath);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(describeError(err) + '\n');

@@ -29,6 +29,8 @@ export const configSchema = z
         bootstrap: z.array(hostPort).default([]),
         bootstrapPort: z.number().int().min(0).max(65535).nullable().default(null),
         host: z.string().min(1).default('127.0.0.1'),
+        /** Node public keys (hex) allowed to connect; null: any node that knows the cluster secret. */
+        allowlist: z.array(hex64).nullable().default(null),
       })
       .prefault({}),
     limits: z
@@ -39,6 +41,7 @@ export const configSchema = z
         maxPeers: z.number().int().min(1).max(1024).default(64),
         maxRequestsPerPeer: z.number().int().min(1).max(4096).default(64),
         requestTimeoutMs: z.number().int().min(100).default(10_000),
+        uploadSlots: z.number().int().min(1).max(256).default(8),
       })
       .prefault({}),
     releases: z.strictObject({ keep: z.number().int().min(1).default(3) }).prefault({}),

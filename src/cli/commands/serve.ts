@@ -1,0 +1,79 @@
+import type { Command } from 'commander';
+import { ChunkswarmNode, loadConfig, readStatus, type NodeStatusReport } from '../../index.js';
+import { formatBytes, formatFields, printJson } from '../format.js';
+
+const STALE_SEC = 5;
+
+function logLine(line: string): void {
+  process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+}
+
+function progressLine(r: NodeStatusReport): string | null {
+  if (!r.progress) return null;
+  const p = r.progress;
+  const pct = p.bytesTotal > 0 ? (100 * p.bytesHave) / p.bytesTotal : 100;
+  const peers = r.peers.filter((x) => x.connected).length;
+  return `release ${p.version}: ${pct.toFixed(1)}% (${formatBytes(p.bytesHave)} of ${formatBytes(p.bytesTotal)}), ${peers} peers` +
+    (r.unavailablePieces > 0 ? `, ${r.unavailablePieces} pieces on no connected peer` : '');
+}
+
+/** serve: run the node in the foreground; status: what the running node last reported. */
+export function registerServeCommands(program: Command, configPath: () => string): void {
+  program
+    .command('serve')
+    .description('run this node: join the cluster, seed retained releases, fetch and activate new ones')
+    .option('--bootstrap-port <port>', 'also run a DHT bootstrap node on this port (overrides network.bootstrapPort)', (v) => Number(v))
+    .option('--quiet', 'log only warnings and errors')
+    .action(async (o) => {
+      const config = await loadConfig(configPath());
+      if (o.bootstrapPort !== undefined) config.network.bootstrapPort = o.bootstrapPort;
+      const log = o.quiet ? (l: string) => (/^(WARNING|error|banned|refused)/.test(l) ? logLine(l) : undefined) : logLine;
+      const node = new ChunkswarmNode({ config, log });
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        log(`${signal}: stopping`);
+        void node.close().then(() => process.exit(0), () => process.exit(1));
+      };
+      process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      await node.ready();
+      let last = '';
+      const progress = setInterval(() => {
+        const line = progressLine(node.report());
+        if (line && line !== last && !o.quiet) log(line);
+        last = line ?? '';
+      }, 2000);
+      progress.unref();
+      await new Promise<never>(() => undefined);
+    });
+
+  program
+    .command('status')
+    .description("the running node's state: live and newest release, progress, peers, bytes up/down")
+    .option('--json', 'machine-readable output')
+    .action(async (o) => {
+      const config = await loadConfig(configPath());
+      const { report: r, ageSec } = await readStatus(config.dataDir);
+      const running = ageSec < STALE_SEC && r.phase !== 'stopped';
+      if (o.json) return printJson({ ...r, running, ageSec });
+      process.stdout.write(
+        formatFields([
+          ['node', `${r.node}${r.publisher ? ' (publisher)' : ''}`],
+          ['running', running ? `yes (pid ${r.pid})` : `no: last report ${ageSec.toFixed(0)} s ago`],
+          ['phase', r.phase],
+          ['live', r.live === null ? '-' : `${r.live}${r.pinned ? ' (pinned)' : ''}`],
+          ['newest', r.newest ? `${r.newest.version} (${r.newest.release.slice(0, 16)})` : '-'],
+          ['progress', progressLine(r) ?? '-'],
+          ['traffic', `up ${formatBytes(r.bytesUp)}, down ${formatBytes(r.bytesDown)} (${formatBytes(r.bytesFromPublisher)} from the publisher)`],
+          ['drift', r.verify ? `${r.verify.added} added, ${r.verify.removed} removed, ${r.verify.changed} changed (${r.verify.at})` : 'not checked yet'],
+          ['last error', r.lastError ? `${r.lastError.code}: ${r.lastError.message}` : '-'],
+        ]) + '\n',
+      );
+      for (const p of r.peers) {
+        process.stdout.write(`  ${p.connected ? '+' : '-'} ${p.key.slice(0, 16)}${p.publisher ? ' publisher' : ''}  up ${formatBytes(p.up)}  down ${formatBytes(p.down)}\n`);
+      }
+      for (const b of r.banned) process.stdout.write(`  banned ${b.key.slice(0, 16)}: ${b.reason}\n`);
+    });
+}

@@ -1,0 +1,2 @@
+export { ChunkswarmNode, type NodeOptions } from './node.js';
+export { readStatus, statusPath, type NodeStatusReport, type PeerStatus, type Phase } from './status.js';

@@ -1,0 +1,418 @@
+import { ChunkswarmError, Resource, isChunkswarmError, systemClock, type ReleaseId } from '../core/index.js';
+import { readClusterSecret, type Config } from '../config/index.js';
+import { releaseId, releasePieces, type SignedRelease } from '../manifest/index.js';
+import { Deployer, canActivate, type Stager } from '../deploy/index.js';
+import { Choker, SuperSeeder, seededRandom, type ChokeAction, type OfferAction } from '../scheduler/index.js';
+import { Swarm, startBootstrapNode, type BootstrapNode, type Peer } from '../swarm/index.js';
+import { Bitfield, PeerWire, wirePeerId } from '../wire/index.js';
+import { Download } from './download.js';
+import { HeadBook } from './heads.js';
+import { nodeSeed } from './identity.js';
+import { fetchObjects } from './object-fetch.js';
+import type { SessionPeer } from './peer.js';
+import { PieceServer } from './piece-server.js';
+import { writeStatus, type NodeStatusReport, type Phase } from './status.js';
+import { Traffic } from './traffic.js';
+
+export interface NodeOptions {
+  config: Config;
+  log?: (line: string) => void;
+  /** Seed of the scheduler's tie-break randomness (tests); default: random. */
+  seed?: number;
+}
+
+const TICK_MS = 1000;
+const OBJECT_TIMEOUT_MS = 10_000;
+const MAX_EXT_MESSAGE = 16 << 20;
+
+/**
+ * A running node: the one place that wires swarm -> wire -> scheduler -> store -> deploy. It
+ * serves every piece space it holds, follows newer signed releases, fetches them into staging,
+ * activates them (unless pinned, or it is the publisher) and reports its state to status.json.
+ */
+export class ChunkswarmNode extends Resource {
+  readonly config: Config;
+  readonly isPublisher: boolean;
+  private readonly log: (line: string) => void;
+  private readonly random: () => number;
+  private deployer!: Deployer;
+  private heads!: HeadBook;
+  private swarm!: Swarm;
+  private bootstrap: BootstrapNode | null = null;
+  private server!: PieceServer;
+  private readonly peers = new Map<string, SessionPeer>();
+  private readonly banned = new Map<string, string>();
+  private readonly refused: NodeStatusReport['refusedHeads'] = [];
+  private readonly traffic = new Traffic();
+  private readonly choker: Choker;
+  private seeder: SuperSeeder | null = null;
+  private space: { release: ReleaseId; version: number; have: Bitfield } | null = null;
+  private download: Download | null = null;
+  private advancing: Promise<void> | null = null;
+  private again = false;
+  private phase: Phase = 'starting';
+  private objectsFetched = 0;
+  private lastError: NodeStatusReport['lastError'] = null;
+  private verifyReport: NodeStatusReport['verify'] = null;
+  private timer: NodeJS.Timeout | null = null;
+  private lastVerify = 0;
+
+  constructor(opts: NodeOptions) {
+    super();
+    this.config = opts.config;
+    this.isPublisher = opts.config.publisher !== null;
+    this.log = opts.log ?? (() => undefined);
+    this.random = opts.seed === undefined ? Math.random : seededRandom(opts.seed);
+    this.choker = new Choker({ clock: systemClock, random: this.random, seeding: true, options: { uploadSlots: opts.config.limits.uploadSlots } });
+  }
+
+  get publicKey(): string {
+    return this.swarm.publicKey;
+  }
+
+  protected async open(): Promise<void> {
+    const c = this.config;
+    const secret = await readClusterSecret(c.cluster.secretFile);
+    this.deployer = await Deployer.open(c, { log: this.log });
+    for (const r of this.deployer.recovered) this.log(`recovered: ${r}`);
+    this.heads = new HeadBook(this.deployer.releases, Buffer.from(c.cluster.publisherKey, 'hex'));
+    await this.heads.reload();
+    this.server = new PieceServer(this.deployer.objects, this.deployer.chunkIndex);
+    if (c.network.bootstrapPort !== null) {
+      this.bootstrap = await startBootstrapNode({ host: c.network.host, port: c.network.bootstrapPort });
+      this.log(`DHT bootstrap node on ${this.bootstrap.host}:${this.bootstrap.port}`);
+    }
+    if (c.bootstrapNodes.length === 0) {
+      throw new ChunkswarmError('E_NO_BOOTSTRAP', `no bootstrap node in ${c.configPath} (network.bootstrap): chunkswarm never uses the public DHT`);
+    }
+    this.swarm = new Swarm({
+      clusterSecret: secret,
+      bootstrap: c.bootstrapNodes,
+      keySeed: await nodeSeed(c.dataDir),
+      maxPeers: c.limits.maxPeers,
+      host: c.network.host,
+      ...(c.network.allowlist && { allowlist: c.network.allowlist }),
+      limits: {
+        uploadBytesPerSec: c.limits.uploadBytesPerSec,
+        downloadBytesPerSec: c.limits.downloadBytesPerSec,
+        perPeerUploadBytesPerSec: c.limits.perPeerUploadBytesPerSec,
+      },
+    });
+    this.swarm.on('peer', (p) => this.onPeer(p));
+    await this.swarm.ready();
+    this.log(`node ${this.swarm.publicKey.slice(0, 12)} joined the cluster${this.isPublisher ? ' as publisher' : ''}`);
+    this.timer = setInterval(() => this.tick(), TICK_MS);
+    this.kick();
+  }
+
+  protected async shutdown(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.download?.stop();
+    await this.advancing?.catch(() => undefined);
+    for (const p of this.peers.values()) await p.wire.close().catch(() => undefined);
+    await this.swarm?.close();
+    await this.bootstrap?.close();
+    this.phase = 'stopped';
+    await this.writeStatus().catch(() => undefined);
+  }
+
+  /** Runs advance() now, or once more after the run in progress. */
+  private kick(): void {
+    if (this.closed) return;
+    if (this.advancing) {
+      this.again = true;
+      return;
+    }
+    this.advancing = this.advance()
+      .catch((err) => this.fail(err))
+      .finally(() => {
+        this.advancing = null;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        }
+      });
+  }
+
+  private fail(err: unknown): void {
+    const e = isChunkswarmError(err) ? err : ChunkswarmError.fromSystem(err, 'running the node');
+    this.lastError = { code: e.code, message: e.message };
+    this.log(`error: ${e.code}: ${e.message}`);
+  }
+
+  /** Brings this node to the newest known release: fetch, stage, activate, serve. */
+  private async advance(): Promise<void> {
+    const target = this.heads.latest;
+    if (!target) {
+      this.phase = 'idle';
+      return;
+    }
+    const v = target.body.version;
+    const id = releaseId(target.body);
+    if (this.space?.release === id && !this.download) return;
+    if (!(await this.deployer.releases.materialized()).includes(v)) {
+      if (this.isPublisher) return;
+      const stager = await this.fetch(target, id);
+      if (!stager || this.superseded(target)) return;
+      this.phase = 'activating';
+      await stager.complete();
+      this.log(`release ${v} staged (${stager.written} pieces fetched, ${stager.copied} copied locally)`);
+    }
+    if (!this.isPublisher && canActivate(await this.deployer.state(), v)) {
+      this.phase = 'activating';
+      await this.deployer.activate(v);
+      const gc = await this.deployer.gc().catch(() => null);
+      if (gc && gc.removed.length > 0) this.log(`gc: removed releases ${gc.removed.join(', ')}, freed ${gc.freedBytes} bytes`);
+    }
+    if (this.space?.release !== id) {
+      const pieces = await this.pieces(target);
+      this.server.serveRelease(id, pieces);
+      this.setSpace(id, v, Bitfield.full(pieces.length));
+    }
+    this.phase = 'seeding';
+  }
+
+  private superseded(target: SignedRelease): boolean {
+    return this.heads.latest?.body.version !== target.body.version;
+  }
+
+  private async pieces(r: SignedRelease) {
+    const o = this.deployer.objects;
+    return releasePieces(r.body.root, (h) => o.getTree(h), (h) => o.getFile(h));
+  }
+
+  /** Objects, then pieces, of a release this node lacks. Null if a newer head superseded it. */
+  private async fetch(target: SignedRelease, id: ReleaseId): Promise<Stager | null> {
+    this.phase = 'objects';
+    const got = await fetchObjects(target.body.root, this.deployer.objects, (h) => this.requestObject(h, target));
+    this.objectsFetched += got.fetched;
+    if (this.superseded(target) || this.closed) return null;
+    const stager = await this.deployer.stage(target, { flushEvery: { pieces: 1024, ms: 5000 } });
+    this.server.serve(id, (i) => stager.readPiece(i));
+    this.setSpace(id, target.body.version, new Bitfield(stager.pieces.length, stager.bitfield()));
+    this.phase = 'pieces';
+    const dl = new Download({
+      stager,
+      clock: systemClock,
+      random: this.random,
+      scheduler: {
+        maxRequestsPerPeer: this.config.limits.maxRequestsPerPeer,
+        requestTimeoutMs: this.config.limits.requestTimeoutMs + 2000,
+      },
+      onPiece: (i) => {
+        if (this.space?.release === id) this.space.have.set(i);
+        for (const p of this.peers.values()) if (p.wire.localSpace?.release === id) p.wire.have(i);
+      },
+      onBan: (p, reason) => this.ban(p, reason),
+      log: this.log,
+    });
+    this.download = dl;
+    for (const p of this.peers.values()) dl.addPeer(p);
+    try {
+      await dl.done;
+    } finally {
+      this.download = null;
+      dl.stop();
+    }
+    return stager;
+  }
+
+  private async requestObject(hash: Parameters<PeerWire['requestObject']>[0], target: SignedRelease): Promise<Uint8Array> {
+    for (let attempt = 0; ; attempt++) {
+      if (this.closed || this.superseded(target)) throw new ChunkswarmError('E_CLOSED', 'release superseded or node closing');
+      const candidates = [...this.peers.values()];
+      const start = attempt % Math.max(1, candidates.length);
+      for (let k = 0; k < candidates.length; k++) {
+        const p = candidates[(start + k) % candidates.length]!;
+        try {
+          return await p.wire.requestObject(hash, OBJECT_TIMEOUT_MS);
+        } catch (err) {
+          if (isChunkswarmError(err, 'E_HASH_MISMATCH')) this.ban(p, `sent a wrong object for ${hash}`);
+        }
+      }
+      await new Promise((r) => setTimeout(r, Math.min(2000, 200 * (attempt + 1))));
+    }
+  }
+
+  private setSpace(release: ReleaseId, version: number, have: Bitfield): void {
+    this.space = { release, version, have };
+    this.seeder = this.isPublisher
+      ? new SuperSeeder({ pieceCount: have.length, clock: systemClock, random: this.random, options: { offersPerPeer: 16 } })
+      : null;
+    for (const p of this.peers.values()) this.announceSpace(p);
+  }
+
+  private announceSpace(p: SessionPeer): void {
+    if (!this.space) return;
+    if (this.seeder) {
+      // Super-seeding: the publisher shows each peer only the pieces it offers it.
+      p.wire.setSpace(this.space.release, new Bitfield(this.space.have.length));
+      this.seeder.peerJoined(p.key);
+      if (this.choker.isUnchoked(p.key)) this.applyOffers(this.seeder.peerUnchoked(p.key));
+    } else p.wire.setSpace(this.space.release, this.space.have);
+  }
+
+  private onPeer(peer: Peer): void {
+    const key = peer.publicKey;
+    if (this.banned.has(key)) {
+      peer.stream.destroy();
+      return;
+    }
+    const wire = new PeerWire({
+      stream: peer.stream,
+      clusterId: this.heads.clusterId,
+      peerId: wirePeerId(Buffer.from(this.swarm.publicKey, 'hex')),
+      store: this.server,
+      limits: {
+        maxMessageBytes: MAX_EXT_MESSAGE,
+        maxOutstandingRequestsFromPeer: this.config.limits.maxRequestsPerPeer,
+        requestTimeoutMs: this.config.limits.requestTimeoutMs,
+      },
+      beforeUpload: (_w, index) => !this.seeder || this.seeder.onRequest(key, index) === 'serve',
+    });
+    const p: SessionPeer = { key, wire, publisher: false };
+    this.traffic.track(p);
+    this.peers.get(key)?.wire.close().catch(() => undefined);
+    this.peers.set(key, p);
+    wire.on('ready', () => {
+      wire.sendStatus({ publisher: this.isPublisher, version: this.space?.version ?? null });
+      if (this.heads.latestBytes) wire.sendHead(this.heads.latestBytes);
+      this.announceSpace(p);
+      this.download?.addPeer(p);
+      this.applyChoke(this.choker.peerJoined(key));
+    });
+    wire.on('head', (bytes) => void this.onHead(p, bytes));
+    wire.on('status', (s) => {
+      p.publisher = s.publisher === true;
+    });
+    wire.on('space', () => {
+      this.download?.onSpace(p);
+      if (this.seeder && wire.remoteSpace?.release === this.space?.release) this.applyOffers(this.seeder.peerBitfield(key, wire.remoteHave!.bytes));
+    });
+    wire.on('have', (i) => {
+      this.download?.onHave(p, i);
+      if (this.seeder && wire.remoteSpace?.release === this.space?.release) this.applyOffers(this.seeder.peerHave(key, i));
+    });
+    wire.on('choke', () => this.download?.onChoke(p));
+    wire.on('unchoke', () => this.download?.onUnchoke(p));
+    wire.on('interested', () => this.applyChoke(this.choker.peerInterested(key, true)));
+    wire.on('uninterested', () => this.applyChoke(this.choker.peerInterested(key, false)));
+    wire.on('bad-piece', (i, reason) => this.ban(p, `bad piece ${i}: ${reason}`));
+    wire.on('bad-peer', (reason) => this.log(`peer ${key.slice(0, 12)} dropped: ${reason}`));
+    wire.on('error', (err) => this.log(`serving peer ${key.slice(0, 12)}: ${err.code}: ${err.message}`));
+    wire.on('close', () => {
+      this.traffic.closed(p);
+      if (this.peers.get(key) !== p) return;
+      this.peers.delete(key);
+      this.download?.removePeer(key);
+      this.seeder?.peerLeft(key);
+      this.applyChoke(this.choker.peerLeft(key));
+    });
+  }
+
+  private async onHead(p: SessionPeer, bytes: Uint8Array): Promise<void> {
+    const verdict = await this.heads.offer(bytes).catch((err: unknown) => ({ kind: 'refused' as const, error: ChunkswarmError.fromSystem(err, 'storing a release head') }));
+    if (verdict.kind === 'refused') {
+      const { code, message } = verdict.error;
+      if (!this.refused.some((r) => r.peer === p.key && r.code === code)) {
+        this.refused.push({ peer: p.key, code, message });
+        this.log(`refused a release head from ${p.key.slice(0, 12)}: ${code}: ${message}`);
+      }
+      return;
+    }
+    if (verdict.kind === 'known') return;
+    this.log(`release ${verdict.release.body.version} announced (${releaseId(verdict.release.body).slice(0, 12)})`);
+    for (const other of this.peers.values()) if (other !== p) other.wire.sendHead(bytes);
+    this.download?.stop();
+    this.kick();
+  }
+
+  private ban(p: SessionPeer, reason: string): void {
+    if (this.banned.has(p.key)) return;
+    this.banned.set(p.key, reason);
+    this.log(`banned peer ${p.key.slice(0, 12)}: ${reason}`);
+    void p.wire.close();
+  }
+
+  private applyChoke(actions: ChokeAction[]): void {
+    for (const a of actions) {
+      const p = this.peers.get(a.peer);
+      if (!p) continue;
+      if (a.type === 'unchoke') {
+        p.wire.unchoke();
+        if (this.seeder) this.applyOffers(this.seeder.peerUnchoked(a.peer));
+      } else {
+        p.wire.choke();
+        this.seeder?.peerChoked(a.peer);
+      }
+    }
+  }
+
+  private applyOffers(offers: OfferAction[]): void {
+    for (const o of offers) {
+      const p = this.peers.get(o.peer);
+      if (p && p.wire.localSpace && p.wire.localSpace.release === this.space?.release) p.wire.have(o.index);
+    }
+  }
+
+  private tick(): void {
+    this.download?.tick();
+    this.applyChoke(this.choker.tick());
+    if (this.seeder) this.applyOffers(this.seeder.tick());
+    void this.heads.reload().then((newer) => {
+      if (!newer) return;
+      this.log(`release ${this.heads.latest!.body.version} found in the local store`);
+      for (const p of this.peers.values()) p.wire.sendHead(this.heads.latestBytes!);
+      this.kick();
+    }, (err) => this.fail(err));
+    void this.periodicVerify();
+    void this.writeStatus().catch((err) => this.fail(err));
+  }
+
+  private async periodicVerify(): Promise<void> {
+    const every = this.config.verify.intervalSec * 1000;
+    if (every === 0 || this.isPublisher || Date.now() - this.lastVerify < every || this.phase !== 'seeding') return;
+    this.lastVerify = Date.now();
+    try {
+      const r = await this.deployer.verify();
+      const c = r.counts;
+      this.verifyReport = { at: new Date().toISOString(), added: c.added, removed: c.removed, changed: c.modified + c.meta + c.type };
+      if (c.added + c.removed + c.modified + c.meta + c.type > 0) {
+        this.log(`WARNING: live release ${r.version} differs from its release: ${c.modified} modified, ${c.added} added, ${c.removed} removed, ${c.meta + c.type} other`);
+      }
+    } catch (err) {
+      if (!isChunkswarmError(err, 'E_NOT_FOUND')) this.fail(err);
+    }
+  }
+
+  report(): NodeStatusReport {
+    const progress = this.download?.scheduler.progress();
+    const state = { live: this.space?.version ?? null };
+    return {
+      node: this.swarm.publicKey,
+      pid: process.pid,
+      publisher: this.isPublisher,
+      updated: new Date().toISOString(),
+      phase: this.phase,
+      live: state.live,
+      pinned: false,
+      newest: this.heads.latest ? { version: this.heads.latest.body.version, release: releaseId(this.heads.latest.body) } : null,
+      progress: progress && this.heads.latest ? { version: this.heads.latest.body.version, ...progress } : null,
+      unavailablePieces: this.download?.scheduler.missingUnavailable().length ?? 0,
+      ...this.traffic.totals(),
+      objectsFetched: this.objectsFetched,
+      peers: this.traffic.peers(),
+      banned: [...this.banned].map(([key, reason]) => ({ key, reason })),
+      refusedHeads: this.refused,
+      swarm: { ...this.swarm.stats() },
+      verify: this.verifyReport,
+      lastError: this.lastError,
+    };
+  }
+
+  private async writeStatus(): Promise<void> {
+    const r = this.report();
+    const state = await this.deployer.state();
+    await writeStatus(this.config.dataDir, { ...r, live: state.live, pinned: state.pinned });
+  }
+}

@@ -1,0 +1,55 @@
+import type { SessionPeer } from './peer.js';
+import type { PeerStatus } from './status.js';
+
+interface Counts {
+  up: number;
+  down: number;
+  publisher: boolean;
+}
+
+/**
+ * Piece bytes per remote node across all its connections: a peer that reconnects keeps its
+ * history, so "how much came from the publisher" survives reconnects.
+ */
+export class Traffic {
+  private readonly past = new Map<string, Counts>();
+  private readonly open = new Set<SessionPeer>();
+
+  track(p: SessionPeer): void {
+    this.open.add(p);
+  }
+
+  closed(p: SessionPeer): void {
+    if (!this.open.delete(p)) return;
+    const s = p.wire.stats();
+    const c = this.past.get(p.key) ?? { up: 0, down: 0, publisher: false };
+    this.past.set(p.key, { up: c.up + s.uploadedBytes, down: c.down + s.downloadedBytes, publisher: c.publisher || p.publisher });
+  }
+
+  private all(): Map<string, Counts & { connected: boolean }> {
+    const out = new Map<string, Counts & { connected: boolean }>();
+    for (const [k, c] of this.past) out.set(k, { ...c, connected: false });
+    for (const p of this.open) {
+      const s = p.wire.stats();
+      const c = out.get(p.key) ?? { up: 0, down: 0, publisher: false, connected: false };
+      out.set(p.key, { up: c.up + s.uploadedBytes, down: c.down + s.downloadedBytes, publisher: c.publisher || p.publisher, connected: true });
+    }
+    return out;
+  }
+
+  totals(): { bytesUp: number; bytesDown: number; bytesFromPublisher: number } {
+    let bytesUp = 0;
+    let bytesDown = 0;
+    let bytesFromPublisher = 0;
+    for (const c of this.all().values()) {
+      bytesUp += c.up;
+      bytesDown += c.down;
+      if (c.publisher) bytesFromPublisher += c.down;
+    }
+    return { bytesUp, bytesDown, bytesFromPublisher };
+  }
+
+  peers(): PeerStatus[] {
+    return [...this.all()].map(([key, c]) => ({ key, ...c })).sort((a, b) => b.up + b.down - (a.up + a.down));
+  }
+}
