@@ -2,3 +2,4 @@ export { publish, type PublishOptions, type PublishProgress, type PublishSummary
 export { scanSource, type ScanResult, type ScannedNode } from './scan-source.js';
 export { initNode, type InitOptions, type InitResult } from './init-node.js';
 export { showRelease, diffReleases, type ReleaseSummary, type TreeListing } from './inspect.js';
+export { publishFrom, type PublishFromOptions, type PublishFromSummary } from './publish-from.js';

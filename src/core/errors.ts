@@ -25,7 +25,8 @@ export type ErrorCode =
   | 'E_DRIFT'
   | 'E_HOOK'
   | 'E_USAGE'
-  | 'E_CLOSED';
+  | 'E_CLOSED'
+  | 'E_PINNED';
 
 export class ChunkswarmError extends Error {
   readonly code: ErrorCode;
@@ -42,10 +43,6 @@ export class ChunkswarmError extends Error {
 
   static wrongCluster(expected: string, got: string): ChunkswarmError {
     return new ChunkswarmError('E_WRONG_CLUSTER', `release belongs to cluster ${got}, this node is in cluster ${expected}`);
-  }
-
-  static staleVersion(got: number, live: number): ChunkswarmError {
-    return new ChunkswarmError('E_STALE_VERSION', `release version ${got} is not above the live version ${live}`);
   }
 
   static unsafePath(path: string, why: string): ChunkswarmError {

@@ -1,1 +1,10 @@
 export { finalizeTree, onDiskMode, type FinalizeOptions } from './finalize-tree.js';
+export { planStage, type PlanInput, type PlanFile, type LinkCandidate, type StagePlan, type FileAction, type ChunkSlot } from './plan.js';
+export { Stager, type StagerOptions } from './stager.js';
+export { activate, recover, runHook, type ActivateOptions, type ActivateResult, type HookResult } from './activate.js';
+export { inspectLive, currentLive, swapLive, type LiveLink } from './live.js';
+export { verifyTree, verifyExitBits, type VerifyResult, type VerifyOptions, type DriftEntry, type DriftKind, type EntryState } from './verify.js';
+export { recordDrift, listDrift, showDrift, driftSignature, type DriftReport, type DriftRecord, type DriftPolicy } from './drift.js';
+export { collectGarbage, type GcResult } from './gc.js';
+export { importFromDataDir, type ChunkSource } from './local-source.js';
+export { Deployer, canActivate, type DeployerOptions, type DeployResult, type DeployState, type StageStats } from './deployer.js';

@@ -13,6 +13,11 @@ export interface SchedulerOptions {
   endGameThreshold: number;
   /** In end-game, the most peers one piece is requested from at once. */
   endGameMaxRequests: number;
+  /**
+   * In end-game, a piece is asked of a second peer only once its first request is this old: a
+   * small update is all end-game, and duplicating every request at once would double its traffic.
+   */
+  endGameDelayMs: number;
 }
 
 export const DEFAULT_SCHEDULER_OPTIONS: Readonly<SchedulerOptions> = {
@@ -22,6 +27,7 @@ export const DEFAULT_SCHEDULER_OPTIONS: Readonly<SchedulerOptions> = {
   targetQueueMs: 2_000,
   endGameThreshold: 32,
   endGameMaxRequests: 3,
+  endGameDelayMs: 1_000,
 };
 
 /** Options usually come from swarm.config.json, so errors name the config field. */
@@ -31,6 +37,7 @@ export function checkSchedulerOptions(o: SchedulerOptions): SchedulerOptions {
   if (o.maxRequestsPerPeer < o.minRequestsPerPeer) {
     throw ChunkswarmError.config('scheduler.maxRequestsPerPeer', `must be at least minRequestsPerPeer (${o.minRequestsPerPeer}), got ${o.maxRequestsPerPeer}`);
   }
+  if (!(o.endGameDelayMs >= 0)) throw ChunkswarmError.config('scheduler.endGameDelayMs', `must be 0 or more, got ${o.endGameDelayMs}`);
   if (!(o.endGameThreshold >= 0)) throw ChunkswarmError.config('scheduler.endGameThreshold', `must be 0 or more, got ${o.endGameThreshold}`);
   return o;
 }

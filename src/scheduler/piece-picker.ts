@@ -57,9 +57,16 @@ export function pickDuplicate(v: PickerView, link: PeerLink): number | undefined
   const spread = v.links.size + 1;
   for (const [i, askedOf] of v.requested) {
     if (askedOf.has(link.id) || askedOf.size >= v.opts.endGameMaxRequests) continue;
+    if (!waitedLongEnough(v, askedOf, i)) continue;
     if (v.avail.has(link.id, i) && askable(v, link, i)) pick.offer(i, askedOf.size * spread + v.avail.count(i));
   }
   return pick.index;
+}
+
+function waitedLongEnough(v: PickerView, askedOf: ReadonlySet<PeerId>, index: number): boolean {
+  let first = Infinity;
+  for (const peer of askedOf) first = Math.min(first, v.links.get(peer)?.inflight.get(index) ?? Infinity);
+  return v.now - first >= v.opts.endGameDelayMs;
 }
 
 /**

@@ -66,7 +66,10 @@ export class HeadBook {
     }
     const known = this.newest?.body.version ?? 0;
     if (release.body.version < known) {
-      return { kind: 'refused', error: ChunkswarmError.staleVersion(release.body.version, known) };
+      return {
+        kind: 'refused',
+        error: new ChunkswarmError('E_STALE_VERSION', `release version ${release.body.version} is older than version ${known}, the newest this node has accepted`),
+      };
     }
     if (release.body.version === known) {
       if (this.newest && releaseId(this.newest.body) === releaseId(release.body)) return { kind: 'known' };

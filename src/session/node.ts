@@ -79,7 +79,7 @@ export class ChunkswarmNode extends Resource {
     await this.heads.reload();
     this.server = new PieceServer(this.deployer.objects, this.deployer.chunkIndex);
     if (c.network.bootstrapPort !== null) {
-      this.bootstrap = await startBootstrapNode({ host: c.network.host, port: c.network.bootstrapPort });
+      this.bootstrap = await startBootstrapNode({ host: c.network.host, port: c.network.bootstrapPort, peers: c.bootstrapNodes });
       this.log(`DHT bootstrap node on ${this.bootstrap.host}:${this.bootstrap.port}`);
     }
     if (c.bootstrapNodes.length === 0) {

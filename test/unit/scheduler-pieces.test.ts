@@ -146,7 +146,7 @@ describe('PieceScheduler: failures', () => {
 
 describe('PieceScheduler: end-game and pipelining', () => {
   it('duplicates the last pieces across peers, then cancels the losers', () => {
-    const { s } = make(3, { minRequestsPerPeer: 2, maxRequestsPerPeer: 2, endGameMaxRequests: 2 });
+    const { s } = make(3, { minRequestsPerPeer: 2, maxRequestsPerPeer: 2, endGameMaxRequests: 2, endGameDelayMs: 0 });
     const atA = requests(connect(s, 'a', range(3)));
     expect(atA.length).toBe(2);
     expect(s.isEndGame()).toBe(false);
@@ -160,6 +160,17 @@ describe('PieceScheduler: end-game and pipelining', () => {
     // a's freed slot duplicates the piece only b was asked for.
     const onlyB = atB.find((i) => i !== dup);
     expect(requests(acts, 'a')).toEqual([onlyB]);
+  });
+
+  it('in end-game, asks a second peer only once the first request has waited endGameDelayMs', () => {
+    const { s, clock } = make(2, { minRequestsPerPeer: 2, maxRequestsPerPeer: 2, endGameMaxRequests: 2, endGameDelayMs: 1_000 });
+    const atA = requests(connect(s, 'a', range(2)));
+    expect(atA.sort()).toEqual([0, 1]);
+    expect(requests(connect(s, 'b', range(2)))).toEqual([]);
+    clock.advance(999);
+    expect(requests(s.tick(), 'b')).toEqual([]);
+    clock.advance(1);
+    expect(requests(s.tick(), 'b').sort()).toEqual([0, 1]);
   });
 
   it('grows the pipeline of a fast peer and shrinks it for a slow or timing-out one', () => {

@@ -1,0 +1,178 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { createWriteStream, existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { NodeStatusReport, PublishSummary } from '../../src/index.js';
+import { repoRoot } from './results.js';
+import { CLI, cli } from './run.js';
+
+export interface NodeHandle {
+  name: string;
+  dir: string;
+  config: string;
+  live: string;
+  dataDir: string;
+  /** This node's own DHT bootstrap port (every node runs one, so none is a single point of failure). */
+  port: number;
+  proc: ChildProcess | null;
+  /** Net guard report file (when the cluster was created with netGuard). */
+  guardReport: string;
+}
+
+export interface ClusterOptions {
+  dir: string;
+  followers: number;
+  /** swarm.config.json "limits" for every node (e.g. emulated link rates). */
+  limits?: Record<string, number>;
+  /** Extra config for every node (merged at the top level). */
+  extra?: Record<string, unknown>;
+  /** Load the net guard into every node process (tests: no traffic beyond 127.0.0.0/8). */
+  netGuard?: boolean;
+}
+
+/** A UDP port free right now on 127.0.0.1, for the cluster's DHT bootstrap node. */
+export function freeUdpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createSocket('udp4');
+    s.once('error', reject);
+    s.bind(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * A publisher and N followers on loopback, each a real `chunkswarm serve` process with its own
+ * data directory, made with the real `init` command. Used by the integration tests, the demo and
+ * the benchmarks.
+ */
+export class LocalCluster {
+  readonly publisher: NodeHandle;
+  readonly followers: NodeHandle[];
+
+  private constructor(readonly opts: ClusterOptions, ports: number[]) {
+    this.publisher = LocalCluster.handle(opts.dir, 'publisher', ports[0]!);
+    this.followers = Array.from({ length: opts.followers }, (_, i) => LocalCluster.handle(opts.dir, `follower-${i + 1}`, ports[i + 1]!));
+  }
+
+  private static handle(base: string, name: string, port: number): NodeHandle {
+    const dir = join(base, name);
+    return {
+      name, dir, config: join(dir, 'swarm.config.json'), live: join(dir, 'live'), dataDir: join(dir, 'data'), port, proc: null,
+      guardReport: join(dir, 'net-guard.json'),
+    };
+  }
+
+  static async create(opts: ClusterOptions): Promise<LocalCluster> {
+    const ports: number[] = [];
+    for (let i = 0; i <= opts.followers; i++) ports.push(await freeUdpPort());
+    const c = new LocalCluster(opts, ports);
+    await cli(['init', '--dir', c.publisher.dir, '--publisher', '--bootstrap-port', String(c.publisher.port)]);
+    await c.patchConfig(c.publisher);
+    for (const f of c.followers) await c.addFollowerConfig(f);
+    return c;
+  }
+
+  /** The publisher's bootstrap port: the one a node outside the cluster's config would know. */
+  get bootstrapPort(): number {
+    return this.publisher.port;
+  }
+
+  get nodes(): NodeHandle[] {
+    return [this.publisher, ...this.followers];
+  }
+
+  /** A further follower (e.g. one that joins later), not started. */
+  async addFollower(name: string): Promise<NodeHandle> {
+    const h = LocalCluster.handle(this.opts.dir, name, await freeUdpPort());
+    await this.addFollowerConfig(h);
+    this.followers.push(h);
+    return h;
+  }
+
+  private async addFollowerConfig(f: NodeHandle): Promise<void> {
+    await cli(['init', '--dir', f.dir, '--join', this.publisher.config]);
+    await this.patchConfig(f);
+  }
+
+  private async patchConfig(n: NodeHandle): Promise<void> {
+    const cfg = JSON.parse(await readFile(n.config, 'utf8')) as Record<string, unknown>;
+    if (this.opts.limits) cfg.limits = { ...(cfg.limits as object), ...this.opts.limits };
+    cfg.network = {
+      bootstrap: [...this.nodes, n].filter((x, i, all) => all.indexOf(x) === i).map((x) => `127.0.0.1:${x.port}`),
+      bootstrapPort: n.port,
+    };
+    Object.assign(cfg, this.opts.extra ?? {});
+    await writeFile(n.config, JSON.stringify(cfg, null, 2));
+  }
+
+  async publish(source: string, extra: string[] = []): Promise<PublishSummary> {
+    const r = await cli(['-c', this.publisher.config, 'publish', source, '--json', ...extra]);
+    return JSON.parse(r.stdout) as PublishSummary;
+  }
+
+  start(n: NodeHandle, extraArgs: string[] = []): void {
+    if (n.proc) return;
+    const guard = join(repoRoot, 'dist', 'test', 'support', 'net-guard.js');
+    const execArgv = this.opts.netGuard && existsSync(guard) ? ['--import', guard] : [];
+    const log = createWriteStream(join(n.dir, 'serve.log'), { flags: 'a' });
+    const proc = spawn(process.execPath, [...execArgv, CLI, '-c', n.config, 'serve', ...extraArgs], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NET_GUARD_REPORT: n.guardReport },
+    });
+    proc.stdout!.pipe(log);
+    proc.stderr!.pipe(log);
+    proc.once('exit', () => {
+      if (n.proc === proc) n.proc = null;
+    });
+    n.proc = proc;
+  }
+
+  async stop(n: NodeHandle, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const proc = n.proc;
+    if (!proc || proc.exitCode !== null) return;
+    const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+    proc.kill(signal);
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+    n.proc = null;
+  }
+
+  async status(n: NodeHandle): Promise<NodeStatusReport | null> {
+    try {
+      return JSON.parse(await readFile(join(n.dataDir, 'status.json'), 'utf8')) as NodeStatusReport;
+    } catch {
+      return null;
+    }
+  }
+
+  async log(n: NodeHandle): Promise<string> {
+    return readFile(join(n.dir, 'serve.log'), 'utf8').catch(() => '');
+  }
+
+  /** Polls until `pred` holds; on timeout the error carries every node's log tail. */
+  async waitFor(what: string, pred: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (Date.now() < end) {
+      if (await pred()) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const tails = await Promise.all(this.nodes.map(async (n) => `--- ${n.name}\n${(await this.log(n)).split('\n').slice(-15).join('\n')}`));
+    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${tails.join('\n')}`);
+  }
+
+  /** Waits until every given node reports `version` live. */
+  async waitLive(nodes: NodeHandle[], version: number, timeoutMs = 60_000): Promise<void> {
+    await this.waitFor(`release ${version} live on ${nodes.map((n) => n.name).join(', ')}`, async () => {
+      const all = await Promise.all(nodes.map((n) => this.status(n)));
+      return all.every((s) => s?.live === version);
+    }, timeoutMs);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => this.stop(n)));
+  }
+}

@@ -1,0 +1,134 @@
+import { spawn } from 'node:child_process';
+import { unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { ChunkswarmError } from '../core/index.js';
+import type { Config } from '../config/index.js';
+import type { ReleaseStore } from '../store/index.js';
+import { foreignLive, inspectLive, removeTempLinks, swapLive } from './live.js';
+import { lstatOrNull } from './stage-fs.js';
+
+export interface HookResult {
+  command: string;
+  /** Exit status; 128 + n when killed by signal n. */
+  code: number;
+  /** stdout and stderr interleaved, the last 64 KiB. */
+  output: string;
+}
+
+export interface ActivateOptions {
+  config: Config;
+  releases: ReleaseStore;
+  version: number;
+  /** New value of state.pinned; unchanged when omitted. */
+  pin?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface ActivateResult {
+  version: number;
+  previous: number | null;
+  /** False when livePath already pointed at this release (hooks are not run then). */
+  switched: boolean;
+  preActivate: HookResult | null;
+  postActivate: HookResult | null;
+  warnings: string[];
+}
+
+const OUTPUT_LIMIT = 64 * 1024;
+
+/** Runs a configured hook through /bin/sh -c, in the config's directory. */
+export function runHook(command: string, env: Record<string, string>, cwd: string): Promise<HookResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/bin/sh', ['-c', command], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const take = (d: Buffer) => {
+      output = (output + d.toString('utf8')).slice(-OUTPUT_LIMIT);
+    };
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
+    child.on('error', (err) => reject(ChunkswarmError.fromSystem(err, `running hook ${command}`)));
+    child.on('close', (code, signal) => {
+      const sig = signal ? ({ SIGTERM: 15, SIGKILL: 9, SIGINT: 2 } as Record<string, number>)[signal] ?? 1 : 0;
+      resolve({ command, code: code ?? 128 + sig, output });
+    });
+  });
+}
+
+/**
+ * Makes a materialized release live: preActivate hook (a failure leaves everything as it was),
+ * atomic switch of livePath, state.json, postActivate hook (a failure is reported, the release
+ * stays live). The live tree is never written in place.
+ */
+export async function activate(o: ActivateOptions): Promise<ActivateResult> {
+  const { config, releases, version } = o;
+  const log = o.log ?? (() => undefined);
+  const dir = releases.releasePath(version);
+  if (!(await lstatOrNull(dir))?.isDirectory()) throw ChunkswarmError.notFound(`release ${version} on this node (${dir})`);
+  const live = await inspectLive(config.livePath, releases);
+  if (live.state === 'foreign') throw foreignLive(config.livePath, live.what, releases);
+  const previous = live.state === 'release' ? live.version : null;
+  const state = await releases.state();
+  const result: ActivateResult = { version, previous, switched: false, preActivate: null, postActivate: null, warnings: [] };
+  if (previous === version) {
+    await releases.saveState({ ...state, live: version, pinned: o.pin ?? state.pinned });
+    return result;
+  }
+  const env = {
+    CHUNKSWARM_VERSION: String(version),
+    CHUNKSWARM_RELEASE_DIR: dir,
+    CHUNKSWARM_LIVE_PATH: config.livePath,
+    CHUNKSWARM_PREVIOUS_VERSION: previous === null ? '' : String(previous),
+  };
+  const cwd = dirname(config.configPath);
+  if (config.hooks.preActivate) {
+    result.preActivate = await runHook(config.hooks.preActivate, env, cwd);
+    if (result.preActivate.output) log(`preActivate: ${result.preActivate.output.trimEnd()}`);
+    if (result.preActivate.code !== 0) {
+      throw new ChunkswarmError(
+        'E_HOOK',
+        `preActivate hook exited ${result.preActivate.code}; release ${version} was not activated, ${config.livePath} is unchanged` +
+          (result.preActivate.output ? `\n${result.preActivate.output.trimEnd().slice(-2000)}` : ''),
+      );
+    }
+  }
+  await swapLive(config.livePath, dir);
+  result.switched = true;
+  await releases.saveState({ ...state, live: version, pinned: o.pin ?? state.pinned });
+  log(`release ${version} is live at ${config.livePath}${previous === null ? '' : ` (was ${previous})`}`);
+  if (config.hooks.postActivate) {
+    result.postActivate = await runHook(config.hooks.postActivate, env, cwd);
+    if (result.postActivate.output) log(`postActivate: ${result.postActivate.output.trimEnd()}`);
+    if (result.postActivate.code !== 0) {
+      result.warnings.push(`postActivate hook exited ${result.postActivate.code}; release ${version} stays live`);
+    }
+  }
+  return result;
+}
+
+/**
+ * Start-up repair after a crash: temp links of an interrupted swap are removed; if livePath and
+ * state.json disagree, livePath (an existing release) wins; a livePath whose release is gone is
+ * pointed back at one that exists (state.json's, else the newest), or removed if there is none.
+ */
+export async function recover(config: Config, releases: ReleaseStore, log: (line: string) => void = () => undefined): Promise<string[]> {
+  const fixed = (await removeTempLinks(config.livePath)).map((p) => `removed interrupted switch ${p}`);
+  const live = await inspectLive(config.livePath, releases);
+  const state = await releases.state();
+  if (live.state === 'release' && state.live !== live.version) {
+    await releases.saveState({ ...state, live: live.version });
+    fixed.push(`state.json said live ${state.live}, ${config.livePath} points at ${live.version}: state.json corrected`);
+  } else if (live.state === 'dangling') {
+    const have = await releases.materialized();
+    const v = state.live !== null && have.includes(state.live) ? state.live : have[have.length - 1];
+    if (v === undefined) {
+      await unlink(config.livePath).catch(() => undefined);
+      fixed.push(`${config.livePath} pointed at missing ${live.target} and no release is on disk: removed`);
+    } else {
+      await swapLive(config.livePath, releases.releasePath(v));
+      await releases.saveState({ ...state, live: v });
+      fixed.push(`${config.livePath} pointed at missing ${live.target}: switched to release ${v}`);
+    }
+  }
+  for (const f of fixed) log(`recovery: ${f}`);
+  return fixed;
+}

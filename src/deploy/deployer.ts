@@ -1,0 +1,219 @@
+import { ChunkswarmError, type Clock } from '../core/index.js';
+import type { Config } from '../config/index.js';
+import type { SignedRelease } from '../manifest/index.js';
+import { ChunkIndex, ObjectStore, ReleaseStore, type NodeState } from '../store/index.js';
+import { activate, recover, type ActivateResult } from './activate.js';
+import { driftSignature, hasDrift, recordDrift, type DriftRecord } from './drift.js';
+import { collectGarbage, type GcResult } from './gc.js';
+import { openLiveCache } from './live-cache.js';
+import { currentLive } from './live.js';
+import type { ChunkSource } from './local-source.js';
+import { ownerOf } from './stage-fs.js';
+import { Stager, type StagerOptions } from './stager.js';
+import { verifyTree, type VerifyResult } from './verify.js';
+
+/** state.json as deploy sees it: the store's fields plus the acknowledged drift. */
+export interface DeployState extends NodeState {
+  /** driftSignature() of the drift `chunkswarm drift ack` accepted (policy "block"). */
+  driftAck?: string | null;
+}
+
+export interface DeployResult extends ActivateResult {
+  /** The drift found in the live tree and recorded before it was replaced. */
+  drift: DriftRecord | null;
+  /** What staging did in this call; null when the release was already materialized. */
+  staged: StageStats | null;
+}
+
+export interface StageStats {
+  pieces: number;
+  linkedFiles: number;
+  /** Pieces copied from this node's own release files. */
+  fromLocal: number;
+  /** Pieces taken from the `source`. */
+  fromSource: number;
+}
+
+/** Whether a node in this state may activate `version` by itself: not pinned, and newer than live. */
+export function canActivate(state: NodeState, version: number): boolean {
+  return !state.pinned && (state.live === null || version > state.live);
+}
+
+export interface DeployerOptions {
+  log?: (line: string) => void;
+  clock?: Clock;
+}
+
+/**
+ * One node's deploy side: verify the live tree, stage releases (the session feeds pieces), activate
+ * under the drift policy, roll back, pin, collect garbage. Opening it repairs what a crash left.
+ */
+export class Deployer {
+  readonly releases: ReleaseStore;
+  readonly objects: ObjectStore;
+  readonly chunkIndex: ChunkIndex;
+  /** What open() repaired. */
+  recovered: string[] = [];
+  private readonly log: (line: string) => void;
+
+  private constructor(readonly config: Config, private readonly opts: DeployerOptions) {
+    this.releases = new ReleaseStore(config.dataDir);
+    this.objects = new ObjectStore(this.releases.objectsDir);
+    this.log = opts.log ?? (() => undefined);
+    this.chunkIndex = new ChunkIndex({
+      releases: this.releases,
+      objects: this.objects,
+      onTampered: (loc) => this.log(`warning: ${loc.path} no longer matches its release (edited on disk); it is not used as a chunk source`),
+    });
+  }
+
+  static async open(config: Config, opts: DeployerOptions = {}): Promise<Deployer> {
+    const d = new Deployer(config, opts);
+    await d.releases.init();
+    d.recovered = await recover(config, d.releases, d.log);
+    return d;
+  }
+
+  async state(): Promise<DeployState> {
+    return (await this.releases.state()) as DeployState;
+  }
+
+  live(): Promise<{ version: number; dir: string } | null> {
+    return currentLive(this.config.livePath, this.releases);
+  }
+
+  /** Compares the live tree to its release (quick: stat cache first; deep: hash everything). */
+  async verify(o: { deep?: boolean } = {}): Promise<VerifyResult> {
+    const live = await this.live();
+    if (!live) throw ChunkswarmError.notFound(`a live release (${this.config.livePath} does not exist yet)`);
+    const head = await this.releases.head(live.version);
+    return verifyTree({
+      dir: live.dir, version: live.version, root: head.body.root, objects: this.objects,
+      cache: await openLiveCache(this.config.dataDir), deep: !!o.deep, owner: ownerOf({}),
+    });
+  }
+
+  /**
+   * Opens (or resumes) the staging of a release whose objects are all local. The live tree is
+   * verified first: a drifted file is never hard-linked into the new release nor read as a chunk.
+   */
+  async stage(release: SignedRelease, o: Pick<StagerOptions, 'flushEvery' | 'onFlush'> = {}): Promise<Stager> {
+    const live = await this.live();
+    const tainted = new Set<string>();
+    if (live && (await this.releases.materialized()).includes(live.version)) {
+      for (const e of (await this.verify()).entries) if (e.kind !== 'added' && e.new?.inode) tainted.add(e.new.inode);
+    }
+    return Stager.open({
+      ...o, release, releases: this.releases, objects: this.objects, chunkIndex: this.chunkIndex,
+      liveVersion: live?.version ?? null, tainted, ...(this.opts.clock && { clock: this.opts.clock }),
+    });
+  }
+
+  /**
+   * Makes a materialized release live, applying drift.policy to what was changed by hand in the
+   * current live tree. A pinned node refuses unless `allowPinned` (rollback).
+   */
+  async activate(version: number, o: { pin?: boolean; allowPinned?: boolean } = {}): Promise<DeployResult> {
+    const state = await this.state();
+    const live = await this.live();
+    this.refusePinned(state, version, live?.version ?? null, o.allowPinned);
+    let drift: DriftRecord | null = null;
+    let ackUsed = false;
+    if (live && live.version !== version) {
+      const found = await this.verify();
+      const policy = this.config.drift.policy;
+      if (hasDrift(found)) {
+        const acked = policy === 'block' && state.driftAck === driftSignature(found);
+        if (!acked) {
+          drift = await recordDrift({
+            releases: this.releases, livePath: this.config.livePath, verify: found, policy, replacedBy: version, copy: policy !== 'overwrite',
+          });
+        }
+        const c = found.counts;
+        const what = `${c.modified} modified, ${c.added} added, ${c.removed} removed, ${c.meta} metadata, ${c.type} type changes`;
+        if (policy === 'block' && !acked) {
+          throw new ChunkswarmError(
+            'E_DRIFT',
+            `the live release ${live.version} was changed by hand (${what}), recorded in ${drift!.dir}; ` +
+              `policy "block" keeps it live: review it, then run "chunkswarm drift ack" to let release ${version} replace it`,
+          );
+        }
+        ackUsed = acked;
+        this.log(`WARNING: live release ${live.version} was changed by hand (${what}); ${drift ? `recorded in ${drift.dir}` : 'acknowledged'}; release ${version} replaces it`);
+      }
+    }
+    const result = await activate({ config: this.config, releases: this.releases, version, log: this.log, ...(o.pin !== undefined && { pin: o.pin }) });
+    if (ackUsed || state.driftAck) await this.releases.saveState({ ...(await this.state()), driftAck: null } as DeployState);
+    return { ...result, drift, staged: null };
+  }
+
+  /**
+   * Stages a release from what is on this node (plus `source`, e.g. another data dir) and activates
+   * it. E_NOT_FOUND lists how many pieces only the swarm has.
+   */
+  async deploy(version: number, o: { source?: ChunkSource; pin?: boolean; allowPinned?: boolean } = {}): Promise<DeployResult> {
+    const live = await this.live();
+    this.refusePinned(await this.state(), version, live?.version ?? null, o.allowPinned);
+    let staged: StageStats | null = null;
+    if (!(await this.releases.materialized()).includes(version)) {
+      const stager = await this.stage(await this.releases.head(version));
+      try {
+        for (const i of o.source ? stager.missing() : []) {
+          const bytes = await o.source!(stager.pieces[i]!.hash);
+          if (bytes) await stager.writePiece(i, bytes);
+        }
+        await stager.complete();
+      } catch (err) {
+        // Keep what was written for the next attempt, but report the first failure (e.g. E_NO_SPACE).
+        await stager.close().catch(() => undefined);
+        throw err;
+      }
+      staged = {
+        pieces: stager.pieces.length,
+        linkedFiles: stager.plan.files.filter((f) => f.kind === 'link').length,
+        fromLocal: stager.copied,
+        fromSource: stager.written,
+      };
+    }
+    return { ...(await this.activate(version, o)), staged };
+  }
+
+  /** Back to `version` (default: the newest retained release older than live), then pinned there. */
+  async rollback(version?: number): Promise<DeployResult> {
+    const live = await this.live();
+    let target = version;
+    if (target === undefined) {
+      if (!live) throw ChunkswarmError.notFound('a live release to roll back from');
+      target = (await this.releases.materialized()).filter((v) => v < live.version).pop();
+      if (target === undefined) throw ChunkswarmError.notFound(`a retained release older than the live ${live.version}`);
+    }
+    return this.deploy(target, { pin: true, allowPinned: true });
+  }
+
+  async unpin(): Promise<DeployState> {
+    const state = { ...(await this.state()), pinned: false };
+    await this.releases.saveState(state);
+    return state;
+  }
+
+  /** Accepts the drift seen now in the live tree (policy "block"); a later change blocks again. */
+  async ackDrift(): Promise<{ version: number; entries: number; signature: string }> {
+    const found = await this.verify();
+    const signature = driftSignature(found);
+    await this.releases.saveState({ ...(await this.state()), driftAck: signature } as DeployState);
+    return { version: found.version, entries: found.entries.length, signature };
+  }
+
+  async gc(): Promise<GcResult> {
+    const state = await this.state();
+    const live = await this.live();
+    const protect = [live?.version, state.live].filter((v): v is number => typeof v === 'number');
+    return collectGarbage({ releases: this.releases, keep: this.config.releases.keep, protect, chunkIndex: this.chunkIndex });
+  }
+
+  private refusePinned(state: NodeState, version: number, live: number | null, allow?: boolean): void {
+    if (state.pinned && !allow && version !== live) {
+      throw new ChunkswarmError('E_PINNED', `this node is pinned at release ${live ?? state.live} (rollback); run "chunkswarm unpin" before activating ${version}`);
+    }
+  }
+}

@@ -1,0 +1,76 @@
+import { open, readdir, readlink, rename, symlink, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join, resolve } from 'node:path';
+import { ChunkswarmError } from '../core/index.js';
+import type { ReleaseStore } from '../store/index.js';
+import { kindOf, lstatOrNull } from './stage-fs.js';
+
+/** What livePath is: absent, our symlink to a release, our symlink to a release that is gone, or not ours. */
+export type LiveLink =
+  | { state: 'absent' }
+  | { state: 'release'; version: number; dir: string }
+  | { state: 'dangling'; target: string }
+  | { state: 'foreign'; what: string };
+
+export async function inspectLive(livePath: string, releases: ReleaseStore): Promise<LiveLink> {
+  const st = await lstatOrNull(livePath);
+  if (st === null) return { state: 'absent' };
+  if (!st.isSymbolicLink()) return { state: 'foreign', what: `a real ${kindOf(st)}` };
+  const target = resolve(dirname(livePath), await readlink(livePath));
+  const name = basename(target);
+  if (dirname(target) !== resolve(releases.releasesDir) || !/^\d+$/.test(name)) {
+    return { state: 'foreign', what: `a symlink to ${target}, outside ${releases.releasesDir}` };
+  }
+  const dir = await lstatOrNull(target);
+  if (!dir?.isDirectory()) return { state: 'dangling', target };
+  return { state: 'release', version: Number(name), dir: target };
+}
+
+/** The live release, null if there is none yet; refuses a livePath that chunkswarm does not manage. */
+export async function currentLive(livePath: string, releases: ReleaseStore): Promise<{ version: number; dir: string } | null> {
+  const live = await inspectLive(livePath, releases);
+  if (live.state === 'foreign') throw foreignLive(livePath, live.what, releases);
+  return live.state === 'release' ? live : null;
+}
+
+export function foreignLive(livePath: string, what: string, releases: ReleaseStore): ChunkswarmError {
+  return ChunkswarmError.usage(
+    `livePath ${livePath} is ${what}; chunkswarm manages it as a symlink to ${releases.releasesDir}/<version>. ` +
+      'Move it away (its content is not touched), then activate again',
+  );
+}
+
+const tempName = (livePath: string) => `.${basename(livePath)}.chunkswarm-${randomBytes(6).toString('hex')}.tmp`;
+
+/** Atomic switch: a new symlink next to livePath, renamed over it, then the directory entry made durable. */
+export async function swapLive(livePath: string, targetDir: string): Promise<void> {
+  const tmp = join(dirname(livePath), tempName(livePath));
+  try {
+    await symlink(targetDir, tmp);
+    await rename(tmp, livePath);
+    const dir = await open(dirname(livePath), 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw ChunkswarmError.fromSystem(err, `switching ${livePath} to ${targetDir}`);
+  }
+}
+
+/** Temp links left by a swap that was interrupted before its rename. */
+export async function removeTempLinks(livePath: string): Promise<string[]> {
+  const parent = dirname(livePath);
+  const prefix = `.${basename(livePath)}.chunkswarm-`;
+  const removed: string[] = [];
+  for (const name of await readdir(parent).catch(() => [] as string[])) {
+    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+    const st = await lstatOrNull(join(parent, name));
+    if (!st?.isSymbolicLink()) continue;
+    await unlink(join(parent, name)).catch(() => undefined);
+    removed.push(join(parent, name));
+  }
+  return removed;
+}

@@ -1,0 +1,181 @@
+import type { Stats } from 'node:fs';
+import { readdir, readlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ChunkswarmError, type ObjectHash } from '../core/index.js';
+import { comparePaths, encodeObject, hashFile, objectHash, walkTree, type TreeEntry, type TreeObject } from '../manifest/index.js';
+import { inodeKey, type ObjectStore, type StatCache } from '../store/index.js';
+import { onDiskMode } from './finalize-tree.js';
+import { liveKey, racyBefore } from './live-cache.js';
+import { kindOf, lstatOrNull } from './stage-fs.js';
+
+/**
+ * modified: content (or symlink target); meta: same content, other mode, mtime or owner;
+ * type: a file became a directory, etc.; added: a path the release does not have.
+ */
+export type DriftKind = 'added' | 'removed' | 'modified' | 'meta' | 'type';
+
+export interface EntryState {
+  type: string;
+  size: number;
+  /** Milliseconds since the epoch. */
+  mtime: number;
+  /** Permission bits as they are (new) or must be (old) on disk: releases are read-only. */
+  mode: number;
+  uid?: number;
+  gid?: number;
+  /** Regular files: the file object hash of the content. */
+  hash?: string;
+  target?: string;
+  /** "dev:ino" of what is on disk (new only). */
+  inode?: string;
+}
+
+export interface DriftEntry {
+  path: string;
+  kind: DriftKind;
+  /** What the release says (absent for added paths). */
+  old?: EntryState;
+  /** What is on disk (absent for removed paths). */
+  new?: EntryState;
+}
+
+export interface VerifyResult {
+  version: number;
+  dir: string;
+  deep: boolean;
+  /** Entries of the release looked at. */
+  checked: number;
+  /** Files read and hashed (quick mode: only those the stat cache could not vouch for). */
+  hashed: number;
+  counts: Record<DriftKind, number>;
+  entries: DriftEntry[];
+}
+
+export interface VerifyOptions {
+  dir: string;
+  version: number;
+  root: ObjectHash;
+  objects: ObjectStore;
+  /** Quick mode trusts it for files whose size, mtime and inode are unchanged; updated as files are hashed. */
+  cache: StatCache;
+  deep: boolean;
+  /** Compare recorded uid/gid (only meaningful where they were applied, i.e. as root). */
+  owner: boolean;
+}
+
+/** Exit status of `verify`: 1 something added, 2 something removed, 4 something changed. */
+export function verifyExitBits(r: VerifyResult): number {
+  const c = r.counts;
+  return (c.added > 0 ? 1 : 0) | (c.removed > 0 ? 2 : 0) | (c.modified + c.meta + c.type > 0 ? 4 : 0);
+}
+
+/**
+ * Compares a materialized tree to its release, never following a symlink. A directory's mtime is
+ * not compared: it follows its contents, which are reported themselves.
+ */
+export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
+  const out: VerifyResult = {
+    version: o.version, dir: o.dir, deep: o.deep, checked: 0, hashed: 0,
+    counts: { added: 0, removed: 0, modified: 0, meta: 0, type: 0 },
+    entries: [],
+  };
+  const filePaths = new Set<string>();
+  const racy = racyBefore();
+  const push = (path: string, kind: DriftKind, old?: EntryState, now?: EntryState) => {
+    out.entries.push({ path, kind, ...(old && { old }), ...(now && { new: now }) });
+    out.counts[kind]++;
+  };
+  const hashOf = async (path: string, st: Stats, useCache: boolean): Promise<string> => {
+    const cached = useCache && !o.deep ? o.cache.lookup(path, liveKey(st)) : null;
+    if (cached) return cached;
+    const h = objectHash(encodeObject(await hashFile(join(o.dir, path))));
+    out.hashed++;
+    if (useCache) o.cache.set(path, liveKey(st), h, racy);
+    return h;
+  };
+  const actual = async (path: string, st: Stats, hash: boolean): Promise<EntryState> => {
+    const s: EntryState = {
+      type: kindOf(st), size: st.size, mtime: Math.round(st.mtimeMs), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, inode: inodeKey(st),
+    };
+    if (st.isSymbolicLink()) s.target = await readlink(join(o.dir, path));
+    if (hash && st.isFile()) s.hash = await hashOf(path, st, false);
+    return s;
+  };
+  const expected = async (e: TreeEntry): Promise<EntryState> => {
+    const s: EntryState = { type: e.type === 'dir' ? 'directory' : e.type, size: 0, mtime: e.mtime, mode: onDiskMode(e.mode) };
+    if (e.uid !== undefined) Object.assign(s, { uid: e.uid, gid: e.gid });
+    if (e.type === 'file') Object.assign(s, { hash: e.hash, size: (await o.objects.getFile(e.hash!)).size });
+    if (e.type === 'symlink') Object.assign(s, { target: e.target, size: Buffer.byteLength(e.target!) });
+    return s;
+  };
+  const metaDiffers = (e: TreeEntry, st: Stats) =>
+    (st.mode & 0o7777) !== onDiskMode(e.mode) ||
+    (e.type === 'file' && Math.abs(st.mtimeMs - e.mtime) >= 1) ||
+    (o.owner && e.uid !== undefined && (st.uid !== e.uid || st.gid !== e.gid));
+
+  const listRemoved = async (prefix: string, tree: ObjectHash) => {
+    await walkTree(tree, (h) => o.objects.getTree(h), async (p, e) => push(`${prefix}/${p}`, 'removed', await expected(e)));
+  };
+  const listAdded = async (rel: string) => {
+    for (const name of await list(join(o.dir, rel))) {
+      const path = `${rel}/${name}`;
+      const st = await lstatOrNull(join(o.dir, path));
+      if (!st) continue;
+      push(path, 'added', undefined, await actual(path, st, true));
+      if (st.isDirectory()) await listAdded(path);
+    }
+  };
+
+  const compareDir = async (rel: string, tree: TreeObject): Promise<void> => {
+    const names = new Set(await list(rel ? join(o.dir, rel) : o.dir));
+    for (const e of tree.entries) {
+      const path = rel ? `${rel}/${e.name}` : e.name;
+      names.delete(e.name);
+      out.checked++;
+      if (e.type === 'file') filePaths.add(path);
+      const st = await lstatOrNull(join(o.dir, path));
+      if (!st) {
+        push(path, 'removed', await expected(e));
+        if (e.type === 'dir') await listRemoved(path, e.hash!);
+        continue;
+      }
+      const type = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
+      if (type !== e.type) {
+        push(path, 'type', await expected(e), await actual(path, st, true));
+        if (e.type === 'dir') await listRemoved(path, e.hash!);
+        if (st.isDirectory()) await listAdded(path);
+      } else if (e.type === 'dir') {
+        if (metaDiffers(e, st)) push(path, 'meta', await expected(e), await actual(path, st, false));
+        await compareDir(path, await o.objects.getTree(e.hash!));
+      } else if (e.type === 'symlink') {
+        if ((await readlink(join(o.dir, path))) !== e.target) push(path, 'modified', await expected(e), await actual(path, st, false));
+      } else {
+        const hash = await hashOf(path, st, true);
+        if (hash !== e.hash) push(path, 'modified', await expected(e), { ...(await actual(path, st, false)), hash });
+        else if (metaDiffers(e, st)) push(path, 'meta', await expected(e), { ...(await actual(path, st, false)), hash });
+      }
+    }
+    for (const name of names) {
+      const path = rel ? `${rel}/${name}` : name;
+      const st = await lstatOrNull(join(o.dir, path));
+      if (!st) continue;
+      push(path, 'added', undefined, await actual(path, st, true));
+      if (st.isDirectory()) await listAdded(path);
+    }
+  };
+
+  await compareDir('', await o.objects.getTree(o.root));
+  out.entries.sort((a, b) => comparePaths(a.path, b.path));
+  o.cache.retain(filePaths);
+  // The cache only saves work: a full disk must not turn a verification into a failure.
+  await o.cache.save().catch(() => undefined);
+  return out;
+}
+
+async function list(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    throw ChunkswarmError.fromSystem(err, `listing ${dir}`);
+  }
+}

@@ -1,0 +1,201 @@
+import type { EventEmitter } from 'node:events';
+import { Duplex } from 'node:stream';
+import { ChunkswarmError, systemClock, type Clock } from '../core/index.js';
+import { creditFrame, dataHeader, FrameReader, MAX_FRAME_PAYLOAD } from './frames.js';
+import type { Pacer } from './rate-limit.js';
+
+/** What PeerStream needs from the stream it wraps (a NoiseSecretStream or any Node Duplex). */
+export interface InnerDuplex extends EventEmitter {
+  write(data: Uint8Array): boolean;
+  end(): unknown;
+  destroy(err?: Error): unknown;
+  pause(): unknown;
+  resume(): unknown;
+}
+
+export interface PeerStreamOptions {
+  /** Bytes already read from `inner` before the wrap; they are parsed first. */
+  prefix?: Buffer;
+  pacer?: Pacer | null;
+  clock?: Clock;
+  /** Most bytes the peer may have in flight towards us (our receive buffer); default 4 MiB. */
+  receiveWindow?: number;
+}
+
+export const DEFAULT_RECEIVE_WINDOW = 4 * 1024 * 1024;
+
+interface Held {
+  chunk: Buffer;
+  at: number;
+}
+
+/**
+ * The application stream of one authenticated connection (both ends must use it): framed, flow
+ * controlled by credits (see frames.ts) and optionally paced by token buckets. Everything is
+ * backpressure, never buffering: a throttled write calls back only once its bytes may go; a
+ * throttled or unread stream stops granting credit, which stops the remote writer.
+ * `inner` is never paused: like TCP acknowledgements, CREDIT frames must get through even while
+ * the application is not reading, and the credit already bounds what can pile up.
+ */
+export class PeerStream extends Duplex {
+  /** Why the stream was torn down, if the peer broke the framing protocol. */
+  closeReason: Error | undefined;
+  private readonly inner: InnerDuplex;
+  private readonly pacer: Pacer | null;
+  private readonly clock: Clock;
+  private readonly window: number;
+  private readonly reader = new FrameReader();
+  private readonly held: Held[] = [];
+  private readonly innerListeners: Array<[string, (...args: any[]) => void]>;
+  private readTimer: { cancel(): void } | null = null;
+  private writeTimer: { cancel(): void } | null = null;
+  private wakeWriter: (() => void) | null = null;
+  private readerWants = true;
+  private innerEnded = false;
+  private innerFinished = false;
+  private endPushed = false;
+  private sendCredit = 0;
+  private receivedBeyondGrant = 0;
+  private ungranted = 0;
+
+  constructor(inner: InnerDuplex, opts: PeerStreamOptions = {}) {
+    super();
+    this.inner = inner;
+    this.pacer = opts.pacer ?? null;
+    this.clock = opts.clock ?? systemClock;
+    this.window = Math.max(opts.receiveWindow ?? DEFAULT_RECEIVE_WINDOW, 4 * MAX_FRAME_PAYLOAD);
+    this.receivedBeyondGrant = -this.window;
+    this.inner.write(creditFrame(this.window));
+
+    this.innerListeners = [
+      ['data', (chunk: Buffer) => this.onInnerData(chunk)],
+      ['end', () => this.onInnerEnd()],
+      ['finish', () => { this.innerFinished = true; }],
+      ['close', () => this.onInnerClose()],
+      // Errors end in 'close'; the owner of `inner` decides what to report.
+      ['error', () => undefined],
+    ];
+    if (opts.prefix && opts.prefix.byteLength > 0) this.onInnerData(opts.prefix);
+    for (const [event, fn] of this.innerListeners) inner.on(event, fn);
+    inner.resume();
+    this.pump();
+  }
+
+  override _read(): void {
+    this.readerWants = true;
+    this.pump();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.send(chunk).then(() => cb(), cb);
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    if (this.innerFinished) return cb();
+    this.inner.once('finish', () => cb());
+    this.inner.end();
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.readTimer?.cancel();
+    this.writeTimer?.cancel();
+    this.wakeWriter = null;
+    for (const [event, fn] of this.innerListeners) this.inner.off(event, fn);
+    this.inner.on('error', () => undefined);
+    this.inner.destroy();
+    cb(err);
+  }
+
+  private async send(chunk: Buffer): Promise<void> {
+    for (let at = 0; at < chunk.byteLength && !this.destroyed; ) {
+      if (this.sendCredit === 0) {
+        await new Promise<void>((resolve) => { this.wakeWriter = resolve; });
+        continue;
+      }
+      const n = Math.min(chunk.byteLength - at, this.sendCredit, MAX_FRAME_PAYLOAD);
+      this.sendCredit -= n;
+      const wait = this.pacer ? this.pacer.upload(n) : 0;
+      if (wait > 0) await new Promise<void>((resolve) => { this.writeTimer = this.clock.setTimeout(resolve, wait); });
+      if (this.destroyed) return;
+      // One message per frame: every write to a secret stream is encrypted and sent on its own.
+      const ok = this.inner.write(Buffer.concat([dataHeader(n), chunk.subarray(at, at + n)]));
+      at += n;
+      if (!ok) await new Promise<void>((resolve) => this.inner.once('drain', resolve));
+    }
+  }
+
+  private onInnerData(chunk: Buffer): void {
+    try {
+      this.reader.feed(chunk, {
+        data: (piece) => {
+          this.receivedBeyondGrant += piece.byteLength;
+          if (this.receivedBeyondGrant > 0) {
+            throw new ChunkswarmError('E_PROTOCOL', 'peer sent more than its flow-control credit');
+          }
+          this.hold(piece);
+        },
+        credit: (bytes) => {
+          this.sendCredit += bytes;
+          const wake = this.wakeWriter;
+          this.wakeWriter = null;
+          wake?.();
+        },
+      });
+    } catch (err) {
+      this.closeReason = err as Error;
+      this.destroy();
+    }
+  }
+
+  private onInnerEnd(): void {
+    if (this.reader.midFrame) {
+      this.closeReason = new ChunkswarmError('E_PROTOCOL', 'peer ended the stream in the middle of a frame');
+      this.destroy();
+      return;
+    }
+    this.innerEnded = true;
+    this.pump();
+  }
+
+  private onInnerClose(): void {
+    // A clean close (both directions ended) lets held bytes drain; anything else is an abort.
+    if (!(this.innerEnded && this.innerFinished)) this.destroy();
+  }
+
+  private hold(chunk: Buffer): void {
+    const wait = this.pacer ? this.pacer.download(chunk.byteLength) : 0;
+    // Waits from a bucket are cumulative, so release times never decrease along the queue.
+    this.held.push({ chunk, at: wait > 0 ? this.clock.now() + wait : 0 });
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.destroyed || this.endPushed) return;
+    while (this.held.length > 0 && this.readerWants && this.readTimer === null) {
+      const head = this.held[0]!;
+      const wait = head.at - this.clock.now();
+      if (wait > 0) {
+        this.readTimer = this.clock.setTimeout(() => {
+          this.readTimer = null;
+          this.pump();
+        }, wait);
+        break;
+      }
+      this.held.shift();
+      this.ungranted += head.chunk.byteLength;
+      this.readerWants = this.push(head.chunk);
+    }
+    // Credit goes back only for bytes the reader has taken and only while it wants more, in
+    // batches so that CREDIT frames stay rare.
+    if (this.readerWants && this.ungranted >= this.window / 4) {
+      this.receivedBeyondGrant -= this.ungranted;
+      this.inner.write(creditFrame(this.ungranted));
+      this.ungranted = 0;
+    }
+    if (this.held.length === 0 && this.innerEnded) {
+      this.endPushed = true;
+      this.push(null);
+      return;
+    }
+  }
+}

@@ -1,0 +1,6 @@
+export { PeerWire } from './peer-wire.js';
+export { EXTENSION_NAME } from './stream-link.js';
+export { Bitfield } from './bitfield.js';
+export { clusterInfoHash, wirePeerId } from './info-hash.js';
+export { encodeMessage, decodeMessage, type ExtMessage, type NodeStatus } from './messages.js';
+export type { WireStore, WireStream, WireLimits, UploadGate, PeerWireOptions, PeerWireEvents, SpaceInfo, WireStats } from './types.js';

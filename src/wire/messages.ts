@@ -1,0 +1,132 @@
+import { ChunkswarmError, asObjectHash, asReleaseId, isHex64, type ObjectHash, type ReleaseId } from '../core/index.js';
+import { Bitfield } from './bitfield.js';
+
+/** A node's self-description for `chunkswarm status`; the session defines and validates the fields. */
+export type NodeStatus = Record<string, unknown>;
+
+/**
+ * The payloads of our one BEP-10 extension. Framing: one type byte, then fixed big-endian fields,
+ * then a variable tail that runs to the end of the payload (BEP-10 already gives the length).
+ */
+export type ExtMessage =
+  | { type: 'head'; release: Uint8Array }
+  | { type: 'getObject'; id: number; hash: ObjectHash }
+  | { type: 'object'; id: number; bytes: Uint8Array }
+  | { type: 'noObject'; id: number }
+  | { type: 'space'; release: ReleaseId; have: Bitfield }
+  | { type: 'status'; status: NodeStatus };
+
+const TYPE = { head: 1, getObject: 2, object: 3, noObject: 4, space: 5, status: 6 } as const;
+/** How a space message carries its bitfield: the all/none forms keep seeders' and newcomers' messages tiny. */
+const BITS = { raw: 0, all: 1, none: 2 } as const;
+const HASH_BYTES = 32;
+
+export function encodeMessage(m: ExtMessage): Uint8Array {
+  switch (m.type) {
+    case 'head':
+      return frame(TYPE.head, 0, m.release);
+    case 'getObject':
+      return frame(TYPE.getObject, 4 + HASH_BYTES, null, (v, b) => {
+        v.setUint32(1, m.id);
+        b.set(hashToBytes(m.hash, 'object hash'), 5);
+      });
+    case 'object':
+      return frame(TYPE.object, 4, m.bytes, (v) => v.setUint32(1, m.id));
+    case 'noObject':
+      return frame(TYPE.noObject, 4, null, (v) => v.setUint32(1, m.id));
+    case 'space': {
+      const set = m.have.count();
+      const mode = set === m.have.length ? BITS.all : set === 0 ? BITS.none : BITS.raw;
+      return frame(TYPE.space, HASH_BYTES + 5, mode === BITS.raw ? m.have.bytes : null, (v, b) => {
+        b.set(hashToBytes(m.release, 'release id'), 1);
+        v.setUint32(1 + HASH_BYTES, m.have.length);
+        v.setUint8(5 + HASH_BYTES, mode);
+      });
+    }
+    case 'status':
+      return frame(TYPE.status, 0, Buffer.from(JSON.stringify(m.status), 'utf8'));
+  }
+}
+
+/** Throws E_PROTOCOL with what was wrong; `maxPieces` bounds the bitfield a peer can make us allocate. */
+export function decodeMessage(buf: Uint8Array, maxPieces: number): ExtMessage {
+  if (buf.length < 1) throw malformed('empty message');
+  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const need = (n: number, what: string): void => {
+    if (buf.length < n) throw malformed(`${what} message of ${buf.length} bytes is shorter than ${n}`);
+  };
+  const exact = (n: number, what: string): void => {
+    if (buf.length !== n) throw malformed(`${what} message is ${buf.length} bytes, expected ${n}`);
+  };
+  switch (buf[0]) {
+    case TYPE.head:
+      need(2, 'head');
+      return { type: 'head', release: buf.subarray(1) };
+    case TYPE.getObject:
+      exact(5 + HASH_BYTES, 'getObject');
+      return { type: 'getObject', id: v.getUint32(1), hash: asObjectHash(hex(buf.subarray(5))) };
+    case TYPE.object:
+      need(5, 'object');
+      return { type: 'object', id: v.getUint32(1), bytes: buf.subarray(5) };
+    case TYPE.noObject:
+      exact(5, 'noObject');
+      return { type: 'noObject', id: v.getUint32(1) };
+    case TYPE.space:
+      return decodeSpace(buf, v, maxPieces);
+    case TYPE.status:
+      return { type: 'status', status: decodeStatus(buf.subarray(1)) };
+    default:
+      throw malformed(`unknown message type ${buf[0]}`);
+  }
+}
+
+function decodeSpace(buf: Uint8Array, v: DataView, maxPieces: number): ExtMessage {
+  const fixed = 1 + HASH_BYTES + 5;
+  if (buf.length < fixed) throw malformed(`space message of ${buf.length} bytes is shorter than ${fixed}`);
+  const release = asReleaseId(hex(buf.subarray(1, 1 + HASH_BYTES)));
+  const pieces = v.getUint32(1 + HASH_BYTES);
+  const mode = v.getUint8(5 + HASH_BYTES);
+  if (pieces > maxPieces) throw malformed(`space of ${pieces} pieces is above the limit of ${maxPieces}`);
+  const tail = buf.subarray(fixed);
+  if (mode !== BITS.raw && tail.length !== 0) throw malformed('space message has bytes after an all/none bitfield');
+  try {
+    if (mode === BITS.all) return { type: 'space', release, have: Bitfield.full(pieces) };
+    if (mode === BITS.none) return { type: 'space', release, have: new Bitfield(pieces) };
+    if (mode === BITS.raw) return { type: 'space', release, have: new Bitfield(pieces, tail) };
+  } catch (err) {
+    throw malformed((err as Error).message);
+  }
+  throw malformed(`unknown bitfield encoding ${mode}`);
+}
+
+function decodeStatus(bytes: Uint8Array): NodeStatus {
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch {
+    throw malformed('status is not UTF-8 JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw malformed('status is not a JSON object');
+  return value as NodeStatus;
+}
+
+function frame(type: number, fixed: number, tail: Uint8Array | null, fill?: (v: DataView, b: Uint8Array) => void): Uint8Array {
+  const out = new Uint8Array(1 + fixed + (tail?.length ?? 0));
+  out[0] = type;
+  fill?.(new DataView(out.buffer), out);
+  if (tail) out.set(tail, 1 + fixed);
+  return out;
+}
+
+function hashToBytes(hash: string, what: string): Uint8Array {
+  if (!isHex64(hash)) throw new ChunkswarmError('E_USAGE', `${what} must be 64 lowercase hex characters, got ${JSON.stringify(hash)}`);
+  return Buffer.from(hash, 'hex');
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
+function malformed(why: string): ChunkswarmError {
+  return new ChunkswarmError('E_PROTOCOL', `malformed chunkswarm message: ${why}`);
+}

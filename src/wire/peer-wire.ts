@@ -1,0 +1,321 @@
+import { EventEmitter } from 'node:events';
+import Wire from 'bittorrent-protocol';
+import { ChunkswarmError, systemClock, type ChunkHash, type ObjectHash, type ReleaseId } from '../core/index.js';
+import { CHUNK_MAX } from '../manifest/index.js';
+import { Bitfield } from './bitfield.js';
+import { FrameGuard } from './frame-guard.js';
+import { checkPeerId, clusterInfoHash } from './info-hash.js';
+import { decodeMessage, encodeMessage, type ExtMessage, type NodeStatus } from './messages.js';
+import { ObjectClient } from './object-client.js';
+import { PieceClient } from './piece-client.js';
+import { Responder, type LocalSpace } from './responder.js';
+import { EXTENSION_NAME, extensionClass, linkStream } from './stream-link.js';
+import type { PeerWireEvents, PeerWireOptions, SpaceInfo, WireStats, WireStream } from './types.js';
+
+const DEFAULT_MAX_PIECES = 2 ** 26;
+/** type + release id + piece count + bitfield encoding (messages.ts). */
+const SPACE_HEADER_BYTES = 1 + 32 + 4 + 1;
+/** The library tracks the peer's pieces for one torrent forever; ours change per space, so we keep them ourselves. */
+const NOT_TRACKED = { get: () => false, set: () => undefined };
+
+/**
+ * One connection to one peer: bittorrent-protocol over an authenticated duplex stream, plus our
+ * BEP-10 extension for heads, objects, piece spaces and status. It never throws at the peer's
+ * doing: a peer that breaks the protocol gets 'bad-peer' and the connection is destroyed.
+ */
+export class PeerWire extends EventEmitter<PeerWireEvents> {
+  private readonly stream: WireStream;
+  private readonly wire = new Wire();
+  private readonly guard: FrameGuard;
+  private readonly pieces: PieceClient;
+  private readonly objects: ObjectClient;
+  private readonly responder: Responder;
+  private readonly maxMessageBytes: number;
+  private readonly maxPieces: number;
+  private local: LocalSpace | null = null;
+  private remote: { info: SpaceInfo; have: Bitfield } | null = null;
+  private outbox: Uint8Array[] = [];
+  private isReady = false;
+  private isClosed = false;
+  private abuseCount = 0;
+  private piecesServed = 0;
+  private uploadedBytes = 0;
+  private handshakeTimer: { cancel(): void } | null = null;
+  private readonly readyPromise: Promise<void>;
+  private settleReady!: (err?: ChunkswarmError) => void;
+  /** The peer's 40-hex wire peer id, once its handshake arrived. */
+  remotePeerId: string | null = null;
+
+  constructor(opts: PeerWireOptions) {
+    super();
+    const clock = opts.clock ?? systemClock;
+    const { limits } = opts;
+    const maxPieceBytes = limits.maxPieceBytes ?? CHUNK_MAX;
+    this.maxMessageBytes = limits.maxMessageBytes;
+    this.maxPieces = limits.maxPieces ?? DEFAULT_MAX_PIECES;
+    this.stream = opts.stream;
+    const infoHash = clusterInfoHash(opts.clusterId);
+    this.guard = new FrameGuard(infoHash, { maxExtendedBytes: this.maxMessageBytes, maxPieceBytes });
+    this.readyPromise = new Promise<void>((resolve, reject) => {
+      this.settleReady = (err) => (err ? reject(err) : resolve());
+    });
+    this.readyPromise.catch(() => undefined); // observed through ready() or 'close'
+    this.pieces = new PieceClient(this.wire, clock, limits.requestTimeoutMs, maxPieceBytes, (i, why) => this.emit('bad-piece', i, why));
+    this.objects = new ObjectClient(clock, (m) => this.send(m), (why) => this.fail(why));
+    this.responder = new Responder({
+      wire: this.wire,
+      peer: this,
+      store: opts.store,
+      gate: opts.beforeUpload,
+      maxOutstanding: limits.maxOutstandingRequestsFromPeer,
+      maxPieceBytes,
+      maxMessageBytes: this.maxMessageBytes,
+      space: () => this.local,
+      isClosed: () => this.isClosed,
+      send: (m) => this.send(m),
+      onAbuse: (why) => this.emit('abuse', why, ++this.abuseCount),
+      onError: (err) => this.listenerCount('error') > 0 && this.emit('error', err),
+    });
+    this.wire.peerPieces = NOT_TRACKED;
+    this.wire.use(extensionClass((payload) => this.onExtMessage(payload)));
+    this.listenToWire();
+    linkStream(this.stream, this.wire, this.guard, {
+      problem: (why) => this.fail(why),
+      ended: (err) => this.shutdown(err),
+      isClosed: () => this.isClosed,
+    });
+    this.wire.handshake(infoHash, checkPeerId(opts.peerId), { fast: true });
+    this.handshakeTimer = clock.setTimeout(
+      () => this.fail(`no handshake within ${limits.requestTimeoutMs} ms`),
+      limits.requestTimeoutMs,
+    );
+  }
+
+  /** Resolves once both handshakes are done; rejects with E_CLOSED/E_BAD_PEER if the connection ends first. */
+  ready(): Promise<void> {
+    return this.readyPromise;
+  }
+
+  /** Destroys the connection; pending requests fail with E_CLOSED. Safe to call twice. */
+  async close(): Promise<void> {
+    this.shutdown(null);
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  get remoteSpace(): SpaceInfo | null {
+    return this.remote?.info ?? null;
+  }
+
+  /** The peer's pieces of `remoteSpace`; read-only for callers. */
+  get remoteHave(): Bitfield | null {
+    return this.remote?.have ?? null;
+  }
+
+  get localSpace(): SpaceInfo | null {
+    return this.local ? { release: this.local.release, pieceCount: this.local.have.length } : null;
+  }
+
+  get amChoking(): boolean {
+    return this.wire.amChoking;
+  }
+  get amInterested(): boolean {
+    return this.wire.amInterested;
+  }
+  get peerChoking(): boolean {
+    return this.wire.peerChoking;
+  }
+  get peerInterested(): boolean {
+    return this.wire.peerInterested;
+  }
+
+  choke(): void {
+    if (!this.isClosed) this.wire.choke();
+  }
+  unchoke(): void {
+    if (!this.isClosed) this.wire.unchoke();
+  }
+  interested(): void {
+    if (!this.isClosed) this.wire.interested();
+  }
+  uninterested(): void {
+    if (!this.isClosed) this.wire.uninterested();
+  }
+
+  /**
+   * Moves this side to release `release`'s piece space, whose length is `have.length` (copied).
+   * From now on our `have()` messages and the pieces we serve refer to it.
+   */
+  setSpace(release: ReleaseId, have: Bitfield): void {
+    const worst = SPACE_HEADER_BYTES + have.bytes.length;
+    if (worst > this.maxMessageBytes) throw ChunkswarmError.tooLarge(`bitfield message for ${have.length} pieces`, worst, this.maxMessageBytes);
+    this.local = { release, have: have.clone() };
+    if (this.isReady) this.sendSpace();
+  }
+
+  /** We now hold piece `index` of our current space. */
+  have(index: number): void {
+    if (this.local === null) throw new ChunkswarmError('E_USAGE', 'PeerWire.have() called before setSpace()');
+    if (this.local.have.set(index) && this.isReady && !this.isClosed) this.wire.have(index);
+  }
+
+  /** Gossips a signed release (encodeSignedRelease bytes). */
+  sendHead(release: Uint8Array): void {
+    this.send({ type: 'head', release });
+  }
+
+  sendStatus(status: NodeStatus): void {
+    this.send({ type: 'status', status });
+  }
+
+  /**
+   * Fetches piece `index` of the peer's current space, whole, and verifies it. Rejects with
+   * E_HASH_MISMATCH (and emits 'bad-piece'), E_TIMEOUT, E_BUSY (choked, declined, peer moved
+   * to another space), E_NOT_FOUND (not in the peer's space) or E_CLOSED.
+   */
+  requestPiece(index: number, length: number, expectedHash: ChunkHash): Promise<Uint8Array> {
+    if (this.isClosed) return Promise.reject(closedError());
+    return this.pieces.request(this.remote?.info ?? null, index, length, expectedHash);
+  }
+
+  /** Fetches an object by hash; rejects with E_NOT_FOUND, E_TIMEOUT, E_HASH_MISMATCH (peer dropped) or E_CLOSED. */
+  requestObject(hash: ObjectHash, timeoutMs: number): Promise<Uint8Array> {
+    if (this.isClosed) return Promise.reject(closedError());
+    return this.objects.request(hash, timeoutMs);
+  }
+
+  stats(): WireStats {
+    return {
+      uploadedBytes: this.uploadedBytes,
+      downloadedBytes: this.pieces.downloadedBytes,
+      piecesServed: this.piecesServed,
+      piecesReceived: this.pieces.piecesReceived,
+      objectsServed: this.responder.objectsServed,
+      requestsInFlight: this.pieces.inFlight,
+      peerRequestsInFlight: this.wire.peerRequests.length,
+      abuseCount: this.abuseCount,
+    };
+  }
+
+  private send(m: ExtMessage): void {
+    if (this.isClosed) return;
+    const payload = encodeMessage(m);
+    if (payload.length > this.maxMessageBytes) {
+      throw ChunkswarmError.tooLarge(`chunkswarm ${m.type} message`, payload.length, this.maxMessageBytes);
+    }
+    if (this.isReady) this.wire.extended(EXTENSION_NAME, payload);
+    else this.outbox.push(payload);
+  }
+
+  private sendSpace(): void {
+    if (this.local) this.send({ type: 'space', release: this.local.release, have: this.local.have });
+  }
+
+  private listenToWire(): void {
+    const w = this.wire;
+    w.on('handshake', (_infoHash, peerId) => {
+      this.remotePeerId = peerId;
+    });
+    w.on('extended', (ext) => ext === 'handshake' && this.onExtendedHandshake());
+    w.on('have', (index) => this.onHave(index));
+    w.on('request', (index, offset, length, respond) => this.responder.onRequest(index, offset, length, respond));
+    w.on('piece', (index, offset, block) => this.pieces.onPiece(index, offset, block));
+    w.on('upload', (bytes) => {
+      this.uploadedBytes += bytes;
+      this.piecesServed++;
+    });
+    w.on('choke', () => this.isClosed || this.emit('choke'));
+    w.on('unchoke', () => this.isClosed || this.emit('unchoke'));
+    w.on('interested', () => this.isClosed || this.emit('interested'));
+    w.on('uninterested', () => this.isClosed || this.emit('uninterested'));
+    w.on('error', (err) => this.shutdown(new ChunkswarmError('E_PROTOCOL', `peer wire failed: ${err.message}`, { cause: err })));
+    w.on('close', () => this.shutdown(null));
+  }
+
+  private onExtendedHandshake(): void {
+    if (this.isReady || this.isClosed) return;
+    if (!this.wire.peerExtendedMapping[EXTENSION_NAME]) {
+      this.fail('peer does not speak the chunkswarm extension');
+      return;
+    }
+    this.isReady = true;
+    this.handshakeTimer?.cancel();
+    this.sendSpace(); // carries every have() made before now
+    for (const payload of this.outbox) this.wire.extended(EXTENSION_NAME, payload);
+    this.outbox = [];
+    this.settleReady();
+    this.emit('ready');
+  }
+
+  private onHave(index: number): void {
+    if (this.isClosed) return;
+    if (this.remote === null) {
+      this.fail(`peer sent have(${index}) before announcing a release`);
+    } else if (index >= this.remote.info.pieceCount) {
+      this.fail(`peer sent have(${index}) outside its release of ${this.remote.info.pieceCount} pieces`);
+    } else if (this.remote.have.set(index)) {
+      this.emit('have', index);
+    }
+  }
+
+  private onExtMessage(payload: Uint8Array): void {
+    if (this.isClosed) return;
+    let m: ExtMessage;
+    try {
+      m = decodeMessage(payload, this.maxPieces);
+    } catch (err) {
+      this.fail((err as Error).message);
+      return;
+    }
+    switch (m.type) {
+      case 'head':
+        this.emit('head', m.release);
+        break;
+      case 'getObject':
+        this.responder.onGetObject(m.id, m.hash);
+        break;
+      case 'object':
+        this.objects.onObject(m.id, m.bytes);
+        break;
+      case 'noObject':
+        this.objects.onNoObject(m.id);
+        break;
+      case 'space': {
+        const moved = this.remote?.info.release !== m.release;
+        this.remote = { info: { release: m.release, pieceCount: m.have.length }, have: m.have };
+        // Indices now mean pieces of another space; answers to older requests must not be taken for them.
+        if (moved) this.pieces.failAll(new ChunkswarmError('E_BUSY', `peer moved to release ${m.release}; pending piece requests dropped`));
+        this.emit('space', this.remote.info);
+        break;
+      }
+      case 'status':
+        this.emit('status', m.status);
+        break;
+    }
+  }
+
+  private fail(reason: string): void {
+    if (this.isClosed) return;
+    this.emit('bad-peer', reason);
+    this.shutdown(new ChunkswarmError('E_BAD_PEER', `peer ${this.remotePeerId ?? '(before handshake)'} dropped: ${reason}`));
+  }
+
+  private shutdown(reason: ChunkswarmError | null): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.handshakeTimer?.cancel();
+    const closed = closedError(reason);
+    this.pieces.failAll(closed);
+    this.objects.failAll(closed);
+    this.settleReady(reason ?? closed);
+    this.wire.destroy();
+    this.stream.destroy();
+    this.emit('close', reason);
+  }
+}
+
+function closedError(reason: ChunkswarmError | null = null): ChunkswarmError {
+  return new ChunkswarmError('E_CLOSED', reason ? `connection to peer closed: ${reason.message}` : 'connection to peer closed');
+}

@@ -1,0 +1,101 @@
+import type Wire from 'bittorrent-protocol';
+import { ChunkswarmError, isHex64, type ChunkHash, type Clock } from '../core/index.js';
+import { hashBytes } from '../manifest/index.js';
+import { PendingRequests } from './pending.js';
+import type { SpaceInfo } from './types.js';
+
+interface Wanted {
+  length: number;
+  hash: ChunkHash;
+}
+
+/**
+ * Our piece requests to one peer: a whole chunk per request, at most one per index, each
+ * verified against its chunk hash here so that no unverified byte reaches the session.
+ */
+export class PieceClient {
+  private readonly pending: PendingRequests<number, Uint8Array, Wanted>;
+  downloadedBytes = 0;
+  piecesReceived = 0;
+
+  constructor(
+    private readonly wire: Wire,
+    clock: Clock,
+    private readonly timeoutMs: number,
+    private readonly maxPieceBytes: number,
+    private readonly onBadPiece: (index: number, reason: string) => void,
+  ) {
+    this.pending = new PendingRequests(clock);
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  /** `space` is the peer's current space, which the index refers to. */
+  request(space: SpaceInfo | null, index: number, length: number, hash: ChunkHash): Promise<Uint8Array> {
+    const refused = this.refusal(space, index, length, hash);
+    if (refused) return Promise.reject(refused);
+    const answer = this.pending.add(index, { length, hash }, this.timeoutMs, () => {
+      this.wire.cancel(index, 0, length);
+      return new ChunkswarmError('E_TIMEOUT', `peer did not send piece ${index} within ${this.timeoutMs} ms`);
+    });
+    // The library calls back synchronously when a request is superseded (cancel, reject, close), so
+    // any callback arriving while `index` is pending belongs to the current request.
+    this.wire.request(index, 0, length, (err, block) => {
+      if (err) this.pending.reject(index, fromWireError(err, index));
+      else if (block) this.receive(index, block);
+    });
+    return answer;
+  }
+
+  private refusal(space: SpaceInfo | null, index: number, length: number, hash: ChunkHash): ChunkswarmError | null {
+    if (space === null || !Number.isInteger(index) || index < 0 || index >= space.pieceCount) {
+      const where = space ? `release ${space.release} (${space.pieceCount} pieces)` : 'no release yet';
+      return ChunkswarmError.notFound(`piece ${index} in the peer's space: it announced ${where}`);
+    }
+    if (!Number.isInteger(length) || length < 1 || length > this.maxPieceBytes) {
+      return new ChunkswarmError('E_USAGE', `piece length ${length} is outside 1..${this.maxPieceBytes}`);
+    }
+    if (!isHex64(hash)) return new ChunkswarmError('E_USAGE', `piece hash ${JSON.stringify(hash)} is not 64 lowercase hex`);
+    if (this.wire.peerChoking) return new ChunkswarmError('E_BUSY', `peer is choking us; piece ${index} not requested`);
+    if (this.pending.meta(index) !== undefined) return new ChunkswarmError('E_BUSY', `piece ${index} is already requested from this peer`);
+    return null;
+  }
+
+  /**
+   * Every piece message, after the library matched (or failed to match) it to a request: a piece
+   * for an index we still wait for had the wrong offset or size.
+   */
+  onPiece(index: number, offset: number, block: Uint8Array): void {
+    const wanted = this.pending.meta(index);
+    if (wanted === undefined) return; // answered already, or late after a cancel: harmless
+    this.pending.reject(index, ChunkswarmError.hashMismatch(`piece ${index}`, wanted.hash, `${block.length} bytes at offset ${offset}`));
+    this.wire.cancel(index, 0, wanted.length);
+    this.onBadPiece(index, `piece ${index} arrived as ${block.length} bytes at offset ${offset}, requested ${wanted.length} at 0`);
+  }
+
+  failAll(err: ChunkswarmError): void {
+    this.pending.rejectAll(err, (index, wanted) => this.wire.cancel(index, 0, wanted.length));
+  }
+
+  private receive(index: number, block: Uint8Array): void {
+    const wanted = this.pending.meta(index);
+    if (wanted === undefined) return;
+    const got = hashBytes(block);
+    if (got !== wanted.hash) {
+      this.pending.reject(index, ChunkswarmError.hashMismatch(`piece ${index}`, wanted.hash, got));
+      this.onBadPiece(index, `piece ${index} has hash ${got}, expected ${wanted.hash}`);
+      return;
+    }
+    this.downloadedBytes += block.length;
+    this.piecesReceived++;
+    this.pending.resolve(index, block);
+  }
+}
+
+function fromWireError(err: Error, index: number): ChunkswarmError {
+  if (/closed/.test(err.message)) return new ChunkswarmError('E_CLOSED', `connection closed before piece ${index} arrived`);
+  if (/reject|chok/.test(err.message)) return new ChunkswarmError('E_BUSY', `peer declined piece ${index} (${err.message})`);
+  return new ChunkswarmError('E_PROTOCOL', `request for piece ${index} failed: ${err.message}`, { cause: err });
+}

@@ -1,0 +1,107 @@
+import type Wire from 'bittorrent-protocol';
+import type { WireRespond } from 'bittorrent-protocol';
+import { ChunkswarmError, type ObjectHash, type ReleaseId } from '../core/index.js';
+import type { Bitfield } from './bitfield.js';
+import type { ExtMessage } from './messages.js';
+import type { PeerWire } from './peer-wire.js';
+import type { UploadGate, WireStore } from './types.js';
+
+/** Our current piece space. */
+export interface LocalSpace {
+  release: ReleaseId;
+  have: Bitfield;
+}
+
+export interface ResponderDeps {
+  wire: Wire;
+  peer: PeerWire;
+  store: WireStore;
+  gate: UploadGate | undefined;
+  maxOutstanding: number;
+  maxPieceBytes: number;
+  maxMessageBytes: number;
+  space(): LocalSpace | null;
+  isClosed(): boolean;
+  send(m: ExtMessage): void;
+  onAbuse(reason: string): void;
+  onError(err: ChunkswarmError): void;
+}
+
+// With BEP-6 on, answering the library's respond() with an error sends a reject.
+const DECLINE = new Error('declined');
+
+/** Answers one peer's piece and object requests from the store, within the per-peer limits. */
+export class Responder {
+  private objectsInFlight = 0;
+  objectsServed = 0;
+
+  constructor(private readonly d: ResponderDeps) {}
+
+  /** Called by the library after it queued the request in `wire.peerRequests` (a choked peer's never get here). */
+  onRequest(index: number, offset: number, length: number, respond: WireRespond): void {
+    const { wire, maxOutstanding } = this.d;
+    if (wire.peerRequests.length + this.objectsInFlight > maxOutstanding) {
+      this.d.onAbuse(`more than ${maxOutstanding} requests outstanding`);
+      respond(DECLINE);
+      return;
+    }
+    // Out of range or a size that does not match is usually a request the peer sent before it
+    // heard of our new space, so it is declined, not punished.
+    const space = this.d.space();
+    if (space === null || offset !== 0 || length < 1 || length > this.d.maxPieceBytes || !space.have.get(index)) {
+      respond(DECLINE);
+      return;
+    }
+    void this.servePiece(space, index, length, respond);
+  }
+
+  onGetObject(id: number, hash: ObjectHash): void {
+    const { wire, maxOutstanding } = this.d;
+    if (wire.peerRequests.length + this.objectsInFlight >= maxOutstanding) {
+      this.d.onAbuse(`more than ${maxOutstanding} requests outstanding`);
+      return;
+    }
+    void this.serveObject(id, hash);
+  }
+
+  private async servePiece(space: LocalSpace, index: number, length: number, respond: WireRespond): Promise<void> {
+    try {
+      if (this.d.gate && !(await this.d.gate(this.d.peer, index, length))) {
+        respond(DECLINE);
+        return;
+      }
+      const bytes = await this.d.store.readPiece(space.release, index);
+      // After a space switch the peer drops and cancels its old requests; answering would only race.
+      if (this.d.isClosed() || this.d.space()?.release !== space.release) return;
+      if (bytes === null || bytes.length !== length) respond(DECLINE);
+      else respond(null, bytes);
+    } catch (err) {
+      this.d.onError(ChunkswarmError.fromSystem(err, `reading piece ${index} of release ${space.release} for a peer`));
+      if (!this.d.isClosed()) respond(DECLINE);
+    }
+  }
+
+  private async serveObject(id: number, hash: ObjectHash): Promise<void> {
+    this.objectsInFlight++;
+    let bytes: Uint8Array | null = null;
+    try {
+      bytes = await this.d.store.getObject(hash);
+    } catch (err) {
+      this.d.onError(ChunkswarmError.fromSystem(err, `reading object ${hash} for a peer`));
+    } finally {
+      this.objectsInFlight--;
+    }
+    if (this.d.isClosed()) return;
+    // 5 bytes of message header precede the object (see messages.ts).
+    if (bytes !== null && bytes.length + 5 > this.d.maxMessageBytes) {
+      this.d.onError(ChunkswarmError.tooLarge(`object ${hash} for a peer`, bytes.length + 5, this.d.maxMessageBytes));
+      bytes = null;
+    }
+    if (bytes === null) {
+      this.d.send({ type: 'noObject', id });
+    } else {
+      this.objectsServed++;
+      this.d.send({ type: 'object', id, bytes });
+    }
+  }
+}

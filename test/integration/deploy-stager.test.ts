@@ -1,0 +1,100 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { open, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { pseudoRandom } from '../support/tree.js';
+import { Craft, codeOf } from './deploy-craft.js';
+
+let k: Craft;
+
+beforeEach(async () => {
+  k = await Craft.create('cs-deploy-stager-');
+});
+
+afterEach(async () => {
+  await rm(k.dir, { recursive: true, force: true });
+});
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+describe('Stager: the piece store of a download', () => {
+  it('verifies pieces, writes each at every occurrence, serves them re-hashed, and keeps hard links', async () => {
+    const [x, y] = [pseudoRandom(20_000, 1), pseudoRandom(30_000, 2)];
+    const r = k.release(1, await k.tree([
+      await k.fileFromChunks('a', [x], { link: 1 }),
+      await k.fileFromChunks('b', [x], { link: 1 }),
+      await k.file('empty', Buffer.alloc(0)),
+      await k.fileFromChunks('twice', [x, y, x]),
+    ]));
+    const s = await k.open(r);
+    expect(s.pieces.map((p) => p.size)).toEqual([20_000, 30_000]);
+    expect(s.missing()).toEqual([0, 1]);
+    expect(await s.readPiece(0)).toBeNull();
+    expect(await codeOf(s.writePiece(0, y))).toBe('E_HASH_MISMATCH');
+    expect(await codeOf(s.writePiece(2, x))).toBe('E_USAGE');
+    expect(await codeOf(s.complete())).toBe('E_NOT_FOUND');
+
+    // Two peers delivering the same piece at once: one write, both fine.
+    expect((await Promise.all([s.writePiece(0, x), s.writePiece(0, x)])).sort()).toEqual([false, true]);
+    expect(await s.writePiece(0, x)).toBe(false);
+    expect([...s.bitfield()]).toEqual([0x80]);
+    const twice = await readFile(join(s.dir, 'twice'));
+    expect(twice.subarray(0, 20_000).equals(x) && twice.subarray(50_000).equals(x)).toBe(true);
+
+    // A slot damaged under staging is not served; another copy is.
+    const fh = await open(join(s.dir, 'a'), 'r+');
+    await fh.write(Buffer.from('XX'), 0, 2, 0);
+    await fh.close();
+    expect(sha((await s.readPiece(0))!)).toBe(s.pieces[0]!.hash);
+
+    // complete() finds the damage and repairs it from the good copy, without the network.
+    const final = await k.finish(s);
+    expect((await readFile(join(final, 'twice'))).equals(Buffer.concat([x, y, x]))).toBe(true);
+    expect((await readFile(join(final, 'a'))).equals(x)).toBe(true);
+    expect((await stat(join(final, 'a'))).ino).toBe((await stat(join(final, 'b'))).ino);
+    expect((await stat(join(final, 'empty'))).size).toBe(0);
+    expect((await stat(join(final, 'a'))).mode & 0o777).toBe(0o444);
+    expect((await stat(final)).mode & 0o777).toBe(0o555);
+  });
+
+  it('links unchanged files of a retained release, copies local chunks, fetches only what is new', async () => {
+    const same = pseudoRandom(50_000, 3);
+    const moved = pseudoRandom(40_000, 4);
+    const v1 = k.release(1, await k.tree([await k.file('moved-from', moved), await k.file('same', same)]));
+    await k.finish(await k.open(v1));
+    await k.releases.saveHead(v1);
+
+    const fresh = pseudoRandom(30_000, 5);
+    const v2 = k.release(2, await k.tree([
+      await k.file('chmod', same, { mode: 0o600 }),
+      await k.file('fresh', fresh),
+      await k.file('moved-to', moved),
+      await k.file('same', same),
+    ]));
+    const s = await k.open(v2, 1);
+    expect(Object.fromEntries(s.plan.files.map((f) => [f.path, f.kind]))).toEqual({
+      chmod: 'assemble', fresh: 'assemble', 'moved-to': 'link', same: 'link',
+    });
+    // Only fresh's chunks are left for the network; chmod's came from the linked "same".
+    expect(s.missing().map((i) => s.pieces[i]!.hash).sort()).toEqual((await k.objects.getFile((await k.file('x', fresh)).hash!)).chunks.map((c) => c.hash).sort());
+    expect(s.copied).toBeGreaterThan(0);
+    const final = await k.finish(s);
+    const r1 = k.releases.releasePath(1);
+    expect((await stat(join(final, 'same'))).ino).toBe((await stat(join(r1, 'same'))).ino);
+    expect((await stat(join(final, 'moved-to'))).ino).toBe((await stat(join(r1, 'moved-from'))).ino);
+    expect((await stat(join(final, 'chmod'))).ino).not.toBe((await stat(join(r1, 'same'))).ino);
+    expect((await stat(join(final, 'chmod'))).mode & 0o777).toBe(0o400);
+    expect((await readFile(join(final, 'chmod'))).equals(same)).toBe(true);
+  });
+
+  it('opening a release that is already materialized gives a complete store that serves its pieces', async () => {
+    const data = pseudoRandom(70_000, 6);
+    const r = k.release(1, await k.tree([await k.file('f', data)]));
+    await k.finish(await k.open(r));
+    const s = await k.open(r);
+    expect(s.materialized).toBe(true);
+    expect(s.missing()).toEqual([]);
+    expect(sha((await s.readPiece(s.pieces.length - 1))!)).toBe(s.pieces.at(-1)!.hash);
+    expect(await s.complete()).toBe(k.releases.releasePath(1));
+  });
+});

@@ -1,0 +1,164 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import HyperDHT from 'hyperdht';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isChunkswarmError } from '../../src/core/index.js';
+import { AUTH_FRAME_BYTES, deriveTopic, startBootstrapNode, Swarm, type BootstrapNode, type Peer } from '../../src/swarm/index.js';
+import { ChildNode, waitFor } from '../support/swarm-fixture.js';
+
+describe('swarm across processes', () => {
+  let bootstrap: BootstrapNode;
+  let dir: string;
+  const children: ChildNode[] = [];
+
+  beforeAll(async () => {
+    bootstrap = await startBootstrapNode();
+    dir = mkdtempSync(join(tmpdir(), 'chunkswarm-swarm-'));
+  });
+
+  afterAll(async () => {
+    for (const child of children) child.kill();
+    await bootstrap?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('authenticates members only, honours the allowlist and never leaves loopback', async () => {
+    const secret = randomBytes(32);
+    const seeds = { a: randomBytes(32), b: randomBytes(32), c: randomBytes(32), d: randomBytes(32) };
+    const key = (seed: Buffer): string => HyperDHT.keyPair(seed).publicKey.toString('hex');
+    const [a, b, c, d] = [key(seeds.a), key(seeds.b), key(seeds.c), key(seeds.d)];
+    const common = { secret: secret.toString('hex'), bootstrap: [{ host: bootstrap.host, port: bootstrap.port }], authTimeoutMs: 1500 };
+    const start = (config: ConstructorParameters<typeof ChildNode>[0]): ChildNode => {
+      const child = new ChildNode(config, join(dir, `${config.name}.net.json`));
+      children.push(child);
+      return child;
+    };
+
+    // A publishes first and only accepts B; C is a member A does not know; D knows the topic but
+    // not the secret: bad proof to B, silence to C.
+    const nodeA = start({ mode: 'member', name: 'A', seed: seeds.a.toString('hex'), allowlist: [b], ...common });
+    expect(await nodeA.ready).toBe(a);
+    const nodeB = start({ mode: 'member', name: 'B', seed: seeds.b.toString('hex'), ...common });
+    const nodeC = start({ mode: 'member', name: 'C', seed: seeds.c.toString('hex'), ...common });
+    const nodeD = start({
+      mode: 'intruder',
+      name: 'D',
+      seed: seeds.d.toString('hex'),
+      wrongSecret: randomBytes(32).toString('hex'),
+      topic: deriveTopic(secret).toString('hex'),
+      bootstrap: common.bootstrap,
+      silentTo: [c],
+    });
+    await Promise.all([nodeB.ready, nodeC.ready, nodeD.ready]);
+
+    const heard = (node: ChildNode, from: string, name: string): boolean =>
+      node.messages.some((m) => m.from === from && m.text === `hello from ${name}`);
+    const states = () => Promise.all([nodeA.state(), nodeB.state(), nodeC.state(), nodeD.state()]);
+    await waitFor(
+      async () => {
+        const [sa, sb, sc, sd] = await states();
+        return (
+          heard(nodeA, b, 'B') && heard(nodeB, a, 'A') && heard(nodeB, c, 'C') && heard(nodeC, b, 'B') &&
+          sa.stats!.rejectedAllowlist > 0 && sb.stats!.authFailures > 0 && sc.stats!.authTimeouts > 0 &&
+          sd.intruder!.connections >= 2
+        );
+      },
+      30_000,
+      async () => JSON.stringify({ states: await states(), messages: children.map((n) => n.messages) }),
+    );
+
+    const [sa, sb, sc, sd] = await states();
+    expect(sa.peers).toEqual([b]);
+    expect(new Set(sb.peers)).toEqual(new Set([a, c]));
+    expect(sc.peers).toEqual([b]);
+    for (const node of [nodeA, nodeB, nodeC]) expect(node.messages.map((m) => m.from)).not.toContain(d);
+    expect(nodeA.messages.map((m) => m.from)).not.toContain(c);
+    expect(sd.intruder!.verified).toBe(0);
+    // All the intruder ever got was members' auth frames: no application byte.
+    expect(sd.intruder!.maxBytesOnConnection).toBeLessThanOrEqual(AUTH_FRAME_BYTES);
+
+    await Promise.all(children.map((n) => n.close()));
+    for (const node of children) {
+      const report = node.guardReport();
+      expect(report.loopback.length).toBeGreaterThan(0); // the guard was really loaded
+      expect(report.nonLoopback).toEqual([]);
+    }
+  });
+
+  it('reports a peer that leaves, and ready()/close() are safe to call twice', async () => {
+    const secret = randomBytes(32);
+    const a = new Swarm({ clusterSecret: secret, bootstrap: [bootstrap] });
+    const b = new Swarm({ clusterSecret: secret, bootstrap: [bootstrap] });
+    const peerAtB = new Promise<Peer>((resolve) => b.on('peer', resolve));
+    await Promise.all([a.ready(), a.ready()]);
+    await b.ready();
+    const peer = await peerAtB;
+    expect(peer.publicKey).toBe(a.publicKey);
+    expect(b.peers).toEqual([peer]);
+
+    const left = new Promise<Peer>((resolve) => b.on('peer-closed', resolve));
+    await Promise.all([a.close(), a.close()]);
+    expect(await left).toBe(peer);
+    expect(b.peers).toEqual([]);
+    expect(b.stats().authenticated).toBe(0);
+    await b.close();
+    await b.close();
+  });
+
+  it('paces peer streams by the configured limits', async () => {
+    const secret = randomBytes(32);
+    const a = new Swarm({ clusterSecret: secret, bootstrap: [bootstrap], limits: { uploadBytesPerSec: 2_000_000 } });
+    const b = new Swarm({ clusterSecret: secret, bootstrap: [bootstrap] });
+    const peerAtA = new Promise<Peer>((resolve) => a.on('peer', resolve));
+    const peerAtB = new Promise<Peer>((resolve) => b.on('peer', resolve));
+    await a.ready();
+    await b.ready();
+    const [sender, receiver] = await Promise.all([peerAtA, peerAtB]);
+    let received = 0;
+    const all = new Promise<void>((resolve) => receiver.stream.on('data', (c: Buffer) => {
+      received += c.byteLength;
+      if (received === 3_000_000) resolve();
+    }));
+    const started = performance.now();
+    sender.stream.write(Buffer.alloc(3_000_000));
+    await all;
+    const seconds = (performance.now() - started) / 1000;
+    // 3 MB at 2 MB/s.
+    expect(seconds).toBeGreaterThan(1.45);
+    expect(seconds).toBeLessThan(1.9);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('rejects malformed options with E_CONFIG', () => {
+    const good = { clusterSecret: randomBytes(32), bootstrap: [{ host: '127.0.0.1', port: 1 }] };
+    const bad = [
+      { ...good, clusterSecret: randomBytes(16) },
+      { ...good, keySeed: randomBytes(5) },
+      { ...good, allowlist: ['not-a-key'] },
+      { ...good, server: false, client: false },
+      { ...good, bootstrap: [{ host: '127.0.0.1', port: 0 }] },
+    ];
+    for (const opts of bad) {
+      let caught: unknown;
+      try {
+        new Swarm(opts);
+      } catch (err) {
+        caught = err;
+      }
+      expect(isChunkswarmError(caught, 'E_CONFIG')).toBe(true);
+    }
+  });
+
+  it('refuses to start without a bootstrap node instead of using the public DHT', () => {
+    let caught: unknown;
+    try {
+      new Swarm({ clusterSecret: randomBytes(32), bootstrap: [] });
+    } catch (err) {
+      caught = err;
+    }
+    expect(isChunkswarmError(caught, 'E_NO_BOOTSTRAP')).toBe(true);
+    expect((caught as Error).message).toMatch(/bootstrap/);
+  });
+});

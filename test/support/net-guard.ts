@@ -1,0 +1,117 @@
+/**
+ * Generic network guard for child processes of tests: `node --import <dist>/test/support/net-guard.js`.
+ * Importing it patches the process, so tests import net-guard-report.ts instead.
+ * Records every outgoing destination of TCP (net.Socket#connect), UDP (dgram) and hyperdht's
+ * native UDP (udx-native sockets and streams, which bypass node:dgram).
+ *
+ * - NET_GUARD_REPORT=<file>: the file is (re)written with every distinct destination as
+ *   {"loopback": [...], "nonLoopback": [...]}, synchronously, each time a new one shows up.
+ * - without it, the first non-loopback destination aborts the process (exit code 86).
+ *
+ * In both modes non-loopback UDP datagrams are dropped and non-loopback TCP connects are
+ * destroyed before they leave; a udx stream pointed elsewhere is only recorded (its packets go
+ * out natively). "Loopback" is 127.0.0.0/8, ::1 and "localhost".
+ */
+import dgram from 'node:dgram';
+import { writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import { isLoopback, NET_GUARD_EXIT_CODE, NET_GUARD_REPORT_ENV, type Destination, type NetGuardReport } from './net-guard-report.js';
+
+const reportPath = process.env[NET_GUARD_REPORT_ENV];
+const seen = new Map<string, Destination>();
+
+/** Returns true if the destination must be blocked. */
+function record(proto: Destination['proto'], host: string | undefined, port: unknown): boolean {
+  const dest: Destination = { proto, host: host || '127.0.0.1', port: Number(port) || 0 };
+  const loopback = isLoopback(dest.host);
+  const key = `${proto} ${dest.host} ${dest.port}`;
+  if (!seen.has(key)) {
+    seen.set(key, dest);
+    if (reportPath) {
+      const all = [...seen.values()];
+      const report: NetGuardReport = {
+        loopback: all.filter((d) => isLoopback(d.host)),
+        nonLoopback: all.filter((d) => !isLoopback(d.host)),
+      };
+      writeFileSync(reportPath, JSON.stringify(report));
+    } else if (!loopback) {
+      process.stderr.write(`net-guard: non-loopback ${proto} destination ${dest.host}:${dest.port}\n`);
+      process.exit(NET_GUARD_EXIT_CODE);
+    }
+  }
+  return !loopback;
+}
+
+type AnyFn = (...args: any[]) => any;
+
+// net.connect() hands socket.connect a normalized [options, callback] array; direct callers pass
+// (options), (port, host) or (path).
+const tcpConnect: AnyFn = net.Socket.prototype.connect;
+net.Socket.prototype.connect = function (this: net.Socket, ...args: any[]) {
+  const first = Array.isArray(args[0]) ? args[0][0] : args[0];
+  let host: string | undefined;
+  let port: unknown;
+  let ipc = false;
+  if (first && typeof first === 'object') {
+    ipc = typeof first.path === 'string';
+    host = first.host;
+    port = first.port;
+  } else if (typeof first === 'number' || (typeof first === 'string' && /^\d+$/.test(first))) {
+    port = first;
+    host = typeof args[1] === 'string' ? args[1] : undefined;
+  } else {
+    ipc = true;
+  }
+  if (!ipc && record('tcp', host, port)) {
+    process.nextTick(() => this.destroy(new Error(`net-guard: blocked TCP connect to ${host}:${port}`)));
+    return this;
+  }
+  return tcpConnect.apply(this, args);
+} as typeof net.Socket.prototype.connect;
+
+// send(msg, [offset, length,] port, [address], [callback]); a connected socket omits port/address.
+const udpSend: AnyFn = dgram.Socket.prototype.send;
+const udpConnectAllowed = new WeakMap<dgram.Socket, boolean>();
+dgram.Socket.prototype.send = function (this: dgram.Socket, ...args: any[]) {
+  const withOffset = typeof args[2] === 'number';
+  const port = withOffset ? args[3] : args[1];
+  const address = withOffset ? args[4] : args[2];
+  if (typeof port === 'number' && record('udp', typeof address === 'string' ? address : undefined, port)) {
+    const cb = args.find((a) => typeof a === 'function');
+    if (cb) process.nextTick(cb, new Error('net-guard: blocked UDP send'));
+    return;
+  }
+  if (typeof port !== 'number' && udpConnectAllowed.get(this) === false) return;
+  return udpSend.apply(this, args);
+} as typeof dgram.Socket.prototype.send;
+
+const udpConnect: AnyFn = dgram.Socket.prototype.connect;
+dgram.Socket.prototype.connect = function (this: dgram.Socket, port: number, ...rest: any[]) {
+  const address = typeof rest[0] === 'string' ? rest[0] : undefined;
+  udpConnectAllowed.set(this, !record('udp', address, port));
+  return udpConnect.call(this, port, ...rest);
+} as typeof dgram.Socket.prototype.connect;
+
+// hyperdht sends through udx-native, whose native sockets never touch node:dgram. Patching the
+// one module instance in node_modules is enough: require() caches it for hyperdht too.
+const require = createRequire(import.meta.url);
+const UDXSocket = require('udx-native/lib/socket.js') as { prototype: Record<string, AnyFn> };
+const UDXStream = require('udx-native/lib/stream.js') as { prototype: Record<string, AnyFn> };
+
+for (const name of ['send', 'trySend'] as const) {
+  const original = UDXSocket.prototype[name]!;
+  UDXSocket.prototype[name] = function (this: unknown, buffer: unknown, port: number, host?: string, ...rest: unknown[]) {
+    if (record('udx', host, port)) return name === 'send' ? Promise.resolve(false) : undefined;
+    return original.call(this, buffer, port, host, ...rest);
+  };
+}
+
+// Streams are connected once and then send natively; record where they point.
+for (const name of ['connect', 'changeRemote'] as const) {
+  const original = UDXStream.prototype[name]!;
+  UDXStream.prototype[name] = function (this: unknown, socket: unknown, remoteId: number, port: number, host?: string, ...rest: unknown[]) {
+    record('udx-stream', host, port);
+    return original.call(this, socket, remoteId, port, host, ...rest);
+  };
+}

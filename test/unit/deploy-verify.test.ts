@@ -1,0 +1,128 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { chmod, lstat, mkdir, mkdtemp, readdir, readlink, rm, symlink, unlink, utimes, writeFile, open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { verifyExitBits, verifyTree, type VerifyResult } from '../../src/deploy/index.js';
+import { ObjectStore, StatCache } from '../../src/store/index.js';
+import { compareNames, hashFile, type TreeEntry } from '../../src/manifest/index.js';
+import type { ObjectHash } from '../../src/core/index.js';
+
+let dir: string;
+let tree: string;
+let objects: ObjectStore;
+let root: ObjectHash;
+const OLD = new Date('2024-01-01T00:00:00Z');
+
+/** Records the tree as it is now, like a publisher would (entries carry the on-disk, read-only modes). */
+async function snapshot(abs: string): Promise<ObjectHash> {
+  const entries: TreeEntry[] = [];
+  for (const name of (await readdir(abs)).sort(compareNames)) {
+    const st = await lstat(join(abs, name));
+    const base = { name, mode: st.mode & 0o7777, mtime: Math.round(st.mtimeMs) };
+    if (st.isDirectory()) entries.push({ ...base, type: 'dir', hash: await snapshot(join(abs, name)) });
+    else if (st.isSymbolicLink()) entries.push({ ...base, type: 'symlink', target: await readlink(join(abs, name)) });
+    else entries.push({ ...base, type: 'file', hash: await objects.put(await hashFile(join(abs, name))) });
+  }
+  return objects.put({ kind: 'tree', entries });
+}
+
+async function check(deep = false, cache?: StatCache): Promise<VerifyResult> {
+  return verifyTree({ dir: tree, version: 1, root, objects, cache: cache ?? new StatCache(join(dir, 'cache.json')), deep, owner: false });
+}
+
+const summary = (r: VerifyResult) => r.entries.map((e) => `${e.kind} ${e.path}`);
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'cs-verify-'));
+  tree = join(dir, 'tree');
+  objects = new ObjectStore(join(dir, 'objects'));
+  await mkdir(join(tree, 'etc'), { recursive: true });
+  await writeFile(join(tree, 'etc/app.conf'), 'listen 80\n');
+  await writeFile(join(tree, 'index.html'), '<h1>hi</h1>\n');
+  await symlink('etc/app.conf', join(tree, 'conf'));
+  for (const p of ['etc/app.conf', 'index.html']) {
+    await chmod(join(tree, p), 0o444);
+    await utimes(join(tree, p), OLD, OLD);
+  }
+  // Releases are read-only on disk; as root the tests can still edit them, like a hand edit would.
+  await chmod(join(tree, 'etc'), 0o555);
+  root = await snapshot(tree);
+});
+
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('verifyTree', () => {
+  it('finds nothing in an untouched tree', async () => {
+    const r = await check();
+    expect(r.entries).toEqual([]);
+    expect(r.checked).toBe(4);
+    expect(verifyExitBits(r)).toBe(0);
+  });
+
+  it('classifies content edits, metadata changes, removals, additions and type changes', async () => {
+    await writeFile(join(tree, 'etc/app.conf'), 'listen 8080\n');
+    await chmod(join(tree, 'index.html'), 0o644);
+    await unlink(join(tree, 'conf'));
+    await symlink('/etc/passwd', join(tree, 'conf'));
+    await writeFile(join(tree, 'stray.txt'), 'x');
+    await mkdir(join(tree, 'newdir'));
+    await writeFile(join(tree, 'newdir/inner'), 'y');
+    const r = await check();
+    expect(summary(r)).toEqual([
+      'modified conf',
+      'modified etc/app.conf',
+      'meta index.html',
+      'added newdir',
+      'added newdir/inner',
+      'added stray.txt',
+    ]);
+    const edit = r.entries.find((e) => e.path === 'etc/app.conf')!;
+    expect(edit.old).toMatchObject({ size: 10, mode: 0o444, mtime: OLD.getTime() });
+    expect(edit.new).toMatchObject({ size: 12, type: 'file' });
+    expect(edit.new!.hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(edit.new!.hash).not.toBe(edit.old!.hash);
+    expect(r.entries.find((e) => e.path === 'conf')!.new!.target).toBe('/etc/passwd');
+    expect(r.counts).toEqual({ added: 3, removed: 0, modified: 2, meta: 1, type: 0 });
+    expect(verifyExitBits(r)).toBe(1 | 4);
+  });
+
+  it('reports an mtime-only change as metadata, a removed dir with its contents, and a file turned into a dir', async () => {
+    const later = new Date('2024-06-01T00:00:00Z');
+    await utimes(join(tree, 'index.html'), later, later);
+    await rm(join(tree, 'etc'), { recursive: true });
+    await writeFile(join(tree, 'etc'), 'now a file');
+    const r = await check();
+    expect(summary(r)).toEqual(['type etc', 'removed etc/app.conf', 'meta index.html']);
+    expect(r.entries[0]!.old!.type).toBe('directory');
+    expect(r.entries[0]!.new!.type).toBe('file');
+    expect(r.entries[2]!.new!.mtime).toBe(later.getTime());
+    expect(verifyExitBits(r)).toBe(2 | 4);
+  });
+
+  it('quick mode trusts the stat cache; deep mode hashes everything and catches an edit that hides itself', async () => {
+    const cache = await new StatCache(join(dir, 'cache.json')).load();
+    expect((await check(false, cache)).hashed).toBe(2);
+    expect((await check(false, cache)).hashed).toBe(0);
+    // Same size, same inode, mtime put back: invisible to a stat check.
+    const fh = await open(join(tree, 'index.html'), 'r+');
+    await fh.write('<h1>HI</h1>\n', 0);
+    await fh.close();
+    await utimes(join(tree, 'index.html'), OLD, OLD);
+    expect((await check(false, cache)).entries).toEqual([]);
+    const deep = await check(true, cache);
+    expect(deep.hashed).toBe(2);
+    expect(summary(deep)).toEqual(['modified index.html']);
+  });
+
+  it('re-hashes a file whose stat changed even when the cache knew it', async () => {
+    const cache = await new StatCache(join(dir, 'cache.json')).load();
+    await check(false, cache);
+    await writeFile(join(tree, 'index.html'), '<h1>changed</h1>\n');
+    await utimes(join(tree, 'index.html'), OLD, OLD);
+    const r = await check(false, cache);
+    expect(r.hashed).toBe(1);
+    expect(summary(r)).toEqual(['modified index.html']);
+  });
+});

@@ -1,0 +1,119 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { asObjectHash, asReleaseId, isChunkswarmError } from '../../src/core/index.js';
+import { Bitfield, clusterInfoHash, decodeMessage, encodeMessage, type ExtMessage } from '../../src/wire/index.js';
+import { FrameGuard } from '../../src/wire/frame-guard.js';
+import { CLUSTER, btFrame, extFrame, handshakeBytes } from './wire-fixtures.js';
+
+const hex64 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex'));
+const bitfield = fc
+  .integer({ min: 0, max: 200 })
+  .chain((n) => fc.tuple(fc.constant(n), fc.array(fc.boolean(), { minLength: n, maxLength: n })))
+  .map(([n, bits]) => {
+    const b = new Bitfield(n);
+    bits.forEach((on, i) => on && b.set(i));
+    return b;
+  });
+const message: fc.Arbitrary<ExtMessage> = fc.oneof(
+  fc.uint8Array({ minLength: 1, maxLength: 300 }).map((release) => ({ type: 'head' as const, release })),
+  fc.tuple(fc.nat({ max: 0xffffffff }), hex64).map(([id, h]) => ({ type: 'getObject' as const, id, hash: asObjectHash(h) })),
+  fc.tuple(fc.nat({ max: 0xffffffff }), fc.uint8Array({ maxLength: 300 })).map(([id, bytes]) => ({ type: 'object' as const, id, bytes })),
+  fc.nat({ max: 0xffffffff }).map((id) => ({ type: 'noObject' as const, id })),
+  fc.tuple(hex64, bitfield).map(([r, have]) => ({ type: 'space' as const, release: asReleaseId(r), have })),
+  fc.dictionary(fc.string({ maxLength: 8 }), fc.oneof(fc.integer(), fc.string(), fc.boolean())).map((status) => ({ type: 'status' as const, status })),
+);
+
+describe('extension messages', () => {
+  it('decode(encode(m)) gives m back', () => {
+    fc.assert(
+      fc.property(message, (m) => {
+        const back = decodeMessage(encodeMessage(m), 1 << 20);
+        if (m.type === 'space' && back.type === 'space') {
+          expect(back.release).toBe(m.release);
+          expect(Buffer.from(back.have.bytes).equals(Buffer.from(m.have.bytes))).toBe(true);
+          expect(back.have.length).toBe(m.have.length);
+        } else {
+          expect(back).toEqual(m);
+        }
+      }),
+    );
+  });
+
+  it('never throws anything but E_PROTOCOL on arbitrary bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 80 }), (bytes) => {
+        try {
+          decodeMessage(bytes, 1000);
+        } catch (err) {
+          expect(isChunkswarmError(err, 'E_PROTOCOL')).toBe(true);
+        }
+      }),
+    );
+  });
+
+  it('refuses a space larger than maxPieces even when sent as all-set', () => {
+    const m = encodeMessage({ type: 'space', release: asReleaseId('ab'.repeat(32)), have: Bitfield.full(5000) });
+    expect(m.length).toBeLessThan(50);
+    expect(() => decodeMessage(m, 4999)).toThrow(/above the limit of 4999/);
+  });
+});
+
+describe('Bitfield', () => {
+  it('counts, rejects stray bits and fills only its length', () => {
+    const full = Bitfield.full(11);
+    expect(full.count()).toBe(11);
+    expect([...full.bytes]).toEqual([0xff, 0xe0]);
+    expect(() => new Bitfield(11, Uint8Array.from([0, 0x10]))).toThrow(/past its 11 pieces/);
+    expect(() => new Bitfield(11, Uint8Array.from([0]))).toThrow(/does not fit/);
+    const b = new Bitfield(9);
+    expect(b.set(8)).toBe(true);
+    expect(b.set(8)).toBe(false);
+    expect(b.get(8) && !b.get(7) && !b.get(9)).toBe(true);
+    expect(() => b.set(9)).toThrow();
+  });
+});
+
+describe('FrameGuard', () => {
+  const infoHash = clusterInfoHash(CLUSTER);
+  const limits = { maxExtendedBytes: 1000, maxPieceBytes: 5000 };
+  const good = Buffer.concat([
+    handshakeBytes(infoHash),
+    Buffer.alloc(4), // keep-alive
+    btFrame(1),
+    btFrame(4, [7]),
+    btFrame(6, [1, 0, 4000]),
+    btFrame(7, [1, 0], Buffer.alloc(5000)),
+    extFrame(1, Buffer.alloc(1000)),
+    btFrame(0x10, [1, 0, 4000]),
+  ]);
+
+  function verdict(bytes: Buffer, cuts: number[]): string | null {
+    const g = new FrameGuard(infoHash, limits);
+    let last: string | null = null;
+    let from = 0;
+    for (const at of [...cuts.filter((c) => c < bytes.length)].sort((x, y) => x - y).concat(bytes.length)) {
+      last = g.check(bytes.subarray(from, at));
+      from = at;
+    }
+    return last;
+  }
+
+  it('accepts a valid stream however it is split into chunks', () => {
+    fc.assert(fc.property(fc.array(fc.nat({ max: good.length }), { maxLength: 40 }), (cuts) => verdict(good, cuts) === null));
+  });
+
+  it('rejects each kind of bad frame however it is split', () => {
+    const bad: Array<[Buffer, RegExp]> = [
+      [btFrame(7, [1, 0], Buffer.alloc(5001)), /piece message/],
+      [extFrame(1, Buffer.alloc(1001)), /extension message/],
+      [btFrame(5, [], Buffer.alloc(3)), /unexpected message id 5/],
+      [btFrame(4, [1, 2]), /id 4 has length 9/],
+    ];
+    for (const [frame, reason] of bad) {
+      const bytes = Buffer.concat([good, frame]);
+      fc.assert(fc.property(fc.array(fc.nat({ max: bytes.length }), { maxLength: 20 }), (cuts) => reason.test(verdict(bytes, cuts) ?? '')));
+    }
+    expect(verdict(handshakeBytes(clusterInfoHash('other')), [])).toMatch(/another cluster/);
+    expect(verdict(handshakeBytes(infoHash, [0, 0, 0, 0, 0, 0, 0, 0x04]), [])).toMatch(/lacks the extension protocol/);
+  });
+});

@@ -1,0 +1,64 @@
+/**
+ * The part of hyperdht (6.x) that chunkswarm uses. The package ships no types; keep this in step
+ * with node_modules/hyperdht/index.js and @hyperswarm/secret-stream when upgrading.
+ */
+declare module 'hyperdht' {
+  import { EventEmitter } from 'node:events';
+
+  namespace HyperDHT {
+    interface KeyPair {
+      publicKey: Buffer;
+      secretKey: Buffer;
+    }
+
+    interface Address {
+      host: string;
+      port: number;
+    }
+
+    interface Options {
+      /** Without it hyperdht falls back to the public bootstrap nodes: always pass one. */
+      bootstrap?: Array<string | Address>;
+      host?: string;
+      port?: number;
+      anyPort?: boolean;
+      ephemeral?: boolean;
+      firewalled?: boolean;
+      keyPair?: KeyPair;
+      connectionKeepAlive?: number | false;
+    }
+
+    /** @hyperswarm/secret-stream's NoiseSecretStream (a streamx Duplex), as handed out by connections. */
+    interface NoiseSecretStream extends EventEmitter {
+      readonly isInitiator: boolean;
+      readonly publicKey: Buffer;
+      readonly remotePublicKey: Buffer;
+      /** Same on both ends of one Noise session; null until the handshake is done. */
+      readonly handshakeHash: Buffer | null;
+      /** Resolves true once the handshake is done, false if the stream closed first. */
+      readonly opened: Promise<boolean>;
+      readonly rawStream: { remoteHost?: string | null; remotePort?: number } | null;
+      readonly destroyed: boolean;
+      write(data: Uint8Array): boolean;
+      end(data?: Uint8Array): this;
+      destroy(err?: Error): void;
+      pause(): this;
+      resume(): this;
+      setKeepAlive(ms: number): void;
+    }
+  }
+
+  class HyperDHT extends EventEmitter {
+    constructor(opts?: HyperDHT.Options);
+    static keyPair(seed?: Uint8Array): HyperDHT.KeyPair;
+    /** A persistent node with an empty bootstrap list, on a fixed host and port. */
+    static bootstrapper(port: number, host: string, opts?: HyperDHT.Options): HyperDHT;
+    readonly destroyed: boolean;
+    ready(): Promise<void>;
+    fullyBootstrapped(): Promise<void>;
+    address(): { host: string; port: number; family: number };
+    destroy(opts?: { force?: boolean }): Promise<void>;
+  }
+
+  export = HyperDHT;
+}
