@@ -31,4 +31,18 @@ export {
   type StagerOptions,
   type VerifyResult,
 } from './deploy/index.js';
-export { ChunkswarmNode, readStatus, type NodeOptions, type NodeStatusReport, type PeerStatus, type Phase } from './session/index.js';
+export type { ChunkswarmNode, NodeOptions, NodeStatusReport, PeerStatus, Phase } from './session/index.js';
+import type { ChunkswarmNode, NodeOptions, NodeStatusReport } from './session/index.js';
+
+/**
+ * The networking half (hyperswarm, hyperdht) is loaded only by the commands that use it, so that
+ * publish, verify and friends start in a fraction of the time.
+ */
+export async function createNode(opts: NodeOptions): Promise<ChunkswarmNode> {
+  const { ChunkswarmNode } = await import('./session/index.js');
+  return new ChunkswarmNode(opts);
+}
+
+export async function readStatus(dataDir: string): Promise<{ report: NodeStatusReport; ageSec: number }> {
+  return (await import('./session/index.js')).readStatus(dataDir);
+}

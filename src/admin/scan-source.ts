@@ -1,14 +1,33 @@
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import type { Stats } from 'node:fs';
-import { join } from 'node:path';
 import { ChunkswarmError } from '../core/index.js';
-import { compareNames, validateName } from '../manifest/index.js';
+import { compareNames } from '../manifest/index.js';
+
+/** The fields a release needs, copied out of fs.Stats: 10^5 retained Stats objects cost GC time. */
+export interface SourceStat {
+  mode: number;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
+  dev: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+}
+
+function lean(st: Stats): SourceStat {
+  return {
+    mode: st.mode, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, dev: st.dev,
+    nlink: st.nlink, uid: st.uid, gid: st.gid,
+  };
+}
 
 interface ScannedBase {
   name: string;
   /** '/'-joined path relative to the scanned root. */
   path: string;
-  stat: Stats;
+  stat: SourceStat;
 }
 export interface ScannedFile extends ScannedBase {
   type: 'file';
@@ -60,7 +79,7 @@ export function scanSource(rootDir: string): ScanResult {
   const rootStat = sys(`reading source directory ${rootDir}`, () => lstatSync(rootDir));
   if (!rootStat.isDirectory()) throw ChunkswarmError.usage(`source ${rootDir} is not a directory`);
   const result: ScanResult = {
-    root: { type: 'dir', name: '', path: '', stat: rootStat, children: [] },
+    root: { type: 'dir', name: '', path: '', stat: lean(rootStat), children: [] },
     files: [],
     skipped: [],
     dirs: 0,
@@ -73,22 +92,28 @@ export function scanSource(rootDir: string): ScanResult {
 
 function scanDir(abs: string, dir: ScannedDir, out: ScanResult): void {
   const names = sys(`listing ${abs}`, () => readdirSync(abs)).sort(compareNames);
+  // Names from readdir cannot hold '/' or NUL; encoding the tree validates the rest.
   for (const name of names) {
-    const st = sys(`reading ${join(abs, name)}`, () => lstatSync(join(abs, name)));
+    const full = `${abs}/${name}`;
+    let st: Stats;
+    try {
+      st = lstatSync(full);
+    } catch (err) {
+      throw ChunkswarmError.fromSystem(err, `reading ${full}`);
+    }
     const path = dir.path ? `${dir.path}/${name}` : name;
-    validateName(name);
     if (st.isDirectory()) {
-      const child: ScannedDir = { type: 'dir', name, path, stat: st, children: [] };
+      const child: ScannedDir = { type: 'dir', name, path, stat: lean(st), children: [] };
       dir.children.push(child);
       out.dirs++;
-      scanDir(join(abs, name), child, out);
+      scanDir(full, child, out);
     } else if (st.isFile()) {
-      const child: ScannedFile = { type: 'file', name, path, stat: st };
+      const child: ScannedFile = { type: 'file', name, path, stat: lean(st) };
       dir.children.push(child);
       out.files.push(child);
     } else if (st.isSymbolicLink()) {
-      const target = sys(`reading symlink ${join(abs, name)}`, () => readlinkSync(join(abs, name)));
-      dir.children.push({ type: 'symlink', name, path, stat: st, target });
+      const target = sys(`reading symlink ${full}`, () => readlinkSync(full));
+      dir.children.push({ type: 'symlink', name, path, stat: lean(st), target });
       out.symlinks++;
     } else {
       out.skipped.push({ path, kind: specialKind(st) });

@@ -13,6 +13,10 @@ const BY_CODE: Partial<Record<ErrorCode, number>> = {
   E_HASH_MISMATCH: 5,
   E_FILE_CHANGED: 6,
   E_NOT_FOUND: 7,
+  E_PINNED: 8,
+  E_DRIFT: 9,
+  E_HOOK: 10,
+  E_NO_BOOTSTRAP: 3,
 };
 
 export function exitCodeOf(err: unknown): number {

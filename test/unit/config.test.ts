@@ -60,3 +60,13 @@ describe('secret files', () => {
     await expect(readClusterSecret(short)).rejects.toMatchObject({ code: 'E_KEY' });
   });
 });
+
+describe('the example swarm.config.json at the repository root', () => {
+  it('is a valid config', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const path = new URL('../../swarm.config.json', import.meta.url);
+    const c = parseConfig(JSON.parse(await readFile(path, 'utf8')), '/etc/chunkswarm/swarm.config.json');
+    expect(c.livePath).toBe('/webroot/cgi');
+    expect(c.hooks.postActivate).toBe('apachectl graceful');
+  });
+});

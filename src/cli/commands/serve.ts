@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ChunkswarmNode, loadConfig, readStatus, type NodeStatusReport } from '../../index.js';
+import { createNode, loadConfig, readStatus, type NodeStatusReport } from '../../index.js';
 import { formatBytes, formatFields, printJson } from '../format.js';
 
 const STALE_SEC = 5;
@@ -28,7 +28,7 @@ export function registerServeCommands(program: Command, configPath: () => string
       const config = await loadConfig(configPath());
       if (o.bootstrapPort !== undefined) config.network.bootstrapPort = o.bootstrapPort;
       const log = o.quiet ? (l: string) => (/^(WARNING|error|banned|refused)/.test(l) ? logLine(l) : undefined) : logLine;
-      const node = new ChunkswarmNode({ config, log });
+      const node = await createNode({ config, log });
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) return;
