@@ -29,18 +29,25 @@ export interface ClusterOptions {
   extra?: Record<string, unknown>;
   /** Load the net guard into every node process (tests: no traffic beyond 127.0.0.0/8). */
   netGuard?: boolean;
+  /** Extra node flags for every serve process (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
+  nodeArgs?: string[];
 }
 
-/** A UDP port free right now on 127.0.0.1, for the cluster's DHT bootstrap node. */
-export function freeUdpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createSocket('udp4');
-    s.once('error', reject);
-    s.bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
+/**
+ * A UDP port free right now on 127.0.0.1, for a DHT bootstrap node. Picked below the kernel's
+ * ephemeral range (32768+): the DHT sockets of other nodes bind ephemeral ports all the time and
+ * would otherwise take a port between our check and the node's own bind.
+ */
+export async function freeUdpPort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = createSocket('udp4');
+      s.once('error', () => resolve(false));
+      s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
     });
-  });
+    if (ok) return port;
+  }
 }
 
 /**
@@ -116,14 +123,16 @@ export class LocalCluster {
   start(n: NodeHandle, extraArgs: string[] = []): void {
     if (n.proc) return;
     const guard = join(repoRoot, 'dist', 'test', 'support', 'net-guard.js');
-    const execArgv = this.opts.netGuard && existsSync(guard) ? ['--import', guard] : [];
+    const execArgv = [...(this.opts.netGuard && existsSync(guard) ? ['--import', guard] : []), ...(this.opts.nodeArgs ?? [])];
     const log = createWriteStream(join(n.dir, 'serve.log'), { flags: 'a' });
     const proc = spawn(process.execPath, [...execArgv, CLI, '-c', n.config, 'serve', ...extraArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NET_GUARD_REPORT: n.guardReport },
     });
-    proc.stdout!.pipe(log);
-    proc.stderr!.pipe(log);
+    // Two sources, one log: the first to end must not end it under the other (write after end).
+    proc.stdout!.pipe(log, { end: false });
+    proc.stderr!.pipe(log, { end: false });
+    proc.once('close', () => log.end());
     proc.once('exit', () => {
       if (n.proc === proc) n.proc = null;
     });

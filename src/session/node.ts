@@ -2,7 +2,7 @@ import { ChunkswarmError, Resource, isChunkswarmError, systemClock, type Release
 import { readClusterSecret, type Config } from '../config/index.js';
 import { releaseId, releasePieces, type SignedRelease } from '../manifest/index.js';
 import { Deployer, canActivate, type Stager } from '../deploy/index.js';
-import { Choker, SuperSeeder, seededRandom, type ChokeAction, type OfferAction } from '../scheduler/index.js';
+import { seededRandom } from '../scheduler/index.js';
 import { Swarm, startBootstrapNode, type BootstrapNode, type Peer } from '../swarm/index.js';
 import { Bitfield, PeerWire, wirePeerId } from '../wire/index.js';
 import { Download } from './download.js';
@@ -12,6 +12,7 @@ import { fetchObjects } from './object-fetch.js';
 import type { SessionPeer } from './peer.js';
 import { PieceServer } from './piece-server.js';
 import { writeStatus, type NodeStatusReport, type Phase } from './status.js';
+import { UploadPolicy } from './upload-policy.js';
 import { Traffic } from './traffic.js';
 
 export interface NodeOptions {
@@ -24,6 +25,7 @@ export interface NodeOptions {
 const TICK_MS = 1000;
 const OBJECT_TIMEOUT_MS = 10_000;
 const MAX_EXT_MESSAGE = 16 << 20;
+const RETRY_MS = 10_000;
 
 /**
  * A running node: the one place that wires swarm -> wire -> scheduler -> store -> deploy. It
@@ -44,9 +46,7 @@ export class ChunkswarmNode extends Resource {
   private readonly banned = new Map<string, string>();
   private readonly refused: NodeStatusReport['refusedHeads'] = [];
   private readonly traffic = new Traffic();
-  private readonly choker: Choker;
-  private seeder: SuperSeeder | null = null;
-  private space: { release: ReleaseId; version: number; have: Bitfield } | null = null;
+  private readonly upload: UploadPolicy;
   private download: Download | null = null;
   private advancing: Promise<void> | null = null;
   private again = false;
@@ -56,6 +56,7 @@ export class ChunkswarmNode extends Resource {
   private verifyReport: NodeStatusReport['verify'] = null;
   private timer: NodeJS.Timeout | null = null;
   private lastVerify = 0;
+  private failedAt = 0;
 
   constructor(opts: NodeOptions) {
     super();
@@ -63,7 +64,9 @@ export class ChunkswarmNode extends Resource {
     this.isPublisher = opts.config.publisher !== null;
     this.log = opts.log ?? (() => undefined);
     this.random = opts.seed === undefined ? Math.random : seededRandom(opts.seed);
-    this.choker = new Choker({ clock: systemClock, random: this.random, seeding: true, options: { uploadSlots: opts.config.limits.uploadSlots } });
+    this.upload = new UploadPolicy(this.peers, {
+      publisher: this.isPublisher, uploadSlots: opts.config.limits.uploadSlots, clock: systemClock, random: this.random,
+    });
   }
 
   get publicKey(): string {
@@ -124,6 +127,9 @@ export class ChunkswarmNode extends Resource {
       return;
     }
     this.advancing = this.advance()
+      .then(() => {
+        this.lastError = null;
+      })
       .catch((err) => this.fail(err))
       .finally(() => {
         this.advancing = null;
@@ -137,6 +143,7 @@ export class ChunkswarmNode extends Resource {
   private fail(err: unknown): void {
     const e = isChunkswarmError(err) ? err : ChunkswarmError.fromSystem(err, 'running the node');
     this.lastError = { code: e.code, message: e.message };
+    this.failedAt = Date.now();
     this.log(`error: ${e.code}: ${e.message}`);
   }
 
@@ -149,7 +156,7 @@ export class ChunkswarmNode extends Resource {
     }
     const v = target.body.version;
     const id = releaseId(target.body);
-    if (this.space?.release === id && !this.download) return;
+    if (this.upload.space?.release === id && !this.download) return;
     if (!(await this.deployer.releases.materialized()).includes(v)) {
       if (this.isPublisher) return;
       const stager = await this.fetch(target, id);
@@ -164,10 +171,10 @@ export class ChunkswarmNode extends Resource {
       const gc = await this.deployer.gc().catch(() => null);
       if (gc && gc.removed.length > 0) this.log(`gc: removed releases ${gc.removed.join(', ')}, freed ${gc.freedBytes} bytes`);
     }
-    if (this.space?.release !== id) {
+    if (this.upload.space?.release !== id) {
       const pieces = await this.pieces(target);
       this.server.serveRelease(id, pieces);
-      this.setSpace(id, v, Bitfield.full(pieces.length));
+      this.upload.setSpace({ release: id, version: v, have: Bitfield.full(pieces.length) });
     }
     this.phase = 'seeding';
   }
@@ -189,8 +196,12 @@ export class ChunkswarmNode extends Resource {
     if (this.superseded(target) || this.closed) return null;
     const stager = await this.deployer.stage(target, { flushEvery: { pieces: 1024, ms: 5000 } });
     this.server.serve(id, (i) => stager.readPiece(i));
-    this.setSpace(id, target.body.version, new Bitfield(stager.pieces.length, stager.bitfield()));
+    this.upload.setSpace({ release: id, version: target.body.version, have: new Bitfield(stager.pieces.length, stager.bitfield()) });
     this.phase = 'pieces';
+    // These two lines (timestamped by `serve`) delimit the pieces phase; bench/transfer reads them.
+    const missing = stager.missing();
+    const missingBytes = missing.reduce((n, i) => n + stager.pieces[i]!.size, 0);
+    this.log(`release ${target.body.version}: fetching ${missing.length} of ${stager.pieces.length} pieces (${missingBytes} bytes)`);
     const dl = new Download({
       stager,
       clock: systemClock,
@@ -200,8 +211,7 @@ export class ChunkswarmNode extends Resource {
         requestTimeoutMs: this.config.limits.requestTimeoutMs + 2000,
       },
       onPiece: (i) => {
-        if (this.space?.release === id) this.space.have.set(i);
-        for (const p of this.peers.values()) if (p.wire.localSpace?.release === id) p.wire.have(i);
+        if (this.upload.space?.release === id) this.upload.gained(i);
       },
       onBan: (p, reason) => this.ban(p, reason),
       log: this.log,
@@ -210,6 +220,7 @@ export class ChunkswarmNode extends Resource {
     for (const p of this.peers.values()) dl.addPeer(p);
     try {
       await dl.done;
+      this.log(`release ${target.body.version}: all pieces received (${dl.duplicates} end-game duplicates)`);
     } finally {
       this.download = null;
       dl.stop();
@@ -234,24 +245,6 @@ export class ChunkswarmNode extends Resource {
     }
   }
 
-  private setSpace(release: ReleaseId, version: number, have: Bitfield): void {
-    this.space = { release, version, have };
-    this.seeder = this.isPublisher
-      ? new SuperSeeder({ pieceCount: have.length, clock: systemClock, random: this.random, options: { offersPerPeer: 16 } })
-      : null;
-    for (const p of this.peers.values()) this.announceSpace(p);
-  }
-
-  private announceSpace(p: SessionPeer): void {
-    if (!this.space) return;
-    if (this.seeder) {
-      // Super-seeding: the publisher shows each peer only the pieces it offers it.
-      p.wire.setSpace(this.space.release, new Bitfield(this.space.have.length));
-      this.seeder.peerJoined(p.key);
-      if (this.choker.isUnchoked(p.key)) this.applyOffers(this.seeder.peerUnchoked(p.key));
-    } else p.wire.setSpace(this.space.release, this.space.have);
-  }
-
   private onPeer(peer: Peer): void {
     const key = peer.publicKey;
     if (this.banned.has(key)) {
@@ -268,18 +261,17 @@ export class ChunkswarmNode extends Resource {
         maxOutstandingRequestsFromPeer: this.config.limits.maxRequestsPerPeer,
         requestTimeoutMs: this.config.limits.requestTimeoutMs,
       },
-      beforeUpload: (_w, index) => !this.seeder || this.seeder.onRequest(key, index) === 'serve',
+      beforeUpload: (_w, index) => this.upload.allow(key, index),
     });
     const p: SessionPeer = { key, wire, publisher: false };
     this.traffic.track(p);
     this.peers.get(key)?.wire.close().catch(() => undefined);
     this.peers.set(key, p);
     wire.on('ready', () => {
-      wire.sendStatus({ publisher: this.isPublisher, version: this.space?.version ?? null });
+      wire.sendStatus({ publisher: this.isPublisher, version: this.upload.space?.version ?? null });
       if (this.heads.latestBytes) wire.sendHead(this.heads.latestBytes);
-      this.announceSpace(p);
+      this.upload.peerReady(p);
       this.download?.addPeer(p);
-      this.applyChoke(this.choker.peerJoined(key));
     });
     wire.on('head', (bytes) => void this.onHead(p, bytes));
     wire.on('status', (s) => {
@@ -287,16 +279,16 @@ export class ChunkswarmNode extends Resource {
     });
     wire.on('space', () => {
       this.download?.onSpace(p);
-      if (this.seeder && wire.remoteSpace?.release === this.space?.release) this.applyOffers(this.seeder.peerBitfield(key, wire.remoteHave!.bytes));
+      this.upload.remoteSpace(p);
     });
     wire.on('have', (i) => {
       this.download?.onHave(p, i);
-      if (this.seeder && wire.remoteSpace?.release === this.space?.release) this.applyOffers(this.seeder.peerHave(key, i));
+      this.upload.remoteHave(p, i);
     });
     wire.on('choke', () => this.download?.onChoke(p));
     wire.on('unchoke', () => this.download?.onUnchoke(p));
-    wire.on('interested', () => this.applyChoke(this.choker.peerInterested(key, true)));
-    wire.on('uninterested', () => this.applyChoke(this.choker.peerInterested(key, false)));
+    wire.on('interested', () => this.upload.interested(key, true));
+    wire.on('uninterested', () => this.upload.interested(key, false));
     wire.on('bad-piece', (i, reason) => this.ban(p, `bad piece ${i}: ${reason}`));
     wire.on('bad-peer', (reason) => this.log(`peer ${key.slice(0, 12)} dropped: ${reason}`));
     wire.on('error', (err) => this.log(`serving peer ${key.slice(0, 12)}: ${err.code}: ${err.message}`));
@@ -305,8 +297,7 @@ export class ChunkswarmNode extends Resource {
       if (this.peers.get(key) !== p) return;
       this.peers.delete(key);
       this.download?.removePeer(key);
-      this.seeder?.peerLeft(key);
-      this.applyChoke(this.choker.peerLeft(key));
+      this.upload.peerLeft(key);
     });
   }
 
@@ -334,31 +325,14 @@ export class ChunkswarmNode extends Resource {
     void p.wire.close();
   }
 
-  private applyChoke(actions: ChokeAction[]): void {
-    for (const a of actions) {
-      const p = this.peers.get(a.peer);
-      if (!p) continue;
-      if (a.type === 'unchoke') {
-        p.wire.unchoke();
-        if (this.seeder) this.applyOffers(this.seeder.peerUnchoked(a.peer));
-      } else {
-        p.wire.choke();
-        this.seeder?.peerChoked(a.peer);
-      }
-    }
-  }
-
-  private applyOffers(offers: OfferAction[]): void {
-    for (const o of offers) {
-      const p = this.peers.get(o.peer);
-      if (p && p.wire.localSpace && p.wire.localSpace.release === this.space?.release) p.wire.have(o.index);
-    }
-  }
-
   private tick(): void {
+    // A failed step (a full disk, say) is tried again: the cause may have gone away.
+    if (this.failedAt > 0 && Date.now() - this.failedAt >= RETRY_MS && !this.advancing) {
+      this.failedAt = 0;
+      this.kick();
+    }
     this.download?.tick();
-    this.applyChoke(this.choker.tick());
-    if (this.seeder) this.applyOffers(this.seeder.tick());
+    this.upload.tick();
     void this.heads.reload().then((newer) => {
       if (!newer) return;
       this.log(`release ${this.heads.latest!.body.version} found in the local store`);
@@ -387,7 +361,7 @@ export class ChunkswarmNode extends Resource {
 
   report(): NodeStatusReport {
     const progress = this.download?.scheduler.progress();
-    const state = { live: this.space?.version ?? null };
+    const state = { live: this.upload.space?.version ?? null };
     return {
       node: this.swarm.publicKey,
       pid: process.pid,

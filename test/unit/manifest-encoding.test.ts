@@ -22,7 +22,8 @@ import {
   type TreeEntry,
   type TreeObject,
 } from '../../src/manifest/index.js';
-import { asChunkHash, asObjectHash, asReleaseId, isChunkswarmError, type ErrorCode } from '../../src/core/index.js';
+import { asChunkHash, asObjectHash, asReleaseId, type ErrorCode } from '../../src/core/index.js';
+import { codeOf } from '../support/error-code.js';
 
 // An independent writer of the format as specified, to check the codec against the spec, not against itself.
 const leb = (n: number | bigint): number[] => {
@@ -93,14 +94,6 @@ const sampleBody: ReleaseBody = {
   note: 'fix typo — ü',
 };
 
-function codeOf(fn: () => unknown): ErrorCode | 'none' | 'foreign' {
-  try {
-    fn();
-    return 'none';
-  } catch (err) {
-    return isChunkswarmError(err) ? err.code : 'foreign';
-  }
-}
 
 describe('canonical encoding', () => {
   it('matches the specified byte layout', () => {

@@ -9,7 +9,8 @@ import {
   verifyRelease,
   type ReleaseBody,
 } from '../../src/manifest/index.js';
-import { asObjectHash, asReleaseId, isChunkswarmError, type ErrorCode } from '../../src/core/index.js';
+import { asObjectHash, asReleaseId } from '../../src/core/index.js';
+import { codeOf } from '../support/error-code.js';
 
 const publisher = generatePublisherKeys();
 const stranger = generatePublisherKeys();
@@ -24,14 +25,6 @@ const body: ReleaseBody = {
   note: 'nightly',
 };
 
-function codeOf(fn: () => unknown): ErrorCode | 'none' | 'foreign' {
-  try {
-    fn();
-    return 'none';
-  } catch (err) {
-    return isChunkswarmError(err) ? err.code : 'foreign';
-  }
-}
 
 describe('release signing', () => {
   it('makes raw 32-byte keys and names the cluster by the key hash', () => {

@@ -1,0 +1,117 @@
+import type { Clock, ReleaseId } from '../core/index.js';
+import { Choker, SuperSeeder, type ChokeAction, type OfferAction } from '../scheduler/index.js';
+import { Bitfield } from '../wire/index.js';
+import type { SessionPeer } from './peer.js';
+
+/** The piece space this node works on: the release it serves and what it holds of it. */
+export interface Space {
+  release: ReleaseId;
+  version: number;
+  have: Bitfield;
+}
+
+/**
+ * Who gets our upload: the choker picks the unchoked peers; on the publisher, the super-seeder
+ * decides which pieces each peer is shown and served, so that the publisher's egress stays near
+ * one copy of a release however many frontends there are.
+ */
+export class UploadPolicy {
+  space: Space | null = null;
+  private readonly choker: Choker;
+  private seeder: SuperSeeder | null = null;
+
+  constructor(
+    private readonly peers: ReadonlyMap<string, SessionPeer>,
+    private readonly o: { publisher: boolean; uploadSlots: number; clock: Clock; random: () => number },
+  ) {
+    this.choker = new Choker({ clock: o.clock, random: o.random, seeding: true, options: { uploadSlots: o.uploadSlots } });
+  }
+
+  setSpace(space: Space): void {
+    this.space = space;
+    this.seeder = this.o.publisher
+      ? new SuperSeeder({ pieceCount: space.have.length, clock: this.o.clock, random: this.o.random, options: { offersPerPeer: 16 } })
+      : null;
+    for (const p of this.peers.values()) this.announce(p);
+  }
+
+  /** Tells one peer our space and bitfield (on the publisher: an empty one, then offers). */
+  announce(p: SessionPeer): void {
+    if (!this.space) return;
+    if (!this.seeder) {
+      p.wire.setSpace(this.space.release, this.space.have);
+      return;
+    }
+    p.wire.setSpace(this.space.release, new Bitfield(this.space.have.length));
+    this.seeder.peerJoined(p.key);
+    if (this.choker.isUnchoked(p.key)) this.offer(this.seeder.peerUnchoked(p.key));
+  }
+
+  /** We now hold piece `index` of our space: every peer on it hears of it. */
+  gained(index: number): void {
+    if (!this.space) return;
+    this.space.have.set(index);
+    for (const p of this.peers.values()) if (this.onOurSpace(p)) p.wire.have(index);
+  }
+
+  peerReady(p: SessionPeer): void {
+    this.announce(p);
+    this.choke(this.choker.peerJoined(p.key));
+  }
+
+  peerLeft(key: string): void {
+    this.seeder?.peerLeft(key);
+    this.choke(this.choker.peerLeft(key));
+  }
+
+  interested(key: string, yes: boolean): void {
+    this.choke(this.choker.peerInterested(key, yes));
+  }
+
+  remoteSpace(p: SessionPeer): void {
+    if (this.seeder && this.peerOnOurSpace(p)) this.offer(this.seeder.peerBitfield(p.key, p.wire.remoteHave!.bytes));
+  }
+
+  remoteHave(p: SessionPeer, index: number): void {
+    if (this.seeder && this.peerOnOurSpace(p)) this.offer(this.seeder.peerHave(p.key, index));
+  }
+
+  /** The wire's upload gate. */
+  allow(key: string, index: number): boolean {
+    return !this.seeder || this.seeder.onRequest(key, index) === 'serve';
+  }
+
+  tick(): void {
+    this.choke(this.choker.tick());
+    if (this.seeder) this.offer(this.seeder.tick());
+  }
+
+  private onOurSpace(p: SessionPeer): boolean {
+    return p.wire.localSpace?.release === this.space?.release;
+  }
+
+  private peerOnOurSpace(p: SessionPeer): boolean {
+    return p.wire.remoteSpace?.release === this.space?.release;
+  }
+
+  private choke(actions: ChokeAction[]): void {
+    for (const a of actions) {
+      const p = this.peers.get(a.peer);
+      if (!p) continue;
+      if (a.type === 'unchoke') {
+        p.wire.unchoke();
+        if (this.seeder) this.offer(this.seeder.peerUnchoked(a.peer));
+      } else {
+        p.wire.choke();
+        this.seeder?.peerChoked(a.peer);
+      }
+    }
+  }
+
+  private offer(offers: OfferAction[]): void {
+    for (const o of offers) {
+      const p = this.peers.get(o.peer);
+      if (p && this.onOurSpace(p)) p.wire.have(o.index);
+    }
+  }
+}
