@@ -13,9 +13,8 @@ export function machine(): Record<string, unknown> {
   return { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30) };
 }
 
-/** Writes bench/results/<name>-<date>.json and returns its path. */
-export async function writeResult(name: string, data: Record<string, unknown>): Promise<string> {
-  const dir = join(repoRoot, 'bench', 'results');
+/** Writes bench/results/<name>-<date>.json (or into `dir`, e.g. a test's temporary one) and returns its path. */
+export async function writeResult(name: string, data: Record<string, unknown>, dir = join(repoRoot, 'bench', 'results')): Promise<string> {
   await mkdir(dir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const path = join(dir, `${name}-${stamp}.json`);

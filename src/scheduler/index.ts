@@ -12,6 +12,7 @@ export type {
   PeerDownloadStats,
   PeerId,
   PieceSet,
+  RequestFailure,
   SchedulerAction,
 } from './types.js';
 export { DEFAULT_SCHEDULER_OPTIONS, checkSchedulerOptions, type SchedulerOptions } from './options.js';

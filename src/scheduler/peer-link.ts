@@ -18,6 +18,12 @@ export class PeerLink {
   readonly refused = new Map<number, number>();
   bytesReceived = 0;
   piecesReceived = 0;
+  /** Requests failed since its last piece, since when, and whether it declined any of them. */
+  failures = 0;
+  failingSince = 0;
+  declinedSome = false;
+  /** Reported stalled: asked nothing more until the session resolves it (ban or disconnect). */
+  stalled = false;
   /** Bytes per millisecond, undefined until the first piece arrives. */
   rate: number | undefined;
   private lastArrival = Number.NEGATIVE_INFINITY;
@@ -37,6 +43,21 @@ export class PeerLink {
     const sample = bytes / Math.max(1, now - start);
     this.rate = this.rate === undefined ? sample : this.rate + EWMA_ALPHA * (sample - this.rate);
     this.lastArrival = now;
+  }
+
+  recordFailure(kind: 'declined' | 'timeout', now: number): void {
+    if (this.failures++ === 0) {
+      this.failingSince = now;
+      this.declinedSome = false;
+    }
+    if (kind === 'declined') this.declinedSome = true;
+  }
+
+  /** Whether to give up on the peer (SchedulerOptions.unresponsiveFailures), and why. */
+  unresponsive(now: number, opts: SchedulerOptions): { declined: boolean; what: string } | null {
+    const span = now - this.failingSince;
+    if (this.stalled || this.failures < opts.unresponsiveFailures || span < opts.requestTimeoutMs) return null;
+    return { declined: this.declinedSome, what: `${this.failures} requests in a row failed over ${(span / 1000).toFixed(1)} s without a piece` };
   }
 
   /** A timeout halves the estimate (multiplicative decrease), so the pipeline shrinks at once. */

@@ -4,7 +4,7 @@ import { isPieceIndex, piecesOf, toBitfield } from './bitfield.js';
 import { PeerLink } from './peer-link.js';
 import { inEndGame, pickDuplicate, pickFresh, type PickerView } from './piece-picker.js';
 import { checkSchedulerOptions, DEFAULT_SCHEDULER_OPTIONS, type SchedulerOptions } from './options.js';
-import type { DownloadProgress, PeerDownloadStats, PeerId, PieceSet, SchedulerAction } from './types.js';
+import type { DownloadProgress, PeerDownloadStats, PeerId, PieceSet, RequestFailure, SchedulerAction } from './types.js';
 
 export interface PieceSchedulerInit {
   /** Size in bytes of each piece (the release's unique chunks, in canonical order). */
@@ -89,6 +89,12 @@ export class PieceScheduler {
     return [...this.interest(link), ...this.fill([link])];
   }
 
+  /** The peer sent piece data (even too late to use): it is congested, not stalling. */
+  peerActive(peer: PeerId): void {
+    const link = this.links.get(peer);
+    if (link) link.failures = 0;
+  }
+
   /** A choke discards the peer's queue on its side, so our requests there are re-queued. */
   peerChoked(peer: PeerId): SchedulerAction[] {
     const link = this.links.get(peer);
@@ -105,13 +111,18 @@ export class PieceScheduler {
     return this.fill([link]);
   }
 
-  /** The peer declined a request (e.g. a super-seeder deferring): ask someone else. */
-  pieceRejected(peer: PeerId, index: number): SchedulerAction[] {
+  /**
+   * A request failed (e.g. a super-seeder deferring): ask someone else. `failure` says it was the
+   * peer's doing (it declined, or never answered); those count towards giving up on the peer.
+   */
+  pieceRejected(peer: PeerId, index: number, failure?: RequestFailure): SchedulerAction[] {
     const link = this.links.get(peer);
     if (!link || !link.inflight.has(index)) return [];
-    link.refused.set(index, this.clock.now());
+    const now = this.clock.now();
+    link.refused.set(index, now);
     this.unrequest(link, index, true);
-    return this.fill();
+    if (failure) link.recordFailure(failure, now);
+    return [...this.judge(link), ...this.fill()];
   }
 
   /**
@@ -131,6 +142,7 @@ export class PieceScheduler {
       if (at !== undefined) link.recordArrival(at, this.clock.now(), size);
       link.bytesReceived += size;
       link.piecesReceived++;
+      link.failures = 0;
       if (at !== undefined) this.unrequest(link, index);
     }
     if (!this.have[index]) {
@@ -160,9 +172,11 @@ export class PieceScheduler {
       if (first) link.recordTimeout(this.sizes[first[0]] ?? 0, now - first[1]);
       for (const [i] of expired) {
         this.unrequest(link, i, true);
+        link.recordFailure('timeout', now);
         out.push({ type: 'cancel', peer: link.id, index: i });
       }
     }
+    for (const link of [...this.links.values()]) out.push(...this.judge(link));
     return [...out, ...this.fill()];
   }
 
@@ -219,7 +233,7 @@ export class PieceScheduler {
     const out: SchedulerAction[] = [];
     const all = only === undefined || this.isEndGame();
     const chosen = all ? [...this.links.values()] : [...new Set(only)].filter((l): l is PeerLink => l !== undefined);
-    const ready = chosen.filter((l) => !l.choked && l.useful > 0).sort((a, b) => (b.rate ?? 0) - (a.rate ?? 0) || a.order - b.order);
+    const ready = chosen.filter((l) => !l.choked && !l.stalled && l.useful > 0).sort((a, b) => (b.rate ?? 0) - (a.rate ?? 0) || a.order - b.order);
     for (const link of ready) this.fillOne(link, out);
     if (!all && out.length > 0 && this.isEndGame()) return [...out, ...this.fill()];
     return out;
@@ -286,6 +300,16 @@ export class PieceScheduler {
     for (const i of [...link.inflight.keys()]) this.unrequest(link, i);
     this.links.delete(peer);
     this.avail.removePeer(peer);
+  }
+
+  /** Gives up on a peer that keeps failing requests without sending a piece (options.unresponsiveFailures). */
+  private judge(link: PeerLink): SchedulerAction[] {
+    const v = link.unresponsive(this.clock.now(), this.opts);
+    if (!v) return [];
+    if (v.declined) return [this.ban(link.id, `announced pieces it does not send: ${v.what}`)];
+    link.stalled = true;
+    for (const i of [...link.inflight.keys()]) this.unrequest(link, i, true);
+    return [{ type: 'stalled', peer: link.id, reason: `answered none of its requests: ${v.what}` }];
   }
 
   private ban(peer: PeerId, reason: string): SchedulerAction {

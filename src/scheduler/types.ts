@@ -12,8 +12,13 @@ export type SchedulerAction =
   | { type: 'request'; peer: PeerId; index: number }
   | { type: 'cancel'; peer: PeerId; index: number }
   | { type: 'ban'; peer: PeerId; reason: string }
+  /** The peer answered none of its recent requests: a staller, or a dead connection (see options). */
+  | { type: 'stalled'; peer: PeerId; reason: string }
   | { type: 'interested'; peer: PeerId }
   | { type: 'not-interested'; peer: PeerId };
+
+/** How a request failed at the peer: it declined it (BEP-6 reject), or never answered. */
+export type RequestFailure = 'declined' | 'timeout';
 
 /** What the choker asks the session to send. */
 export type ChokeAction = { type: 'choke' | 'unchoke'; peer: PeerId };

@@ -1,6 +1,7 @@
-import { isChunkswarmError, type Clock } from '../core/index.js';
+import { ChunkswarmError, isChunkswarmError, type Clock } from '../core/index.js';
 import type { Stager } from '../deploy/index.js';
-import { PieceScheduler, type SchedulerAction, type SchedulerOptions } from '../scheduler/index.js';
+import { PieceScheduler, type RequestFailure, type SchedulerAction, type SchedulerOptions } from '../scheduler/index.js';
+import { isDeclined } from '../wire/index.js';
 import type { SessionPeer } from './peer.js';
 
 export interface DownloadOptions {
@@ -11,6 +12,8 @@ export interface DownloadOptions {
   /** A piece was verified and stored: announce it. */
   onPiece: (index: number, from: SessionPeer) => void;
   onBan: (peer: SessionPeer, reason: string) => void;
+  /** The peer answered none of its recent requests; its pieces are asked of others meanwhile. */
+  onStall: (peer: SessionPeer, reason: string) => void;
   log: (line: string) => void;
 }
 
@@ -23,6 +26,8 @@ export class Download {
   readonly scheduler: PieceScheduler;
   readonly done: Promise<void>;
   private readonly peers = new Map<string, SessionPeer>();
+  /** Per peer, its wire's piece message count at the last tick. */
+  private readonly pieceMessages = new Map<string, number>();
   private resolve!: () => void;
   private reject!: (err: unknown) => void;
   private finished = false;
@@ -51,7 +56,10 @@ export class Download {
   }
 
   addPeer(p: SessionPeer): void {
-    if (this.finished || this.peers.has(p.key)) return;
+    const old = this.peers.get(p.key);
+    if (this.finished || old === p) return;
+    // A new connection to the same node replaces the old one, whose requests can never complete.
+    if (old) this.removePeer(p.key);
     this.peers.set(p.key, p);
     this.apply(this.scheduler.peerJoined(p.key));
     this.onSpace(p);
@@ -65,30 +73,52 @@ export class Download {
 
   /** The peer announced a piece space: its bitfield counts only if it is ours. */
   onSpace(p: SessionPeer): void {
-    if (!this.peers.has(p.key)) return;
+    if (!this.isCurrent(p)) return;
     const space = p.wire.remoteSpace;
     const bits = space?.release === this.release ? p.wire.remoteHave?.bytes : undefined;
     this.apply(this.scheduler.peerBitfield(p.key, bits ?? []));
   }
 
   onHave(p: SessionPeer, index: number): void {
-    if (this.peers.has(p.key) && p.wire.remoteSpace?.release === this.release) this.apply(this.scheduler.peerHave(p.key, index));
+    if (this.isCurrent(p) && p.wire.remoteSpace?.release === this.release) this.apply(this.scheduler.peerHave(p.key, index));
   }
 
   onChoke(p: SessionPeer): void {
-    if (this.peers.has(p.key)) this.apply(this.scheduler.peerChoked(p.key));
+    if (this.isCurrent(p)) this.apply(this.scheduler.peerChoked(p.key));
   }
 
   onUnchoke(p: SessionPeer): void {
-    if (this.peers.has(p.key)) this.apply(this.scheduler.peerUnchoked(p.key));
+    if (this.isCurrent(p)) this.apply(this.scheduler.peerUnchoked(p.key));
   }
 
   tick(): void {
-    if (!this.finished) this.apply(this.scheduler.tick());
+    if (this.finished) return;
+    for (const p of this.peers.values()) {
+      const n = p.wire.stats().pieceMessages;
+      if (n !== this.pieceMessages.get(p.key)) this.scheduler.peerActive(p.key);
+      this.pieceMessages.set(p.key, n);
+    }
+    this.apply(this.scheduler.tick());
   }
 
+  /** Abandons the transfer (a newer release, or the node closing): `done` rejects with E_CLOSED. */
   stop(): void {
-    this.finished = true;
+    this.fail(new ChunkswarmError('E_CLOSED', `download of release ${this.release} stopped`));
+  }
+
+  /**
+   * Whether a failed request was the peer's doing. A peer that moved to another release did nothing
+   * wrong, and the publisher declines by design (super-seeding defers pieces others can give).
+   */
+  private failureOf(p: SessionPeer, err: unknown): RequestFailure | undefined {
+    if (p.wire.remoteSpace?.release !== this.release) return undefined;
+    if (isChunkswarmError(err, 'E_TIMEOUT')) return 'timeout';
+    return isDeclined(err) && !p.publisher ? 'declined' : undefined;
+  }
+
+  /** Events of a connection that was replaced by a newer one to the same node are stale. */
+  private isCurrent(p: SessionPeer): boolean {
+    return this.peers.get(p.key) === p;
   }
 
   private apply(actions: SchedulerAction[]): void {
@@ -109,6 +139,9 @@ export class Download {
         case 'ban':
           this.o.onBan(p, a.reason);
           break;
+        case 'stalled':
+          this.o.onStall(p, a.reason);
+          break;
         case 'cancel':
           // The duplicate end-game copy is cheap to receive and drop; bittorrent-protocol keeps
           // no handle to withdraw a request already written to the socket.
@@ -125,7 +158,7 @@ export class Download {
     } catch (err) {
       if (this.finished) return;
       if (isChunkswarmError(err, 'E_HASH_MISMATCH')) this.apply(this.scheduler.pieceReceived(p.key, index, false));
-      else if (!isChunkswarmError(err, 'E_CLOSED')) this.apply(this.scheduler.pieceRejected(p.key, index));
+      else if (!isChunkswarmError(err, 'E_CLOSED')) this.apply(this.scheduler.pieceRejected(p.key, index, this.failureOf(p, err)));
       return;
     }
     if (this.finished) return;

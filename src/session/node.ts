@@ -1,10 +1,10 @@
-import { ChunkswarmError, Resource, isChunkswarmError, systemClock, type ReleaseId } from '../core/index.js';
+import { ChunkswarmError, Resource, isChunkswarmError, isHex64, systemClock, type ObjectHash, type ReleaseId } from '../core/index.js';
 import { readClusterSecret, type Config } from '../config/index.js';
 import { releaseId, releasePieces, type SignedRelease } from '../manifest/index.js';
 import { Deployer, canActivate, type Stager } from '../deploy/index.js';
 import { seededRandom } from '../scheduler/index.js';
 import { Swarm, startBootstrapNode, type BootstrapNode, type Peer } from '../swarm/index.js';
-import { Bitfield, PeerWire, wirePeerId } from '../wire/index.js';
+import { Bitfield, PeerWire, wirePeerId, type NodeStatus } from '../wire/index.js';
 import { Download } from './download.js';
 import { HeadBook } from './heads.js';
 import { nodeSeed } from './identity.js';
@@ -26,6 +26,8 @@ const TICK_MS = 1000;
 const OBJECT_TIMEOUT_MS = 10_000;
 const MAX_EXT_MESSAGE = 16 << 20;
 const RETRY_MS = 10_000;
+/** Banned keys a status message carries, and takes from a peer. */
+const MAX_REPORTED_BANS = 256;
 
 /**
  * A running node: the one place that wires swarm -> wire -> scheduler -> store -> deploy. It
@@ -194,7 +196,7 @@ export class ChunkswarmNode extends Resource {
     const got = await fetchObjects(target.body.root, this.deployer.objects, (h) => this.requestObject(h, target));
     this.objectsFetched += got.fetched;
     if (this.superseded(target) || this.closed) return null;
-    const stager = await this.deployer.stage(target, { flushEvery: { pieces: 1024, ms: 5000 } });
+    const stager = await this.deployer.stage(target);
     this.server.serve(id, (i) => stager.readPiece(i));
     this.upload.setSpace({ release: id, version: target.body.version, have: new Bitfield(stager.pieces.length, stager.bitfield()) });
     this.phase = 'pieces';
@@ -214,6 +216,7 @@ export class ChunkswarmNode extends Resource {
         if (this.upload.space?.release === id) this.upload.gained(i);
       },
       onBan: (p, reason) => this.ban(p, reason),
+      onStall: (p, reason) => void this.probe(p, reason, target.body.root),
       log: this.log,
     });
     this.download = dl;
@@ -221,6 +224,11 @@ export class ChunkswarmNode extends Resource {
     try {
       await dl.done;
       this.log(`release ${target.body.version}: all pieces received (${dl.duplicates} end-game duplicates)`);
+    } catch (err) {
+      if (!isChunkswarmError(err, 'E_CLOSED')) throw err;
+      // Stopped for a newer release or a shutdown: keep what was written for the next attempt.
+      await stager.close().catch(() => undefined);
+      return null;
     } finally {
       this.download = null;
       dl.stop();
@@ -228,11 +236,32 @@ export class ChunkswarmNode extends Resource {
     return stager;
   }
 
+  /**
+   * A peer that answers no piece request is either stalling on purpose or gone without the
+   * connection noticing yet: one that still answers an object request is banned, a silent one is
+   * only disconnected (a restarted node, e.g. the publisher, must be able to come back).
+   */
+  private async probe(p: SessionPeer, reason: string, root: ObjectHash): Promise<void> {
+    const alive = await p.wire.requestObject(root, this.config.limits.requestTimeoutMs).then(
+      () => true,
+      (err: unknown) => !isChunkswarmError(err, 'E_TIMEOUT') && !isChunkswarmError(err, 'E_CLOSED'),
+    );
+    if (p.wire.closed) return;
+    // A restarted or overloaded publisher must not be shut out for good: it is only disconnected.
+    if (alive && !p.publisher) return this.ban(p, `stalls piece requests yet answers others: it ${reason}`);
+    this.log(`peer ${p.key.slice(0, 12)} dropped: it ${reason}${alive ? '' : ', and answers nothing else either'}`);
+    void p.wire.close();
+  }
+
   private async requestObject(hash: Parameters<PeerWire['requestObject']>[0], target: SignedRelease): Promise<Uint8Array> {
     for (let attempt = 0; ; attempt++) {
       if (this.closed || this.superseded(target)) throw new ChunkswarmError('E_CLOSED', 'release superseded or node closing');
-      const candidates = [...this.peers.values()];
-      const start = attempt % Math.max(1, candidates.length);
+      // Peers already working on this release hold its objects; the others are asked last.
+      const id = releaseId(target.body);
+      const all = [...this.peers.values()];
+      const onIt = all.filter((p) => p.wire.remoteSpace?.release === id);
+      const candidates = [...onIt, ...all.filter((p) => !onIt.includes(p))];
+      const start = onIt.length > 0 ? Math.floor(this.random() * onIt.length) : attempt % Math.max(1, candidates.length);
       for (let k = 0; k < candidates.length; k++) {
         const p = candidates[(start + k) % candidates.length]!;
         try {
@@ -268,7 +297,7 @@ export class ChunkswarmNode extends Resource {
     this.peers.get(key)?.wire.close().catch(() => undefined);
     this.peers.set(key, p);
     wire.on('ready', () => {
-      wire.sendStatus({ publisher: this.isPublisher, version: this.upload.space?.version ?? null });
+      wire.sendStatus(this.statusMessage());
       if (this.heads.latestBytes) wire.sendHead(this.heads.latestBytes);
       this.upload.peerReady(p);
       this.download?.addPeer(p);
@@ -276,6 +305,9 @@ export class ChunkswarmNode extends Resource {
     wire.on('head', (bytes) => void this.onHead(p, bytes));
     wire.on('status', (s) => {
       p.publisher = s.publisher === true;
+      if (this.isPublisher && Array.isArray(s.banned)) {
+        this.upload.distrust(s.banned.filter((k): k is string => typeof k === 'string' && isHex64(k)).slice(0, MAX_REPORTED_BANS));
+      }
     });
     wire.on('space', () => {
       this.download?.onSpace(p);
@@ -323,6 +355,12 @@ export class ChunkswarmNode extends Resource {
     this.banned.set(p.key, reason);
     this.log(`banned peer ${p.key.slice(0, 12)}: ${reason}`);
     void p.wire.close();
+    // The publisher stops counting the banned node's pieces as copies (UploadPolicy.distrust).
+    for (const other of this.peers.values()) if (other !== p) other.wire.sendStatus(this.statusMessage());
+  }
+
+  private statusMessage(): NodeStatus {
+    return { publisher: this.isPublisher, version: this.upload.space?.version ?? null, banned: [...this.banned.keys()].slice(-MAX_REPORTED_BANS) };
   }
 
   private tick(): void {
@@ -359,6 +397,17 @@ export class ChunkswarmNode extends Resource {
     }
   }
 
+  /**
+   * Missing pieces that no connected peer holds. The publisher holds all of its release but, super-
+   * seeding, shows only what it offers: while it is connected nothing is unavailable.
+   */
+  private unavailablePieces(): number {
+    const dl = this.download;
+    if (!dl) return 0;
+    for (const p of this.peers.values()) if (p.publisher && p.wire.remoteSpace?.release === dl.release) return 0;
+    return dl.scheduler.missingUnavailable().length;
+  }
+
   report(): NodeStatusReport {
     const progress = this.download?.scheduler.progress();
     const state = { live: this.upload.space?.version ?? null };
@@ -372,7 +421,7 @@ export class ChunkswarmNode extends Resource {
       pinned: false,
       newest: this.heads.latest ? { version: this.heads.latest.body.version, release: releaseId(this.heads.latest.body) } : null,
       progress: progress && this.heads.latest ? { version: this.heads.latest.body.version, ...progress } : null,
-      unavailablePieces: this.download?.scheduler.missingUnavailable().length ?? 0,
+      unavailablePieces: this.unavailablePieces(),
       ...this.traffic.totals(),
       objectsFetched: this.objectsFetched,
       peers: this.traffic.peers(),

@@ -19,6 +19,8 @@ export class UploadPolicy {
   space: Space | null = null;
   private readonly choker: Choker;
   private seeder: SuperSeeder | null = null;
+  /** Members some peer banned: not counted as holding copies (see distrust()). */
+  private readonly distrusted = new Set<string>();
 
   constructor(
     private readonly peers: ReadonlyMap<string, SessionPeer>,
@@ -43,7 +45,11 @@ export class UploadPolicy {
       return;
     }
     p.wire.setSpace(this.space.release, new Bitfield(this.space.have.length));
+    if (this.distrusted.has(p.key)) return;
     this.seeder.peerJoined(p.key);
+    // A peer already on this release (it announced it before our space was set, e.g. right after
+    // a restart) holds pieces the new seeder must know of: it never repeats them as `have`s.
+    if (this.peerOnOurSpace(p)) this.offer(this.seeder.peerBitfield(p.key, p.wire.remoteHave!.bytes));
     if (this.choker.isUnchoked(p.key)) this.offer(this.seeder.peerUnchoked(p.key));
   }
 
@@ -68,11 +74,27 @@ export class UploadPolicy {
     this.choke(this.choker.peerInterested(key, yes));
   }
 
+  /**
+   * Members that peers report having banned (their status messages): on the publisher, their
+   * bitfields stop counting as copies. A member claiming every piece would otherwise make the
+   * super-seeder defer every piece to it, and starve the honest nodes that banned it. A false
+   * report only costs publisher egress.
+   */
+  distrust(keys: readonly string[]): void {
+    for (const key of keys) {
+      if (this.distrusted.has(key)) continue;
+      this.distrusted.add(key);
+      if (this.seeder) this.offer(this.seeder.peerLeft(key));
+    }
+  }
+
   remoteSpace(p: SessionPeer): void {
+    if (this.distrusted.has(p.key)) return;
     if (this.seeder && this.peerOnOurSpace(p)) this.offer(this.seeder.peerBitfield(p.key, p.wire.remoteHave!.bytes));
   }
 
   remoteHave(p: SessionPeer, index: number): void {
+    if (this.distrusted.has(p.key)) return;
     if (this.seeder && this.peerOnOurSpace(p)) this.offer(this.seeder.peerHave(p.key, index));
   }
 

@@ -1,4 +1,5 @@
 import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
 import { isIPv4 } from 'node:net';
 import HyperDHT from 'hyperdht';
 import { ChunkswarmError } from '../core/index.js';
@@ -33,7 +34,9 @@ export async function startBootstrapNode(
     // node while another (the publisher's, say) is down.
     const peers = (opts.peers ?? []).filter((p) => !(p.host === host && p.port === port));
     node = HyperDHT.bootstrapper(port, host, { bootstrap: peers.map((p) => `${p.host}:${p.port}`) });
-    await node.ready();
+    // Serving starts once the socket is bound. Joining the other bootstrap nodes goes on in the
+    // background: a dead one in the list (the publisher's, say) would hold ready() for ~12 s.
+    await Promise.race([once(node, 'listening'), node.ready()]);
   } catch (err) {
     throw new ChunkswarmError('E_IO', `cannot start the DHT bootstrap node on ${host}:${port}: ${(err as Error).message}`, { cause: err });
   }

@@ -1,4 +1,5 @@
 export { PeerWire } from './peer-wire.js';
+export { isDeclined } from './piece-client.js';
 export { EXTENSION_NAME } from './stream-link.js';
 export { Bitfield } from './bitfield.js';
 export { clusterInfoHash, wirePeerId } from './info-hash.js';

@@ -39,6 +39,7 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
   private isClosed = false;
   private abuseCount = 0;
   private piecesServed = 0;
+  private pieceMessages = 0;
   private uploadedBytes = 0;
   private handshakeTimer: { cancel(): void } | null = null;
   private readonly readyPromise: Promise<void>;
@@ -192,6 +193,7 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
       downloadedBytes: this.pieces.downloadedBytes,
       piecesServed: this.piecesServed,
       piecesReceived: this.pieces.piecesReceived,
+      pieceMessages: this.pieceMessages,
       objectsServed: this.responder.objectsServed,
       requestsInFlight: this.pieces.inFlight,
       peerRequestsInFlight: this.wire.peerRequests.length,
@@ -221,7 +223,10 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
     w.on('extended', (ext) => ext === 'handshake' && this.onExtendedHandshake());
     w.on('have', (index) => this.onHave(index));
     w.on('request', (index, offset, length, respond) => this.responder.onRequest(index, offset, length, respond));
-    w.on('piece', (index, offset, block) => this.pieces.onPiece(index, offset, block));
+    w.on('piece', (index, offset, block) => {
+      this.pieceMessages++;
+      this.pieces.onPiece(index, offset, block);
+    });
     w.on('upload', (bytes) => {
       this.uploadedBytes += bytes;
       this.piecesServed++;

@@ -94,8 +94,20 @@ export class PieceClient {
   }
 }
 
+/** E_BUSY errors that are the peer's own answer (a reject), not our refusal to send or a space change. */
+const declines = new WeakSet<ChunkswarmError>();
+
+/** Whether a requestPiece() failure is the peer declining the request. */
+export function isDeclined(err: unknown): boolean {
+  return err instanceof ChunkswarmError && declines.has(err);
+}
+
 function fromWireError(err: Error, index: number): ChunkswarmError {
   if (/closed/.test(err.message)) return new ChunkswarmError('E_CLOSED', `connection closed before piece ${index} arrived`);
-  if (/reject|chok/.test(err.message)) return new ChunkswarmError('E_BUSY', `peer declined piece ${index} (${err.message})`);
+  if (/reject|chok/.test(err.message)) {
+    const declined = new ChunkswarmError('E_BUSY', `peer declined piece ${index} (${err.message})`);
+    declines.add(declined);
+    return declined;
+  }
   return new ChunkswarmError('E_PROTOCOL', `request for piece ${index} failed: ${err.message}`, { cause: err });
 }

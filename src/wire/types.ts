@@ -77,6 +77,8 @@ export interface WireStats {
   downloadedBytes: number;
   piecesServed: number;
   piecesReceived: number;
+  /** Piece messages from the peer, late ones (for requests already given up) included: signs of life. */
+  pieceMessages: number;
   objectsServed: number;
   /** Our piece requests to the peer not yet answered. */
   requestsInFlight: number;

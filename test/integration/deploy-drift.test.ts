@@ -112,7 +112,7 @@ describe('deploy: staging, activation and drift', () => {
     ok(await cs(c.pub, 'publish', src));
 
     const blocked = await cs(c.fol, 'activate', '3', '--source-data', c.pubData);
-    expect(blocked.code).toBe(1);
+    expect(blocked.code).toBe(9);
     expect(blocked.stderr).toMatch(/E_DRIFT.*drift ack/s);
     expect(await readlink(c.folLive)).toBe(join(c.folData, 'releases', '2'));
     const records = await csJson<Array<{ id: string; policy: string; counts: { meta: number } }>>(c.fol, 'drift', 'list');

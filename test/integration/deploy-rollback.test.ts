@@ -48,7 +48,7 @@ describe('deploy: rollback, pin, republish, gc, hooks', () => {
     expect(await state()).toMatchObject({ live: 2, pinned: true });
 
     const refused = await cs(c.pub, 'activate', '3');
-    expect(refused.code).toBe(1);
+    expect(refused.code).toBe(8);
     expect(refused.stderr).toMatch(/E_PINNED.*unpin/);
     expect(await liveVersion()).toBe(2);
 
@@ -107,7 +107,7 @@ describe('deploy: rollback, pin, republish, gc, hooks', () => {
   it('a failing preActivate hook leaves live untouched; a failing postActivate only warns', async () => {
     await editConfig(c.pub, (cfg) => (cfg.hooks = { preActivate: 'echo checking $CHUNKSWARM_VERSION; exit 3' }));
     const r = await cs(c.pub, 'activate', '3');
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(10);
     expect(r.stderr).toMatch(/E_HOOK: preActivate hook exited 3.*unchanged/s);
     expect(r.stderr).toContain('checking 3');
     expect(await liveVersion()).toBe(4);

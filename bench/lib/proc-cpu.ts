@@ -1,0 +1,75 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+/** Kernel clock ticks per second, the unit of utime/stime in /proc/<pid>/stat. */
+function clockTicks(): number {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  } catch {
+    return 100;
+  }
+}
+
+/** utime + stime of every thread of the process, in ticks; null once it is gone (or not Linux). */
+function cpuTicks(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return null;
+  }
+}
+
+/** Busy ticks of the whole machine (every core, every process: other work on a shared box too). */
+function machineTicks(): number | null {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal: all but idle and iowait.
+    return f.slice(0, 8).reduce((a, b) => a + b, 0) - f[3]! - f[4]!;
+  } catch {
+    return null;
+  }
+}
+
+/** The key under which CpuSampler keeps the whole machine's busy time. */
+export const MACHINE = 0;
+
+/**
+ * Samples the CPU time of some processes (all their threads: the libuv pool's file I/O and
+ * hashing count too, unlike in a --cpu-prof of the main thread), to tell afterwards how busy
+ * each was between two wall-clock moments, e.g. the timestamps of two log lines.
+ */
+export class CpuSampler {
+  private readonly ticks = clockTicks();
+  private readonly samples = new Map<number, Array<{ at: number; ticks: number }>>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(pids: number[], everyMs = 100) {
+    for (const pid of [MACHINE, ...pids]) this.samples.set(pid, []);
+    this.timer = setInterval(() => this.sample(), everyMs);
+    this.sample();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** CPU seconds the process (or MACHINE: all of them) used from `from` to `to` (Date.now() times), from the nearest samples. */
+  cpuSeconds(pid: number, from: number, to: number): number | null {
+    const s = this.samples.get(pid) ?? [];
+    const near = (t: number) => s.reduce<{ at: number; ticks: number } | null>((best, x) => (!best || Math.abs(x.at - t) < Math.abs(best.at - t) ? x : best), null);
+    const a = near(from);
+    const b = near(to);
+    return a && b && b.at > a.at ? (b.ticks - a.ticks) / this.ticks : null;
+  }
+
+  private sample(): void {
+    const at = Date.now();
+    for (const [pid, list] of this.samples) {
+      const t = pid === MACHINE ? machineTicks() : cpuTicks(pid);
+      if (t !== null) list.push({ at, ticks: t });
+    }
+  }
+}

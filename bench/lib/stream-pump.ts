@@ -1,0 +1,94 @@
+/**
+ * Child process of bench/transfer: one end of a one-way bulk transfer over hyperswarm on loopback,
+ * either through our Swarm (authentication + credit flow control, the layer chunkswarm's wire runs
+ * on) or over bare hyperswarm streams. The receiver announces the topic, the sender only looks it
+ * up, so there is exactly one connection.
+ *   node dist/bench/lib/stream-pump.js <swarm|hyperswarm> <send|recv> <bootstrap port> <bytes> <secret hex>
+ * Prints JSON lines on stdout: {"ready":true} once findable, then (receiver) the result; runs
+ * until killed.
+ */
+import { randomFillSync } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import HyperDHT from 'hyperdht';
+import Hyperswarm from 'hyperswarm';
+import { Swarm, deriveTopic } from '../../src/swarm/index.js';
+
+export interface PumpResult {
+  bytes: number;
+  /** First byte to last byte at the receiver. */
+  seconds: number;
+  /** Receiver start to first byte (DHT lookup, connect, handshakes). */
+  setupSeconds: number;
+  /** Date.now() at the first and the last byte, to match CPU samples against. */
+  firstAt: number;
+  lastAt: number;
+}
+
+const [mode, role, portArg, bytesArg, secretHex] = process.argv.slice(2);
+const port = Number(portArg);
+const total = Number(bytesArg);
+const secret = Buffer.from(secretHex ?? '', 'hex');
+const started = performance.now();
+const say = (o: object) => process.stdout.write(JSON.stringify(o) + '\n');
+
+async function send(stream: Duplex): Promise<void> {
+  const buf = Buffer.allocUnsafe(1 << 20);
+  randomFillSync(buf);
+  for (let sent = 0; sent < total; ) {
+    const n = Math.min(buf.length, total - sent);
+    // A fresh view per write: a stream may keep the buffer queued while we write the next one.
+    const ok = stream.write(n === buf.length ? Buffer.from(buf) : buf.subarray(0, n));
+    sent += n;
+    if (!ok) await new Promise((r) => stream.once('drain', r));
+  }
+}
+
+function receive(stream: Duplex): void {
+  let got = 0;
+  let first = 0;
+  let firstAt = 0;
+  stream.on('data', (chunk: Buffer) => {
+    if (got === 0) {
+      first = performance.now();
+      firstAt = Date.now();
+    }
+    got += chunk.byteLength;
+    if (got < total) return;
+    const end = performance.now();
+    const r: PumpResult = { bytes: got, seconds: (end - first) / 1000, setupSeconds: (first - started) / 1000, firstAt, lastAt: Date.now() };
+    // The parent stops both ends once it has sampled their CPU time past this moment.
+    say(r);
+    stream.pause();
+  });
+}
+
+async function main(): Promise<void> {
+  const recv = role === 'recv';
+  const bootstrap = [{ host: '127.0.0.1', port }];
+  let taken = false;
+  // Only the first connection carries the transfer; there should be no other.
+  const onStream = (stream: Duplex) => {
+    if (taken) return;
+    taken = true;
+    if (recv) receive(stream);
+    else void send(stream);
+  };
+  if (mode === 'swarm') {
+    const swarm = new Swarm({ clusterSecret: secret, bootstrap, server: recv, client: !recv, authTimeoutMs: 10_000 });
+    swarm.on('peer', (p) => onStream(p.stream));
+    await swarm.ready();
+  } else {
+    // The same DHT settings as src/swarm/swarm.ts, without our authentication and framing.
+    const dht = new HyperDHT({ bootstrap, host: '127.0.0.1', firewalled: false });
+    const hs = new Hyperswarm({ dht });
+    hs.on('connection', (conn) => onStream(conn as unknown as Duplex));
+    const d = hs.join(deriveTopic(secret), { server: recv, client: !recv });
+    if (recv) await d.flushed();
+  }
+  say({ ready: true });
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
