@@ -6,13 +6,11 @@
  * own cost, without the network (bench/transfer measures that).
  *   npm run bench:deploy [-- --files 50000 --mb 100]
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { DeployResult, PublishSummary, VerifyResult } from '../src/index.js';
 import { generateTree } from './lib/gen-tree.js';
-import { writeResult } from './lib/results.js';
+import { runBench } from './lib/results.js';
 import { cli, timed } from './lib/run.js';
 import { ensureTool } from './lib/tools.js';
 import { editTree, onePercent } from './lib/tree-edit.js';
@@ -34,84 +32,73 @@ function rsyncCounts(stats: string): { transferred: number; deleted: number } {
   return { transferred: num(/Number of regular files transferred: ([\d,]+)/), deleted: num(/Number of deleted files: ([\d,]+)/) };
 }
 
-async function main(): Promise<void> {
-  const work = await mkdtemp(join(tmpdir(), 'cs-bench-deploy-'));
-  try {
-    const src = join(work, 'src');
-    const gen = await generateTree(src, { bytes, files, perDir: 250, seed: 5 });
-    const pub = join(work, 'pub');
-    const fol = join(work, 'fol');
-    await cli(['init', '--dir', pub, '--publisher']);
-    await cli(['init', '--dir', fol, '--join', join(pub, 'swarm.config.json')]);
-    const P = ['-c', join(pub, 'swarm.config.json')];
-    const F = ['-c', join(fol, 'swarm.config.json')];
-    const fromPub = ['--source-data', join(pub, 'data')];
-    await new Promise((r) => setTimeout(r, 1100)); // outside the stat cache's racy window
+runBench('deploy', values.keep, async (work) => {
+  const src = join(work, 'src');
+  const gen = await generateTree(src, { bytes, files, perDir: 250, seed: 5 });
+  const pub = join(work, 'pub');
+  const fol = join(work, 'fol');
+  await cli(['init', '--dir', pub, '--publisher']);
+  await cli(['init', '--dir', fol, '--join', join(pub, 'swarm.config.json')]);
+  const P = ['-c', join(pub, 'swarm.config.json')];
+  const F = ['-c', join(fol, 'swarm.config.json')];
+  const fromPub = ['--source-data', join(pub, 'data')];
+  await new Promise((r) => setTimeout(r, 1100)); // outside the stat cache's racy window
 
-    const v1 = await csJson<PublishSummary>([...P, 'publish', src]);
-    const first = await csJson<DeployResult>([...F, 'activate', '1', ...fromPub]);
+  const v1 = await csJson<PublishSummary>([...P, 'publish', src]);
+  const first = await csJson<DeployResult>([...F, 'activate', '1', ...fromPub]);
+  console.log(
+    `tree: ${gen.files} files, ${(gen.bytes / 1e6).toFixed(0)} MB; publish 1: ${v1.seconds.toFixed(1)} s; ` +
+      `first deploy on the follower (everything staged): ${first.seconds.toFixed(1)} s`,
+  );
+
+  // What users do today: the frontend holds a copy of the old tree and rsyncs the new one over it.
+  const rsync = ensureTool('rsync');
+  const mirror = join(work, 'mirror');
+  if (rsync.ok) await timed('rsync', ['-a', `${src}/`, `${mirror}/`]);
+  else console.log(`rsync comparison skipped: ${rsync.reason}`);
+
+  const spec = onePercent(files, 3);
+  const edits = await editTree(src, gen.paths, spec);
+  const changed = edits.edited.length + edits.appended.length + edits.added.length;
+  console.log(`change: ${edits.edited.length} edited in the middle, ${edits.appended.length} appended, ${edits.added.length} added, ${edits.removed.length} removed`);
+
+  const v2 = await csJson<PublishSummary>([...P, 'publish', src]);
+  const deploy = await csJson<DeployResult>([...F, 'activate', String(v2.r.version), ...fromPub]);
+  const staged = deploy.r.staged!;
+  const stagedFiles = v2.r.files - staged.linkedFiles;
+  const verify = await csJson<VerifyResult>([...F, 'verify']);
+  const verifyAgain = await csJson<VerifyResult>([...F, 'verify']);
+  if (verify.r.entries.length + verifyAgain.r.entries.length > 0) throw new Error('verify found drift on a freshly activated release');
+  console.log(
+    `publish 2: ${v2.seconds.toFixed(2)} s (${v2.r.hashedFiles} files hashed, ${v2.r.newChunks} new chunks, ${(v2.r.newBytes / 1e6).toFixed(1)} MB new)\n` +
+      `stage+activate 2 (--source-data): ${deploy.seconds.toFixed(2)} s; ${stagedFiles} files written, ${staged.linkedFiles} hard-linked; ` +
+      `${staged.fromSource} pieces from the source, ${staged.fromLocal} from local files\n` +
+      `verify (quick), first after activation: ${verify.seconds.toFixed(2)} s (${verify.r.checked} entries, ${verify.r.hashed} hashed); ` +
+      `again: ${verifyAgain.seconds.toFixed(2)} s (${verifyAgain.r.hashed} hashed)`,
+  );
+
+  let rsyncResult: Record<string, unknown> = { skipped: rsync.ok ? null : rsync.reason };
+  if (rsync.ok) {
+    const dry = await timed('rsync', ['-an', '--delete', '--stats', `${src}/`, `${mirror}/`]);
+    const counts = rsyncCounts(dry.stdout);
+    const real = await timed('rsync', ['-a', '--delete', `${src}/`, `${mirror}/`]);
+    rsyncResult = { dryRunSeconds: dry.seconds, realSeconds: real.seconds, ...counts };
     console.log(
-      `tree: ${gen.files} files, ${(gen.bytes / 1e6).toFixed(0)} MB; publish 1: ${v1.seconds.toFixed(1)} s; ` +
-        `first deploy on the follower (everything staged): ${first.seconds.toFixed(1)} s`,
+      `rsync -an --delete: ${dry.seconds.toFixed(2)} s, would transfer ${counts.transferred} files and delete ${counts.deleted} ` +
+        `(chunkswarm wrote ${stagedFiles}; ${changed} changed or added, ${edits.removed.length} removed); ` +
+        `rsync -a --delete (real): ${real.seconds.toFixed(2)} s`,
     );
-
-    // What users do today: the frontend holds a copy of the old tree and rsyncs the new one over it.
-    const rsync = ensureTool('rsync');
-    const mirror = join(work, 'mirror');
-    if (rsync.ok) await timed('rsync', ['-a', `${src}/`, `${mirror}/`]);
-    else console.log(`rsync comparison skipped: ${rsync.reason}`);
-
-    const spec = onePercent(files, 3);
-    const edits = await editTree(src, gen.paths, spec);
-    const changed = edits.edited.length + edits.appended.length + edits.added.length;
-    console.log(`change: ${edits.edited.length} edited in the middle, ${edits.appended.length} appended, ${edits.added.length} added, ${edits.removed.length} removed`);
-
-    const v2 = await csJson<PublishSummary>([...P, 'publish', src]);
-    const deploy = await csJson<DeployResult>([...F, 'activate', String(v2.r.version), ...fromPub]);
-    const staged = deploy.r.staged!;
-    const stagedFiles = v2.r.files - staged.linkedFiles;
-    const verify = await csJson<VerifyResult>([...F, 'verify']);
-    const verifyAgain = await csJson<VerifyResult>([...F, 'verify']);
-    if (verify.r.entries.length + verifyAgain.r.entries.length > 0) throw new Error('verify found drift on a freshly activated release');
-    console.log(
-      `publish 2: ${v2.seconds.toFixed(2)} s (${v2.r.hashedFiles} files hashed, ${v2.r.newChunks} new chunks, ${(v2.r.newBytes / 1e6).toFixed(1)} MB new)\n` +
-        `stage+activate 2 (--source-data): ${deploy.seconds.toFixed(2)} s; ${stagedFiles} files written, ${staged.linkedFiles} hard-linked; ` +
-        `${staged.fromSource} pieces from the source, ${staged.fromLocal} from local files\n` +
-        `verify (quick), first after activation: ${verify.seconds.toFixed(2)} s (${verify.r.checked} entries, ${verify.r.hashed} hashed); ` +
-        `again: ${verifyAgain.seconds.toFixed(2)} s (${verifyAgain.r.hashed} hashed)`,
-    );
-
-    let rsyncResult: Record<string, unknown> = { skipped: rsync.ok ? null : rsync.reason };
-    if (rsync.ok) {
-      const dry = await timed('rsync', ['-an', '--delete', '--stats', `${src}/`, `${mirror}/`]);
-      const counts = rsyncCounts(dry.stdout);
-      const real = await timed('rsync', ['-a', '--delete', `${src}/`, `${mirror}/`]);
-      rsyncResult = { dryRunSeconds: dry.seconds, realSeconds: real.seconds, ...counts };
-      console.log(
-        `rsync -an --delete: ${dry.seconds.toFixed(2)} s, would transfer ${counts.transferred} files and delete ${counts.deleted} ` +
-          `(chunkswarm wrote ${stagedFiles}; ${changed} changed or added, ${edits.removed.length} removed); ` +
-          `rsync -a --delete (real): ${real.seconds.toFixed(2)} s`,
-      );
-    }
-
-    const path = await writeResult('deploy', {
-      files: gen.files,
-      bytes: gen.bytes,
-      change: { ...spec, changedOrAdded: changed },
-      publish1Seconds: v1.seconds,
-      firstDeploySeconds: first.seconds,
-      publish2: { seconds: v2.seconds, hashedFiles: v2.r.hashedFiles, newChunks: v2.r.newChunks, newBytes: v2.r.newBytes },
-      stageActivate: { seconds: deploy.seconds, stagedFiles, ...staged, source: 'activate --source-data (no network)' },
-      verify: { seconds: verify.seconds, hashed: verify.r.hashed, checked: verify.r.checked, againSeconds: verifyAgain.seconds, againHashed: verifyAgain.r.hashed },
-      rsync: rsyncResult,
-    });
-    console.log(`wrote ${path}`);
-  } finally {
-    if (!values.keep) await rm(work, { recursive: true, force: true });
   }
-}
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
+  return {
+    files: gen.files,
+    bytes: gen.bytes,
+    change: { ...spec, changedOrAdded: changed },
+    publish1Seconds: v1.seconds,
+    firstDeploySeconds: first.seconds,
+    publish2: { seconds: v2.seconds, hashedFiles: v2.r.hashedFiles, newChunks: v2.r.newChunks, newBytes: v2.r.newBytes },
+    stageActivate: { seconds: deploy.seconds, stagedFiles, ...staged, source: 'activate --source-data (no network)' },
+    verify: { seconds: verify.seconds, hashed: verify.r.hashed, checked: verify.r.checked, againSeconds: verifyAgain.seconds, againHashed: verifyAgain.r.hashed },
+    rsync: rsyncResult,
+  };
 });

@@ -4,14 +4,13 @@
  * `rsync -an` over the same tree.
  *   npm run bench:publish [-- --gib 1 --files 50000]
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { randomFillSync } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ChunkHasher } from '../src/manifest/index.js';
 import { generateTree } from './lib/gen-tree.js';
-import { writeResult } from './lib/results.js';
+import { runBench } from './lib/results.js';
 import { cli, timed } from './lib/run.js';
 import { ensureTool } from './lib/tools.js';
 
@@ -35,64 +34,53 @@ function perCoreThroughput(totalBytes: number): number {
   return totalBytes / MB / s;
 }
 
-async function main(): Promise<void> {
-  const work = await mkdtemp(join(tmpdir(), 'cs-bench-publish-'));
-  try {
-    const core = perCoreThroughput(512 << 20);
-    console.log(`chunk+hash, one core, in process: ${core.toFixed(0)} MB/s`);
+runBench('publish', values.keep, async (work) => {
+  const core = perCoreThroughput(512 << 20);
+  console.log(`chunk+hash, one core, in process: ${core.toFixed(0)} MB/s`);
 
-    // Cold publish of a large tree.
-    const big = join(work, 'big');
-    const gen = await generateTree(big, { bytes: Math.round(gib * 2 ** 30), files: 2000, seed: 7 });
-    await cli(['init', '--dir', join(work, 'pub'), '--publisher']);
-    const cfg = join(work, 'pub', 'swarm.config.json');
-    const cold = await cli(['-c', cfg, 'publish', big, '--json']);
-    const coldSummary = JSON.parse(cold.stdout) as { mbPerSec: number; hashedBytes: number; seconds: number };
-    const coldWallMBps = gen.bytes / MB / cold.seconds;
-    console.log(
-      `cold publish: ${(gen.bytes / 2 ** 30).toFixed(2)} GiB in ${gen.files} files, ${cold.seconds.toFixed(1)} s wall ` +
-        `(${coldWallMBps.toFixed(0)} MB/s end to end incl. copy into the release; chunk+hash phase ${coldSummary.mbPerSec.toFixed(0)} MB/s)`,
-    );
-    await rm(big, { recursive: true, force: true });
+  // Cold publish of a large tree.
+  const big = join(work, 'big');
+  const gen = await generateTree(big, { bytes: Math.round(gib * 2 ** 30), files: 2000, seed: 7 });
+  await cli(['init', '--dir', join(work, 'pub'), '--publisher']);
+  const cfg = join(work, 'pub', 'swarm.config.json');
+  const cold = await cli(['-c', cfg, 'publish', big, '--json']);
+  const coldSummary = JSON.parse(cold.stdout) as { mbPerSec: number; hashedBytes: number; seconds: number };
+  const coldWallMBps = gen.bytes / MB / cold.seconds;
+  console.log(
+    `cold publish: ${(gen.bytes / 2 ** 30).toFixed(2)} GiB in ${gen.files} files, ${cold.seconds.toFixed(1)} s wall ` +
+      `(${coldWallMBps.toFixed(0)} MB/s end to end incl. copy into the release; chunk+hash phase ${coldSummary.mbPerSec.toFixed(0)} MB/s)`,
+  );
+  await rm(big, { recursive: true, force: true });
 
-    // No-change re-publish of many files vs rsync -an.
-    const many = join(work, 'many');
-    await generateTree(many, { bytes: manyFiles * 2048, files: manyFiles, perDir: 250, seed: 9 });
-    await cli(['init', '--dir', join(work, 'pub2'), '--publisher']);
-    const cfg2 = join(work, 'pub2', 'swarm.config.json');
-    await new Promise((r) => setTimeout(r, 1100)); // outside the stat cache's racy window
-    await cli(['-c', cfg2, 'publish', many, '--json']);
-    const again = await cli(['-c', cfg2, 'publish', many, '--json']);
-    const againSummary = JSON.parse(again.stdout) as { version: number | null; hashedFiles: number };
-    if (againSummary.version !== null || againSummary.hashedFiles !== 0) throw new Error('re-publish of an unchanged tree was not a no-op');
-    console.log(`no-change re-publish of ${manyFiles} files: ${again.seconds.toFixed(2)} s`);
+  // No-change re-publish of many files vs rsync -an.
+  const many = join(work, 'many');
+  await generateTree(many, { bytes: manyFiles * 2048, files: manyFiles, perDir: 250, seed: 9 });
+  await cli(['init', '--dir', join(work, 'pub2'), '--publisher']);
+  const cfg2 = join(work, 'pub2', 'swarm.config.json');
+  await new Promise((r) => setTimeout(r, 1100)); // outside the stat cache's racy window
+  await cli(['-c', cfg2, 'publish', many, '--json']);
+  const again = await cli(['-c', cfg2, 'publish', many, '--json']);
+  const againSummary = JSON.parse(again.stdout) as { version: number | null; hashedFiles: number };
+  if (againSummary.version !== null || againSummary.hashedFiles !== 0) throw new Error('re-publish of an unchanged tree was not a no-op');
+  console.log(`no-change re-publish of ${manyFiles} files: ${again.seconds.toFixed(2)} s`);
 
-    let rsync: { seconds: number } | { skipped: string };
-    const tool = ensureTool('rsync');
-    if (tool.ok) {
-      const mirror = join(work, 'mirror');
-      await timed('rsync', ['-a', `${many}/`, `${mirror}/`]);
-      await timed('rsync', ['-an', `${many}/`, `${mirror}/`]); // warm the dentry cache for both sides
-      const r = await timed('rsync', ['-an', `${many}/`, `${mirror}/`]);
-      rsync = { seconds: r.seconds };
-      console.log(`rsync -an over the same tree: ${r.seconds.toFixed(2)} s`);
-    } else {
-      rsync = { skipped: tool.reason };
-      console.log(`rsync comparison skipped: ${tool.reason}`);
-    }
-
-    const path = await writeResult('publish', {
-      perCoreMBps: core,
-      cold: { bytes: gen.bytes, files: gen.files, wallSeconds: cold.seconds, endToEndMBps: coldWallMBps, hashPhaseMBps: coldSummary.mbPerSec },
-      noChange: { files: manyFiles, seconds: again.seconds, rsyncDryRun: rsync },
-    });
-    console.log(`wrote ${path}`);
-  } finally {
-    if (!values.keep) await rm(work, { recursive: true, force: true });
+  let rsync: { seconds: number } | { skipped: string };
+  const tool = ensureTool('rsync');
+  if (tool.ok) {
+    const mirror = join(work, 'mirror');
+    await timed('rsync', ['-a', `${many}/`, `${mirror}/`]);
+    await timed('rsync', ['-an', `${many}/`, `${mirror}/`]); // warm the dentry cache for both sides
+    const r = await timed('rsync', ['-an', `${many}/`, `${mirror}/`]);
+    rsync = { seconds: r.seconds };
+    console.log(`rsync -an over the same tree: ${r.seconds.toFixed(2)} s`);
+  } else {
+    rsync = { skipped: tool.reason };
+    console.log(`rsync comparison skipped: ${tool.reason}`);
   }
-}
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
+  return {
+    perCoreMBps: core,
+    cold: { bytes: gen.bytes, files: gen.files, wallSeconds: cold.seconds, endToEndMBps: coldWallMBps, hashPhaseMBps: coldSummary.mbPerSec },
+    noChange: { files: manyFiles, seconds: again.seconds, rsyncDryRun: rsync },
+  };
 });

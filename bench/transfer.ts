@@ -6,15 +6,14 @@
  *   npm run bench:transfer [-- --mb 256 --files 200 --profile <dir>]
  * --profile: the serve processes run with --cpu-prof, profiles written to <dir> when they stop.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LocalCluster, type NodeHandle } from './lib/cluster.js';
 import { generateTree } from './lib/gen-tree.js';
 import { CpuSampler, MACHINE } from './lib/proc-cpu.js';
 import { rawTransfer, type RawTransferResult } from './lib/raw-transfer.js';
-import { writeResult } from './lib/results.js';
+import { runBench } from './lib/results.js';
 
 const { values } = parseArgs({
   options: {
@@ -113,51 +112,40 @@ function rawLine(what: string, r: RawTransferResult): string {
     `machine busy ${fmt(r.cpu.machine === null ? null : r.cpu.machine / r.seconds)} cores`;
 }
 
-async function main(): Promise<void> {
-  const work = await mkdtemp(join(tmpdir(), 'cs-bench-transfer-'));
-  try {
-    const bare = await rawTransfer('hyperswarm', bytes);
-    console.log(rawLine('bare hyperswarm stream, 2 processes', bare));
-    const ours = await rawTransfer('swarm', bytes);
-    console.log(rawLine('Swarm stream (auth + credit flow control), 2 processes', ours));
-    const oursMBps = mbps(ours.bytes, ours.seconds);
-    const bareMBps = mbps(bare.bytes, bare.seconds);
+runBench('transfer', values.keep, async (work) => {
+  const bare = await rawTransfer('hyperswarm', bytes);
+  console.log(rawLine('bare hyperswarm stream, 2 processes', bare));
+  const ours = await rawTransfer('swarm', bytes);
+  console.log(rawLine('Swarm stream (auth + credit flow control), 2 processes', ours));
+  const oursMBps = mbps(ours.bytes, ours.seconds);
+  const bareMBps = mbps(bare.bytes, bare.seconds);
 
-    const cs = await chunkswarmTransfer(work);
-    const c = cs.piecesCpu;
-    console.log(
-      `chunkswarm, publisher -> 1 follower (serve processes): ${(cs.treeBytes / MB).toFixed(0)} MB in ${cs.files} files, ${cs.pieces} pieces\n` +
-        `  publish ${cs.publishSeconds.toFixed(1)} s; publish done -> live ${cs.publishedToLiveSeconds.toFixed(1)} s; ` +
-        `head seen -> live ${cs.seenToLiveSeconds.toFixed(1)} s (${cs.seenToLiveMBps.toFixed(1)} MB/s)\n` +
-        `  objects ${cs.objectsSeconds.toFixed(2)} s, pieces ${cs.piecesSeconds.toFixed(2)} s (${cs.piecesMBps.toFixed(1)} MB/s), ` +
-        `verify+rename ${cs.completeSeconds.toFixed(2)} s, activate ${cs.activateSeconds.toFixed(2)} s\n` +
-        `  pieces phase CPU ms/MB publisher ${fmt(msPerMB(c.publisher, cs.pieceBytes), 2)}, follower ${fmt(msPerMB(c.follower, cs.pieceBytes), 2)}; ` +
-        `machine busy ${fmt(c.machine === null ? null : c.machine / cs.piecesSeconds)} cores`,
-    );
-    const ratio = cs.piecesMBps / oursMBps;
-    console.log(`ratio pieces phase / Swarm stream: ${ratio.toFixed(2)} (target >= 0.8); / bare hyperswarm: ${(cs.piecesMBps / bareMBps).toFixed(2)}`);
-    // Both ends share this machine's cores, so when it is CPU-bound the MB/s ratio tends to the
-    // ratio of CPU spent per MB, which other load on the machine hardly changes.
-    const costRatio = ours.cpu.sender !== null && ours.cpu.receiver !== null && c.publisher !== null && c.follower !== null
-      ? (ours.cpu.sender + ours.cpu.receiver) / (ours.bytes / MB) / ((c.publisher + c.follower) / (cs.pieceBytes / MB))
-      : null;
-    console.log(`CPU per MB, Swarm stream (both ends) / chunkswarm pieces phase (both ends): ${fmt(costRatio, 2)}`);
-    const path = await writeResult('transfer', {
-      bytes,
-      bareHyperswarm: { ...bare, MBps: bareMBps },
-      swarmStream: { ...ours, MBps: oursMBps },
-      chunkswarm: cs,
-      ratioPiecesToSwarmStream: ratio,
-      cpuCostRatio: costRatio,
-      profileDir: values.profile ? resolve(values.profile) : null,
-    });
-    console.log(`wrote ${path}`);
-  } finally {
-    if (!values.keep) await rm(work, { recursive: true, force: true });
-  }
-}
-
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
+  const cs = await chunkswarmTransfer(work);
+  const c = cs.piecesCpu;
+  console.log(
+    `chunkswarm, publisher -> 1 follower (serve processes): ${(cs.treeBytes / MB).toFixed(0)} MB in ${cs.files} files, ${cs.pieces} pieces\n` +
+      `  publish ${cs.publishSeconds.toFixed(1)} s; publish done -> live ${cs.publishedToLiveSeconds.toFixed(1)} s; ` +
+      `head seen -> live ${cs.seenToLiveSeconds.toFixed(1)} s (${cs.seenToLiveMBps.toFixed(1)} MB/s)\n` +
+      `  objects ${cs.objectsSeconds.toFixed(2)} s, pieces ${cs.piecesSeconds.toFixed(2)} s (${cs.piecesMBps.toFixed(1)} MB/s), ` +
+      `verify+rename ${cs.completeSeconds.toFixed(2)} s, activate ${cs.activateSeconds.toFixed(2)} s\n` +
+      `  pieces phase CPU ms/MB publisher ${fmt(msPerMB(c.publisher, cs.pieceBytes), 2)}, follower ${fmt(msPerMB(c.follower, cs.pieceBytes), 2)}; ` +
+      `machine busy ${fmt(c.machine === null ? null : c.machine / cs.piecesSeconds)} cores`,
+  );
+  const ratio = cs.piecesMBps / oursMBps;
+  console.log(`ratio pieces phase / Swarm stream: ${ratio.toFixed(2)} (target >= 0.8); / bare hyperswarm: ${(cs.piecesMBps / bareMBps).toFixed(2)}`);
+  // Both ends share this machine's cores, so when it is CPU-bound the MB/s ratio tends to the
+  // ratio of CPU spent per MB, which other load on the machine hardly changes.
+  const costRatio = ours.cpu.sender !== null && ours.cpu.receiver !== null && c.publisher !== null && c.follower !== null
+    ? (ours.cpu.sender + ours.cpu.receiver) / (ours.bytes / MB) / ((c.publisher + c.follower) / (cs.pieceBytes / MB))
+    : null;
+  console.log(`CPU per MB, Swarm stream (both ends) / chunkswarm pieces phase (both ends): ${fmt(costRatio, 2)}`);
+  return {
+    bytes,
+    bareHyperswarm: { ...bare, MBps: bareMBps },
+    swarmStream: { ...ours, MBps: oursMBps },
+    chunkswarm: cs,
+    ratioPiecesToSwarmStream: ratio,
+    cpuCostRatio: costRatio,
+    profileDir: values.profile ? resolve(values.profile) : null,
+  };
 });

@@ -21,3 +21,23 @@ export async function writeResult(name: string, data: Record<string, unknown>, d
   await writeFile(path, JSON.stringify({ bench: name, at: new Date().toISOString(), machine: machine(), ...data }, null, 2) + '\n');
   return path;
 }
+
+/**
+ * The frame every benchmark shares: a temp work dir, the JSON result written (and its path
+ * printed), the dir removed unless `keep`, exit status 1 on failure.
+ */
+export function runBench(name: string, keep: boolean, body: (work: string) => Promise<Record<string, unknown>>): void {
+  void (async () => {
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const work = await mkdtemp(join(tmpdir(), `cs-bench-${name}-`));
+    try {
+      console.log(`wrote ${await writeResult(name, await body(work))}`);
+    } finally {
+      if (!keep) await rm(work, { recursive: true, force: true });
+    }
+  })().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
