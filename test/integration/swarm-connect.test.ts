@@ -125,9 +125,9 @@ describe('swarm across processes', () => {
     sender.stream.write(Buffer.alloc(3_000_000));
     await all;
     const seconds = (performance.now() - started) / 1000;
-    // 3 MB at 2 MB/s.
+    // 3 MB at 2 MB/s: never faster than the limit; slower only by what a busy machine costs.
     expect(seconds).toBeGreaterThan(1.45);
-    expect(seconds).toBeLessThan(1.9);
+    expect(seconds).toBeLessThan(6);
     await Promise.all([a.close(), b.close()]);
   });
 
