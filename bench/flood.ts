@@ -2,9 +2,10 @@
  * bench/flood (fault 6): one cluster member requests every piece of every peer as fast as its
  * connections take the requests, choked or not (test/support/rogue-peer.ts, mode "flood"). The
  * figure is the honest followers' rollout time with the flood against without it (the issue asks
- * for at most 1.5x), and what each node uploaded to the flooder against its per-peer limit.
- * Rounds alternate, each publishing a fresh tree of the same size.
- *   npm run bench:flood [-- --followers 4 --mb 8 --rounds 2]
+ * for at most 1.5x), and what each node uploaded to the flooder against its per-peer limit. The
+ * flooder starts with the flooded rollout. Rounds alternate, each publishing a fresh tree of the
+ * same size.
+ *   npm run bench:flood [-- --followers 4 --mb 8 --rounds 3]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -20,7 +21,7 @@ const { values } = parseArgs({
   options: {
     followers: { type: 'string', default: '4' },
     mb: { type: 'string', default: '8' },
-    rounds: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '3' },
     upload: { type: 'string', default: String(2 * 1024 * 1024) },
     'per-peer': { type: 'string', default: String(1024 * 1024) },
   },
@@ -63,6 +64,13 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'cs-bench-flood-'));
   const cluster = await LocalCluster.create({ dir, followers: Number(values.followers), limits, extra: { verify: { intervalSec: 0 } } });
   let flooder: Flooder | null = null;
+  // Interrupted, the cluster's processes must not outlive the bench.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      flooder?.proc.kill();
+      void cluster.close().then(() => rm(dir, { recursive: true, force: true })).finally(() => process.exit(1));
+    });
+  }
   try {
     for (const n of cluster.nodes) cluster.start(n);
     let seed = 60;
@@ -79,20 +87,24 @@ async function main(): Promise<void> {
     const quiet: number[] = [];
     const flooded: number[] = [];
     const toFlooder: Array<{ node: string; bytesPerSec: number }> = [];
+    const bans: number[] = [];
     for (let r = 0; r < Number(values.rounds); r++) {
       quiet.push(await rollout());
-      flooder = await startFlooder(cluster.publisher.config);
-      const key = flooder.key;
-      await cluster.waitFor('the flooder to reach every node', async () =>
-        (await Promise.all(cluster.nodes.map((n) => cluster.status(n)))).every((s) => s?.peers.some((p) => p.key === key && p.connected)), 60_000);
-      const before = await upTo(cluster, key);
+      // The flood starts with the rollout: a flooder that joined earlier would be banned before it.
       const t0 = performance.now();
+      const started = startFlooder(cluster.publisher.config);
       flooded.push(await rollout());
       const seconds = (performance.now() - t0) / 1000;
-      const after = await upTo(cluster, key);
-      for (const [node, up] of after) toFlooder.push({ node, bytesPerSec: (up - (before.get(node) ?? 0)) / seconds });
+      flooder = await started;
+      for (const [node, up] of await upTo(cluster, flooder.key)) toFlooder.push({ node, bytesPerSec: up / seconds });
+      const banned = await bannedBy(cluster, flooder.key);
       await new Promise((res) => setTimeout(res, 2100)); // one more stats line from the flooder
-      console.log(`round ${r + 1}: ${quiet[r]!.toFixed(1)} s quiet, ${flooded[r]!.toFixed(1)} s flooded; flooder sent ${flooder.stats.floodRequests} requests`);
+      console.log(
+        `round ${r + 1}: ${quiet[r]!.toFixed(1)} s quiet, ${flooded[r]!.toFixed(1)} s flooded; the flooder sent ${flooder.stats.floodRequests} ` +
+          `requests, got ${flooder.stats.floodBytesReceived} bytes, and was banned by ${banned.length} of ${cluster.nodes.length} nodes` +
+          (banned[0] ? ` (${banned[0]})` : ''),
+      );
+      bans.push(banned.length);
       flooder.proc.kill();
       flooder = null;
     }
@@ -103,7 +115,7 @@ async function main(): Promise<void> {
     console.log(`fastest upload to the flooder: ${(worstRate / 1024).toFixed(0)} KiB/s (per-peer limit ${(limits.perPeerUploadBytesPerSec / 1024).toFixed(0)} KiB/s)`);
     const path = await writeResult('flood', {
       followers: Number(values.followers), treeBytes, limits, quietSeconds: quiet, floodedSeconds: flooded, ratio,
-      uploadToFlooder: toFlooder, perPeerLimitHeld: worstRate <= limits.perPeerUploadBytesPerSec * 1.1,
+      uploadToFlooder: toFlooder, perPeerLimitHeld: worstRate <= limits.perPeerUploadBytesPerSec * 1.1, nodesThatBannedTheFlooder: bans,
     });
     console.log(`results: ${path}`);
   } finally {
@@ -111,6 +123,16 @@ async function main(): Promise<void> {
     await cluster.close();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The ban reasons nodes give for `key`. */
+async function bannedBy(cluster: LocalCluster, key: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const n of cluster.nodes) {
+    const reason = (await cluster.status(n))?.banned.find((b) => b.key === key)?.reason;
+    if (reason) out.push(reason);
+  }
+  return out;
 }
 
 /** Bytes each node has uploaded to `key`, by node name. */

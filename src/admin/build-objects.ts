@@ -13,7 +13,9 @@ export function entryOf(node: ScannedNode, hash: ObjectHash | undefined, policy:
     name: node.name,
     type: node.type,
     mode: node.stat.mode & 0o7777,
-    mtime: Math.max(0, Math.floor(node.stat.mtimeMs)),
+    // Rounded, not floored: utimes() converts through a float and may land just below the integer,
+    // so a floored value drifts by 1 ms on every copy.
+    mtime: Math.max(0, Math.round(node.stat.mtimeMs)),
   };
   if (policy.recordOwner) {
     e.uid = node.stat.uid;

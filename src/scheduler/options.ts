@@ -19,12 +19,13 @@ export interface SchedulerOptions {
    */
   endGameDelayMs: number;
   /**
-   * A peer that failed this many requests in a row, over at least `requestTimeoutMs`, without
+   * A peer that failed this many requests in a row, over at least `unresponsiveMs`, without
    * sending a piece is given up on: banned if it declined some (it announces pieces it does not
-   * send), reported as stalled if it answered none (a staller or a dead connection). Honest peers,
-   * the super-seeding publisher included, send a piece well within that time.
+   * send), reported as stalled if it answered none (a staller or a dead connection). Honest peers
+   * send a piece well within that time (the publisher's deferrals are not counted as failures).
    */
   unresponsiveFailures: number;
+  unresponsiveMs: number;
 }
 
 export const DEFAULT_SCHEDULER_OPTIONS: Readonly<SchedulerOptions> = {
@@ -36,11 +37,12 @@ export const DEFAULT_SCHEDULER_OPTIONS: Readonly<SchedulerOptions> = {
   endGameMaxRequests: 3,
   endGameDelayMs: 1_000,
   unresponsiveFailures: 4,
+  unresponsiveMs: 30_000,
 };
 
 /** Options usually come from swarm.config.json, so errors name the config field. */
 export function checkSchedulerOptions(o: SchedulerOptions): SchedulerOptions {
-  const positive: Array<keyof SchedulerOptions> = ['minRequestsPerPeer', 'maxRequestsPerPeer', 'requestTimeoutMs', 'targetQueueMs', 'endGameMaxRequests', 'unresponsiveFailures'];
+  const positive: Array<keyof SchedulerOptions> = ['minRequestsPerPeer', 'maxRequestsPerPeer', 'requestTimeoutMs', 'targetQueueMs', 'endGameMaxRequests', 'unresponsiveFailures', 'unresponsiveMs'];
   for (const k of positive) if (!(o[k] > 0)) throw ChunkswarmError.config(`scheduler.${k}`, `must be above 0, got ${o[k]}`);
   if (o.maxRequestsPerPeer < o.minRequestsPerPeer) {
     throw ChunkswarmError.config('scheduler.maxRequestsPerPeer', `must be at least minRequestsPerPeer (${o.minRequestsPerPeer}), got ${o.maxRequestsPerPeer}`);

@@ -56,7 +56,7 @@ export class PeerLink {
   /** Whether to give up on the peer (SchedulerOptions.unresponsiveFailures), and why. */
   unresponsive(now: number, opts: SchedulerOptions): { declined: boolean; what: string } | null {
     const span = now - this.failingSince;
-    if (this.stalled || this.failures < opts.unresponsiveFailures || span < opts.requestTimeoutMs) return null;
+    if (this.stalled || this.failures < opts.unresponsiveFailures || span < opts.unresponsiveMs) return null;
     return { declined: this.declinedSome, what: `${this.failures} requests in a row failed over ${(span / 1000).toFixed(1)} s without a piece` };
   }
 

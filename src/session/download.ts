@@ -93,17 +93,20 @@ export class Download {
 
   tick(): void {
     if (this.finished) return;
-    for (const p of this.peers.values()) {
-      const n = p.wire.stats().pieceMessages;
-      if (n !== this.pieceMessages.get(p.key)) this.scheduler.peerActive(p.key);
-      this.pieceMessages.set(p.key, n);
-    }
+    for (const p of this.peers.values()) this.noteActivity(p);
     this.apply(this.scheduler.tick());
   }
 
   /** Abandons the transfer (a newer release, or the node closing): `done` rejects with E_CLOSED. */
   stop(): void {
     this.fail(new ChunkswarmError('E_CLOSED', `download of release ${this.release} stopped`));
+  }
+
+  /** Piece data from the peer since last time, even too late to use, shows it is alive and sending. */
+  private noteActivity(p: SessionPeer): void {
+    const n = p.wire.stats().pieceMessages;
+    if (n !== this.pieceMessages.get(p.key)) this.scheduler.peerActive(p.key);
+    this.pieceMessages.set(p.key, n);
   }
 
   /**
@@ -158,7 +161,10 @@ export class Download {
     } catch (err) {
       if (this.finished) return;
       if (isChunkswarmError(err, 'E_HASH_MISMATCH')) this.apply(this.scheduler.pieceReceived(p.key, index, false));
-      else if (!isChunkswarmError(err, 'E_CLOSED')) this.apply(this.scheduler.pieceRejected(p.key, index, this.failureOf(p, err)));
+      else if (!isChunkswarmError(err, 'E_CLOSED')) {
+        this.noteActivity(p);
+        this.apply(this.scheduler.pieceRejected(p.key, index, this.failureOf(p, err)));
+      }
       return;
     }
     if (this.finished) return;

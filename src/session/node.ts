@@ -6,6 +6,7 @@ import { seededRandom } from '../scheduler/index.js';
 import { Swarm, startBootstrapNode, type BootstrapNode, type Peer } from '../swarm/index.js';
 import { Bitfield, PeerWire, wirePeerId, type NodeStatus } from '../wire/index.js';
 import { Download } from './download.js';
+import { FloodGuard } from './flood-guard.js';
 import { HeadBook } from './heads.js';
 import { nodeSeed } from './identity.js';
 import { fetchObjects } from './object-fetch.js';
@@ -26,6 +27,11 @@ const TICK_MS = 1000;
 const OBJECT_TIMEOUT_MS = 10_000;
 const MAX_EXT_MESSAGE = 16 << 20;
 const RETRY_MS = 10_000;
+/**
+ * Requests beyond a peer's outstanding limit are declined; this many times the limit within one
+ * FloodGuard window is no pipelining slip but a flood, and bans the peer.
+ */
+const FLOOD_FACTOR = 16;
 /** Banned keys a status message carries, and takes from a peer. */
 const MAX_REPORTED_BANS = 256;
 
@@ -211,6 +217,7 @@ export class ChunkswarmNode extends Resource {
       scheduler: {
         maxRequestsPerPeer: this.config.limits.maxRequestsPerPeer,
         requestTimeoutMs: this.config.limits.requestTimeoutMs + 2000,
+        unresponsiveMs: this.config.limits.requestTimeoutMs,
       },
       onPiece: (i) => {
         if (this.upload.space?.release === id) this.upload.gained(i);
@@ -293,6 +300,7 @@ export class ChunkswarmNode extends Resource {
       beforeUpload: (_w, index) => this.upload.allow(key, index),
     });
     const p: SessionPeer = { key, wire, publisher: false };
+    const flood = new FloodGuard(FLOOD_FACTOR * this.config.limits.maxRequestsPerPeer, (why) => this.ban(p, why));
     this.traffic.track(p);
     this.peers.get(key)?.wire.close().catch(() => undefined);
     this.peers.set(key, p);
@@ -323,6 +331,7 @@ export class ChunkswarmNode extends Resource {
     wire.on('uninterested', () => this.upload.interested(key, false));
     wire.on('bad-piece', (i, reason) => this.ban(p, `bad piece ${i}: ${reason}`));
     wire.on('bad-peer', (reason) => this.log(`peer ${key.slice(0, 12)} dropped: ${reason}`));
+    wire.on('abuse', (reason) => flood.count(reason));
     wire.on('error', (err) => this.log(`serving peer ${key.slice(0, 12)}: ${err.code}: ${err.message}`));
     wire.on('close', () => {
       this.traffic.closed(p);

@@ -3,6 +3,8 @@ import { Choker, SuperSeeder, type ChokeAction, type OfferAction } from '../sche
 import { Bitfield } from '../wire/index.js';
 import type { SessionPeer } from './peer.js';
 
+const MAX_DISTRUSTED = 4096;
+
 /** The piece space this node works on: the release it serves and what it holds of it. */
 export interface Space {
   release: ReleaseId;
@@ -82,7 +84,8 @@ export class UploadPolicy {
    */
   distrust(keys: readonly string[]): void {
     for (const key of keys) {
-      if (this.distrusted.has(key)) continue;
+      // Reports are unverified: a member sending endless made-up keys must not grow this forever.
+      if (this.distrusted.has(key) || this.distrusted.size >= MAX_DISTRUSTED) continue;
       this.distrusted.add(key);
       if (this.seeder) this.offer(this.seeder.peerLeft(key));
     }

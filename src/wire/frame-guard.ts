@@ -36,6 +36,8 @@ export class FrameGuard {
   constructor(
     private readonly infoHash: Uint8Array,
     private readonly limits: FrameLimits,
+    /** Called for each piece request the peer sends, before the library handles it. */
+    private readonly onRequest: () => void = () => undefined,
   ) {}
 
   /** Feeds the next inbound chunk; returns why the peer must be dropped, or null. Once failed, stays failed. */
@@ -76,7 +78,9 @@ export class FrameGuard {
     this.skip = length - 1;
     const fixed = FIXED_LENGTH[id];
     if (fixed !== undefined) {
-      return length === fixed ? null : `message id ${id} has length ${length}, expected ${fixed}`;
+      if (length !== fixed) return `message id ${id} has length ${length}, expected ${fixed}`;
+      if (id === ID.request) this.onRequest();
+      return null;
     }
     if (id === ID.piece) {
       const max = 9 + this.limits.maxPieceBytes;

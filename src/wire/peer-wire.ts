@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import Wire from 'bittorrent-protocol';
-import { ChunkswarmError, systemClock, type ChunkHash, type ObjectHash, type ReleaseId } from '../core/index.js';
+import { ChunkswarmError, systemClock, type ChunkHash, type Clock, type ObjectHash, type ReleaseId } from '../core/index.js';
 import { CHUNK_MAX } from '../manifest/index.js';
 import { Bitfield } from './bitfield.js';
 import { FrameGuard } from './frame-guard.js';
@@ -17,6 +17,12 @@ const DEFAULT_MAX_PIECES = 2 ** 26;
 const SPACE_HEADER_BYTES = 1 + 32 + 4 + 1;
 /** The library tracks the peer's pieces for one torrent forever; ours change per space, so we keep them ourselves. */
 const NOT_TRACKED = { get: () => false, set: () => undefined };
+/** How often a piece answer waiting for upload room looks again. */
+const UPLOAD_POLL_MS = 20;
+/** The library's wire is a streamx Duplex: its outbound queue size. */
+interface Queued {
+  _readableState: { buffered: number };
+}
 
 /**
  * One connection to one peer: bittorrent-protocol over an authenticated duplex stream, plus our
@@ -56,7 +62,11 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
     this.maxPieces = limits.maxPieces ?? DEFAULT_MAX_PIECES;
     this.stream = opts.stream;
     const infoHash = clusterInfoHash(opts.clusterId);
-    this.guard = new FrameGuard(infoHash, { maxExtendedBytes: this.maxMessageBytes, maxPieceBytes });
+    // The library answers a request from a peer we choke with a reject, unseen by the responder:
+    // an honest peer sends one only if it crossed our choke, so each one counts as abuse.
+    this.guard = new FrameGuard(infoHash, { maxExtendedBytes: this.maxMessageBytes, maxPieceBytes }, () => {
+      if (this.wire.amChoking && !this.isClosed) this.emit('abuse', 'request while choked', ++this.abuseCount);
+    });
     this.readyPromise = new Promise<void>((resolve, reject) => {
       this.settleReady = (err) => (err ? reject(err) : resolve());
     });
@@ -73,6 +83,7 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
       maxMessageBytes: this.maxMessageBytes,
       space: () => this.local,
       isClosed: () => this.isClosed,
+      uploadRoom: () => this.uploadRoom(maxPieceBytes, clock),
       send: (m) => this.send(m),
       onAbuse: (why) => this.emit('abuse', why, ++this.abuseCount),
       onError: (err) => this.listenerCount('error') > 0 && this.emit('error', err),
@@ -199,6 +210,18 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
       peerRequestsInFlight: this.wire.peerRequests.length,
       abuseCount: this.abuseCount,
     };
+  }
+
+  /**
+   * Waits while more than two pieces' worth of our output waits to be sent: in the library's
+   * outbound queue (streamx keeps its size in `_readableState.buffered`) or in the stream's own
+   * buffer. Rate limits hold the bytes there, and a piece answered is out of cancel's reach.
+   */
+  private async uploadRoom(maxPieceBytes: number, clock: Clock): Promise<void> {
+    const backlog = () => (this.wire as unknown as Queued)._readableState.buffered + (this.stream.writableLength ?? 0);
+    while (!this.isClosed && backlog() > 2 * maxPieceBytes) {
+      await new Promise<void>((resolve) => clock.setTimeout(resolve, UPLOAD_POLL_MS));
+    }
   }
 
   private send(m: ExtMessage): void {

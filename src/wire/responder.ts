@@ -22,6 +22,8 @@ export interface ResponderDeps {
   maxMessageBytes: number;
   space(): LocalSpace | null;
   isClosed(): boolean;
+  /** Resolves once the bytes already answered to this peer are mostly on their way (see PeerWire). */
+  uploadRoom(): Promise<void>;
   send(m: ExtMessage): void;
   onAbuse(reason: string): void;
   onError(err: ChunkswarmError): void;
@@ -46,9 +48,11 @@ export class Responder {
       return;
     }
     // Out of range or a size that does not match is usually a request the peer sent before it
-    // heard of our new space, so it is declined, not punished.
+    // heard of our new space: declined, and reported like other abuse so that the session can
+    // tell a few of those from a flood of requests for pieces we never offered.
     const space = this.d.space();
     if (space === null || offset !== 0 || length < 1 || length > this.d.maxPieceBytes || !space.have.get(index)) {
+      this.d.onAbuse(`asked for piece ${index} (${length} bytes at ${offset}), which we do not offer`);
       respond(DECLINE);
       return;
     }
@@ -66,6 +70,11 @@ export class Responder {
 
   private async servePiece(space: LocalSpace, index: number, length: number, respond: WireRespond): Promise<void> {
     try {
+      // A request stays outstanding (and counts against the peer's limit) until the answers before
+      // it have left: a peer asking faster than its rate limit lets it receive gets declined and
+      // counted as abuse, instead of making us read, hash and queue pieces without bound.
+      await this.d.uploadRoom();
+      if (this.d.isClosed()) return;
       if (this.d.gate && !(await this.d.gate(this.d.peer, index, length))) {
         respond(DECLINE);
         return;

@@ -30,6 +30,8 @@ export interface WireStream {
   pause(): unknown;
   resume(): unknown;
   destroy(): unknown;
+  /** Bytes written and not yet sent (Node streams); used to hold piece answers back, when known. */
+  readonly writableLength?: number;
 }
 
 export interface WireLimits {

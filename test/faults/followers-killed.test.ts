@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { LocalCluster, type NodeHandle } from '../../bench/lib/cluster.js';
 import { generateTree } from '../../bench/lib/gen-tree.js';
 import { seededRandom } from '../../src/scheduler/index.js';
-import { sleep, sumBytesLost } from './harness.js';
+import { honestBans, sleep, sumBytesLost } from './harness.js';
 import { PieceOracle } from './piece-oracle.js';
 import { declareCases } from './record.js';
 
@@ -20,7 +20,7 @@ let cluster: LocalCluster | undefined;
 
 afterAll(async () => {
   await cluster?.close();
-  if (dir && !process.env.KEEP) await rm(dir, { recursive: true, force: true });
+  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 interface Restart {
@@ -81,5 +81,6 @@ describe('fault 2: followers killed and restarted during a rollout', () => {
     expect(restarts.length).toBeGreaterThanOrEqual(3);
     expect(refetched).toBe(0);
     expect(meta.bytesLost).toBe(0);
+    expect(await honestBans(c)).toEqual([]);
   }, 180_000);
 });

@@ -45,6 +45,13 @@ export async function editConfig(n: NodeHandle, patch: (c: Record<string, any>) 
   await writeFile(n.config, JSON.stringify(c, null, 2));
 }
 
+/** Bans among honest nodes: the defences against bad members must not hit them (status banned[]). */
+export async function honestBans(cluster: LocalCluster): Promise<string[]> {
+  const out: string[] = [];
+  for (const n of cluster.nodes) for (const b of (await cluster.status(n))?.banned ?? []) out.push(`${n.name}: ${b.key.slice(0, 12)} ${b.reason}`);
+  return out;
+}
+
 /** Starts the publisher and waits until it seeds. */
 export async function startPublisher(cluster: LocalCluster): Promise<void> {
   cluster.start(cluster.publisher);

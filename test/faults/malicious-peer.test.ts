@@ -42,7 +42,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const r of rogues) r.kill();
   await cluster?.close();
-  if (!process.env.KEEP) await rm(dir, { recursive: true, force: true });
+  await rm(dir, { recursive: true, force: true });
 });
 
 describe('fault 3: malicious members', () => {
@@ -57,6 +57,11 @@ describe('fault 3: malicious members', () => {
       return all.every((s) => keys.every((k) => s?.peers.some((p) => p.key === k && p.connected)));
     }, 30_000);
     const attacked = await rollout(32);
+    // Nobody honest was banned by anyone.
+    for (const n of cluster.nodes) {
+      const wrong = (await runCliJson(n.config)).banned.filter((b) => !keys.includes(b.key));
+      expect(wrong, `${n.name} banned honest nodes`).toEqual([]);
+    }
     for (const f of cluster.followers) {
       const banned = (await runCliJson(f.config)).banned;
       Object.values(MODES).forEach((reason, i) => {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalCluster } from '../../bench/lib/cluster.js';
 import { generateTree } from '../../bench/lib/gen-tree.js';
-import { editConfig, meanProgress, since, sleep, startPublisher, sumBytesLost } from './harness.js';
+import { editConfig, honestBans, meanProgress, since, sleep, startPublisher, sumBytesLost } from './harness.js';
 import { PieceOracle } from './piece-oracle.js';
 import { declareCases } from './record.js';
 
@@ -19,8 +19,7 @@ let cluster: LocalCluster | undefined;
 
 afterEach(async () => {
   await cluster?.close();
-  if (dir && !process.env.KEEP) await rm(dir, { recursive: true, force: true });
-  else if (dir) console.log('kept', dir);
+  if (dir) await rm(dir, { recursive: true, force: true });
   cluster = dir = undefined;
 });
 
@@ -51,12 +50,14 @@ describe('fault 1: the publisher is killed mid-rollout', () => {
     }, 60_000);
     const atKill = await meanProgress(c, c.followers, 1);
     await c.stop(c.publisher, 'SIGKILL');
-    expect(atKill, 'killed mid-rollout').toBeLessThan(0.9);
+    // Mid-rollout: some follower still lacks pieces, which only the other followers can now give it.
+    expect(atKill, 'killed mid-rollout').toBeLessThan(1);
     const t0 = performance.now();
     await c.waitLive(c.followers, 1, 60_000);
     meta.bytesLost = await sumBytesLost(source, c.followers);
     meta.notes = [`killed at ${(100 * atKill).toFixed(0)}% mean progress with all ${covered} pieces on followers; they finished ${since(t0).toFixed(1)} s later`];
     expect(meta.bytesLost).toBe(0);
+    expect(await honestBans(c)).toEqual([]);
     for (const f of c.followers) expect((await c.status(f))!.bytesFromPublisher).toBeLessThan(oracle.bytesTotal);
   }, 120_000);
 
@@ -89,5 +90,6 @@ describe('fault 1: the publisher is killed mid-rollout', () => {
     meta.bytesLost = await sumBytesLost(source, c.followers);
     meta.notes = [`killed at ${(100 * atKill).toFixed(0)}% mean progress, ${missing} of ${oracle.pieces.length} pieces on no follower; done ${since(t0).toFixed(1)} s after the restart`];
     expect(meta.bytesLost).toBe(0);
+    expect(await honestBans(c)).toEqual([]);
   }, 120_000);
 });

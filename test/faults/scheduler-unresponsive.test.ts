@@ -13,7 +13,7 @@ function make() {
   const clock = new ManualClock();
   const s = new PieceScheduler({
     pieceSizes: Array(64).fill(64 * 1024), clock, random: seededRandom(7),
-    options: { requestTimeoutMs: TIMEOUT, minRequestsPerPeer: 2, maxRequestsPerPeer: 2 },
+    options: { requestTimeoutMs: TIMEOUT, unresponsiveMs: TIMEOUT, minRequestsPerPeer: 2, maxRequestsPerPeer: 2 },
   });
   return { s, clock };
 }

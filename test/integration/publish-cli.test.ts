@@ -60,7 +60,7 @@ describe('chunkswarm publish', () => {
     expect((await lstat(join(rel, 'bin/conf-link'))).isSymbolicLink()).toBe(true);
     expect((await stat(join(rel, 'data/big-hardlink.bin'))).ino).toBe((await stat(join(rel, 'data/big.bin'))).ino);
     expect((await stat(join(rel, 'empty'))).size).toBe(0);
-    expect(Math.abs((await stat(join(rel, "data/big.bin"))).mtimeMs - (await stat(join(src, "data/big.bin"))).mtimeMs)).toBeLessThan(1);
+    expect(Math.abs((await stat(join(rel, 'data/big.bin'))).mtimeMs - (await stat(join(src, 'data/big.bin'))).mtimeMs)).toBeLessThan(1);
   });
 
   it('re-publishing an unchanged tree reads no file and makes no release', async () => {
