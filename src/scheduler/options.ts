@@ -14,8 +14,9 @@ export interface SchedulerOptions {
   /** In end-game, the most peers one piece is requested from at once. */
   endGameMaxRequests: number;
   /**
-   * In end-game, a piece is asked of a second peer only once its first request is this old: a
-   * small update is all end-game, and duplicating every request at once would double its traffic.
+   * In end-game, a piece is asked of a second peer only once its first request is this old (and
+   * late for its peer's measured rate): a small update is all end-game, and duplicating every
+   * request at once would double its traffic.
    */
   endGameDelayMs: number;
   /**

@@ -15,6 +15,7 @@ export interface PickerView {
   /** Piece -> peers that timed out or refused it. */
   readonly avoid: ReadonlyMap<number, ReadonlySet<PeerId>>;
   readonly opts: SchedulerOptions;
+  readonly meanPieceBytes: number;
   readonly random: () => number;
   readonly now: number;
 }
@@ -63,10 +64,29 @@ export function pickDuplicate(v: PickerView, link: PeerLink): number | undefined
   return pick.index;
 }
 
+/**
+ * A request is duplicated once it is late: older than `endGameDelayMs` and than twice what its
+ * peer should need for it at its measured rate, counting the requests queued ahead of it. On a
+ * slow link a pipelined request waits its turn for seconds; duplicating it then only doubles
+ * the traffic of the last pieces.
+ */
 function waitedLongEnough(v: PickerView, askedOf: ReadonlySet<PeerId>, index: number): boolean {
-  let first = Infinity;
-  for (const peer of askedOf) first = Math.min(first, v.links.get(peer)?.inflight.get(index) ?? Infinity);
-  return v.now - first >= v.opts.endGameDelayMs;
+  let soonest = Infinity;
+  for (const peer of askedOf) {
+    const link = v.links.get(peer);
+    const at = link?.inflight.get(index);
+    if (!link || at === undefined) continue;
+    soonest = Math.min(soonest, at + Math.max(v.opts.endGameDelayMs, 2 * expectedWait(v, link, at)));
+  }
+  return v.now >= soonest;
+}
+
+/** Milliseconds the peer should take to deliver everything asked of it up to and including `at`. */
+function expectedWait(v: PickerView, link: PeerLink, at: number): number {
+  if (link.rate === undefined) return 0;
+  let queued = 0;
+  for (const t of link.inflight.values()) if (t <= at) queued++;
+  return (queued * v.meanPieceBytes) / link.rate;
 }
 
 /**

@@ -256,8 +256,8 @@ export class PieceScheduler {
   }
 
   private view(): PickerView {
-    const { avail, links, wanted, requested, avoid, opts, random } = this;
-    return { avail, links, wanted, requested, avoid, opts, random, now: this.clock.now() };
+    const { avail, links, wanted, requested, avoid, opts, random, meanPieceBytes } = this;
+    return { avail, links, wanted, requested, avoid, opts, random, meanPieceBytes, now: this.clock.now() };
   }
 
   private learn(link: PeerLink, index: number): void {

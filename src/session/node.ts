@@ -263,11 +263,13 @@ export class ChunkswarmNode extends Resource {
   private async requestObject(hash: Parameters<PeerWire['requestObject']>[0], target: SignedRelease): Promise<Uint8Array> {
     for (let attempt = 0; ; attempt++) {
       if (this.closed || this.superseded(target)) throw new ChunkswarmError('E_CLOSED', 'release superseded or node closing');
-      // Peers already working on this release hold its objects; the others are asked last.
+      // Peers already working on this release hold all its objects, and so does the publisher;
+      // the others are asked last (a "no such object" costs a round trip each).
       const id = releaseId(target.body);
       const all = [...this.peers.values()];
       const onIt = all.filter((p) => p.wire.remoteSpace?.release === id);
-      const candidates = [...onIt, ...all.filter((p) => !onIt.includes(p))];
+      const publishers = all.filter((p) => p.publisher && !onIt.includes(p));
+      const candidates = [...onIt, ...publishers, ...all.filter((p) => !onIt.includes(p) && !publishers.includes(p))];
       const start = onIt.length > 0 ? Math.floor(this.random() * onIt.length) : attempt % Math.max(1, candidates.length);
       for (let k = 0; k < candidates.length; k++) {
         const p = candidates[(start + k) % candidates.length]!;

@@ -146,7 +146,7 @@ describe('PieceScheduler: failures', () => {
 
 describe('PieceScheduler: end-game and pipelining', () => {
   it('duplicates the last pieces across peers, then cancels the losers', () => {
-    const { s } = make(3, { minRequestsPerPeer: 2, maxRequestsPerPeer: 2, endGameMaxRequests: 2, endGameDelayMs: 0 });
+    const { s, clock } = make(3, { minRequestsPerPeer: 2, maxRequestsPerPeer: 2, endGameMaxRequests: 2, endGameDelayMs: 0 });
     const atA = requests(connect(s, 'a', range(3)));
     expect(atA.length).toBe(2);
     expect(s.isEndGame()).toBe(false);
@@ -157,9 +157,15 @@ describe('PieceScheduler: end-game and pipelining', () => {
     expect(atB.filter((i) => !atA.includes(i)).length).toBe(1);
     const acts = s.pieceReceived('b', dup ?? -1, true);
     expect(acts).toContainEqual({ type: 'cancel', peer: 'a', index: dup });
-    // a's freed slot duplicates the piece only b was asked for.
+    // a's freed slot duplicates the piece only b was asked for, once b is late with it: b served
+    // its first piece in 1 ms and now has two queued (that one, and a's other piece, duplicated
+    // at once since a has no measured rate), so it is late after twice 2 ms.
     const onlyB = atB.find((i) => i !== dup);
-    expect(requests(acts, 'a')).toEqual([onlyB]);
+    expect(requests(acts, 'a')).toEqual([]);
+    clock.advance(3);
+    expect(requests(s.tick(), 'a')).toEqual([]);
+    clock.advance(1);
+    expect(requests(s.tick(), 'a')).toEqual([onlyB]);
   });
 
   it('in end-game, asks a second peer only once the first request has waited endGameDelayMs', () => {
@@ -171,6 +177,23 @@ describe('PieceScheduler: end-game and pipelining', () => {
     expect(requests(s.tick(), 'b')).toEqual([]);
     clock.advance(1);
     expect(requests(s.tick(), 'b').sort()).toEqual([0, 1]);
+  });
+
+  it('in end-game, does not duplicate a request that a slow peer is still within its time for', () => {
+    const { s, clock } = make(4, { minRequestsPerPeer: 2, maxRequestsPerPeer: 2, endGameMaxRequests: 2, endGameDelayMs: 100 });
+    const first = requests(connect(s, 'a', range(4)));
+    clock.advance(1_000);
+    // One 64 KiB piece per second: a's next request should take 1 s, the one after it 2 s.
+    const next = requests(s.pieceReceived('a', first[0]!, true), 'a');
+    expect(next.length).toBe(1);
+    const older = first[1]!;
+    const fresh = range(4).find((i) => i !== first[0] && i !== older && i !== next[0])!;
+    // b gets the last fresh piece; the requests queued at a are not late yet.
+    expect(requests(connect(s, 'b', range(4)), 'b')).toEqual([fresh]);
+    clock.advance(999); // the older request is 1999 ms old: under twice its 1 s of expected wait
+    expect(requests(s.tick(), 'b')).toEqual([]);
+    clock.advance(1);
+    expect(requests(s.tick(), 'b')).toEqual([older]);
   });
 
   it('grows the pipeline of a fast peer and shrinks it for a slow or timing-out one', () => {
