@@ -15,7 +15,7 @@ import { chunkswarm } from './bandwidth/method-chunkswarm.js';
 import { rsync } from './bandwidth/method-rsync.js';
 import { webtorrent } from './bandwidth/method-webtorrent.js';
 import { parseOptions, rateNote } from './bandwidth/options.js';
-import { runMethod } from './bandwidth/runner.js';
+import { closeOpenSessions, runMethod } from './bandwidth/runner.js';
 import type { Method, StepResult } from './bandwidth/types.js';
 import { writeResult } from './lib/results.js';
 
@@ -27,6 +27,15 @@ async function main(): Promise<void> {
   const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
   const work = await mkdtemp(join(tmpdir(), 'cs-bench-bandwidth-'));
   const started = performance.now();
+  // Interrupted, no rsync daemon or node process may outlive the bench.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      console.log(`\n${signal}: stopping every method's processes${opts.keep ? '' : ` and removing ${work}`}`);
+      void closeOpenSessions()
+        .then(() => (opts.keep ? undefined : rm(work, { recursive: true, force: true })))
+        .finally(() => process.exit(130));
+    });
+  }
   try {
     console.log(rateNote(opts));
     console.log(`generating a ${(opts.bytes / MB).toFixed(0)} MB image of ${opts.files} files and its 1% update ...`);

@@ -56,6 +56,8 @@ declare module 'hyperdht' {
     readonly destroyed: boolean;
     ready(): Promise<void>;
     fullyBootstrapped(): Promise<void>;
+    /** dht-rpc's PING to one node; rejects on timeout after hyperdht's own retries. */
+    ping(to: HyperDHT.Address): Promise<unknown>;
     address(): { host: string; port: number; family: number };
     destroy(opts?: { force?: boolean }): Promise<void>;
   }

@@ -27,6 +27,13 @@ function timeoutMs(spec: RunSpec, scenario: ScenarioName): number {
   return Math.round((3 * expected + 60) * 1000);
 }
 
+const openSessions = new Set<{ close(): Promise<void> }>();
+
+/** Stops every method's processes (rsync daemons, node processes): for an interrupted bench. */
+export async function closeOpenSessions(): Promise<void> {
+  await Promise.allSettled([...openSessions].map((s) => s.close()));
+}
+
 /** Runs every scenario of one method at one N, in order, and turns its figures into result rows. */
 export async function runMethod(method: Method, spec: RunSpec, log: (line: string) => void): Promise<StepResult[]> {
   const work = join(spec.work, `${method.name}-n${spec.n}`);
@@ -43,6 +50,7 @@ export async function runMethod(method: Method, spec: RunSpec, log: (line: strin
   };
   const opened = performance.now();
   const session = await method.open(ctx);
+  openSessions.add(session);
   log(`  ${method.name}: ${spec.n} nodes up in ${((performance.now() - opened) / 1000).toFixed(1)} s`);
   const rows: StepResult[] = [];
   try {
@@ -70,6 +78,7 @@ export async function runMethod(method: Method, spec: RunSpec, log: (line: strin
       log(summaryLine(row));
     }
   } finally {
+    openSessions.delete(session);
     await session.close();
   }
   return rows;

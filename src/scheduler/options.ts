@@ -27,6 +27,12 @@ export interface SchedulerOptions {
    */
   unresponsiveFailures: number;
   unresponsiveMs: number;
+  /**
+   * Piece bytes in flight over all peers, beyond each peer's `minRequestsPerPeer`: a node whose
+   * download is capped gets pieces no faster than its cap however deep each peer's pipeline is,
+   * and requests queued past it only wait into their timeouts and come back as duplicates.
+   */
+  maxInflightBytes: number;
 }
 
 export const DEFAULT_SCHEDULER_OPTIONS: Readonly<SchedulerOptions> = {
@@ -39,11 +45,12 @@ export const DEFAULT_SCHEDULER_OPTIONS: Readonly<SchedulerOptions> = {
   endGameDelayMs: 1_000,
   unresponsiveFailures: 4,
   unresponsiveMs: 30_000,
+  maxInflightBytes: Number.POSITIVE_INFINITY,
 };
 
 /** Options usually come from swarm.config.json, so errors name the config field. */
 export function checkSchedulerOptions(o: SchedulerOptions): SchedulerOptions {
-  const positive: Array<keyof SchedulerOptions> = ['minRequestsPerPeer', 'maxRequestsPerPeer', 'requestTimeoutMs', 'targetQueueMs', 'endGameMaxRequests', 'unresponsiveFailures', 'unresponsiveMs'];
+  const positive: Array<keyof SchedulerOptions> = ['minRequestsPerPeer', 'maxRequestsPerPeer', 'requestTimeoutMs', 'targetQueueMs', 'endGameMaxRequests', 'unresponsiveFailures', 'unresponsiveMs', 'maxInflightBytes'];
   for (const k of positive) if (!(o[k] > 0)) throw ChunkswarmError.config(`scheduler.${k}`, `must be above 0, got ${o[k]}`);
   if (o.maxRequestsPerPeer < o.minRequestsPerPeer) {
     throw ChunkswarmError.config('scheduler.maxRequestsPerPeer', `must be at least minRequestsPerPeer (${o.minRequestsPerPeer}), got ${o.maxRequestsPerPeer}`);

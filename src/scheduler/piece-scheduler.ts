@@ -37,6 +37,8 @@ export class PieceScheduler {
   private readonly requested = new Map<number, Set<PeerId>>();
   private readonly avoid = new Map<number, Set<PeerId>>();
   private joined = 0;
+  /** Bytes of every request in flight, duplicates included (see SchedulerOptions.maxInflightBytes). */
+  private inflightBytes = 0;
 
   constructor(init: PieceSchedulerInit) {
     this.opts = checkSchedulerOptions({ ...DEFAULT_SCHEDULER_OPTIONS, ...init.options });
@@ -148,7 +150,7 @@ export class PieceScheduler {
     if (!this.have[index]) {
       for (const other of this.requested.get(index) ?? []) {
         const l = this.links.get(other);
-        l?.inflight.delete(index);
+        if (l) this.forget(l, index);
         freed.push(l);
         out.push({ type: 'cancel', peer: other, index });
       }
@@ -242,11 +244,13 @@ export class PieceScheduler {
   private fillOne(link: PeerLink, out: SchedulerAction[]): void {
     const depth = link.depth(this.opts, this.meanPieceBytes);
     while (link.inflight.size < depth) {
+      if (link.inflight.size >= this.opts.minRequestsPerPeer && this.inflightBytes >= this.opts.maxInflightBytes) return;
       const v = this.view();
       let i = pickFresh(v, link);
       if (i === undefined && inEndGame(v, this.sizes.length - this.haveCount)) i = pickDuplicate(v, link);
       if (i === undefined) return;
       link.inflight.set(i, v.now);
+      this.inflightBytes += this.sizes[i] ?? 0;
       this.wanted.delete(i);
       const askedOf = this.requested.get(i) ?? new Set<PeerId>();
       askedOf.add(link.id);
@@ -280,8 +284,12 @@ export class PieceScheduler {
   }
 
   /** Takes the request back; the piece returns to `wanted` once nobody is asked for it. */
+  private forget(link: PeerLink, index: number): void {
+    if (link.inflight.delete(index)) this.inflightBytes -= this.sizes[index] ?? 0;
+  }
+
   private unrequest(link: PeerLink, index: number, failed = false): void {
-    link.inflight.delete(index);
+    this.forget(link, index);
     if (failed) {
       const f = this.avoid.get(index) ?? new Set<PeerId>();
       f.add(link.id);

@@ -146,8 +146,8 @@ export class Download {
           this.o.onStall(p, a.reason);
           break;
         case 'cancel':
-          // The duplicate end-game copy is cheap to receive and drop; bittorrent-protocol keeps
-          // no handle to withdraw a request already written to the socket.
+          // The end-game's other copy: a peer that has not answered yet drops the request.
+          p.wire.cancelPiece(a.index);
           break;
       }
     }

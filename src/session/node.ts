@@ -9,8 +9,9 @@ import { Download } from './download.js';
 import { FloodGuard } from './flood-guard.js';
 import { HeadBook } from './heads.js';
 import { nodeSeed } from './identity.js';
-import { fetchObjects } from './object-fetch.js';
+import { fetchObjects, requestObject, type ObjectSources } from './object-fetch.js';
 import type { SessionPeer } from './peer.js';
+import { PeriodicVerify } from './periodic-verify.js';
 import { PieceServer } from './piece-server.js';
 import { writeStatus, type NodeStatusReport, type Phase } from './status.js';
 import { UploadPolicy } from './upload-policy.js';
@@ -61,9 +62,8 @@ export class ChunkswarmNode extends Resource {
   private phase: Phase = 'starting';
   private objectsFetched = 0;
   private lastError: NodeStatusReport['lastError'] = null;
-  private verifyReport: NodeStatusReport['verify'] = null;
+  private verifier: PeriodicVerify | null = null;
   private timer: NodeJS.Timeout | null = null;
-  private lastVerify = 0;
   private failedAt = 0;
 
   constructor(opts: NodeOptions) {
@@ -86,6 +86,10 @@ export class ChunkswarmNode extends Resource {
     const secret = await readClusterSecret(c.cluster.secretFile);
     this.deployer = await Deployer.open(c, { log: this.log });
     for (const r of this.deployer.recovered) this.log(`recovered: ${r}`);
+    // The publisher makes no release live: it serves them from its store, so there is no tree to check.
+    if (!this.isPublisher) {
+      this.verifier = new PeriodicVerify({ everyMs: c.verify.intervalSec * 1000, deployer: this.deployer, log: this.log, fail: (err) => this.fail(err) });
+    }
     this.heads = new HeadBook(this.deployer.releases, Buffer.from(c.cluster.publisherKey, 'hex'));
     await this.heads.reload();
     this.server = new PieceServer(this.deployer.objects, this.deployer.chunkIndex);
@@ -199,7 +203,15 @@ export class ChunkswarmNode extends Resource {
   /** Objects, then pieces, of a release this node lacks. Null if a newer head superseded it. */
   private async fetch(target: SignedRelease, id: ReleaseId): Promise<Stager | null> {
     this.phase = 'objects';
-    const got = await fetchObjects(target.body.root, this.deployer.objects, (h) => this.requestObject(h, target));
+    const sources: ObjectSources = {
+      release: id,
+      peers: () => [...this.peers.values()],
+      random: this.random,
+      timeoutMs: OBJECT_TIMEOUT_MS,
+      cancelled: () => this.closed || this.superseded(target),
+      wrongObject: (p, hash) => this.ban(p, `sent a wrong object for ${hash}`),
+    };
+    const got = await fetchObjects(target.body.root, this.deployer.objects, (h) => requestObject(h, sources));
     this.objectsFetched += got.fetched;
     if (this.superseded(target) || this.closed) return null;
     const stager = await this.deployer.stage(target);
@@ -218,6 +230,8 @@ export class ChunkswarmNode extends Resource {
         maxRequestsPerPeer: this.config.limits.maxRequestsPerPeer,
         requestTimeoutMs: this.config.limits.requestTimeoutMs + 2000,
         unresponsiveMs: this.config.limits.requestTimeoutMs,
+        // Two seconds of the download cap in flight keeps it busy; more only waits in queues.
+        ...(this.config.limits.downloadBytesPerSec > 0 && { maxInflightBytes: 2 * this.config.limits.downloadBytesPerSec }),
       },
       onPiece: (i) => {
         if (this.upload.space?.release === id) this.upload.gained(i);
@@ -258,29 +272,6 @@ export class ChunkswarmNode extends Resource {
     if (alive && !p.publisher) return this.ban(p, `stalls piece requests yet answers others: it ${reason}`);
     this.log(`peer ${p.key.slice(0, 12)} dropped: it ${reason}${alive ? '' : ', and answers nothing else either'}`);
     void p.wire.close();
-  }
-
-  private async requestObject(hash: Parameters<PeerWire['requestObject']>[0], target: SignedRelease): Promise<Uint8Array> {
-    for (let attempt = 0; ; attempt++) {
-      if (this.closed || this.superseded(target)) throw new ChunkswarmError('E_CLOSED', 'release superseded or node closing');
-      // Peers already working on this release hold all its objects, and so does the publisher;
-      // the others are asked last (a "no such object" costs a round trip each).
-      const id = releaseId(target.body);
-      const all = [...this.peers.values()];
-      const onIt = all.filter((p) => p.wire.remoteSpace?.release === id);
-      const publishers = all.filter((p) => p.publisher && !onIt.includes(p));
-      const candidates = [...onIt, ...publishers, ...all.filter((p) => !onIt.includes(p) && !publishers.includes(p))];
-      const start = onIt.length > 0 ? Math.floor(this.random() * onIt.length) : attempt % Math.max(1, candidates.length);
-      for (let k = 0; k < candidates.length; k++) {
-        const p = candidates[(start + k) % candidates.length]!;
-        try {
-          return await p.wire.requestObject(hash, OBJECT_TIMEOUT_MS);
-        } catch (err) {
-          if (isChunkswarmError(err, 'E_HASH_MISMATCH')) this.ban(p, `sent a wrong object for ${hash}`);
-        }
-      }
-      await new Promise((r) => setTimeout(r, Math.min(2000, 200 * (attempt + 1))));
-    }
   }
 
   private onPeer(peer: Peer): void {
@@ -388,24 +379,8 @@ export class ChunkswarmNode extends Resource {
       for (const p of this.peers.values()) p.wire.sendHead(this.heads.latestBytes!);
       this.kick();
     }, (err) => this.fail(err));
-    void this.periodicVerify();
+    void this.verifier?.maybeRun(this.phase === 'seeding');
     void this.writeStatus().catch((err) => this.fail(err));
-  }
-
-  private async periodicVerify(): Promise<void> {
-    const every = this.config.verify.intervalSec * 1000;
-    if (every === 0 || this.isPublisher || Date.now() - this.lastVerify < every || this.phase !== 'seeding') return;
-    this.lastVerify = Date.now();
-    try {
-      const r = await this.deployer.verify();
-      const c = r.counts;
-      this.verifyReport = { at: new Date().toISOString(), added: c.added, removed: c.removed, changed: c.modified + c.meta + c.type };
-      if (c.added + c.removed + c.modified + c.meta + c.type > 0) {
-        this.log(`WARNING: live release ${r.version} differs from its release: ${c.modified} modified, ${c.added} added, ${c.removed} removed, ${c.meta + c.type} other`);
-      }
-    } catch (err) {
-      if (!isChunkswarmError(err, 'E_NOT_FOUND')) this.fail(err);
-    }
   }
 
   /**
@@ -439,7 +414,7 @@ export class ChunkswarmNode extends Resource {
       banned: [...this.banned].map(([key, reason]) => ({ key, reason })),
       refusedHeads: this.refused,
       swarm: { ...this.swarm.stats() },
-      verify: this.verifyReport,
+      verify: this.verifier?.report ?? null,
       lastError: this.lastError,
     };
   }

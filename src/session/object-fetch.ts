@@ -1,6 +1,7 @@
-import { ChunkswarmError, type ObjectHash } from '../core/index.js';
+import { ChunkswarmError, isChunkswarmError, type ObjectHash, type ReleaseId } from '../core/index.js';
 import { decodeObject, type TreeObject } from '../manifest/index.js';
 import type { ObjectStore } from '../store/index.js';
+import type { SessionPeer } from './peer.js';
 
 /** Asks the swarm for one object's bytes; the caller has already checked the hash. */
 export type ObjectRequester = (hash: ObjectHash) => Promise<Uint8Array>;
@@ -56,4 +57,44 @@ export async function fetchObjects(
   };
   await ensureTree(root);
   return { fetched, bytes };
+}
+
+/** Where `requestObject` may ask, and when it must give up. */
+export interface ObjectSources {
+  /** The release whose objects are wanted. */
+  release: ReleaseId;
+  peers(): readonly SessionPeer[];
+  random: () => number;
+  timeoutMs: number;
+  /** The release was superseded or the node is closing. */
+  cancelled(): boolean;
+  /** The peer sent bytes that do not hash to what was asked. */
+  wrongObject(p: SessionPeer, hash: ObjectHash): void;
+}
+
+/**
+ * One object from whichever peer has it, retried until cancelled: a release's objects may only
+ * be on a peer that has not connected yet. Peers already working on the release hold all its
+ * objects, and so does the publisher; the others are asked last, since each "no such object"
+ * costs a round trip.
+ */
+export async function requestObject(hash: ObjectHash, s: ObjectSources): Promise<Uint8Array> {
+  for (let attempt = 0; ; attempt++) {
+    if (s.cancelled()) throw new ChunkswarmError('E_CLOSED', 'release superseded or node closing');
+    const all = s.peers();
+    const onIt = all.filter((p) => p.wire.remoteSpace?.release === s.release);
+    const publishers = all.filter((p) => p.publisher && !onIt.includes(p));
+    const candidates = [...onIt, ...publishers, ...all.filter((p) => !onIt.includes(p) && !publishers.includes(p))];
+    // Spread the load over the peers on the release; otherwise rotate, in case the first is stuck.
+    const start = onIt.length > 0 ? Math.floor(s.random() * onIt.length) : attempt % Math.max(1, candidates.length);
+    for (let k = 0; k < candidates.length; k++) {
+      const p = candidates[(start + k) % candidates.length]!;
+      try {
+        return await p.wire.requestObject(hash, s.timeoutMs);
+      } catch (err) {
+        if (isChunkswarmError(err, 'E_HASH_MISMATCH')) s.wrongObject(p, hash);
+      }
+    }
+    await new Promise((r) => setTimeout(r, Math.min(2000, 200 * (attempt + 1))));
+  }
 }

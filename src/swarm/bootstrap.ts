@@ -48,6 +48,36 @@ export async function startBootstrapNode(
   };
 }
 
+/**
+ * The bootstrap nodes that answer a DHT ping within `timeoutMs`; all of them if none does (they
+ * may come up later, and hyperdht keeps trying). hyperdht waits on every listed node while it
+ * bootstraps, so a dead one (the stopped publisher's, say) would hold a node's start for ~12 s.
+ */
+export async function answeringBootstrapNodes(
+  nodes: readonly BootstrapAddress[],
+  host: string,
+  timeoutMs = 1000,
+): Promise<BootstrapAddress[]> {
+  if (nodes.length <= 1) return [...nodes];
+  // An empty list, not undefined: hyperdht would fall back to the public bootstrap servers.
+  const probe = new HyperDHT({ bootstrap: [], host, firewalled: false, ephemeral: true });
+  try {
+    await probe.ready();
+    const answers = await Promise.all(
+      nodes.map((n) =>
+        Promise.race([
+          probe.ping({ host: n.host, port: n.port }).then(() => true, () => false),
+          new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref()),
+        ]),
+      ),
+    );
+    const alive = nodes.filter((_, i) => answers[i]);
+    return alive.length > 0 ? alive : [...nodes];
+  } finally {
+    await probe.destroy();
+  }
+}
+
 // Racy in theory (another process may take it before the bootstrap binds), fine for tests and demos.
 async function freeUdpPort(host: string): Promise<number> {
   const socket = createSocket('udp4');

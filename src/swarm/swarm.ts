@@ -4,7 +4,7 @@ import HyperDHT from 'hyperdht';
 import Hyperswarm from 'hyperswarm';
 import { ChunkswarmError, isChunkswarmError, isHex64, Resource, systemClock, type Clock } from '../core/index.js';
 import { authenticate } from './auth.js';
-import type { BootstrapAddress } from './bootstrap.js';
+import { answeringBootstrapNodes, type BootstrapAddress } from './bootstrap.js';
 import { PeerStream } from './peer-stream.js';
 import { RateLimiter, type RateLimits } from './rate-limit.js';
 import { checkClusterSecret, deriveTopic } from './topic.js';
@@ -142,10 +142,12 @@ export class Swarm extends Resource {
   }
 
   protected async open(): Promise<void> {
-    const bootstrap = this.opts.bootstrap.map(({ host, port }) => ({ host, port }));
+    const listed = this.opts.bootstrap.map(({ host, port }) => ({ host, port }));
+    const host = this.opts.host ?? (listed.every((b) => isLoopback(b.host)) ? '127.0.0.1' : '0.0.0.0');
+    const bootstrap = await answeringBootstrapNodes(listed, host);
     const dht = new HyperDHT({
       bootstrap,
-      host: this.opts.host ?? (bootstrap.every((b) => isLoopback(b.host)) ? '127.0.0.1' : '0.0.0.0'),
+      host,
       // Cluster nodes are servers that can reach each other; hyperdht's firewall probing made
       // about half of the first connections between two processes fail.
       firewalled: false,

@@ -192,6 +192,11 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
     return this.pieces.request(this.remote?.info ?? null, index, length, expectedHash);
   }
 
+  /** Withdraws a piece request (see PieceClient.cancel). */
+  cancelPiece(index: number): void {
+    if (!this.isClosed) this.pieces.cancel(index);
+  }
+
   /** Fetches an object by hash; rejects with E_NOT_FOUND, E_TIMEOUT, E_HASH_MISMATCH (peer dropped) or E_CLOSED. */
   requestObject(hash: ObjectHash, timeoutMs: number): Promise<Uint8Array> {
     if (this.isClosed) return Promise.reject(closedError());

@@ -75,6 +75,17 @@ export class PieceClient {
     this.onBadPiece(index, `piece ${index} arrived as ${block.length} bytes at offset ${offset}, requested ${wanted.length} at 0`);
   }
 
+  /**
+   * Withdraws a request another peer has answered (end-game): the peer drops it unless its answer
+   * is already on the way. The caller's promise rejects with E_CLOSED.
+   */
+  cancel(index: number): void {
+    const wanted = this.pending.meta(index);
+    if (wanted === undefined) return;
+    this.pending.reject(index, new ChunkswarmError('E_CLOSED', `request for piece ${index} withdrawn: another peer sent it`));
+    this.wire.cancel(index, 0, wanted.length);
+  }
+
   failAll(err: ChunkswarmError): void {
     this.pending.rejectAll(err, (index, wanted) => this.wire.cancel(index, 0, wanted.length));
   }

@@ -6,11 +6,10 @@
  * the node is in exactly one consistent state, old or new, and never has a dangling livePath.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { makeSampleTree, pseudoRandom, settle } from '../support/tree.js';
-import { cs, editConfig, makeCluster, ok, type Cluster } from '../integration/deploy-fixture.js';
+import { pseudoRandom, settle } from '../support/tree.js';
+import { cs, editConfig, ok, publishedCluster, type Cluster } from '../integration/deploy-fixture.js';
 import { bytesLost } from './harness.js';
 import { declareCases } from './record.js';
 
@@ -20,12 +19,7 @@ let c: Cluster;
 const release = (v: number) => join(c.folData, 'releases', String(v));
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'cs-fault-activate-'));
-  src = join(dir, 'src');
-  await makeSampleTree(src);
-  c = await makeCluster(dir);
-  ok(await cs(c.pub, 'publish', src));
-  ok(await cs(c.fol, 'activate', '1', '--source-data', c.pubData));
+  ({ dir, src, c } = await publishedCluster('cs-fault-activate-', { activated: true }));
 });
 
 afterAll(async () => {

@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
+import { readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { makeSampleTree, pseudoRandom, settle } from '../support/tree.js';
+import { pseudoRandom, settle } from '../support/tree.js';
 import { CLI } from '../support/cli.js';
-import { cs, csJson, makeCluster, ok, type Cluster } from './deploy-fixture.js';
+import { cs, csJson, ok, publishedCluster, type Cluster } from './deploy-fixture.js';
 import { Deployer, loadConfig, type DeployResult } from '../../src/index.js';
 
 /** Compiled next to the CLI by `npm test` (tsc), like the CLI itself. */
@@ -17,12 +16,7 @@ let src: string;
 let c: Cluster;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'cs-deploy-crash-'));
-  src = join(dir, 'src');
-  await makeSampleTree(src);
-  c = await makeCluster(dir);
-  ok(await cs(c.pub, 'publish', src));
-  ok(await cs(c.fol, 'activate', '1', '--source-data', c.pubData));
+  ({ dir, src, c } = await publishedCluster('cs-deploy-crash-', { activated: true }));
   await writeFile(join(src, 'data/new.bin'), pseudoRandom(2_500_000, 7));
   await settle();
   ok(await cs(c.pub, 'publish', src));

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmod, lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, lstat, mkdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { settle, makeSampleTree } from '../support/tree.js';
-import { contentHash, cs, csJson, editConfig, makeCluster, ok, releaseEntries, type Cluster } from './deploy-fixture.js';
+import { settle } from '../support/tree.js';
+import { contentHash, cs, csJson, editConfig, ok, publishedCluster, releaseEntries, type Cluster } from './deploy-fixture.js';
 import type { DeployResult, DriftReport, PublishSummary, VerifyResult } from '../../src/index.js';
 
 let dir: string;
@@ -17,11 +16,7 @@ async function expectLiveEqualsSource(): Promise<void> {
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'cs-deploy-drift-'));
-  src = join(dir, 'src');
-  await makeSampleTree(src);
-  c = await makeCluster(dir);
-  ok(await cs(c.pub, 'publish', src));
+  ({ dir, src, c } = await publishedCluster('cs-deploy-drift-'));
 });
 
 afterAll(async () => {

@@ -1,7 +1,9 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { runCli, type CliResult } from '../support/cli.js';
+import { makeSampleTree } from '../support/tree.js';
 import { ObjectStore, ReleaseStore } from '../../src/store/index.js';
 import { encodeObject, hashFile, objectHash, walkTree, type TreeEntry } from '../../src/manifest/index.js';
 
@@ -27,6 +29,20 @@ export async function makeCluster(dir: string, opts: { follower?: boolean } = {}
   ok(await runCli(['init', '--dir', join(dir, 'pub'), '--publisher']));
   if (opts.follower !== false) ok(await runCli(['init', '--dir', join(dir, 'fol'), '--join', c.pub]));
   return c;
+}
+
+/**
+ * A fresh temp dir with the sample tree in `src`, a publisher and a follower, and release 1
+ * published; `activated` also makes it live on the follower (from the publisher's data dir).
+ */
+export async function publishedCluster(prefix: string, o: { activated?: boolean } = {}): Promise<{ dir: string; src: string; c: Cluster }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const src = join(dir, 'src');
+  await makeSampleTree(src);
+  const c = await makeCluster(dir);
+  ok(await cs(c.pub, 'publish', src));
+  if (o.activated) ok(await cs(c.fol, 'activate', '1', '--source-data', c.pubData));
+  return { dir, src, c };
 }
 
 export function ok(r: CliResult): CliResult {

@@ -196,6 +196,24 @@ describe('PieceScheduler: end-game and pipelining', () => {
     expect(requests(s.tick(), 'b')).toEqual([older]);
   });
 
+  it('keeps at most maxInflightBytes in flight over all peers, beyond each peer\'s minimum', () => {
+    const opts = { minRequestsPerPeer: 1, maxRequestsPerPeer: 16, targetQueueMs: 1_000, maxInflightBytes: 4 * 64 * KiB, endGameThreshold: 0 };
+    const { s, clock } = make(100, opts);
+    const atA = requests(connect(s, 'a', range(100)));
+    clock.advance(1);
+    // a is fast (64 KiB per ms): its pipeline would grow to 16, the cap holds it at 4 in all.
+    const more = requests(s.pieceReceived('a', atA[0]!, true));
+    expect(s.peerStats('a')?.pipelineDepth).toBe(16);
+    expect(s.peerStats('a')?.inFlight).toBe(4);
+    expect(more.length).toBe(4);
+    // A new peer still gets its one request, over the cap.
+    expect(requests(connect(s, 'b', range(100)), 'b').length).toBe(1);
+    // Done pieces free room for new requests, never more than the cap.
+    const next = requests(s.pieceReceived('a', more[0]!, true), 'a');
+    expect(next.length).toBe(0);
+    expect(requests(s.pieceReceived('a', more[1]!, true), 'a').length).toBe(1);
+  });
+
   it('grows the pipeline of a fast peer and shrinks it for a slow or timing-out one', () => {
     const opts = { minRequestsPerPeer: 2, maxRequestsPerPeer: 16, targetQueueMs: 1_000, endGameThreshold: 0, requestTimeoutMs: 60_000 };
     const { s, clock } = make(200, opts);

@@ -1,0 +1,33 @@
+import { isChunkswarmError } from '../core/index.js';
+import type { Deployer } from '../deploy/index.js';
+import type { NodeStatusReport } from './status.js';
+
+/**
+ * The follower's periodic quick verify of its live tree (verify.intervalSec): a hand edit is
+ * reported in the log and in status.json as soon as it is seen, not only at the next activation.
+ */
+export class PeriodicVerify {
+  /** The last result, for status.json. */
+  report: NodeStatusReport['verify'] = null;
+  private last = 0;
+
+  constructor(
+    private readonly o: { everyMs: number; deployer: Deployer; log: (line: string) => void; fail: (err: unknown) => void },
+  ) {}
+
+  /** Runs a verify if one is due; only a seeding follower has a settled live tree to check. */
+  async maybeRun(seeding: boolean): Promise<void> {
+    if (this.o.everyMs === 0 || !seeding || Date.now() - this.last < this.o.everyMs) return;
+    this.last = Date.now();
+    try {
+      const r = await this.o.deployer.verify();
+      const c = r.counts;
+      this.report = { at: new Date().toISOString(), added: c.added, removed: c.removed, changed: c.modified + c.meta + c.type };
+      if (c.added + c.removed + c.modified + c.meta + c.type > 0) {
+        this.o.log(`WARNING: live release ${r.version} differs from its release: ${c.modified} modified, ${c.added} added, ${c.removed} removed, ${c.meta + c.type} other`);
+      }
+    } catch (err) {
+      if (!isChunkswarmError(err, 'E_NOT_FOUND')) this.o.fail(err);
+    }
+  }
+}
