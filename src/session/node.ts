@@ -1,3 +1,4 @@
+import { watch, type FSWatcher } from 'node:fs';
 import { ChunkswarmError, Resource, isChunkswarmError, isHex64, systemClock, type ObjectHash, type ReleaseId } from '../core/index.js';
 import { readClusterSecret, type Config } from '../config/index.js';
 import { releaseId, releasePieces, type SignedRelease } from '../manifest/index.js';
@@ -64,6 +65,7 @@ export class ChunkswarmNode extends Resource {
   private lastError: NodeStatusReport['lastError'] = null;
   private verifier: PeriodicVerify | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private headsWatch: FSWatcher | null = null;
   private failedAt = 0;
 
   constructor(opts: NodeOptions) {
@@ -117,11 +119,20 @@ export class ChunkswarmNode extends Resource {
     await this.swarm.ready();
     this.log(`node ${this.swarm.publicKey.slice(0, 12)} joined the cluster${this.isPublisher ? ' as publisher' : ''}`);
     this.timer = setInterval(() => this.tick(), TICK_MS);
+    // A publish is seen at once rather than at the next tick; the tick's reload stays the fallback
+    // (inotify may be unavailable, or miss events on some file systems).
+    try {
+      this.headsWatch = watch(this.deployer.releases.headsDir, () => this.reloadHeads());
+      this.headsWatch.on('error', () => this.headsWatch?.close());
+    } catch {
+      this.headsWatch = null;
+    }
     this.kick();
   }
 
   protected async shutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    this.headsWatch?.close();
     this.download?.stop();
     await this.advancing?.catch(() => undefined);
     for (const p of this.peers.values()) await p.wire.close().catch(() => undefined);
@@ -373,14 +384,19 @@ export class ChunkswarmNode extends Resource {
     }
     this.download?.tick();
     this.upload.tick();
+    this.reloadHeads();
+    void this.verifier?.maybeRun(this.phase === 'seeding');
+    void this.writeStatus().catch((err) => this.fail(err));
+  }
+
+  /** A head that `publish` (or `republish`) stored locally goes out to every peer. */
+  private reloadHeads(): void {
     void this.heads.reload().then((newer) => {
       if (!newer) return;
       this.log(`release ${this.heads.latest!.body.version} found in the local store`);
       for (const p of this.peers.values()) p.wire.sendHead(this.heads.latestBytes!);
       this.kick();
     }, (err) => this.fail(err));
-    void this.verifier?.maybeRun(this.phase === 'seeding');
-    void this.writeStatus().catch((err) => this.fail(err));
   }
 
   /**
