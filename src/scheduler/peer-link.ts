@@ -45,6 +45,11 @@ export class PeerLink {
     this.lastArrival = now;
   }
 
+  /** Piece data arrived from the peer (even too late to use): its run of failures is over. */
+  recordActivity(): void {
+    this.failures = 0;
+  }
+
   recordFailure(kind: 'declined' | 'timeout', now: number): void {
     if (this.failures++ === 0) {
       this.failingSince = now;

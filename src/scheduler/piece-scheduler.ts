@@ -93,8 +93,7 @@ export class PieceScheduler {
 
   /** The peer sent piece data (even too late to use): it is congested, not stalling. */
   peerActive(peer: PeerId): void {
-    const link = this.links.get(peer);
-    if (link) link.failures = 0;
+    this.links.get(peer)?.recordActivity();
   }
 
   /** A choke discards the peer's queue on its side, so our requests there are re-queued. */
@@ -144,7 +143,7 @@ export class PieceScheduler {
       if (at !== undefined) link.recordArrival(at, this.clock.now(), size);
       link.bytesReceived += size;
       link.piecesReceived++;
-      link.failures = 0;
+      link.recordActivity();
       if (at !== undefined) this.unrequest(link, index);
     }
     if (!this.have[index]) {
@@ -283,11 +282,12 @@ export class PieceScheduler {
     return [{ type: want ? 'interested' : 'not-interested', peer: link.id }];
   }
 
-  /** Takes the request back; the piece returns to `wanted` once nobody is asked for it. */
+  /** Drops one request from the peer's pipeline and from the bytes in flight. */
   private forget(link: PeerLink, index: number): void {
     if (link.inflight.delete(index)) this.inflightBytes -= this.sizes[index] ?? 0;
   }
 
+  /** Takes the request back; the piece returns to `wanted` once nobody is asked for it. */
   private unrequest(link: PeerLink, index: number, failed = false): void {
     this.forget(link, index);
     if (failed) {
