@@ -97,6 +97,15 @@ export class Download {
     this.apply(this.scheduler.tick());
   }
 
+  /**
+   * Missing pieces that no connected peer holds. The publisher holds all of its release but, super-
+   * seeding, shows only what it offers: while it is connected nothing is unavailable.
+   */
+  unavailablePieces(): number {
+    for (const p of this.peers.values()) if (p.publisher && p.wire.remoteSpace?.release === this.release) return 0;
+    return this.scheduler.missingUnavailable().length;
+  }
+
   /** Abandons the transfer (a newer release, or the node closing): `done` rejects with E_CLOSED. */
   stop(): void {
     this.fail(new ChunkswarmError('E_CLOSED', `download of release ${this.release} stopped`));

@@ -399,17 +399,6 @@ export class ChunkswarmNode extends Resource {
     }, (err) => this.fail(err));
   }
 
-  /**
-   * Missing pieces that no connected peer holds. The publisher holds all of its release but, super-
-   * seeding, shows only what it offers: while it is connected nothing is unavailable.
-   */
-  private unavailablePieces(): number {
-    const dl = this.download;
-    if (!dl) return 0;
-    for (const p of this.peers.values()) if (p.publisher && p.wire.remoteSpace?.release === dl.release) return 0;
-    return dl.scheduler.missingUnavailable().length;
-  }
-
   report(): NodeStatusReport {
     const progress = this.download?.scheduler.progress();
     const state = { live: this.upload.space?.version ?? null };
@@ -423,7 +412,7 @@ export class ChunkswarmNode extends Resource {
       pinned: false,
       newest: this.heads.latest ? { version: this.heads.latest.body.version, release: releaseId(this.heads.latest.body) } : null,
       progress: progress && this.heads.latest ? { version: this.heads.latest.body.version, ...progress } : null,
-      unavailablePieces: this.unavailablePieces(),
+      unavailablePieces: this.download?.unavailablePieces() ?? 0,
       ...this.traffic.totals(),
       objectsFetched: this.objectsFetched,
       peers: this.traffic.peers(),
