@@ -81,12 +81,11 @@ export interface ObjectSources {
 export async function requestObject(hash: ObjectHash, s: ObjectSources): Promise<Uint8Array> {
   for (let attempt = 0; ; attempt++) {
     if (s.cancelled()) throw new ChunkswarmError('E_CLOSED', 'release superseded or node closing');
-    const all = s.peers();
-    const onIt = all.filter((p) => p.wire.remoteSpace?.release === s.release);
-    const publishers = all.filter((p) => p.publisher && !onIt.includes(p));
-    const candidates = [...onIt, ...publishers, ...all.filter((p) => !onIt.includes(p) && !publishers.includes(p))];
+    const rank = (p: SessionPeer) => (p.wire.remoteSpace?.release === s.release ? 0 : p.publisher ? 1 : 2);
+    const candidates = [...s.peers()].sort((a, b) => rank(a) - rank(b));
+    const onIt = candidates.filter((p) => rank(p) === 0).length;
     // Spread the load over the peers on the release; otherwise rotate, in case the first is stuck.
-    const start = onIt.length > 0 ? Math.floor(s.random() * onIt.length) : attempt % Math.max(1, candidates.length);
+    const start = onIt > 0 ? Math.floor(s.random() * onIt) : attempt % Math.max(1, candidates.length);
     for (let k = 0; k < candidates.length; k++) {
       const p = candidates[(start + k) % candidates.length]!;
       try {
