@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { pseudoRandom, settle } from '../support/tree.js';
 import { cs, editConfig, ok, publishedCluster, type Cluster } from '../integration/deploy-fixture.js';
 import { bytesLost } from './harness.js';
-import { declareCases } from './record.js';
+import { declareCases, type FaultMeta } from './record.js';
 
 let dir: string;
 let src: string;
@@ -47,6 +47,20 @@ async function expectConsistent(version: number): Promise<void> {
   expect((await readdir(dirname(c.folLive))).filter((n) => n.includes('.chunkswarm-'))).toEqual([]);
 }
 
+/** The live tree holds every byte of the source (recorded for the report) and deep-verifies clean. */
+async function expectWhole(meta: FaultMeta): Promise<void> {
+  meta.bytesLost = await bytesLost(src, c.folLive);
+  expect(meta.bytesLost).toBe(0);
+  expect((await cs(c.fol, 'verify', '--deep')).code).toBe(0);
+}
+
+/** After the crash, the release that was being activated can be activated, and ends up whole. */
+async function activatesAfterTheCrash(version: number, meta: FaultMeta): Promise<void> {
+  ok(await cs(c.fol, 'activate', String(version), '--source-data', c.pubData));
+  await expectConsistent(version);
+  await expectWhole(meta);
+}
+
 describe('fault 5: a crash inside activation', () => {
   it('between the rename of the release and the symlink swap: old release live, new one activates later', async (ctx) => {
     const meta = declareCases(ctx, { kind: 'fault', group: '5 crash in activation', tried: 1 });
@@ -54,11 +68,7 @@ describe('fault 5: a crash inside activation', () => {
     expect((await readdir(join(c.folData, 'releases'))).sort()).toEqual(['1', '2']);
     expect(await readdir(join(c.folData, 'staging')).catch(() => [])).not.toContain('2');
     await expectConsistent(1);
-    ok(await cs(c.fol, 'activate', '2', '--source-data', c.pubData));
-    await expectConsistent(2);
-    meta.bytesLost = await bytesLost(src, c.folLive);
-    expect(meta.bytesLost).toBe(0);
-    expect((await cs(c.fol, 'verify', '--deep')).code).toBe(0);
+    await activatesAfterTheCrash(2, meta);
   });
 
   it('during the swap (temp link made, not renamed): the temp link goes, the old release stays live', async (ctx) => {
@@ -68,11 +78,7 @@ describe('fault 5: a crash inside activation', () => {
     await crashInActivation(3, `ln -s "$CHUNKSWARM_RELEASE_DIR" ${tmp}`);
     expect(await readlink(tmp)).toBe(release(3));
     await expectConsistent(2);
-    ok(await cs(c.fol, 'activate', '3', '--source-data', c.pubData));
-    await expectConsistent(3);
-    meta.bytesLost = await bytesLost(src, c.folLive);
-    expect(meta.bytesLost).toBe(0);
-    expect((await cs(c.fol, 'verify', '--deep')).code).toBe(0);
+    await activatesAfterTheCrash(3, meta);
   });
 
   it('after the swap, before state.json: the new release is live and state.json follows it', async (ctx) => {
@@ -84,8 +90,6 @@ describe('fault 5: a crash inside activation', () => {
     // The rename over livePath is done; the state write that follows it is not.
     await writeFile(join(c.folData, 'state.json'), JSON.stringify({ live: 3, pinned: false }));
     await expectConsistent(4);
-    meta.bytesLost = await bytesLost(src, c.folLive);
-    expect(meta.bytesLost).toBe(0);
-    expect((await cs(c.fol, 'verify', '--deep')).code).toBe(0);
+    await expectWhole(meta);
   });
 });
