@@ -26,7 +26,8 @@ export type ErrorCode =
   | 'E_HOOK'
   | 'E_USAGE'
   | 'E_CLOSED'
-  | 'E_PINNED';
+  | 'E_PINNED'
+  | 'E_LOCKED';
 
 export class ChunkswarmError extends Error {
   readonly code: ErrorCode;
