@@ -158,8 +158,12 @@ export async function publish(opts: PublishOptions): Promise<PublishSummary> {
     return summary(null, null);
   }
 
-  // Only now is the previous release worth reading: an unchanged tree never gets here.
-  const prevIndex = prev ? await indexRelease(prev.body.root, objects) : null;
+  // Only now is the previous release worth reading: an unchanged tree never gets here. Files are
+  // linked from, and chunks compared with, the newest release on disk (the newest head may be one
+  // this node never materialized).
+  const onDisk = (await releases.materialized()).at(-1);
+  const base = onDisk === undefined ? null : await releases.head(onDisk);
+  const prevIndex = base ? await indexRelease(base.body.root, objects) : null;
   for (const f of scan.files) {
     for (const c of (await objects.getFile(fileHashes.get(f.path)!)).chunks) {
       if (prevIndex?.chunks.has(c.hash) || newChunkSet.has(c.hash)) continue;
@@ -170,7 +174,7 @@ export async function publish(opts: PublishOptions): Promise<PublishSummary> {
   await mkdirTree(staging, scan.root);
   progress({ phase: 'materialize', filesDone: 0, filesTotal: scan.files.length, bytesDone: 0, bytesTotal });
   const done = await materializeRest({
-    scan, entries, staging, source: opts.source, copied, firstOfGroup, isFollower, prev,
+    scan, entries, staging, source: opts.source, copied, firstOfGroup, isFollower, prev: base,
     prevEntries: prevIndex?.entries, releases, objects,
   });
   reused = done.size;

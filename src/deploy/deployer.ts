@@ -1,6 +1,6 @@
 import { ChunkswarmError, type Clock } from '../core/index.js';
 import type { Config } from '../config/index.js';
-import type { SignedRelease } from '../manifest/index.js';
+import { measureExpansion, type SignedRelease } from '../manifest/index.js';
 import { ChunkIndex, ObjectStore, ReleaseStore, type NodeState } from '../store/index.js';
 import { activate, recover, type ActivateResult } from './activate.js';
 import { driftSignature, hasDrift, recordDrift, type DriftRecord } from './drift.js';
@@ -98,6 +98,11 @@ export class Deployer {
    * verified first: a drifted file is never hard-linked into the new release nor read as a chunk.
    */
   async stage(release: SignedRelease, o: Pick<StagerOptions, 'flushEvery' | 'onFlush'> = {}): Promise<Stager> {
+    const lim = this.config.limits;
+    // Before anything walks it path by path: a release of shared subtrees can expand to millions.
+    await measureExpansion(release.body.root, (h) => this.objects.getTree(h), (h) => this.objects.getFile(h), {
+      maxPaths: lim.maxReleasePaths, maxBytes: lim.maxReleaseBytes, maxDepth: lim.maxReleaseDepth,
+    });
     const live = await this.live();
     const tainted = new Set<string>();
     if (live && (await this.releases.materialized()).includes(live.version)) {

@@ -14,6 +14,8 @@ import type { Phase } from './status.js';
 import type { UploadPolicy } from './upload-policy.js';
 
 const OBJECT_TIMEOUT_MS = 10_000;
+/** Then the attempt fails, visibly in status, and the retry loop tries again later. */
+const OBJECT_GIVE_UP_MS = 60_000;
 
 export interface RolloutOptions {
   config: Config;
@@ -99,6 +101,7 @@ export class Rollout {
       peers: () => peers.list(),
       random: this.o.random,
       timeoutMs: OBJECT_TIMEOUT_MS,
+      giveUpMs: OBJECT_GIVE_UP_MS,
       cancelled: () => this.superseded(target),
       wrongObject: (p, hash) => peers.ban(p, `sent a wrong object for ${hash}`),
     };
