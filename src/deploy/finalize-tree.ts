@@ -48,8 +48,7 @@ async function finalizeDir(
         await finalizeDir(target, path, sub.entries, objects, opts);
         await applyMeta(target, e, opts.owner);
       } else if (e.type === 'symlink') {
-        if (opts.owner && e.uid !== undefined && e.gid !== undefined) await lchown(target, e.uid, e.gid);
-        await lutimes(target, e.mtime / 1000, e.mtime / 1000);
+        await applySymlinkMeta(target, e, opts.owner);
       } else if (!opts.done?.has(path)) {
         await applyMeta(target, e, opts.owner);
       }
@@ -59,8 +58,14 @@ async function finalizeDir(
   }
 }
 
-async function applyMeta(target: string, e: TreeEntry, owner: boolean): Promise<void> {
+/** Owner, mode and mtime of a file or directory entry (owner only when `owner`). */
+export async function applyMeta(target: string, e: TreeEntry, owner: boolean): Promise<void> {
   if (owner && e.uid !== undefined && e.gid !== undefined) await lchown(target, e.uid, e.gid);
   await chmod(target, onDiskMode(e.mode));
   await utimes(target, e.mtime / 1000, e.mtime / 1000);
+}
+
+export async function applySymlinkMeta(target: string, e: TreeEntry, owner: boolean): Promise<void> {
+  if (owner && e.uid !== undefined && e.gid !== undefined) await lchown(target, e.uid, e.gid);
+  await lutimes(target, e.mtime / 1000, e.mtime / 1000);
 }
