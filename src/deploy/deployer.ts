@@ -5,6 +5,7 @@ import { ChunkIndex, InodeCache, ObjectStore, ReleaseStore, type NodeState } fro
 import { activate, recover, type ActivateResult } from './activate.js';
 import { driftSignature, hasDrift, latestDrift, recordDrift, type DriftRecord } from './drift.js';
 import { collectGarbage, type GcResult } from './gc.js';
+import { sealRoot } from './finalize-tree.js';
 import { currentLive } from './live.js';
 import { driftedInodes, repairRelease, repairReplaced, type RepairContext } from './release-repair.js';
 import type { ChunkSource } from './local-source.js';
@@ -174,6 +175,7 @@ export class Deployer {
    * differs. What it holds that the live tree's drift record did not already preserve is recorded.
    */
   private async cleanTarget(version: number, liveDrift: VerifyResult | null): Promise<void> {
+    await sealRoot(this.releases.releasePath(version));
     const found = await this.verifyRelease(version);
     if (!hasDrift(found)) return;
     const preserved = new Set(liveDrift ? driftedInodes(liveDrift.entries) : []);

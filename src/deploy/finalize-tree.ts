@@ -19,18 +19,26 @@ export interface FinalizeOptions {
 /**
  * Applies modes, mtimes and (optionally) ownership from the release's objects to a materialized
  * tree, children before their directory, so that making a directory read-only and setting its
- * mtime come after the last change inside it.
+ * mtime come after the last change inside it. The root itself stays writable: see sealRoot.
  */
 export async function finalizeTree(dir: string, root: ObjectHash, objects: ObjectStore, opts: FinalizeOptions): Promise<void> {
   const rootTree = await objects.getTree(root);
   await finalizeDir(dir, '', rootTree.entries, objects, opts);
-  // The root's own metadata is not part of the release (it is the mount point, livePath's target).
-  await chmod(dir, ROOT_MODE).catch((err) => {
-    throw ChunkswarmError.fromSystem(err, `setting metadata of ${dir}`);
-  });
 }
 
 export const ROOT_MODE = 0o555;
+
+/**
+ * Makes a release's root read-only, once it is in releases/: renaming a directory to another
+ * parent rewrites its ".." entry, which needs write permission on it (root ignores that, a service
+ * user does not). The root's metadata is not part of the release (it is livePath's target), and a
+ * crash before this leaves a root only its owner can write to; activation seals it again.
+ */
+export async function sealRoot(dir: string): Promise<void> {
+  await chmod(dir, ROOT_MODE).catch((err) => {
+    throw ChunkswarmError.fromSystem(err, `making ${dir} read-only`);
+  });
+}
 
 async function finalizeDir(
   abs: string,

@@ -2,7 +2,7 @@ import { readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChunkswarmError } from '../core/index.js';
 import { syncFilesystem } from '../store/index.js';
-import { finalizeTree } from './finalize-tree.js';
+import { finalizeTree, sealRoot } from './finalize-tree.js';
 import type { FileAction } from './plan.js';
 import { badChunks, lstatOrNull, ownerOf, placeSymlink, removeAny } from './stage-fs.js';
 import { progressPath, removeProgress } from './stage-progress.js';
@@ -42,6 +42,7 @@ export async function completeStage(s: Stager): Promise<string> {
   await rename(s.dir, final).catch((err) => {
     throw ChunkswarmError.fromSystem(err, `moving release ${s.version} into place`);
   });
+  await sealRoot(final);
   await removeProgress(progressPath(releases, s.version));
   await rememberHashes(s, final);
   await chunkIndex.ensureRelease(s.version);
