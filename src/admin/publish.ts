@@ -5,7 +5,7 @@ import { ChunkswarmError, type ObjectHash } from '../core/index.js';
 import { readSecretFile, type Config } from '../config/index.js';
 import { clusterIdOf, releaseId, signRelease, verifyRelease, type ReleaseBody, type SignedRelease, type TreeEntry } from '../manifest/index.js';
 import { ObjectStore, ReleaseStore, StatCache, removeTree, syncFilesystem } from '../store/index.js';
-import { finalizeTree } from '../deploy/index.js';
+import { finalizeTree, sealRoot } from '../deploy/index.js';
 import { scanSource, type ScannedDir, type ScannedFile } from './scan-source.js';
 import { copyAndHash } from './copy-and-hash.js';
 import { buildTrees } from './build-objects.js';
@@ -203,6 +203,7 @@ export async function publish(opts: PublishOptions): Promise<PublishSummary> {
   await rename(staging, releases.releasePath(version)).catch((err) => {
     throw ChunkswarmError.fromSystem(err, `moving release ${version} into place`);
   });
+  await sealRoot(releases.releasePath(version));
   await releases.saveHead(signed);
   await releases.saveState({ ...(await releases.state()), live: version });
   cache.retain(new Set(scan.files.map((f) => f.path)));
