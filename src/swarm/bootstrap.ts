@@ -33,7 +33,9 @@ export async function startBootstrapNode(
     // Joined to the cluster's other bootstrap nodes, so that any one of them can introduce a new
     // node while another (the publisher's, say) is down.
     const peers = (opts.peers ?? []).filter((p) => !(p.host === host && p.port === port));
-    node = HyperDHT.bootstrapper(port, host, { bootstrap: peers.map((p) => `${p.host}:${p.port}`) });
+    // `host` twice: bootstrapper() uses its own argument only for the address it announces and
+    // would bind its sockets to 0.0.0.0.
+    node = HyperDHT.bootstrapper(port, host, { host, bootstrap: peers.map((p) => `${p.host}:${p.port}`) });
     // Serving starts once the socket is bound. Joining the other bootstrap nodes goes on in the
     // background: a dead one in the list (the publisher's, say) would hold ready() for ~12 s.
     await Promise.race([once(node, 'listening'), node.ready()]);
