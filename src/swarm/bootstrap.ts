@@ -51,30 +51,47 @@ export async function startBootstrapNode(
 }
 
 /**
- * The bootstrap nodes that answer a DHT ping within `timeoutMs`; all of them if none does (they
- * may come up later, and hyperdht keeps trying). hyperdht waits on every listed node while it
- * bootstraps, so a dead one (the stopped publisher's, say) would hold a node's start for ~12 s.
+ * The bootstrap nodes that answer a DHT ping: every node that answers within `graceMs` of the first
+ * answer (and within `timeoutMs` of the start); all of them if none does (they may come up later,
+ * and hyperdht keeps trying). hyperdht waits on every listed node while it bootstraps, so a dead
+ * one (the stopped publisher's, say) would hold a node's start for ~12 s; and waiting the full
+ * timeout for it would hold it for that long.
  */
 export async function answeringBootstrapNodes(
   nodes: readonly BootstrapAddress[],
   host: string,
-  timeoutMs = 1000,
+  o: { timeoutMs?: number; graceMs?: number } = {},
 ): Promise<BootstrapAddress[]> {
   if (nodes.length <= 1) return [...nodes];
+  const timeoutMs = o.timeoutMs ?? 1000;
+  const graceMs = o.graceMs ?? 150;
   // An empty list, not undefined: hyperdht would fall back to the public bootstrap servers.
   const probe = new HyperDHT({ bootstrap: [], host, firewalled: false, ephemeral: true });
   try {
     await probe.ready();
-    const answers = await Promise.all(
-      nodes.map((n) =>
-        Promise.race([
-          probe.ping({ host: n.host, port: n.port }).then(() => true, () => false),
-          new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref()),
-        ]),
-      ),
-    );
-    const alive = nodes.filter((_, i) => answers[i]);
-    return alive.length > 0 ? alive : [...nodes];
+    const alive = new Set<BootstrapAddress>();
+    await new Promise<void>((resolve) => {
+      let pending = nodes.length;
+      let grace: NodeJS.Timeout | null = null;
+      const timer = setTimeout(done, timeoutMs);
+      function done(): void {
+        clearTimeout(timer);
+        if (grace) clearTimeout(grace);
+        resolve();
+      }
+      for (const n of nodes) {
+        probe.ping({ host: n.host, port: n.port }).then(
+          () => {
+            alive.add(n);
+            grace ??= setTimeout(done, graceMs);
+          },
+          () => undefined,
+        ).finally(() => {
+          if (--pending === 0) done();
+        });
+      }
+    });
+    return alive.size > 0 ? nodes.filter((n) => alive.has(n)) : [...nodes];
   } finally {
     await probe.destroy();
   }

@@ -197,9 +197,16 @@ export class Swarm extends Resource {
     this.hyperswarm = hyperswarm;
     hyperswarm.on('connection', (conn) => this.onConnection(conn));
     const server = this.opts.server ?? true;
-    this.discovery = hyperswarm.join(this.topic, { server, client: this.opts.client ?? true });
-    // A publisher is findable once its first announce is done; lookups go on in the background.
-    if (server) await this.discovery.flushed();
+    const client = this.opts.client ?? true;
+    // Look up before announcing: a server's refresh first waits for its announce, which waits out
+    // every dead node the DHT still knows of (the stopped publisher's: ~6 s each, as hyperdht tries
+    // 6 times), while a lookup hands out the peers it finds within milliseconds.
+    const discovery = (this.discovery = hyperswarm.join(this.topic, { server: server && !client, client }));
+    if (server && client) {
+      void discovery.flushed().then(() => !this.closed && discovery.refresh({ server: true, client: true }));
+    } else if (server) {
+      await discovery.flushed();
+    }
     this.scheduleRefresh();
   }
 
