@@ -113,6 +113,8 @@ function rawLine(what: string, r: RawTransferResult): string {
 }
 
 runBench('transfer', values.keep, async (work) => {
+  const tcp = await rawTransfer('tcp', bytes);
+  console.log(rawLine('bare secret-stream over TCP, 2 processes', tcp));
   const bare = await rawTransfer('hyperswarm', bytes);
   console.log(rawLine('bare hyperswarm stream, 2 processes', bare));
   const ours = await rawTransfer('swarm', bytes);
@@ -141,6 +143,7 @@ runBench('transfer', values.keep, async (work) => {
   console.log(`CPU per MB, Swarm stream (both ends) / chunkswarm pieces phase (both ends): ${fmt(costRatio, 2)}`);
   return {
     bytes,
+    secretStreamTcp: { ...tcp, MBps: mbps(tcp.bytes, tcp.seconds) },
     bareHyperswarm: { ...bare, MBps: bareMBps },
     swarmStream: { ...ours, MBps: oursMBps },
     chunkswarm: cs,

@@ -110,6 +110,8 @@ export class LocalCluster {
     cfg.network = {
       bootstrap: [...this.nodes, n].filter((x, i, all) => all.indexOf(x) === i).map((x) => `127.0.0.1:${x.port}`),
       bootstrapPort: n.port,
+      // Many nodes on one host: each takes a free TCP port for its direct path.
+      port: 0,
     };
     Object.assign(cfg, this.opts.extra ?? {});
     await writeFile(n.config, JSON.stringify(cfg, null, 2));

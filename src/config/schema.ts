@@ -29,6 +29,8 @@ export const configSchema = z
         bootstrap: z.array(hostPort).default([]),
         bootstrapPort: z.number().int().min(0).max(65535).nullable().default(null),
         host: z.string().min(1).default('127.0.0.1'),
+        /** TCP port of the direct path for piece traffic (0: any free port; null: none, hyperswarm only). */
+        port: z.number().int().min(0).max(65535).nullable().default(49738),
         /** Node public keys (hex) allowed to connect; null: any node that knows the cluster secret. */
         allowlist: z.array(hex64).nullable().default(null),
       })

@@ -1,6 +1,5 @@
-import type { Clock, ReleaseId } from '../core/index.js';
+import { Bitfield, type Clock, type ReleaseId } from '../core/index.js';
 import { Choker, SuperSeeder, type ChokeAction, type OfferAction } from '../scheduler/index.js';
-import { Bitfield } from '../wire/index.js';
 import type { SessionPeer } from './peer.js';
 
 const MAX_DISTRUSTED = 4096;

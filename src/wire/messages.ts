@@ -1,5 +1,4 @@
-import { ChunkswarmError, asObjectHash, asReleaseId, isHex64, type ObjectHash, type ReleaseId } from '../core/index.js';
-import { Bitfield } from './bitfield.js';
+import { Bitfield, ChunkswarmError, asObjectHash, asReleaseId, isHex64, type ObjectHash, type ReleaseId } from '../core/index.js';
 
 /** A node's self-description for `chunkswarm status`; the session defines and validates the fields. */
 export type NodeStatus = Record<string, unknown>;

@@ -1,8 +1,7 @@
 import { EventEmitter } from 'node:events';
 import Wire from 'bittorrent-protocol';
-import { ChunkswarmError, systemClock, type ChunkHash, type Clock, type ObjectHash, type ReleaseId } from '../core/index.js';
+import { Bitfield, ChunkswarmError, systemClock, type ChunkHash, type Clock, type ObjectHash, type ReleaseId } from '../core/index.js';
 import { CHUNK_MAX } from '../manifest/index.js';
-import { Bitfield } from './bitfield.js';
 import { FrameGuard } from './frame-guard.js';
 import { checkPeerId, clusterInfoHash } from './info-hash.js';
 import { decodeMessage, encodeMessage, type ExtMessage, type NodeStatus } from './messages.js';

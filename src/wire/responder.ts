@@ -1,7 +1,6 @@
 import type Wire from 'bittorrent-protocol';
 import type { WireRespond } from 'bittorrent-protocol';
-import { ChunkswarmError, type ObjectHash, type ReleaseId } from '../core/index.js';
-import type { Bitfield } from './bitfield.js';
+import { ChunkswarmError, type ObjectHash, type ReleaseId, type Bitfield } from '../core/index.js';
 import type { ExtMessage } from './messages.js';
 import type { PeerWire } from './peer-wire.js';
 import type { UploadGate, WireStore } from './types.js';
