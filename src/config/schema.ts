@@ -12,6 +12,8 @@ const hookCommand = z.string().min(1).nullable();
 export const configSchema = z
   .object({
     dataDir: z.string().min(1).default('./data'),
+    /** How this node is named in logs, status and the fleet view; null: the host name. */
+    node: z.strictObject({ name: z.string().min(1).max(64).nullable().default(null) }).prefault({}),
     livePath: z.string().min(1).default('./live'),
     cluster: z.strictObject({
       publisherKey: hex64.describe('the publisher Ed25519 public key, raw, hex'),

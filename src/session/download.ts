@@ -1,4 +1,4 @@
-import { ChunkswarmError, isChunkswarmError, type Clock } from '../core/index.js';
+import { ChunkswarmError, isChunkswarmError, type Clock, type Logger } from '../core/index.js';
 import type { Stager } from '../deploy/index.js';
 import { PieceScheduler, type RequestFailure, type SchedulerAction, type SchedulerOptions } from '../scheduler/index.js';
 import { isDeclined } from '../wire/index.js';
@@ -14,7 +14,7 @@ export interface DownloadOptions {
   onBan: (peer: SessionPeer, reason: string) => void;
   /** The peer answered none of its recent requests; its pieces are asked of others meanwhile. */
   onStall: (peer: SessionPeer, reason: string) => void;
-  log: (line: string) => void;
+  log: Logger;
 }
 
 /**
