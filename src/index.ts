@@ -33,7 +33,19 @@ export {
   type StagerOptions,
   type VerifyResult,
 } from './deploy/index.js';
-export type { ChunkswarmNode, NodeOptions, NodeStatusReport, PeerStatus, Phase } from './session/index.js';
+export type { ChunkswarmNode, NodeOptions, NodeStatusReport, PeerStatus, Phase, PulledDrift } from './session/index.js';
+export {
+  applyToSource,
+  checkRelativePath,
+  compareWithSource,
+  summaryLine,
+  type ApplyOptions,
+  type DriftBundle,
+  type FleetNodeView,
+  type FleetSummary,
+  type FleetView,
+  type SourceChange,
+} from './fleet/index.js';
 import type { ChunkswarmNode, NodeOptions, NodeStatusReport } from './session/index.js';
 
 /**

@@ -113,6 +113,8 @@ export class LocalCluster {
       // Many nodes on one host: each takes a free TCP port for its direct path.
       port: 0,
     };
+    // Every node on one host would otherwise be named after it.
+    cfg.node = { name: n.name };
     Object.assign(cfg, this.opts.extra ?? {});
     await writeFile(n.config, JSON.stringify(cfg, null, 2));
   }

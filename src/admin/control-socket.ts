@@ -18,10 +18,12 @@ const commandSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('drift-ack') }),
   z.object({ op: z.literal('gc') }),
   z.object({ op: z.literal('status') }),
+  z.object({ op: z.literal('fleet') }),
+  z.object({ op: z.literal('drift-pull'), node: z.string().min(1).max(128), record: z.string().max(64).optional() }),
 ]);
 
 /** A node command, or `status`: the running node's report, fresh (status.json may be stale, or unwritable on a full disk). */
-export type ControlRequest = NodeCommand | { op: 'status' };
+export type ControlRequest = NodeCommand | { op: 'status' } | { op: 'fleet' } | { op: 'drift-pull'; node: string; record?: string };
 
 type Reply = { ok: true; value: unknown } | { ok: false; code: ErrorCode; message: string };
 

@@ -57,6 +57,22 @@ export const configSchema = z
     drift: z
       .strictObject({ policy: z.enum(['preserve', 'block', 'overwrite']).default('preserve') })
       .prefault({}),
+    fleet: z
+      .strictObject({
+        /** How often a node gossips its signed status report to its peers. */
+        reportIntervalSec: z.number().int().min(1).max(3600).default(5),
+        /** A node with no report this long is shown as unreachable. */
+        unreachableAfterSec: z.number().int().min(2).default(30),
+        /** Largest drift record (preserved bytes) `drift pull` takes from or gives to a peer; below the 16 MiB message limit. */
+        maxDriftPullBytes: z.number().int().min(1).max(12 * 1024 * 1024).default(8 * 1024 * 1024),
+      })
+      .prefault({}),
+    metrics: z
+      .strictObject({
+        /** Prometheus metrics and the dashboard: a port (on 127.0.0.1) or "host:port"; null: off. */
+        listen: z.union([z.number().int().min(0).max(65535), hostPort]).nullable().default(null),
+      })
+      .prefault({}),
     hooks: z
       .strictObject({ preActivate: hookCommand.default(null), postActivate: hookCommand.default(null) })
       .prefault({}),

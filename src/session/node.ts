@@ -8,6 +8,7 @@ import { seededRandom } from '../scheduler/index.js';
 import { DataLock } from '../store/index.js';
 import { Swarm, startBootstrapNode, type BootstrapNode } from '../swarm/index.js';
 import { diagnose } from './diagnose.js';
+import { FleetGossip } from './fleet-gossip.js';
 import { HeadBook } from './heads.js';
 import { nodeSeed } from './identity.js';
 import { PeerTable } from './peer-table.js';
@@ -56,6 +57,7 @@ export class ChunkswarmNode extends Resource {
   private timer: NodeJS.Timeout | null = null;
   private headsWatch: FSWatcher | null = null;
   private statusError: string | null = null;
+  private fleet!: FleetGossip;
 
   constructor(opts: NodeOptions) {
     super();
@@ -84,11 +86,15 @@ export class ChunkswarmNode extends Resource {
     await this.heads.reload();
     const server = new PieceServer(this.deployer.objects, this.deployer.chunkIndex);
     const connected = new Map<string, SessionPeer>();
+    const seed = await nodeSeed(c.dataDir);
+    this.fleet = new FleetGossip({
+      config: c, seed, driftDir: this.deployer.releases.driftDir, log: this.log, peers: () => this.peers, status: () => this.fullReport(),
+    });
     this.upload = new UploadPolicy(connected, { publisher, uploadSlots: c.limits.uploadSlots, clock: systemClock, random: this.random });
     this.swarm = new Swarm({
       clusterSecret: secret,
       bootstrap: c.bootstrapNodes,
-      keySeed: await nodeSeed(c.dataDir),
+      keySeed: seed,
       maxPeers: c.limits.maxPeers,
       host: c.network.host,
       ...(c.network.allowlist && { allowlist: c.network.allowlist }),
@@ -102,6 +108,7 @@ export class ChunkswarmNode extends Resource {
       config: c, localKey: this.swarm.publicKey, publisher, connected, heads: this.heads, store: server, upload: this.upload, log: this.log,
       download: () => this.rollout.download,
       onNewHead: () => this.onNewHead(),
+      fleet: this.fleet,
     });
     this.rollout = new Rollout({
       config: c, role: this.role, deployer: this.deployer, heads: this.heads, server, upload: this.upload, peers: this.peers,
@@ -124,7 +131,11 @@ export class ChunkswarmNode extends Resource {
       this.bootstrap = await startBootstrapNode({ host: c.network.host, port: c.network.bootstrapPort, peers: c.bootstrapNodes });
       this.log.info(`DHT bootstrap node on ${this.bootstrap.host}:${this.bootstrap.port}`);
     }
-    this.swarm.on('peer', (p) => this.peers.add(p));
+    this.swarm.on('peer', (p) => {
+      this.fleet.book.connected(p.publicKey, p.remoteAddress);
+      this.peers.add(p);
+    });
+    this.swarm.on('refused', (key, address, reason) => this.fleet.book.refused(key, address, reason, Date.now()));
     await this.swarm.ready();
     this.log.info(`node ${this.swarm.publicKey.slice(0, 12)} joined the cluster${publisher ? ' as publisher' : ''}`);
     this.timer = setInterval(() => this.tick(), TICK_MS);
@@ -158,6 +169,8 @@ export class ChunkswarmNode extends Resource {
    */
   private async command(cmd: ControlRequest): Promise<unknown> {
     if (cmd.op === 'status') return this.fullReport();
+    if (cmd.op === 'fleet') return this.fleet.view();
+    if (cmd.op === 'drift-pull') return this.fleet.pull(cmd.node, cmd.record ?? '');
     this.log.info(`operator: ${cmd.op}${'version' in cmd && cmd.version !== undefined ? ` ${cmd.version}` : ''}`);
     try {
       return await this.serial.run(() => runNodeCommand(this.deployer, cmd));
@@ -187,6 +200,7 @@ export class ChunkswarmNode extends Resource {
     this.upload.tick();
     this.reloadHeads();
     void this.verifier?.maybeRun(this.rollout.phase === 'seeding');
+    void this.fleet.tick().catch((err: unknown) => this.logError(err, 'making the fleet report'));
     void this.writeStatus().then(
       () => (this.statusError = null),
       (err: unknown) => {

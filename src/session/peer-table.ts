@@ -35,6 +35,12 @@ export interface PeerTableOptions {
   download: () => Download | null;
   /** A newer valid release head arrived from a peer. */
   onNewHead: () => void;
+  /** The fleet gossip (fleet-gossip.ts): rides on status messages; drift records on their own messages. */
+  fleet: {
+    snapshot(): unknown[];
+    receive(from: string, items: unknown): void;
+    serveDrift(p: SessionPeer, id: number, record: string): Promise<void>;
+  };
 }
 
 /**
@@ -99,7 +105,7 @@ export class PeerTable {
     this.aloneSince = null;
     const download = this.o.download;
     wire.on('ready', () => {
-      wire.sendStatus(this.statusMessage());
+      wire.sendStatus({ ...this.statusMessage(), fleet: this.o.fleet.snapshot() });
       if (this.o.heads.latestBytes) wire.sendHead(this.o.heads.latestBytes);
       upload.peerReady(p);
       download()?.addPeer(p);
@@ -110,7 +116,12 @@ export class PeerTable {
       if (this.o.publisher && Array.isArray(s.banned)) {
         upload.distrust(s.banned.filter((k): k is string => typeof k === 'string' && isHex64(k)).slice(0, MAX_REPORTED_BANS));
       }
+      if (s.fleet !== undefined) this.o.fleet.receive(key, s.fleet);
     });
+    wire.on('drift-request', (id, record) => void this.o.fleet.serveDrift(p, id, record).catch((err: unknown) => {
+      const e = ChunkswarmError.fromSystem(err, 'answering a drift record request');
+      this.o.log.warn(`peer ${key.slice(0, 12)}: ${e.message}`, { peer: key, code: e.code });
+    }));
     wire.on('space', () => {
       download()?.onSpace(p);
       upload.remoteSpace(p);
@@ -172,6 +183,12 @@ export class PeerTable {
 
   broadcastStatus(except?: SessionPeer): void {
     for (const p of this.peers.values()) if (p !== except) p.wire.sendStatus(this.statusMessage());
+  }
+
+  /** Fleet reports to every peer, on a status message (whose other fields stay current). */
+  sendFleet(reports: unknown[]): void {
+    const m = { ...this.statusMessage(), fleet: reports };
+    for (const p of this.peers.values()) p.wire.sendStatus(m);
   }
 
   async closeAll(): Promise<void> {

@@ -73,6 +73,8 @@ export interface SwarmEvents {
   peer: [peer: Peer];
   /** `reason`: the peer's protocol violation or the transport error, if any. */
   'peer-closed': [peer: Peer, reason: Error | undefined];
+  /** A node was turned away before it authenticated: not in the allowlist, or no proof of the secret. */
+  refused: [publicKey: string, remoteAddress: string | null, reason: string];
 }
 
 export const DEFAULT_AUTH_TIMEOUT_MS = 5000;
@@ -228,6 +230,7 @@ export class Swarm extends Resource {
   private refuse(remoteKey: Buffer): boolean {
     if (!this.allowlist || this.allowlist.has(remoteKey.toString('hex'))) return false;
     this.counters.rejectedAllowlist++;
+    this.events.emit('refused', remoteKey.toString('hex'), null, 'not in network.allowlist');
     return true;
   }
 
@@ -288,7 +291,12 @@ export class Swarm extends Resource {
         this.events.emit('peer', peer);
       },
       (err: unknown) => {
-        if (isChunkswarmError(err, 'E_AUTH') || isChunkswarmError(err, 'E_TIMEOUT')) this.countAuthFailure(isChunkswarmError(err, 'E_TIMEOUT'));
+        if (isChunkswarmError(err, 'E_AUTH') || isChunkswarmError(err, 'E_TIMEOUT')) {
+          this.countAuthFailure(isChunkswarmError(err, 'E_TIMEOUT'));
+          const host = conn.rawStream?.remoteHost;
+          this.events.emit('refused', conn.remotePublicKey.toString('hex'), host ? `${host}:${conn.rawStream?.remotePort ?? 0}` : null,
+            isChunkswarmError(err, 'E_TIMEOUT') ? 'sent no proof of the cluster secret' : 'wrong cluster secret');
+        }
         conn.destroy();
       },
     );

@@ -4,6 +4,7 @@ import { Bitfield, ChunkswarmError, systemClock, type ChunkHash, type Clock, typ
 import { CHUNK_MAX } from '../manifest/index.js';
 import { FrameGuard } from './frame-guard.js';
 import { checkPeerId, clusterInfoHash } from './info-hash.js';
+import { DriftClient } from './drift-client.js';
 import { decodeMessage, encodeMessage, type ExtMessage, type NodeStatus } from './messages.js';
 import { ObjectClient } from './object-client.js';
 import { PieceClient } from './piece-client.js';
@@ -34,6 +35,7 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
   private readonly guard: FrameGuard;
   private readonly pieces: PieceClient;
   private readonly objects: ObjectClient;
+  private readonly drifts: DriftClient;
   private readonly responder: Responder;
   private readonly maxMessageBytes: number;
   private readonly maxPieces: number;
@@ -72,6 +74,7 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
     this.readyPromise.catch(() => undefined); // observed through ready() or 'close'
     this.pieces = new PieceClient(this.wire, clock, limits.requestTimeoutMs, maxPieceBytes, (i, why) => this.emit('bad-piece', i, why));
     this.objects = new ObjectClient(clock, (m) => this.send(m), (why) => this.fail(why));
+    this.drifts = new DriftClient(clock, (m) => this.send(m));
     this.responder = new Responder({
       wire: this.wire,
       peer: this,
@@ -194,6 +197,21 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
   /** Withdraws a piece request (see PieceClient.cancel). */
   cancelPiece(index: number): void {
     if (!this.isClosed) this.pieces.cancel(index);
+  }
+
+  /**
+   * Asks the peer for its preserved drift record `record` ('' for its newest); resolves with its
+   * answer, as encoded by the peer's session (the caller bounds and decodes it). Rejects with
+   * E_TIMEOUT or E_CLOSED.
+   */
+  requestDrift(record: string, timeoutMs: number): Promise<Uint8Array> {
+    if (this.isClosed) return Promise.reject(closedError());
+    return this.drifts.request(record, timeoutMs);
+  }
+
+  /** Answers the peer's 'drift-request' `id`. */
+  answerDrift(id: number, bytes: Uint8Array): void {
+    this.send({ type: 'drift', id, bytes });
   }
 
   /** Fetches an object by hash; rejects with E_NOT_FOUND, E_TIMEOUT, E_HASH_MISMATCH (peer dropped) or E_CLOSED. */
@@ -325,6 +343,13 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
       case 'status':
         this.emit('status', m.status);
         break;
+      case 'getDrift':
+        // Nobody listening (an older session, a test): the request times out on the peer's side.
+        this.emit('drift-request', m.id, m.record);
+        break;
+      case 'drift':
+        this.drifts.onDrift(m.id, m.bytes);
+        break;
     }
   }
 
@@ -341,6 +366,7 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
     const closed = closedError(reason);
     this.pieces.failAll(closed);
     this.objects.failAll(closed);
+    this.drifts.failAll(closed);
     this.settleReady(reason ?? closed);
     this.wire.destroy();
     this.stream.destroy();

@@ -99,6 +99,8 @@ export interface PeerWireEvents {
   /** The peer has a new piece of its current space. */
   have: [index: number];
   status: [status: NodeStatus];
+  /** The peer asks for a preserved drift record ('' for the newest); answer with answerDrift(id, ...). */
+  'drift-request': [id: number, record: string];
   choke: [];
   unchoke: [];
   interested: [];
