@@ -5,3 +5,4 @@ export { fleetView, summaryLine, type FleetNodeView, type FleetSummary, type Fle
 export { checkRelativePath, driftRecordIds, markPulled, packDriftRecord, unpackDriftRecord, type BundleFile, type DriftBundle } from './drift-bundle.js';
 export { applyToSource, compareWithSource, type ApplyOptions, type SourceChange } from './drift-source.js';
 export { isBinary, unifiedDiff } from './text-diff.js';
+export { driftRecordViews, type DriftRecordView } from './drift-diffs.js';

@@ -9,6 +9,7 @@ import { DataLock } from '../store/index.js';
 import { Swarm, startBootstrapNode, type BootstrapNode } from '../swarm/index.js';
 import { diagnose } from './diagnose.js';
 import { FleetGossip } from './fleet-gossip.js';
+import { NodeHttp } from './node-http.js';
 import { HeadBook } from './heads.js';
 import { nodeSeed } from './identity.js';
 import { PeerTable } from './peer-table.js';
@@ -58,6 +59,7 @@ export class ChunkswarmNode extends Resource {
   private headsWatch: FSWatcher | null = null;
   private statusError: string | null = null;
   private fleet!: FleetGossip;
+  private http: NodeHttp | null = null;
 
   constructor(opts: NodeOptions) {
     super();
@@ -131,6 +133,14 @@ export class ChunkswarmNode extends Resource {
       this.bootstrap = await startBootstrapNode({ host: c.network.host, port: c.network.bootstrapPort, peers: c.bootstrapNodes });
       this.log.info(`DHT bootstrap node on ${this.bootstrap.host}:${this.bootstrap.port}`);
     }
+    if (c.metrics.listen !== null) {
+      this.http = await NodeHttp.start({
+        config: c, log: this.log, driftDir: this.deployer.releases.driftDir, releaseDir: (v) => this.deployer.releases.releasePath(v),
+        status: () => this.fullReport(), fleet: () => this.fleet.view(),
+      });
+      // Before any peer: a release that arrives from now on is timed from its arrival.
+      await this.http.tick();
+    }
     this.swarm.on('peer', (p) => {
       this.fleet.book.connected(p.publicKey, p.remoteAddress);
       this.peers.add(p);
@@ -154,6 +164,7 @@ export class ChunkswarmNode extends Resource {
     if (this.timer) clearInterval(this.timer);
     this.headsWatch?.close();
     await this.control?.close();
+    await this.http?.close();
     this.rollout?.stop();
     await this.loop?.stop();
     await this.peers?.closeAll();
@@ -201,6 +212,7 @@ export class ChunkswarmNode extends Resource {
     this.reloadHeads();
     void this.verifier?.maybeRun(this.rollout.phase === 'seeding');
     void this.fleet.tick().catch((err: unknown) => this.logError(err, 'making the fleet report'));
+    void this.http?.tick().catch((err: unknown) => this.logError(err, 'sampling metrics'));
     void this.writeStatus().then(
       () => (this.statusError = null),
       (err: unknown) => {
@@ -250,6 +262,7 @@ export class ChunkswarmNode extends Resource {
       lastError,
       retry: { failures: retry.failures, retryInSec: retry.retryAt === null ? null : (retry.retryAt - systemClock.now()) / 1000 },
       problems: [],
+      http: this.http?.address ?? null,
     };
   }
 

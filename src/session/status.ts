@@ -46,6 +46,8 @@ export interface NodeStatusReport {
   retry: { failures: number; retryInSec: number | null };
   /** Why the node is not converging, if it is not (see diagnose()). */
   problems: Problem[];
+  /** host:port of the metrics and dashboard listener (metrics.listen), or null when off. */
+  http: string | null;
 }
 
 export function statusPath(dataDir: string): string {

@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import { LocalCluster, type NodeHandle } from '../../bench/lib/cluster.js';
 import { generateTree } from '../../bench/lib/gen-tree.js';
 import { runCli } from '../support/cli.js';
-import type { FleetView } from '../../src/index.js';
+import type { FleetView, NodeStatusReport } from '../../src/index.js';
+import { repoRoot } from '../../bench/lib/results.js';
+import { launchChromium } from '../support/chromium.js';
+import { parsePromText, sampleValue } from '../support/prom-text.js';
 
 const CONF = 'etc/app.conf';
 const HOTFIX = 'listen 8080\nworkers 4 # hand fix made on follower-2\n';
@@ -51,7 +54,7 @@ beforeAll(async () => {
   await writeFile(join(src, CONF), 'listen 8080\nworkers 2\n');
   cluster = await LocalCluster.create({
     dir, followers: 4, netGuard: true,
-    extra: { verify: { intervalSec: 1 }, fleet: { reportIntervalSec: 1, unreachableAfterSec: 6 } },
+    extra: { verify: { intervalSec: 1 }, fleet: { reportIntervalSec: 1, unreachableAfterSec: 6 }, metrics: { listen: 0 } },
   });
   await cluster.publish(src);
   for (const n of cluster.nodes) cluster.start(n);
@@ -79,6 +82,38 @@ describe('the fleet from one place (publisher + 4 followers, real processes)', (
     expect(text.stdout).toMatch(/^5 nodes, 5 on the newest release \(1\), 0 lagging$/m);
   });
 
+  it('serves Prometheus metrics whose counters match status --json, and the fleet gauges on the publisher', async () => {
+    for (const n of [cluster.publisher, cluster.followers[0]!]) {
+      const status = async () => JSON.parse((await runCli(['-c', n.config, 'status', '--json'])).stdout) as NodeStatusReport;
+      const before = await status();
+      expect(before.http, n.name).toMatch(/^127\.0\.0\.1:\d+$/);
+      const res = await fetch(`http://${before.http}/metrics`);
+      expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+      const { types, samples } = parsePromText(await res.text());
+      const after = await status();
+      expect(after.bytesUp, 'idle between the two status calls').toBe(before.bytesUp);
+      const node = { node: n.name };
+      expect(types.get('chunkswarm_received_bytes_total')).toBe('counter');
+      expect(types.get('chunkswarm_rollout_duration_seconds')).toBe('histogram');
+      expect(sampleValue(samples, 'chunkswarm_sent_bytes_total', node)).toBe(before.bytesUp);
+      expect(sampleValue(samples, 'chunkswarm_received_bytes_total', { ...node, source: 'publisher' })).toBe(before.bytesFromPublisher);
+      expect(sampleValue(samples, 'chunkswarm_received_bytes_total', { ...node, source: 'peers' })).toBe(before.bytesDown - before.bytesFromPublisher);
+      expect(sampleValue(samples, 'chunkswarm_peers', node)).toBe(before.peers.filter((p) => p.connected).length);
+      expect(sampleValue(samples, 'chunkswarm_banned_peers', node)).toBe(before.banned.length);
+      expect(sampleValue(samples, 'chunkswarm_release_live', node)).toBe(1);
+      expect(sampleValue(samples, 'chunkswarm_release_newest', node)).toBe(before.newest!.version);
+      if (n === cluster.publisher) {
+        expect(before.bytesUp).toBeGreaterThan(0);
+        for (const f of cluster.followers) expect(sampleValue(samples, 'chunkswarm_fleet_node_release_live', { node: f.name }), f.name).toBe(1);
+        expect(sampleValue(samples, 'chunkswarm_fleet_lagging_nodes')).toBe(0);
+      } else {
+        expect(before.bytesDown).toBeGreaterThan(0);
+        expect(sampleValue(samples, 'chunkswarm_rollout_duration_seconds_count', node)).toBe(1);
+        expect(sampleValue(samples, 'chunkswarm_fleet_lagging_nodes')).toBeUndefined();
+      }
+    }
+  });
+
   it('a follower edited by hand shows its drift, and after the next release an unpulled record', async () => {
     const victim = cluster.followers[1]!;
     await writeFile(join(victim.live, CONF), HOTFIX);
@@ -92,6 +127,30 @@ describe('the fleet from one place (publisher + 4 followers, real processes)', (
     expect(byName(v, 'follower-2')!.drift.records).toBe(1);
     const text = await runCli(['-c', cluster.publisher.config, 'fleet']);
     expect(text.stdout).toMatch(/follower-2 .*drift 0 \(1 unpulled\)/);
+  });
+
+  it('the dashboard, in a real headless Chromium, shows every node, the newest release, and the drift with its diff', async () => {
+    const http = async (n: NodeHandle) => (JSON.parse((await runCli(['-c', n.config, 'status', '--json'])).stdout) as NodeStatusReport).http!;
+    const browser = await launchChromium();
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(`http://${await http(cluster.publisher)}/`);
+      await page.waitForFunction("document.querySelectorAll('#fleet tbody tr').length === 5 && /\\(2\\)/.test(document.getElementById('summary').textContent)");
+      const rows = await page.$$eval('#fleet tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')));
+      expect(rows.map((r) => r[0]!.replace(/ \(publisher\)| \*/g, '')).sort()).toEqual(cluster.nodes.map((n) => n.name).sort());
+      for (const r of rows) expect(r.slice(2, 4), r[0]).toEqual(['2', '2']);
+      expect(rows.find((r) => r[0] === 'follower-2')![6]).toMatch(/1 unpulled: \d{8}T\d{6}Z-1/);
+      expect(await page.textContent('#summary')).toMatch(/^5 nodes, 5 on the newest release \(2\), 0 lagging, 1 with drift/);
+      await page.waitForFunction("document.querySelectorAll('#chart polyline').length === 2");
+      await page.screenshot({ path: join(repoRoot, 'bench', 'results', 'dashboard-test.png'), fullPage: true });
+      await page.goto(`http://${await http(cluster.followers[1]!)}/`);
+      await page.waitForFunction("/\\+workers 4/.test(document.getElementById('drift').textContent)");
+      expect(await page.textContent('#drift')).toContain(`M ${CONF}`);
+    } finally {
+      await browser.close();
+    }
+    const post = await fetch(`http://${await http(cluster.publisher)}/metrics`, { method: 'POST' });
+    expect(post.status).toBe(405);
   });
 
   it('bad drift pulls are coded errors and write nothing', async () => {

@@ -74,6 +74,7 @@ export function registerServeCommands(program: Command, configPath: () => string
           ['progress', progressLine(r) ?? '-'],
           ['traffic', `up ${formatBytes(r.bytesUp)}, down ${formatBytes(r.bytesDown)} (${formatBytes(r.bytesFromPublisher)} from the publisher)`],
           ['drift', r.verify ? `${r.verify.added} added, ${r.verify.removed} removed, ${r.verify.changed} changed (${r.verify.at})` : 'not checked yet'],
+          ['dashboard', r.http ? `http://${r.http}/ (metrics: /metrics)` : 'off (metrics.listen)'],
           ['last error', r.lastError ? `${r.lastError.code}: ${r.lastError.message} (${r.lastError.at})` : '-'],
         ]) + '\n',
       );
