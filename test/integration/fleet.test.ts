@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalCluster, type NodeHandle } from '../../bench/lib/cluster.js';
 import { generateTree } from '../../bench/lib/gen-tree.js';
 import { runCli } from '../support/cli.js';
 import type { FleetView, NodeStatusReport } from '../../src/index.js';
+import { ReportSigner } from '../../src/fleet/index.js';
 import { repoRoot } from '../../bench/lib/results.js';
 import { launchChromium } from '../support/chromium.js';
 import { parsePromText, sampleValue } from '../support/prom-text.js';
@@ -56,6 +58,17 @@ beforeAll(async () => {
     dir, followers: 4, netGuard: true,
     extra: { verify: { intervalSec: 1 }, fleet: { reportIntervalSec: 1, unreachableAfterSec: 6 }, metrics: { listen: 0 } },
   });
+  // The publisher admits only the five nodes (network.allowlist), so a sixth one is refused by it.
+  const keys: string[] = [];
+  for (const n of cluster.nodes) {
+    const seed = randomBytes(32);
+    await mkdir(n.dataDir, { recursive: true });
+    await writeFile(join(n.dataDir, 'node.seed'), seed.toString('hex'), { mode: 0o600 });
+    keys.push(new ReportSigner(seed).publicKey);
+  }
+  const pubConfig = JSON.parse(await readFile(cluster.publisher.config, 'utf8')) as { network: Record<string, unknown> };
+  pubConfig.network.allowlist = keys;
+  await writeFile(cluster.publisher.config, JSON.stringify(pubConfig, null, 2));
   await cluster.publish(src);
   for (const n of cluster.nodes) cluster.start(n);
   await cluster.waitLive(cluster.followers, 1, 90_000);
@@ -193,5 +206,16 @@ describe('the fleet from one place (publisher + 4 followers, real processes)', (
     const r = await runCli(['-c', cluster.publisher.config, 'drift', 'pull', 'follower-4', '--apply', src]);
     expect([r.code, r.stderr]).toEqual([1, expect.stringMatching(/^chunkswarm: E_CLOSED: node follower-4 \([0-9a-f]{12}\) is not connected to this node/)]);
     expect(await sourceFiles()).toEqual(before);
+  });
+
+  it('a node the publisher does not admit is shown as never authenticated', async () => {
+    cluster.start(await cluster.addFollower('stranger'));
+    const v = await waitFleet('the stranger refused', cluster.publisher, (x) => x.nodes.some((n) => n.state === 'unauthenticated'), 30_000);
+    const n = v.nodes.find((x) => x.state === 'unauthenticated')!;
+    expect(n.stateText).toBe('never authenticated: not in network.allowlist');
+    expect(n.live).toBeNull();
+    expect(v.summary.unauthenticated).toBe(1);
+    expect(v.nodes.some((x) => x.name === 'stranger'), 'its reports, relayed by the followers, are ignored').toBe(false);
+    expect((await runCli(['-c', cluster.publisher.config, 'fleet'])).stdout).toMatch(/never authenticated: not in network\.allowlist/);
   });
 });
