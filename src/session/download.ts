@@ -166,10 +166,10 @@ export class Download {
     const piece = this.o.stager.pieces[index]!;
     let bytes: Uint8Array;
     try {
-      bytes = await p.wire.requestPiece(index, piece.size, piece.hash);
+      bytes = await p.wire.requestPiece(index, piece.size);
     } catch (err) {
       if (this.finished) return;
-      if (isChunkswarmError(err, 'E_HASH_MISMATCH')) this.apply(this.scheduler.pieceReceived(p.key, index, false));
+      if (isChunkswarmError(err, 'E_PROTOCOL')) this.badPiece(p, index, err);
       else if (!isChunkswarmError(err, 'E_CLOSED')) {
         this.noteActivity(p);
         this.apply(this.scheduler.pieceRejected(p.key, index, this.failureOf(p, err)));
@@ -180,15 +180,23 @@ export class Download {
     try {
       if (this.o.stager.hasPiece(index)) this.duplicates++;
       else {
+        // The one check of the bytes: the stager hashes them as it stores them.
         await this.o.stager.writePiece(index, bytes);
         this.o.onPiece(index, p);
       }
     } catch (err) {
+      if (isChunkswarmError(err, 'E_HASH_MISMATCH')) return this.badPiece(p, index, err);
       this.fail(err);
       return;
     }
     this.apply(this.scheduler.pieceReceived(p.key, index, true));
     if (this.scheduler.isComplete()) this.finish();
+  }
+
+  /** Proof of a broken or hostile peer: the scheduler bans it, with what was wrong. */
+  private badPiece(p: SessionPeer, index: number, err: Error): void {
+    const actions = this.scheduler.pieceReceived(p.key, index, false);
+    this.apply(actions.map((a) => (a.type === 'ban' && a.peer === p.key ? { ...a, reason: `bad piece ${index}: ${err.message}` } : a)));
   }
 
   private finish(): void {

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import Wire from 'bittorrent-protocol';
-import { Bitfield, ChunkswarmError, systemClock, type ChunkHash, type Clock, type ObjectHash, type ReleaseId } from '../core/index.js';
+import { Bitfield, ChunkswarmError, systemClock, type ObjectHash, type ReleaseId } from '../core/index.js';
 import { CHUNK_MAX } from '../manifest/index.js';
 import { FrameGuard } from './frame-guard.js';
 import { checkPeerId, clusterInfoHash } from './info-hash.js';
@@ -8,7 +8,8 @@ import { decodeMessage, encodeMessage, type ExtMessage, type NodeStatus } from '
 import { ObjectClient } from './object-client.js';
 import { PieceClient } from './piece-client.js';
 import { Responder, type LocalSpace } from './responder.js';
-import { EXTENSION_NAME, extensionClass, linkStream } from './stream-link.js';
+import { SendRoom } from './send-room.js';
+import { EXTENSION_NAME, extensionClass, StreamLink } from './stream-link.js';
 import type { PeerWireEvents, PeerWireOptions, SpaceInfo, WireStats, WireStream } from './types.js';
 
 const DEFAULT_MAX_PIECES = 2 ** 26;
@@ -16,12 +17,8 @@ const DEFAULT_MAX_PIECES = 2 ** 26;
 const SPACE_HEADER_BYTES = 1 + 32 + 4 + 1;
 /** The library tracks the peer's pieces for one torrent forever; ours change per space, so we keep them ourselves. */
 const NOT_TRACKED = { get: () => false, set: () => undefined };
-/** How often a piece answer waiting for upload room looks again. */
-const UPLOAD_POLL_MS = 20;
-/** The library's wire is a streamx Duplex: its outbound queue size. */
-interface Queued {
-  _readableState: { buffered: number };
-}
+/** Piece answers on their way to the stream at once, in pieces of the largest size. */
+const PIECES_IN_FLIGHT = 2;
 
 /**
  * One connection to one peer: bittorrent-protocol over an authenticated duplex stream, plus our
@@ -35,6 +32,7 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
   private readonly pieces: PieceClient;
   private readonly objects: ObjectClient;
   private readonly responder: Responder;
+  private readonly room: SendRoom;
   private readonly maxMessageBytes: number;
   private readonly maxPieces: number;
   private local: LocalSpace | null = null;
@@ -72,6 +70,7 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
     this.readyPromise.catch(() => undefined); // observed through ready() or 'close'
     this.pieces = new PieceClient(this.wire, clock, limits.requestTimeoutMs, maxPieceBytes, (i, why) => this.emit('bad-piece', i, why));
     this.objects = new ObjectClient(clock, (m) => this.send(m), (why) => this.fail(why));
+    this.room = new SendRoom(PIECES_IN_FLIGHT * maxPieceBytes);
     this.responder = new Responder({
       wire: this.wire,
       peer: this,
@@ -82,7 +81,8 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
       maxMessageBytes: this.maxMessageBytes,
       space: () => this.local,
       isClosed: () => this.isClosed,
-      uploadRoom: () => this.uploadRoom(maxPieceBytes, clock),
+      room: this.room,
+      piecesQueued: () => this.piecesServed,
       send: (m) => this.send(m),
       onAbuse: (why) => this.emit('abuse', why, ++this.abuseCount),
       onError: (err) => this.listenerCount('error') > 0 && this.emit('error', err),
@@ -90,10 +90,11 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
     this.wire.peerPieces = NOT_TRACKED;
     this.wire.use(extensionClass((payload) => this.onExtMessage(payload)));
     this.listenToWire();
-    linkStream(this.stream, this.wire, this.guard, {
+    new StreamLink(this.stream, this.wire, this.guard, {
       problem: (why) => this.fail(why),
       ended: (err) => this.shutdown(err),
       isClosed: () => this.isClosed,
+      pieceBytesSent: (n) => this.room.give(n),
     });
     this.wire.handshake(infoHash, checkPeerId(opts.peerId), { fast: true });
     this.handshakeTimer = clock.setTimeout(
@@ -182,13 +183,14 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
   }
 
   /**
-   * Fetches piece `index` of the peer's current space, whole, and verifies it. Rejects with
-   * E_HASH_MISMATCH (and emits 'bad-piece'), E_TIMEOUT, E_BUSY (choked, declined, peer moved
-   * to another space), E_NOT_FOUND (not in the peer's space) or E_CLOSED.
+   * Fetches piece `index` of the peer's current space, whole: `length` bytes, NOT verified (the
+   * caller hashes them where it stores them). Rejects with E_PROTOCOL (a block of another size or
+   * offset; 'bad-piece' is emitted), E_TIMEOUT, E_BUSY (choked, declined, peer moved to another
+   * space), E_NOT_FOUND (not in the peer's space) or E_CLOSED.
    */
-  requestPiece(index: number, length: number, expectedHash: ChunkHash): Promise<Uint8Array> {
+  requestPiece(index: number, length: number): Promise<Uint8Array> {
     if (this.isClosed) return Promise.reject(closedError());
-    return this.pieces.request(this.remote?.info ?? null, index, length, expectedHash);
+    return this.pieces.request(this.remote?.info ?? null, index, length);
   }
 
   /** Withdraws a piece request (see PieceClient.cancel). */
@@ -214,18 +216,6 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
       peerRequestsInFlight: this.wire.peerRequests.length,
       abuseCount: this.abuseCount,
     };
-  }
-
-  /**
-   * Waits while more than two pieces' worth of our output waits to be sent: in the library's
-   * outbound queue (streamx keeps its size in `_readableState.buffered`) or in the stream's own
-   * buffer. Rate limits hold the bytes there, and a piece answered is out of cancel's reach.
-   */
-  private async uploadRoom(maxPieceBytes: number, clock: Clock): Promise<void> {
-    const backlog = () => (this.wire as unknown as Queued)._readableState.buffered + (this.stream.writableLength ?? 0);
-    while (!this.isClosed && backlog() > 2 * maxPieceBytes) {
-      await new Promise<void>((resolve) => clock.setTimeout(resolve, UPLOAD_POLL_MS));
-    }
   }
 
   private send(m: ExtMessage): void {
@@ -338,6 +328,7 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
     if (this.isClosed) return;
     this.isClosed = true;
     this.handshakeTimer?.cancel();
+    this.room.close();
     const closed = closedError(reason);
     this.pieces.failAll(closed);
     this.objects.failAll(closed);

@@ -3,6 +3,7 @@ import type { WireRespond } from 'bittorrent-protocol';
 import { ChunkswarmError, type ObjectHash, type ReleaseId, type Bitfield } from '../core/index.js';
 import type { ExtMessage } from './messages.js';
 import type { PeerWire } from './peer-wire.js';
+import type { SendRoom } from './send-room.js';
 import type { UploadGate, WireStore } from './types.js';
 
 /** Our current piece space. */
@@ -21,8 +22,10 @@ export interface ResponderDeps {
   maxMessageBytes: number;
   space(): LocalSpace | null;
   isClosed(): boolean;
-  /** Resolves once the bytes already answered to this peer are mostly on their way (see PeerWire). */
-  uploadRoom(): Promise<void>;
+  /** Piece answers on their way to this peer. */
+  room: SendRoom;
+  /** Pieces the library has queued for sending so far: tells whether an answer went out. */
+  piecesQueued(): number;
   send(m: ExtMessage): void;
   onAbuse(reason: string): void;
   onError(err: ChunkswarmError): void;
@@ -68,11 +71,13 @@ export class Responder {
   }
 
   private async servePiece(space: LocalSpace, index: number, length: number, respond: WireRespond): Promise<void> {
+    const { room } = this.d;
+    // A request stays outstanding (and counts against the peer's limit) until the answers before
+    // it have left: a peer asking faster than its rate limit lets it receive gets declined and
+    // counted as abuse, instead of making us read, hash and queue pieces without bound.
+    await room.take(length);
+    let sent = false;
     try {
-      // A request stays outstanding (and counts against the peer's limit) until the answers before
-      // it have left: a peer asking faster than its rate limit lets it receive gets declined and
-      // counted as abuse, instead of making us read, hash and queue pieces without bound.
-      await this.d.uploadRoom();
       if (this.d.isClosed()) return;
       if (this.d.gate && !(await this.d.gate(this.d.peer, index, length))) {
         respond(DECLINE);
@@ -81,11 +86,16 @@ export class Responder {
       const bytes = await this.d.store.readPiece(space.release, index);
       // After a space switch the peer drops and cancels its old requests; answering would only race.
       if (this.d.isClosed() || this.d.space()?.release !== space.release) return;
-      if (bytes === null || bytes.length !== length) respond(DECLINE);
-      else respond(null, bytes);
+      if (bytes === null || bytes.length !== length) return respond(DECLINE);
+      const before = this.d.piecesQueued();
+      respond(null, bytes);
+      // Not queued if the peer cancelled meanwhile; queued bytes free their room once sent.
+      sent = this.d.piecesQueued() > before;
     } catch (err) {
       this.d.onError(ChunkswarmError.fromSystem(err, `reading piece ${index} of release ${space.release} for a peer`));
       if (!this.d.isClosed()) respond(DECLINE);
+    } finally {
+      if (!sent) room.give(length);
     }
   }
 

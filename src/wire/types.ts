@@ -30,8 +30,8 @@ export interface WireStream {
   pause(): unknown;
   resume(): unknown;
   destroy(): unknown;
-  /** Bytes written and not yet sent (Node streams); used to hold piece answers back, when known. */
-  readonly writableLength?: number;
+  /** A NoiseSecretStream's: a buffer that the next write() encrypts in place (see StreamLink). */
+  alloc?(length: number): Uint8Array;
 }
 
 export interface WireLimits {
@@ -75,7 +75,7 @@ export interface SpaceInfo {
 export interface WireStats {
   /** Piece payload bytes sent to the peer. */
   uploadedBytes: number;
-  /** Verified piece payload bytes received from the peer. */
+  /** Piece payload bytes received from the peer (the session verifies them). */
   downloadedBytes: number;
   piecesServed: number;
   piecesReceived: number;
@@ -105,7 +105,7 @@ export interface PeerWireEvents {
   uninterested: [];
   /** The peer broke the protocol; the connection is being destroyed. */
   'bad-peer': [reason: string];
-  /** A piece failed verification; the session decides whether to ban. */
+  /** A piece arrived in another size or at another offset than asked; the session decides whether to ban. */
   'bad-piece': [index: number, reason: string];
   /** The peer exceeded a limit; `count` is the total on this connection. */
   abuse: [reason: string, count: number];
