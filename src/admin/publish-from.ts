@@ -1,7 +1,7 @@
 import { ChunkswarmError } from '../core/index.js';
 import { readSecretFile, type Config } from '../config/index.js';
 import { clusterIdOf, releaseId, signRelease, verifyRelease, type ReleaseBody } from '../manifest/index.js';
-import { ChunkIndex, ObjectStore, ReleaseStore } from '../store/index.js';
+import { ChunkIndex, InodeCache, ObjectStore, ReleaseStore } from '../store/index.js';
 import { Stager } from '../deploy/index.js';
 
 export interface PublishFromOptions {
@@ -55,6 +55,7 @@ export async function publishFrom(opts: PublishFromOptions): Promise<PublishFrom
     releases,
     objects,
     chunkIndex: new ChunkIndex({ releases, objects }),
+    inodes: await InodeCache.open(config.dataDir),
     liveVersion: opts.from,
   });
   const missing = stager.missing().length;

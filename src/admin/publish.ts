@@ -5,7 +5,7 @@ import { ChunkswarmError, type ObjectHash } from '../core/index.js';
 import { readSecretFile, type Config } from '../config/index.js';
 import { clusterIdOf, releaseId, signRelease, verifyRelease, type ReleaseBody, type SignedRelease, type TreeEntry } from '../manifest/index.js';
 import { ObjectStore, ReleaseStore, StatCache, removeTree, syncFilesystem } from '../store/index.js';
-import { finalizeTree } from '../deploy/index.js';
+import { finalizeTree, sealRoot } from '../deploy/index.js';
 import { scanSource, type ScannedDir, type ScannedFile } from './scan-source.js';
 import { copyAndHash } from './copy-and-hash.js';
 import { buildTrees } from './build-objects.js';
@@ -158,8 +158,12 @@ export async function publish(opts: PublishOptions): Promise<PublishSummary> {
     return summary(null, null);
   }
 
-  // Only now is the previous release worth reading: an unchanged tree never gets here.
-  const prevIndex = prev ? await indexRelease(prev.body.root, objects) : null;
+  // Only now is the previous release worth reading: an unchanged tree never gets here. Files are
+  // linked from, and chunks compared with, the newest release on disk (the newest head may be one
+  // this node never materialized).
+  const onDisk = (await releases.materialized()).at(-1);
+  const base = onDisk === undefined ? null : await releases.head(onDisk);
+  const prevIndex = base ? await indexRelease(base.body.root, objects) : null;
   for (const f of scan.files) {
     for (const c of (await objects.getFile(fileHashes.get(f.path)!)).chunks) {
       if (prevIndex?.chunks.has(c.hash) || newChunkSet.has(c.hash)) continue;
@@ -170,7 +174,7 @@ export async function publish(opts: PublishOptions): Promise<PublishSummary> {
   await mkdirTree(staging, scan.root);
   progress({ phase: 'materialize', filesDone: 0, filesTotal: scan.files.length, bytesDone: 0, bytesTotal });
   const done = await materializeRest({
-    scan, entries, staging, source: opts.source, copied, firstOfGroup, isFollower, prev,
+    scan, entries, staging, source: opts.source, copied, firstOfGroup, isFollower, prev: base,
     prevEntries: prevIndex?.entries, releases, objects,
   });
   reused = done.size;
@@ -199,6 +203,7 @@ export async function publish(opts: PublishOptions): Promise<PublishSummary> {
   await rename(staging, releases.releasePath(version)).catch((err) => {
     throw ChunkswarmError.fromSystem(err, `moving release ${version} into place`);
   });
+  await sealRoot(releases.releasePath(version));
   await releases.saveHead(signed);
   await releases.saveState({ ...(await releases.state()), live: version });
   cache.retain(new Set(scan.files.map((f) => f.path)));

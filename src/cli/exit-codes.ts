@@ -17,6 +17,7 @@ const BY_CODE: Partial<Record<ErrorCode, number>> = {
   E_DRIFT: 9,
   E_HOOK: 10,
   E_NO_BOOTSTRAP: 3,
+  E_LOCKED: 12,
 };
 
 export function exitCodeOf(err: unknown): number {

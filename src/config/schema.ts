@@ -44,6 +44,10 @@ export const configSchema = z
         maxRequestsPerPeer: z.number().int().min(1).max(4096).default(64),
         requestTimeoutMs: z.number().int().min(100).default(10_000),
         uploadSlots: z.number().int().min(1).max(256).default(8),
+        /** What a release may expand to on disk; checked from its objects before it is staged. */
+        maxReleasePaths: z.number().int().min(1).default(10_000_000),
+        maxReleaseBytes: z.number().int().min(1).default(2 ** 44),
+        maxReleaseDepth: z.number().int().min(1).max(2048).default(1024),
       })
       .prefault({}),
     releases: z.strictObject({ keep: z.number().int().min(1).default(3) }).prefault({}),

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { ChunkswarmError } from '../core/index.js';
 import type { Config } from '../config/index.js';
 import type { ReleaseStore } from '../store/index.js';
-import { foreignLive, inspectLive, removeTempLinks, swapLive } from './live.js';
+import { checkLiveParent, foreignLive, inspectLive, removeTempLinks, swapLive } from './live.js';
 import { lstatOrNull } from './stage-fs.js';
 
 export interface HookResult {
@@ -80,9 +80,11 @@ export async function activate(o: ActivateOptions): Promise<ActivateResult> {
     CHUNKSWARM_PREVIOUS_VERSION: previous === null ? '' : String(previous),
   };
   const cwd = dirname(config.configPath);
+  await checkLiveParent(config.livePath);
   if (config.hooks.preActivate) {
     result.preActivate = await runHook(config.hooks.preActivate, env, cwd);
-    if (result.preActivate.output) log(`preActivate: ${result.preActivate.output.trimEnd()}`);
+    // A failing hook's output is in the error; logging it as well would print it twice.
+    if (result.preActivate.output && result.preActivate.code === 0) log(`preActivate: ${result.preActivate.output.trimEnd()}`);
     if (result.preActivate.code !== 0) {
       throw new ChunkswarmError(
         'E_HOOK',

@@ -1,12 +1,13 @@
-import { ChunkswarmError, type Clock } from '../core/index.js';
+import { ChunkswarmError, isChunkswarmError, type Clock } from '../core/index.js';
 import type { Config } from '../config/index.js';
-import type { SignedRelease } from '../manifest/index.js';
-import { ChunkIndex, ObjectStore, ReleaseStore, type NodeState } from '../store/index.js';
+import { measureExpansion, type SignedRelease } from '../manifest/index.js';
+import { ChunkIndex, InodeCache, ObjectStore, ReleaseStore, type NodeState } from '../store/index.js';
 import { activate, recover, type ActivateResult } from './activate.js';
-import { driftSignature, hasDrift, recordDrift, type DriftRecord } from './drift.js';
+import { driftSignature, hasDrift, latestDrift, recordDrift, type DriftRecord } from './drift.js';
 import { collectGarbage, type GcResult } from './gc.js';
-import { openLiveCache } from './live-cache.js';
+import { sealRoot } from './finalize-tree.js';
 import { currentLive } from './live.js';
+import { driftedInodes, repairRelease, repairReplaced, type RepairContext } from './release-repair.js';
 import type { ChunkSource } from './local-source.js';
 import { ownerOf } from './stage-fs.js';
 import { Stager, type StagerOptions } from './stager.js';
@@ -56,7 +57,12 @@ export class Deployer {
   recovered: string[] = [];
   private readonly log: (line: string) => void;
 
-  private constructor(readonly config: Config, private readonly opts: DeployerOptions) {
+  private constructor(
+    readonly config: Config,
+    private readonly opts: DeployerOptions,
+    /** What each inode of the releases was last verified to hold. */
+    readonly inodes: InodeCache,
+  ) {
     this.releases = new ReleaseStore(config.dataDir);
     this.objects = new ObjectStore(this.releases.objectsDir);
     this.log = opts.log ?? (() => undefined);
@@ -68,7 +74,7 @@ export class Deployer {
   }
 
   static async open(config: Config, opts: DeployerOptions = {}): Promise<Deployer> {
-    const d = new Deployer(config, opts);
+    const d = new Deployer(config, opts, await InodeCache.open(config.dataDir));
     await d.releases.init();
     d.recovered = await recover(config, d.releases, d.log);
     return d;
@@ -86,10 +92,13 @@ export class Deployer {
   async verify(o: { deep?: boolean } = {}): Promise<VerifyResult> {
     const live = await this.live();
     if (!live) throw ChunkswarmError.notFound(`a live release (${this.config.livePath} does not exist yet)`);
-    const head = await this.releases.head(live.version);
+    return this.verifyRelease(live.version, !!o.deep);
+  }
+
+  private async verifyRelease(version: number, deep = false): Promise<VerifyResult> {
+    const head = await this.releases.head(version);
     return verifyTree({
-      dir: live.dir, version: live.version, root: head.body.root, objects: this.objects,
-      cache: await openLiveCache(this.config.dataDir), deep: !!o.deep, owner: ownerOf({}),
+      dir: this.releases.releasePath(version), version, root: head.body.root, objects: this.objects, cache: this.inodes, deep, owner: ownerOf({}),
     });
   }
 
@@ -98,13 +107,18 @@ export class Deployer {
    * verified first: a drifted file is never hard-linked into the new release nor read as a chunk.
    */
   async stage(release: SignedRelease, o: Pick<StagerOptions, 'flushEvery' | 'onFlush'> = {}): Promise<Stager> {
+    const lim = this.config.limits;
+    // Before anything walks it path by path: a release of shared subtrees can expand to millions.
+    await measureExpansion(release.body.root, (h) => this.objects.getTree(h), (h) => this.objects.getFile(h), {
+      maxPaths: lim.maxReleasePaths, maxBytes: lim.maxReleaseBytes, maxDepth: lim.maxReleaseDepth,
+    });
     const live = await this.live();
     const tainted = new Set<string>();
     if (live && (await this.releases.materialized()).includes(live.version)) {
       for (const e of (await this.verify()).entries) if (e.kind !== 'added' && e.new?.inode) tainted.add(e.new.inode);
     }
     return Stager.open({
-      ...o, release, releases: this.releases, objects: this.objects, chunkIndex: this.chunkIndex,
+      ...o, release, releases: this.releases, objects: this.objects, chunkIndex: this.chunkIndex, inodes: this.inodes,
       liveVersion: live?.version ?? null, tainted, ...(this.opts.clock && { clock: this.opts.clock }),
     });
   }
@@ -112,6 +126,12 @@ export class Deployer {
   /**
    * Makes a materialized release live, applying drift.policy to what was changed by hand in the
    * current live tree. A pinned node refuses unless `allowPinned` (rollback).
+   *
+   * Releases share the inodes of unchanged files, so a hand edit of a live file reaches the
+   * retained and staged releases too. Right before the switch the target is checked (lstat speed)
+   * and put back to its signed content; right after, the replaced release and every other holder of
+   * a drifted inode are healed. E_NOT_FOUND, naming the files, when the target lost files that no
+   * clean copy on this node can replace: it was moved back to staging, to be fetched again.
    */
   async activate(version: number, o: { pin?: boolean; allowPinned?: boolean } = {}): Promise<DeployResult> {
     const state = await this.state();
@@ -119,6 +139,7 @@ export class Deployer {
     this.refusePinned(state, version, live?.version ?? null, o.allowPinned);
     let drift: DriftRecord | null = null;
     let ackUsed = false;
+    let liveDrift: VerifyResult | null = null;
     if (live && live.version !== version) {
       const found = await this.verify();
       const policy = this.config.drift.policy;
@@ -139,12 +160,52 @@ export class Deployer {
           );
         }
         ackUsed = acked;
+        liveDrift = found;
         this.log(`WARNING: live release ${live.version} was changed by hand (${what}); ${drift ? `recorded in ${drift.dir}` : 'acknowledged'}; release ${version} replaces it`);
       }
     }
+    if (live?.version !== version && (await this.releases.materialized()).includes(version)) await this.cleanTarget(version, liveDrift);
     const result = await activate({ config: this.config, releases: this.releases, version, log: this.log, ...(o.pin !== undefined && { pin: o.pin }) });
     if (ackUsed || state.driftAck) await this.releases.saveState({ ...(await this.state()), driftAck: null } as DeployState);
+    if (liveDrift && result.switched && result.previous !== null) {
+      await repairReplaced(this.repairContext(), result.previous, version, liveDrift).catch((err) => {
+        this.log(`warning: release ${result.previous} keeps hand edits after it was replaced: ${err instanceof Error ? err.message : String(err)}`);
+      });
+    }
     return { ...result, drift, staged: null };
+  }
+
+  /**
+   * The release about to go live, checked against its signed content and put back where it
+   * differs. What it holds that the live tree's drift record did not already preserve is recorded.
+   */
+  private async cleanTarget(version: number, liveDrift: VerifyResult | null): Promise<void> {
+    await sealRoot(this.releases.releasePath(version));
+    const found = await this.verifyRelease(version);
+    if (!hasDrift(found)) return;
+    const preserved = new Set(liveDrift ? driftedInodes(liveDrift.entries) : []);
+    const own = found.entries.filter((e) => !(e.new?.inode && preserved.has(e.new.inode)));
+    const policy = this.config.drift.policy;
+    if (own.length > 0) {
+      const counts = { added: 0, removed: 0, modified: 0, meta: 0, type: 0 };
+      for (const e of own) counts[e.kind]++;
+      const record = await recordDrift({
+        releases: this.releases, livePath: found.dir, verify: { ...found, entries: own, counts }, policy, replacedBy: null, copy: policy !== 'overwrite',
+      });
+      this.log(`WARNING: release ${version} was changed on disk before it went live (${own.length} paths); recorded in ${record.dir}`);
+    }
+    const tainted = [...preserved, ...driftedInodes(found.entries)];
+    const lost = await repairRelease(this.repairContext(), version, found.entries, tainted);
+    if (lost.length > 0) {
+      throw ChunkswarmError.notFound(
+        `the clean content of release ${version}'s ${lost.join(', ')} on this node (edited by hand through an inode shared with another release). ` +
+          `Release ${version} was moved back to staging: its missing pieces must be fetched again (a running node does it; or "activate ${version} --source-data DIR")`,
+      );
+    }
+  }
+
+  private repairContext(): RepairContext {
+    return { releases: this.releases, objects: this.objects, chunkIndex: this.chunkIndex, inodes: this.inodes, owner: ownerOf({}), log: this.log };
   }
 
   /**
@@ -152,6 +213,17 @@ export class Deployer {
    * it. E_NOT_FOUND lists how many pieces only the swarm has.
    */
   async deploy(version: number, o: { source?: ChunkSource; pin?: boolean; allowPinned?: boolean } = {}): Promise<DeployResult> {
+    try {
+      return await this.stageAndActivate(version, o);
+    } catch (err) {
+      // The target lost hand-edited files and went back to staging: the source may have them.
+      if (!o.source || !isChunkswarmError(err, 'E_NOT_FOUND') || (await this.releases.materialized()).includes(version)) throw err;
+      this.log(`${err.message}; staging it again`);
+      return this.stageAndActivate(version, o);
+    }
+  }
+
+  private async stageAndActivate(version: number, o: { source?: ChunkSource; pin?: boolean; allowPinned?: boolean }): Promise<DeployResult> {
     const live = await this.live();
     this.refusePinned(await this.state(), version, live?.version ?? null, o.allowPinned);
     let staged: StageStats | null = null;
@@ -196,10 +268,17 @@ export class Deployer {
     return state;
   }
 
-  /** Accepts the drift seen now in the live tree (policy "block"); a later change blocks again. */
+  /**
+   * Accepts the drift seen now in the live tree (policy "block"); a later change blocks again. What
+   * is accepted is preserved first (unless the last record already holds exactly it): the release
+   * that replaces the live tree puts every drifted file back.
+   */
   async ackDrift(): Promise<{ version: number; entries: number; signature: string }> {
     const found = await this.verify();
     const signature = driftSignature(found);
+    if (hasDrift(found) && (await latestDrift(this.releases, found.version))?.signature !== signature) {
+      await recordDrift({ releases: this.releases, livePath: this.config.livePath, verify: found, policy: this.config.drift.policy, replacedBy: null, copy: true });
+    }
     await this.releases.saveState({ ...(await this.state()), driftAck: signature } as DeployState);
     return { version: found.version, entries: found.entries.length, signature };
   }
@@ -208,7 +287,7 @@ export class Deployer {
     const state = await this.state();
     const live = await this.live();
     const protect = [live?.version, state.live].filter((v): v is number => typeof v === 'number');
-    return collectGarbage({ releases: this.releases, keep: this.config.releases.keep, protect, chunkIndex: this.chunkIndex });
+    return collectGarbage({ releases: this.releases, keep: this.config.releases.keep, protect, chunkIndex: this.chunkIndex, inodes: this.inodes });
   }
 
   private refusePinned(state: NodeState, version: number, live: number | null, allow?: boolean): void {

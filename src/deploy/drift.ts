@@ -19,6 +19,8 @@ export interface DriftReport {
   policy: DriftPolicy;
   livePath: string;
   counts: Record<DriftKind, number>;
+  /** driftSignature() of what was found. */
+  signature: string;
   /** Paths whose content (file or symlink) was copied into the drift directory. */
   preserved: string[];
   entries: DriftEntry[];
@@ -90,7 +92,7 @@ export async function recordDrift(o: {
   }
   const report: DriftReport = {
     id, version: o.verify.version, replacedBy: o.replacedBy, created: now.toISOString(), policy: o.policy,
-    livePath: o.livePath, counts: o.verify.counts, preserved, entries: o.verify.entries,
+    livePath: o.livePath, counts: o.verify.counts, signature: driftSignature(o.verify), preserved, entries: o.verify.entries,
   };
   await atomicWrite(join(dir, 'report.json'), JSON.stringify(report, null, 2) + "\n", { mode: 0o600 });
   return { id, dir, report };
@@ -106,6 +108,11 @@ export async function listDrift(releases: ReleaseStore): Promise<Array<Omit<Drif
     out.push(summary);
   }
   return out;
+}
+
+/** The newest record of drift found in release `version`, if any. */
+export async function latestDrift(releases: ReleaseStore, version: number): Promise<Omit<DriftReport, 'entries'> | null> {
+  return (await listDrift(releases)).filter((r) => r.version === version).pop() ?? null;
 }
 
 export async function showDrift(releases: ReleaseStore, id: string): Promise<DriftReport> {

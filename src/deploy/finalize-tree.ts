@@ -19,18 +19,26 @@ export interface FinalizeOptions {
 /**
  * Applies modes, mtimes and (optionally) ownership from the release's objects to a materialized
  * tree, children before their directory, so that making a directory read-only and setting its
- * mtime come after the last change inside it.
+ * mtime come after the last change inside it. The root itself stays writable: see sealRoot.
  */
 export async function finalizeTree(dir: string, root: ObjectHash, objects: ObjectStore, opts: FinalizeOptions): Promise<void> {
   const rootTree = await objects.getTree(root);
   await finalizeDir(dir, '', rootTree.entries, objects, opts);
-  // The root's own metadata is not part of the release (it is the mount point, livePath's target).
-  await chmod(dir, ROOT_MODE).catch((err) => {
-    throw ChunkswarmError.fromSystem(err, `setting metadata of ${dir}`);
-  });
 }
 
 export const ROOT_MODE = 0o555;
+
+/**
+ * Makes a release's root read-only, once it is in releases/: renaming a directory to another
+ * parent rewrites its ".." entry, which needs write permission on it (root ignores that, a service
+ * user does not). The root's metadata is not part of the release (it is livePath's target), and a
+ * crash before this leaves a root only its owner can write to; activation seals it again.
+ */
+export async function sealRoot(dir: string): Promise<void> {
+  await chmod(dir, ROOT_MODE).catch((err) => {
+    throw ChunkswarmError.fromSystem(err, `making ${dir} read-only`);
+  });
+}
 
 async function finalizeDir(
   abs: string,
@@ -48,8 +56,7 @@ async function finalizeDir(
         await finalizeDir(target, path, sub.entries, objects, opts);
         await applyMeta(target, e, opts.owner);
       } else if (e.type === 'symlink') {
-        if (opts.owner && e.uid !== undefined && e.gid !== undefined) await lchown(target, e.uid, e.gid);
-        await lutimes(target, e.mtime / 1000, e.mtime / 1000);
+        await applySymlinkMeta(target, e, opts.owner);
       } else if (!opts.done?.has(path)) {
         await applyMeta(target, e, opts.owner);
       }
@@ -59,8 +66,14 @@ async function finalizeDir(
   }
 }
 
-async function applyMeta(target: string, e: TreeEntry, owner: boolean): Promise<void> {
+/** Owner, mode and mtime of a file or directory entry (owner only when `owner`). */
+export async function applyMeta(target: string, e: TreeEntry, owner: boolean): Promise<void> {
   if (owner && e.uid !== undefined && e.gid !== undefined) await lchown(target, e.uid, e.gid);
   await chmod(target, onDiskMode(e.mode));
   await utimes(target, e.mtime / 1000, e.mtime / 1000);
+}
+
+export async function applySymlinkMeta(target: string, e: TreeEntry, owner: boolean): Promise<void> {
+  if (owner && e.uid !== undefined && e.gid !== undefined) await lchown(target, e.uid, e.gid);
+  await lutimes(target, e.mtime / 1000, e.mtime / 1000);
 }

@@ -1,7 +1,7 @@
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChunkswarmError } from '../core/index.js';
-import { removeTree, type ChunkIndex, type ReleaseStore } from '../store/index.js';
+import { removeTree, type ChunkIndex, type InodeCache, type ReleaseStore } from '../store/index.js';
 import { progressPath, removeProgress } from './stage-progress.js';
 
 export interface GcResult {
@@ -22,6 +22,8 @@ export async function collectGarbage(o: {
   keep: number;
   protect: Iterable<number>;
   chunkIndex?: ChunkIndex;
+  /** Kept across the unlinks, for the inodes that kept releases share with removed ones. */
+  inodes?: InodeCache;
 }): Promise<GcResult> {
   const { releases } = o;
   const have = await releases.materialized();
@@ -33,17 +35,18 @@ export async function collectGarbage(o: {
     // Before the tree goes, so that nothing serves chunks from files being deleted.
     o.chunkIndex?.dropRelease(version);
     const freedBytes = await soleBytes(dir);
-    await removeTree(dir);
+    await removeTree(dir, o.inodes ? { cache: o.inodes } : {});
     result.removed.push({ version, freedBytes });
     result.freedBytes += freedBytes;
   }
   const newest = have[have.length - 1] ?? 0;
   for (const name of await readdir(releases.stagingDir).catch(() => [] as string[])) {
     if (!/^\d+$/.test(name) || Number(name) > newest) continue;
-    await removeTree(releases.stagingPath(Number(name)));
+    await removeTree(releases.stagingPath(Number(name)), o.inodes ? { cache: o.inodes } : {});
     await removeProgress(progressPath(releases, Number(name)));
     result.stagingRemoved.push(Number(name));
   }
+  await o.inodes?.save();
   return result;
 }
 

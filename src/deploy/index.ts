@@ -1,4 +1,4 @@
-export { finalizeTree, onDiskMode, type FinalizeOptions } from './finalize-tree.js';
+export { finalizeTree, onDiskMode, sealRoot, type FinalizeOptions } from './finalize-tree.js';
 export { planStage, type PlanInput, type PlanFile, type LinkCandidate, type StagePlan, type FileAction, type ChunkSlot } from './plan.js';
 export { Stager, type StagerOptions } from './stager.js';
 export { activate, recover, runHook, type ActivateOptions, type ActivateResult, type HookResult } from './activate.js';

@@ -2,8 +2,7 @@ import { readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChunkswarmError } from '../core/index.js';
 import { syncFilesystem } from '../store/index.js';
-import { finalizeTree } from './finalize-tree.js';
-import { liveKey, openLiveCache, racyBefore } from './live-cache.js';
+import { finalizeTree, sealRoot } from './finalize-tree.js';
 import type { FileAction } from './plan.js';
 import { badChunks, lstatOrNull, ownerOf, placeSymlink, removeAny } from './stage-fs.js';
 import { progressPath, removeProgress } from './stage-progress.js';
@@ -43,6 +42,7 @@ export async function completeStage(s: Stager): Promise<string> {
   await rename(s.dir, final).catch((err) => {
     throw ChunkswarmError.fromSystem(err, `moving release ${s.version} into place`);
   });
+  await sealRoot(final);
   await removeProgress(progressPath(releases, s.version));
   await rememberHashes(s, final);
   await chunkIndex.ensureRelease(s.version);
@@ -120,11 +120,10 @@ async function removeStrays(dir: string, rel: string, entries: ReadonlyMap<strin
 
 /** Every file was just hashed: the stat cache remembers it, so the first quick verify reads nothing. */
 async function rememberHashes(s: Stager, base: string): Promise<void> {
-  const cache = await openLiveCache(s.opts.releases.dataDir);
-  const racy = racyBefore();
+  const { inodes } = s.opts;
   for (const a of s.plan.files) {
     const st = await lstatOrNull(join(base, a.path));
-    if (st?.isFile()) cache.set(a.path, liveKey(st), a.entry.hash!, racy);
+    if (st?.isFile()) inodes.remember(st, a.entry.hash!);
   }
-  await cache.save();
+  await inodes.save();
 }

@@ -3,7 +3,7 @@ import { link } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChunkswarmError, isChunkswarmError, systemClock, type Clock, type ReleaseId } from '../core/index.js';
 import { releaseId, type ChunkRef, type SignedRelease } from '../manifest/index.js';
-import { inodeKey, removeTree, syncFilesystem, type ChunkIndex, type ObjectStore, type ReleaseStore } from '../store/index.js';
+import { inodeKey, removeTree, syncFilesystem, type ChunkIndex, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
 import { collectCandidates } from './link-candidates.js';
 import { planStage, type FileAction, type StagePlan } from './plan.js';
 import { loadRelease, type ReleaseContent } from './release-files.js';
@@ -17,6 +17,8 @@ export interface StagerOptions {
   releases: ReleaseStore;
   objects: ObjectStore;
   chunkIndex: ChunkIndex;
+  /** What each inode of the releases was last verified to hold. */
+  inodes: InodeCache;
   /** The version livePath points at: its (just verified) files are the preferred hard-link donors. */
   liveVersion: number | null;
   /** Inodes ("dev:ino") of drifted files: never linked, never read as chunk sources. */
@@ -101,7 +103,7 @@ export class Stager {
     const progress = await loadProgress(ppath, releaseId(release.body), content.pieces.length);
     // No record at all: killed before the first flush, and what it wrote is checked (prepareStage).
     // A record that is not this release's means a staging area that is not either.
-    if (progress === null && (await lstatOrNull(ppath)) !== null) await removeTree(releases.stagingPath(version));
+    if (progress === null && (await lstatOrNull(ppath)) !== null) await removeTree(releases.stagingPath(version), { cache: opts.inodes });
     const tainted = new Set([...(opts.tainted ?? []), ...(progress?.tainted ?? [])]);
     chunkIndex.taint(tainted);
     await chunkIndex.ensureAll();
@@ -116,7 +118,7 @@ export class Stager {
     } catch (err) {
       // Something not ours was planted in the staging area: start from scratch next time.
       if (isChunkswarmError(err, 'E_UNSAFE_PATH')) {
-        await removeTree(s.dir);
+        await removeTree(s.dir, { cache: opts.inodes });
         await removeProgress(ppath);
       }
       throw err;

@@ -3,9 +3,8 @@ import { readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChunkswarmError, type ObjectHash } from '../core/index.js';
 import { comparePaths, encodeObject, hashFile, objectHash, walkTree, type TreeEntry, type TreeObject } from '../manifest/index.js';
-import { inodeKey, type ObjectStore, type StatCache } from '../store/index.js';
+import { inodeKey, type InodeCache, type ObjectStore } from '../store/index.js';
 import { onDiskMode } from './finalize-tree.js';
-import { liveKey, racyBefore } from './live-cache.js';
 import { kindOf, lstatOrNull } from './stage-fs.js';
 
 /**
@@ -56,8 +55,8 @@ export interface VerifyOptions {
   version: number;
   root: ObjectHash;
   objects: ObjectStore;
-  /** Quick mode trusts it for files whose size, mtime and inode are unchanged; updated as files are hashed. */
-  cache: StatCache;
+  /** Quick mode trusts it for inodes whose size, mtime and ctime are unchanged; updated as files are hashed. */
+  cache: InodeCache;
   deep: boolean;
   /** Compare recorded uid/gid (only meaningful where they were applied, i.e. as root). */
   owner: boolean;
@@ -79,18 +78,16 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
     counts: { added: 0, removed: 0, modified: 0, meta: 0, type: 0 },
     entries: [],
   };
-  const filePaths = new Set<string>();
-  const racy = racyBefore();
   const push = (path: string, kind: DriftKind, old?: EntryState, now?: EntryState) => {
     out.entries.push({ path, kind, ...(old && { old }), ...(now && { new: now }) });
     out.counts[kind]++;
   };
   const hashOf = async (path: string, st: Stats, useCache: boolean): Promise<string> => {
-    const cached = useCache && !o.deep ? o.cache.lookup(path, liveKey(st)) : null;
+    const cached = useCache && !o.deep ? o.cache.hashOf(st) : null;
     if (cached) return cached;
     const h = objectHash(encodeObject(await hashFile(join(o.dir, path))));
     out.hashed++;
-    if (useCache) o.cache.set(path, liveKey(st), h, racy);
+    if (useCache) o.cache.remember(st, h);
     return h;
   };
   const actual = async (path: string, st: Stats, hash: boolean): Promise<EntryState> => {
@@ -132,7 +129,6 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
       const path = rel ? `${rel}/${e.name}` : e.name;
       names.delete(e.name);
       out.checked++;
-      if (e.type === 'file') filePaths.add(path);
       const st = await lstatOrNull(join(o.dir, path));
       if (!st) {
         push(path, 'removed', await expected(e));
@@ -166,9 +162,7 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
 
   await compareDir('', await o.objects.getTree(o.root));
   out.entries.sort((a, b) => comparePaths(a.path, b.path));
-  o.cache.retain(filePaths);
-  // The cache only saves work: a full disk must not turn a verification into a failure.
-  await o.cache.save().catch(() => undefined);
+  await o.cache.save();
   return out;
 }
 

@@ -58,6 +58,16 @@ export class Availability {
     return true;
   }
 
+  /** Records that the peer no longer holds the piece (it re-announced a smaller bitfield); true if it did. */
+  remove(peer: PeerId, index: number): boolean {
+    const bits = this.holdings.get(peer);
+    if (!bits || !bits[index]) return false;
+    bits[index] = 0;
+    this.held.set(peer, (this.held.get(peer) ?? 1) - 1);
+    this.move(index, -1);
+    return true;
+  }
+
   /** One byte per piece, 1 if held: for scans that would otherwise look the peer up per piece. */
   bitsOf(peer: PeerId): Readonly<Uint8Array> | undefined {
     return this.holdings.get(peer);

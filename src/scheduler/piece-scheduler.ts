@@ -78,7 +78,11 @@ export class PieceScheduler {
     if (!link) return [];
     const parsed = piecesOf(pieces, this.sizes.length);
     if (parsed.bad !== undefined) return [this.ban(peer, `announced piece ${parsed.bad}, outside 0..${this.sizes.length - 1}`), ...this.fill()];
-    for (const i of parsed.pieces) this.learn(link, i);
+    // A bitfield replaces what the peer said before: a node that found a piece damaged on its disk lost it.
+    const now = new Set(parsed.pieces);
+    const bits = this.avail.bitsOf(peer);
+    for (let i = 0; bits && i < bits.length; i++) if (bits[i] && !now.has(i) && this.avail.remove(peer, i) && !this.have[i]) link.useful--;
+    for (const i of now) this.learn(link, i);
     return [...this.interest(link), ...this.fill([link])];
   }
 

@@ -111,7 +111,17 @@ export class SuperSeeder {
 
   peerBitfield(peer: PeerId, pieces: PieceSet): OfferAction[] {
     if (!this.avail.hasPeer(peer)) return [];
-    for (const i of piecesOf(pieces, this.avail.pieceCount).pieces) this.gain(peer, i);
+    const now = new Set(piecesOf(pieces, this.avail.pieceCount).pieces);
+    // A bitfield replaces what the peer said before: a piece it lost (found damaged on its disk)
+    // is scarce again and may be offered to it again.
+    const bits = this.avail.bitsOf(peer);
+    for (let i = 0; bits && i < bits.length; i++) {
+      if (!bits[i] || now.has(i)) continue;
+      this.avail.remove(peer, i);
+      this.advertised.get(peer)?.delete(i);
+      this.refresh(i);
+    }
+    for (const i of now) this.gain(peer, i);
     return this.offer(peer);
   }
 

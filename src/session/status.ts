@@ -2,6 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChunkswarmError } from '../core/index.js';
 import { atomicWrite } from '../store/index.js';
+import type { Problem } from './diagnose.js';
 
 export type Phase = 'starting' | 'idle' | 'objects' | 'pieces' | 'activating' | 'seeding' | 'stopped';
 
@@ -19,6 +20,8 @@ export interface NodeStatusReport {
   node: string;
   pid: number;
   publisher: boolean;
+  role: 'publisher' | 'follower';
+  startedAt: string;
   updated: string;
   phase: Phase;
   live: number | null;
@@ -37,7 +40,12 @@ export interface NodeStatusReport {
   refusedHeads: Array<{ peer: string; code: string; message: string }>;
   swarm: Record<string, number>;
   verify: { at: string; added: number; removed: number; changed: number } | null;
-  lastError: { code: string; message: string } | null;
+  /** The last failed step, until a later attempt succeeds. */
+  lastError: { code: string; message: string; at: string } | null;
+  /** Consecutive failed attempts and when the next one runs (null: none scheduled). */
+  retry: { failures: number; retryInSec: number | null };
+  /** Why the node is not converging, if it is not (see diagnose()). */
+  problems: Problem[];
 }
 
 export function statusPath(dataDir: string): string {

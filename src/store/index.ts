@@ -4,3 +4,5 @@ export { StatCache, type StatKey } from './stat-cache.js';
 export { ReleaseStore, type NodeState } from './release-store.js';
 export { removeTree } from './remove-tree.js';
 export { ChunkIndex, inodeKey, type ChunkLocation, type ChunkIndexOptions } from './chunk-index.js';
+export { DataLock } from './data-lock.js';
+export { InodeCache, type InodeStat } from './inode-cache.js';

@@ -24,13 +24,15 @@ export class StatCache {
   private entries = new Map<string, string>();
   private dirty = false;
 
-  constructor(private readonly path: string) {}
+  /** `path` null: a cache that lives in memory only. */
+  constructor(private readonly path: string | null) {}
 
   static keyOf(st: Pick<Stats, 'size' | 'mtimeMs' | 'ctimeMs' | 'ino'>): StatKey {
     return { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino };
   }
 
   async load(): Promise<this> {
+    if (this.path === null) return this;
     let text: string;
     try {
       text = await readFile(this.path, 'utf8');
@@ -70,6 +72,10 @@ export class StatCache {
     this.dirty = true;
   }
 
+  delete(path: string): void {
+    if (this.entries.delete(path)) this.dirty = true;
+  }
+
   /** Keeps only the paths in `live` (files that disappeared are forgotten). */
   retain(live: Set<string>): void {
     for (const p of this.entries.keys()) {
@@ -81,7 +87,7 @@ export class StatCache {
   }
 
   async save(): Promise<void> {
-    if (!this.dirty) return;
+    if (!this.dirty || this.path === null) return;
     await atomicWrite(this.path, JSON.stringify(Object.fromEntries(this.entries)));
     this.dirty = false;
   }

@@ -9,8 +9,8 @@ export type NodeStatus = Record<string, unknown>;
  */
 export type ExtMessage =
   | { type: 'head'; release: Uint8Array }
-  | { type: 'getObject'; id: number; hash: ObjectHash }
-  | { type: 'object'; id: number; bytes: Uint8Array }
+  | { type: 'getObject'; id: number; hash: ObjectHash; offset: number }
+  | { type: 'object'; id: number; total: number; offset: number; bytes: Uint8Array }
   | { type: 'noObject'; id: number }
   | { type: 'space'; release: ReleaseId; have: Bitfield }
   | { type: 'status'; status: NodeStatus };
@@ -25,12 +25,17 @@ export function encodeMessage(m: ExtMessage): Uint8Array {
     case 'head':
       return frame(TYPE.head, 0, m.release);
     case 'getObject':
-      return frame(TYPE.getObject, 4 + HASH_BYTES, null, (v, b) => {
+      return frame(TYPE.getObject, 8 + HASH_BYTES, null, (v, b) => {
         v.setUint32(1, m.id);
-        b.set(hashToBytes(m.hash, 'object hash'), 5);
+        v.setUint32(5, m.offset);
+        b.set(hashToBytes(m.hash, 'object hash'), 9);
       });
     case 'object':
-      return frame(TYPE.object, 4, m.bytes, (v) => v.setUint32(1, m.id));
+      return frame(TYPE.object, 12, m.bytes, (v) => {
+        v.setUint32(1, m.id);
+        v.setUint32(5, m.total);
+        v.setUint32(9, m.offset);
+      });
     case 'noObject':
       return frame(TYPE.noObject, 4, null, (v) => v.setUint32(1, m.id));
     case 'space': {
@@ -62,11 +67,14 @@ export function decodeMessage(buf: Uint8Array, maxPieces: number): ExtMessage {
       need(2, 'head');
       return { type: 'head', release: buf.subarray(1) };
     case TYPE.getObject:
-      exact(5 + HASH_BYTES, 'getObject');
-      return { type: 'getObject', id: v.getUint32(1), hash: asObjectHash(hex(buf.subarray(5))) };
-    case TYPE.object:
-      need(5, 'object');
-      return { type: 'object', id: v.getUint32(1), bytes: buf.subarray(5) };
+      exact(9 + HASH_BYTES, 'getObject');
+      return { type: 'getObject', id: v.getUint32(1), offset: v.getUint32(5), hash: asObjectHash(hex(buf.subarray(9))) };
+    case TYPE.object: {
+      need(13, 'object');
+      const m = { type: 'object' as const, id: v.getUint32(1), total: v.getUint32(5), offset: v.getUint32(9), bytes: buf.subarray(13) };
+      if (m.offset + m.bytes.length > m.total) throw malformed(`object part ${m.offset}+${m.bytes.length} runs past its total of ${m.total} bytes`);
+      return m;
+    }
     case TYPE.noObject:
       exact(5, 'noObject');
       return { type: 'noObject', id: v.getUint32(1) };

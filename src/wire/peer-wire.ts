@@ -296,10 +296,10 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
         this.emit('head', m.release);
         break;
       case 'getObject':
-        this.responder.onGetObject(m.id, m.hash);
+        this.responder.onGetObject(m.id, m.hash, m.offset);
         break;
       case 'object':
-        this.objects.onObject(m.id, m.bytes);
+        this.objects.onObject(m.id, m.total, m.offset, m.bytes);
         break;
       case 'noObject':
         this.objects.onNoObject(m.id);

@@ -32,6 +32,10 @@ export interface ResponderDeps {
 }
 
 // With BEP-6 on, answering the library's respond() with an error sends a reject.
+/** Type byte, request id, total and offset (see messages.ts). */
+const OBJECT_HEADER_BYTES = 13;
+/** Parts of a large object stay well below the message limit, so they interleave with pieces. */
+const OBJECT_PART_BYTES = 4 << 20;
 const DECLINE = new Error('declined');
 
 /** Answers one peer's piece and object requests from the store, within the per-peer limits. */
@@ -61,13 +65,13 @@ export class Responder {
     void this.servePiece(space, index, length, respond);
   }
 
-  onGetObject(id: number, hash: ObjectHash): void {
+  onGetObject(id: number, hash: ObjectHash, offset: number): void {
     const { wire, maxOutstanding } = this.d;
     if (wire.peerRequests.length + this.objectsInFlight >= maxOutstanding) {
       this.d.onAbuse(`more than ${maxOutstanding} requests outstanding`);
       return;
     }
-    void this.serveObject(id, hash);
+    void this.serveObject(id, hash, offset);
   }
 
   private async servePiece(space: LocalSpace, index: number, length: number, respond: WireRespond): Promise<void> {
@@ -99,7 +103,8 @@ export class Responder {
     }
   }
 
-  private async serveObject(id: number, hash: ObjectHash): Promise<void> {
+  /** One part of an object: as much from `offset` as one message holds (a large tree takes several). */
+  private async serveObject(id: number, hash: ObjectHash, offset: number): Promise<void> {
     this.objectsInFlight++;
     let bytes: Uint8Array | null = null;
     try {
@@ -110,16 +115,12 @@ export class Responder {
       this.objectsInFlight--;
     }
     if (this.d.isClosed()) return;
-    // 5 bytes of message header precede the object (see messages.ts).
-    if (bytes !== null && bytes.length + 5 > this.d.maxMessageBytes) {
-      this.d.onError(ChunkswarmError.tooLarge(`object ${hash} for a peer`, bytes.length + 5, this.d.maxMessageBytes));
-      bytes = null;
-    }
-    if (bytes === null) {
+    if (bytes === null || offset > bytes.length || (offset === bytes.length && offset > 0)) {
       this.d.send({ type: 'noObject', id });
-    } else {
-      this.objectsServed++;
-      this.d.send({ type: 'object', id, bytes });
+      return;
     }
+    if (offset === 0) this.objectsServed++;
+    const part = bytes.subarray(offset, offset + Math.min(OBJECT_PART_BYTES, this.d.maxMessageBytes - OBJECT_HEADER_BYTES));
+    this.d.send({ type: 'object', id, total: bytes.length, offset, bytes: part });
   }
 }

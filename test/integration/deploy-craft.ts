@@ -3,7 +3,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Stager } from '../../src/deploy/index.js';
-import { ChunkIndex, ObjectStore, ReleaseStore } from '../../src/store/index.js';
+import { ChunkIndex, InodeCache, ObjectStore, ReleaseStore } from '../../src/store/index.js';
 import { chunkBytes, clusterIdOf, generatePublisherKeys, signRelease, type SignedRelease, type TreeEntry } from '../../src/manifest/index.js';
 import { asChunkHash, isChunkswarmError, type ObjectHash } from '../../src/core/index.js';
 
@@ -64,7 +64,7 @@ export class Craft {
 
   open(r: SignedRelease, liveVersion: number | null = null, extra: Partial<Parameters<typeof Stager.open>[0]> = {}): Promise<Stager> {
     const { releases, objects } = this;
-    return Stager.open({ release: r, releases, objects, chunkIndex: new ChunkIndex({ releases, objects }), liveVersion, ...extra });
+    return Stager.open({ release: r, releases, objects, chunkIndex: new ChunkIndex({ releases, objects }), inodes: InodeCache.memory(), liveVersion, ...extra });
   }
 
   /** Feeds every missing piece from the "network" and completes. */

@@ -3,7 +3,7 @@ import { chmod, lstat, mkdir, mkdtemp, readdir, readlink, rm, symlink, unlink, u
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verifyExitBits, verifyTree, type VerifyResult } from '../../src/deploy/index.js';
-import { ObjectStore, StatCache } from '../../src/store/index.js';
+import { InodeCache, ObjectStore } from '../../src/store/index.js';
 import { compareNames, hashFile, type TreeEntry } from '../../src/manifest/index.js';
 import type { ObjectHash } from '../../src/core/index.js';
 
@@ -26,8 +26,8 @@ async function snapshot(abs: string): Promise<ObjectHash> {
   return objects.put({ kind: 'tree', entries });
 }
 
-async function check(deep = false, cache?: StatCache): Promise<VerifyResult> {
-  return verifyTree({ dir: tree, version: 1, root, objects, cache: cache ?? new StatCache(join(dir, 'cache.json')), deep, owner: false });
+async function check(deep = false, cache?: InodeCache): Promise<VerifyResult> {
+  return verifyTree({ dir: tree, version: 1, root, objects, cache: cache ?? InodeCache.memory(), deep, owner: false });
 }
 
 const summary = (r: VerifyResult) => r.entries.map((e) => `${e.kind} ${e.path}`);
@@ -101,23 +101,26 @@ describe('verifyTree', () => {
     expect(verifyExitBits(r)).toBe(2 | 4);
   });
 
-  it('quick mode trusts the stat cache; deep mode hashes everything and catches an edit that hides itself', async () => {
-    const cache = await new StatCache(join(dir, 'cache.json')).load();
+  it('quick mode trusts the stat cache, and its ctime catches an edit that puts size and mtime back; deep mode hashes everything', async () => {
+    const cache = await InodeCache.open(dir);
     expect((await check(false, cache)).hashed).toBe(2);
     expect((await check(false, cache)).hashed).toBe(0);
-    // Same size, same inode, mtime put back: invisible to a stat check.
+    expect((await check(false, await InodeCache.open(dir))).hashed).toBe(0);
+    // Same size, same inode, mtime put back: only ctime moved.
     const fh = await open(join(tree, 'index.html'), 'r+');
     await fh.write('<h1>HI</h1>\n', 0);
     await fh.close();
     await utimes(join(tree, 'index.html'), OLD, OLD);
-    expect((await check(false, cache)).entries).toEqual([]);
+    const quick = await check(false, cache);
+    expect(quick.hashed).toBe(1);
+    expect(summary(quick)).toEqual(['modified index.html']);
     const deep = await check(true, cache);
     expect(deep.hashed).toBe(2);
     expect(summary(deep)).toEqual(['modified index.html']);
   });
 
   it('re-hashes a file whose stat changed even when the cache knew it', async () => {
-    const cache = await new StatCache(join(dir, 'cache.json')).load();
+    const cache = InodeCache.memory();
     await check(false, cache);
     await writeFile(join(tree, 'index.html'), '<h1>changed</h1>\n');
     await utimes(join(tree, 'index.html'), OLD, OLD);

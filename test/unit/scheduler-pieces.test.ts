@@ -29,6 +29,14 @@ describe('PieceScheduler: selection', () => {
     expect(requests(connect(s, 'a', [0, 1, 2, 3]), 'a')).toEqual([0]);
   });
 
+  it('a re-announced bitfield replaces the old one: pieces the peer no longer has are not asked of it', () => {
+    const { s } = make(2, { minRequestsPerPeer: 2, maxRequestsPerPeer: 2 });
+    expect(connect(s, 'b', [0, 1], false).some((a) => a.type === 'interested')).toBe(true);
+    const acts = s.peerBitfield('b', []);
+    expect(acts).toContainEqual({ type: 'not-interested', peer: 'b' });
+    expect(requests([...acts, ...s.peerUnchoked('b')])).toEqual([]);
+  });
+
   it('breaks ties at random, reproducibly for a seed', () => {
     const firstPick = (seed: number) => {
       const { s } = make(16, { minRequestsPerPeer: 1, maxRequestsPerPeer: 1 }, seed);

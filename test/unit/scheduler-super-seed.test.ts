@@ -42,6 +42,14 @@ describe('SuperSeeder: offers', () => {
     expect(next[0]).not.toBe(first);
   });
 
+  it('a re-announced bitfield replaces the old one: a piece the peer lost is scarce and offered again', () => {
+    const { ss } = make(3, { offersPerPeer: 3 });
+    expect(join(ss, 'a', [0, 1, 2])).toEqual([]);
+    // Its copy of piece 1 failed verification on disk: it announces its space again without it.
+    expect(indexes(ss.peerBitfield('a', [0, 2]), 'a')).toEqual([1]);
+    expect(ss.onRequest('a', 1)).toBe('serve');
+  });
+
   it('stops offering once every piece has a copy among the peers', () => {
     const { ss } = make(3, { offersPerPeer: 3 });
     expect(join(ss, 'a').sort()).toEqual([0, 1, 2]);

@@ -16,8 +16,10 @@ const bitfield = fc
   });
 const message: fc.Arbitrary<ExtMessage> = fc.oneof(
   fc.uint8Array({ minLength: 1, maxLength: 300 }).map((release) => ({ type: 'head' as const, release })),
-  fc.tuple(fc.nat({ max: 0xffffffff }), hex64).map(([id, h]) => ({ type: 'getObject' as const, id, hash: asObjectHash(h) })),
-  fc.tuple(fc.nat({ max: 0xffffffff }), fc.uint8Array({ maxLength: 300 })).map(([id, bytes]) => ({ type: 'object' as const, id, bytes })),
+  fc.tuple(fc.nat({ max: 0xffffffff }), hex64, fc.nat({ max: 0xffffffff })).map(([id, h, offset]) => ({ type: 'getObject' as const, id, hash: asObjectHash(h), offset })),
+  fc
+    .tuple(fc.nat({ max: 0xffffffff }), fc.uint8Array({ maxLength: 300 }), fc.nat({ max: 1 << 30 }), fc.nat({ max: 1 << 30 }))
+    .map(([id, bytes, offset, extra]) => ({ type: 'object' as const, id, total: offset + bytes.length + extra, offset, bytes })),
   fc.nat({ max: 0xffffffff }).map((id) => ({ type: 'noObject' as const, id })),
   fc.tuple(hex64, bitfield).map(([r, have]) => ({ type: 'space' as const, release: asReleaseId(r), have })),
   fc.dictionary(fc.string({ maxLength: 8 }), fc.oneof(fc.integer(), fc.string(), fc.boolean())).map((status) => ({ type: 'status' as const, status })),

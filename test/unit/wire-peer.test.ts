@@ -235,6 +235,14 @@ describe('PeerWire objects, heads and status', () => {
     expect(b.closed && a.closed).toBe(true);
   });
 
+  it('an object larger than one message (LIMITS: 1 MiB) comes in parts and is verified whole', async () => {
+    const { a, b, storeA } = await pair();
+    const big = new Uint8Array(2.5 * 1024 * 1024).map((_, i) => (i * 7) & 0xff);
+    const h = storeA.addObject(big);
+    expect(Buffer.from(await b.requestObject(h, 1000)).equals(Buffer.from(big))).toBe(true);
+    expect(a.stats().objectsServed).toBe(1);
+  });
+
   it('times out an unanswered object request', async () => {
     const clock = new ManualClock();
     const { b, storeA } = await pair({ clock });

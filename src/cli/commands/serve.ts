@@ -1,8 +1,11 @@
 import type { Command } from 'commander';
-import { createNode, loadConfig, readStatus, type NodeStatusReport } from '../../index.js';
+import { callControl, createNode, loadConfig, readStatus, type NodeStatusReport } from '../../index.js';
 import { formatBytes, formatFields, printJson } from '../format.js';
 
 const STALE_SEC = 5;
+/** `status` exit status when no `serve` has reported for STALE_SEC. */
+const NOT_RUNNING_EXIT = 11;
+const STATUS_TIMEOUT_MS = 5000;
 
 function logLine(line: string): void {
   process.stderr.write(`${new Date().toISOString()} ${line}\n`);
@@ -51,29 +54,35 @@ export function registerServeCommands(program: Command, configPath: () => string
 
   program
     .command('status')
-    .description("the running node's state: live and newest release, progress, peers, bytes up/down")
+    .description("the running node's state: live and newest release, progress, peers, problems; exit 0 ok, 1 in error, 11 not running")
     .option('--json', 'machine-readable output')
     .action(async (o) => {
       const config = await loadConfig(configPath());
-      const { report: r, ageSec } = await readStatus(config.dataDir);
-      const running = ageSec < STALE_SEC && r.phase !== 'stopped';
+      // Fresh from the running node when there is one; else its last report on disk.
+      const live = (await callControl(config.dataDir, { op: 'status' }, STATUS_TIMEOUT_MS).catch(() => null)) as NodeStatusReport | null;
+      const { report: r, ageSec } = live ? { report: live, ageSec: 0 } : await readStatus(config.dataDir);
+      const running = live !== null || (ageSec < STALE_SEC && r.phase !== 'stopped');
+      const problems = r.problems ?? [];
+      process.exitCode = !running ? NOT_RUNNING_EXIT : problems.some((p) => p.level === 'error') ? 1 : 0;
       if (o.json) return printJson({ ...r, running, ageSec });
       process.stdout.write(
         formatFields([
           ['node', `${r.node}${r.publisher ? ' (publisher)' : ''}`],
-          ['running', running ? `yes (pid ${r.pid})` : `no: last report ${ageSec.toFixed(0)} s ago`],
+          ['running', running ? `yes (pid ${r.pid}, since ${r.startedAt})` : `no: last report ${ageSec.toFixed(0)} s ago`],
           ['phase', r.phase],
           ['live', r.live === null ? '-' : `${r.live}${r.pinned ? ' (pinned)' : ''}`],
           ['newest', r.newest ? `${r.newest.version} (${r.newest.release.slice(0, 16)})` : '-'],
           ['progress', progressLine(r) ?? '-'],
           ['traffic', `up ${formatBytes(r.bytesUp)}, down ${formatBytes(r.bytesDown)} (${formatBytes(r.bytesFromPublisher)} from the publisher)`],
           ['drift', r.verify ? `${r.verify.added} added, ${r.verify.removed} removed, ${r.verify.changed} changed (${r.verify.at})` : 'not checked yet'],
-          ['last error', r.lastError ? `${r.lastError.code}: ${r.lastError.message}` : '-'],
+          ['last error', r.lastError ? `${r.lastError.code}: ${r.lastError.message} (${r.lastError.at})` : '-'],
         ]) + '\n',
       );
+      for (const p of problems) process.stdout.write(`  ${p.level}: ${p.text}\n`);
       for (const p of r.peers) {
         process.stdout.write(`  ${p.connected ? '+' : '-'} ${p.key.slice(0, 16)}${p.publisher ? ' publisher' : ''}  up ${formatBytes(p.up)}  down ${formatBytes(p.down)}\n`);
       }
       for (const b of r.banned) process.stdout.write(`  banned ${b.key.slice(0, 16)}: ${b.reason}\n`);
+      for (const h of r.refusedHeads) process.stdout.write(`  refused a release from ${h.peer.slice(0, 16)}: ${h.code}: ${h.message}\n`);
     });
 }

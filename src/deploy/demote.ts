@@ -1,0 +1,49 @@
+import { chmod, mkdir, rename } from 'node:fs/promises';
+import { ChunkswarmError } from '../core/index.js';
+import { releaseId } from '../manifest/index.js';
+import { removeTree, type ChunkIndex, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
+import { loadRelease } from './release-files.js';
+import { newBits, progressPath, removeProgress, saveProgress, setBit } from './stage-progress.js';
+
+/**
+ * A release that lost files (hand edits with no clean copy left on this node) is no longer a
+ * release: its tree goes back to staging/<v>, with every piece recorded as present except those of
+ * the lost files, so that staging it again (from the swarm, or a --source-data) fetches only those.
+ * Never the live release. Crash-safe: once renamed, it is an ordinary staging area whose unrecorded
+ * pieces are re-checked when it is opened.
+ */
+export async function demoteRelease(o: {
+  releases: ReleaseStore;
+  objects: ObjectStore;
+  chunkIndex: ChunkIndex;
+  inodes: InodeCache;
+  version: number;
+  lost: readonly string[];
+  /** Drifted inodes: never linked or read by the staging that resumes it. */
+  tainted: Iterable<string>;
+}): Promise<void> {
+  const { releases, version } = o;
+  const head = await releases.head(version);
+  const from = releases.releasePath(version);
+  const to = releases.stagingPath(version);
+  o.chunkIndex.dropRelease(version);
+  await removeTree(to, { cache: o.inodes });
+  await removeProgress(progressPath(releases, version));
+  try {
+    await mkdir(releases.stagingDir, { recursive: true });
+    // Moving a directory to another parent rewrites its "..": that needs write permission on it.
+    await chmod(from, 0o700);
+    await rename(from, to);
+  } catch (err) {
+    throw ChunkswarmError.fromSystem(err, `moving release ${version} back to staging`);
+  }
+  const content = await loadRelease(head.body.root, o.objects, to);
+  const lost = new Set(o.lost);
+  const missing = new Set<string>();
+  for (const f of content.files) if (lost.has(f.path)) for (const c of f.file.chunks) missing.add(c.hash);
+  const done = newBits(content.pieces.length);
+  content.pieces.forEach((p, i) => setBit(done, i, !missing.has(p.hash)));
+  await saveProgress(progressPath(releases, version), {
+    release: releaseId(head.body), pieces: content.pieces.length, done, tainted: [...o.tainted],
+  });
+}

@@ -1,0 +1,200 @@
+import { ChunkswarmError, isChunkswarmError, isHex64, type ObjectHash } from '../core/index.js';
+import type { Config } from '../config/index.js';
+import { releaseId } from '../manifest/index.js';
+import type { Peer } from '../swarm/index.js';
+import { PeerWire, wirePeerId, type NodeStatus, type WireStore } from '../wire/index.js';
+import type { Download } from './download.js';
+import { FloodGuard } from './flood-guard.js';
+import type { HeadBook } from './heads.js';
+import type { SessionPeer } from './peer.js';
+import type { NodeStatusReport } from './status.js';
+import { Traffic } from './traffic.js';
+import type { UploadPolicy } from './upload-policy.js';
+
+const MAX_EXT_MESSAGE = 16 << 20;
+/**
+ * Requests beyond a peer's outstanding limit are declined; this many times the limit within one
+ * FloodGuard window is no pipelining slip but a flood, and bans the peer.
+ */
+const FLOOD_FACTOR = 16;
+/** Banned keys a status message carries, and takes from a peer. */
+const MAX_REPORTED_BANS = 256;
+
+export interface PeerTableOptions {
+  config: Config;
+  /** This node's hex public key. */
+  localKey: string;
+  publisher: boolean;
+  /** The connected peers, by key; shared with the upload policy, which reads it. */
+  connected: Map<string, SessionPeer>;
+  heads: HeadBook;
+  store: WireStore;
+  upload: UploadPolicy;
+  log: (line: string) => void;
+  /** The piece transfer in progress, if any: it hears of peers and their pieces. */
+  download: () => Download | null;
+  /** A newer valid release head arrived from a peer. */
+  onNewHead: () => void;
+}
+
+/**
+ * The node's connections: one wire per authenticated peer, what each said of itself, the bans, and
+ * the gossip of release heads and status messages between them.
+ */
+export class PeerTable {
+  readonly traffic = new Traffic();
+  private readonly peers: Map<string, SessionPeer>;
+  private readonly banned = new Map<string, string>();
+  private readonly refused: NodeStatusReport['refusedHeads'] = [];
+  /** Date.now() when the last peer left (null: never had one, or has one now). */
+  private aloneSince: number | null = null;
+  private everConnected = false;
+
+  constructor(private readonly o: PeerTableOptions) {
+    this.peers = o.connected;
+  }
+
+  list(): SessionPeer[] {
+    return [...this.peers.values()];
+  }
+
+  bans(): NodeStatusReport['banned'] {
+    return [...this.banned].map(([key, reason]) => ({ key, reason }));
+  }
+
+  refusedHeads(): NodeStatusReport['refusedHeads'] {
+    return this.refused;
+  }
+
+  /** Seconds alone since the last peer left; null if a peer is connected or none ever was. */
+  aloneForSec(now = Date.now()): number | null {
+    return this.everConnected && this.peers.size === 0 && this.aloneSince !== null ? (now - this.aloneSince) / 1000 : null;
+  }
+
+  add(peer: Peer): void {
+    const key = peer.publicKey;
+    if (this.banned.has(key)) {
+      peer.stream.destroy();
+      return;
+    }
+    const { config, upload } = this.o;
+    const wire = new PeerWire({
+      stream: peer.stream,
+      clusterId: this.o.heads.clusterId,
+      peerId: wirePeerId(Buffer.from(this.o.localKey, 'hex')),
+      store: this.o.store,
+      limits: {
+        maxMessageBytes: MAX_EXT_MESSAGE,
+        maxOutstandingRequestsFromPeer: config.limits.maxRequestsPerPeer,
+        requestTimeoutMs: config.limits.requestTimeoutMs,
+      },
+      beforeUpload: (_w, index) => upload.allow(key, index),
+    });
+    const p: SessionPeer = { key, wire, publisher: false };
+    const flood = new FloodGuard(FLOOD_FACTOR * config.limits.maxRequestsPerPeer, (why) => this.ban(p, why));
+    this.traffic.track(p);
+    this.peers.get(key)?.wire.close().catch(() => undefined);
+    this.peers.set(key, p);
+    this.everConnected = true;
+    this.aloneSince = null;
+    const download = this.o.download;
+    wire.on('ready', () => {
+      wire.sendStatus(this.statusMessage());
+      if (this.o.heads.latestBytes) wire.sendHead(this.o.heads.latestBytes);
+      upload.peerReady(p);
+      download()?.addPeer(p);
+    });
+    wire.on('head', (bytes) => void this.onHead(p, bytes));
+    wire.on('status', (s) => {
+      p.publisher = s.publisher === true;
+      if (this.o.publisher && Array.isArray(s.banned)) {
+        upload.distrust(s.banned.filter((k): k is string => typeof k === 'string' && isHex64(k)).slice(0, MAX_REPORTED_BANS));
+      }
+    });
+    wire.on('space', () => {
+      download()?.onSpace(p);
+      upload.remoteSpace(p);
+    });
+    wire.on('have', (i) => {
+      download()?.onHave(p, i);
+      upload.remoteHave(p, i);
+    });
+    wire.on('choke', () => download()?.onChoke(p));
+    wire.on('unchoke', () => download()?.onUnchoke(p));
+    wire.on('interested', () => upload.interested(key, true));
+    wire.on('uninterested', () => upload.interested(key, false));
+    wire.on('bad-piece', (i, reason) => this.ban(p, `bad piece ${i}: ${reason}`));
+    wire.on('bad-peer', (reason) => this.o.log(`peer ${key.slice(0, 12)} dropped: ${reason}`));
+    wire.on('abuse', (reason) => flood.count(reason));
+    wire.on('error', (err) => this.o.log(`serving peer ${key.slice(0, 12)}: ${err.code}: ${err.message}`));
+    wire.on('close', () => {
+      this.traffic.closed(p);
+      if (this.peers.get(key) !== p) return;
+      this.peers.delete(key);
+      if (this.peers.size === 0) this.aloneSince = Date.now();
+      download()?.removePeer(key);
+      upload.peerLeft(key);
+    });
+  }
+
+  ban(p: SessionPeer, reason: string): void {
+    if (this.banned.has(p.key)) return;
+    this.banned.set(p.key, reason);
+    this.o.log(`banned peer ${p.key.slice(0, 12)}: ${reason}`);
+    void p.wire.close();
+    // The publisher stops counting the banned node's pieces as copies (UploadPolicy.distrust).
+    this.broadcastStatus(p);
+  }
+
+  /**
+   * A peer that answers no piece request is either stalling on purpose or gone without the
+   * connection noticing yet: one that still answers an object request is banned, a silent one is
+   * only disconnected (a restarted node, e.g. the publisher, must be able to come back).
+   */
+  async probe(p: SessionPeer, reason: string, root: ObjectHash): Promise<void> {
+    const alive = await p.wire.requestObject(root, this.o.config.limits.requestTimeoutMs).then(
+      () => true,
+      (err: unknown) => !isChunkswarmError(err, 'E_TIMEOUT') && !isChunkswarmError(err, 'E_CLOSED'),
+    );
+    if (p.wire.closed) return;
+    // A restarted or overloaded publisher must not be shut out for good: it is only disconnected.
+    if (alive && !p.publisher) return this.ban(p, `stalls piece requests yet answers others: it ${reason}`);
+    this.o.log(`peer ${p.key.slice(0, 12)} dropped: it ${reason}${alive ? '' : ', and answers nothing else either'}`);
+    void p.wire.close();
+  }
+
+  /** Sends the newest head to every peer but `except` (which told us). */
+  broadcastHead(except?: SessionPeer): void {
+    const bytes = this.o.heads.latestBytes;
+    if (!bytes) return;
+    for (const p of this.peers.values()) if (p !== except) p.wire.sendHead(bytes);
+  }
+
+  broadcastStatus(except?: SessionPeer): void {
+    for (const p of this.peers.values()) if (p !== except) p.wire.sendStatus(this.statusMessage());
+  }
+
+  async closeAll(): Promise<void> {
+    for (const p of this.peers.values()) await p.wire.close().catch(() => undefined);
+  }
+
+  private statusMessage(): NodeStatus {
+    return { publisher: this.o.publisher, version: this.o.upload.space?.version ?? null, banned: [...this.banned.keys()].slice(-MAX_REPORTED_BANS) };
+  }
+
+  private async onHead(p: SessionPeer, bytes: Uint8Array): Promise<void> {
+    const verdict = await this.o.heads.offer(bytes).catch((err: unknown) => ({ kind: 'refused' as const, error: ChunkswarmError.fromSystem(err, 'storing a release head') }));
+    if (verdict.kind === 'refused') {
+      const { code, message } = verdict.error;
+      if (!this.refused.some((r) => r.peer === p.key && r.code === code)) {
+        this.refused.push({ peer: p.key, code, message });
+        this.o.log(`refused a release head from ${p.key.slice(0, 12)}: ${code}: ${message}`);
+      }
+      return;
+    }
+    if (verdict.kind === 'known') return;
+    this.o.log(`release ${verdict.release.body.version} announced (${releaseId(verdict.release.body).slice(0, 12)})`);
+    this.broadcastHead(p);
+    this.o.onNewHead();
+  }
+}

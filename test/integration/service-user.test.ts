@@ -1,0 +1,91 @@
+/**
+ * Issue 11, "only root can run it": every command that writes releases works as an unprivileged
+ * service user. The tests run as root, so each command here runs as uid/gid 65534 ("nobody")
+ * through setpriv (or runuser), on directories that user owns.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chmod, chown, mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { dropPrivileges, runCli, type CliResult } from '../support/cli.js';
+import { makeSampleTree, settle } from '../support/tree.js';
+
+const USER = 65534;
+const drop = dropPrivileges(USER, USER);
+let dir: string;
+
+async function chownTree(path: string): Promise<void> {
+  const { readdir, lstat } = await import('node:fs/promises');
+  await chown(path, USER, USER);
+  if (!(await lstat(path)).isDirectory()) return;
+  for (const name of await readdir(path)) {
+    const p = join(path, name);
+    if ((await lstat(p)).isSymbolicLink()) continue;
+    await chownTree(p);
+  }
+}
+
+function asUser(...args: string[]): Promise<CliResult> {
+  if (!('as' in drop)) throw new Error(drop.skip);
+  return runCli(args, { as: drop.as, cwd: dir });
+}
+
+function ok(r: CliResult): CliResult {
+  expect(r.code, `exit ${r.code}\n${r.stderr}`).toBe(0);
+  return r;
+}
+
+beforeAll(async () => {
+  if (!('as' in drop)) {
+    console.log(`service-user test skipped: ${drop.skip}`);
+    return;
+  }
+  dir = await mkdtemp(join(tmpdir(), 'cs-service-user-'));
+  await chmod(dir, 0o755);
+  await makeSampleTree(join(dir, 'src'));
+  await chownTree(dir);
+});
+
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe.skipIf(!('as' in drop))('as an unprivileged service user', () => {
+  it('publishes, activates, updates, rolls back, verifies and collects garbage', async () => {
+    const pub = join(dir, 'pub', 'swarm.config.json');
+    const fol = join(dir, 'fol', 'swarm.config.json');
+    ok(await asUser('init', '--dir', join(dir, 'pub'), '--publisher'));
+    ok(await asUser('init', '--dir', join(dir, 'fol'), '--join', pub));
+    ok(await asUser('-c', pub, 'publish', join(dir, 'src')));
+    ok(await asUser('-c', fol, 'activate', '1', '--source-data', join(dir, 'pub', 'data')));
+    expect(await readlink(join(dir, 'fol', 'live'))).toBe(join(dir, 'fol', 'data', 'releases', '1'));
+
+    await writeFile(join(dir, 'src', 'etc/app.conf'), 'listen 80\nworkers 9\n');
+    await chown(join(dir, 'src', 'etc/app.conf'), USER, USER);
+    await settle();
+    ok(await asUser('-c', pub, 'publish', join(dir, 'src')));
+    ok(await asUser('-c', pub, 'republish', '1'));
+    ok(await asUser('-c', fol, 'activate', '2', '--source-data', join(dir, 'pub', 'data')));
+    expect(await readFile(join(dir, 'fol', 'live', 'etc/app.conf'), 'utf8')).toBe('listen 80\nworkers 9\n');
+    ok(await asUser('-c', fol, 'verify', '--deep'));
+
+    ok(await asUser('-c', fol, 'rollback'));
+    expect(await readFile(join(dir, 'fol', 'live', 'etc/app.conf'), 'utf8')).toBe('listen 80\nworkers 4\n');
+    ok(await asUser('-c', fol, 'unpin'));
+    ok(await asUser('-c', fol, 'activate', '3', '--source-data', join(dir, 'pub', 'data')));
+    ok(await asUser('-c', fol, 'verify', '--deep'));
+
+    // Hand edits (by root) that reach the retained releases: healed by the service user on rollback.
+    await chmod(join(dir, 'fol', 'live', 'data/medium.bin'), 0o640);
+    await writeFile(join(dir, 'fol', 'live', 'etc/stray.conf'), 'stray\n');
+    ok(await asUser('-c', fol, 'rollback', '2'));
+    ok(await asUser('-c', fol, 'verify', '--deep'));
+    ok(await asUser('-c', fol, 'unpin'));
+    ok(await asUser('-c', fol, 'activate', '3'));
+    ok(await asUser('-c', fol, 'verify', '--deep'));
+    const cfg = JSON.parse(await readFile(fol, 'utf8')) as Record<string, unknown>;
+    await writeFile(fol, JSON.stringify({ ...cfg, releases: { keep: 1 } }));
+    const gc = JSON.parse(ok(await asUser('-c', fol, 'gc', '--json')).stdout) as { removed: Array<{ version: number }> };
+    expect(gc.removed.map((r) => r.version)).toEqual([1, 2]);
+  });
+});
