@@ -91,6 +91,7 @@ export class ChunkswarmNode extends Resource {
       keySeed: await nodeSeed(c.dataDir),
       maxPeers: c.limits.maxPeers,
       host: c.network.host,
+      directPort: c.network.port,
       ...(c.network.allowlist && { allowlist: c.network.allowlist }),
       limits: {
         uploadBytesPerSec: c.limits.uploadBytesPerSec,

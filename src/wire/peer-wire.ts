@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import Wire from 'bittorrent-protocol';
 import { Bitfield, ChunkswarmError, systemClock, type ObjectHash, type ReleaseId } from '../core/index.js';
 import { CHUNK_MAX } from '../manifest/index.js';
@@ -10,7 +9,7 @@ import { PieceClient } from './piece-client.js';
 import { Responder, type LocalSpace } from './responder.js';
 import { SendRoom } from './send-room.js';
 import { EXTENSION_NAME, extensionClass, StreamLink } from './stream-link.js';
-import type { PeerWireEvents, PeerWireOptions, SpaceInfo, WireStats, WireStream } from './types.js';
+import type { PeerWireOptions, SpaceInfo, WireControl, WireModel, WireStats, WireStream } from './types.js';
 
 const DEFAULT_MAX_PIECES = 2 ** 26;
 /** type + release id + piece count + bitfield encoding (messages.ts). */
@@ -22,11 +21,13 @@ const PIECES_IN_FLIGHT = 2;
 
 /**
  * One connection to one peer: bittorrent-protocol over an authenticated duplex stream, plus our
- * BEP-10 extension for heads, objects, piece spaces and status. It never throws at the peer's
- * doing: a peer that breaks the protocol gets 'bad-peer' and the connection is destroyed.
+ * BEP-10 extension for heads, objects, piece spaces and status. Everything inbound goes to one
+ * WireModel. It never throws at the peer's doing: a peer that breaks the protocol is dropped, and
+ * the model hears closed() with the reason.
  */
-export class PeerWire extends EventEmitter<PeerWireEvents> {
+export class PeerWire implements WireControl {
   private readonly stream: WireStream;
+  private readonly model: WireModel;
   private readonly wire = new Wire();
   private readonly guard: FrameGuard;
   private readonly pieces: PieceClient;
@@ -51,41 +52,35 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
   remotePeerId: string | null = null;
 
   constructor(opts: PeerWireOptions) {
-    super();
     const clock = opts.clock ?? systemClock;
     const { limits } = opts;
     const maxPieceBytes = limits.maxPieceBytes ?? CHUNK_MAX;
     this.maxMessageBytes = limits.maxMessageBytes;
     this.maxPieces = limits.maxPieces ?? DEFAULT_MAX_PIECES;
     this.stream = opts.stream;
+    this.model = opts.model;
     const infoHash = clusterInfoHash(opts.clusterId);
     // The library answers a request from a peer we choke with a reject, unseen by the responder:
     // an honest peer sends one only if it crossed our choke, so each one counts as abuse.
     this.guard = new FrameGuard(infoHash, { maxExtendedBytes: this.maxMessageBytes, maxPieceBytes }, () => {
-      if (this.wire.amChoking && !this.isClosed) this.emit('abuse', 'request while choked', ++this.abuseCount);
+      if (this.wire.amChoking) this.abuse('request while choked');
     });
     this.readyPromise = new Promise<void>((resolve, reject) => {
       this.settleReady = (err) => (err ? reject(err) : resolve());
     });
-    this.readyPromise.catch(() => undefined); // observed through ready() or 'close'
-    this.pieces = new PieceClient(this.wire, clock, limits.requestTimeoutMs, maxPieceBytes, (i, why) => this.emit('bad-piece', i, why));
+    this.readyPromise.catch(() => undefined); // observed through ready() or closed()
+    this.pieces = new PieceClient(this.wire, clock, limits.requestTimeoutMs, maxPieceBytes, (i, why) => this.isClosed || this.model.badPiece(i, why));
     this.objects = new ObjectClient(clock, (m) => this.send(m), (why) => this.fail(why));
     this.room = new SendRoom(PIECES_IN_FLIGHT * maxPieceBytes);
     this.responder = new Responder({
       wire: this.wire,
-      peer: this,
-      store: opts.store,
-      gate: opts.beforeUpload,
-      maxOutstanding: limits.maxOutstandingRequestsFromPeer,
-      maxPieceBytes,
-      maxMessageBytes: this.maxMessageBytes,
+      model: this.model,
+      room: this.room,
+      limits: { maxOutstanding: limits.maxOutstandingRequestsFromPeer, maxPieceBytes, maxMessageBytes: this.maxMessageBytes },
       space: () => this.local,
       isClosed: () => this.isClosed,
-      room: this.room,
-      piecesQueued: () => this.piecesServed,
       send: (m) => this.send(m),
-      onAbuse: (why) => this.emit('abuse', why, ++this.abuseCount),
-      onError: (err) => this.listenerCount('error') > 0 && this.emit('error', err),
+      abuse: (why) => this.abuse(why),
     });
     this.wire.peerPieces = NOT_TRACKED;
     this.wire.use(extensionClass((payload) => this.onExtMessage(payload)));
@@ -218,6 +213,10 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
     };
   }
 
+  private abuse(reason: string): void {
+    if (!this.isClosed) this.model.abuse(reason, ++this.abuseCount);
+  }
+
   private send(m: ExtMessage): void {
     if (this.isClosed) return;
     const payload = encodeMessage(m);
@@ -248,10 +247,10 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
       this.uploadedBytes += bytes;
       this.piecesServed++;
     });
-    w.on('choke', () => this.isClosed || this.emit('choke'));
-    w.on('unchoke', () => this.isClosed || this.emit('unchoke'));
-    w.on('interested', () => this.isClosed || this.emit('interested'));
-    w.on('uninterested', () => this.isClosed || this.emit('uninterested'));
+    w.on('choke', () => this.isClosed || this.model.choked(true));
+    w.on('unchoke', () => this.isClosed || this.model.choked(false));
+    w.on('interested', () => this.isClosed || this.model.interested(true));
+    w.on('uninterested', () => this.isClosed || this.model.interested(false));
     w.on('error', (err) => this.shutdown(new ChunkswarmError('E_PROTOCOL', `peer wire failed: ${err.message}`, { cause: err })));
     w.on('close', () => this.shutdown(null));
   }
@@ -268,7 +267,7 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
     for (const payload of this.outbox) this.wire.extended(EXTENSION_NAME, payload);
     this.outbox = [];
     this.settleReady();
-    this.emit('ready');
+    this.model.ready();
   }
 
   private onHave(index: number): void {
@@ -278,7 +277,7 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
     } else if (index >= this.remote.info.pieceCount) {
       this.fail(`peer sent have(${index}) outside its release of ${this.remote.info.pieceCount} pieces`);
     } else if (this.remote.have.set(index)) {
-      this.emit('have', index);
+      this.model.have(index);
     }
   }
 
@@ -293,7 +292,7 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
     }
     switch (m.type) {
       case 'head':
-        this.emit('head', m.release);
+        this.model.head(m.release);
         break;
       case 'getObject':
         this.responder.onGetObject(m.id, m.hash, m.offset);
@@ -309,18 +308,17 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
         this.remote = { info: { release: m.release, pieceCount: m.have.length }, have: m.have };
         // Indices now mean pieces of another space; answers to older requests must not be taken for them.
         if (moved) this.pieces.failAll(new ChunkswarmError('E_BUSY', `peer moved to release ${m.release}; pending piece requests dropped`));
-        this.emit('space', this.remote.info);
+        this.model.space(this.remote.info);
         break;
       }
       case 'status':
-        this.emit('status', m.status);
+        this.model.status(m.status);
         break;
     }
   }
 
   private fail(reason: string): void {
     if (this.isClosed) return;
-    this.emit('bad-peer', reason);
     this.shutdown(new ChunkswarmError('E_BAD_PEER', `peer ${this.remotePeerId ?? '(before handshake)'} dropped: ${reason}`));
   }
 
@@ -335,7 +333,7 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
     this.settleReady(reason ?? closed);
     this.wire.destroy();
     this.stream.destroy();
-    this.emit('close', reason);
+    this.model.closed(reason);
   }
 }
 

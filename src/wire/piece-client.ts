@@ -105,12 +105,15 @@ export function isDeclined(err: unknown): boolean {
   return err instanceof ChunkswarmError && declines.has(err);
 }
 
+/** The failure of a request the peer declined (a BEP-6 reject); isDeclined() tells it apart. */
+export function declinedError(index: number, why: string): ChunkswarmError {
+  const declined = new ChunkswarmError('E_BUSY', `peer declined piece ${index} (${why})`);
+  declines.add(declined);
+  return declined;
+}
+
 function fromWireError(err: Error, index: number): ChunkswarmError {
   if (/closed/.test(err.message)) return new ChunkswarmError('E_CLOSED', `connection closed before piece ${index} arrived`);
-  if (/reject|chok/.test(err.message)) {
-    const declined = new ChunkswarmError('E_BUSY', `peer declined piece ${index} (${err.message})`);
-    declines.add(declined);
-    return declined;
-  }
+  if (/reject|chok/.test(err.message)) return declinedError(index, err.message);
   return new ChunkswarmError('E_PROTOCOL', `request for piece ${index} failed: ${err.message}`, { cause: err });
 }

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { asObjectHash, asReleaseId, isChunkswarmError } from '../../src/core/index.js';
-import { Bitfield, clusterInfoHash, decodeMessage, encodeMessage, type ExtMessage } from '../../src/wire/index.js';
+import { Bitfield, asObjectHash, asReleaseId, isChunkswarmError } from '../../src/core/index.js';
+import { clusterInfoHash, decodeMessage, encodeMessage, type ExtMessage } from '../../src/wire/index.js';
 import { FrameGuard } from '../../src/wire/frame-guard.js';
 import { CLUSTER, btFrame, extFrame, handshakeBytes } from './wire-fixtures.js';
 

@@ -40,11 +40,11 @@ describe('the send path of PeerWire', () => {
         },
       });
     }
-    const { a, b, storeA } = await wirePair({}, streams);
+    const { a, b, modelA } = await wirePair({}, streams);
     const release = releaseOf('r');
     // More than the room holds at once (two pieces of the largest size): all go out as room frees.
     const data = pieces([70_000, 256 * 1024, 256 * 1024, 200_000, 1]);
-    a.setSpace(release, storeA.addSpace(release, data));
+    a.setSpace(release, modelA.addSpace(release, data));
     a.unchoke();
     await new Promise<void>((resolve) => {
       const check = (): void => (b.remoteSpace && !b.peerChoking ? resolve() : void setTimeout(check, 1));

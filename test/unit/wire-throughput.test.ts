@@ -8,11 +8,11 @@ const PIPELINE = 16;
 
 describe('PeerWire throughput over 127.0.0.1 TCP', () => {
   it(`moves ${TOTAL} pieces of 256 KiB with ${PIPELINE} in flight, each one intact`, async () => {
-    const { a, b, storeA } = await wirePair({}, await tcpPair());
+    const { a, b, modelA } = await wirePair({}, await tcpPair());
     const release = releaseOf('bulk');
     const distinct = pieces(Array(DISTINCT).fill(PIECE));
     const space = Array.from({ length: TOTAL }, (_, i) => distinct[i % DISTINCT]!);
-    a.setSpace(release, storeA.addSpace(release, space));
+    a.setSpace(release, modelA.addSpace(release, space));
     a.unchoke();
     await new Promise<void>((resolve) => {
       const check = (): void => (b.remoteSpace && !b.peerChoking ? resolve() : void setTimeout(check, 1));
