@@ -28,6 +28,8 @@ export interface ClusterOptions {
   limits?: Record<string, number>;
   /** Extra config for every node (merged at the top level). */
   extra?: Record<string, unknown>;
+  /** Extra "network" config for every node (merged into the bootstrap list and ports set here). */
+  network?: Record<string, unknown>;
   /** Load the net guard into every node process (tests: no traffic beyond 127.0.0.0/8). */
   netGuard?: boolean;
   /** Extra node flags for every serve process (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
@@ -126,6 +128,7 @@ export class LocalCluster {
       bootstrapPort: n.port,
       // Many nodes on one host: each takes a free TCP port for its direct path.
       port: 0,
+      ...this.opts.network,
     };
     Object.assign(cfg, this.opts.extra ?? {});
     await writeFile(n.config, JSON.stringify(cfg, null, 2));
