@@ -7,6 +7,10 @@ import type { WireStream } from './types.js';
 export const EXTENSION_NAME = 'chunkswarm';
 
 const HANDSHAKE_BYTES = 68;
+/** Messages up to this size (haves, requests, cancels, small extension messages) go out in batches. */
+const SMALL_MESSAGE_BYTES = 1024;
+/** A batch goes out at the latest when it holds this much. */
+const BATCH_BYTES = 16 * 1024;
 const PIECE_ID = 7;
 /** A piece message's length prefix, id, index and offset. */
 const PIECE_HEADER_BYTES = 13;
@@ -26,7 +30,9 @@ export interface LinkEvents {
  * the wire whole messages. Outbound, the library pushes a message as a header and a body: on a
  * stream that encrypts in place (a NoiseSecretStream's alloc()) the two are joined into one write,
  * so that each message is one encrypted record, encrypted without a further copy, and reaches the
- * peer's guard as one chunk. Both directions pause on backpressure.
+ * peer's guard as one chunk. Small messages written together (a burst of requests or haves) go
+ * out as one record: one encryption and one system call instead of one each. Both directions
+ * pause on backpressure.
  */
 export class StreamLink {
   private handshakeSent = false;
@@ -35,6 +41,9 @@ export class StreamLink {
   private missing = 0;
   /** Piece payload bytes written while the stream was full, taken once it drains. */
   private unsentPieceBytes = 0;
+  /** Small messages waiting for the end of this burst (a microtask) to go out together. */
+  private batch: Uint8Array[] = [];
+  private batchBytes = 0;
 
   constructor(
     private readonly stream: WireStream,
@@ -112,6 +121,35 @@ export class StreamLink {
   }
 
   private write(data: Uint8Array, pieceBytes: number): void {
+    if (pieceBytes === 0 && data.byteLength <= SMALL_MESSAGE_BYTES) {
+      if (this.batch.length === 0) queueMicrotask(() => this.flushBatch());
+      this.batch.push(data);
+      this.batchBytes += data.byteLength;
+      if (this.batchBytes >= BATCH_BYTES) this.flushBatch();
+      return;
+    }
+    this.flushBatch(); // what was written before goes first
+    this.send(data, pieceBytes);
+  }
+
+  private flushBatch(): void {
+    const parts = this.batch;
+    if (parts.length === 0) return;
+    this.batch = [];
+    const total = this.batchBytes;
+    this.batchBytes = 0;
+    if (this.on.isClosed()) return;
+    if (parts.length === 1) return this.send(parts[0]!, 0);
+    const out = this.stream.alloc ? this.stream.alloc(total) : Buffer.allocUnsafe(total);
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.byteLength;
+    }
+    this.send(out, 0);
+  }
+
+  private send(data: Uint8Array, pieceBytes: number): void {
     if (this.stream.write(data)) {
       if (pieceBytes > 0) this.on.pieceBytesSent(pieceBytes);
       return;

@@ -27,7 +27,7 @@ describe('SendRoom', () => {
 });
 
 describe('the send path of PeerWire', () => {
-  it('writes each message as one record on a stream that encrypts in place, and frees the room as pieces go', async () => {
+  it('writes each message whole, small ones batched, on a stream that encrypts in place, and frees the room as pieces go', async () => {
     const streams = duplexPair();
     const records: Buffer[] = [];
     for (const s of streams) {
@@ -52,9 +52,22 @@ describe('the send path of PeerWire', () => {
     });
     const got = await Promise.all(data.map((d, i) => b.requestPiece(i, d.length)));
     got.forEach((g, i) => expect(Buffer.compare(g, data[i]!)).toBe(0));
-    const [handshake, ...messages] = records;
-    expect(handshake!.byteLength).toBe(68);
-    for (const m of messages) expect(m.readUInt32BE(0) + 4).toBe(m.byteLength);
+    // Every record is whole messages (after the 68-byte handshake), a piece message alone in its own.
+    const stream = Buffer.concat(records);
+    const messages: Buffer[] = [];
+    for (let at = 68; at < stream.byteLength; at += 4 + stream.readUInt32BE(at)) messages.push(stream.subarray(at, at + 4 + stream.readUInt32BE(at)));
+    let boundaries = 0;
+    for (const r of records) boundaries += r.byteLength;
+    expect(boundaries).toBe(stream.byteLength);
+    const starts = new Set<number>([68]);
+    for (let at = 68; at < stream.byteLength; at += 4 + stream.readUInt32BE(at)) starts.add(at);
+    let offset = 0;
+    for (const r of records) {
+      expect(offset === 0 || starts.has(offset)).toBe(true);
+      offset += r.byteLength;
+    }
+    for (const r of records.filter((x) => x[4] === 7 && x.byteLength > 13)) expect(r.readUInt32BE(0) + 4).toBe(r.byteLength);
+    expect(records.length).toBeLessThan(messages.length + 1);
     const pieceRecords = messages.filter((m) => m[4] === 7).map((m) => m.byteLength - 13);
     expect(pieceRecords.sort((x, y) => x - y)).toEqual([1, 70_000, 200_000, 256 * 1024, 256 * 1024]);
     await Promise.all([a.close(), b.close()]);
