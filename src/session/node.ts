@@ -93,6 +93,7 @@ export class ChunkswarmNode extends Resource {
       maxPeers: c.limits.maxPeers,
       host: c.network.host,
       dhtPort: c.network.dhtPort,
+      directPort: c.network.port,
       ...(c.network.allowlist && { allowlist: c.network.allowlist }),
       limits: {
         uploadBytesPerSec: c.limits.uploadBytesPerSec,
