@@ -33,6 +33,8 @@ export const configSchema = z
         host: z.string().min(1).default('127.0.0.1'),
         /** TCP port of the direct path for piece traffic (0: any free port; null: none, hyperswarm only). */
         port: z.number().int().min(0).max(65535).nullable().default(49738),
+        /** UDP port of this node's DHT and hyperswarm connections (null: any free port; set it to open a firewall). */
+        dhtPort: z.number().int().min(1).max(65535).nullable().default(null),
         /** Node public keys (hex) allowed to connect; null: any node that knows the cluster secret. */
         allowlist: z.array(hex64).nullable().default(null),
       })

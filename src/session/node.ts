@@ -7,7 +7,7 @@ import { Deployer } from '../deploy/index.js';
 import { seededRandom } from '../scheduler/index.js';
 import { DataLock } from '../store/index.js';
 import { Swarm, startBootstrapNode, type BootstrapNode } from '../swarm/index.js';
-import { diagnose } from './diagnose.js';
+import { diagnose, type Problem } from './diagnose.js';
 import { FleetGossip } from './fleet-gossip.js';
 import { NodeHttp } from './node-http.js';
 import { HeadBook } from './heads.js';
@@ -58,6 +58,7 @@ export class ChunkswarmNode extends Resource {
   private timer: NodeJS.Timeout | null = null;
   private headsWatch: FSWatcher | null = null;
   private statusError: string | null = null;
+  private loggedProblems = new Set<Problem['id']>();
   private fleet!: FleetGossip;
   private http: NodeHttp | null = null;
 
@@ -99,6 +100,8 @@ export class ChunkswarmNode extends Resource {
       keySeed: seed,
       maxPeers: c.limits.maxPeers,
       host: c.network.host,
+      dhtPort: c.network.dhtPort,
+      directPort: c.network.port,
       ...(c.network.allowlist && { allowlist: c.network.allowlist }),
       limits: {
         uploadBytesPerSec: c.limits.uploadBytesPerSec,
@@ -267,7 +270,23 @@ export class ChunkswarmNode extends Resource {
   }
 
   private async writeStatus(phase?: NodeStatusReport['phase']): Promise<void> {
-    await writeStatus(this.config.dataDir, await this.fullReport(phase));
+    const r = await this.fullReport(phase);
+    this.logNewProblems(r.problems);
+    await writeStatus(this.config.dataDir, r);
+  }
+
+  /**
+   * A problem goes to the log once when it appears (a node with the wrong secret must not sit
+   * silent); failed steps are logged by the retry loop already.
+   */
+  private logNewProblems(problems: readonly Problem[]): void {
+    const now = new Set(problems.map((p) => p.id));
+    for (const p of problems) {
+      if (this.loggedProblems.has(p.id) || p.id === 'failed-step') continue;
+      if (p.level === 'info') this.log.info(p.text);
+      else this.log.warn(p.text);
+    }
+    this.loggedProblems = now;
   }
 
   /** report() plus what needs the disk or a judgement: state.json's live and pinned, and the diagnosis. */

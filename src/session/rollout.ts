@@ -1,8 +1,7 @@
-import { isChunkswarmError, systemClock, type Logger, type ReleaseId, type SerialQueue } from '../core/index.js';
+import { Bitfield, isChunkswarmError, systemClock, type Logger, type ReleaseId, type SerialQueue } from '../core/index.js';
 import type { Config } from '../config/index.js';
 import { releaseId, releasePieces, type SignedRelease } from '../manifest/index.js';
 import type { Deployer, Stager } from '../deploy/index.js';
-import { Bitfield } from '../wire/index.js';
 import { Download } from './download.js';
 import type { HeadBook } from './heads.js';
 import { fetchObjects, requestObject, type ObjectSources } from './object-fetch.js';

@@ -13,6 +13,8 @@ export interface PeerStatus {
   up: number;
   down: number;
   connected: boolean;
+  /** How its bytes travel now (see Peer.path); null while it is not connected. */
+  path: 'tcp' | 'hyperswarm' | null;
 }
 
 /** What `chunkswarm status` shows; written by `serve` to dataDir/status.json every second. */

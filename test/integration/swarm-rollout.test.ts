@@ -4,6 +4,7 @@ import { mkdtemp, readFile, readdir, rm, writeFile, copyFile, appendFile } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalCluster, type NodeHandle } from '../../bench/lib/cluster.js';
+import { runCli } from '../support/cli.js';
 import { generateTree } from '../../bench/lib/gen-tree.js';
 import { cli } from '../../bench/lib/run.js';
 import { repoRoot } from '../../bench/lib/results.js';
@@ -110,8 +111,13 @@ describe('a rollout over the swarm (publisher + 6 followers, real processes)', (
     cluster.start(intruder);
     try {
       await cluster.waitFor('the intruder to run', async () => (await cluster.status(intruder))?.phase === 'idle');
-      await new Promise((r) => setTimeout(r, 8000));
+      // It does not sit silent: status and its log say where to look.
+      await cluster.waitFor('the intruder to report that it finds no peer', async () =>
+        ((await cluster.status(intruder))?.problems ?? []).some((p) => p.id === 'no-peer-found'), 30_000);
       const s = (await cluster.status(intruder))!;
+      expect(s.problems.find((p) => p.id === 'no-peer-found')!.text).toMatch(/check that cluster\.secret/);
+      expect(await cluster.log(intruder)).toMatch(/WARNING: no peer found in \d+ s: check that cluster\.secret/);
+      expect((await runCli(['-c', intruder.config, 'status'])).code, 'status exits 1 while the node is in error').toBe(1);
       expect(s.swarm.authenticated).toBe(0);
       expect(s.peers).toEqual([]);
       expect(s.bytesDown).toBe(0);

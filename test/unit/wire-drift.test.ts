@@ -21,7 +21,7 @@ describe('drift record messages', () => {
   it('a request reaches the peer, which answers it by id', async () => {
     const p = await wirePair();
     open.push(p);
-    p.b.on('drift-request', (id, record) => p.b.answerDrift(id, Buffer.from(`record ${record}`)));
+    p.modelB.on('drift-request', (id: number, record: string) => p.b.answerDrift(id, Buffer.from(`record ${record}`)));
     const got = await p.a.requestDrift('20261202T010000Z-3', 5000);
     expect(Buffer.from(got).toString()).toBe('record 20261202T010000Z-3');
   });
@@ -30,7 +30,7 @@ describe('drift record messages', () => {
     const clock = new ManualClock();
     const p = await wirePair({ clock });
     open.push(p);
-    const asked = next<[number, string]>(p.b, 'drift-request');
+    const asked = next<[number, string]>(p.modelB, 'drift-request');
     const late = p.a.requestDrift('', 1000);
     await asked;
     clock.advance(1001);
