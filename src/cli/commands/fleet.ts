@@ -38,7 +38,7 @@ export function formatFleet(view: FleetView): string {
     `drift ${n.drift.live}${n.drift.unpulled.length ? ` (${n.drift.unpulled.length} unpulled)` : ''}`,
     n.publisher ? `up ${formatBytes(n.bytesUp)}` : `peers ${formatBytes(n.bytesFromPeers)} / publisher ${formatBytes(n.bytesFromPublisher)}`,
   ]);
-  const head = ['node', 'address', 'live/newest', 'state', 'drift', 'bytes in'];
+  const head = [' node', 'address', 'live/newest', 'state', 'drift', 'bytes in'];
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(width[i]!))).join('  ').trimEnd();
   return [line(head), ...rows.map(line), summaryLine(view.summary)].join('\n') + '\n';
