@@ -26,7 +26,7 @@ export interface DiagnoseInput {
   publisher: boolean;
 }
 
-/** Seconds a node may look for peers before being alone is worth telling. */
+/** Seconds a node may look for peers (or be without them) before being alone is worth telling. */
 export const ALONE_GRACE_SEC = 10;
 
 /**
@@ -39,7 +39,7 @@ export function diagnose(d: DiagnoseInput): Problem[] {
     const next = d.retry.retryInSec === null ? '' : `; retrying in ${Math.max(0, Math.ceil(d.retry.retryInSec))} s`;
     out.push({ id: 'failed-step', level: 'error', text: `${d.lastError.code}: ${d.lastError.message} (failed ${d.retry.failures} time${d.retry.failures === 1 ? '' : 's'}${next})` });
   }
-  if (d.connectedPeers === 0 && d.uptimeSec >= ALONE_GRACE_SEC) {
+  if (d.connectedPeers === 0 && d.uptimeSec >= ALONE_GRACE_SEC && (d.aloneSinceSec === null || d.aloneSinceSec >= ALONE_GRACE_SEC)) {
     const where = `network.bootstrap (${d.bootstrap.join(', ') || 'empty'})`;
     out.push(
       d.aloneSinceSec === null

@@ -271,7 +271,7 @@ export class ChunkswarmNode extends Resource {
 
   private async writeStatus(phase?: NodeStatusReport['phase']): Promise<void> {
     const r = await this.fullReport(phase);
-    this.logNewProblems(r.problems);
+    if (!this.closed) this.logNewProblems(r.problems);
     await writeStatus(this.config.dataDir, r);
   }
 

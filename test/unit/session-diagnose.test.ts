@@ -32,7 +32,8 @@ describe('diagnose', () => {
     expect(p!.text).toMatch(/no peer found in 30 s: check that cluster\.secret .* network\.bootstrap \(10\.0\.0\.1:49737\)/);
   });
 
-  it('a node whose peers left says since when, as a warning', () => {
+  it('a node whose peers left says since when, as a warning, after a grace period', () => {
+    expect(texts({ connectedPeers: 0, aloneSinceSec: 2 })).toEqual([]);
     const [p] = texts({ connectedPeers: 0, aloneSinceSec: 42 });
     expect(p).toEqual({ id: 'peers-gone', level: 'warning', text: expect.stringMatching(/no peer connected for 42 s/) });
   });
