@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 
-/** Debian's Chromium; `.ci/install-chromium` installs it. */
+/** Debian's Chromium; test/support/install-chromium.sh installs it (global-setup.ts runs it when missing). */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /**
@@ -13,7 +13,7 @@ export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
  */
 export async function launchChromium(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's package with "apt-get install -y chromium" (.ci/install-chromium does it), or set CHROMIUM_PATH`);
+    throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's package with "apt-get install -y chromium" (test/support/install-chromium.sh does it), or set CHROMIUM_PATH`);
   }
   const profile = await mkdtemp(join(tmpdir(), 'cs-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
