@@ -96,8 +96,12 @@ function expectedWait(v: PickerView, link: PeerLink, at: number): number {
  */
 export function inEndGame(v: PickerView, missing: number): boolean {
   if (missing > v.opts.endGameThreshold || v.requested.size === 0) return false;
-  for (const i of v.wanted) {
-    for (const link of v.links.values()) if (!link.choked && v.avail.has(link.id, i)) return false;
+  if (v.wanted.size === 0) return true;
+  // Called on every event near the end: one availability lookup per peer, not per piece and peer.
+  for (const link of v.links.values()) {
+    if (link.choked) continue;
+    const held = v.avail.bitsOf(link.id);
+    if (held) for (const i of v.wanted) if (held[i] === 1) return false;
   }
   return true;
 }

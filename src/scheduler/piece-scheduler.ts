@@ -86,9 +86,13 @@ export class PieceScheduler {
     const link = this.links.get(peer);
     if (!link) return [];
     if (!isPieceIndex(index, this.sizes.length)) return [this.ban(peer, `announced piece ${index}, outside 0..${this.sizes.length - 1}`), ...this.fill()];
-    link.refused.delete(index);
-    this.learn(link, index);
-    return [...this.interest(link), ...this.fill([link])];
+    if (link.refused.size > 0) link.refused.delete(index);
+    // The hot path of a large swarm (every peer announces every piece): a piece we hold, or one
+    // we knew the peer had, changes no interest and no request.
+    if (!this.learn(link, index)) return [];
+    const out = this.interest(link);
+    for (const a of this.fill([link])) out.push(a);
+    return out;
   }
 
   /** The peer sent piece data (even too late to use): it is congested, not stalling. */
@@ -230,11 +234,12 @@ export class PieceScheduler {
    * for every peer on every `have` would be quadratic in the piece count. End-game concerns
    * every peer, and a pass that takes the last fresh piece can start it: hence the second pass.
    */
-  private fill(only?: Iterable<PeerLink | undefined>): SchedulerAction[] {
+  private fill(only?: Array<PeerLink | undefined>): SchedulerAction[] {
     const out: SchedulerAction[] = [];
     const all = only === undefined || this.isEndGame();
-    const chosen = all ? [...this.links.values()] : [...new Set(only)].filter((l): l is PeerLink => l !== undefined);
-    const ready = chosen.filter((l) => !l.choked && !l.stalled && l.useful > 0).sort((a, b) => (b.rate ?? 0) - (a.rate ?? 0) || a.order - b.order);
+    const chosen = all ? [...this.links.values()] : only.length === 1 ? (only as PeerLink[]) : [...new Set(only)].filter((l): l is PeerLink => l !== undefined);
+    const ready = chosen.filter((l) => l !== undefined && !l.choked && !l.stalled && l.useful > 0);
+    if (ready.length > 1) ready.sort((a, b) => (b.rate ?? 0) - (a.rate ?? 0) || a.order - b.order);
     for (const link of ready) this.fillOne(link, out);
     if (!all && out.length > 0 && this.isEndGame()) return [...out, ...this.fill()];
     return out;
@@ -263,8 +268,11 @@ export class PieceScheduler {
     return { avail, links, wanted, requested, avoid, opts, random, meanPieceBytes, now: this.clock.now() };
   }
 
-  private learn(link: PeerLink, index: number): void {
-    if (this.avail.add(link.id, index) && !this.have[index]) link.useful++;
+  /** Records that the peer holds the piece; true if that is a piece we lack and did not know it had. */
+  private learn(link: PeerLink, index: number): boolean {
+    if (!this.avail.add(link.id, index) || this.have[index]) return false;
+    link.useful++;
+    return true;
   }
 
   private markHave(index: number): void {
