@@ -2,7 +2,6 @@ import { ManualClock } from '../../src/core/index.js';
 import { seededRandom } from '../../src/scheduler/index.js';
 import { kumarRoss, spread } from '../bandwidth/bound.js';
 import { Calendar } from './calendar.js';
-import { LinkShare } from './link-share.js';
 import { Kind, SimNode, type Msg, type Net } from './sim-node.js';
 import type { NodeResult, SimResult, SimSpec } from './types.js';
 
@@ -35,9 +34,9 @@ export function runSim(spec: SimSpec): SimResult {
     pieceSizes: spec.pieceSizes,
     policy: spec.policy,
     expectedPeers: Math.min(spec.maxPeers, total - 1),
-    send(kind, from, to, index) {
+    send(kind, from, to, index, bytes) {
       const lat = nodes[from]!.spec.latencyMs + nodes[to]!.spec.latencyMs;
-      messages.at(step + stepOf(lat), { kind, from, to, index });
+      messages.at(step + stepOf(lat), bytes === undefined ? { kind, from, to, index } : { kind, from, to, index, bytes });
     },
     node: (i) => nodes[i]!,
     completed(n) {
@@ -55,7 +54,6 @@ export function runSim(spec: SimSpec): SimResult {
 
   const upBudget = Float64Array.from(nodes, (n) => (n.spec.up * dt) / 1000);
   const downBudget = Float64Array.from(nodes, (n) => (n.spec.down * dt) / 1000);
-  const share = new LinkShare(nodes.length, 4 * nodes.length);
   const alive: SimNode[] = [];
 
   const connect = (a: SimNode, b: SimNode) => {
@@ -131,8 +129,13 @@ export function runSim(spec: SimSpec): SimResult {
   };
 
   const utilisation: number[] = [];
+  const upUtilisation: number[] = [];
+  const publisherUtilisation: number[] = [];
   let secBytes = 0;
   let secCap = 0;
+  let secUp = 0;
+  let secUpCap = 0;
+  let secPub = 0;
   const stepsPerSec = Math.max(1, Math.round(1000 / dt));
   const maxStep = stepOf(spec.maxTimeMs);
 
@@ -141,42 +144,36 @@ export function runSim(spec: SimSpec): SimResult {
     while (controls.drain(step, control) + messages.drain(step, deliver) > 0) {
       /* events scheduled for this very step run in it */
     }
-    share.reset();
     for (const u of alive) {
-      for (const [v, q] of u.queues) {
-        if (q.length === 0) continue;
-        let demand = 0;
-        for (const j of q) demand += j.left;
-        share.add(u.idx, v, demand);
-      }
+      if (!u.up.busy()) continue;
+      u.up.send(upBudget[u.idx]!, (v, index, bytes, last) => {
+        u.uploaded(v, bytes);
+        if (u.role === 'publisher') secPub += bytes;
+        else secUp += bytes;
+        net.send(last ? Kind.LastFrame : Kind.Frame, u.idx, v, index, bytes);
+      });
     }
-    share.allocate(upBudget, downBudget);
-    for (let k = 0; k < share.count; k++) {
-      let bytes = share.grant[k]!;
-      const u = nodes[share.from[k]!]!;
-      const v = share.to[k]!;
-      const q = u.queues.get(v)!;
-      const rx = nodes[v]!;
-      while (bytes > 1e-9 && q.length > 0) {
-        const job = q[0]!;
-        const took = Math.min(bytes, job.left);
-        job.left -= took;
-        bytes -= took;
-        u.uploaded(v, took);
-        if (rx.sched) secBytes += took;
-        if (job.left > 1e-6) break;
-        q.shift();
-        net.send(Kind.Piece, u.idx, v, job.index);
-      }
+    while (messages.drain(step, deliver) > 0) {
+      /* frames on a zero-latency link arrive in the step they left */
     }
-    for (const f of followers) if (f.sched && f.alive) secCap += downBudget[f.idx]!;
+    for (const v of alive) {
+      if (!v.down.busy()) continue;
+      const downloading = v.sched !== undefined;
+      const got = v.down.receive(downBudget[v.idx]!, (from) => v.peers.has(from), (from, index) => v.onPiece(from, index));
+      if (downloading) secBytes += got;
+    }
+    for (const f of followers) {
+      if (f.sched && f.alive) secCap += downBudget[f.idx]!;
+      if (f.alive && f.started) secUpCap += upBudget[f.idx]!;
+    }
     while (messages.drain(step, deliver) + controls.drain(step, control) > 0) {
       /* zero-latency answers to the step's transfers */
     }
     if ((step + 1) % stepsPerSec === 0) {
       utilisation.push(secCap > 0 ? secBytes / secCap : 0);
-      secBytes = 0;
-      secCap = 0;
+      upUtilisation.push(secUpCap > 0 ? secUp / secUpCap : 0);
+      publisherUtilisation.push(spec.publisher ? secPub / (upBudget[0]! * stepsPerSec) : 0);
+      secBytes = secCap = secUp = secUpCap = secPub = 0;
     }
   }
 
@@ -204,6 +201,8 @@ export function runSim(spec: SimSpec): SimResult {
     boundSeconds,
     ratio: times.last === null || boundSeconds === 0 ? null : times.last / boundSeconds,
     utilisation,
+    upUtilisation,
+    publisherUtilisation,
     simulatedSeconds: (step * dt) / 1000,
     wallSeconds: (performance.now() - wall0) / 1000,
     events,

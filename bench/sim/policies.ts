@@ -23,3 +23,8 @@ export const POLICIES: Record<string, Policy> = {
 
 export const FIXED_OFFERS: Policy = { ...SESSION_2026_11_25, name: 'fixed-offers', sendAllOffers: true };
 POLICIES[FIXED_OFFERS.name] = FIXED_OFFERS;
+const shallow = (n: { down: number }) => ({ maxRequestsPerPeer: 64, requestTimeoutMs: 12_000, unresponsiveMs: 10_000, minRequestsPerPeer: 1, targetQueueMs: 500, maxInflightBytes: 0.5 * n.down });
+POLICIES.best = { ...FIXED_OFFERS, name: 'best', feedRates: true, superSeeder: { offersPerPeer: 2 }, scheduler: shallow, choker: () => ({ uploadSlots: 4, evaluateIntervalMs: 2000 }) };
+POLICIES.rot = { ...POLICIES.best!, name: 'rot', feedRates: false, choker: () => ({ uploadSlots: 4, evaluateIntervalMs: 2000, rank: 'rotate' }) };
+POLICIES.rot8 = { ...POLICIES.best!, name: 'rot8', feedRates: false, choker: () => ({ uploadSlots: 8, evaluateIntervalMs: 2000, rank: 'rotate' }) };
+POLICIES.rot4s5 = { ...POLICIES.best!, name: 'rot4s5', feedRates: false, choker: () => ({ uploadSlots: 4, evaluateIntervalMs: 5000, rank: 'rotate' }) };

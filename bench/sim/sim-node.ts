@@ -8,6 +8,7 @@ import {
   type OfferAction,
   type SchedulerAction,
 } from '../../src/scheduler/index.js';
+import { Downlink, Uplink } from './pacing.js';
 import type { NodeSpec, Policy } from './types.js';
 
 /** Wire messages between simulated nodes (numbers: there are 10^8 of them in a large run). */
@@ -18,7 +19,9 @@ export const enum Kind {
   Request,
   Cancel,
   Reject,
-  Piece,
+  /** A frame of piece data; the last frame of a piece completes it. */
+  Frame,
+  LastFrame,
   Choke,
   Unchoke,
 }
@@ -28,6 +31,8 @@ export interface Msg {
   from: number;
   to: number;
   index: number;
+  /** Frames: payload bytes. */
+  bytes?: number;
 }
 
 /** What a node needs of the simulated network around it. */
@@ -38,20 +43,17 @@ export interface Net {
   policy: Policy;
   /** Connections a node will have (min(maxPeers, N)): what a policy may size upload slots by. */
   expectedPeers: number;
-  send(kind: Kind, from: number, to: number, index: number): void;
+  send(kind: Kind, from: number, to: number, index: number, bytes?: number): void;
   node(idx: number): SimNode;
   /** The follower has every piece: it goes live after the finish delay. */
   completed(node: SimNode): void;
 }
 
-export interface Job {
-  index: number;
-  left: number;
-}
-
 export type Role = 'publisher' | 'seed' | 'follower';
 
-const key = (i: number) => String(i);
+/** Peer ids as the modules know them; cached, as a message handler needs one per call. */
+const keys: string[] = [];
+const key = (i: number): string => (keys[i] ??= String(i));
 
 /**
  * One node, wired the way src/session wires the real modules: a PieceScheduler while it downloads
@@ -71,8 +73,8 @@ export class SimNode {
   started = false;
   complete = false;
   alive = false;
-  /** Accepted requests per downstream peer, served in order. */
-  readonly queues = new Map<number, Job[]>();
+  readonly up = new Uplink();
+  readonly down = new Downlink();
   /** Peers that sent piece data since the last tick (session/download.ts noteActivity). */
   private readonly active = new Set<number>();
   private readonly upMeters = new Map<number, RateMeter>();
@@ -93,7 +95,7 @@ export class SimNode {
     const n = net.pieceSizes.length;
     this.has = role === 'follower' && spec.holds instanceof Uint8Array ? spec.holds.slice() : new Uint8Array(n).fill(role === 'follower' ? 0 : 1);
     // The session's choker ranks as a seeder whatever the node's state (upload-policy.ts).
-    this.choker = new Choker({ clock: net.clock, random: net.random, seeding: true, options: net.policy.choker(spec, net.expectedPeers) });
+    this.choker = new Choker({ clock: net.clock, random: net.random, seeding: true, options: net.policy.choker(spec, net.expectedPeers, role === 'publisher') });
   }
 
   connect(peer: number): void {
@@ -109,7 +111,7 @@ export class SimNode {
   disconnect(peer: number): void {
     if (!this.peers.delete(peer)) return;
     this.unchokedBy.delete(peer);
-    this.queues.delete(peer);
+    this.up.forget(peer);
     this.active.delete(peer);
     if (this.sched) this.apply(this.sched.peerLeft(key(peer)));
     if (this.seeder) this.offer(this.seeder.peerLeft(key(peer)), true);
@@ -186,18 +188,15 @@ export class SimNode {
         return this.choke(this.choker.peerInterested(peer, m.kind === Kind.Interested));
       case Kind.Request:
         return this.onRequest(from, m.index);
-      case Kind.Cancel: {
-        const q = this.queues.get(from);
-        const at = q ? q.findIndex((j) => j.index === m.index && j.left === this.net.pieceSizes[m.index]) : -1;
-        if (at >= 0) q!.splice(at, 1);
-        return;
-      }
+      case Kind.Cancel:
+        return this.up.cancel(from, m.index);
       case Kind.Reject:
         // The publisher declines by design (super-seeding); anyone else declining is a failure.
         if (this.sched) this.apply(this.sched.pieceRejected(peer, m.index, this.net.node(from).role === 'publisher' ? undefined : 'declined'));
         return;
-      case Kind.Piece:
-        return this.onPiece(from, m.index);
+      case Kind.Frame:
+      case Kind.LastFrame:
+        return this.down.arrive(from, m.index, m.bytes ?? 0, m.kind === Kind.LastFrame);
       case Kind.Choke:
         this.unchokedBy.delete(from);
         if (this.sched) this.apply(this.sched.peerChoked(peer));
@@ -222,15 +221,12 @@ export class SimNode {
       this.net.send(Kind.Reject, this.idx, from, index);
       return;
     }
-    let q = this.queues.get(from);
-    if (!q) {
-      q = [];
-      this.queues.set(from, q);
-    }
-    q.push({ index, left: this.net.pieceSizes[index]! });
+    const size = this.net.pieceSizes[index]!;
+    this.up.enqueue(from, { index, size, left: size });
   }
 
-  private onPiece(from: number, index: number): void {
+  /** The last frame of a piece passed our download bucket. */
+  onPiece(from: number, index: number): void {
     const size = this.net.pieceSizes[index]!;
     this.bytesDown += size;
     if (this.net.node(from).role === 'publisher') this.bytesFromPublisher += size;
@@ -296,8 +292,7 @@ export class SimNode {
         if (this.seeder) this.offer(this.seeder.peerUnchoked(a.peer));
       } else {
         // bittorrent-protocol drops the queued requests of a peer it chokes.
-        const q = this.queues.get(to);
-        if (q) this.queues.set(to, q.filter((j) => j.left < this.net.pieceSizes[j.index]!));
+        this.up.dropUnstarted(to);
         this.net.send(Kind.Choke, this.idx, to, 0);
         if (this.seeder) this.offer(this.seeder.peerChoked(a.peer), true);
       }

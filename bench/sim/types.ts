@@ -26,7 +26,7 @@ export interface NodeSpec {
 export interface Policy {
   name: string;
   scheduler(node: NodeSpec): Partial<SchedulerOptions>;
-  choker(node: NodeSpec, peers: number): Partial<ChokerOptions>;
+  choker(node: NodeSpec, peers: number, publisher: boolean): Partial<ChokerOptions>;
   superSeeder: Partial<SuperSeederOptions>;
   feedRates: boolean;
   /**
@@ -88,6 +88,10 @@ export interface SimResult {
   ratio: number | null;
   /** Per simulated second: receivers' download / their capacity, over those still downloading. */
   utilisation: number[];
+  /** Per simulated second: followers' upload / their capacity (those that have started). */
+  upUtilisation: number[];
+  /** Per simulated second: the publisher's upload / its capacity. */
+  publisherUtilisation: number[];
   simulatedSeconds: number;
   wallSeconds: number;
   events: number;
