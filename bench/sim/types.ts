@@ -25,6 +25,8 @@ export interface NodeSpec {
  */
 export interface Policy {
   name: string;
+  /** One sentence for the report. */
+  description: string;
   scheduler(node: NodeSpec): Partial<SchedulerOptions>;
   choker(node: NodeSpec, peers: number, publisher: boolean): Partial<ChokerOptions>;
   superSeeder: Partial<SuperSeederOptions>;

@@ -34,7 +34,7 @@ export class UploadPolicy {
   setSpace(space: Space): void {
     this.space = space;
     this.seeder = this.o.publisher
-      ? new SuperSeeder({ pieceCount: space.have.length, clock: this.o.clock, random: this.o.random, options: { offersPerPeer: 16 } })
+      ? new SuperSeeder({ pieceCount: space.have.length, clock: this.o.clock, random: this.o.random })
       : null;
     for (const p of this.peers.values()) this.announce(p);
   }

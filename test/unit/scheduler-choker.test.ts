@@ -4,7 +4,7 @@ import { Choker, RateMeter, seededRandom, type ChokeAction } from '../../src/sch
 
 function swarm(rates: number[], opts: { seed?: number; seeding?: boolean; slots?: number; rank?: 'rate' | 'rotate' } = {}) {
   const clock = new ManualClock();
-  const c = new Choker({ clock, random: seededRandom(opts.seed ?? 1), seeding: opts.seeding ?? false, options: { uploadSlots: opts.slots ?? 3, rank: opts.rank ?? 'rate' } });
+  const c = new Choker({ clock, random: seededRandom(opts.seed ?? 1), seeding: opts.seeding ?? false, options: { uploadSlots: opts.slots ?? 3, rank: opts.rank ?? 'rate', evaluateIntervalMs: 10_000 } });
   const ids = rates.map((_, i) => `p${i}`);
   for (const id of ids) c.peerJoined(id);
   rates.forEach((r, i) => c.updateRates(`p${i}`, { download: r, upload: 100 - r }));
@@ -126,6 +126,23 @@ describe('Choker, rank: rotate', () => {
     clock.advance(5_000);
     c.tick();
     expect(regularOf(c, ids)).not.toEqual(first);
+  });
+
+  it('is the default, with 5 s turns', () => {
+    const clock = new ManualClock();
+    const c = new Choker({ clock, random: seededRandom(1), options: { uploadSlots: 1 } });
+    const ids = ['p0', 'p1', 'p2'];
+    for (const id of ids) c.peerJoined(id);
+    for (const id of ids) c.peerInterested(id, true);
+    const first = regularOf(c, ids);
+    const waiting = ids.filter((id) => !c.isUnchoked(id));
+    expect(waiting).toHaveLength(1);
+    clock.advance(4_999);
+    c.tick();
+    expect(regularOf(c, ids)).toEqual(first);
+    clock.advance(1);
+    c.tick();
+    expect(regularOf(c, ids)).toEqual(waiting);
   });
 
   it('refuses an unknown rank', () => {

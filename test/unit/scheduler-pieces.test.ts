@@ -41,8 +41,19 @@ describe('PieceScheduler: selection', () => {
     expect(range(20).map((seed) => firstPick(seed))).toEqual(picks);
   });
 
+  it('by default keeps one request at a new peer, then half a second of its measured rate', () => {
+    const { s, clock } = make(64, { endGameThreshold: 0, maxRequestsPerPeer: 64 });
+    const [first, ...more] = requests(connect(s, 'a', range(64)));
+    expect(more).toEqual([]);
+    // a sends its 64 KiB in 20 ms (3.2 MB/s): half a second of that is 25 pieces.
+    clock.advance(20);
+    const next = requests(s.pieceReceived('a', first!, true), 'a');
+    expect(next.length).toBe(25);
+    expect(s.peerStats('a')!.inFlight).toBe(25);
+  });
+
   it('never asks two peers for the same piece outside end-game', () => {
-    const { s } = make(40, { endGameThreshold: 0, maxRequestsPerPeer: 8 });
+    const { s } = make(40, { endGameThreshold: 0, minRequestsPerPeer: 2, maxRequestsPerPeer: 8 });
     const acts = [...connect(s, 'a', range(40)), ...connect(s, 'b', range(40)), ...connect(s, 'c', range(40))];
     const asked = requests(acts);
     expect(asked.length).toBe(6);
@@ -58,7 +69,7 @@ describe('PieceScheduler: selection', () => {
   });
 
   it('reads a Uint8Array as a BitTorrent bitfield and bans an out-of-range have', () => {
-    const { s } = make(10, { maxRequestsPerPeer: 10 });
+    const { s } = make(10, { minRequestsPerPeer: 2, maxRequestsPerPeer: 10 });
     s.peerJoined('a');
     s.peerBitfield('a', toBitfield(10, (i) => i === 1 || i === 9));
     expect(requests(s.peerUnchoked('a')).sort()).toEqual([1, 9]);
