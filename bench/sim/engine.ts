@@ -1,5 +1,5 @@
 import { ManualClock } from '../../src/core/index.js';
-import { seededRandom } from '../../src/scheduler/index.js';
+import { seededRandom, shuffled } from '../../src/scheduler/index.js';
 import { kumarRoss, spread } from '../bandwidth/bound.js';
 import { Calendar } from './calendar.js';
 import { Kind, SimNode, type Msg, type Net } from './sim-node.js';
@@ -61,16 +61,22 @@ export function runSim(spec: SimSpec): SimResult {
     a.connect(b.idx);
     b.connect(a.idx);
   };
-  /** Joins the overlay: up to half of maxPeers random live nodes with room (a random graph of degree ~maxPeers). */
-  const join = (n: SimNode) => {
-    const want = alive.length + 1 <= spec.maxPeers ? alive.length : Math.ceil(spec.maxPeers / 2);
-    if (want >= alive.length) for (const o of [...alive]) connect(n, o);
-    else {
-      for (let tries = 0; n.peers.size < want && tries < 20 * want; tries++) {
-        const o = alive[Math.floor(random() * alive.length)]!;
-        if (o.peers.size < spec.maxPeers) connect(n, o);
-      }
+  /**
+   * Joins the overlay: connections to random live nodes with room, up to three quarters of maxPeers
+   * (hyperswarm keeps looking for peers on the topic until it has maxPeers; others then connect to
+   * the newcomer too), so that degrees stay within [0.75, 1] x maxPeers as they would in a swarm.
+   */
+  const target = Math.ceil(0.75 * spec.maxPeers);
+  const meet = (n: SimNode) => {
+    const want = Math.min(alive.length - (alive.includes(n) ? 1 : 0), target);
+    for (let tries = 0; n.peers.size < want && tries < 20 * want; tries++) {
+      const o = alive[Math.floor(random() * alive.length)]!;
+      if (o.peers.size < spec.maxPeers) connect(n, o);
     }
+  };
+  const join = (n: SimNode) => {
+    if (total - 1 <= spec.maxPeers) for (const o of [...alive]) connect(n, o);
+    else meet(n);
     alive.push(n);
     n.alive = true;
   };
@@ -144,6 +150,8 @@ export function runSim(spec: SimSpec): SimResult {
     while (controls.drain(step, control) + messages.drain(step, deliver) > 0) {
       /* events scheduled for this very step run in it */
     }
+    // The nodes up from the start that met few peers as they joined find more, as hyperswarm would.
+    if (step === 0) for (const n of shuffled(alive, random)) meet(n);
     for (const u of alive) {
       if (!u.up.busy()) continue;
       u.up.send(upBudget[u.idx]!, (v, index, bytes, last) => {
@@ -185,6 +193,8 @@ export function runSim(spec: SimSpec): SimResult {
     bytesUp: n.bytesUp,
     bytesFromPublisher: n.bytesFromPublisher,
     duplicateBytes: n.duplicateBytes,
+    peers: n.peers.size,
+    publisherPeer: spec.publisher !== undefined && n.peers.has(0),
   }));
   const survivors = results.filter((r) => !r.failed);
   const times = spread(survivors.map((r) => r.live));

@@ -71,6 +71,9 @@ export interface NodeResult {
   bytesFromPublisher: number;
   /** Piece bytes received that it already had (end-game duplicates). */
   duplicateBytes: number;
+  /** Connections at the end (or when it died), and whether one was to the publisher. */
+  peers: number;
+  publisherPeer: boolean;
 }
 
 export interface SimResult {

@@ -36,6 +36,8 @@ export class PieceScheduler {
   private readonly wanted = new Set<number>();
   private readonly requested = new Map<number, Set<PeerId>>();
   private readonly avoid = new Map<number, Set<PeerId>>();
+  /** Per piece, how many peers that unchoke us hold it: the sources we can ask right now. */
+  private readonly sources: Uint32Array;
   private joined = 0;
   /** Bytes of every request in flight, duplicates included (see SchedulerOptions.maxInflightBytes). */
   private inflightBytes = 0;
@@ -53,6 +55,7 @@ export class PieceScheduler {
     this.meanPieceBytes = n > 0 ? this.bytesTotal / n : 1;
     this.have = new Uint8Array(n);
     this.avail = new Availability(n);
+    this.sources = new Uint32Array(n);
     const { pieces, bad } = piecesOf(init.have ?? [], n);
     if (bad !== undefined) throw ChunkswarmError.badObject(`held piece ${bad} is outside 0..${n - 1}`);
     for (const i of pieces) this.markHave(i);
@@ -104,6 +107,7 @@ export class PieceScheduler {
   peerChoked(peer: PeerId): SchedulerAction[] {
     const link = this.links.get(peer);
     if (!link) return [];
+    if (!link.choked) this.countSources(link, -1);
     link.choked = true;
     for (const i of [...link.inflight.keys()]) this.unrequest(link, i);
     return this.fill();
@@ -112,6 +116,7 @@ export class PieceScheduler {
   peerUnchoked(peer: PeerId): SchedulerAction[] {
     const link = this.links.get(peer);
     if (!link) return [];
+    if (link.choked) this.countSources(link, +1);
     link.choked = false;
     return this.fill([link]);
   }
@@ -264,13 +269,15 @@ export class PieceScheduler {
   }
 
   private view(): PickerView {
-    const { avail, links, wanted, requested, avoid, opts, random, meanPieceBytes } = this;
-    return { avail, links, wanted, requested, avoid, opts, random, meanPieceBytes, now: this.clock.now() };
+    const { avail, links, wanted, requested, avoid, sources, opts, random, meanPieceBytes } = this;
+    return { avail, links, wanted, requested, avoid, sources, opts, random, meanPieceBytes, now: this.clock.now() };
   }
 
   /** Records that the peer holds the piece; true if that is a piece we lack and did not know it had. */
   private learn(link: PeerLink, index: number): boolean {
-    if (!this.avail.add(link.id, index) || this.have[index]) return false;
+    if (!this.avail.add(link.id, index)) return false;
+    if (!link.choked) this.sources[index]!++;
+    if (this.have[index]) return false;
     link.useful++;
     return true;
   }
@@ -314,8 +321,16 @@ export class PieceScheduler {
     const link = this.links.get(peer);
     if (!link) return;
     for (const i of [...link.inflight.keys()]) this.unrequest(link, i);
+    if (!link.choked) this.countSources(link, -1);
     this.links.delete(peer);
     this.avail.removePeer(peer);
+  }
+
+  /** The peer's pieces gain or lose a source as it unchokes or chokes us. */
+  private countSources(link: PeerLink, delta: 1 | -1): void {
+    const held = this.avail.bitsOf(link.id);
+    if (!held) return;
+    for (let i = 0; i < held.length; i++) if (held[i]) this.sources[i]! += delta;
   }
 
   /** Gives up on a peer that keeps failing requests without sending a piece (options.unresponsiveFailures). */

@@ -29,6 +29,27 @@ describe('PieceScheduler: selection', () => {
     expect(requests(connect(s, 'a', [0, 1, 2, 3]), 'a')).toEqual([0]);
   });
 
+  it('asks a peer first for what only it, of the peers unchoking us, can give', () => {
+    const { s } = make(4, { minRequestsPerPeer: 1, maxRequestsPerPeer: 1 });
+    // Everyone holds piece 0 but only b and c unchoke us, and c holds it: rarest overall, yet c
+    // can serve it. Piece 3, less rare, only b can give now: b is asked for 3, leaving 0 to c.
+    connect(s, 'x', [1, 2], false);
+    connect(s, 'y', [1, 2, 3], false);
+    connect(s, 'c', [0, 1, 2]);
+    expect(requests(connect(s, 'b', [0, 3]), 'b')).toEqual([3]);
+  });
+
+  it('counts as sources only the peers that unchoke us, as they choke and unchoke', () => {
+    const { s } = make(3, { minRequestsPerPeer: 1, maxRequestsPerPeer: 1 });
+    connect(s, 'c', [0, 1]);
+    s.peerChoked('c');
+    // c choked us: piece 0 has no source but b, and b has it and 2 (equally rare overall).
+    connect(s, 'x', [2], false);
+    expect(requests(connect(s, 'b', [0, 2]), 'b')).toHaveLength(1);
+    s.peerUnchoked('c');
+    expect(s.peerStats('c')!.inFlight).toBe(1);
+  });
+
   it('breaks ties at random, reproducibly for a seed', () => {
     const firstPick = (seed: number) => {
       const { s } = make(16, { minRequestsPerPeer: 1, maxRequestsPerPeer: 1 }, seed);

@@ -21,11 +21,13 @@ describe('rollout simulator (bench/sim) on a tiny swarm', () => {
     const r = runSim(spec(Array.from({ length: 6 }, () => node())));
     expect(r.incomplete).toBe(0);
     expect(r.nodes.every((x) => x.live !== null && x.bytesDown >= content)).toBe(true);
-    // Every piece leaves the publisher at least once; what was uploaded is what was received.
+    // Every piece leaves the publisher at least once; nothing is received that was not sent, and
+    // what was sent but not received is at most the frames still on their way at the end.
     expect(r.publisherSent).toBeGreaterThanOrEqual(content);
     const up = r.publisherSent + r.nodes.reduce((a, x) => a + x.bytesUp, 0);
     const down = r.nodes.reduce((a, x) => a + x.bytesDown, 0);
-    expect(Math.abs(up - down)).toBeLessThan(1);
+    expect(down).toBeLessThanOrEqual(up + 1);
+    expect(up - down).toBeLessThan(0.1 * down);
     expect(r.last!).toBeGreaterThanOrEqual(r.boundSeconds);
     expect(r.boundSeconds).toBeCloseTo(content / rate, 6);
   });
