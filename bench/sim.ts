@@ -28,9 +28,12 @@ const USAGE = `npm run sim -- [options]
   --seeds K           runs per case, median reported with the spread (default 3; scale: 1 above N=1000)
   --n LIST            scale: frontends (default 100,1000,10000)
   --mb MB --rate MB/S scale: image size and link rate (default 16 and 0.5, as npm run bench)
+  --cases LIST        scale: homogeneous,mixed,churn,bootstrap (default all)
   --latency MS        scale: one-way latency of each node (default 10)
   --max-peers K       scale: connections per node (default 64, limits.maxPeers)
   --real FILE         validate: the real bench JSON (default the README's run)
+  --with FILE         scale: add the scale rows of an earlier sim JSON to the report and charts
+                      (e.g. N=10,000 run on its own, so that no run holds the bench lock for long)
   --out DIR           where the JSON, Markdown and SVG go (default bench/results)`;
 
 const { values: o } = parseArgs({
@@ -43,8 +46,10 @@ const { values: o } = parseArgs({
     mb: { type: 'string', default: '16' },
     rate: { type: 'string', default: '0.5' },
     latency: { type: 'string', default: '10' },
+    cases: { type: 'string', default: 'homogeneous,mixed,churn,bootstrap' },
     'max-peers': { type: 'string', default: '64' },
     real: { type: 'string', default: DEFAULT_REAL },
+    with: { type: 'string' },
     out: { type: 'string', default: join(repoRoot, 'bench', 'results') },
     help: { type: 'boolean', default: false },
   },
@@ -97,15 +102,17 @@ async function scale(): Promise<{ rows: Summary[]; md: string[]; charts: ChartFi
   const maxPeers = Number(o['max-peers']);
   const img = await imagePieces({ bytes, files: Math.max(250, Math.round(bytes / 128_000)) });
   const ns = o.n.split(',').map(Number);
+  const want = new Set(o.cases.split(','));
   const cases: ScaleCase[] = [];
   for (const n of ns) {
-    cases.push({ name: 'homogeneous', n, rate, latencyMs });
-    cases.push({ name: 'mixed (20 % at 1/4 rate)', n, rate, latencyMs, slowShare: 0.2, slowFactor: 0.25 });
+    if (want.has('homogeneous')) cases.push({ name: 'homogeneous', n, rate, latencyMs });
+    if (want.has('mixed')) cases.push({ name: 'mixed (20 % at 1/4 rate)', n, rate, latencyMs, slowShare: 0.2, slowFactor: 0.25 });
   }
   const mid = ns.find((n) => n >= 1000) ?? ns[ns.length - 1]!;
-  cases.push({ name: 'churn (10 % late, 5 % die, publisher leaves at 1.5 S/r)', n: mid, rate, latencyMs, lateShare: 0.1, failShare: 0.05, publisherLeavesAt: 1.5 });
-  for (const n of [16, ...ns.filter((x) => x <= 1000)]) cases.push({ name: 'bootstrap (1 new node, publisher gone)', n, rate, latencyMs, bootstrap: true });
-  const rows: Summary[] = [];
+  if (want.has('churn')) cases.push({ name: 'churn (10 % late, 5 % die, publisher leaves at 1.5 S/r)', n: mid, rate, latencyMs, lateShare: 0.1, failShare: 0.05, publisherLeavesAt: 1.5 });
+  if (want.has('bootstrap')) for (const n of [16, ...ns.filter((x) => x <= 1000)]) cases.push({ name: 'bootstrap (1 new node, publisher gone)', n, rate, latencyMs, bootstrap: true });
+  const earlier = o.with ? ((JSON.parse(await readFile(o.with, 'utf8')) as { scale?: { rows: Summary[] } }).scale?.rows ?? []) : [];
+  const rows: Summary[] = [...earlier];
   for (const c of cases) {
     for (const p of policiesFor('scale')) {
       const k = c.n > 1000 ? 1 : seeds;
@@ -116,7 +123,7 @@ async function scale(): Promise<{ rows: Summary[]; md: string[]; charts: ChartFi
     }
   }
   const subtitle = `${o.mb} MB image, ${o.rate} MB/s links, ${latencyMs} ms one-way per node, ${maxPeers} peers per node`;
-  const charts = ['homogeneous', 'mixed'].map((f) => scaleChart(rows, f, subtitle));
+  const charts = ['homogeneous', 'mixed'].filter((f) => rows.some((r) => r.name.startsWith(f))).map((f) => scaleChart(rows, f, subtitle));
   return { rows, md: scaleMarkdown(rows), charts, settings: { rate, bytes, latencyMs, maxPeers, ns, pieces: img.v1.length } };
 }
 
