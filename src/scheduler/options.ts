@@ -36,7 +36,8 @@ export interface SchedulerOptions {
   unresponsiveFailures: number;
   unresponsiveMs: number;
   /**
-   * Piece bytes in flight over all peers, beyond each peer's `minRequestsPerPeer`: a node whose
+   * Piece bytes in flight over all peers, beyond each peer's `minRequestsPerPeer` (those may take
+   * it to twice this, no further): a node whose
    * download is capped gets pieces no faster than its cap however deep each peer's pipeline is,
    * and requests queued past it only wait into their timeouts and come back as duplicates.
    */

@@ -246,6 +246,22 @@ describe('PieceScheduler: end-game and pipelining', () => {
     expect(requests(s.pieceReceived('a', more[1]!, true), 'a').length).toBe(1);
   });
 
+  it('lets first requests of new peers go over the in-flight cap only up to twice it', () => {
+    const { s } = make(100, { minRequestsPerPeer: 1, maxInflightBytes: 4 * 64 * KiB, endGameThreshold: 0 });
+    const asked = range(12).flatMap((k) => requests(connect(s, `p${k}`, range(100))));
+    // Eight peers get one request each (8 x 64 KiB = twice the cap); the other four wait.
+    expect(asked.length).toBe(8);
+  });
+
+  it('gives a peer that waited on the in-flight cap a request as soon as a piece makes room', () => {
+    const { s } = make(4, { minRequestsPerPeer: 1, maxInflightBytes: 64 * KiB, endGameThreshold: 0 });
+    expect(requests(connect(s, 'a', [0]))).toEqual([0]);
+    expect(requests(connect(s, 'b', [1]))).toEqual([1]);
+    expect(requests(connect(s, 'c', [2, 3]))).toEqual([]);
+    // a has nothing more for us; the room its piece leaves goes to c at once, not at the next tick.
+    expect(requests(s.pieceReceived('a', 0, true), 'c')).toHaveLength(1);
+  });
+
   it('grows the pipeline of a fast peer and shrinks it for a slow or timing-out one', () => {
     const opts = { minRequestsPerPeer: 2, maxRequestsPerPeer: 16, targetQueueMs: 1_000, endGameThreshold: 0, requestTimeoutMs: 60_000 };
     const { s, clock } = make(200, opts);
