@@ -30,6 +30,7 @@ const USAGE = `npm run sim -- [options]
   --mb MB --rate MB/S scale: image size and link rate (default 16 and 0.5, as npm run bench)
   --cases LIST        scale: homogeneous,mixed,churn,bootstrap (default all)
   --latency MS        scale: one-way latency of each node (default 10)
+  --piece-kib KIB     scale: pieces as runs of consecutive chunks up to this size (default: one chunk each)
   --max-peers K       scale: connections per node (default 64, limits.maxPeers)
   --real FILE         validate: the real bench JSON (default the README's run)
   --with FILE         scale: add the scale rows of an earlier sim JSON to the report and charts
@@ -47,6 +48,7 @@ const { values: o } = parseArgs({
     rate: { type: 'string', default: '0.5' },
     latency: { type: 'string', default: '10' },
     cases: { type: 'string', default: 'homogeneous,mixed,churn,bootstrap' },
+    'piece-kib': { type: 'string' },
     'max-peers': { type: 'string', default: '64' },
     real: { type: 'string', default: DEFAULT_REAL },
     with: { type: 'string' },
@@ -101,6 +103,7 @@ async function scale(): Promise<{ rows: Summary[]; md: string[]; charts: ChartFi
   const latencyMs = Number(o.latency);
   const maxPeers = Number(o['max-peers']);
   const img = await imagePieces({ bytes, files: Math.max(250, Math.round(bytes / 128_000)) });
+  const pieces = o['piece-kib'] ? groupChunks(img.v1, Number(o['piece-kib']) * 1024) : img.v1;
   const ns = o.n.split(',').map(Number);
   const want = new Set(o.cases.split(','));
   const cases: ScaleCase[] = [];
@@ -117,14 +120,29 @@ async function scale(): Promise<{ rows: Summary[]; md: string[]; charts: ChartFi
     for (const p of policiesFor('scale')) {
       const k = c.n > 1000 ? 1 : seeds;
       const dtMs = c.n > 100 ? 20 : 10;
-      const s = summarise(Array.from({ length: k }, (_, i) => runSim(scaleSpec(c, img.v1, p, i + 1, { maxPeers, dtMs }))));
+      const s = summarise(Array.from({ length: k }, (_, i) => runSim(scaleSpec(c, pieces, p, i + 1, { maxPeers, dtMs }))));
       rows.push(s);
       log(`  ${c.name} N=${c.n} ${p.name}: first ${s.first?.toFixed(1)} median ${s.median?.toFixed(1)} last ${s.last?.toFixed(1) ?? `${s.incomplete} incomplete`} s, bound ${s.boundSeconds.toFixed(1)} s (x${s.ratio?.toFixed(2)}), publisher ${s.publisherCopies.toFixed(2)} copies (${s.wallSeconds.toFixed(0)} s wall)`);
     }
   }
-  const subtitle = `${o.mb} MB image, ${o.rate} MB/s links, ${latencyMs} ms one-way per node, ${maxPeers} peers per node`;
+  const subtitle = `${o.mb} MB image in ${pieces.length} pieces, ${o.rate} MB/s links, ${latencyMs} ms one-way per node, ${maxPeers} peers per node`;
   const charts = ['homogeneous', 'mixed'].filter((f) => rows.some((r) => r.name.startsWith(f))).map((f) => scaleChart(rows, f, subtitle));
-  return { rows, md: scaleMarkdown(rows), charts, settings: { rate, bytes, latencyMs, maxPeers, ns, pieces: img.v1.length } };
+  return { rows, md: scaleMarkdown(rows), charts, settings: { rate, bytes, latencyMs, maxPeers, ns, pieces: pieces.length, pieceKiB: o['piece-kib'] ?? null } };
+}
+
+/** Consecutive chunks grouped into pieces of at most `target` bytes (a chunk larger stays whole). */
+function groupChunks(sizes: number[], target: number): number[] {
+  const out: number[] = [];
+  let run = 0;
+  for (const s of sizes) {
+    if (run > 0 && run + s > target) {
+      out.push(run);
+      run = 0;
+    }
+    run += s;
+  }
+  if (run > 0) out.push(run);
+  return out;
 }
 
 async function main(): Promise<void> {
