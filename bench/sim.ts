@@ -25,7 +25,7 @@ const DEFAULT_REAL = join(repoRoot, 'bench', 'results', 'bandwidth-2026-11-25T22
 const USAGE = `npm run sim -- [options]
   --suite NAME        validate, scale or all (default all)
   --policies LIST     validate: ${AS_MEASURED.name},${THIS_BRANCH.name} (default); scale: ${THIS_BRANCH.name}. Known: ${Object.keys(POLICIES).join(', ')}
-  --seeds K           runs per case, median reported with the spread (default 3; scale: 1 above N=1000)
+  --seeds K           runs per case, median reported with the spread (default 3; scale: 1 from N=1000)
   --n LIST            scale: frontends (default 100,1000,10000)
   --mb MB --rate MB/S scale: image size and link rate (default 16 and 0.5, as npm run bench)
   --cases LIST        scale: homogeneous,mixed,churn,bootstrap (default all)
@@ -118,7 +118,7 @@ async function scale(): Promise<{ rows: Summary[]; md: string[]; charts: ChartFi
   const rows: Summary[] = [...earlier];
   for (const c of cases) {
     for (const p of policiesFor('scale')) {
-      const k = c.n > 1000 ? 1 : seeds;
+      const k = c.n >= 1000 ? 1 : seeds;
       const dtMs = c.n > 100 ? 20 : 10;
       const s = summarise(Array.from({ length: k }, (_, i) => runSim(scaleSpec(c, pieces, p, i + 1, { maxPeers, dtMs }))));
       rows.push(s);
