@@ -42,6 +42,9 @@ export function runSim(spec: SimSpec): SimResult {
     completed(n) {
       controls.at(step + stepOf(spec.finishDelayMs), { what: 'live', node: n.idx });
     },
+    objectsFetched(n) {
+      if (n.alive && !n.started) n.startServing();
+    },
   };
 
   if (spec.publisher) {
@@ -109,9 +112,14 @@ export function runSim(spec: SimSpec): SimResult {
         else controls.at(step + stepOf(spec.startDelayMs * (0.75 + 0.5 * random())), { what: 'start', node: n.idx });
         return;
       }
-      case 'start':
-        if (n.alive) n.startServing();
+      case 'start': {
+        if (!n.alive) return;
+        // Objects first, from the publisher if it is a peer, else from any peer that has the release.
+        const from = [...n.peers].map((p) => nodes[p]!).find((p) => p.role === 'publisher') ?? [...n.peers].map((p) => nodes[p]!).find((p) => p.role === 'seed' || p.complete);
+        if (spec.objectBytes > 0 && from) from.serveObjects(n.idx, spec.objectBytes);
+        else n.startServing();
         return;
+      }
       case 'live':
         if (done[n.idx] === null) {
           done[n.idx] = (step * dt) / 1000;
@@ -155,7 +163,7 @@ export function runSim(spec: SimSpec): SimResult {
     for (const u of alive) {
       if (!u.up.busy()) continue;
       u.up.send(upBudget[u.idx]!, (v, index, bytes, last) => {
-        u.uploaded(v, bytes);
+        if (index >= 0) u.uploaded(v, bytes);
         if (u.role === 'publisher') secPub += bytes;
         else secUp += bytes;
         net.send(last ? Kind.LastFrame : Kind.Frame, u.idx, v, index, bytes);

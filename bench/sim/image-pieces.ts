@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hashFile } from '../../src/manifest/index.js';
+import { encodeObject, hashFile } from '../../src/manifest/index.js';
 import { makeImage } from '../bandwidth/image.js';
 
 export interface ImagePieces {
@@ -11,23 +11,35 @@ export interface ImagePieces {
   v2: number[];
   /** Per piece of release 2: 1 if release 1 had that chunk (a frontend holds it already). */
   v2HeldFromV1: Uint8Array;
+  /**
+   * Bytes of the tree and file objects of release 1 a node fetches before its first piece: the
+   * file objects encoded for real, each tree entry counted at TREE_ENTRY_BYTES.
+   */
+  v1ObjectBytes: number;
 }
 
-async function uniqueChunks(root: string): Promise<Array<{ hash: string; size: number }>> {
-  const files = (await readdir(root, { recursive: true, withFileTypes: true }))
+/** A tree entry: name, type, mode, mtime and a 32-byte hash, encoded. */
+const TREE_ENTRY_BYTES = 64;
+
+async function uniqueChunks(root: string): Promise<{ chunks: Array<{ hash: string; size: number }>; objectBytes: number }> {
+  const entries = await readdir(root, { recursive: true, withFileTypes: true });
+  const files = entries
     .filter((e) => e.isFile())
     .map((e) => join(e.parentPath, e.name))
     .sort();
   const seen = new Set<string>();
   const out: Array<{ hash: string; size: number }> = [];
+  let objectBytes = entries.length * TREE_ENTRY_BYTES;
   for (const f of files) {
-    for (const c of (await hashFile(f)).chunks) {
+    const file = await hashFile(f);
+    objectBytes += encodeObject(file).length;
+    for (const c of file.chunks) {
       if (seen.has(c.hash)) continue;
       seen.add(c.hash);
       out.push(c);
     }
   }
-  return out;
+  return { chunks: out, objectBytes };
 }
 
 /**
@@ -39,13 +51,14 @@ export async function imagePieces(spec: { bytes: number; files: number }): Promi
   try {
     const image = await makeImage(work, spec);
     const v1 = await uniqueChunks(image.v1);
-    const v2 = await uniqueChunks(image.v2);
-    const old = new Set(v1.map((c) => c.hash));
+    const v2 = (await uniqueChunks(image.v2)).chunks;
+    const old = new Set(v1.chunks.map((c) => c.hash));
     return {
       v1Bytes: image.v1Bytes,
-      v1: v1.map((c) => c.size),
+      v1: v1.chunks.map((c) => c.size),
       v2: v2.map((c) => c.size),
       v2HeldFromV1: Uint8Array.from(v2, (c) => (old.has(c.hash) ? 1 : 0)),
+      v1ObjectBytes: v1.objectBytes,
     };
   } finally {
     await rm(work, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 import { MAX_FRAME_PAYLOAD } from '../../src/swarm/frames.js';
 
-/** An accepted piece request: bytes of it still to send. */
+/** An accepted piece request (index -1: the node's objects): bytes of it still to send. */
 export interface Job {
   index: number;
   size: number;
@@ -37,10 +37,10 @@ export class Uplink {
     if (at >= 0) q!.splice(at, 1);
   }
 
-  /** A choke drops the peer's requests not started yet; the piece being sent still goes. */
+  /** A choke drops the peer's piece requests not started yet (objects are not choked). */
   dropUnstarted(peer: number): void {
     const q = this.queues.get(peer);
-    if (q) this.queues.set(peer, q.filter((j) => j.left < j.size));
+    if (q) this.queues.set(peer, q.filter((j) => j.left < j.size || j.index < 0));
   }
 
   forget(peer: number): void {

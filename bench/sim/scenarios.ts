@@ -7,17 +7,18 @@ export const LOOPBACK_MS = 0.05;
 
 /**
  * Fixed costs of a real node that the link model does not produce, read off the real benchmark
- * (README, 2026-11-25): the incremental update, whose transfer is negligible, took ~1.2 s per node
- * (head, objects, staging plan before the first request; verifying and renaming 250 files after
- * the last piece); a new node spent ~6 s in hyperdht's bootstrap before it had peers.
+ * (README, 2026-11-25): ~0.3 s from the publish to a follower's first object request (head watch
+ * and gossip), ~0.7 s from its last piece to the release live (staging plan, verifying and renaming
+ * 250 files), ~6 s of hyperdht bootstrap before a new node has peers. The objects themselves are
+ * moved by the link model (SimSpec.objectBytes).
  */
-export const BENCH_COSTS = { startDelayMs: 500, finishDelayMs: 700, bootstrapDiscoveryMs: 6000 };
+export const BENCH_COSTS = { startDelayMs: 300, finishDelayMs: 700, bootstrapDiscoveryMs: 6000 };
 
 const node = (rate: number, latencyMs: number, extra: Partial<NodeSpec> = {}): NodeSpec => ({ up: rate, down: rate, latencyMs, joinAt: 0, ...extra });
 
 /** The steps of `npm run bench` (bench/bandwidth) for one N: same image, rate, order and fixed costs. */
 export function benchSpec(scenario: ScenarioName, img: ImagePieces, n: number, rate: number, policy: Policy, seed: number): SimSpec {
-  const base = { seed, maxPeers: 64, dtMs: 10, policy, startDelayMs: BENCH_COSTS.startDelayMs, finishDelayMs: BENCH_COSTS.finishDelayMs, maxTimeMs: 600_000 };
+  const base = { seed, maxPeers: 64, dtMs: 10, policy, startDelayMs: BENCH_COSTS.startDelayMs, finishDelayMs: BENCH_COSTS.finishDelayMs, objectBytes: img.v1ObjectBytes, maxTimeMs: 600_000 };
   const publisher = { up: rate, down: rate, latencyMs: LOOPBACK_MS };
   switch (scenario) {
     case 'cold':
@@ -54,13 +55,13 @@ export interface ScaleCase {
   bootstrap?: boolean;
 }
 
-export function scaleSpec(c: ScaleCase, pieceSizes: number[], policy: Policy, seed: number, opts: { maxPeers: number; dtMs: number }): SimSpec {
+export function scaleSpec(c: ScaleCase, pieceSizes: number[], policy: Policy, seed: number, opts: { maxPeers: number; dtMs: number; objectBytes: number }): SimSpec {
   // Node roles are drawn from their own generator so that every policy sees the same swarm.
   let s = seed * 2654435761;
   const rnd = () => ((s = (Math.imul(s ^ (s >>> 15), 2246822507) + 0x9e3779b9) >>> 0) / 2 ** 32);
   const bytes = pieceSizes.reduce((a, b) => a + b, 0);
   const span = (bytes / c.rate) * 1000;
-  const base = { seed, pieceSizes, maxPeers: opts.maxPeers, dtMs: opts.dtMs, policy, startDelayMs: 500, finishDelayMs: 700, maxTimeMs: 20 * span };
+  const base = { seed, pieceSizes, maxPeers: opts.maxPeers, dtMs: opts.dtMs, policy, startDelayMs: BENCH_COSTS.startDelayMs, finishDelayMs: BENCH_COSTS.finishDelayMs, objectBytes: opts.objectBytes, maxTimeMs: 20 * span };
   if (c.bootstrap) {
     return { ...base, name: c.name, nodes: [...Array.from({ length: c.n }, () => node(c.rate, c.latencyMs, { holds: 'all' })), node(c.rate, c.latencyMs)] };
   }

@@ -47,6 +47,8 @@ export interface Net {
   node(idx: number): SimNode;
   /** The follower has every piece: it goes live after the finish delay. */
   completed(node: SimNode): void;
+  /** The follower has its objects: it starts asking for pieces. */
+  objectsFetched(node: SimNode): void;
 }
 
 export type Role = 'publisher' | 'seed' | 'follower';
@@ -225,8 +227,14 @@ export class SimNode {
     this.up.enqueue(from, { index, size, left: size });
   }
 
-  /** The last frame of a piece passed our download bucket. */
+  /** Sends the peer its objects (they are answered whether it is choked or not). */
+  serveObjects(peer: number, bytes: number): void {
+    this.up.enqueue(peer, { index: -1, size: bytes, left: bytes });
+  }
+
+  /** The last frame of a piece (index -1: our objects) passed our download bucket. */
   onPiece(from: number, index: number): void {
+    if (index < 0) return this.net.objectsFetched(this);
     const size = this.net.pieceSizes[index]!;
     this.bytesDown += size;
     if (this.net.node(from).role === 'publisher') this.bytesFromPublisher += size;

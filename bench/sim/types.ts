@@ -52,9 +52,14 @@ export interface SimSpec {
   /** Time step of the bandwidth model and resolution of message delivery, ms. */
   dtMs: number;
   policy: Policy;
-  /** From the publish (or a node's discovery) to its first piece request: head gossip, objects, staging plan. */
+  /** From the publish (or a node's discovery) to its object fetch: head gossip, set-up. */
   startDelayMs: number;
-  /** From the last piece to the release being live: verify, rename, swap. */
+  /**
+   * Tree and file objects a node fetches before its first piece request, asked of the publisher
+   * (session/object-fetch.ts asks it first), else of a peer; they share its upload with pieces.
+   */
+  objectBytes: number;
+  /** From the last piece to the release being live: staging plan, verify, rename, swap. */
   finishDelayMs: number;
   /** Give up at this simulated time, ms. */
   maxTimeMs: number;

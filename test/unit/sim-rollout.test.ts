@@ -12,7 +12,7 @@ const node = (extra: Partial<NodeSpec> = {}): NodeSpec => ({ up: rate, down: rat
 function spec(nodes: NodeSpec[], extra: Partial<SimSpec> = {}): SimSpec {
   return {
     name: 'tiny', seed: 7, pieceSizes: pieces, publisher: { up: rate, down: rate, latencyMs: 2 }, nodes,
-    maxPeers: 64, dtMs: 10, policy: THIS_BRANCH, startDelayMs: 100, finishDelayMs: 100, maxTimeMs: 600_000, ...extra,
+    maxPeers: 64, dtMs: 10, policy: THIS_BRANCH, startDelayMs: 100, finishDelayMs: 100, objectBytes: 20_000, maxTimeMs: 600_000, ...extra,
   };
 }
 
