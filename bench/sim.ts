@@ -120,7 +120,8 @@ async function scale(): Promise<{ rows: Summary[]; md: string[]; charts: ChartFi
     for (const p of policiesFor('scale')) {
       const k = c.n >= 1000 ? 1 : seeds;
       const dtMs = c.n > 100 ? 20 : 10;
-      const s = summarise(Array.from({ length: k }, (_, i) => runSim(scaleSpec(c, pieces, p, i + 1, { maxPeers, dtMs, objectBytes: img.v1ObjectBytes }))));
+      // A bootstrap has one receiver; its case is named by the frontends it fetches from.
+      const s = { ...summarise(Array.from({ length: k }, (_, i) => runSim(scaleSpec(c, pieces, p, i + 1, { maxPeers, dtMs, objectBytes: img.v1ObjectBytes })))), n: c.n };
       rows.push(s);
       log(`  ${c.name} N=${c.n} ${p.name}: first ${s.first?.toFixed(1)} median ${s.median?.toFixed(1)} last ${s.last?.toFixed(1) ?? `${s.incomplete} incomplete`} s, bound ${s.boundSeconds.toFixed(1)} s (x${s.ratio?.toFixed(2)}), publisher ${s.publisherCopies.toFixed(2)} copies (${s.wallSeconds.toFixed(0)} s wall)`);
     }
