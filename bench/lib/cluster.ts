@@ -92,7 +92,11 @@ export class LocalCluster {
 
   static async create(opts: ClusterOptions): Promise<LocalCluster> {
     const ports: number[] = [];
-    for (let i = 0; i <= opts.followers; i++) ports.push(await freeUdpPort());
+    // A port is free until its node binds it: two draws must not return the same one.
+    while (ports.length <= opts.followers) {
+      const port = await freeUdpPort();
+      if (!ports.includes(port)) ports.push(port);
+    }
     const c = new LocalCluster(opts, ports);
     await cli(['init', '--dir', c.publisher.dir, '--publisher', '--bootstrap-port', String(c.publisher.port)]);
     await c.patchConfig(c.publisher);

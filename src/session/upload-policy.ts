@@ -33,7 +33,7 @@ export class UploadPolicy {
   setSpace(space: Space): void {
     this.space = space;
     this.seeder = this.o.publisher
-      ? new SuperSeeder({ pieceCount: space.have.length, clock: this.o.clock, random: this.o.random, options: { offersPerPeer: 16 } })
+      ? new SuperSeeder({ pieceCount: space.have.length, clock: this.o.clock, random: this.o.random })
       : null;
     for (const p of this.peers.values()) this.announce(p);
   }
@@ -67,7 +67,9 @@ export class UploadPolicy {
   }
 
   peerLeft(key: string): void {
-    this.seeder?.peerLeft(key);
+    // The seeder re-offers the pieces the peer was reserving: dropped, they would stay reserved
+    // for nobody until offerTimeoutMs (the 10-30 s stalls of the N=16/32 bench).
+    if (this.seeder) this.offer(this.seeder.peerLeft(key));
     this.choke(this.choker.peerLeft(key));
   }
 
@@ -127,7 +129,7 @@ export class UploadPolicy {
         if (this.seeder) this.offer(this.seeder.peerUnchoked(a.peer));
       } else {
         p.wire.choke();
-        this.seeder?.peerChoked(a.peer);
+        if (this.seeder) this.offer(this.seeder.peerChoked(a.peer));
       }
     }
   }

@@ -17,7 +17,8 @@ function setup(sizes: number[]) {
     clock,
     random: seededRandom(7),
     // The scheduler's own timeout is far away: the wire's timeouts (failRequest) decide.
-    scheduler: { unresponsiveFailures: 2, unresponsiveMs: SPAN, requestTimeoutMs: 600_000, maxRequestsPerPeer: 4 },
+    // Two requests at least per peer: the cases below fail them one at a time.
+    scheduler: { unresponsiveFailures: 2, unresponsiveMs: SPAN, requestTimeoutMs: 600_000, minRequestsPerPeer: 2, maxRequestsPerPeer: 4 },
     onPiece: (i, from) => events.push(`piece ${i} from ${from.key}`),
     onBan: (p, reason) => events.push(`ban ${p.key}: ${reason}`),
     onStall: (p, reason) => events.push(`stall ${p.key}: ${reason}`),
