@@ -5,6 +5,7 @@ import { CONFIG_FILE } from '../index.js';
 import { describeError, exitCodeOf } from './exit-codes.js';
 import { registerAdminCommands } from './commands/admin.js';
 import { registerDeployCommands } from './commands/deploy.js';
+import { registerMembershipCommands } from './commands/membership.js';
 import { registerServeCommands } from './commands/serve.js';
 
 // `chunkswarm show 1 --tree | head` closes the pipe early: that ends the output, not in a crash.
@@ -33,6 +34,7 @@ const configPath = () => program.opts<{ config: string }>().config;
 registerAdminCommands(program, configPath);
 registerDeployCommands(program, configPath);
 registerServeCommands(program, configPath);
+registerMembershipCommands(program, configPath);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(describeError(err) + '\n');
