@@ -51,7 +51,8 @@ export async function joinNode(o: JoinNodeOptions): Promise<JoinNodeResult> {
   await checkTarget(dir);
   const livePath = resolve(o.livePath);
   const liveParent = dirname(livePath);
-  if (!(await stat(liveParent).then((s) => s.isDirectory(), () => false))) {
+  // The node's own directory (init's default, ./live beside the config) comes into being below.
+  if (liveParent !== dir && !(await stat(liveParent).then((s) => s.isDirectory(), () => false))) {
     throw ChunkswarmError.usage(`the directory that is to hold livePath (${liveParent}) does not exist: create it, owned by the user that runs chunkswarm`);
   }
 

@@ -40,6 +40,10 @@ export async function redeem(o: RedeemOptions): Promise<Redeemed> {
   const joinKey = Buffer.from(o.token.joinKey).toString('hex');
   let conn: HyperDHT.NoiseSecretStream | null = null;
   let timer: NodeJS.Timeout | null = null;
+  // Told apart from the start: a dead bootstrap list fails in seconds, not at the deadline.
+  const reachable = answers(bootstrap, host);
+  const noBootstrap = reachable.then((ok) => (ok ? new Promise<never>(() => undefined) : Promise.reject(new ChunkswarmError('E_UNREACHABLE', 'no bootstrap node answers'))));
+  noBootstrap.catch(() => undefined);
   try {
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new ChunkswarmError('E_UNREACHABLE', `no answer from the publisher's join service within ${o.timeoutMs / 1000} s`)), o.timeoutMs);
@@ -56,10 +60,10 @@ export async function redeem(o: RedeemOptions): Promise<Redeemed> {
     exchange.catch(() => undefined);
     let raw: unknown;
     try {
-      raw = await Promise.race([exchange, deadline]);
+      raw = await Promise.race([exchange, deadline, noBootstrap]);
     } catch (err) {
       if (isChunkswarmError(err) && err.code !== 'E_CLOSED' && err.code !== 'E_TIMEOUT' && err.code !== 'E_UNREACHABLE') throw err;
-      throw await unreachable(dht, o.token.bootstrap, joinKey, err);
+      throw unreachable(await reachable, o.token.bootstrap, joinKey, err);
     }
     return check(raw, o);
   } finally {
@@ -95,13 +99,26 @@ function check(raw: unknown, o: RedeemOptions): Redeemed {
   return { clusterSecret: new Uint8Array(Buffer.from(a.clusterSecret, 'hex')), membership, enforced: a.enforced };
 }
 
+/** Whether any bootstrap node answers a DHT ping (a throw-away DHT node: the real one may still be starting). */
+async function answers(bootstrap: Array<{ host: string; port: number }>, host: string): Promise<boolean> {
+  // An empty list, not undefined: hyperdht would fall back to the public bootstrap servers.
+  const probe = new HyperDHT({ bootstrap: [], host, firewalled: false, ephemeral: true });
+  try {
+    await probe.ready();
+    return await Promise.any(bootstrap.map((b) => probe.ping(b))).then(() => true, () => false);
+  } catch {
+    return false;
+  } finally {
+    await probe.destroy().catch(() => undefined);
+  }
+}
+
 /** Tells "no bootstrap node answers" from "the join service is not on the DHT". */
-async function unreachable(dht: HyperDHT, bootstrap: string[], joinKey: string, cause: unknown): Promise<ChunkswarmError> {
-  const answers = await Promise.all(bootstrap.map((a) => dht.ping(parseAddress(a)).then(() => true, () => false)));
-  const why = (cause as Error)?.message ?? String(cause);
-  if (!answers.some(Boolean)) {
+function unreachable(bootstrapAnswers: boolean, bootstrap: string[], joinKey: string, cause: unknown): ChunkswarmError {
+  if (!bootstrapAnswers) {
     return new ChunkswarmError('E_UNREACHABLE', `no bootstrap node of the token answers (${bootstrap.join(', ')}): check that this machine reaches them (UDP) and that the master runs "chunkswarm serve"`, { cause });
   }
+  const why = (cause as Error)?.message ?? String(cause);
   return new ChunkswarmError(
     'E_UNREACHABLE',
     `the bootstrap node answers, but the publisher's join service (key ${joinKey.slice(0, 16)}) could not be reached (${why}): is "chunkswarm serve" running on the master?`,
