@@ -1,5 +1,5 @@
 /** The library's curated API: what the CLI (and any embedding program) may use. */
-export { ChunkswarmError, isChunkswarmError, type ErrorCode } from './core/index.js';
+export { ChunkswarmError, isChunkswarmError, loggerOf, silentLogger, type ErrorCode, type LogFields, type Logger, type LogLevel } from './core/index.js';
 export { CONFIG_FILE, loadConfig, parseConfig, type Config } from './config/index.js';
 export type { TreeChange, TreeEntry, SignedRelease } from './manifest/index.js';
 export {
@@ -45,7 +45,19 @@ export {
   type JoinNodeOptions,
   type JoinNodeResult,
 } from './membership/index.js';
-export type { ChunkswarmNode, NodeOptions, NodeStatusReport, PeerStatus, Phase } from './session/index.js';
+export type { ChunkswarmNode, NodeOptions, NodeStatusReport, PeerStatus, Phase, PulledDrift } from './session/index.js';
+export {
+  applyToSource,
+  checkRelativePath,
+  compareWithSource,
+  summaryLine,
+  type ApplyOptions,
+  type DriftBundle,
+  type FleetNodeView,
+  type FleetSummary,
+  type FleetView,
+  type SourceChange,
+} from './fleet/index.js';
 import type { ChunkswarmNode, NodeOptions, NodeStatusReport } from './session/index.js';
 import type { JoinNodeOptions, JoinNodeResult } from './membership/index.js';
 

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
 import { createWriteStream, existsSync } from 'node:fs';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -29,10 +30,14 @@ export interface ClusterOptions {
   limits?: Record<string, number>;
   /** Extra config for every node (merged at the top level). */
   extra?: Record<string, unknown>;
+  /** Extra "network" config for every node (merged into the bootstrap list and ports set here). */
+  network?: Record<string, unknown>;
   /** Load the net guard into every node process (tests: no traffic beyond 127.0.0.0/8). */
   netGuard?: boolean;
   /** Extra node flags for every serve process (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
   nodeArgs?: string[];
+  /** A command prefix that runs each serve as another user (e.g. setpriv --reuid=65534 ... --). */
+  runAs?: string[];
   /**
    * Every node enforces the membership the publisher signs (network.allowlist []): the publisher
    * admits the followers made by create(); a node added later joins with a token (joinFollower).
@@ -53,6 +58,19 @@ export async function freeUdpPort(): Promise<number> {
       const s = createSocket('udp4');
       s.once('error', () => resolve(false));
       s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    if (ok) return port;
+  }
+}
+
+/** A TCP port free right now on 127.0.0.1, below the ephemeral range (see freeUdpPort). */
+export async function freeTcpPort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
     });
     if (ok) return port;
   }
@@ -142,7 +160,10 @@ export class LocalCluster {
       // Many nodes on one host: each takes a free TCP port for its direct path.
       port: 0,
       allowlist: this.opts.membership ? [] : null,
+      ...this.opts.network,
     };
+    // Every node on one host would otherwise be named after it.
+    cfg.node = { name: n.name };
     Object.assign(cfg, this.opts.extra ?? {});
     await writeFile(n.config, JSON.stringify(cfg, null, 2));
   }
@@ -152,14 +173,16 @@ export class LocalCluster {
     return JSON.parse(r.stdout) as PublishSummary;
   }
 
-  start(n: NodeHandle, extraArgs: string[] = []): void {
+  /** `env`: extra environment of the node process (e.g. the net guard's NET_GUARD_REFUSE). */
+  start(n: NodeHandle, extraArgs: string[] = [], env: Record<string, string> = {}): void {
     if (n.proc) return;
     const guard = join(repoRoot, 'dist', 'test', 'support', 'net-guard.js');
     const execArgv = [...(this.opts.netGuard && existsSync(guard) ? ['--import', guard] : []), ...(this.opts.nodeArgs ?? [])];
     const log = createWriteStream(join(n.dir, 'serve.log'), { flags: 'a' });
-    const proc = spawn(process.execPath, [...execArgv, CLI, '-c', n.config, 'serve', ...extraArgs], {
+    const [file, ...argv] = [...(this.opts.runAs ?? []), process.execPath, ...execArgv, CLI, '-c', n.config, 'serve', ...extraArgs];
+    const proc = spawn(file!, argv, {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NET_GUARD_REPORT: n.guardReport },
+      env: { ...process.env, NET_GUARD_REPORT: n.guardReport, ...env },
     });
     // Two sources, one log: the first to end must not end it under the other (write after end).
     proc.stdout!.pipe(log, { end: false });

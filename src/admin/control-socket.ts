@@ -19,6 +19,8 @@ const commandSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('drift-ack') }),
   z.object({ op: z.literal('gc') }),
   z.object({ op: z.literal('status') }),
+  z.object({ op: z.literal('fleet') }),
+  z.object({ op: z.literal('drift-pull'), node: z.string().min(1).max(128), record: z.string().max(64).optional() }),
   z.object({ op: z.literal('admit'), key: z.string(), name: z.string().optional() }),
   z.object({ op: z.literal('remove'), key: z.string() }),
   z.object({ op: z.literal('members') }),
@@ -31,7 +33,7 @@ const commandSchema = z.discriminatedUnion('op', [
  * A node command, a membership command, or `status`: the running node's report, fresh
  * (status.json may be stale, or unwritable on a full disk).
  */
-export type ControlRequest = NodeCommand | MembershipCommand | { op: 'status' };
+export type ControlRequest = NodeCommand | MembershipCommand | { op: 'status' } | { op: 'fleet' } | { op: 'drift-pull'; node: string; record?: string };
 
 type Reply = { ok: true; value: unknown } | { ok: false; code: ErrorCode; message: string };
 

@@ -5,6 +5,7 @@ import { CONFIG_FILE } from '../index.js';
 import { describeError, exitCodeOf } from './exit-codes.js';
 import { registerAdminCommands } from './commands/admin.js';
 import { registerDeployCommands } from './commands/deploy.js';
+import { registerFleetCommands } from './commands/fleet.js';
 import { registerMembershipCommands } from './commands/membership.js';
 import { registerServeCommands } from './commands/serve.js';
 
@@ -34,6 +35,7 @@ const configPath = () => program.opts<{ config: string }>().config;
 registerAdminCommands(program, configPath);
 registerDeployCommands(program, configPath);
 registerServeCommands(program, configPath);
+registerFleetCommands(program, configPath);
 registerMembershipCommands(program, configPath);
 
 program.parseAsync(process.argv).catch((err: unknown) => {

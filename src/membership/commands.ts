@@ -174,7 +174,7 @@ export class MembershipAdmin {
 
   private async amend(edit: (members: Member[]) => Member[], signingKey?: string): Promise<void> {
     const privateKeyPem = signingKey ?? (await this.signingKey());
-    const record = await this.book.amend(edit, { privateKeyPem, selfKey: this.nodeKey, selfName: 'publisher' });
+    const record = await this.book.amend(edit, { privateKeyPem, selfKey: this.nodeKey, selfName: this.config.node.name });
     this.signed(record);
   }
 

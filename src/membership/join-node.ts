@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ChunkswarmError } from '../core/index.js';
 import { CONFIG_FILE, writeSecretFile, type ConfigInput } from '../config/index.js';
 import { clusterIdOf } from '../manifest/index.js';
 import { atomicWrite } from '../store/index.js';
 import { nodeKeyPair, nodeSeedPath } from './identity.js';
-import { encodeMembership } from './record.js';
+import { encodeMembership, MAX_NAME_CHARS, memberName } from './record.js';
 import { redeem } from './redeem.js';
 import { decodeToken } from './token.js';
 
@@ -47,6 +48,9 @@ export async function joinNode(o: JoinNodeOptions): Promise<JoinNodeResult> {
   if (token.expires * 1000 <= now.getTime()) {
     throw new ChunkswarmError('E_TOKEN_EXPIRED', `the join token expired at ${new Date(token.expires * 1000).toISOString()} (this machine's clock says ${now.toISOString()}): ask for a new one`);
   }
+  if (o.name !== undefined && !memberName.min(1).safeParse(o.name).success) {
+    throw ChunkswarmError.usage(`--name ${JSON.stringify(o.name)}: 1 to ${MAX_NAME_CHARS} characters, no control characters`);
+  }
   const dir = resolve(o.dir);
   await checkTarget(dir);
   const livePath = resolve(o.livePath);
@@ -66,12 +70,14 @@ export async function joinNode(o: JoinNodeOptions): Promise<JoinNodeResult> {
     const seed = randomBytes(32);
     await writeSecretFile(nodeSeedPath(dataDir), seed.toString('hex'));
     const keyPair = nodeKeyPair(seed);
-    const got = await redeem({ token, keyPair, name: o.name ?? '', ...(o.host && { host: o.host }), timeoutMs: o.timeoutMs ?? DEFAULT_TIMEOUT_MS });
+    // The name in the membership is the node's name (node.name: the host name unless given).
+    const got = await redeem({ token, keyPair, name: (o.name ?? hostname()).slice(0, MAX_NAME_CHARS), ...(o.host && { host: o.host }), timeoutMs: o.timeoutMs ?? DEFAULT_TIMEOUT_MS });
     // The invitation is spent from here on: a failure below needs a new token.
     await writeSecretFile(join(tmp, 'cluster.secret'), Buffer.from(got.clusterSecret).toString('hex'));
     if (got.membership) await atomicWrite(join(dataDir, 'membership.json'), encodeMembership(got.membership) + '\n');
     const publisherKey = Buffer.from(token.publisherKey).toString('hex');
     const config: ConfigInput = {
+      ...(o.name && { node: { name: o.name } }),
       dataDir: './data',
       livePath,
       cluster: { publisherKey, secretFile: 'cluster.secret' },

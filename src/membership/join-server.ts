@@ -1,5 +1,5 @@
 import type HyperDHT from 'hyperdht';
-import { ChunkswarmError, isChunkswarmError } from '../core/index.js';
+import { ChunkswarmError, isChunkswarmError, type Logger } from '../core/index.js';
 import { JOIN_REFUSALS, joinRequestSchema, jsonLine, MAX_REQUEST_BYTES, readJsonLine, type JoinAnswer, type JoinRequest } from './join-protocol.js';
 
 /** Admits the node `remoteKey` (its Noise static key) for this request, or throws the refusal. */
@@ -17,9 +17,9 @@ const MAX_CONCURRENT = 8;
 export class JoinServer {
   private active = 0;
 
-  private constructor(private readonly server: HyperDHT.Server, private readonly handle: RedeemHandler, private readonly log: (line: string) => void) {}
+  private constructor(private readonly server: HyperDHT.Server, private readonly handle: RedeemHandler, private readonly log: Logger) {}
 
-  static async listen(dht: HyperDHT, keyPair: HyperDHT.KeyPair, handle: RedeemHandler, log: (line: string) => void): Promise<JoinServer> {
+  static async listen(dht: HyperDHT, keyPair: HyperDHT.KeyPair, handle: RedeemHandler, log: Logger): Promise<JoinServer> {
     let self: JoinServer | null = null;
     const server = dht.createServer({}, (conn) => void self?.serve(conn));
     self = new JoinServer(server, handle, log);
@@ -58,11 +58,11 @@ export class JoinServer {
     }
     try {
       const ok = await this.handle(req, remote);
-      this.log(`join: node ${remote.slice(0, 12)}${req.name ? ` (${req.name})` : ''} admitted with an invitation`);
+      this.log.info(`join: node ${remote.slice(0, 12)}${req.name ? ` (${req.name})` : ''} admitted with an invitation`, { peer: remote });
       return ok;
     } catch (err) {
       const e = ChunkswarmError.fromSystem(err, 'admitting a joining node');
-      this.log(`join: refused node ${remote.slice(0, 12)}${req.name ? ` (${req.name})` : ''}: ${e.code}: ${e.message}`);
+      this.log.warn(`join: refused node ${remote.slice(0, 12)}${req.name ? ` (${req.name})` : ''}: ${e.message}`, { peer: remote, code: e.code });
       if (JOIN_REFUSALS.includes(e.code)) return { ok: false, code: e.code, message: e.message };
       return { ok: false, code: 'E_IO', message: `the publisher could not complete the join (${e.code}); see its log` };
     }

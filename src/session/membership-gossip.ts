@@ -1,4 +1,4 @@
-import { ChunkswarmError } from '../core/index.js';
+import { ChunkswarmError, type Logger } from '../core/index.js';
 import type { MembershipBook, MembershipRecord } from '../membership/index.js';
 
 export interface MembershipGossipOptions {
@@ -9,7 +9,7 @@ export interface MembershipGossipOptions {
   enforce: (allowlist: string[] | null) => void;
   /** Passes the newest record on to every peer (their status message carries it). */
   spread: () => void;
-  log: (line: string) => void;
+  log: Logger;
 }
 
 /**
@@ -30,9 +30,12 @@ export class MembershipGossip {
         const key = `${from}\0${v.error.code}`;
         if (v.error.code === 'E_STALE_VERSION' || this.refused.has(key)) return;
         this.refused.add(key);
-        this.o.log(`refused a membership record from ${from.slice(0, 12)}: ${v.error.code}: ${v.error.message}`);
+        this.o.log.warn(`refused a membership record from ${from.slice(0, 12)}: ${v.error.code}: ${v.error.message}`, { peer: from, code: v.error.code });
       },
-      (err: unknown) => this.o.log(`error: storing a membership record: ${ChunkswarmError.fromSystem(err, 'storing the membership').message}`),
+      (err: unknown) => {
+        const e = ChunkswarmError.fromSystem(err, 'storing the membership');
+        this.o.log.error(`storing a membership record: ${e.message}`, { code: e.code });
+      },
     );
   }
 
@@ -50,9 +53,9 @@ export class MembershipGossip {
 
   private took(record: MembershipRecord, how: string): void {
     const b = record.body;
-    this.o.log(`membership version ${b.version} (${b.members.length} nodes, ${how})${this.o.book.enforced ? '' : '; not enforced here (network.allowlist is null)'}`);
+    this.o.log.info(`membership version ${b.version} (${b.members.length} nodes, ${how})${this.o.book.enforced ? '' : '; not enforced here (network.allowlist is null)'}`);
     if (this.isMember() === false) {
-      this.o.log(`WARNING: this node (${this.o.self.slice(0, 12)}) is not in membership version ${b.version}: the other nodes refuse it`);
+      this.o.log.warn(`this node (${this.o.self.slice(0, 12)}) is not in membership version ${b.version}: the other nodes refuse it`);
     }
     this.o.enforce(this.o.book.allowlist());
     this.o.spread();

@@ -1,8 +1,8 @@
-import { ChunkswarmError, isChunkswarmError, isHex64, type ObjectHash } from '../core/index.js';
+import { ChunkswarmError, isChunkswarmError, isHex64, type Logger, type ObjectHash } from '../core/index.js';
 import type { Config } from '../config/index.js';
 import { releaseId } from '../manifest/index.js';
 import type { Peer } from '../swarm/index.js';
-import { PeerWire, wirePeerId, type NodeStatus, type WireStore } from '../wire/index.js';
+import { PeerWire, wirePeerId, type NodeStatus, type WireModel, type WireStore } from '../wire/index.js';
 import type { Download } from './download.js';
 import { FloodGuard } from './flood-guard.js';
 import type { HeadBook } from './heads.js';
@@ -30,13 +30,19 @@ export interface PeerTableOptions {
   heads: HeadBook;
   store: WireStore;
   upload: UploadPolicy;
-  log: (line: string) => void;
+  log: Logger;
   /** The piece transfer in progress, if any: it hears of peers and their pieces. */
   download: () => Download | null;
   /** A newer valid release head arrived from a peer. */
   onNewHead: () => void;
   /** The signed membership record status messages carry, both ways. */
   membership?: { text(): string | null; offer(from: string, text: string): void };
+  /** The fleet gossip (fleet-gossip.ts): rides on status messages; drift records on their own messages. */
+  fleet: {
+    snapshot(): unknown[];
+    receive(from: string, items: unknown): void;
+    serveDrift(p: SessionPeer, id: number, record: string): Promise<void>;
+  };
 }
 
 /**
@@ -79,71 +85,88 @@ export class PeerTable {
       peer.stream.destroy();
       return;
     }
-    const { config, upload } = this.o;
+    const { config } = this.o;
+    let p!: SessionPeer;
+    const flood = new FloodGuard(FLOOD_FACTOR * config.limits.maxRequestsPerPeer, (why) => this.ban(p, why));
     const wire = new PeerWire({
       stream: peer.stream,
       clusterId: this.o.heads.clusterId,
       peerId: wirePeerId(Buffer.from(this.o.localKey, 'hex')),
-      store: this.o.store,
+      model: this.model(() => p, flood),
       limits: {
         maxMessageBytes: MAX_EXT_MESSAGE,
         maxOutstandingRequestsFromPeer: config.limits.maxRequestsPerPeer,
         requestTimeoutMs: config.limits.requestTimeoutMs,
       },
-      beforeUpload: (_w, index) => upload.allow(key, index),
     });
-    const p: SessionPeer = { key, wire, publisher: false };
-    const flood = new FloodGuard(FLOOD_FACTOR * config.limits.maxRequestsPerPeer, (why) => this.ban(p, why));
+    p = { key, wire, publisher: false, path: peer.path };
     this.traffic.track(p);
     this.peers.get(key)?.wire.close().catch(() => undefined);
     this.peers.set(key, p);
     this.everConnected = true;
     this.aloneSince = null;
-    const download = this.o.download;
-    wire.on('ready', () => {
-      wire.sendStatus(this.statusMessage());
-      if (this.o.heads.latestBytes) wire.sendHead(this.o.heads.latestBytes);
-      upload.peerReady(p);
-      download()?.addPeer(p);
-    });
-    wire.on('head', (bytes) => void this.onHead(p, bytes));
-    wire.on('status', (s) => {
-      p.publisher = s.publisher === true;
-      if (typeof s.membership === 'string') this.o.membership?.offer(key, s.membership);
-      if (this.o.publisher && Array.isArray(s.banned)) {
-        upload.distrust(s.banned.filter((k): k is string => typeof k === 'string' && isHex64(k)).slice(0, MAX_REPORTED_BANS));
-      }
-    });
-    wire.on('space', () => {
-      download()?.onSpace(p);
-      upload.remoteSpace(p);
-    });
-    wire.on('have', (i) => {
-      download()?.onHave(p, i);
-      upload.remoteHave(p, i);
-    });
-    wire.on('choke', () => download()?.onChoke(p));
-    wire.on('unchoke', () => download()?.onUnchoke(p));
-    wire.on('interested', () => upload.interested(key, true));
-    wire.on('uninterested', () => upload.interested(key, false));
-    wire.on('bad-piece', (i, reason) => this.ban(p, `bad piece ${i}: ${reason}`));
-    wire.on('bad-peer', (reason) => this.o.log(`peer ${key.slice(0, 12)} dropped: ${reason}`));
-    wire.on('abuse', (reason) => flood.count(reason));
-    wire.on('error', (err) => this.o.log(`serving peer ${key.slice(0, 12)}: ${err.code}: ${err.message}`));
-    wire.on('close', () => {
-      this.traffic.closed(p);
-      if (this.peers.get(key) !== p) return;
-      this.peers.delete(key);
-      if (this.peers.size === 0) this.aloneSince = Date.now();
-      download()?.removePeer(key);
-      upload.peerLeft(key);
-    });
+  }
+
+  /** What one connection tells the node: the session's side of the wire (WireModel). */
+  private model(peer: () => SessionPeer, flood: FloodGuard): WireModel {
+    const { store, upload, download, log } = this.o;
+    return {
+      ready: () => {
+        const p = peer();
+        p.wire.sendStatus({ ...this.statusMessage(), fleet: this.o.fleet.snapshot() });
+        if (this.o.heads.latestBytes) p.wire.sendHead(this.o.heads.latestBytes);
+        upload.peerReady(p);
+        download()?.addPeer(p);
+      },
+      head: (bytes) => void this.onHead(peer(), bytes),
+      status: (s) => {
+        peer().publisher = s.publisher === true;
+        if (typeof s.membership === 'string') this.o.membership?.offer(peer().key, s.membership);
+        if (this.o.publisher && Array.isArray(s.banned)) {
+          upload.distrust(s.banned.filter((k): k is string => typeof k === 'string' && isHex64(k)).slice(0, MAX_REPORTED_BANS));
+        }
+        if (s.fleet !== undefined) this.o.fleet.receive(peer().key, s.fleet);
+      },
+      driftRequest: (id, record) => {
+        const p = peer();
+        void this.o.fleet.serveDrift(p, id, record).catch((err: unknown) => {
+          const e = ChunkswarmError.fromSystem(err, 'answering a drift record request');
+          log.warn(`peer ${p.key.slice(0, 12)}: ${e.message}`, { peer: p.key, code: e.code });
+        });
+      },
+      space: () => {
+        download()?.onSpace(peer());
+        upload.remoteSpace(peer());
+      },
+      have: (i) => {
+        download()?.onHave(peer(), i);
+        upload.remoteHave(peer(), i);
+      },
+      choked: (yes) => (yes ? download()?.onChoke(peer()) : download()?.onUnchoke(peer())),
+      interested: (yes) => upload.interested(peer().key, yes),
+      allowUpload: (index) => upload.allow(peer().key, index),
+      getObject: (hash) => store.getObject(hash),
+      readPiece: (space, index) => store.readPiece(space, index),
+      badPiece: (i, reason) => this.ban(peer(), `bad piece ${i}: ${reason}`),
+      abuse: (reason) => flood.count(reason),
+      error: (err) => log.warn(`serving peer ${peer().key.slice(0, 12)}: ${err.code}: ${err.message}`, { peer: peer().key, code: err.code }),
+      closed: (reason) => {
+        const p = peer();
+        if (isChunkswarmError(reason, 'E_BAD_PEER')) log.warn(`peer ${p.key.slice(0, 12)} dropped: ${reason.message}`, { peer: p.key });
+        this.traffic.closed(p);
+        if (this.peers.get(p.key) !== p) return;
+        this.peers.delete(p.key);
+        if (this.peers.size === 0) this.aloneSince = Date.now();
+        download()?.removePeer(p.key);
+        upload.peerLeft(p.key);
+      },
+    };
   }
 
   ban(p: SessionPeer, reason: string): void {
     if (this.banned.has(p.key)) return;
     this.banned.set(p.key, reason);
-    this.o.log(`banned peer ${p.key.slice(0, 12)}: ${reason}`);
+    this.o.log.warn(`banned peer ${p.key.slice(0, 12)}: ${reason}`, { peer: p.key });
     void p.wire.close();
     // The publisher stops counting the banned node's pieces as copies (UploadPolicy.distrust).
     this.broadcastStatus(p);
@@ -162,7 +185,7 @@ export class PeerTable {
     if (p.wire.closed) return;
     // A restarted or overloaded publisher must not be shut out for good: it is only disconnected.
     if (alive && !p.publisher) return this.ban(p, `stalls piece requests yet answers others: it ${reason}`);
-    this.o.log(`peer ${p.key.slice(0, 12)} dropped: it ${reason}${alive ? '' : ', and answers nothing else either'}`);
+    this.o.log.warn(`peer ${p.key.slice(0, 12)} dropped: it ${reason}${alive ? '' : ', and answers nothing else either'}`, { peer: p.key });
     void p.wire.close();
   }
 
@@ -175,6 +198,12 @@ export class PeerTable {
 
   broadcastStatus(except?: SessionPeer): void {
     for (const p of this.peers.values()) if (p !== except) p.wire.sendStatus(this.statusMessage());
+  }
+
+  /** Fleet reports to every peer, on a status message (whose other fields stay current). */
+  sendFleet(reports: unknown[]): void {
+    const m = { ...this.statusMessage(), fleet: reports };
+    for (const p of this.peers.values()) p.wire.sendStatus(m);
   }
 
   async closeAll(): Promise<void> {
@@ -197,12 +226,12 @@ export class PeerTable {
       const { code, message } = verdict.error;
       if (!this.refused.some((r) => r.peer === p.key && r.code === code)) {
         this.refused.push({ peer: p.key, code, message });
-        this.o.log(`refused a release head from ${p.key.slice(0, 12)}: ${code}: ${message}`);
+        this.o.log.warn(`refused a release head from ${p.key.slice(0, 12)}: ${code}: ${message}`, { peer: p.key, code });
       }
       return;
     }
     if (verdict.kind === 'known') return;
-    this.o.log(`release ${verdict.release.body.version} announced (${releaseId(verdict.release.body).slice(0, 12)})`);
+    this.o.log.info(`release ${verdict.release.body.version} announced (${releaseId(verdict.release.body).slice(0, 12)})`, { release: verdict.release.body.version });
     this.broadcastHead(p);
     this.o.onNewHead();
   }

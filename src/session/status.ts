@@ -13,6 +13,8 @@ export interface PeerStatus {
   up: number;
   down: number;
   connected: boolean;
+  /** How its bytes travel now (see Peer.path); null while it is not connected. */
+  path: 'tcp' | 'hyperswarm' | null;
 }
 
 /** What `chunkswarm status` shows; written by `serve` to dataDir/status.json every second. */
@@ -52,6 +54,8 @@ export interface NodeStatusReport {
   retry: { failures: number; retryInSec: number | null };
   /** Why the node is not converging, if it is not (see diagnose()). */
   problems: Problem[];
+  /** host:port of the metrics and dashboard listener (metrics.listen), or null when off. */
+  http: string | null;
 }
 
 export function statusPath(dataDir: string): string {

@@ -31,6 +31,8 @@ export interface SwarmOptions {
   limits?: RateLimits;
   /** Address every socket binds to; default 127.0.0.1 if every bootstrap node is loopback, else 0.0.0.0. */
   host?: string;
+  /** UDP port of the DHT and hyperswarm connections; unset: any free port. */
+  dhtPort?: number | null;
   /**
    * TCP port of the direct path (on `host`; 0: any free port): peers that reach it move their
    * traffic off hyperswarm onto TCP. Unset: no listener (this node still dials others' direct paths).
@@ -73,6 +75,8 @@ export interface SwarmEvents {
   peer: [peer: Peer];
   /** `reason`: the peer's protocol violation or the transport error, if any. */
   'peer-closed': [peer: Peer, reason: Error | undefined];
+  /** A node was turned away before it authenticated: not in the allowlist, or no proof of the secret. */
+  refused: [publicKey: string, remoteAddress: string | null, reason: string];
 }
 
 export const DEFAULT_AUTH_TIMEOUT_MS = 5000;
@@ -181,6 +185,7 @@ export class Swarm extends Resource {
     const dht = new HyperDHT({
       bootstrap,
       host,
+      ...(this.opts.dhtPort && { port: this.opts.dhtPort }),
       // Cluster nodes are servers that can reach each other; hyperdht's firewall probing made
       // about half of the first connections between two processes fail.
       firewalled: false,
@@ -250,6 +255,7 @@ export class Swarm extends Resource {
   private refuse(remoteKey: Buffer): boolean {
     if (this.allows(remoteKey.toString('hex'))) return false;
     this.counters.rejectedAllowlist++;
+    this.events.emit('refused', remoteKey.toString('hex'), null, 'not in network.allowlist');
     return true;
   }
 
@@ -311,7 +317,12 @@ export class Swarm extends Resource {
         this.events.emit('peer', peer);
       },
       (err: unknown) => {
-        if (isChunkswarmError(err, 'E_AUTH') || isChunkswarmError(err, 'E_TIMEOUT')) this.countAuthFailure(isChunkswarmError(err, 'E_TIMEOUT'));
+        if (isChunkswarmError(err, 'E_AUTH') || isChunkswarmError(err, 'E_TIMEOUT')) {
+          this.countAuthFailure(isChunkswarmError(err, 'E_TIMEOUT'));
+          const host = conn.rawStream?.remoteHost;
+          this.events.emit('refused', conn.remotePublicKey.toString('hex'), host ? `${host}:${conn.rawStream?.remotePort ?? 0}` : null,
+            isChunkswarmError(err, 'E_TIMEOUT') ? 'sent no proof of the cluster secret' : 'wrong cluster secret');
+        }
         conn.destroy();
       },
     );

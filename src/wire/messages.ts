@@ -1,4 +1,5 @@
 import { Bitfield, ChunkswarmError, asObjectHash, asReleaseId, isHex64, type ObjectHash, type ReleaseId } from '../core/index.js';
+import { DRIFT_TYPE, decodeDriftMessage, encodeDriftMessage, type DriftMessage } from './drift-messages.js';
 
 /** A node's self-description for `chunkswarm status`; the session defines and validates the fields. */
 export type NodeStatus = Record<string, unknown>;
@@ -13,7 +14,8 @@ export type ExtMessage =
   | { type: 'object'; id: number; total: number; offset: number; bytes: Uint8Array }
   | { type: 'noObject'; id: number }
   | { type: 'space'; release: ReleaseId; have: Bitfield }
-  | { type: 'status'; status: NodeStatus };
+  | { type: 'status'; status: NodeStatus }
+  | DriftMessage;
 
 const TYPE = { head: 1, getObject: 2, object: 3, noObject: 4, space: 5, status: 6 } as const;
 /** How a space message carries its bitfield: the all/none forms keep seeders' and newcomers' messages tiny. */
@@ -49,6 +51,9 @@ export function encodeMessage(m: ExtMessage): Uint8Array {
     }
     case 'status':
       return frame(TYPE.status, 0, Buffer.from(JSON.stringify(m.status), 'utf8'));
+    case 'getDrift':
+    case 'drift':
+      return encodeDriftMessage(m);
   }
 }
 
@@ -82,6 +87,9 @@ export function decodeMessage(buf: Uint8Array, maxPieces: number): ExtMessage {
       return decodeSpace(buf, v, maxPieces);
     case TYPE.status:
       return { type: 'status', status: decodeStatus(buf.subarray(1)) };
+    case DRIFT_TYPE.getDrift:
+    case DRIFT_TYPE.drift:
+      return decodeDriftMessage(buf);
     default:
       throw malformed(`unknown message type ${buf[0]}`);
   }

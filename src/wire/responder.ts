@@ -2,8 +2,8 @@ import type Wire from 'bittorrent-protocol';
 import type { WireRespond } from 'bittorrent-protocol';
 import { ChunkswarmError, type ObjectHash, type ReleaseId, type Bitfield } from '../core/index.js';
 import type { ExtMessage } from './messages.js';
-import type { PeerWire } from './peer-wire.js';
-import type { UploadGate, WireStore } from './types.js';
+import type { SendRoom } from './send-room.js';
+import type { WireModel } from './types.js';
 
 /** Our current piece space. */
 export interface LocalSpace {
@@ -11,21 +11,20 @@ export interface LocalSpace {
   have: Bitfield;
 }
 
-export interface ResponderDeps {
+/** What the responder works with: the connection's parts, as PeerWire hands them over. */
+export interface ResponderContext {
+  /** The library's wire; its `peerRequests` are the peer's piece requests not yet answered. */
   wire: Wire;
-  peer: PeerWire;
-  store: WireStore;
-  gate: UploadGate | undefined;
-  maxOutstanding: number;
-  maxPieceBytes: number;
-  maxMessageBytes: number;
+  /** Where pieces and objects are read, and uploads allowed. */
+  model: WireModel;
+  /** Piece answers on their way to this peer. */
+  room: SendRoom;
+  limits: { maxOutstanding: number; maxPieceBytes: number; maxMessageBytes: number };
   space(): LocalSpace | null;
   isClosed(): boolean;
-  /** Resolves once the bytes already answered to this peer are mostly on their way (see PeerWire). */
-  uploadRoom(): Promise<void>;
   send(m: ExtMessage): void;
-  onAbuse(reason: string): void;
-  onError(err: ChunkswarmError): void;
+  /** The peer exceeded a limit. */
+  abuse(reason: string): void;
 }
 
 // With BEP-6 on, answering the library's respond() with an error sends a reject.
@@ -40,13 +39,13 @@ export class Responder {
   private objectsInFlight = 0;
   objectsServed = 0;
 
-  constructor(private readonly d: ResponderDeps) {}
+  constructor(private readonly d: ResponderContext) {}
 
   /** Called by the library after it queued the request in `wire.peerRequests` (a choked peer's never get here). */
   onRequest(index: number, offset: number, length: number, respond: WireRespond): void {
-    const { wire, maxOutstanding } = this.d;
-    if (wire.peerRequests.length + this.objectsInFlight > maxOutstanding) {
-      this.d.onAbuse(`more than ${maxOutstanding} requests outstanding`);
+    const { wire, limits } = this.d;
+    if (wire.peerRequests.length + this.objectsInFlight > limits.maxOutstanding) {
+      this.d.abuse(`more than ${limits.maxOutstanding} requests outstanding`);
       respond(DECLINE);
       return;
     }
@@ -54,8 +53,8 @@ export class Responder {
     // heard of our new space: declined, and reported like other abuse so that the session can
     // tell a few of those from a flood of requests for pieces we never offered.
     const space = this.d.space();
-    if (space === null || offset !== 0 || length < 1 || length > this.d.maxPieceBytes || !space.have.get(index)) {
-      this.d.onAbuse(`asked for piece ${index} (${length} bytes at ${offset}), which we do not offer`);
+    if (space === null || offset !== 0 || length < 1 || length > limits.maxPieceBytes || !space.have.get(index)) {
+      this.d.abuse(`asked for piece ${index} (${length} bytes at ${offset}), which we do not offer`);
       respond(DECLINE);
       return;
     }
@@ -63,33 +62,41 @@ export class Responder {
   }
 
   onGetObject(id: number, hash: ObjectHash, offset: number): void {
-    const { wire, maxOutstanding } = this.d;
-    if (wire.peerRequests.length + this.objectsInFlight >= maxOutstanding) {
-      this.d.onAbuse(`more than ${maxOutstanding} requests outstanding`);
+    const { wire, limits } = this.d;
+    if (wire.peerRequests.length + this.objectsInFlight >= limits.maxOutstanding) {
+      this.d.abuse(`more than ${limits.maxOutstanding} requests outstanding`);
       return;
     }
     void this.serveObject(id, hash, offset);
   }
 
   private async servePiece(space: LocalSpace, index: number, length: number, respond: WireRespond): Promise<void> {
+    const { room, model, wire } = this.d;
+    // A request stays outstanding (and counts against the peer's limit) until the answers before
+    // it have left: a peer asking faster than its rate limit lets it receive gets declined and
+    // counted as abuse, instead of making us read, hash and queue pieces without bound.
+    await room.take(length);
+    let sent = false;
     try {
-      // A request stays outstanding (and counts against the peer's limit) until the answers before
-      // it have left: a peer asking faster than its rate limit lets it receive gets declined and
-      // counted as abuse, instead of making us read, hash and queue pieces without bound.
-      await this.d.uploadRoom();
       if (this.d.isClosed()) return;
-      if (this.d.gate && !(await this.d.gate(this.d.peer, index, length))) {
+      if (!(await model.allowUpload(index, length))) {
         respond(DECLINE);
         return;
       }
-      const bytes = await this.d.store.readPiece(space.release, index);
+      const bytes = await model.readPiece(space.release, index);
       // After a space switch the peer drops and cancels its old requests; answering would only race.
       if (this.d.isClosed() || this.d.space()?.release !== space.release) return;
-      if (bytes === null || bytes.length !== length) respond(DECLINE);
-      else respond(null, bytes);
+      if (bytes === null || bytes.length !== length) return respond(DECLINE);
+      const before = wire.uploaded;
+      respond(null, bytes);
+      // Not queued if the peer cancelled meanwhile; queued bytes free their room once sent.
+      sent = wire.uploaded > before;
     } catch (err) {
-      this.d.onError(ChunkswarmError.fromSystem(err, `reading piece ${index} of release ${space.release} for a peer`));
-      if (!this.d.isClosed()) respond(DECLINE);
+      if (this.d.isClosed()) return;
+      model.error(ChunkswarmError.fromSystem(err, `reading piece ${index} of release ${space.release} for a peer`));
+      respond(DECLINE);
+    } finally {
+      if (!sent) room.give(length);
     }
   }
 
@@ -98,9 +105,9 @@ export class Responder {
     this.objectsInFlight++;
     let bytes: Uint8Array | null = null;
     try {
-      bytes = await this.d.store.getObject(hash);
+      bytes = await this.d.model.getObject(hash);
     } catch (err) {
-      this.d.onError(ChunkswarmError.fromSystem(err, `reading object ${hash} for a peer`));
+      if (!this.d.isClosed()) this.d.model.error(ChunkswarmError.fromSystem(err, `reading object ${hash} for a peer`));
     } finally {
       this.objectsInFlight--;
     }
@@ -110,7 +117,7 @@ export class Responder {
       return;
     }
     if (offset === 0) this.objectsServed++;
-    const part = bytes.subarray(offset, offset + Math.min(OBJECT_PART_BYTES, this.d.maxMessageBytes - OBJECT_HEADER_BYTES));
+    const part = bytes.subarray(offset, offset + Math.min(OBJECT_PART_BYTES, this.d.limits.maxMessageBytes - OBJECT_HEADER_BYTES));
     this.d.send({ type: 'object', id, total: bytes.length, offset, bytes: part });
   }
 }

@@ -13,14 +13,17 @@
  * In both modes non-loopback UDP datagrams are dropped and non-loopback TCP connects are
  * destroyed before they leave; a udx stream pointed elsewhere is only recorded (its packets go
  * out natively). "Loopback" is 127.0.0.0/8, ::1 and "localhost".
+ * - NET_GUARD_REFUSE=<host:port,...>: TCP connects to these fail with ECONNREFUSED, as if a
+ *   firewall stood between this process and them (tests of the direct path's fallback).
  */
 import dgram from 'node:dgram';
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
-import { isLoopback, NET_GUARD_EXIT_CODE, NET_GUARD_REPORT_ENV, type Destination, type NetGuardReport } from './net-guard-report.js';
+import { isLoopback, NET_GUARD_EXIT_CODE, NET_GUARD_REFUSE_ENV, NET_GUARD_REPORT_ENV, type Destination, type NetGuardReport } from './net-guard-report.js';
 
 const reportPath = process.env[NET_GUARD_REPORT_ENV];
+const refused = new Set((process.env[NET_GUARD_REFUSE_ENV] ?? '').split(',').filter(Boolean));
 const seen = new Map<string, Destination>();
 
 /** Returns true if the destination must be blocked. */
@@ -69,6 +72,10 @@ net.Socket.prototype.connect = function (this: net.Socket, ...args: any[]) {
   if (!ipc && first && typeof first === 'object' && first.localAddress !== undefined) record('tcp-bind', first.localAddress, first.localPort);
   if (!ipc && record('tcp', host, port)) {
     process.nextTick(() => this.destroy(new Error(`net-guard: blocked TCP connect to ${host}:${port}`)));
+    return this;
+  }
+  if (!ipc && refused.has(`${host ?? '127.0.0.1'}:${port}`)) {
+    process.nextTick(() => this.destroy(Object.assign(new Error(`connect ECONNREFUSED ${host}:${port} (net-guard)`), { code: 'ECONNREFUSED' })));
     return this;
   }
   return tcpConnect.apply(this, args);

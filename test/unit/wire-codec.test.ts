@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { asObjectHash, asReleaseId, isChunkswarmError } from '../../src/core/index.js';
-import { Bitfield, clusterInfoHash, decodeMessage, encodeMessage, type ExtMessage } from '../../src/wire/index.js';
+import { Bitfield, asObjectHash, asReleaseId, isChunkswarmError } from '../../src/core/index.js';
+import { clusterInfoHash, decodeMessage, encodeMessage, type ExtMessage } from '../../src/wire/index.js';
 import { FrameGuard } from '../../src/wire/frame-guard.js';
 import { CLUSTER, btFrame, extFrame, handshakeBytes } from './wire-fixtures.js';
 
@@ -89,19 +89,28 @@ describe('FrameGuard', () => {
     btFrame(0x10, [1, 0, 4000]),
   ]);
 
-  function verdict(bytes: Buffer, cuts: number[]): string | null {
+  function verdict(bytes: Buffer, cuts: number[], delivered: Uint8Array[] = []): string | null {
     const g = new FrameGuard(infoHash, limits);
     let last: string | null = null;
     let from = 0;
     for (const at of [...cuts.filter((c) => c < bytes.length)].sort((x, y) => x - y).concat(bytes.length)) {
-      last = g.check(bytes.subarray(from, at));
+      last = g.feed(bytes.subarray(from, at), (m) => delivered.push(m));
       from = at;
     }
     return last;
   }
 
-  it('accepts a valid stream however it is split into chunks', () => {
-    fc.assert(fc.property(fc.array(fc.nat({ max: good.length }), { maxLength: 40 }), (cuts) => verdict(good, cuts) === null));
+  it('accepts a valid stream however it is split into chunks, and delivers it as whole messages', () => {
+    fc.assert(fc.property(fc.array(fc.nat({ max: good.length }), { maxLength: 40 }), (cuts) => {
+      const delivered: Uint8Array[] = [];
+      return verdict(good, cuts, delivered) === null && delivered.length === 8 && Buffer.concat(delivered).equals(good);
+    }));
+  });
+
+  it('delivers a message that lies inside one chunk as a view of it, without a copy', () => {
+    const delivered: Uint8Array[] = [];
+    verdict(good, [], delivered);
+    expect(delivered.every((m) => m.buffer === good.buffer)).toBe(true);
   });
 
   it('rejects each kind of bad frame however it is split', () => {

@@ -109,7 +109,7 @@ export function registerMembershipCommands(program: Command, configPath: () => s
     .requiredOption('--dir <dir>', 'new directory for the config, secrets and data (must not exist, or be empty)')
     .requiredOption('--live <path>', 'livePath: the symlink your services use (its directory must exist)')
     .option('--host <addr>', 'network.host: the address this node binds and other nodes reach it on')
-    .option('--name <name>', 'a name for this node in the membership (e.g. its host name)')
+    .option('--name <name>', "node.name: this node's name in logs, the fleet view and the membership (default: the host name)")
     .option('--bootstrap-port <port>', 'also run a DHT bootstrap node on this UDP port', (v) => Number(v))
     .option('--timeout <duration>', 'give up reaching the publisher after this long', '30s')
     .option('--json', 'machine-readable output')
