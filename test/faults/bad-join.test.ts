@@ -78,7 +78,8 @@ describe('bad input: join tokens', () => {
       ['not a token', () => tryJoin('hello', 'garbage'), 'E_TOKEN', /must start with/],
       ['forged (a well-formed token with a secret the publisher never made)', () => tryJoin(reencode(good, { secret: randomBytes(16) }), 'forged'), 'E_TOKEN_UNKNOWN', /no invitation/],
       ['for another cluster (its publisher key, this join service)', () => tryJoin(reencode(spare, { publisherKey: Buffer.from(otherKey, 'hex') }), 'other'), 'E_WRONG_CLUSTER', /another|cluster/],
-      ['revoked', () => tryJoin(revoked, 'revoked'), 'E_TOKEN_REVOKED', /revoked/],
+      // Into an empty directory that exists (made by the operator): it stays, and stays empty.
+      ['revoked', async () => (await mkdir(join(nodes(), 'revoked')), tryJoin(revoked, 'revoked')), 'E_TOKEN_REVOKED', /revoked/],
       ['expired (seen by the joining node)', async () => (await sleep(1200), tryJoin(expiring, 'expired')), 'E_TOKEN_EXPIRED', /expired/],
       ['expired (its date pushed back: the publisher refuses)', () => tryJoin(reencode(expiring, { expires: 4_000_000_000 }), 'expired-2'), 'E_TOKEN_EXPIRED', /expired/],
     );
@@ -88,6 +89,7 @@ describe('bad input: join tokens', () => {
       const o = await run();
       if (o.code !== code || o.exit !== 5 || !words.test(o.message) || o.leftovers.length > 0) wrong.push(`${what}: ${JSON.stringify(o)}`);
     }
+    expect(await readdir(join(nodes(), 'revoked'))).toEqual([]);
 
     // Used: the first join spends the token, the second is refused.
     const first = await tryJoin(good, 'first');
@@ -109,8 +111,11 @@ describe('bad input: join tokens', () => {
     const list = JSON.parse((await cli([...pub(), 'token', 'list', '--json'])).stdout) as Array<{ state: string }>;
     expect(list.map((i) => i.state)).toEqual(['used', 'expired', 'revoked', 'active']);
     await mkdir(join(nodes(), 'empty'));
-    const ok = await tryJoin(spare, 'empty');
+    await mkdir(join(nodes(), 'empty-data'));
+    const ok = await tryJoin(spare, 'empty', ['--data-dir', join(nodes(), 'empty-data')]);
     expect(ok.exit, ok.message).toBe(0);
+    expect((await readdir(join(nodes(), 'empty'))).sort()).toEqual(['cluster.secret', 'swarm.config.json']);
+    expect((await readdir(join(nodes(), 'empty-data'))).sort()).toEqual(['membership.json', 'node.seed']);
 
     // The publisher down: the join service is unreachable, said as such.
     await cluster.stop(cluster.publisher);

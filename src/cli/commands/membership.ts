@@ -1,4 +1,4 @@
-import { relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import type { Command } from 'commander';
 import {
   ChunkswarmError,
@@ -108,6 +108,7 @@ export function registerMembershipCommands(program: Command, configPath: () => s
     .argument('<token>', 'the line "chunkswarm token create" printed on the master')
     .requiredOption('--dir <dir>', 'new directory for the config, secrets and data (must not exist, or be empty)')
     .requiredOption('--live <path>', 'livePath: the symlink your services use (its directory must exist)')
+    .option('--data-dir <dir>', 'dataDir, if not data/ inside --dir (must not exist, or be empty; e.g. /var/lib/chunkswarm)')
     .option('--host <addr>', 'network.host: the address this node binds and other nodes reach it on')
     .option('--name <name>', "node.name: this node's name in logs, the fleet view and the membership (default: the host name)")
     .option('--bootstrap-port <port>', 'also run a DHT bootstrap node on this UDP port', (v) => Number(v))
@@ -115,7 +116,7 @@ export function registerMembershipCommands(program: Command, configPath: () => s
     .option('--json', 'machine-readable output')
     .action(async (tokenText: string, o) => {
       const r = await joinNode({
-        token: tokenText, dir: o.dir, livePath: o.live, timeoutMs: parseDuration(o.timeout) * 1000,
+        token: tokenText, dir: o.dir, livePath: o.live, timeoutMs: parseDuration(o.timeout) * 1000, ...(o.dataDir && { dataDir: o.dataDir }),
         ...(o.host && { host: o.host }), ...(o.name && { name: o.name }), ...(o.bootstrapPort !== undefined && { bootstrapPort: o.bootstrapPort }),
       });
       if (o.json) return printJson(r);
@@ -125,16 +126,17 @@ export function registerMembershipCommands(program: Command, configPath: () => s
           ['joined', `cluster ${r.cluster.slice(0, 16)} (publisher key ${r.publisherKey.slice(0, 16)})`],
           ['node key', r.nodeKey],
           ['membership', r.membershipVersion === null ? 'not kept by this cluster' : `version ${r.membershipVersion}${r.enforced ? '' : ' (not enforced)'}`],
-          ['wrote', `${r.configPath}, cluster.secret and data/node.seed (0600)`],
+          ['wrote', `${r.configPath}, ${join(r.dir, 'cluster.secret')} and ${join(r.dataDir, 'node.seed')} (0600)`],
           ['bootstrap', r.bootstrap.join(', ')],
         ]) + '\n',
       );
       process.stdout.write(
         `next: chunkswarm -c ${cfg} serve\n` +
-          `  or as a service (systemd), in /etc/systemd/system/chunkswarm.service:\n` +
-          `    [Service]\n    ExecStart=${process.execPath} ${process.argv[1]} -c ${r.configPath} serve --quiet\n    User=<the user that owns ${r.dir} and livePath's directory>\n    Restart=on-failure\n` +
-          `    [Install]\n    WantedBy=multi-user.target\n` +
-          `  then: systemctl enable --now chunkswarm\n`,
+          `  or as a service: contrib/systemd/chunkswarm.service (README, "Running as a service") with\n` +
+          `    ExecStart=${process.argv[1]} -c ${r.configPath} serve --log-format json\n` +
+          `    ReadWritePaths=${r.dataDir} ${dirname(r.livePath)}\n` +
+          `    ReadOnlyPaths=${r.dir}\n` +
+          `  and User= the owner of those paths (chown -R it ${r.dir}${r.dataDir.startsWith(r.dir + '/') ? '' : ` ${r.dataDir}`}), then: systemctl enable --now chunkswarm\n`,
       );
     });
 
