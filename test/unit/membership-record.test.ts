@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { clusterIdOf, generatePublisherKeys } from '../../src/manifest/index.js';
 import { decodeMembership, encodeMembership, MembershipBook, membershipPath, signMembership, type MembershipBody } from '../../src/membership/index.js';
+import { declareCases } from '../faults/record.js';
 import { codeOf } from '../support/error-code.js';
 
 const publisher = generatePublisherKeys();
@@ -34,7 +35,8 @@ describe('membership record', () => {
     expect(back.body).toEqual(r.body);
   });
 
-  it('refuses another cluster, a changed body, a foreign signer and malformed input, each with its code', () => {
+  it('refuses another cluster, a changed body, a foreign signer and malformed input, each with its code', (ctx) => {
+    declareCases(ctx, { kind: 'bad-input', group: 'membership records', tried: 12 });
     const good = signed(2, [key('a'), key('b')]);
     expect(codeOf(() => decodeMembership(good, publisher.publicKey))).toBe('none');
     expect(codeOf(() => decodeMembership(good, stranger.publicKey))).toBe('E_WRONG_CLUSTER');
