@@ -35,8 +35,6 @@ export {
 } from './deploy/index.js';
 export {
   MembershipAdmin,
-  decodeToken,
-  isMembershipCommand,
   type MembershipCommand,
   type MembershipCommandResults,
   type MembershipView,

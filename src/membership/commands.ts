@@ -52,7 +52,7 @@ export interface MembershipCommandResults {
   'token-revoke': InvitationView;
 }
 
-export function viewOf(book: MembershipBook): MembershipView {
+function viewOf(book: MembershipBook): MembershipView {
   const r = book.record;
   return {
     version: r?.body.version ?? null,
@@ -77,12 +77,12 @@ export class MembershipAdmin {
     private readonly signed: (r: MembershipRecord) => void,
   ) {}
 
-  static async open(config: Config, o: { book?: MembershipBook; signed?: (r: MembershipRecord) => void } = {}): Promise<MembershipAdmin> {
-    const book = o.book ?? (await MembershipBook.open({
+  static async open(config: Config, o: { signed?: (r: MembershipRecord) => void } = {}): Promise<MembershipAdmin> {
+    const book = await MembershipBook.open({
       dataDir: config.dataDir,
       publisherKey: Buffer.from(config.cluster.publisherKey, 'hex'),
       allowlist: config.network.allowlist,
-    }));
+    });
     await mkdir(config.dataDir, { recursive: true }).catch((err) => {
       throw ChunkswarmError.fromSystem(err, `creating the data directory ${config.dataDir}`);
     });

@@ -41,7 +41,7 @@ export function invitationsPath(dataDir: string): string {
   return join(dataDir, 'invitations.json');
 }
 
-export function hashInvitationSecret(secret: Uint8Array): string {
+function hashInvitationSecret(secret: Uint8Array): string {
   return createHash('sha256').update(secret).digest('hex');
 }
 
