@@ -33,6 +33,16 @@ export {
   type StagerOptions,
   type VerifyResult,
 } from './deploy/index.js';
+export {
+  MembershipAdmin,
+  type MembershipCommand,
+  type MembershipCommandResults,
+  type MembershipView,
+  type TokenCreated,
+  type InvitationView,
+  type JoinNodeOptions,
+  type JoinNodeResult,
+} from './membership/index.js';
 export type { ChunkswarmNode, NodeOptions, NodeStatusReport, PeerStatus, Phase, PulledDrift } from './session/index.js';
 export {
   applyToSource,
@@ -47,6 +57,7 @@ export {
   type SourceChange,
 } from './fleet/index.js';
 import type { ChunkswarmNode, NodeOptions, NodeStatusReport } from './session/index.js';
+import type { JoinNodeOptions, JoinNodeResult } from './membership/index.js';
 
 /**
  * The networking half (hyperswarm, hyperdht) is loaded only by the commands that use it, so that
@@ -59,4 +70,9 @@ export async function createNode(opts: NodeOptions): Promise<ChunkswarmNode> {
 
 export async function readStatus(dataDir: string): Promise<{ report: NodeStatusReport; ageSec: number }> {
   return (await import('./session/index.js')).readStatus(dataDir);
+}
+
+/** `chunkswarm join <token>`: loads the networking half, like createNode(). */
+export async function joinNode(opts: JoinNodeOptions): Promise<JoinNodeResult> {
+  return (await import('./membership/join-node.js')).joinNode(opts);
 }

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { createWriteStream, existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NodeStatusReport, PublishSummary } from '../../src/index.js';
 import { repoRoot } from './results.js';
@@ -19,6 +19,8 @@ export interface NodeHandle {
   proc: ChildProcess | null;
   /** Net guard report file (when the cluster was created with netGuard). */
   guardReport: string;
+  /** The node's swarm key, once its directory is made. */
+  key?: string;
 }
 
 export interface ClusterOptions {
@@ -36,6 +38,12 @@ export interface ClusterOptions {
   nodeArgs?: string[];
   /** A command prefix that runs each serve as another user (e.g. setpriv --reuid=65534 ... --). */
   runAs?: string[];
+  /**
+   * Every node enforces the membership the publisher signs (network.allowlist []): the publisher
+   * admits the followers made by create(); a node added later joins with a token (joinFollower).
+   * Default: any node that knows the cluster secret.
+   */
+  membership?: boolean;
 }
 
 /**
@@ -101,7 +109,14 @@ export class LocalCluster {
     await cli(['init', '--dir', c.publisher.dir, '--publisher', '--bootstrap-port', String(c.publisher.port)]);
     await c.patchConfig(c.publisher);
     for (const f of c.followers) await c.addFollowerConfig(f);
+    if (opts.membership) await c.admitFollowers();
     return c;
+  }
+
+  /** The publisher signs the followers in (no node runs yet); each gets the record, as `join` would give it. */
+  private async admitFollowers(): Promise<void> {
+    for (const f of this.followers) await cli(['-c', this.publisher.config, 'admit', f.key!, '--name', f.name]);
+    for (const f of this.followers) await copyFile(join(this.publisher.dataDir, 'membership.json'), join(f.dataDir, 'membership.json'));
   }
 
   /** The publisher's bootstrap port: the one a node outside the cluster's config would know. */
@@ -122,8 +137,22 @@ export class LocalCluster {
   }
 
   private async addFollowerConfig(f: NodeHandle): Promise<void> {
-    await cli(['init', '--dir', f.dir, '--join', this.publisher.config]);
+    f.key = (JSON.parse((await cli(['init', '--dir', f.dir, '--join', this.publisher.config, '--json'])).stdout) as { nodeKey: string }).nodeKey;
     await this.patchConfig(f);
+  }
+
+  /**
+   * A further follower made the way an operator would: `token create` on the running publisher,
+   * `join <token>` for the new node; not started. Returns the handle and join's answer.
+   */
+  async joinFollower(name: string, opts: { name?: string } = {}): Promise<NodeHandle> {
+    const h = LocalCluster.handle(this.opts.dir, name, await freeUdpPort());
+    const token = (await cli(['-c', this.publisher.config, 'token', 'create'])).stdout.trim();
+    const joined = await cli(['join', token, '--dir', h.dir, '--live', h.live, '--name', opts.name ?? name, '--bootstrap-port', String(h.port), '--json']);
+    h.key = (JSON.parse(joined.stdout) as { nodeKey: string }).nodeKey;
+    await this.patchConfig(h);
+    this.followers.push(h);
+    return h;
   }
 
   private async patchConfig(n: NodeHandle): Promise<void> {
@@ -134,6 +163,7 @@ export class LocalCluster {
       bootstrapPort: n.port,
       // Many nodes on one host: each takes a free TCP port for its direct path.
       port: 0,
+      allowlist: this.opts.membership ? [] : null,
       ...this.opts.network,
     };
     // Every node on one host would otherwise be named after it.

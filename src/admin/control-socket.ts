@@ -3,6 +3,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ChunkswarmError, type ErrorCode } from '../core/index.js';
+import type { MembershipCommand } from '../membership/index.js';
 import type { NodeCommand } from './node-commands.js';
 
 /** sun_path is 108 bytes on Linux, 104 on the BSDs. */
@@ -20,10 +21,19 @@ const commandSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('status') }),
   z.object({ op: z.literal('fleet') }),
   z.object({ op: z.literal('drift-pull'), node: z.string().min(1).max(128), record: z.string().max(64).optional() }),
+  z.object({ op: z.literal('admit'), key: z.string(), name: z.string().optional() }),
+  z.object({ op: z.literal('remove'), key: z.string() }),
+  z.object({ op: z.literal('members') }),
+  z.object({ op: z.literal('token-create'), ttlSec: z.number().positive(), uses: z.number().int().positive(), bootstrap: z.array(z.string()).optional() }),
+  z.object({ op: z.literal('token-list') }),
+  z.object({ op: z.literal('token-revoke'), id: z.string() }),
 ]);
 
-/** A node command, or `status`: the running node's report, fresh (status.json may be stale, or unwritable on a full disk). */
-export type ControlRequest = NodeCommand | { op: 'status' } | { op: 'fleet' } | { op: 'drift-pull'; node: string; record?: string };
+/**
+ * A node command, a membership command, or `status`: the running node's report, fresh
+ * (status.json may be stale, or unwritable on a full disk).
+ */
+export type ControlRequest = NodeCommand | MembershipCommand | { op: 'status' } | { op: 'fleet' } | { op: 'drift-pull'; node: string; record?: string };
 
 type Reply = { ok: true; value: unknown } | { ok: false; code: ErrorCode; message: string };
 

@@ -6,6 +6,7 @@ import { describeError, exitCodeOf } from './exit-codes.js';
 import { registerAdminCommands } from './commands/admin.js';
 import { registerDeployCommands } from './commands/deploy.js';
 import { registerFleetCommands } from './commands/fleet.js';
+import { registerMembershipCommands } from './commands/membership.js';
 import { registerServeCommands } from './commands/serve.js';
 
 // `chunkswarm show 1 --tree | head` closes the pipe early: that ends the output, not in a crash.
@@ -35,6 +36,7 @@ registerAdminCommands(program, configPath);
 registerDeployCommands(program, configPath);
 registerServeCommands(program, configPath);
 registerFleetCommands(program, configPath);
+registerMembershipCommands(program, configPath);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(describeError(err) + '\n');

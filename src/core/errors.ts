@@ -27,7 +27,14 @@ export type ErrorCode =
   | 'E_USAGE'
   | 'E_CLOSED'
   | 'E_PINNED'
-  | 'E_LOCKED';
+  | 'E_LOCKED'
+  | 'E_EXISTS'
+  | 'E_UNREACHABLE'
+  | 'E_TOKEN'
+  | 'E_TOKEN_EXPIRED'
+  | 'E_TOKEN_REVOKED'
+  | 'E_TOKEN_USED'
+  | 'E_TOKEN_UNKNOWN';
 
 export class ChunkswarmError extends Error {
   readonly code: ErrorCode;

@@ -18,7 +18,7 @@ export interface FleetEntry {
 export interface FleetBookOptions {
   /** This node's key: its own report is set, never taken from a peer. */
   self: string;
-  /** network.allowlist: reports of other keys are ignored. */
+  /** network.allowlist, or the signed membership (setAllowlist): reports of other keys are ignored. */
   allowlist: readonly string[] | null;
   /** Most nodes kept; beyond it the longest-unseen one is forgotten. */
   maxNodes: number;
@@ -31,10 +31,15 @@ export interface FleetBookOptions {
  */
 export class FleetBook {
   private readonly nodes = new Map<string, FleetEntry>();
-  private readonly allow: ReadonlySet<string> | null;
+  private allow: ReadonlySet<string> | null = null;
 
   constructor(private readonly o: FleetBookOptions) {
-    this.allow = o.allowlist ? new Set([...o.allowlist, o.self]) : null;
+    this.setAllowlist(o.allowlist);
+  }
+
+  /** The cluster's membership changed: from now on only these keys' reports are taken. */
+  setAllowlist(keys: readonly string[] | null): void {
+    this.allow = keys ? new Set([...keys, this.o.self]) : null;
   }
 
   setOwn(signed: SignedReport, report: FleetReport, now: number): void {

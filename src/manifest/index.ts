@@ -12,7 +12,7 @@ export {
   releaseId,
 } from './encoding.js';
 export { validateName, compareNames, comparePaths } from './validate.js';
-export { generatePublisherKeys, clusterIdOf, signRelease, verifyRelease } from './sign.js';
+export { generatePublisherKeys, clusterIdOf, signRelease, verifyRelease, signDetached, verifyDetached } from './sign.js';
 export { diffTrees, type TreeChange } from './diff.js';
 export { walkTree, releasePieces, type LoadTree, type LoadFile, type Visit } from './walk.js';
 export { measureExpansion, DEFAULT_EXPANSION_LIMITS, type Expansion, type ExpansionLimits } from './expansion.js';

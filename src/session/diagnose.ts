@@ -2,7 +2,7 @@ import type { SwarmStats } from '../swarm/index.js';
 
 export interface Problem {
   /** Which problem this is, stable while it lasts (the text may change, e.g. a count of seconds). */
-  id: 'failed-step' | 'no-peer-found' | 'peers-gone' | 'auth-failures' | 'allowlist' | 'heads-refused' | 'pieces-unavailable' | 'pinned';
+  id: 'failed-step' | 'no-peer-found' | 'peers-gone' | 'auth-failures' | 'allowlist' | 'heads-refused' | 'pieces-unavailable' | 'pinned' | 'not-member';
   /** `error`: the node is not converging and needs an operator; `warning`: it may be; `info`: by design. */
   level: 'error' | 'warning' | 'info';
   text: string;
@@ -24,6 +24,7 @@ export interface DiagnoseInput {
   newest: number | null;
   pinned: boolean;
   publisher: boolean;
+  membership?: { version: number | null; member: boolean | null };
 }
 
 /** Seconds a node may look for peers (or be without them) before being alone is worth telling. */
@@ -48,14 +49,29 @@ export function diagnose(d: DiagnoseInput): Problem[] {
             level: 'error',
             text: `no peer found in ${Math.round(d.uptimeSec)} s: check that cluster.secret is the cluster's (it also names the swarm to look for) and that ${where} lists nodes that are up and reachable`,
           }
-        : { id: 'peers-gone', level: 'warning', text: `no peer connected for ${Math.round(d.aloneSinceSec)} s: the other nodes are down or unreachable (${where})` },
+        : {
+            id: 'peers-gone',
+            level: 'warning',
+            text: `no peer connected for ${Math.round(d.aloneSinceSec)} s: the other nodes are down or unreachable (${where}), or refuse this node (removed from the cluster's membership?)`,
+          },
     );
   }
   if (d.swarm.authFailures > 0) {
     out.push({ id: 'auth-failures', level: 'warning', text: `${d.swarm.authFailures} connection(s) failed the cluster-secret check: a node with another cluster.secret (or a stranger) reaches this one` });
   }
   if (d.swarm.rejectedAllowlist > 0) {
-    out.push({ id: 'allowlist', level: 'warning', text: `${d.swarm.rejectedAllowlist} connection(s) refused by network.allowlist` });
+    out.push({
+      id: 'allowlist',
+      level: 'warning',
+      text: `${d.swarm.rejectedAllowlist} connection(s) refused: the peer is not in the cluster's membership (the signed record, or network.allowlist before one exists)`,
+    });
+  }
+  if (d.membership?.member === false) {
+    out.push({
+      id: 'not-member',
+      level: 'error',
+      text: `this node is not in the cluster's membership (version ${d.membership.version}): the other nodes refuse it; the publisher removed it, or never admitted it ("chunkswarm admit <this node's key>" on the master)`,
+    });
   }
   const refused = [...new Set(d.refusedHeads.map((r) => r.code).filter((c) => c === 'E_WRONG_CLUSTER' || c === 'E_BAD_SIGNATURE'))];
   if (refused.length > 0) {

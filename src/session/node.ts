@@ -3,6 +3,8 @@ import { ChunkswarmError, Resource, SerialQueue, silentLogger, systemClock, type
 import { readClusterSecret, type Config } from '../config/index.js';
 import { releaseId } from '../manifest/index.js';
 import { ControlServer, runNodeCommand, type ControlRequest } from '../admin/index.js';
+import { isMembershipCommand, MembershipAdmin, nodeSeed } from '../membership/index.js';
+import { JoinServer } from '../membership/join-server.js';
 import { Deployer } from '../deploy/index.js';
 import { seededRandom } from '../scheduler/index.js';
 import { DataLock } from '../store/index.js';
@@ -11,7 +13,7 @@ import { diagnose, type Problem } from './diagnose.js';
 import { FleetGossip } from './fleet-gossip.js';
 import { NodeHttp } from './node-http.js';
 import { HeadBook } from './heads.js';
-import { nodeSeed } from './identity.js';
+import { MembershipGossip } from './membership-gossip.js';
 import { PeerTable } from './peer-table.js';
 import { PeriodicVerify } from './periodic-verify.js';
 import { PieceServer } from './piece-server.js';
@@ -53,6 +55,9 @@ export class ChunkswarmNode extends Resource {
   private rollout!: Rollout;
   private loop!: RetryLoop;
   private control: ControlServer | null = null;
+  private membership!: MembershipAdmin;
+  private gossip!: MembershipGossip;
+  private joinServer: JoinServer | null = null;
   private upload!: UploadPolicy;
   private verifier: PeriodicVerify | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -87,12 +92,15 @@ export class ChunkswarmNode extends Resource {
     this.role = publisher ? publisherRole : followerRole({ deployer: this.deployer, serial: this.serial, log: this.log });
     this.heads = new HeadBook(this.deployer.releases, Buffer.from(c.cluster.publisherKey, 'hex'));
     await this.heads.reload();
+    this.membership = await MembershipAdmin.open(c, { signed: (r) => this.gossip.signed(r) });
+    const allowlist = this.membership.book.allowlist();
     const server = new PieceServer(this.deployer.objects, this.deployer.chunkIndex);
     const connected = new Map<string, SessionPeer>();
     const seed = await nodeSeed(c.dataDir);
     this.fleet = new FleetGossip({
       config: c, seed, driftDir: this.deployer.releases.driftDir, log: this.log, peers: () => this.peers, status: () => this.fullReport(),
     });
+    this.fleet.book.setAllowlist(allowlist);
     this.upload = new UploadPolicy(connected, { publisher, uploadSlots: c.limits.uploadSlots, clock: systemClock, random: this.random });
     this.swarm = new Swarm({
       clusterSecret: secret,
@@ -102,15 +110,24 @@ export class ChunkswarmNode extends Resource {
       host: c.network.host,
       dhtPort: c.network.dhtPort,
       directPort: c.network.port,
-      ...(c.network.allowlist && { allowlist: c.network.allowlist }),
+      ...(allowlist && { allowlist }),
       limits: {
         uploadBytesPerSec: c.limits.uploadBytesPerSec,
         downloadBytesPerSec: c.limits.downloadBytesPerSec,
         perPeerUploadBytesPerSec: c.limits.perPeerUploadBytesPerSec,
       },
     });
+    this.gossip = new MembershipGossip({
+      book: this.membership.book, self: this.swarm.publicKey, log: this.log,
+      enforce: (keys) => {
+        this.swarm.setAllowlist(keys);
+        this.fleet.book.setAllowlist(keys);
+      },
+      spread: () => this.peers.broadcastStatus(),
+    });
     this.peers = new PeerTable({
       config: c, localKey: this.swarm.publicKey, publisher, connected, heads: this.heads, store: server, upload: this.upload, log: this.log,
+      membership: { text: () => this.membership.book.text, offer: (from, text) => this.gossip.offer(from, text) },
       download: () => this.rollout.download,
       onNewHead: () => this.onNewHead(),
       fleet: this.fleet,
@@ -151,6 +168,10 @@ export class ChunkswarmNode extends Resource {
     this.swarm.on('refused', (key, address, reason) => this.fleet.book.refused(key, address, reason, Date.now()));
     await this.swarm.ready();
     this.log.info(`node ${this.swarm.publicKey.slice(0, 12)} joined the cluster${publisher ? ' as publisher' : ''}`);
+    if (publisher) {
+      const m = this.membership;
+      this.joinServer = await JoinServer.listen(this.swarm.dht!, m.joinKeyPair, (req, key) => m.redeem(req, key), this.log);
+    }
     this.timer = setInterval(() => this.tick(), TICK_MS);
     // A publish is seen at once rather than at the next tick; the tick's reload stays the fallback
     // (inotify may be unavailable, or miss events on some file systems).
@@ -168,6 +189,7 @@ export class ChunkswarmNode extends Resource {
     this.headsWatch?.close();
     await this.control?.close();
     await this.http?.close();
+    await this.joinServer?.close();
     this.rollout?.stop();
     await this.loop?.stop();
     await this.peers?.closeAll();
@@ -185,6 +207,10 @@ export class ChunkswarmNode extends Resource {
     if (cmd.op === 'status') return this.fullReport();
     if (cmd.op === 'fleet') return this.fleet.view();
     if (cmd.op === 'drift-pull') return this.fleet.pull(cmd.node, cmd.record ?? '');
+    if (isMembershipCommand(cmd)) {
+      if (cmd.op !== 'members' && cmd.op !== 'token-list') this.log.info(`operator: ${cmd.op}${'key' in cmd ? ` ${cmd.key.slice(0, 12)}` : ''}`, 'key' in cmd ? { peer: cmd.key } : {});
+      return this.membership.run(cmd);
+    }
     this.log.info(`operator: ${cmd.op}${'version' in cmd && cmd.version !== undefined ? ` ${cmd.version}` : ''}`);
     try {
       return await this.serial.run(() => runNodeCommand(this.deployer, cmd));
@@ -262,11 +288,17 @@ export class ChunkswarmNode extends Resource {
       refusedHeads: this.peers.refusedHeads(),
       swarm: { ...this.swarm.stats() },
       verify: this.verifier?.report ?? null,
+      membership: this.membershipReport(),
       lastError,
       retry: { failures: retry.failures, retryInSec: retry.retryAt === null ? null : (retry.retryAt - systemClock.now()) / 1000 },
       problems: [],
       http: this.http?.address ?? null,
     };
+  }
+
+  private membershipReport(): NodeStatusReport['membership'] {
+    const r = this.membership.book.record;
+    return { version: r?.body.version ?? null, members: r?.body.members.length ?? null, enforced: this.membership.book.enforced, member: this.gossip.isMember() };
   }
 
   private async writeStatus(phase?: NodeStatusReport['phase']): Promise<void> {
@@ -309,6 +341,7 @@ export class ChunkswarmNode extends Resource {
       newest: full.newest?.version ?? null,
       pinned: full.pinned,
       publisher: full.publisher,
+      membership: full.membership,
     });
     return full;
   }

@@ -35,6 +35,8 @@ export interface PeerTableOptions {
   download: () => Download | null;
   /** A newer valid release head arrived from a peer. */
   onNewHead: () => void;
+  /** The signed membership record status messages carry, both ways. */
+  membership?: { text(): string | null; offer(from: string, text: string): void };
   /** The fleet gossip (fleet-gossip.ts): rides on status messages; drift records on their own messages. */
   fleet: {
     snapshot(): unknown[];
@@ -119,6 +121,7 @@ export class PeerTable {
       head: (bytes) => void this.onHead(peer(), bytes),
       status: (s) => {
         peer().publisher = s.publisher === true;
+        if (typeof s.membership === 'string') this.o.membership?.offer(peer().key, s.membership);
         if (this.o.publisher && Array.isArray(s.banned)) {
           upload.distrust(s.banned.filter((k): k is string => typeof k === 'string' && isHex64(k)).slice(0, MAX_REPORTED_BANS));
         }
@@ -208,7 +211,13 @@ export class PeerTable {
   }
 
   private statusMessage(): NodeStatus {
-    return { publisher: this.o.publisher, version: this.o.upload.space?.version ?? null, banned: [...this.banned.keys()].slice(-MAX_REPORTED_BANS) };
+    const membership = this.o.membership?.text() ?? null;
+    return {
+      publisher: this.o.publisher,
+      version: this.o.upload.space?.version ?? null,
+      banned: [...this.banned.keys()].slice(-MAX_REPORTED_BANS),
+      ...(membership !== null && { membership }),
+    };
   }
 
   private async onHead(p: SessionPeer, bytes: Uint8Array): Promise<void> {

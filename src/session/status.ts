@@ -42,6 +42,12 @@ export interface NodeStatusReport {
   refusedHeads: Array<{ peer: string; code: string; message: string }>;
   swarm: Record<string, number>;
   verify: { at: string; added: number; removed: number; changed: number } | null;
+  /**
+   * The signed membership this node knows: its version and size (null: none yet), whether this
+   * node enforces it (network.allowlist not null), and whether it lists this node (null: no record
+   * or not enforced).
+   */
+  membership: { version: number | null; members: number | null; enforced: boolean; member: boolean | null };
   /** The last failed step, until a later attempt succeeds. */
   lastError: { code: string; message: string; at: string } | null;
   /** Consecutive failed attempts and when the next one runs (null: none scheduled). */

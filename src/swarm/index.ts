@@ -6,3 +6,4 @@ export { TokenBucket, defaultBurst } from './token-bucket.js';
 export { RateLimiter, type RateLimits, type Pacer } from './rate-limit.js';
 export { PeerStream, DEFAULT_RECEIVE_WINDOW, type InnerDuplex, type PeerStreamOptions } from './peer-stream.js';
 export { FrameReader, dataHeader, creditFrame, FRAME_HEADER_BYTES, MAX_FRAME_PAYLOAD, type FrameSink } from './frames.js';
+export { readPrefix, type PrefixSource } from './read-prefix.js';

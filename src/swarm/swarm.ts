@@ -20,7 +20,7 @@ export interface SwarmOptions {
   bootstrap: readonly BootstrapAddress[];
   /** 32 bytes; the same seed gives the same node public key across restarts. */
   keySeed?: Uint8Array;
-  /** Hex public keys allowed to connect; unset = any node that knows the cluster secret. */
+  /** Hex public keys allowed to connect; unset = any node that knows the cluster secret. See setAllowlist(). */
   allowlist?: readonly string[];
   maxPeers?: number;
   authTimeoutMs?: number;
@@ -99,7 +99,7 @@ export class Swarm extends Resource {
   private readonly opts: SwarmOptions;
   private readonly keyPair: HyperDHT.KeyPair;
   private readonly topic: Buffer;
-  private readonly allowlist: ReadonlySet<string> | null;
+  private allowlist: ReadonlySet<string> | null;
   private readonly clock: Clock;
   private readonly limiter: RateLimiter;
   private readonly events = new EventEmitter();
@@ -129,9 +129,7 @@ export class Swarm extends Resource {
       }
     }
     if (opts.keySeed && opts.keySeed.byteLength !== 32) throw ChunkswarmError.config('keySeed', 'must be 32 bytes');
-    for (const key of opts.allowlist ?? []) {
-      if (!isHex64(key)) throw ChunkswarmError.config('allowlist', `${JSON.stringify(key)} is not a 64-character lowercase hex public key`);
-    }
+    checkAllowlist(opts.allowlist ?? []);
     if (opts.server === false && opts.client === false) throw ChunkswarmError.config('swarm', 'a node must be a server, a client or both');
     this.opts = opts;
     this.keyPair = HyperDHT.keyPair(opts.keySeed);
@@ -230,8 +228,32 @@ export class Swarm extends Resource {
     }
   }
 
+  /** The DHT node the swarm runs on (null before ready()): other services may listen on it under their own keys. */
+  get dht(): HyperDHT | null {
+    return this.hyperswarm?.dht ?? null;
+  }
+
+  /**
+   * Replaces the allowlist (null: any node that knows the cluster secret), e.g. when the cluster's
+   * signed membership changes: peers no longer on it are disconnected at once, and keys newly on
+   * it may connect again (hyperswarm had banned them when it refused them).
+   */
+  setAllowlist(keys: readonly string[] | null): void {
+    if (keys) checkAllowlist(keys);
+    const before = this.allowlist;
+    this.allowlist = keys ? new Set(keys) : null;
+    for (const peer of this.peerSet) if (!this.allows(peer.publicKey)) peer.stream.destroy();
+    for (const [key, info] of this.hyperswarm?.peers ?? []) {
+      if (info.banned && this.allows(key) && before && !before.has(key)) info.ban(false);
+    }
+  }
+
+  private allows(key: string): boolean {
+    return !this.allowlist || this.allowlist.has(key);
+  }
+
   private refuse(remoteKey: Buffer): boolean {
-    if (!this.allowlist || this.allowlist.has(remoteKey.toString('hex'))) return false;
+    if (this.allows(remoteKey.toString('hex'))) return false;
     this.counters.rejectedAllowlist++;
     this.events.emit('refused', remoteKey.toString('hex'), null, 'not in network.allowlist');
     return true;
@@ -258,7 +280,8 @@ export class Swarm extends Resource {
 
     authenticate(conn, { clusterSecret: this.opts.clusterSecret, timeoutMs: this.authTimeoutMs, clock: this.clock }).then(
       async (leftover) => {
-        if (this.closed || conn.destroyed) return void conn.destroy();
+        // The allowlist may have changed while the peer authenticated.
+        if (this.closed || conn.destroyed || this.refuse(conn.remotePublicKey)) return void conn.destroy();
         const raw = conn.rawStream;
         const remoteHost = raw?.remoteHost ?? null;
         let path: { direct: DirectConnection | null; rest: Buffer };
@@ -351,7 +374,7 @@ export class Swarm extends Resource {
   /** A direct connection arrived on our listener: it belongs to the offer its token names, if any. */
   private onDirect(c: DirectConnection, token: string): void {
     const offer = this.offers.get(token);
-    if (!offer || offer.remoteKey !== c.remoteKey || this.closed) return void c.conn.destroy();
+    if (!offer || offer.remoteKey !== c.remoteKey || !this.allows(c.remoteKey) || this.closed) return void c.conn.destroy();
     this.offers.delete(token);
     offer.take(c);
   }
@@ -381,6 +404,12 @@ export class Swarm extends Resource {
 /** The host to put in an offer: "" (the address the peer reaches us from) for a wildcard bind. */
 function advertisable(host: string): string {
   return host === '0.0.0.0' || host === '::' ? '' : host;
+}
+
+function checkAllowlist(keys: readonly string[]): void {
+  for (const key of keys) {
+    if (!isHex64(key)) throw ChunkswarmError.config('allowlist', `${JSON.stringify(key)} is not a 64-character lowercase hex public key`);
+  }
 }
 
 function isLoopback(host: string): boolean {

@@ -59,4 +59,11 @@ describe('diagnose', () => {
     expect(all.map((p) => p.level)).toEqual(['warning', 'warning', 'warning', 'info']);
     expect(all[3]!.text).toBe('pinned at release 4; release 5 waits until "chunkswarm unpin"');
   });
+
+  it('a node missing from the membership it enforces is told it was removed (or never admitted)', () => {
+    expect(texts({ membership: { version: 3, member: true } })).toEqual([]);
+    expect(texts({ membership: { version: null, member: null } })).toEqual([]);
+    const [p] = texts({ membership: { version: 3, member: false } });
+    expect(p).toEqual({ id: 'not-member', level: 'error', text: expect.stringMatching(/not in the cluster's membership \(version 3\).*chunkswarm admit/) });
+  });
 });
