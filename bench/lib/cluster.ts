@@ -34,6 +34,8 @@ export interface ClusterOptions {
   netGuard?: boolean;
   /** Extra node flags for every serve process (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
   nodeArgs?: string[];
+  /** A command prefix that runs each serve as another user (e.g. setpriv --reuid=65534 ... --). */
+  runAs?: string[];
 }
 
 /**
@@ -145,7 +147,8 @@ export class LocalCluster {
     const guard = join(repoRoot, 'dist', 'test', 'support', 'net-guard.js');
     const execArgv = [...(this.opts.netGuard && existsSync(guard) ? ['--import', guard] : []), ...(this.opts.nodeArgs ?? [])];
     const log = createWriteStream(join(n.dir, 'serve.log'), { flags: 'a' });
-    const proc = spawn(process.execPath, [...execArgv, CLI, '-c', n.config, 'serve', ...extraArgs], {
+    const [file, ...argv] = [...(this.opts.runAs ?? []), process.execPath, ...execArgv, CLI, '-c', n.config, 'serve', ...extraArgs];
+    const proc = spawn(file!, argv, {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NET_GUARD_REPORT: n.guardReport, ...env },
     });

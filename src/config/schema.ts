@@ -12,6 +12,8 @@ const hookCommand = z.string().min(1).nullable();
 export const configSchema = z
   .object({
     dataDir: z.string().min(1).default('./data'),
+    /** How this node is named in logs, status and the fleet view; null: the host name. */
+    node: z.strictObject({ name: z.string().min(1).max(64).nullable().default(null) }).prefault({}),
     livePath: z.string().min(1).default('./live'),
     cluster: z.strictObject({
       publisherKey: hex64.describe('the publisher Ed25519 public key, raw, hex'),
@@ -31,6 +33,8 @@ export const configSchema = z
         host: z.string().min(1).default('127.0.0.1'),
         /** TCP port of the direct path for piece traffic (0: any free port; null: none, hyperswarm only). */
         port: z.number().int().min(0).max(65535).nullable().default(49738),
+        /** UDP port of this node's DHT and hyperswarm connections (null: any free port; set it to open a firewall). */
+        dhtPort: z.number().int().min(1).max(65535).nullable().default(null),
         /** Node public keys (hex) allowed to connect; null: any node that knows the cluster secret. */
         allowlist: z.array(hex64).nullable().default(null),
       })

@@ -1,4 +1,4 @@
-import { ChunkswarmError, isChunkswarmError, type Clock } from '../core/index.js';
+import { ChunkswarmError, isChunkswarmError, silentLogger, type Clock, type Logger } from '../core/index.js';
 import type { Config } from '../config/index.js';
 import { measureExpansion, type SignedRelease } from '../manifest/index.js';
 import { ChunkIndex, InodeCache, ObjectStore, ReleaseStore, type NodeState } from '../store/index.js';
@@ -41,7 +41,7 @@ export function canActivate(state: NodeState, version: number): boolean {
 }
 
 export interface DeployerOptions {
-  log?: (line: string) => void;
+  log?: Logger;
   clock?: Clock;
 }
 
@@ -55,7 +55,7 @@ export class Deployer {
   readonly chunkIndex: ChunkIndex;
   /** What open() repaired. */
   recovered: string[] = [];
-  private readonly log: (line: string) => void;
+  private readonly log: Logger;
 
   private constructor(
     readonly config: Config,
@@ -65,11 +65,11 @@ export class Deployer {
   ) {
     this.releases = new ReleaseStore(config.dataDir);
     this.objects = new ObjectStore(this.releases.objectsDir);
-    this.log = opts.log ?? (() => undefined);
+    this.log = opts.log ?? silentLogger;
     this.chunkIndex = new ChunkIndex({
       releases: this.releases,
       objects: this.objects,
-      onTampered: (loc) => this.log(`warning: ${loc.path} no longer matches its release (edited on disk); it is not used as a chunk source`),
+      onTampered: (loc) => this.log.warn(`${loc.path} no longer matches its release (edited on disk); it is not used as a chunk source`),
     });
   }
 
@@ -161,7 +161,7 @@ export class Deployer {
         }
         ackUsed = acked;
         liveDrift = found;
-        this.log(`WARNING: live release ${live.version} was changed by hand (${what}); ${drift ? `recorded in ${drift.dir}` : 'acknowledged'}; release ${version} replaces it`);
+        this.log.warn(`live release ${live.version} was changed by hand (${what}); ${drift ? `recorded in ${drift.dir}` : 'acknowledged'}; release ${version} replaces it`, { release: live.version });
       }
     }
     if (live?.version !== version && (await this.releases.materialized()).includes(version)) await this.cleanTarget(version, liveDrift);
@@ -169,7 +169,7 @@ export class Deployer {
     if (ackUsed || state.driftAck) await this.releases.saveState({ ...(await this.state()), driftAck: null } as DeployState);
     if (liveDrift && result.switched && result.previous !== null) {
       await repairReplaced(this.repairContext(), result.previous, version, liveDrift).catch((err) => {
-        this.log(`warning: release ${result.previous} keeps hand edits after it was replaced: ${err instanceof Error ? err.message : String(err)}`);
+        this.log.warn(`release ${result.previous} keeps hand edits after it was replaced: ${err instanceof Error ? err.message : String(err)}`, { release: result.previous ?? undefined });
       });
     }
     return { ...result, drift, staged: null };
@@ -192,7 +192,7 @@ export class Deployer {
       const record = await recordDrift({
         releases: this.releases, livePath: found.dir, verify: { ...found, entries: own, counts }, policy, replacedBy: null, copy: policy !== 'overwrite',
       });
-      this.log(`WARNING: release ${version} was changed on disk before it went live (${own.length} paths); recorded in ${record.dir}`);
+      this.log.warn(`release ${version} was changed on disk before it went live (${own.length} paths); recorded in ${record.dir}`, { release: version });
     }
     const tainted = [...preserved, ...driftedInodes(found.entries)];
     const lost = await repairRelease(this.repairContext(), version, found.entries, tainted);
@@ -218,7 +218,7 @@ export class Deployer {
     } catch (err) {
       // The target lost hand-edited files and went back to staging: the source may have them.
       if (!o.source || !isChunkswarmError(err, 'E_NOT_FOUND') || (await this.releases.materialized()).includes(version)) throw err;
-      this.log(`${err.message}; staging it again`);
+      this.log.warn(`${err.message}; staging it again`, { code: err.code });
       return this.stageAndActivate(version, o);
     }
   }

@@ -1,6 +1,8 @@
 import type { SwarmStats } from '../swarm/index.js';
 
 export interface Problem {
+  /** Which problem this is, stable while it lasts (the text may change, e.g. a count of seconds). */
+  id: 'failed-step' | 'no-peer-found' | 'peers-gone' | 'auth-failures' | 'allowlist' | 'heads-refused' | 'pieces-unavailable' | 'pinned';
   /** `error`: the node is not converging and needs an operator; `warning`: it may be; `info`: by design. */
   level: 'error' | 'warning' | 'info';
   text: string;
@@ -24,7 +26,7 @@ export interface DiagnoseInput {
   publisher: boolean;
 }
 
-/** Seconds a node may look for peers before being alone is worth telling. */
+/** Seconds a node may look for peers (or be without them) before being alone is worth telling. */
 export const ALONE_GRACE_SEC = 10;
 
 /**
@@ -35,40 +37,43 @@ export function diagnose(d: DiagnoseInput): Problem[] {
   const out: Problem[] = [];
   if (d.lastError) {
     const next = d.retry.retryInSec === null ? '' : `; retrying in ${Math.max(0, Math.ceil(d.retry.retryInSec))} s`;
-    out.push({ level: 'error', text: `${d.lastError.code}: ${d.lastError.message} (failed ${d.retry.failures} time${d.retry.failures === 1 ? '' : 's'}${next})` });
+    out.push({ id: 'failed-step', level: 'error', text: `${d.lastError.code}: ${d.lastError.message} (failed ${d.retry.failures} time${d.retry.failures === 1 ? '' : 's'}${next})` });
   }
-  if (d.connectedPeers === 0 && d.uptimeSec >= ALONE_GRACE_SEC) {
+  if (d.connectedPeers === 0 && d.uptimeSec >= ALONE_GRACE_SEC && (d.aloneSinceSec === null || d.aloneSinceSec >= ALONE_GRACE_SEC)) {
     const where = `network.bootstrap (${d.bootstrap.join(', ') || 'empty'})`;
     out.push(
       d.aloneSinceSec === null
         ? {
+            id: 'no-peer-found',
             level: 'error',
             text: `no peer found in ${Math.round(d.uptimeSec)} s: check that cluster.secret is the cluster's (it also names the swarm to look for) and that ${where} lists nodes that are up and reachable`,
           }
-        : { level: 'warning', text: `no peer connected for ${Math.round(d.aloneSinceSec)} s: the other nodes are down or unreachable (${where})` },
+        : { id: 'peers-gone', level: 'warning', text: `no peer connected for ${Math.round(d.aloneSinceSec)} s: the other nodes are down or unreachable (${where})` },
     );
   }
   if (d.swarm.authFailures > 0) {
-    out.push({ level: 'warning', text: `${d.swarm.authFailures} connection(s) failed the cluster-secret check: a node with another cluster.secret (or a stranger) reaches this one` });
+    out.push({ id: 'auth-failures', level: 'warning', text: `${d.swarm.authFailures} connection(s) failed the cluster-secret check: a node with another cluster.secret (or a stranger) reaches this one` });
   }
   if (d.swarm.rejectedAllowlist > 0) {
-    out.push({ level: 'warning', text: `${d.swarm.rejectedAllowlist} connection(s) refused by network.allowlist` });
+    out.push({ id: 'allowlist', level: 'warning', text: `${d.swarm.rejectedAllowlist} connection(s) refused by network.allowlist` });
   }
   const refused = [...new Set(d.refusedHeads.map((r) => r.code).filter((c) => c === 'E_WRONG_CLUSTER' || c === 'E_BAD_SIGNATURE'))];
   if (refused.length > 0) {
     out.push({
+      id: 'heads-refused',
       level: d.newest === null ? 'error' : 'warning',
       text: `release heads refused (${refused.join(', ')}): if this node never gets a release, compare cluster.publisherKey with the master's`,
     });
   }
   if (d.unavailablePieces > 0 && d.progressVersion !== null) {
     out.push({
+      id: 'pieces-unavailable',
       level: 'warning',
       text: `${d.unavailablePieces} pieces of release ${d.progressVersion} are on no connected peer: the publisher or the nodes holding them are unreachable`,
     });
   }
   if (!d.publisher && d.pinned && d.newest !== null && d.live !== null && d.newest > d.live) {
-    out.push({ level: 'info', text: `pinned at release ${d.live}; release ${d.newest} waits until "chunkswarm unpin"` });
+    out.push({ id: 'pinned', level: 'info', text: `pinned at release ${d.live}; release ${d.newest} waits until "chunkswarm unpin"` });
   }
   return out;
 }

@@ -1,4 +1,4 @@
-import { ChunkswarmError, isChunkswarmError, type Clock } from '../core/index.js';
+import { ChunkswarmError, isChunkswarmError, type Clock, type Logger } from '../core/index.js';
 import type { Stager } from '../deploy/index.js';
 import { DEFAULT_SCHEDULER_OPTIONS, PieceScheduler, type SchedulerAction, type SchedulerOptions } from '../scheduler/index.js';
 import { isDeclined } from '../wire/index.js';
@@ -21,7 +21,7 @@ export interface DownloadOptions {
   onBan: (peer: SessionPeer, reason: string) => void;
   /** The peer answered no piece request for several rounds although its connection lives. */
   onStall: (peer: SessionPeer, reason: string) => void;
-  log: (line: string) => void;
+  log: Logger;
 }
 
 /**
@@ -165,7 +165,7 @@ export class Download {
       this.o.onStall(p, v.reason);
       return this.rest(p, this.standingOptions.maxBackOffMs);
     }
-    this.o.log(`peer ${p.key.slice(0, 12)} is slow: ${v.reason}`);
+    this.o.log.info(`peer ${p.key.slice(0, 12)} is slow: ${v.reason}`, { peer: p.key });
     this.rest(p, v.ms);
   }
 

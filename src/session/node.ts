@@ -1,5 +1,5 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { ChunkswarmError, Resource, SerialQueue, systemClock } from '../core/index.js';
+import { ChunkswarmError, Resource, SerialQueue, silentLogger, systemClock, type LogFields, type Logger } from '../core/index.js';
 import { readClusterSecret, type Config } from '../config/index.js';
 import { releaseId } from '../manifest/index.js';
 import { ControlServer, runNodeCommand, type ControlRequest } from '../admin/index.js';
@@ -7,7 +7,7 @@ import { Deployer } from '../deploy/index.js';
 import { seededRandom } from '../scheduler/index.js';
 import { DataLock } from '../store/index.js';
 import { Swarm, startBootstrapNode, type BootstrapNode } from '../swarm/index.js';
-import { diagnose } from './diagnose.js';
+import { diagnose, type Problem } from './diagnose.js';
 import { HeadBook } from './heads.js';
 import { nodeSeed } from './identity.js';
 import { PeerTable } from './peer-table.js';
@@ -22,7 +22,7 @@ import type { SessionPeer } from './peer.js';
 
 export interface NodeOptions {
   config: Config;
-  log?: (line: string) => void;
+  log?: Logger;
   /** Seed of the scheduler's tie-break randomness (tests); default: random. */
   seed?: number;
 }
@@ -38,7 +38,7 @@ export class ChunkswarmNode extends Resource {
   readonly config: Config;
   readonly isPublisher: boolean;
   private role!: Role;
-  private readonly log: (line: string) => void;
+  private readonly log: Logger;
   private readonly random: () => number;
   private readonly serial = new SerialQueue();
   private readonly startedAt = new Date();
@@ -56,11 +56,12 @@ export class ChunkswarmNode extends Resource {
   private timer: NodeJS.Timeout | null = null;
   private headsWatch: FSWatcher | null = null;
   private statusError: string | null = null;
+  private loggedProblems = new Set<Problem['id']>();
 
   constructor(opts: NodeOptions) {
     super();
     this.config = opts.config;
-    this.log = opts.log ?? (() => undefined);
+    this.log = opts.log ?? silentLogger;
     this.random = opts.seed === undefined ? Math.random : seededRandom(opts.seed);
     this.isPublisher = opts.config.publisher !== null;
   }
@@ -75,7 +76,7 @@ export class ChunkswarmNode extends Resource {
     const secret = await readClusterSecret(c.cluster.secretFile);
     this.deployer = await Deployer.open(c, { log: this.log });
     this.lock = await DataLock.acquire(c.dataDir, 'serve');
-    for (const r of this.deployer.recovered) this.log(`recovered: ${r}`);
+    for (const r of this.deployer.recovered) this.log.warn(`recovered: ${r}`);
     if (c.bootstrapNodes.length === 0) {
       throw new ChunkswarmError('E_NO_BOOTSTRAP', `no bootstrap node in ${c.configPath} (network.bootstrap): chunkswarm never uses the public DHT`);
     }
@@ -91,6 +92,7 @@ export class ChunkswarmNode extends Resource {
       keySeed: await nodeSeed(c.dataDir),
       maxPeers: c.limits.maxPeers,
       host: c.network.host,
+      dhtPort: c.network.dhtPort,
       directPort: c.network.port,
       ...(c.network.allowlist && { allowlist: c.network.allowlist }),
       limits: {
@@ -111,23 +113,23 @@ export class ChunkswarmNode extends Resource {
     this.loop = new RetryLoop({
       clock: systemClock,
       attempt: () => this.rollout.attempt(),
-      onError: (e, retryMs) => this.log(`error: ${e.code}: ${e.message} (next attempt in ${Math.round(retryMs / 1000)} s)`),
+      onError: (e, retryMs) => this.log.error(`${e.message} (next attempt in ${Math.round(retryMs / 1000)} s)`, { code: e.code, ...this.target() }),
     });
     // The publisher makes no release live: it serves them from its store, so there is no tree to check.
     if (!publisher) {
       this.verifier = new PeriodicVerify({
         everyMs: c.verify.intervalSec * 1000, deployer: this.deployer, log: this.log,
-        fail: (err) => this.log(`error: verifying the live tree: ${ChunkswarmError.fromSystem(err, 'verifying').message}`),
+        fail: (err) => this.logError(err, 'verifying the live tree'),
       });
     }
     this.control = await ControlServer.listen(c.dataDir, (cmd) => this.command(cmd));
     if (c.network.bootstrapPort !== null) {
       this.bootstrap = await startBootstrapNode({ host: c.network.host, port: c.network.bootstrapPort, peers: c.bootstrapNodes });
-      this.log(`DHT bootstrap node on ${this.bootstrap.host}:${this.bootstrap.port}`);
+      this.log.info(`DHT bootstrap node on ${this.bootstrap.host}:${this.bootstrap.port}`);
     }
     this.swarm.on('peer', (p) => this.peers.add(p));
     await this.swarm.ready();
-    this.log(`node ${this.swarm.publicKey.slice(0, 12)} joined the cluster${publisher ? ' as publisher' : ''}`);
+    this.log.info(`node ${this.swarm.publicKey.slice(0, 12)} joined the cluster${publisher ? ' as publisher' : ''}`);
     this.timer = setInterval(() => this.tick(), TICK_MS);
     // A publish is seen at once rather than at the next tick; the tick's reload stays the fallback
     // (inotify may be unavailable, or miss events on some file systems).
@@ -159,12 +161,23 @@ export class ChunkswarmNode extends Resource {
    */
   private async command(cmd: ControlRequest): Promise<unknown> {
     if (cmd.op === 'status') return this.fullReport();
-    this.log(`operator: ${cmd.op}${'version' in cmd && cmd.version !== undefined ? ` ${cmd.version}` : ''}`);
+    this.log.info(`operator: ${cmd.op}${'version' in cmd && cmd.version !== undefined ? ` ${cmd.version}` : ''}`);
     try {
       return await this.serial.run(() => runNodeCommand(this.deployer, cmd));
     } finally {
       this.loop.kick(true);
     }
+  }
+
+  private logError(err: unknown, doing: string): void {
+    const e = ChunkswarmError.fromSystem(err, doing);
+    this.log.error(e.message, { code: e.code });
+  }
+
+  /** The release a log line about the rollout is about. */
+  private target(): LogFields {
+    const v = this.heads.latest?.body.version;
+    return v === undefined ? {} : { release: v };
   }
 
   private onNewHead(): void {
@@ -182,7 +195,7 @@ export class ChunkswarmNode extends Resource {
       (err: unknown) => {
         // Once per distinct failure: a full disk would otherwise log this every second.
         const m = ChunkswarmError.fromSystem(err, 'writing status.json').message;
-        if (m !== this.statusError) this.log(`error: ${m} (status stays available over the control socket)`);
+        if (m !== this.statusError) this.log.error(`${m} (status stays available over the control socket)`, { code: ChunkswarmError.fromSystem(err, 'writing status.json').code });
         this.statusError = m;
       },
     );
@@ -192,10 +205,10 @@ export class ChunkswarmNode extends Resource {
   private reloadHeads(): void {
     void this.heads.reload().then((newer) => {
       if (!newer) return;
-      this.log(`release ${this.heads.latest!.body.version} found in the local store`);
+      this.log.info(`release ${this.heads.latest!.body.version} found in the local store`, { release: this.heads.latest!.body.version });
       this.peers.broadcastHead();
       this.onNewHead();
-    }, (err) => this.log(`error: reading release heads: ${ChunkswarmError.fromSystem(err, 'reading heads').message}`));
+    }, (err) => this.logError(err, 'reading release heads'));
   }
 
   report(): NodeStatusReport {
@@ -230,7 +243,23 @@ export class ChunkswarmNode extends Resource {
   }
 
   private async writeStatus(phase?: NodeStatusReport['phase']): Promise<void> {
-    await writeStatus(this.config.dataDir, await this.fullReport(phase));
+    const r = await this.fullReport(phase);
+    if (!this.closed) this.logNewProblems(r.problems);
+    await writeStatus(this.config.dataDir, r);
+  }
+
+  /**
+   * A problem goes to the log once when it appears (a node with the wrong secret must not sit
+   * silent); failed steps are logged by the retry loop already.
+   */
+  private logNewProblems(problems: readonly Problem[]): void {
+    const now = new Set(problems.map((p) => p.id));
+    for (const p of problems) {
+      if (this.loggedProblems.has(p.id) || p.id === 'failed-step') continue;
+      if (p.level === 'info') this.log.info(p.text);
+      else this.log.warn(p.text);
+    }
+    this.loggedProblems = now;
   }
 
   /** report() plus what needs the disk or a judgement: state.json's live and pinned, and the diagnosis. */

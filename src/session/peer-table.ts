@@ -1,4 +1,4 @@
-import { ChunkswarmError, isChunkswarmError, isHex64, type ObjectHash } from '../core/index.js';
+import { ChunkswarmError, isChunkswarmError, isHex64, type Logger, type ObjectHash } from '../core/index.js';
 import type { Config } from '../config/index.js';
 import { releaseId } from '../manifest/index.js';
 import type { Peer } from '../swarm/index.js';
@@ -30,7 +30,7 @@ export interface PeerTableOptions {
   heads: HeadBook;
   store: WireStore;
   upload: UploadPolicy;
-  log: (line: string) => void;
+  log: Logger;
   /** The piece transfer in progress, if any: it hears of peers and their pieces. */
   download: () => Download | null;
   /** A newer valid release head arrived from a peer. */
@@ -132,10 +132,10 @@ export class PeerTable {
       readPiece: (space, index) => store.readPiece(space, index),
       badPiece: (i, reason) => this.ban(peer(), `bad piece ${i}: ${reason}`),
       abuse: (reason) => flood.count(reason),
-      error: (err) => log(`serving peer ${peer().key.slice(0, 12)}: ${err.code}: ${err.message}`),
+      error: (err) => log.warn(`serving peer ${peer().key.slice(0, 12)}: ${err.code}: ${err.message}`, { peer: peer().key, code: err.code }),
       closed: (reason) => {
         const p = peer();
-        if (isChunkswarmError(reason, 'E_BAD_PEER')) log(`peer ${p.key.slice(0, 12)} dropped: ${reason.message}`);
+        if (isChunkswarmError(reason, 'E_BAD_PEER')) log.warn(`peer ${p.key.slice(0, 12)} dropped: ${reason.message}`, { peer: p.key });
         this.traffic.closed(p);
         if (this.peers.get(p.key) !== p) return;
         this.peers.delete(p.key);
@@ -149,7 +149,7 @@ export class PeerTable {
   ban(p: SessionPeer, reason: string): void {
     if (this.banned.has(p.key)) return;
     this.banned.set(p.key, reason);
-    this.o.log(`banned peer ${p.key.slice(0, 12)}: ${reason}`);
+    this.o.log.warn(`banned peer ${p.key.slice(0, 12)}: ${reason}`, { peer: p.key });
     void p.wire.close();
     // The publisher stops counting the banned node's pieces as copies (UploadPolicy.distrust).
     this.broadcastStatus(p);
@@ -168,7 +168,7 @@ export class PeerTable {
     if (p.wire.closed) return;
     // A restarted or overloaded publisher must not be shut out for good: it is only disconnected.
     if (alive && !p.publisher) return this.ban(p, `stalls piece requests yet answers others: it ${reason}`);
-    this.o.log(`peer ${p.key.slice(0, 12)} dropped: it ${reason}${alive ? '' : ', and answers nothing else either'}`);
+    this.o.log.warn(`peer ${p.key.slice(0, 12)} dropped: it ${reason}${alive ? '' : ', and answers nothing else either'}`, { peer: p.key });
     void p.wire.close();
   }
 
@@ -197,12 +197,12 @@ export class PeerTable {
       const { code, message } = verdict.error;
       if (!this.refused.some((r) => r.peer === p.key && r.code === code)) {
         this.refused.push({ peer: p.key, code, message });
-        this.o.log(`refused a release head from ${p.key.slice(0, 12)}: ${code}: ${message}`);
+        this.o.log.warn(`refused a release head from ${p.key.slice(0, 12)}: ${code}: ${message}`, { peer: p.key, code });
       }
       return;
     }
     if (verdict.kind === 'known') return;
-    this.o.log(`release ${verdict.release.body.version} announced (${releaseId(verdict.release.body).slice(0, 12)})`);
+    this.o.log.info(`release ${verdict.release.body.version} announced (${releaseId(verdict.release.body).slice(0, 12)})`, { release: verdict.release.body.version });
     this.broadcastHead(p);
     this.o.onNewHead();
   }

@@ -1,4 +1,4 @@
-import type { SerialQueue } from '../core/index.js';
+import type { Logger, SerialQueue } from '../core/index.js';
 import { canActivate, type Deployer } from '../deploy/index.js';
 
 /**
@@ -19,7 +19,7 @@ export const publisherRole: Role = {
 };
 
 /** A frontend: makes each newer release live (under the drift policy) unless pinned, then collects garbage. */
-export function followerRole(o: { deployer: Deployer; serial: SerialQueue; log: (line: string) => void }): Role {
+export function followerRole(o: { deployer: Deployer; serial: SerialQueue; log: Logger }): Role {
   return {
     publisher: false,
     settle: (version) =>
@@ -28,7 +28,7 @@ export function followerRole(o: { deployer: Deployer; serial: SerialQueue; log: 
         await o.deployer.activate(version);
         const gc = await o.deployer.gc().catch(() => null);
         if (gc && gc.removed.length > 0) {
-          o.log(`gc: removed releases ${gc.removed.map((r) => r.version).join(', ')}, freed ${gc.freedBytes} bytes`);
+          o.log.info(`gc: removed releases ${gc.removed.map((r) => r.version).join(', ')}, freed ${gc.freedBytes} bytes`);
         }
       }),
   };

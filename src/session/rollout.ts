@@ -1,4 +1,4 @@
-import { Bitfield, isChunkswarmError, systemClock, type ReleaseId, type SerialQueue } from '../core/index.js';
+import { Bitfield, isChunkswarmError, systemClock, type Logger, type ReleaseId, type SerialQueue } from '../core/index.js';
 import type { Config } from '../config/index.js';
 import { releaseId, releasePieces, type SignedRelease } from '../manifest/index.js';
 import type { Deployer, Stager } from '../deploy/index.js';
@@ -27,7 +27,7 @@ export interface RolloutOptions {
   /** Deploy operations (stage completion, activation, operator commands) run one at a time. */
   serial: SerialQueue;
   random: () => number;
-  log: (line: string) => void;
+  log: Logger;
   closed: () => boolean;
 }
 
@@ -71,7 +71,7 @@ export class Rollout {
       if (!stager) return 'waiting';
       this.phase = 'activating';
       await this.o.serial.run(() => stager.complete());
-      this.o.log(`release ${v} staged (${stager.written} pieces fetched, ${stager.copied} copied locally)`);
+      this.o.log.info(`release ${v} staged (${stager.written} pieces fetched, ${stager.copied} copied locally)`, { release: v });
     }
     // Seeded whole before it is activated: a release blocked by drift still helps the others.
     if (this.servedWhole !== id) {
@@ -115,7 +115,7 @@ export class Rollout {
     // These two lines (timestamped by `serve`) delimit the pieces phase; bench/transfer reads them.
     const missing = stager.missing();
     const missingBytes = missing.reduce((n, i) => n + stager.pieces[i]!.size, 0);
-    this.o.log(`release ${target.body.version}: fetching ${missing.length} of ${stager.pieces.length} pieces (${missingBytes} bytes)`);
+    this.o.log.info(`release ${target.body.version}: fetching ${missing.length} of ${stager.pieces.length} pieces (${missingBytes} bytes)`, { release: target.body.version });
     const dl = new Download({
       stager,
       clock: systemClock,
@@ -138,7 +138,7 @@ export class Rollout {
     for (const p of peers.list()) dl.addPeer(p);
     try {
       await dl.done;
-      this.o.log(`release ${target.body.version}: all pieces received (${dl.duplicates} end-game duplicates)`);
+      this.o.log.info(`release ${target.body.version}: all pieces received (${dl.duplicates} end-game duplicates)`, { release: target.body.version });
       return stager;
     } catch (err) {
       // Keep what was written for the next attempt, whatever stopped this one.

@@ -31,6 +31,8 @@ export interface SwarmOptions {
   limits?: RateLimits;
   /** Address every socket binds to; default 127.0.0.1 if every bootstrap node is loopback, else 0.0.0.0. */
   host?: string;
+  /** UDP port of the DHT and hyperswarm connections; unset: any free port. */
+  dhtPort?: number | null;
   /**
    * TCP port of the direct path (on `host`; 0: any free port): peers that reach it move their
    * traffic off hyperswarm onto TCP. Unset: no listener (this node still dials others' direct paths).
@@ -183,6 +185,7 @@ export class Swarm extends Resource {
     const dht = new HyperDHT({
       bootstrap,
       host,
+      ...(this.opts.dhtPort && { port: this.opts.dhtPort }),
       // Cluster nodes are servers that can reach each other; hyperdht's firewall probing made
       // about half of the first connections between two processes fail.
       firewalled: false,

@@ -32,19 +32,21 @@ describe('diagnose', () => {
     expect(p!.text).toMatch(/no peer found in 30 s: check that cluster\.secret .* network\.bootstrap \(10\.0\.0\.1:49737\)/);
   });
 
-  it('a node whose peers left says since when, as a warning', () => {
+  it('a node whose peers left says since when, as a warning, after a grace period', () => {
+    expect(texts({ connectedPeers: 0, aloneSinceSec: 2 })).toEqual([]);
     const [p] = texts({ connectedPeers: 0, aloneSinceSec: 42 });
-    expect(p).toEqual({ level: 'warning', text: expect.stringMatching(/no peer connected for 42 s/) });
+    expect(p).toEqual({ id: 'peers-gone', level: 'warning', text: expect.stringMatching(/no peer connected for 42 s/) });
   });
 
   it('the last error comes first, with the attempt count and the next retry', () => {
     const [p] = texts({ lastError: { code: 'E_DRIFT', message: 'the live release 3 was changed by hand' }, retry: { failures: 3, retryInSec: 7.2 } });
-    expect(p).toEqual({ level: 'error', text: 'E_DRIFT: the live release 3 was changed by hand (failed 3 times; retrying in 8 s)' });
+    expect(p).toEqual({ id: 'failed-step', level: 'error', text: 'E_DRIFT: the live release 3 was changed by hand (failed 3 times; retrying in 8 s)' });
   });
 
   it('refused heads with a foreign key are an error only while no release was ever accepted', () => {
     const refused = [{ code: 'E_WRONG_CLUSTER' }, { code: 'E_STALE_VERSION' }];
     expect(texts({ refusedHeads: refused, newest: null, live: null })[0]).toEqual({
+      id: 'heads-refused',
       level: 'error',
       text: expect.stringMatching(/release heads refused \(E_WRONG_CLUSTER\).*cluster\.publisherKey/),
     });

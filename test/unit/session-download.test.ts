@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Bitfield, ChunkswarmError, ManualClock } from '../../src/core/index.js';
+import { Bitfield, ChunkswarmError, ManualClock, silentLogger } from '../../src/core/index.js';
 import { seededRandom } from '../../src/scheduler/index.js';
 import { Download } from '../../src/session/download.js';
 import type { SessionPeer } from '../../src/session/peer.js';
@@ -22,7 +22,7 @@ function setup(sizes: number[]) {
     onPiece: (i, from) => events.push(`piece ${i} from ${from.key}`),
     onBan: (p, reason) => events.push(`ban ${p.key}: ${reason}`),
     onStall: (p, reason) => events.push(`stall ${p.key}: ${reason}`),
-    log: () => undefined,
+    log: silentLogger,
   });
   /** A peer that holds every piece of the release and unchokes us. */
   const join = (key: string, publisher = false): SessionPeer & { wire: FakeWire } => {

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import {
   ChunkswarmError,
   DataLock,
+  silentLogger,
   Deployer,
   callControl,
   listDrift,
@@ -19,6 +20,7 @@ import {
   type VerifyResult,
 } from '../../index.js';
 import { formatBytes, formatFields, printJson } from '../format.js';
+import { createLogger } from '../logger.js';
 
 function parseVersion(s: string): number {
   if (!/^\d+$/.test(s) || Number(s) < 1) throw ChunkswarmError.usage(`not a release version: ${JSON.stringify(s)}`);
@@ -70,8 +72,10 @@ function printDeploy(r: DeployResult): void {
 
 /** The commands that deploy, check and keep releases on this node; no network. */
 export function registerDeployCommands(program: Command, configPath: () => string): void {
-  const open = async (json: boolean) =>
-    Deployer.open(await loadConfig(configPath()), { log: (l) => process.stderr.write(json ? '' : `${l}\n`) });
+  const open = async (json: boolean) => {
+    const config = await loadConfig(configPath());
+    return Deployer.open(config, { log: json ? silentLogger : createLogger({ format: 'human', quiet: false, node: config.node.name, timestamps: false }) });
+  };
 
   /**
    * A command that changes what the node should be on: the running `serve` carries it out (so it

@@ -1,4 +1,5 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { createLogger, type LogFormat } from '../logger.js';
 import { callControl, createNode, loadConfig, readStatus, type NodeStatusReport } from '../../index.js';
 import { formatBytes, formatFields, printJson } from '../format.js';
 
@@ -6,10 +7,6 @@ const STALE_SEC = 5;
 /** `status` exit status when no `serve` has reported for STALE_SEC. */
 const NOT_RUNNING_EXIT = 11;
 const STATUS_TIMEOUT_MS = 5000;
-
-function logLine(line: string): void {
-  process.stderr.write(`${new Date().toISOString()} ${line}\n`);
-}
 
 function progressLine(r: NodeStatusReport): string | null {
   if (!r.progress) return null;
@@ -27,16 +24,17 @@ export function registerServeCommands(program: Command, configPath: () => string
     .description('run this node: join the cluster, seed retained releases, fetch and activate new ones')
     .option('--bootstrap-port <port>', 'also run a DHT bootstrap node on this port (overrides network.bootstrapPort)', (v) => Number(v))
     .option('--quiet', 'log only warnings and errors')
+    .addOption(new Option('--log-format <format>', 'log lines for people (human) or one JSON object per line (json)').choices(['human', 'json']).default('human'))
     .action(async (o) => {
       const config = await loadConfig(configPath());
       if (o.bootstrapPort !== undefined) config.network.bootstrapPort = o.bootstrapPort;
-      const log = o.quiet ? (l: string) => (/^(WARNING|error|banned|refused)/.test(l) ? logLine(l) : undefined) : logLine;
+      const log = createLogger({ format: o.logFormat as LogFormat, quiet: !!o.quiet, node: config.node.name });
       const node = await createNode({ config, log });
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) return;
         stopping = true;
-        log(`${signal}: stopping`);
+        log.info(`${signal}: stopping`);
         void node.close().then(() => process.exit(0), () => process.exit(1));
       };
       process.on('SIGINT', () => stop('SIGINT'));
@@ -44,8 +42,9 @@ export function registerServeCommands(program: Command, configPath: () => string
       await node.ready();
       let last = '';
       const progress = setInterval(() => {
-        const line = progressLine(node.report());
-        if (line && line !== last && !o.quiet) log(line);
+        const r = node.report();
+        const line = progressLine(r);
+        if (line && line !== last) log.info(line, r.progress ? { release: r.progress.version } : {});
         last = line ?? '';
       }, 2000);
       progress.unref();
