@@ -32,8 +32,10 @@ export class UploadPolicy {
 
   setSpace(space: Space): void {
     this.space = space;
+    // Offers are a peer's pipeline from the publisher: each piece taken up earns the next one, so
+    // a window of 16 (about 1 MB) kept a single fast follower waiting on round trips; 64 is ~4 MB.
     this.seeder = this.o.publisher
-      ? new SuperSeeder({ pieceCount: space.have.length, clock: this.o.clock, random: this.o.random, options: { offersPerPeer: 16 } })
+      ? new SuperSeeder({ pieceCount: space.have.length, clock: this.o.clock, random: this.o.random, options: { offersPerPeer: 64 } })
       : null;
     for (const p of this.peers.values()) this.announce(p);
   }
