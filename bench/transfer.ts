@@ -4,7 +4,7 @@
  * both transports measured in the same run between two processes: bare secret-stream over TCP,
  * bare hyperswarm, and our Swarm stream (authentication + credit flow control over hyperswarm).
  * Targets: pieces over TCP >= 0.8 of raw secret-stream over TCP, <= 4 ms of CPU per MB per side.
- *   npm run bench:transfer [-- --mb 256 --files 200 --profile <dir>]
+ *   npm run bench:transfer [-- --mb 256 --files 200 --paths tcp,hyperswarm --profile <dir>]
  * --profile: the serve processes run with --cpu-prof, profiles written to <dir>/<path> when they stop.
  */
 import { mkdir } from 'node:fs/promises';
@@ -22,6 +22,7 @@ const { values } = parseArgs({
     files: { type: 'string', default: '200' },
     profile: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    paths: { type: 'string', default: 'tcp,hyperswarm' },
   },
 });
 const bytes = Math.round(Number(values.mb) * 1e6);
@@ -148,30 +149,26 @@ runBench('transfer', values.keep, async (work) => {
 
   const src = join(work, 'source');
   const gen = await generateTree(src, { bytes, files, perDir: 50, seed: 11 });
-  const overTcp = await chunkswarmTransfer(work, src, gen, 'tcp');
-  console.log(piecesLines(overTcp, 'tcp'));
-  const overHyperswarm = await chunkswarmTransfer(work, src, gen, 'hyperswarm');
-  console.log(piecesLines(overHyperswarm, 'hyperswarm'));
-
-  const ratioTcp = overTcp.piecesMBps / tcpMBps;
-  const ratioHyperswarm = overHyperswarm.piecesMBps / oursMBps;
-  // Both ends share this machine's cores, so when it is CPU-bound the MB/s ratio tends to the
-  // ratio of CPU spent per MB, which other load on the machine hardly changes.
-  const costTcp = costRatio(tcp, overTcp);
-  const costHyperswarm = costRatio(ours, overHyperswarm);
-  console.log(`pieces over TCP / raw secret-stream over TCP: ${ratioTcp.toFixed(2)} in MB/s (target >= 0.8), ${fmt(costTcp, 2)} in CPU per MB`);
-  console.log(`pieces over hyperswarm / Swarm stream: ${ratioHyperswarm.toFixed(2)} in MB/s, ${fmt(costHyperswarm, 2)} in CPU per MB`);
+  const paths = values.paths.split(',').filter((p): p is Path => p === 'tcp' || p === 'hyperswarm');
+  const raws: Record<Path, [RawTransferResult, number, string]> = { tcp: [tcp, tcpMBps, 'raw secret-stream over TCP'], hyperswarm: [ours, oursMBps, 'Swarm stream'] };
+  const results: Record<string, unknown> = {};
+  for (const path of paths) {
+    const cs = await chunkswarmTransfer(work, src, gen, path);
+    console.log(piecesLines(cs, path));
+    const [raw, rawMBps, rawName] = raws[path];
+    // Both ends share this machine's cores, so when it is CPU-bound the MB/s ratio tends to the
+    // ratio of CPU spent per MB, which other load on the machine hardly changes.
+    const ratio = cs.piecesMBps / rawMBps;
+    const cost = costRatio(raw, cs);
+    console.log(`pieces over ${path} / ${rawName}: ${ratio.toFixed(2)} in MB/s${path === 'tcp' ? ' (target >= 0.8)' : ''}, ${fmt(cost, 2)} in CPU per MB`);
+    results[path] = { ...cs, ratioToRaw: ratio, cpuCostRatioToRaw: cost };
+  }
   return {
     bytes,
     secretStreamTcp: { ...tcp, MBps: tcpMBps },
     bareHyperswarm: { ...bare, MBps: mbps(bare.bytes, bare.seconds) },
     swarmStream: { ...ours, MBps: oursMBps },
-    chunkswarmTcp: overTcp,
-    chunkswarmHyperswarm: overHyperswarm,
-    ratioPiecesTcpToSecretStreamTcp: ratioTcp,
-    ratioPiecesHyperswarmToSwarmStream: ratioHyperswarm,
-    cpuCostRatioTcp: costTcp,
-    cpuCostRatioHyperswarm: costHyperswarm,
+    chunkswarm: results,
     profileDir: values.profile ? resolve(values.profile) : null,
   };
 });

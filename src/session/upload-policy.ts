@@ -32,8 +32,11 @@ export class UploadPolicy {
 
   setSpace(space: Space): void {
     this.space = space;
+    // Offers are a peer's pipeline from the publisher: each piece taken up earns the next one. A
+    // fixed 2 per peer held one fast follower to round trips; 64 per peer blurred who spreads
+    // what among many. 64 spread over the unchoked peers serves both.
     this.seeder = this.o.publisher
-      ? new SuperSeeder({ pieceCount: space.have.length, clock: this.o.clock, random: this.o.random })
+      ? new SuperSeeder({ pieceCount: space.have.length, clock: this.o.clock, random: this.o.random, options: { offerBudget: 64 } })
       : null;
     for (const p of this.peers.values()) this.announce(p);
   }

@@ -292,7 +292,8 @@ export class Swarm extends Resource {
           return void conn.destroy();
         }
         const { direct } = path;
-        if (this.closed || conn.destroyed) {
+        // Either connection may have died meanwhile; a stream handed out closed would never say so.
+        if (this.closed || conn.destroyed || direct?.conn.destroyed) {
           direct?.conn.destroy();
           return void conn.destroy();
         }

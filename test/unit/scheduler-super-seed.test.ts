@@ -24,6 +24,15 @@ describe('SuperSeeder: offers', () => {
     expect(ss.advertisedTo('a')).toEqual(offered[0]);
   });
 
+  it('spreads its offer budget over the unchoked peers: deep for one, a couple each for many', () => {
+    const { ss } = make(100, { offersPerPeer: 2, offerBudget: 8 });
+    expect(join(ss, 'a')).toHaveLength(8);
+    expect(join(ss, 'b')).toHaveLength(4);
+    expect(join(ss, 'c')).toHaveLength(2);
+    expect(join(ss, 'd')).toHaveLength(2);
+    expect(join(ss, 'e')).toHaveLength(2); // never below offersPerPeer
+  });
+
   it('offers the lowest (holders + open offers) first, never what the peer has', () => {
     const { ss } = make(5, { offersPerPeer: 1, copiesBeforeDefer: 10 });
     expect(join(ss, 'h1', [0, 1, 2, 3])).toEqual([4]);

@@ -3,6 +3,7 @@ import { Bitfield, ChunkswarmError, ManualClock, silentLogger } from '../../src/
 import { seededRandom } from '../../src/scheduler/index.js';
 import { Download } from '../../src/session/download.js';
 import type { SessionPeer } from '../../src/session/peer.js';
+import { PeerStanding } from '../../src/session/peer-standing.js';
 import { declinedError } from '../../src/wire/index.js';
 import { fakePeer, MemoryStager, settle, type FakeWire } from './session-fakes.js';
 
@@ -136,5 +137,15 @@ describe('Download', () => {
     timeout(loaded, second!);
     await settle();
     expect(events.filter((e) => e.startsWith('ban'))).toEqual([]);
+  });
+});
+
+describe('PeerStanding', () => {
+  it('backs off longer each silent round, up to the cap, and forgets it all once the peer sends', () => {
+    const s = new PeerStanding({ failures: 1, spanMs: 0, backOffMs: 100, maxBackOffMs: 300, stalledAfterRounds: 9 });
+    const waits = [0, 1, 2, 3].map((t) => s.timedOut(t));
+    expect(waits.map((v) => (v?.kind === 'back-off' ? v.ms : v?.kind))).toEqual([100, 200, 300, 300]);
+    s.sent();
+    expect(s.timedOut(5)).toMatchObject({ kind: 'back-off', ms: 100 });
   });
 });

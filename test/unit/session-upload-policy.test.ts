@@ -54,12 +54,12 @@ describe('UploadPolicy on the publisher', () => {
     const { policy, connect } = setup(true, 1);
     const a = connect('a');
     const b = connect('b');
-    policy.setSpace({ release: R, version: 1, have: Bitfield.full(64) });
-    expect(a.wire.localSpace).toEqual({ release: R, pieceCount: 64 });
+    policy.setSpace({ release: R, version: 1, have: Bitfield.full(256) });
+    expect(a.wire.localSpace).toEqual({ release: R, pieceCount: 256 });
     expect(held(a.wire.localHave)).toEqual([]);
-    a.wire.announce(R, new Bitfield(64));
+    a.wire.announce(R, new Bitfield(256));
     policy.remoteSpace(a);
-    const bHas = new Bitfield(64);
+    const bHas = new Bitfield(256);
     bHas.set(10);
     b.wire.announce(R, bHas);
     policy.remoteSpace(b);
@@ -75,20 +75,21 @@ describe('UploadPolicy on the publisher', () => {
   });
 
   it('does not count the copies of a member others banned, so it does not defer to it', () => {
+    const N = 512; // well beyond the offers one peer holds
     for (const banned of [false, true]) {
       const { policy, connect } = setup(true, 4);
-      policy.setSpace({ release: R, version: 1, have: Bitfield.full(64) });
+      policy.setSpace({ release: R, version: 1, have: Bitfield.full(N) });
       const liar = connect('liar');
       const honest = connect('honest');
       if (banned) policy.distrust(['liar']);
-      const claimed = new Bitfield(64);
-      for (let i = 0; i < 32; i++) claimed.set(i); // claims half the pieces
+      const claimed = new Bitfield(N);
+      for (let i = 0; i < N / 2; i++) claimed.set(i); // claims half the pieces
       liar.wire.announce(R, claimed);
       policy.remoteSpace(liar);
-      honest.wire.announce(R, new Bitfield(64));
+      honest.wire.announce(R, new Bitfield(N));
       policy.remoteSpace(honest);
       policy.interested('honest', true);
-      const claimedNotOffered = [...Array(32).keys()].find((i) => !honest.wire.localHave!.get(i))!;
+      const claimedNotOffered = [...Array(N / 2).keys()].find((i) => !honest.wire.localHave!.get(i))!;
       // Believed, the liar would hold the only copy of it, and the publisher would defer to it.
       expect(policy.allow('honest', claimedNotOffered), `liar distrusted: ${banned}`).toBe(banned);
     }
