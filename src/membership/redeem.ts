@@ -40,22 +40,36 @@ export async function redeem(o: RedeemOptions): Promise<Redeemed> {
   const joinKey = Buffer.from(o.token.joinKey).toString('hex');
   let conn: HyperDHT.NoiseSecretStream | null = null;
   let timer: NodeJS.Timeout | null = null;
+  let lastFailure: Error | null = null;
+  let settled = false;
   // Told apart from the start: a dead bootstrap list fails in seconds, not at the deadline.
   const reachable = answers(bootstrap, host);
   const noBootstrap = reachable.then((ok) => (ok ? new Promise<never>(() => undefined) : Promise.reject(new ChunkswarmError('E_UNREACHABLE', 'no bootstrap node answers'))));
   noBootstrap.catch(() => undefined);
   try {
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new ChunkswarmError('E_UNREACHABLE', `no answer from the publisher's join service within ${o.timeoutMs / 1000} s`)), o.timeoutMs);
+      const why = () => (lastFailure ? ` (last attempt: ${lastFailure.message})` : '');
+      timer = setTimeout(() => reject(new ChunkswarmError('E_UNREACHABLE', `no answer from the publisher's join service within ${o.timeoutMs / 1000} s${why()}`)), o.timeoutMs);
     });
     const exchange = (async () => {
       await dht.ready();
-      const c = (conn = dht.connect(o.token.joinKey, { keyPair: o.keyPair }));
-      const failed = new Promise<never>((_, reject) => c.on('error', (err: Error & { code?: string }) => reject(err)));
-      failed.catch(() => undefined);
-      if (!(await Promise.race([c.opened, failed]))) throw new ChunkswarmError('E_UNREACHABLE', 'the connection to the join service closed during its handshake');
-      c.write(jsonLine({ v: 1, cluster: clusterIdOf(o.token.publisherKey), secret: Buffer.from(o.token.secret).toString('hex'), name: o.name }));
-      return Promise.race([readJsonLine(c, { maxBytes: MAX_ANSWER_BYTES, timeoutMs: o.timeoutMs, what: "the join service's answer" }), failed]);
+      // A first connection between two processes can fail its handshake (the DHT's holepunch
+      // race, a loaded machine): nothing was sent yet, so another attempt is safe until the
+      // deadline. Once the invitation is sent, an error is final: it may have been redeemed.
+      for (let attempt = 1; !settled; attempt++) {
+        const c = (conn = dht.connect(o.token.joinKey, { keyPair: o.keyPair }));
+        const failed = new Promise<never>((_, reject) => c.on('error', (err: Error & { code?: string }) => reject(err)));
+        failed.catch(() => undefined);
+        const opened = await Promise.race([c.opened, failed]).catch((err: unknown) => err as Error);
+        if (opened === true) {
+          c.write(jsonLine({ v: 1, cluster: clusterIdOf(o.token.publisherKey), secret: Buffer.from(o.token.secret).toString('hex'), name: o.name }));
+          return Promise.race([readJsonLine(c, { maxBytes: MAX_ANSWER_BYTES, timeoutMs: o.timeoutMs, what: "the join service's answer" }), failed]);
+        }
+        c.destroy();
+        lastFailure = opened instanceof Error ? opened : new ChunkswarmError('E_UNREACHABLE', 'the connection to the join service closed during its handshake');
+        await new Promise((r) => setTimeout(r, Math.min(2000, 250 * attempt)));
+      }
+      throw lastFailure;
     })();
     exchange.catch(() => undefined);
     let raw: unknown;
@@ -67,6 +81,7 @@ export async function redeem(o: RedeemOptions): Promise<Redeemed> {
     }
     return check(raw, o);
   } finally {
+    settled = true;
     if (timer) clearTimeout(timer);
     (conn as HyperDHT.NoiseSecretStream | null)?.destroy();
     await dht.destroy({ force: true }).catch(() => undefined);
