@@ -166,7 +166,7 @@ export class Download {
     const piece = this.o.stager.pieces[index]!;
     let bytes: Uint8Array;
     try {
-      bytes = await p.wire.requestPiece(index, piece.size, piece.hash);
+      bytes = await p.wire.requestPiece(index, piece.size);
     } catch (err) {
       if (this.finished) return;
       if (isChunkswarmError(err, 'E_HASH_MISMATCH')) this.apply(this.scheduler.pieceReceived(p.key, index, false));
@@ -184,6 +184,12 @@ export class Download {
         this.o.onPiece(index, p);
       }
     } catch (err) {
+      // The stager verifies every chunk of a piece: bytes that are not the piece are the peer's lie.
+      if (isChunkswarmError(err, 'E_HASH_MISMATCH')) {
+        this.o.onBan(p, `bad piece ${index}: ${err.message}`);
+        this.apply(this.scheduler.pieceReceived(p.key, index, false));
+        return;
+      }
       this.fail(err);
       return;
     }

@@ -1,5 +1,4 @@
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { readFile, access } from 'node:fs/promises';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ChunkswarmError, isHex64, type ObjectHash } from '../core/index.js';
 import { decodeObject, encodeObject, objectHash, type FileObject, type ManifestObject, type TreeObject } from '../manifest/index.js';
@@ -12,6 +11,8 @@ import { decodeObject, encodeObject, objectHash, type FileObject, type ManifestO
 export class ObjectStore {
   private readonly cache = new Map<string, ManifestObject>();
   private readonly fanouts = new Set<string>();
+  /** Hashes found on disk by one listing of every fanout directory, made on the first has() that needs it. */
+  private present: Set<string> | null = null;
 
   constructor(readonly dir: string) {}
 
@@ -20,14 +21,24 @@ export class ObjectStore {
     return join(this.dir, hash.slice(0, 2), hash.slice(2));
   }
 
+  /**
+   * Walking a release's objects asks this of every object, most of them present: one listing of the
+   * 256 fanout directories answers them all, far cheaper than one stat each. A hash not listed
+   * (written since by another process) is still looked up.
+   */
   async has(hash: ObjectHash): Promise<boolean> {
     if (this.cache.has(hash)) return true;
-    try {
-      await access(this.pathOf(hash));
-      return true;
-    } catch {
-      return false;
+    this.present ??= this.list();
+    return this.present.has(hash) || existsSync(this.pathOf(hash));
+  }
+
+  private list(): Set<string> {
+    const out = new Set<string>();
+    for (const fanout of readdirOrEmpty(this.dir)) {
+      if (fanout.length !== 2) continue;
+      for (const name of readdirOrEmpty(join(this.dir, fanout))) if (name.length === 62) out.add(fanout + name);
     }
+    return out;
   }
 
   async put(obj: ManifestObject): Promise<ObjectHash> {
@@ -57,7 +68,7 @@ export class ObjectStore {
           mkdirSync(join(this.dir, fanout), { recursive: true });
           this.fanouts.add(fanout);
         }
-        if (!existsSync(path)) {
+        if (!this.present?.has(hash) && !existsSync(path)) {
           const tmp = `${path}.${process.pid}.tmp`;
           writeFileSync(tmp, bytes);
           renameSync(tmp, path);
@@ -67,13 +78,15 @@ export class ObjectStore {
       }
     }
     this.cache.set(hash, obj);
+    this.present?.add(hash);
     return hash;
   }
 
+  /** Synchronous for the same reason as write(): a release of 10^5 files reads 10^5 small objects. */
   async getBytes(hash: ObjectHash): Promise<Uint8Array | null> {
     let bytes: Uint8Array;
     try {
-      bytes = await readFile(this.pathOf(hash));
+      bytes = readFileSync(this.pathOf(hash));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw ChunkswarmError.fromSystem(err, `reading object ${hash}`);
@@ -103,5 +116,13 @@ export class ObjectStore {
     const obj = await this.get(hash);
     if (obj.kind !== 'file') throw ChunkswarmError.badObject(`${hash} is a ${obj.kind} object, expected a file`);
     return obj;
+  }
+}
+
+function readdirOrEmpty(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
   }
 }

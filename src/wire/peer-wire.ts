@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import Wire from 'bittorrent-protocol';
 import { ChunkswarmError, systemClock, type ChunkHash, type Clock, type ObjectHash, type ReleaseId } from '../core/index.js';
-import { CHUNK_MAX } from '../manifest/index.js';
+import { PIECE_MAX } from '../manifest/index.js';
 import { Bitfield } from './bitfield.js';
 import { FrameGuard } from './frame-guard.js';
 import { checkPeerId, clusterInfoHash } from './info-hash.js';
@@ -57,7 +57,7 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
     super();
     const clock = opts.clock ?? systemClock;
     const { limits } = opts;
-    const maxPieceBytes = limits.maxPieceBytes ?? CHUNK_MAX;
+    const maxPieceBytes = limits.maxPieceBytes ?? PIECE_MAX;
     this.maxMessageBytes = limits.maxMessageBytes;
     this.maxPieces = limits.maxPieces ?? DEFAULT_MAX_PIECES;
     this.stream = opts.stream;
@@ -183,11 +183,12 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
   }
 
   /**
-   * Fetches piece `index` of the peer's current space, whole, and verifies it. Rejects with
+   * Fetches piece `index` of the peer's current space, whole, and verifies it if `expectedHash` is
+   * given (a piece of several chunks has none: the stager checks each chunk). Rejects with
    * E_HASH_MISMATCH (and emits 'bad-piece'), E_TIMEOUT, E_BUSY (choked, declined, peer moved
    * to another space), E_NOT_FOUND (not in the peer's space) or E_CLOSED.
    */
-  requestPiece(index: number, length: number, expectedHash: ChunkHash): Promise<Uint8Array> {
+  requestPiece(index: number, length: number, expectedHash?: ChunkHash): Promise<Uint8Array> {
     if (this.isClosed) return Promise.reject(closedError());
     return this.pieces.request(this.remote?.info ?? null, index, length, expectedHash);
   }

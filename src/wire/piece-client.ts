@@ -6,12 +6,13 @@ import type { SpaceInfo } from './types.js';
 
 interface Wanted {
   length: number;
-  hash: ChunkHash;
+  hash: ChunkHash | undefined;
 }
 
 /**
- * Our piece requests to one peer: a whole chunk per request, at most one per index, each
- * verified against its chunk hash here so that no unverified byte reaches the session.
+ * Our piece requests to one peer: a whole piece per request, at most one per index. A piece of
+ * one chunk may be verified here against its hash; a run of chunks is verified chunk by chunk by
+ * the stager, the only place that knows them.
  */
 export class PieceClient {
   private readonly pending: PendingRequests<number, Uint8Array, Wanted>;
@@ -33,7 +34,7 @@ export class PieceClient {
   }
 
   /** `space` is the peer's current space, which the index refers to. */
-  request(space: SpaceInfo | null, index: number, length: number, hash: ChunkHash): Promise<Uint8Array> {
+  request(space: SpaceInfo | null, index: number, length: number, hash?: ChunkHash): Promise<Uint8Array> {
     const refused = this.refusal(space, index, length, hash);
     if (refused) return Promise.reject(refused);
     const answer = this.pending.add(index, { length, hash }, this.timeoutMs, () => {
@@ -49,7 +50,7 @@ export class PieceClient {
     return answer;
   }
 
-  private refusal(space: SpaceInfo | null, index: number, length: number, hash: ChunkHash): ChunkswarmError | null {
+  private refusal(space: SpaceInfo | null, index: number, length: number, hash: ChunkHash | undefined): ChunkswarmError | null {
     if (space === null || !Number.isInteger(index) || index < 0 || index >= space.pieceCount) {
       const where = space ? `release ${space.release} (${space.pieceCount} pieces)` : 'no release yet';
       return ChunkswarmError.notFound(`piece ${index} in the peer's space: it announced ${where}`);
@@ -57,7 +58,7 @@ export class PieceClient {
     if (!Number.isInteger(length) || length < 1 || length > this.maxPieceBytes) {
       return new ChunkswarmError('E_USAGE', `piece length ${length} is outside 1..${this.maxPieceBytes}`);
     }
-    if (!isHex64(hash)) return new ChunkswarmError('E_USAGE', `piece hash ${JSON.stringify(hash)} is not 64 lowercase hex`);
+    if (hash !== undefined && !isHex64(hash)) return new ChunkswarmError('E_USAGE', `piece hash ${JSON.stringify(hash)} is not 64 lowercase hex`);
     if (this.wire.peerChoking) return new ChunkswarmError('E_BUSY', `peer is choking us; piece ${index} not requested`);
     if (this.pending.meta(index) !== undefined) return new ChunkswarmError('E_BUSY', `piece ${index} is already requested from this peer`);
     return null;
@@ -70,7 +71,7 @@ export class PieceClient {
   onPiece(index: number, offset: number, block: Uint8Array): void {
     const wanted = this.pending.meta(index);
     if (wanted === undefined) return; // answered already, or late after a cancel: harmless
-    this.pending.reject(index, ChunkswarmError.hashMismatch(`piece ${index}`, wanted.hash, `${block.length} bytes at offset ${offset}`));
+    this.pending.reject(index, ChunkswarmError.hashMismatch(`piece ${index}`, `${wanted.length} bytes at offset 0`, `${block.length} bytes at offset ${offset}`));
     this.wire.cancel(index, 0, wanted.length);
     this.onBadPiece(index, `piece ${index} arrived as ${block.length} bytes at offset ${offset}, requested ${wanted.length} at 0`);
   }
@@ -93,9 +94,9 @@ export class PieceClient {
   private receive(index: number, block: Uint8Array): void {
     const wanted = this.pending.meta(index);
     if (wanted === undefined) return;
-    const got = hashBytes(block);
+    const got = wanted.hash === undefined ? undefined : hashBytes(block);
     if (got !== wanted.hash) {
-      this.pending.reject(index, ChunkswarmError.hashMismatch(`piece ${index}`, wanted.hash, got));
+      this.pending.reject(index, ChunkswarmError.hashMismatch(`piece ${index}`, String(wanted.hash), String(got)));
       this.onBadPiece(index, `piece ${index} has hash ${got}, expected ${wanted.hash}`);
       return;
     }
