@@ -57,6 +57,10 @@ runBench('deploy', values.keep, async (work) => {
   const mirror = join(work, 'mirror');
   if (rsync.ok) await timed('rsync', ['-a', `${src}/`, `${mirror}/`]);
   else console.log(`rsync comparison skipped: ${rsync.reason}`);
+  // The floors: a plain copy of the tree (first deploy) and an lstat of every file (quick verify).
+  const cp = await timed('cp', ['-a', src, join(work, 'cp-copy')]);
+  const walk = await timed('find', [join(fol, 'live/'), '-printf', '%s\n']);
+  console.log(`cp -a of the tree: ${cp.seconds.toFixed(1)} s; find + lstat of the live tree: ${walk.seconds.toFixed(2)} s`);
 
   const spec = onePercent(files, 3);
   const edits = await editTree(src, gen.paths, spec);
@@ -97,6 +101,8 @@ runBench('deploy', values.keep, async (work) => {
     change: { ...spec, changedOrAdded: changed },
     publish1Seconds: v1.seconds,
     firstDeploySeconds: first.seconds,
+    cpSeconds: cp.seconds,
+    lstatWalkSeconds: walk.seconds,
     publish2: { seconds: v2.seconds, hashedFiles: v2.r.hashedFiles, newChunks: v2.r.newChunks, newBytes: v2.r.newBytes },
     stageActivate: { seconds: deploy.seconds, stagedFiles, ...staged, source: 'activate --source-data (no network)' },
     verify: { seconds: verify.seconds, hashed: verify.r.hashed, checked: verify.r.checked, againSeconds: verifyAgain.seconds, againHashed: verifyAgain.r.hashed },

@@ -27,12 +27,12 @@ export async function buildReleaseTree(o: {
   owner: boolean;
 }): Promise<FileAction[]> {
   const tree = await releaseTree(o.root, o.objects, o.staging);
-  // Directories made while hashing hold the copies: only those made now are known empty.
-  const fresh = makeDirs(o.staging, tree.dirs);
+  makeDirs(o.staging, tree.dirs);
+  // The staging tree was made for this publish: the only files in it are the copies.
   const { actions } = await linkDonors(o.staging, {
     root: o.root, files: tree.files.map((f) => ({ ...f, size: o.sizes.get(f.path)! })), releases: o.releases, objects: o.objects,
     inodes: o.inodes, preferred: o.previous, exclude: o.version, tainted: new Set(), owner: o.owner,
-  }, fresh);
+  }, (path) => o.copied.has(path));
   const writes = actions.filter((a): a is WriteAction => a.kind === 'write');
   const aliases = actions.filter((a): a is AliasAction => a.kind === 'alias');
   // Unchanged content with no clean inode to share (new metadata, or the previous tree is gone).

@@ -286,7 +286,9 @@ export class Deployer {
     const state = await this.state();
     const live = await this.live();
     const protect = [live?.version, state.live].filter((v): v is number => typeof v === 'number');
-    return collectGarbage({ releases: this.releases, keep: this.config.releases.keep, protect, chunkIndex: this.chunkIndex, inodes: this.inodes });
+    return collectGarbage({
+      releases: this.releases, keep: this.config.releases.keep, protect, chunkIndex: this.chunkIndex, inodes: this.inodes, objects: this.objects,
+    });
   }
 
   private refusePinned(state: NodeState, version: number, live: number | null, allow?: boolean): void {

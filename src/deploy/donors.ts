@@ -1,5 +1,4 @@
 import { lstatSync } from 'node:fs';
-import { join } from 'node:path';
 import type { ObjectHash } from '../core/index.js';
 import { walkTree, type TreeEntry } from '../manifest/index.js';
 import { inodeKey, type InodeCache, type InodeStat, type ObjectStore, type ReleaseStore } from '../store/index.js';
@@ -66,7 +65,7 @@ export async function findDonors(q: DonorSearch): Promise<DonorsFound> {
     const oldRoot = (await q.releases.head(q.preferred)).body.root;
     await pairWalk(q.objects, q.root, oldRoot, '', async (path, entry, old) => {
       const size = sizes.get(path)!;
-      const abs = join(base, path);
+      const abs = `${base}/${path}`;
       if (sameInode(old, entry)) {
         const st = await check(abs, entry, size);
         if (st) return void take(path, abs, st);
@@ -88,7 +87,7 @@ export async function findDonors(q: DonorSearch): Promise<DonorsFound> {
     await walkTree((await q.releases.head(v)).body.root, (h) => q.objects.getTree(h), (path, e) => {
       if (e.type !== 'file' || !hashes.has(e.hash!)) return;
       const list = byHash.get(e.hash!) ?? [];
-      list.push({ abs: join(base, path), entry: e });
+      list.push({ abs: `${base}/${path}`, entry: e });
       byHash.set(e.hash!, list);
     });
   }

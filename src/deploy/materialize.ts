@@ -29,7 +29,8 @@ export function makeDirs(dir: string, dirs: readonly ReleaseEntry[]): Set<string
   return created;
 }
 
-function parentOf(path: string): string {
+/** The release path of a path's directory ('' for the root). */
+export function parentOf(path: string): string {
   const i = path.lastIndexOf('/');
   return i < 0 ? '' : path.slice(0, i);
 }
@@ -45,13 +46,13 @@ const MAX_PLAN_ROUNDS = 3;
 export async function linkDonors(
   dir: string,
   search: Omit<DonorSearch, 'tainted'> & { tainted: Set<string> },
-  fresh: ReadonlySet<string>,
+  mayExist: (path: string) => boolean,
 ): Promise<{ actions: FileAction[]; previous: DonorsFound['previous'] }> {
   for (let round = 1; ; round++) {
     const found = await findDonors(search);
     const actions = planFiles(search.files, found.donors);
     const links = actions.filter((a): a is LinkAction => a.kind === 'link');
-    const changed = new Set(await placeLinks(dir, links, found.seen, search.inodes, round === 1 ? fresh : new Set()));
+    const changed = new Set(await placeLinks(dir, links, found.seen, search.inodes, round === 1 ? mayExist : () => true));
     await search.inodes.save();
     if (changed.size === 0) return { actions, previous: found.previous };
     if (round === MAX_PLAN_ROUNDS) {
@@ -65,15 +66,15 @@ export async function linkDonors(
  * Hard-links each donor into the tree and checks, right after, that the inode is still in the
  * state it was found clean in (`seen`, by inode): an edit since then moved its size or mtime. The
  * inode cache follows the ctime that link(2) moved. Returns the paths not linked because their
- * donor changed: the caller plans them again. Paths in `fresh` directories (created by this run)
- * cannot exist yet and are not looked at first. One link and one lstat per file.
+ * donor changed: the caller plans them again. A path for which `mayExist` says no (its directory
+ * was just created, say) is not looked at first: one link and one lstat per file.
  */
 export async function placeLinks(
   dir: string,
   links: readonly LinkAction[],
   seen: ReadonlyMap<string, InodeStat>,
   inodes: InodeCache,
-  fresh: ReadonlySet<string>,
+  mayExist: (path: string) => boolean,
 ): Promise<string[]> {
   const changed: string[] = [];
   let n = 0;
@@ -81,7 +82,7 @@ export async function placeLinks(
     await yieldEvery(++n);
     // Release paths are validated names: plain concatenation, no normalisation needed.
     const abs = `${dir}/${a.path}`;
-    if (!fresh.has(parentOf(a.path))) {
+    if (mayExist(a.path)) {
       const st = lstatSyncOrNull(abs);
       if (st && inodeKey(st) === a.inode) continue;
       if (st) await removeAny(abs, st);
@@ -119,7 +120,7 @@ export async function placeWrites(dir: string, writes: readonly WriteAction[], a
   let n = 0;
   for (const a of writes) {
     await yieldEvery(++n);
-    const abs = join(dir, a.path);
+    const abs = `${dir}/${a.path}`;
     const st = lstatSyncOrNull(abs);
     if (st?.isFile() && st.size === size(a)) {
       const own = 1 + (aliasesOf.get(a.path) ?? []).filter((p) => {

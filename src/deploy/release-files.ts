@@ -53,13 +53,21 @@ export async function releaseTree(root: ObjectHash, objects: ObjectStore, base: 
   return out;
 }
 
-/** A release's entries with every file object, its chunks and its pieces (objects must all be local). */
-export async function loadRelease(root: ObjectHash, objects: ObjectStore, base: string): Promise<ReleaseContent> {
+/**
+ * A release's entries with every file object, its chunks and its pieces (objects must all be
+ * local). Its file objects are read from its pack (one file) if it has one, and the pack is made
+ * otherwise; `like` names a release likely to share most of them (the live one), whose pack is read
+ * first when this one has none yet.
+ */
+export async function loadRelease(root: ObjectHash, objects: ObjectStore, base: string, like: ObjectHash | null = null): Promise<ReleaseContent> {
   const loadTree = (h: ObjectHash) => objects.getTree(h);
   const loadFile = (h: ObjectHash) => objects.getFile(h);
+  const packed = objects.loadPack(root) > 0;
+  if (!packed && like !== null) objects.loadPack(like);
   const tree = await releaseTree(root, objects, base);
   const files: ReleaseFile[] = [];
   for (const f of tree.files) files.push({ ...f, file: await loadFile(f.entry.hash!) });
+  if (!packed) await objects.savePack(root, new Set(tree.files.map((f) => f.entry.hash!)));
   // A second walk, over objects now in memory: the one definition of the piece space.
   const chunks = await releaseChunks(root, loadTree, loadFile);
   return { ...tree, files, chunks, pieces: groupPieces(chunks) };

@@ -7,7 +7,7 @@ import { releaseId, type ChunkRef, type FileObject, type Piece, type SignedRelea
 import { removeTree, syncFilesystem, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
 import { previousChunks } from './donors.js';
 import type { ChunkSource } from './local-source.js';
-import { finishTree, linkDonors, makeDirs, moveIntoPlace, placeAliases, placeWrites, type AliasAction, type WriteAction } from './materialize.js';
+import { finishTree, linkDonors, makeDirs, moveIntoPlace, parentOf, placeAliases, placeWrites, type AliasAction, type WriteAction } from './materialize.js';
 import { layoutPieces, type FileAction, type PieceLayout } from './plan.js';
 import { loadRelease, type ReleaseContent } from './release-files.js';
 import { lstatSyncOrNull, ownerOf, readVerified, writeAt } from './stage-fs.js';
@@ -113,7 +113,8 @@ export class Stager {
     }
     const staging = releases.stagingPath(version);
     const ppath = progressPath(releases, version);
-    const content = await loadRelease(release.body.root, objects, staging);
+    const like = opts.liveVersion === null ? null : await releases.head(opts.liveVersion).then((h) => h.body.root, () => null);
+    const content = await loadRelease(release.body.root, objects, staging, like);
     const progress = await loadProgress(ppath, releaseId(release.body), content.pieces.length);
     // No record at all: killed before the first flush, and what it wrote is checked (salvage).
     // A record that is not this release's means a staging area that is not either.
@@ -128,7 +129,7 @@ export class Stager {
       const { actions, previous } = await linkDonors(staging, {
         root: content.root, files: content.files.map((f) => ({ path: f.path, entry: f.entry, size: f.file.size })),
         releases, objects, inodes: opts.inodes, preferred: opts.liveVersion, exclude: version, tainted, owner: ownerOf(opts),
-      }, fresh);
+      }, (path) => !fresh.has(parentOf(path)));
       const local = await previousChunks({ objects, inodes: opts.inodes, tainted }, previous, actions);
       const files = new Map(content.files.map((f) => [f.entry.hash!, f.file]));
       const layout = layoutPieces({ actions, files, chunks: content.chunks, pieces: content.pieces, local });
@@ -207,23 +208,33 @@ export class Stager {
   }
 
   /**
-   * Fills every missing piece from `source` (another data directory, say), with any chunk this node
-   * already holds taken from its own files. Returns the pieces written; those the source lacks stay missing.
+   * Fills every missing piece from `source` (another data directory, say): each chunk to write is
+   * taken from this node's own files if it is there, else from the source, and verified either way.
+   * Returns the pieces filled; those the source lacks stay missing.
    */
   async fillFrom(source: ChunkSource): Promise<number> {
     let filled = 0;
     for (const i of this.missing()) {
       const piece = this.pieces[i]!;
-      const parts: Uint8Array[] = [];
+      const parts: Array<Uint8Array | null> = [];
       for (let j = 0; j < piece.chunks.length; j++) {
         const k = this.layout.first[i]! + j;
         const c = piece.chunks[j]!;
-        const bytes = this.localChunk(k, c) ?? (await source(c, this.layout.writes[k]![0] ?? this.layout.linked[k] ?? null));
+        const slots = this.layout.writes[k]!;
+        // A chunk only in linked files has nothing to be written: its bytes are not needed.
+        if (slots.length === 0) {
+          parts.push(null);
+          continue;
+        }
+        const bytes = this.localChunk(k, c) ?? verified(await source(c, slots[0]!), c);
         if (!bytes) break;
         parts.push(bytes);
       }
-      if (parts.length < piece.chunks.length) continue;
-      if (await this.writePiece(i, Buffer.concat(parts))) filled++;
+      if (parts.length < piece.chunks.length || getBit(this.done, i)) continue;
+      this.store(i, parts);
+      this.written++;
+      filled++;
+      if (this.pending >= this.flushPieces) await this.flush();
     }
     return filled;
   }
@@ -276,7 +287,7 @@ export class Stager {
     this.completedAt = Date.now();
     // Every written file was just verified: the first check of this release reads nothing.
     for (const a of this.writes()) {
-      const st = lstatSyncOrNull(join(final, a.path));
+      const st = lstatSyncOrNull(`${final}/${a.path}`);
       if (st?.isFile()) inodes.remember(st, a.entry.hash!);
     }
     await inodes.save();
@@ -379,7 +390,7 @@ export class Stager {
     const linked = this.layout.linked[k];
     const local = this.layout.local[k];
     return (
-      (linked ? readVerified(join(this.dir, linked.path), linked.offset, c.size, c.hash) : null) ??
+      (linked ? readVerified(`${this.dir}/${linked.path}`, linked.offset, c.size, c.hash) : null) ??
       (local ? readVerified(local.path, local.offset, c.size, c.hash) : null)
     );
   }
@@ -387,7 +398,7 @@ export class Stager {
   /** A chunk's bytes from the tree itself (a written copy of a recorded piece, or a linked file), verified. */
   private stagedChunk(k: number, c: ChunkRef): Uint8Array | null {
     for (const s of [...this.layout.writes[k]!, ...(this.layout.linked[k] ? [this.layout.linked[k]!] : [])]) {
-      const bytes = readVerified(join(this.dir, s.path), s.offset, c.size, c.hash);
+      const bytes = readVerified(`${this.dir}/${s.path}`, s.offset, c.size, c.hash);
       if (bytes) return bytes;
     }
     return null;
@@ -404,7 +415,7 @@ export class Stager {
         else byPath.set(s.path, [{ bytes, offset: s.offset }]);
       }
     });
-    for (const [path, list] of byPath) writeAt(join(this.dir, path), list);
+    for (const [path, list] of byPath) writeAt(`${this.dir}/${path}`, list);
     setBit(this.done, i, true);
     this.pending++;
   }
@@ -417,7 +428,7 @@ export class Stager {
     const aliasesOf = new Map<string, number>();
     for (const a of this.aliases()) aliasesOf.set(a.of, (aliasesOf.get(a.of) ?? 0) + 1);
     const bad = this.writes().filter((a) => {
-      const st = lstatSyncOrNull(join(this.dir, a.path));
+      const st = lstatSyncOrNull(`${this.dir}/${a.path}`);
       return !st?.isFile() || st.size !== this.files.get(a.entry.hash!)!.size || st.nlink !== 1 + (aliasesOf.get(a.path) ?? 0);
     });
     if (bad.length === 0) return;
@@ -445,6 +456,10 @@ export class Stager {
     if (!p) throw ChunkswarmError.usage(`piece ${index} is outside release ${this.version}'s ${this.pieces.length} pieces`);
     return p;
   }
+}
+
+function verified(bytes: Uint8Array | null, c: ChunkRef): Uint8Array | null {
+  return bytes && bytes.length === c.size && createHash('sha256').update(bytes).digest('hex') === c.hash ? bytes : null;
 }
 
 function startsWithHole(path: string, offset: number, size: number): boolean {

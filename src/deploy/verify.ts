@@ -115,7 +115,7 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
   const listAdded = async (rel: string) => {
     for (const name of list(join(o.dir, rel))) {
       const path = `${rel}/${name}`;
-      const st = lstatSyncOrNull(join(o.dir, path));
+      const st = lstatSyncOrNull(`${o.dir}/${path}`);
       if (!st) continue;
       push(path, 'added', undefined, await actual(path, st, true));
       if (st.isDirectory()) await listAdded(path);
@@ -128,7 +128,7 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
       const path = rel ? `${rel}/${e.name}` : e.name;
       names.delete(e.name);
       await yieldEvery(++out.checked);
-      const st = lstatSyncOrNull(join(o.dir, path));
+      const st = lstatSyncOrNull(`${o.dir}/${path}`);
       if (!st) {
         push(path, 'removed', await expected(e));
         if (e.type === 'dir') await listRemoved(path, e.hash!);
@@ -152,7 +152,7 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
     }
     for (const name of names) {
       const path = rel ? `${rel}/${name}` : name;
-      const st = lstatSyncOrNull(join(o.dir, path));
+      const st = lstatSyncOrNull(`${o.dir}/${path}`);
       if (!st) continue;
       push(path, 'added', undefined, await actual(path, st, true));
       if (st.isDirectory()) await listAdded(path);

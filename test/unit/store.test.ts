@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtemp, readdir, writeFile, chmod, mkdir } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile, chmod, mkdir, link, lstat, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ObjectStore, StatCache, atomicWrite, removeTree } from '../../src/store/index.js';
+import { InodeCache, ObjectStore, StatCache, atomicWrite, removeTree } from '../../src/store/index.js';
 import { encodeObject, objectHash, type TreeObject } from '../../src/manifest/index.js';
 import type { ObjectHash } from '../../src/core/index.js';
 
@@ -21,6 +21,53 @@ describe('ObjectStore', () => {
     await expect(new ObjectStore(dir).get(h)).rejects.toMatchObject({ code: 'E_HASH_MISMATCH' });
     await expect(new ObjectStore(dir).get('1'.repeat(64) as ObjectHash)).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
     await expect(new ObjectStore(dir).get('../../etc' as ObjectHash)).rejects.toMatchObject({ code: 'E_BAD_OBJECT' });
+  });
+});
+
+describe('ObjectStore packs', () => {
+  it('loads a release\'s objects from one file, re-hashing each, and shrugs off a damaged pack', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cs-pack-'));
+    const store = new ObjectStore(dir);
+    const files = await Promise.all([1, 2, 3].map((n) => store.put({ kind: 'file', size: n, chunks: [{ hash: String(n).repeat(64) as never, size: n }] })));
+    await store.savePack('r1', files);
+    expect(store.packs()).toEqual(['r1']);
+    const fresh = new ObjectStore(dir);
+    expect(fresh.loadPack('r1')).toBe(3);
+    expect(await fresh.getFile(files[1]!)).toEqual({ kind: 'file', size: 2, chunks: [{ hash: '2'.repeat(64), size: 2 }] });
+    // A flipped byte: that record is skipped (its object is read from its own file), the others load.
+    const path = join(dir, 'packs', 'r1');
+    const bytes = await readFile(path);
+    bytes[36 + 5] = bytes[36 + 5]! ^ 0xff;
+    await writeFile(path, bytes);
+    expect(new ObjectStore(dir).loadPack('r1')).toBe(2);
+    expect(new ObjectStore(dir).loadPack('missing')).toBe(0);
+    store.dropPack('r1');
+    expect(store.packs()).toEqual([]);
+  });
+});
+
+describe('InodeCache', () => {
+  it('keeps vouching for an inode across our own unlink of another of its links, and drops a changed one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cs-inode-'));
+    const kept = join(dir, 'kept');
+    await writeFile(kept, 'content\n');
+    const old = new Date(Date.now() - 3600_000);
+    await utimes(kept, old, old);
+    await mkdir(join(dir, 'release'));
+    await link(kept, join(dir, 'release', 'a'));
+    const cache = await InodeCache.open(dir);
+    const h = 'c'.repeat(64) as ObjectHash;
+    cache.remember(await lstat(kept), h);
+    // Removing a release moves the ctime of every inode it shares: the entry follows it.
+    await new Promise((r) => setTimeout(r, 20));
+    await removeTree(join(dir, 'release'), { cache });
+    expect(cache.hashOf(await lstat(kept))).toBe(h);
+    await cache.save();
+    expect((await InodeCache.open(dir)).hashOf(await lstat(kept))).toBe(h);
+    // An edit that puts size and mtime back still moves ctime.
+    await writeFile(kept, 'CONTENT\n');
+    await utimes(kept, old, old);
+    expect(cache.hashOf(await lstat(kept))).toBeNull();
   });
 });
 
