@@ -168,6 +168,7 @@ export class Deployer {
         this.log(`warning: release ${result.previous} keeps hand edits after it was replaced: ${err instanceof Error ? err.message : String(err)}`);
       });
     }
+    this.objects.trim();
     return { ...result, drift, staged: null };
   }
 
@@ -184,6 +185,7 @@ export class Deployer {
     const found = fresh
       ? await checkFreshTarget({ dir, version, actions: s.actions, liveDir, liveDrift, objects: this.objects, inodes: this.inodes, owner: ownerOf({}) })
       : await this.verifyRelease(version);
+    s?.forgetPlan();
     if (!hasDrift(found)) return;
     const preserved = new Set(liveDrift ? driftedInodes(liveDrift.entries) : []);
     const own = found.entries.filter((e) => !(e.new?.inode && preserved.has(e.new.inode)));

@@ -67,17 +67,125 @@ export interface ChunkSlot {
 /** 'done': nothing to write (every chunk lies in a linked file); 'local': every chunk to write is on this node; 'fetch'. */
 export type PieceState = 'done' | 'local' | 'fetch';
 
-/** The release's pieces laid over its files. Arrays of chunks are indexed by the chunk's ordinal in release order. */
-export interface PieceLayout {
-  /** Ordinal of each piece's first chunk (a piece's chunks are consecutive). */
-  first: number[];
-  /** Per chunk: every slot of a written file to put it at. */
-  writes: ReadonlyArray<readonly ChunkSlot[]>;
-  /** Per chunk: a slot of a linked file holding it, or null. */
-  linked: ReadonlyArray<ChunkSlot | null>;
-  /** Per chunk: a clean file outside the tree holding it (absolute path), or null. */
-  local: ReadonlyArray<ChunkSlot | null>;
-  state: PieceState[];
+const STATES: readonly PieceState[] = ['done', 'local', 'fetch'];
+
+/**
+ * The release's pieces laid over its files: for each chunk (by its ordinal in release order),
+ * every slot of a written file to put it at, a slot of a linked file holding it, a clean local
+ * file outside the tree holding it. A value, kept in typed arrays: a release of 10^5 files has
+ * 10^5 chunks, and an object per slot would weigh tens of MB in a node that serves it for days.
+ */
+export class PieceLayout {
+  private constructor(
+    /** Ordinal of each piece's first chunk (a piece's chunks are consecutive); one more entry at the end. */
+    private readonly firsts: Int32Array,
+    private readonly states: Uint8Array,
+    /** Paths of the tree's files, referred to by index. */
+    private readonly paths: readonly string[],
+    /** Written slots of chunk k: entries writeStart[k] .. writeStart[k+1] of writeFile/writeOffset. */
+    private readonly writeStart: Int32Array,
+    private readonly writeFile: Int32Array,
+    private readonly writeOffset: Float64Array,
+    /** A linked file holding chunk k (index into paths, -1: none), and where. */
+    private readonly linkedFile: Int32Array,
+    private readonly linkedOffset: Float64Array,
+    private readonly locals: ReadonlyMap<number, ChunkSlot>,
+  ) {}
+
+  static build(input: LayoutInput): PieceLayout {
+    const ordinal = new Map<string, number>();
+    input.chunks.forEach((c, i) => ordinal.set(c.hash, i));
+    const n = input.chunks.length;
+    const files = input.actions.filter((a) => a.kind !== 'alias');
+    const chunksOf = files.map((a) => {
+      const file = input.files.get(a.entry.hash!);
+      if (!file) throw ChunkswarmError.badObject(`${a.path}: file object ${a.entry.hash} is not loaded`);
+      return file.chunks.map((c) => {
+        const k = ordinal.get(c.hash);
+        if (k === undefined) throw ChunkswarmError.badObject(`${a.path}: chunk ${c.hash} is not among the release's chunks`);
+        return { k, size: c.size };
+      });
+    });
+    // Two passes over the written files: count the slots of each chunk, then place them.
+    const writeStart = new Int32Array(n + 1);
+    files.forEach((a, f) => {
+      if (a.kind === 'write') for (const { k } of chunksOf[f]!) writeStart[k + 1]!++;
+    });
+    for (let k = 0; k < n; k++) writeStart[k + 1]! += writeStart[k]!;
+    const total = writeStart[n]!;
+    const writeFile = new Int32Array(total);
+    const writeOffset = new Float64Array(total);
+    const fill = writeStart.slice(0, n);
+    const linkedFile = new Int32Array(n).fill(-1);
+    const linkedOffset = new Float64Array(n);
+    files.forEach((a, f) => {
+      let offset = 0;
+      for (const { k, size } of chunksOf[f]!) {
+        if (a.kind === 'write') {
+          writeFile[fill[k]!] = f;
+          writeOffset[fill[k]!++] = offset;
+        } else if (linkedFile[k] === -1) {
+          linkedFile[k] = f;
+          linkedOffset[k] = offset;
+        }
+        offset += size;
+      }
+    });
+    const locals = new Map<number, ChunkSlot>();
+    input.chunks.forEach((c, k) => {
+      const slot = input.local.get(c.hash);
+      if (slot) locals.set(k, slot);
+    });
+    const firsts = new Int32Array(input.pieces.length + 1);
+    const states = new Uint8Array(input.pieces.length);
+    let k = 0;
+    input.pieces.forEach((p, i) => {
+      firsts[i] = k;
+      let needsWrite = false;
+      let allLocal = true;
+      for (let j = k; j < k + p.chunks.length; j++) {
+        if (writeStart[j + 1] === writeStart[j]) continue;
+        needsWrite = true;
+        if (linkedFile[j] === -1 && !locals.has(j)) allLocal = false;
+      }
+      states[i] = !needsWrite ? 0 : allLocal ? 1 : 2;
+      k += p.chunks.length;
+    });
+    firsts[input.pieces.length] = k;
+    if (k !== n) throw ChunkswarmError.badObject(`the pieces cover ${k} chunks, the release has ${n}`);
+    return new PieceLayout(firsts, states, files.map((a) => a.path), writeStart, writeFile, writeOffset, linkedFile, linkedOffset, locals);
+  }
+
+  /** Ordinal of piece i's first chunk. */
+  first(i: number): number {
+    return this.firsts[i]!;
+  }
+
+  state(i: number): PieceState {
+    return STATES[this.states[i]!]!;
+  }
+
+  /** Every slot of a written file where chunk k goes (paths relative to the tree). */
+  writes(k: number): ChunkSlot[] {
+    const out: ChunkSlot[] = [];
+    for (let s = this.writeStart[k]!; s < this.writeStart[k + 1]!; s++) out.push({ path: this.paths[this.writeFile[s]!]!, offset: this.writeOffset[s]! });
+    return out;
+  }
+
+  hasWrites(k: number): boolean {
+    return this.writeStart[k + 1]! > this.writeStart[k]!;
+  }
+
+  /** A slot of a linked file of the tree holding chunk k, or null. */
+  linked(k: number): ChunkSlot | null {
+    const f = this.linkedFile[k]!;
+    return f < 0 ? null : { path: this.paths[f]!, offset: this.linkedOffset[k]! };
+  }
+
+  /** A clean file outside the tree holding chunk k (absolute path), or null. */
+  local(k: number): ChunkSlot | null {
+    return this.locals.get(k) ?? null;
+  }
 }
 
 export interface LayoutInput {
@@ -93,39 +201,5 @@ export interface LayoutInput {
 
 /** Places every chunk of the release and says, per piece, where its bytes will come from. Pure. */
 export function layoutPieces(input: LayoutInput): PieceLayout {
-  const ordinal = new Map<string, number>();
-  input.chunks.forEach((c, i) => ordinal.set(c.hash, i));
-  const writes: ChunkSlot[][] = input.chunks.map(() => []);
-  const linked: Array<ChunkSlot | null> = input.chunks.map(() => null);
-  for (const a of input.actions) {
-    if (a.kind === 'alias') continue;
-    const file = input.files.get(a.entry.hash!);
-    if (!file) throw ChunkswarmError.badObject(`${a.path}: file object ${a.entry.hash} is not loaded`);
-    let offset = 0;
-    for (const c of file.chunks) {
-      const k = ordinal.get(c.hash);
-      if (k === undefined) throw ChunkswarmError.badObject(`${a.path}: chunk ${c.hash} is not among the release's chunks`);
-      if (a.kind === 'link') linked[k] ??= { path: a.path, offset };
-      else writes[k]!.push({ path: a.path, offset });
-      offset += c.size;
-    }
-  }
-  const local = input.chunks.map((c) => input.local.get(c.hash) ?? null);
-  const first: number[] = [];
-  const state: PieceState[] = [];
-  let k = 0;
-  for (const p of input.pieces) {
-    first.push(k);
-    let needsWrite = false;
-    let allLocal = true;
-    for (let j = k; j < k + p.chunks.length; j++) {
-      if (writes[j]!.length === 0) continue;
-      needsWrite = true;
-      if (linked[j] === null && local[j] === null) allLocal = false;
-    }
-    state.push(!needsWrite ? 'done' : allLocal ? 'local' : 'fetch');
-    k += p.chunks.length;
-  }
-  if (k !== input.chunks.length) throw ChunkswarmError.badObject(`the pieces cover ${k} chunks, the release has ${input.chunks.length}`);
-  return { first, writes, linked, local, state };
+  return PieceLayout.build(input);
 }

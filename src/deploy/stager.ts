@@ -61,7 +61,8 @@ export class Stager {
   /** When complete() made it a release (ms since the epoch), if it did. */
   completedAt: number | null = null;
   private readonly done: Uint8Array;
-  private readonly files: Map<string, FileObject>;
+  /** What building the tree needs; dropped once it is a release that only serves its pieces (forgetPlan). */
+  private plan: { content: ReleaseContent; actions: readonly FileAction[]; files: Map<string, FileObject> } | null;
   private pending = 0;
   private lastFlush: number;
   private flushChain: Promise<void> = Promise.resolve();
@@ -72,9 +73,8 @@ export class Stager {
 
   private constructor(
     private readonly opts: StagerOptions,
-    private readonly content: ReleaseContent,
-    /** The plan: what becomes of each file (see planFiles). */
-    readonly actions: readonly FileAction[],
+    content: ReleaseContent,
+    actions: readonly FileAction[],
     private readonly layout: PieceLayout,
     materialized: boolean,
     private readonly tainted: ReadonlySet<string>,
@@ -84,7 +84,7 @@ export class Stager {
     this.pieces = content.pieces;
     this.materialized = materialized;
     this.dir = materialized ? opts.releases.releasePath(this.version) : opts.releases.stagingPath(this.version);
-    this.files = new Map(content.files.map((f) => [f.entry.hash!, f.file]));
+    this.plan = { content, actions, files: new Map(content.files.map((f) => [f.entry.hash!, f.file])) };
     this.linkedFiles = actions.filter((a) => a.kind === 'link').length;
     this.done = newBits(this.pieces.length);
     this.clock = opts.clock ?? systemClock;
@@ -109,6 +109,7 @@ export class Stager {
       const layout = layoutPieces({ actions, files, chunks: content.chunks, pieces: content.pieces, local: new Map() });
       const s = new Stager(opts, content, actions, layout, true, new Set());
       s.pieces.forEach((_p, i) => setBit(s.done, i, true));
+      s.forgetPlan();
       return s;
     }
     const staging = releases.stagingPath(version);
@@ -200,7 +201,7 @@ export class Stager {
     if (!getBit(this.done, index)) return null;
     const parts: Uint8Array[] = [];
     for (let j = 0; j < piece.chunks.length; j++) {
-      const bytes = this.stagedChunk(this.layout.first[index]! + j, piece.chunks[j]!);
+      const bytes = this.stagedChunk(this.layout.first(index) + j, piece.chunks[j]!);
       if (!bytes) return null;
       parts.push(bytes);
     }
@@ -218,9 +219,9 @@ export class Stager {
       const piece = this.pieces[i]!;
       const parts: Array<Uint8Array | null> = [];
       for (let j = 0; j < piece.chunks.length; j++) {
-        const k = this.layout.first[i]! + j;
+        const k = this.layout.first(i) + j;
         const c = piece.chunks[j]!;
-        const slots = this.layout.writes[k]!;
+        const slots = this.layout.writes(k);
         // A chunk only in linked files has nothing to be written: its bytes are not needed.
         if (slots.length === 0) {
           parts.push(null);
@@ -278,7 +279,7 @@ export class Stager {
     await this.flush();
     await this.repairWrites();
     const { releases, objects, inodes } = this.opts;
-    await finishTree(this.dir, this.content, this.actions, objects, ownerOf(this.opts));
+    await finishTree(this.dir, this.need().content, this.actions, objects, ownerOf(this.opts));
     const final = releases.releasePath(this.version);
     await moveIntoPlace(this.dir, final, this.version);
     await removeProgress(progressPath(releases, this.version));
@@ -299,6 +300,28 @@ export class Stager {
     await this.flush();
   }
 
+  /** The plan: what becomes of each file (see planFiles); empty once forgotten. */
+  get actions(): readonly FileAction[] {
+    return this.plan?.actions ?? [];
+  }
+
+  /**
+   * Drops what only building the tree needed (the plan, the file objects): a release that is live
+   * or retained keeps serving its pieces from the layout alone, for as long as the node runs.
+   */
+  forgetPlan(): void {
+    if (this.materialized) this.plan = null;
+  }
+
+  private need(): NonNullable<Stager['plan']> {
+    if (!this.plan) throw new ChunkswarmError('E_USAGE', `release ${this.version} is complete: its plan is no longer kept`);
+    return this.plan;
+  }
+
+  private sizeOf(a: WriteAction): number {
+    return this.need().files.get(a.entry.hash!)!.size;
+  }
+
   private writes(): WriteAction[] {
     return this.actions.filter((a): a is WriteAction => a.kind === 'write');
   }
@@ -309,12 +332,12 @@ export class Stager {
 
   /** New inodes for the files to write, their pieces marked, then every piece this node can fill itself. */
   private async prepare(recorded: Uint8Array | null): Promise<void> {
-    const created = await placeWrites(this.dir, this.writes(), this.aliases(), (a) => this.files.get(a.entry.hash!)!.size);
+    const created = await placeWrites(this.dir, this.writes(), this.aliases(), (a) => this.sizeOf(a));
     await placeAliases(this.dir, this.aliases());
-    const { state } = this.layout;
+    const { layout } = this;
     const stale: number[] = [];
     for (let i = 0; i < this.pieces.length; i++) {
-      if (state[i] === 'done') setBit(this.done, i, true);
+      if (layout.state(i) === 'done') setBit(this.done, i, true);
       else if (recorded && getBit(recorded, i)) {
         if (this.touches(i, created)) stale.push(i);
         else setBit(this.done, i, true);
@@ -322,7 +345,7 @@ export class Stager {
     }
     for (let i = 0; i < this.pieces.length; i++) {
       if (getBit(this.done, i)) continue;
-      if (state[i] === 'local' && this.fillLocal(i)) continue;
+      if (layout.state(i) === 'local' && this.fillLocal(i)) continue;
       this.salvage(i, created);
     }
     // Recorded pieces whose files had to be created again: copied from this node, or fetched again.
@@ -333,8 +356,8 @@ export class Stager {
   /** Whether a chunk of piece `i` goes into one of `paths`. */
   private touches(i: number, paths: ReadonlySet<string>): boolean {
     if (paths.size === 0) return false;
-    for (let k = this.layout.first[i]!; k < this.layout.first[i]! + this.pieces[i]!.chunks.length; k++) {
-      if (this.layout.writes[k]!.some((s) => paths.has(s.path))) return true;
+    for (let k = this.layout.first(i); k < this.layout.first(i + 1); k++) {
+      if (this.layout.writes(k).some((s) => paths.has(s.path))) return true;
     }
     return false;
   }
@@ -344,8 +367,8 @@ export class Stager {
     const piece = this.pieces[i]!;
     const parts: Array<Uint8Array | null> = [];
     for (let j = 0; j < piece.chunks.length; j++) {
-      const k = this.layout.first[i]! + j;
-      if (this.layout.writes[k]!.length === 0) {
+      const k = this.layout.first(i) + j;
+      if (!this.layout.hasWrites(k)) {
         parts.push(null);
         continue;
       }
@@ -366,9 +389,9 @@ export class Stager {
     const piece = this.pieces[i]!;
     const parts: Array<Uint8Array | null> = [];
     for (let j = 0; j < piece.chunks.length; j++) {
-      const k = this.layout.first[i]! + j;
+      const k = this.layout.first(i) + j;
       const c = piece.chunks[j]!;
-      const slots = this.layout.writes[k]!;
+      const slots = this.layout.writes(k);
       if (slots.length === 0) {
         parts.push(null);
         continue;
@@ -387,8 +410,8 @@ export class Stager {
 
   /** A chunk's bytes from a linked file of the tree or a clean local file, verified; null if neither has it. */
   private localChunk(k: number, c: ChunkRef): Uint8Array | null {
-    const linked = this.layout.linked[k];
-    const local = this.layout.local[k];
+    const linked = this.layout.linked(k);
+    const local = this.layout.local(k);
     return (
       (linked ? readVerified(`${this.dir}/${linked.path}`, linked.offset, c.size, c.hash) : null) ??
       (local ? readVerified(local.path, local.offset, c.size, c.hash) : null)
@@ -397,7 +420,8 @@ export class Stager {
 
   /** A chunk's bytes from the tree itself (a written copy of a recorded piece, or a linked file), verified. */
   private stagedChunk(k: number, c: ChunkRef): Uint8Array | null {
-    for (const s of [...this.layout.writes[k]!, ...(this.layout.linked[k] ? [this.layout.linked[k]!] : [])]) {
+    const linked = this.layout.linked(k);
+    for (const s of [...this.layout.writes(k), ...(linked ? [linked] : [])]) {
       const bytes = readVerified(`${this.dir}/${s.path}`, s.offset, c.size, c.hash);
       if (bytes) return bytes;
     }
@@ -409,7 +433,7 @@ export class Stager {
     const byPath = new Map<string, Array<{ bytes: Uint8Array; offset: number }>>();
     parts.forEach((bytes, j) => {
       if (!bytes) return;
-      for (const s of this.layout.writes[this.layout.first[i]! + j]!) {
+      for (const s of this.layout.writes(this.layout.first(i) + j)) {
         const list = byPath.get(s.path);
         if (list) list.push({ bytes, offset: s.offset });
         else byPath.set(s.path, [{ bytes, offset: s.offset }]);
@@ -429,11 +453,11 @@ export class Stager {
     for (const a of this.aliases()) aliasesOf.set(a.of, (aliasesOf.get(a.of) ?? 0) + 1);
     const bad = this.writes().filter((a) => {
       const st = lstatSyncOrNull(`${this.dir}/${a.path}`);
-      return !st?.isFile() || st.size !== this.files.get(a.entry.hash!)!.size || st.nlink !== 1 + (aliasesOf.get(a.path) ?? 0);
+      return !st?.isFile() || st.size !== this.sizeOf(a) || st.nlink !== 1 + (aliasesOf.get(a.path) ?? 0);
     });
     if (bad.length === 0) return;
     const paths = new Set(bad.map((a) => a.path));
-    const created = await placeWrites(this.dir, bad, this.aliases(), (a) => this.files.get(a.entry.hash!)!.size);
+    const created = await placeWrites(this.dir, bad, this.aliases(), (a) => this.sizeOf(a));
     await placeAliases(this.dir, this.aliases());
     for (let i = 0; i < this.pieces.length; i++) {
       if (!this.touches(i, paths)) continue;

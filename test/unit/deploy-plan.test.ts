@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { layoutPieces, planFiles, type Donor, type FileAction, type ReleaseFile } from '../../src/deploy/index.js';
+import { layoutPieces, planFiles, type Donor, type FileAction, type PieceLayout, type ReleaseFile } from '../../src/deploy/index.js';
 import { asChunkHash, asObjectHash, isChunkswarmError } from '../../src/core/index.js';
 import { groupPieces, pieceTarget, PIECE_MAX, PIECE_MIN, type ChunkRef, type FileObject, type TreeEntry } from '../../src/manifest/index.js';
 
@@ -29,6 +29,7 @@ function layout(files: ReleaseFile[], actions: FileAction[], local: Map<string, 
   return layoutPieces({ actions, files: new Map(files.map((f) => [f.entry.hash!, f.file])), chunks, pieces: chunks.map((c) => ({ size: c.size, chunks: [c] })), local });
 }
 
+const states = (l: PieceLayout, n: number) => Array.from({ length: n }, (_, i) => l.state(i));
 const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((n) => chunk(n)) as [ChunkRef, ChunkRef, ChunkRef, ChunkRef];
 
 describe('planFiles', () => {
@@ -75,9 +76,9 @@ describe('layoutPieces', () => {
     const changed = releaseFile('data/x.bin', fileOf(b, c));
     const files = [same, changed];
     const l = layout(files, planFiles(files, new Map([['etc/app.conf', donor('etc/app.conf', '1:10')]])));
-    expect(l.writes[0]).toEqual([]);
-    expect(l.linked[0]).toEqual({ path: 'etc/app.conf', offset: 0 });
-    expect(l.state).toEqual(['done', 'fetch', 'fetch']);
+    expect(l.writes(0)).toEqual([]);
+    expect(l.linked(0)).toEqual({ path: 'etc/app.conf', offset: 0 });
+    expect(states(l, 3)).toEqual(['done', 'fetch', 'fetch']);
   });
 
   it('fills a chunk to write from a linked copy or a clean local file', () => {
@@ -86,9 +87,9 @@ describe('layoutPieces', () => {
     const files = [one, two];
     const local = new Map([[d.hash as string, { path: '/data/releases/1/two', offset: 100 }]]);
     const l = layout(files, planFiles(files, new Map([['one', donor('one', '1:1')]])), local);
-    expect(l.writes[0]).toEqual([{ path: 'two', offset: 0 }]);
-    expect(l.local[1]).toEqual({ path: '/data/releases/1/two', offset: 100 });
-    expect(l.state).toEqual(['local', 'local']);
+    expect(l.writes(0)).toEqual([{ path: 'two', offset: 0 }]);
+    expect(l.local(1)).toEqual({ path: '/data/releases/1/two', offset: 100 });
+    expect(states(l, 2)).toEqual(['local', 'local']);
   });
 
   it('writes a chunk at every offset where it occurs, across files and within one file', () => {
@@ -96,12 +97,12 @@ describe('layoutPieces', () => {
     const other = releaseFile('other', fileOf(c, a));
     const files = [rep, other];
     const l = layout(files, planFiles(files, new Map()));
-    expect(l.writes[0]).toEqual([
+    expect(l.writes(0)).toEqual([
       { path: 'rep', offset: 0 },
       { path: 'rep', offset: 200 },
       { path: 'other', offset: 100 },
     ]);
-    expect(l.state).toEqual(['fetch', 'fetch', 'fetch']);
+    expect(states(l, 3)).toEqual(['fetch', 'fetch', 'fetch']);
   });
 
   it('a piece of several chunks is local only if every chunk to write is', () => {
@@ -110,8 +111,8 @@ describe('layoutPieces', () => {
     const actions = planFiles([f], new Map());
     const local = new Map([[a.hash as string, { path: '/x', offset: 0 }]]);
     const one = layoutPieces({ actions, files: new Map([[f.entry.hash!, f.file]]), chunks, pieces: [{ size: 200, chunks }], local });
-    expect(one.first).toEqual([0]);
-    expect(one.state).toEqual(['fetch']);
+    expect(one.first(0)).toBe(0);
+    expect(states(one, 1)).toEqual(['fetch']);
   });
 
   it('refuses a file whose chunk is not among the release chunks', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtemp, readdir, readFile, writeFile, chmod, mkdir, link, lstat, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InodeCache, ObjectStore, StatCache, atomicWrite, removeTree } from '../../src/store/index.js';
+import { InodeCache, ObjectStore, StatCache, atomicWrite, fetchObjects, removeTree } from '../../src/store/index.js';
 import { encodeObject, objectHash, type TreeObject } from '../../src/manifest/index.js';
 import type { ObjectHash } from '../../src/core/index.js';
 
@@ -43,6 +43,44 @@ describe('ObjectStore packs', () => {
     expect(new ObjectStore(dir).loadPack('missing')).toBe(0);
     store.dropPack('r1');
     expect(store.packs()).toEqual([]);
+  });
+});
+
+describe('fetchObjects', () => {
+  it('fetches what is missing, skips a local subtree whole, and stores a tree only after everything below it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cs-fetch-'));
+    const source = new ObjectStore(join(dir, 'source'));
+    const file = (n: number) => source.put({ kind: 'file', size: 1, chunks: [{ hash: String(n % 10).repeat(64) as never, size: 1 }] });
+    const dirOf = async (names: number[]) => ({
+      kind: 'tree' as const,
+      entries: await Promise.all(names.map(async (n) => ({ name: `f${n}`, type: 'file' as const, mode: 0o644, mtime: 1, hash: await file(n) }))),
+    });
+    const a = await source.put(await dirOf([1, 2, 3]));
+    const b = await source.put(await dirOf([4, 5]));
+    const root = await source.put({ kind: 'tree', entries: [{ name: 'a', type: 'dir', mode: 0o755, mtime: 1, hash: a }, { name: 'b', type: 'dir', mode: 0o755, mtime: 1, hash: b }] });
+    const asked: string[] = [];
+    const request = async (h: ObjectHash) => {
+      asked.push(h);
+      return (await source.getBytes(h))!;
+    };
+    const target = new ObjectStore(join(dir, 'target'));
+    await target.putBytes((await source.getBytes(b))!, b);
+    for (const h of [4, 5]) await target.put({ kind: 'file', size: 1, chunks: [{ hash: String(h).repeat(64) as never, size: 1 }] });
+    // A failure below "a" leaves neither "a" nor the root stored: the next walk starts again there.
+    const f2 = await file(2);
+    const failing = async (h: ObjectHash) => {
+      if (h === f2) throw new Error('peer gone');
+      return request(h);
+    };
+    await expect(fetchObjects(root, target, failing, 2)).rejects.toThrow(/peer gone/);
+    expect(await new ObjectStore(join(dir, 'target')).has(a)).toBe(false);
+    expect(await new ObjectStore(join(dir, 'target')).has(root)).toBe(false);
+    asked.length = 0;
+    const got = await fetchObjects(root, new ObjectStore(join(dir, 'target')), request, 2);
+    expect(asked).not.toContain(b);
+    expect(got.fetched).toBe(asked.length);
+    const fresh = new ObjectStore(join(dir, 'target'));
+    for (const h of [root, a, ...(await Promise.all([1, 2, 3].map(file)))]) expect(await fresh.has(h)).toBe(true);
   });
 });
 
