@@ -1,10 +1,11 @@
 /**
  * bench/transfer: one publisher to one follower on loopback (real `serve` processes, no rate
- * limits), next to the raw stream throughput of the same transport measured in the same run: our
- * Swarm layer (authentication + credit flow control) and bare hyperswarm, each between two
- * processes. The target is chunkswarm's pieces phase at >= 0.8 of the Swarm stream.
- *   npm run bench:transfer [-- --mb 256 --files 200 --profile <dir>]
- * --profile: the serve processes run with --cpu-prof, profiles written to <dir> when they stop.
+ * limits), over the direct TCP path and over the hyperswarm fallback, next to the raw streams of
+ * both transports measured in the same run between two processes: bare secret-stream over TCP,
+ * bare hyperswarm, and our Swarm stream (authentication + credit flow control over hyperswarm).
+ * Targets: pieces over TCP >= 0.8 of raw secret-stream over TCP, <= 4 ms of CPU per MB per side.
+ *   npm run bench:transfer [-- --mb 256 --files 200 --paths tcp,hyperswarm --profile <dir>]
+ * --profile: the serve processes run with --cpu-prof, profiles written to <dir>/<path> when they stop.
  */
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -21,6 +22,7 @@ const { values } = parseArgs({
     files: { type: 'string', default: '200' },
     profile: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    paths: { type: 'string', default: 'tcp,hyperswarm' },
   },
 });
 const bytes = Math.round(Number(values.mb) * 1e6);
@@ -48,13 +50,15 @@ async function logTimes(cluster: LocalCluster, n: NodeHandle, patterns: Record<s
   return out;
 }
 
-async function chunkswarmTransfer(work: string) {
-  const src = join(work, 'source');
-  const gen = await generateTree(src, { bytes, files, perDir: 50, seed: 11 });
-  const profDir = values.profile ? resolve(values.profile) : null;
+type Path = 'tcp' | 'hyperswarm';
+
+async function chunkswarmTransfer(work: string, src: string, gen: { bytes: number; files: number }, path: Path) {
+  const profDir = values.profile ? resolve(values.profile, path) : null;
   if (profDir) await mkdir(profDir, { recursive: true });
   const cluster = await LocalCluster.create({
-    dir: join(work, 'cluster'), followers: 1, extra: { verify: { intervalSec: 0 } },
+    dir: join(work, `cluster-${path}`), followers: 1, extra: { verify: { intervalSec: 0 } },
+    // No listener on either node: their traffic stays on the hyperswarm connection.
+    network: { port: path === 'tcp' ? 0 : null },
     ...(profDir && { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] }),
   });
   const [pub, fol] = [cluster.publisher, cluster.followers[0]!];
@@ -81,6 +85,8 @@ async function chunkswarmTransfer(work: string) {
     const pieceBytes = Number(t.fetching!.m[3]);
     const s = (a: string, b: string) => (t[b]!.at - t[a]!.at) / 1000;
     const status = (await cluster.status(fol))!;
+    const used = status.peers.find((p) => p.connected)?.path;
+    if (used !== path) throw new Error(`the transfer took the ${used} path, not ${path}`);
     const during = (pid: number) => sampler.cpuSeconds(pid, t.fetching!.at, t.received!.at);
     return {
       treeBytes: gen.bytes,
@@ -112,40 +118,57 @@ function rawLine(what: string, r: RawTransferResult): string {
     `machine busy ${fmt(r.cpu.machine === null ? null : r.cpu.machine / r.seconds)} cores`;
 }
 
+function piecesLines(cs: Awaited<ReturnType<typeof chunkswarmTransfer>>, path: Path): string {
+  const c = cs.piecesCpu;
+  return `chunkswarm over ${path === 'tcp' ? 'the direct TCP path' : 'the hyperswarm fallback'}, publisher -> 1 follower (serve processes): ` +
+    `${(cs.treeBytes / MB).toFixed(0)} MB in ${cs.files} files, ${cs.pieces} pieces\n` +
+    `  publish ${cs.publishSeconds.toFixed(1)} s; publish done -> live ${cs.publishedToLiveSeconds.toFixed(1)} s; ` +
+    `head seen -> live ${cs.seenToLiveSeconds.toFixed(1)} s (${cs.seenToLiveMBps.toFixed(1)} MB/s)\n` +
+    `  objects ${cs.objectsSeconds.toFixed(2)} s, pieces ${cs.piecesSeconds.toFixed(2)} s (${cs.piecesMBps.toFixed(1)} MB/s), ` +
+    `verify+rename ${cs.completeSeconds.toFixed(2)} s, activate ${cs.activateSeconds.toFixed(2)} s\n` +
+    `  pieces phase CPU ms/MB publisher ${fmt(msPerMB(c.publisher, cs.pieceBytes), 2)}, follower ${fmt(msPerMB(c.follower, cs.pieceBytes), 2)}; ` +
+    `machine busy ${fmt(c.machine === null ? null : c.machine / cs.piecesSeconds)} cores`;
+}
+
+/** CPU per MB of both ends of a raw stream over that of both ends of a pieces phase. */
+function costRatio(raw: RawTransferResult, cs: Awaited<ReturnType<typeof chunkswarmTransfer>>): number | null {
+  const c = cs.piecesCpu;
+  if (raw.cpu.sender === null || raw.cpu.receiver === null || c.publisher === null || c.follower === null) return null;
+  return (raw.cpu.sender + raw.cpu.receiver) / (raw.bytes / MB) / ((c.publisher + c.follower) / (cs.pieceBytes / MB));
+}
+
 runBench('transfer', values.keep, async (work) => {
+  const tcp = await rawTransfer('tcp', bytes);
+  console.log(rawLine('bare secret-stream over TCP, 2 processes', tcp));
   const bare = await rawTransfer('hyperswarm', bytes);
   console.log(rawLine('bare hyperswarm stream, 2 processes', bare));
   const ours = await rawTransfer('swarm', bytes);
-  console.log(rawLine('Swarm stream (auth + credit flow control), 2 processes', ours));
+  console.log(rawLine('Swarm stream over hyperswarm (auth + credit flow control), 2 processes', ours));
+  const tcpMBps = mbps(tcp.bytes, tcp.seconds);
   const oursMBps = mbps(ours.bytes, ours.seconds);
-  const bareMBps = mbps(bare.bytes, bare.seconds);
 
-  const cs = await chunkswarmTransfer(work);
-  const c = cs.piecesCpu;
-  console.log(
-    `chunkswarm, publisher -> 1 follower (serve processes): ${(cs.treeBytes / MB).toFixed(0)} MB in ${cs.files} files, ${cs.pieces} pieces\n` +
-      `  publish ${cs.publishSeconds.toFixed(1)} s; publish done -> live ${cs.publishedToLiveSeconds.toFixed(1)} s; ` +
-      `head seen -> live ${cs.seenToLiveSeconds.toFixed(1)} s (${cs.seenToLiveMBps.toFixed(1)} MB/s)\n` +
-      `  objects ${cs.objectsSeconds.toFixed(2)} s, pieces ${cs.piecesSeconds.toFixed(2)} s (${cs.piecesMBps.toFixed(1)} MB/s), ` +
-      `verify+rename ${cs.completeSeconds.toFixed(2)} s, activate ${cs.activateSeconds.toFixed(2)} s\n` +
-      `  pieces phase CPU ms/MB publisher ${fmt(msPerMB(c.publisher, cs.pieceBytes), 2)}, follower ${fmt(msPerMB(c.follower, cs.pieceBytes), 2)}; ` +
-      `machine busy ${fmt(c.machine === null ? null : c.machine / cs.piecesSeconds)} cores`,
-  );
-  const ratio = cs.piecesMBps / oursMBps;
-  console.log(`ratio pieces phase / Swarm stream: ${ratio.toFixed(2)} (target >= 0.8); / bare hyperswarm: ${(cs.piecesMBps / bareMBps).toFixed(2)}`);
-  // Both ends share this machine's cores, so when it is CPU-bound the MB/s ratio tends to the
-  // ratio of CPU spent per MB, which other load on the machine hardly changes.
-  const costRatio = ours.cpu.sender !== null && ours.cpu.receiver !== null && c.publisher !== null && c.follower !== null
-    ? (ours.cpu.sender + ours.cpu.receiver) / (ours.bytes / MB) / ((c.publisher + c.follower) / (cs.pieceBytes / MB))
-    : null;
-  console.log(`CPU per MB, Swarm stream (both ends) / chunkswarm pieces phase (both ends): ${fmt(costRatio, 2)}`);
+  const src = join(work, 'source');
+  const gen = await generateTree(src, { bytes, files, perDir: 50, seed: 11 });
+  const paths = values.paths.split(',').filter((p): p is Path => p === 'tcp' || p === 'hyperswarm');
+  const raws: Record<Path, [RawTransferResult, number, string]> = { tcp: [tcp, tcpMBps, 'raw secret-stream over TCP'], hyperswarm: [ours, oursMBps, 'Swarm stream'] };
+  const results: Record<string, unknown> = {};
+  for (const path of paths) {
+    const cs = await chunkswarmTransfer(work, src, gen, path);
+    console.log(piecesLines(cs, path));
+    const [raw, rawMBps, rawName] = raws[path];
+    // Both ends share this machine's cores, so when it is CPU-bound the MB/s ratio tends to the
+    // ratio of CPU spent per MB, which other load on the machine hardly changes.
+    const ratio = cs.piecesMBps / rawMBps;
+    const cost = costRatio(raw, cs);
+    console.log(`pieces over ${path} / ${rawName}: ${ratio.toFixed(2)} in MB/s${path === 'tcp' ? ' (target >= 0.8)' : ''}, ${fmt(cost, 2)} in CPU per MB`);
+    results[path] = { ...cs, ratioToRaw: ratio, cpuCostRatioToRaw: cost };
+  }
   return {
     bytes,
-    bareHyperswarm: { ...bare, MBps: bareMBps },
+    secretStreamTcp: { ...tcp, MBps: tcpMBps },
+    bareHyperswarm: { ...bare, MBps: mbps(bare.bytes, bare.seconds) },
     swarmStream: { ...ours, MBps: oursMBps },
-    chunkswarm: cs,
-    ratioPiecesToSwarmStream: ratio,
-    cpuCostRatio: costRatio,
+    chunkswarm: results,
     profileDir: values.profile ? resolve(values.profile) : null,
   };
 });

@@ -1,5 +1,5 @@
 /** The library's curated API: what the CLI (and any embedding program) may use. */
-export { ChunkswarmError, isChunkswarmError, type ErrorCode } from './core/index.js';
+export { ChunkswarmError, isChunkswarmError, loggerOf, silentLogger, type ErrorCode, type LogFields, type Logger, type LogLevel } from './core/index.js';
 export { CONFIG_FILE, loadConfig, parseConfig, type Config } from './config/index.js';
 export type { TreeChange, TreeEntry, SignedRelease } from './manifest/index.js';
 export {
@@ -15,6 +15,8 @@ export {
   type TreeListing,
 } from './admin/index.js';
 export { publishFrom, type PublishFromOptions, type PublishFromSummary } from './admin/index.js';
+export { runNodeCommand, callControl, type NodeCommand, type NodeCommandResult, type NodeCommandResults, type ActivateOutcome } from './admin/index.js';
+export { DataLock } from './store/index.js';
 export {
   Deployer,
   Stager,
@@ -31,8 +33,31 @@ export {
   type StagerOptions,
   type VerifyResult,
 } from './deploy/index.js';
-export type { ChunkswarmNode, NodeOptions, NodeStatusReport, PeerStatus, Phase } from './session/index.js';
+export {
+  MembershipAdmin,
+  type MembershipCommand,
+  type MembershipCommandResults,
+  type MembershipView,
+  type TokenCreated,
+  type InvitationView,
+  type JoinNodeOptions,
+  type JoinNodeResult,
+} from './membership/index.js';
+export type { ChunkswarmNode, NodeOptions, NodeStatusReport, PeerStatus, Phase, PulledDrift } from './session/index.js';
+export {
+  applyToSource,
+  checkRelativePath,
+  compareWithSource,
+  summaryLine,
+  type ApplyOptions,
+  type DriftBundle,
+  type FleetNodeView,
+  type FleetSummary,
+  type FleetView,
+  type SourceChange,
+} from './fleet/index.js';
 import type { ChunkswarmNode, NodeOptions, NodeStatusReport } from './session/index.js';
+import type { JoinNodeOptions, JoinNodeResult } from './membership/index.js';
 
 /**
  * The networking half (hyperswarm, hyperdht) is loaded only by the commands that use it, so that
@@ -45,4 +70,9 @@ export async function createNode(opts: NodeOptions): Promise<ChunkswarmNode> {
 
 export async function readStatus(dataDir: string): Promise<{ report: NodeStatusReport; ageSec: number }> {
   return (await import('./session/index.js')).readStatus(dataDir);
+}
+
+/** `chunkswarm join <token>`: loads the networking half, like createNode(). */
+export async function joinNode(opts: JoinNodeOptions): Promise<JoinNodeResult> {
+  return (await import('./membership/join-node.js')).joinNode(opts);
 }

@@ -46,6 +46,17 @@ declare module 'hyperdht' {
       resume(): this;
       setKeepAlive(ms: number): void;
     }
+
+    interface ConnectOptions {
+      /** Our static key for the Noise handshake (default: the DHT's own). */
+      keyPair?: KeyPair;
+    }
+
+    /** A server listening on one key pair; its connections are NoiseSecretStreams. */
+    interface Server extends EventEmitter {
+      listen(keyPair?: KeyPair): Promise<void>;
+      close(): Promise<void>;
+    }
   }
 
   class HyperDHT extends EventEmitter {
@@ -59,6 +70,9 @@ declare module 'hyperdht' {
     /** dht-rpc's PING to one node; rejects on timeout after hyperdht's own retries. */
     ping(to: HyperDHT.Address): Promise<unknown>;
     address(): { host: string; port: number; family: number };
+    /** A Noise connection to the server that listens on remotePublicKey (found through the DHT). */
+    connect(remotePublicKey: Uint8Array, opts?: HyperDHT.ConnectOptions): HyperDHT.NoiseSecretStream;
+    createServer(opts: { firewall?: (remotePublicKey: Buffer) => boolean }, onConnection: (conn: HyperDHT.NoiseSecretStream) => void): HyperDHT.Server;
     destroy(opts?: { force?: boolean }): Promise<void>;
   }
 

@@ -24,6 +24,8 @@ declare module 'hyperswarm' {
       readonly publicKey: Buffer;
       readonly client: boolean;
       readonly banned: boolean;
+      /** Unban: hyperswarm connects to the peer again (a firewalled peer stays banned otherwise). */
+      ban(banned: boolean): void;
     }
 
     interface PeerDiscoverySession {
@@ -40,6 +42,8 @@ declare module 'hyperswarm' {
     readonly keyPair: HyperDHT.KeyPair;
     readonly dht: HyperDHT;
     readonly connections: Set<HyperDHT.NoiseSecretStream>;
+    /** Every peer seen, by hex public key. */
+    readonly peers: Map<string, Hyperswarm.PeerInfo>;
     readonly destroyed: boolean;
     join(topic: Uint8Array, opts?: Hyperswarm.JoinOptions): Hyperswarm.PeerDiscoverySession;
     leave(topic: Uint8Array): Promise<void>;

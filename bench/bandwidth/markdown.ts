@@ -21,6 +21,11 @@ const SCENARIO_TEXT: Record<ScenarioName, string> = {
 };
 
 const sec = (v: number | null) => (v === null ? 'n/a' : v.toFixed(2));
+/** The earliest of the nodes' first-byte times. */
+const spreadFirst = (times: Array<number | null> | undefined) => {
+  const known = (times ?? []).filter((t): t is number => t !== null);
+  return known.length > 0 ? Math.min(...known) : null;
+};
 const mb = (v: number) => (v / MB).toFixed(v < 10 * MB ? 2 : 1);
 
 export function markdown(r: ReportInput): string {
@@ -48,12 +53,15 @@ export function markdown(r: ReportInput): string {
     const rows = r.rows.filter((x) => x.scenario === sc).sort((a, b) => a.n - b.n || a.method.localeCompare(b.method));
     if (rows.length === 0) continue;
     out.push(`## ${SCENARIO_TEXT[sc]}`, '', `S = ${mb(rows[0]!.bytesPerNode)} MB per node.`, '');
-    out.push('| N | method | first (s) | median (s) | last (s) | bound (s) | last / bound | publisher sent (MB) | on the wire (MB) | CPU |');
-    out.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+    // Time to first byte, where measured: the first node's, in its own column.
+    const ttfb = rows.some((x) => x.firstByte);
+    out.push(`| N | method |${ttfb ? ' first byte (s) |' : ''} first (s) | median (s) | last (s) | bound (s) | last / bound | publisher sent (MB) | on the wire (MB) | CPU |`);
+    out.push(`|---:|---|${ttfb ? '---:|' : ''}---:|---:|---:|---:|---:|---:|---:|---:|`);
     for (const x of rows) {
       const last = x.incomplete > 0 ? `${x.incomplete} of ${x.receivers} incomplete` : sec(x.last);
       const cpu = `${(x.load.cpuBusy * 100).toFixed(0)}% (${(x.load.ownCpu * 100).toFixed(0)}%)${x.load.cpuBound ? ' ⚠' : ''}`;
-      out.push(`| ${x.n} | ${x.method} | ${sec(x.first)} | ${sec(x.median)} | ${last} | ${x.boundSeconds.toFixed(2)} | ${x.ratio === null ? 'n/a' : x.ratio.toFixed(2)} | ${mb(x.publisherSent)} | ${mb(x.received)} | ${cpu} |`);
+      const firstByte = ttfb ? ` ${sec(spreadFirst(x.firstByte))} |` : '';
+      out.push(`| ${x.n} | ${x.method} |${firstByte} ${sec(x.first)} | ${sec(x.median)} | ${last} | ${x.boundSeconds.toFixed(2)} | ${x.ratio === null ? 'n/a' : x.ratio.toFixed(2)} | ${mb(x.publisherSent)} | ${mb(x.received)} | ${cpu} |`);
     }
     const notes = rows.filter((x) => x.note).map((x) => `- N=${x.n} ${x.method}: ${x.note}`);
     if (notes.length > 0) out.push('', ...notes);

@@ -1,6 +1,6 @@
 import { readlink } from 'node:fs/promises';
 import { basename } from 'node:path';
-import type { NodeStatusReport } from '../../src/index.js';
+import { callControl, type NodeStatusReport } from '../../src/index.js';
 import { LocalCluster, type NodeHandle } from '../lib/cluster.js';
 import { Completions } from './completions.js';
 import type { Method, MethodContext, MethodSession, ScenarioName, StepFigures } from './types.js';
@@ -42,19 +42,28 @@ class ChunkswarmSession implements MethodSession {
     };
   }
 
-  /** A new node joins after the publisher stopped: every byte must come from the frontends. */
+  /**
+   * A new node joins as an operator would (`token create` on the master, `join <token>`), then the
+   * publisher stops, then the new node starts: every byte must come from the frontends. The clock
+   * runs from its `serve`.
+   */
   private async bootstrap(): Promise<StepFigures> {
+    const late = await this.cluster.joinFollower('late-joiner');
     await this.cluster.stop(this.cluster.publisher);
     const before = await this.counters();
-    const late = await this.cluster.addFollower('late-joiner');
     const done = new Completions(1);
+    const firstByte = new Completions(1);
     done.start();
+    firstByte.start();
     this.cluster.start(late);
-    await done.poll(async () => (await liveVersion(late)) === this.version, this.ctx.timeoutMs('bootstrap'));
+    await done.poll(async () => {
+      if (firstByte.times[0] === null && (await piecesReceived(late)) > 0) firstByte.mark(0);
+      return (await liveVersion(late)) === this.version;
+    }, this.ctx.timeoutMs('bootstrap'));
     // What the frontends uploaded is what the new node received: its own status.json is written
     // only once it has fully joined the swarm, which may be after it completed.
     const after = await this.counters();
-    return { completions: done.times, publisherSent: 0, received: after.frontendsUp - before.frontendsUp };
+    return { completions: done.times, firstByte: firstByte.times, publisherSent: 0, received: after.frontendsUp - before.frontendsUp };
   }
 
   /** Piece bytes the publisher and the frontends sent and the frontends received so far (status.json). */
@@ -73,6 +82,12 @@ class ChunkswarmSession implements MethodSession {
   close(): Promise<void> {
     return this.cluster.close();
   }
+}
+
+/** Piece bytes a running node has received, fresh from its control socket (0 before it answers). */
+async function piecesReceived(n: NodeHandle): Promise<number> {
+  const s = (await callControl(n.dataDir, { op: 'status' }, 1000).catch(() => null)) as NodeStatusReport | null;
+  return s?.bytesDown ?? 0;
 }
 
 function connected(s: NodeStatusReport | null): number {

@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RsyncDaemon, type Pull } from '../lib/rsync-daemon.js';
 import { ensureTool } from '../lib/tools.js';
@@ -19,6 +19,15 @@ async function pull(daemon: RsyncDaemon, module: string, dest: string, bwlimitKi
   return r;
 }
 
+/** Bytes in the regular files under `root` (0 if it does not exist yet). */
+async function bytesUnder(root: string): Promise<number> {
+  let total = 0;
+  for (const d of await readdir(root, { withFileTypes: true, recursive: true }).catch(() => [])) {
+    if (d.isFile()) total += await stat(join(d.parentPath, d.name)).then((s) => s.size, () => 0);
+  }
+  return total;
+}
+
 class RsyncSession implements MethodSession {
   constructor(
     private readonly ctx: MethodContext,
@@ -31,9 +40,18 @@ class RsyncSession implements MethodSession {
     if (scenario === 'bootstrap') {
       // The publisher is stopped: the new node pulls from a frontend (its daemon, the same cap).
       const done = new Completions(1);
+      const firstByte = new Completions(1);
+      const dest = join(ctx.work, 'late-joiner');
       done.start();
-      const r = await pull(this.daemon, 'frontend1', join(ctx.work, 'late-joiner'), kib(ctx.rate), () => done.mark(0));
-      return { completions: done.times, publisherSent: 0, received: r.received, ...(r.ok ? {} : { note: r.stderr }) };
+      firstByte.start();
+      const pulling = pull(this.daemon, 'frontend1', dest, kib(ctx.rate), () => done.mark(0));
+      // rsync says nothing until a file is complete: its first byte is the first one on disk
+      // (its temporary files included).
+      const watching = firstByte.poll(async () => (await bytesUnder(dest)) > 0, ctx.timeoutMs(scenario));
+      const r = await pulling;
+      firstByte.mark(0);
+      await watching;
+      return { completions: done.times, firstByte: firstByte.times, publisherSent: 0, received: r.received, ...(r.ok ? {} : { note: r.stderr }) };
     }
     const module = scenario === 'cold' ? 'v1' : 'v2';
     const done = new Completions(this.dests.length);

@@ -17,12 +17,14 @@ class WtNode {
   port = 0;
   private readonly waiters: Array<{ type: FromNode['type']; resolve: (m: FromNode) => void }> = [];
   onDone: () => void = () => undefined;
+  onFirstByte: () => void = () => undefined;
   lastError: string | null = null;
 
   constructor(rate: number) {
     this.proc = fork(NODE_JS, [String(rate)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     this.proc.on('message', (m: FromNode) => {
       if (m.type === 'done') this.onDone();
+      if (m.type === 'first-byte') this.onFirstByte();
       if (m.type === 'error') this.lastError = m.message;
       const i = this.waiters.findIndex((w) => w.type === m.type);
       if (i >= 0) this.waiters.splice(i, 1)[0]!.resolve(m);
@@ -106,12 +108,18 @@ class WebTorrentSession implements MethodSession {
   private async bootstrap(): Promise<StepFigures> {
     await this.seed.stop();
     const done = new Completions(1);
+    const firstByte = new Completions(1);
     done.start();
+    firstByte.start();
     const late = await new WtNode(this.ctx.rate).start();
+    late.onFirstByte = () => firstByte.mark(0);
     this.leechers.push(late);
     await this.fetch([late], done, 'bootstrap', () => this.leechers.slice(0, -1));
     const s = await late.stats();
-    return { completions: done.times, publisherSent: 0, received: s.received, ...(done.times.includes(null) ? { note: this.errors() } : {}) };
+    return {
+      completions: done.times, firstByte: firstByte.times, publisherSent: 0, received: s.received,
+      ...(done.times.includes(null) ? { note: this.errors() } : {}),
+    };
   }
 
   private errors(): string {

@@ -52,6 +52,11 @@ export interface StepFigures {
   received: number;
   /** Work done before the clock starts (publish, torrent creation), seconds. */
   prepSeconds?: number;
+  /**
+   * Seconds from the step's start to the first payload byte each receiving node got (null: none),
+   * where the method measures it (bootstrap: the new node's time to first byte).
+   */
+  firstByte?: Array<number | null>;
   note?: string;
 }
 

@@ -15,6 +15,8 @@ export type FromNode =
   /** The torrent was added and the files already present were verified. */
   | { type: 'ready' }
   | { type: 'done' }
+  /** The first payload byte of the torrent last added. */
+  | { type: 'first-byte' }
   /** Payload bytes since the process started, over all torrents. */
   | { type: 'stats'; uploaded: number; received: number }
   | { type: 'error'; message: string };

@@ -22,9 +22,15 @@ const client = new WebTorrent({
 let uploaded = 0;
 let received = 0;
 let current: WebTorrent.Torrent | null = null;
+let firstByteSent = true;
 
 client.on('upload', (n: number) => (uploaded += n));
-client.on('download', (n: number) => (received += n));
+client.on('download', (n: number) => {
+  received += n;
+  if (firstByteSent) return;
+  firstByteSent = true;
+  send({ type: 'first-byte' });
+});
 client.on('error', (err: Error) => send({ type: 'error', message: err.message }));
 client.on('listening', () => send({ type: 'listening', port: client.torrentPort }));
 
@@ -48,6 +54,7 @@ async function handle(m: ToNode): Promise<void> {
     case 'add': {
       // The previous release's torrent goes; its files stay and are verified against the new one.
       for (const t of [...client.torrents]) await client.remove(t, { destroyStore: false });
+      firstByteSent = false;
       const t = client.add(Buffer.from(m.torrent, 'base64'), { path: m.path });
       watch(t);
       t.once('ready', () => send({ type: 'ready' }));

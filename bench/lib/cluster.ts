@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
 import { createWriteStream, existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NodeStatusReport, PublishSummary } from '../../src/index.js';
 import { repoRoot } from './results.js';
@@ -18,6 +19,8 @@ export interface NodeHandle {
   proc: ChildProcess | null;
   /** Net guard report file (when the cluster was created with netGuard). */
   guardReport: string;
+  /** The node's swarm key, once its directory is made. */
+  key?: string;
 }
 
 export interface ClusterOptions {
@@ -27,10 +30,20 @@ export interface ClusterOptions {
   limits?: Record<string, number>;
   /** Extra config for every node (merged at the top level). */
   extra?: Record<string, unknown>;
+  /** Extra "network" config for every node (merged into the bootstrap list and ports set here). */
+  network?: Record<string, unknown>;
   /** Load the net guard into every node process (tests: no traffic beyond 127.0.0.0/8). */
   netGuard?: boolean;
   /** Extra node flags for every serve process (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
   nodeArgs?: string[];
+  /** A command prefix that runs each serve as another user (e.g. setpriv --reuid=65534 ... --). */
+  runAs?: string[];
+  /**
+   * Every node enforces the membership the publisher signs (network.allowlist []): the publisher
+   * admits the followers made by create(); a node added later joins with a token (joinFollower).
+   * Default: any node that knows the cluster secret.
+   */
+  membership?: boolean;
 }
 
 /**
@@ -45,6 +58,19 @@ export async function freeUdpPort(): Promise<number> {
       const s = createSocket('udp4');
       s.once('error', () => resolve(false));
       s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    if (ok) return port;
+  }
+}
+
+/** A TCP port free right now on 127.0.0.1, below the ephemeral range (see freeUdpPort). */
+export async function freeTcpPort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
     });
     if (ok) return port;
   }
@@ -74,12 +100,23 @@ export class LocalCluster {
 
   static async create(opts: ClusterOptions): Promise<LocalCluster> {
     const ports: number[] = [];
-    for (let i = 0; i <= opts.followers; i++) ports.push(await freeUdpPort());
+    // A port is free until its node binds it: two draws must not return the same one.
+    while (ports.length <= opts.followers) {
+      const port = await freeUdpPort();
+      if (!ports.includes(port)) ports.push(port);
+    }
     const c = new LocalCluster(opts, ports);
     await cli(['init', '--dir', c.publisher.dir, '--publisher', '--bootstrap-port', String(c.publisher.port)]);
     await c.patchConfig(c.publisher);
     for (const f of c.followers) await c.addFollowerConfig(f);
+    if (opts.membership) await c.admitFollowers();
     return c;
+  }
+
+  /** The publisher signs the followers in (no node runs yet); each gets the record, as `join` would give it. */
+  private async admitFollowers(): Promise<void> {
+    for (const f of this.followers) await cli(['-c', this.publisher.config, 'admit', f.key!, '--name', f.name]);
+    for (const f of this.followers) await copyFile(join(this.publisher.dataDir, 'membership.json'), join(f.dataDir, 'membership.json'));
   }
 
   /** The publisher's bootstrap port: the one a node outside the cluster's config would know. */
@@ -100,8 +137,22 @@ export class LocalCluster {
   }
 
   private async addFollowerConfig(f: NodeHandle): Promise<void> {
-    await cli(['init', '--dir', f.dir, '--join', this.publisher.config]);
+    f.key = (JSON.parse((await cli(['init', '--dir', f.dir, '--join', this.publisher.config, '--json'])).stdout) as { nodeKey: string }).nodeKey;
     await this.patchConfig(f);
+  }
+
+  /**
+   * A further follower made the way an operator would: `token create` on the running publisher,
+   * `join <token>` for the new node; not started. Returns the handle and join's answer.
+   */
+  async joinFollower(name: string, opts: { name?: string } = {}): Promise<NodeHandle> {
+    const h = LocalCluster.handle(this.opts.dir, name, await freeUdpPort());
+    const token = (await cli(['-c', this.publisher.config, 'token', 'create'])).stdout.trim();
+    const joined = await cli(['join', token, '--dir', h.dir, '--live', h.live, '--name', opts.name ?? name, '--bootstrap-port', String(h.port), '--json']);
+    h.key = (JSON.parse(joined.stdout) as { nodeKey: string }).nodeKey;
+    await this.patchConfig(h);
+    this.followers.push(h);
+    return h;
   }
 
   private async patchConfig(n: NodeHandle): Promise<void> {
@@ -110,7 +161,13 @@ export class LocalCluster {
     cfg.network = {
       bootstrap: [...this.nodes, n].filter((x, i, all) => all.indexOf(x) === i).map((x) => `127.0.0.1:${x.port}`),
       bootstrapPort: n.port,
+      // Many nodes on one host: each takes a free TCP port for its direct path.
+      port: 0,
+      allowlist: this.opts.membership ? [] : null,
+      ...this.opts.network,
     };
+    // Every node on one host would otherwise be named after it.
+    cfg.node = { name: n.name };
     Object.assign(cfg, this.opts.extra ?? {});
     await writeFile(n.config, JSON.stringify(cfg, null, 2));
   }
@@ -120,14 +177,16 @@ export class LocalCluster {
     return JSON.parse(r.stdout) as PublishSummary;
   }
 
-  start(n: NodeHandle, extraArgs: string[] = []): void {
+  /** `env`: extra environment of the node process (e.g. the net guard's NET_GUARD_REFUSE). */
+  start(n: NodeHandle, extraArgs: string[] = [], env: Record<string, string> = {}): void {
     if (n.proc) return;
     const guard = join(repoRoot, 'dist', 'test', 'support', 'net-guard.js');
     const execArgv = [...(this.opts.netGuard && existsSync(guard) ? ['--import', guard] : []), ...(this.opts.nodeArgs ?? [])];
     const log = createWriteStream(join(n.dir, 'serve.log'), { flags: 'a' });
-    const proc = spawn(process.execPath, [...execArgv, CLI, '-c', n.config, 'serve', ...extraArgs], {
+    const [file, ...argv] = [...(this.opts.runAs ?? []), process.execPath, ...execArgv, CLI, '-c', n.config, 'serve', ...extraArgs];
+    const proc = spawn(file!, argv, {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NET_GUARD_REPORT: n.guardReport },
+      env: { ...process.env, NET_GUARD_REPORT: n.guardReport, ...env },
     });
     // Two sources, one log: the first to end must not end it under the other (write after end).
     proc.stdout!.pipe(log, { end: false });

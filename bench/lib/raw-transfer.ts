@@ -35,14 +35,17 @@ export interface RawTransferResult extends PumpResult {
   cpu: { sender: number | null; receiver: number | null; machine: number | null };
 }
 
+export type RawMode = 'swarm' | 'hyperswarm' | 'tcp';
+
 /**
- * One-way transfer of `bytes` between two processes over hyperswarm on loopback, through our Swarm
- * layer ('swarm') or bare hyperswarm ('hyperswarm'), with their own local DHT bootstrap node.
+ * One-way transfer of `bytes` between two processes on loopback (see stream-pump.ts for the
+ * modes); the hyperswarm ones with their own local DHT bootstrap node.
  */
-export async function rawTransfer(mode: 'swarm' | 'hyperswarm', bytes: number): Promise<RawTransferResult> {
+export async function rawTransfer(mode: RawMode, bytes: number): Promise<RawTransferResult> {
   const boot = await startBootstrapNode();
   const secret = randomBytes(32).toString('hex');
-  const args = (role: string) => [PUMP, mode, role, String(boot.port), String(bytes), secret];
+  let port = boot.port;
+  const args = (role: string) => [PUMP, mode, role, String(port), String(bytes), secret];
   const children: ChildProcess[] = [];
   let cpu: CpuSampler | null = null;
   try {
@@ -50,7 +53,8 @@ export async function rawTransfer(mode: 'swarm' | 'hyperswarm', bytes: number): 
     children.push(recv);
     const result = lineWith<PumpResult>(recv, 'bytes');
     result.catch(() => undefined);
-    await lineWith(recv, 'ready');
+    const ready = await lineWith<{ port?: number }>(recv, 'ready');
+    if (mode === 'tcp') port = ready.port!;
     const send = spawn(process.execPath, args('send'), { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(send);
     send.once('exit', (code) => { if (code) void stop(recv); });

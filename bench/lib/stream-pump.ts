@@ -1,14 +1,20 @@
 /**
- * Child process of bench/transfer: one end of a one-way bulk transfer over hyperswarm on loopback,
- * either through our Swarm (authentication + credit flow control, the layer chunkswarm's wire runs
- * on) or over bare hyperswarm streams. The receiver announces the topic, the sender only looks it
- * up, so there is exactly one connection.
- *   node dist/bench/lib/stream-pump.js <swarm|hyperswarm> <send|recv> <bootstrap port> <bytes> <secret hex>
- * Prints JSON lines on stdout: {"ready":true} once findable, then (receiver) the result; runs
- * until killed.
+ * Child process of bench/transfer: one end of a one-way bulk transfer on loopback, over
+ * - 'swarm': our Swarm (authentication + credit flow control, the layer chunkswarm's wire runs on
+ *   when peers cannot reach each other over TCP),
+ * - 'hyperswarm': bare hyperswarm streams (UDX),
+ * - 'tcp': bare @hyperswarm/secret-stream (the same Noise handshake and encryption) over a TCP
+ *   socket, the transport of chunkswarm's direct path.
+ * For the first two the receiver announces the topic and the sender only looks it up, so there is
+ * exactly one connection; for 'tcp' the receiver listens and the port argument is its port.
+ *   node dist/bench/lib/stream-pump.js <swarm|hyperswarm|tcp> <send|recv> <bootstrap or tcp port> <bytes> <secret hex>
+ * Prints JSON lines on stdout: {"ready":true} once findable (with "port" for tcp), then (receiver)
+ * the result; runs until killed.
  */
 import { randomFillSync } from 'node:crypto';
+import net from 'node:net';
 import type { Duplex } from 'node:stream';
+import NoiseSecretStream from '@hyperswarm/secret-stream';
 import HyperDHT from 'hyperdht';
 import Hyperswarm from 'hyperswarm';
 import { Swarm, deriveTopic } from '../../src/swarm/index.js';
@@ -73,7 +79,17 @@ async function main(): Promise<void> {
     if (recv) receive(stream);
     else void send(stream);
   };
-  if (mode === 'swarm') {
+  if (mode === 'tcp') {
+    const keyPair = HyperDHT.keyPair();
+    if (recv) {
+      const server = net.createServer((socket) => onStream(new NoiseSecretStream(false, socket.setNoDelay(true), { keyPair }) as unknown as Duplex));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      say({ ready: true, port: (server.address() as net.AddressInfo).port });
+      return;
+    }
+    const socket = net.connect({ host: '127.0.0.1', port }).setNoDelay(true);
+    onStream(new NoiseSecretStream(true, socket, { keyPair }) as unknown as Duplex);
+  } else if (mode === 'swarm') {
     const swarm = new Swarm({ clusterSecret: secret, bootstrap, server: recv, client: !recv, authTimeoutMs: 10_000 });
     swarm.on('peer', (p) => onStream(p.stream));
     await swarm.ready();

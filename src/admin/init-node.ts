@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { access, mkdir, writeFile } from 'node:fs/promises';
+import { access, copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { ChunkswarmError } from '../core/index.js';
 import { CONFIG_FILE, loadConfig, readSecretFile, writeSecretFile, type ConfigInput } from '../config/index.js';
 import { generatePublisherKeys } from '../manifest/index.js';
+import { membershipPath, nodeKeyPair, nodeSeed } from '../membership/index.js';
 
 export interface InitOptions {
   dir: string;
@@ -13,11 +14,24 @@ export interface InitOptions {
   join?: string;
   bootstrap?: string[];
   bootstrapPort?: number;
+  /** livePath (default ./live beside the config). */
+  live?: string;
+  /** network.host: the address this node binds and others reach it on. */
+  host?: string;
+  /**
+   * Publisher: enforce a membership the publisher signs (network.allowlist []), the default; false
+   * lets in any node that knows the cluster secret (null).
+   */
+  allowlist?: boolean;
 }
 
 export interface InitResult {
   configPath: string;
   publisherKey: string;
+  /** This node's swarm key (what `admit` takes). */
+  nodeKey: string;
+  /** Whether the cluster enforces a signed membership on this node (network.allowlist not null). */
+  membership: boolean;
   created: string[];
 }
 
@@ -34,21 +48,28 @@ export async function initNode(opts: InitOptions): Promise<InitResult> {
   }
   const created: string[] = [];
   const secretPath = join(dir, 'cluster.secret');
+  const livePath = opts.live ? resolve(opts.live) : './live';
+  const host = opts.host ? { host: opts.host } : {};
   let config: ConfigInput;
+  /** The joined node's membership record: on the same machine (tests, a second node on one box) it lets this node accept the members at once. */
+  let record: string | null = null;
   if (opts.publisher) {
     const keys = generatePublisherKeys();
     const keyPath = join(dir, 'publisher.key');
     await writeSecretFile(keyPath, keys.privateKeyPem);
     await writeSecretFile(secretPath, randomBytes(32).toString('hex'));
     created.push(keyPath, secretPath);
+    const port = opts.bootstrapPort ?? 49737;
     config = {
       dataDir: './data',
-      livePath: './live',
+      livePath,
       cluster: { publisherKey: Buffer.from(keys.publicKey).toString('hex'), secretFile: 'cluster.secret' },
       publisher: { privateKeyFile: 'publisher.key', recordOwner: false },
       network: {
-        bootstrap: opts.bootstrap ?? [`127.0.0.1:${opts.bootstrapPort ?? 49737}`],
-        bootstrapPort: opts.bootstrapPort ?? 49737,
+        bootstrap: opts.bootstrap ?? [`${opts.host ?? '127.0.0.1'}:${port}`],
+        bootstrapPort: port,
+        ...host,
+        allowlist: opts.allowlist === false ? null : [],
       },
     };
   } else {
@@ -57,13 +78,29 @@ export async function initNode(opts: InitOptions): Promise<InitResult> {
     created.push(secretPath);
     config = {
       dataDir: './data',
-      livePath: './live',
+      livePath,
       cluster: { publisherKey: other.cluster.publisherKey, secretFile: 'cluster.secret' },
-      network: { bootstrap: opts.bootstrap ?? other.network.bootstrap, bootstrapPort: opts.bootstrapPort ?? null },
+      network: {
+        bootstrap: opts.bootstrap ?? other.network.bootstrap,
+        bootstrapPort: opts.bootstrapPort ?? null,
+        ...host,
+        allowlist: other.network.allowlist,
+      },
       limits: other.limits,
     };
+    record = membershipPath(other.dataDir);
   }
+  await mkdir(join(dir, 'data'), { recursive: true });
+  if (record) await copyFile(record, membershipPath(join(dir, 'data'))).catch(() => undefined);
+  const seed = await nodeSeed(join(dir, 'data'));
+  created.push(join(dir, 'data', 'node.seed'));
   await writeFile(configPath, JSON.stringify(config, null, 2) + '\n', { flag: 'wx' });
   created.unshift(configPath);
-  return { configPath, publisherKey: config.cluster.publisherKey, created: created.map((p) => relative(process.cwd(), p) || p) };
+  return {
+    configPath,
+    publisherKey: config.cluster.publisherKey,
+    nodeKey: nodeKeyPair(seed).publicKey.toString('hex'),
+    membership: config.network?.allowlist !== null,
+    created: created.map((p) => relative(process.cwd(), p) || p),
+  };
 }

@@ -107,11 +107,15 @@ export async function publish(opts: PublishOptions): Promise<PublishSummary> {
     return summary(null, 0, { chunks: 0, bytes: 0 });
   }
 
-  const fresh = await newContent(prev?.body.root ?? null, root, objects);
+  // Files are linked from, and chunks compared with, the newest release on disk (the newest head
+  // may be one this node never materialized).
+  const onDisk = (await releases.materialized()).at(-1);
+  const base = onDisk === undefined ? null : await releases.head(onDisk);
+  const fresh = await newContent(base?.body.root ?? null, root, objects);
   progress({ phase: 'materialize', filesDone: 0, filesTotal: scan.files.length, bytesDone: 0, bytesTotal });
   const owner = config.publisher.recordOwner && process.getuid?.() === 0;
   const actions = await buildReleaseTree({
-    staging, root, version, previous: prev?.body.version ?? null, source: opts.source, copied: hashed.copied, sizes: hashed.sizes,
+    staging, root, version, previous: base?.body.version ?? null, source: opts.source, copied: hashed.copied, sizes: hashed.sizes,
     releases, objects, inodes, owner,
   });
 

@@ -17,6 +17,14 @@ const BY_CODE: Partial<Record<ErrorCode, number>> = {
   E_DRIFT: 9,
   E_HOOK: 10,
   E_NO_BOOTSTRAP: 3,
+  E_LOCKED: 12,
+  E_EXISTS: 2,
+  E_UNREACHABLE: 13,
+  E_TOKEN: 5,
+  E_TOKEN_EXPIRED: 5,
+  E_TOKEN_REVOKED: 5,
+  E_TOKEN_USED: 5,
+  E_TOKEN_UNKNOWN: 5,
 };
 
 export function exitCodeOf(err: unknown): number {

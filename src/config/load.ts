@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { ChunkswarmError } from '../core/index.js';
@@ -9,6 +10,7 @@ export const CONFIG_FILE = 'swarm.config.json';
 /** A validated config with every path made absolute (relative paths are relative to the file). */
 export interface Config extends ParsedConfig {
   configPath: string;
+  node: { name: string };
   /** Parsed network.bootstrap. */
   bootstrapNodes: Array<{ host: string; port: number }>;
 }
@@ -33,6 +35,7 @@ export function parseConfig(raw: unknown, configPath: string): Config {
   return {
     ...c,
     configPath,
+    node: { name: c.node.name ?? hostname() },
     dataDir: abs(c.dataDir),
     livePath: abs(c.livePath),
     cluster: { ...c.cluster, secretFile: abs(c.cluster.secretFile) },

@@ -12,6 +12,8 @@ const hookCommand = z.string().min(1).nullable();
 export const configSchema = z
   .object({
     dataDir: z.string().min(1).default('./data'),
+    /** How this node is named in logs, status and the fleet view; null: the host name. */
+    node: z.strictObject({ name: z.string().min(1).max(64).nullable().default(null) }).prefault({}),
     livePath: z.string().min(1).default('./live'),
     cluster: z.strictObject({
       publisherKey: hex64.describe('the publisher Ed25519 public key, raw, hex'),
@@ -29,6 +31,10 @@ export const configSchema = z
         bootstrap: z.array(hostPort).default([]),
         bootstrapPort: z.number().int().min(0).max(65535).nullable().default(null),
         host: z.string().min(1).default('127.0.0.1'),
+        /** TCP port of the direct path for piece traffic (0: any free port; null: none, hyperswarm only). */
+        port: z.number().int().min(0).max(65535).nullable().default(49738),
+        /** UDP port of this node's DHT and hyperswarm connections (null: any free port; set it to open a firewall). */
+        dhtPort: z.number().int().min(1).max(65535).nullable().default(null),
         /** Node public keys (hex) allowed to connect; null: any node that knows the cluster secret. */
         allowlist: z.array(hex64).nullable().default(null),
       })
@@ -42,12 +48,32 @@ export const configSchema = z
         maxRequestsPerPeer: z.number().int().min(1).max(4096).default(64),
         requestTimeoutMs: z.number().int().min(100).default(10_000),
         uploadSlots: z.number().int().min(1).max(256).default(8),
+        /** What a release may expand to on disk; checked from its objects before it is staged. */
+        maxReleasePaths: z.number().int().min(1).default(10_000_000),
+        maxReleaseBytes: z.number().int().min(1).default(2 ** 44),
+        maxReleaseDepth: z.number().int().min(1).max(2048).default(1024),
       })
       .prefault({}),
     releases: z.strictObject({ keep: z.number().int().min(1).default(3) }).prefault({}),
     verify: z.strictObject({ intervalSec: z.number().int().min(0).default(300) }).prefault({}),
     drift: z
       .strictObject({ policy: z.enum(['preserve', 'block', 'overwrite']).default('preserve') })
+      .prefault({}),
+    fleet: z
+      .strictObject({
+        /** How often a node gossips its signed status report to its peers. */
+        reportIntervalSec: z.number().int().min(1).max(3600).default(5),
+        /** A node with no report this long is shown as unreachable. */
+        unreachableAfterSec: z.number().int().min(2).default(30),
+        /** Largest drift record (preserved bytes) `drift pull` takes from or gives to a peer; below the 16 MiB message limit. */
+        maxDriftPullBytes: z.number().int().min(1).max(12 * 1024 * 1024).default(8 * 1024 * 1024),
+      })
+      .prefault({}),
+    metrics: z
+      .strictObject({
+        /** Prometheus metrics and the dashboard: a port (on 127.0.0.1) or "host:port"; null: off. */
+        listen: z.union([z.number().int().min(0).max(65535), hostPort]).nullable().default(null),
+      })
       .prefault({}),
     hooks: z
       .strictObject({ preActivate: hookCommand.default(null), postActivate: hookCommand.default(null) })

@@ -26,7 +26,15 @@ export type ErrorCode =
   | 'E_HOOK'
   | 'E_USAGE'
   | 'E_CLOSED'
-  | 'E_PINNED';
+  | 'E_PINNED'
+  | 'E_LOCKED'
+  | 'E_EXISTS'
+  | 'E_UNREACHABLE'
+  | 'E_TOKEN'
+  | 'E_TOKEN_EXPIRED'
+  | 'E_TOKEN_REVOKED'
+  | 'E_TOKEN_USED'
+  | 'E_TOKEN_UNKNOWN';
 
 export class ChunkswarmError extends Error {
   readonly code: ErrorCode;
@@ -83,10 +91,21 @@ export class ChunkswarmError extends Error {
     if (sys?.code === 'ENOENT') {
       return new ChunkswarmError('E_NOT_FOUND', `${doing}: ${sys.path ?? 'path'} does not exist`, { cause: err });
     }
+    const why = sys?.code ? PLAIN[sys.code] : undefined;
+    if (why) return new ChunkswarmError('E_IO', `${doing}: ${sys.path ?? 'path'}: ${why} (${sys.code})`, { cause: err });
     const detail = sys?.code ? `${sys.code} ${sys.path ?? ''}`.trim() : String((err as Error)?.message ?? err);
     return new ChunkswarmError('E_IO', `${doing}: ${detail}`, { cause: err });
   }
 }
+
+/** System errors a sysadmin meets on a misconfigured node, in words. */
+const PLAIN: Record<string, string> = {
+  EACCES: 'permission denied: run chunkswarm as the user that owns it, or fix its permissions',
+  EPERM: 'operation not permitted for this user',
+  EROFS: 'the file system is read-only',
+  ENOTDIR: 'a component of the path is not a directory',
+  ELOOP: 'too many symbolic links, or a symbolic link where none may be',
+};
 
 export function isChunkswarmError(err: unknown, code?: ErrorCode): err is ChunkswarmError {
   return err instanceof ChunkswarmError && (code === undefined || err.code === code);

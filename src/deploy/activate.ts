@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { ChunkswarmError } from '../core/index.js';
+import { ChunkswarmError, silentLogger, type Logger } from '../core/index.js';
 import type { Config } from '../config/index.js';
 import type { ReleaseStore } from '../store/index.js';
-import { foreignLive, inspectLive, removeTempLinks, swapLive } from './live.js';
+import { checkLiveParent, foreignLive, inspectLive, removeTempLinks, swapLive } from './live.js';
 import { lstatOrNull } from './stage-fs.js';
 
 export interface HookResult {
@@ -21,7 +21,7 @@ export interface ActivateOptions {
   version: number;
   /** New value of state.pinned; unchanged when omitted. */
   pin?: boolean;
-  log?: (line: string) => void;
+  log?: Logger;
 }
 
 export interface ActivateResult {
@@ -61,7 +61,7 @@ export function runHook(command: string, env: Record<string, string>, cwd: strin
  */
 export async function activate(o: ActivateOptions): Promise<ActivateResult> {
   const { config, releases, version } = o;
-  const log = o.log ?? (() => undefined);
+  const log = o.log ?? silentLogger;
   const dir = releases.releasePath(version);
   if (!(await lstatOrNull(dir))?.isDirectory()) throw ChunkswarmError.notFound(`release ${version} on this node (${dir})`);
   const live = await inspectLive(config.livePath, releases);
@@ -80,9 +80,11 @@ export async function activate(o: ActivateOptions): Promise<ActivateResult> {
     CHUNKSWARM_PREVIOUS_VERSION: previous === null ? '' : String(previous),
   };
   const cwd = dirname(config.configPath);
+  await checkLiveParent(config.livePath);
   if (config.hooks.preActivate) {
     result.preActivate = await runHook(config.hooks.preActivate, env, cwd);
-    if (result.preActivate.output) log(`preActivate: ${result.preActivate.output.trimEnd()}`);
+    // A failing hook's output is in the error; logging it as well would print it twice.
+    if (result.preActivate.output && result.preActivate.code === 0) log.info(`preActivate: ${result.preActivate.output.trimEnd()}`, { release: version });
     if (result.preActivate.code !== 0) {
       throw new ChunkswarmError(
         'E_HOOK',
@@ -94,10 +96,10 @@ export async function activate(o: ActivateOptions): Promise<ActivateResult> {
   await swapLive(config.livePath, dir);
   result.switched = true;
   await releases.saveState({ ...state, live: version, pinned: o.pin ?? state.pinned });
-  log(`release ${version} is live at ${config.livePath}${previous === null ? '' : ` (was ${previous})`}`);
+  log.info(`release ${version} is live at ${config.livePath}${previous === null ? '' : ` (was ${previous})`}`, { release: version });
   if (config.hooks.postActivate) {
     result.postActivate = await runHook(config.hooks.postActivate, env, cwd);
-    if (result.postActivate.output) log(`postActivate: ${result.postActivate.output.trimEnd()}`);
+    if (result.postActivate.output) log.info(`postActivate: ${result.postActivate.output.trimEnd()}`, { release: version });
     if (result.postActivate.code !== 0) {
       result.warnings.push(`postActivate hook exited ${result.postActivate.code}; release ${version} stays live`);
     }
@@ -110,7 +112,7 @@ export async function activate(o: ActivateOptions): Promise<ActivateResult> {
  * state.json disagree, livePath (an existing release) wins; a livePath whose release is gone is
  * pointed back at one that exists (state.json's, else the newest), or removed if there is none.
  */
-export async function recover(config: Config, releases: ReleaseStore, log: (line: string) => void = () => undefined): Promise<string[]> {
+export async function recover(config: Config, releases: ReleaseStore, log: Logger = silentLogger): Promise<string[]> {
   const fixed = (await removeTempLinks(config.livePath)).map((p) => `removed interrupted switch ${p}`);
   const live = await inspectLive(config.livePath, releases);
   const state = await releases.state();
@@ -129,6 +131,6 @@ export async function recover(config: Config, releases: ReleaseStore, log: (line
       fixed.push(`${config.livePath} pointed at missing ${live.target}: switched to release ${v}`);
     }
   }
-  for (const f of fixed) log(`recovery: ${f}`);
+  for (const f of fixed) log.warn(`recovery: ${f}`);
   return fixed;
 }

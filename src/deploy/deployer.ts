@@ -1,6 +1,6 @@
-import { ChunkswarmError, isChunkswarmError, type Clock } from '../core/index.js';
+import { ChunkswarmError, isChunkswarmError, silentLogger, type Clock, type Logger } from '../core/index.js';
 import type { Config } from '../config/index.js';
-import type { SignedRelease } from '../manifest/index.js';
+import { measureExpansion, type SignedRelease } from '../manifest/index.js';
 import { ChunkIndex, InodeCache, ObjectStore, ReleaseStore, type NodeState } from '../store/index.js';
 import { activate, recover, type ActivateResult } from './activate.js';
 import { driftSignature, hasDrift, latestDrift, recordDrift, type DriftRecord } from './drift.js';
@@ -42,7 +42,7 @@ export function canActivate(state: NodeState, version: number): boolean {
 }
 
 export interface DeployerOptions {
-  log?: (line: string) => void;
+  log?: Logger;
   clock?: Clock;
 }
 
@@ -56,7 +56,7 @@ export class Deployer {
   readonly chunkIndex: ChunkIndex;
   /** What open() repaired. */
   recovered: string[] = [];
-  private readonly log: (line: string) => void;
+  private readonly log: Logger;
   /** The release this deployer staged last: checked at the cost of what changed if it goes live right away. */
   private lastStaged: Stager | null = null;
 
@@ -68,11 +68,11 @@ export class Deployer {
   ) {
     this.releases = new ReleaseStore(config.dataDir);
     this.objects = new ObjectStore(this.releases.objectsDir);
-    this.log = opts.log ?? (() => undefined);
+    this.log = opts.log ?? silentLogger;
     this.chunkIndex = new ChunkIndex({
       releases: this.releases,
       objects: this.objects,
-      onTampered: (loc) => this.log(`warning: ${loc.path} no longer matches its release (edited on disk); it is not used as a chunk source`),
+      onTampered: (loc) => this.log.warn(`${loc.path} no longer matches its release (edited on disk); it is not used as a chunk source`),
     });
   }
 
@@ -111,6 +111,11 @@ export class Deployer {
    * the new release nor read as a chunk.
    */
   async stage(release: SignedRelease, o: Pick<StagerOptions, 'flushEvery' | 'onFlush'> = {}): Promise<Stager> {
+    const lim = this.config.limits;
+    // Before anything walks it path by path: a release of shared subtrees can expand to millions.
+    await measureExpansion(release.body.root, (h) => this.objects.getTree(h), (h) => this.objects.getFile(h), {
+      maxPaths: lim.maxReleasePaths, maxBytes: lim.maxReleaseBytes, maxDepth: lim.maxReleaseDepth,
+    });
     const live = await this.live();
     this.lastStaged = await Stager.open({
       ...o, release, releases: this.releases, objects: this.objects, inodes: this.inodes,
@@ -157,7 +162,7 @@ export class Deployer {
         }
         ackUsed = acked;
         liveDrift = found;
-        this.log(`WARNING: live release ${live.version} was changed by hand (${what}); ${drift ? `recorded in ${drift.dir}` : 'acknowledged'}; release ${version} replaces it`);
+        this.log.warn(`live release ${live.version} was changed by hand (${what}); ${drift ? `recorded in ${drift.dir}` : 'acknowledged'}; release ${version} replaces it`, { release: live.version });
       }
     }
     if (live?.version !== version && (await this.releases.materialized()).includes(version)) await this.cleanTarget(version, live?.dir ?? null, liveDrift);
@@ -165,7 +170,7 @@ export class Deployer {
     if (ackUsed || state.driftAck) await this.releases.saveState({ ...(await this.state()), driftAck: null } as DeployState);
     if (liveDrift && result.switched && result.previous !== null) {
       await repairReplaced(this.repairContext(), result.previous, version, liveDrift).catch((err) => {
-        this.log(`warning: release ${result.previous} keeps hand edits after it was replaced: ${err instanceof Error ? err.message : String(err)}`);
+        this.log.warn(`release ${result.previous} keeps hand edits after it was replaced: ${err instanceof Error ? err.message : String(err)}`, { release: result.previous ?? undefined });
       });
     }
     this.objects.trim();
@@ -196,7 +201,7 @@ export class Deployer {
       const record = await recordDrift({
         releases: this.releases, livePath: found.dir, verify: { ...found, entries: own, counts }, policy, replacedBy: null, copy: policy !== 'overwrite',
       });
-      this.log(`WARNING: release ${version} was changed on disk before it went live (${own.length} paths); recorded in ${record.dir}`);
+      this.log.warn(`release ${version} was changed on disk before it went live (${own.length} paths); recorded in ${record.dir}`, { release: version });
     }
     const tainted = [...preserved, ...driftedInodes(found.entries)];
     const lost = await repairRelease(this.repairContext(), version, found.entries, tainted);
@@ -222,7 +227,7 @@ export class Deployer {
     } catch (err) {
       // The target lost hand-edited files and went back to staging: the source may have them.
       if (!o.source || !isChunkswarmError(err, 'E_NOT_FOUND') || (await this.releases.materialized()).includes(version)) throw err;
-      this.log(`${err.message}; staging it again`);
+      this.log.warn(`${err.message}; staging it again`, { code: err.code });
       return this.stageAndActivate(version, o);
     }
   }

@@ -43,7 +43,16 @@ export function foreignLive(livePath: string, what: string, releases: ReleaseSto
 const tempName = (livePath: string) => `.${basename(livePath)}.chunkswarm-${randomBytes(6).toString('hex')}.tmp`;
 
 /** Atomic switch: a new symlink next to livePath, renamed over it, then the directory entry made durable. */
+/** E_NOT_FOUND naming the directory that should hold livePath, if it is missing (symlink(2)'s ENOENT would name the target). */
+export async function checkLiveParent(livePath: string): Promise<void> {
+  const parent = dirname(livePath);
+  if (!(await lstatOrNull(parent))?.isDirectory()) {
+    throw ChunkswarmError.notFound(`the directory ${parent} that should hold livePath ${livePath} (create it, or change livePath)`);
+  }
+}
+
 export async function swapLive(livePath: string, targetDir: string): Promise<void> {
+  await checkLiveParent(livePath);
   const tmp = join(dirname(livePath), tempName(livePath));
   try {
     await symlink(targetDir, tmp);

@@ -1,5 +1,6 @@
 import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Logger } from '../core/index.js';
 import { inodeKey, removeTree, type ChunkIndex, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
 import { demoteRelease } from './demote.js';
 import { healRelease } from './heal.js';
@@ -12,7 +13,7 @@ export interface RepairContext {
   chunkIndex: ChunkIndex;
   inodes: InodeCache;
   owner: boolean;
-  log: (line: string) => void;
+  log: Logger;
 }
 
 /** The inodes ("dev:ino") of what drifted, except added paths: never a link donor or chunk source again. */
@@ -59,7 +60,7 @@ export async function repairReplaced(c: RepairContext, previous: number, live: n
     elsewhere.set(e.new.inode, known);
   }
   const lost = await repairRelease(c, previous, found.entries, tainted);
-  if (lost.length > 0) c.log(`release ${previous} lost ${lost.join(', ')} (edited by hand, no clean copy on this node); it must be staged again to be used`);
+  if (lost.length > 0) c.log.warn(`release ${previous} lost ${lost.join(', ')} (edited by hand, no clean copy on this node); it must be staged again to be used`);
   for (const [inode, v] of elsewhere) if (v.links <= 0) elsewhere.delete(inode);
   if (elsewhere.size === 0) return;
   for (const v of await c.releases.materialized()) {
@@ -67,7 +68,7 @@ export async function repairReplaced(c: RepairContext, previous: number, live: n
     const holders = findHolders(c.releases.releasePath(v), elsewhere);
     if (holders.length === 0) continue;
     const gone = await repairRelease(c, v, holders, tainted);
-    if (gone.length > 0) c.log(`release ${v} lost ${gone.join(', ')} (it shared an inode edited by hand); it must be staged again to be used`);
+    if (gone.length > 0) c.log.warn(`release ${v} lost ${gone.join(', ')} (it shared an inode edited by hand); it must be staged again to be used`);
   }
   // A staging area re-creates a missing file when it is resumed; it never needs the drifted inode.
   for (const name of listOrEmpty(c.releases.stagingDir)) {

@@ -33,10 +33,10 @@ export function pieceTarget(totalBytes: number): number {
 /**
  * Groups chunks, in order, into pieces: a chunk joins the current piece while the piece stays
  * within the target size; a piece holds at least one chunk (a chunk is at most 256 KiB, so a
- * piece is never above PIECE_MAX).
+ * piece is never above PIECE_MAX). `target` is the release's pieceTarget() unless given (the
+ * simulator tries others).
  */
-export function groupPieces(chunks: readonly ChunkRef[]): Piece[] {
-  const target = pieceTarget(chunks.reduce((n, c) => n + c.size, 0));
+export function groupPieces(chunks: readonly ChunkRef[], target = pieceTarget(chunks.reduce((n, c) => n + c.size, 0))): Piece[] {
   const pieces: Piece[] = [];
   let start = 0;
   let size = 0;

@@ -22,23 +22,42 @@ export function clusterIdOf(publicKey: Uint8Array): string {
 
 /** Signs body; publicKey, when given, must be the private key's own (a cheap guard against mixed-up key files). */
 export function signRelease(body: ReleaseBody, privateKeyPem: string, publicKey?: Uint8Array): SignedRelease {
-  let privateKey: KeyObject;
+  const { key, own } = publisherPrivateKey(privateKeyPem, publicKey);
+  const cluster = clusterIdOf(own);
+  if (body.cluster !== cluster) throw ChunkswarmError.wrongCluster(cluster, body.cluster);
+  const signature = new Uint8Array(sign(null, encodeReleaseBody(body), key));
+  return { body, publicKey: own, signature };
+}
+
+/**
+ * Ed25519 over `bytes` with the publisher key, for the other records it signs (the membership).
+ * Each record type puts its own label in `bytes`, so that no signature can pass for another's.
+ */
+export function signDetached(bytes: Uint8Array, privateKeyPem: string, publicKey?: Uint8Array): Uint8Array {
+  return new Uint8Array(sign(null, bytes, publisherPrivateKey(privateKeyPem, publicKey).key));
+}
+
+/** True if `signature` is the trusted publisher key's over `bytes`. */
+export function verifyDetached(bytes: Uint8Array, signature: Uint8Array, trustedPublicKey: Uint8Array): boolean {
+  if (!(signature instanceof Uint8Array) || signature.length !== SIGNATURE_BYTES) return false;
+  return verify(null, bytes, publicKeyObject(trustedPublicKey), signature);
+}
+
+function publisherPrivateKey(privateKeyPem: string, publicKey?: Uint8Array): { key: KeyObject; own: Uint8Array } {
+  let key: KeyObject;
   try {
-    privateKey = createPrivateKey({ key: privateKeyPem, format: 'pem' });
+    key = createPrivateKey({ key: privateKeyPem, format: 'pem' });
   } catch (err) {
     throw new ChunkswarmError('E_KEY', 'the publisher private key is not a readable PEM key', { cause: err });
   }
-  if (privateKey.asymmetricKeyType !== 'ed25519') {
-    throw new ChunkswarmError('E_KEY', `the publisher private key is ${privateKey.asymmetricKeyType ?? 'unknown'}, not Ed25519`);
+  if (key.asymmetricKeyType !== 'ed25519') {
+    throw new ChunkswarmError('E_KEY', `the publisher private key is ${key.asymmetricKeyType ?? 'unknown'}, not Ed25519`);
   }
-  const own = rawPublicKey(createPublicKey(privateKey));
+  const own = rawPublicKey(createPublicKey(key));
   if (publicKey !== undefined && !Buffer.from(own).equals(publicKey)) {
     throw new ChunkswarmError('E_KEY', 'the publisher public key does not belong to the private key');
   }
-  const cluster = clusterIdOf(own);
-  if (body.cluster !== cluster) throw ChunkswarmError.wrongCluster(cluster, body.cluster);
-  const signature = new Uint8Array(sign(null, encodeReleaseBody(body), privateKey));
-  return { body, publicKey: own, signature };
+  return { key, own };
 }
 
 /** Throws unless signed was made by the trusted publisher key for that key's cluster. */

@@ -6,8 +6,8 @@ import type { PeerId } from './types.js';
  */
 export class Availability {
   private readonly counts: Uint32Array;
-  private readonly holdings = new Map<PeerId, Uint8Array>();
-  private readonly held = new Map<PeerId, number>();
+  /** Per peer: one byte per piece, 1 if held, and how many it holds (one lookup per event). */
+  private readonly holdings = new Map<PeerId, { bits: Uint8Array; held: number }>();
   /** histogram[c] = number of pieces held by exactly c peers. */
   private histogram: number[];
 
@@ -18,8 +18,7 @@ export class Availability {
 
   addPeer(peer: PeerId): void {
     if (this.holdings.has(peer)) return;
-    this.holdings.set(peer, new Uint8Array(this.pieceCount));
-    this.held.set(peer, 0);
+    this.holdings.set(peer, { bits: new Uint8Array(this.pieceCount), held: 0 });
     this.histogram.push(0);
   }
 
@@ -33,7 +32,7 @@ export class Availability {
 
   /** Forgets the peer; returns the pieces it held. */
   removePeer(peer: PeerId): number[] {
-    const bits = this.holdings.get(peer);
+    const bits = this.holdings.get(peer)?.bits;
     if (!bits) return [];
     const had: number[] = [];
     for (let i = 0; i < this.pieceCount; i++) {
@@ -43,28 +42,37 @@ export class Availability {
       }
     }
     this.holdings.delete(peer);
-    this.held.delete(peer);
     this.histogram.pop();
     return had;
   }
 
   /** Records that the peer holds the piece; true if that is news. */
   add(peer: PeerId, index: number): boolean {
-    const bits = this.holdings.get(peer);
-    if (!bits || bits[index]) return false;
-    bits[index] = 1;
-    this.held.set(peer, (this.held.get(peer) ?? 0) + 1);
+    const h = this.holdings.get(peer);
+    if (!h || h.bits[index]) return false;
+    h.bits[index] = 1;
+    h.held++;
     this.move(index, +1);
+    return true;
+  }
+
+  /** Records that the peer no longer holds the piece (it re-announced a smaller bitfield); true if it did. */
+  remove(peer: PeerId, index: number): boolean {
+    const h = this.holdings.get(peer);
+    if (!h || !h.bits[index]) return false;
+    h.bits[index] = 0;
+    h.held--;
+    this.move(index, -1);
     return true;
   }
 
   /** One byte per piece, 1 if held: for scans that would otherwise look the peer up per piece. */
   bitsOf(peer: PeerId): Readonly<Uint8Array> | undefined {
-    return this.holdings.get(peer);
+    return this.holdings.get(peer)?.bits;
   }
 
   has(peer: PeerId, index: number): boolean {
-    return this.holdings.get(peer)?.[index] === 1;
+    return this.holdings.get(peer)?.bits[index] === 1;
   }
 
   count(index: number): number {
@@ -72,7 +80,7 @@ export class Availability {
   }
 
   heldBy(peer: PeerId): number {
-    return this.held.get(peer) ?? 0;
+    return this.holdings.get(peer)?.held ?? 0;
   }
 
   /** True if some piece is held by fewer than `c` peers. */

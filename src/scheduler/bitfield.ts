@@ -1,15 +1,12 @@
+import { bitfieldBytes, getBit, setBit } from '../core/index.js';
 import type { PieceSet } from './types.js';
 
-export function bitfieldHas(bits: Uint8Array, index: number): boolean {
-  return ((bits[index >> 3] ?? 0) & (0x80 >> (index & 7))) !== 0;
-}
+export { getBit as bitfieldHas };
 
 /** The BitTorrent wire form of a piece set, spare bits zero. */
 export function toBitfield(count: number, has: (index: number) => boolean): Uint8Array {
-  const bits = new Uint8Array(Math.ceil(count / 8));
-  for (let i = 0; i < count; i++) {
-    if (has(i)) bits[i >> 3] = (bits[i >> 3] ?? 0) | (0x80 >> (i & 7));
-  }
+  const bits = bitfieldBytes(count);
+  for (let i = 0; i < count; i++) if (has(i)) setBit(bits, i, true);
   return bits;
 }
 
@@ -24,7 +21,7 @@ export function isPieceIndex(index: number, count: number): boolean {
 export function piecesOf(set: PieceSet, count: number): { pieces: number[]; bad?: number } {
   const pieces: number[] = [];
   if (set instanceof Uint8Array) {
-    for (let i = 0; i < count; i++) if (bitfieldHas(set, i)) pieces.push(i);
+    for (let i = 0; i < count; i++) if (getBit(set, i)) pieces.push(i);
     return { pieces };
   }
   for (const i of set) {

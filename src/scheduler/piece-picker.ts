@@ -14,6 +14,8 @@ export interface PickerView {
   readonly requested: ReadonlyMap<number, ReadonlySet<PeerId>>;
   /** Piece -> peers that timed out or refused it. */
   readonly avoid: ReadonlyMap<number, ReadonlySet<PeerId>>;
+  /** Per piece, how many peers that unchoke us hold it. */
+  readonly sources: Readonly<Uint32Array>;
   readonly opts: SchedulerOptions;
   readonly meanPieceBytes: number;
   readonly random: () => number;
@@ -39,15 +41,21 @@ function askable(v: PickerView, link: PeerLink, index: number): boolean {
   return (link.refused.size === 0 || link.mayAsk(index, v.now, v.opts)) && (v.avoid.size === 0 || !passOver(v, index, link.id));
 }
 
-/** Rarest-first among the pieces this peer has and nobody has been asked for. */
+/**
+ * Among the pieces this peer has and nobody has been asked for: first those that the fewest peers
+ * unchoking us hold (a piece only this peer can give us now is asked of it, while pieces others
+ * also hold are left for them: requests spread over the holders instead of every follower asking
+ * the same peer for the same new piece), then the rarest among all peers.
+ */
 export function pickFresh(v: PickerView, link: PeerLink): number | undefined {
   const held = v.avail.bitsOf(link.id);
   if (!held) return undefined;
   const pick = new LowestPick(v.random);
+  const spread = v.links.size + 1;
   for (const i of v.wanted) {
     if (held[i] !== 1) continue;
-    const c = v.avail.count(i);
-    if (pick.beats(c) && askable(v, link, i)) pick.offer(i, c);
+    const key = (v.sources[i] ?? 0) * spread + v.avail.count(i);
+    if (pick.beats(key) && askable(v, link, i)) pick.offer(i, key);
   }
   return pick.index;
 }
@@ -96,8 +104,12 @@ function expectedWait(v: PickerView, link: PeerLink, at: number): number {
  */
 export function inEndGame(v: PickerView, missing: number): boolean {
   if (missing > v.opts.endGameThreshold || v.requested.size === 0) return false;
-  for (const i of v.wanted) {
-    for (const link of v.links.values()) if (!link.choked && v.avail.has(link.id, i)) return false;
+  if (v.wanted.size === 0) return true;
+  // Called on every event near the end: one availability lookup per peer, not per piece and peer.
+  for (const link of v.links.values()) {
+    if (link.choked) continue;
+    const held = v.avail.bitsOf(link.id);
+    if (held) for (const i of v.wanted) if (held[i] === 1) return false;
   }
   return true;
 }

@@ -5,8 +5,14 @@ import { LowestPick } from './random.js';
 import type { OfferAction, PeerId, PieceSet } from './types.js';
 
 export interface SuperSeederOptions {
-  /** Offers a peer may hold open (advertised to it, not yet held by it). */
+  /** Offers a peer may hold open (advertised to it, not yet held by it), at least. */
   offersPerPeer: number;
+  /**
+   * Open offers spread over the unchoked peers: a peer holds max(offersPerPeer, budget / unchoked).
+   * Few peers then each get a deep pipeline (one fast follower is not held to round trips), many
+   * peers get a couple each, which keeps what each is offered distinct.
+   */
+  offerBudget: number;
   /** Copies among peers from which a piece is theirs to spread, no longer the seeder's. */
   copiesBeforeDefer: number;
   /** An offer not taken up this long stops reserving its piece (the `have` itself stays). */
@@ -17,6 +23,7 @@ export interface SuperSeederOptions {
 
 export const DEFAULT_SUPER_SEEDER_OPTIONS: Readonly<SuperSeederOptions> = {
   offersPerPeer: 2,
+  offerBudget: 2,
   copiesBeforeDefer: 1,
   offerTimeoutMs: 30_000,
   starveMs: 10_000,
@@ -60,6 +67,8 @@ export class SuperSeeder {
 
   constructor(init: { pieceCount: number; clock: Clock; random: () => number; options?: Partial<SuperSeederOptions> }) {
     this.opts = { ...DEFAULT_SUPER_SEEDER_OPTIONS, ...init.options };
+    // Without a budget of its own, the floor is the window: offersPerPeer each, as configured.
+    if (init.options?.offerBudget === undefined) this.opts.offerBudget = this.opts.offersPerPeer;
     for (const [k, v] of Object.entries(this.opts)) {
       if (!(v > 0)) throw ChunkswarmError.config(`superSeed.${k}`, `must be above 0, got ${v}`);
     }
@@ -97,7 +106,7 @@ export class SuperSeeder {
     if (!offers || this.unchoked.has(peer)) return [];
     this.unchoked.add(peer);
     for (const i of this.advertised.get(peer) ?? []) {
-      if (offers.size < this.opts.offersPerPeer && this.scarce.has(i) && !this.avail.has(peer, i)) this.reserve(peer, i);
+      if (offers.size < this.window() && this.scarce.has(i) && !this.avail.has(peer, i)) this.reserve(peer, i);
     }
     return this.offer(peer);
   }
@@ -111,7 +120,17 @@ export class SuperSeeder {
 
   peerBitfield(peer: PeerId, pieces: PieceSet): OfferAction[] {
     if (!this.avail.hasPeer(peer)) return [];
-    for (const i of piecesOf(pieces, this.avail.pieceCount).pieces) this.gain(peer, i);
+    const now = new Set(piecesOf(pieces, this.avail.pieceCount).pieces);
+    // A bitfield replaces what the peer said before: a piece it lost (found damaged on its disk)
+    // is scarce again and may be offered to it again.
+    const bits = this.avail.bitsOf(peer);
+    for (let i = 0; bits && i < bits.length; i++) {
+      if (!bits[i] || now.has(i)) continue;
+      this.avail.remove(peer, i);
+      this.advertised.get(peer)?.delete(i);
+      this.refresh(i);
+    }
+    for (const i of now) this.gain(peer, i);
     return this.offer(peer);
   }
 
@@ -174,13 +193,18 @@ export class SuperSeeder {
       return i === undefined ? [] : [{ type: 'have', peer, index: i }];
     }
     const out: OfferAction[] = [];
-    while (offers.size < this.opts.offersPerPeer) {
+    const window = this.window();
+    while (offers.size < window) {
       const i = pickNew();
       if (i === undefined) break;
       this.reserve(peer, i);
       out.push({ type: 'have', peer, index: i });
     }
     return out;
+  }
+
+  private window(): number {
+    return Math.max(this.opts.offersPerPeer, Math.floor(this.opts.offerBudget / Math.max(1, this.unchoked.size)));
   }
 
   private reserve(peer: PeerId, index: number): void {

@@ -1,32 +1,44 @@
-import { ChunkswarmError, isChunkswarmError, type Clock } from '../core/index.js';
+import { ChunkswarmError, isChunkswarmError, type Clock, type Logger } from '../core/index.js';
 import type { Stager } from '../deploy/index.js';
-import { PieceScheduler, type RequestFailure, type SchedulerAction, type SchedulerOptions } from '../scheduler/index.js';
+import { DEFAULT_SCHEDULER_OPTIONS, PieceScheduler, type SchedulerAction, type SchedulerOptions } from '../scheduler/index.js';
 import { isDeclined } from '../wire/index.js';
 import type { SessionPeer } from './peer.js';
+import { PeerStanding, type StandingOptions, type Verdict } from './peer-standing.js';
+
+/** What a download needs of the staging area: its pieces, and a store that verifies what it keeps. */
+export type PieceStore = Pick<Stager, 'releaseId' | 'pieces' | 'bitfield' | 'hasPiece' | 'writePiece'>;
 
 export interface DownloadOptions {
-  stager: Stager;
+  stager: PieceStore;
   clock: Clock;
   random: () => number;
   scheduler?: Partial<SchedulerOptions>;
+  /** How peers are judged; default from the scheduler's unresponsiveFailures and unresponsiveMs. */
+  standing?: Partial<StandingOptions>;
   /** A piece was verified and stored: announce it. */
   onPiece: (index: number, from: SessionPeer) => void;
+  /** Proof of a broken or hostile peer: a bad piece, or a run of refusals of pieces it announced. */
   onBan: (peer: SessionPeer, reason: string) => void;
-  /** The peer answered none of its recent requests; its pieces are asked of others meanwhile. */
+  /** The peer answered no piece request for several rounds although its connection lives. */
   onStall: (peer: SessionPeer, reason: string) => void;
-  log: (line: string) => void;
+  log: Logger;
 }
 
 /**
  * The piece transfer of one release: feeds wire events to the pure scheduler and carries out its
- * actions on the wires, writing verified pieces into the stager. Resolves `done` when every piece
- * is on disk; rejects it when the stager cannot write (a full disk, say).
+ * actions on the wires, writing pieces into the stager, which verifies them. Resolves `done` when
+ * every piece is on disk; rejects it when the stager cannot write (a full disk, say).
  */
 export class Download {
   readonly scheduler: PieceScheduler;
   readonly done: Promise<void>;
+  /** Peers the scheduler may ask. */
   private readonly peers = new Map<string, SessionPeer>();
-  /** Per peer, its wire's piece message count at the last tick. */
+  /** Peers left alone for a while (slow or silent), and when they come back. */
+  private readonly resting = new Map<string, { p: SessionPeer; timer: { cancel(): void } }>();
+  private readonly standing = new Map<string, PeerStanding>();
+  private readonly standingOptions: StandingOptions;
+  /** Per peer, its wire's piece message count at the last look. */
   private readonly pieceMessages = new Map<string, number>();
   private resolve!: () => void;
   private reject!: (err: unknown) => void;
@@ -43,6 +55,9 @@ export class Download {
       random: o.random,
       ...(o.scheduler && { options: o.scheduler }),
     });
+    const failures = o.scheduler?.unresponsiveFailures ?? DEFAULT_SCHEDULER_OPTIONS.unresponsiveFailures;
+    const spanMs = o.scheduler?.unresponsiveMs ?? DEFAULT_SCHEDULER_OPTIONS.unresponsiveMs;
+    this.standingOptions = { failures, spanMs, backOffMs: spanMs, maxBackOffMs: 8 * spanMs, stalledAfterRounds: 3, ...o.standing };
     this.done = new Promise((res, rej) => {
       this.resolve = res;
       this.reject = rej;
@@ -60,13 +75,16 @@ export class Download {
     if (this.finished || old === p) return;
     // A new connection to the same node replaces the old one, whose requests can never complete.
     if (old) this.removePeer(p.key);
+    this.wake(p.key);
     this.peers.set(p.key, p);
+    if (!this.pieceMessages.has(p.key)) this.pieceMessages.set(p.key, p.wire.stats().pieceMessages);
     this.apply(this.scheduler.peerJoined(p.key));
     this.onSpace(p);
     if (!p.wire.peerChoking) this.apply(this.scheduler.peerUnchoked(p.key));
   }
 
   removePeer(key: string): void {
+    this.wake(key);
     if (!this.peers.delete(key) || this.finished) return;
     this.apply(this.scheduler.peerLeft(key));
   }
@@ -93,7 +111,7 @@ export class Download {
 
   tick(): void {
     if (this.finished) return;
-    for (const p of this.peers.values()) this.noteActivity(p);
+    for (const p of [...this.peers.values(), ...[...this.resting.values()].map((r) => r.p)]) this.noteActivity(p);
     this.apply(this.scheduler.tick());
   }
 
@@ -114,18 +132,58 @@ export class Download {
   /** Piece data from the peer since last time, even too late to use, shows it is alive and sending. */
   private noteActivity(p: SessionPeer): void {
     const n = p.wire.stats().pieceMessages;
-    if (n !== this.pieceMessages.get(p.key)) this.scheduler.peerActive(p.key);
+    if (n !== this.pieceMessages.get(p.key)) {
+      this.scheduler.peerActive(p.key);
+      this.standingOf(p.key).sent();
+    }
     this.pieceMessages.set(p.key, n);
   }
 
+  private standingOf(key: string): PeerStanding {
+    let s = this.standing.get(key);
+    if (!s) this.standing.set(key, (s = new PeerStanding(this.standingOptions)));
+    return s;
+  }
+
   /**
-   * Whether a failed request was the peer's doing. A peer that moved to another release did nothing
-   * wrong, and the publisher declines by design (super-seeding defers pieces others can give).
+   * A request the peer did not satisfy. Only a refusal counts against it, and only for a piece of
+   * our release that it announced while it was not choking us; the publisher declines by design
+   * (super-seeding defers pieces others can give). A timeout is slowness.
    */
-  private failureOf(p: SessionPeer, err: unknown): RequestFailure | undefined {
-    if (p.wire.remoteSpace?.release !== this.release) return undefined;
-    if (isChunkswarmError(err, 'E_TIMEOUT')) return 'timeout';
-    return isDeclined(err) && !p.publisher ? 'declined' : undefined;
+  private judge(p: SessionPeer, err: unknown): Verdict | null {
+    if (p.wire.remoteSpace?.release !== this.release) return null;
+    const now = this.o.clock.now();
+    if (isChunkswarmError(err, 'E_TIMEOUT')) return this.standingOf(p.key).timedOut(now);
+    if (isDeclined(err) && !p.publisher && !p.wire.peerChoking) return this.standingOf(p.key).refused(now);
+    return null;
+  }
+
+  private act(p: SessionPeer, v: Verdict | null): void {
+    if (v === null || this.finished) return;
+    if (v.kind === 'ban') return this.o.onBan(p, v.reason);
+    if (v.kind === 'stalled') {
+      this.o.onStall(p, v.reason);
+      return this.rest(p, this.standingOptions.maxBackOffMs);
+    }
+    this.o.log.info(`peer ${p.key.slice(0, 12)} is slow: ${v.reason}`, { peer: p.key });
+    this.rest(p, v.ms);
+  }
+
+  /** Leaves the peer out of the scheduler for `ms`; its pieces are asked of others meanwhile. */
+  private rest(p: SessionPeer, ms: number): void {
+    if (!this.isCurrent(p)) return;
+    this.peers.delete(p.key);
+    this.apply(this.scheduler.peerLeft(p.key));
+    const timer = this.o.clock.setTimeout(() => {
+      this.resting.delete(p.key);
+      if (!p.wire.closed) this.addPeer(p);
+    }, ms);
+    this.resting.set(p.key, { p, timer });
+  }
+
+  private wake(key: string): void {
+    this.resting.get(key)?.timer.cancel();
+    this.resting.delete(key);
   }
 
   /** Events of a connection that was replaced by a newer one to the same node are stale. */
@@ -152,7 +210,8 @@ export class Download {
           this.o.onBan(p, a.reason);
           break;
         case 'stalled':
-          this.o.onStall(p, a.reason);
+          // The scheduler's own timeout ran out before the wire's: slowness, as in judge().
+          this.rest(p, this.standingOptions.backOffMs);
           break;
         case 'cancel':
           // The end-game's other copy: a peer that has not answered yet drops the request.
@@ -169,10 +228,12 @@ export class Download {
       bytes = await p.wire.requestPiece(index, piece.size);
     } catch (err) {
       if (this.finished) return;
-      if (isChunkswarmError(err, 'E_HASH_MISMATCH')) this.apply(this.scheduler.pieceReceived(p.key, index, false));
+      if (isChunkswarmError(err, 'E_PROTOCOL')) this.badPiece(p, index, err);
       else if (!isChunkswarmError(err, 'E_CLOSED')) {
         this.noteActivity(p);
-        this.apply(this.scheduler.pieceRejected(p.key, index, this.failureOf(p, err)));
+        // No failure kind for the scheduler: the verdict on the peer is judge()'s.
+        this.apply(this.scheduler.pieceRejected(p.key, index));
+        this.act(p, this.judge(p, err));
       }
       return;
     }
@@ -180,32 +241,42 @@ export class Download {
     try {
       if (this.o.stager.hasPiece(index)) this.duplicates++;
       else {
+        // The one check of the bytes: the stager hashes each chunk of the piece as it stores it.
         await this.o.stager.writePiece(index, bytes);
         this.o.onPiece(index, p);
       }
     } catch (err) {
-      // The stager verifies every chunk of a piece: bytes that are not the piece are the peer's lie.
-      if (isChunkswarmError(err, 'E_HASH_MISMATCH')) {
-        this.o.onBan(p, `bad piece ${index}: ${err.message}`);
-        this.apply(this.scheduler.pieceReceived(p.key, index, false));
-        return;
-      }
+      if (isChunkswarmError(err, 'E_HASH_MISMATCH')) return this.badPiece(p, index, err);
       this.fail(err);
       return;
     }
+    this.standingOf(p.key).sent();
     this.apply(this.scheduler.pieceReceived(p.key, index, true));
     if (this.scheduler.isComplete()) this.finish();
+  }
+
+  /** Proof of a broken or hostile peer (also while it rests): banned, with what was wrong. */
+  private badPiece(p: SessionPeer, index: number, err: Error): void {
+    const actions = this.scheduler.pieceReceived(p.key, index, false);
+    this.o.onBan(p, `bad piece ${index}: ${err.message}`);
+    this.apply(actions.filter((a) => !(a.type === 'ban' && a.peer === p.key)));
   }
 
   private finish(): void {
     if (this.settled) return;
     this.settled = this.finished = true;
+    this.cleanup();
     this.resolve();
   }
 
   private fail(err: unknown): void {
     if (this.settled) return;
     this.settled = this.finished = true;
+    this.cleanup();
     this.reject(err);
+  }
+
+  private cleanup(): void {
+    for (const key of [...this.resting.keys()]) this.wake(key);
   }
 }

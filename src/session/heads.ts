@@ -1,4 +1,4 @@
-import { ChunkswarmError, isChunkswarmError } from '../core/index.js';
+import { ChunkswarmError, SerialQueue, isChunkswarmError } from '../core/index.js';
 import { clusterIdOf, decodeSignedRelease, encodeSignedRelease, releaseId, verifyRelease, type SignedRelease } from '../manifest/index.js';
 import type { ReleaseStore } from '../store/index.js';
 
@@ -14,7 +14,7 @@ export type HeadVerdict =
 export class HeadBook {
   private newest: SignedRelease | null = null;
   private newestBytes: Uint8Array | null = null;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
 
   constructor(
     private readonly releases: ReleaseStore,
@@ -35,9 +35,7 @@ export class HeadBook {
 
   /** Picks up heads stored by another process (the publish command). True if a newer one appeared. */
   reload(): Promise<boolean> {
-    const run = this.queue.then(() => this.loadStored());
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.queue.run(() => this.loadStored());
   }
 
   private async loadStored(): Promise<boolean> {
@@ -50,9 +48,7 @@ export class HeadBook {
 
   /** Serialized: the same head arriving from several peers at once is taken once. */
   offer(bytes: Uint8Array): Promise<HeadVerdict> {
-    const run = this.queue.then(() => this.check(bytes));
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.queue.run(() => this.check(bytes));
   }
 
   private async check(bytes: Uint8Array): Promise<HeadVerdict> {

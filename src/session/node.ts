@@ -1,82 +1,78 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { ChunkswarmError, Resource, isChunkswarmError, isHex64, systemClock, type ObjectHash, type ReleaseId } from '../core/index.js';
+import { ChunkswarmError, Resource, SerialQueue, silentLogger, systemClock, type LogFields, type Logger } from '../core/index.js';
 import { readClusterSecret, type Config } from '../config/index.js';
-import { releaseId, releasePieces, type SignedRelease } from '../manifest/index.js';
-import { Deployer, canActivate, type Stager } from '../deploy/index.js';
+import { releaseId } from '../manifest/index.js';
+import { ControlServer, runNodeCommand, type ControlRequest } from '../admin/index.js';
+import { isMembershipCommand, MembershipAdmin, nodeSeed } from '../membership/index.js';
+import { JoinServer } from '../membership/join-server.js';
+import { Deployer } from '../deploy/index.js';
 import { seededRandom } from '../scheduler/index.js';
-import { Swarm, startBootstrapNode, type BootstrapNode, type Peer } from '../swarm/index.js';
-import { Bitfield, PeerWire, wirePeerId, type NodeStatus } from '../wire/index.js';
-import { Download } from './download.js';
-import { FloodGuard } from './flood-guard.js';
+import { DataLock } from '../store/index.js';
+import { Swarm, startBootstrapNode, type BootstrapNode } from '../swarm/index.js';
+import { diagnose, type Problem } from './diagnose.js';
+import { FleetGossip } from './fleet-gossip.js';
+import { NodeHttp } from './node-http.js';
 import { HeadBook } from './heads.js';
-import { nodeSeed } from './identity.js';
-import { fetchObjects, requestObject, type ObjectSources } from './object-fetch.js';
-import type { SessionPeer } from './peer.js';
+import { MembershipGossip } from './membership-gossip.js';
+import { PeerTable } from './peer-table.js';
 import { PeriodicVerify } from './periodic-verify.js';
 import { PieceServer } from './piece-server.js';
-import { writeStatus, type NodeStatusReport, type Phase } from './status.js';
+import { RetryLoop } from './retry-loop.js';
+import { followerRole, publisherRole, type Role } from './roles.js';
+import { Rollout } from './rollout.js';
+import { writeStatus, type NodeStatusReport } from './status.js';
 import { UploadPolicy } from './upload-policy.js';
-import { Traffic } from './traffic.js';
+import type { SessionPeer } from './peer.js';
 
 export interface NodeOptions {
   config: Config;
-  log?: (line: string) => void;
+  log?: Logger;
   /** Seed of the scheduler's tie-break randomness (tests); default: random. */
   seed?: number;
 }
 
 const TICK_MS = 1000;
-const OBJECT_TIMEOUT_MS = 10_000;
-const MAX_EXT_MESSAGE = 16 << 20;
-const RETRY_MS = 10_000;
-/**
- * Requests beyond a peer's outstanding limit are declined; this many times the limit within one
- * FloodGuard window is no pipelining slip but a flood, and bans the peer.
- */
-const FLOOD_FACTOR = 16;
-/** Banned keys a status message carries, and takes from a peer. */
-const MAX_REPORTED_BANS = 256;
 
 /**
- * A running node: the one place that wires swarm -> wire -> scheduler -> store -> deploy. It
- * serves every piece space it holds, follows newer signed releases, fetches them into staging,
- * activates them (unless pinned, or it is the publisher) and reports its state to status.json.
+ * A running node: opens and closes the parts and wires them together — the swarm hands
+ * connections to the peer table, the rollout (retried by the loop) brings the node to the newest
+ * release, operator commands arrive on the control socket, and status.json says where it all is.
  */
 export class ChunkswarmNode extends Resource {
   readonly config: Config;
   readonly isPublisher: boolean;
-  private readonly log: (line: string) => void;
+  private role!: Role;
+  private readonly log: Logger;
   private readonly random: () => number;
+  private readonly serial = new SerialQueue();
+  private readonly startedAt = new Date();
+  private lock: DataLock | null = null;
   private deployer!: Deployer;
   private heads!: HeadBook;
   private swarm!: Swarm;
   private bootstrap: BootstrapNode | null = null;
-  private server!: PieceServer;
-  private readonly peers = new Map<string, SessionPeer>();
-  private readonly banned = new Map<string, string>();
-  private readonly refused: NodeStatusReport['refusedHeads'] = [];
-  private readonly traffic = new Traffic();
-  private readonly upload: UploadPolicy;
-  private download: Download | null = null;
-  private advancing: Promise<void> | null = null;
-  private again = false;
-  private phase: Phase = 'starting';
-  private objectsFetched = 0;
-  private lastError: NodeStatusReport['lastError'] = null;
+  private peers!: PeerTable;
+  private rollout!: Rollout;
+  private loop!: RetryLoop;
+  private control: ControlServer | null = null;
+  private membership!: MembershipAdmin;
+  private gossip!: MembershipGossip;
+  private joinServer: JoinServer | null = null;
+  private upload!: UploadPolicy;
   private verifier: PeriodicVerify | null = null;
   private timer: NodeJS.Timeout | null = null;
   private headsWatch: FSWatcher | null = null;
-  private failedAt = 0;
+  private statusError: string | null = null;
+  private loggedProblems = new Set<Problem['id']>();
+  private fleet!: FleetGossip;
+  private http: NodeHttp | null = null;
 
   constructor(opts: NodeOptions) {
     super();
     this.config = opts.config;
-    this.isPublisher = opts.config.publisher !== null;
-    this.log = opts.log ?? (() => undefined);
+    this.log = opts.log ?? silentLogger;
     this.random = opts.seed === undefined ? Math.random : seededRandom(opts.seed);
-    this.upload = new UploadPolicy(this.peers, {
-      publisher: this.isPublisher, uploadSlots: opts.config.limits.uploadSlots, clock: systemClock, random: this.random,
-    });
+    this.isPublisher = opts.config.publisher !== null;
   }
 
   get publicKey(): string {
@@ -85,39 +81,97 @@ export class ChunkswarmNode extends Resource {
 
   protected async open(): Promise<void> {
     const c = this.config;
+    const publisher = this.isPublisher;
     const secret = await readClusterSecret(c.cluster.secretFile);
     this.deployer = await Deployer.open(c, { log: this.log });
-    for (const r of this.deployer.recovered) this.log(`recovered: ${r}`);
-    // The publisher makes no release live: it serves them from its store, so there is no tree to check.
-    if (!this.isPublisher) {
-      this.verifier = new PeriodicVerify({ everyMs: c.verify.intervalSec * 1000, deployer: this.deployer, log: this.log, fail: (err) => this.fail(err) });
-    }
-    this.heads = new HeadBook(this.deployer.releases, Buffer.from(c.cluster.publisherKey, 'hex'));
-    await this.heads.reload();
-    this.server = new PieceServer(this.deployer.objects, this.deployer.chunkIndex);
-    if (c.network.bootstrapPort !== null) {
-      this.bootstrap = await startBootstrapNode({ host: c.network.host, port: c.network.bootstrapPort, peers: c.bootstrapNodes });
-      this.log(`DHT bootstrap node on ${this.bootstrap.host}:${this.bootstrap.port}`);
-    }
+    this.lock = await DataLock.acquire(c.dataDir, 'serve');
+    for (const r of this.deployer.recovered) this.log.warn(`recovered: ${r}`);
     if (c.bootstrapNodes.length === 0) {
       throw new ChunkswarmError('E_NO_BOOTSTRAP', `no bootstrap node in ${c.configPath} (network.bootstrap): chunkswarm never uses the public DHT`);
     }
+    this.role = publisher ? publisherRole : followerRole({ deployer: this.deployer, serial: this.serial, log: this.log });
+    this.heads = new HeadBook(this.deployer.releases, Buffer.from(c.cluster.publisherKey, 'hex'));
+    await this.heads.reload();
+    this.membership = await MembershipAdmin.open(c, { signed: (r) => this.gossip.signed(r) });
+    const allowlist = this.membership.book.allowlist();
+    const server = new PieceServer(this.deployer.objects, this.deployer.chunkIndex);
+    const connected = new Map<string, SessionPeer>();
+    const seed = await nodeSeed(c.dataDir);
+    this.fleet = new FleetGossip({
+      config: c, seed, driftDir: this.deployer.releases.driftDir, log: this.log, peers: () => this.peers, status: () => this.fullReport(),
+    });
+    this.fleet.book.setAllowlist(allowlist);
+    this.upload = new UploadPolicy(connected, { publisher, uploadSlots: c.limits.uploadSlots, clock: systemClock, random: this.random });
     this.swarm = new Swarm({
       clusterSecret: secret,
       bootstrap: c.bootstrapNodes,
-      keySeed: await nodeSeed(c.dataDir),
+      keySeed: seed,
       maxPeers: c.limits.maxPeers,
       host: c.network.host,
-      ...(c.network.allowlist && { allowlist: c.network.allowlist }),
+      dhtPort: c.network.dhtPort,
+      directPort: c.network.port,
+      ...(allowlist && { allowlist }),
       limits: {
         uploadBytesPerSec: c.limits.uploadBytesPerSec,
         downloadBytesPerSec: c.limits.downloadBytesPerSec,
         perPeerUploadBytesPerSec: c.limits.perPeerUploadBytesPerSec,
       },
     });
-    this.swarm.on('peer', (p) => this.onPeer(p));
+    this.gossip = new MembershipGossip({
+      book: this.membership.book, self: this.swarm.publicKey, log: this.log,
+      enforce: (keys) => {
+        this.swarm.setAllowlist(keys);
+        this.fleet.book.setAllowlist(keys);
+      },
+      spread: () => this.peers.broadcastStatus(),
+    });
+    this.peers = new PeerTable({
+      config: c, localKey: this.swarm.publicKey, publisher, connected, heads: this.heads, store: server, upload: this.upload, log: this.log,
+      membership: { text: () => this.membership.book.text, offer: (from, text) => this.gossip.offer(from, text) },
+      download: () => this.rollout.download,
+      onNewHead: () => this.onNewHead(),
+      fleet: this.fleet,
+    });
+    this.rollout = new Rollout({
+      config: c, role: this.role, deployer: this.deployer, heads: this.heads, server, upload: this.upload, peers: this.peers,
+      serial: this.serial, random: this.random, log: this.log, closed: () => this.closed,
+    });
+    this.loop = new RetryLoop({
+      clock: systemClock,
+      attempt: () => this.rollout.attempt(),
+      onError: (e, retryMs) => this.log.error(`${e.message} (next attempt in ${Math.round(retryMs / 1000)} s)`, { code: e.code, ...this.target() }),
+    });
+    // The publisher makes no release live: it serves them from its store, so there is no tree to check.
+    if (!publisher) {
+      this.verifier = new PeriodicVerify({
+        everyMs: c.verify.intervalSec * 1000, deployer: this.deployer, log: this.log,
+        fail: (err) => this.logError(err, 'verifying the live tree'),
+      });
+    }
+    this.control = await ControlServer.listen(c.dataDir, (cmd) => this.command(cmd));
+    if (c.network.bootstrapPort !== null) {
+      this.bootstrap = await startBootstrapNode({ host: c.network.host, port: c.network.bootstrapPort, peers: c.bootstrapNodes });
+      this.log.info(`DHT bootstrap node on ${this.bootstrap.host}:${this.bootstrap.port}`);
+    }
+    if (c.metrics.listen !== null) {
+      this.http = await NodeHttp.start({
+        config: c, log: this.log, driftDir: this.deployer.releases.driftDir, releaseDir: (v) => this.deployer.releases.releasePath(v),
+        status: () => this.fullReport(), fleet: () => this.fleet.view(),
+      });
+      // Before any peer: a release that arrives from now on is timed from its arrival.
+      await this.http.tick();
+    }
+    this.swarm.on('peer', (p) => {
+      this.fleet.book.connected(p.publicKey, p.remoteAddress);
+      this.peers.add(p);
+    });
+    this.swarm.on('refused', (key, address, reason) => this.fleet.book.refused(key, address, reason, Date.now()));
     await this.swarm.ready();
-    this.log(`node ${this.swarm.publicKey.slice(0, 12)} joined the cluster${this.isPublisher ? ' as publisher' : ''}`);
+    this.log.info(`node ${this.swarm.publicKey.slice(0, 12)} joined the cluster${publisher ? ' as publisher' : ''}`);
+    if (publisher) {
+      const m = this.membership;
+      this.joinServer = await JoinServer.listen(this.swarm.dht!, m.joinKeyPair, (req, key) => m.redeem(req, key), this.log);
+    }
     this.timer = setInterval(() => this.tick(), TICK_MS);
     // A publish is seen at once rather than at the next tick; the tick's reload stays the fallback
     // (inotify may be unavailable, or miss events on some file systems).
@@ -127,306 +181,168 @@ export class ChunkswarmNode extends Resource {
     } catch {
       this.headsWatch = null;
     }
-    this.kick();
+    this.loop.kick();
   }
 
   protected async shutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.headsWatch?.close();
-    this.download?.stop();
-    await this.advancing?.catch(() => undefined);
-    for (const p of this.peers.values()) await p.wire.close().catch(() => undefined);
+    await this.control?.close();
+    await this.http?.close();
+    await this.joinServer?.close();
+    this.rollout?.stop();
+    await this.loop?.stop();
+    await this.peers?.closeAll();
     await this.swarm?.close();
     await this.bootstrap?.close();
-    this.phase = 'stopped';
-    await this.writeStatus().catch(() => undefined);
-  }
-
-  /** Runs advance() now, or once more after the run in progress. */
-  private kick(): void {
-    if (this.closed) return;
-    if (this.advancing) {
-      this.again = true;
-      return;
-    }
-    this.advancing = this.advance()
-      .then(() => {
-        this.lastError = null;
-      })
-      .catch((err) => this.fail(err))
-      .finally(() => {
-        this.advancing = null;
-        if (this.again) {
-          this.again = false;
-          this.kick();
-        }
-      });
-  }
-
-  private fail(err: unknown): void {
-    const e = isChunkswarmError(err) ? err : ChunkswarmError.fromSystem(err, 'running the node');
-    this.lastError = { code: e.code, message: e.message };
-    this.failedAt = Date.now();
-    this.log(`error: ${e.code}: ${e.message}`);
-  }
-
-  /** Brings this node to the newest known release: fetch, stage, activate, serve. */
-  private async advance(): Promise<void> {
-    const target = this.heads.latest;
-    if (!target) {
-      this.phase = 'idle';
-      return;
-    }
-    const v = target.body.version;
-    const id = releaseId(target.body);
-    if (this.upload.space?.release === id && !this.download) return;
-    if (!(await this.deployer.releases.materialized()).includes(v)) {
-      if (this.isPublisher) return;
-      const stager = await this.fetch(target, id);
-      if (!stager || this.superseded(target)) return;
-      this.phase = 'activating';
-      await stager.complete();
-      this.log(`release ${v} staged (${stager.written} pieces fetched, ${stager.copied} copied locally)`);
-    }
-    if (!this.isPublisher && canActivate(await this.deployer.state(), v)) {
-      this.phase = 'activating';
-      await this.deployer.activate(v);
-      const gc = await this.deployer.gc().catch(() => null);
-      if (gc && gc.removed.length > 0) this.log(`gc: removed releases ${gc.removed.join(', ')}, freed ${gc.freedBytes} bytes`);
-    }
-    if (this.upload.space?.release !== id) {
-      const pieces = await this.pieces(target);
-      this.server.serveRelease(id, pieces);
-      this.upload.setSpace({ release: id, version: v, have: Bitfield.full(pieces.length) });
-    }
-    this.phase = 'seeding';
-  }
-
-  private superseded(target: SignedRelease): boolean {
-    return this.heads.latest?.body.version !== target.body.version;
-  }
-
-  private async pieces(r: SignedRelease) {
-    const o = this.deployer.objects;
-    return releasePieces(r.body.root, (h) => o.getTree(h), (h) => o.getFile(h));
-  }
-
-  /** Objects, then pieces, of a release this node lacks. Null if a newer head superseded it. */
-  private async fetch(target: SignedRelease, id: ReleaseId): Promise<Stager | null> {
-    this.phase = 'objects';
-    const sources: ObjectSources = {
-      release: id,
-      peers: () => [...this.peers.values()],
-      random: this.random,
-      timeoutMs: OBJECT_TIMEOUT_MS,
-      cancelled: () => this.closed || this.superseded(target),
-      wrongObject: (p, hash) => this.ban(p, `sent a wrong object for ${hash}`),
-    };
-    const got = await fetchObjects(target.body.root, this.deployer.objects, (h) => requestObject(h, sources));
-    this.objectsFetched += got.fetched;
-    if (this.superseded(target) || this.closed) return null;
-    const stager = await this.deployer.stage(target);
-    this.server.serve(id, (i) => stager.readPiece(i));
-    this.upload.setSpace({ release: id, version: target.body.version, have: new Bitfield(stager.pieces.length, stager.bitfield()) });
-    this.phase = 'pieces';
-    // These two lines (timestamped by `serve`) delimit the pieces phase; bench/transfer reads them.
-    const missing = stager.missing();
-    const missingBytes = missing.reduce((n, i) => n + stager.pieces[i]!.size, 0);
-    this.log(`release ${target.body.version}: fetching ${missing.length} of ${stager.pieces.length} pieces (${missingBytes} bytes)`);
-    const dl = new Download({
-      stager,
-      clock: systemClock,
-      random: this.random,
-      scheduler: {
-        maxRequestsPerPeer: this.config.limits.maxRequestsPerPeer,
-        requestTimeoutMs: this.config.limits.requestTimeoutMs + 2000,
-        unresponsiveMs: this.config.limits.requestTimeoutMs,
-        // Two seconds of the download cap in flight keeps it busy; more only waits in queues.
-        ...(this.config.limits.downloadBytesPerSec > 0 && { maxInflightBytes: 2 * this.config.limits.downloadBytesPerSec }),
-      },
-      onPiece: (i) => {
-        if (this.upload.space?.release === id) this.upload.gained(i);
-      },
-      onBan: (p, reason) => this.ban(p, reason),
-      onStall: (p, reason) => void this.probe(p, reason, target.body.root),
-      log: this.log,
-    });
-    this.download = dl;
-    for (const p of this.peers.values()) dl.addPeer(p);
-    try {
-      await dl.done;
-      this.log(`release ${target.body.version}: all pieces received (${dl.duplicates} end-game duplicates)`);
-    } catch (err) {
-      if (!isChunkswarmError(err, 'E_CLOSED')) throw err;
-      // Stopped for a newer release or a shutdown: keep what was written for the next attempt.
-      await stager.close().catch(() => undefined);
-      return null;
-    } finally {
-      this.download = null;
-      dl.stop();
-    }
-    return stager;
+    if (this.deployer) await this.writeStatus('stopped').catch(() => undefined);
+    await this.lock?.release();
   }
 
   /**
-   * A peer that answers no piece request is either stalling on purpose or gone without the
-   * connection noticing yet: one that still answers an object request is banned, a silent one is
-   * only disconnected (a restarted node, e.g. the publisher, must be able to come back).
+   * A request on the control socket: `status` is answered from memory; an operator command runs
+   * between deploy steps, and the loop then moves on from the new intent.
    */
-  private async probe(p: SessionPeer, reason: string, root: ObjectHash): Promise<void> {
-    const alive = await p.wire.requestObject(root, this.config.limits.requestTimeoutMs).then(
-      () => true,
-      (err: unknown) => !isChunkswarmError(err, 'E_TIMEOUT') && !isChunkswarmError(err, 'E_CLOSED'),
-    );
-    if (p.wire.closed) return;
-    // A restarted or overloaded publisher must not be shut out for good: it is only disconnected.
-    if (alive && !p.publisher) return this.ban(p, `stalls piece requests yet answers others: it ${reason}`);
-    this.log(`peer ${p.key.slice(0, 12)} dropped: it ${reason}${alive ? '' : ', and answers nothing else either'}`);
-    void p.wire.close();
-  }
-
-  private onPeer(peer: Peer): void {
-    const key = peer.publicKey;
-    if (this.banned.has(key)) {
-      peer.stream.destroy();
-      return;
+  private async command(cmd: ControlRequest): Promise<unknown> {
+    if (cmd.op === 'status') return this.fullReport();
+    if (cmd.op === 'fleet') return this.fleet.view();
+    if (cmd.op === 'drift-pull') return this.fleet.pull(cmd.node, cmd.record ?? '');
+    if (isMembershipCommand(cmd)) {
+      if (cmd.op !== 'members' && cmd.op !== 'token-list') this.log.info(`operator: ${cmd.op}${'key' in cmd ? ` ${cmd.key.slice(0, 12)}` : ''}`, 'key' in cmd ? { peer: cmd.key } : {});
+      return this.membership.run(cmd);
     }
-    const wire = new PeerWire({
-      stream: peer.stream,
-      clusterId: this.heads.clusterId,
-      peerId: wirePeerId(Buffer.from(this.swarm.publicKey, 'hex')),
-      store: this.server,
-      limits: {
-        maxMessageBytes: MAX_EXT_MESSAGE,
-        maxOutstandingRequestsFromPeer: this.config.limits.maxRequestsPerPeer,
-        requestTimeoutMs: this.config.limits.requestTimeoutMs,
-      },
-      beforeUpload: (_w, index) => this.upload.allow(key, index),
-    });
-    const p: SessionPeer = { key, wire, publisher: false };
-    const flood = new FloodGuard(FLOOD_FACTOR * this.config.limits.maxRequestsPerPeer, (why) => this.ban(p, why));
-    this.traffic.track(p);
-    this.peers.get(key)?.wire.close().catch(() => undefined);
-    this.peers.set(key, p);
-    wire.on('ready', () => {
-      wire.sendStatus(this.statusMessage());
-      if (this.heads.latestBytes) wire.sendHead(this.heads.latestBytes);
-      this.upload.peerReady(p);
-      this.download?.addPeer(p);
-    });
-    wire.on('head', (bytes) => void this.onHead(p, bytes));
-    wire.on('status', (s) => {
-      p.publisher = s.publisher === true;
-      if (this.isPublisher && Array.isArray(s.banned)) {
-        this.upload.distrust(s.banned.filter((k): k is string => typeof k === 'string' && isHex64(k)).slice(0, MAX_REPORTED_BANS));
-      }
-    });
-    wire.on('space', () => {
-      this.download?.onSpace(p);
-      this.upload.remoteSpace(p);
-    });
-    wire.on('have', (i) => {
-      this.download?.onHave(p, i);
-      this.upload.remoteHave(p, i);
-    });
-    wire.on('choke', () => this.download?.onChoke(p));
-    wire.on('unchoke', () => this.download?.onUnchoke(p));
-    wire.on('interested', () => this.upload.interested(key, true));
-    wire.on('uninterested', () => this.upload.interested(key, false));
-    wire.on('bad-piece', (i, reason) => this.ban(p, `bad piece ${i}: ${reason}`));
-    wire.on('bad-peer', (reason) => this.log(`peer ${key.slice(0, 12)} dropped: ${reason}`));
-    wire.on('abuse', (reason) => flood.count(reason));
-    wire.on('error', (err) => this.log(`serving peer ${key.slice(0, 12)}: ${err.code}: ${err.message}`));
-    wire.on('close', () => {
-      this.traffic.closed(p);
-      if (this.peers.get(key) !== p) return;
-      this.peers.delete(key);
-      this.download?.removePeer(key);
-      this.upload.peerLeft(key);
-    });
-  }
-
-  private async onHead(p: SessionPeer, bytes: Uint8Array): Promise<void> {
-    const verdict = await this.heads.offer(bytes).catch((err: unknown) => ({ kind: 'refused' as const, error: ChunkswarmError.fromSystem(err, 'storing a release head') }));
-    if (verdict.kind === 'refused') {
-      const { code, message } = verdict.error;
-      if (!this.refused.some((r) => r.peer === p.key && r.code === code)) {
-        this.refused.push({ peer: p.key, code, message });
-        this.log(`refused a release head from ${p.key.slice(0, 12)}: ${code}: ${message}`);
-      }
-      return;
+    this.log.info(`operator: ${cmd.op}${'version' in cmd && cmd.version !== undefined ? ` ${cmd.version}` : ''}`);
+    try {
+      return await this.serial.run(() => runNodeCommand(this.deployer, cmd));
+    } finally {
+      this.loop.kick(true);
     }
-    if (verdict.kind === 'known') return;
-    this.log(`release ${verdict.release.body.version} announced (${releaseId(verdict.release.body).slice(0, 12)})`);
-    for (const other of this.peers.values()) if (other !== p) other.wire.sendHead(bytes);
-    this.download?.stop();
-    this.kick();
   }
 
-  private ban(p: SessionPeer, reason: string): void {
-    if (this.banned.has(p.key)) return;
-    this.banned.set(p.key, reason);
-    this.log(`banned peer ${p.key.slice(0, 12)}: ${reason}`);
-    void p.wire.close();
-    // The publisher stops counting the banned node's pieces as copies (UploadPolicy.distrust).
-    for (const other of this.peers.values()) if (other !== p) other.wire.sendStatus(this.statusMessage());
+  private logError(err: unknown, doing: string): void {
+    const e = ChunkswarmError.fromSystem(err, doing);
+    this.log.error(e.message, { code: e.code });
   }
 
-  private statusMessage(): NodeStatus {
-    return { publisher: this.isPublisher, version: this.upload.space?.version ?? null, banned: [...this.banned.keys()].slice(-MAX_REPORTED_BANS) };
+  /** The release a log line about the rollout is about. */
+  private target(): LogFields {
+    const v = this.heads.latest?.body.version;
+    return v === undefined ? {} : { release: v };
+  }
+
+  private onNewHead(): void {
+    this.rollout.supersede();
+    this.loop.kick(true);
   }
 
   private tick(): void {
-    // A failed step (a full disk, say) is tried again: the cause may have gone away.
-    if (this.failedAt > 0 && Date.now() - this.failedAt >= RETRY_MS && !this.advancing) {
-      this.failedAt = 0;
-      this.kick();
-    }
-    this.download?.tick();
+    this.rollout.download?.tick();
     this.upload.tick();
     this.reloadHeads();
-    void this.verifier?.maybeRun(this.phase === 'seeding');
-    void this.writeStatus().catch((err) => this.fail(err));
+    void this.verifier?.maybeRun(this.rollout.phase === 'seeding');
+    void this.fleet.tick().catch((err: unknown) => this.logError(err, 'making the fleet report'));
+    void this.http?.tick().catch((err: unknown) => this.logError(err, 'sampling metrics'));
+    void this.writeStatus().then(
+      () => (this.statusError = null),
+      (err: unknown) => {
+        // Once per distinct failure: a full disk would otherwise log this every second.
+        const m = ChunkswarmError.fromSystem(err, 'writing status.json').message;
+        if (m !== this.statusError) this.log.error(`${m} (status stays available over the control socket)`, { code: ChunkswarmError.fromSystem(err, 'writing status.json').code });
+        this.statusError = m;
+      },
+    );
   }
 
   /** A head that `publish` (or `republish`) stored locally goes out to every peer. */
   private reloadHeads(): void {
     void this.heads.reload().then((newer) => {
       if (!newer) return;
-      this.log(`release ${this.heads.latest!.body.version} found in the local store`);
-      for (const p of this.peers.values()) p.wire.sendHead(this.heads.latestBytes!);
-      this.kick();
-    }, (err) => this.fail(err));
+      this.log.info(`release ${this.heads.latest!.body.version} found in the local store`, { release: this.heads.latest!.body.version });
+      this.peers.broadcastHead();
+      this.onNewHead();
+    }, (err) => this.logError(err, 'reading release heads'));
   }
 
   report(): NodeStatusReport {
-    const progress = this.download?.scheduler.progress();
-    const state = { live: this.upload.space?.version ?? null };
+    const progress = this.rollout.download?.scheduler.progress();
+    const newest = this.heads.latest;
+    const retry = this.loop.state;
+    const lastError = retry.lastError ? { code: retry.lastError.code, message: retry.lastError.message, at: new Date(Date.now() - (systemClock.now() - retry.lastError.at)).toISOString() } : null;
     return {
       node: this.swarm.publicKey,
       pid: process.pid,
-      publisher: this.isPublisher,
+      publisher: this.role.publisher,
+      role: this.role.publisher ? ('publisher' as const) : ('follower' as const),
+      startedAt: this.startedAt.toISOString(),
       updated: new Date().toISOString(),
-      phase: this.phase,
-      live: state.live,
+      phase: this.rollout.phase,
+      live: this.upload.space?.version ?? null,
       pinned: false,
-      newest: this.heads.latest ? { version: this.heads.latest.body.version, release: releaseId(this.heads.latest.body) } : null,
-      progress: progress && this.heads.latest ? { version: this.heads.latest.body.version, ...progress } : null,
-      unavailablePieces: this.download?.unavailablePieces() ?? 0,
-      ...this.traffic.totals(),
-      objectsFetched: this.objectsFetched,
-      peers: this.traffic.peers(),
-      banned: [...this.banned].map(([key, reason]) => ({ key, reason })),
-      refusedHeads: this.refused,
+      newest: newest ? { version: newest.body.version, release: releaseId(newest.body) } : null,
+      progress: progress && newest ? { version: newest.body.version, ...progress } : null,
+      unavailablePieces: this.rollout.download?.unavailablePieces() ?? 0,
+      ...this.peers.traffic.totals(),
+      objectsFetched: this.rollout.objectsFetched,
+      peers: this.peers.traffic.peers(),
+      banned: this.peers.bans(),
+      refusedHeads: this.peers.refusedHeads(),
       swarm: { ...this.swarm.stats() },
       verify: this.verifier?.report ?? null,
-      lastError: this.lastError,
+      membership: this.membershipReport(),
+      lastError,
+      retry: { failures: retry.failures, retryInSec: retry.retryAt === null ? null : (retry.retryAt - systemClock.now()) / 1000 },
+      problems: [],
+      http: this.http?.address ?? null,
     };
   }
 
-  private async writeStatus(): Promise<void> {
+  private membershipReport(): NodeStatusReport['membership'] {
+    const r = this.membership.book.record;
+    return { version: r?.body.version ?? null, members: r?.body.members.length ?? null, enforced: this.membership.book.enforced, member: this.gossip.isMember() };
+  }
+
+  private async writeStatus(phase?: NodeStatusReport['phase']): Promise<void> {
+    const r = await this.fullReport(phase);
+    if (!this.closed) this.logNewProblems(r.problems);
+    await writeStatus(this.config.dataDir, r);
+  }
+
+  /**
+   * A problem goes to the log once when it appears (a node with the wrong secret must not sit
+   * silent); failed steps are logged by the retry loop already.
+   */
+  private logNewProblems(problems: readonly Problem[]): void {
+    const now = new Set(problems.map((p) => p.id));
+    for (const p of problems) {
+      if (this.loggedProblems.has(p.id) || p.id === 'failed-step') continue;
+      if (p.level === 'info') this.log.info(p.text);
+      else this.log.warn(p.text);
+    }
+    this.loggedProblems = now;
+  }
+
+  /** report() plus what needs the disk or a judgement: state.json's live and pinned, and the diagnosis. */
+  private async fullReport(phase?: NodeStatusReport['phase']): Promise<NodeStatusReport> {
     const r = this.report();
     const state = await this.deployer.state();
-    await writeStatus(this.config.dataDir, { ...r, live: state.live, pinned: state.pinned });
+    const full: NodeStatusReport = { ...r, ...(phase && { phase }), live: state.live, pinned: state.pinned };
+    full.problems = diagnose({
+      uptimeSec: (Date.now() - this.startedAt.getTime()) / 1000,
+      connectedPeers: this.peers.list().length,
+      aloneSinceSec: this.peers.aloneForSec(),
+      bootstrap: this.config.network.bootstrap,
+      swarm: this.swarm.stats(),
+      refusedHeads: full.refusedHeads,
+      lastError: full.lastError,
+      retry: full.retry,
+      unavailablePieces: full.unavailablePieces,
+      progressVersion: full.progress?.version ?? null,
+      live: full.live,
+      newest: full.newest?.version ?? null,
+      pinned: full.pinned,
+      publisher: full.publisher,
+      membership: full.membership,
+    });
+    return full;
   }
 }

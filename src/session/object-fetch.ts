@@ -11,6 +11,8 @@ export interface ObjectSources {
   peers(): readonly SessionPeer[];
   random: () => number;
   timeoutMs: number;
+  /** After this long without an answer the request fails with the reasons (the caller retries later). */
+  giveUpMs: number;
   /** The release was superseded or the node is closing. */
   cancelled(): boolean;
   /** The peer sent bytes that do not hash to what was asked. */
@@ -18,12 +20,13 @@ export interface ObjectSources {
 }
 
 /**
- * One object from whichever peer has it, retried until cancelled: a release's objects may only
- * be on a peer that has not connected yet. Peers already working on the release hold all its
- * objects, and so does the publisher; the others are asked last, since each "no such object"
- * costs a round trip.
+ * One object from whichever peer has it: a release's objects may only be on a peer that has not
+ * connected yet, so rounds over the connected peers repeat until `giveUpMs`, and then the failure
+ * says what each peer answered. Peers already working on the release hold all its objects, and so
+ * does the publisher; the others are asked last, since each "no such object" costs a round trip.
  */
 export async function requestObject(hash: ObjectHash, s: ObjectSources): Promise<Uint8Array> {
+  const t0 = Date.now();
   for (let attempt = 0; ; attempt++) {
     if (s.cancelled()) throw new ChunkswarmError('E_CLOSED', 'release superseded or node closing');
     const rank = (p: SessionPeer) => (p.wire.remoteSpace?.release === s.release ? 0 : p.publisher ? 1 : 2);
@@ -31,13 +34,23 @@ export async function requestObject(hash: ObjectHash, s: ObjectSources): Promise
     const onIt = candidates.filter((p) => rank(p) === 0).length;
     // Spread the load over the peers on the release; otherwise rotate, in case the first is stuck.
     const start = onIt > 0 ? Math.floor(s.random() * onIt) : attempt % Math.max(1, candidates.length);
+    const answers = new Map<string, number>();
     for (let k = 0; k < candidates.length; k++) {
       const p = candidates[(start + k) % candidates.length]!;
       try {
         return await p.wire.requestObject(hash, s.timeoutMs);
       } catch (err) {
         if (isChunkswarmError(err, 'E_HASH_MISMATCH')) s.wrongObject(p, hash);
+        const code = isChunkswarmError(err) ? err.code : 'E_IO';
+        answers.set(code, (answers.get(code) ?? 0) + 1);
       }
+    }
+    if (Date.now() - t0 >= s.giveUpMs) {
+      const told = [...answers].map(([code, n]) => `${code} from ${n}`).join(', ');
+      throw ChunkswarmError.notFound(
+        `object ${hash} of release ${s.release.slice(0, 12)} on any connected peer after ${Math.round((Date.now() - t0) / 1000)} s ` +
+          `(${candidates.length === 0 ? 'no peer connected' : `last round: ${told}`})`,
+      );
     }
     await new Promise((r) => setTimeout(r, Math.min(2000, 200 * (attempt + 1))));
   }

@@ -1,4 +1,4 @@
-import { isChunkswarmError } from '../core/index.js';
+import { isChunkswarmError, type Logger } from '../core/index.js';
 import type { Deployer } from '../deploy/index.js';
 import type { NodeStatusReport } from './status.js';
 
@@ -12,7 +12,7 @@ export class PeriodicVerify {
   private last = 0;
 
   constructor(
-    private readonly o: { everyMs: number; deployer: Deployer; log: (line: string) => void; fail: (err: unknown) => void },
+    private readonly o: { everyMs: number; deployer: Deployer; log: Logger; fail: (err: unknown) => void },
   ) {}
 
   /** Runs a verify if one is due; only a seeding follower has a settled live tree to check. */
@@ -24,7 +24,7 @@ export class PeriodicVerify {
       const c = r.counts;
       this.report = { at: new Date().toISOString(), added: c.added, removed: c.removed, changed: c.modified + c.meta + c.type };
       if (c.added + c.removed + c.modified + c.meta + c.type > 0) {
-        this.o.log(`WARNING: live release ${r.version} differs from its release: ${c.modified} modified, ${c.added} added, ${c.removed} removed, ${c.meta + c.type} other`);
+        this.o.log.warn(`live release ${r.version} differs from its release: ${c.modified} modified, ${c.added} added, ${c.removed} removed, ${c.meta + c.type} other`, { release: r.version });
       }
     } catch (err) {
       if (!isChunkswarmError(err, 'E_NOT_FOUND')) this.o.fail(err);

@@ -2,6 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChunkswarmError } from '../core/index.js';
 import { atomicWrite } from '../store/index.js';
+import type { Problem } from './diagnose.js';
 
 export type Phase = 'starting' | 'idle' | 'objects' | 'pieces' | 'activating' | 'seeding' | 'stopped';
 
@@ -12,6 +13,8 @@ export interface PeerStatus {
   up: number;
   down: number;
   connected: boolean;
+  /** How its bytes travel now (see Peer.path); null while it is not connected. */
+  path: 'tcp' | 'hyperswarm' | null;
 }
 
 /** What `chunkswarm status` shows; written by `serve` to dataDir/status.json every second. */
@@ -19,6 +22,8 @@ export interface NodeStatusReport {
   node: string;
   pid: number;
   publisher: boolean;
+  role: 'publisher' | 'follower';
+  startedAt: string;
   updated: string;
   phase: Phase;
   live: number | null;
@@ -37,7 +42,20 @@ export interface NodeStatusReport {
   refusedHeads: Array<{ peer: string; code: string; message: string }>;
   swarm: Record<string, number>;
   verify: { at: string; added: number; removed: number; changed: number } | null;
-  lastError: { code: string; message: string } | null;
+  /**
+   * The signed membership this node knows: its version and size (null: none yet), whether this
+   * node enforces it (network.allowlist not null), and whether it lists this node (null: no record
+   * or not enforced).
+   */
+  membership: { version: number | null; members: number | null; enforced: boolean; member: boolean | null };
+  /** The last failed step, until a later attempt succeeds. */
+  lastError: { code: string; message: string; at: string } | null;
+  /** Consecutive failed attempts and when the next one runs (null: none scheduled). */
+  retry: { failures: number; retryInSec: number | null };
+  /** Why the node is not converging, if it is not (see diagnose()). */
+  problems: Problem[];
+  /** host:port of the metrics and dashboard listener (metrics.listen), or null when off. */
+  http: string | null;
 }
 
 export function statusPath(dataDir: string): string {

@@ -7,6 +7,8 @@ interface Counts {
   publisher: boolean;
 }
 
+type Row = Counts & Pick<PeerStatus, 'connected' | 'path'>;
+
 /**
  * Piece bytes per remote node across all its connections: a peer that reconnects keeps its
  * history, so "how much came from the publisher" survives reconnects.
@@ -26,13 +28,13 @@ export class Traffic {
     this.past.set(p.key, { up: c.up + s.uploadedBytes, down: c.down + s.downloadedBytes, publisher: c.publisher || p.publisher });
   }
 
-  private all(): Map<string, Counts & { connected: boolean }> {
-    const out = new Map<string, Counts & { connected: boolean }>();
-    for (const [k, c] of this.past) out.set(k, { ...c, connected: false });
+  private all(): Map<string, Row> {
+    const out = new Map<string, Row>();
+    for (const [k, c] of this.past) out.set(k, { ...c, connected: false, path: null });
     for (const p of this.open) {
       const s = p.wire.stats();
-      const c = out.get(p.key) ?? { up: 0, down: 0, publisher: false, connected: false };
-      out.set(p.key, { up: c.up + s.uploadedBytes, down: c.down + s.downloadedBytes, publisher: c.publisher || p.publisher, connected: true });
+      const c = out.get(p.key) ?? { up: 0, down: 0, publisher: false };
+      out.set(p.key, { up: c.up + s.uploadedBytes, down: c.down + s.downloadedBytes, publisher: c.publisher || p.publisher, connected: true, path: p.path });
     }
     return out;
   }

@@ -1,6 +1,5 @@
-import type { Clock, ReleaseId } from '../core/index.js';
+import { Bitfield, type Clock, type ReleaseId } from '../core/index.js';
 import { Choker, SuperSeeder, type ChokeAction, type OfferAction } from '../scheduler/index.js';
-import { Bitfield } from '../wire/index.js';
 import type { SessionPeer } from './peer.js';
 
 const MAX_DISTRUSTED = 4096;
@@ -33,8 +32,11 @@ export class UploadPolicy {
 
   setSpace(space: Space): void {
     this.space = space;
+    // Offers are a peer's pipeline from the publisher: each piece taken up earns the next one. A
+    // fixed 2 per peer held one fast follower to round trips; 64 per peer blurred who spreads
+    // what among many. 64 spread over the unchoked peers serves both.
     this.seeder = this.o.publisher
-      ? new SuperSeeder({ pieceCount: space.have.length, clock: this.o.clock, random: this.o.random, options: { offersPerPeer: 16 } })
+      ? new SuperSeeder({ pieceCount: space.have.length, clock: this.o.clock, random: this.o.random, options: { offerBudget: 64 } })
       : null;
     for (const p of this.peers.values()) this.announce(p);
   }
@@ -68,7 +70,9 @@ export class UploadPolicy {
   }
 
   peerLeft(key: string): void {
-    this.seeder?.peerLeft(key);
+    // The seeder re-offers the pieces the peer was reserving: dropped, they would stay reserved
+    // for nobody until offerTimeoutMs (the 10-30 s stalls of the N=16/32 bench).
+    if (this.seeder) this.offer(this.seeder.peerLeft(key));
     this.choke(this.choker.peerLeft(key));
   }
 
@@ -128,7 +132,7 @@ export class UploadPolicy {
         if (this.seeder) this.offer(this.seeder.peerUnchoked(a.peer));
       } else {
         p.wire.choke();
-        this.seeder?.peerChoked(a.peer);
+        if (this.seeder) this.offer(this.seeder.peerChoked(a.peer));
       }
     }
   }

@@ -29,13 +29,19 @@ export interface AuthOptions {
   clusterSecret: Uint8Array;
   timeoutMs: number;
   clock: Clock;
+  /**
+   * Send our frame only once the peer's has verified. The side that accepts connections from
+   * anyone (a TCP listener) then gives a caller without the secret not a single byte.
+   */
+  proofFirstFromPeer?: boolean;
 }
 
 /**
- * Runs the cluster-secret handshake on a fresh connection: sends our frame, waits for the peer's.
- * Resolves with the application bytes that arrived right behind the peer's frame (the stream is
- * left paused so none is lost); rejects with E_AUTH (wrong or malformed proof), E_TIMEOUT (silence)
- * or E_CLOSED (the connection ended first). The caller destroys the connection on rejection.
+ * Runs the cluster-secret handshake on a fresh connection: sends our frame, waits for the peer's
+ * (or, with `proofFirstFromPeer`, the other way round). Resolves with the application bytes that
+ * arrived right behind the peer's frame (the stream is left paused so none is lost); rejects with
+ * E_AUTH (wrong or malformed proof), E_TIMEOUT (silence) or E_CLOSED (the connection ended first).
+ * The caller destroys the connection on rejection.
  */
 export function authenticate(conn: Conn, opts: AuthOptions): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -69,7 +75,11 @@ export function authenticate(conn: Conn, opts: AuthOptions): Promise<Buffer> {
         finish(new ChunkswarmError('E_AUTH', 'peer does not know the cluster secret (authentication MAC mismatch)'));
         return;
       }
+      if (opts.proofFirstFromPeer) sendOurs(conn.handshakeHash!);
       finish(null, received.subarray(AUTH_FRAME_BYTES));
+    };
+    const sendOurs = (hash: Buffer): void => {
+      conn.write(encodeAuthFrame(authMac(opts.clusterSecret, hash, conn.publicKey)));
     };
 
     const onClose = (): void => finish(new ChunkswarmError('E_CLOSED', 'connection closed before authentication'));
@@ -88,7 +98,7 @@ export function authenticate(conn: Conn, opts: AuthOptions): Promise<Buffer> {
         return;
       }
       conn.on('data', onData);
-      conn.write(encodeAuthFrame(authMac(opts.clusterSecret, hash, conn.publicKey)));
+      if (!opts.proofFirstFromPeer) sendOurs(hash);
     }, onClose);
   });
 }

@@ -33,7 +33,9 @@ export async function startBootstrapNode(
     // Joined to the cluster's other bootstrap nodes, so that any one of them can introduce a new
     // node while another (the publisher's, say) is down.
     const peers = (opts.peers ?? []).filter((p) => !(p.host === host && p.port === port));
-    node = HyperDHT.bootstrapper(port, host, { bootstrap: peers.map((p) => `${p.host}:${p.port}`) });
+    // `host` twice: bootstrapper() uses its own argument only for the address it announces and
+    // would bind its sockets to 0.0.0.0.
+    node = HyperDHT.bootstrapper(port, host, { host, bootstrap: peers.map((p) => `${p.host}:${p.port}`) });
     // Serving starts once the socket is bound. Joining the other bootstrap nodes goes on in the
     // background: a dead one in the list (the publisher's, say) would hold ready() for ~12 s.
     await Promise.race([once(node, 'listening'), node.ready()]);
@@ -49,30 +51,47 @@ export async function startBootstrapNode(
 }
 
 /**
- * The bootstrap nodes that answer a DHT ping within `timeoutMs`; all of them if none does (they
- * may come up later, and hyperdht keeps trying). hyperdht waits on every listed node while it
- * bootstraps, so a dead one (the stopped publisher's, say) would hold a node's start for ~12 s.
+ * The bootstrap nodes that answer a DHT ping: every node that answers within `graceMs` of the first
+ * answer (and within `timeoutMs` of the start); all of them if none does (they may come up later,
+ * and hyperdht keeps trying). hyperdht waits on every listed node while it bootstraps, so a dead
+ * one (the stopped publisher's, say) would hold a node's start for ~12 s; and waiting the full
+ * timeout for it would hold it for that long.
  */
 export async function answeringBootstrapNodes(
   nodes: readonly BootstrapAddress[],
   host: string,
-  timeoutMs = 1000,
+  o: { timeoutMs?: number; graceMs?: number } = {},
 ): Promise<BootstrapAddress[]> {
   if (nodes.length <= 1) return [...nodes];
+  const timeoutMs = o.timeoutMs ?? 1000;
+  const graceMs = o.graceMs ?? 150;
   // An empty list, not undefined: hyperdht would fall back to the public bootstrap servers.
   const probe = new HyperDHT({ bootstrap: [], host, firewalled: false, ephemeral: true });
   try {
     await probe.ready();
-    const answers = await Promise.all(
-      nodes.map((n) =>
-        Promise.race([
-          probe.ping({ host: n.host, port: n.port }).then(() => true, () => false),
-          new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref()),
-        ]),
-      ),
-    );
-    const alive = nodes.filter((_, i) => answers[i]);
-    return alive.length > 0 ? alive : [...nodes];
+    const alive = new Set<BootstrapAddress>();
+    await new Promise<void>((resolve) => {
+      let pending = nodes.length;
+      let grace: NodeJS.Timeout | null = null;
+      const timer = setTimeout(done, timeoutMs);
+      function done(): void {
+        clearTimeout(timer);
+        if (grace) clearTimeout(grace);
+        resolve();
+      }
+      for (const n of nodes) {
+        probe.ping({ host: n.host, port: n.port }).then(
+          () => {
+            alive.add(n);
+            grace ??= setTimeout(done, graceMs);
+          },
+          () => undefined,
+        ).finally(() => {
+          if (--pending === 0) done();
+        });
+      }
+    });
+    return alive.size > 0 ? nodes.filter((n) => alive.has(n)) : [...nodes];
   } finally {
     await probe.destroy();
   }

@@ -18,6 +18,12 @@ export function dataHeader(length: number): Buffer {
   return header(DATA, length);
 }
 
+/** Writes a DATA header for `length` payload bytes at the start of `out`. */
+export function writeDataHeader(out: Buffer, length: number): void {
+  out[0] = DATA;
+  out.writeUInt32BE(length, 1);
+}
+
 export function creditFrame(bytes: number): Buffer {
   return header(CREDIT, bytes);
 }

@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import { Duplex } from 'node:stream';
 import { ChunkswarmError, systemClock, type Clock } from '../core/index.js';
-import { creditFrame, dataHeader, FrameReader, MAX_FRAME_PAYLOAD } from './frames.js';
+import { creditFrame, FrameReader, FRAME_HEADER_BYTES, MAX_FRAME_PAYLOAD, writeDataHeader } from './frames.js';
 import type { Pacer } from './rate-limit.js';
 
 /** What PeerStream needs from the stream it wraps (a NoiseSecretStream or any Node Duplex). */
@@ -11,6 +11,8 @@ export interface InnerDuplex extends EventEmitter {
   destroy(err?: Error): unknown;
   pause(): unknown;
   resume(): unknown;
+  /** NoiseSecretStream: a buffer the next write() encrypts in place instead of copying it. */
+  alloc?(length: number): Buffer;
 }
 
 export interface PeerStreamOptions {
@@ -20,6 +22,12 @@ export interface PeerStreamOptions {
   clock?: Clock;
   /** Most bytes the peer may have in flight towards us (our receive buffer); default 4 MiB. */
   receiveWindow?: number;
+  /**
+   * false: `inner` has flow control of its own (a TCP socket): no frames and no credit, bytes pass
+   * as they are and `inner` is paused while we hold what it delivered; only the pacing remains.
+   * Default true (hyperswarm streams).
+   */
+  framed?: boolean;
 }
 
 export const DEFAULT_RECEIVE_WINDOW = 4 * 1024 * 1024;
@@ -34,8 +42,8 @@ interface Held {
  * controlled by credits (see frames.ts) and optionally paced by token buckets. Everything is
  * backpressure, never buffering: a throttled write calls back only once its bytes may go; a
  * throttled or unread stream stops granting credit, which stops the remote writer.
- * `inner` is never paused: like TCP acknowledgements, CREDIT frames must get through even while
- * the application is not reading, and the credit already bounds what can pile up.
+ * A framed stream never pauses `inner`: like TCP acknowledgements, CREDIT frames must get through
+ * even while the application is not reading, and the credit already bounds what can pile up.
  */
 export class PeerStream extends Duplex {
   /** Why the stream was torn down, if the peer broke the framing protocol. */
@@ -44,6 +52,7 @@ export class PeerStream extends Duplex {
   private readonly pacer: Pacer | null;
   private readonly clock: Clock;
   private readonly window: number;
+  private readonly framed: boolean;
   private readonly reader = new FrameReader();
   private readonly held: Held[] = [];
   private readonly innerListeners: Array<[string, (...args: any[]) => void]>;
@@ -51,6 +60,7 @@ export class PeerStream extends Duplex {
   private writeTimer: { cancel(): void } | null = null;
   private wakeWriter: (() => void) | null = null;
   private readerWants = true;
+  private innerPaused = false;
   private innerEnded = false;
   private innerFinished = false;
   private endPushed = false;
@@ -64,8 +74,10 @@ export class PeerStream extends Duplex {
     this.pacer = opts.pacer ?? null;
     this.clock = opts.clock ?? systemClock;
     this.window = Math.max(opts.receiveWindow ?? DEFAULT_RECEIVE_WINDOW, 4 * MAX_FRAME_PAYLOAD);
+    this.framed = opts.framed ?? true;
     this.receivedBeyondGrant = -this.window;
-    this.inner.write(creditFrame(this.window));
+    if (this.framed) this.inner.write(creditFrame(this.window));
+    else this.sendCredit = Number.POSITIVE_INFINITY;
 
     this.innerListeners = [
       ['data', (chunk: Buffer) => this.onInnerData(chunk)],
@@ -117,14 +129,22 @@ export class PeerStream extends Duplex {
       const wait = this.pacer ? this.pacer.upload(n) : 0;
       if (wait > 0) await new Promise<void>((resolve) => { this.writeTimer = this.clock.setTimeout(resolve, wait); });
       if (this.destroyed) return;
-      // One message per frame: every write to a secret stream is encrypted and sent on its own.
-      const ok = this.inner.write(Buffer.concat([dataHeader(n), chunk.subarray(at, at + n)]));
+      const ok = this.inner.write(this.framed ? this.frame(chunk, at, n) : chunk.subarray(at, at + n));
       at += n;
       if (!ok) await new Promise<void>((resolve) => this.inner.once('drain', resolve));
     }
   }
 
+  /** One DATA frame: one write, as every write to a secret stream is encrypted and sent on its own. */
+  private frame(chunk: Buffer, at: number, n: number): Buffer {
+    const out = this.inner.alloc ? this.inner.alloc(FRAME_HEADER_BYTES + n) : Buffer.allocUnsafe(FRAME_HEADER_BYTES + n);
+    writeDataHeader(out, n);
+    chunk.copy(out, FRAME_HEADER_BYTES, at, at + n);
+    return out;
+  }
+
   private onInnerData(chunk: Buffer): void {
+    if (!this.framed) return this.hold(chunk);
     try {
       this.reader.feed(chunk, {
         data: (piece) => {
@@ -185,9 +205,17 @@ export class PeerStream extends Duplex {
       this.ungranted += head.chunk.byteLength;
       this.readerWants = this.push(head.chunk);
     }
-    // Credit goes back only for bytes the reader has taken and only while it wants more, in
-    // batches so that CREDIT frames stay rare.
-    if (this.readerWants && this.ungranted >= this.window / 4) {
+    if (!this.framed) {
+      // The transport's own flow control: `inner` stops reading, its peer's writes stop.
+      const pause = this.held.length > 0;
+      if (pause !== this.innerPaused) {
+        this.innerPaused = pause;
+        if (pause) this.inner.pause();
+        else this.inner.resume();
+      }
+    } else if (this.readerWants && this.ungranted >= this.window / 4) {
+      // Credit goes back only for bytes the reader has taken and only while it wants more, in
+      // batches so that CREDIT frames stay rare.
       this.receivedBeyondGrant -= this.ungranted;
       this.inner.write(creditFrame(this.ungranted));
       this.ungranted = 0;

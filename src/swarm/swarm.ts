@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import HyperDHT from 'hyperdht';
@@ -5,8 +6,11 @@ import Hyperswarm from 'hyperswarm';
 import { ChunkswarmError, isChunkswarmError, isHex64, Resource, systemClock, type Clock } from '../core/index.js';
 import { authenticate } from './auth.js';
 import { answeringBootstrapNodes, type BootstrapAddress } from './bootstrap.js';
+import { dialDirect, DirectListener, DIRECT_TOKEN_BYTES, type DirectConnection } from './direct.js';
+import { checkFallback, decodeOffer, encodeOffer, FALLBACK, offerLength } from './path-offer.js';
 import { PeerStream } from './peer-stream.js';
-import { RateLimiter, type RateLimits } from './rate-limit.js';
+import { RateLimiter, type Pacer, type RateLimits } from './rate-limit.js';
+import { readPrefix } from './read-prefix.js';
 import { checkClusterSecret, deriveTopic } from './topic.js';
 
 export interface SwarmOptions {
@@ -16,7 +20,7 @@ export interface SwarmOptions {
   bootstrap: readonly BootstrapAddress[];
   /** 32 bytes; the same seed gives the same node public key across restarts. */
   keySeed?: Uint8Array;
-  /** Hex public keys allowed to connect; unset = any node that knows the cluster secret. */
+  /** Hex public keys allowed to connect; unset = any node that knows the cluster secret. See setAllowlist(). */
   allowlist?: readonly string[];
   maxPeers?: number;
   authTimeoutMs?: number;
@@ -25,18 +29,29 @@ export interface SwarmOptions {
   /** Look up the topic and dial the peers found (default true). */
   client?: boolean;
   limits?: RateLimits;
-  /** Address the DHT binds to; default 127.0.0.1 if every bootstrap node is loopback, else 0.0.0.0. */
+  /** Address every socket binds to; default 127.0.0.1 if every bootstrap node is loopback, else 0.0.0.0. */
   host?: string;
+  /** UDP port of the DHT and hyperswarm connections; unset: any free port. */
+  dhtPort?: number | null;
+  /**
+   * TCP port of the direct path (on `host`; 0: any free port): peers that reach it move their
+   * traffic off hyperswarm onto TCP. Unset: no listener (this node still dials others' direct paths).
+   */
+  directPort?: number | null;
   clock?: Clock;
 }
+
+/** How an authenticated peer's bytes travel: a direct TCP connection, or the hyperswarm (UDX) one. */
+export type PeerPath = 'tcp' | 'hyperswarm';
 
 /** An authenticated peer. `stream` carries only application bytes. */
 export interface Peer {
   readonly stream: Duplex;
   readonly publicKey: string;
   readonly remoteAddress: string;
-  /** True if we dialed this peer. */
+  /** True if we dialed this peer (over hyperswarm). */
   readonly initiator: boolean;
+  readonly path: PeerPath;
 }
 
 export interface SwarmStats {
@@ -50,6 +65,8 @@ export interface SwarmStats {
   authTimeouts: number;
   /** Since start: connections refused because the remote key is not in the allowlist. */
   rejectedAllowlist: number;
+  /** Authenticated peers open now whose traffic takes the direct TCP path. */
+  direct: number;
 }
 
 export interface SwarmEvents {
@@ -58,10 +75,14 @@ export interface SwarmEvents {
   peer: [peer: Peer];
   /** `reason`: the peer's protocol violation or the transport error, if any. */
   'peer-closed': [peer: Peer, reason: Error | undefined];
+  /** A node was turned away before it authenticated: not in the allowlist, or no proof of the secret. */
+  refused: [publicKey: string, remoteAddress: string | null, reason: string];
 }
 
 export const DEFAULT_AUTH_TIMEOUT_MS = 5000;
 export const DEFAULT_MAX_PEERS = 64;
+/** A direct path not connected and authenticated within this is given up for hyperswarm. */
+const DIRECT_DIAL_MS = 3000;
 // hyperswarm re-announces and re-looks-up only every ~10 minutes, so nodes that joined at the
 // same moment can miss each other that long; we look again often while alone.
 const REFRESH_ALONE_MS = 2000;
@@ -78,12 +99,16 @@ export class Swarm extends Resource {
   private readonly opts: SwarmOptions;
   private readonly keyPair: HyperDHT.KeyPair;
   private readonly topic: Buffer;
-  private readonly allowlist: ReadonlySet<string> | null;
+  private allowlist: ReadonlySet<string> | null;
   private readonly clock: Clock;
   private readonly limiter: RateLimiter;
   private readonly events = new EventEmitter();
   private readonly peerSet = new Set<Peer>();
-  private readonly counters: SwarmStats = { connected: 0, authenticated: 0, authFailures: 0, authTimeouts: 0, rejectedAllowlist: 0 };
+  private readonly counters: SwarmStats = { connected: 0, authenticated: 0, authFailures: 0, authTimeouts: 0, rejectedAllowlist: 0, direct: 0 };
+  /** Offers made over hyperswarm, by token, waiting for the peer's direct connection. */
+  private readonly offers = new Map<string, { remoteKey: string; take(c: DirectConnection): void }>();
+  private host = '127.0.0.1';
+  private listener: DirectListener | null = null;
   private hyperswarm: Hyperswarm | null = null;
   private discovery: Hyperswarm.PeerDiscoverySession | null = null;
   private refreshTimer: { cancel(): void } | null = null;
@@ -104,9 +129,7 @@ export class Swarm extends Resource {
       }
     }
     if (opts.keySeed && opts.keySeed.byteLength !== 32) throw ChunkswarmError.config('keySeed', 'must be 32 bytes');
-    for (const key of opts.allowlist ?? []) {
-      if (!isHex64(key)) throw ChunkswarmError.config('allowlist', `${JSON.stringify(key)} is not a 64-character lowercase hex public key`);
-    }
+    checkAllowlist(opts.allowlist ?? []);
     if (opts.server === false && opts.client === false) throw ChunkswarmError.config('swarm', 'a node must be a server, a client or both');
     this.opts = opts;
     this.keyPair = HyperDHT.keyPair(opts.keySeed);
@@ -135,6 +158,11 @@ export class Swarm extends Resource {
     return { ...this.counters };
   }
 
+  /** The bound port of the direct path, or null if this node has none. */
+  get directPort(): number | null {
+    return this.listener?.port ?? null;
+  }
+
   /** Announces and/or looks up the topic again now, instead of waiting for the next round. */
   async refresh(): Promise<void> {
     if (!this.discovery || this.closed) return;
@@ -143,11 +171,21 @@ export class Swarm extends Resource {
 
   protected async open(): Promise<void> {
     const listed = this.opts.bootstrap.map(({ host, port }) => ({ host, port }));
-    const host = this.opts.host ?? (listed.every((b) => isLoopback(b.host)) ? '127.0.0.1' : '0.0.0.0');
+    const host = (this.host = this.opts.host ?? (listed.every((b) => isLoopback(b.host)) ? '127.0.0.1' : '0.0.0.0'));
+    if (this.opts.directPort !== undefined && this.opts.directPort !== null) {
+      const { keyPair, clock } = this;
+      this.listener = await DirectListener.listen(host, this.opts.directPort, {
+        keyPair, clock, clusterSecret: this.opts.clusterSecret, timeoutMs: this.authTimeoutMs,
+      }, {
+        connection: (c, token) => this.onDirect(c, token),
+        refused: (timeout) => this.countAuthFailure(timeout),
+      });
+    }
     const bootstrap = await answeringBootstrapNodes(listed, host);
     const dht = new HyperDHT({
       bootstrap,
       host,
+      ...(this.opts.dhtPort && { port: this.opts.dhtPort }),
       // Cluster nodes are servers that can reach each other; hyperdht's firewall probing made
       // about half of the first connections between two processes fail.
       firewalled: false,
@@ -162,15 +200,23 @@ export class Swarm extends Resource {
     this.hyperswarm = hyperswarm;
     hyperswarm.on('connection', (conn) => this.onConnection(conn));
     const server = this.opts.server ?? true;
-    this.discovery = hyperswarm.join(this.topic, { server, client: this.opts.client ?? true });
-    // A publisher is findable once its first announce is done; lookups go on in the background.
-    if (server) await this.discovery.flushed();
+    const client = this.opts.client ?? true;
+    // Look up before announcing: a server's refresh first waits for its announce, which waits out
+    // every dead node the DHT still knows of (the stopped publisher's: ~6 s each, as hyperdht tries
+    // 6 times), while a lookup hands out the peers it finds within milliseconds.
+    const discovery = (this.discovery = hyperswarm.join(this.topic, { server: server && !client, client }));
+    if (server && client) {
+      void discovery.flushed().then(() => !this.closed && discovery.refresh({ server: true, client: true }));
+    } else if (server) {
+      await discovery.flushed();
+    }
     this.scheduleRefresh();
   }
 
   protected async shutdown(): Promise<void> {
     this.refreshTimer?.cancel();
     for (const peer of this.peerSet) peer.stream.destroy();
+    await this.listener?.close();
     const hyperswarm = this.hyperswarm;
     if (!hyperswarm) return;
     // Unannouncing needs the DHT; if the bootstrap is already gone, do not hang on it: destroying
@@ -182,10 +228,44 @@ export class Swarm extends Resource {
     }
   }
 
+  /** The DHT node the swarm runs on (null before ready()): other services may listen on it under their own keys. */
+  get dht(): HyperDHT | null {
+    return this.hyperswarm?.dht ?? null;
+  }
+
+  /**
+   * Replaces the allowlist (null: any node that knows the cluster secret), e.g. when the cluster's
+   * signed membership changes: peers no longer on it are disconnected at once, and keys newly on
+   * it may connect again (hyperswarm had banned them when it refused them).
+   */
+  setAllowlist(keys: readonly string[] | null): void {
+    if (keys) checkAllowlist(keys);
+    const before = this.allowlist;
+    this.allowlist = keys ? new Set(keys) : null;
+    for (const peer of this.peerSet) if (!this.allows(peer.publicKey)) peer.stream.destroy();
+    for (const [key, info] of this.hyperswarm?.peers ?? []) {
+      if (info.banned && this.allows(key) && before && !before.has(key)) info.ban(false);
+    }
+  }
+
+  private allows(key: string): boolean {
+    return !this.allowlist || this.allowlist.has(key);
+  }
+
   private refuse(remoteKey: Buffer): boolean {
-    if (!this.allowlist || this.allowlist.has(remoteKey.toString('hex'))) return false;
+    if (this.allows(remoteKey.toString('hex'))) return false;
     this.counters.rejectedAllowlist++;
+    this.events.emit('refused', remoteKey.toString('hex'), null, 'not in network.allowlist');
     return true;
+  }
+
+  private get authTimeoutMs(): number {
+    return this.opts.authTimeoutMs ?? DEFAULT_AUTH_TIMEOUT_MS;
+  }
+
+  private countAuthFailure(timeout: boolean): void {
+    this.counters.authFailures++;
+    if (timeout) this.counters.authTimeouts++;
   }
 
   private onConnection(conn: HyperDHT.NoiseSecretStream): void {
@@ -198,39 +278,119 @@ export class Swarm extends Resource {
     this.counters.connected++;
     conn.on('close', () => { this.counters.connected--; });
 
-    authenticate(conn, {
-      clusterSecret: this.opts.clusterSecret,
-      timeoutMs: this.opts.authTimeoutMs ?? DEFAULT_AUTH_TIMEOUT_MS,
-      clock: this.clock,
-    }).then(
-      (leftover) => {
-        if (this.closed || conn.destroyed) {
-          conn.destroy();
-          return;
-        }
+    authenticate(conn, { clusterSecret: this.opts.clusterSecret, timeoutMs: this.authTimeoutMs, clock: this.clock }).then(
+      async (leftover) => {
+        // The allowlist may have changed while the peer authenticated.
+        if (this.closed || conn.destroyed || this.refuse(conn.remotePublicKey)) return void conn.destroy();
         const raw = conn.rawStream;
-        const stream = new PeerStream(conn, { prefix: leftover, pacer: this.limiter.forPeer(), clock: this.clock });
+        const remoteHost = raw?.remoteHost ?? null;
+        let path: { direct: DirectConnection | null; rest: Buffer };
+        try {
+          path = conn.isInitiator ? await this.takeOffer(conn, leftover, remoteHost) : await this.makeOffer(conn, leftover);
+        } catch {
+          // The peer broke off or broke the protocol before any application byte: nothing to report.
+          return void conn.destroy();
+        }
+        const { direct } = path;
+        // Either connection may have died meanwhile; a stream handed out closed would never say so.
+        if (this.closed || conn.destroyed || direct?.conn.destroyed) {
+          direct?.conn.destroy();
+          return void conn.destroy();
+        }
+        const pacer = this.limiter.forPeer();
+        const stream = direct ? this.directStream(direct, conn, pacer) : new PeerStream(conn, { prefix: path.rest, pacer, clock: this.clock });
         const peer: Peer = {
           stream,
           publicKey: conn.remotePublicKey.toString('hex'),
-          remoteAddress: raw?.remoteHost ? `${raw.remoteHost}:${raw.remotePort ?? 0}` : 'unknown',
+          remoteAddress: remoteHost ? `${remoteHost}:${raw?.remotePort ?? 0}` : 'unknown',
           initiator: conn.isInitiator,
+          path: direct ? 'tcp' : 'hyperswarm',
         };
         this.peerSet.add(peer);
         this.counters.authenticated++;
+        if (direct) this.counters.direct++;
         stream.once('close', () => {
           this.peerSet.delete(peer);
           this.counters.authenticated--;
-          this.events.emit('peer-closed', peer, stream.closeReason ?? lastError);
+          if (direct) this.counters.direct--;
+          this.events.emit('peer-closed', peer, (stream as PeerStream).closeReason ?? lastError);
         });
         this.events.emit('peer', peer);
       },
       (err: unknown) => {
-        if (isChunkswarmError(err, 'E_AUTH') || isChunkswarmError(err, 'E_TIMEOUT')) this.counters.authFailures++;
-        if (isChunkswarmError(err, 'E_TIMEOUT')) this.counters.authTimeouts++;
+        if (isChunkswarmError(err, 'E_AUTH') || isChunkswarmError(err, 'E_TIMEOUT')) {
+          this.countAuthFailure(isChunkswarmError(err, 'E_TIMEOUT'));
+          const host = conn.rawStream?.remoteHost;
+          this.events.emit('refused', conn.remotePublicKey.toString('hex'), host ? `${host}:${conn.rawStream?.remotePort ?? 0}` : null,
+            isChunkswarmError(err, 'E_TIMEOUT') ? 'sent no proof of the cluster secret' : 'wrong cluster secret');
+        }
         conn.destroy();
       },
     );
+  }
+
+  /**
+   * Responder side, right after authentication: offers our direct path (if any) and waits for
+   * the initiator to take it over TCP or to answer FALLBACK. `direct` null: stay on hyperswarm,
+   * with `rest` the bytes already read behind the answer.
+   */
+  private async makeOffer(conn: HyperDHT.NoiseSecretStream, leftover: Buffer): Promise<{ direct: DirectConnection | null; rest: Buffer }> {
+    const token = randomBytes(DIRECT_TOKEN_BYTES);
+    const port = this.listener?.port ?? 0;
+    conn.write(encodeOffer({ port, token, host: advertisable(this.host) }));
+    if (port === 0) return { direct: null, rest: leftover };
+    const key = token.toString('hex');
+    const stop = new AbortController();
+    try {
+      const direct = new Promise<DirectConnection>((take) => this.offers.set(key, { remoteKey: conn.remotePublicKey.toString('hex'), take }))
+        .then((c) => ({ direct: c, rest: Buffer.alloc(0) }));
+      // The initiator answers within its dial timeout; a little more for the answer to travel.
+      const fallback = readPrefix(conn, leftover, checkFallback, {
+        timeoutMs: DIRECT_DIAL_MS + this.authTimeoutMs, clock: this.clock, what: 'answer to our direct-path offer', signal: stop.signal,
+      }).then(({ rest }) => ({ direct: null, rest }));
+      return await Promise.race([direct, fallback]);
+    } finally {
+      this.offers.delete(key);
+      stop.abort();
+    }
+  }
+
+  /** Initiator side: takes the responder's offer if its direct path answers, else says FALLBACK. */
+  private async takeOffer(conn: HyperDHT.NoiseSecretStream, leftover: Buffer, remoteHost: string | null): Promise<{ direct: DirectConnection | null; rest: Buffer }> {
+    const { message, rest } = await readPrefix(conn, leftover, offerLength, { timeoutMs: this.authTimeoutMs, clock: this.clock, what: 'direct-path offer' });
+    const offer = decodeOffer(message);
+    const host = offer.host || remoteHost;
+    if (offer.port === 0) return { direct: null, rest };
+    if (host) {
+      const { keyPair, clock } = this;
+      const direct = await dialDirect({ host, port: offer.port }, conn.remotePublicKey, offer.token, {
+        keyPair, clock, clusterSecret: this.opts.clusterSecret, timeoutMs: DIRECT_DIAL_MS, localHost: advertisable(this.host) || null,
+      }).catch(() => null);
+      if (direct) return { direct, rest };
+    }
+    conn.write(FALLBACK);
+    return { direct: null, rest };
+  }
+
+  /** A direct connection arrived on our listener: it belongs to the offer its token names, if any. */
+  private onDirect(c: DirectConnection, token: string): void {
+    const offer = this.offers.get(token);
+    if (!offer || offer.remoteKey !== c.remoteKey || !this.allows(c.remoteKey) || this.closed) return void c.conn.destroy();
+    this.offers.delete(token);
+    offer.take(c);
+  }
+
+  /**
+   * The stream of a peer on the direct path: TCP carries its own flow control, so the Noise
+   * stream is used as it is unless rate limits apply. Both connections live and die together.
+   */
+  private directStream(direct: DirectConnection, hs: HyperDHT.NoiseSecretStream, pacer: Pacer | null): Duplex {
+    const { conn, leftover } = direct;
+    hs.once('close', () => conn.destroy());
+    conn.once('close', () => hs.destroy());
+    if (pacer) return new PeerStream(conn, { prefix: leftover, pacer, clock: this.clock, framed: false });
+    if (leftover.byteLength > 0) conn.unshift(leftover);
+    return conn as unknown as Duplex;
   }
 
   private scheduleRefresh(): void {
@@ -239,6 +399,17 @@ export class Swarm extends Resource {
     this.refreshTimer = this.clock.setTimeout(() => {
       void this.refresh().then(() => this.scheduleRefresh());
     }, delay);
+  }
+}
+
+/** The host to put in an offer: "" (the address the peer reaches us from) for a wildcard bind. */
+function advertisable(host: string): string {
+  return host === '0.0.0.0' || host === '::' ? '' : host;
+}
+
+function checkAllowlist(keys: readonly string[]): void {
+  for (const key of keys) {
+    if (!isHex64(key)) throw ChunkswarmError.config('allowlist', `${JSON.stringify(key)} is not a 64-character lowercase hex public key`);
   }
 }
 

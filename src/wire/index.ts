@@ -1,7 +1,6 @@
 export { PeerWire } from './peer-wire.js';
-export { isDeclined } from './piece-client.js';
+export { isDeclined, declinedError } from './piece-client.js';
 export { EXTENSION_NAME } from './stream-link.js';
-export { Bitfield } from './bitfield.js';
 export { clusterInfoHash, wirePeerId } from './info-hash.js';
 export { encodeMessage, decodeMessage, type ExtMessage, type NodeStatus } from './messages.js';
-export type { WireStore, WireStream, WireLimits, UploadGate, PeerWireOptions, PeerWireEvents, SpaceInfo, WireStats } from './types.js';
+export type { WireStore, WireStream, WireLimits, WireModel, WireControl, PeerWireOptions, SpaceInfo, WireStats } from './types.js';

@@ -1,5 +1,5 @@
-import { ChunkswarmError, asObjectHash, asReleaseId, isHex64, type ObjectHash, type ReleaseId } from '../core/index.js';
-import { Bitfield } from './bitfield.js';
+import { Bitfield, ChunkswarmError, asObjectHash, asReleaseId, isHex64, type ObjectHash, type ReleaseId } from '../core/index.js';
+import { DRIFT_TYPE, decodeDriftMessage, encodeDriftMessage, type DriftMessage } from './drift-messages.js';
 
 /** A node's self-description for `chunkswarm status`; the session defines and validates the fields. */
 export type NodeStatus = Record<string, unknown>;
@@ -10,11 +10,12 @@ export type NodeStatus = Record<string, unknown>;
  */
 export type ExtMessage =
   | { type: 'head'; release: Uint8Array }
-  | { type: 'getObject'; id: number; hash: ObjectHash }
-  | { type: 'object'; id: number; bytes: Uint8Array }
+  | { type: 'getObject'; id: number; hash: ObjectHash; offset: number }
+  | { type: 'object'; id: number; total: number; offset: number; bytes: Uint8Array }
   | { type: 'noObject'; id: number }
   | { type: 'space'; release: ReleaseId; have: Bitfield }
-  | { type: 'status'; status: NodeStatus };
+  | { type: 'status'; status: NodeStatus }
+  | DriftMessage;
 
 const TYPE = { head: 1, getObject: 2, object: 3, noObject: 4, space: 5, status: 6 } as const;
 /** How a space message carries its bitfield: the all/none forms keep seeders' and newcomers' messages tiny. */
@@ -26,12 +27,17 @@ export function encodeMessage(m: ExtMessage): Uint8Array {
     case 'head':
       return frame(TYPE.head, 0, m.release);
     case 'getObject':
-      return frame(TYPE.getObject, 4 + HASH_BYTES, null, (v, b) => {
+      return frame(TYPE.getObject, 8 + HASH_BYTES, null, (v, b) => {
         v.setUint32(1, m.id);
-        b.set(hashToBytes(m.hash, 'object hash'), 5);
+        v.setUint32(5, m.offset);
+        b.set(hashToBytes(m.hash, 'object hash'), 9);
       });
     case 'object':
-      return frame(TYPE.object, 4, m.bytes, (v) => v.setUint32(1, m.id));
+      return frame(TYPE.object, 12, m.bytes, (v) => {
+        v.setUint32(1, m.id);
+        v.setUint32(5, m.total);
+        v.setUint32(9, m.offset);
+      });
     case 'noObject':
       return frame(TYPE.noObject, 4, null, (v) => v.setUint32(1, m.id));
     case 'space': {
@@ -45,6 +51,9 @@ export function encodeMessage(m: ExtMessage): Uint8Array {
     }
     case 'status':
       return frame(TYPE.status, 0, Buffer.from(JSON.stringify(m.status), 'utf8'));
+    case 'getDrift':
+    case 'drift':
+      return encodeDriftMessage(m);
   }
 }
 
@@ -63,11 +72,14 @@ export function decodeMessage(buf: Uint8Array, maxPieces: number): ExtMessage {
       need(2, 'head');
       return { type: 'head', release: buf.subarray(1) };
     case TYPE.getObject:
-      exact(5 + HASH_BYTES, 'getObject');
-      return { type: 'getObject', id: v.getUint32(1), hash: asObjectHash(hex(buf.subarray(5))) };
-    case TYPE.object:
-      need(5, 'object');
-      return { type: 'object', id: v.getUint32(1), bytes: buf.subarray(5) };
+      exact(9 + HASH_BYTES, 'getObject');
+      return { type: 'getObject', id: v.getUint32(1), offset: v.getUint32(5), hash: asObjectHash(hex(buf.subarray(9))) };
+    case TYPE.object: {
+      need(13, 'object');
+      const m = { type: 'object' as const, id: v.getUint32(1), total: v.getUint32(5), offset: v.getUint32(9), bytes: buf.subarray(13) };
+      if (m.offset + m.bytes.length > m.total) throw malformed(`object part ${m.offset}+${m.bytes.length} runs past its total of ${m.total} bytes`);
+      return m;
+    }
     case TYPE.noObject:
       exact(5, 'noObject');
       return { type: 'noObject', id: v.getUint32(1) };
@@ -75,6 +87,9 @@ export function decodeMessage(buf: Uint8Array, maxPieces: number): ExtMessage {
       return decodeSpace(buf, v, maxPieces);
     case TYPE.status:
       return { type: 'status', status: decodeStatus(buf.subarray(1)) };
+    case DRIFT_TYPE.getDrift:
+    case DRIFT_TYPE.drift:
+      return decodeDriftMessage(buf);
     default:
       throw malformed(`unknown message type ${buf[0]}`);
   }

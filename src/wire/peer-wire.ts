@@ -1,41 +1,41 @@
-import { EventEmitter } from 'node:events';
 import Wire from 'bittorrent-protocol';
-import { ChunkswarmError, systemClock, type ChunkHash, type Clock, type ObjectHash, type ReleaseId } from '../core/index.js';
+import { Bitfield, ChunkswarmError, systemClock, type ObjectHash, type ReleaseId } from '../core/index.js';
 import { PIECE_MAX } from '../manifest/index.js';
-import { Bitfield } from './bitfield.js';
 import { FrameGuard } from './frame-guard.js';
 import { checkPeerId, clusterInfoHash } from './info-hash.js';
+import { DriftClient } from './drift-client.js';
 import { decodeMessage, encodeMessage, type ExtMessage, type NodeStatus } from './messages.js';
 import { ObjectClient } from './object-client.js';
 import { PieceClient } from './piece-client.js';
 import { Responder, type LocalSpace } from './responder.js';
-import { EXTENSION_NAME, extensionClass, linkStream } from './stream-link.js';
-import type { PeerWireEvents, PeerWireOptions, SpaceInfo, WireStats, WireStream } from './types.js';
+import { SendRoom } from './send-room.js';
+import { EXTENSION_NAME, extensionClass, StreamLink } from './stream-link.js';
+import type { PeerWireOptions, SpaceInfo, WireControl, WireModel, WireStats, WireStream } from './types.js';
 
 const DEFAULT_MAX_PIECES = 2 ** 26;
 /** type + release id + piece count + bitfield encoding (messages.ts). */
 const SPACE_HEADER_BYTES = 1 + 32 + 4 + 1;
 /** The library tracks the peer's pieces for one torrent forever; ours change per space, so we keep them ourselves. */
 const NOT_TRACKED = { get: () => false, set: () => undefined };
-/** How often a piece answer waiting for upload room looks again. */
-const UPLOAD_POLL_MS = 20;
-/** The library's wire is a streamx Duplex: its outbound queue size. */
-interface Queued {
-  _readableState: { buffered: number };
-}
+/** Piece answers on their way to the stream at once, in pieces of the largest size. */
+const PIECES_IN_FLIGHT = 2;
 
 /**
  * One connection to one peer: bittorrent-protocol over an authenticated duplex stream, plus our
- * BEP-10 extension for heads, objects, piece spaces and status. It never throws at the peer's
- * doing: a peer that breaks the protocol gets 'bad-peer' and the connection is destroyed.
+ * BEP-10 extension for heads, objects, piece spaces and status. Everything inbound goes to one
+ * WireModel. It never throws at the peer's doing: a peer that breaks the protocol is dropped, and
+ * the model hears closed() with the reason.
  */
-export class PeerWire extends EventEmitter<PeerWireEvents> {
+export class PeerWire implements WireControl {
   private readonly stream: WireStream;
+  private readonly model: WireModel;
   private readonly wire = new Wire();
   private readonly guard: FrameGuard;
   private readonly pieces: PieceClient;
   private readonly objects: ObjectClient;
+  private readonly drifts: DriftClient;
   private readonly responder: Responder;
+  private readonly room: SendRoom;
   private readonly maxMessageBytes: number;
   private readonly maxPieces: number;
   private local: LocalSpace | null = null;
@@ -54,47 +54,45 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
   remotePeerId: string | null = null;
 
   constructor(opts: PeerWireOptions) {
-    super();
     const clock = opts.clock ?? systemClock;
     const { limits } = opts;
     const maxPieceBytes = limits.maxPieceBytes ?? PIECE_MAX;
     this.maxMessageBytes = limits.maxMessageBytes;
     this.maxPieces = limits.maxPieces ?? DEFAULT_MAX_PIECES;
     this.stream = opts.stream;
+    this.model = opts.model;
     const infoHash = clusterInfoHash(opts.clusterId);
     // The library answers a request from a peer we choke with a reject, unseen by the responder:
     // an honest peer sends one only if it crossed our choke, so each one counts as abuse.
     this.guard = new FrameGuard(infoHash, { maxExtendedBytes: this.maxMessageBytes, maxPieceBytes }, () => {
-      if (this.wire.amChoking && !this.isClosed) this.emit('abuse', 'request while choked', ++this.abuseCount);
+      if (this.wire.amChoking) this.abuse('request while choked');
     });
     this.readyPromise = new Promise<void>((resolve, reject) => {
       this.settleReady = (err) => (err ? reject(err) : resolve());
     });
-    this.readyPromise.catch(() => undefined); // observed through ready() or 'close'
-    this.pieces = new PieceClient(this.wire, clock, limits.requestTimeoutMs, maxPieceBytes, (i, why) => this.emit('bad-piece', i, why));
+    this.readyPromise.catch(() => undefined); // observed through ready() or closed()
+    this.pieces = new PieceClient(this.wire, clock, limits.requestTimeoutMs, maxPieceBytes, (i, why) => this.isClosed || this.model.badPiece(i, why));
     this.objects = new ObjectClient(clock, (m) => this.send(m), (why) => this.fail(why));
+    this.drifts = new DriftClient(clock, (m) => this.send(m));
+    this.room = new SendRoom(PIECES_IN_FLIGHT * maxPieceBytes);
     this.responder = new Responder({
       wire: this.wire,
-      peer: this,
-      store: opts.store,
-      gate: opts.beforeUpload,
-      maxOutstanding: limits.maxOutstandingRequestsFromPeer,
-      maxPieceBytes,
-      maxMessageBytes: this.maxMessageBytes,
+      model: this.model,
+      room: this.room,
+      limits: { maxOutstanding: limits.maxOutstandingRequestsFromPeer, maxPieceBytes, maxMessageBytes: this.maxMessageBytes },
       space: () => this.local,
       isClosed: () => this.isClosed,
-      uploadRoom: () => this.uploadRoom(maxPieceBytes, clock),
       send: (m) => this.send(m),
-      onAbuse: (why) => this.emit('abuse', why, ++this.abuseCount),
-      onError: (err) => this.listenerCount('error') > 0 && this.emit('error', err),
+      abuse: (why) => this.abuse(why),
     });
     this.wire.peerPieces = NOT_TRACKED;
     this.wire.use(extensionClass((payload) => this.onExtMessage(payload)));
     this.listenToWire();
-    linkStream(this.stream, this.wire, this.guard, {
+    new StreamLink(this.stream, this.wire, this.guard, {
       problem: (why) => this.fail(why),
       ended: (err) => this.shutdown(err),
       isClosed: () => this.isClosed,
+      pieceBytesSent: (n) => this.room.give(n),
     });
     this.wire.handshake(infoHash, checkPeerId(opts.peerId), { fast: true });
     this.handshakeTimer = clock.setTimeout(
@@ -183,19 +181,34 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
   }
 
   /**
-   * Fetches piece `index` of the peer's current space, whole, and verifies it if `expectedHash` is
-   * given (a piece of several chunks has none: the stager checks each chunk). Rejects with
-   * E_HASH_MISMATCH (and emits 'bad-piece'), E_TIMEOUT, E_BUSY (choked, declined, peer moved
-   * to another space), E_NOT_FOUND (not in the peer's space) or E_CLOSED.
+   * Fetches piece `index` of the peer's current space, whole: `length` bytes, NOT verified (the
+   * caller hashes them where it stores them). Rejects with E_PROTOCOL (a block of another size or
+   * offset; 'bad-piece' is emitted), E_TIMEOUT, E_BUSY (choked, declined, peer moved to another
+   * space), E_NOT_FOUND (not in the peer's space) or E_CLOSED.
    */
-  requestPiece(index: number, length: number, expectedHash?: ChunkHash): Promise<Uint8Array> {
+  requestPiece(index: number, length: number): Promise<Uint8Array> {
     if (this.isClosed) return Promise.reject(closedError());
-    return this.pieces.request(this.remote?.info ?? null, index, length, expectedHash);
+    return this.pieces.request(this.remote?.info ?? null, index, length);
   }
 
   /** Withdraws a piece request (see PieceClient.cancel). */
   cancelPiece(index: number): void {
     if (!this.isClosed) this.pieces.cancel(index);
+  }
+
+  /**
+   * Asks the peer for its preserved drift record `record` ('' for its newest); resolves with its
+   * answer, as encoded by the peer's session (the caller bounds and decodes it). Rejects with
+   * E_TIMEOUT or E_CLOSED.
+   */
+  requestDrift(record: string, timeoutMs: number): Promise<Uint8Array> {
+    if (this.isClosed) return Promise.reject(closedError());
+    return this.drifts.request(record, timeoutMs);
+  }
+
+  /** Answers the peer's 'drift-request' `id`. */
+  answerDrift(id: number, bytes: Uint8Array): void {
+    this.send({ type: 'drift', id, bytes });
   }
 
   /** Fetches an object by hash; rejects with E_NOT_FOUND, E_TIMEOUT, E_HASH_MISMATCH (peer dropped) or E_CLOSED. */
@@ -218,16 +231,8 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
     };
   }
 
-  /**
-   * Waits while more than two pieces' worth of our output waits to be sent: in the library's
-   * outbound queue (streamx keeps its size in `_readableState.buffered`) or in the stream's own
-   * buffer. Rate limits hold the bytes there, and a piece answered is out of cancel's reach.
-   */
-  private async uploadRoom(maxPieceBytes: number, clock: Clock): Promise<void> {
-    const backlog = () => (this.wire as unknown as Queued)._readableState.buffered + (this.stream.writableLength ?? 0);
-    while (!this.isClosed && backlog() > 2 * maxPieceBytes) {
-      await new Promise<void>((resolve) => clock.setTimeout(resolve, UPLOAD_POLL_MS));
-    }
+  private abuse(reason: string): void {
+    if (!this.isClosed) this.model.abuse(reason, ++this.abuseCount);
   }
 
   private send(m: ExtMessage): void {
@@ -260,10 +265,10 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
       this.uploadedBytes += bytes;
       this.piecesServed++;
     });
-    w.on('choke', () => this.isClosed || this.emit('choke'));
-    w.on('unchoke', () => this.isClosed || this.emit('unchoke'));
-    w.on('interested', () => this.isClosed || this.emit('interested'));
-    w.on('uninterested', () => this.isClosed || this.emit('uninterested'));
+    w.on('choke', () => this.isClosed || this.model.choked(true));
+    w.on('unchoke', () => this.isClosed || this.model.choked(false));
+    w.on('interested', () => this.isClosed || this.model.interested(true));
+    w.on('uninterested', () => this.isClosed || this.model.interested(false));
     w.on('error', (err) => this.shutdown(new ChunkswarmError('E_PROTOCOL', `peer wire failed: ${err.message}`, { cause: err })));
     w.on('close', () => this.shutdown(null));
   }
@@ -280,7 +285,7 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
     for (const payload of this.outbox) this.wire.extended(EXTENSION_NAME, payload);
     this.outbox = [];
     this.settleReady();
-    this.emit('ready');
+    this.model.ready();
   }
 
   private onHave(index: number): void {
@@ -290,7 +295,7 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
     } else if (index >= this.remote.info.pieceCount) {
       this.fail(`peer sent have(${index}) outside its release of ${this.remote.info.pieceCount} pieces`);
     } else if (this.remote.have.set(index)) {
-      this.emit('have', index);
+      this.model.have(index);
     }
   }
 
@@ -305,13 +310,13 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
     }
     switch (m.type) {
       case 'head':
-        this.emit('head', m.release);
+        this.model.head(m.release);
         break;
       case 'getObject':
-        this.responder.onGetObject(m.id, m.hash);
+        this.responder.onGetObject(m.id, m.hash, m.offset);
         break;
       case 'object':
-        this.objects.onObject(m.id, m.bytes);
+        this.objects.onObject(m.id, m.total, m.offset, m.bytes);
         break;
       case 'noObject':
         this.objects.onNoObject(m.id);
@@ -321,18 +326,23 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
         this.remote = { info: { release: m.release, pieceCount: m.have.length }, have: m.have };
         // Indices now mean pieces of another space; answers to older requests must not be taken for them.
         if (moved) this.pieces.failAll(new ChunkswarmError('E_BUSY', `peer moved to release ${m.release}; pending piece requests dropped`));
-        this.emit('space', this.remote.info);
+        this.model.space(this.remote.info);
         break;
       }
       case 'status':
-        this.emit('status', m.status);
+        this.model.status(m.status);
+        break;
+      case 'getDrift':
+        this.model.driftRequest?.(m.id, m.record);
+        break;
+      case 'drift':
+        this.drifts.onDrift(m.id, m.bytes);
         break;
     }
   }
 
   private fail(reason: string): void {
     if (this.isClosed) return;
-    this.emit('bad-peer', reason);
     this.shutdown(new ChunkswarmError('E_BAD_PEER', `peer ${this.remotePeerId ?? '(before handshake)'} dropped: ${reason}`));
   }
 
@@ -340,13 +350,15 @@ export class PeerWire extends EventEmitter<PeerWireEvents> {
     if (this.isClosed) return;
     this.isClosed = true;
     this.handshakeTimer?.cancel();
+    this.room.close();
     const closed = closedError(reason);
     this.pieces.failAll(closed);
     this.objects.failAll(closed);
+    this.drifts.failAll(closed);
     this.settleReady(reason ?? closed);
     this.wire.destroy();
     this.stream.destroy();
-    this.emit('close', reason);
+    this.model.closed(reason);
   }
 }
 

@@ -1,18 +1,16 @@
 import type Wire from 'bittorrent-protocol';
-import { ChunkswarmError, isHex64, type ChunkHash, type Clock } from '../core/index.js';
-import { hashBytes } from '../manifest/index.js';
+import { ChunkswarmError, type Clock } from '../core/index.js';
 import { PendingRequests } from './pending.js';
 import type { SpaceInfo } from './types.js';
 
 interface Wanted {
   length: number;
-  hash: ChunkHash | undefined;
 }
 
 /**
- * Our piece requests to one peer: a whole piece per request, at most one per index. A piece of
- * one chunk may be verified here against its hash; a run of chunks is verified chunk by chunk by
- * the stager, the only place that knows them.
+ * Our piece requests to one peer: a whole piece per request, at most one per index. The bytes are
+ * handed over as they came, of the size asked for: the session verifies them once, where it
+ * stores them (one SHA-256 per received byte, not two).
  */
 export class PieceClient {
   private readonly pending: PendingRequests<number, Uint8Array, Wanted>;
@@ -34,10 +32,10 @@ export class PieceClient {
   }
 
   /** `space` is the peer's current space, which the index refers to. */
-  request(space: SpaceInfo | null, index: number, length: number, hash?: ChunkHash): Promise<Uint8Array> {
-    const refused = this.refusal(space, index, length, hash);
+  request(space: SpaceInfo | null, index: number, length: number): Promise<Uint8Array> {
+    const refused = this.refusal(space, index, length);
     if (refused) return Promise.reject(refused);
-    const answer = this.pending.add(index, { length, hash }, this.timeoutMs, () => {
+    const answer = this.pending.add(index, { length }, this.timeoutMs, () => {
       this.wire.cancel(index, 0, length);
       return new ChunkswarmError('E_TIMEOUT', `peer did not send piece ${index} within ${this.timeoutMs} ms`);
     });
@@ -50,7 +48,7 @@ export class PieceClient {
     return answer;
   }
 
-  private refusal(space: SpaceInfo | null, index: number, length: number, hash: ChunkHash | undefined): ChunkswarmError | null {
+  private refusal(space: SpaceInfo | null, index: number, length: number): ChunkswarmError | null {
     if (space === null || !Number.isInteger(index) || index < 0 || index >= space.pieceCount) {
       const where = space ? `release ${space.release} (${space.pieceCount} pieces)` : 'no release yet';
       return ChunkswarmError.notFound(`piece ${index} in the peer's space: it announced ${where}`);
@@ -58,7 +56,6 @@ export class PieceClient {
     if (!Number.isInteger(length) || length < 1 || length > this.maxPieceBytes) {
       return new ChunkswarmError('E_USAGE', `piece length ${length} is outside 1..${this.maxPieceBytes}`);
     }
-    if (hash !== undefined && !isHex64(hash)) return new ChunkswarmError('E_USAGE', `piece hash ${JSON.stringify(hash)} is not 64 lowercase hex`);
     if (this.wire.peerChoking) return new ChunkswarmError('E_BUSY', `peer is choking us; piece ${index} not requested`);
     if (this.pending.meta(index) !== undefined) return new ChunkswarmError('E_BUSY', `piece ${index} is already requested from this peer`);
     return null;
@@ -71,7 +68,7 @@ export class PieceClient {
   onPiece(index: number, offset: number, block: Uint8Array): void {
     const wanted = this.pending.meta(index);
     if (wanted === undefined) return; // answered already, or late after a cancel: harmless
-    this.pending.reject(index, ChunkswarmError.hashMismatch(`piece ${index}`, `${wanted.length} bytes at offset 0`, `${block.length} bytes at offset ${offset}`));
+    this.pending.reject(index, new ChunkswarmError('E_PROTOCOL', `piece ${index} arrived as ${block.length} bytes at offset ${offset}`));
     this.wire.cancel(index, 0, wanted.length);
     this.onBadPiece(index, `piece ${index} arrived as ${block.length} bytes at offset ${offset}, requested ${wanted.length} at 0`);
   }
@@ -91,15 +88,9 @@ export class PieceClient {
     this.pending.rejectAll(err, (index, wanted) => this.wire.cancel(index, 0, wanted.length));
   }
 
+  /** A block the library matched to our request: of the length asked for (else onPiece saw it first). */
   private receive(index: number, block: Uint8Array): void {
-    const wanted = this.pending.meta(index);
-    if (wanted === undefined) return;
-    const got = wanted.hash === undefined ? undefined : hashBytes(block);
-    if (got !== wanted.hash) {
-      this.pending.reject(index, ChunkswarmError.hashMismatch(`piece ${index}`, String(wanted.hash), String(got)));
-      this.onBadPiece(index, `piece ${index} has hash ${got}, expected ${wanted.hash}`);
-      return;
-    }
+    if (this.pending.meta(index) === undefined) return;
     this.downloadedBytes += block.length;
     this.piecesReceived++;
     this.pending.resolve(index, block);
@@ -114,12 +105,15 @@ export function isDeclined(err: unknown): boolean {
   return err instanceof ChunkswarmError && declines.has(err);
 }
 
+/** The failure of a request the peer declined (a BEP-6 reject); isDeclined() tells it apart. */
+export function declinedError(index: number, why: string): ChunkswarmError {
+  const declined = new ChunkswarmError('E_BUSY', `peer declined piece ${index} (${why})`);
+  declines.add(declined);
+  return declined;
+}
+
 function fromWireError(err: Error, index: number): ChunkswarmError {
   if (/closed/.test(err.message)) return new ChunkswarmError('E_CLOSED', `connection closed before piece ${index} arrived`);
-  if (/reject|chok/.test(err.message)) {
-    const declined = new ChunkswarmError('E_BUSY', `peer declined piece ${index} (${err.message})`);
-    declines.add(declined);
-    return declined;
-  }
+  if (/reject|chok/.test(err.message)) return declinedError(index, err.message);
   return new ChunkswarmError('E_PROTOCOL', `request for piece ${index} failed: ${err.message}`, { cause: err });
 }

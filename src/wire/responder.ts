@@ -1,10 +1,9 @@
 import type Wire from 'bittorrent-protocol';
 import type { WireRespond } from 'bittorrent-protocol';
-import { ChunkswarmError, type ObjectHash, type ReleaseId } from '../core/index.js';
-import type { Bitfield } from './bitfield.js';
+import { ChunkswarmError, type ObjectHash, type ReleaseId, type Bitfield } from '../core/index.js';
 import type { ExtMessage } from './messages.js';
-import type { PeerWire } from './peer-wire.js';
-import type { UploadGate, WireStore } from './types.js';
+import type { SendRoom } from './send-room.js';
+import type { WireModel } from './types.js';
 
 /** Our current piece space. */
 export interface LocalSpace {
@@ -12,24 +11,27 @@ export interface LocalSpace {
   have: Bitfield;
 }
 
-export interface ResponderDeps {
+/** What the responder works with: the connection's parts, as PeerWire hands them over. */
+export interface ResponderContext {
+  /** The library's wire; its `peerRequests` are the peer's piece requests not yet answered. */
   wire: Wire;
-  peer: PeerWire;
-  store: WireStore;
-  gate: UploadGate | undefined;
-  maxOutstanding: number;
-  maxPieceBytes: number;
-  maxMessageBytes: number;
+  /** Where pieces and objects are read, and uploads allowed. */
+  model: WireModel;
+  /** Piece answers on their way to this peer. */
+  room: SendRoom;
+  limits: { maxOutstanding: number; maxPieceBytes: number; maxMessageBytes: number };
   space(): LocalSpace | null;
   isClosed(): boolean;
-  /** Resolves once the bytes already answered to this peer are mostly on their way (see PeerWire). */
-  uploadRoom(): Promise<void>;
   send(m: ExtMessage): void;
-  onAbuse(reason: string): void;
-  onError(err: ChunkswarmError): void;
+  /** The peer exceeded a limit. */
+  abuse(reason: string): void;
 }
 
 // With BEP-6 on, answering the library's respond() with an error sends a reject.
+/** Type byte, request id, total and offset (see messages.ts). */
+const OBJECT_HEADER_BYTES = 13;
+/** Parts of a large object stay well below the message limit, so they interleave with pieces. */
+const OBJECT_PART_BYTES = 4 << 20;
 const DECLINE = new Error('declined');
 
 /** Answers one peer's piece and object requests from the store, within the per-peer limits. */
@@ -37,13 +39,13 @@ export class Responder {
   private objectsInFlight = 0;
   objectsServed = 0;
 
-  constructor(private readonly d: ResponderDeps) {}
+  constructor(private readonly d: ResponderContext) {}
 
   /** Called by the library after it queued the request in `wire.peerRequests` (a choked peer's never get here). */
   onRequest(index: number, offset: number, length: number, respond: WireRespond): void {
-    const { wire, maxOutstanding } = this.d;
-    if (wire.peerRequests.length + this.objectsInFlight > maxOutstanding) {
-      this.d.onAbuse(`more than ${maxOutstanding} requests outstanding`);
+    const { wire, limits } = this.d;
+    if (wire.peerRequests.length + this.objectsInFlight > limits.maxOutstanding) {
+      this.d.abuse(`more than ${limits.maxOutstanding} requests outstanding`);
       respond(DECLINE);
       return;
     }
@@ -51,66 +53,71 @@ export class Responder {
     // heard of our new space: declined, and reported like other abuse so that the session can
     // tell a few of those from a flood of requests for pieces we never offered.
     const space = this.d.space();
-    if (space === null || offset !== 0 || length < 1 || length > this.d.maxPieceBytes || !space.have.get(index)) {
-      this.d.onAbuse(`asked for piece ${index} (${length} bytes at ${offset}), which we do not offer`);
+    if (space === null || offset !== 0 || length < 1 || length > limits.maxPieceBytes || !space.have.get(index)) {
+      this.d.abuse(`asked for piece ${index} (${length} bytes at ${offset}), which we do not offer`);
       respond(DECLINE);
       return;
     }
     void this.servePiece(space, index, length, respond);
   }
 
-  onGetObject(id: number, hash: ObjectHash): void {
-    const { wire, maxOutstanding } = this.d;
-    if (wire.peerRequests.length + this.objectsInFlight >= maxOutstanding) {
-      this.d.onAbuse(`more than ${maxOutstanding} requests outstanding`);
+  onGetObject(id: number, hash: ObjectHash, offset: number): void {
+    const { wire, limits } = this.d;
+    if (wire.peerRequests.length + this.objectsInFlight >= limits.maxOutstanding) {
+      this.d.abuse(`more than ${limits.maxOutstanding} requests outstanding`);
       return;
     }
-    void this.serveObject(id, hash);
+    void this.serveObject(id, hash, offset);
   }
 
   private async servePiece(space: LocalSpace, index: number, length: number, respond: WireRespond): Promise<void> {
+    const { room, model, wire } = this.d;
+    // A request stays outstanding (and counts against the peer's limit) until the answers before
+    // it have left: a peer asking faster than its rate limit lets it receive gets declined and
+    // counted as abuse, instead of making us read, hash and queue pieces without bound.
+    await room.take(length);
+    let sent = false;
     try {
-      // A request stays outstanding (and counts against the peer's limit) until the answers before
-      // it have left: a peer asking faster than its rate limit lets it receive gets declined and
-      // counted as abuse, instead of making us read, hash and queue pieces without bound.
-      await this.d.uploadRoom();
       if (this.d.isClosed()) return;
-      if (this.d.gate && !(await this.d.gate(this.d.peer, index, length))) {
+      if (!(await model.allowUpload(index, length))) {
         respond(DECLINE);
         return;
       }
-      const bytes = await this.d.store.readPiece(space.release, index);
+      const bytes = await model.readPiece(space.release, index);
       // After a space switch the peer drops and cancels its old requests; answering would only race.
       if (this.d.isClosed() || this.d.space()?.release !== space.release) return;
-      if (bytes === null || bytes.length !== length) respond(DECLINE);
-      else respond(null, bytes);
+      if (bytes === null || bytes.length !== length) return respond(DECLINE);
+      const before = wire.uploaded;
+      respond(null, bytes);
+      // Not queued if the peer cancelled meanwhile; queued bytes free their room once sent.
+      sent = wire.uploaded > before;
     } catch (err) {
-      this.d.onError(ChunkswarmError.fromSystem(err, `reading piece ${index} of release ${space.release} for a peer`));
-      if (!this.d.isClosed()) respond(DECLINE);
+      if (this.d.isClosed()) return;
+      model.error(ChunkswarmError.fromSystem(err, `reading piece ${index} of release ${space.release} for a peer`));
+      respond(DECLINE);
+    } finally {
+      if (!sent) room.give(length);
     }
   }
 
-  private async serveObject(id: number, hash: ObjectHash): Promise<void> {
+  /** One part of an object: as much from `offset` as one message holds (a large tree takes several). */
+  private async serveObject(id: number, hash: ObjectHash, offset: number): Promise<void> {
     this.objectsInFlight++;
     let bytes: Uint8Array | null = null;
     try {
-      bytes = await this.d.store.getObject(hash);
+      bytes = await this.d.model.getObject(hash);
     } catch (err) {
-      this.d.onError(ChunkswarmError.fromSystem(err, `reading object ${hash} for a peer`));
+      if (!this.d.isClosed()) this.d.model.error(ChunkswarmError.fromSystem(err, `reading object ${hash} for a peer`));
     } finally {
       this.objectsInFlight--;
     }
     if (this.d.isClosed()) return;
-    // 5 bytes of message header precede the object (see messages.ts).
-    if (bytes !== null && bytes.length + 5 > this.d.maxMessageBytes) {
-      this.d.onError(ChunkswarmError.tooLarge(`object ${hash} for a peer`, bytes.length + 5, this.d.maxMessageBytes));
-      bytes = null;
-    }
-    if (bytes === null) {
+    if (bytes === null || offset > bytes.length || (offset === bytes.length && offset > 0)) {
       this.d.send({ type: 'noObject', id });
-    } else {
-      this.objectsServed++;
-      this.d.send({ type: 'object', id, bytes });
+      return;
     }
+    if (offset === 0) this.objectsServed++;
+    const part = bytes.subarray(offset, offset + Math.min(OBJECT_PART_BYTES, this.d.limits.maxMessageBytes - OBJECT_HEADER_BYTES));
+    this.d.send({ type: 'object', id, total: bytes.length, offset, bytes: part });
   }
 }

@@ -1,6 +1,5 @@
-import type { ChunkswarmError, Clock, ObjectHash, ReleaseId } from '../core/index.js';
+import type { Bitfield, ChunkswarmError, Clock, ObjectHash, ReleaseId } from '../core/index.js';
 import type { NodeStatus } from './messages.js';
-import type { PeerWire } from './peer-wire.js';
 
 /**
  * What the wire needs from the node's storage; the session implements it over src/store.
@@ -30,8 +29,8 @@ export interface WireStream {
   pause(): unknown;
   resume(): unknown;
   destroy(): unknown;
-  /** Bytes written and not yet sent (Node streams); used to hold piece answers back, when known. */
-  readonly writableLength?: number;
+  /** A NoiseSecretStream's: a buffer that the next write() encrypts in place (see StreamLink). */
+  alloc?(length: number): Uint8Array;
 }
 
 export interface WireLimits {
@@ -41,17 +40,11 @@ export interface WireLimits {
   maxOutstandingRequestsFromPeer: number;
   /** Per piece request; also the deadline for the peer to complete the handshakes. */
   requestTimeoutMs: number;
-  /** Largest piece; default CHUNK_MAX (256 KiB). */
+  /** Largest piece; default PIECE_MAX (1 MiB). */
   maxPieceBytes?: number;
   /** Largest piece space a peer may announce; default 2^26 (an 8 MiB bitfield). */
   maxPieces?: number;
 }
-
-/**
- * Asked before each piece upload; may wait (rate limiting) and returns false to decline
- * (choking, super-seeding). A declined request is answered with a BEP-6 reject.
- */
-export type UploadGate = (peer: PeerWire, index: number, bytes: number) => boolean | Promise<boolean>;
 
 export interface PeerWireOptions {
   /** The authenticated, encrypted connection; the PeerWire owns it from now on and destroys it on close. */
@@ -60,10 +53,10 @@ export interface PeerWireOptions {
   clusterId: string;
   /** 40 hex characters; see wirePeerId(). */
   peerId: string;
-  store: WireStore;
+  /** Where everything the peer says and asks goes. */
+  model: WireModel;
   limits: WireLimits;
   clock?: Clock;
-  beforeUpload?: UploadGate;
 }
 
 /** A release's piece space as a peer announced it. */
@@ -75,7 +68,7 @@ export interface SpaceInfo {
 export interface WireStats {
   /** Piece payload bytes sent to the peer. */
   uploadedBytes: number;
-  /** Verified piece payload bytes received from the peer. */
+  /** Piece payload bytes received from the peer (the session verifies them). */
   downloadedBytes: number;
   piecesServed: number;
   piecesReceived: number;
@@ -89,28 +82,68 @@ export interface WireStats {
   abuseCount: number;
 }
 
-export interface PeerWireEvents {
+/**
+ * The one inbound interface of a connection (as Syncthing's protocol calls its `Model`): what the
+ * peer tells us, what it asks of us, and what goes wrong with it. The session implements one per
+ * connection; the wire calls nothing else. No method is called after closed().
+ */
+export interface WireModel extends WireStore {
   /** Both handshakes done: extension messages can flow. */
-  ready: [];
+  ready(): void;
   /** A gossiped signed release (encodeSignedRelease bytes), NOT verified by the wire. */
-  head: [bytes: Uint8Array];
-  /** The peer announced its piece space (bitfield in `peer.remoteHave`); if the release changed, our requests to it failed with E_BUSY. */
-  space: [space: SpaceInfo];
+  head(bytes: Uint8Array): void;
+  /** The peer announced its piece space (bitfield in `remoteHave`); if the release changed, our requests to it failed with E_BUSY. */
+  space(space: SpaceInfo): void;
   /** The peer has a new piece of its current space. */
-  have: [index: number];
-  status: [status: NodeStatus];
-  choke: [];
-  unchoke: [];
-  interested: [];
-  uninterested: [];
-  /** The peer broke the protocol; the connection is being destroyed. */
-  'bad-peer': [reason: string];
-  /** A piece failed verification; the session decides whether to ban. */
-  'bad-piece': [index: number, reason: string];
+  have(index: number): void;
+  status(status: NodeStatus): void;
+  /**
+   * The peer asks for a preserved drift record ('' for the newest): answer with answerDrift(id, ...).
+   * A model without it leaves the request unanswered (it times out on the peer's side).
+   */
+  driftRequest?(id: number, record: string): void;
+  /** The peer choked (true) or unchoked (false) us. */
+  choked(yes: boolean): void;
+  /** The peer is interested in our pieces, or no longer. */
+  interested(yes: boolean): void;
+  /**
+   * Asked before each piece upload; may wait (rate limiting) and returns false to decline
+   * (choking, super-seeding). A declined request is answered with a BEP-6 reject.
+   */
+  allowUpload(index: number, bytes: number): boolean | Promise<boolean>;
+  /** A piece arrived in another size or at another offset than asked: proof of a broken or hostile peer. */
+  badPiece(index: number, reason: string): void;
   /** The peer exceeded a limit; `count` is the total on this connection. */
-  abuse: [reason: string, count: number];
-  /** Once; `reason` is null for an orderly close by either side. */
-  close: [reason: ChunkswarmError | null];
-  /** A local fault while answering the peer (e.g. the store failed); only emitted if someone listens. */
-  error: [err: ChunkswarmError];
+  abuse(reason: string, count: number): void;
+  /** A local fault while answering the peer (e.g. the store failed). */
+  error(err: ChunkswarmError): void;
+  /** Once. `reason`: null for an orderly close by either side, E_BAD_PEER when the peer broke the protocol. */
+  closed(reason: ChunkswarmError | null): void;
+}
+
+/** What the session does with a connection: PeerWire's public face (and what tests fake). */
+export interface WireControl {
+  readonly closed: boolean;
+  /** The peer's current piece space and its pieces of it. */
+  readonly remoteSpace: SpaceInfo | null;
+  readonly remoteHave: Bitfield | null;
+  readonly localSpace: SpaceInfo | null;
+  readonly peerChoking: boolean;
+  choke(): void;
+  unchoke(): void;
+  interested(): void;
+  uninterested(): void;
+  setSpace(release: ReleaseId, have: Bitfield): void;
+  have(index: number): void;
+  sendHead(release: Uint8Array): void;
+  sendStatus(status: NodeStatus): void;
+  requestPiece(index: number, length: number): Promise<Uint8Array>;
+  cancelPiece(index: number): void;
+  requestObject(hash: ObjectHash, timeoutMs: number): Promise<Uint8Array>;
+  /** Asks for the peer's drift record `record` ('' for its newest); resolves with its encoded answer. E_TIMEOUT, E_CLOSED. */
+  requestDrift(record: string, timeoutMs: number): Promise<Uint8Array>;
+  /** Answers the peer's driftRequest `id`. */
+  answerDrift(id: number, bytes: Uint8Array): void;
+  stats(): WireStats;
+  close(): Promise<void>;
 }

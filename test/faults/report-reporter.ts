@@ -22,6 +22,9 @@ const EXISTING: Array<{ file: string; kind: FaultMeta['kind']; group: string; na
   { file: 'test/integration/swarm-connect.test.ts', kind: 'bad-input', group: 'peers', name: /authenticates members only|rejects malformed|refuses to start/ },
   { file: 'test/unit/config.test.ts', kind: 'bad-input', group: 'config', name: /names the bad field|refused when readable/ },
   { file: 'test/integration/publish-cli.test.ts', kind: 'bad-input', group: 'config', name: /refuses a private key|names the bad field/ },
+  { file: 'test/unit/fleet-drift.test.ts', kind: 'bad-input', group: 'drift pull', name: /refuses|never writes/ },
+  { file: 'test/integration/fleet.test.ts', kind: 'bad-input', group: 'drift pull', name: /bad drift pulls|drift pull from it is refused/ },
+  { file: 'test/unit/fleet.test.ts', kind: 'bad-input', group: 'fleet reports', name: /refuses|ignores keys outside/ },
 ];
 
 interface Row {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dropPrivileges, runCli, type CliResult } from '../support/cli.js';
 import { makeSampleTree, settle } from '../support/tree.js';
+import { LocalCluster } from '../../bench/lib/cluster.js';
 
 const USER = 65534;
 const drop = dropPrivileges(USER, USER);
@@ -88,4 +89,34 @@ describe.skipIf(!('as' in drop))('as an unprivileged service user', () => {
     const gc = JSON.parse(ok(await asUser('-c', fol, 'gc', '--json')).stdout) as { removed: Array<{ version: number }> };
     expect(gc.removed.map((r) => r.version)).toEqual([1, 2]);
   });
+
+  it('serves: a follower running as the service user goes live, and takes rollback and unpin over its control socket', async () => {
+    const base = join(dir, 'swarm');
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(base);
+    const c = await LocalCluster.create({ dir: base, followers: 1, runAs: (drop as { as: string[] }).as, extra: { verify: { intervalSec: 0 } } });
+    try {
+      await chownTree(base);
+      const pub = c.publisher.config;
+      const fol = c.followers[0]!;
+      ok(await asUser('-c', pub, 'publish', join(dir, 'src')));
+      for (const n of c.nodes) c.start(n);
+      await c.waitLive([fol], 1);
+      await writeFile(join(dir, 'src', 'etc/app.conf'), 'listen 80\nworkers 16\n');
+      await chown(join(dir, 'src', 'etc/app.conf'), USER, USER);
+      await settle();
+      ok(await asUser('-c', pub, 'publish', join(dir, 'src')));
+      await c.waitLive([fol], 2);
+      const back = ok(await asUser('-c', fol.config, 'rollback'));
+      expect(back.stderr).toMatch(/done by the running node/);
+      expect(await readFile(join(fol.live, 'etc/app.conf'), 'utf8')).toBe('listen 80\nworkers 9\n');
+      ok(await asUser('-c', fol.config, 'unpin'));
+      await c.waitLive([fol], 2);
+      ok(await asUser('-c', fol.config, 'verify', '--deep'));
+      const st = JSON.parse(ok(await asUser('-c', fol.config, 'status', '--json')).stdout) as { running: boolean; lastError: unknown };
+      expect(st).toMatchObject({ running: true, lastError: null });
+    } finally {
+      await c.close();
+    }
+  }, 120_000);
 });

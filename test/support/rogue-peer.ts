@@ -15,10 +15,10 @@
 import { randomBytes } from 'node:crypto';
 import { loadConfig, readClusterSecret } from '../../src/config/index.js';
 import { clusterIdOf, encodeSignedRelease, generatePublisherKeys, releaseId, releasePieces, signRelease, type Piece, type ReleaseBody } from '../../src/manifest/index.js';
-import type { ObjectHash, ReleaseId } from '../../src/core/index.js';
+import { Bitfield, type ObjectHash, type ReleaseId } from '../../src/core/index.js';
 import { ObjectStore, ReleaseStore } from '../../src/store/index.js';
 import { Swarm } from '../../src/swarm/index.js';
-import { Bitfield, PeerWire, wirePeerId, type SpaceInfo } from '../../src/wire/index.js';
+import { PeerWire, wirePeerId, type SpaceInfo } from '../../src/wire/index.js';
 
 const MODES = ['forged-heads', 'corrupt-chunks', 'lying-bitfield', 'stall', 'flood'] as const;
 type Mode = (typeof MODES)[number];
@@ -100,11 +100,18 @@ const swarm = new Swarm({
 swarm.on('peer', (peer) => {
   // Piece sizes as the requester asked for them: the gate sees the length, the store does not.
   const asked = new Map<number, number>();
-  const wire = new PeerWire({
+  let flooding: ReleaseId | null = null;
+  const wire: PeerWire = new PeerWire({
     stream: peer.stream,
     clusterId,
     peerId: wirePeerId(Buffer.from(swarm.publicKey, 'hex')),
-    store: {
+    limits: {
+      maxMessageBytes: 16 << 20,
+      // A staller keeps every request; the others stay within what honest nodes ask of them.
+      maxOutstandingRequestsFromPeer: mode === 'stall' ? 1 << 20 : 64,
+      requestTimeoutMs: 10_000,
+    },
+    model: {
       getObject: async () => null,
       readPiece: async (_space, index) => {
         if (mode === 'corrupt-chunks') {
@@ -114,39 +121,40 @@ swarm.on('peer', (peer) => {
         served.declined++;
         return null;
       },
-    },
-    limits: {
-      maxMessageBytes: 16 << 20,
-      // A staller keeps every request; the others stay within what honest nodes ask of them.
-      maxOutstandingRequestsFromPeer: mode === 'stall' ? 1 << 20 : 64,
-      requestTimeoutMs: 10_000,
-    },
-    beforeUpload: (_w, index, bytes) => {
-      asked.set(index, bytes);
-      if (mode !== 'stall') return true;
-      served.stalled++;
-      return new Promise<boolean>(() => undefined);
+      allowUpload: (index, bytes) => {
+        asked.set(index, bytes);
+        if (mode !== 'stall') return true;
+        served.stalled++;
+        return new Promise<boolean>(() => undefined);
+      },
+      ready: () => {
+        say({ event: 'connected', peer: peer.publicKey });
+        if (mode === 'forged-heads') for (const h of forgedHeads()) wire.sendHead(h);
+        if (claimsAll) wire.unchoke();
+        if (mode === 'flood') wire.interested();
+        if (!wire.localSpace) wire.setSpace(randomBytes(32).toString('hex') as ReleaseId, new Bitfield(0));
+      },
+      // Mirror the peer's release: claim all of it (liars) or none of it (the flooder wants it all).
+      space: (space) => {
+        if (claimsAll) wire.setSpace(space.release, Bitfield.full(space.pieceCount));
+        if (mode === 'flood' && space.pieceCount > 0 && flooding !== space.release) {
+          flooding = space.release;
+          wire.setSpace(space.release, new Bitfield(space.pieceCount));
+          flood(wire, space);
+        }
+      },
+      closed: () => say({ event: 'closed', peer: peer.publicKey }),
+      head: () => undefined,
+      have: () => undefined,
+      status: () => undefined,
+      choked: () => undefined,
+      interested: () => undefined,
+      badPiece: () => undefined,
+      abuse: () => undefined,
+      error: () => undefined,
     },
   });
   (wire as unknown as { wire: RawWire }).wire.on('download', (bytes) => (served.floodBytesReceived += bytes));
-  let flooding: ReleaseId | null = null;
-  wire.on('ready', () => {
-    say({ event: 'connected', peer: peer.publicKey });
-    if (mode === 'forged-heads') for (const h of forgedHeads()) wire.sendHead(h);
-    if (claimsAll) wire.unchoke();
-    if (mode === 'flood') wire.interested();
-    if (!wire.localSpace) wire.setSpace(randomBytes(32).toString('hex') as ReleaseId, new Bitfield(0));
-  });
-  // Mirror the peer's release: claim all of it (liars) or none of it (the flooder wants it all).
-  wire.on('space', (space) => {
-    if (claimsAll) wire.setSpace(space.release, Bitfield.full(space.pieceCount));
-    if (mode === 'flood' && space.pieceCount > 0 && flooding !== space.release) {
-      flooding = space.release;
-      wire.setSpace(space.release, new Bitfield(space.pieceCount));
-      flood(wire, space);
-    }
-  });
-  wire.on('close', () => say({ event: 'closed', peer: peer.publicKey }));
 });
 await swarm.ready();
 say({ event: 'ready', key: swarm.publicKey, mode });

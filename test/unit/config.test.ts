@@ -28,6 +28,8 @@ describe('config', () => {
     expect(c.limits.maxPeers).toBe(64);
     expect(c.publisher).toBeNull();
     expect(c.bootstrapNodes).toEqual([{ host: '127.0.0.1', port: 4000 }]);
+    expect(c.network.port).toBe(49738);
+    expect(parseConfig({ ...base, network: { port: null } }, '/c.json').network.port).toBeNull();
   });
 
   it.each([
@@ -41,6 +43,8 @@ describe('config', () => {
     [{ ...base, privateKey: 'secret' }, '(root)'],
     [{ ...base, hooks: { preActivate: 3 } }, 'hooks.preActivate'],
     [{ ...base, network: { bootstrapPort: 0 } }, 'network.bootstrapPort'],
+    [{ ...base, network: { port: 70000 } }, 'network.port'],
+    [{ ...base, network: { port: '4000' } }, 'network.port'],
   ])('names the bad field: %j', (raw, field) => {
     expect(configError(raw)).toContain(`"${field}"`);
   });

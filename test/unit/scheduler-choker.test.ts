@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/index.js';
 import { Choker, RateMeter, seededRandom, type ChokeAction } from '../../src/scheduler/index.js';
 
-function swarm(rates: number[], opts: { seed?: number; seeding?: boolean; slots?: number } = {}) {
+function swarm(rates: number[], opts: { seed?: number; seeding?: boolean; slots?: number; rank?: 'rate' | 'rotate' } = {}) {
   const clock = new ManualClock();
-  const c = new Choker({ clock, random: seededRandom(opts.seed ?? 1), seeding: opts.seeding ?? false, options: { uploadSlots: opts.slots ?? 3 } });
+  const c = new Choker({ clock, random: seededRandom(opts.seed ?? 1), seeding: opts.seeding ?? false, options: { uploadSlots: opts.slots ?? 3, rank: opts.rank ?? 'rate', evaluateIntervalMs: 10_000 } });
   const ids = rates.map((_, i) => `p${i}`);
   for (const id of ids) c.peerJoined(id);
   rates.forEach((r, i) => c.updateRates(`p${i}`, { download: r, upload: 100 - r }));
@@ -95,6 +95,64 @@ describe('Choker', () => {
     expect([1, 2, 3, 4, 5, 6].map(pick)).toEqual(picks);
   });
 });
+
+describe('Choker, rank: rotate', () => {
+  it('gives every interested peer its turn, longest waiting first, whatever the rates', () => {
+    const { c, clock, ids } = swarm([90, 80, 70, 60, 50, 40, 30, 20], { slots: 2, rank: 'rotate', seed: 3 });
+    for (const id of ids) c.peerInterested(id, true);
+    const turns = new Map<string, number>(ids.map((id) => [id, 0]));
+    for (let round = 0; round < 16; round++) {
+      for (const id of unchoked(c, ids)) turns.set(id, (turns.get(id) ?? 0) + 1);
+      clock.advance(10_000);
+      c.tick();
+    }
+    // 16 rounds of 3 slots (2 regular, 1 optimistic) over 8 peers: 6 turns each, give or take
+    // the optimistic draw, rates notwithstanding (ranked by rate, p0 and p1 would hold theirs).
+    const counts = [...turns.values()];
+    expect(counts.reduce((a, b) => a + b)).toBe(48);
+    expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(2);
+    expect(turns.get('p0')).toBeLessThan(10);
+  });
+
+  it('keeps a peer unchoked for its whole round, even when others get interested', () => {
+    const { c, clock, ids } = swarm([1, 1, 1, 1], { slots: 1, rank: 'rotate' });
+    c.peerInterested('p0', true);
+    c.peerInterested('p1', true);
+    const first = regularOf(c, ids);
+    clock.advance(5_000);
+    c.peerInterested('p2', true);
+    c.peerInterested('p3', true);
+    expect(regularOf(c, ids)).toEqual(first);
+    clock.advance(5_000);
+    c.tick();
+    expect(regularOf(c, ids)).not.toEqual(first);
+  });
+
+  it('is the default, with 5 s turns', () => {
+    const clock = new ManualClock();
+    const c = new Choker({ clock, random: seededRandom(1), options: { uploadSlots: 1 } });
+    const ids = ['p0', 'p1', 'p2'];
+    for (const id of ids) c.peerJoined(id);
+    for (const id of ids) c.peerInterested(id, true);
+    const first = regularOf(c, ids);
+    const waiting = ids.filter((id) => !c.isUnchoked(id));
+    expect(waiting).toHaveLength(1);
+    clock.advance(4_999);
+    c.tick();
+    expect(regularOf(c, ids)).toEqual(first);
+    clock.advance(1);
+    c.tick();
+    expect(regularOf(c, ids)).toEqual(waiting);
+  });
+
+  it('refuses an unknown rank', () => {
+    expect(() => new Choker({ clock: new ManualClock(), random: Math.random, options: { rank: 'fastest' as 'rate' } })).toThrow(/choker.rank/);
+  });
+});
+
+function regularOf(c: Choker, ids: string[]): string[] {
+  return unchoked(c, ids).filter((id) => id !== c.optimisticPeer());
+}
 
 describe('RateMeter', () => {
   it('averages over its window and forgets what falls out of it', () => {

@@ -29,6 +29,35 @@ describe('PieceScheduler: selection', () => {
     expect(requests(connect(s, 'a', [0, 1, 2, 3]), 'a')).toEqual([0]);
   });
 
+  it('a re-announced bitfield replaces the old one: pieces the peer no longer has are not asked of it', () => {
+    const { s } = make(2, { minRequestsPerPeer: 2, maxRequestsPerPeer: 2 });
+    expect(connect(s, 'b', [0, 1], false).some((a) => a.type === 'interested')).toBe(true);
+    const acts = s.peerBitfield('b', []);
+    expect(acts).toContainEqual({ type: 'not-interested', peer: 'b' });
+    expect(requests([...acts, ...s.peerUnchoked('b')])).toEqual([]);
+  });
+
+  it('asks a peer first for what only it, of the peers unchoking us, can give', () => {
+    const { s } = make(4, { minRequestsPerPeer: 1, maxRequestsPerPeer: 1 });
+    // Everyone holds piece 0 but only b and c unchoke us, and c holds it: rarest overall, yet c
+    // can serve it. Piece 3, less rare, only b can give now: b is asked for 3, leaving 0 to c.
+    connect(s, 'x', [1, 2], false);
+    connect(s, 'y', [1, 2, 3], false);
+    connect(s, 'c', [0, 1, 2]);
+    expect(requests(connect(s, 'b', [0, 3]), 'b')).toEqual([3]);
+  });
+
+  it('counts as sources only the peers that unchoke us, as they choke and unchoke', () => {
+    const { s } = make(3, { minRequestsPerPeer: 1, maxRequestsPerPeer: 1 });
+    connect(s, 'c', [0, 1]);
+    s.peerChoked('c');
+    // c choked us: piece 0 has no source but b, and b has it and 2 (equally rare overall).
+    connect(s, 'x', [2], false);
+    expect(requests(connect(s, 'b', [0, 2]), 'b')).toHaveLength(1);
+    s.peerUnchoked('c');
+    expect(s.peerStats('c')!.inFlight).toBe(1);
+  });
+
   it('breaks ties at random, reproducibly for a seed', () => {
     const firstPick = (seed: number) => {
       const { s } = make(16, { minRequestsPerPeer: 1, maxRequestsPerPeer: 1 }, seed);
@@ -41,8 +70,19 @@ describe('PieceScheduler: selection', () => {
     expect(range(20).map((seed) => firstPick(seed))).toEqual(picks);
   });
 
+  it('by default keeps one request at a new peer, then half a second of its measured rate', () => {
+    const { s, clock } = make(64, { endGameThreshold: 0, maxRequestsPerPeer: 64 });
+    const [first, ...more] = requests(connect(s, 'a', range(64)));
+    expect(more).toEqual([]);
+    // a sends its 64 KiB in 20 ms (3.2 MB/s): half a second of that is 25 pieces.
+    clock.advance(20);
+    const next = requests(s.pieceReceived('a', first!, true), 'a');
+    expect(next.length).toBe(25);
+    expect(s.peerStats('a')!.inFlight).toBe(25);
+  });
+
   it('never asks two peers for the same piece outside end-game', () => {
-    const { s } = make(40, { endGameThreshold: 0, maxRequestsPerPeer: 8 });
+    const { s } = make(40, { endGameThreshold: 0, minRequestsPerPeer: 2, maxRequestsPerPeer: 8 });
     const acts = [...connect(s, 'a', range(40)), ...connect(s, 'b', range(40)), ...connect(s, 'c', range(40))];
     const asked = requests(acts);
     expect(asked.length).toBe(6);
@@ -58,7 +98,7 @@ describe('PieceScheduler: selection', () => {
   });
 
   it('reads a Uint8Array as a BitTorrent bitfield and bans an out-of-range have', () => {
-    const { s } = make(10, { maxRequestsPerPeer: 10 });
+    const { s } = make(10, { minRequestsPerPeer: 2, maxRequestsPerPeer: 10 });
     s.peerJoined('a');
     s.peerBitfield('a', toBitfield(10, (i) => i === 1 || i === 9));
     expect(requests(s.peerUnchoked('a')).sort()).toEqual([1, 9]);
@@ -212,6 +252,22 @@ describe('PieceScheduler: end-game and pipelining', () => {
     const next = requests(s.pieceReceived('a', more[0]!, true), 'a');
     expect(next.length).toBe(0);
     expect(requests(s.pieceReceived('a', more[1]!, true), 'a').length).toBe(1);
+  });
+
+  it('lets first requests of new peers go over the in-flight cap only up to twice it', () => {
+    const { s } = make(100, { minRequestsPerPeer: 1, maxInflightBytes: 4 * 64 * KiB, endGameThreshold: 0 });
+    const asked = range(12).flatMap((k) => requests(connect(s, `p${k}`, range(100))));
+    // Eight peers get one request each (8 x 64 KiB = twice the cap); the other four wait.
+    expect(asked.length).toBe(8);
+  });
+
+  it('gives a peer that waited on the in-flight cap a request as soon as a piece makes room', () => {
+    const { s } = make(4, { minRequestsPerPeer: 1, maxInflightBytes: 64 * KiB, endGameThreshold: 0 });
+    expect(requests(connect(s, 'a', [0]))).toEqual([0]);
+    expect(requests(connect(s, 'b', [1]))).toEqual([1]);
+    expect(requests(connect(s, 'c', [2, 3]))).toEqual([]);
+    // a has nothing more for us; the room its piece leaves goes to c at once, not at the next tick.
+    expect(requests(s.pieceReceived('a', 0, true), 'c')).toHaveLength(1);
   });
 
   it('grows the pipeline of a fast peer and shrinks it for a slow or timing-out one', () => {

@@ -24,6 +24,15 @@ describe('SuperSeeder: offers', () => {
     expect(ss.advertisedTo('a')).toEqual(offered[0]);
   });
 
+  it('spreads its offer budget over the unchoked peers: deep for one, a couple each for many', () => {
+    const { ss } = make(100, { offersPerPeer: 2, offerBudget: 8 });
+    expect(join(ss, 'a')).toHaveLength(8);
+    expect(join(ss, 'b')).toHaveLength(4);
+    expect(join(ss, 'c')).toHaveLength(2);
+    expect(join(ss, 'd')).toHaveLength(2);
+    expect(join(ss, 'e')).toHaveLength(2); // never below offersPerPeer
+  });
+
   it('offers the lowest (holders + open offers) first, never what the peer has', () => {
     const { ss } = make(5, { offersPerPeer: 1, copiesBeforeDefer: 10 });
     expect(join(ss, 'h1', [0, 1, 2, 3])).toEqual([4]);
@@ -40,6 +49,14 @@ describe('SuperSeeder: offers', () => {
     const next = indexes(ss.peerHave('a', first ?? -1));
     expect(next).toHaveLength(1);
     expect(next[0]).not.toBe(first);
+  });
+
+  it('a re-announced bitfield replaces the old one: a piece the peer lost is scarce and offered again', () => {
+    const { ss } = make(3, { offersPerPeer: 3 });
+    expect(join(ss, 'a', [0, 1, 2])).toEqual([]);
+    // Its copy of piece 1 failed verification on disk: it announces its space again without it.
+    expect(indexes(ss.peerBitfield('a', [0, 2]), 'a')).toEqual([1]);
+    expect(ss.onRequest('a', 1)).toBe('serve');
   });
 
   it('stops offering once every piece has a copy among the peers', () => {

@@ -82,6 +82,27 @@ describe('fetchObjects', () => {
     const fresh = new ObjectStore(join(dir, 'target'));
     for (const h of [root, a, ...(await Promise.all([1, 2, 3].map(file)))]) expect(await fresh.has(h)).toBe(true);
   });
+  it('fetches an object shared by many paths once', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cs-fetch-'));
+    const source = new ObjectStore(join(dir, 'source'));
+    const T = 1;
+    let level = await source.put({ kind: 'tree', entries: [{ name: 'f', type: 'file', mode: 0o644, mtime: T, hash: await source.put({ kind: 'file', size: 0, chunks: [] }) }] });
+    const all = [level];
+    // Each level's 8 entries all name the level below: 8^5 paths, 7 distinct objects.
+    for (let depth = 0; depth < 5; depth++) {
+      level = await source.put({ kind: 'tree', entries: Array.from({ length: 8 }, (_, i) => ({ name: `d${i}`, type: 'dir' as const, mode: 0o755, mtime: T, hash: level })) });
+      all.push(level);
+    }
+    const asked: string[] = [];
+    const target = new ObjectStore(join(dir, 'target'));
+    const got = await fetchObjects(level, target, async (h) => {
+      asked.push(h);
+      return (await source.getBytes(h))!;
+    }, 4);
+    expect(got.fetched).toBe(7);
+    expect(new Set(asked).size).toBe(asked.length);
+    for (const h of all) expect(await target.has(h)).toBe(true);
+  });
 });
 
 describe('InodeCache', () => {

@@ -159,4 +159,27 @@ describe('PeerStream', () => {
     }
     expect(Math.abs(received - 1_000_000)).toBeLessThanOrEqual(MAX_FRAME_PAYLOAD);
   });
+
+  it('unframed (over TCP): passes bytes as they are, paces delivery and pauses the transport meanwhile', async () => {
+    const clock = new ManualClock();
+    const [w, z] = memoryPair();
+    const sent: Buffer[] = [];
+    z.on('data', (c: Buffer) => sent.push(c));
+    new PeerStream(w, { framed: false }).write('plain bytes');
+    await tick();
+    expect(Buffer.concat(sent).toString()).toBe('plain bytes');
+
+    const [, y] = memoryPair();
+    const b = new PeerStream(y, { framed: false, clock, pacer: new RateLimiter({ downloadBytesPerSec: 1_000_000 }, clock).forPeer() });
+    let received = 0;
+    b.on('data', (c: Buffer) => { received += c.byteLength; });
+    y.push(Buffer.alloc(500_000));
+    await tick();
+    expect(received).toBe(0);
+    expect(y.isPaused()).toBe(true);
+    clock.advance(600);
+    for (let i = 0; i < 20; i++) await tick();
+    expect(received).toBe(500_000);
+    expect(y.isPaused()).toBe(false);
+  });
 });

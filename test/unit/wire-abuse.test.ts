@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock, isChunkswarmError } from '../../src/core/index.js';
-import { Bitfield, PeerWire, clusterInfoHash, encodeMessage, wirePeerId } from '../../src/wire/index.js';
+import { Bitfield, ManualClock, isChunkswarmError } from '../../src/core/index.js';
+import { PeerWire, clusterInfoHash, encodeMessage, wirePeerId } from '../../src/wire/index.js';
 import {
   CLUSTER,
   EXT_HANDSHAKE,
   LIMITS,
-  MemoryStore,
+  MemoryModel,
   OUR_EXT_ID,
   btFrame,
   duplexPair,
@@ -25,7 +25,7 @@ import {
 interface Rig {
   wire: PeerWire;
   raw: Duplex;
-  store: MemoryStore;
+  model: MemoryModel;
   badPeer: Promise<[string]>;
   closed: Promise<[unknown]>;
   received: Buffer[];
@@ -38,12 +38,12 @@ afterEach(async () => {
 
 function rig(opts: { clock?: ManualClock; handshake?: boolean } = {}): Rig {
   const [ours, raw] = duplexPair();
-  const store = new MemoryStore();
-  const wire = new PeerWire({ stream: ours, clusterId: CLUSTER, peerId: wirePeerId('x'), store, limits: LIMITS, clock: opts.clock });
+  const model = new MemoryModel();
+  const wire = new PeerWire({ stream: ours, clusterId: CLUSTER, peerId: wirePeerId('x'), model, limits: LIMITS, clock: opts.clock });
   const received: Buffer[] = [];
   raw.on('data', (b: Buffer) => received.push(b));
   if (opts.handshake !== false) raw.write(Buffer.concat([handshakeBytes(clusterInfoHash(CLUSTER)), EXT_HANDSHAKE]));
-  const r = { wire, raw, store, badPeer: next<[string]>(wire, 'bad-peer'), closed: next<[unknown]>(wire, 'close'), received };
+  const r = { wire, raw, model, badPeer: next<[string]>(model, 'bad-peer'), closed: next<[unknown]>(model, 'close'), received };
   rigs.push(r);
   return r;
 }
@@ -128,9 +128,9 @@ describe('PeerWire against a misbehaving peer', () => {
     const r = rig();
     await r.wire.ready();
     const data = pieces([1000]);
-    r.wire.setSpace(releaseOf('r'), r.store.addSpace(releaseOf('r'), data));
+    r.wire.setSpace(releaseOf('r'), r.model.addSpace(releaseOf('r'), data));
     r.raw.write(btFrame(2)); // interested
-    await next(r.wire, 'interested');
+    await next(r.model, 'interested');
     r.wire.unchoke();
     r.raw.write(Buffer.concat([btFrame(6, [5, 0, 1000]), btFrame(6, [0, 10, 990]), btFrame(6, [0, 0, 2_000_000]), btFrame(6, [0, 0, 1000])]));
     await waitFor(() => r.wire.stats().piecesServed === 1);
@@ -138,7 +138,7 @@ describe('PeerWire against a misbehaving peer', () => {
     for (const [i, o, l] of [[5, 0, 1000], [0, 10, 990], [0, 0, 2_000_000]]) {
       expect(rejects).toContain(btFrame(0x10, [i!, o!, l!]).toString('hex'));
     }
-    expect(r.store.reads).toEqual([0]);
+    expect(r.model.reads).toEqual([0]);
     expect(r.wire.closed).toBe(false);
   });
 
@@ -147,16 +147,16 @@ describe('PeerWire against a misbehaving peer', () => {
     await r.wire.ready();
     const n = LIMITS.maxOutstandingRequestsFromPeer;
     const release = releaseOf('r');
-    r.wire.setSpace(release, r.store.addSpace(release, pieces(Array(n + 3).fill(10))));
-    r.store.stall = true;
+    r.wire.setSpace(release, r.model.addSpace(release, pieces(Array(n + 3).fill(10))));
+    r.model.stall = true;
     r.wire.unchoke();
     const abuse: number[] = [];
-    r.wire.on('abuse', (_why, count) => abuse.push(count));
+    r.model.on('abuse', (_why, count) => abuse.push(count));
     r.raw.write(Buffer.concat([...Array(n + 3).keys()].map((i) => btFrame(6, [i, 0, 10]))));
     await waitFor(() => abuse.length === 3);
     expect(abuse).toEqual([1, 2, 3]);
     expect(r.wire.stats()).toMatchObject({ abuseCount: 3, peerRequestsInFlight: n });
-    expect(r.store.reads.length).toBe(n);
+    expect(r.model.reads.length).toBe(n);
   });
 });
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { asObjectHash, asReleaseId, isChunkswarmError } from '../../src/core/index.js';
-import { Bitfield, clusterInfoHash, decodeMessage, encodeMessage, type ExtMessage } from '../../src/wire/index.js';
+import { Bitfield, asObjectHash, asReleaseId, isChunkswarmError } from '../../src/core/index.js';
+import { clusterInfoHash, decodeMessage, encodeMessage, type ExtMessage } from '../../src/wire/index.js';
 import { FrameGuard } from '../../src/wire/frame-guard.js';
 import { CLUSTER, btFrame, extFrame, handshakeBytes } from './wire-fixtures.js';
 
@@ -16,8 +16,10 @@ const bitfield = fc
   });
 const message: fc.Arbitrary<ExtMessage> = fc.oneof(
   fc.uint8Array({ minLength: 1, maxLength: 300 }).map((release) => ({ type: 'head' as const, release })),
-  fc.tuple(fc.nat({ max: 0xffffffff }), hex64).map(([id, h]) => ({ type: 'getObject' as const, id, hash: asObjectHash(h) })),
-  fc.tuple(fc.nat({ max: 0xffffffff }), fc.uint8Array({ maxLength: 300 })).map(([id, bytes]) => ({ type: 'object' as const, id, bytes })),
+  fc.tuple(fc.nat({ max: 0xffffffff }), hex64, fc.nat({ max: 0xffffffff })).map(([id, h, offset]) => ({ type: 'getObject' as const, id, hash: asObjectHash(h), offset })),
+  fc
+    .tuple(fc.nat({ max: 0xffffffff }), fc.uint8Array({ maxLength: 300 }), fc.nat({ max: 1 << 30 }), fc.nat({ max: 1 << 30 }))
+    .map(([id, bytes, offset, extra]) => ({ type: 'object' as const, id, total: offset + bytes.length + extra, offset, bytes })),
   fc.nat({ max: 0xffffffff }).map((id) => ({ type: 'noObject' as const, id })),
   fc.tuple(hex64, bitfield).map(([r, have]) => ({ type: 'space' as const, release: asReleaseId(r), have })),
   fc.dictionary(fc.string({ maxLength: 8 }), fc.oneof(fc.integer(), fc.string(), fc.boolean())).map((status) => ({ type: 'status' as const, status })),
@@ -87,19 +89,28 @@ describe('FrameGuard', () => {
     btFrame(0x10, [1, 0, 4000]),
   ]);
 
-  function verdict(bytes: Buffer, cuts: number[]): string | null {
+  function verdict(bytes: Buffer, cuts: number[], delivered: Uint8Array[] = []): string | null {
     const g = new FrameGuard(infoHash, limits);
     let last: string | null = null;
     let from = 0;
     for (const at of [...cuts.filter((c) => c < bytes.length)].sort((x, y) => x - y).concat(bytes.length)) {
-      last = g.check(bytes.subarray(from, at));
+      last = g.feed(bytes.subarray(from, at), (m) => delivered.push(m));
       from = at;
     }
     return last;
   }
 
-  it('accepts a valid stream however it is split into chunks', () => {
-    fc.assert(fc.property(fc.array(fc.nat({ max: good.length }), { maxLength: 40 }), (cuts) => verdict(good, cuts) === null));
+  it('accepts a valid stream however it is split into chunks, and delivers it as whole messages', () => {
+    fc.assert(fc.property(fc.array(fc.nat({ max: good.length }), { maxLength: 40 }), (cuts) => {
+      const delivered: Uint8Array[] = [];
+      return verdict(good, cuts, delivered) === null && delivered.length === 8 && Buffer.concat(delivered).equals(good);
+    }));
+  });
+
+  it('delivers a message that lies inside one chunk as a view of it, without a copy', () => {
+    const delivered: Uint8Array[] = [];
+    verdict(good, [], delivered);
+    expect(delivered.every((m) => m.buffer === good.buffer)).toBe(true);
   });
 
   it('rejects each kind of bad frame however it is split', () => {

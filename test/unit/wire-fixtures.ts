@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { createServer, connect, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
-import { asChunkHash, asObjectHash, asReleaseId, type ChunkHash, type ObjectHash, type ReleaseId } from '../../src/core/index.js';
-import { Bitfield, PeerWire, wirePeerId, type PeerWireOptions, type WireLimits, type WireStore } from '../../src/wire/index.js';
+import { asChunkHash, asObjectHash, asReleaseId, Bitfield, type ChunkHash, type ChunkswarmError, type ObjectHash, type ReleaseId } from '../../src/core/index.js';
+import { PeerWire, wirePeerId, type NodeStatus, type PeerWireOptions, type SpaceInfo, type WireLimits, type WireModel } from '../../src/wire/index.js';
 
 export const CLUSTER = 'ab'.repeat(32);
 export const LIMITS: WireLimits = { maxMessageBytes: 1024 * 1024, maxOutstandingRequestsFromPeer: 64, requestTimeoutMs: 5_000 };
@@ -48,8 +48,14 @@ export async function tcpPair(): Promise<[Socket, Socket]> {
   return [client, serverSide];
 }
 
-/** A store over memory; tests reach in to make it stall, lie or fail. */
-export class MemoryStore implements WireStore {
+/**
+ * A WireModel over memory: pieces and objects to serve (tests reach in to make them stall, lie or
+ * fail), an upload gate, and every inbound call re-emitted as an event ('space', 'choke',
+ * 'bad-peer', 'close', ...) for tests to wait on.
+ */
+export class MemoryModel extends EventEmitter implements WireModel {
+  /** The upload gate; default: allow everything. */
+  gate: (index: number, bytes: number) => boolean | Promise<boolean> = () => true;
   readonly spaces = new Map<ReleaseId, Uint8Array[]>();
   readonly objects = new Map<string, Uint8Array>();
   stall = false;
@@ -80,6 +86,48 @@ export class MemoryStore implements WireStore {
     if (this.hold) await this.hold;
     return bytes;
   }
+
+  allowUpload(index: number, bytes: number): boolean | Promise<boolean> {
+    return this.gate(index, bytes);
+  }
+
+  ready(): void {
+    this.emit('ready');
+  }
+  head(bytes: Uint8Array): void {
+    this.emit('head', bytes);
+  }
+  space(space: SpaceInfo): void {
+    this.emit('space', space);
+  }
+  have(index: number): void {
+    this.emit('have', index);
+  }
+  status(status: NodeStatus): void {
+    this.emit('status', status);
+  }
+  driftRequest(id: number, record: string): void {
+    this.emit('drift-request', id, record);
+  }
+  choked(yes: boolean): void {
+    this.emit(yes ? 'choke' : 'unchoke');
+  }
+  interested(yes: boolean): void {
+    this.emit(yes ? 'interested' : 'uninterested');
+  }
+  badPiece(index: number, reason: string): void {
+    this.emit('bad-piece', index, reason);
+  }
+  abuse(reason: string, count: number): void {
+    this.emit('abuse', reason, count);
+  }
+  error(err: ChunkswarmError): void {
+    this.emit('wire-error', err);
+  }
+  closed(reason: ChunkswarmError | null): void {
+    if (reason?.code === 'E_BAD_PEER') this.emit('bad-peer', reason.message);
+    this.emit('close', reason);
+  }
 }
 
 export function pieces(sizes: number[]): Uint8Array[] {
@@ -89,22 +137,22 @@ export function pieces(sizes: number[]): Uint8Array[] {
 export interface Pair {
   a: PeerWire;
   b: PeerWire;
-  storeA: MemoryStore;
-  storeB: MemoryStore;
+  modelA: MemoryModel;
+  modelB: MemoryModel;
   streams: [Duplex, Duplex];
 }
 
 export async function wirePair(
-  over: Partial<Omit<PeerWireOptions, 'stream' | 'store' | 'peerId'>> = {},
+  over: Partial<Omit<PeerWireOptions, 'stream' | 'model' | 'peerId'>> = {},
   streams: [Duplex, Duplex] = duplexPair(),
 ): Promise<Pair> {
-  const storeA = new MemoryStore();
-  const storeB = new MemoryStore();
+  const modelA = new MemoryModel();
+  const modelB = new MemoryModel();
   const opts = { clusterId: CLUSTER, limits: LIMITS, ...over };
-  const a = new PeerWire({ ...opts, stream: streams[0], store: storeA, peerId: wirePeerId('node-a') });
-  const b = new PeerWire({ ...opts, stream: streams[1], store: storeB, peerId: wirePeerId('node-b') });
+  const a = new PeerWire({ ...opts, stream: streams[0], model: modelA, peerId: wirePeerId('node-a') });
+  const b = new PeerWire({ ...opts, stream: streams[1], model: modelB, peerId: wirePeerId('node-b') });
   await Promise.all([a.ready(), b.ready()]);
-  return { a, b, storeA, storeB, streams };
+  return { a, b, modelA, modelB, streams };
 }
 
 /** Resolves with the arguments of the next `event` on `emitter`. */

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock, asObjectHash, isChunkswarmError } from '../../src/core/index.js';
-import { Bitfield, PeerWire, wirePeerId } from '../../src/wire/index.js';
-import { CLUSTER, LIMITS, MemoryStore, chunkHash, duplexPair, next, pieces, releaseOf, wirePair, type Pair } from './wire-fixtures.js';
+import { Bitfield, ManualClock, asObjectHash, isChunkswarmError } from '../../src/core/index.js';
+import { PeerWire, wirePeerId } from '../../src/wire/index.js';
+import { CLUSTER, LIMITS, MemoryModel, duplexPair, next, pieces, releaseOf, wirePair, type Pair } from './wire-fixtures.js';
 
 const R1 = releaseOf('release-1');
 const R2 = releaseOf('release-2');
@@ -23,27 +23,27 @@ function code(err: unknown): string {
 
 describe('PeerWire handshake and piece spaces', () => {
   it('exchanges spaces and bitfields, then moves to a new space', async () => {
-    const { a, b } = await pair();
+    const { a, b, modelB } = await pair();
     const have = new Bitfield(20);
     for (const i of [0, 3, 19]) have.set(i);
-    const seen = next<[{ release: string; pieceCount: number }]>(b, 'space');
+    const seen = next<[{ release: string; pieceCount: number }]>(modelB, 'space');
     a.setSpace(R1, have);
     const [space] = await seen;
     expect(space).toEqual({ release: R1, pieceCount: 20 });
     expect(b.remoteSpace).toEqual(space);
     expect([...Array(20).keys()].filter((i) => b.remoteHave!.get(i))).toEqual([0, 3, 19]);
 
-    const gotHave = next<[number]>(b, 'have');
+    const gotHave = next<[number]>(modelB, 'have');
     a.have(7);
     expect(await gotHave).toEqual([7]);
     expect(b.remoteHave!.get(7)).toBe(true);
 
-    const moved = next(b, 'space');
+    const moved = next(modelB, 'space');
     a.setSpace(R2, new Bitfield(5));
     await moved;
     expect(b.remoteSpace).toEqual({ release: R2, pieceCount: 5 });
     expect(b.remoteHave!.count()).toBe(0);
-    const gotHave2 = next<[number]>(b, 'have');
+    const gotHave2 = next<[number]>(modelB, 'have');
     a.have(3); // index 3 was already set in R1; in R2 it is new
     expect(await gotHave2).toEqual([3]);
     expect(a.localSpace).toEqual({ release: R2, pieceCount: 5 });
@@ -52,11 +52,12 @@ describe('PeerWire handshake and piece spaces', () => {
   it('sends the space and haves set before the handshake finished', async () => {
     const [sa, sb] = duplexPair();
     const opts = { clusterId: CLUSTER, limits: LIMITS };
-    const a = new PeerWire({ ...opts, stream: sa, store: new MemoryStore(), peerId: wirePeerId('a') });
+    const a = new PeerWire({ ...opts, stream: sa, model: new MemoryModel(), peerId: wirePeerId('a') });
     a.setSpace(R1, new Bitfield(10));
     a.have(4);
-    const b = new PeerWire({ ...opts, stream: sb, store: new MemoryStore(), peerId: wirePeerId('b') });
-    const seen = next(b, 'space');
+    const modelB = new MemoryModel();
+    const b = new PeerWire({ ...opts, stream: sb, model: modelB, peerId: wirePeerId('b') });
+    const seen = next(modelB, 'space');
     await Promise.all([a.ready(), b.ready()]);
     await seen;
     expect(b.remoteHave!.get(4)).toBe(true);
@@ -72,9 +73,9 @@ describe('PeerWire piece transfer', () => {
   async function seeded(): Promise<Pair & { data: Uint8Array[] }> {
     const p = await pair();
     const data = pieces(SIZES);
-    const spaceSeen = next(p.b, 'space');
-    const unchoked = next(p.b, 'unchoke');
-    p.a.setSpace(R1, p.storeA.addSpace(R1, data));
+    const spaceSeen = next(p.modelB, 'space');
+    const unchoked = next(p.modelB, 'unchoke');
+    p.a.setSpace(R1, p.modelA.addSpace(R1, data));
     p.a.unchoke();
     await Promise.all([spaceSeen, unchoked]);
     return { ...p, data };
@@ -82,57 +83,54 @@ describe('PeerWire piece transfer', () => {
 
   it('transfers whole pieces of several sizes, up to 256 KiB, and counts them', async () => {
     const { a, b, data } = await seeded();
-    const got = await Promise.all(data.map((d, i) => b.requestPiece(i, d.length, chunkHash(d))));
+    const got = await Promise.all(data.map((d, i) => b.requestPiece(i, d.length)));
     got.forEach((g, i) => expect(Buffer.from(g).equals(Buffer.from(data[i]!))).toBe(true));
     const total = SIZES.reduce((x, y) => x + y, 0);
     expect(b.stats()).toMatchObject({ downloadedBytes: total, piecesReceived: SIZES.length, requestsInFlight: 0 });
     expect(a.stats()).toMatchObject({ uploadedBytes: total, piecesServed: SIZES.length, peerRequestsInFlight: 0 });
   });
 
-  it('rejects a corrupt piece with E_HASH_MISMATCH and emits bad-piece', async () => {
-    const { b, storeA, data } = await seeded();
-    const good = data[2]!;
-    const bad = Uint8Array.from(good);
+  it('hands a corrupt piece over as it came: the session verifies it where it stores it', async () => {
+    const { b, modelA, data, modelB } = await seeded();
+    const bad = Uint8Array.from(data[2]!);
     bad[100] = bad[100]! ^ 0xff;
-    storeA.spaces.get(R1)![2] = bad;
-    const badPiece = next<[number, string]>(b, 'bad-piece');
-    const err = await b.requestPiece(2, good.length, chunkHash(good)).catch((e: unknown) => e);
-    expect(code(err)).toBe('E_HASH_MISMATCH');
-    const [index, reason] = await badPiece;
-    expect(index).toBe(2);
-    expect(reason).toContain(chunkHash(good));
+    modelA.spaces.get(R1)![2] = bad;
+    const badPieces: number[] = [];
+    modelB.on('bad-piece', (i) => badPieces.push(i));
+    expect(Buffer.from(await b.requestPiece(2, bad.length)).equals(Buffer.from(bad))).toBe(true);
+    expect(badPieces).toEqual([]);
     expect(b.closed).toBe(false);
   });
 
   it('declines pieces it lacks or of the wrong size, and refuses out-of-range requests locally', async () => {
-    const { a, b, data } = await seeded();
+    const { a, b, data, modelB } = await seeded();
     const partial = new Bitfield(SIZES.length);
     partial.set(0);
-    const seen = next(b, 'space');
+    const seen = next(modelB, 'space');
     a.setSpace(R1, partial);
     await seen;
-    expect(code(await b.requestPiece(1, data[1]!.length, chunkHash(data[1]!)).catch((e: unknown) => e))).toBe('E_BUSY');
-    expect(code(await b.requestPiece(0, data[0]!.length + 1, chunkHash(data[0]!)).catch((e: unknown) => e))).toBe('E_BUSY');
-    expect(code(await b.requestPiece(SIZES.length, 10, chunkHash(data[0]!)).catch((e: unknown) => e))).toBe('E_NOT_FOUND');
+    expect(code(await b.requestPiece(1, data[1]!.length).catch((e: unknown) => e))).toBe('E_BUSY');
+    expect(code(await b.requestPiece(0, data[0]!.length + 1).catch((e: unknown) => e))).toBe('E_BUSY');
+    expect(code(await b.requestPiece(SIZES.length, 10).catch((e: unknown) => e))).toBe('E_NOT_FOUND');
     // the connection is still fine
-    const ok = await b.requestPiece(0, data[0]!.length, chunkHash(data[0]!));
+    const ok = await b.requestPiece(0, data[0]!.length);
     expect(Buffer.from(ok).equals(Buffer.from(data[0]!))).toBe(true);
   });
 
   it('fails pending requests with E_BUSY on choke and when the peer changes space', async () => {
-    const { a, b, storeA, data } = await seeded();
-    storeA.stall = true;
-    const choked = next(b, 'choke');
-    const pending = b.requestPiece(0, data[0]!.length, chunkHash(data[0]!)).catch((e: unknown) => e);
+    const { a, b, modelA, data, modelB } = await seeded();
+    modelA.stall = true;
+    const choked = next(modelB, 'choke');
+    const pending = b.requestPiece(0, data[0]!.length).catch((e: unknown) => e);
     await waitFor(() => a.stats().peerRequestsInFlight === 1);
     a.choke();
     await choked;
     expect(code(await pending)).toBe('E_BUSY');
-    expect(code(await b.requestPiece(0, data[0]!.length, chunkHash(data[0]!)).catch((e: unknown) => e))).toBe('E_BUSY');
+    expect(code(await b.requestPiece(0, data[0]!.length).catch((e: unknown) => e))).toBe('E_BUSY');
 
     a.unchoke();
-    await next(b, 'unchoke');
-    const pending2 = b.requestPiece(1, data[1]!.length, chunkHash(data[1]!)).catch((e: unknown) => e);
+    await next(modelB, 'unchoke');
+    const pending2 = b.requestPiece(1, data[1]!.length).catch((e: unknown) => e);
     await waitFor(() => a.stats().peerRequestsInFlight === 1);
     a.setSpace(R2, new Bitfield(3));
     expect(code(await pending2)).toBe('E_BUSY');
@@ -140,33 +138,33 @@ describe('PeerWire piece transfer', () => {
   });
 
   it('keeps requests across a re-announce of the same release, and never blames a peer for a space race', async () => {
-    const { a, b, storeA, data } = await seeded();
+    const { a, b, modelA, data, modelB } = await seeded();
     const badPieces: number[] = [];
-    b.on('bad-piece', (i) => badPieces.push(i));
-    storeA.stall = true;
-    const pending = b.requestPiece(0, data[0]!.length, chunkHash(data[0]!));
+    modelB.on('bad-piece', (i) => badPieces.push(i));
+    modelA.stall = true;
+    const pending = b.requestPiece(0, data[0]!.length);
     await waitFor(() => a.stats().peerRequestsInFlight === 1);
-    const seen = next(b, 'space');
-    a.setSpace(R1, storeA.addSpace(R1, data)); // same release again
+    const seen = next(modelB, 'space');
+    a.setSpace(R1, modelA.addSpace(R1, data)); // same release again
     await seen;
     expect(b.stats().requestsInFlight).toBe(1); // same release: indices mean the same pieces
     a.choke();
     expect(code(await pending.catch((e: unknown) => e))).toBe('E_BUSY');
-    storeA.stall = false;
+    modelA.stall = false;
     a.unchoke();
 
     // b asks for piece 1 of R1; a reads it, but moves to R2 before the read completes
     let release!: () => void;
-    storeA.hold = new Promise((r) => (release = r));
+    modelA.hold = new Promise((r) => (release = r));
     await waitFor(() => !b.peerChoking);
-    const stale = b.requestPiece(1, data[1]!.length, chunkHash(data[1]!)).catch((e: unknown) => code(e));
+    const stale = b.requestPiece(1, data[1]!.length).catch((e: unknown) => code(e));
     await waitFor(() => a.stats().peerRequestsInFlight === 1);
     const r2 = pieces(SIZES); // same sizes, other content
-    a.setSpace(R2, storeA.addSpace(R2, r2));
+    a.setSpace(R2, modelA.addSpace(R2, r2));
     expect(await stale).toBe('E_BUSY');
     // b asks again, now in R2; the stale R1 read must not be sent as the answer
-    const fresh = b.requestPiece(1, r2[1]!.length, chunkHash(r2[1]!));
-    await waitFor(() => storeA.reads.length === 3);
+    const fresh = b.requestPiece(1, r2[1]!.length);
+    await waitFor(() => modelA.reads.length === 3);
     release();
     expect(Buffer.from(await fresh).equals(Buffer.from(r2[1]!))).toBe(true);
     expect(badPieces).toEqual([]);
@@ -174,13 +172,13 @@ describe('PeerWire piece transfer', () => {
 
   it('times out with E_TIMEOUT when the peer stalls, and cancels the request', async () => {
     const clock = new ManualClock();
-    const { a, b, storeA } = await pair({ clock });
+    const { a, b, modelA } = await pair({ clock });
     const data = pieces([5000]);
-    a.setSpace(R1, storeA.addSpace(R1, data));
+    a.setSpace(R1, modelA.addSpace(R1, data));
     a.unchoke();
     await waitFor(() => b.remoteSpace !== null && !b.peerChoking);
-    storeA.stall = true;
-    const pending = b.requestPiece(0, 5000, chunkHash(data[0]!)).catch((e: unknown) => e);
+    modelA.stall = true;
+    const pending = b.requestPiece(0, 5000).catch((e: unknown) => e);
     await waitFor(() => a.stats().peerRequestsInFlight === 1);
     clock.advance(LIMITS.requestTimeoutMs - 1);
     expect(b.stats().requestsInFlight).toBe(1);
@@ -191,69 +189,78 @@ describe('PeerWire piece transfer', () => {
   });
 
   it('fails everything with E_CLOSED when the connection closes', async () => {
-    const { a, b, storeA, data } = await seeded();
-    storeA.stall = true;
-    const pending = b.requestPiece(0, data[0]!.length, chunkHash(data[0]!)).catch((e: unknown) => e);
+    const { a, b, modelA, data, modelB } = await seeded();
+    modelA.stall = true;
+    const pending = b.requestPiece(0, data[0]!.length).catch((e: unknown) => e);
     const obj = b.requestObject(asObjectHash('00'.repeat(32)), 10_000).catch((e: unknown) => e);
-    const closedB = next<[unknown]>(b, 'close');
+    const closedB = next<[unknown]>(modelB, 'close');
     await a.close();
     expect(code(await pending)).toBe('E_CLOSED');
     expect(code(await obj)).toBe('E_CLOSED');
     expect(await closedB).toEqual([null]);
-    expect(code(await b.requestPiece(0, 1, chunkHash(data[0]!)).catch((e: unknown) => e))).toBe('E_CLOSED');
+    expect(code(await b.requestPiece(0, 1).catch((e: unknown) => e))).toBe('E_CLOSED');
   });
 
   it('asks the upload gate and honours a refusal', async () => {
     const asked: number[] = [];
-    const p = await pair({ beforeUpload: (_peer, index) => (asked.push(index), index !== 1) });
+    const p = await pair();
+    p.modelA.gate = (index) => (asked.push(index), index !== 1);
     const data = pieces([10, 20]);
-    const seen = next(p.b, 'space');
-    p.a.setSpace(R1, p.storeA.addSpace(R1, data));
+    const seen = next(p.modelB, 'space');
+    p.a.setSpace(R1, p.modelA.addSpace(R1, data));
     p.a.unchoke();
     await seen;
     await waitFor(() => !p.b.peerChoking);
-    expect((await p.b.requestPiece(0, 10, chunkHash(data[0]!))).length).toBe(10);
-    expect(code(await p.b.requestPiece(1, 20, chunkHash(data[1]!)).catch((e: unknown) => e))).toBe('E_BUSY');
+    expect((await p.b.requestPiece(0, 10)).length).toBe(10);
+    expect(code(await p.b.requestPiece(1, 20).catch((e: unknown) => e))).toBe('E_BUSY');
     expect(asked).toEqual([0, 1]);
-    expect(p.storeA.reads).toEqual([0]);
+    expect(p.modelA.reads).toEqual([0]);
   });
 });
 
 describe('PeerWire objects, heads and status', () => {
   it('fetches an object, reports not-found, and drops a peer that lies', async () => {
-    const { a, b, storeA } = await pair();
+    const { a, b, modelA, modelB } = await pair();
     const bytes = new TextEncoder().encode('tree object bytes');
-    const h = storeA.addObject(bytes);
+    const h = modelA.addObject(bytes);
     expect(Buffer.from(await b.requestObject(h, 1000)).toString()).toBe('tree object bytes');
     expect(a.stats().objectsServed).toBe(1);
     expect(code(await b.requestObject(asObjectHash('11'.repeat(32)), 1000).catch((e: unknown) => e))).toBe('E_NOT_FOUND');
 
     const lieHash = asObjectHash('22'.repeat(32));
-    storeA.objects.set(lieHash, bytes);
-    const badPeer = next<[string]>(b, 'bad-peer');
-    const closedA = next(a, 'close');
+    modelA.objects.set(lieHash, bytes);
+    const badPeer = next<[string]>(modelB, 'bad-peer');
+    const closedA = next(modelA, 'close');
     expect(code(await b.requestObject(lieHash, 1000).catch((e: unknown) => e))).toBe('E_HASH_MISMATCH');
     expect((await badPeer)[0]).toContain(lieHash);
     await closedA;
     expect(b.closed && a.closed).toBe(true);
   });
 
+  it('an object larger than one message (LIMITS: 1 MiB) comes in parts and is verified whole', async () => {
+    const { a, b, modelA } = await pair();
+    const big = new Uint8Array(2.5 * 1024 * 1024).map((_, i) => (i * 7) & 0xff);
+    const h = modelA.addObject(big);
+    expect(Buffer.from(await b.requestObject(h, 1000)).equals(Buffer.from(big))).toBe(true);
+    expect(a.stats().objectsServed).toBe(1);
+  });
+
   it('times out an unanswered object request', async () => {
     const clock = new ManualClock();
-    const { b, storeA } = await pair({ clock });
-    storeA.getObject = () => new Promise(() => undefined);
+    const { b, modelA } = await pair({ clock });
+    modelA.getObject = () => new Promise(() => undefined);
     const pending = b.requestObject(asObjectHash('33'.repeat(32)), 500).catch((e: unknown) => e);
     clock.advance(500);
     expect(code(await pending)).toBe('E_TIMEOUT');
   });
 
   it('gossips heads and status, and refuses to send an oversize head', async () => {
-    const { a, b } = await pair();
+    const { a, b, modelA, modelB } = await pair();
     const head = new Uint8Array(300).map((_, i) => i & 0xff);
-    const got = next<[Uint8Array]>(b, 'head');
+    const got = next<[Uint8Array]>(modelB, 'head');
     a.sendHead(head);
     expect(Buffer.from((await got)[0]).equals(Buffer.from(head))).toBe(true);
-    const status = next<[unknown]>(a, 'status');
+    const status = next<[unknown]>(modelA, 'status');
     b.sendStatus({ live: 7, progress: 0.5 });
     expect(await status).toEqual([{ live: 7, progress: 0.5 }]);
     expect(() => a.sendHead(new Uint8Array(LIMITS.maxMessageBytes))).toThrow(/above the limit/);

@@ -18,11 +18,20 @@ export function registerAdminCommands(program: Command, configPath: () => string
     .option('--join <config>', "join the cluster of another node's swarm.config.json (copies its public key and secret)")
     .option('--bootstrap <host:port...>', 'bootstrap nodes (default: the publisher on 127.0.0.1:49737)')
     .option('--bootstrap-port <port>', 'run a DHT bootstrap node on this port when serving', (v) => Number(v))
+    .option('--live <path>', 'livePath: the symlink your services use (default ./live beside the config)')
+    .option('--host <addr>', 'network.host: the address this node binds and others reach it on (and, with --publisher, the default bootstrap address)')
+    .option('--no-allowlist', 'with --publisher: let in any node that knows the cluster secret, instead of only the nodes the publisher admits')
     .option('--json', 'machine-readable output')
     .action(async (o) => {
-      const r = await initNode({ dir: o.dir, publisher: o.publisher, join: o.join, bootstrap: o.bootstrap, bootstrapPort: o.bootstrapPort });
+      const r = await initNode({
+        dir: o.dir, publisher: o.publisher, join: o.join, bootstrap: o.bootstrap, bootstrapPort: o.bootstrapPort,
+        live: o.live, host: o.host, allowlist: o.allowlist,
+      });
       if (o.json) return printJson(r);
-      process.stdout.write(`created ${r.created.join(', ')}\npublisher key ${r.publisherKey}\n`);
+      process.stdout.write(`created ${r.created.join(', ')}\npublisher key ${r.publisherKey}\nnode key ${r.nodeKey}\n`);
+      if (o.join && r.membership) {
+        process.stdout.write(`the cluster admits only the nodes its publisher signed in: on the master, run\n  chunkswarm admit ${r.nodeKey}\n(or use "chunkswarm token create" there and "chunkswarm join <token>" here instead of init --join)\n`);
+      }
     });
 
   program

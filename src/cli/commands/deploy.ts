@@ -1,18 +1,26 @@
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import {
   ChunkswarmError,
+  DataLock,
+  silentLogger,
   Deployer,
-  importFromDataDir,
+  callControl,
   listDrift,
   loadConfig,
   publishFrom,
+  runNodeCommand,
   showDrift,
   verifyExitBits,
   type DeployResult,
   type DriftEntry,
+  type NodeCommand,
+  type NodeCommandResult,
+  type NodeCommandResults,
   type VerifyResult,
 } from '../../index.js';
 import { formatBytes, formatFields, printJson } from '../format.js';
+import { createLogger } from '../logger.js';
 
 function parseVersion(s: string): number {
   if (!/^\d+$/.test(s) || Number(s) < 1) throw ChunkswarmError.usage(`not a release version: ${JSON.stringify(s)}`);
@@ -64,8 +72,30 @@ function printDeploy(r: DeployResult): void {
 
 /** The commands that deploy, check and keep releases on this node; no network. */
 export function registerDeployCommands(program: Command, configPath: () => string): void {
-  const open = async (json: boolean) =>
-    Deployer.open(await loadConfig(configPath()), { log: (l) => process.stderr.write(json ? '' : `${l}\n`) });
+  const open = async (json: boolean) => {
+    const config = await loadConfig(configPath());
+    return Deployer.open(config, { log: json ? silentLogger : createLogger({ format: 'human', quiet: false, node: config.node.name, timestamps: false }) });
+  };
+
+  /**
+   * A command that changes what the node should be on: the running `serve` carries it out (so it
+   * takes effect there at once); with none running, this process does, holding the data directory.
+   */
+  const command = async <Op extends NodeCommand['op']>(cmd: Extract<NodeCommand, { op: Op }>, json: boolean): Promise<NodeCommandResults[Op]> => {
+    const config = await loadConfig(configPath());
+    let done = (await callControl(config.dataDir, cmd)) as NodeCommandResult | null;
+    if (done) {
+      if (!json) process.stderr.write(`done by the running node (chunkswarm serve on ${config.dataDir})\n`);
+    } else {
+      const lock = await DataLock.acquire(config.dataDir, cmd.op);
+      try {
+        done = await runNodeCommand(await open(json), cmd);
+      } finally {
+        await lock.release();
+      }
+    }
+    return done.result as NodeCommandResults[Op];
+  };
 
   program
     .command('verify')
@@ -87,15 +117,10 @@ export function registerDeployCommands(program: Command, configPath: () => strin
     .option('--source-data <dir>', "another node's data directory on this machine to take the release from (verified)")
     .option('--json', 'machine-readable output')
     .action(async (version: number, o) => {
-      const d = await open(o.json);
-      const source = o.sourceData
-        ? (await importFromDataDir({
-            from: o.sourceData, version, publisherKey: Buffer.from(d.config.cluster.publisherKey, 'hex'), releases: d.releases, objects: d.objects,
-          })).source
-        : undefined;
-      const r = await d.deploy(version, source ? { source } : {});
+      const r = await command<'activate'>({ op: 'activate', version, ...(o.sourceData && { sourceData: resolve(o.sourceData) }) }, o.json);
       if (o.json) return printJson(r);
       printDeploy(r);
+      if (r.pinned) process.stdout.write(`the node is pinned at ${r.version} (older than the newest release): it will not activate newer releases until "chunkswarm unpin"\n`);
     });
 
   program
@@ -104,7 +129,7 @@ export function registerDeployCommands(program: Command, configPath: () => strin
     .argument('[version]', 'release version', parseVersion)
     .option('--json', 'machine-readable output')
     .action(async (version: number | undefined, o) => {
-      const r = await (await open(o.json)).rollback(version);
+      const r = await command<'rollback'>({ op: 'rollback', ...(version !== undefined && { version }) }, o.json);
       if (o.json) return printJson(r);
       printDeploy(r);
       process.stdout.write('the node is pinned: it will not activate newer releases until "chunkswarm unpin"\n');
@@ -115,7 +140,7 @@ export function registerDeployCommands(program: Command, configPath: () => strin
     .description('let a rolled-back node activate newer releases again')
     .option('--json', 'machine-readable output')
     .action(async (o) => {
-      const s = await (await open(o.json)).unpin();
+      const s = await command<'unpin'>({ op: 'unpin' }, o.json);
       if (o.json) return printJson(s);
       process.stdout.write(`unpinned; live release ${s.live ?? '-'}\n`);
     });
@@ -125,7 +150,7 @@ export function registerDeployCommands(program: Command, configPath: () => strin
     .description('delete release trees beyond releases.keep (never the live or pinned one); heads and objects stay')
     .option('--json', 'machine-readable output')
     .action(async (o) => {
-      const r = await (await open(o.json)).gc();
+      const r = await command<'gc'>({ op: 'gc' }, o.json);
       if (o.json) return printJson(r);
       for (const x of r.removed) process.stdout.write(`removed release ${x.version} (${formatBytes(x.freedBytes)} freed)\n`);
       process.stdout.write(`kept ${r.kept.join(', ') || '-'}; freed ${formatBytes(r.freedBytes)}\n`);
@@ -183,7 +208,7 @@ export function registerDeployCommands(program: Command, configPath: () => strin
     .description('accept the drift now in the live tree, so that policy "block" lets the next release replace it')
     .option('--json', 'machine-readable output')
     .action(async (o) => {
-      const r = await (await open(o.json)).ackDrift();
+      const r = await command<'drift-ack'>({ op: 'drift-ack' }, o.json);
       if (o.json) return printJson(r);
       process.stdout.write(`acknowledged ${r.entries} drifted paths in live release ${r.version}\n`);
     });

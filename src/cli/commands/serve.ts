@@ -1,12 +1,12 @@
-import type { Command } from 'commander';
-import { createNode, loadConfig, readStatus, type NodeStatusReport } from '../../index.js';
+import { Option, type Command } from 'commander';
+import { createLogger, type LogFormat } from '../logger.js';
+import { callControl, createNode, loadConfig, readStatus, type NodeStatusReport } from '../../index.js';
 import { formatBytes, formatFields, printJson } from '../format.js';
 
 const STALE_SEC = 5;
-
-function logLine(line: string): void {
-  process.stderr.write(`${new Date().toISOString()} ${line}\n`);
-}
+/** `status` exit status when no `serve` has reported for STALE_SEC. */
+const NOT_RUNNING_EXIT = 11;
+const STATUS_TIMEOUT_MS = 5000;
 
 function progressLine(r: NodeStatusReport): string | null {
   if (!r.progress) return null;
@@ -24,16 +24,17 @@ export function registerServeCommands(program: Command, configPath: () => string
     .description('run this node: join the cluster, seed retained releases, fetch and activate new ones')
     .option('--bootstrap-port <port>', 'also run a DHT bootstrap node on this port (overrides network.bootstrapPort)', (v) => Number(v))
     .option('--quiet', 'log only warnings and errors')
+    .addOption(new Option('--log-format <format>', 'log lines for people (human) or one JSON object per line (json)').choices(['human', 'json']).default('human'))
     .action(async (o) => {
       const config = await loadConfig(configPath());
       if (o.bootstrapPort !== undefined) config.network.bootstrapPort = o.bootstrapPort;
-      const log = o.quiet ? (l: string) => (/^(WARNING|error|banned|refused)/.test(l) ? logLine(l) : undefined) : logLine;
+      const log = createLogger({ format: o.logFormat as LogFormat, quiet: !!o.quiet, node: config.node.name });
       const node = await createNode({ config, log });
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) return;
         stopping = true;
-        log(`${signal}: stopping`);
+        log.info(`${signal}: stopping`);
         void node.close().then(() => process.exit(0), () => process.exit(1));
       };
       process.on('SIGINT', () => stop('SIGINT'));
@@ -41,8 +42,9 @@ export function registerServeCommands(program: Command, configPath: () => string
       await node.ready();
       let last = '';
       const progress = setInterval(() => {
-        const line = progressLine(node.report());
-        if (line && line !== last && !o.quiet) log(line);
+        const r = node.report();
+        const line = progressLine(r);
+        if (line && line !== last) log.info(line, r.progress ? { release: r.progress.version } : {});
         last = line ?? '';
       }, 2000);
       progress.unref();
@@ -51,29 +53,36 @@ export function registerServeCommands(program: Command, configPath: () => string
 
   program
     .command('status')
-    .description("the running node's state: live and newest release, progress, peers, bytes up/down")
+    .description("the running node's state: live and newest release, progress, peers, problems; exit 0 ok, 1 in error, 11 not running")
     .option('--json', 'machine-readable output')
     .action(async (o) => {
       const config = await loadConfig(configPath());
-      const { report: r, ageSec } = await readStatus(config.dataDir);
-      const running = ageSec < STALE_SEC && r.phase !== 'stopped';
+      // Fresh from the running node when there is one; else its last report on disk.
+      const live = (await callControl(config.dataDir, { op: 'status' }, STATUS_TIMEOUT_MS).catch(() => null)) as NodeStatusReport | null;
+      const { report: r, ageSec } = live ? { report: live, ageSec: 0 } : await readStatus(config.dataDir);
+      const running = live !== null || (ageSec < STALE_SEC && r.phase !== 'stopped');
+      const problems = r.problems ?? [];
+      process.exitCode = !running ? NOT_RUNNING_EXIT : problems.some((p) => p.level === 'error') ? 1 : 0;
       if (o.json) return printJson({ ...r, running, ageSec });
       process.stdout.write(
         formatFields([
           ['node', `${r.node}${r.publisher ? ' (publisher)' : ''}`],
-          ['running', running ? `yes (pid ${r.pid})` : `no: last report ${ageSec.toFixed(0)} s ago`],
+          ['running', running ? `yes (pid ${r.pid}, since ${r.startedAt})` : `no: last report ${ageSec.toFixed(0)} s ago`],
           ['phase', r.phase],
           ['live', r.live === null ? '-' : `${r.live}${r.pinned ? ' (pinned)' : ''}`],
           ['newest', r.newest ? `${r.newest.version} (${r.newest.release.slice(0, 16)})` : '-'],
           ['progress', progressLine(r) ?? '-'],
           ['traffic', `up ${formatBytes(r.bytesUp)}, down ${formatBytes(r.bytesDown)} (${formatBytes(r.bytesFromPublisher)} from the publisher)`],
           ['drift', r.verify ? `${r.verify.added} added, ${r.verify.removed} removed, ${r.verify.changed} changed (${r.verify.at})` : 'not checked yet'],
-          ['last error', r.lastError ? `${r.lastError.code}: ${r.lastError.message}` : '-'],
+          ['dashboard', r.http ? `http://${r.http}/ (metrics: /metrics)` : 'off (metrics.listen)'],
+          ['last error', r.lastError ? `${r.lastError.code}: ${r.lastError.message} (${r.lastError.at})` : '-'],
         ]) + '\n',
       );
+      for (const p of problems) process.stdout.write(`  ${p.level}: ${p.text}\n`);
       for (const p of r.peers) {
         process.stdout.write(`  ${p.connected ? '+' : '-'} ${p.key.slice(0, 16)}${p.publisher ? ' publisher' : ''}  up ${formatBytes(p.up)}  down ${formatBytes(p.down)}\n`);
       }
       for (const b of r.banned) process.stdout.write(`  banned ${b.key.slice(0, 16)}: ${b.reason}\n`);
+      for (const h of r.refusedHeads) process.stdout.write(`  refused a release from ${h.peer.slice(0, 16)}: ${h.code}: ${h.message}\n`);
     });
 }

@@ -1,9 +1,28 @@
-import { ChunkswarmError } from '../core/index.js';
+import { ChunkswarmError } from './errors.js';
 
-/**
- * Which pieces of one piece space a node has. BitTorrent bit order: piece 0 is the high bit of
- * byte 0. Bits past `length` are always zero, so two bitfields of the same pieces are byte-equal.
+/*
+ * The one bitfield of chunkswarm: which pieces of a piece space a node holds, on the wire, in the
+ * scheduler and in a staging area's progress record. BitTorrent bit order: piece i is bit
+ * 0x80 >> (i % 8) of byte i >> 3.
  */
+
+/** Bytes of a bitfield of `count` pieces. */
+export function bitfieldBytes(count: number): Uint8Array {
+  return new Uint8Array(Math.ceil(count / 8));
+}
+
+/** Bit i of raw bitfield bytes; false past the end. */
+export function getBit(bits: Uint8Array, i: number): boolean {
+  return ((bits[i >> 3] ?? 0) & (0x80 >> (i & 7))) !== 0;
+}
+
+/** Sets or clears bit i of raw bitfield bytes (i must be inside them). */
+export function setBit(bits: Uint8Array, i: number, on: boolean): void {
+  if (on) bits[i >> 3]! |= 0x80 >> (i & 7);
+  else bits[i >> 3]! &= ~(0x80 >> (i & 7));
+}
+
+/** A bitfield that knows its piece count. Bits past `length` are always zero, so two bitfields of the same pieces are byte-equal. */
 export class Bitfield {
   readonly length: number;
   readonly bytes: Uint8Array;
@@ -14,7 +33,7 @@ export class Bitfield {
     }
     const size = Math.ceil(length / 8);
     if (bytes === undefined) {
-      this.bytes = new Uint8Array(size);
+      this.bytes = bitfieldBytes(length);
     } else {
       if (bytes.length !== size) {
         throw new ChunkswarmError('E_PROTOCOL', `bitfield of ${bytes.length} bytes does not fit ${length} pieces (needs ${size})`);
@@ -36,8 +55,7 @@ export class Bitfield {
   }
 
   get(index: number): boolean {
-    if (!Number.isInteger(index) || index < 0 || index >= this.length) return false;
-    return (this.bytes[index >> 3]! & (0x80 >> (index & 7))) !== 0;
+    return Number.isInteger(index) && index >= 0 && index < this.length && getBit(this.bytes, index);
   }
 
   /** Sets a bit; returns true if it was not set before. */
@@ -45,10 +63,8 @@ export class Bitfield {
     if (!Number.isInteger(index) || index < 0 || index >= this.length) {
       throw new ChunkswarmError('E_PROTOCOL', `piece ${index} is outside a bitfield of ${this.length} pieces`);
     }
-    const mask = 0x80 >> (index & 7);
-    const byte = this.bytes[index >> 3]!;
-    if ((byte & mask) !== 0) return false;
-    this.bytes[index >> 3] = byte | mask;
+    if (getBit(this.bytes, index)) return false;
+    setBit(this.bytes, index, true);
     return true;
   }
 

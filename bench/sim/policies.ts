@@ -1,0 +1,42 @@
+import type { Policy } from './types.js';
+
+/**
+ * The session as measured on 2026-11-25 (README, bench/results/bandwidth-2026-11-25T22-22-45-949Z),
+ * with the module defaults of then pinned: session/node.ts passed limits.maxRequestsPerPeer (64), a
+ * request timeout of 10 + 2 s and 2 s of the download cap in flight to the scheduler (whose
+ * pipelines were 2 requests at least and 2 s deep); upload-policy.ts gave the choker
+ * limits.uploadSlots (8), re-ranked every 10 s by rates it never fed (a random draw), the
+ * super-seeder 16 offers per peer, and dropped the offers the seeder made on a choke or departure.
+ */
+export const AS_MEASURED: Policy = {
+  name: 'session-2026-11-25',
+  description: 'the code and settings of the real run of 2026-11-25 (8 upload slots drawn at random every 10 s; pipelines of 2+ requests, 2 s deep; 16 offers per peer, those made on a choke dropped).',
+  scheduler: (n) => ({ maxRequestsPerPeer: 64, requestTimeoutMs: 12_000, unresponsiveMs: 10_000, maxInflightBytes: 2 * n.down, minRequestsPerPeer: 2, targetQueueMs: 2000 }),
+  choker: () => ({ uploadSlots: 8, evaluateIntervalMs: 10_000, rank: 'rate' }),
+  superSeeder: { offersPerPeer: 16 },
+  feedRates: false,
+  sendAllOffers: false,
+  tickMs: 1000,
+};
+
+/** The same with only the dropped offers fixed. */
+export const OFFERS_FIXED: Policy = {
+  ...AS_MEASURED,
+  name: 'offers-fixed',
+  description: 'as measured, with the super-seeder offers made on a choke or a departure sent.',
+  sendAllOffers: true,
+};
+
+/** This branch: the session's settings unchanged, the module defaults new, the offers sent. */
+export const THIS_BRANCH: Policy = {
+  name: 'this-branch',
+  description: 'offers sent; the super-seeder\'s default 2 offers per peer; pipelines of 1+ request, 0.5 s deep; upload slots in 5 s turns (choker rank "rotate").',
+  scheduler: (n) => ({ maxRequestsPerPeer: 64, requestTimeoutMs: 12_000, unresponsiveMs: 10_000, maxInflightBytes: 2 * n.down }),
+  choker: () => ({ uploadSlots: 8 }),
+  superSeeder: {},
+  feedRates: false,
+  sendAllOffers: true,
+  tickMs: 1000,
+};
+
+export const POLICIES: Record<string, Policy> = Object.fromEntries([AS_MEASURED, OFFERS_FIXED, THIS_BRANCH].map((p) => [p.name, p]));

@@ -1,0 +1,140 @@
+import { chmod, unlink } from 'node:fs/promises';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { ChunkswarmError, type ErrorCode } from '../core/index.js';
+import type { MembershipCommand } from '../membership/index.js';
+import type { NodeCommand } from './node-commands.js';
+
+/** sun_path is 108 bytes on Linux, 104 on the BSDs. */
+const MAX_SOCKET_PATH = 103;
+const MAX_REQUEST_BYTES = 64 * 1024;
+/** Activating a large release (hooks included) can take minutes; the node starts on it at once. */
+const REQUEST_TIMEOUT_MS = 30 * 60_000;
+
+const commandSchema = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('activate'), version: z.number().int().positive(), sourceData: z.string().optional() }),
+  z.object({ op: z.literal('rollback'), version: z.number().int().positive().optional() }),
+  z.object({ op: z.literal('unpin') }),
+  z.object({ op: z.literal('drift-ack') }),
+  z.object({ op: z.literal('gc') }),
+  z.object({ op: z.literal('status') }),
+  z.object({ op: z.literal('fleet') }),
+  z.object({ op: z.literal('drift-pull'), node: z.string().min(1).max(128), record: z.string().max(64).optional() }),
+  z.object({ op: z.literal('admit'), key: z.string(), name: z.string().optional() }),
+  z.object({ op: z.literal('remove'), key: z.string() }),
+  z.object({ op: z.literal('members') }),
+  z.object({ op: z.literal('token-create'), ttlSec: z.number().positive(), uses: z.number().int().positive(), bootstrap: z.array(z.string()).optional() }),
+  z.object({ op: z.literal('token-list') }),
+  z.object({ op: z.literal('token-revoke'), id: z.string() }),
+]);
+
+/**
+ * A node command, a membership command, or `status`: the running node's report, fresh
+ * (status.json may be stale, or unwritable on a full disk).
+ */
+export type ControlRequest = NodeCommand | MembershipCommand | { op: 'status' } | { op: 'fleet' } | { op: 'drift-pull'; node: string; record?: string };
+
+type Reply = { ok: true; value: unknown } | { ok: false; code: ErrorCode; message: string };
+
+export function controlSocketPath(dataDir: string): string {
+  return join(dataDir, 'control.sock');
+}
+
+/**
+ * The running `serve`'s local control channel: a Unix socket in the data directory (mode 0600, so
+ * only the node's own user can steer it) that takes one JSON command per connection and answers
+ * with its result, so that `rollback`, `unpin`, `drift ack`... take effect in the running node.
+ */
+export class ControlServer {
+  private constructor(private readonly server: Server, private readonly path: string) {}
+
+  /** The caller holds the data directory's lock: a socket file left here is a dead node's. */
+  static async listen(dataDir: string, handle: (req: ControlRequest) => Promise<unknown>): Promise<ControlServer> {
+    const path = controlSocketPath(dataDir);
+    if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
+      throw ChunkswarmError.config('dataDir', `${dataDir} is too long for the control socket ${path} (at most ${MAX_SOCKET_PATH} bytes): use a shorter path`);
+    }
+    await unlink(path).catch(() => undefined);
+    const server = createServer((sock) => serveOne(sock, handle));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err) => reject(ChunkswarmError.fromSystem(err, `listening on ${path}`)));
+      server.listen(path, () => resolve());
+    });
+    await chmod(path, 0o600);
+    return new ControlServer(server, path);
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await unlink(this.path).catch(() => undefined);
+  }
+}
+
+function serveOne(sock: Socket, handle: (req: ControlRequest) => Promise<unknown>): void {
+  let buf = '';
+  const reply = (r: Reply) => sock.end(JSON.stringify(r) + '\n');
+  sock.setEncoding('utf8');
+  sock.on('error', () => sock.destroy());
+  sock.on('data', (chunk: string) => {
+    buf += chunk;
+    if (buf.length > MAX_REQUEST_BYTES) return reply({ ok: false, code: 'E_USAGE', message: 'control request too large' });
+    const nl = buf.indexOf('\n');
+    if (nl < 0) return;
+    sock.removeAllListeners('data');
+    let cmd: ControlRequest;
+    try {
+      cmd = commandSchema.parse(JSON.parse(buf.slice(0, nl))) as ControlRequest;
+    } catch {
+      return reply({ ok: false, code: 'E_USAGE', message: 'malformed control request' });
+    }
+    handle(cmd).then(
+      (value) => reply({ ok: true, value }),
+      (err: unknown) => {
+        const e = ChunkswarmError.fromSystem(err, `running ${cmd.op}`);
+        reply({ ok: false, code: e.code, message: e.message });
+      },
+    );
+  });
+}
+
+/**
+ * Sends a request to the `serve` running on this data directory and returns its answer. Null
+ * when none listens (no socket, or a dead one's), so that the caller does without it.
+ */
+export async function callControl(dataDir: string, cmd: ControlRequest, timeoutMs = REQUEST_TIMEOUT_MS): Promise<unknown> {
+  const path = controlSocketPath(dataDir);
+  const text = await new Promise<string | null>((resolve, reject) => {
+    const sock = createConnection(path);
+    let buf = '';
+    let connected = false;
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new ChunkswarmError('E_TIMEOUT', `the running node (${path}) did not finish "${cmd.op}" within ${timeoutMs / 1000} s; see its log`));
+    }, timeoutMs);
+    sock.setEncoding('utf8');
+    sock.on('connect', () => {
+      connected = true;
+      sock.write(JSON.stringify(cmd) + '\n');
+    });
+    sock.on('data', (c: string) => { buf += c; });
+    sock.on('end', () => {
+      clearTimeout(timer);
+      resolve(buf);
+    });
+    sock.on('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      if (!connected && (err.code === 'ENOENT' || err.code === 'ECONNREFUSED')) resolve(null);
+      else reject(ChunkswarmError.fromSystem(err, `talking to the running node over ${path}`));
+    });
+  });
+  if (text === null) return null;
+  let reply: Reply;
+  try {
+    reply = JSON.parse(text) as Reply;
+  } catch {
+    throw new ChunkswarmError('E_PROTOCOL', `the running node sent a malformed answer over ${path}`);
+  }
+  if (!reply.ok) throw new ChunkswarmError(reply.code, reply.message);
+  return reply.value;
+}

@@ -1,0 +1,101 @@
+import type { FleetReport } from './report.js';
+import { openReport, type SignedReport } from './sign.js';
+
+/** What one node knows of another. */
+export interface FleetEntry {
+  key: string;
+  /** Its newest report; null for a node that never authenticated (only its key is known). */
+  report: FleetReport | null;
+  signed: SignedReport | null;
+  /** When that report reached us (ms, this node's clock): last-seen. */
+  lastSeen: number | null;
+  /** The address we saw it connect from, if it connected to us. */
+  seenAt: string | null;
+  /** Why its connection was refused, for a node that never authenticated. */
+  refused: { at: number; reason: string; address: string | null } | null;
+}
+
+export interface FleetBookOptions {
+  /** This node's key: its own report is set, never taken from a peer. */
+  self: string;
+  /** network.allowlist, or the signed membership (setAllowlist): reports of other keys are ignored. */
+  allowlist: readonly string[] | null;
+  /** Most nodes kept; beyond it the longest-unseen one is forgotten. */
+  maxNodes: number;
+}
+
+/**
+ * The latest signed report of every node, from the node itself or relayed by others. Pure: the
+ * caller passes the time. A report is taken only if its signature verifies with the key it names
+ * and it is newer than the one held, so relaying it onwards cannot loop.
+ */
+export class FleetBook {
+  private readonly nodes = new Map<string, FleetEntry>();
+  private allow: ReadonlySet<string> | null = null;
+
+  constructor(private readonly o: FleetBookOptions) {
+    this.setAllowlist(o.allowlist);
+  }
+
+  /** The cluster's membership changed: from now on only these keys' reports are taken. */
+  setAllowlist(keys: readonly string[] | null): void {
+    this.allow = keys ? new Set([...keys, this.o.self]) : null;
+  }
+
+  setOwn(signed: SignedReport, report: FleetReport, now: number): void {
+    this.put(report.node, { report, signed, lastSeen: now, refused: null });
+  }
+
+  /**
+   * A signed report from a peer. Returns it if it is news (to be relayed), null if known or
+   * older; throws a coded error for a malformed or forged one.
+   */
+  offer(item: unknown, now: number): SignedReport | null {
+    const report = openReport(item);
+    if (report.node === this.o.self) return null;
+    if (this.allow && !this.allow.has(report.node)) return null;
+    const held = this.nodes.get(report.node)?.report;
+    if (held && held.at >= report.at) return null;
+    const signed = item as SignedReport;
+    this.put(report.node, { report, signed: { r: signed.r, s: signed.s }, lastSeen: now, refused: null });
+    return { r: signed.r, s: signed.s };
+  }
+
+  /** A peer connected from `address`: the address shown for it. */
+  connected(key: string, address: string): void {
+    const e = this.nodes.get(key);
+    if (e) e.seenAt = address;
+    else this.put(key, { seenAt: address });
+  }
+
+  /** A connection from `key` failed authentication (wrong secret, not allowlisted...). */
+  refused(key: string, address: string | null, reason: string, now: number): void {
+    const e = this.nodes.get(key);
+    if (e?.report) return; // it authenticated before (or elsewhere): a passing failure, not its state
+    this.put(key, { refused: { at: now, reason, address } });
+  }
+
+  entries(): FleetEntry[] {
+    return [...this.nodes.values()];
+  }
+
+  /** The signed reports held, for a peer that just connected. */
+  signedReports(): SignedReport[] {
+    return [...this.nodes.values()].flatMap((e) => (e.signed ? [e.signed] : []));
+  }
+
+  private put(key: string, patch: Partial<FleetEntry>): void {
+    const e = this.nodes.get(key) ?? { key, report: null, signed: null, lastSeen: null, seenAt: null, refused: null };
+    this.nodes.set(key, { ...e, ...patch });
+    if (this.nodes.size > this.o.maxNodes) this.evict();
+  }
+
+  private evict(): void {
+    let worst: FleetEntry | null = null;
+    for (const e of this.nodes.values()) {
+      if (e.key === this.o.self) continue;
+      if (!worst || (e.lastSeen ?? 0) < (worst.lastSeen ?? 0)) worst = e;
+    }
+    if (worst) this.nodes.delete(worst.key);
+  }
+}

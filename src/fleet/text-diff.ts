@@ -1,0 +1,19 @@
+import { createTwoFilesPatch } from 'diff';
+
+/** Bytes that are not valid UTF-8 or hold a NUL in their first 8 KiB are binary: copied, never diffed. */
+export function isBinary(bytes: Uint8Array): boolean {
+  if (bytes.subarray(0, 8192).includes(0)) return true;
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** A unified diff from `before` to `after` of `path` (null side: absent), or null when either is binary. */
+export function unifiedDiff(path: string, before: Uint8Array | null, after: Uint8Array | null): string | null {
+  if ((before && isBinary(before)) || (after && isBinary(after))) return null;
+  const text = (b: Uint8Array | null) => (b ? Buffer.from(b).toString('utf8') : '');
+  return createTwoFilesPatch(before ? `a/${path}` : '/dev/null', after ? `b/${path}` : '/dev/null', text(before), text(after), '', '', { context: 3 });
+}

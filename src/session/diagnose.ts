@@ -1,0 +1,95 @@
+import type { SwarmStats } from '../swarm/index.js';
+
+export interface Problem {
+  /** Which problem this is, stable while it lasts (the text may change, e.g. a count of seconds). */
+  id: 'failed-step' | 'no-peer-found' | 'peers-gone' | 'auth-failures' | 'allowlist' | 'heads-refused' | 'pieces-unavailable' | 'pinned' | 'not-member';
+  /** `error`: the node is not converging and needs an operator; `warning`: it may be; `info`: by design. */
+  level: 'error' | 'warning' | 'info';
+  text: string;
+}
+
+export interface DiagnoseInput {
+  uptimeSec: number;
+  connectedPeers: number;
+  /** Seconds since the last authenticated peer left, or null if one never connected. */
+  aloneSinceSec: number | null;
+  bootstrap: readonly string[];
+  swarm: Pick<SwarmStats, 'authFailures' | 'rejectedAllowlist'>;
+  refusedHeads: ReadonlyArray<{ code: string }>;
+  lastError: { code: string; message: string } | null;
+  retry: { failures: number; retryInSec: number | null };
+  unavailablePieces: number;
+  progressVersion: number | null;
+  live: number | null;
+  newest: number | null;
+  pinned: boolean;
+  publisher: boolean;
+  membership?: { version: number | null; member: boolean | null };
+}
+
+/** Seconds a node may look for peers (or be without them) before being alone is worth telling. */
+export const ALONE_GRACE_SEC = 10;
+
+/**
+ * Why a node is not where it should be, in words a sysadmin can act on: what `status` prints
+ * under "problems" and what decides its exit status. Pure.
+ */
+export function diagnose(d: DiagnoseInput): Problem[] {
+  const out: Problem[] = [];
+  if (d.lastError) {
+    const next = d.retry.retryInSec === null ? '' : `; retrying in ${Math.max(0, Math.ceil(d.retry.retryInSec))} s`;
+    out.push({ id: 'failed-step', level: 'error', text: `${d.lastError.code}: ${d.lastError.message} (failed ${d.retry.failures} time${d.retry.failures === 1 ? '' : 's'}${next})` });
+  }
+  if (d.connectedPeers === 0 && d.uptimeSec >= ALONE_GRACE_SEC && (d.aloneSinceSec === null || d.aloneSinceSec >= ALONE_GRACE_SEC)) {
+    const where = `network.bootstrap (${d.bootstrap.join(', ') || 'empty'})`;
+    out.push(
+      d.aloneSinceSec === null
+        ? {
+            id: 'no-peer-found',
+            level: 'error',
+            text: `no peer found in ${Math.round(d.uptimeSec)} s: check that cluster.secret is the cluster's (it also names the swarm to look for) and that ${where} lists nodes that are up and reachable`,
+          }
+        : {
+            id: 'peers-gone',
+            level: 'warning',
+            text: `no peer connected for ${Math.round(d.aloneSinceSec)} s: the other nodes are down or unreachable (${where}), or refuse this node (removed from the cluster's membership?)`,
+          },
+    );
+  }
+  if (d.swarm.authFailures > 0) {
+    out.push({ id: 'auth-failures', level: 'warning', text: `${d.swarm.authFailures} connection(s) failed the cluster-secret check: a node with another cluster.secret (or a stranger) reaches this one` });
+  }
+  if (d.swarm.rejectedAllowlist > 0) {
+    out.push({
+      id: 'allowlist',
+      level: 'warning',
+      text: `${d.swarm.rejectedAllowlist} connection(s) refused: the peer is not in the cluster's membership (the signed record, or network.allowlist before one exists)`,
+    });
+  }
+  if (d.membership?.member === false) {
+    out.push({
+      id: 'not-member',
+      level: 'error',
+      text: `this node is not in the cluster's membership (version ${d.membership.version}): the other nodes refuse it; the publisher removed it, or never admitted it ("chunkswarm admit <this node's key>" on the master)`,
+    });
+  }
+  const refused = [...new Set(d.refusedHeads.map((r) => r.code).filter((c) => c === 'E_WRONG_CLUSTER' || c === 'E_BAD_SIGNATURE'))];
+  if (refused.length > 0) {
+    out.push({
+      id: 'heads-refused',
+      level: d.newest === null ? 'error' : 'warning',
+      text: `release heads refused (${refused.join(', ')}): if this node never gets a release, compare cluster.publisherKey with the master's`,
+    });
+  }
+  if (d.unavailablePieces > 0 && d.progressVersion !== null) {
+    out.push({
+      id: 'pieces-unavailable',
+      level: 'warning',
+      text: `${d.unavailablePieces} pieces of release ${d.progressVersion} are on no connected peer: the publisher or the nodes holding them are unreachable`,
+    });
+  }
+  if (!d.publisher && d.pinned && d.newest !== null && d.live !== null && d.newest > d.live) {
+    out.push({ id: 'pinned', level: 'info', text: `pinned at release ${d.live}; release ${d.newest} waits until "chunkswarm unpin"` });
+  }
+  return out;
+}

@@ -1,0 +1,173 @@
+import { hostname } from 'node:os';
+import { ChunkswarmError, type Logger } from '../core/index.js';
+import type { Config } from '../config/index.js';
+import {
+  FleetBook, MAX_UNPULLED_IDS, ReportSigner, driftRecordIds, fleetView, markPulled, packDriftRecord, unpackDriftRecord,
+  type FleetReport, type FleetView, type SignedReport,
+} from '../fleet/index.js';
+import type { SessionPeer } from './peer.js';
+import type { NodeStatusReport } from './status.js';
+
+/** Most reports one status message carries, and takes from a peer. */
+const MAX_REPORTS_PER_MESSAGE = 4096;
+const PULL_TIMEOUT_MS = 120_000;
+
+/** What the gossip needs of the peer table. */
+export interface FleetPeers {
+  list(): SessionPeer[];
+  /** Sends signed reports to every connected peer (in a status message). */
+  sendFleet(reports: SignedReport[]): void;
+}
+
+/** A drift record fetched by `drift pull`, as the control socket returns it (file bytes in base64). */
+export interface PulledDrift {
+  node: { key: string; name: string };
+  record: import('../deploy/index.js').DriftReport;
+  files: Array<{ path: string; kind: 'file' | 'symlink'; mode: number; size: number; target?: string; data: string }>;
+}
+
+/**
+ * The fleet view of one node: makes and signs its own report every fleet.reportIntervalSec, keeps
+ * every node's latest report (FleetBook), relays what is news to its peers, and answers and makes
+ * drift record requests.
+ */
+export class FleetGossip {
+  readonly book: FleetBook;
+  private readonly signer: ReportSigner;
+  private pending: SignedReport[] = [];
+  private lastOwn = 0;
+  private making = false;
+  private readonly complained = new Set<string>();
+
+  constructor(private readonly o: {
+    config: Config;
+    seed: Uint8Array;
+    driftDir: string;
+    log: Logger;
+    peers: () => FleetPeers;
+    status: () => Promise<NodeStatusReport>;
+  }) {
+    this.signer = new ReportSigner(o.seed);
+    this.book = new FleetBook({ self: this.signer.publicKey, allowlist: o.config.network.allowlist, maxNodes: MAX_REPORTS_PER_MESSAGE });
+  }
+
+  get self(): string {
+    return this.signer.publicKey;
+  }
+
+  /** Called every second: the own report when due, then whatever is new goes out. */
+  async tick(now = Date.now()): Promise<void> {
+    if (!this.making && now - this.lastOwn >= this.o.config.fleet.reportIntervalSec * 1000) {
+      this.making = true;
+      try {
+        this.lastOwn = now;
+        const report = ownReport(await this.o.status(), this.o.config, await driftRecordIds(this.o.driftDir));
+        const signed = this.signer.sign(report);
+        this.book.setOwn(signed, report, Date.now());
+        this.pending.push(signed);
+      } finally {
+        this.making = false;
+      }
+    }
+    if (this.pending.length > 0) {
+      this.o.peers().sendFleet(this.pending.slice(-MAX_REPORTS_PER_MESSAGE));
+      this.pending = [];
+    }
+  }
+
+  /** Every report held, for a peer that just connected. */
+  snapshot(): SignedReport[] {
+    return this.book.signedReports().slice(0, MAX_REPORTS_PER_MESSAGE);
+  }
+
+  /** The `fleet` field of a peer's status message. */
+  receive(from: string, items: unknown): void {
+    if (!Array.isArray(items)) return;
+    const now = Date.now();
+    for (const item of items.slice(0, MAX_REPORTS_PER_MESSAGE)) {
+      try {
+        const news = this.book.offer(item, now);
+        if (news) this.pending.push(news);
+      } catch (err) {
+        // Once per peer: a peer on another version, or a forger, would otherwise fill the log.
+        if (this.complained.has(from)) continue;
+        this.complained.add(from);
+        const e = ChunkswarmError.fromSystem(err, 'reading a fleet report');
+        this.o.log.warn(`fleet report relayed by ${from.slice(0, 12)} refused: ${e.message}`, { peer: from, code: e.code });
+      }
+    }
+  }
+
+  view(now = Date.now()): FleetView {
+    return fleetView(this.book.entries(), { now, self: this.self, unreachableAfterSec: this.o.config.fleet.unreachableAfterSec });
+  }
+
+  /** A peer asks for one of our drift records: read from drift/ only, bounded, and then marked pulled. */
+  async serveDrift(p: SessionPeer, id: number, record: string): Promise<void> {
+    const { bytes, served } = await packDriftRecord(this.o.driftDir, record, this.o.config.fleet.maxDriftPullBytes);
+    p.wire.answerDrift(id, bytes);
+    if (served) {
+      this.o.log.info(`drift record ${served} sent to ${p.key.slice(0, 12)}`, { peer: p.key });
+      await markPulled(this.o.driftDir, served, p.key).catch((err: unknown) => {
+        this.o.log.warn(ChunkswarmError.fromSystem(err, `marking drift record ${served} as pulled`).message, { peer: p.key });
+      });
+    }
+  }
+
+  /** `drift pull`: record `record` ('' for the newest) of the node named `node`, which must be connected. */
+  async pull(node: string, record: string): Promise<PulledDrift> {
+    const entry = this.find(node);
+    const name = entry.report?.name ?? entry.key.slice(0, 12);
+    const peer = this.o.peers().list().find((p) => p.key === entry.key);
+    if (!peer) throw new ChunkswarmError('E_CLOSED', `node ${name} (${entry.key.slice(0, 12)}) is not connected to this node: see "chunkswarm fleet"`);
+    const bytes = await peer.wire.requestDrift(record, PULL_TIMEOUT_MS);
+    const bundle = unpackDriftRecord(bytes, this.o.config.fleet.maxDriftPullBytes, name);
+    this.o.log.info(`drift record ${bundle.record.id} pulled from ${name}: ${bundle.files.length} files`, { peer: entry.key });
+    return {
+      node: { key: entry.key, name },
+      record: bundle.record,
+      files: bundle.files.map(({ data, ...f }) => ({ ...f, data: data.toString('base64') })),
+    };
+  }
+
+  /** A node by key, key prefix (8+ hex characters) or name. */
+  private find(spec: string) {
+    const all = this.book.entries().filter((e) => e.key !== this.self);
+    const hits = all.filter((e) => e.key === spec || e.report?.name === spec || (spec.length >= 8 && /^[0-9a-f]+$/.test(spec) && e.key.startsWith(spec)));
+    if (hits.length === 1) return hits[0]!;
+    if (hits.length === 0) throw new ChunkswarmError('E_NOT_FOUND', `no node ${JSON.stringify(spec)} in the fleet (see "chunkswarm fleet")`);
+    throw ChunkswarmError.usage(`${hits.length} nodes match ${JSON.stringify(spec)}: give more of the key`);
+  }
+}
+
+/** The own report, from the status report and the drift records on disk. */
+export function ownReport(s: NodeStatusReport, config: Config, drift: { all: string[]; unpulled: string[] }): FleetReport {
+  const host = config.network.host;
+  return {
+    v: 1,
+    node: s.node,
+    name: config.node.name,
+    address: host === '0.0.0.0' || host === '::' ? hostname() : host,
+    at: Date.now(),
+    publisher: s.publisher,
+    phase: s.phase,
+    // The publisher makes no release live: what it serves is its "live" one.
+    live: s.live ?? (s.publisher ? (s.newest?.version ?? null) : null),
+    newest: s.newest?.version ?? null,
+    progress: s.progress && { version: s.progress.version, have: s.progress.have, total: s.progress.total, bytesHave: s.progress.bytesHave, bytesTotal: s.progress.bytesTotal },
+    bytesUp: s.bytesUp,
+    bytesDown: s.bytesDown,
+    bytesFromPublisher: s.bytesFromPublisher,
+    peers: s.peers.filter((p) => p.connected).length,
+    banned: s.banned.length,
+    lastError: s.lastError?.code ?? null,
+    pinned: s.pinned,
+    livePath: config.livePath,
+    drift: {
+      live: s.verify && { added: s.verify.added, removed: s.verify.removed, changed: s.verify.changed },
+      records: drift.all.length,
+      unpulled: drift.unpulled.slice(-MAX_UNPULLED_IDS),
+      blocked: s.lastError?.code === 'E_DRIFT',
+    },
+  };
+}

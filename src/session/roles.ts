@@ -1,0 +1,35 @@
+import type { Logger, SerialQueue } from '../core/index.js';
+import { canActivate, type Deployer } from '../deploy/index.js';
+
+/**
+ * What sets the publisher and a follower apart once a release is on disk. Everything else (finding
+ * peers, fetching, staging, seeding) is the same program on every node.
+ */
+export interface Role {
+  /** Holds the publisher key: tells peers so, super-seeds, never makes a release live. */
+  readonly publisher: boolean;
+  /** Brings the node's live tree in line with materialized release `version`, if it should be. */
+  settle(version: number): Promise<void>;
+}
+
+/** The master: its releases are made by `publish`; it only serves them. */
+export const publisherRole: Role = {
+  publisher: true,
+  settle: async () => undefined,
+};
+
+/** A frontend: makes each newer release live (under the drift policy) unless pinned, then collects garbage. */
+export function followerRole(o: { deployer: Deployer; serial: SerialQueue; log: Logger }): Role {
+  return {
+    publisher: false,
+    settle: (version) =>
+      o.serial.run(async () => {
+        if (!canActivate(await o.deployer.state(), version)) return;
+        await o.deployer.activate(version);
+        const gc = await o.deployer.gc().catch(() => null);
+        if (gc && gc.removed.length > 0) {
+          o.log.info(`gc: removed releases ${gc.removed.map((r) => r.version).join(', ')}, freed ${gc.freedBytes} bytes`);
+        }
+      }),
+  };
+}

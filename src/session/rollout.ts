@@ -1,0 +1,154 @@
+import { Bitfield, isChunkswarmError, systemClock, type Logger, type ReleaseId, type SerialQueue } from '../core/index.js';
+import type { Config } from '../config/index.js';
+import { releaseId, releasePieces, type SignedRelease } from '../manifest/index.js';
+import type { Deployer, Stager } from '../deploy/index.js';
+import { Download } from './download.js';
+import type { HeadBook } from './heads.js';
+import { fetchObjects, requestObject, type ObjectSources } from './object-fetch.js';
+import type { PeerTable } from './peer-table.js';
+import type { PieceServer } from './piece-server.js';
+import type { AttemptOutcome } from './retry-loop.js';
+import type { Role } from './roles.js';
+import type { Phase } from './status.js';
+import type { UploadPolicy } from './upload-policy.js';
+
+const OBJECT_TIMEOUT_MS = 10_000;
+/** Then the attempt fails, visibly in status, and the retry loop tries again later. */
+const OBJECT_GIVE_UP_MS = 60_000;
+
+export interface RolloutOptions {
+  config: Config;
+  role: Role;
+  deployer: Deployer;
+  heads: HeadBook;
+  server: PieceServer;
+  upload: UploadPolicy;
+  peers: PeerTable;
+  /** Deploy operations (stage completion, activation, operator commands) run one at a time. */
+  serial: SerialQueue;
+  random: () => number;
+  log: Logger;
+  closed: () => boolean;
+}
+
+/**
+ * One node's way to the newest signed release: objects, then pieces into staging, then what its
+ * role does with a staged release (a follower activates it), then serving it whole. attempt() is
+ * idempotent: the RetryLoop calls it again after any failure and it picks up where things are.
+ */
+export class Rollout {
+  phase: Phase = 'starting';
+  objectsFetched = 0;
+  private dl: Download | null = null;
+  /** The release served whole from its files (materialized), as opposed to one being staged. */
+  private servedWhole: ReleaseId | null = null;
+
+  constructor(private readonly o: RolloutOptions) {}
+
+  get download(): Download | null {
+    return this.dl;
+  }
+
+  /** A newer head arrived: the transfer in progress is for a superseded release. */
+  supersede(): void {
+    this.dl?.stop();
+  }
+
+  stop(): void {
+    this.dl?.stop();
+  }
+
+  async attempt(): Promise<AttemptOutcome> {
+    const target = this.o.heads.latest;
+    if (!target) {
+      this.phase = 'idle';
+      return 'done';
+    }
+    const v = target.body.version;
+    const id = releaseId(target.body);
+    if (!(await this.o.deployer.releases.materialized()).includes(v)) {
+      const stager = await this.fetch(target, id);
+      if (!stager) return 'waiting';
+      this.phase = 'activating';
+      await this.o.serial.run(() => stager.complete());
+      this.o.log.info(`release ${v} staged (${stager.written} pieces fetched, ${stager.copied} copied locally)`, { release: v });
+    }
+    // Seeded whole before it is activated: a release blocked by drift still helps the others.
+    if (this.servedWhole !== id) {
+      const o = this.o.deployer.objects;
+      const pieces = await releasePieces(target.body.root, (h) => o.getTree(h), (h) => o.getFile(h));
+      this.o.server.serveRelease(id, pieces);
+      this.o.upload.setSpace({ release: id, version: v, have: Bitfield.full(pieces.length) });
+      this.servedWhole = id;
+    }
+    this.phase = 'activating';
+    await this.o.role.settle(v);
+    this.phase = 'seeding';
+    return 'done';
+  }
+
+  private superseded(target: SignedRelease): boolean {
+    return this.o.closed() || this.o.heads.latest?.body.version !== target.body.version;
+  }
+
+  /** Objects, then pieces, of a release this node lacks. Null if a newer head superseded it. */
+  private async fetch(target: SignedRelease, id: ReleaseId): Promise<Stager | null> {
+    const { config, peers } = this.o;
+    this.phase = 'objects';
+    const sources: ObjectSources = {
+      release: id,
+      peers: () => peers.list(),
+      random: this.o.random,
+      timeoutMs: OBJECT_TIMEOUT_MS,
+      giveUpMs: OBJECT_GIVE_UP_MS,
+      cancelled: () => this.superseded(target),
+      wrongObject: (p, hash) => peers.ban(p, `sent a wrong object for ${hash}`),
+    };
+    const got = await fetchObjects(target.body.root, this.o.deployer.objects, (h) => requestObject(h, sources));
+    this.objectsFetched += got.fetched;
+    if (this.superseded(target)) return null;
+    const stager = await this.o.deployer.stage(target);
+    this.o.server.serve(id, (i) => stager.readPiece(i));
+    this.o.upload.setSpace({ release: id, version: target.body.version, have: new Bitfield(stager.pieces.length, stager.bitfield()) });
+    this.servedWhole = null;
+    this.phase = 'pieces';
+    // These two lines (timestamped by `serve`) delimit the pieces phase; bench/transfer reads them.
+    const missing = stager.missing();
+    const missingBytes = missing.reduce((n, i) => n + stager.pieces[i]!.size, 0);
+    this.o.log.info(`release ${target.body.version}: fetching ${missing.length} of ${stager.pieces.length} pieces (${missingBytes} bytes)`, { release: target.body.version });
+    const dl = new Download({
+      stager,
+      clock: systemClock,
+      random: this.o.random,
+      scheduler: {
+        maxRequestsPerPeer: config.limits.maxRequestsPerPeer,
+        requestTimeoutMs: config.limits.requestTimeoutMs + 2000,
+        unresponsiveMs: config.limits.requestTimeoutMs,
+        // Two seconds of the download cap in flight keeps it busy; more only waits in queues.
+        ...(config.limits.downloadBytesPerSec > 0 && { maxInflightBytes: 2 * config.limits.downloadBytesPerSec }),
+      },
+      onPiece: (i) => {
+        if (this.o.upload.space?.release === id) this.o.upload.gained(i);
+      },
+      onBan: (p, reason) => peers.ban(p, reason),
+      onStall: (p, reason) => void peers.probe(p, reason, target.body.root),
+      log: this.o.log,
+    });
+    this.dl = dl;
+    for (const p of peers.list()) dl.addPeer(p);
+    try {
+      await dl.done;
+      this.o.log.info(`release ${target.body.version}: all pieces received (${dl.duplicates} end-game duplicates)`, { release: target.body.version });
+      return stager;
+    } catch (err) {
+      // Keep what was written for the next attempt, whatever stopped this one.
+      await stager.close().catch(() => undefined);
+      // Stopped for a newer release or a shutdown: nothing failed.
+      if (isChunkswarmError(err, 'E_CLOSED')) return null;
+      throw err;
+    } finally {
+      this.dl = null;
+      dl.stop();
+    }
+  }
+}

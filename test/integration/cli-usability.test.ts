@@ -1,0 +1,81 @@
+/**
+ * What a sysadmin meets at the shell: a pipe closed early, --version, a livePath whose directory
+ * is missing, a failing hook, a data directory the user may not write. Each ends in one coded
+ * line, never a stack trace.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CLI } from '../support/cli.js';
+import { cs, editConfig, ok, publishedCluster, type Cluster } from './deploy-fixture.js';
+
+let dir: string;
+let c: Cluster;
+
+beforeAll(async () => {
+  ({ dir, c } = await publishedCluster('cs-cli-usability-'));
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const STACK = /\n\s+at .*:\d+:\d+/;
+
+describe('the command line, used as a sysadmin would', () => {
+  it('a pipe closed early (| head) ends the output quietly', () => {
+    const r = spawnSync('bash', ['-o', 'pipefail', '-c', `"${process.execPath}" "${CLI}" -c "${c.pub}" show 1 --tree | head -1`], { encoding: 'utf8' });
+    expect(r.stderr).not.toMatch(/EPIPE/);
+    expect(r.status).toBe(0);
+    expect(r.stdout.split('\n').filter(Boolean)).toHaveLength(1);
+  });
+
+  it('--version prints the package version', async () => {
+    const r = ok(await cs(c.pub, '--version'));
+    expect(r.stdout.trim()).toBe(JSON.parse(readFileSync(join(CLI, '..', '..', '..', '..', 'package.json'), 'utf8')).version);
+  });
+
+  it('a livePath whose directory is missing is named, and no hook runs', async () => {
+    const marker = join(dir, 'hook-ran');
+    await editConfig(c.fol, (cfg) => {
+      cfg.livePath = join(dir, 'missing', 'live');
+      cfg.hooks = { preActivate: `touch "${marker}"`, postActivate: null };
+    });
+    const r = await cs(c.fol, 'activate', '1', '--source-data', c.pubData);
+    expect(r.code).toBe(7);
+    expect(r.stderr).toMatch(new RegExp(`E_NOT_FOUND: the directory ${join(dir, 'missing')} that should hold livePath`));
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it("a failing preActivate hook's output is shown once, in the error", async () => {
+    await editConfig(c.fol, (cfg) => {
+      cfg.livePath = join(dir, 'fol', 'live');
+      cfg.hooks = { preActivate: 'echo refused-by-the-hook; exit 3', postActivate: null };
+    });
+    const r = await cs(c.fol, 'activate', '1', '--source-data', c.pubData);
+    expect(r.code).toBe(10);
+    expect((r.stdout + r.stderr).match(/refused-by-the-hook/g)).toHaveLength(1);
+    await editConfig(c.fol, (cfg) => (cfg.hooks = { preActivate: null, postActivate: null }));
+  });
+
+  it('a data directory this user may not write is a coded error that says so, not a stack trace', async (ctx) => {
+    const who = spawnSync('runuser', ['--help']);
+    if (who.error) {
+      console.warn('runuser not found: the unprivileged case is skipped');
+      ctx.skip();
+    }
+    const ro = join(dir, 'ro');
+    await mkdir(ro);
+    await chmod(ro, 0o555);
+    await chmod(dir, 0o755);
+    await editConfig(c.fol, (cfg) => (cfg.dataDir = join(ro, 'data')));
+    // Readable by the other user: only the data directory is out of reach.
+    execFileSync('chmod', ['-R', 'a+rX', join(dir, 'fol'), join(dir, 'pub')]);
+    const r = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, CLI, '-c', c.fol, 'activate', '1', '--source-data', c.pubData], { encoding: 'utf8' });
+    expect(r.status).not.toBe(70);
+    expect(r.stderr).toMatch(/^chunkswarm: E_IO: .*permission denied/);
+    expect(r.stderr).not.toMatch(STACK);
+  });
+});

@@ -1,0 +1,112 @@
+/**
+ * Joining a node the way an operator does (issue 14): a publisher and 3 followers that enforce the
+ * membership the publisher signs; `token create` on the master, `join <token>` for the new node,
+ * the publisher stopped right after the invitation is redeemed, `serve`: the new node is admitted
+ * by everyone and goes live from its peers alone. Then `remove` shuts it out: it is disconnected and
+ * never hears of the next release.
+ */
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalCluster, type NodeHandle } from '../../bench/lib/cluster.js';
+import { generateTree } from '../../bench/lib/gen-tree.js';
+import { cli } from '../../bench/lib/run.js';
+import { bytesLost, sleep } from '../faults/harness.js';
+import type { NetGuardReport } from '../support/net-guard-report.js';
+
+let dir: string;
+let src: string;
+let cluster: LocalCluster;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'cs-join-'));
+  src = join(dir, 'source');
+  await generateTree(src, { bytes: 8 << 20, files: 60, perDir: 20, seed: 14 });
+  cluster = await LocalCluster.create({ dir, followers: 3, membership: true, netGuard: true, extra: { verify: { intervalSec: 0 } } });
+  expect((await cluster.publish(src)).version).toBe(1);
+  for (const n of cluster.nodes) cluster.start(n);
+  await cluster.waitLive(cluster.followers, 1, 90_000);
+}, 150_000);
+
+afterAll(async () => {
+  await cluster?.close();
+  await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+});
+
+const membershipVersion = async (n: NodeHandle) => (await cluster.status(n))?.membership.version ?? null;
+const connectedTo = async (n: NodeHandle, key: string) => (await cluster.status(n))?.peers.some((p) => p.key === key && p.connected) ?? false;
+
+describe('joining with a token, and removing (publisher + 3 followers enforcing the signed membership)', () => {
+  let joiner: NodeHandle;
+  const frontends = () => cluster.followers.filter((f) => f !== joiner);
+
+  it('a joined node is admitted everywhere and goes live from its peers while the publisher is down', async () => {
+    const before = (await membershipVersion(cluster.publisher))!;
+    expect(before).toBe(3);
+    joiner = await cluster.joinFollower('joiner', { name: 'web-4' });
+    // What join wrote: the secrets 0600, a config that enforces the signed membership.
+    expect((await stat(join(joiner.dir, 'cluster.secret'))).mode & 0o777).toBe(0o600);
+    expect((await stat(join(joiner.dataDir, 'node.seed'))).mode & 0o777).toBe(0o600);
+    const cfg = JSON.parse(await readFile(joiner.config, 'utf8')) as { livePath: string; network: { allowlist: unknown } };
+    expect(cfg.network.allowlist).toEqual([]);
+    expect(cfg.livePath).toBe(joiner.live);
+    const list = JSON.parse((await cli(['-c', cluster.publisher.config, 'token', 'list', '--json'])).stdout) as Array<{ state: string; redeemed: Array<{ key: string; name: string }> }>;
+    expect(list.map((i) => i.state)).toEqual(['used']);
+    expect(list[0]!.redeemed).toEqual([expect.objectContaining({ key: joiner.key, name: 'web-4' })]);
+
+    // The new record (with the joiner) reaches every follower from the running publisher.
+    await cluster.waitFor('every follower to take the membership that admits the joiner', async () => {
+      const all = await Promise.all(frontends().map(membershipVersion));
+      return all.every((v) => v === before + 1);
+    });
+    const members = JSON.parse((await cli(['-c', frontends()[0]!.config, 'members', '--json'])).stdout) as { members: Array<{ key: string; name: string }> };
+    expect(members.members).toContainEqual({ key: joiner.key, name: 'web-4' });
+
+    await cluster.stop(cluster.publisher);
+    cluster.start(joiner);
+    await cluster.waitLive([joiner], 1, 90_000);
+    expect(await bytesLost(src, joiner.live)).toBe(0);
+    const s = (await cluster.status(joiner))!;
+    expect(s.membership).toEqual({ version: before + 1, members: 5, enforced: true, member: true });
+    expect(s.bytesFromPublisher).toBe(0);
+    expect(s.bytesDown).toBeGreaterThan(8e6);
+    expect(s.peers.filter((p) => p.connected).length).toBeGreaterThan(0);
+  });
+
+  it('remove disconnects the node everywhere, and it receives no later release', async () => {
+    cluster.start(cluster.publisher);
+    await cluster.waitFor('the joiner and the publisher to meet again', () => connectedTo(cluster.publisher, joiner.key!));
+    const removed = JSON.parse((await cli(['-c', cluster.publisher.config, 'remove', joiner.key!, '--json'])).stdout) as { version: number; members: Array<{ key: string }> };
+    expect(removed.members.map((m) => m.key)).not.toContain(joiner.key);
+    await cluster.waitFor('every node to take the membership without the joiner and drop it', async () => {
+      for (const n of [cluster.publisher, ...frontends()]) {
+        if ((await membershipVersion(n)) !== removed.version || (await connectedTo(n, joiner.key!))) return false;
+      }
+      return true;
+    });
+
+    await cli(['-c', cluster.publisher.config, 'publish', src, '--force']);
+    await cluster.waitLive(frontends(), 2, 60_000);
+    // The followers pass a new head on the moment they take it: a node still connected anywhere
+    // would have it by now. Give the removed one a few more seconds to show it does not.
+    await sleep(3000);
+    const s = (await cluster.status(joiner))!;
+    expect(s.newest?.version).toBe(1);
+    expect(s.live).toBe(1);
+    expect(s.peers.filter((p) => p.connected)).toEqual([]);
+    const refused = await Promise.all([cluster.publisher, ...frontends()].map(async (n) => (await cluster.status(n))!.swarm.rejectedAllowlist));
+    expect(refused.some((r) => (r ?? 0) > 0)).toBe(true);
+  });
+
+  it('no node opened a socket to an address outside 127.0.0.0/8', async () => {
+    await cluster.close();
+    let loopback = 0;
+    for (const n of cluster.nodes) {
+      const report = JSON.parse(await readFile(n.guardReport, 'utf8')) as NetGuardReport;
+      expect(report.nonLoopback, n.name).toEqual([]);
+      loopback += report.loopback.length;
+    }
+    expect(loopback).toBeGreaterThan(0);
+  });
+});

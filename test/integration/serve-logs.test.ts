@@ -1,0 +1,78 @@
+/**
+ * serve's log: a level field on every line, node name, release and error code as fields in JSON
+ * (--log-format json), and --quiet keeping exactly the warnings and errors.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CLI } from '../support/cli.js';
+import { cs, editConfig, ok, publishedCluster, type Cluster } from './deploy-fixture.js';
+import { freeUdpPort } from '../../bench/lib/cluster.js';
+
+let dir: string;
+let c: Cluster;
+
+beforeAll(async () => {
+  ({ dir, c } = await publishedCluster('cs-serve-logs-'));
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Runs a script against the compiled logger in a child process and returns its stderr lines. */
+function loggerLines(opts: string): string[] {
+  const script = `
+    const { createLogger } = await import(${JSON.stringify(join(CLI, '..', 'logger.js'))});
+    const log = createLogger(${opts});
+    log.info('release 3 is live', { release: 3 });
+    log.warn('peer abc dropped', { peer: 'abc' });
+    log.error('no space left on device while staging', { code: 'E_NO_SPACE', release: 4 });`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  expect(r.status, r.stderr).toBe(0);
+  return r.stderr.split('\n').filter(Boolean);
+}
+
+describe('serve logs', () => {
+  it('json: one object per line with level, time, node, message and fields', () => {
+    const lines = loggerLines(`{ format: 'json', quiet: false, node: 'web-7' }`).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((l) => [l.level, l.node, l.msg])).toEqual([
+      ['info', 'web-7', 'release 3 is live'],
+      ['warn', 'web-7', 'peer abc dropped'],
+      ['error', 'web-7', 'no space left on device while staging'],
+    ]);
+    expect(lines[2]).toMatchObject({ code: 'E_NO_SPACE', release: 4 });
+    expect(Number.isNaN(Date.parse(lines[0]!.time as string))).toBe(false);
+  });
+
+  it('human, --quiet: warnings and errors only, the error with its code, whatever the message says', () => {
+    const lines = loggerLines(`{ format: 'human', quiet: true, node: 'web-7' }`);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^\S+Z WARNING: peer abc dropped$/);
+    expect(lines[1]).toMatch(/^\S+Z error: E_NO_SPACE: no space left on device while staging$/);
+  });
+
+  it('a running serve logs JSON lines named after node.name, with the release as a field', async () => {
+    const port = await freeUdpPort();
+    await editConfig(c.pub, (cfg) => {
+      cfg.node = { name: 'master-1' };
+      cfg.network = { ...cfg.network, bootstrap: [`127.0.0.1:${port}`], bootstrapPort: port };
+    });
+    const proc = spawn(process.execPath, [CLI, '-c', c.pub, 'serve', '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    try {
+      const end = Date.now() + 30_000;
+      while (Date.now() < end && !/joined the cluster/.test(err)) await new Promise((r) => setTimeout(r, 100));
+      ok(await cs(c.pub, 'publish', join(dir, 'src'), '--force'));
+      while (Date.now() < end && !/found in the local store/.test(err)) await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+    }
+    const lines = err.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.every((l) => l.node === 'master-1' && typeof l.level === 'string')).toBe(true);
+    expect(lines.find((l) => /found in the local store/.test(String(l.msg)))).toMatchObject({ level: 'info', release: 2 });
+  }, 60_000);
+});

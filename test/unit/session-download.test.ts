@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+import { Bitfield, ChunkswarmError, ManualClock, silentLogger } from '../../src/core/index.js';
+import { seededRandom } from '../../src/scheduler/index.js';
+import { Download } from '../../src/session/download.js';
+import type { SessionPeer } from '../../src/session/peer.js';
+import { PeerStanding } from '../../src/session/peer-standing.js';
+import { declinedError } from '../../src/wire/index.js';
+import { fakePeer, MemoryStager, settle, type FakeWire } from './session-fakes.js';
+
+const SPAN = 1000;
+
+function setup(sizes: number[]) {
+  const clock = new ManualClock();
+  const stager = new MemoryStager(sizes);
+  const events: string[] = [];
+  const dl = new Download({
+    stager,
+    clock,
+    random: seededRandom(7),
+    // The scheduler's own timeout is far away: the wire's timeouts (failRequest) decide.
+    // Two requests at least per peer: the cases below fail them one at a time.
+    scheduler: { unresponsiveFailures: 2, unresponsiveMs: SPAN, requestTimeoutMs: 600_000, minRequestsPerPeer: 2, maxRequestsPerPeer: 4 },
+    onPiece: (i, from) => events.push(`piece ${i} from ${from.key}`),
+    onBan: (p, reason) => events.push(`ban ${p.key}: ${reason}`),
+    onStall: (p, reason) => events.push(`stall ${p.key}: ${reason}`),
+    log: silentLogger,
+  });
+  /** A peer that holds every piece of the release and unchokes us. */
+  const join = (key: string, publisher = false): SessionPeer & { wire: FakeWire } => {
+    const p = fakePeer(key, publisher);
+    p.wire.announce(stager.releaseId, Bitfield.full(sizes.length));
+    p.wire.peerChoking = false;
+    dl.addPeer(p);
+    return p;
+  };
+  const timeout = (p: { wire: FakeWire }, i: number) => p.wire.failRequest(i, new ChunkswarmError('E_TIMEOUT', `piece ${i} timed out`));
+  return { clock, stager, events, dl, join, timeout };
+}
+
+describe('Download', () => {
+  it('asks the peers that hold the pieces, stores what they send and resolves when all are in', async () => {
+    const { dl, stager, join, events } = setup([10, 20, 30, 40]);
+    const a = join('a');
+    const b = join('b');
+    expect(a.wire.amInterested && b.wire.amInterested).toBe(true);
+    for (let round = 0; round < 10 && stager.written.size < 4; round++) {
+      for (const p of [a, b]) for (const i of [...p.wire.requests.keys()]) p.wire.answer(i, stager.data[i]!);
+      await settle();
+    }
+    await dl.done;
+    expect([...stager.written.keys()].sort()).toEqual([0, 1, 2, 3]);
+    expect(events.filter((e) => e.startsWith('piece'))).toHaveLength(4);
+    expect(events.filter((e) => e.startsWith('ban'))).toEqual([]);
+  });
+
+  it('bans a peer whose piece fails the stager\'s hash, and gets the piece from another', async () => {
+    const { dl, stager, join, events } = setup([10]);
+    const liar = join('liar');
+    expect([...liar.wire.requests.keys()]).toEqual([0]);
+    liar.wire.answer(0, new Uint8Array(10));
+    await settle();
+    expect(events).toEqual([expect.stringMatching(/^ban liar: bad piece 0: piece 0, chunk 0: expected hash \w+, got \w+/)]);
+    dl.removePeer('liar'); // the node closes the banned connection
+    const honest = join('honest');
+    honest.wire.answer(0, stager.data[0]!);
+    await dl.done;
+  });
+
+  it('leaves a slow peer alone for a while instead of banning it, and asks it again afterwards', async () => {
+    const { clock, dl, stager, join, events, timeout } = setup([10, 20, 30]);
+    const slow = join('slow');
+    const asked = [...slow.wire.requests.keys()];
+    timeout(slow, asked[0]!);
+    await settle();
+    clock.advance(SPAN);
+    timeout(slow, asked[1]!);
+    await settle();
+    // Two unanswered over the span: a back-off, not a ban; its pieces go to others meanwhile.
+    expect(events).toEqual([]);
+    expect(dl.scheduler.peerStats('slow')).toBeUndefined();
+    const other = join('other');
+    expect(other.wire.requests.size).toBeGreaterThan(0);
+    clock.advance(SPAN);
+    expect(dl.scheduler.peerStats('slow')).toBeDefined();
+    // A late answer (say for a request it got before) clears its record; it is asked again.
+    for (const p of [slow, other]) for (const i of [...p.wire.requests.keys()]) p.wire.answer(i, stager.data[i]!);
+    await settle();
+    for (const p of [slow, other]) for (const i of [...p.wire.requests.keys()]) p.wire.answer(i, stager.data[i]!);
+    await dl.done;
+    expect(events.filter((e) => e.startsWith('ban') || e.startsWith('stall'))).toEqual([]);
+  });
+
+  it('reports a peer silent for three rounds as stalled (the session probes it), still never bans it', async () => {
+    const { clock, join, events, timeout } = setup([10, 20, 30, 40]);
+    const silent = join('silent');
+    for (let round = 0; round < 3; round++) {
+      const asked = [...silent.wire.requests.keys()];
+      expect(asked.length).toBeGreaterThan(0);
+      timeout(silent, asked[0]!);
+      await settle();
+      clock.advance(SPAN);
+      for (const i of asked.slice(1)) timeout(silent, i);
+      await settle();
+      clock.advance(8 * SPAN); // the back-off, whatever its round
+    }
+    expect(events).toEqual([expect.stringMatching(/^stall silent: answered no piece request for 3 rounds/)]);
+  });
+
+  it('bans a peer that keeps refusing pieces it announced while unchoking us, not one that refuses while choking us, nor the publisher', async () => {
+    const { clock, join, events } = setup([10, 20, 30, 40, 50, 60]);
+    const refuse = async (p: { wire: FakeWire }) => {
+      const [i] = [...p.wire.requests.keys()];
+      p.wire.failRequest(i!, declinedError(i!, 'request was rejected'));
+      await settle();
+    };
+    const publisher = join('publisher', true);
+    const choking = join('choking');
+    const liar = join('liar');
+    await refuse(publisher);
+    await refuse(liar);
+    choking.wire.peerChoking = true; // its rejects follow the choke it sent
+    await refuse(choking);
+    clock.advance(SPAN);
+    await refuse(publisher);
+    await refuse(liar);
+    await refuse(choking);
+    expect(events).toEqual([expect.stringMatching(/^ban liar: announced pieces it does not send: refused 2 requests in a row over 1\.0 s/)]);
+  });
+
+  it('does not count a timeout and a refusal together as proof', async () => {
+    const { clock, join, events, timeout } = setup([10, 20, 30, 40]);
+    const loaded = join('loaded');
+    const [first, second] = [...loaded.wire.requests.keys()];
+    loaded.wire.failRequest(first!, declinedError(first!, 'request was rejected'));
+    await settle();
+    clock.advance(SPAN);
+    timeout(loaded, second!);
+    await settle();
+    expect(events.filter((e) => e.startsWith('ban'))).toEqual([]);
+  });
+});
+
+describe('PeerStanding', () => {
+  it('backs off longer each silent round, up to the cap, and forgets it all once the peer sends', () => {
+    const s = new PeerStanding({ failures: 1, spanMs: 0, backOffMs: 100, maxBackOffMs: 300, stalledAfterRounds: 9 });
+    const waits = [0, 1, 2, 3].map((t) => s.timedOut(t));
+    expect(waits.map((v) => (v?.kind === 'back-off' ? v.ms : v?.kind))).toEqual([100, 200, 300, 300]);
+    s.sent();
+    expect(s.timedOut(5)).toMatchObject({ kind: 'back-off', ms: 100 });
+  });
+});

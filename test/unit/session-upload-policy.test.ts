@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { asReleaseId, Bitfield, ManualClock } from '../../src/core/index.js';
+import { seededRandom } from '../../src/scheduler/index.js';
+import type { SessionPeer } from '../../src/session/peer.js';
+import { UploadPolicy } from '../../src/session/upload-policy.js';
+import { fakePeer, type FakeWire } from './session-fakes.js';
+
+const R = asReleaseId('ab'.repeat(32));
+const OTHER = asReleaseId('cd'.repeat(32));
+type Peer = SessionPeer & { wire: FakeWire };
+
+function setup(publisher: boolean, uploadSlots = 2) {
+  const peers = new Map<string, SessionPeer>();
+  const policy = new UploadPolicy(peers, { publisher, uploadSlots, clock: new ManualClock(), random: seededRandom(3) });
+  const connect = (key: string): Peer => {
+    const p = fakePeer(key);
+    peers.set(key, p);
+    policy.peerReady(p);
+    return p;
+  };
+  return { peers, policy, connect };
+}
+
+const held = (b: Bitfield | null) => [...Array(b?.length ?? 0).keys()].filter((i) => b!.get(i));
+
+describe('UploadPolicy on a follower', () => {
+  it('announces its space and each piece it gains to the peers on that space, and unchokes interested peers up to its slots', () => {
+    const { policy, connect } = setup(false);
+    const a = connect('a');
+    const have = new Bitfield(8);
+    have.set(2);
+    policy.setSpace({ release: R, version: 1, have });
+    const b = connect('b');
+    expect(held(a.wire.localHave)).toEqual([2]);
+    expect(b.wire.localSpace).toEqual({ release: R, pieceCount: 8 });
+
+    policy.gained(5);
+    expect(held(a.wire.localHave)).toEqual([2, 5]);
+    b.wire.setSpace(OTHER, new Bitfield(1)); // b moved elsewhere meanwhile: it is not told
+    policy.gained(6);
+    expect(held(b.wire.localHave)).toEqual([]);
+
+    const c = connect('c');
+    for (const p of [a, b, c]) policy.interested(p.key, true);
+    const unchoked = [a, b, c].filter((p) => !p.wire.amChoking);
+    // Two regular slots plus the optimistic one.
+    expect(unchoked.length).toBe(3);
+    expect(policy.allow('a', 0)).toBe(true);
+  });
+});
+
+describe('UploadPolicy on the publisher', () => {
+  it('shows an empty bitfield, offers pieces to the peers, and defers a piece another peer holds', () => {
+    const { policy, connect } = setup(true, 1);
+    const a = connect('a');
+    const b = connect('b');
+    policy.setSpace({ release: R, version: 1, have: Bitfield.full(256) });
+    expect(a.wire.localSpace).toEqual({ release: R, pieceCount: 256 });
+    expect(held(a.wire.localHave)).toEqual([]);
+    a.wire.announce(R, new Bitfield(256));
+    policy.remoteSpace(a);
+    const bHas = new Bitfield(256);
+    bHas.set(10);
+    b.wire.announce(R, bHas);
+    policy.remoteSpace(b);
+    // Choked, a is shown one piece, so that it becomes interested.
+    expect(held(a.wire.localHave)).toHaveLength(1);
+    policy.interested('a', true);
+    const offered = held(a.wire.localHave);
+    expect(offered.length).toBeGreaterThan(1);
+    expect(offered).not.toContain(10);
+    expect(policy.allow('a', offered[0]!)).toBe(true);
+    // b can give piece 10 to a: the publisher's egress is kept for what nobody has.
+    expect(policy.allow('a', 10)).toBe(false);
+  });
+
+  it('does not count the copies of a member others banned, so it does not defer to it', () => {
+    const N = 512; // well beyond the offers one peer holds
+    for (const banned of [false, true]) {
+      const { policy, connect } = setup(true, 4);
+      policy.setSpace({ release: R, version: 1, have: Bitfield.full(N) });
+      const liar = connect('liar');
+      const honest = connect('honest');
+      if (banned) policy.distrust(['liar']);
+      const claimed = new Bitfield(N);
+      for (let i = 0; i < N / 2; i++) claimed.set(i); // claims half the pieces
+      liar.wire.announce(R, claimed);
+      policy.remoteSpace(liar);
+      honest.wire.announce(R, new Bitfield(N));
+      policy.remoteSpace(honest);
+      policy.interested('honest', true);
+      const claimedNotOffered = [...Array(N / 2).keys()].find((i) => !honest.wire.localHave!.get(i))!;
+      // Believed, the liar would hold the only copy of it, and the publisher would defer to it.
+      expect(policy.allow('honest', claimedNotOffered), `liar distrusted: ${banned}`).toBe(banned);
+    }
+  });
+});

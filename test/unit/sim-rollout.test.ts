@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { runSim } from '../../bench/sim/engine.js';
+import { AS_MEASURED, THIS_BRANCH } from '../../bench/sim/policies.js';
+import type { NodeSpec, SimSpec } from '../../bench/sim/types.js';
+
+const KiB = 1024;
+const rate = 1e6;
+const pieces = Array.from({ length: 40 }, (_, i) => (16 + ((i * 37) % 200)) * KiB);
+const content = pieces.reduce((a, b) => a + b, 0);
+const node = (extra: Partial<NodeSpec> = {}): NodeSpec => ({ up: rate, down: rate, latencyMs: 2, joinAt: 0, ...extra });
+
+function spec(nodes: NodeSpec[], extra: Partial<SimSpec> = {}): SimSpec {
+  return {
+    name: 'tiny', seed: 7, pieceSizes: pieces, publisher: { up: rate, down: rate, latencyMs: 2 }, nodes,
+    maxPeers: 64, dtMs: 10, policy: THIS_BRANCH, startDelayMs: 100, finishDelayMs: 100, objectBytes: 20_000, maxTimeMs: 600_000, ...extra,
+  };
+}
+
+describe('rollout simulator (bench/sim) on a tiny swarm', () => {
+  it('brings every node live, with the bytes adding up', () => {
+    const r = runSim(spec(Array.from({ length: 6 }, () => node())));
+    expect(r.incomplete).toBe(0);
+    expect(r.nodes.every((x) => x.live !== null && x.bytesDown >= content)).toBe(true);
+    // Every piece leaves the publisher at least once; nothing is received that was not sent, and
+    // what was sent but not received is at most the frames still on their way at the end.
+    expect(r.publisherSent).toBeGreaterThanOrEqual(content);
+    const up = r.publisherSent + r.nodes.reduce((a, x) => a + x.bytesUp, 0);
+    const down = r.nodes.reduce((a, x) => a + x.bytesDown, 0);
+    expect(down).toBeLessThanOrEqual(up + 1);
+    expect(up - down).toBeLessThan(0.1 * down);
+    expect(r.last!).toBeGreaterThanOrEqual(r.boundSeconds);
+    expect(r.boundSeconds).toBeCloseTo(content / rate, 6);
+  });
+
+  it('is reproducible for a seed', () => {
+    const a = runSim(spec(Array.from({ length: 4 }, () => node())));
+    const b = runSim(spec(Array.from({ length: 4 }, () => node())));
+    expect(a.nodes).toEqual(b.nodes);
+    expect(a.last).toBe(b.last);
+  });
+
+  it('survives a node dying, a late joiner and the publisher leaving after its copy', () => {
+    const nodes = [...Array.from({ length: 5 }, () => node()), node({ failAt: 3_000 }), node({ joinAt: 10_000 })];
+    const r = runSim(spec(nodes, { publisher: { up: rate, down: rate, latencyMs: 2, leaveAt: 30_000 } }));
+    expect(r.nodes[5]!.failed).toBe(true);
+    expect(r.nodes.filter((x) => !x.failed).every((x) => x.live !== null)).toBe(true);
+    expect(r.nodes[6]!.live!).toBeGreaterThan(10);
+  });
+
+  it('bootstraps a new node from frontends alone', () => {
+    const r = runSim(spec([...Array.from({ length: 3 }, () => node({ holds: 'all' })), node()], { publisher: undefined }));
+    expect(r.n).toBe(1);
+    expect(r.publisherSent).toBe(0);
+    expect(r.nodes[0]!.live).not.toBeNull();
+    expect(r.nodes[0]!.bytesFromPublisher).toBe(0);
+  });
+
+  it('runs the session of 2026-11-25 too (the validation baseline)', () => {
+    const r = runSim(spec(Array.from({ length: 6 }, () => node()), { policy: AS_MEASURED }));
+    expect(r.incomplete).toBe(0);
+  });
+});
