@@ -5,6 +5,7 @@
  * (`chunkswarm activate <v> --source-data`, every byte verified), so the figures are the deploy's
  * own cost, without the network (bench/transfer measures that).
  *   npm run bench:deploy [-- --files 50000 --mb 100]
+ *   BENCH_PROFILE_DIR=/tmp/prof npm run bench:deploy   (a CPU profile of each chunkswarm step)
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -21,8 +22,8 @@ const { values } = parseArgs({
 const files = Number(values.files);
 const bytes = Math.round(Number(values.mb) * 1e6);
 
-async function csJson<T>(args: string[]): Promise<{ r: T; seconds: number }> {
-  const { stdout, seconds } = await cli([...args, '--json']);
+async function csJson<T>(args: string[], profile?: string): Promise<{ r: T; seconds: number }> {
+  const { stdout, seconds } = await cli([...args, '--json'], profile ? { profile } : {});
   return { r: JSON.parse(stdout) as T, seconds };
 }
 
@@ -44,8 +45,8 @@ runBench('deploy', values.keep, async (work) => {
   const fromPub = ['--source-data', join(pub, 'data')];
   await new Promise((r) => setTimeout(r, 1100)); // outside the stat cache's racy window
 
-  const v1 = await csJson<PublishSummary>([...P, 'publish', src]);
-  const first = await csJson<DeployResult>([...F, 'activate', '1', ...fromPub]);
+  const v1 = await csJson<PublishSummary>([...P, 'publish', src], 'publish-1');
+  const first = await csJson<DeployResult>([...F, 'activate', '1', ...fromPub], 'first-deploy');
   console.log(
     `tree: ${gen.files} files, ${(gen.bytes / 1e6).toFixed(0)} MB; publish 1: ${v1.seconds.toFixed(1)} s; ` +
       `first deploy on the follower (everything staged): ${first.seconds.toFixed(1)} s`,
@@ -56,17 +57,21 @@ runBench('deploy', values.keep, async (work) => {
   const mirror = join(work, 'mirror');
   if (rsync.ok) await timed('rsync', ['-a', `${src}/`, `${mirror}/`]);
   else console.log(`rsync comparison skipped: ${rsync.reason}`);
+  // The floors: a plain copy of the tree (first deploy) and an lstat of every file (quick verify).
+  const cp = await timed('cp', ['-a', src, join(work, 'cp-copy')]);
+  const walk = await timed('find', [join(fol, 'live/'), '-printf', '%s\n']);
+  console.log(`cp -a of the tree: ${cp.seconds.toFixed(1)} s; find + lstat of the live tree: ${walk.seconds.toFixed(2)} s`);
 
   const spec = onePercent(files, 3);
   const edits = await editTree(src, gen.paths, spec);
   const changed = edits.edited.length + edits.appended.length + edits.added.length;
   console.log(`change: ${edits.edited.length} edited in the middle, ${edits.appended.length} appended, ${edits.added.length} added, ${edits.removed.length} removed`);
 
-  const v2 = await csJson<PublishSummary>([...P, 'publish', src]);
-  const deploy = await csJson<DeployResult>([...F, 'activate', String(v2.r.version), ...fromPub]);
+  const v2 = await csJson<PublishSummary>([...P, 'publish', src], 'publish-2');
+  const deploy = await csJson<DeployResult>([...F, 'activate', String(v2.r.version), ...fromPub], 'stage-activate-2');
   const staged = deploy.r.staged!;
   const stagedFiles = v2.r.files - staged.linkedFiles;
-  const verify = await csJson<VerifyResult>([...F, 'verify']);
+  const verify = await csJson<VerifyResult>([...F, 'verify'], 'verify');
   const verifyAgain = await csJson<VerifyResult>([...F, 'verify']);
   if (verify.r.entries.length + verifyAgain.r.entries.length > 0) throw new Error('verify found drift on a freshly activated release');
   console.log(
@@ -96,6 +101,8 @@ runBench('deploy', values.keep, async (work) => {
     change: { ...spec, changedOrAdded: changed },
     publish1Seconds: v1.seconds,
     firstDeploySeconds: first.seconds,
+    cpSeconds: cp.seconds,
+    lstatWalkSeconds: walk.seconds,
     publish2: { seconds: v2.seconds, hashedFiles: v2.r.hashedFiles, newChunks: v2.r.newChunks, newBytes: v2.r.newBytes },
     stageActivate: { seconds: deploy.seconds, stagedFiles, ...staged, source: 'activate --source-data (no network)' },
     verify: { seconds: verify.seconds, hashed: verify.r.hashed, checked: verify.r.checked, againSeconds: verifyAgain.seconds, againHashed: verifyAgain.r.hashed },

@@ -15,6 +15,7 @@ import type { ChartFile } from './bandwidth/charts.js';
 import type { ScenarioName, StepResult } from './bandwidth/types.js';
 import { repoRoot, writeResult } from './lib/results.js';
 import { runSim } from './sim/engine.js';
+import { groupPieces } from '../src/manifest/index.js';
 import { imagePieces } from './sim/image-pieces.js';
 import { AS_MEASURED, POLICIES, THIS_BRANCH } from './sim/policies.js';
 import { scaleChart, scaleMarkdown, summarise, validationChart, validationMarkdown, type RealRow, type Summary, type ValidationRow } from './sim/report.js';
@@ -30,7 +31,8 @@ const USAGE = `npm run sim -- [options]
   --mb MB --rate MB/S scale: image size and link rate (default 16 and 0.5, as npm run bench)
   --cases LIST        scale: homogeneous,mixed,churn,bootstrap (default all)
   --latency MS        scale: one-way latency of each node (default 10)
-  --piece-kib KIB     scale: pieces as runs of consecutive chunks up to this size (default: one chunk each)
+  --piece-kib KIB     scale: pieces as runs of consecutive chunks up to this size (default: a node's own
+                      layout, pieceTarget(): 64 KiB .. 1 MiB by the release's size)
   --max-peers K       scale: connections per node (default 64, limits.maxPeers)
   --real FILE         validate: the real bench JSON (default the README's run)
   --with FILE         scale: add the scale rows of an earlier sim JSON to the report and charts
@@ -103,7 +105,7 @@ async function scale(): Promise<{ rows: Summary[]; md: string[]; charts: ChartFi
   const latencyMs = Number(o.latency);
   const maxPeers = Number(o['max-peers']);
   const img = await imagePieces({ bytes, files: Math.max(250, Math.round(bytes / 128_000)) });
-  const pieces = o['piece-kib'] ? groupChunks(img.v1, Number(o['piece-kib']) * 1024) : img.v1;
+  const pieces = o['piece-kib'] ? groupPieces(img.v1Chunks, Number(o['piece-kib']) * 1024).map((p) => p.size) : img.v1;
   const ns = o.n.split(',').map(Number);
   const want = new Set(o.cases.split(','));
   const cases: ScaleCase[] = [];
@@ -129,21 +131,6 @@ async function scale(): Promise<{ rows: Summary[]; md: string[]; charts: ChartFi
   const subtitle = `${o.mb} MB image in ${pieces.length} pieces, ${o.rate} MB/s links, ${latencyMs} ms one-way per node, ${maxPeers} peers per node`;
   const charts = ['homogeneous', 'mixed'].filter((f) => rows.some((r) => r.name.startsWith(f))).map((f) => scaleChart(rows, f, subtitle));
   return { rows, md: scaleMarkdown(rows), charts, settings: { rate, bytes, latencyMs, maxPeers, ns, pieces: pieces.length, pieceKiB: o['piece-kib'] ?? null } };
-}
-
-/** Consecutive chunks grouped into pieces of at most `target` bytes (a chunk larger stays whole). */
-function groupChunks(sizes: number[], target: number): number[] {
-  const out: number[] = [];
-  let run = 0;
-  for (const s of sizes) {
-    if (run > 0 && run + s > target) {
-      out.push(run);
-      run = 0;
-    }
-    run += s;
-  }
-  if (run > 0) out.push(run);
-  return out;
 }
 
 async function main(): Promise<void> {

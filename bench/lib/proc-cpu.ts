@@ -52,6 +52,12 @@ export class CpuSampler {
     this.sample();
   }
 
+  /** Samples these processes too from now on (a node started later). */
+  track(pids: number[]): void {
+    for (const pid of pids) if (!this.samples.has(pid)) this.samples.set(pid, []);
+    this.sample();
+  }
+
   stop(): void {
     clearInterval(this.timer);
   }

@@ -15,6 +15,12 @@ export function timed(cmd: string, args: string[], opts: { cwd?: string } = {}):
   });
 }
 
-export function cli(args: string[], opts: { cwd?: string } = {}) {
-  return timed(process.execPath, [CLI, ...args], opts);
+/**
+ * Runs the CLI. With BENCH_PROFILE_DIR set, a call given a `profile` name writes a CPU profile
+ * there (<name>.cpuprofile; summarise it with `node dist/bench/profile-top.js`).
+ */
+export function cli(args: string[], opts: { cwd?: string; profile?: string } = {}) {
+  const dir = process.env.BENCH_PROFILE_DIR;
+  const prof = dir && opts.profile ? ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', `${opts.profile}.cpuprofile`] : [];
+  return timed(process.execPath, [...prof, CLI, ...args], opts);
 }

@@ -1,7 +1,7 @@
 import { ChunkswarmError } from '../core/index.js';
 import { readSecretFile, type Config } from '../config/index.js';
 import { clusterIdOf, releaseId, signRelease, verifyRelease, type ReleaseBody } from '../manifest/index.js';
-import { ChunkIndex, InodeCache, ObjectStore, ReleaseStore } from '../store/index.js';
+import { InodeCache, ObjectStore, ReleaseStore } from '../store/index.js';
 import { Stager } from '../deploy/index.js';
 
 export interface PublishFromOptions {
@@ -54,7 +54,6 @@ export async function publishFrom(opts: PublishFromOptions): Promise<PublishFrom
     release: signed,
     releases,
     objects,
-    chunkIndex: new ChunkIndex({ releases, objects }),
     inodes: await InodeCache.open(config.dataDir),
     liveVersion: opts.from,
   });
@@ -74,7 +73,7 @@ export async function publishFrom(opts: PublishFromOptions): Promise<PublishFrom
     releaseId: releaseId(body),
     from: opts.from,
     root: body.root,
-    linkedFiles: stager.plan.files.filter((f) => f.kind === 'link').length,
+    linkedFiles: stager.linkedFiles,
     copiedPieces: stager.copied,
   };
 }

@@ -42,7 +42,7 @@ export async function demoteRelease(o: {
   const missing = new Set<string>();
   for (const f of content.files) if (lost.has(f.path)) for (const c of f.file.chunks) missing.add(c.hash);
   const done = newBits(content.pieces.length);
-  content.pieces.forEach((p, i) => setBit(done, i, !missing.has(p.hash)));
+  content.pieces.forEach((p, i) => setBit(done, i, !p.chunks.some((c) => missing.has(c.hash))));
   await saveProgress(progressPath(releases, version), {
     release: releaseId(head.body), pieces: content.pieces.length, done, tainted: [...o.tainted],
   });

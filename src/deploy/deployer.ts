@@ -6,6 +6,7 @@ import { activate, recover, type ActivateResult } from './activate.js';
 import { driftSignature, hasDrift, latestDrift, recordDrift, type DriftRecord } from './drift.js';
 import { collectGarbage, type GcResult } from './gc.js';
 import { sealRoot } from './finalize-tree.js';
+import { checkFreshTarget, FRESH_MS } from './fresh-check.js';
 import { currentLive } from './live.js';
 import { driftedInodes, repairRelease, repairReplaced, type RepairContext } from './release-repair.js';
 import type { ChunkSource } from './local-source.js';
@@ -56,6 +57,8 @@ export class Deployer {
   /** What open() repaired. */
   recovered: string[] = [];
   private readonly log: Logger;
+  /** The release this deployer staged last: checked at the cost of what changed if it goes live right away. */
+  private lastStaged: Stager | null = null;
 
   private constructor(
     readonly config: Config,
@@ -103,8 +106,9 @@ export class Deployer {
   }
 
   /**
-   * Opens (or resumes) the staging of a release whose objects are all local. The live tree is
-   * verified first: a drifted file is never hard-linked into the new release nor read as a chunk.
+   * Opens (or resumes) the staging of a release whose objects are all local. Every hard-link donor
+   * and chunk source is checked against the inode cache first: a drifted file is never linked into
+   * the new release nor read as a chunk.
    */
   async stage(release: SignedRelease, o: Pick<StagerOptions, 'flushEvery' | 'onFlush'> = {}): Promise<Stager> {
     const lim = this.config.limits;
@@ -113,14 +117,11 @@ export class Deployer {
       maxPaths: lim.maxReleasePaths, maxBytes: lim.maxReleaseBytes, maxDepth: lim.maxReleaseDepth,
     });
     const live = await this.live();
-    const tainted = new Set<string>();
-    if (live && (await this.releases.materialized()).includes(live.version)) {
-      for (const e of (await this.verify()).entries) if (e.kind !== 'added' && e.new?.inode) tainted.add(e.new.inode);
-    }
-    return Stager.open({
-      ...o, release, releases: this.releases, objects: this.objects, chunkIndex: this.chunkIndex, inodes: this.inodes,
-      liveVersion: live?.version ?? null, tainted, ...(this.opts.clock && { clock: this.opts.clock }),
+    this.lastStaged = await Stager.open({
+      ...o, release, releases: this.releases, objects: this.objects, inodes: this.inodes,
+      liveVersion: live?.version ?? null, ...(this.opts.clock && { clock: this.opts.clock }),
     });
+    return this.lastStaged;
   }
 
   /**
@@ -164,7 +165,7 @@ export class Deployer {
         this.log.warn(`live release ${live.version} was changed by hand (${what}); ${drift ? `recorded in ${drift.dir}` : 'acknowledged'}; release ${version} replaces it`, { release: live.version });
       }
     }
-    if (live?.version !== version && (await this.releases.materialized()).includes(version)) await this.cleanTarget(version, liveDrift);
+    if (live?.version !== version && (await this.releases.materialized()).includes(version)) await this.cleanTarget(version, live?.dir ?? null, liveDrift);
     const result = await activate({ config: this.config, releases: this.releases, version, log: this.log, ...(o.pin !== undefined && { pin: o.pin }) });
     if (ackUsed || state.driftAck) await this.releases.saveState({ ...(await this.state()), driftAck: null } as DeployState);
     if (liveDrift && result.switched && result.previous !== null) {
@@ -172,6 +173,7 @@ export class Deployer {
         this.log.warn(`release ${result.previous} keeps hand edits after it was replaced: ${err instanceof Error ? err.message : String(err)}`, { release: result.previous ?? undefined });
       });
     }
+    this.objects.trim();
     return { ...result, drift, staged: null };
   }
 
@@ -179,9 +181,16 @@ export class Deployer {
    * The release about to go live, checked against its signed content and put back where it
    * differs. What it holds that the live tree's drift record did not already preserve is recorded.
    */
-  private async cleanTarget(version: number, liveDrift: VerifyResult | null): Promise<void> {
-    await sealRoot(this.releases.releasePath(version));
-    const found = await this.verifyRelease(version);
+  private async cleanTarget(version: number, liveDir: string | null, liveDrift: VerifyResult | null): Promise<void> {
+    const dir = this.releases.releasePath(version);
+    await sealRoot(dir);
+    const s = this.lastStaged;
+    this.lastStaged = null;
+    const fresh = s?.version === version && s.completedAt !== null && Date.now() - s.completedAt < FRESH_MS;
+    const found = fresh
+      ? await checkFreshTarget({ dir, version, actions: s.actions, liveDir, liveDrift, objects: this.objects, inodes: this.inodes, owner: ownerOf({}) })
+      : await this.verifyRelease(version);
+    s?.forgetPlan();
     if (!hasDrift(found)) return;
     const preserved = new Set(liveDrift ? driftedInodes(liveDrift.entries) : []);
     const own = found.entries.filter((e) => !(e.new?.inode && preserved.has(e.new.inode)));
@@ -230,10 +239,7 @@ export class Deployer {
     if (!(await this.releases.materialized()).includes(version)) {
       const stager = await this.stage(await this.releases.head(version));
       try {
-        for (const i of o.source ? stager.missing() : []) {
-          const bytes = await o.source!(stager.pieces[i]!.hash);
-          if (bytes) await stager.writePiece(i, bytes);
-        }
+        if (o.source) await stager.fillFrom(o.source);
         await stager.complete();
       } catch (err) {
         // Keep what was written for the next attempt, but report the first failure (e.g. E_NO_SPACE).
@@ -242,7 +248,7 @@ export class Deployer {
       }
       staged = {
         pieces: stager.pieces.length,
-        linkedFiles: stager.plan.files.filter((f) => f.kind === 'link').length,
+        linkedFiles: stager.linkedFiles,
         fromLocal: stager.copied,
         fromSource: stager.written,
       };
@@ -287,7 +293,9 @@ export class Deployer {
     const state = await this.state();
     const live = await this.live();
     const protect = [live?.version, state.live].filter((v): v is number => typeof v === 'number');
-    return collectGarbage({ releases: this.releases, keep: this.config.releases.keep, protect, chunkIndex: this.chunkIndex, inodes: this.inodes });
+    return collectGarbage({
+      releases: this.releases, keep: this.config.releases.keep, protect, chunkIndex: this.chunkIndex, inodes: this.inodes, objects: this.objects,
+    });
   }
 
   private refusePinned(state: NodeState, version: number, live: number | null, allow?: boolean): void {

@@ -1,7 +1,7 @@
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChunkswarmError } from '../core/index.js';
-import { removeTree, type ChunkIndex, type InodeCache, type ReleaseStore } from '../store/index.js';
+import { removeTree, type ChunkIndex, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
 import { progressPath, removeProgress } from './stage-progress.js';
 
 export interface GcResult {
@@ -24,6 +24,8 @@ export async function collectGarbage(o: {
   chunkIndex?: ChunkIndex;
   /** Kept across the unlinks, for the inodes that kept releases share with removed ones. */
   inodes?: InodeCache;
+  /** Its packs of releases no longer on disk go too. */
+  objects?: ObjectStore;
 }): Promise<GcResult> {
   const { releases } = o;
   const have = await releases.materialized();
@@ -45,6 +47,13 @@ export async function collectGarbage(o: {
     await removeTree(releases.stagingPath(Number(name)), o.inodes ? { cache: o.inodes } : {});
     await removeProgress(progressPath(releases, Number(name)));
     result.stagingRemoved.push(Number(name));
+  }
+  if (o.objects) {
+    const roots = new Set<string>();
+    for (const v of [...result.kept, ...(await readdir(releases.stagingDir).catch(() => [] as string[])).filter((n) => /^\d+$/.test(n)).map(Number)]) {
+      roots.add((await releases.head(v).catch(() => null))?.body.root ?? '');
+    }
+    for (const name of o.objects.packs()) if (!roots.has(name)) o.objects.dropPack(name);
   }
   await o.inodes?.save();
   return result;

@@ -68,9 +68,13 @@ export async function healRelease(o: HealOptions): Promise<HealResult> {
   } finally {
     await dirs.restore();
   }
-  for (const { abs, entry } of dirMeta) await applyMeta(abs, entry, o.owner).catch((err) => {
-    throw ChunkswarmError.fromSystem(err, `setting metadata of ${abs}`);
-  });
+  for (const { abs, entry } of dirMeta) {
+    try {
+      applyMeta(abs, entry, o.owner);
+    } catch (err) {
+      throw ChunkswarmError.fromSystem(err, `setting metadata of ${abs}`);
+    }
+  }
   await syncFilesystem(o.dir);
   await o.inodes.save();
   return out;
@@ -97,7 +101,7 @@ async function place(
     await symlink(entry.target!, abs).catch((err) => {
       throw ChunkswarmError.fromSystem(err, `creating symlink ${abs}`);
     });
-    await applySymlinkMeta(abs, entry, o.owner);
+    applySymlinkMeta(abs, entry, o.owner);
     return true;
   }
   await mkdir(abs, { mode: 0o700 }).catch((err) => {
@@ -109,7 +113,7 @@ async function place(
     const childPath = `${path}/${child.name}`;
     if (!(await place(o, dirs, join(abs, child.name), childPath, child, null, [childPath], out))) whole = false;
   }
-  await applyMeta(abs, entry, o.owner);
+  applyMeta(abs, entry, o.owner);
   return whole;
 }
 
@@ -134,7 +138,7 @@ async function placeFile(
     return false;
   }
   try {
-    await applyMeta(tmp, entry, o.owner);
+    applyMeta(tmp, entry, o.owner);
     // The other paths of its in-tree hard-link group share the new inode, as the release says.
     for (const m of members) {
       const mAbs = join(o.dir, m);
@@ -169,7 +173,7 @@ async function assemble(tmp: string, file: FileObject, self: string | null, chun
   try {
     let offset = 0;
     for (const c of file.chunks) {
-      const bytes = (self ? await readVerified(self, offset, c.size, c.hash) : null) ?? (await chunkIndex.readChunk(c.hash));
+      const bytes = (self ? readVerified(self, offset, c.size, c.hash) : null) ?? (await chunkIndex.readChunk(c.hash));
       if (!bytes) {
         complete = false;
         break;

@@ -1,5 +1,5 @@
 export { finalizeTree, onDiskMode, sealRoot, type FinalizeOptions } from './finalize-tree.js';
-export { planStage, type PlanInput, type PlanFile, type LinkCandidate, type StagePlan, type FileAction, type ChunkSlot } from './plan.js';
+export { planFiles, layoutPieces, type Donor, type FileAction, type ChunkSlot, type PieceLayout, type PieceState, type LayoutInput } from './plan.js';
 export { Stager, type StagerOptions } from './stager.js';
 export { activate, recover, runHook, type ActivateOptions, type ActivateResult, type HookResult } from './activate.js';
 export { inspectLive, currentLive, swapLive, type LiveLink } from './live.js';
@@ -7,4 +7,7 @@ export { verifyTree, verifyExitBits, type VerifyResult, type VerifyOptions, type
 export { recordDrift, listDrift, showDrift, driftSignature, type DriftReport, type DriftRecord, type DriftPolicy } from './drift.js';
 export { collectGarbage, type GcResult } from './gc.js';
 export { importFromDataDir, type ChunkSource } from './local-source.js';
+export { loadRelease, releaseTree, type ReleaseContent, type ReleaseEntry, type ReleaseFile, type ReleaseTree } from './release-files.js';
+export { findDonors, sameInode, type DonorSearch, type DonorsFound } from './donors.js';
+export { makeDirs, linkDonors, placeLinks, placeWrites, placeAliases, finishTree, moveIntoPlace, type AliasAction, type LinkAction, type WriteAction } from './materialize.js';
 export { Deployer, canActivate, type DeployerOptions, type DeployResult, type DeployState, type StageStats } from './deployer.js';

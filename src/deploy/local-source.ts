@@ -1,10 +1,16 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ChunkswarmError, type ObjectHash } from '../core/index.js';
-import { verifyRelease, type SignedRelease } from '../manifest/index.js';
-import { ChunkIndex, ObjectStore, ReleaseStore } from '../store/index.js';
+import { verifyRelease, type ChunkRef, type SignedRelease } from '../manifest/index.js';
+import { ChunkIndex, fetchObjects, ObjectStore, ReleaseStore } from '../store/index.js';
+import type { ChunkSlot } from './plan.js';
+import { readVerified } from './stage-fs.js';
 
-/** Where missing pieces may come from besides this node's own releases; must return the exact bytes or null. */
-export type ChunkSource = (hash: string) => Promise<Uint8Array | null>;
+/**
+ * Where missing chunks may come from besides this node's own releases; must return the exact bytes
+ * or null. `at` is where the chunk lies in the release (path relative to its root), if known: a
+ * source holding the same release can read it there without an index.
+ */
+export type ChunkSource = (chunk: ChunkRef, at: ChunkSlot | null) => Promise<Uint8Array | null>;
 
 /**
  * Another node's data directory on this machine (a mounted backup, a second node in a test, a
@@ -22,18 +28,16 @@ export async function importFromDataDir(o: {
   const otherObjects = new ObjectStore(other.objectsDir);
   const release = await other.head(o.version);
   verifyRelease(release, o.publisherKey);
-  const copy = async (hash: ObjectHash): Promise<void> => {
-    if (!(await o.objects.has(hash))) {
-      const bytes = await otherObjects.getBytes(hash);
-      if (!bytes) throw ChunkswarmError.notFound(`object ${hash} of release ${o.version} in ${o.from}`);
-      await o.objects.putBytes(bytes, hash);
-    }
-    const obj = await o.objects.get(hash);
-    if (obj.kind !== 'tree') return;
-    for (const e of obj.entries) if (e.type !== 'symlink') await copy(e.hash!);
-  };
-  await copy(release.body.root);
+  await fetchObjects(release.body.root, o.objects, async (hash: ObjectHash) => {
+    const bytes = await otherObjects.getBytes(hash);
+    if (!bytes) throw ChunkswarmError.notFound(`object ${hash} of release ${o.version} in ${o.from}`);
+    return bytes;
+  });
   await o.releases.saveHead(release);
+  const base = other.releasePath(o.version);
   const index = new ChunkIndex({ releases: other, objects: otherObjects });
-  return { release, source: (hash) => index.readChunk(hash) };
+  return {
+    release,
+    source: async (chunk, at) => (at ? readVerified(join(base, at.path), at.offset, chunk.size, chunk.hash) : null) ?? index.readChunk(chunk.hash),
+  };
 }

@@ -1,90 +1,39 @@
 import { ChunkswarmError } from '../core/index.js';
-import type { ChunkRef, FileObject, TreeEntry } from '../manifest/index.js';
+import type { ChunkRef, FileObject, Piece, TreeEntry } from '../manifest/index.js';
+import type { ReleaseEntry } from './release-files.js';
 
-/** A regular file of the release being staged, in canonical walk order. */
-export interface PlanFile {
-  path: string;
-  entry: TreeEntry;
-  file: FileObject;
-}
-
-/** A file of a retained release that was checked clean and may lend its inode. */
-export interface LinkCandidate {
+/** A file of a retained release found clean, with the content and metadata a path of the new release needs. */
+export interface Donor {
   /** Absolute path. */
   path: string;
-  entry: TreeEntry;
   /** "dev:ino" (see inodeKey). */
   inode: string;
 }
 
-export interface PlanInput {
-  files: readonly PlanFile[];
-  /** The release's pieces (releasePieces order). */
-  pieces: readonly ChunkRef[];
-  /** By file object hash, preferred first (e.g. the live release's file at the same path). */
-  candidates: ReadonlyMap<string, readonly LinkCandidate[]>;
-  /** Inodes of drifted files: never linked, whatever else says they are clean. */
-  tainted: ReadonlySet<string>;
-  /** Whether a clean local file holds the chunk. */
-  hasLocal(hash: string): boolean;
-}
-
-/** Where one occurrence of a chunk lies in the staged release (path relative to its root). */
-export interface ChunkSlot {
-  path: string;
-  offset: number;
-}
-
+/**
+ * What becomes of each regular file of a release: the inode of a donor as it is (link), the
+ * inode of an earlier path of its in-tree hard-link group (alias), or a new inode whose bytes are
+ * written (write). Paths are relative to the release root.
+ */
 export type FileAction =
-  | { kind: 'link'; path: string; entry: TreeEntry; file: FileObject; from: string; inode: string }
-  | { kind: 'alias'; path: string; entry: TreeEntry; file: FileObject; of: string }
-  | { kind: 'assemble'; path: string; entry: TreeEntry; file: FileObject };
-
-export interface StagePlan {
-  files: FileAction[];
-  /** Per piece: every slot of an assembled file to write it at (empty: only linked files hold it). */
-  writes: ChunkSlot[][];
-  /** Per piece: a slot in a linked file holding it, or null. */
-  linkedAt: Array<ChunkSlot | null>;
-  /** Pieces to write that a local clean file holds. */
-  local: number[];
-  /** Pieces to write that must come from the network. */
-  fetch: number[];
-  bytes: { linked: number; local: number; fetch: number };
-}
+  | { kind: 'link'; path: string; entry: TreeEntry; from: string; inode: string }
+  | { kind: 'alias'; path: string; entry: TreeEntry; of: string }
+  | { kind: 'write'; path: string; entry: TreeEntry };
 
 function sameMeta(a: TreeEntry, b: TreeEntry): boolean {
   return a.mode === b.mode && a.mtime === b.mtime && a.uid === b.uid && a.gid === b.gid;
 }
 
 /**
- * Decides, for every file of a release, whether an existing inode can serve it as it is (link), it
- * shares the inode of an earlier path of its hard-link group (alias), or it must be written chunk
- * by chunk (assemble); and for every piece, whether its bytes are local or must be fetched. Pure.
+ * Decides every file's action, in canonical order. `donors` are by path and already known clean;
+ * one inode serves one path (or one hard-link group): two separate files of a release stay
+ * separate. Pure.
  */
-export function planStage(input: PlanInput): StagePlan {
-  const pieceOf = new Map<string, number>();
-  input.pieces.forEach((p, i) => pieceOf.set(p.hash, i));
-  const writes: ChunkSlot[][] = input.pieces.map(() => []);
-  const linkedAt: Array<ChunkSlot | null> = input.pieces.map(() => null);
-  const files: FileAction[] = [];
-  const leaders = new Map<number, PlanFile>();
-  const usedInodes = new Set<string>();
-  let linkedBytes = 0;
-
-  const place = (f: PlanFile, linked: boolean) => {
-    let offset = 0;
-    for (const c of f.file.chunks) {
-      const piece = pieceOf.get(c.hash);
-      if (piece === undefined) throw ChunkswarmError.badObject(`${f.path}: chunk ${c.hash} is not among the release's pieces`);
-      if (linked) linkedAt[piece] ??= { path: f.path, offset };
-      else writes[piece]!.push({ path: f.path, offset });
-      offset += c.size;
-    }
-  };
-
-  for (const f of input.files) {
-    const { path, entry, file } = f;
+export function planFiles(files: readonly ReleaseEntry[], donors: ReadonlyMap<string, Donor>): FileAction[] {
+  const actions: FileAction[] = [];
+  const leaders = new Map<number, ReleaseEntry>();
+  const used = new Set<string>();
+  for (const { path, entry } of files) {
     if (entry.link !== undefined) {
       const leader = leaders.get(entry.link);
       if (leader) {
@@ -93,39 +42,164 @@ export function planStage(input: PlanInput): StagePlan {
             `hard-link group ${entry.link} joins ${leader.path} and ${path}, which differ in content or metadata: one inode cannot be both`,
           );
         }
-        files.push({ kind: 'alias', path, entry, file, of: leader.path });
+        actions.push({ kind: 'alias', path, entry, of: leader.path });
         continue;
       }
-      leaders.set(entry.link, f);
+      leaders.set(entry.link, { path, entry });
     }
-    const donor = (input.candidates.get(entry.hash!) ?? []).find(
-      (c) => c.entry.hash === entry.hash && sameMeta(c.entry, entry) && !input.tainted.has(c.inode) && !usedInodes.has(c.inode),
-    );
-    if (donor) {
-      // One inode per path (or link group): two separate files of a release must stay separate.
-      usedInodes.add(donor.inode);
-      files.push({ kind: 'link', path, entry, file, from: donor.path, inode: donor.inode });
-      linkedBytes += file.size;
-      place(f, true);
+    const donor = donors.get(path);
+    if (donor && !used.has(donor.inode)) {
+      used.add(donor.inode);
+      actions.push({ kind: 'link', path, entry, from: donor.path, inode: donor.inode });
     } else {
-      files.push({ kind: 'assemble', path, entry, file });
-      place(f, false);
+      actions.push({ kind: 'write', path, entry });
     }
   }
+  return actions;
+}
 
-  const local: number[] = [];
-  const fetch: number[] = [];
-  let localBytes = 0;
-  let fetchBytes = 0;
-  input.pieces.forEach((p, i) => {
-    if (writes[i]!.length === 0) return;
-    if (linkedAt[i] !== null || input.hasLocal(p.hash)) {
-      local.push(i);
-      localBytes += p.size;
-    } else {
-      fetch.push(i);
-      fetchBytes += p.size;
-    }
-  });
-  return { files, writes, linkedAt, local, fetch, bytes: { linked: linkedBytes, local: localBytes, fetch: fetchBytes } };
+/** Where one occurrence of a chunk lies: a path relative to the tree being built, or an absolute one for a local source. */
+export interface ChunkSlot {
+  path: string;
+  offset: number;
+}
+
+/** 'done': nothing to write (every chunk lies in a linked file); 'local': every chunk to write is on this node; 'fetch'. */
+export type PieceState = 'done' | 'local' | 'fetch';
+
+const STATES: readonly PieceState[] = ['done', 'local', 'fetch'];
+
+/**
+ * The release's pieces laid over its files: for each chunk (by its ordinal in release order),
+ * every slot of a written file to put it at, a slot of a linked file holding it, a clean local
+ * file outside the tree holding it. A value, kept in typed arrays: a release of 10^5 files has
+ * 10^5 chunks, and an object per slot would weigh tens of MB in a node that serves it for days.
+ */
+export class PieceLayout {
+  private constructor(
+    /** Ordinal of each piece's first chunk (a piece's chunks are consecutive); one more entry at the end. */
+    private readonly firsts: Int32Array,
+    private readonly states: Uint8Array,
+    /** Paths of the tree's files, referred to by index. */
+    private readonly paths: readonly string[],
+    /** Written slots of chunk k: entries writeStart[k] .. writeStart[k+1] of writeFile/writeOffset. */
+    private readonly writeStart: Int32Array,
+    private readonly writeFile: Int32Array,
+    private readonly writeOffset: Float64Array,
+    /** A linked file holding chunk k (index into paths, -1: none), and where. */
+    private readonly linkedFile: Int32Array,
+    private readonly linkedOffset: Float64Array,
+    private readonly locals: ReadonlyMap<number, ChunkSlot>,
+  ) {}
+
+  static build(input: LayoutInput): PieceLayout {
+    const ordinal = new Map<string, number>();
+    input.chunks.forEach((c, i) => ordinal.set(c.hash, i));
+    const n = input.chunks.length;
+    const files = input.actions.filter((a) => a.kind !== 'alias');
+    const chunksOf = files.map((a) => {
+      const file = input.files.get(a.entry.hash!);
+      if (!file) throw ChunkswarmError.badObject(`${a.path}: file object ${a.entry.hash} is not loaded`);
+      return file.chunks.map((c) => {
+        const k = ordinal.get(c.hash);
+        if (k === undefined) throw ChunkswarmError.badObject(`${a.path}: chunk ${c.hash} is not among the release's chunks`);
+        return { k, size: c.size };
+      });
+    });
+    // Two passes over the written files: count the slots of each chunk, then place them.
+    const writeStart = new Int32Array(n + 1);
+    files.forEach((a, f) => {
+      if (a.kind === 'write') for (const { k } of chunksOf[f]!) writeStart[k + 1]!++;
+    });
+    for (let k = 0; k < n; k++) writeStart[k + 1]! += writeStart[k]!;
+    const total = writeStart[n]!;
+    const writeFile = new Int32Array(total);
+    const writeOffset = new Float64Array(total);
+    const fill = writeStart.slice(0, n);
+    const linkedFile = new Int32Array(n).fill(-1);
+    const linkedOffset = new Float64Array(n);
+    files.forEach((a, f) => {
+      let offset = 0;
+      for (const { k, size } of chunksOf[f]!) {
+        if (a.kind === 'write') {
+          writeFile[fill[k]!] = f;
+          writeOffset[fill[k]!++] = offset;
+        } else if (linkedFile[k] === -1) {
+          linkedFile[k] = f;
+          linkedOffset[k] = offset;
+        }
+        offset += size;
+      }
+    });
+    const locals = new Map<number, ChunkSlot>();
+    input.chunks.forEach((c, k) => {
+      const slot = input.local.get(c.hash);
+      if (slot) locals.set(k, slot);
+    });
+    const firsts = new Int32Array(input.pieces.length + 1);
+    const states = new Uint8Array(input.pieces.length);
+    let k = 0;
+    input.pieces.forEach((p, i) => {
+      firsts[i] = k;
+      let needsWrite = false;
+      let allLocal = true;
+      for (let j = k; j < k + p.chunks.length; j++) {
+        if (writeStart[j + 1] === writeStart[j]) continue;
+        needsWrite = true;
+        if (linkedFile[j] === -1 && !locals.has(j)) allLocal = false;
+      }
+      states[i] = !needsWrite ? 0 : allLocal ? 1 : 2;
+      k += p.chunks.length;
+    });
+    firsts[input.pieces.length] = k;
+    if (k !== n) throw ChunkswarmError.badObject(`the pieces cover ${k} chunks, the release has ${n}`);
+    return new PieceLayout(firsts, states, files.map((a) => a.path), writeStart, writeFile, writeOffset, linkedFile, linkedOffset, locals);
+  }
+
+  /** Ordinal of piece i's first chunk. */
+  first(i: number): number {
+    return this.firsts[i]!;
+  }
+
+  state(i: number): PieceState {
+    return STATES[this.states[i]!]!;
+  }
+
+  /** Every slot of a written file where chunk k goes (paths relative to the tree). */
+  writes(k: number): ChunkSlot[] {
+    const out: ChunkSlot[] = [];
+    for (let s = this.writeStart[k]!; s < this.writeStart[k + 1]!; s++) out.push({ path: this.paths[this.writeFile[s]!]!, offset: this.writeOffset[s]! });
+    return out;
+  }
+
+  hasWrites(k: number): boolean {
+    return this.writeStart[k + 1]! > this.writeStart[k]!;
+  }
+
+  /** A slot of a linked file of the tree holding chunk k, or null. */
+  linked(k: number): ChunkSlot | null {
+    const f = this.linkedFile[k]!;
+    return f < 0 ? null : { path: this.paths[f]!, offset: this.linkedOffset[k]! };
+  }
+
+  /** A clean file outside the tree holding chunk k (absolute path), or null. */
+  local(k: number): ChunkSlot | null {
+    return this.locals.get(k) ?? null;
+  }
+}
+
+export interface LayoutInput {
+  actions: readonly FileAction[];
+  /** Content of every file object the actions name, by file object hash. */
+  files: ReadonlyMap<string, FileObject>;
+  /** The release's distinct chunks in order, and its pieces over them. */
+  chunks: readonly ChunkRef[];
+  pieces: readonly Piece[];
+  /** Clean local files outside the tree holding a chunk, by chunk hash. */
+  local: ReadonlyMap<string, ChunkSlot>;
+}
+
+/** Places every chunk of the release and says, per piece, where its bytes will come from. Pure. */
+export function layoutPieces(input: LayoutInput): PieceLayout {
+  return PieceLayout.build(input);
 }

@@ -1,38 +1,74 @@
-import { join } from 'node:path';
 import { ChunkswarmError, type ObjectHash } from '../core/index.js';
-import { releasePieces, walkTree, type ChunkRef, type TreeEntry } from '../manifest/index.js';
+import { groupPieces, releaseChunks, walkTree, type ChunkRef, type FileObject, type Piece, type TreeEntry } from '../manifest/index.js';
 import type { ObjectStore } from '../store/index.js';
-import type { PlanFile } from './plan.js';
 
 /** Linux PATH_MAX, terminating NUL included. */
 const PATH_MAX = 4096;
 
+/** An entry of a release, by its path relative to the release root. */
+export interface ReleaseEntry {
+  path: string;
+  entry: TreeEntry;
+}
+
+/** A regular file of a release with its content object. */
+export interface ReleaseFile extends ReleaseEntry {
+  file: FileObject;
+}
+
+/** Everything materializing and transferring a release needs, from its objects; all in canonical walk order. */
 export interface ReleaseContent {
-  /** Every entry by path, in canonical walk order. */
-  entries: Map<string, TreeEntry>;
-  dirs: string[];
-  symlinks: Array<{ path: string; target: string }>;
-  files: PlanFile[];
-  pieces: ChunkRef[];
+  root: ObjectHash;
+  /** Directories, parents before children. */
+  dirs: ReleaseEntry[];
+  symlinks: ReleaseEntry[];
+  files: ReleaseFile[];
+  /** Every distinct chunk once, at its first occurrence: the pieces, concatenated. */
+  chunks: ChunkRef[];
+  pieces: Piece[];
+}
+
+/** A release's entries by kind, from its tree objects alone. */
+export interface ReleaseTree {
+  root: ObjectHash;
+  dirs: ReleaseEntry[];
+  symlinks: ReleaseEntry[];
+  files: ReleaseEntry[];
 }
 
 /**
- * Everything staging needs to know about a release, from its objects (which must all be local).
- * `base` is where it will be written: a path that would not fit in PATH_MAX there is refused up
- * front rather than failing half-way with ENAMETOOLONG.
+ * Lists a release's entries from its tree objects (which must be local). `base` is where it will
+ * be written: a path that would not fit in PATH_MAX there is refused up front rather than failing
+ * half-way with ENAMETOOLONG.
  */
-export async function loadRelease(root: ObjectHash, objects: ObjectStore, base: string): Promise<ReleaseContent> {
-  const out: ReleaseContent = { entries: new Map(), dirs: [], symlinks: [], files: [], pieces: [] };
-  const loadTree = (h: ObjectHash) => objects.getTree(h);
-  await walkTree(root, loadTree, async (path, entry) => {
-    if (Buffer.byteLength(join(base, path)) >= PATH_MAX) {
+export async function releaseTree(root: ObjectHash, objects: ObjectStore, base: string): Promise<ReleaseTree> {
+  const out: ReleaseTree = { root, dirs: [], symlinks: [], files: [] };
+  const baseBytes = Buffer.byteLength(base) + 1;
+  await walkTree(root, (h) => objects.getTree(h), (path, entry) => {
+    if (baseBytes + Buffer.byteLength(path) >= PATH_MAX) {
       throw ChunkswarmError.unsafePath(path.slice(0, 200) + '…', `the path is longer than PATH_MAX (${PATH_MAX} bytes) under ${base}`);
     }
-    out.entries.set(path, entry);
-    if (entry.type === 'dir') out.dirs.push(path);
-    else if (entry.type === 'symlink') out.symlinks.push({ path, target: entry.target! });
-    else out.files.push({ path, entry, file: await objects.getFile(entry.hash!) });
+    (entry.type === 'dir' ? out.dirs : entry.type === 'symlink' ? out.symlinks : out.files).push({ path, entry });
   });
-  out.pieces = await releasePieces(root, loadTree, (h) => objects.getFile(h));
   return out;
+}
+
+/**
+ * A release's entries with every file object, its chunks and its pieces (objects must all be
+ * local). Its file objects are read from its pack (one file) if it has one, and the pack is made
+ * otherwise; `like` names a release likely to share most of them (the live one), whose pack is read
+ * first when this one has none yet.
+ */
+export async function loadRelease(root: ObjectHash, objects: ObjectStore, base: string, like: ObjectHash | null = null): Promise<ReleaseContent> {
+  const loadTree = (h: ObjectHash) => objects.getTree(h);
+  const loadFile = (h: ObjectHash) => objects.getFile(h);
+  const packed = objects.loadPack(root) > 0;
+  if (!packed && like !== null) objects.loadPack(like);
+  const tree = await releaseTree(root, objects, base);
+  const files: ReleaseFile[] = [];
+  for (const f of tree.files) files.push({ ...f, file: await loadFile(f.entry.hash!) });
+  if (!packed) await objects.savePack(root, new Set(tree.files.map((f) => f.entry.hash!)));
+  // A second walk, over objects now in memory: the one definition of the piece space.
+  const chunks = await releaseChunks(root, loadTree, loadFile);
+  return { ...tree, files, chunks, pieces: groupPieces(chunks) };
 }

@@ -1,13 +1,18 @@
 import { createHash } from 'node:crypto';
-import { closeSync, constants, openSync, readSync, writeSync, type Stats } from 'node:fs';
-import { chmod, lstat, mkdir, open, readlink, symlink, unlink } from 'node:fs/promises';
+import {
+  chmodSync, closeSync, constants, ftruncateSync, lstatSync, mkdirSync, openSync, readlinkSync, readSync, symlinkSync, unlinkSync, writeSync, type Stats,
+} from 'node:fs';
+import { lstat } from 'node:fs/promises';
 import { ChunkswarmError } from '../core/index.js';
-import type { FileObject } from '../manifest/index.js';
 import { removeTree } from '../store/index.js';
 
 /**
  * File operations of staging. None of them follows a symlink: a symlink found where staging
  * expects a directory or a file is either refused or removed, never written through.
+ *
+ * Most are synchronous on purpose: staging makes one to three calls per file of a release of up
+ * to 10^5 files, and a trip through the libuv thread pool costs several times the call itself
+ * (bench/deploy). Loops over files hand the event loop back now and then (yieldEvery).
  */
 
 const NOFOLLOW = constants.O_NOFOLLOW;
@@ -15,6 +20,11 @@ const NOFOLLOW = constants.O_NOFOLLOW;
 /** Whether recorded uid/gid are applied: by default only as root, the one user that can chown. */
 export function ownerOf(opts: { owner?: boolean }): boolean {
   return opts.owner ?? process.getuid?.() === 0;
+}
+
+/** Lets the event loop run (a node keeps serving peers) once every `every` steps of a long synchronous loop. */
+export async function yieldEvery(step: number, every = 1024): Promise<void> {
+  if (step % every === 0) await new Promise<void>((r) => setImmediate(r));
 }
 
 export async function lstatOrNull(path: string): Promise<Stats | null> {
@@ -26,17 +36,27 @@ export async function lstatOrNull(path: string): Promise<Stats | null> {
   }
 }
 
-/** mkdir that refuses to reuse anything but a real directory, which it makes writable for us. */
-export async function ensureDir(path: string): Promise<void> {
-  const st = await lstatOrNull(path);
+export function lstatSyncOrNull(path: string): Stats | null {
   try {
-    if (st === null) await mkdir(path, { mode: 0o700 });
-    else if (!st.isDirectory()) {
-      throw ChunkswarmError.unsafePath(path, `expected a directory in the staging area, found a ${kindOf(st)}; refusing to write through it`);
-    } else if ((st.mode & 0o700) !== 0o700) await chmod(path, (st.mode & 0o7777) | 0o700);
+    return lstatSync(path, { throwIfNoEntry: false }) ?? null;
+  } catch (err) {
+    throw ChunkswarmError.fromSystem(err, `reading ${path}`);
+  }
+}
+
+/** mkdir that refuses to reuse anything but a real directory, which it makes writable for us. True if it created it. */
+export function ensureDir(path: string): boolean {
+  const st = lstatSyncOrNull(path);
+  if (st !== null && !st.isDirectory()) {
+    throw ChunkswarmError.unsafePath(path, `expected a directory in the staging area, found a ${kindOf(st)}; refusing to write through it`);
+  }
+  try {
+    if (st === null) mkdirSync(path, { mode: 0o700 });
+    else if ((st.mode & 0o700) !== 0o700) chmodSync(path, (st.mode & 0o7777) | 0o700);
   } catch (err) {
     throw ChunkswarmError.fromSystem(err, `creating directory ${path}`);
   }
+  return st === null;
 }
 
 export function kindOf(st: Stats): string {
@@ -48,38 +68,36 @@ export function kindOf(st: Stats): string {
 
 /** Removes whatever is at path (a directory with its contents); never follows a symlink. */
 export async function removeAny(path: string, st?: Stats | null): Promise<void> {
-  const s = st === undefined ? await lstatOrNull(path) : st;
+  const s = st === undefined ? lstatSyncOrNull(path) : st;
   if (s === null) return;
   if (s.isDirectory()) return removeTree(path);
-  await unlink(path).catch((err) => {
+  try {
+    unlinkSync(path);
+  } catch (err) {
     throw ChunkswarmError.fromSystem(err, `removing ${path}`);
-  });
+  }
 }
 
 /** A new file of `size` bytes (sparse until written): staging then writes chunks at their offsets. */
-export async function createSized(path: string, size: number): Promise<void> {
+export function createSized(path: string, size: number): void {
   try {
-    const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | NOFOLLOW, 0o600);
+    const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | NOFOLLOW, 0o600);
     try {
-      await fh.truncate(size);
+      if (size > 0) ftruncateSync(fd, size);
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
   } catch (err) {
     throw ChunkswarmError.fromSystem(err, `creating ${path}`);
   }
 }
 
-/**
- * Writes the same bytes at each offset of one file. Synchronous on purpose: this runs once per
- * piece (a chunk, ~64 KiB, going to the page cache), where the promise API's open/write/close
- * round trips through the thread pool cost several times the syscalls themselves (bench/transfer).
- */
-export async function writeAt(path: string, bytes: Uint8Array, offsets: readonly number[]): Promise<void> {
+/** Writes each run of bytes at its offset of one file. */
+export function writeAt(path: string, writes: ReadonlyArray<{ bytes: Uint8Array; offset: number }>): void {
   try {
     const fd = openSync(path, constants.O_WRONLY | NOFOLLOW);
     try {
-      for (const off of offsets) writeSync(fd, bytes, 0, bytes.length, off);
+      for (const w of writes) writeSync(fd, w.bytes, 0, w.bytes.length, w.offset);
     } finally {
       closeSync(fd);
     }
@@ -88,19 +106,19 @@ export async function writeAt(path: string, bytes: Uint8Array, offsets: readonly
   }
 }
 
-/** `size` bytes at `offset` if they hash to `hash`, else null (missing, short or different). Per piece: synchronous, like writeAt. */
-export async function readVerified(path: string, offset: number, size: number, hash: string): Promise<Uint8Array | null> {
+/** `size` bytes at `offset` if they hash to `hash`, else null (missing, short or different). */
+export function readVerified(path: string, offset: number, size: number, hash: string): Buffer | null {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | NOFOLLOW);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ELOOP') return null;
+    if (code === 'ENOENT' || code === 'ELOOP' || code === 'ENOTDIR') return null;
     throw ChunkswarmError.fromSystem(err, `reading ${path}`);
   }
   try {
     const buf = Buffer.allocUnsafe(size);
-    const bytesRead = readSync(fd, buf, 0, size, offset);
+    const bytesRead = size === 0 ? 0 : readSync(fd, buf, 0, size, offset);
     if (bytesRead !== size) return null;
     return createHash('sha256').update(buf).digest('hex') === hash ? buf : null;
   } catch (err) {
@@ -110,48 +128,14 @@ export async function readVerified(path: string, offset: number, size: number, h
   }
 }
 
-/**
- * Checks a file's bytes against its object, chunk by chunk. Returns the ordinals of the chunks that
- * do not match (every chunk when the size is wrong or the path is not a regular file).
- */
-export async function badChunks(path: string, file: FileObject): Promise<number[]> {
-  const all = file.chunks.map((_c, i) => i);
-  let fh;
-  try {
-    fh = await open(path, constants.O_RDONLY | NOFOLLOW);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ELOOP') return file.size === 0 ? [-1] : all;
-    throw ChunkswarmError.fromSystem(err, `verifying ${path}`);
-  }
-  try {
-    const st = await fh.stat();
-    // -1 marks "the file itself is wrong" for files without chunks.
-    if (!st.isFile() || st.size !== file.size) return all.length > 0 ? all : [-1];
-    const bad: number[] = [];
-    const buf = Buffer.allocUnsafe(Math.max(1, ...file.chunks.map((c) => c.size)));
-    let offset = 0;
-    for (let i = 0; i < file.chunks.length; i++) {
-      const c = file.chunks[i]!;
-      const { bytesRead } = await fh.read(buf, 0, c.size, offset);
-      const got = createHash('sha256').update(buf.subarray(0, bytesRead)).digest('hex');
-      if (bytesRead !== c.size || got !== c.hash) bad.push(i);
-      offset += c.size;
-    }
-    return bad;
-  } catch (err) {
-    throw ChunkswarmError.fromSystem(err, `verifying ${path}`);
-  } finally {
-    await fh.close();
-  }
-}
-
 /** Creates or keeps a symlink with exactly this target. */
 export async function placeSymlink(path: string, target: string): Promise<void> {
-  const st = await lstatOrNull(path);
-  if (st?.isSymbolicLink() && (await readlink(path)) === target) return;
+  const st = lstatSyncOrNull(path);
+  if (st?.isSymbolicLink() && readlinkSync(path) === target) return;
   await removeAny(path, st);
-  await symlink(target, path).catch((err) => {
+  try {
+    symlinkSync(target, path);
+  } catch (err) {
     throw ChunkswarmError.fromSystem(err, `creating symlink ${path}`);
-  });
+  }
 }

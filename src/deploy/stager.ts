@@ -1,25 +1,25 @@
 import { createHash } from 'node:crypto';
-import { link } from 'node:fs/promises';
+import { closeSync, constants, openSync, readSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChunkswarmError, isChunkswarmError, systemClock, type Clock, type ReleaseId } from '../core/index.js';
-import { releaseId, type ChunkRef, type SignedRelease } from '../manifest/index.js';
-import { inodeKey, removeTree, syncFilesystem, type ChunkIndex, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
-import { collectCandidates } from './link-candidates.js';
-import { planStage, type FileAction, type StagePlan } from './plan.js';
+import { releaseId, type ChunkRef, type FileObject, type Piece, type SignedRelease } from '../manifest/index.js';
+import { removeTree, syncFilesystem, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
+import { previousChunks } from './donors.js';
+import type { ChunkSource } from './local-source.js';
+import { finishTree, linkDonors, makeDirs, moveIntoPlace, parentOf, placeAliases, placeWrites, type AliasAction, type WriteAction } from './materialize.js';
+import { layoutPieces, type FileAction, type PieceLayout } from './plan.js';
 import { loadRelease, type ReleaseContent } from './release-files.js';
-import { createSized, lstatOrNull, ownerOf, readVerified, removeAny, writeAt } from './stage-fs.js';
+import { lstatSyncOrNull, ownerOf, readVerified, writeAt } from './stage-fs.js';
 import { getBit, loadProgress, newBits, progressPath, removeProgress, saveProgress, setBit } from './stage-progress.js';
-import { completeStage } from './stage-complete.js';
-import { prepareStage } from './stage-prepare.js';
 
 export interface StagerOptions {
   release: SignedRelease;
   releases: ReleaseStore;
   objects: ObjectStore;
-  chunkIndex: ChunkIndex;
-  /** What each inode of the releases was last verified to hold. */
+  /** What each inode of the releases was last verified to hold: donors are checked against it. */
   inodes: InodeCache;
-  /** The version livePath points at: its (just verified) files are the preferred hard-link donors. */
+  /** The version livePath points at: its files, path by path, are the preferred hard-link donors. */
   liveVersion: number | null;
   /** Inodes ("dev:ino") of drifted files: never linked, never read as chunk sources. */
   tainted?: Iterable<string>;
@@ -32,15 +32,23 @@ export interface StagerOptions {
   onFlush?: (recorded: number) => void;
 }
 
+/** A never-written slot of a preallocated file starts with zeros; salvage skips it without hashing. */
+const PROBE_BYTES = 4096;
+
 /**
- * A release being assembled in staging/<v>/, and the piece store of its download: pieces are the
- * release's unique chunks in canonical order (releasePieces), the BitTorrent piece space.
- * open -> writePiece... -> complete; every step survives kill -9 (see open()).
+ * A release being assembled in staging/<v>/, and the piece store of its download: pieces are runs
+ * of the release's unique chunks in canonical order (releasePieces), the BitTorrent piece space.
+ *
+ * open() plans the tree (plan.ts: which files are hard links of clean local files, which are
+ * written) and applies the plan (materialize.ts: directories, links, new files, local chunks);
+ * writePiece() verifies each chunk of a piece once and writes it wherever it occurs; complete()
+ * finishes the tree and renames it to releases/<v>. Every step survives kill -9: pieces are
+ * recorded only after their bytes were made durable, and open() resumes from the record.
  */
 export class Stager {
   readonly version: number;
   readonly releaseId: ReleaseId;
-  readonly pieces: readonly ChunkRef[];
+  readonly pieces: readonly Piece[];
   /** Where the tree is assembled; releases/<v> once complete (or if it already was). */
   dir: string;
   materialized: boolean;
@@ -48,9 +56,13 @@ export class Stager {
   written = 0;
   /** Pieces copied from this node's own files since open. */
   copied = 0;
-  /** @internal shared with stage-complete.ts */
-  readonly tainted: Set<string>;
+  /** Files that are hard links of another release's inode. */
+  readonly linkedFiles: number;
+  /** When complete() made it a release (ms since the epoch), if it did. */
+  completedAt: number | null = null;
   private readonly done: Uint8Array;
+  /** What building the tree needs; dropped once it is a release that only serves its pieces (forgetPlan). */
+  private plan: { content: ReleaseContent; actions: readonly FileAction[]; files: Map<string, FileObject> } | null;
   private pending = 0;
   private lastFlush: number;
   private flushChain: Promise<void> = Promise.resolve();
@@ -58,21 +70,22 @@ export class Stager {
   private readonly flushPieces: number;
   private readonly flushMs: number;
   private readonly clock: Clock;
-  private pieceIndex: Map<string, number> | null = null;
 
   private constructor(
-    readonly opts: StagerOptions,
-    readonly content: ReleaseContent,
-    readonly plan: StagePlan,
+    private readonly opts: StagerOptions,
+    content: ReleaseContent,
+    actions: readonly FileAction[],
+    private readonly layout: PieceLayout,
     materialized: boolean,
-    tainted: Iterable<string>,
+    private readonly tainted: ReadonlySet<string>,
   ) {
     this.version = opts.release.body.version;
     this.releaseId = releaseId(opts.release.body);
     this.pieces = content.pieces;
     this.materialized = materialized;
     this.dir = materialized ? opts.releases.releasePath(this.version) : opts.releases.stagingPath(this.version);
-    this.tainted = new Set(tainted);
+    this.plan = { content, actions, files: new Map(content.files.map((f) => [f.entry.hash!, f.file])) };
+    this.linkedFiles = actions.filter((a) => a.kind === 'link').length;
     this.done = newBits(this.pieces.length);
     this.clock = opts.clock ?? systemClock;
     this.lastFlush = this.clock.now();
@@ -81,49 +94,57 @@ export class Stager {
   }
 
   /**
-   * Plans and prepares staging/<v>: directories, hard links of clean unchanged files, preallocated
-   * files for the rest, and every piece a clean local file holds. A release already materialized
-   * gives a complete Stager that serves its pieces. Resuming: pieces recorded in the progress file
-   * are trusted (their bytes were flushed before they were recorded); files that cannot be trusted
-   * (wrong size, shared inode, wrong type) are recreated and their pieces re-filled.
+   * Plans and prepares staging/<v>. A release already materialized gives a complete Stager that
+   * serves its pieces. Resuming: pieces recorded in the progress file are trusted (their bytes were
+   * made durable before they were recorded) unless a file holding them had to be created anew;
+   * unrecorded bytes a killed run wrote are found by hashing them (salvage).
    */
   static async open(opts: StagerOptions): Promise<Stager> {
-    const { release, releases, objects, chunkIndex } = opts;
+    const { release, releases, objects } = opts;
     const version = release.body.version;
-    const finalDir = releases.releasePath(version);
-    const done = (await releases.materialized()).includes(version);
-    const content = await loadRelease(release.body.root, objects, done ? finalDir : releases.stagingPath(version));
-    if (done) {
-      const plan = planStage({ files: content.files, pieces: content.pieces, candidates: new Map(), tainted: new Set(), hasLocal: () => true });
-      const s = new Stager(opts, content, plan, true, []);
+    if ((await releases.materialized()).includes(version)) {
+      const content = await loadRelease(release.body.root, objects, releases.releasePath(version));
+      const actions: FileAction[] = content.files.map((f) => ({ kind: 'write', path: f.path, entry: f.entry }));
+      const files = new Map(content.files.map((f) => [f.entry.hash!, f.file]));
+      const layout = layoutPieces({ actions, files, chunks: content.chunks, pieces: content.pieces, local: new Map() });
+      const s = new Stager(opts, content, actions, layout, true, new Set());
       s.pieces.forEach((_p, i) => setBit(s.done, i, true));
+      s.forgetPlan();
       return s;
     }
+    const staging = releases.stagingPath(version);
     const ppath = progressPath(releases, version);
+    const like = opts.liveVersion === null ? null : await releases.head(opts.liveVersion).then((h) => h.body.root, () => null);
+    const content = await loadRelease(release.body.root, objects, staging, like);
     const progress = await loadProgress(ppath, releaseId(release.body), content.pieces.length);
-    // No record at all: killed before the first flush, and what it wrote is checked (prepareStage).
+    // No record at all: killed before the first flush, and what it wrote is checked (salvage).
     // A record that is not this release's means a staging area that is not either.
-    if (progress === null && (await lstatOrNull(ppath)) !== null) await removeTree(releases.stagingPath(version), { cache: opts.inodes });
+    if (progress === null && lstatSyncOrNull(ppath) !== null) {
+      await removeTree(staging, { cache: opts.inodes });
+      await removeProgress(ppath);
+    }
     const tainted = new Set([...(opts.tainted ?? []), ...(progress?.tainted ?? [])]);
-    chunkIndex.taint(tainted);
-    await chunkIndex.ensureAll();
-    const candidates = await collectCandidates({
-      releases, objects, liveVersion: opts.liveVersion, staging: version, tainted, owner: ownerOf(opts),
-      wanted: new Set(content.files.map((f) => f.entry.hash!)),
-    });
-    const plan = planStage({ files: content.files, pieces: content.pieces, candidates, tainted, hasLocal: (h) => chunkIndex.has(h) });
-    const s = new Stager(opts, content, plan, false, tainted);
     try {
-      await prepareStage(s, progress?.done ?? null);
+      await mkdir(releases.stagingDir, { recursive: true });
+      const fresh = makeDirs(staging, content.dirs);
+      const { actions, previous } = await linkDonors(staging, {
+        root: content.root, files: content.files.map((f) => ({ path: f.path, entry: f.entry, size: f.file.size })),
+        releases, objects, inodes: opts.inodes, preferred: opts.liveVersion, exclude: version, tainted, owner: ownerOf(opts),
+      }, (path) => !fresh.has(parentOf(path)));
+      const local = await previousChunks({ objects, inodes: opts.inodes, tainted }, previous, actions);
+      const files = new Map(content.files.map((f) => [f.entry.hash!, f.file]));
+      const layout = layoutPieces({ actions, files, chunks: content.chunks, pieces: content.pieces, local });
+      const s = new Stager(opts, content, actions, layout, false, tainted);
+      await s.prepare(progress?.done ?? null);
+      return s;
     } catch (err) {
       // Something not ours was planted in the staging area: start from scratch next time.
       if (isChunkswarmError(err, 'E_UNSAFE_PATH')) {
-        await removeTree(s.dir, { cache: opts.inodes });
+        await removeTree(staging, { cache: opts.inodes });
         await removeProgress(ppath);
       }
       throw err;
     }
-    return s;
   }
 
   bitfield(): Uint8Array {
@@ -141,8 +162,9 @@ export class Stager {
   }
 
   /**
-   * Verifies a piece from the network and writes it wherever its chunk occurs in the release.
-   * Returns false if the piece was already there. E_HASH_MISMATCH: the bytes are not the piece.
+   * Verifies a piece from the network, chunk by chunk (the one check its bytes get), and writes
+   * each chunk wherever it occurs in the release. Returns false if the piece was already there.
+   * E_HASH_MISMATCH: the bytes are not the piece.
    */
   async writePiece(index: number, bytes: Uint8Array): Promise<boolean> {
     const piece = this.pieceAt(index);
@@ -152,9 +174,16 @@ export class Stager {
       await busy;
       return false;
     }
-    const got = createHash('sha256').update(bytes).digest('hex');
-    if (bytes.length !== piece.size || got !== piece.hash) throw ChunkswarmError.hashMismatch(`piece ${index}`, piece.hash, got);
-    const work = this.store(index, bytes);
+    if (bytes.length !== piece.size) throw ChunkswarmError.hashMismatch(`piece ${index}`, `${piece.size} bytes`, `${bytes.length} bytes`);
+    const parts: Uint8Array[] = [];
+    let offset = 0;
+    for (const c of piece.chunks) {
+      const part = bytes.subarray(offset, (offset += c.size));
+      const got = createHash('sha256').update(part).digest('hex');
+      if (got !== c.hash) throw ChunkswarmError.hashMismatch(`piece ${index}, chunk ${parts.length}`, c.hash, got);
+      parts.push(part);
+    }
+    const work = Promise.resolve().then(() => this.store(index, parts));
     this.inFlight.set(index, work);
     try {
       await work;
@@ -166,15 +195,49 @@ export class Stager {
     return true;
   }
 
-  /** A piece's bytes for a peer, read back from disk and re-hashed; null if absent or damaged. */
+  /** A piece's bytes for a peer, read back from disk and re-hashed chunk by chunk; null if absent or damaged. */
   async readPiece(index: number): Promise<Uint8Array | null> {
     const piece = this.pieceAt(index);
     if (!getBit(this.done, index)) return null;
-    for (const slot of [...this.plan.writes[index]!, ...(this.plan.linkedAt[index] ? [this.plan.linkedAt[index]!] : [])]) {
-      const bytes = await readVerified(join(this.dir, slot.path), slot.offset, piece.size, piece.hash);
-      if (bytes) return bytes;
+    const parts: Uint8Array[] = [];
+    for (let j = 0; j < piece.chunks.length; j++) {
+      const bytes = this.stagedChunk(this.layout.first(index) + j, piece.chunks[j]!);
+      if (!bytes) return null;
+      parts.push(bytes);
     }
-    return null;
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+
+  /**
+   * Fills every missing piece from `source` (another data directory, say): each chunk to write is
+   * taken from this node's own files if it is there, else from the source, and verified either way.
+   * Returns the pieces filled; those the source lacks stay missing.
+   */
+  async fillFrom(source: ChunkSource): Promise<number> {
+    let filled = 0;
+    for (const i of this.missing()) {
+      const piece = this.pieces[i]!;
+      const parts: Array<Uint8Array | null> = [];
+      for (let j = 0; j < piece.chunks.length; j++) {
+        const k = this.layout.first(i) + j;
+        const c = piece.chunks[j]!;
+        const slots = this.layout.writes(k);
+        // A chunk only in linked files has nothing to be written: its bytes are not needed.
+        if (slots.length === 0) {
+          parts.push(null);
+          continue;
+        }
+        const bytes = this.localChunk(k, c) ?? verified(await source(c, slots[0]!), c);
+        if (!bytes) break;
+        parts.push(bytes);
+      }
+      if (parts.length < piece.chunks.length || getBit(this.done, i)) continue;
+      this.store(i, parts);
+      this.written++;
+      filled++;
+      if (this.pending >= this.flushPieces) await this.flush();
+    }
+    return filled;
   }
 
   /** Makes every written piece durable, then records it (`force`: even if nothing was written). */
@@ -201,9 +264,11 @@ export class Stager {
   }
 
   /**
-   * Verifies every staged file against its object, applies metadata, makes the tree read-only
-   * and renames it to releases/<v>. A damaged file is re-assembled; if that needs pieces this node
-   * does not have, it throws E_HASH_MISMATCH and missing() lists them again.
+   * Finishes the tree (symlinks, strays removed, metadata), makes it durable and renames it to
+   * releases/<v>. Every byte of a written file was verified on its way in and every linked file
+   * is a clean inode, so nothing is read again here; a written file found damaged (wrong size,
+   * shared, gone) is created again, and if that needs pieces this node does not have, it throws
+   * E_HASH_MISMATCH and missing() lists them again.
    */
   async complete(): Promise<string> {
     if (this.materialized) return this.dir;
@@ -212,9 +277,22 @@ export class Stager {
       throw new ChunkswarmError('E_NOT_FOUND', `${missing} of ${this.pieces.length} pieces of release ${this.version} are not on this node yet`);
     }
     await this.flush();
-    this.dir = await completeStage(this);
+    await this.repairWrites();
+    const { releases, objects, inodes } = this.opts;
+    await finishTree(this.dir, this.need().content, this.actions, objects, ownerOf(this.opts));
+    const final = releases.releasePath(this.version);
+    await moveIntoPlace(this.dir, final, this.version);
+    await removeProgress(progressPath(releases, this.version));
+    this.dir = final;
     this.materialized = true;
-    return this.dir;
+    this.completedAt = Date.now();
+    // Every written file was just verified: the first check of this release reads nothing.
+    for (const a of this.writes()) {
+      const st = lstatSyncOrNull(`${final}/${a.path}`);
+      if (st?.isFile()) inodes.remember(st, a.entry.hash!);
+    }
+    await inodes.save();
+    return final;
   }
 
   /** Flushes progress; the staging area stays for a later open(). */
@@ -222,78 +300,205 @@ export class Stager {
     await this.flush();
   }
 
-  /** @internal: the piece's bytes from a staged slot or a clean local file (re-hashed), or null. */
-  async localBytes(index: number): Promise<Uint8Array | null> {
-    const piece = this.pieces[index]!;
-    const slots = [...(getBit(this.done, index) ? this.plan.writes[index]! : []), ...(this.plan.linkedAt[index] ? [this.plan.linkedAt[index]!] : [])];
-    for (const slot of slots) {
-      const bytes = await readVerified(join(this.dir, slot.path), slot.offset, piece.size, piece.hash);
-      if (bytes) return bytes;
+  /** The plan: what becomes of each file (see planFiles); empty once forgotten. */
+  get actions(): readonly FileAction[] {
+    return this.plan?.actions ?? [];
+  }
+
+  /**
+   * Drops what only building the tree needed (the plan, the file objects): a release that is live
+   * or retained keeps serving its pieces from the layout alone, for as long as the node runs.
+   */
+  forgetPlan(): void {
+    if (this.materialized) this.plan = null;
+  }
+
+  private need(): NonNullable<Stager['plan']> {
+    if (!this.plan) throw new ChunkswarmError('E_USAGE', `release ${this.version} is complete: its plan is no longer kept`);
+    return this.plan;
+  }
+
+  private sizeOf(a: WriteAction): number {
+    return this.need().files.get(a.entry.hash!)!.size;
+  }
+
+  private writes(): WriteAction[] {
+    return this.actions.filter((a): a is WriteAction => a.kind === 'write');
+  }
+
+  private aliases(): AliasAction[] {
+    return this.actions.filter((a): a is AliasAction => a.kind === 'alias');
+  }
+
+  /** New inodes for the files to write, their pieces marked, then every piece this node can fill itself. */
+  private async prepare(recorded: Uint8Array | null): Promise<void> {
+    const created = await placeWrites(this.dir, this.writes(), this.aliases(), (a) => this.sizeOf(a));
+    await placeAliases(this.dir, this.aliases());
+    const { layout } = this;
+    const stale: number[] = [];
+    for (let i = 0; i < this.pieces.length; i++) {
+      if (layout.state(i) === 'done') setBit(this.done, i, true);
+      else if (recorded && getBit(recorded, i)) {
+        if (this.touches(i, created)) stale.push(i);
+        else setBit(this.done, i, true);
+      }
     }
-    return this.opts.chunkIndex.readChunk(piece.hash);
-  }
-
-  /** @internal: writes bytes at every slot of the piece and marks it done (recorded at the next flush). */
-  async store(index: number, bytes: Uint8Array): Promise<void> {
-    const byPath = new Map<string, number[]>();
-    for (const s of this.plan.writes[index]!) byPath.set(s.path, [...(byPath.get(s.path) ?? []), s.offset]);
-    for (const [path, offsets] of byPath) await writeAt(join(this.dir, path), bytes, offsets);
-    setBit(this.done, index, true);
-    this.pending++;
-  }
-
-  /** @internal */
-  markDone(index: number): void {
-    setBit(this.done, index, true);
-  }
-
-  /** @internal */
-  markMissing(index: number): void {
-    setBit(this.done, index, false);
-    this.pending++;
-  }
-
-  /** @internal: (re)creates an assembled file as a new inode of its size (aliases: placeAliases()). */
-  async recreate(action: FileAction): Promise<void> {
-    await removeAny(join(this.dir, action.path));
-    await createSized(join(this.dir, action.path), action.file.size);
-  }
-
-  /** @internal: members of a hard-link group after the first share its staged inode. */
-  async placeAliases(): Promise<void> {
-    for (const a of this.plan.files) {
-      if (a.kind !== 'alias') continue;
-      const abs = join(this.dir, a.path);
-      const st = await lstatOrNull(abs);
-      const leader = await lstatOrNull(join(this.dir, a.of));
-      if (st && leader && inodeKey(st) === inodeKey(leader)) continue;
-      await removeAny(abs, st);
-      await link(join(this.dir, a.of), abs).catch((err) => {
-        throw ChunkswarmError.fromSystem(err, `linking ${a.path}`);
-      });
+    for (let i = 0; i < this.pieces.length; i++) {
+      if (getBit(this.done, i)) continue;
+      if (layout.state(i) === 'local' && this.fillLocal(i)) continue;
+      this.salvage(i, created);
     }
+    // Recorded pieces whose files had to be created again: copied from this node, or fetched again.
+    for (const i of stale) if (!getBit(this.done, i) && !this.fillLocal(i)) this.salvage(i, created);
+    await this.flush(true);
   }
 
-  /** @internal: re-fills a piece from staged or local bytes, or puts it back among the missing. */
-  async refill(index: number): Promise<void> {
-    const bytes = await this.localBytes(index);
-    if (!bytes) return this.markMissing(index);
-    await this.store(index, bytes);
+  /** Whether a chunk of piece `i` goes into one of `paths`. */
+  private touches(i: number, paths: ReadonlySet<string>): boolean {
+    if (paths.size === 0) return false;
+    for (let k = this.layout.first(i); k < this.layout.first(i + 1); k++) {
+      if (this.layout.writes(k).some((s) => paths.has(s.path))) return true;
+    }
+    return false;
+  }
+
+  /** Writes piece `i` from this node's own files if every chunk it needs is there, verified. */
+  private fillLocal(i: number): boolean {
+    const piece = this.pieces[i]!;
+    const parts: Array<Uint8Array | null> = [];
+    for (let j = 0; j < piece.chunks.length; j++) {
+      const k = this.layout.first(i) + j;
+      if (!this.layout.hasWrites(k)) {
+        parts.push(null);
+        continue;
+      }
+      const bytes = this.localChunk(k, piece.chunks[j]!);
+      if (!bytes) return false;
+      parts.push(bytes);
+    }
+    this.store(i, parts);
+    this.copied++;
+    return true;
+  }
+
+  /**
+   * Pieces written before a kill but not yet recorded are still in the files kept from that run:
+   * each chunk is hashed where it was written and, if whole, taken instead of being fetched again.
+   */
+  private salvage(i: number, created: ReadonlySet<string>): void {
+    const piece = this.pieces[i]!;
+    const parts: Array<Uint8Array | null> = [];
+    for (let j = 0; j < piece.chunks.length; j++) {
+      const k = this.layout.first(i) + j;
+      const c = piece.chunks[j]!;
+      const slots = this.layout.writes(k);
+      if (slots.length === 0) {
+        parts.push(null);
+        continue;
+      }
+      let bytes: Uint8Array | null = null;
+      for (const s of slots) {
+        if (created.has(s.path) || startsWithHole(join(this.dir, s.path), s.offset, c.size)) continue;
+        if ((bytes = readVerified(join(this.dir, s.path), s.offset, c.size, c.hash))) break;
+      }
+      if (!bytes) return;
+      parts.push(bytes);
+    }
+    this.store(i, parts);
     this.copied++;
   }
 
-  private pieceAt(index: number): ChunkRef {
+  /** A chunk's bytes from a linked file of the tree or a clean local file, verified; null if neither has it. */
+  private localChunk(k: number, c: ChunkRef): Uint8Array | null {
+    const linked = this.layout.linked(k);
+    const local = this.layout.local(k);
+    return (
+      (linked ? readVerified(`${this.dir}/${linked.path}`, linked.offset, c.size, c.hash) : null) ??
+      (local ? readVerified(local.path, local.offset, c.size, c.hash) : null)
+    );
+  }
+
+  /** A chunk's bytes from the tree itself (a written copy of a recorded piece, or a linked file), verified. */
+  private stagedChunk(k: number, c: ChunkRef): Uint8Array | null {
+    const linked = this.layout.linked(k);
+    for (const s of [...this.layout.writes(k), ...(linked ? [linked] : [])]) {
+      const bytes = readVerified(`${this.dir}/${s.path}`, s.offset, c.size, c.hash);
+      if (bytes) return bytes;
+    }
+    return null;
+  }
+
+  /** Writes each chunk at every slot (`null`: a chunk with nothing to write) and marks the piece done (recorded at the next flush). */
+  private store(i: number, parts: ReadonlyArray<Uint8Array | null>): void {
+    const byPath = new Map<string, Array<{ bytes: Uint8Array; offset: number }>>();
+    parts.forEach((bytes, j) => {
+      if (!bytes) return;
+      for (const s of this.layout.writes(this.layout.first(i) + j)) {
+        const list = byPath.get(s.path);
+        if (list) list.push({ bytes, offset: s.offset });
+        else byPath.set(s.path, [{ bytes, offset: s.offset }]);
+      }
+    });
+    for (const [path, list] of byPath) writeAt(`${this.dir}/${path}`, list);
+    setBit(this.done, i, true);
+    this.pending++;
+  }
+
+  /**
+   * Written files are checked at lstat speed before they become a release: a file that is gone,
+   * of the wrong size or shared with something outside the tree was tampered with under staging.
+   */
+  private async repairWrites(): Promise<void> {
+    const aliasesOf = new Map<string, number>();
+    for (const a of this.aliases()) aliasesOf.set(a.of, (aliasesOf.get(a.of) ?? 0) + 1);
+    const bad = this.writes().filter((a) => {
+      const st = lstatSyncOrNull(`${this.dir}/${a.path}`);
+      return !st?.isFile() || st.size !== this.sizeOf(a) || st.nlink !== 1 + (aliasesOf.get(a.path) ?? 0);
+    });
+    if (bad.length === 0) return;
+    const paths = new Set(bad.map((a) => a.path));
+    const created = await placeWrites(this.dir, bad, this.aliases(), (a) => this.sizeOf(a));
+    await placeAliases(this.dir, this.aliases());
+    for (let i = 0; i < this.pieces.length; i++) {
+      if (!this.touches(i, paths)) continue;
+      setBit(this.done, i, false);
+      this.pending++;
+      if (!this.fillLocal(i)) this.salvage(i, created);
+    }
+    await this.flush(true);
+    const missing = this.missing().length;
+    if (missing > 0) {
+      throw new ChunkswarmError(
+        'E_HASH_MISMATCH',
+        `${[...paths].join(', ')} changed under ${this.dir} while release ${this.version} was staged; ${missing} pieces must be fetched again`,
+      );
+    }
+  }
+
+  private pieceAt(index: number): Piece {
     const p = Number.isInteger(index) ? this.pieces[index] : undefined;
     if (!p) throw ChunkswarmError.usage(`piece ${index} is outside release ${this.version}'s ${this.pieces.length} pieces`);
     return p;
   }
+}
 
-  /** @internal */
-  indexOf(hash: string): number {
-    this.pieceIndex ??= new Map(this.pieces.map((p, i) => [p.hash as string, i]));
-    const i = this.pieceIndex.get(hash) ?? -1;
-    if (i < 0) throw ChunkswarmError.badObject(`chunk ${hash} is not a piece of release ${this.version}`);
-    return i;
+function verified(bytes: Uint8Array | null, c: ChunkRef): Uint8Array | null {
+  return bytes && bytes.length === c.size && createHash('sha256').update(bytes).digest('hex') === c.hash ? bytes : null;
+}
+
+function startsWithHole(path: string, offset: number, size: number): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch {
+    return true;
+  }
+  try {
+    const buf = Buffer.alloc(Math.min(PROBE_BYTES, size));
+    const n = readSync(fd, buf, 0, buf.length, offset);
+    return buf.subarray(0, n).every((b) => b === 0);
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -241,7 +241,7 @@ export class Download {
     try {
       if (this.o.stager.hasPiece(index)) this.duplicates++;
       else {
-        // The one check of the bytes: the stager hashes them as it stores them.
+        // The one check of the bytes: the stager hashes each chunk of the piece as it stores it.
         await this.o.stager.writePiece(index, bytes);
         this.o.onPiece(index, p);
       }

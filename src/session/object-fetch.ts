@@ -1,71 +1,8 @@
 import { ChunkswarmError, isChunkswarmError, type ObjectHash, type ReleaseId } from '../core/index.js';
-import { decodeObject, type TreeObject } from '../manifest/index.js';
-import type { ObjectStore } from '../store/index.js';
 import type { SessionPeer } from './peer.js';
 
-/** Asks the swarm for one object's bytes; the caller has already checked the hash. */
-export type ObjectRequester = (hash: ObjectHash) => Promise<Uint8Array>;
-
-/**
- * Makes every tree and file object of a release local, walking down from the root. A tree object
- * is stored only after everything below it, so a local tree object means a complete subtree and
- * is skipped without looking inside: a new release costs only the objects on its changed paths.
- */
-export async function fetchObjects(
-  root: ObjectHash,
-  objects: ObjectStore,
-  request: ObjectRequester,
-  concurrency = 16,
-): Promise<{ fetched: number; bytes: number }> {
-  let fetched = 0;
-  let bytes = 0;
-  let active = 0;
-  const waiters: Array<() => void> = [];
-  const slot = async <T>(fn: () => Promise<T>): Promise<T> => {
-    while (active >= concurrency) await new Promise<void>((r) => waiters.push(r));
-    active++;
-    try {
-      return await fn();
-    } finally {
-      active--;
-      waiters.shift()?.();
-    }
-  };
-  const get = (hash: ObjectHash) =>
-    slot(async () => {
-      const b = await request(hash);
-      fetched++;
-      bytes += b.length;
-      return b;
-    });
-
-  // Each distinct object once, however many paths share it (a subtree referenced 16 times in
-  // each of 6 levels is 8 objects, not 16^6 requests).
-  const started = new Map<string, Promise<void>>();
-  const once = (hash: ObjectHash, fetch: (hash: ObjectHash) => Promise<void>): Promise<void> => {
-    let p = started.get(hash);
-    if (!p) started.set(hash, (p = fetch(hash)));
-    return p;
-  };
-  const ensureFile = async (hash: ObjectHash): Promise<void> => {
-    if (await objects.has(hash)) return;
-    await objects.putBytes(await get(hash), hash);
-  };
-  const ensureTree = async (hash: ObjectHash): Promise<void> => {
-    if (await objects.has(hash)) return;
-    const raw = await get(hash);
-    const tree = decodeObject(raw);
-    if (tree.kind !== 'tree') throw ChunkswarmError.badObject(`${hash} should be a tree object, a peer sent a ${tree.kind}`);
-    await Promise.all(
-      (tree as TreeObject).entries.map((e) =>
-        e.type === 'dir' ? once(e.hash!, ensureTree) : e.type === 'file' ? once(e.hash!, ensureFile) : Promise.resolve(),
-      ),
-    );
-    await objects.putBytes(raw, hash);
-  };
-  await once(root, ensureTree);
-  return { fetched, bytes };
-}
+// Where the objects of a release come from is the swarm's business; walking them is the store's.
+export { fetchObjects } from '../store/index.js';
 
 /** Where `requestObject` may ask, and when it must give up. */
 export interface ObjectSources {

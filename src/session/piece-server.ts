@@ -1,6 +1,6 @@
 import type { ObjectHash, ReleaseId } from '../core/index.js';
 import type { ObjectStore, ChunkIndex } from '../store/index.js';
-import type { ChunkRef } from '../manifest/index.js';
+import type { Piece } from '../manifest/index.js';
 import type { WireStore } from '../wire/index.js';
 
 /** Reads one piece of a release's piece space, re-hashed; null if this node cannot serve it. */
@@ -23,11 +23,18 @@ export class PieceServer implements WireStore {
     this.spaces.set(release, reader);
   }
 
-  /** A retained, materialized release served straight from its files. */
-  serveRelease(release: ReleaseId, pieces: readonly ChunkRef[]): void {
+  /** A retained, materialized release served straight from its files, chunk by chunk. */
+  serveRelease(release: ReleaseId, pieces: readonly Piece[]): void {
     this.serve(release, async (i) => {
       const p = pieces[i];
-      return p ? this.chunkIndex.readChunk(p.hash) : null;
+      if (!p) return null;
+      const parts: Uint8Array[] = [];
+      for (const c of p.chunks) {
+        const bytes = await this.chunkIndex.readChunk(c.hash);
+        if (!bytes) return null;
+        parts.push(bytes);
+      }
+      return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
     });
   }
 

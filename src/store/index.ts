@@ -6,3 +6,4 @@ export { removeTree } from './remove-tree.js';
 export { ChunkIndex, inodeKey, type ChunkLocation, type ChunkIndexOptions } from './chunk-index.js';
 export { DataLock } from './data-lock.js';
 export { InodeCache, type InodeStat } from './inode-cache.js';
+export { fetchObjects, type ObjectRequester } from './fetch-objects.js';

@@ -10,6 +10,12 @@ export interface StatKey {
   ino: number;
 }
 
+/**
+ * On disk: this header, then key NUL value NUL ... (a path cannot hold NUL). Parsing it is a split,
+ * several times faster than JSON for 10^5 entries.
+ */
+const HEADER = 'chunkswarm-stat-cache 1\0';
+
 /** "size:mtimeMs:ctimeMs:ino:" — a string, so that a cache of 10^5 files parses fast and small. */
 function fingerprint(k: StatKey): string {
   return `${k.size}:${k.mtimeMs}:${k.ctimeMs}:${k.ino}:`;
@@ -40,14 +46,14 @@ export class StatCache {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return this;
       throw ChunkswarmError.fromSystem(err, `reading stat cache ${this.path}`);
     }
-    try {
-      const parsed = JSON.parse(text) as Record<string, unknown>;
-      this.entries = new Map(Object.entries(parsed).filter((e): e is [string, string] => typeof e[1] === 'string'));
-    } catch {
-      // A damaged cache only costs a re-hash; never a reason to fail.
-      this.entries = new Map();
+    // A damaged cache (or one of another format) only costs a re-hash; never a reason to fail.
+    this.entries = new Map();
+    if (!text.startsWith(HEADER)) {
       this.dirty = true;
+      return this;
     }
+    const fields = text.slice(HEADER.length).split('\0');
+    for (let i = 0; i + 1 < fields.length; i += 2) this.entries.set(fields[i]!, fields[i + 1]!);
     return this;
   }
 
@@ -88,7 +94,9 @@ export class StatCache {
 
   async save(): Promise<void> {
     if (!this.dirty || this.path === null) return;
-    await atomicWrite(this.path, JSON.stringify(Object.fromEntries(this.entries)));
+    const fields: string[] = [];
+    for (const [key, value] of this.entries) fields.push(key, value);
+    await atomicWrite(this.path, HEADER + fields.join('\0'));
     this.dirty = false;
   }
 }

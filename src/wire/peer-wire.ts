@@ -1,6 +1,6 @@
 import Wire from 'bittorrent-protocol';
 import { Bitfield, ChunkswarmError, systemClock, type ObjectHash, type ReleaseId } from '../core/index.js';
-import { CHUNK_MAX } from '../manifest/index.js';
+import { PIECE_MAX } from '../manifest/index.js';
 import { FrameGuard } from './frame-guard.js';
 import { checkPeerId, clusterInfoHash } from './info-hash.js';
 import { DriftClient } from './drift-client.js';
@@ -56,7 +56,7 @@ export class PeerWire implements WireControl {
   constructor(opts: PeerWireOptions) {
     const clock = opts.clock ?? systemClock;
     const { limits } = opts;
-    const maxPieceBytes = limits.maxPieceBytes ?? CHUNK_MAX;
+    const maxPieceBytes = limits.maxPieceBytes ?? PIECE_MAX;
     this.maxMessageBytes = limits.maxMessageBytes;
     this.maxPieces = limits.maxPieces ?? DEFAULT_MAX_PIECES;
     this.stream = opts.stream;

@@ -40,7 +40,7 @@ export interface WireLimits {
   maxOutstandingRequestsFromPeer: number;
   /** Per piece request; also the deadline for the peer to complete the handshakes. */
   requestTimeoutMs: number;
-  /** Largest piece; default CHUNK_MAX (256 KiB). */
+  /** Largest piece; default PIECE_MAX (1 MiB). */
   maxPieceBytes?: number;
   /** Largest piece space a peer may announce; default 2^26 (an 8 MiB bitfield). */
   maxPieces?: number;

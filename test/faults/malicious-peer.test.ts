@@ -14,7 +14,7 @@ import { since, startRogue, sumBytesLost, type Rogue } from './harness.js';
 import { declareCases } from './record.js';
 
 const TREE = { bytes: 4 * 1024 * 1024, files: 24, perDir: 8 };
-const MODES = { 'corrupt-chunks': /bad piece \d+: piece \d+: expected hash \w+, got \w+/, 'lying-bitfield': /announced pieces it does not send/, stall: /stalls piece requests/ } as const;
+const MODES = { 'corrupt-chunks': /bad piece \d+: piece \d+, chunk \d+: expected hash \w+, got \w+/, 'lying-bitfield': /announced pieces it does not send/, stall: /stalls piece requests/ } as const;
 let dir: string;
 let cluster: LocalCluster;
 const rogues: Rogue[] = [];

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NodeHandle } from '../../bench/lib/cluster.js';
-import { walkTree, type ChunkRef } from '../../src/manifest/index.js';
+import { releasePieces, walkTree, type Piece } from '../../src/manifest/index.js';
 import { ObjectStore, ReleaseStore } from '../../src/store/index.js';
 
 interface Slot {
@@ -25,8 +25,9 @@ export class PieceOracle {
 
   private constructor(
     readonly version: number,
-    readonly pieces: readonly ChunkRef[],
-    private readonly slots: readonly Slot[][],
+    readonly pieces: readonly Piece[],
+    /** Every place each chunk occurs, by chunk hash. */
+    private readonly slots: ReadonlyMap<string, readonly Slot[]>,
   ) {}
 
   /** Reads the release's piece list and every place each piece occurs from the publisher's store. */
@@ -34,24 +35,16 @@ export class PieceOracle {
     const releases = new ReleaseStore(publisherData);
     const objects = new ObjectStore(releases.objectsDir);
     const head = await releases.head(version);
-    const pieces: ChunkRef[] = [];
-    const slots: Slot[][] = [];
-    const index = new Map<string, number>();
+    const slots = new Map<string, Slot[]>();
     await walkTree(head.body.root, (h) => objects.getTree(h), async (path, entry) => {
       if (entry.type !== 'file') return;
       let offset = 0;
       for (const c of (await objects.getFile(entry.hash!)).chunks) {
-        let i = index.get(c.hash);
-        if (i === undefined) {
-          i = pieces.length;
-          index.set(c.hash, i);
-          pieces.push(c);
-          slots.push([]);
-        }
-        slots[i]!.push({ path, offset });
+        slots.set(c.hash, [...(slots.get(c.hash) ?? []), { path, offset }]);
         offset += c.size;
       }
     });
+    const pieces = await releasePieces(head.body.root, (h) => objects.getTree(h), (h) => objects.getFile(h));
     return new PieceOracle(version, pieces, slots);
   }
 
@@ -83,16 +76,21 @@ export class PieceOracle {
     this.seen.delete(node.name);
   }
 
+  /** Whether every chunk of piece `i` is somewhere on that disk. */
   private async onDisk(bases: string[], i: number): Promise<boolean> {
-    const piece = this.pieces[i]!;
-    for (const base of bases) {
-      for (const slot of this.slots[i]!) {
-        const bytes = await readAt(join(base, slot.path), slot.offset, piece.size);
-        if (!bytes || bytes.subarray(0, PROBE).every((b) => b === 0)) continue;
-        if (createHash('sha256').update(bytes).digest('hex') === piece.hash) return true;
+    for (const c of this.pieces[i]!.chunks) {
+      let found = false;
+      for (const base of bases) {
+        for (const slot of this.slots.get(c.hash)!) {
+          const bytes = await readAt(join(base, slot.path), slot.offset, c.size);
+          if (!bytes || bytes.subarray(0, PROBE).every((b) => b === 0)) continue;
+          if ((found = createHash('sha256').update(bytes).digest('hex') === c.hash)) break;
+        }
+        if (found) break;
       }
+      if (!found) return false;
     }
-    return false;
+    return true;
   }
 }
 

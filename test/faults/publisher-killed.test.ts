@@ -58,7 +58,11 @@ describe('fault 1: the publisher is killed mid-rollout', () => {
     meta.notes = [`killed at ${(100 * atKill).toFixed(0)}% mean progress with all ${covered} pieces on followers; they finished ${since(t0).toFixed(1)} s later`];
     expect(meta.bytesLost).toBe(0);
     expect(await honestBans(c)).toEqual([]);
-    for (const f of c.followers) expect((await c.status(f))!.bytesFromPublisher).toBeLessThan(oracle.bytesTotal);
+    // Who got what from the publisher depends on who it unchoked first (a follower alone with it
+    // may be offered the whole of a small release, and a fast publisher may complete another
+    // between two status reports); what must hold is that the followers traded.
+    const fromPeers = (await Promise.all(c.followers.map((f) => c.status(f)))).map((s) => s!.bytesDown - s!.bytesFromPublisher);
+    expect(fromPeers.reduce((a, b) => a + b, 0), `bytes the followers got from each other: ${fromPeers.join(', ')}`).toBeGreaterThan(0);
   }, 120_000);
 
   it('followers report the pieces nobody has, and finish when the publisher returns', async (ctx) => {

@@ -3,7 +3,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Stager } from '../../src/deploy/index.js';
-import { ChunkIndex, InodeCache, ObjectStore, ReleaseStore } from '../../src/store/index.js';
+import { InodeCache, ObjectStore, ReleaseStore } from '../../src/store/index.js';
 import { chunkBytes, clusterIdOf, generatePublisherKeys, signRelease, type SignedRelease, type TreeEntry } from '../../src/manifest/index.js';
 import { asChunkHash, isChunkswarmError, type ObjectHash } from '../../src/core/index.js';
 
@@ -18,6 +18,8 @@ export class Craft {
   readonly network = new Map<string, Uint8Array>();
   readonly releases: ReleaseStore;
   readonly objects: ObjectStore;
+  /** One inode cache for the node, as a Deployer holds. */
+  readonly inodes = InodeCache.memory();
 
   private constructor(readonly dir: string) {
     this.releases = new ReleaseStore(join(dir, 'data'));
@@ -64,12 +66,17 @@ export class Craft {
 
   open(r: SignedRelease, liveVersion: number | null = null, extra: Partial<Parameters<typeof Stager.open>[0]> = {}): Promise<Stager> {
     const { releases, objects } = this;
-    return Stager.open({ release: r, releases, objects, chunkIndex: new ChunkIndex({ releases, objects }), inodes: InodeCache.memory(), liveVersion, ...extra });
+    return Stager.open({ release: r, releases, objects, inodes: this.inodes, liveVersion, ...extra });
+  }
+
+  /** A piece's bytes as the network would send them. */
+  piece(s: Stager, i: number): Buffer {
+    return Buffer.concat(s.pieces[i]!.chunks.map((c) => this.network.get(c.hash)!));
   }
 
   /** Feeds every missing piece from the "network" and completes. */
   async finish(s: Stager): Promise<string> {
-    for (const i of s.missing()) await s.writePiece(i, this.network.get(s.pieces[i]!.hash)!);
+    for (const i of s.missing()) await s.writePiece(i, this.piece(s, i));
     return s.complete();
   }
 }

@@ -9,7 +9,7 @@ import { chmod, copyFile, lstat, readFile, readdir, readlink, rm, stat, writeFil
 import { join } from 'node:path';
 import { settle } from '../support/tree.js';
 import { cs, csJson, editConfig, ok, publishedCluster, type Cluster } from './deploy-fixture.js';
-import type { DeployResult, DriftReport } from '../../src/index.js';
+import { Deployer, importFromDataDir, loadConfig, type DeployResult, type DriftReport } from '../../src/index.js';
 
 let dir: string;
 let src: string;
@@ -153,5 +153,31 @@ describe('deploy: hand edits never leak through shared inodes', () => {
     expect(kept.every((p) => p.startsWith('drift/') && p.endsWith('/bin/run.sh')), kept.join(', ')).toBe(true);
     const records = await csJson<DriftReport[]>(c.fol, 'drift', 'list');
     expect(records.some((x) => x.preserved.includes('bin/run.sh'))).toBe(true);
+  });
+
+  it('a release staged by the running node, then a live file edited before its switch: the switch puts it back', async () => {
+    expect(await release()).toBe(2);
+    await writeFile(join(src, 'data/new.txt'), 'new in 3\n');
+    await settle();
+    ok(await cs(c.pub, 'publish', src));
+    // As serve does: stage, complete, then activate in the same process.
+    const config = await loadConfig(c.fol);
+    const d = await Deployer.open(config);
+    const { release: head, source } = await importFromDataDir({
+      from: c.pubData, version: 3, publisherKey: Buffer.from(config.cluster.publisherKey, 'hex'), releases: d.releases, objects: d.objects,
+    });
+    const stager = await d.stage(head);
+    await stager.fillFrom(source);
+    await stager.complete();
+    const r3 = join(c.folData, 'releases', '3');
+    expect((await stat(join(r3, 'bin/run.sh'))).ino).toBe((await stat(join(c.folLive, 'bin/run.sh'))).ino);
+
+    await editInPlace(join(c.folLive, 'bin/run.sh'), '#!/bin/sh\necho HOTFIX before the switch\n');
+    const r = await d.activate(3);
+    expect(r).toMatchObject({ version: 3, previous: 2, switched: true });
+    expect(r.drift!.report.preserved).toEqual(['bin/run.sh']);
+    const deep = await cs(c.fol, 'verify', '--deep');
+    expect(deep.code, deep.stdout).toBe(0);
+    expect(await filesContaining(c.folData, 'HOTFIX')).toEqual([`drift/${r.drift!.id}/bin/run.sh`]);
   });
 });

@@ -21,9 +21,9 @@ const missing = stager.missing();
 say({ missing: missing.length, pieces: stager.pieces.length });
 for (const i of missing) {
   await new Promise((r) => setTimeout(r, Number(delayArg)));
-  const bytes = await source(stager.pieces[i]!.hash);
+  const parts = await Promise.all(stager.pieces[i]!.chunks.map((c) => source(c, null)));
   say({ writing: i });
-  await stager.writePiece(i, bytes!);
+  await stager.writePiece(i, Buffer.concat(parts.map((p) => p!)));
 }
 say({ done: true });
 setInterval(() => undefined, 1000);

@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { loadConfig, readClusterSecret } from '../../src/config/index.js';
-import { clusterIdOf, encodeSignedRelease, generatePublisherKeys, releaseId, releasePieces, signRelease, type ChunkRef, type ReleaseBody } from '../../src/manifest/index.js';
+import { clusterIdOf, encodeSignedRelease, generatePublisherKeys, releaseId, releasePieces, signRelease, type Piece, type ReleaseBody } from '../../src/manifest/index.js';
 import { Bitfield, type ObjectHash, type ReleaseId } from '../../src/core/index.js';
 import { ObjectStore, ReleaseStore } from '../../src/store/index.js';
 import { Swarm } from '../../src/swarm/index.js';
@@ -49,8 +49,8 @@ function forgedHeads(): Uint8Array[] {
 }
 
 /** Piece lists of the releases in the config's data directory, by release id (flood mode). */
-const pieceLists = new Map<ReleaseId, readonly ChunkRef[]>();
-async function piecesOf(release: ReleaseId): Promise<readonly ChunkRef[] | null> {
+const pieceLists = new Map<ReleaseId, readonly Piece[]>();
+async function piecesOf(release: ReleaseId): Promise<readonly Piece[] | null> {
   if (pieceLists.has(release)) return pieceLists.get(release)!;
   const releases = new ReleaseStore(config.dataDir);
   const objects = new ObjectStore(releases.objectsDir);

@@ -1,134 +1,148 @@
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { planStage, type LinkCandidate, type PlanFile, type PlanInput } from '../../src/deploy/index.js';
+import { layoutPieces, planFiles, type Donor, type FileAction, type PieceLayout, type ReleaseFile } from '../../src/deploy/index.js';
 import { asChunkHash, asObjectHash, isChunkswarmError } from '../../src/core/index.js';
-import type { ChunkRef, FileObject, TreeEntry } from '../../src/manifest/index.js';
+import { groupPieces, pieceTarget, PIECE_MAX, PIECE_MIN, type ChunkRef, type FileObject, type TreeEntry } from '../../src/manifest/index.js';
 
 const h = (s: string) => createHash('sha256').update(s).digest('hex');
 const chunk = (name: string, size = 100): ChunkRef => ({ hash: asChunkHash(h(`chunk ${name}`)), size });
 const fileOf = (...chunks: ChunkRef[]): FileObject => ({ kind: 'file', size: chunks.reduce((n, c) => n + c.size, 0), chunks });
 const objHash = (f: FileObject) => asObjectHash(h(JSON.stringify(f)));
 
-function planFile(path: string, file: FileObject, meta: Partial<TreeEntry> = {}): PlanFile {
+function releaseFile(path: string, file: FileObject, meta: Partial<TreeEntry> = {}): ReleaseFile {
   const entry: TreeEntry = { name: path.split('/').pop()!, type: 'file', mode: 0o644, mtime: 1_000, hash: objHash(file), ...meta };
   return { path, entry, file };
 }
 
-function candidate(f: PlanFile, inode: string, meta: Partial<TreeEntry> = {}): LinkCandidate {
-  return { path: `/data/releases/1/${f.path}`, entry: { ...f.entry, ...meta }, inode };
-}
+const donor = (path: string, inode: string): Donor => ({ path: `/data/releases/1/${path}`, inode });
 
-/** The pieces as releasePieces would list them: unique chunks in file order. */
-function piecesOf(files: PlanFile[]): ChunkRef[] {
+/** The release's distinct chunks in file order, as releaseChunks lists them. */
+function chunksOf(files: ReleaseFile[]): ChunkRef[] {
   const seen = new Set<string>();
   const out: ChunkRef[] = [];
   for (const f of files) for (const c of f.file.chunks) if (!seen.has(c.hash)) (seen.add(c.hash), out.push(c));
   return out;
 }
 
-function input(files: PlanFile[], candidates: LinkCandidate[] = [], extra: Partial<PlanInput> = {}): PlanInput {
-  const byHash = new Map<string, LinkCandidate[]>();
-  for (const c of candidates) byHash.set(c.entry.hash!, [...(byHash.get(c.entry.hash!) ?? []), c]);
-  return { files, pieces: piecesOf(files), candidates: byHash, tainted: new Set(), hasLocal: () => false, ...extra };
+function layout(files: ReleaseFile[], actions: FileAction[], local: Map<string, { path: string; offset: number }> = new Map()) {
+  const chunks = chunksOf(files);
+  return layoutPieces({ actions, files: new Map(files.map((f) => [f.entry.hash!, f.file])), chunks, pieces: chunks.map((c) => ({ size: c.size, chunks: [c] })), local });
 }
 
+const states = (l: PieceLayout, n: number) => Array.from({ length: n }, (_, i) => l.state(i));
 const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((n) => chunk(n)) as [ChunkRef, ChunkRef, ChunkRef, ChunkRef];
 
-describe('planStage', () => {
-  it('links a clean retained file with the same object and metadata; assembles and fetches the rest', () => {
-    const same = planFile('etc/app.conf', fileOf(a));
-    const changed = planFile('data/x.bin', fileOf(b, c));
-    const plan = planStage(input([same, changed], [candidate(same, '1:10')]));
-    expect(plan.files.map((f) => [f.path, f.kind])).toEqual([['etc/app.conf', 'link'], ['data/x.bin', 'assemble']]);
-    expect(plan.files[0]).toMatchObject({ from: '/data/releases/1/etc/app.conf', inode: '1:10' });
-    // Piece 0 (chunk a) is only in the linked file: nothing to write or fetch.
-    expect(plan.writes[0]).toEqual([]);
-    expect(plan.linkedAt[0]).toEqual({ path: 'etc/app.conf', offset: 0 });
-    expect(plan.fetch).toEqual([1, 2]);
-    expect(plan.local).toEqual([]);
-    expect(plan.bytes).toEqual({ linked: 100, local: 0, fetch: 200 });
-  });
-
-  it.each([
-    ['mode', { mode: 0o600 }],
-    ['mtime', { mtime: 2_000 }],
-    ['owner', { uid: 5, gid: 5 }],
-  ])('does not link a candidate whose %s differs: one inode cannot carry two metadata', (_what, meta) => {
-    const f = planFile('f', fileOf(a));
-    const plan = planStage(input([f], [candidate(f, '1:1', meta)]));
-    expect(plan.files[0]!.kind).toBe('assemble');
-  });
-
-  it('never links a drifted (tainted) inode, even when its entry looks identical', () => {
-    const f = planFile('index.html', fileOf(a, b));
-    const plan = planStage(input([f], [candidate(f, '1:7')], { tainted: new Set(['1:7']), hasLocal: () => true }));
-    expect(plan.files[0]!.kind).toBe('assemble');
-    expect(plan.local).toEqual([0, 1]);
-    expect(plan.fetch).toEqual([]);
-  });
-
-  it('falls back to the next clean candidate when the first one drifted', () => {
-    const f = planFile('index.html', fileOf(a));
-    const plan = planStage(input([f], [candidate(f, '1:7'), { ...candidate(f, '1:8'), path: '/data/releases/0/index.html' }], { tainted: new Set(['1:7']) }));
-    expect(plan.files[0]).toMatchObject({ kind: 'link', inode: '1:8', from: '/data/releases/0/index.html' });
+describe('planFiles', () => {
+  it('links a path that has a clean donor and writes the rest', () => {
+    const same = releaseFile('etc/app.conf', fileOf(a));
+    const changed = releaseFile('data/x.bin', fileOf(b, c));
+    const actions = planFiles([same, changed], new Map([['etc/app.conf', donor('etc/app.conf', '1:10')]]));
+    expect(actions.map((f) => [f.path, f.kind])).toEqual([['etc/app.conf', 'link'], ['data/x.bin', 'write']]);
+    expect(actions[0]).toMatchObject({ from: '/data/releases/1/etc/app.conf', inode: '1:10' });
   });
 
   it('lends one inode to one path only: two separate identical files do not become hard links', () => {
-    const one = planFile('one', fileOf(a));
-    const two = planFile('two', fileOf(a));
-    const plan = planStage(input([one, two], [candidate(one, '1:1')]));
-    expect(plan.files.map((f) => f.kind)).toEqual(['link', 'assemble']);
-    // Chunk a must be written into "two"; the linked "one" holds it locally.
-    expect(plan.writes[0]).toEqual([{ path: 'two', offset: 0 }]);
-    expect(plan.local).toEqual([0]);
+    const one = releaseFile('one', fileOf(a));
+    const two = releaseFile('two', fileOf(a));
+    const actions = planFiles([one, two], new Map([['one', donor('one', '1:1')], ['two', donor('one', '1:1')]]));
+    expect(actions.map((f) => f.kind)).toEqual(['link', 'write']);
   });
 
   it('keeps hard-link groups: later members alias the first, which may be linked', () => {
-    const first = planFile('a/big', fileOf(a, b), { link: 1 });
-    const second = planFile('b/big', fileOf(a, b), { link: 1 });
-    const plan = planStage(input([first, second], [candidate(first, '2:2')]));
-    expect(plan.files.map((f) => f.kind)).toEqual(['link', 'alias']);
-    expect(plan.files[1]).toMatchObject({ of: 'a/big' });
-    expect(plan.fetch).toEqual([]);
+    const first = releaseFile('a/big', fileOf(a, b), { link: 1 });
+    const second = releaseFile('b/big', fileOf(a, b), { link: 1 });
+    const actions = planFiles([first, second], new Map([['a/big', donor('a/big', '2:2')]]));
+    expect(actions.map((f) => f.kind)).toEqual(['link', 'alias']);
+    expect(actions[1]).toMatchObject({ of: 'a/big' });
   });
 
   it('refuses a crafted hard-link group whose members differ', () => {
-    const first = planFile('x', fileOf(a), { link: 1 });
-    const second = planFile('y', fileOf(b), { link: 1 });
+    const first = releaseFile('x', fileOf(a), { link: 1 });
+    const second = releaseFile('y', fileOf(b), { link: 1 });
     let err: unknown;
     try {
-      planStage(input([first, second]));
+      planFiles([first, second], new Map());
     } catch (e) {
       err = e;
     }
     expect(isChunkswarmError(err, 'E_BAD_OBJECT')).toBe(true);
     expect(String((err as Error).message)).toMatch(/hard-link group 1/);
   });
+});
+
+describe('layoutPieces', () => {
+  it('needs nothing for chunks only in linked files, and fetches what no local file holds', () => {
+    const same = releaseFile('etc/app.conf', fileOf(a));
+    const changed = releaseFile('data/x.bin', fileOf(b, c));
+    const files = [same, changed];
+    const l = layout(files, planFiles(files, new Map([['etc/app.conf', donor('etc/app.conf', '1:10')]])));
+    expect(l.writes(0)).toEqual([]);
+    expect(l.linked(0)).toEqual({ path: 'etc/app.conf', offset: 0 });
+    expect(states(l, 3)).toEqual(['done', 'fetch', 'fetch']);
+  });
+
+  it('fills a chunk to write from a linked copy or a clean local file', () => {
+    const one = releaseFile('one', fileOf(a));
+    const two = releaseFile('two', fileOf(a, d));
+    const files = [one, two];
+    const local = new Map([[d.hash as string, { path: '/data/releases/1/two', offset: 100 }]]);
+    const l = layout(files, planFiles(files, new Map([['one', donor('one', '1:1')]])), local);
+    expect(l.writes(0)).toEqual([{ path: 'two', offset: 0 }]);
+    expect(l.local(1)).toEqual({ path: '/data/releases/1/two', offset: 100 });
+    expect(states(l, 2)).toEqual(['local', 'local']);
+  });
 
   it('writes a chunk at every offset where it occurs, across files and within one file', () => {
-    const rep = planFile('rep', fileOf(a, b, a));
-    const other = planFile('other', fileOf(c, a));
-    const plan = planStage(input([rep, other], [], { hasLocal: (hash) => hash === c.hash }));
-    expect(plan.writes[0]).toEqual([
+    const rep = releaseFile('rep', fileOf(a, b, a));
+    const other = releaseFile('other', fileOf(c, a));
+    const files = [rep, other];
+    const l = layout(files, planFiles(files, new Map()));
+    expect(l.writes(0)).toEqual([
       { path: 'rep', offset: 0 },
       { path: 'rep', offset: 200 },
       { path: 'other', offset: 100 },
     ]);
-    expect(plan.local).toEqual([2]);
-    expect(plan.fetch).toEqual([0, 1]);
+    expect(states(l, 3)).toEqual(['fetch', 'fetch', 'fetch']);
   });
 
-  it('assembles empty files and files whose chunks are all local without fetching', () => {
-    const empty = planFile('empty', fileOf());
-    const moved = planFile('moved', fileOf(c, d));
-    const plan = planStage(input([empty, moved], [], { hasLocal: () => true }));
-    expect(plan.files.map((f) => f.kind)).toEqual(['assemble', 'assemble']);
-    expect(plan.fetch).toEqual([]);
-    expect(plan.local).toEqual([0, 1]);
+  it('a piece of several chunks is local only if every chunk to write is', () => {
+    const f = releaseFile('f', fileOf(a, b));
+    const chunks = chunksOf([f]);
+    const actions = planFiles([f], new Map());
+    const local = new Map([[a.hash as string, { path: '/x', offset: 0 }]]);
+    const one = layoutPieces({ actions, files: new Map([[f.entry.hash!, f.file]]), chunks, pieces: [{ size: 200, chunks }], local });
+    expect(one.first(0)).toBe(0);
+    expect(states(one, 1)).toEqual(['fetch']);
   });
 
-  it('refuses a file whose chunk is not among the pieces', () => {
-    const f = planFile('f', fileOf(a));
-    expect(() => planStage({ ...input([f]), pieces: [b] })).toThrow(/not among the release's pieces/);
+  it('refuses a file whose chunk is not among the release chunks', () => {
+    const f = releaseFile('f', fileOf(a));
+    const actions = planFiles([f], new Map());
+    expect(() => layoutPieces({ actions, files: new Map([[f.entry.hash!, f.file]]), chunks: [b], pieces: [{ size: 100, chunks: [b] }], local: new Map() })).toThrow(
+      /not among the release's chunks/,
+    );
+  });
+});
+
+describe('groupPieces', () => {
+  it('sizes pieces to about a thousandth of the release, between 64 KiB and 1 MiB', () => {
+    expect(pieceTarget(1_000)).toBe(PIECE_MIN);
+    expect(pieceTarget(185e6)).toBe(256 * 1024);
+    expect(pieceTarget(10e9)).toBe(PIECE_MAX);
+  });
+
+  it('groups consecutive small chunks into runs up to the target, every chunk in exactly one piece', () => {
+    const small = Array.from({ length: 1000 }, (_, i) => chunk(`s${i}`, 1500));
+    const pieces = groupPieces(small);
+    expect(pieces.length).toBe(Math.ceil((1000 * 1500) / Math.floor(PIECE_MIN / 1500) / 1500));
+    expect(pieces.every((p) => p.size <= PIECE_MIN && p.size === p.chunks.reduce((n, x) => n + x.size, 0))).toBe(true);
+    expect(pieces.flatMap((p) => p.chunks)).toEqual(small);
+  });
+
+  it('keeps a chunk larger than the target in a piece of its own', () => {
+    const big = chunk('big', 200_000);
+    const pieces = groupPieces([chunk('x', 10), big, chunk('y', 10)]);
+    expect(pieces.map((p) => p.chunks.length)).toEqual([1, 1, 1]);
+    expect(groupPieces([])).toEqual([]);
   });
 });

@@ -8,6 +8,7 @@ import {
   encodeObject,
   objectHash,
   releasePieces,
+  releaseChunks,
   walkTree,
   type FileObject,
   type TreeEntry,
@@ -162,7 +163,7 @@ describe('diffTrees', () => {
   });
 });
 
-describe('walkTree and releasePieces', () => {
+describe('walkTree, releaseChunks and releasePieces', () => {
   it('walks depth-first in name order', async () => {
     const store = new Store();
     const root = build(store, { b: 'x', a: { z: 'x', c: { d: 'x' } }, 'a.txt': 'x' });
@@ -181,7 +182,9 @@ describe('walkTree and releasePieces', () => {
       c: { link: 'b' },
       d: 'r|t|p|u',
     });
-    const pieces = await releasePieces(root, store.loadTree, store.loadFile);
-    expect(pieces).toEqual(['q', 's', 'p', 'r', 't', 'u'].map((p) => ({ hash: chunk(p), size: 1 })));
+    const chunks = await releaseChunks(root, store.loadTree, store.loadFile);
+    expect(chunks).toEqual(['q', 's', 'p', 'r', 't', 'u'].map((p) => ({ hash: chunk(p), size: 1 })));
+    // Small chunks are grouped into runs: here all six make one piece.
+    expect(await releasePieces(root, store.loadTree, store.loadFile)).toEqual([{ size: 6, chunks }]);
   });
 });

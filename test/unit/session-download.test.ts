@@ -59,7 +59,7 @@ describe('Download', () => {
     expect([...liar.wire.requests.keys()]).toEqual([0]);
     liar.wire.answer(0, new Uint8Array(10));
     await settle();
-    expect(events).toEqual([expect.stringMatching(/^ban liar: bad piece 0: piece 0: expected hash \w+, got \w+/)]);
+    expect(events).toEqual([expect.stringMatching(/^ban liar: bad piece 0: piece 0, chunk 0: expected hash \w+, got \w+/)]);
     dl.removePeer('liar'); // the node closes the banned connection
     const honest = join('honest');
     honest.wire.answer(0, stager.data[0]!);

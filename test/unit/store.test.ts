@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtemp, readdir, writeFile, chmod, mkdir } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile, chmod, mkdir, link, lstat, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ObjectStore, StatCache, atomicWrite, removeTree } from '../../src/store/index.js';
+import { InodeCache, ObjectStore, StatCache, atomicWrite, fetchObjects, removeTree } from '../../src/store/index.js';
 import { encodeObject, objectHash, type TreeObject } from '../../src/manifest/index.js';
 import type { ObjectHash } from '../../src/core/index.js';
 
@@ -21,6 +21,112 @@ describe('ObjectStore', () => {
     await expect(new ObjectStore(dir).get(h)).rejects.toMatchObject({ code: 'E_HASH_MISMATCH' });
     await expect(new ObjectStore(dir).get('1'.repeat(64) as ObjectHash)).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
     await expect(new ObjectStore(dir).get('../../etc' as ObjectHash)).rejects.toMatchObject({ code: 'E_BAD_OBJECT' });
+  });
+});
+
+describe('ObjectStore packs', () => {
+  it('loads a release\'s objects from one file, re-hashing each, and shrugs off a damaged pack', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cs-pack-'));
+    const store = new ObjectStore(dir);
+    const files = await Promise.all([1, 2, 3].map((n) => store.put({ kind: 'file', size: n, chunks: [{ hash: String(n).repeat(64) as never, size: n }] })));
+    await store.savePack('r1', files);
+    expect(store.packs()).toEqual(['r1']);
+    const fresh = new ObjectStore(dir);
+    expect(fresh.loadPack('r1')).toBe(3);
+    expect(await fresh.getFile(files[1]!)).toEqual({ kind: 'file', size: 2, chunks: [{ hash: '2'.repeat(64), size: 2 }] });
+    // A flipped byte: that record is skipped (its object is read from its own file), the others load.
+    const path = join(dir, 'packs', 'r1');
+    const bytes = await readFile(path);
+    bytes[36 + 5] = bytes[36 + 5]! ^ 0xff;
+    await writeFile(path, bytes);
+    expect(new ObjectStore(dir).loadPack('r1')).toBe(2);
+    expect(new ObjectStore(dir).loadPack('missing')).toBe(0);
+    store.dropPack('r1');
+    expect(store.packs()).toEqual([]);
+  });
+});
+
+describe('fetchObjects', () => {
+  it('fetches what is missing, skips a local subtree whole, and stores a tree only after everything below it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cs-fetch-'));
+    const source = new ObjectStore(join(dir, 'source'));
+    const file = (n: number) => source.put({ kind: 'file', size: 1, chunks: [{ hash: String(n % 10).repeat(64) as never, size: 1 }] });
+    const dirOf = async (names: number[]) => ({
+      kind: 'tree' as const,
+      entries: await Promise.all(names.map(async (n) => ({ name: `f${n}`, type: 'file' as const, mode: 0o644, mtime: 1, hash: await file(n) }))),
+    });
+    const a = await source.put(await dirOf([1, 2, 3]));
+    const b = await source.put(await dirOf([4, 5]));
+    const root = await source.put({ kind: 'tree', entries: [{ name: 'a', type: 'dir', mode: 0o755, mtime: 1, hash: a }, { name: 'b', type: 'dir', mode: 0o755, mtime: 1, hash: b }] });
+    const asked: string[] = [];
+    const request = async (h: ObjectHash) => {
+      asked.push(h);
+      return (await source.getBytes(h))!;
+    };
+    const target = new ObjectStore(join(dir, 'target'));
+    await target.putBytes((await source.getBytes(b))!, b);
+    for (const h of [4, 5]) await target.put({ kind: 'file', size: 1, chunks: [{ hash: String(h).repeat(64) as never, size: 1 }] });
+    // A failure below "a" leaves neither "a" nor the root stored: the next walk starts again there.
+    const f2 = await file(2);
+    const failing = async (h: ObjectHash) => {
+      if (h === f2) throw new Error('peer gone');
+      return request(h);
+    };
+    await expect(fetchObjects(root, target, failing, 2)).rejects.toThrow(/peer gone/);
+    expect(await new ObjectStore(join(dir, 'target')).has(a)).toBe(false);
+    expect(await new ObjectStore(join(dir, 'target')).has(root)).toBe(false);
+    asked.length = 0;
+    const got = await fetchObjects(root, new ObjectStore(join(dir, 'target')), request, 2);
+    expect(asked).not.toContain(b);
+    expect(got.fetched).toBe(asked.length);
+    const fresh = new ObjectStore(join(dir, 'target'));
+    for (const h of [root, a, ...(await Promise.all([1, 2, 3].map(file)))]) expect(await fresh.has(h)).toBe(true);
+  });
+  it('fetches an object shared by many paths once', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cs-fetch-'));
+    const source = new ObjectStore(join(dir, 'source'));
+    const T = 1;
+    let level = await source.put({ kind: 'tree', entries: [{ name: 'f', type: 'file', mode: 0o644, mtime: T, hash: await source.put({ kind: 'file', size: 0, chunks: [] }) }] });
+    const all = [level];
+    // Each level's 8 entries all name the level below: 8^5 paths, 7 distinct objects.
+    for (let depth = 0; depth < 5; depth++) {
+      level = await source.put({ kind: 'tree', entries: Array.from({ length: 8 }, (_, i) => ({ name: `d${i}`, type: 'dir' as const, mode: 0o755, mtime: T, hash: level })) });
+      all.push(level);
+    }
+    const asked: string[] = [];
+    const target = new ObjectStore(join(dir, 'target'));
+    const got = await fetchObjects(level, target, async (h) => {
+      asked.push(h);
+      return (await source.getBytes(h))!;
+    }, 4);
+    expect(got.fetched).toBe(7);
+    expect(new Set(asked).size).toBe(asked.length);
+    for (const h of all) expect(await target.has(h)).toBe(true);
+  });
+});
+
+describe('InodeCache', () => {
+  it('keeps vouching for an inode across our own unlink of another of its links, and drops a changed one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cs-inode-'));
+    const kept = join(dir, 'kept');
+    await writeFile(kept, 'content\n');
+    const old = new Date(Date.now() - 3600_000);
+    await utimes(kept, old, old);
+    await mkdir(join(dir, 'release'));
+    await link(kept, join(dir, 'release', 'a'));
+    const cache = await InodeCache.open(dir);
+    const h = 'c'.repeat(64) as ObjectHash;
+    cache.remember(await lstat(kept), h);
+    // Removing a release moves the ctime of every inode it shares: the entry follows it.
+    await new Promise((r) => setTimeout(r, 20));
+    await removeTree(join(dir, 'release'), { cache });
+    expect(cache.hashOf(await lstat(kept))).toBe(h);
+    await cache.save();
+    expect((await InodeCache.open(dir)).hashOf(await lstat(kept))).toBe(h);
+    // An edit that puts size and mtime back still moves ctime.
+    await writeFile(kept, 'CONTENT\n');
+    await utimes(kept, old, old);
+    expect(cache.hashOf(await lstat(kept))).toBeNull();
   });
 });
 

@@ -132,10 +132,10 @@ describe('PeerWire against a misbehaving peer', () => {
     r.raw.write(btFrame(2)); // interested
     await next(r.model, 'interested');
     r.wire.unchoke();
-    r.raw.write(Buffer.concat([btFrame(6, [5, 0, 1000]), btFrame(6, [0, 10, 990]), btFrame(6, [0, 0, 300_000]), btFrame(6, [0, 0, 1000])]));
+    r.raw.write(Buffer.concat([btFrame(6, [5, 0, 1000]), btFrame(6, [0, 10, 990]), btFrame(6, [0, 0, 2_000_000]), btFrame(6, [0, 0, 1000])]));
     await waitFor(() => r.wire.stats().piecesServed === 1);
     const rejects = Buffer.concat(r.received).toString('hex');
-    for (const [i, o, l] of [[5, 0, 1000], [0, 10, 990], [0, 0, 300_000]]) {
+    for (const [i, o, l] of [[5, 0, 1000], [0, 10, 990], [0, 0, 2_000_000]]) {
       expect(rejects).toContain(btFrame(0x10, [i!, o!, l!]).toString('hex'));
     }
     expect(r.model.reads).toEqual([0]);

@@ -1,0 +1,48 @@
+import { randomFillSync } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** Per 20,000 files: the users' CGI chroot (issue 9), 185 MB. */
+const SHAPE = [
+  { count: 18_000, size: 1_536, jitter: 512, name: 'php' },
+  { count: 1_960, size: 40_000, jitter: 8_000, name: 'inc' },
+  { count: 40, size: 2_000_000, jitter: 200_000, name: 'bin' },
+] as const;
+const FILES_PER_DIR = 100;
+
+/**
+ * A tree of `files` files shaped like the users' workload: mostly ~1.5 KB scripts, some ~40 KB
+ * files, a few ~2 MB binaries (185 MB per 20,000 files), 100 files per directory, two levels
+ * deep. Random, incompressible content; deterministic for a seed.
+ */
+export function generateSeedTree(root: string, files: number, seed = 9): { files: number; bytes: number; paths: string[] } {
+  let s = seed;
+  const rnd = () => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return s / 2 ** 32;
+  };
+  const sizes: Array<{ size: number; name: string }> = [];
+  for (const k of SHAPE) {
+    const n = Math.round((k.count * files) / 20_000);
+    for (let i = 0; i < n; i++) sizes.push({ size: Math.max(1, Math.round(k.size + (rnd() * 2 - 1) * k.jitter)), name: k.name });
+  }
+  // Shuffled, so that each directory holds a mix, as a real tree does.
+  for (let i = sizes.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    [sizes[i], sizes[j]] = [sizes[j]!, sizes[i]!];
+  }
+  const buf = Buffer.allocUnsafe(4 << 20);
+  const paths: string[] = [];
+  let bytes = 0;
+  sizes.forEach((f, i) => {
+    const d = Math.floor(i / FILES_PER_DIR);
+    const dir = join(`lib${Math.floor(d / 20)}`, `mod${d % 20}`);
+    if (i % FILES_PER_DIR === 0) mkdirSync(join(root, dir), { recursive: true });
+    const rel = join(dir, `f${i}.${f.name}`);
+    randomFillSync(buf, 0, f.size);
+    writeFileSync(join(root, rel), buf.subarray(0, f.size));
+    paths.push(rel);
+    bytes += f.size;
+  });
+  return { files: sizes.length, bytes, paths };
+}

@@ -1,0 +1,190 @@
+/**
+ * bench/seed: the users' workload end to end on one machine, without link limits (issue 9): a
+ * CGI-chroot-like tree (default 20,000 files, 185 MB: mostly ~1.5 KB, some ~40 KB, a few ~2 MB),
+ * one publisher and N followers as real `serve` processes set up with the README's commands
+ * (init --publisher, init --join), and, in the same run, an rsync daemon the N frontends pull
+ * from at once. Scenarios: cold rollout, an update (10 files edited, 1 added, 1 removed), a new
+ * node joining. Seconds until the last node is live (publish included), ratio to rsync, peak RSS
+ * and CPU per node; JSON and Markdown in bench/results/.
+ *   npm run bench:seed [-- --files 100000 --followers 4 --keep --profile DIR]
+ * --profile writes a CPU profile of every serve process (node --cpu-prof) into DIR.
+ */
+import { readFileSync } from 'node:fs';
+import { mkdir, readlink, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Completions } from './bandwidth/completions.js';
+import { LocalCluster, type NodeHandle } from './lib/cluster.js';
+import { CpuSampler, MACHINE } from './lib/proc-cpu.js';
+import { runBench } from './lib/results.js';
+import { RsyncDaemon } from './lib/rsync-daemon.js';
+import { generateSeedTree } from './lib/seed-tree.js';
+import { ensureTool } from './lib/tools.js';
+import { editTree } from './lib/tree-edit.js';
+
+const { values } = parseArgs({
+  options: {
+    files: { type: 'string', default: '20000' },
+    followers: { type: 'string', default: '4' },
+    timeout: { type: 'string', default: '1800' },
+    keep: { type: 'boolean', default: false },
+    profile: { type: 'string' },
+  },
+});
+const FILES = Number(values.files);
+const N = Number(values.followers);
+const TIMEOUT_MS = Number(values.timeout) * 1000;
+const MB = 1e6;
+
+type Scenario = 'cold' | 'update' | 'join';
+
+interface NodeFigures {
+  name: string;
+  /** CPU seconds (all threads) the node used during the step. */
+  cpuSeconds: number | null;
+  /** Peak resident memory since the node started (VmHWM), MB. */
+  peakRssMB: number | null;
+}
+
+interface StepResult {
+  scenario: Scenario;
+  /** Seconds from the step's start (before publish) until each node was live; null: timed out. */
+  chunkswarm: Array<number | null>;
+  publishSeconds: number | null;
+  rsync: Array<number | null>;
+  /** The last node, chunkswarm / rsync. */
+  ratio: number | null;
+  nodes: NodeFigures[];
+  /** Busy CPU seconds of the whole machine during each method's step. */
+  machineCpu: { chunkswarm: number | null; rsync: number | null };
+}
+
+async function liveVersion(n: NodeHandle): Promise<number | null> {
+  const target = await readlink(n.live).catch(() => null);
+  return target === null ? null : Number(basename(target));
+}
+
+/** Peak resident set of a process (VmHWM), MB; null once it is gone. */
+function peakRss(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+const last = (times: Array<number | null>) => (times.some((t) => t === null) ? null : Math.max(...(times as number[])));
+
+runBench('seed', values.keep, async (work) => {
+  const tool = ensureTool('rsync');
+  if (!tool.ok) throw new Error(`bench:seed compares with rsync: ${tool.reason}`);
+  const src = join(work, 'src');
+  const gen = generateSeedTree(src, FILES);
+  console.log(`tree: ${gen.files} files, ${(gen.bytes / MB).toFixed(0)} MB; ${N} followers`);
+  await new Promise((r) => setTimeout(r, 1100)); // outside the publisher's racy stat-cache window
+
+  const cluster = await LocalCluster.create({
+    dir: join(work, 'cluster'), followers: N, ...(values.profile && { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', values.profile] }),
+  });
+  const daemon = await RsyncDaemon.start(work, { src });
+  const dests = Array.from({ length: N }, (_, i) => join(work, 'rsync', `frontend${i + 1}`));
+  for (const d of [...dests, join(work, 'rsync', 'joiner')]) await mkdir(d, { recursive: true });
+  const steps: StepResult[] = [];
+  try {
+    for (const n of cluster.nodes) cluster.start(n);
+    await cluster.waitFor('every node to report its status', async () => (await Promise.all(cluster.nodes.map((n) => cluster.status(n)))).every((s) => s !== null), 60_000);
+    const sampler = new CpuSampler([]);
+    let version = 0;
+
+    const step = async (scenario: Scenario, nodes: NodeHandle[], rsyncDests: string[], before?: () => void): Promise<void> => {
+      const t0 = Date.now();
+      const done = new Completions(nodes.length);
+      done.start();
+      before?.();
+      sampler.track(cluster.nodes.map((n) => n.proc?.pid).filter((p): p is number => p !== undefined));
+      let publishSeconds: number | null = null;
+      if (scenario !== 'join') {
+        const pub = await cluster.publish(src);
+        if (pub.version === null) throw new Error(`${scenario}: nothing was published`);
+        version = pub.version;
+        publishSeconds = pub.seconds;
+      }
+      await done.poll(async (i) => (await liveVersion(nodes[i]!)) === version, TIMEOUT_MS);
+      const t1 = Date.now();
+      const figures: NodeFigures[] = cluster.nodes.map((n) => ({
+        name: n.name,
+        cpuSeconds: n.proc?.pid !== undefined ? sampler.cpuSeconds(n.proc.pid, t0, t1) : null,
+        peakRssMB: peakRss(n.proc?.pid),
+      }));
+      // rsync: every frontend pulls the source at once (the daemon serves it as it is now).
+      const r0 = Date.now();
+      const rsyncDone = new Completions(rsyncDests.length);
+      rsyncDone.start();
+      const pulls = await Promise.all(rsyncDests.map(async (d, i) => {
+        const p = await daemon.pull('src', d);
+        if (p.ok) rsyncDone.mark(i);
+        return p;
+      }));
+      const r1 = Date.now();
+      const failed = pulls.find((p) => !p.ok);
+      if (failed) console.log(`rsync ${scenario}: ${failed.stderr}`);
+      const cs = done.times;
+      const rs = rsyncDone.times;
+      const csLast = last(cs);
+      const rsLast = last(rs);
+      const result: StepResult = {
+        scenario, chunkswarm: cs, publishSeconds, rsync: rs, ratio: csLast !== null && rsLast ? csLast / rsLast : null, nodes: figures,
+        machineCpu: { chunkswarm: sampler.cpuSeconds(MACHINE, t0, t1), rsync: sampler.cpuSeconds(MACHINE, r0, r1) },
+      };
+      steps.push(result);
+      console.log(
+        `${scenario}: chunkswarm last node live after ${csLast?.toFixed(2) ?? 'timeout'} s (publish ${publishSeconds?.toFixed(2) ?? '-'} s), ` +
+          `rsync ${rsLast?.toFixed(2) ?? 'failed'} s, ratio ${result.ratio?.toFixed(2) ?? '-'}; ` +
+          `peak RSS ${figures.map((f) => `${f.name} ${f.peakRssMB?.toFixed(0) ?? '-'} MB`).join(', ')}`,
+      );
+    };
+
+    await step('cold', cluster.followers, dests);
+    const edits = await editTree(src, gen.paths, { edit: 10, append: 0, add: 1, remove: 1, seed: 3 });
+    console.log(`update: ${edits.edited.length} edited, ${edits.added.length} added, ${edits.removed.length} removed`);
+    await new Promise((r) => setTimeout(r, 1100));
+    await step('update', cluster.followers, dests);
+    const joiner = await cluster.addFollower('joiner');
+    await step('join', [joiner], [join(work, 'rsync', 'joiner')], () => cluster.start(joiner));
+    sampler.stop();
+  } finally {
+    await daemon.close();
+    await cluster.close();
+  }
+  const result = { files: gen.files, bytes: gen.bytes, followers: N, steps };
+  await writeMarkdown(result);
+  return result;
+});
+
+async function writeMarkdown(r: { files: number; bytes: number; followers: number; steps: StepResult[] }): Promise<void> {
+  const { repoRoot } = await import('./lib/results.js');
+  const f = (x: number | null | undefined, d = 2) => (x === null || x === undefined ? '–' : x.toFixed(d));
+  const lines = [
+    `# bench:seed — ${r.files} files, ${(r.bytes / MB).toFixed(0)} MB, 1 publisher + ${r.followers} followers (${new Date().toISOString()})`,
+    '',
+    '| scenario | chunkswarm, last node live (s) | publish (s) | rsync, last pull (s) | ratio | machine CPU s (chunkswarm / rsync) |',
+    '|---|--:|--:|--:|--:|---|',
+    ...r.steps.map((s) => `| ${s.scenario} | ${f(last(s.chunkswarm))} | ${f(s.publishSeconds)} | ${f(last(s.rsync))} | ${f(s.ratio)} | ${f(s.machineCpu.chunkswarm, 1)} / ${f(s.machineCpu.rsync, 1)} |`),
+    '',
+    '| node | ' + r.steps.map((s) => `${s.scenario}: CPU s / peak RSS MB`).join(' | ') + ' |',
+    '|---|' + r.steps.map(() => '--:|').join(''),
+    ...[...new Set(r.steps.flatMap((s) => s.nodes.map((n) => n.name)))].map(
+      (name) => `| ${name} | ` + r.steps.map((s) => {
+        const n = s.nodes.find((x) => x.name === name);
+        return `${f(n?.cpuSeconds, 1)} / ${f(n?.peakRssMB, 0)}`;
+      }).join(' | ') + ' |',
+    ),
+    '',
+  ];
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const path = join(repoRoot, 'bench', 'results', `seed-${stamp}.md`);
+  await writeFile(path, lines.join('\n'));
+  console.log(`wrote ${path}\n${lines.join('\n')}`);
+}

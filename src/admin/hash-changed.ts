@@ -1,0 +1,86 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { ObjectHash } from '../core/index.js';
+import { StatCache, type ObjectStore } from '../store/index.js';
+import { copyAndHash } from './copy-and-hash.js';
+import type { ScannedFile, ScanResult } from './scan-source.js';
+
+/** Files hashed at once: the copies overlap reads and writes of different files. */
+const CONCURRENCY = 4;
+
+export interface HashedTree {
+  /** The file object hash of every file, by path (members of an in-tree hard-link group share their first member's). */
+  fileHashes: Map<string, ObjectHash>;
+  /** Paths copied into the staging tree while they were hashed: what was hashed is what was copied. */
+  copied: Set<string>;
+  /** Size of every file, by path. */
+  sizes: Map<string, number>;
+  hashedFiles: number;
+  hashedBytes: number;
+  /** Seconds spent copying and hashing. */
+  seconds: number;
+}
+
+/**
+ * Hashes the files the stat cache cannot vouch for, copying each into `staging` in the same read,
+ * and records them in the cache. Only a group's first member of an in-tree hard link is read.
+ */
+export async function hashChanged(o: {
+  scan: ScanResult;
+  source: string;
+  staging: string;
+  objects: ObjectStore;
+  cache: StatCache;
+  /** Files changed after this (ms since the epoch) are hashed but not remembered (see StatCache.set). */
+  racyBeforeMs: number;
+  onProgress?: (filesDone: number, filesTotal: number, bytesDone: number) => void;
+}): Promise<HashedTree> {
+  const first = new Map<number, ScannedFile>();
+  for (const f of o.scan.files) if (f.link !== undefined && !first.has(f.link)) first.set(f.link, f);
+  const leaders = o.scan.files.filter((f) => f.link === undefined || first.get(f.link) === f);
+  const fileHashes = new Map<string, ObjectHash>();
+  const toHash: ScannedFile[] = [];
+  for (const f of leaders) {
+    const hit = o.cache.lookup(f.path, StatCache.keyOf(f.stat));
+    if (hit) fileHashes.set(f.path, hit);
+    else toHash.push(f);
+  }
+  // Only the directories that receive a copy: the materializer knows every other one is empty.
+  const parents = new Set(toHash.map((f) => dirname(f.path)));
+  for (const d of parents) mkdirSync(join(o.staging, d), { recursive: true, mode: 0o700 });
+  const started = performance.now();
+  const progress = { files: 0, bytes: 0 };
+  const results = await pool(toHash, CONCURRENCY, async (f) => {
+    const file = await copyAndHash(join(o.source, f.path), join(o.staging, f.path), f.path);
+    const hash = await o.objects.put(file);
+    o.cache.set(f.path, StatCache.keyOf(f.stat), hash, o.racyBeforeMs);
+    progress.files++;
+    progress.bytes += file.size;
+    o.onProgress?.(progress.files, toHash.length, progress.bytes);
+    return { path: f.path, hash, size: file.size };
+  });
+  for (const r of results) fileHashes.set(r.path, r.hash);
+  for (const f of o.scan.files) if (!fileHashes.has(f.path)) fileHashes.set(f.path, fileHashes.get(first.get(f.link!)!.path)!);
+  return {
+    fileHashes,
+    copied: new Set(results.map((r) => r.path)),
+    sizes: new Map(o.scan.files.map((f) => [f.path, f.stat.size])),
+    hashedFiles: results.length,
+    hashedBytes: results.reduce((n, r) => n + r.size, 0),
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+/** Runs `fn` over `items`, `limit` at a time; results in the items' order. */
+async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}

@@ -1,0 +1,71 @@
+import { join } from 'node:path';
+import { ChunkswarmError, type ObjectHash } from '../core/index.js';
+import { diffTrees } from '../manifest/index.js';
+import {
+  finishTree, linkDonors, makeDirs, placeAliases, placeWrites, releaseTree, type AliasAction, type FileAction, type WriteAction,
+} from '../deploy/index.js';
+import type { InodeCache, ObjectStore, ReleaseStore } from '../store/index.js';
+import { copyAndHash } from './copy-and-hash.js';
+
+/**
+ * Turns the publisher's staging directory, which already holds the files copied while they were
+ * hashed, into the release's tree, with the one materializer of deploy/: the previous release's
+ * clean files hard-linked, the other files copied from the source and checked against their
+ * object, metadata applied. Everything but the rename into releases/. Returns the plan.
+ */
+export async function buildReleaseTree(o: {
+  staging: string;
+  root: ObjectHash;
+  version: number;
+  previous: number | null;
+  source: string;
+  copied: ReadonlySet<string>;
+  sizes: ReadonlyMap<string, number>;
+  releases: ReleaseStore;
+  objects: ObjectStore;
+  inodes: InodeCache;
+  owner: boolean;
+}): Promise<FileAction[]> {
+  const tree = await releaseTree(o.root, o.objects, o.staging);
+  makeDirs(o.staging, tree.dirs);
+  // The staging tree was made for this publish: the only files in it are the copies.
+  const { actions } = await linkDonors(o.staging, {
+    root: o.root, files: tree.files.map((f) => ({ ...f, size: o.sizes.get(f.path)! })), releases: o.releases, objects: o.objects,
+    inodes: o.inodes, preferred: o.previous, exclude: o.version, tainted: new Set(), owner: o.owner,
+  }, (path) => o.copied.has(path));
+  const writes = actions.filter((a): a is WriteAction => a.kind === 'write');
+  const aliases = actions.filter((a): a is AliasAction => a.kind === 'alias');
+  // Unchanged content with no clean inode to share (new metadata, or the previous tree is gone).
+  for (const a of writes) {
+    if (o.copied.has(a.path)) continue;
+    const got = await o.objects.put(await copyAndHash(join(o.source, a.path), join(o.staging, a.path), a.path));
+    if (got !== a.entry.hash) {
+      throw new ChunkswarmError('E_FILE_CHANGED', `${a.path} changed while it was being published; publish again once writers are done`);
+    }
+  }
+  await placeWrites(o.staging, writes, aliases, (a) => o.sizes.get(a.path)!);
+  await placeAliases(o.staging, aliases);
+  await finishTree(o.staging, tree, actions, o.objects, o.owner);
+  return actions;
+}
+
+/**
+ * What a release adds to the previous one: the chunks of its added and changed files that their
+ * previous versions (and the removed files) did not hold. Only changed subtrees are read.
+ */
+export async function newContent(previous: ObjectHash | null, root: ObjectHash, objects: ObjectStore): Promise<{ chunks: number; bytes: number }> {
+  const before = new Set<string>();
+  const after = new Map<string, number>();
+  for (const c of await diffTrees(previous, root, (h) => objects.getTree(h))) {
+    if (c.old?.type === 'file') for (const x of (await objects.getFile(c.old.hash!)).chunks) before.add(x.hash);
+    if (c.new?.type === 'file' && c.change !== 'meta') for (const x of (await objects.getFile(c.new.hash!)).chunks) after.set(x.hash, x.size);
+  }
+  let bytes = 0;
+  let chunks = 0;
+  for (const [hash, size] of after) {
+    if (before.has(hash)) continue;
+    chunks++;
+    bytes += size;
+  }
+  return { chunks, bytes };
+}

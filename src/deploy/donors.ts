@@ -1,0 +1,165 @@
+import { lstatSync } from 'node:fs';
+import type { ObjectHash } from '../core/index.js';
+import { walkTree, type TreeEntry } from '../manifest/index.js';
+import { inodeKey, type InodeCache, type InodeStat, type ObjectStore, type ReleaseStore } from '../store/index.js';
+import { checkFile } from './file-check.js';
+import type { ChunkSlot, Donor, FileAction } from './plan.js';
+import type { ReleaseEntry } from './release-files.js';
+
+/** A regular file of the release to build, with its size. */
+export interface SizedEntry extends ReleaseEntry {
+  size: number;
+}
+
+export interface DonorSearch {
+  root: ObjectHash;
+  files: readonly SizedEntry[];
+  releases: ReleaseStore;
+  objects: ObjectStore;
+  inodes: InodeCache;
+  /** Searched first, path by path: the live release, whose files are the previous versions. */
+  preferred: number | null;
+  /** The version being staged: never a donor of itself. */
+  exclude: number;
+  /** Inodes known to have drifted. */
+  tainted: ReadonlySet<string>;
+  /** Whether recorded uid/gid are applied (root); then a donor must have them too. */
+  owner: boolean;
+}
+
+export interface DonorsFound {
+  /** A clean file for each path that has one, by release path. */
+  donors: Map<string, Donor>;
+  /** The state each donor inode was found clean in: linking it is safe only while it is unchanged. */
+  seen: Map<string, InodeStat>;
+  /** The preferred release's file at the same path, where its content differs: a source of unchanged chunks. */
+  previous: Map<string, { abs: string; entry: TreeEntry }>;
+}
+
+/** Same content and the same inode metadata: the old inode can serve the new release as it is. */
+export function sameInode(a: TreeEntry | undefined, b: TreeEntry): boolean {
+  return a !== undefined && a.type === 'file' && b.type === 'file' && a.hash === b.hash &&
+    a.mode === b.mode && a.mtime === b.mtime && a.uid === b.uid && a.gid === b.gid;
+}
+
+/**
+ * The files of retained releases that may lend their inode to the new release. The preferred
+ * release is compared path by path, walking both trees at once (an unchanged subtree is taken
+ * whole, by its hash); the remaining files are looked up by content in every retained release.
+ * Each candidate is checked at lstat speed: exactly the release's metadata on disk, and the inode
+ * cache vouches for its content (a cache miss hashes the file once). A drifted file is never a donor.
+ */
+export async function findDonors(q: DonorSearch): Promise<DonorsFound> {
+  const out: DonorsFound = { donors: new Map(), seen: new Map(), previous: new Map() };
+  const sizes = new Map(q.files.map((f) => [f.path, f.size]));
+  const check = donorCheck(q);
+  const take = (path: string, abs: string, st: InodeStat) => {
+    const inode = inodeKey(st);
+    out.donors.set(path, { path: abs, inode });
+    // Only what names its state: 10^5 full Stats objects would weigh tens of MB.
+    out.seen.set(inode, { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs });
+  };
+  const wanted = new Map<string, { entry: TreeEntry; size: number }>();
+  if (q.preferred !== null && q.preferred !== q.exclude && (await q.releases.materialized()).includes(q.preferred)) {
+    const base = q.releases.releasePath(q.preferred);
+    const oldRoot = (await q.releases.head(q.preferred)).body.root;
+    await pairWalk(q.objects, q.root, oldRoot, '', async (path, entry, old) => {
+      const size = sizes.get(path)!;
+      const abs = `${base}/${path}`;
+      if (sameInode(old, entry)) {
+        const st = await check(abs, entry, size);
+        if (st) return void take(path, abs, st);
+      } else if (old?.type === 'file') {
+        out.previous.set(path, { abs, entry: old });
+      }
+      wanted.set(path, { entry, size });
+    });
+  } else {
+    for (const f of q.files) wanted.set(f.path, { entry: f.entry, size: f.size });
+  }
+  if (wanted.size === 0) return out;
+  // The rest, by content, in every retained release (the preferred one too: a file may have moved).
+  const byHash = new Map<string, Array<{ abs: string; entry: TreeEntry }>>();
+  const hashes = new Set([...wanted.values()].map((w) => w.entry.hash!));
+  for (const v of (await q.releases.materialized()).reverse()) {
+    if (v === q.exclude) continue;
+    const base = q.releases.releasePath(v);
+    await walkTree((await q.releases.head(v)).body.root, (h) => q.objects.getTree(h), (path, e) => {
+      if (e.type !== 'file' || !hashes.has(e.hash!)) return;
+      const list = byHash.get(e.hash!) ?? [];
+      list.push({ abs: `${base}/${path}`, entry: e });
+      byHash.set(e.hash!, list);
+    });
+  }
+  for (const [path, w] of wanted) {
+    for (const c of byHash.get(w.entry.hash!) ?? []) {
+      if (!sameInode(c.entry, w.entry)) continue;
+      const st = await check(c.abs, w.entry, w.size);
+      if (st) {
+        take(path, c.abs, st);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Chunks of the previous versions of the files to write (rsync's basis files): an edited or
+ * appended file keeps most of its chunks. Only files the inode cache vouches for are read.
+ */
+export async function previousChunks(
+  q: Pick<DonorSearch, 'objects' | 'inodes' | 'tainted'>,
+  previous: DonorsFound['previous'],
+  actions: readonly FileAction[],
+): Promise<Map<string, ChunkSlot>> {
+  const out = new Map<string, ChunkSlot>();
+  for (const a of actions) {
+    const prev = a.kind === 'write' ? previous.get(a.path) : undefined;
+    if (!prev) continue;
+    const st = lstatSync(prev.abs, { throwIfNoEntry: false });
+    if (!st?.isFile() || q.tainted.has(inodeKey(st)) || q.inodes.hashOf(st) !== prev.entry.hash) continue;
+    let offset = 0;
+    for (const c of (await q.objects.getFile(prev.entry.hash!)).chunks) {
+      if (!out.has(c.hash)) out.set(c.hash, { path: prev.abs, offset });
+      offset += c.size;
+    }
+  }
+  return out;
+}
+
+/** The state of `abs` if it can serve `entry` as it is (not drifted, exactly its metadata), else null. */
+function donorCheck(q: DonorSearch): (abs: string, entry: TreeEntry, size: number) => Promise<InodeStat | null> {
+  return async (abs, entry, size) => {
+    const { st, drift } = await checkFile(abs, entry, size, q.inodes, q.owner);
+    return st && drift === null && !q.tainted.has(inodeKey(st)) ? st : null;
+  };
+}
+
+/**
+ * Visits every file of the tree `root` with the entry at the same path in `old` (if any). A
+ * subtree whose hash is the same in both is walked once, every file being its own old entry.
+ */
+async function pairWalk(
+  objects: ObjectStore,
+  root: ObjectHash,
+  old: ObjectHash | null,
+  prefix: string,
+  visit: (path: string, entry: TreeEntry, old: TreeEntry | undefined) => Promise<void>,
+): Promise<void> {
+  const tree = await objects.getTree(root);
+  const before = old === null ? new Map<string, TreeEntry>() : new Map((await objects.getTree(old)).entries.map((e) => [e.name, e]));
+  for (const e of tree.entries) {
+    const path = prefix ? `${prefix}/${e.name}` : e.name;
+    const o = before.get(e.name);
+    if (e.type === 'file') await visit(path, e, o);
+    else if (e.type !== 'dir') continue;
+    else if (o?.type === 'dir' && o.hash === e.hash) {
+      await walkTree(e.hash!, (h) => objects.getTree(h), async (p, x) => {
+        if (x.type === 'file') await visit(`${path}/${p}`, x, x);
+      });
+    } else {
+      await pairWalk(objects, e.hash!, o?.type === 'dir' ? o.hash! : null, path, visit);
+    }
+  }
+}

@@ -1,0 +1,205 @@
+import { linkSync, lstatSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { ChunkswarmError, type ObjectHash } from '../core/index.js';
+import { inodeKey, syncFilesystem, type InodeCache, type InodeStat, type ObjectStore } from '../store/index.js';
+import { findDonors, type DonorSearch, type DonorsFound } from './donors.js';
+import { finalizeTree, sealRoot } from './finalize-tree.js';
+import { planFiles, type FileAction } from './plan.js';
+import type { ReleaseContent, ReleaseEntry } from './release-files.js';
+import { createSized, ensureDir, lstatSyncOrNull, placeSymlink, removeAny, yieldEvery } from './stage-fs.js';
+
+/**
+ * The apply half of "turn a release into a directory" (the plan half is plan.ts): each step brings
+ * a directory in line with a plan, keeping what a previous, interrupted run left there when it can
+ * be trusted, so that every step may be run again after a crash. Used by staging and by publish.
+ */
+
+export type LinkAction = Extract<FileAction, { kind: 'link' }>;
+export type WriteAction = Extract<FileAction, { kind: 'write' }>;
+export type AliasAction = Extract<FileAction, { kind: 'alias' }>;
+
+/**
+ * The directory of the tree and all its subdirectories (anything else in their place is refused).
+ * Returns the directories it created (release paths, '' for the root): nothing is in them yet.
+ */
+export function makeDirs(dir: string, dirs: readonly ReleaseEntry[]): Set<string> {
+  const created = new Set<string>();
+  if (ensureDir(dir)) created.add('');
+  for (const d of dirs) if (ensureDir(join(dir, d.path))) created.add(d.path);
+  return created;
+}
+
+/** The release path of a path's directory ('' for the root). */
+export function parentOf(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i < 0 ? '' : path.slice(0, i);
+}
+
+/** Rounds of planning when donors change while they are being linked (a hand edit racing us). */
+const MAX_PLAN_ROUNDS = 3;
+
+/**
+ * Plans a tree's files (findDonors, planFiles) and links every donor into `dir`, whose
+ * directories exist. A donor that changed since it was found clean is tainted and the files are
+ * planned again without it. `search.tainted` grows with what was found.
+ */
+export async function linkDonors(
+  dir: string,
+  search: Omit<DonorSearch, 'tainted'> & { tainted: Set<string> },
+  mayExist: (path: string) => boolean,
+): Promise<{ actions: FileAction[]; previous: DonorsFound['previous'] }> {
+  for (let round = 1; ; round++) {
+    const found = await findDonors(search);
+    const actions = planFiles(search.files, found.donors);
+    const links = actions.filter((a): a is LinkAction => a.kind === 'link');
+    const changed = new Set(await placeLinks(dir, links, found.seen, search.inodes, round === 1 ? mayExist : () => true));
+    await search.inodes.save();
+    if (changed.size === 0) return { actions, previous: found.previous };
+    if (round === MAX_PLAN_ROUNDS) {
+      throw new ChunkswarmError('E_BUSY', `files being linked into ${dir} keep changing (${[...changed].slice(0, 3).join(', ')}); stopped`);
+    }
+    for (const a of links) if (changed.has(a.path)) search.tainted.add(a.inode);
+  }
+}
+
+/**
+ * Hard-links each donor into the tree and checks, right after, that the inode is still in the
+ * state it was found clean in (`seen`, by inode): an edit since then moved its size or mtime. The
+ * inode cache follows the ctime that link(2) moved. Returns the paths not linked because their
+ * donor changed: the caller plans them again. A path for which `mayExist` says no (its directory
+ * was just created, say) is not looked at first: one link and one lstat per file.
+ */
+export async function placeLinks(
+  dir: string,
+  links: readonly LinkAction[],
+  seen: ReadonlyMap<string, InodeStat>,
+  inodes: InodeCache,
+  mayExist: (path: string) => boolean,
+): Promise<string[]> {
+  const changed: string[] = [];
+  let n = 0;
+  for (const a of links) {
+    await yieldEvery(++n);
+    // Release paths are validated names: plain concatenation, no normalisation needed.
+    const abs = `${dir}/${a.path}`;
+    if (mayExist(a.path)) {
+      const st = lstatSyncOrNull(abs);
+      if (st && inodeKey(st) === a.inode) continue;
+      if (st) await removeAny(abs, st);
+    }
+    try {
+      linkSync(a.from, abs);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        changed.push(a.path);
+        continue;
+      }
+      throw ChunkswarmError.fromSystem(err, `linking ${a.path}`);
+    }
+    const after = lstatSync(abs);
+    const found = seen.get(a.inode);
+    if (!found || after.ino !== found.ino || after.dev !== found.dev || after.size !== found.size || after.mtimeMs !== found.mtimeMs) {
+      unlinkSync(abs);
+      changed.push(a.path);
+      continue;
+    }
+    inodes.remember(after, a.entry.hash!);
+  }
+  return changed;
+}
+
+/**
+ * A new inode of the right size for each file to write. A file left by a previous run is kept if
+ * it is a regular file of that size that nothing outside this tree shares (writing into an inode
+ * a release shares would change that release). Returns the paths created anew (empty).
+ */
+export async function placeWrites(dir: string, writes: readonly WriteAction[], aliases: readonly AliasAction[], size: (a: WriteAction) => number): Promise<Set<string>> {
+  const aliasesOf = new Map<string, string[]>();
+  for (const a of aliases) aliasesOf.set(a.of, [...(aliasesOf.get(a.of) ?? []), a.path]);
+  const created = new Set<string>();
+  let n = 0;
+  for (const a of writes) {
+    await yieldEvery(++n);
+    const abs = `${dir}/${a.path}`;
+    const st = lstatSyncOrNull(abs);
+    if (st?.isFile() && st.size === size(a)) {
+      const own = 1 + (aliasesOf.get(a.path) ?? []).filter((p) => {
+        const x = lstatSyncOrNull(join(dir, p));
+        return x !== null && x.ino === st.ino && x.dev === st.dev;
+      }).length;
+      if (st.nlink === own) continue;
+    }
+    await removeAny(abs, st);
+    createSized(abs, size(a));
+    created.add(a.path);
+  }
+  return created;
+}
+
+/** Members of an in-tree hard-link group after the first share its inode. */
+export async function placeAliases(dir: string, aliases: readonly AliasAction[]): Promise<void> {
+  for (const a of aliases) {
+    const abs = join(dir, a.path);
+    const st = lstatSyncOrNull(abs);
+    const leader = lstatSyncOrNull(join(dir, a.of));
+    if (st && leader && inodeKey(st) === inodeKey(leader)) continue;
+    await removeAny(abs, st);
+    try {
+      linkSync(join(dir, a.of), abs);
+    } catch (err) {
+      throw ChunkswarmError.fromSystem(err, `linking ${a.path}`);
+    }
+  }
+}
+
+/**
+ * Completes a tree whose files are all in place: symlinks (last: nothing is written under the
+ * tree once a symlink exists in it), anything the release does not have removed (left over or
+ * planted), then the release's metadata on everything but linked files (theirs is right: their
+ * inode is a finalized release's).
+ */
+export async function finishTree(
+  dir: string,
+  content: Pick<ReleaseContent, 'root' | 'dirs' | 'symlinks'>,
+  actions: readonly FileAction[],
+  objects: ObjectStore,
+  owner: boolean,
+): Promise<void> {
+  for (const l of content.symlinks) await placeSymlink(join(dir, l.path), l.entry.target!);
+  await removeStrays(dir, content, objects);
+  const done = new Set<string>();
+  for (const a of actions) if (a.kind === 'link') done.add(a.path);
+  for (const a of actions) if (a.kind === 'alias' && done.has(a.of)) done.add(a.path);
+  await finalizeTree(dir, content.root, objects, { done, owner });
+}
+
+/** Names on disk that the release does not have, in the root and every directory of the tree. */
+async function removeStrays(dir: string, content: Pick<ReleaseContent, 'root' | 'dirs'>, objects: ObjectStore): Promise<void> {
+  const check = async (rel: string, tree: ObjectHash) => {
+    const abs = rel ? join(dir, rel) : dir;
+    const names = new Set((await objects.getTree(tree)).entries.map((e) => e.name));
+    let onDisk: string[];
+    try {
+      onDisk = readdirSync(abs);
+    } catch (err) {
+      throw ChunkswarmError.fromSystem(err, `listing ${abs}`);
+    }
+    for (const name of onDisk) if (!names.has(name)) await removeAny(join(abs, name));
+  };
+  await check('', content.root);
+  for (const d of content.dirs) await check(d.path, d.entry.hash!);
+}
+
+/**
+ * Makes a complete tree a release: one syncfs makes every file durable, the tree is renamed to
+ * its final name, and its root made read-only (after the rename: see sealRoot).
+ */
+export async function moveIntoPlace(from: string, to: string, version: number): Promise<void> {
+  await syncFilesystem(from);
+  try {
+    renameSync(from, to);
+  } catch (err) {
+    throw ChunkswarmError.fromSystem(err, `moving release ${version} into place`);
+  }
+  await sealRoot(to);
+}

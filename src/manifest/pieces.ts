@@ -1,0 +1,77 @@
+import type { ObjectHash } from '../core/index.js';
+import type { ChunkRef } from './types.js';
+import { walkTree, type LoadFile, type LoadTree } from './walk.js';
+
+/**
+ * One BitTorrent piece of a release: a run of consecutive unique chunks. The chunk stays the unit
+ * of dedup and verification (a piece is checked chunk by chunk); the piece is the unit of
+ * transfer, so that 20,000 small files are a few hundred requests, not 20,000.
+ */
+export interface Piece {
+  size: number;
+  chunks: readonly ChunkRef[];
+}
+
+/** Largest target size of a piece. */
+export const PIECE_MAX = 1 << 20;
+/** Smallest target size: a small release keeps enough pieces for its peers to trade. */
+export const PIECE_MIN = 64 * 1024;
+/** About this many pieces per release at most, as BitTorrent sizes its pieces. */
+const PIECES_PER_RELEASE = 1024;
+
+/**
+ * The target size of a release's pieces: its unique bytes / 1024, rounded up to a power of two,
+ * between 64 KiB and 1 MiB. Large releases get ~1 MiB pieces; a small one still has hundreds of
+ * pieces to spread over its peers, and an edit costs one piece of a size in proportion.
+ */
+export function pieceTarget(totalBytes: number): number {
+  let t = PIECE_MIN;
+  while (t < PIECE_MAX && t * PIECES_PER_RELEASE < totalBytes) t *= 2;
+  return t;
+}
+
+/**
+ * Groups chunks, in order, into pieces: a chunk joins the current piece while the piece stays
+ * within the target size; a piece holds at least one chunk (a chunk is at most 256 KiB, so a
+ * piece is never above PIECE_MAX). `target` is the release's pieceTarget() unless given (the
+ * simulator tries others).
+ */
+export function groupPieces(chunks: readonly ChunkRef[], target = pieceTarget(chunks.reduce((n, c) => n + c.size, 0))): Piece[] {
+  const pieces: Piece[] = [];
+  let start = 0;
+  let size = 0;
+  for (let i = 0; i < chunks.length; i++) {
+    const c = chunks[i]!;
+    if (i > start && size + c.size > target) {
+      pieces.push({ size, chunks: chunks.slice(start, i) });
+      start = i;
+      size = 0;
+    }
+    size += c.size;
+  }
+  if (start < chunks.length) pieces.push({ size, chunks: chunks.slice(start) });
+  return pieces;
+}
+
+/** Every distinct chunk of a release once, at its first occurrence in canonical walk order. */
+export async function releaseChunks(root: ObjectHash, loadTree: LoadTree, loadFile: LoadFile): Promise<ChunkRef[]> {
+  const out: ChunkRef[] = [];
+  const seenChunks = new Set<string>();
+  // Hard links and duplicate files share one file object: its chunks are already in.
+  const seenFiles = new Set<string>();
+  await walkTree(root, loadTree, async (_path, entry) => {
+    if (entry.type !== 'file' || seenFiles.has(entry.hash!)) return;
+    seenFiles.add(entry.hash!);
+    for (const chunk of (await loadFile(entry.hash!)).chunks) {
+      if (seenChunks.has(chunk.hash)) continue;
+      seenChunks.add(chunk.hash);
+      out.push(chunk);
+    }
+  });
+  return out;
+}
+
+/** The release's pieces: every node derives the same list from the same root, so piece indexes agree. */
+export async function releasePieces(root: ObjectHash, loadTree: LoadTree, loadFile: LoadFile): Promise<Piece[]> {
+  return groupPieces(await releaseChunks(root, loadTree, loadFile));
+}
