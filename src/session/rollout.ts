@@ -78,7 +78,7 @@ export class Rollout {
       const o = this.o.deployer.objects;
       const pieces = await releasePieces(target.body.root, (h) => o.getTree(h), (h) => o.getFile(h));
       this.o.server.serveRelease(id, pieces);
-      this.o.upload.setSpace({ release: id, version: v, have: Bitfield.full(pieces.length) });
+      this.o.upload.setSpace({ release: id, version: v, have: Bitfield.full(pieces.length), bytes: pieces.reduce((n, p) => n + p.size, 0) });
       this.servedWhole = id;
     }
     this.phase = 'activating';

@@ -9,7 +9,12 @@ export interface Space {
   release: ReleaseId;
   version: number;
   have: Bitfield;
+  /** The release's bytes in pieces, which size the publisher's offer window. */
+  bytes?: number;
 }
+
+/** What the publisher keeps offered in all: ~4 MiB, a round trip's worth for a fast follower. */
+const OFFER_WINDOW_BYTES = 4 << 20;
 
 /**
  * Who gets our upload: the choker picks the unchoked peers; on the publisher, the super-seeder
@@ -34,9 +39,11 @@ export class UploadPolicy {
     this.space = space;
     // Offers are a peer's pipeline from the publisher: each piece taken up earns the next one. A
     // fixed 2 per peer held one fast follower to round trips; 64 per peer blurred who spreads
-    // what among many. 64 spread over the unchoked peers serves both.
+    // what among many. A window of bytes spread over the unchoked peers serves both.
+    const pieceBytes = space.bytes && space.have.length > 0 ? space.bytes / space.have.length : 64 * 1024;
+    const offerBudget = Math.max(2, Math.round(OFFER_WINDOW_BYTES / pieceBytes));
     this.seeder = this.o.publisher
-      ? new SuperSeeder({ pieceCount: space.have.length, clock: this.o.clock, random: this.o.random, options: { offerBudget: 64 } })
+      ? new SuperSeeder({ pieceCount: space.have.length, clock: this.o.clock, random: this.o.random, options: { offerBudget } })
       : null;
     for (const p of this.peers.values()) this.announce(p);
   }
