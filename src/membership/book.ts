@@ -1,8 +1,8 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChunkswarmError, SerialQueue, isChunkswarmError } from '../core/index.js';
 import { clusterIdOf } from '../manifest/index.js';
-import { atomicWrite } from '../store/index.js';
+import { atomicWrite, readTextOrNull } from '../store/index.js';
 import { decodeMembership, encodeMembership, sameMembership, signMembership, type Member, type MembershipRecord } from './record.js';
 
 export type MembershipVerdict =
@@ -77,13 +77,8 @@ export class MembershipBook {
   }
 
   private async load(): Promise<void> {
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw ChunkswarmError.fromSystem(err, `reading ${this.path}`);
-    }
+    const text = await readTextOrNull(this.path);
+    if (text === null) return;
     try {
       this.set(decodeMembership(text.trim(), this.o.publisherKey), text.trim());
     } catch (err) {

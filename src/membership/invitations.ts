@@ -1,9 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ChunkswarmError, SerialQueue } from '../core/index.js';
-import { atomicWrite } from '../store/index.js';
+import { atomicWrite, readTextOrNull } from '../store/index.js';
 import { INVITATION_SECRET_BYTES } from './token.js';
 
 /** One invitation as the publisher keeps it: the hash of its secret, never the secret. */
@@ -93,13 +92,8 @@ export class InvitationStore {
   }
 
   private async load(): Promise<void> {
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw ChunkswarmError.fromSystem(err, `reading ${this.path}`);
-    }
+    const text = await readTextOrNull(this.path);
+    if (text === null) return;
     let parsed;
     try {
       parsed = fileSchema.parse(JSON.parse(text));

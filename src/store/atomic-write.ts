@@ -1,4 +1,4 @@
-import { open, rename, unlink } from 'node:fs/promises';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
 import { ChunkswarmError } from '../core/index.js';
@@ -37,4 +37,14 @@ export async function syncFilesystem(path: string): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     execFile('sync', ['-f', path], (err) => (err ? reject(ChunkswarmError.fromSystem(err, `syncing ${path}`)) : resolve()));
   });
+}
+
+/** The text of a file this module writes, or null if it was never written. */
+export async function readTextOrNull(path: string): Promise<string | null> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw ChunkswarmError.fromSystem(err, `reading ${path}`);
+  }
 }

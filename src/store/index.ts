@@ -1,4 +1,4 @@
-export { atomicWrite, syncFilesystem } from './atomic-write.js';
+export { atomicWrite, readTextOrNull, syncFilesystem } from './atomic-write.js';
 export { ObjectStore } from './object-store.js';
 export { StatCache, type StatKey } from './stat-cache.js';
 export { ReleaseStore, type NodeState } from './release-store.js';
