@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { scenarioBound, spread } from './bound.js';
 import { LoadSampler } from './load.js';
+import type { NetHost } from '../lib/netns.js';
 import type { Image, Method, MethodContext, ScenarioName, StepResult } from './types.js';
 
 export interface RunSpec {
@@ -11,6 +12,8 @@ export interface RunSpec {
   scenarios: ScenarioName[];
   pieceLength: number;
   work: string;
+  /** bench --netns: the hosts' namespaces (see MethodContext.hosts). */
+  hosts?: NetHost[];
 }
 
 /** Bytes each receiving node needs in a scenario: S in the bound. */
@@ -45,6 +48,7 @@ export async function runMethod(method: Method, spec: RunSpec, log: (line: strin
     work,
     scenarios: spec.scenarios,
     pieceLength: spec.pieceLength,
+    ...(spec.hosts && { hosts: spec.hosts }),
     timeoutMs: (s) => timeoutMs(spec, s),
     log: (line) => log(`  ${method.name}: ${line}`),
   };

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { inHost, type NetHost } from './netns.js';
 import { repoRoot } from './results.js';
 
 export const CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
@@ -15,6 +16,8 @@ export function timed(cmd: string, args: string[], opts: { cwd?: string } = {}):
   });
 }
 
-export function cli(args: string[], opts: { cwd?: string } = {}) {
-  return timed(process.execPath, [CLI, ...args], opts);
+/** The chunkswarm CLI; with `host`, inside that host's network namespace (bench --netns). */
+export function cli(args: string[], opts: { cwd?: string; host?: NetHost | undefined } = {}) {
+  const [cmd, ...argv] = inHost(opts.host, [process.execPath, CLI, ...args]);
+  return timed(cmd!, argv, opts);
 }
