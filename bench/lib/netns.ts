@@ -11,7 +11,7 @@
  * the prefix whose pid is no longer running is left over from a killed run, and swept at start.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { ChunkswarmError } from '../../src/index.js';
 import { ensureTool } from './tools.js';
 
@@ -49,12 +49,13 @@ function namespaces(): string[] {
   }
 }
 
+/** A running process (a zombie, killed and not yet reaped, is not). */
 function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
   }
 }
 
