@@ -3,7 +3,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { leftovers, netnsUnavailable } from '../../bench/lib/netns.js';
+import { inHost, leftovers, netnsUnavailable, NetnsLab, type NetHost } from '../../bench/lib/netns.js';
 import { repoRoot } from '../../bench/lib/results.js';
 import type { StepResult } from '../../bench/bandwidth/types.js';
 import { treeDigest } from '../faults/harness.js';
@@ -81,5 +81,30 @@ describe.skipIf(why !== null)('npm run bench -- --netns (one namespace per node,
   it('leaves no namespace and no veth of the run behind', () => {
     expect(leftovers(benchPid)).toEqual([]);
     expect(rootVeths().filter((v) => !vethsBefore.includes(v))).toEqual([]);
+  });
+});
+
+describe.skipIf(why !== null)('NetnsLab: the namespaces of a run', () => {
+  it('reach each other, reach nothing else (no default route), and are gone after close', async () => {
+    const lab = await NetnsLab.create({ hosts: 2, rate: 4e6 });
+    try {
+      const [a, b] = lab.hosts as [NetHost, NetHost];
+      const routes = execFileSync('ip', ['-n', a.ns, 'route', 'show']).toString().trim().split('\n');
+      expect(routes).toHaveLength(1);
+      expect(routes[0]).toMatch(/^10\.213\.\d+\.0\/24 dev eth0/);
+      expect(execFileSync('ip', ['-n', a.ns, '-6', 'route', 'show', 'default']).toString().trim()).toBe('');
+      const qdisc = execFileSync('tc', ['-n', a.ns, 'qdisc', 'show', 'dev', 'eth0']).toString();
+      expect(qdisc).toMatch(/tbf .*rate 32Mbit/);
+      // A node in namespace a reaches b's address, and an address outside the run is unreachable.
+      const probe = (host: string) => {
+        const [cmd, ...args] = inHost(a, [process.execPath, '-e', `require('net').connect(9, ${JSON.stringify(host)}).on('error', (e) => { console.log(e.code); process.exit(0); })`]);
+        return execFileSync(cmd!, args).toString().trim();
+      };
+      expect(probe(b.address)).toBe('ECONNREFUSED');
+      expect(probe('192.0.2.1')).toBe('ENETUNREACH');
+    } finally {
+      lab.close();
+    }
+    expect(leftovers()).toEqual([]);
   });
 });
