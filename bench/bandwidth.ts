@@ -66,7 +66,7 @@ async function main(): Promise<void> {
       for (const m of usable) {
         const t0 = performance.now();
         console.log(`N=${n} ${m.name} ...`);
-        const spec = { n, rate: opts.rate, image, scenarios: opts.scenarios, pieceLength: opts.pieceLength, work: join(work, 'runs'), ...(lab && { hosts: lab.hosts }) };
+        const spec = { n, rate: opts.rate, image, scenarios: opts.scenarios, pieceLength: opts.pieceLength, work: join(work, 'runs'), ...(lab && { hosts: lab.hosts, links: lab }) };
         rows.push(...(await runMethod(m, spec, (l) => console.log(l))));
         if (!opts.keep) await rm(join(spec.work, `${m.name}-n${n}`), { recursive: true, force: true });
         console.log(`  (${((performance.now() - t0) / 1000).toFixed(0)} s in all)`);

@@ -114,4 +114,10 @@ export interface StepResult extends StepFigures {
   /** last / bound (null when a node did not complete). */
   ratio: number | null;
   load: LoadSummary;
+  /**
+   * bench --netns: bytes the kernel counted on the links during the step (headers, handshakes,
+   * DHT and every other protocol included): what the publisher's link sent and what the
+   * receiving nodes' links received.
+   */
+  links?: { publisherSent: number; received: number };
 }

@@ -116,6 +116,12 @@ export async function netnsUnavailable(): Promise<string | null> {
   return null;
 }
 
+/** Bytes one host's link carried so far, as the kernel counts them (its veth end). */
+export interface LinkBytes {
+  sent: number;
+  received: number;
+}
+
 export interface NetnsLabOptions {
   /** How many hosts (namespaces) to make. */
   hosts: number;
@@ -178,8 +184,8 @@ export class NetnsLab {
     await shape(this.hub, hubEnd, this.rate);
   }
 
-  /** Bytes each host's link carried so far (the kernel's counters): [sent, received] per host. */
-  async counters(): Promise<Array<{ sent: number; received: number }>> {
+  /** Bytes each host's link carried so far, in the order of `hosts`. */
+  async counters(): Promise<LinkBytes[]> {
     return Promise.all(this.hosts.map(async (h) => {
       const out = await ip(['-n', h.ns, '-s', '-j', 'link', 'show', NODE_DEV]);
       const s = (JSON.parse(out) as Array<{ stats64: { rx: { bytes: number }; tx: { bytes: number } } }>)[0]!.stats64;
