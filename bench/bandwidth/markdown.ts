@@ -55,13 +55,16 @@ export function markdown(r: ReportInput): string {
     out.push(`## ${SCENARIO_TEXT[sc]}`, '', `S = ${mb(rows[0]!.bytesPerNode)} MB per node.`, '');
     // Time to first byte, where measured: the first node's, in its own column.
     const ttfb = rows.some((x) => x.firstByte);
-    out.push(`| N | method |${ttfb ? ' first byte (s) |' : ''} first (s) | median (s) | last (s) | bound (s) | last / bound | publisher sent (MB) | on the wire (MB) | CPU |`);
-    out.push(`|---:|---|${ttfb ? '---:|' : ''}---:|---:|---:|---:|---:|---:|---:|---:|`);
+    // bench --netns: the kernel's count of the same, every header and protocol included.
+    const links = rows.some((x) => x.links);
+    out.push(`| N | method |${ttfb ? ' first byte (s) |' : ''} first (s) | median (s) | last (s) | bound (s) | last / bound | publisher sent (MB) | on the wire (MB) |${links ? ' links: publisher sent / received (MB) |' : ''} CPU |`);
+    out.push(`|---:|---|${ttfb ? '---:|' : ''}---:|---:|---:|---:|---:|---:|---:|${links ? '---:|' : ''}---:|`);
     for (const x of rows) {
       const last = x.incomplete > 0 ? `${x.incomplete} of ${x.receivers} incomplete` : sec(x.last);
       const cpu = `${(x.load.cpuBusy * 100).toFixed(0)}% (${(x.load.ownCpu * 100).toFixed(0)}%)${x.load.cpuBound ? ' ⚠' : ''}`;
       const firstByte = ttfb ? ` ${sec(spreadFirst(x.firstByte))} |` : '';
-      out.push(`| ${x.n} | ${x.method} |${firstByte} ${sec(x.first)} | ${sec(x.median)} | ${last} | ${x.boundSeconds.toFixed(2)} | ${x.ratio === null ? 'n/a' : x.ratio.toFixed(2)} | ${mb(x.publisherSent)} | ${mb(x.received)} | ${cpu} |`);
+      const link = links ? ` ${x.links ? `${mb(x.links.publisherSent)} / ${mb(x.links.received)}` : 'n/a'} |` : '';
+      out.push(`| ${x.n} | ${x.method} |${firstByte} ${sec(x.first)} | ${sec(x.median)} | ${last} | ${x.boundSeconds.toFixed(2)} | ${x.ratio === null ? 'n/a' : x.ratio.toFixed(2)} | ${mb(x.publisherSent)} | ${mb(x.received)} |${link} ${cpu} |`);
     }
     const notes = rows.filter((x) => x.note).map((x) => `- N=${x.n} ${x.method}: ${x.note}`);
     if (notes.length > 0) out.push('', ...notes);

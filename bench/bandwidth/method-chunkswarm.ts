@@ -96,15 +96,20 @@ function connected(s: NodeStatusReport | null): number {
 
 export const chunkswarm: Method = {
   name: 'chunkswarm',
-  describe: (rate) =>
-    `LocalCluster: publisher + N followers as real \`chunkswarm serve\` processes on 127.0.0.1, each capped by its own ` +
-    `token buckets (limits.uploadBytesPerSec = downloadBytesPerSec = ${(rate / MB).toFixed(2)} MB/s)`,
+  describe: (rate, netns) =>
+    netns
+      ? 'LocalCluster: publisher + N followers as real `chunkswarm serve` processes, each in its own network namespace and bound to ' +
+        `its address (network.host), no token buckets (limits 0): the kernel's links cap them at ${(rate / MB).toFixed(2)} MB/s`
+      : `LocalCluster: publisher + N followers as real \`chunkswarm serve\` processes on 127.0.0.1, each capped by its own ` +
+        `token buckets (limits.uploadBytesPerSec = downloadBytesPerSec = ${(rate / MB).toFixed(2)} MB/s)`,
   available: async () => ({ ok: true }),
   async open(ctx) {
     const cluster = await LocalCluster.create({
       dir: ctx.work,
       followers: ctx.n,
-      limits: { uploadBytesPerSec: ctx.rate, downloadBytesPerSec: ctx.rate },
+      // In namespaces the links are shaped by the kernel: the token buckets stay off (0).
+      limits: ctx.hosts ? { uploadBytesPerSec: 0, downloadBytesPerSec: 0 } : { uploadBytesPerSec: ctx.rate, downloadBytesPerSec: ctx.rate },
+      ...(ctx.hosts && { hosts: ctx.hosts }),
       extra: { verify: { intervalSec: 0 } },
     });
     try {

@@ -1,8 +1,9 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { inHost, type NetHost } from '../lib/netns.js';
 import { repoRoot } from '../lib/results.js';
 import { Completions } from './completions.js';
 import type { Method, MethodContext, MethodSession, ScenarioName, StepFigures } from './types.js';
@@ -11,17 +12,25 @@ import type { FromNode, ToNode } from './wt-messages.js';
 const MB = 1e6;
 const NODE_JS = join(dirname(fileURLToPath(import.meta.url)), 'wt-node.js');
 
-/** One webtorrent process, and a way to await its next message of a given type. */
+/**
+ * One webtorrent process (in `host`'s namespace if given), and a way to await its next message of
+ * a given type.
+ */
 class WtNode {
   readonly proc: ChildProcess;
+  readonly address: string;
   port = 0;
   private readonly waiters: Array<{ type: FromNode['type']; resolve: (m: FromNode) => void }> = [];
   onDone: () => void = () => undefined;
   onFirstByte: () => void = () => undefined;
   lastError: string | null = null;
 
-  constructor(rate: number) {
-    this.proc = fork(NODE_JS, [String(rate)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  /** `rate` 0: no throttle (the kernel's link caps it). */
+  constructor(rate: number, host: NetHost | undefined) {
+    this.address = host?.address ?? '127.0.0.1';
+    // fork() without its own spawn: `ip netns exec` execs node in place, keeping the IPC channel.
+    const [cmd, ...args] = inHost(host, [process.execPath, NODE_JS, String(rate)]);
+    this.proc = spawn(cmd!, args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'json' });
     this.proc.on('message', (m: FromNode) => {
       if (m.type === 'done') this.onDone();
       if (m.type === 'first-byte') this.onFirstByte();
@@ -100,7 +109,7 @@ class WebTorrentSession implements MethodSession {
       await ready.catch(() => undefined); // that node stays incomplete
     }));
     // Each pair connects once: node i dials the seed and the nodes before it.
-    nodes.forEach((n, i) => n.send({ type: 'connect', peers: peersOf(i).map((p) => `127.0.0.1:${p.port}`) }));
+    nodes.forEach((n, i) => n.send({ type: 'connect', peers: peersOf(i).map((p) => `${p.address}:${p.port}`) }));
     await done.wait(this.ctx.timeoutMs(scenario) - done.elapsed() * 1000);
   }
 
@@ -111,7 +120,7 @@ class WebTorrentSession implements MethodSession {
     const firstByte = new Completions(1);
     done.start();
     firstByte.start();
-    const late = await new WtNode(this.ctx.rate).start();
+    const late = await node(this.ctx, this.ctx.n + 1).start();
     late.onFirstByte = () => firstByte.mark(0);
     this.leechers.push(late);
     await this.fetch([late], done, 'bootstrap', () => this.leechers.slice(0, -1));
@@ -136,11 +145,18 @@ class WebTorrentSession implements MethodSession {
   }
 }
 
+/** The webtorrent node of host `i` (0: the seed): throttled by itself on loopback, by the kernel in a namespace. */
+function node(ctx: MethodContext, i: number): WtNode {
+  return ctx.hosts ? new WtNode(0, ctx.hosts[i]) : new WtNode(ctx.rate, undefined);
+}
+
 export const webtorrent: Method = {
   name: 'webtorrent',
-  describe: (rate) =>
+  describe: (rate, netns) =>
     `webtorrent 2.8.5, one process per node; DHT, trackers, LSD, UPnP, NAT-PMP, uTP and web seeds off, peers added by ` +
-    `127.0.0.1 address; caps by webtorrent's own throttles (uploadLimit = downloadLimit = ${(rate / MB).toFixed(2)} MB/s); ` +
+    (netns
+      ? `address; each node in its own network namespace, no throttles: the kernel's links cap them at ${(rate / MB).toFixed(2)} MB/s; `
+      : `127.0.0.1 address; caps by webtorrent's own throttles (uploadLimit = downloadLimit = ${(rate / MB).toFixed(2)} MB/s); `) +
     `a new multi-file torrent per release; the seed is the publisher`,
   async available() {
     if (!existsSync(NODE_JS)) return { ok: false, reason: `${NODE_JS} is missing: run tsc first` };
@@ -151,7 +167,7 @@ export const webtorrent: Method = {
   },
   async open(ctx) {
     for (let i = 1; i <= ctx.n; i++) await mkdir(join(ctx.work, `frontend${i}`), { recursive: true });
-    const nodes = await Promise.all(Array.from({ length: ctx.n + 1 }, () => new WtNode(ctx.rate).start()));
+    const nodes = await Promise.all(Array.from({ length: ctx.n + 1 }, (_, i) => node(ctx, i).start()));
     return new WebTorrentSession(ctx, nodes[0]!, nodes.slice(1));
   },
 };

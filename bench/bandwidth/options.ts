@@ -17,6 +17,8 @@ export const USAGE = `npm run bench -- [options]
   --methods LIST       chunkswarm,rsync,webtorrent (default all)
   --scenarios LIST     cold,incremental,bootstrap (default all; cold always runs first)
   --piece-kib KIB      torrent piece length (default 256)
+  --netns              every node in its own network namespace, links shaped by the kernel (veth + tc tbf)
+                       instead of the nodes' own rate limits; needs root (CAP_NET_ADMIN); no latency emulation
   --out DIR            where the JSON, Markdown and SVG files go (default bench/results)
   --keep               keep the work directory`;
 
@@ -32,6 +34,8 @@ export interface BenchOptions {
   methods: string[];
   scenarios: ScenarioName[];
   pieceLength: number;
+  /** Kernel-shaped links between network namespaces instead of the nodes' own limits. */
+  netns: boolean;
   out: string;
   keep: boolean;
 }
@@ -59,6 +63,7 @@ export function parseOptions(argv: string[], allMethods: string[]): BenchOptions
       methods: { type: 'string', default: allMethods.join(',') },
       scenarios: { type: 'string', default: SCENARIOS.join(',') },
       'piece-kib': { type: 'string', default: '256' },
+      netns: { type: 'boolean', default: false },
       out: { type: 'string', default: join(repoRoot, 'bench', 'results') },
       keep: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -90,6 +95,7 @@ export function parseOptions(argv: string[], allMethods: string[]): BenchOptions
     methods,
     scenarios,
     pieceLength: Math.round(positive('piece-kib', values['piece-kib']) * 1024),
+    netns: values.netns,
     out: values.out,
     keep: values.keep,
   };
@@ -102,7 +108,7 @@ export function rateNote(o: BenchOptions): string {
   const aggregate = ((maxN + 1) * o.rate) / MB;
   const rsyncMin = o.ns.reduce((a, n) => a + (n * o.bytes) / o.rate, 0) / 60;
   const common =
-    `With N=${maxN} the swarms move up to ${aggregate.toFixed(1)} MB/s in all through loopback, every byte encrypted, hashed and ` +
+    `With N=${maxN} the swarms move up to ${aggregate.toFixed(1)} MB/s in all through ${o.netns ? 'the namespaces\' veth links' : 'loopback'}, every byte encrypted, hashed and ` +
     `written by node processes sharing ${cpus().length} cores; rsync's cold rollouts alone take at least ${rsyncMin.toFixed(0)} min (N·S/rate each).`;
   if (o.rateGiven) return `Rate and image size as given on the command line. ${common}`;
   if (o.quick) {

@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { scenarioBound, spread } from './bound.js';
 import { LoadSampler } from './load.js';
+import type { LinkBytes, NetHost } from '../lib/netns.js';
 import type { Image, Method, MethodContext, ScenarioName, StepResult } from './types.js';
 
 export interface RunSpec {
@@ -11,6 +12,10 @@ export interface RunSpec {
   scenarios: ScenarioName[];
   pieceLength: number;
   work: string;
+  /** bench --netns: the hosts' namespaces (see MethodContext.hosts). */
+  hosts?: NetHost[];
+  /** bench --netns: the kernel's byte counters of each host's link, in the order of `hosts`. */
+  links?: { counters(): Promise<LinkBytes[]> };
 }
 
 /** Bytes each receiving node needs in a scenario: S in the bound. */
@@ -45,6 +50,7 @@ export async function runMethod(method: Method, spec: RunSpec, log: (line: strin
     work,
     scenarios: spec.scenarios,
     pieceLength: spec.pieceLength,
+    ...(spec.hosts && { hosts: spec.hosts }),
     timeoutMs: (s) => timeoutMs(spec, s),
     log: (line) => log(`  ${method.name}: ${line}`),
   };
@@ -56,8 +62,10 @@ export async function runMethod(method: Method, spec: RunSpec, log: (line: strin
   try {
     for (const scenario of spec.scenarios) {
       const sampler = new LoadSampler();
+      const linksBefore = await spec.links?.counters();
       const figures = await session.step(scenario);
       const load = sampler.stop();
+      const linksAfter = await spec.links?.counters();
       const s = bytesPerNode(scenario, spec.image, spec.scenarios);
       const receivers = figures.completions.length;
       const boundSeconds = scenarioBound(scenario, spec.n, s, spec.rate);
@@ -73,6 +81,7 @@ export async function runMethod(method: Method, spec: RunSpec, log: (line: strin
         boundSeconds,
         ratio: times.last === null || boundSeconds === 0 ? null : times.last / boundSeconds,
         load,
+        ...(linksBefore && linksAfter && { links: linkDelta(linksBefore, linksAfter, spec.n) }),
       };
       rows.push(row);
       log(summaryLine(row));
@@ -84,6 +93,13 @@ export async function runMethod(method: Method, spec: RunSpec, log: (line: strin
   return rows;
 }
 
+/** The publisher's (host 0) bytes sent and the receivers' (hosts 1 to n + 1: the frontends and the late joiner) received. */
+function linkDelta(before: LinkBytes[], after: LinkBytes[], n: number): { publisherSent: number; received: number } {
+  let received = 0;
+  for (let i = 1; i <= n + 1; i++) received += after[i]!.received - before[i]!.received;
+  return { publisherSent: after[0]!.sent - before[0]!.sent, received };
+}
+
 function summaryLine(r: StepResult): string {
   const t = (v: number | null) => (v === null ? 'n/a' : `${v.toFixed(2)} s`);
   return (
@@ -92,6 +108,7 @@ function summaryLine(r: StepResult): string {
     `${r.ratio === null ? '' : ` (x${r.ratio.toFixed(2)})`}; publisher sent ${(r.publisherSent / 1e6).toFixed(1)} MB, ` +
     `received ${(r.received / 1e6).toFixed(1)} MB; CPU ${(r.load.cpuBusy * 100).toFixed(0)}% (ours ${(r.load.ownCpu * 100).toFixed(0)}%, ` +
     `${r.load.ownCpuSeconds.toFixed(1)} CPU-s)` +
+    `${r.links ? `; links (kernel): publisher sent ${(r.links.publisherSent / 1e6).toFixed(1)} MB, received ${(r.links.received / 1e6).toFixed(1)} MB` : ''}` +
     `${r.load.cpuBound ? ' [machine-bound]' : ''}`
   );
 }

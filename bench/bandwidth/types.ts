@@ -25,6 +25,8 @@ export interface Image {
 
 export const IMAGE_DIR = 'image';
 
+import type { NetHost } from '../lib/netns.js';
+
 /** What one method needs to run its steps for one N. */
 export interface MethodContext {
   n: number;
@@ -37,6 +39,12 @@ export interface MethodContext {
   scenarios: ScenarioName[];
   /** Torrent piece length (BitTorrent baselines). */
   pieceLength: number;
+  /**
+   * bench --netns: one network namespace per host, in order: the publisher (seed, rsync daemon),
+   * the N frontends, the node that joins late. The kernel shapes every link at `rate`, so the
+   * method turns its own rate limits off. Absent: every node on 127.0.0.1 with its own limits.
+   */
+  hosts?: NetHost[];
   /** Per step: give up on nodes not complete by then. */
   timeoutMs(scenario: ScenarioName): number;
   log(line: string): void;
@@ -69,8 +77,8 @@ export type Availability = { ok: true } | { ok: false; reason: string };
 
 export interface Method {
   name: string;
-  /** How it runs and how the caps are applied, for the report. */
-  describe(rate: number): string;
+  /** How it runs and how the caps are applied (netns: by the kernel's links), for the report. */
+  describe(rate: number, netns: boolean): string;
   available(): Promise<Availability>;
   open(ctx: MethodContext): Promise<MethodSession>;
 }
@@ -106,4 +114,10 @@ export interface StepResult extends StepFigures {
   /** last / bound (null when a node did not complete). */
   ratio: number | null;
   load: LoadSummary;
+  /**
+   * bench --netns: bytes the kernel counted on the links during the step (headers, handshakes,
+   * DHT and every other protocol included): what the publisher's link sent and what the
+   * receiving nodes' links received.
+   */
+  links?: { publisherSent: number; received: number };
 }

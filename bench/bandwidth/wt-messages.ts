@@ -5,7 +5,7 @@ export type ToNode =
   | { type: 'seed'; dir: string; pieceLength: number }
   /** Drop the torrents held so far (keeping their files) and add this one, stored under `path`. */
   | { type: 'add'; torrent: string; path: string }
-  /** Connect to these peers (127.0.0.1:port) for the torrent last added or seeded. */
+  /** Connect to these peers (address:port: 127.0.0.1, or a bench --netns namespace) for the torrent last added or seeded. */
   | { type: 'connect'; peers: string[] }
   | { type: 'stats' };
 

@@ -1,23 +1,25 @@
 /**
  * One stock BitTorrent node of the bandwidth benchmark: a webtorrent client in its own process,
  * driven over IPC by method-webtorrent.ts. Every discovery mechanism is off (DHT, trackers, LSD,
- * UPnP, NAT-PMP, web seeds) and uTP too, so it talks only to the 127.0.0.1 peers it is given;
- * the link caps are webtorrent's own throttles.
- *   node wt-node.js <bytesPerSec>
+ * UPnP, NAT-PMP, web seeds) and uTP too, so it talks only to the peers it is given (127.0.0.1, or
+ * the addresses of bench --netns's namespaces); the link caps are webtorrent's own throttles, or
+ * none (rate 0) where the kernel shapes the links.
+ *   node wt-node.js <bytesPerSec | 0>
  */
 import WebTorrent from 'webtorrent';
 import type { FromNode, ToNode } from './wt-messages.js';
 
 const rate = Number(process.argv[2]);
-if (!process.send || !(rate > 0)) {
-  console.error('usage: wt-node.js <bytesPerSec> (started by the benchmark over IPC)');
+if (!process.send || !(rate >= 0)) {
+  console.error('usage: wt-node.js <bytesPerSec | 0> (started by the benchmark over IPC)');
   process.exit(2);
 }
 
 const send = (m: FromNode) => process.send!(m);
 const client = new WebTorrent({
   dht: false, tracker: false, lsd: false, natUpnp: false, natPmp: false, utp: false, webSeeds: false,
-  uploadLimit: rate, downloadLimit: rate,
+  // -1: webtorrent's "no limit".
+  uploadLimit: rate || -1, downloadLimit: rate || -1,
 });
 let uploaded = 0;
 let received = 0;

@@ -5,6 +5,7 @@ import { createWriteStream, existsSync } from 'node:fs';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NodeStatusReport, PublishSummary } from '../../src/index.js';
+import { inHost, type NetHost } from './netns.js';
 import { repoRoot } from './results.js';
 import { CLI, cli } from './run.js';
 
@@ -21,6 +22,8 @@ export interface NodeHandle {
   guardReport: string;
   /** The node's swarm key, once its directory is made. */
   key?: string;
+  /** Its network namespace and address (bench --netns); none: 127.0.0.1. */
+  host?: NetHost;
 }
 
 export interface ClusterOptions {
@@ -44,6 +47,12 @@ export interface ClusterOptions {
    * Default: any node that knows the cluster secret.
    */
   membership?: boolean;
+  /**
+   * One network namespace per node (bench --netns), in order: the publisher, the followers, then
+   * any added later. Each node binds its host's address (network.host) and runs, with every CLI
+   * command made for it, inside its namespace. Default: every node on 127.0.0.1.
+   */
+  hosts?: NetHost[];
 }
 
 /**
@@ -76,8 +85,12 @@ export async function freeTcpPort(): Promise<number> {
   }
 }
 
+function address(n: NodeHandle): string {
+  return n.host?.address ?? '127.0.0.1';
+}
+
 /**
- * A publisher and N followers on loopback, each a real `chunkswarm serve` process with its own
+ * A publisher and N followers on loopback (or each in a network namespace of its own), each a real `chunkswarm serve` process with its own
  * data directory, made with the real `init` command. Used by the integration tests, the demo and
  * the benchmarks.
  */
@@ -86,15 +99,21 @@ export class LocalCluster {
   readonly followers: NodeHandle[];
 
   private constructor(readonly opts: ClusterOptions, ports: number[]) {
-    this.publisher = LocalCluster.handle(opts.dir, 'publisher', ports[0]!);
-    this.followers = Array.from({ length: opts.followers }, (_, i) => LocalCluster.handle(opts.dir, `follower-${i + 1}`, ports[i + 1]!));
+    this.publisher = this.handle('publisher', ports[0]!, 0);
+    this.followers = Array.from({ length: opts.followers }, (_, i) => this.handle(`follower-${i + 1}`, ports[i + 1]!, i + 1));
   }
 
-  private static handle(base: string, name: string, port: number): NodeHandle {
-    const dir = join(base, name);
+  /** The handle of the `index`th node made (publisher 0), in its namespace if the cluster has them. */
+  private handle(name: string, port: number, index = this.nodes.length): NodeHandle {
+    const dir = join(this.opts.dir, name);
+    let host: NetHost | undefined;
+    if (this.opts.hosts) {
+      host = this.opts.hosts[index];
+      if (!host) throw new Error(`no network namespace left for node ${name} (${this.opts.hosts.length} made)`);
+    }
     return {
       name, dir, config: join(dir, 'swarm.config.json'), live: join(dir, 'live'), dataDir: join(dir, 'data'), port, proc: null,
-      guardReport: join(dir, 'net-guard.json'),
+      guardReport: join(dir, 'net-guard.json'), ...(host && { host }),
     };
   }
 
@@ -130,7 +149,7 @@ export class LocalCluster {
 
   /** A further follower (e.g. one that joins later), not started. */
   async addFollower(name: string): Promise<NodeHandle> {
-    const h = LocalCluster.handle(this.opts.dir, name, await freeUdpPort());
+    const h = this.handle(name, await freeUdpPort());
     await this.addFollowerConfig(h);
     this.followers.push(h);
     return h;
@@ -146,9 +165,12 @@ export class LocalCluster {
    * `join <token>` for the new node; not started. Returns the handle and join's answer.
    */
   async joinFollower(name: string, opts: { name?: string } = {}): Promise<NodeHandle> {
-    const h = LocalCluster.handle(this.opts.dir, name, await freeUdpPort());
-    const token = (await cli(['-c', this.publisher.config, 'token', 'create'])).stdout.trim();
-    const joined = await cli(['join', token, '--dir', h.dir, '--live', h.live, '--name', opts.name ?? name, '--bootstrap-port', String(h.port), '--json']);
+    const h = this.handle(name, await freeUdpPort());
+    const token = (await cli(['-c', this.publisher.config, 'token', 'create'], { host: this.publisher.host })).stdout.trim();
+    const joined = await cli([
+      'join', token, '--dir', h.dir, '--live', h.live, '--name', opts.name ?? name, '--bootstrap-port', String(h.port), '--json',
+      ...(h.host ? ['--host', h.host.address] : []),
+    ], { host: h.host });
     h.key = (JSON.parse(joined.stdout) as { nodeKey: string }).nodeKey;
     await this.patchConfig(h);
     this.followers.push(h);
@@ -159,8 +181,10 @@ export class LocalCluster {
     const cfg = JSON.parse(await readFile(n.config, 'utf8')) as Record<string, unknown>;
     if (this.opts.limits) cfg.limits = { ...(cfg.limits as object), ...this.opts.limits };
     cfg.network = {
-      bootstrap: [...this.nodes, n].filter((x, i, all) => all.indexOf(x) === i).map((x) => `127.0.0.1:${x.port}`),
+      bootstrap: [...this.nodes, n].filter((x, i, all) => all.indexOf(x) === i).map((x) => `${address(x)}:${x.port}`),
       bootstrapPort: n.port,
+      // In its own namespace a node binds its one address: every socket it opens, DHT included.
+      ...(n.host && { host: n.host.address }),
       // Many nodes on one host: each takes a free TCP port for its direct path.
       port: 0,
       allowlist: this.opts.membership ? [] : null,
@@ -173,7 +197,7 @@ export class LocalCluster {
   }
 
   async publish(source: string, extra: string[] = []): Promise<PublishSummary> {
-    const r = await cli(['-c', this.publisher.config, 'publish', source, '--json', ...extra]);
+    const r = await cli(['-c', this.publisher.config, 'publish', source, '--json', ...extra], { host: this.publisher.host });
     return JSON.parse(r.stdout) as PublishSummary;
   }
 
@@ -183,7 +207,7 @@ export class LocalCluster {
     const guard = join(repoRoot, 'dist', 'test', 'support', 'net-guard.js');
     const execArgv = [...(this.opts.netGuard && existsSync(guard) ? ['--import', guard] : []), ...(this.opts.nodeArgs ?? [])];
     const log = createWriteStream(join(n.dir, 'serve.log'), { flags: 'a' });
-    const [file, ...argv] = [...(this.opts.runAs ?? []), process.execPath, ...execArgv, CLI, '-c', n.config, 'serve', ...extraArgs];
+    const [file, ...argv] = inHost(n.host, [...(this.opts.runAs ?? []), process.execPath, ...execArgv, CLI, '-c', n.config, 'serve', ...extraArgs]);
     const proc = spawn(file!, argv, {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NET_GUARD_REPORT: n.guardReport, ...env },

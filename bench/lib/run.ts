@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { inHost, type NetHost } from './netns.js';
 import { repoRoot } from './results.js';
 
 export const CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
@@ -16,11 +17,13 @@ export function timed(cmd: string, args: string[], opts: { cwd?: string } = {}):
 }
 
 /**
- * Runs the CLI. With BENCH_PROFILE_DIR set, a call given a `profile` name writes a CPU profile
- * there (<name>.cpuprofile; summarise it with `node dist/bench/profile-top.js`).
+ * Runs the CLI; with `host`, inside that host's network namespace (bench --netns). With
+ * BENCH_PROFILE_DIR set, a call given a `profile` name writes a CPU profile there
+ * (<name>.cpuprofile; summarise it with `node dist/bench/profile-top.js`).
  */
-export function cli(args: string[], opts: { cwd?: string; profile?: string } = {}) {
+export function cli(args: string[], opts: { cwd?: string; profile?: string; host?: NetHost | undefined } = {}) {
   const dir = process.env.BENCH_PROFILE_DIR;
   const prof = dir && opts.profile ? ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', `${opts.profile}.cpuprofile`] : [];
-  return timed(process.execPath, [...prof, CLI, ...args], opts);
+  const [cmd, ...argv] = inHost(opts.host, [process.execPath, ...prof, CLI, ...args]);
+  return timed(cmd!, argv, opts);
 }
