@@ -4,7 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChunkswarmError, isChunkswarmError, systemClock, type Clock, type ReleaseId } from '../core/index.js';
 import { releaseId, type ChunkRef, type FileObject, type Piece, type SignedRelease } from '../manifest/index.js';
-import { removeTree, syncFilesystem, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
+import { OpenFiles, removeTree, syncFilesystem, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
 import { previousChunks } from './donors.js';
 import type { ChunkSource } from './local-source.js';
 import { finishTree, linkDonors, makeDirs, moveIntoPlace, parentOf, placeAliases, placeWrites, type AliasAction, type WriteAction } from './materialize.js';
@@ -67,6 +67,11 @@ export class Stager {
   private lastFlush: number;
   private flushChain: Promise<void> = Promise.resolve();
   private readonly inFlight = new Map<number, Promise<void>>();
+  /**
+   * The files pieces are written to stay open from one flush to the next: a file staging creates
+   * again (prepare, repairWrites) is never written through an old descriptor, as both flush first.
+   */
+  private readonly writeFiles = new OpenFiles(constants.O_WRONLY | constants.O_NOFOLLOW);
   private readonly flushPieces: number;
   private readonly flushMs: number;
   private readonly clock: Clock;
@@ -244,6 +249,7 @@ export class Stager {
   flush(force = false): Promise<void> {
     // One failed flush (e.g. a full disk) must not fail every later one.
     this.flushChain = this.flushChain.catch(() => undefined).then(async () => {
+      this.writeFiles.dropAll();
       if (this.materialized || (this.pending === 0 && !force)) return;
       const snapshot = this.done.slice();
       const pending = this.pending;
@@ -439,7 +445,7 @@ export class Stager {
         else byPath.set(s.path, [{ bytes, offset: s.offset }]);
       }
     });
-    for (const [path, list] of byPath) writeAt(`${this.dir}/${path}`, list);
+    for (const [path, list] of byPath) writeAt(this.writeFiles, `${this.dir}/${path}`, list);
     setBit(this.done, i, true);
     this.pending++;
   }
