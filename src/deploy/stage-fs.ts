@@ -130,25 +130,31 @@ function writeRun(fd: number, run: Uint8Array[], offset: number): void {
   }
 }
 
-/** `size` bytes at `offset` if they hash to `hash`, else null (missing, short or different). */
-export function readVerified(path: string, offset: number, size: number, hash: string): Buffer | null {
+/**
+ * `size` bytes at `offset` if they hash to `hash`, else null (missing, short or different).
+ * `via.files`: the descriptor comes from (and stays in) that cache, dropped if the read fails;
+ * `via.into` (`size` bytes) receives the bytes, so that a piece is read into one buffer.
+ */
+export function readVerified(path: string, offset: number, size: number, hash: string, via: { files?: OpenFiles; into?: Uint8Array } = {}): Uint8Array | null {
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | NOFOLLOW);
+    fd = via.files ? via.files.get(path).fd : openSync(path, constants.O_RDONLY | NOFOLLOW);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ELOOP' || code === 'ENOTDIR') return null;
     throw ChunkswarmError.fromSystem(err, `reading ${path}`);
   }
+  let good = false;
   try {
-    const buf = Buffer.allocUnsafe(size);
+    const buf = via.into ?? Buffer.allocUnsafe(size);
     const bytesRead = size === 0 ? 0 : readSync(fd, buf, 0, size, offset);
-    if (bytesRead !== size) return null;
-    return createHash('sha256').update(buf).digest('hex') === hash ? buf : null;
+    good = bytesRead === size && createHash('sha256').update(buf).digest('hex') === hash;
+    return good ? buf : null;
   } catch (err) {
     throw ChunkswarmError.fromSystem(err, `reading ${path}`);
   } finally {
-    closeSync(fd);
+    if (!via.files) closeSync(fd);
+    else if (!good) via.files.drop(path);
   }
 }
 

@@ -72,6 +72,8 @@ export class Stager {
    * again (prepare, repairWrites) is never written through an old descriptor, as both flush first.
    */
   private readonly writeFiles = new OpenFiles(constants.O_WRONLY | constants.O_NOFOLLOW);
+  /** Likewise the files pieces are read back from for peers, while staging (not once a release). */
+  private readonly readFiles = new OpenFiles(constants.O_RDONLY | constants.O_NOFOLLOW);
   private readonly flushPieces: number;
   private readonly flushMs: number;
   private readonly clock: Clock;
@@ -204,13 +206,14 @@ export class Stager {
   async readPiece(index: number): Promise<Uint8Array | null> {
     const piece = this.pieceAt(index);
     if (!getBit(this.done, index)) return null;
-    const parts: Uint8Array[] = [];
+    // One buffer per piece, each chunk read straight into its place: no per-chunk buffers to join.
+    const out = Buffer.allocUnsafe(piece.size);
+    let at = 0;
     for (let j = 0; j < piece.chunks.length; j++) {
-      const bytes = this.stagedChunk(this.layout.first(index) + j, piece.chunks[j]!);
-      if (!bytes) return null;
-      parts.push(bytes);
+      const c = piece.chunks[j]!;
+      if (!this.stagedChunk(this.layout.first(index) + j, c, out.subarray(at, (at += c.size)))) return null;
     }
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    return out;
   }
 
   /**
@@ -250,6 +253,7 @@ export class Stager {
     // One failed flush (e.g. a full disk) must not fail every later one.
     this.flushChain = this.flushChain.catch(() => undefined).then(async () => {
       this.writeFiles.dropAll();
+      this.readFiles.dropAll();
       if (this.materialized || (this.pending === 0 && !force)) return;
       const snapshot = this.done.slice();
       const pending = this.pending;
@@ -291,6 +295,7 @@ export class Stager {
     await removeProgress(progressPath(releases, this.version));
     this.dir = final;
     this.materialized = true;
+    this.readFiles.dropAll();
     this.completedAt = Date.now();
     // Every written file was just verified: the first check of this release reads nothing.
     for (const a of this.writes()) {
@@ -425,10 +430,11 @@ export class Stager {
   }
 
   /** A chunk's bytes from the tree itself (a written copy of a recorded piece, or a linked file), verified. */
-  private stagedChunk(k: number, c: ChunkRef): Uint8Array | null {
+  private stagedChunk(k: number, c: ChunkRef, into: Uint8Array): Uint8Array | null {
     const linked = this.layout.linked(k);
+    const files = this.materialized ? undefined : this.readFiles;
     for (const s of [...this.layout.writes(k), ...(linked ? [linked] : [])]) {
-      const bytes = readVerified(`${this.dir}/${s.path}`, s.offset, c.size, c.hash);
+      const bytes = readVerified(`${this.dir}/${s.path}`, s.offset, c.size, c.hash, { files, into });
       if (bytes) return bytes;
     }
     return null;
