@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import {
-  chmodSync, closeSync, constants, ftruncateSync, lstatSync, mkdirSync, openSync, readlinkSync, readSync, symlinkSync, unlinkSync, writeSync, type Stats,
+  chmodSync, closeSync, constants, ftruncateSync, lstatSync, mkdirSync, openSync, readlinkSync, readSync, symlinkSync, unlinkSync, writeSync, writevSync, type Stats,
 } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { ChunkswarmError } from '../core/index.js';
-import { removeTree } from '../store/index.js';
+import { removeTree, type OpenFiles } from '../store/index.js';
 
 /**
  * File operations of staging. None of them follows a symlink: a symlink found where staging
@@ -92,39 +92,69 @@ export function createSized(path: string, size: number): void {
   }
 }
 
-/** Writes each run of bytes at its offset of one file. */
-export function writeAt(path: string, writes: ReadonlyArray<{ bytes: Uint8Array; offset: number }>): void {
+/**
+ * Writes each run of bytes at its offset of one file, through a descriptor `files` keeps open
+ * (opened O_WRONLY | O_NOFOLLOW); runs that follow each other on disk go in one writev.
+ */
+export function writeAt(files: OpenFiles, path: string, writes: ReadonlyArray<{ bytes: Uint8Array; offset: number }>): void {
   try {
-    const fd = openSync(path, constants.O_WRONLY | NOFOLLOW);
-    try {
-      for (const w of writes) writeSync(fd, w.bytes, 0, w.bytes.length, w.offset);
-    } finally {
-      closeSync(fd);
+    const { fd } = files.get(path);
+    for (let i = 0; i < writes.length; ) {
+      const offset = writes[i]!.offset;
+      const run: Uint8Array[] = [];
+      let end = offset;
+      for (; i < writes.length && writes[i]!.offset === end; i++) {
+        run.push(writes[i]!.bytes);
+        end += writes[i]!.bytes.length;
+      }
+      writeRun(fd, run, offset);
     }
   } catch (err) {
+    files.drop(path);
     throw ChunkswarmError.fromSystem(err, `writing ${path}`);
   }
 }
 
-/** `size` bytes at `offset` if they hash to `hash`, else null (missing, short or different). */
-export function readVerified(path: string, offset: number, size: number, hash: string): Buffer | null {
+/** One writev; a short write (a disk filling up) goes on buffer by buffer, so that its error is thrown. */
+function writeRun(fd: number, run: Uint8Array[], offset: number): void {
+  let done = run.length === 1 ? writeSync(fd, run[0]!, 0, run[0]!.length, offset) : writevSync(fd, run, offset);
+  for (const b of run) {
+    if (done >= b.length) {
+      done -= b.length;
+      offset += b.length;
+      continue;
+    }
+    for (let at = done; at < b.length; ) at += writeSync(fd, b, at, b.length - at, offset + at);
+    offset += b.length;
+    done = 0;
+  }
+}
+
+/**
+ * `size` bytes at `offset` if they hash to `hash`, else null (missing, short or different).
+ * `via.files`: the descriptor comes from (and stays in) that cache, dropped if the read fails;
+ * `via.into` (`size` bytes) receives the bytes, so that a piece is read into one buffer.
+ */
+export function readVerified(path: string, offset: number, size: number, hash: string, via: { files?: OpenFiles; into?: Uint8Array } = {}): Uint8Array | null {
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | NOFOLLOW);
+    fd = via.files ? via.files.get(path).fd : openSync(path, constants.O_RDONLY | NOFOLLOW);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ELOOP' || code === 'ENOTDIR') return null;
     throw ChunkswarmError.fromSystem(err, `reading ${path}`);
   }
+  let good = false;
   try {
-    const buf = Buffer.allocUnsafe(size);
+    const buf = via.into ?? Buffer.allocUnsafe(size);
     const bytesRead = size === 0 ? 0 : readSync(fd, buf, 0, size, offset);
-    if (bytesRead !== size) return null;
-    return createHash('sha256').update(buf).digest('hex') === hash ? buf : null;
+    good = bytesRead === size && createHash('sha256').update(buf).digest('hex') === hash;
+    return good ? buf : null;
   } catch (err) {
     throw ChunkswarmError.fromSystem(err, `reading ${path}`);
   } finally {
-    closeSync(fd);
+    if (!via.files) closeSync(fd);
+    else if (!good) via.files.drop(path);
   }
 }
 

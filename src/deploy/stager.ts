@@ -4,7 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChunkswarmError, isChunkswarmError, systemClock, type Clock, type ReleaseId } from '../core/index.js';
 import { releaseId, type ChunkRef, type FileObject, type Piece, type SignedRelease } from '../manifest/index.js';
-import { removeTree, syncFilesystem, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
+import { OpenFiles, removeTree, syncFilesystem, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
 import { previousChunks } from './donors.js';
 import type { ChunkSource } from './local-source.js';
 import { finishTree, linkDonors, makeDirs, moveIntoPlace, parentOf, placeAliases, placeWrites, type AliasAction, type WriteAction } from './materialize.js';
@@ -67,6 +67,13 @@ export class Stager {
   private lastFlush: number;
   private flushChain: Promise<void> = Promise.resolve();
   private readonly inFlight = new Map<number, Promise<void>>();
+  /**
+   * The files pieces are written to stay open from one flush to the next: a file staging creates
+   * again (prepare, repairWrites) is never written through an old descriptor, as both flush first.
+   */
+  private readonly writeFiles = new OpenFiles(constants.O_WRONLY | constants.O_NOFOLLOW);
+  /** Likewise the files pieces are read back from for peers, while staging (not once a release). */
+  private readonly readFiles = new OpenFiles(constants.O_RDONLY | constants.O_NOFOLLOW);
   private readonly flushPieces: number;
   private readonly flushMs: number;
   private readonly clock: Clock;
@@ -199,13 +206,14 @@ export class Stager {
   async readPiece(index: number): Promise<Uint8Array | null> {
     const piece = this.pieceAt(index);
     if (!getBit(this.done, index)) return null;
-    const parts: Uint8Array[] = [];
+    // One buffer per piece, each chunk read straight into its place: no per-chunk buffers to join.
+    const out = Buffer.allocUnsafe(piece.size);
+    let at = 0;
     for (let j = 0; j < piece.chunks.length; j++) {
-      const bytes = this.stagedChunk(this.layout.first(index) + j, piece.chunks[j]!);
-      if (!bytes) return null;
-      parts.push(bytes);
+      const c = piece.chunks[j]!;
+      if (!this.stagedChunk(this.layout.first(index) + j, c, out.subarray(at, (at += c.size)))) return null;
     }
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    return out;
   }
 
   /**
@@ -244,6 +252,8 @@ export class Stager {
   flush(force = false): Promise<void> {
     // One failed flush (e.g. a full disk) must not fail every later one.
     this.flushChain = this.flushChain.catch(() => undefined).then(async () => {
+      this.writeFiles.dropAll();
+      this.readFiles.dropAll();
       if (this.materialized || (this.pending === 0 && !force)) return;
       const snapshot = this.done.slice();
       const pending = this.pending;
@@ -285,6 +295,7 @@ export class Stager {
     await removeProgress(progressPath(releases, this.version));
     this.dir = final;
     this.materialized = true;
+    this.readFiles.dropAll();
     this.completedAt = Date.now();
     // Every written file was just verified: the first check of this release reads nothing.
     for (const a of this.writes()) {
@@ -419,10 +430,11 @@ export class Stager {
   }
 
   /** A chunk's bytes from the tree itself (a written copy of a recorded piece, or a linked file), verified. */
-  private stagedChunk(k: number, c: ChunkRef): Uint8Array | null {
+  private stagedChunk(k: number, c: ChunkRef, into: Uint8Array): Uint8Array | null {
     const linked = this.layout.linked(k);
+    const files = this.materialized ? undefined : this.readFiles;
     for (const s of [...this.layout.writes(k), ...(linked ? [linked] : [])]) {
-      const bytes = readVerified(`${this.dir}/${s.path}`, s.offset, c.size, c.hash);
+      const bytes = readVerified(`${this.dir}/${s.path}`, s.offset, c.size, c.hash, { files, into });
       if (bytes) return bytes;
     }
     return null;
@@ -439,7 +451,7 @@ export class Stager {
         else byPath.set(s.path, [{ bytes, offset: s.offset }]);
       }
     });
-    for (const [path, list] of byPath) writeAt(`${this.dir}/${path}`, list);
+    for (const [path, list] of byPath) writeAt(this.writeFiles, `${this.dir}/${path}`, list);
     setBit(this.done, i, true);
     this.pending++;
   }

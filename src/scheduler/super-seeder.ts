@@ -1,6 +1,7 @@
 import { ChunkswarmError, type Clock } from '../core/index.js';
 import { Availability } from './availability.js';
 import { isPieceIndex, piecesOf } from './bitfield.js';
+import { KeyedPool } from './keyed-pool.js';
 import { LowestPick } from './random.js';
 import type { OfferAction, PeerId, PieceSet } from './types.js';
 
@@ -55,8 +56,8 @@ export class SuperSeeder {
   private readonly avail: Availability;
   /** Per piece, how many peers hold an open offer for it. */
   private readonly pending: Uint32Array;
-  /** Pieces with fewer than `copiesBeforeDefer` copies held or promised: what may be offered. */
-  private readonly scarce = new Set<number>();
+  /** Pieces with fewer than `copiesBeforeDefer` copies held or promised, keyed by that count: what may be offered. */
+  private readonly scarce: KeyedPool;
   /** Per peer, its open (reserving) offers: index -> time offered. */
   private readonly open = new Map<PeerId, Map<number, number>>();
   /** Peers the publisher's choker has unchoked. */
@@ -76,6 +77,7 @@ export class SuperSeeder {
     this.random = init.random;
     this.avail = new Availability(init.pieceCount);
     this.pending = new Uint32Array(init.pieceCount);
+    this.scarce = new KeyedPool(init.pieceCount, Math.ceil(this.opts.copiesBeforeDefer));
     for (let i = 0; i < init.pieceCount; i++) this.refresh(i);
   }
 
@@ -178,14 +180,11 @@ export class SuperSeeder {
     const offers = this.open.get(peer);
     const told = this.advertised.get(peer);
     if (!offers || !told) return [];
-    const pool = this.starving(peer) ? allPieces(this.avail.pieceCount) : this.scarce;
+    const fresh = (i: number) => !told.has(i) && !this.avail.has(peer, i);
     const pickNew = () => {
-      const pick = new LowestPick(this.random);
-      for (const i of pool) {
-        if (!told.has(i) && !this.avail.has(peer, i)) pick.offer(i, this.avail.count(i) + (this.pending[i] ?? 0));
-      }
-      if (pick.index !== undefined) told.add(pick.index);
-      return pick.index;
+      const i = this.starving(peer) ? this.pickAny(fresh) : this.scarce.pick(this.random, fresh);
+      if (i !== undefined) told.add(i);
+      return i;
     };
     if (!this.unchoked.has(peer)) {
       for (const i of told) if (!this.avail.has(peer, i)) return [];
@@ -201,6 +200,13 @@ export class SuperSeeder {
       out.push({ type: 'have', peer, index: i });
     }
     return out;
+  }
+
+  /** A starving peer's pick: the least held or promised of all pieces (a full scan, as starving is rare). */
+  private pickAny(fresh: (i: number) => boolean): number | undefined {
+    const pick = new LowestPick(this.random);
+    for (let i = 0; i < this.avail.pieceCount; i++) if (fresh(i)) pick.offer(i, this.avail.count(i) + (this.pending[i] ?? 0));
+    return pick.index;
   }
 
   private window(): number {
@@ -231,8 +237,8 @@ export class SuperSeeder {
   }
 
   private refresh(index: number): void {
-    if (this.avail.count(index) + (this.pending[index] ?? 0) < this.opts.copiesBeforeDefer) this.scarce.add(index);
-    else this.scarce.delete(index);
+    const copies = this.avail.count(index) + (this.pending[index] ?? 0);
+    this.scarce.set(index, copies < this.opts.copiesBeforeDefer ? copies : null);
   }
 
   private starving(peer: PeerId): boolean {
@@ -240,13 +246,4 @@ export class SuperSeeder {
     if (since === undefined || this.avail.heldBy(peer) >= this.avail.pieceCount) return false;
     return this.clock.now() - since >= this.opts.starveMs;
   }
-}
-
-/** Re-iterable: `offer` scans the pool once per offer it makes. */
-function allPieces(count: number): Iterable<number> {
-  return {
-    *[Symbol.iterator]() {
-      for (let i = 0; i < count; i++) yield i;
-    },
-  };
 }

@@ -28,13 +28,13 @@ export class PieceServer implements WireStore {
     this.serve(release, async (i) => {
       const p = pieces[i];
       if (!p) return null;
-      const parts: Uint8Array[] = [];
+      // One buffer per piece, each chunk read straight into its place: no per-chunk buffers to join.
+      const out = Buffer.allocUnsafe(p.size);
+      let at = 0;
       for (const c of p.chunks) {
-        const bytes = await this.chunkIndex.readChunk(c.hash);
-        if (!bytes) return null;
-        parts.push(bytes);
+        if (!(await this.chunkIndex.readChunk(c.hash, out.subarray(at, (at += c.size))))) return null;
       }
-      return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+      return out;
     });
   }
 

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { constants, fstatSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { ChunkswarmError, isChunkswarmError } from '../core/index.js';
 import { walkTree } from '../manifest/index.js';
 import type { ObjectStore } from './object-store.js';
+import { OpenFiles } from './open-files.js';
 import type { ReleaseStore } from './release-store.js';
 
 export interface ChunkLocation {
@@ -36,6 +37,8 @@ export class ChunkIndex {
   private readonly byHash = new Map<string, ChunkLocation[]>();
   private readonly indexed = new Set<number>();
   private readonly tainted = new Set<string>();
+  /** Consecutive chunks of a piece are mostly in one file: it stays open across them. */
+  private readonly files = new OpenFiles(constants.O_RDONLY | constants.O_NOFOLLOW);
   /** Locations found edited since this index was made. */
   tampered = 0;
 
@@ -87,6 +90,7 @@ export class ChunkIndex {
   /** Forgets a release whose tree is being deleted. */
   dropRelease(version: number): void {
     if (!this.indexed.delete(version)) return;
+    this.files.dropUnder(this.opts.releases.releasePath(version));
     for (const [hash, list] of this.byHash) {
       const kept = list.filter((l) => l.version !== version);
       if (kept.length === 0) this.byHash.delete(hash);
@@ -103,13 +107,17 @@ export class ChunkIndex {
     return this.byHash.get(hash) ?? [];
   }
 
-  /** The chunk's bytes from the first location that still hashes right, or null. */
-  async readChunk(hash: string): Promise<Uint8Array | null> {
+  /**
+   * The chunk's bytes from the first location that still hashes right, or null. `into` (the
+   * chunk's size) receives them, so that a piece is read into one buffer without a copy.
+   */
+  async readChunk(hash: string, into?: Uint8Array): Promise<Uint8Array | null> {
     if (!this.byHash.has(hash)) await this.indexUntilFound(hash);
     for (const loc of [...this.locations(hash)]) {
-      const bytes = await this.readAt(loc);
+      const bytes = this.readAt(loc, into);
       if (bytes === null) continue;
       if (createHash('sha256').update(bytes).digest('hex') === hash) return bytes;
+      this.files.drop(loc.path);
       this.forget(hash, loc);
       this.tampered++;
       this.opts.onTampered?.(loc, hash);
@@ -127,28 +135,24 @@ export class ChunkIndex {
 
   /**
    * null when the file is gone, shorter than the index says, or drifted. Synchronous on purpose:
-   * this runs once per piece served, and the promise API's open/fstat/read/close round trips
-   * through the thread pool cost several times the syscalls on a page-cache hit (bench/transfer).
+   * this runs once per chunk served, and the promise API's round trips through the thread pool
+   * cost several times the syscalls on a page-cache hit (bench/transfer). A file that fails is
+   * closed, so that the next read opens whatever is at its path now (a restored copy, say).
    */
-  private async readAt(loc: ChunkLocation): Promise<Uint8Array | null> {
-    let fd: number;
+  private readAt(loc: ChunkLocation, into?: Uint8Array): Uint8Array | null {
     try {
-      fd = openSync(loc.path, constants.O_RDONLY | constants.O_NOFOLLOW);
+      const file = this.files.get(loc.path);
+      file.inode ??= inodeKey(fstatSync(file.fd));
+      const buf = into ?? Buffer.allocUnsafe(loc.size);
+      if (!this.tainted.has(file.inode) && readSync(file.fd, buf, 0, loc.size, loc.offset) === loc.size) return buf;
     } catch (err) {
+      this.files.drop(loc.path);
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ELOOP' || code === 'ENOTDIR') return null;
       throw ChunkswarmError.fromSystem(err, `reading a chunk from ${loc.path}`);
     }
-    try {
-      if (this.tainted.has(inodeKey(fstatSync(fd)))) return null;
-      const buf = Buffer.allocUnsafe(loc.size);
-      const bytesRead = readSync(fd, buf, 0, loc.size, loc.offset);
-      return bytesRead === loc.size ? buf : null;
-    } catch (err) {
-      throw ChunkswarmError.fromSystem(err, `reading a chunk from ${loc.path}`);
-    } finally {
-      closeSync(fd);
-    }
+    this.files.drop(loc.path);
+    return null;
   }
 
   private forget(hash: string, loc: ChunkLocation): void {
