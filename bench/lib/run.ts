@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { repoRoot } from './results.js';
 
@@ -23,4 +23,13 @@ export function cli(args: string[], opts: { cwd?: string; profile?: string } = {
   const dir = process.env.BENCH_PROFILE_DIR;
   const prof = dir && opts.profile ? ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', `${opts.profile}.cpuprofile`] : [];
   return timed(process.execPath, [...prof, CLI, ...args], opts);
+}
+
+/**
+ * Writes back every dirty page before a timed step: chunkswarm makes a release durable with one
+ * syncfs, which would otherwise also pay for the writeback of whatever the step before left dirty
+ * (the rsync or cp it is compared with, hundreds of MB), and rsync and cp never wait for theirs.
+ */
+export function settleWriteback(): void {
+  execFileSync('sync');
 }
