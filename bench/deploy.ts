@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import type { DeployResult, PublishSummary, VerifyResult } from '../src/index.js';
 import { generateTree } from './lib/gen-tree.js';
 import { runBench } from './lib/results.js';
-import { cli, timed } from './lib/run.js';
+import { cli, settleWriteback, timed } from './lib/run.js';
 import { ensureTool } from './lib/tools.js';
 import { editTree, onePercent } from './lib/tree-edit.js';
 
@@ -45,7 +45,9 @@ runBench('deploy', values.keep, async (work) => {
   const fromPub = ['--source-data', join(pub, 'data')];
   await new Promise((r) => setTimeout(r, 1100)); // outside the stat cache's racy window
 
+  settleWriteback();
   const v1 = await csJson<PublishSummary>([...P, 'publish', src], 'publish-1');
+  settleWriteback();
   const first = await csJson<DeployResult>([...F, 'activate', '1', ...fromPub], 'first-deploy');
   console.log(
     `tree: ${gen.files} files, ${(gen.bytes / 1e6).toFixed(0)} MB; publish 1: ${v1.seconds.toFixed(1)} s; ` +
@@ -58,6 +60,7 @@ runBench('deploy', values.keep, async (work) => {
   if (rsync.ok) await timed('rsync', ['-a', `${src}/`, `${mirror}/`]);
   else console.log(`rsync comparison skipped: ${rsync.reason}`);
   // The floors: a plain copy of the tree (first deploy) and an lstat of every file (quick verify).
+  settleWriteback();
   const cp = await timed('cp', ['-a', src, join(work, 'cp-copy')]);
   const walk = await timed('find', [join(fol, 'live/'), '-printf', '%s\n']);
   console.log(`cp -a of the tree: ${cp.seconds.toFixed(1)} s; find + lstat of the live tree: ${walk.seconds.toFixed(2)} s`);
@@ -67,7 +70,9 @@ runBench('deploy', values.keep, async (work) => {
   const changed = edits.edited.length + edits.appended.length + edits.added.length;
   console.log(`change: ${edits.edited.length} edited in the middle, ${edits.appended.length} appended, ${edits.added.length} added, ${edits.removed.length} removed`);
 
+  settleWriteback();
   const v2 = await csJson<PublishSummary>([...P, 'publish', src], 'publish-2');
+  settleWriteback();
   const deploy = await csJson<DeployResult>([...F, 'activate', String(v2.r.version), ...fromPub], 'stage-activate-2');
   const staged = deploy.r.staged!;
   const stagedFiles = v2.r.files - staged.linkedFiles;
@@ -86,6 +91,7 @@ runBench('deploy', values.keep, async (work) => {
   if (rsync.ok) {
     const dry = await timed('rsync', ['-an', '--delete', '--stats', `${src}/`, `${mirror}/`]);
     const counts = rsyncCounts(dry.stdout);
+    settleWriteback();
     const real = await timed('rsync', ['-a', '--delete', `${src}/`, `${mirror}/`]);
     rsyncResult = { dryRunSeconds: dry.seconds, realSeconds: real.seconds, ...counts };
     console.log(

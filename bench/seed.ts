@@ -17,6 +17,7 @@ import { Completions } from './bandwidth/completions.js';
 import { LocalCluster, type NodeHandle } from './lib/cluster.js';
 import { CpuSampler, MACHINE } from './lib/proc-cpu.js';
 import { runBench } from './lib/results.js';
+import { settleWriteback } from './lib/run.js';
 import { RsyncDaemon } from './lib/rsync-daemon.js';
 import { generateSeedTree } from './lib/seed-tree.js';
 import { ensureTool } from './lib/tools.js';
@@ -99,6 +100,7 @@ runBench('seed', values.keep, async (work) => {
     let version = 0;
 
     const step = async (scenario: Scenario, nodes: NodeHandle[], rsyncDests: string[], before?: () => void): Promise<void> => {
+      settleWriteback();
       const t0 = Date.now();
       const done = new Completions(nodes.length);
       done.start();
@@ -119,6 +121,7 @@ runBench('seed', values.keep, async (work) => {
         peakRssMB: peakRss(n.proc?.pid),
       }));
       // rsync: every frontend pulls the source at once (the daemon serves it as it is now).
+      settleWriteback();
       const r0 = Date.now();
       const rsyncDone = new Completions(rsyncDests.length);
       rsyncDone.start();

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { inHost, type NetHost } from './netns.js';
 import { repoRoot } from './results.js';
@@ -26,4 +26,13 @@ export function cli(args: string[], opts: { cwd?: string; profile?: string; host
   const prof = dir && opts.profile ? ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', `${opts.profile}.cpuprofile`] : [];
   const [cmd, ...argv] = inHost(opts.host, [process.execPath, ...prof, CLI, ...args]);
   return timed(cmd!, argv, opts);
+}
+
+/**
+ * Writes back every dirty page before a timed step: chunkswarm makes a release durable with one
+ * syncfs, which would otherwise also pay for the writeback of whatever the step before left dirty
+ * (the rsync or cp it is compared with, hundreds of MB), and rsync and cp never wait for theirs.
+ */
+export function settleWriteback(): void {
+  execFileSync('sync');
 }

@@ -54,16 +54,24 @@ export async function releaseTree(root: ObjectHash, objects: ObjectStore, base: 
 }
 
 /**
+ * Reads a release's file objects into memory from its pack (one file instead of one per object),
+ * or, when it has none yet, from the pack of `like`, a release likely to share most of them (the
+ * live one). Returns whether the release has its own pack.
+ */
+export function loadPacks(objects: ObjectStore, root: ObjectHash, like: ObjectHash | null): boolean {
+  const packed = objects.loadPack(root) !== null;
+  if (!packed && like !== null) objects.loadPack(like);
+  return packed;
+}
+
+/**
  * A release's entries with every file object, its chunks and its pieces (objects must all be
- * local). Its file objects are read from its pack (one file) if it has one, and the pack is made
- * otherwise; `like` names a release likely to share most of them (the live one), whose pack is read
- * first when this one has none yet.
+ * local). Its file objects come from the packs (loadPacks), and its own pack is made if it has none.
  */
 export async function loadRelease(root: ObjectHash, objects: ObjectStore, base: string, like: ObjectHash | null = null): Promise<ReleaseContent> {
   const loadTree = (h: ObjectHash) => objects.getTree(h);
   const loadFile = (h: ObjectHash) => objects.getFile(h);
-  const packed = objects.loadPack(root) > 0;
-  if (!packed && like !== null) objects.loadPack(like);
+  const packed = loadPacks(objects, root, like);
   const tree = await releaseTree(root, objects, base);
   const files: ReleaseFile[] = [];
   for (const f of tree.files) files.push({ ...f, file: await loadFile(f.entry.hash!) });

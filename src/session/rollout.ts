@@ -1,6 +1,6 @@
 import { Bitfield, isChunkswarmError, systemClock, type Logger, type ReleaseId, type SerialQueue } from '../core/index.js';
 import type { Config } from '../config/index.js';
-import { releaseId, releasePieces, type SignedRelease } from '../manifest/index.js';
+import { releaseId, releasePieces, type Piece, type SignedRelease } from '../manifest/index.js';
 import type { Deployer, Stager } from '../deploy/index.js';
 import { Download } from './download.js';
 import type { HeadBook } from './heads.js';
@@ -66,17 +66,20 @@ export class Rollout {
     }
     const v = target.body.version;
     const id = releaseId(target.body);
+    let staged: readonly Piece[] | null = null;
     if (!(await this.o.deployer.releases.materialized()).includes(v)) {
       const stager = await this.fetch(target, id);
       if (!stager) return 'waiting';
       this.phase = 'activating';
       await this.o.serial.run(() => stager.complete());
       this.o.log.info(`release ${v} staged (${stager.written} pieces fetched, ${stager.copied} copied locally)`, { release: v });
+      staged = stager.pieces;
     }
     // Seeded whole before it is activated: a release blocked by drift still helps the others.
     if (this.servedWhole !== id) {
       const o = this.o.deployer.objects;
-      const pieces = await releasePieces(target.body.root, (h) => o.getTree(h), (h) => o.getFile(h));
+      // Staging has the piece space already: walking every file object again would delay activation.
+      const pieces = staged ?? (await releasePieces(target.body.root, (h) => o.getTree(h), (h) => o.getFile(h)));
       this.o.server.serveRelease(id, pieces);
       this.o.upload.setSpace({ release: id, version: v, have: Bitfield.full(pieces.length), bytes: pieces.reduce((n, p) => n + p.size, 0) });
       this.servedWhole = id;

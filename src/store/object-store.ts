@@ -14,6 +14,8 @@ export class ObjectStore {
   private readonly fanouts = new Set<string>();
   /** Hashes found on disk by one listing of every fanout directory, made on the first has() that needs it. */
   private present: Set<string> | null = null;
+  /** Packs already read into `cache` since the last trim(): a second read would only re-hash what is there. */
+  private readonly packsRead = new Set<string>();
 
   constructor(readonly dir: string) {}
 
@@ -111,15 +113,17 @@ export class ObjectStore {
    * A pack: the encoded objects of one set (a release's file objects) in one file, so that a
    * process reads a release of 10^5 files in one read instead of 10^5. Derived data: each object
    * is re-hashed when the pack is read, and a missing or damaged pack only costs the single reads.
-   * Returns how many objects it added to memory.
+   * Returns how many objects it added to memory (0 if it was read already); null if there is no pack.
    */
-  loadPack(name: string): number {
+  loadPack(name: string): number | null {
+    if (this.packsRead.has(name)) return 0;
     let bytes: Buffer;
     try {
       bytes = readFileSync(this.packPath(name));
     } catch {
-      return 0;
+      return null;
     }
+    this.packsRead.add(name);
     let n = 0;
     for (let at = 0; at + PACK_RECORD_HEAD <= bytes.length; ) {
       const len = bytes.readUInt32BE(at + 32);
@@ -161,6 +165,7 @@ export class ObjectStore {
    */
   trim(): void {
     this.cache.clear();
+    this.packsRead.clear();
   }
 
   /** Names of the packs on disk. */

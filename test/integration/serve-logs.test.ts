@@ -8,7 +8,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CLI } from '../support/cli.js';
 import { cs, editConfig, ok, publishedCluster, type Cluster } from './deploy-fixture.js';
-import { freeUdpPort } from '../../bench/lib/cluster.js';
+import { freeTcpPort, freeUdpPort } from '../../bench/lib/cluster.js';
 
 let dir: string;
 let c: Cluster;
@@ -55,9 +55,11 @@ describe('serve logs', () => {
 
   it('a running serve logs JSON lines named after node.name, with the release as a field', async () => {
     const port = await freeUdpPort();
+    // Its own TCP port too: the default one may be held by another serve on the machine.
+    const tcp = await freeTcpPort();
     await editConfig(c.pub, (cfg) => {
       cfg.node = { name: 'master-1' };
-      cfg.network = { ...cfg.network, bootstrap: [`127.0.0.1:${port}`], bootstrapPort: port };
+      cfg.network = { ...cfg.network, bootstrap: [`127.0.0.1:${port}`], bootstrapPort: port, port: tcp };
     });
     const proc = spawn(process.execPath, [CLI, '-c', c.pub, 'serve', '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
