@@ -91,7 +91,7 @@ function render(rows: Row[]): string {
     '',
     `faults tried / survived: ${sum('fault', (r) => r.tried)} / ${sum('fault', (r) => r.handled)}`,
     `bad inputs tried / refused: ${sum('bad-input', (r) => r.tried)} / ${sum('bad-input', (r) => r.handled)}`,
-    `bytes lost: ${sum('fault', (r) => r.bytesLost)}${unmeasured ? ` (plus ${unmeasured} failed test(s) that did not get to measure)` : ''}`,
+    `bytes lost: ${sum('fault', (r) => r.bytesLost)}${unmeasured ? ` (${unmeasured} test(s) did not measure it: they failed, or check the live tree otherwise)` : ''}`,
     '',
   );
   return lines.join('\n');
