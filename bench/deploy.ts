@@ -8,17 +8,22 @@
  *   BENCH_PROFILE_DIR=/tmp/prof npm run bench:deploy   (a CPU profile of each chunkswarm step)
  */
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { DeployResult, PublishSummary, VerifyResult } from '../src/index.js';
 import { generateTree } from './lib/gen-tree.js';
+import { benchArgs } from './lib/args.js';
 import { runBench } from './lib/results.js';
 import { cli, settleWriteback, timed } from './lib/run.js';
 import { ensureTool } from './lib/tools.js';
 import { editTree, onePercent } from './lib/tree-edit.js';
 
-const { values } = parseArgs({
-  options: { files: { type: 'string', default: '50000' }, mb: { type: 'string', default: '100' }, keep: { type: 'boolean', default: false } },
-});
+const values = benchArgs(
+  `npm run bench:deploy [-- options]
+  --files N        files in the tree (default 50000)
+  --mb MB          its size in MB (default 100)
+  --keep           keep the work directory
+BENCH_PROFILE_DIR=DIR writes a CPU profile of each chunkswarm step into DIR`,
+  { files: { type: 'string', default: '50000' }, mb: { type: 'string', default: '100' }, keep: { type: 'boolean', default: false } },
+);
 const files = Number(values.files);
 const bytes = Math.round(Number(values.mb) * 1e6);
 

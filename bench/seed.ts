@@ -12,10 +12,10 @@
 import { readFileSync } from 'node:fs';
 import { mkdir, readlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Completions } from './bandwidth/completions.js';
 import { LocalCluster, type NodeHandle } from './lib/cluster.js';
 import { CpuSampler, MACHINE } from './lib/proc-cpu.js';
+import { benchArgs } from './lib/args.js';
 import { runBench } from './lib/results.js';
 import { settleWriteback } from './lib/run.js';
 import { RsyncDaemon } from './lib/rsync-daemon.js';
@@ -23,15 +23,21 @@ import { generateSeedTree } from './lib/seed-tree.js';
 import { ensureTool } from './lib/tools.js';
 import { editTree } from './lib/tree-edit.js';
 
-const { values } = parseArgs({
-  options: {
+const values = benchArgs(
+  `npm run bench:seed [-- options]
+  --files N        files in the tree (default 20000)
+  --followers N    followers beside the publisher (default 4)
+  --timeout S      seconds a scenario may take (default 1800)
+  --profile DIR    a CPU profile of every serve process (node --cpu-prof) into DIR
+  --keep           keep the work directory`,
+  {
     files: { type: 'string', default: '20000' },
     followers: { type: 'string', default: '4' },
     timeout: { type: 'string', default: '1800' },
     keep: { type: 'boolean', default: false },
     profile: { type: 'string' },
   },
-});
+);
 const FILES = Number(values.files);
 const N = Number(values.followers);
 const TIMEOUT_MS = Number(values.timeout) * 1000;

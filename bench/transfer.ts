@@ -9,22 +9,28 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { LocalCluster, type NodeHandle } from './lib/cluster.js';
 import { generateTree } from './lib/gen-tree.js';
 import { CpuSampler, MACHINE } from './lib/proc-cpu.js';
 import { rawTransfer, type RawTransferResult } from './lib/raw-transfer.js';
+import { benchArgs } from './lib/args.js';
 import { runBench } from './lib/results.js';
 
-const { values } = parseArgs({
-  options: {
+const values = benchArgs(
+  `npm run bench:transfer [-- options]
+  --mb MB          bytes in the release (default 256)
+  --files N        files they are spread over (default 200)
+  --paths LIST     tcp,hyperswarm: the paths the pieces phase runs over (default both)
+  --profile DIR    the serve processes run with --cpu-prof, profiles into DIR/<path>
+  --keep           keep the work directory`,
+  {
     mb: { type: 'string', default: '256' },
     files: { type: 'string', default: '200' },
     profile: { type: 'string' },
     keep: { type: 'boolean', default: false },
     paths: { type: 'string', default: 'tcp,hyperswarm' },
   },
-});
+);
 const bytes = Math.round(Number(values.mb) * 1e6);
 const files = Number(values.files);
 const MB = 1e6;
