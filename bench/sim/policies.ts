@@ -39,4 +39,15 @@ export const THIS_BRANCH: Policy = {
   tickMs: 1000,
 };
 
-export const POLICIES: Record<string, Policy> = Object.fromEntries([AS_MEASURED, OFFERS_FIXED, THIS_BRANCH].map((p) => [p.name, p]));
+/**
+ * The session of 2026-12-02 06:00: the publisher keeps ~4 MiB of offers open over its unchoked
+ * peers (upload-policy.ts), 64 pieces at the 64 KiB of a 16 MB release.
+ */
+export const OFFER_WINDOW: Policy = {
+  ...THIS_BRANCH,
+  name: 'offer-window',
+  description: 'as this-branch, with the publisher\'s offers a window of 64 pieces (~4 MiB) spread over its unchoked peers, at least 2 each.',
+  superSeeder: { offerBudget: 64 },
+};
+
+export const POLICIES: Record<string, Policy> = Object.fromEntries([AS_MEASURED, OFFERS_FIXED, THIS_BRANCH, OFFER_WINDOW].map((p) => [p.name, p]));
