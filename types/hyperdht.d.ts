@@ -55,6 +55,8 @@ declare module 'hyperdht' {
     /** A server listening on one key pair; its connections are NoiseSecretStreams. */
     interface Server extends EventEmitter {
       listen(keyPair?: KeyPair): Promise<void>;
+      /** Announce again at the announcer's next step (~3 s), to the nodes now closest to the key. */
+      refresh(): void;
       close(): Promise<void>;
     }
   }

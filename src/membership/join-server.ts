@@ -31,6 +31,16 @@ export class JoinServer {
     await this.server.close().catch(() => undefined);
   }
 
+  /**
+   * Announces the service again soon (hyperdht's announcer picks it up within ~3 s). Its first
+   * announce went to the nodes closest to the join key when the publisher started; nodes that
+   * joined since may be closer, and a joiner's lookup asks them: until the next ~5 min round it
+   * would not find the service.
+   */
+  refresh(): void {
+    this.server.refresh();
+  }
+
   private async serve(conn: HyperDHT.NoiseSecretStream): Promise<void> {
     conn.on('error', () => undefined);
     if (this.active >= MAX_CONCURRENT) return void conn.destroy();

@@ -65,8 +65,10 @@ export async function redeem(o: RedeemOptions): Promise<Redeemed> {
           c.write(jsonLine({ v: 1, cluster: clusterIdOf(o.token.publisherKey), secret: Buffer.from(o.token.secret).toString('hex'), name: o.name }));
           return Promise.race([readJsonLine(c, { maxBytes: MAX_ANSWER_BYTES, timeoutMs: o.timeoutMs, what: "the join service's answer" }), failed]);
         }
+        // A failed connect resolves `opened` false just before it emits its error: wait for the cause.
+        const cause = opened instanceof Error ? opened : await Promise.race([failed.catch((err: Error) => err), new Promise<null>((r) => setTimeout(() => r(null), 100))]);
         c.destroy();
-        lastFailure = opened instanceof Error ? opened : new ChunkswarmError('E_UNREACHABLE', 'the connection to the join service closed during its handshake');
+        lastFailure = cause ?? new ChunkswarmError('E_UNREACHABLE', 'the connection to the join service closed during its handshake');
         await new Promise((r) => setTimeout(r, Math.min(2000, 250 * attempt)));
       }
       throw lastFailure;

@@ -164,6 +164,8 @@ export class ChunkswarmNode extends Resource {
     this.swarm.on('peer', (p) => {
       this.fleet.book.connected(p.publicKey, p.remoteAddress);
       this.peers.add(p);
+      // A new node in the swarm is a new DHT node, maybe closer to the join key than those holding its announce.
+      this.joinServer?.refresh();
     });
     this.swarm.on('refused', (key, address, reason) => this.fleet.book.refused(key, address, reason, Date.now()));
     await this.swarm.ready();
