@@ -375,18 +375,8 @@ export class Stager {
 
   /** Writes piece `i` from this node's own files if every chunk it needs is there, verified. */
   private fillLocal(i: number): boolean {
-    const piece = this.pieces[i]!;
-    const parts: Array<Uint8Array | null> = [];
-    for (let j = 0; j < piece.chunks.length; j++) {
-      const k = this.layout.first(i) + j;
-      if (!this.layout.hasWrites(k)) {
-        parts.push(null);
-        continue;
-      }
-      const bytes = this.localChunk(k, piece.chunks[j]!);
-      if (!bytes) return false;
-      parts.push(bytes);
-    }
+    const parts = this.gather(i, (k, c) => this.localChunk(k, c));
+    if (!parts) return false;
     this.store(i, parts);
     this.copied++;
     return true;
@@ -397,26 +387,37 @@ export class Stager {
    * each chunk is hashed where it was written and, if whole, taken instead of being fetched again.
    */
   private salvage(i: number, created: ReadonlySet<string>): void {
+    const parts = this.gather(i, (k, c) => {
+      for (const s of this.layout.writes(k)) {
+        if (created.has(s.path) || startsWithHole(join(this.dir, s.path), s.offset, c.size)) continue;
+        const bytes = readVerified(join(this.dir, s.path), s.offset, c.size, c.hash);
+        if (bytes) return bytes;
+      }
+      return null;
+    });
+    if (!parts) return;
+    this.store(i, parts);
+    this.copied++;
+  }
+
+  /**
+   * Piece `i`'s chunks as store() takes them: null for a chunk only in linked files (its bytes are
+   * not needed), else what `get` finds, verified; null if `get` lacks one.
+   */
+  private gather(i: number, get: (k: number, c: ChunkRef) => Uint8Array | null): Array<Uint8Array | null> | null {
     const piece = this.pieces[i]!;
     const parts: Array<Uint8Array | null> = [];
     for (let j = 0; j < piece.chunks.length; j++) {
       const k = this.layout.first(i) + j;
-      const c = piece.chunks[j]!;
-      const slots = this.layout.writes(k);
-      if (slots.length === 0) {
+      if (!this.layout.hasWrites(k)) {
         parts.push(null);
         continue;
       }
-      let bytes: Uint8Array | null = null;
-      for (const s of slots) {
-        if (created.has(s.path) || startsWithHole(join(this.dir, s.path), s.offset, c.size)) continue;
-        if ((bytes = readVerified(join(this.dir, s.path), s.offset, c.size, c.hash))) break;
-      }
-      if (!bytes) return;
+      const bytes = get(k, piece.chunks[j]!);
+      if (!bytes) return null;
       parts.push(bytes);
     }
-    this.store(i, parts);
-    this.copied++;
+    return parts;
   }
 
   /** A chunk's bytes from a linked file of the tree or a clean local file, verified; null if neither has it. */
