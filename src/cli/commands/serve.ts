@@ -67,7 +67,7 @@ export function registerServeCommands(program: Command, configPath: () => string
       process.stdout.write(
         formatFields([
           ['node', `${r.node}${r.publisher ? ' (publisher)' : ''}`],
-          ['running', running ? `yes (pid ${r.pid}, since ${r.startedAt})` : `no: last report ${ageSec.toFixed(0)} s ago`],
+          ['running', running ? `yes (pid ${r.pid}, since ${r.startedAt})${r.memory ? `, ${r.memory.rssMB} MB resident, heap ${r.memory.heapUsedMB} of ${r.memory.heapTotalMB} MB` : ''}` : `no: last report ${ageSec.toFixed(0)} s ago`],
           ['phase', r.phase],
           ['live', r.live === null ? '-' : `${r.live}${r.pinned ? ' (pinned)' : ''}`],
           ['newest', r.newest ? `${r.newest.version} (${r.newest.release.slice(0, 16)})` : '-'],
