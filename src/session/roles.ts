@@ -12,17 +12,11 @@ export interface Role {
   settle(version: number): Promise<void>;
 }
 
-/**
- * The master: its releases are made by `publish`; it only serves them, from their piece lists and
- * files, so the objects read to list a release's pieces are let go (a follower does it when it
- * activates): else its memory grows with every release for as long as it runs.
- */
-export function publisherRole(o: { deployer: Deployer }): Role {
-  return {
-    publisher: true,
-    settle: async () => o.deployer.objects.trim(),
-  };
-}
+/** The master: its releases are made by `publish`; it only serves them. */
+export const publisherRole: Role = {
+  publisher: true,
+  settle: async () => undefined,
+};
 
 /** A frontend: makes each newer release live (under the drift policy) unless pinned, then collects garbage. */
 export function followerRole(o: { deployer: Deployer; serial: SerialQueue; log: Logger }): Role {

@@ -79,6 +79,8 @@ export class ChunkIndex {
       if (old !== version) this.dropRelease(old);
     }
     const base = releases.releasePath(version);
+    // From the release's pack where it has one: 10^5 object files read one by one cost seconds.
+    objects.loadPack(root);
     // A file object's chunks are all in any one of its copies; one location per object per release is enough.
     const seen = new Set<string>();
     await walkTree(root, (h) => objects.getTree(h), async (path, entry) => {
