@@ -30,6 +30,8 @@ const values = benchArgs(
   --followers N    followers beside the publisher (default 4)
   --timeout S      seconds a scenario may take (default 1800)
   --profile DIR    a CPU profile of every serve process (node --cpu-prof) into DIR
+  --node-arg ARG   one more option of node for every serve process (repeatable),
+                   e.g. --node-arg=--heap-growing-percent=0 (V8's default heap growth)
   --keep           keep the work directory`,
   {
     files: { type: 'string', default: '20000' },
@@ -37,6 +39,7 @@ const values = benchArgs(
     timeout: { type: 'string', default: '1800' },
     keep: { type: 'boolean', default: false },
     profile: { type: 'string' },
+    'node-arg': { type: 'string', multiple: true },
   },
 );
 const FILES = Number(values.files);
@@ -94,7 +97,8 @@ runBench('seed', values.keep, async (work) => {
   await new Promise((r) => setTimeout(r, 1100)); // outside the publisher's racy stat-cache window
 
   const cluster = await LocalCluster.create({
-    dir: join(work, 'cluster'), followers: N, ...(values.profile && { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', values.profile] }),
+    dir: join(work, 'cluster'), followers: N,
+    nodeArgs: [...(values.profile ? ['--cpu-prof', '--cpu-prof-dir', values.profile] : []), ...(values['node-arg'] ?? [])],
   });
   const daemon = await RsyncDaemon.start(work, { src });
   const dests = Array.from({ length: N }, (_, i) => join(work, 'rsync', `frontend${i + 1}`));
@@ -175,7 +179,7 @@ runBench('seed', values.keep, async (work) => {
     await daemon.close();
     await cluster.close();
   }
-  const result = { files: gen.files, bytes: gen.bytes, followers: N, steps };
+  const result = { files: gen.files, bytes: gen.bytes, followers: N, nodeArgs: values['node-arg'] ?? [], steps };
   await writeMarkdown(result);
   return result;
 });
