@@ -79,7 +79,10 @@ export function runSim(spec: SimSpec): SimResult {
   };
   const join = (n: SimNode) => {
     if (total - 1 <= spec.maxPeers) for (const o of [...alive]) connect(n, o);
-    else meet(n);
+    // The nodes up from the start meet once all of them are up (below): met one by one as they
+    // join, each could only reach the few before it that still had room, and the overlay became a
+    // band of cliques (N=1,000: 25 hops from the publisher to the farthest node, instead of 3).
+    else if (step > 0) meet(n);
     alive.push(n);
     n.alive = true;
   };
@@ -158,7 +161,7 @@ export function runSim(spec: SimSpec): SimResult {
     while (controls.drain(step, control) + messages.drain(step, deliver) > 0) {
       /* events scheduled for this very step run in it */
     }
-    // The nodes up from the start that met few peers as they joined find more, as hyperswarm would.
+    // The nodes up from the start find their peers among all of them, in random order.
     if (step === 0) for (const n of shuffled(alive, random)) meet(n);
     for (const u of alive) {
       if (!u.up.busy()) continue;
@@ -190,6 +193,7 @@ export function runSim(spec: SimSpec): SimResult {
       upUtilisation.push(secUpCap > 0 ? secUp / secUpCap : 0);
       publisherUtilisation.push(spec.publisher ? secPub / (upBudget[0]! * stepsPerSec) : 0);
       secBytes = secCap = secUp = secUpCap = secPub = 0;
+      spec.observe?.((step + 1) / stepsPerSec, nodes);
     }
   }
 

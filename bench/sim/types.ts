@@ -1,3 +1,4 @@
+import type { SimNode } from './sim-node.js';
 import type { ChokerOptions, SchedulerOptions, SuperSeederOptions } from '../../src/scheduler/index.js';
 
 /** The shapes of the rollout simulator: what it is asked to run and what it reports. */
@@ -63,6 +64,8 @@ export interface SimSpec {
   finishDelayMs: number;
   /** Give up at this simulated time, ms. */
   maxTimeMs: number;
+  /** Called once per simulated second with every node (publisher first, if any): for diagnostics. */
+  observe?: (second: number, nodes: readonly SimNode[]) => void;
 }
 
 export interface NodeResult {

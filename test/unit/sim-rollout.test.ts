@@ -55,6 +55,30 @@ describe('rollout simulator (bench/sim) on a tiny swarm', () => {
     expect(r.nodes[0]!.bytesFromPublisher).toBe(0);
   });
 
+  it('lays a random overlay over nodes up from the start: degrees within [0.75, 1] x maxPeers, few hops from the publisher', () => {
+    let hops: number[] = [];
+    let degrees: number[] = [];
+    const s = spec(Array.from({ length: 120 }, () => node()), { maxPeers: 8, maxTimeMs: 1_000 });
+    s.observe = (second, nodes) => {
+      if (second !== 1) return;
+      degrees = nodes.map((n) => n.peers.size);
+      hops = nodes.map(() => -1);
+      hops[0] = 0;
+      for (const queue = [0]; queue.length > 0; ) {
+        const u = queue.shift()!;
+        for (const v of nodes[u]!.peers) if (hops[v] === -1) queue.push(v), (hops[v] = hops[u]! + 1);
+      }
+    };
+    runSim(s);
+    expect(degrees).toHaveLength(121);
+    expect(Math.min(...degrees)).toBeGreaterThanOrEqual(6);
+    expect(Math.max(...degrees)).toBeLessThanOrEqual(8);
+    // A random graph of degree 6-8 over 121 nodes is 3-4 hops deep; nodes that met one by one as
+    // they joined made a band of cliques, ~15 hops deep.
+    expect(Math.min(...hops)).toBe(0);
+    expect(Math.max(...hops)).toBeLessThanOrEqual(5);
+  });
+
   it('runs the session of 2026-11-25 too (the validation baseline)', () => {
     const r = runSim(spec(Array.from({ length: 6 }, () => node()), { policy: AS_MEASURED }));
     expect(r.incomplete).toBe(0);
