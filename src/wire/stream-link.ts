@@ -33,10 +33,10 @@ export interface LinkEvents {
  * peer's guard as one chunk. Small messages written in one turn of the event loop (the requests
  * and haves that the pieces read from the socket in that turn set off) go out as one record at
  * its end (setImmediate): one encryption and one system call instead of one each. A microtask
- * would end the batch after each 64 KiB the socket delivers, i.e. about once per piece. Both directions
- * pause on backpressure. A piece is read into a buffer that pieceBody lends and that comes back
- * once the piece is copied into its record: a piece served costs one fresh buffer (the record),
- * not two.
+ * would end the batch after each 64 KiB the socket delivers, i.e. about once per piece. Both
+ * directions pause on backpressure. A piece is read into a buffer that pieceBody lends and that
+ * comes back once the piece is copied into its record: a piece served costs one fresh buffer
+ * (the record), not two.
  */
 export class StreamLink {
   private handshakeSent = false;
