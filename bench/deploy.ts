@@ -70,53 +70,73 @@ runBench('deploy', values.keep, async (work) => {
   const walk = await timed('find', [join(fol, 'live/'), '-printf', '%s\n']);
   console.log(`cp -a of the tree: ${cp.seconds.toFixed(1)} s; find + lstat of the live tree: ${walk.seconds.toFixed(2)} s`);
 
-  const spec = onePercent(files, 3);
-  const edits = await editTree(src, gen.paths, spec);
-  const changed = edits.edited.length + edits.appended.length + edits.added.length;
-  console.log(`change: ${edits.edited.length} edited in the middle, ${edits.appended.length} appended, ${edits.added.length} added, ${edits.removed.length} removed`);
+  // Each update: 1 % of the files changed, published, staged and activated on the follower, and the
+  // same change rsynced onto the mirror. Releases accumulate up to releases.keep (3): update 2
+  // stages into a fresh directory (a hard link per unchanged file), update 4 into the tree of
+  // release 1, which it replaces (what every update after the third costs).
+  let paths = gen.paths;
+  const update = async (round: number) => {
+    const spec = onePercent(files, round + 1);
+    const edits = await editTree(src, paths, spec);
+    const gone = new Set(edits.removed);
+    paths = [...paths.filter((p) => !gone.has(p)), ...edits.added];
+    const changed = edits.edited.length + edits.appended.length + edits.added.length;
+    settleWriteback();
+    const pub = await csJson<PublishSummary>([...P, 'publish', src], `publish-${round}`);
+    settleWriteback();
+    const deploy = await csJson<DeployResult>([...F, 'activate', String(pub.r.version), ...fromPub], `stage-activate-${round}`);
+    const staged = deploy.r.staged!;
+    const stagedFiles = pub.r.files - staged.linkedFiles;
+    let rsyncResult: Record<string, unknown> = { skipped: rsync.ok ? null : rsync.reason };
+    let rsyncText = '';
+    if (rsync.ok) {
+      const dry = await timed('rsync', ['-an', '--delete', '--stats', `${src}/`, `${mirror}/`]);
+      const counts = rsyncCounts(dry.stdout);
+      settleWriteback();
+      const real = await timed('rsync', ['-a', '--delete', `${src}/`, `${mirror}/`]);
+      rsyncResult = { dryRunSeconds: dry.seconds, realSeconds: real.seconds, ...counts };
+      rsyncText =
+        `\n  rsync -an --delete: ${dry.seconds.toFixed(2)} s, would transfer ${counts.transferred} files and delete ${counts.deleted} ` +
+        `(chunkswarm wrote ${stagedFiles}; ${changed} changed or added, ${edits.removed.length} removed); ` +
+        `rsync -a --delete (real): ${real.seconds.toFixed(2)} s`;
+    }
+    console.log(
+      `update ${round}: ${edits.edited.length} edited in the middle, ${edits.appended.length} appended, ${edits.added.length} added, ${edits.removed.length} removed\n` +
+        `  publish: ${pub.seconds.toFixed(2)} s (${pub.r.hashedFiles} files hashed, ${pub.r.newChunks} new chunks, ${(pub.r.newBytes / 1e6).toFixed(1)} MB new)\n` +
+        `  stage+activate (--source-data): ${deploy.seconds.toFixed(2)} s; ${stagedFiles} files written, ${staged.linkedFiles} hard-linked ` +
+        `(${staged.recycledFrom === null ? 'in a new directory' : `in the tree of release ${staged.recycledFrom}`}); ` +
+        `${staged.fromSource} pieces from the source, ${staged.fromLocal} from local files` + rsyncText,
+    );
+    return {
+      change: { ...spec, changedOrAdded: changed },
+      publish: { seconds: pub.seconds, hashedFiles: pub.r.hashedFiles, newChunks: pub.r.newChunks, newBytes: pub.r.newBytes },
+      stageActivate: { seconds: deploy.seconds, stagedFiles, ...staged, source: 'activate --source-data (no network)' },
+      rsync: rsyncResult,
+    };
+  };
+  const fresh = await update(2);
+  await update(3);
+  const steady = await update(4);
 
-  settleWriteback();
-  const v2 = await csJson<PublishSummary>([...P, 'publish', src], 'publish-2');
-  settleWriteback();
-  const deploy = await csJson<DeployResult>([...F, 'activate', String(v2.r.version), ...fromPub], 'stage-activate-2');
-  const staged = deploy.r.staged!;
-  const stagedFiles = v2.r.files - staged.linkedFiles;
   const verify = await csJson<VerifyResult>([...F, 'verify'], 'verify');
   const verifyAgain = await csJson<VerifyResult>([...F, 'verify']);
   if (verify.r.entries.length + verifyAgain.r.entries.length > 0) throw new Error('verify found drift on a freshly activated release');
   console.log(
-    `publish 2: ${v2.seconds.toFixed(2)} s (${v2.r.hashedFiles} files hashed, ${v2.r.newChunks} new chunks, ${(v2.r.newBytes / 1e6).toFixed(1)} MB new)\n` +
-      `stage+activate 2 (--source-data): ${deploy.seconds.toFixed(2)} s; ${stagedFiles} files written, ${staged.linkedFiles} hard-linked; ` +
-      `${staged.fromSource} pieces from the source, ${staged.fromLocal} from local files\n` +
-      `verify (quick), first after activation: ${verify.seconds.toFixed(2)} s (${verify.r.checked} entries, ${verify.r.hashed} hashed); ` +
+    `verify (quick), first after activation: ${verify.seconds.toFixed(2)} s (${verify.r.checked} entries, ${verify.r.hashed} hashed); ` +
       `again: ${verifyAgain.seconds.toFixed(2)} s (${verifyAgain.r.hashed} hashed)`,
   );
-
-  let rsyncResult: Record<string, unknown> = { skipped: rsync.ok ? null : rsync.reason };
-  if (rsync.ok) {
-    const dry = await timed('rsync', ['-an', '--delete', '--stats', `${src}/`, `${mirror}/`]);
-    const counts = rsyncCounts(dry.stdout);
-    settleWriteback();
-    const real = await timed('rsync', ['-a', '--delete', `${src}/`, `${mirror}/`]);
-    rsyncResult = { dryRunSeconds: dry.seconds, realSeconds: real.seconds, ...counts };
-    console.log(
-      `rsync -an --delete: ${dry.seconds.toFixed(2)} s, would transfer ${counts.transferred} files and delete ${counts.deleted} ` +
-        `(chunkswarm wrote ${stagedFiles}; ${changed} changed or added, ${edits.removed.length} removed); ` +
-        `rsync -a --delete (real): ${real.seconds.toFixed(2)} s`,
-    );
-  }
 
   return {
     files: gen.files,
     bytes: gen.bytes,
-    change: { ...spec, changedOrAdded: changed },
     publish1Seconds: v1.seconds,
     firstDeploySeconds: first.seconds,
     cpSeconds: cp.seconds,
     lstatWalkSeconds: walk.seconds,
-    publish2: { seconds: v2.seconds, hashedFiles: v2.r.hashedFiles, newChunks: v2.r.newChunks, newBytes: v2.r.newBytes },
-    stageActivate: { seconds: deploy.seconds, stagedFiles, ...staged, source: 'activate --source-data (no network)' },
+    /** The second release: staged in a new directory. */
+    update2: fresh,
+    /** The fourth: staged in the tree of the first (releases.keep = 3), as every later update. */
+    update4: steady,
     verify: { seconds: verify.seconds, hashed: verify.r.hashed, checked: verify.r.checked, againSeconds: verifyAgain.seconds, againHashed: verifyAgain.r.hashed },
-    rsync: rsyncResult,
   };
 });

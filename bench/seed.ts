@@ -3,8 +3,9 @@
  * CGI-chroot-like tree (default 20,000 files, 185 MB: mostly ~1.5 KB, some ~40 KB, a few ~2 MB),
  * one publisher and N followers as real `serve` processes set up with the README's commands
  * (init --publisher, init --join), and, in the same run, an rsync daemon the N frontends pull
- * from at once. Scenarios: cold rollout, an update (10 files edited, 1 added, 1 removed), a new
- * node joining. Seconds until the last node is live (publish included), ratio to rsync, peak RSS
+ * from at once. Scenarios: cold rollout, three updates (10 files edited, 1 added, 1 removed; the
+ * third is staged in the tree of the release it replaces, as every update of a node that has run
+ * for a while), a new node joining. Seconds until the last node is live (publish included), ratio to rsync, peak RSS
  * and CPU per node; JSON and Markdown in bench/results/.
  *   npm run bench:seed [-- --files 100000 --followers 4 --keep --profile DIR]
  * --profile writes a CPU profile of every serve process (node --cpu-prof) into DIR.
@@ -43,7 +44,7 @@ const N = Number(values.followers);
 const TIMEOUT_MS = Number(values.timeout) * 1000;
 const MB = 1e6;
 
-type Scenario = 'cold' | 'update' | 'join';
+type Scenario = 'cold' | 'update' | 'update 3' | 'update 4 (steady)' | 'join';
 
 interface NodeFigures {
   name: string;
@@ -156,10 +157,17 @@ runBench('seed', values.keep, async (work) => {
     };
 
     await step('cold', cluster.followers, dests);
-    const edits = await editTree(src, gen.paths, { edit: 10, append: 0, add: 1, remove: 1, seed: 3 });
-    console.log(`update: ${edits.edited.length} edited, ${edits.added.length} added, ${edits.removed.length} removed`);
-    await new Promise((r) => setTimeout(r, 1100));
-    await step('update', cluster.followers, dests);
+    // Three updates: with releases.keep = 3 the fourth release is staged in the tree of the first
+    // (recycleRelease), as every update is once a node has run for a while.
+    let paths = gen.paths;
+    for (const [i, scenario] of (['update', 'update 3', 'update 4 (steady)'] as const).entries()) {
+      const edits = await editTree(src, paths, { edit: 10, append: 0, add: 1, remove: 1, seed: 3 + i });
+      const gone = new Set(edits.removed);
+      paths = [...paths.filter((p) => !gone.has(p)), ...edits.added];
+      console.log(`${scenario}: ${edits.edited.length} edited, ${edits.added.length} added, ${edits.removed.length} removed`);
+      await new Promise((r) => setTimeout(r, 1100));
+      await step(scenario, cluster.followers, dests);
+    }
     const joiner = await cluster.addFollower('joiner');
     await step('join', [joiner], [join(work, 'rsync', 'joiner')], () => cluster.start(joiner));
     sampler.stop();

@@ -1,5 +1,3 @@
-import { chmod, mkdir, rename } from 'node:fs/promises';
-import { ChunkswarmError } from '../core/index.js';
 import { releaseId } from '../manifest/index.js';
 import { removeTree, type ChunkIndex, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
 import { loadRelease } from './release-files.js';
@@ -24,19 +22,11 @@ export async function demoteRelease(o: {
 }): Promise<void> {
   const { releases, version } = o;
   const head = await releases.head(version);
-  const from = releases.releasePath(version);
   const to = releases.stagingPath(version);
   o.chunkIndex.dropRelease(version);
   await removeTree(to, { cache: o.inodes });
   await removeProgress(progressPath(releases, version));
-  try {
-    await mkdir(releases.stagingDir, { recursive: true });
-    // Moving a directory to another parent rewrites its "..": that needs write permission on it.
-    await chmod(from, 0o700);
-    await rename(from, to);
-  } catch (err) {
-    throw ChunkswarmError.fromSystem(err, `moving release ${version} back to staging`);
-  }
+  await releases.moveToStaging(version, version, 'it lost files');
   const content = await loadRelease(head.body.root, o.objects, to);
   const lost = new Set(o.lost);
   const missing = new Set<string>();

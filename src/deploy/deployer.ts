@@ -5,6 +5,7 @@ import { ChunkIndex, InodeCache, ObjectStore, ReleaseStore, type NodeState } fro
 import { activate, recover, type ActivateResult } from './activate.js';
 import { driftSignature, hasDrift, latestDrift, recordDrift, type DriftRecord } from './drift.js';
 import { collectGarbage, type GcResult } from './gc.js';
+import { recycleRelease } from './recycle.js';
 import { sealRoot } from './finalize-tree.js';
 import { checkFreshTarget, FRESH_MS } from './fresh-check.js';
 import { currentLive } from './live.js';
@@ -31,6 +32,8 @@ export interface DeployResult extends ActivateResult {
 export interface StageStats {
   pieces: number;
   linkedFiles: number;
+  /** The retained release whose tree the new one was staged in (it replaced it), or null: a new directory. */
+  recycledFrom: number | null;
   /** Pieces copied from this node's own release files. */
   fromLocal: number;
   /** Pieces taken from the `source`. */
@@ -121,8 +124,13 @@ export class Deployer {
     await measureExpansion(release.body.root, (h) => this.objects.getTree(h), (h) => this.objects.getFile(h), {
       maxPaths: lim.maxReleasePaths, maxBytes: lim.maxReleaseBytes, maxDepth: lim.maxReleaseDepth,
     });
+    const recycled = await recycleRelease({
+      releases: this.releases, chunkIndex: this.chunkIndex, version: release.body.version, keep: this.config.releases.keep,
+      protect: await this.protectedReleases(),
+    });
+    if (recycled !== null) this.log.info(`staging release ${release.body.version} in the tree of release ${recycled}, which it replaces`);
     this.lastStaged = await Stager.open({
-      ...o, release, releases: this.releases, objects: this.objects, inodes: this.inodes,
+      ...o, release, releases: this.releases, objects: this.objects, inodes: this.inodes, ...(recycled !== null && { recycledFrom: recycled }),
       liveVersion: live?.version ?? null, ...(this.opts.clock && { clock: this.opts.clock }),
     });
     return this.lastStaged;
@@ -253,6 +261,7 @@ export class Deployer {
       staged = {
         pieces: stager.pieces.length,
         linkedFiles: stager.linkedFiles,
+        recycledFrom: stager.recycledFrom,
         fromLocal: stager.copied,
         fromSource: stager.written,
       };
@@ -294,12 +303,17 @@ export class Deployer {
   }
 
   async gc(): Promise<GcResult> {
+    return collectGarbage({
+      releases: this.releases, keep: this.config.releases.keep, protect: await this.protectedReleases(),
+      chunkIndex: this.chunkIndex, inodes: this.inodes, objects: this.objects,
+    });
+  }
+
+  /** Releases whose trees stay whatever releases.keep says: the live one (and the recorded one, if livePath disagrees). */
+  private async protectedReleases(): Promise<number[]> {
     const state = await this.state();
     const live = await this.live();
-    const protect = [live?.version, state.live].filter((v): v is number => typeof v === 'number');
-    return collectGarbage({
-      releases: this.releases, keep: this.config.releases.keep, protect, chunkIndex: this.chunkIndex, inodes: this.inodes, objects: this.objects,
-    });
+    return [live?.version, state.live].filter((v): v is number => typeof v === 'number');
   }
 
   private refusePinned(state: NodeState, version: number, live: number | null, allow?: boolean): void {

@@ -13,6 +13,12 @@ export interface GcResult {
   stagingRemoved: number[];
 }
 
+/** The materialized versions (ascending) that `keep` and `protect` leave for deletion. Pure. */
+export function beyondKeep(have: readonly number[], keep: number, protect: Iterable<number>): number[] {
+  const kept = new Set([...have.slice(-keep), ...protect]);
+  return have.filter((v) => !kept.has(v));
+}
+
 /**
  * Deletes the trees of materialized releases beyond the `keep` newest, never one in `protect`
  * (live, pinned). Signed heads and objects stay: a deleted release can be staged again.
@@ -29,10 +35,9 @@ export async function collectGarbage(o: {
 }): Promise<GcResult> {
   const { releases } = o;
   const have = await releases.materialized();
-  const keep = new Set([...have.slice(-o.keep), ...o.protect]);
-  const result: GcResult = { kept: have.filter((v) => keep.has(v)), removed: [], freedBytes: 0, stagingRemoved: [] };
-  for (const version of have) {
-    if (keep.has(version)) continue;
+  const doomed = beyondKeep(have, o.keep, o.protect);
+  const result: GcResult = { kept: have.filter((v) => !doomed.includes(v)), removed: [], freedBytes: 0, stagingRemoved: [] };
+  for (const version of doomed) {
     const dir = releases.releasePath(version);
     // Before the tree goes, so that nothing serves chunks from files being deleted.
     o.chunkIndex?.dropRelease(version);

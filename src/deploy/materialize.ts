@@ -19,13 +19,14 @@ export type WriteAction = Extract<FileAction, { kind: 'write' }>;
 export type AliasAction = Extract<FileAction, { kind: 'alias' }>;
 
 /**
- * The directory of the tree and all its subdirectories (anything else in their place is refused).
- * Returns the directories it created (release paths, '' for the root): nothing is in them yet.
+ * The directory of the tree and all its subdirectories. Anything else in their place is refused,
+ * or removed with `recycled` (the tree was a release's: see recycleRelease). Returns the
+ * directories it created (release paths, '' for the root): nothing is in them yet.
  */
-export function makeDirs(dir: string, dirs: readonly ReleaseEntry[]): Set<string> {
+export function makeDirs(dir: string, dirs: readonly ReleaseEntry[], recycled = false): Set<string> {
   const created = new Set<string>();
   if (ensureDir(dir)) created.add('');
-  for (const d of dirs) if (ensureDir(join(dir, d.path))) created.add(d.path);
+  for (const d of dirs) if (ensureDir(join(dir, d.path), recycled)) created.add(d.path);
   return created;
 }
 

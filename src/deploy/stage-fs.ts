@@ -44,11 +44,23 @@ export function lstatSyncOrNull(path: string): Stats | null {
   }
 }
 
-/** mkdir that refuses to reuse anything but a real directory, which it makes writable for us. True if it created it. */
-export function ensureDir(path: string): boolean {
-  const st = lstatSyncOrNull(path);
+/**
+ * mkdir that reuses only a real directory, which it makes writable for us. Anything else in its
+ * place is refused, or removed with `replace` (a recycled release's own file or symlink). True if
+ * it created it.
+ */
+export function ensureDir(path: string, replace = false): boolean {
+  let st = lstatSyncOrNull(path);
   if (st !== null && !st.isDirectory()) {
-    throw ChunkswarmError.unsafePath(path, `expected a directory in the staging area, found a ${kindOf(st)}; refusing to write through it`);
+    if (!replace) {
+      throw ChunkswarmError.unsafePath(path, `expected a directory in the staging area, found a ${kindOf(st)}; refusing to write through it`);
+    }
+    try {
+      unlinkSync(path);
+    } catch (err) {
+      throw ChunkswarmError.fromSystem(err, `removing ${path}`);
+    }
+    st = null;
   }
   try {
     if (st === null) mkdirSync(path, { mode: 0o700 });

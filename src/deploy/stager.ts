@@ -21,6 +21,8 @@ export interface StagerOptions {
   inodes: InodeCache;
   /** The version livePath points at: its files, path by path, are the preferred hard-link donors. */
   liveVersion: number | null;
+  /** staging/<v> was just made from the tree of this retained release (recycleRelease). */
+  recycledFrom?: number;
   /** Inodes ("dev:ino") of drifted files: never linked, never read as chunk sources. */
   tainted?: Iterable<string>;
   /** Apply recorded uid/gid; default: when running as root. */
@@ -58,6 +60,8 @@ export class Stager {
   copied = 0;
   /** Files that are hard links of another release's inode. */
   readonly linkedFiles: number;
+  /** The retained release whose tree this staging area was made from, if it was (recycleRelease). */
+  readonly recycledFrom: number | null;
   /** When complete() made it a release (ms since the epoch), if it did. */
   completedAt: number | null = null;
   private readonly done: Uint8Array;
@@ -93,6 +97,7 @@ export class Stager {
     this.dir = materialized ? opts.releases.releasePath(this.version) : opts.releases.stagingPath(this.version);
     this.plan = { content, actions, files: new Map(content.files.map((f) => [f.entry.hash!, f.file])) };
     this.linkedFiles = actions.filter((a) => a.kind === 'link').length;
+    this.recycledFrom = opts.recycledFrom ?? null;
     this.done = newBits(this.pieces.length);
     this.clock = opts.clock ?? systemClock;
     this.lastFlush = this.clock.now();
@@ -133,7 +138,7 @@ export class Stager {
     const tainted = new Set([...(opts.tainted ?? []), ...(progress?.tainted ?? [])]);
     try {
       await mkdir(releases.stagingDir, { recursive: true });
-      const fresh = makeDirs(staging, content.dirs);
+      const fresh = makeDirs(staging, content.dirs, opts.recycledFrom !== undefined);
       const { actions, previous } = await linkDonors(staging, {
         root: content.root, files: content.files.map((f) => ({ path: f.path, entry: f.entry, size: f.file.size })),
         releases, objects, inodes: opts.inodes, preferred: opts.liveVersion, exclude: version, tainted, owner: ownerOf(opts),

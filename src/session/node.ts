@@ -295,6 +295,7 @@ export class ChunkswarmNode extends Resource {
       retry: { failures: retry.failures, retryInSec: retry.retryAt === null ? null : (retry.retryAt - systemClock.now()) / 1000 },
       problems: [],
       http: this.http?.address ?? null,
+      memory: memoryMB(),
     };
   }
 
@@ -347,4 +348,10 @@ export class ChunkswarmNode extends Resource {
     });
     return full;
   }
+}
+
+function memoryMB(): NodeStatusReport['memory'] {
+  const m = process.memoryUsage();
+  const mb = (n: number) => Math.round(n / 1e5) / 10;
+  return { rssMB: mb(m.rss), heapUsedMB: mb(m.heapUsed), heapTotalMB: mb(m.heapTotal), externalMB: mb(m.external) };
 }

@@ -3,6 +3,9 @@ import type { ObjectStore, ChunkIndex } from '../store/index.js';
 import type { Piece } from '../manifest/index.js';
 import type { WireStore } from '../wire/index.js';
 
+/** The current space and the one before: peers still finishing the previous release keep their source. */
+const MAX_SPACES = 2;
+
 /**
  * Reads one piece of a release's piece space, re-hashed; null if this node cannot serve it. The
  * bytes go into `alloc(size)` if the caller gives one (WireStore.readPiece).
@@ -15,6 +18,7 @@ export type PieceReader = (index: number, alloc?: (size: number) => Uint8Array) 
  * files through the chunk index). Every piece is re-hashed on the way out by those readers.
  */
 export class PieceServer implements WireStore {
+  /** Most recently served last. */
   private readonly spaces = new Map<ReleaseId, PieceReader>();
 
   constructor(
@@ -22,8 +26,24 @@ export class PieceServer implements WireStore {
     private readonly chunkIndex: ChunkIndex,
   ) {}
 
+  /**
+   * Serves a release's piece space from now on. Only the newest MAX_SPACES spaces served stay:
+   * a node announces one space at a time and peers move to the newest release with it, while
+   * each space holds its piece list (10^5 chunks at 10^5 files), which a node serving for months
+   * would otherwise keep for every release it ever had.
+   */
   serve(release: ReleaseId, reader: PieceReader): void {
+    this.spaces.delete(release);
     this.spaces.set(release, reader);
+    for (const old of this.spaces.keys()) {
+      if (this.spaces.size <= MAX_SPACES) break;
+      this.spaces.delete(old);
+    }
+  }
+
+  /** Release ids served now, oldest first. */
+  served(): ReleaseId[] {
+    return [...this.spaces.keys()];
   }
 
   /** A retained, materialized release served straight from its files, chunk by chunk. */
@@ -39,10 +59,6 @@ export class PieceServer implements WireStore {
       }
       return out;
     });
-  }
-
-  drop(release: ReleaseId): void {
-    this.spaces.delete(release);
   }
 
   getObject(hash: ObjectHash): Promise<Uint8Array | null> {

@@ -56,6 +56,8 @@ export interface NodeStatusReport {
   problems: Problem[];
   /** host:port of the metrics and dashboard listener (metrics.listen), or null when off. */
   http: string | null;
+  /** The process's memory (MB): resident, the JavaScript heap used and reserved, and buffers outside it. */
+  memory: { rssMB: number; heapUsedMB: number; heapTotalMB: number; externalMB: number };
 }
 
 export function statusPath(dataDir: string): string {

@@ -33,8 +33,17 @@ export function inodeKey(st: { dev: number; ino: number }): string {
  * Every read is re-hashed: a location that no longer matches is dropped and reported, so bytes
  * edited on disk are never returned, whatever the index believed.
  */
+/**
+ * Releases indexed at once. An index holds a location per chunk (10^5 at 10^5 files); the newest
+ * release answers nearly every lookup, and a publisher keeps every release it made: indexing each
+ * one it ever looked into grew without end. The least recently used is forgotten (and indexed
+ * again if a lookup needs it).
+ */
+const MAX_INDEXED = 2;
+
 export class ChunkIndex {
   private readonly byHash = new Map<string, ChunkLocation[]>();
+  /** Indexed versions, least recently used first. */
   private readonly indexed = new Set<number>();
   private readonly tainted = new Set<string>();
   /** Consecutive chunks of a piece are mostly in one file: it stays open across them. */
@@ -65,7 +74,13 @@ export class ChunkIndex {
       throw err;
     }
     this.indexed.add(version);
+    for (const old of this.indexed) {
+      if (this.indexed.size <= MAX_INDEXED) break;
+      if (old !== version) this.dropRelease(old);
+    }
     const base = releases.releasePath(version);
+    // From the release's pack where it has one: 10^5 object files read one by one cost seconds.
+    objects.loadPack(root);
     // A file object's chunks are all in any one of its copies; one location per object per release is enough.
     const seen = new Set<string>();
     await walkTree(root, (h) => objects.getTree(h), async (path, entry) => {
@@ -82,11 +97,6 @@ export class ChunkIndex {
     });
   }
 
-  /** Indexes every materialized release. */
-  async ensureAll(): Promise<void> {
-    for (const v of (await this.opts.releases.materialized()).reverse()) await this.ensureRelease(v);
-  }
-
   /** Forgets a release whose tree is being deleted. */
   dropRelease(version: number): void {
     if (!this.indexed.delete(version)) return;
@@ -98,12 +108,7 @@ export class ChunkIndex {
     }
   }
 
-  /** Whether an indexed release holds the chunk (call ensureAll() first for a complete answer). */
-  has(hash: string): boolean {
-    return this.byHash.has(hash);
-  }
-
-  locations(hash: string): readonly ChunkLocation[] {
+  private locations(hash: string): readonly ChunkLocation[] {
     return this.byHash.get(hash) ?? [];
   }
 
@@ -116,7 +121,10 @@ export class ChunkIndex {
     for (const loc of [...this.locations(hash)]) {
       const bytes = this.readAt(loc, into);
       if (bytes === null) continue;
-      if (createHash('sha256').update(bytes).digest('hex') === hash) return bytes;
+      if (createHash('sha256').update(bytes).digest('hex') === hash) {
+        this.touch(loc.version);
+        return bytes;
+      }
       this.files.drop(loc.path);
       this.forget(hash, loc);
       this.tampered++;
@@ -153,6 +161,10 @@ export class ChunkIndex {
     }
     this.files.drop(loc.path);
     return null;
+  }
+
+  private touch(version: number): void {
+    if (this.indexed.delete(version)) this.indexed.add(version);
   }
 
   private forget(hash: string, loc: ChunkLocation): void {

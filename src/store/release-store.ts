@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChunkswarmError } from '../core/index.js';
 import { decodeSignedRelease, encodeSignedRelease, type SignedRelease } from '../manifest/index.js';
@@ -46,6 +46,21 @@ export class ReleaseStore {
 
   stagingPath(version: number): string {
     return join(this.stagingDir, String(version));
+  }
+
+  /**
+   * Moves the tree of materialized release `from` to staging/<to>: it is no longer a release. The
+   * caller makes sure staging/<to> does not exist.
+   */
+  async moveToStaging(from: number, to: number, why: string): Promise<void> {
+    try {
+      await mkdir(this.stagingDir, { recursive: true });
+      // Moving a directory to another parent rewrites its "..": that needs write permission on it.
+      await chmod(this.releasePath(from), 0o700);
+      await rename(this.releasePath(from), this.stagingPath(to));
+    } catch (err) {
+      throw ChunkswarmError.fromSystem(err, `moving release ${from} to staging (${why})`);
+    }
   }
 
   async saveHead(release: SignedRelease): Promise<void> {

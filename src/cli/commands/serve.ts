@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 import { createLogger, type LogFormat } from '../logger.js';
 import { callControl, createNode, loadConfig, readStatus, type NodeStatusReport } from '../../index.js';
 import { formatBytes, formatFields, printJson } from '../format.js';
+import { limitHeapGrowth } from '../heap-growth.js';
 
 const STALE_SEC = 5;
 /** `status` exit status when no `serve` has reported for STALE_SEC. */
@@ -26,6 +27,7 @@ export function registerServeCommands(program: Command, configPath: () => string
     .option('--quiet', 'log only warnings and errors')
     .addOption(new Option('--log-format <format>', 'log lines for people (human) or one JSON object per line (json)').choices(['human', 'json']).default('human'))
     .action(async (o) => {
+      limitHeapGrowth();
       const config = await loadConfig(configPath());
       if (o.bootstrapPort !== undefined) config.network.bootstrapPort = o.bootstrapPort;
       const log = createLogger({ format: o.logFormat as LogFormat, quiet: !!o.quiet, node: config.node.name });
@@ -67,7 +69,7 @@ export function registerServeCommands(program: Command, configPath: () => string
       process.stdout.write(
         formatFields([
           ['node', `${r.node}${r.publisher ? ' (publisher)' : ''}`],
-          ['running', running ? `yes (pid ${r.pid}, since ${r.startedAt})` : `no: last report ${ageSec.toFixed(0)} s ago`],
+          ['running', running ? `yes (pid ${r.pid}, since ${r.startedAt})${r.memory ? `, ${r.memory.rssMB} MB resident, heap ${r.memory.heapUsedMB} of ${r.memory.heapTotalMB} MB` : ''}` : `no: last report ${ageSec.toFixed(0)} s ago`],
           ['phase', r.phase],
           ['live', r.live === null ? '-' : `${r.live}${r.pinned ? ' (pinned)' : ''}`],
           ['newest', r.newest ? `${r.newest.version} (${r.newest.release.slice(0, 16)})` : '-'],

@@ -1,0 +1,114 @@
+/**
+ * Issue 9: once releases.keep trees are on disk, a release is staged in the tree of the release
+ * garbage collection would delete next (recycleRelease), not in a new directory of hard links.
+ * That tree is not trusted: whatever was done to it (an in-place edit, a planted symlink or file,
+ * a symlink where the new release has a directory) must not reach the new release.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { chmod, lstat, mkdir, readdir, readFile, readlink, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { settle } from '../support/tree.js';
+import { cs, csJson, editConfig, ok, publishedCluster, type Cluster } from './deploy-fixture.js';
+import type { DeployResult } from '../../src/index.js';
+
+let dir: string;
+let src: string;
+let c: Cluster;
+
+/** Publishes the current source as the next version and activates it on the follower. */
+async function release(): Promise<DeployResult> {
+  await settle();
+  const v = (await csJson<{ version: number }>(c.pub, 'publish', src)).version;
+  return csJson<DeployResult>(c.fol, 'activate', String(v), '--source-data', c.pubData);
+}
+
+/** Every entry under root as "path type [content or target]", never following symlinks. */
+async function listing(root: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string, rel: string): Promise<void> => {
+    for (const name of (await readdir(d)).sort()) {
+      const p = join(d, name);
+      const r = rel ? `${rel}/${name}` : name;
+      const st = await lstat(p);
+      if (st.isDirectory()) {
+        out.push(`${r} dir`);
+        await walk(p, r);
+      } else if (st.isSymbolicLink()) out.push(`${r} symlink ${await readlink(p)}`);
+      else out.push(`${r} file ${(await readFile(p)).toString('base64')}`);
+    }
+  };
+  await walk(root, '');
+  return out;
+}
+
+beforeEach(async () => {
+  ({ dir, src, c } = await publishedCluster('cs-deploy-recycle-', { activated: true }));
+  await editConfig(c.fol, (cfg) => (cfg.releases = { keep: 2 }));
+  await writeFile(join(src, 'etc/app.conf'), 'listen 80\nworkers 8\n');
+  expect((await release()).staged!.recycledFrom).toBeNull();
+});
+
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('deploy: staging in the tree of the release it replaces', () => {
+  it('takes the oldest release beyond releases.keep; nothing done to that tree reaches the new release', async () => {
+    const r1 = join(c.folData, 'releases', '1');
+    await chmod(r1, 0o755);
+    // Release 1's own app.conf ("workers 4"), edited in place and keeping its size: release 3 has
+    // that content again, so the file is a candidate by size and by content.
+    await writeFile(join(r1, 'etc/app.conf'), 'listen 80\nworkers 6\n');
+    await writeFile(join(r1, 'etc/stray.txt'), 'planted\n');
+    // medium.bin is one inode in releases 1 and 2 (live): replaced in 1 by a symlink out of the tree.
+    await unlink(join(r1, 'data/medium.bin'));
+    await symlink('/etc/hostname', join(r1, 'data/medium.bin'));
+    const liveMedium = await stat(join(c.folLive, 'data/medium.bin'));
+
+    await writeFile(join(src, 'etc/app.conf'), 'listen 80\nworkers 4\n');
+    // bin/conf-link is a symlink in release 1 and becomes a directory in release 3.
+    await unlink(join(src, 'bin/conf-link'));
+    await mkdir(join(src, 'bin/conf-link'));
+    await writeFile(join(src, 'bin/conf-link/inside.txt'), 'a file where a symlink was\n');
+    const r = await release();
+    expect(r).toMatchObject({ version: 3, previous: 2, switched: true, drift: null });
+    expect(r.staged!.recycledFrom).toBe(1);
+
+    expect(await readdir(join(c.folData, 'releases'))).toEqual(['2', '3']);
+    const deep = await cs(c.fol, 'verify', '--deep');
+    expect(deep.code, deep.stdout).toBe(0);
+    expect(await listing(c.folLive)).toEqual(await listing(src));
+    // Unchanged files are still the live release's inodes, not copies.
+    expect((await stat(join(c.folLive, 'data/medium.bin'))).ino).toBe(liveMedium.ino);
+    expect((await stat(join(c.folData, 'releases/2/data/medium.bin'))).ino).toBe(liveMedium.ino);
+  });
+
+  it('an in-place edit of a live file shared with the recycled tree is preserved in drift/ and not taken into the new release', async () => {
+    // run.sh is one inode in releases 1 and 2: the edit is in both trees.
+    const mode = (await stat(join(c.folLive, 'bin/run.sh'))).mode & 0o777;
+    await chmod(join(c.folLive, 'bin/run.sh'), mode | 0o200);
+    await writeFile(join(c.folLive, 'bin/run.sh'), '#!/bin/sh\necho HOTFIX\n');
+    await chmod(join(c.folLive, 'bin/run.sh'), mode);
+
+    await writeFile(join(src, 'data/new.txt'), 'new in 3\n');
+    const r = await release();
+    expect(r).toMatchObject({ version: 3, switched: true });
+    expect(r.staged!.recycledFrom).toBe(1);
+    expect(r.drift!.report.preserved).toContain('bin/run.sh');
+    expect(await readFile(join(c.folLive, 'bin/run.sh'), 'utf8')).toBe('#!/bin/sh\necho run\n');
+    expect(await readFile(join(c.folData, 'drift', r.drift!.id, 'bin/run.sh'), 'utf8')).toBe('#!/bin/sh\necho HOTFIX\n');
+    const deep = await cs(c.fol, 'verify', '--deep');
+    expect(deep.code, deep.stdout).toBe(0);
+    expect(await listing(c.folLive)).toEqual(await listing(src));
+  });
+
+  it('never the live release: with releases.keep 1 there is nothing to recycle', async () => {
+    await editConfig(c.fol, (cfg) => (cfg.releases = { keep: 1 }));
+    ok(await cs(c.fol, 'gc'));
+    expect(await readdir(join(c.folData, 'releases'))).toEqual(['2']);
+    await writeFile(join(src, 'data/new.txt'), 'new in 3\n');
+    const r = await release();
+    expect(r.staged!.recycledFrom).toBeNull();
+    expect(await readdir(join(c.folData, 'releases'))).toEqual(['2', '3']);
+  });
+});
