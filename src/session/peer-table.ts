@@ -146,7 +146,7 @@ export class PeerTable {
       interested: (yes) => upload.interested(peer().key, yes),
       allowUpload: (index) => upload.allow(peer().key, index),
       getObject: (hash) => store.getObject(hash),
-      readPiece: (space, index) => store.readPiece(space, index),
+      readPiece: (space, index, alloc) => store.readPiece(space, index, alloc),
       badPiece: (i, reason) => this.ban(peer(), `bad piece ${i}: ${reason}`),
       abuse: (reason) => flood.count(reason),
       error: (err) => log.warn(`serving peer ${peer().key.slice(0, 12)}: ${err.code}: ${err.message}`, { peer: peer().key, code: err.code }),

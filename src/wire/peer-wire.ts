@@ -36,6 +36,7 @@ export class PeerWire implements WireControl {
   private readonly drifts: DriftClient;
   private readonly responder: Responder;
   private readonly room: SendRoom;
+  private readonly link: StreamLink;
   private readonly maxMessageBytes: number;
   private readonly maxPieces: number;
   private local: LocalSpace | null = null;
@@ -83,12 +84,13 @@ export class PeerWire implements WireControl {
       space: () => this.local,
       isClosed: () => this.isClosed,
       send: (m) => this.send(m),
+      pieceBody: (size) => this.link.pieceBody(size),
       abuse: (why) => this.abuse(why),
     });
     this.wire.peerPieces = NOT_TRACKED;
     this.wire.use(extensionClass((payload) => this.onExtMessage(payload)));
     this.listenToWire();
-    new StreamLink(this.stream, this.wire, this.guard, {
+    this.link = new StreamLink(this.stream, this.wire, this.guard, {
       problem: (why) => this.fail(why),
       ended: (err) => this.shutdown(err),
       isClosed: () => this.isClosed,

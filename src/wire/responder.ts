@@ -23,6 +23,8 @@ export interface ResponderContext {
   space(): LocalSpace | null;
   isClosed(): boolean;
   send(m: ExtMessage): void;
+  /** A buffer for a piece's bytes that the connection sends without copying them (StreamLink.pieceBody). */
+  pieceBody(size: number): Uint8Array;
   /** The peer exceeded a limit. */
   abuse(reason: string): void;
 }
@@ -83,7 +85,7 @@ export class Responder {
         respond(DECLINE);
         return;
       }
-      const bytes = await model.readPiece(space.release, index);
+      const bytes = await model.readPiece(space.release, index, (size) => this.d.pieceBody(size));
       // After a space switch the peer drops and cancels its old requests; answering would only race.
       if (this.d.isClosed() || this.d.space()?.release !== space.release) return;
       if (bytes === null || bytes.length !== length) return respond(DECLINE);

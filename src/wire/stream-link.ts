@@ -30,9 +30,13 @@ export interface LinkEvents {
  * the wire whole messages. Outbound, the library pushes a message as a header and a body: on a
  * stream that encrypts in place (a NoiseSecretStream's alloc()) the two are joined into one write,
  * so that each message is one encrypted record, encrypted without a further copy, and reaches the
- * peer's guard as one chunk. Small messages written together (a burst of requests or haves) go
- * out as one record: one encryption and one system call instead of one each. Both directions
- * pause on backpressure.
+ * peer's guard as one chunk. Small messages written in one turn of the event loop (the requests
+ * and haves that the pieces read from the socket in that turn set off) go out as one record at
+ * its end (setImmediate): one encryption and one system call instead of one each. A microtask
+ * would end the batch after each 64 KiB the socket delivers, i.e. about once per piece. Both
+ * directions pause on backpressure. A piece is read into a buffer that pieceBody lends and that
+ * comes back once the piece is copied into its record: a piece served costs one fresh buffer
+ * (the record), not two.
  */
 export class StreamLink {
   private handshakeSent = false;
@@ -41,9 +45,11 @@ export class StreamLink {
   private missing = 0;
   /** Piece payload bytes written while the stream was full, taken once it drains. */
   private unsentPieceBytes = 0;
-  /** Small messages waiting for the end of this burst (a microtask) to go out together. */
+  /** Small messages waiting for the end of this turn of the event loop to go out together. */
   private batch: Uint8Array[] = [];
   private batchBytes = 0;
+  /** The buffers behind the bodies pieceBody lent, until the body is copied into its record. */
+  private readonly lent = new WeakMap<Uint8Array, Buffer>();
 
   constructor(
     private readonly stream: WireStream,
@@ -65,6 +71,22 @@ export class StreamLink {
     stream.on('error', (err) => on.ended(ChunkswarmError.fromSystem(err, 'connection to peer')));
     // A stream paused by an earlier reader (the swarm's handshakes) flows again.
     stream.resume();
+  }
+
+  /**
+   * A buffer of `size` bytes to read a piece's payload into before handing it to the wire. On a
+   * stream that encrypts in place the body is copied into its record as it goes out (flushJoined),
+   * and the buffer goes back to the spares then. Reading into the record itself would save that
+   * copy but not the allocation, and is undone by the stream: a NoiseSecretStream encrypts in
+   * place only the buffer of its latest alloc(), and pieces served together interleave theirs.
+   * A fresh buffer costs more than the copy (page faults, then GC of the memory behind it).
+   */
+  pieceBody(size: number): Uint8Array {
+    if (!this.stream.alloc) return Buffer.allocUnsafe(size);
+    const buf = takeSpare(size);
+    const body = buf.subarray(0, size);
+    this.lent.set(body, buf);
+    return body;
   }
 
   private inbound(chunk: unknown): void {
@@ -116,13 +138,18 @@ export class StreamLink {
       at += p.byteLength;
     }
     const pieceBytes = this.pieceBytesIn(this.parts[0]!);
+    const lent = this.parts.length === 2 ? this.lent.get(this.parts[1]!) : undefined;
+    if (lent) {
+      this.lent.delete(this.parts[1]!);
+      giveSpare(lent);
+    }
     this.parts = [];
     this.write(out, pieceBytes);
   }
 
   private write(data: Uint8Array, pieceBytes: number): void {
     if (pieceBytes === 0 && data.byteLength <= SMALL_MESSAGE_BYTES) {
-      if (this.batch.length === 0) queueMicrotask(() => this.flushBatch());
+      if (this.batch.length === 0) setImmediate(() => this.flushBatch());
       this.batch.push(data);
       this.batchBytes += data.byteLength;
       if (this.batchBytes >= BATCH_BYTES) this.flushBatch();
@@ -157,6 +184,26 @@ export class StreamLink {
     this.unsentPieceBytes += pieceBytes;
     this.wire.pause();
   }
+}
+
+/** Piece buffers back from their records, shared by every link of the process; a few suffice (they come back at once). */
+const spares: Buffer[] = [];
+const MAX_SPARES = 8;
+
+/**
+ * A spare of at least `size` bytes, or a new one rounded up to a power of two, so that the pieces
+ * of a release, whose sizes vary around its target, share buffers (one too small is dropped).
+ */
+function takeSpare(size: number): Buffer {
+  while (spares.length > 0) {
+    const b = spares.pop()!;
+    if (b.byteLength >= size) return b;
+  }
+  return Buffer.allocUnsafeSlow(2 ** Math.ceil(Math.log2(Math.max(size, 1))));
+}
+
+function giveSpare(b: Buffer): void {
+  if (spares.length < MAX_SPARES) spares.push(b);
 }
 
 function readUInt32(b: Uint8Array): number {

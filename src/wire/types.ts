@@ -13,8 +13,10 @@ export interface WireStore {
    * The whole chunk at `index` of release `space`'s piece space (its unique chunks in canonical
    * order), or null if it is not available. MUST re-hash the chunk read from disk and return null
    * on mismatch, so that a file edited on disk never spreads (DESIGN.md, "chunk store").
+   * `alloc`, if given, is where the piece's bytes should go: a buffer the connection sends without
+   * a copy (see StreamLink.pieceBody); a reader may ignore it.
    */
-  readPiece(space: ReleaseId, index: number): Promise<Uint8Array | null>;
+  readPiece(space: ReleaseId, index: number, alloc?: (size: number) => Uint8Array): Promise<Uint8Array | null>;
 }
 
 /**

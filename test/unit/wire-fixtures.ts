@@ -79,7 +79,7 @@ export class MemoryModel extends EventEmitter implements WireModel {
   /** While set, reads wait for it; reads resolve with the space's piece as it was asked for. */
   hold: Promise<void> | null = null;
 
-  async readPiece(space: ReleaseId, index: number): Promise<Uint8Array | null> {
+  async readPiece(space: ReleaseId, index: number, _alloc?: (size: number) => Uint8Array): Promise<Uint8Array | null> {
     this.reads.push(index);
     if (this.stall) return new Promise(() => undefined);
     const bytes = this.spaces.get(space)?.[index] ?? null;

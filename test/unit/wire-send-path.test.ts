@@ -72,4 +72,37 @@ describe('the send path of PeerWire', () => {
     expect(pieceRecords.sort((x, y) => x - y)).toEqual([1, 70_000, 200_000, 256 * 1024, 256 * 1024]);
     await Promise.all([a.close(), b.close()]);
   });
+
+  it('lends piece buffers through pieceBody() and reuses them only once a piece is copied into its record', async () => {
+    const streams = duplexPair();
+    for (const s of streams) Object.assign(s, { alloc: (n: number) => Buffer.alloc(n) });
+    const { a, b, modelA } = await wirePair({}, streams);
+    const release = releaseOf('r');
+    const data = pieces(Array.from({ length: 40 }, (_, i) => 50_000 + i * 997));
+    a.setSpace(release, modelA.addSpace(release, data));
+    // A store that reads into the buffer the wire lends, as PieceServer does, a piece at a time.
+    const lent = new Set<ArrayBufferLike>();
+    let reused = 0;
+    modelA.readPiece = async (_space, index, alloc) => {
+      const out = alloc!(data[index]!.length);
+      if (lent.has(out.buffer)) reused++;
+      lent.add(out.buffer);
+      await new Promise((r) => setImmediate(r));
+      out.set(data[index]!);
+      return out;
+    };
+    a.unchoke();
+    await new Promise<void>((resolve) => {
+      const check = (): void => (b.remoteSpace && !b.peerChoking ? resolve() : void setTimeout(check, 1));
+      check();
+    });
+    // Asked all at once, twice: many pieces are read while others are on their way, and the
+    // second round reads into buffers the first gave back.
+    for (let round = 0; round < 2; round++) {
+      const got = await Promise.all(data.map((d, i) => b.requestPiece(i, d.length)));
+      got.forEach((g, i) => expect(Buffer.compare(g, data[i]!)).toBe(0));
+    }
+    expect(reused).toBeGreaterThan(0);
+    await Promise.all([a.close(), b.close()]);
+  });
 });
