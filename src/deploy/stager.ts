@@ -207,12 +207,15 @@ export class Stager {
     return true;
   }
 
-  /** A piece's bytes for a peer, read back from disk and re-hashed chunk by chunk; null if absent or damaged. */
-  async readPiece(index: number): Promise<Uint8Array | null> {
+  /**
+   * A piece's bytes for a peer, read back from disk and re-hashed chunk by chunk; null if absent or
+   * damaged. `alloc`: where to put them (a buffer the connection lends, see WireStore.readPiece).
+   */
+  async readPiece(index: number, alloc?: (size: number) => Uint8Array): Promise<Uint8Array | null> {
     const piece = this.pieceAt(index);
     if (!getBit(this.done, index)) return null;
     // One buffer per piece, each chunk read straight into its place: no per-chunk buffers to join.
-    const out = Buffer.allocUnsafe(piece.size);
+    const out = alloc ? alloc(piece.size) : Buffer.allocUnsafe(piece.size);
     let at = 0;
     for (let j = 0; j < piece.chunks.length; j++) {
       const c = piece.chunks[j]!;

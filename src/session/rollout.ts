@@ -111,7 +111,7 @@ export class Rollout {
     this.objectsFetched += got.fetched;
     if (this.superseded(target)) return null;
     const stager = await this.o.deployer.stage(target);
-    this.o.server.serve(id, (i) => stager.readPiece(i));
+    this.o.server.serve(id, (i, alloc) => stager.readPiece(i, alloc));
     this.o.upload.setSpace({ release: id, version: target.body.version, have: new Bitfield(stager.pieces.length, stager.bitfield()) });
     this.servedWhole = null;
     this.phase = 'pieces';
