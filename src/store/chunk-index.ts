@@ -28,12 +28,6 @@ export function inodeKey(st: { dev: number; ino: number }): string {
 }
 
 /**
- * chunk hash -> where its bytes lie in the files of retained releases (DESIGN.md: the releases ARE
- * the chunk store). Releases are indexed lazily, newest first, on the first lookup that needs them.
- * Every read is re-hashed: a location that no longer matches is dropped and reported, so bytes
- * edited on disk are never returned, whatever the index believed.
- */
-/**
  * Releases indexed at once. An index holds a location per chunk (10^5 at 10^5 files); the newest
  * release answers nearly every lookup, and a publisher keeps every release it made: indexing each
  * one it ever looked into grew without end. The least recently used is forgotten (and indexed
@@ -41,6 +35,12 @@ export function inodeKey(st: { dev: number; ino: number }): string {
  */
 const MAX_INDEXED = 2;
 
+/**
+ * chunk hash -> where its bytes lie in the files of retained releases (DESIGN.md: the releases ARE
+ * the chunk store). Releases are indexed lazily, newest first, on the first lookup that needs them.
+ * Every read is re-hashed: a location that no longer matches is dropped and reported, so bytes
+ * edited on disk are never returned, whatever the index believed.
+ */
 export class ChunkIndex {
   private readonly byHash = new Map<string, ChunkLocation[]>();
   /** Indexed versions, least recently used first. */

@@ -23,7 +23,7 @@ export interface ResponderContext {
   space(): LocalSpace | null;
   isClosed(): boolean;
   send(m: ExtMessage): void;
-  /** A buffer for a piece's bytes that the connection sends without copying them (StreamLink.pieceBody). */
+  /** A buffer for a piece's bytes, lent by the connection until they are copied into their record (StreamLink.pieceBody). */
   pieceBody(size: number): Uint8Array;
   /** The peer exceeded a limit. */
   abuse(reason: string): void;

@@ -10,11 +10,12 @@ export interface WireStore {
   /** The canonical encoding of a tree or file object, or null if this node does not hold it. */
   getObject(hash: ObjectHash): Promise<Uint8Array | null>;
   /**
-   * The whole chunk at `index` of release `space`'s piece space (its unique chunks in canonical
-   * order), or null if it is not available. MUST re-hash the chunk read from disk and return null
-   * on mismatch, so that a file edited on disk never spreads (DESIGN.md, "chunk store").
-   * `alloc`, if given, is where the piece's bytes should go: a buffer the connection sends without
-   * a copy (see StreamLink.pieceBody); a reader may ignore it.
+   * Piece `index` of release `space`'s piece space (runs of its unique chunks in canonical
+   * order), or null if it is not available. MUST re-hash every chunk read from disk and return
+   * null on a mismatch, so that a file edited on disk never spreads (DESIGN.md, "chunk store").
+   * `alloc`, if given, is where the piece's bytes should go: a buffer the connection lends and
+   * takes back once they are copied into their record (see StreamLink.pieceBody); a reader may
+   * ignore it.
    */
   readPiece(space: ReleaseId, index: number, alloc?: (size: number) => Uint8Array): Promise<Uint8Array | null>;
 }
