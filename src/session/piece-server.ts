@@ -41,11 +41,6 @@ export class PieceServer implements WireStore {
     }
   }
 
-  /** Release ids served now, oldest first. */
-  served(): ReleaseId[] {
-    return [...this.spaces.keys()];
-  }
-
   /** A retained, materialized release served straight from its files, chunk by chunk. */
   serveRelease(release: ReleaseId, pieces: readonly Piece[]): void {
     this.serve(release, async (i, alloc) => {
