@@ -78,8 +78,7 @@ runBench('deploy', values.keep, async (work) => {
   const update = async (round: number) => {
     const spec = onePercent(files, round + 1);
     const edits = await editTree(src, paths, spec);
-    const gone = new Set(edits.removed);
-    paths = [...paths.filter((p) => !gone.has(p)), ...edits.added];
+    paths = edits.paths;
     const changed = edits.edited.length + edits.appended.length + edits.added.length;
     settleWriteback();
     const pub = await csJson<PublishSummary>([...P, 'publish', src], `publish-${round}`);

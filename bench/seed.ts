@@ -166,8 +166,7 @@ runBench('seed', values.keep, async (work) => {
     let paths = gen.paths;
     for (const [i, scenario] of (['update', 'update 3', 'update 4 (steady)'] as const).entries()) {
       const edits = await editTree(src, paths, { edit: 10, append: 0, add: 1, remove: 1, seed: 3 + i });
-      const gone = new Set(edits.removed);
-      paths = [...paths.filter((p) => !gone.has(p)), ...edits.added];
+      paths = edits.paths;
       console.log(`${scenario}: ${edits.edited.length} edited, ${edits.added.length} added, ${edits.removed.length} removed`);
       await new Promise((r) => setTimeout(r, 1100));
       await step(scenario, cluster.followers, dests);

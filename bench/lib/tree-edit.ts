@@ -19,6 +19,8 @@ export interface EditResult {
   appended: string[];
   added: string[];
   removed: string[];
+  /** The tree's files after the edit: the next edit's `paths`. */
+  paths: string[];
 }
 
 /** The usual shape of a ~1% release: mostly edits, some appends, a few files added and removed. */
@@ -43,7 +45,7 @@ export async function editTree(root: string, paths: readonly string[], spec: Edi
   }
   const need = spec.edit + spec.append + spec.remove;
   if (need > order.length) throw new Error(`cannot change ${need} of ${order.length} files`);
-  const out: EditResult = { edited: [], appended: [], added: [], removed: [] };
+  const out: EditResult = { edited: [], appended: [], added: [], removed: [], paths: [] };
   const noise = (n: number) => randomFillSync(Buffer.allocUnsafe(n));
   let at = 0;
   for (const rel of order.slice(at, (at += spec.edit))) {
@@ -71,5 +73,7 @@ export async function editTree(root: string, paths: readonly string[], spec: Edi
     await writeFile(join(root, rel), noise(4096));
     out.added.push(rel);
   }
+  const gone = new Set(out.removed);
+  out.paths = [...paths.filter((p) => !gone.has(p)), ...out.added];
   return out;
 }
