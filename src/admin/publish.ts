@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { lstatSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChunkswarmError, type ObjectHash } from '../core/index.js';
 import { readSecretFile, type Config } from '../config/index.js';
 import { clusterIdOf, releaseId, signRelease, verifyRelease, type SignedRelease } from '../manifest/index.js';
 import { InodeCache, ObjectStore, ReleaseStore, StatCache, removeTree } from '../store/index.js';
-import { moveIntoPlace, type FileAction } from '../deploy/index.js';
+import { moveIntoPlace, recycleRelease, type FileAction } from '../deploy/index.js';
 import { buildTrees } from './build-objects.js';
 import { hashChanged } from './hash-changed.js';
 import { buildReleaseTree, newContent } from './publish-tree.js';
@@ -42,6 +42,8 @@ export interface PublishSummary {
   hashedBytes: number;
   /** Files hard-linked from the previous release. */
   reusedFiles: number;
+  /** The old release whose tree the new one was built in (it is gone), or null: a new directory. */
+  recycledFrom: number | null;
   /** Chunks of added and changed files that their previous versions did not hold. */
   newChunks: number;
   newBytes: number;
@@ -61,7 +63,8 @@ const RACY_WINDOW_MS = 1000;
  * Publishes a source tree as the next release: one lstat per file (the stat cache vouches for
  * unchanged ones), changed files hashed and copied in one read, tree objects built, and the
  * release's tree made by the materializer staging uses, hard-linking the previous release's clean
- * files; then signed and renamed into releases/. The cost follows what changed.
+ * files (in the tree of the release beyond releases.keep, where there is one: see recycleTree);
+ * then signed and renamed into releases/. The cost follows what changed.
  */
 export async function publish(opts: PublishOptions): Promise<PublishSummary> {
   const { config } = opts;
@@ -83,8 +86,10 @@ export async function publish(opts: PublishOptions): Promise<PublishSummary> {
   const prev = await releases.latest();
   const version = (prev?.body.version ?? 0) + 1;
   const staging = releases.stagingPath(version);
+  const aside = `${staging}.copies`;
   const inodes = await InodeCache.open(config.dataDir);
   await removeTree(staging, { cache: inodes });
+  await removeTree(aside, { cache: inodes });
   // A tree renamed into place by a publish that died before saving its head: not a release.
   await removeTree(releases.releasePath(version), { cache: inodes });
 
@@ -93,10 +98,10 @@ export async function publish(opts: PublishOptions): Promise<PublishSummary> {
     onProgress: (filesDone, filesTotal, bytesDone) => progress({ phase: 'hash', filesDone, filesTotal, bytesDone, bytesTotal }),
   });
   const { root } = await buildTrees(scan.root, hashed.fileHashes, objects, { recordOwner: config.publisher.recordOwner });
-  const summary = (v: SignedRelease | null, reusedFiles: number, fresh: { chunks: number; bytes: number }): PublishSummary => ({
+  const summary = (v: SignedRelease | null, reusedFiles: number, fresh: { chunks: number; bytes: number }, recycledFrom: number | null = null): PublishSummary => ({
     version: v?.body.version ?? null, releaseId: v ? releaseId(v.body) : null, root,
     files: scan.files.length, dirs: scan.dirs, symlinks: scan.symlinks, bytes: bytesTotal,
-    hashedFiles: hashed.hashedFiles, hashedBytes: hashed.hashedBytes, reusedFiles, newChunks: fresh.chunks, newBytes: fresh.bytes,
+    hashedFiles: hashed.hashedFiles, hashedBytes: hashed.hashedBytes, reusedFiles, recycledFrom, newChunks: fresh.chunks, newBytes: fresh.bytes,
     skipped: scan.skipped, seconds: (performance.now() - started) / 1000, mbPerSec: hashed.seconds > 0 ? hashed.hashedBytes / 1e6 / hashed.seconds : 0,
   });
   const sourcePaths = new Set(scan.files.map((f) => f.path));
@@ -113,10 +118,11 @@ export async function publish(opts: PublishOptions): Promise<PublishSummary> {
   const base = onDisk === undefined ? null : await releases.head(onDisk);
   const fresh = await newContent(base?.body.root ?? null, root, objects);
   progress({ phase: 'materialize', filesDone: 0, filesTotal: scan.files.length, bytesDone: 0, bytesTotal });
+  const recycledFrom = await recycleTree(releases, staging, aside, version, config.releases.keep, [onDisk, (await releases.state()).live]);
   const owner = config.publisher.recordOwner && process.getuid?.() === 0;
   const actions = await buildReleaseTree({
-    staging, root, version, previous: base?.body.version ?? null, source: opts.source, copied: hashed.copied, sizes: hashed.sizes,
-    releases, objects, inodes, owner,
+    staging, copies: recycledFrom === null ? staging : aside, root, version, previous: base?.body.version ?? null, source: opts.source,
+    copied: hashed.copied, sizes: hashed.sizes, releases, objects, inodes, owner,
   });
 
   progress({ phase: 'sign', filesDone: scan.files.length, filesTotal: scan.files.length, bytesDone: bytesTotal, bytesTotal });
@@ -139,7 +145,30 @@ export async function publish(opts: PublishOptions): Promise<PublishSummary> {
   cache.retain(sourcePaths);
   await cache.save();
   await rememberWritten(inodes, final, actions);
-  return summary(signed, actions.filter((a) => a.kind === 'link').length, fresh);
+  return summary(signed, actions.filter((a) => a.kind === 'link').length, fresh, recycledFrom);
+}
+
+/**
+ * Once releases.keep trees are on disk, the release is built in the tree of the oldest one beyond
+ * it, as a follower stages (recycleRelease): most of its paths already hold the inodes the new
+ * release links. The files copied while hashing move aside first. Returns the recycled version.
+ */
+async function recycleTree(releases: ReleaseStore, staging: string, aside: string, version: number, keep: number, protect: Array<number | null | undefined>): Promise<number | null> {
+  try {
+    await mkdir(staging, { recursive: true, mode: 0o700 });
+    await rename(staging, aside);
+  } catch (err) {
+    throw ChunkswarmError.fromSystem(err, `moving the copies of release ${version} aside`);
+  }
+  const recycled = await recycleRelease({ releases, version, keep, protect: protect.filter((v): v is number => typeof v === 'number') });
+  if (recycled === null) {
+    try {
+      await rename(aside, staging);
+    } catch (err) {
+      throw ChunkswarmError.fromSystem(err, `moving the copies of release ${version} back`);
+    }
+  }
+  return recycled;
 }
 
 /** The stat cache of one source tree: a publisher may publish several. */

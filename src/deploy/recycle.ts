@@ -16,7 +16,8 @@ import { lstatSyncOrNull } from './stage-fs.js';
  */
 export async function recycleRelease(o: {
   releases: ReleaseStore;
-  chunkIndex: ChunkIndex;
+  /** The index of the process that serves chunks from the trees, if this one does. */
+  chunkIndex?: ChunkIndex;
   version: number;
   keep: number;
   protect: Iterable<number>;
@@ -29,7 +30,7 @@ export async function recycleRelease(o: {
   const old = beyondKeep(after, o.keep, [...o.protect, version]).pop();
   if (old === undefined) return null;
   // Before the tree changes, so that nothing serves chunks from files being replaced.
-  o.chunkIndex.dropRelease(old);
+  o.chunkIndex?.dropRelease(old);
   await releases.moveToStaging(old, version, `recycled for release ${version}`);
   return old;
 }

@@ -5,9 +5,9 @@
  * a symlink where the new release has a directory) must not reach the new release.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chmod, lstat, mkdir, readdir, readFile, readlink, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { settle } from '../support/tree.js';
+import { listing, settle } from '../support/tree.js';
 import { cs, csJson, editConfig, ok, publishedCluster, type Cluster } from './deploy-fixture.js';
 import type { DeployResult } from '../../src/index.js';
 
@@ -20,25 +20,6 @@ async function release(): Promise<DeployResult> {
   await settle();
   const v = (await csJson<{ version: number }>(c.pub, 'publish', src)).version;
   return csJson<DeployResult>(c.fol, 'activate', String(v), '--source-data', c.pubData);
-}
-
-/** Every entry under root as "path type [content or target]", never following symlinks. */
-async function listing(root: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string, rel: string): Promise<void> => {
-    for (const name of (await readdir(d)).sort()) {
-      const p = join(d, name);
-      const r = rel ? `${rel}/${name}` : name;
-      const st = await lstat(p);
-      if (st.isDirectory()) {
-        out.push(`${r} dir`);
-        await walk(p, r);
-      } else if (st.isSymbolicLink()) out.push(`${r} symlink ${await readlink(p)}`);
-      else out.push(`${r} file ${(await readFile(p)).toString('base64')}`);
-    }
-  };
-  await walk(root, '');
-  return out;
 }
 
 beforeEach(async () => {

@@ -1,4 +1,4 @@
-import { mkdir, writeFile, symlink, link, chmod, utimes } from 'node:fs/promises';
+import { chmod, link, lstat, mkdir, readdir, readFile, readlink, symlink, utimes, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join, dirname } from 'node:path';
 
@@ -45,4 +45,23 @@ export async function ageTree(root: string, paths: string[]): Promise<void> {
 /** Waits out publish's racy-timestamp window (1 s) so the stat cache may vouch for what was written. */
 export function settle(): Promise<void> {
   return new Promise((r) => setTimeout(r, 1100));
+}
+
+/** Every entry under root as "path type [content or target]", never following symlinks. */
+export async function listing(root: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string, rel: string): Promise<void> => {
+    for (const name of (await readdir(d)).sort()) {
+      const p = join(d, name);
+      const r = rel ? `${rel}/${name}` : name;
+      const st = await lstat(p);
+      if (st.isDirectory()) {
+        out.push(`${r} dir`);
+        await walk(p, r);
+      } else if (st.isSymbolicLink()) out.push(`${r} symlink ${await readlink(p)}`);
+      else out.push(`${r} file ${(await readFile(p)).toString('base64')}`);
+    }
+  };
+  await walk(root, '');
+  return out;
 }

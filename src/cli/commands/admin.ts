@@ -58,7 +58,7 @@ export function registerAdminCommands(program: Command, configPath: () => string
           ['files', `${s.files} (${s.dirs} dirs, ${s.symlinks} symlinks)`],
           ['bytes', formatBytes(s.bytes)],
           ['hashed', `${s.hashedFiles} files, ${formatBytes(s.hashedBytes)} at ${s.mbPerSec.toFixed(0)} MB/s`],
-          ['reused', `${s.reusedFiles} files hard-linked from the previous release`],
+          ['reused', `${s.reusedFiles} files hard-linked from the previous release${s.recycledFrom === null ? '' : ` (built in the tree of release ${s.recycledFrom}, which it replaces)`}`],
           ['new chunks', `${s.newChunks} (${formatBytes(s.newBytes)})`],
           ['time', `${s.seconds.toFixed(2)} s`],
         ]) + '\n',
