@@ -101,14 +101,15 @@ runBench('deploy', values.keep, async (work) => {
     }
     console.log(
       `update ${round}: ${edits.edited.length} edited in the middle, ${edits.appended.length} appended, ${edits.added.length} added, ${edits.removed.length} removed\n` +
-        `  publish: ${pub.seconds.toFixed(2)} s (${pub.r.hashedFiles} files hashed, ${pub.r.newChunks} new chunks, ${(pub.r.newBytes / 1e6).toFixed(1)} MB new)\n` +
+        `  publish: ${pub.seconds.toFixed(2)} s (${pub.r.hashedFiles} files hashed, ${pub.r.newChunks} new chunks, ${(pub.r.newBytes / 1e6).toFixed(1)} MB new, ` +
+        `${pub.r.recycledFrom === null ? 'in a new directory' : `in the tree of release ${pub.r.recycledFrom}`})\n` +
         `  stage+activate (--source-data): ${deploy.seconds.toFixed(2)} s; ${stagedFiles} files written, ${staged.linkedFiles} hard-linked ` +
         `(${staged.recycledFrom === null ? 'in a new directory' : `in the tree of release ${staged.recycledFrom}`}); ` +
         `${staged.fromSource} pieces from the source, ${staged.fromLocal} from local files` + rsyncText,
     );
     return {
       change: { ...spec, changedOrAdded: changed },
-      publish: { seconds: pub.seconds, hashedFiles: pub.r.hashedFiles, newChunks: pub.r.newChunks, newBytes: pub.r.newBytes },
+      publish: { seconds: pub.seconds, hashedFiles: pub.r.hashedFiles, newChunks: pub.r.newChunks, newBytes: pub.r.newBytes, recycledFrom: pub.r.recycledFrom },
       stageActivate: { seconds: deploy.seconds, stagedFiles, ...staged, source: 'activate --source-data (no network)' },
       rsync: rsyncResult,
     };

@@ -37,7 +37,7 @@ export async function buildReleaseTree(o: {
   // A fresh staging tree holds only the copies; an old release's tree may hold anything anywhere.
   const { actions } = await linkDonors(o.staging, {
     root: o.root, files: tree.files.map((f) => ({ ...f, size: o.sizes.get(f.path)! })), releases: o.releases, objects: o.objects,
-    inodes: o.inodes, preferred: o.previous, exclude: o.version, tainted: new Set(), owner: o.owner,
+    inodes: o.inodes, preferred: o.previous, exclude: o.version, tainted: new Set(), owner: o.owner, inPlace: recycled ? o.staging : null,
   }, recycled ? () => true : (path) => o.copied.has(path));
   const writes = actions.filter((a): a is WriteAction => a.kind === 'write');
   const aliases = actions.filter((a): a is AliasAction => a.kind === 'alias');

@@ -1,6 +1,6 @@
 import { ChunkswarmError, isChunkswarmError, silentLogger, type Clock, type Logger } from '../core/index.js';
 import type { Config } from '../config/index.js';
-import { measureExpansion, type SignedRelease } from '../manifest/index.js';
+import { measureExpansion, type SignedRelease, type TreeEntry } from '../manifest/index.js';
 import { ChunkIndex, InodeCache, ObjectStore, ReleaseStore, type NodeState } from '../store/index.js';
 import { activate, recover, type ActivateResult } from './activate.js';
 import { driftSignature, hasDrift, latestDrift, recordDrift, type DriftRecord } from './drift.js';
@@ -96,16 +96,17 @@ export class Deployer {
   }
 
   /** Compares the live tree to its release (quick: stat cache first; deep: hash everything). */
-  async verify(o: { deep?: boolean } = {}): Promise<VerifyResult> {
+  async verify(o: { deep?: boolean; clean?: Map<string, TreeEntry> } = {}): Promise<VerifyResult> {
     const live = await this.live();
     if (!live) throw ChunkswarmError.notFound(`a live release (${this.config.livePath} does not exist yet)`);
-    return this.verifyRelease(live.version, !!o.deep);
+    return this.verifyRelease(live.version, !!o.deep, o.clean);
   }
 
-  private async verifyRelease(version: number, deep = false): Promise<VerifyResult> {
+  private async verifyRelease(version: number, deep = false, clean?: Map<string, TreeEntry>): Promise<VerifyResult> {
     const head = await this.releases.head(version);
     return verifyTree({
       dir: this.releases.releasePath(version), version, root: head.body.root, objects: this.objects, cache: this.inodes, deep, owner: ownerOf({}),
+      ...(clean && { clean }),
     });
   }
 
@@ -153,8 +154,9 @@ export class Deployer {
     let drift: DriftRecord | null = null;
     let ackUsed = false;
     let liveDrift: VerifyResult | null = null;
+    const liveClean = new Map<string, TreeEntry>();
     if (live && live.version !== version) {
-      const found = await this.verify();
+      const found = await this.verify({ clean: liveClean });
       const policy = this.config.drift.policy;
       if (hasDrift(found)) {
         const acked = policy === 'block' && state.driftAck === driftSignature(found);
@@ -177,7 +179,7 @@ export class Deployer {
         this.log.warn(`live release ${live.version} was changed by hand (${what}); ${drift ? `recorded in ${drift.dir}` : 'acknowledged'}; release ${version} replaces it`, { release: live.version });
       }
     }
-    if (live?.version !== version && (await this.releases.materialized()).includes(version)) await this.cleanTarget(version, live?.dir ?? null, liveDrift);
+    if (live?.version !== version && (await this.releases.materialized()).includes(version)) await this.cleanTarget(version, liveClean, liveDrift);
     const result = await activate({ config: this.config, releases: this.releases, version, log: this.log, ...(o.pin !== undefined && { pin: o.pin }) });
     if (ackUsed || state.driftAck) await this.releases.saveState({ ...(await this.state()), driftAck: null } as DeployState);
     if (liveDrift && result.switched && result.previous !== null) {
@@ -193,14 +195,14 @@ export class Deployer {
    * The release about to go live, checked against its signed content and put back where it
    * differs. What it holds that the live tree's drift record did not already preserve is recorded.
    */
-  private async cleanTarget(version: number, liveDir: string | null, liveDrift: VerifyResult | null): Promise<void> {
+  private async cleanTarget(version: number, liveClean: ReadonlyMap<string, TreeEntry>, liveDrift: VerifyResult | null): Promise<void> {
     const dir = this.releases.releasePath(version);
     await sealRoot(dir);
     const s = this.lastStaged;
     this.lastStaged = null;
     const fresh = s?.version === version && s.completedAt !== null && Date.now() - s.completedAt < FRESH_MS;
     const found = fresh
-      ? await checkFreshTarget({ dir, version, actions: s.actions, liveDir, liveDrift, objects: this.objects, inodes: this.inodes, owner: ownerOf({}) })
+      ? await checkFreshTarget({ dir, version, actions: s.actions, liveClean, liveDrift, objects: this.objects, inodes: this.inodes, owner: ownerOf({}) })
       : await this.verifyRelease(version);
     s?.forgetPlan();
     if (!hasDrift(found)) return;

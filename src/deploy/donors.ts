@@ -25,6 +25,11 @@ export interface DonorSearch {
   tainted: ReadonlySet<string>;
   /** Whether recorded uid/gid are applied (root); then a donor must have them too. */
   owner: boolean;
+  /**
+   * The tree being built, when it was an old release's (recycleRelease): a path of it that already
+   * holds a clean file exactly as the new release has it is its own donor, found with one lstat.
+   */
+  inPlace?: string | null;
 }
 
 export interface DonorsFound {
@@ -43,8 +48,8 @@ export function sameInode(a: TreeEntry | undefined, b: TreeEntry): boolean {
 }
 
 /**
- * The files of retained releases that may lend their inode to the new release. The preferred
- * release is compared path by path, walking both trees at once (an unchanged subtree is taken
+ * The files of retained releases that may lend their inode to the new release (or, with `inPlace`,
+ * the file already at the path). The preferred release is compared path by path, walking both trees at once (an unchanged subtree is taken
  * whole, by its hash); the remaining files are looked up by content in every retained release.
  * Each candidate is checked at lstat speed: exactly the release's metadata on disk, and the inode
  * cache vouches for its content (a cache miss hashes the file once). A drifted file is never a donor.
@@ -60,11 +65,19 @@ export async function findDonors(q: DonorSearch): Promise<DonorsFound> {
     out.seen.set(inode, { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs });
   };
   const wanted = new Map<string, { entry: TreeEntry; size: number }>();
+  const inPlace = async (path: string, entry: TreeEntry, size: number): Promise<boolean> => {
+    if (!q.inPlace) return false;
+    const own = `${q.inPlace}/${path}`;
+    const st = await check(own, entry, size);
+    if (st) take(path, own, st);
+    return st !== null;
+  };
   if (q.preferred !== null && q.preferred !== q.exclude && (await q.releases.materialized()).includes(q.preferred)) {
     const base = q.releases.releasePath(q.preferred);
     const oldRoot = (await q.releases.head(q.preferred)).body.root;
     await pairWalk(q.objects, q.root, oldRoot, '', async (path, entry, old) => {
       const size = sizes.get(path)!;
+      if (await inPlace(path, entry, size)) return;
       const abs = `${base}/${path}`;
       if (sameInode(old, entry)) {
         const st = await check(abs, entry, size);
@@ -75,7 +88,7 @@ export async function findDonors(q: DonorSearch): Promise<DonorsFound> {
       wanted.set(path, { entry, size });
     });
   } else {
-    for (const f of q.files) wanted.set(f.path, { entry: f.entry, size: f.size });
+    for (const f of q.files) if (!(await inPlace(f.path, f.entry, f.size))) wanted.set(f.path, { entry: f.entry, size: f.size });
   }
   if (wanted.size === 0) return out;
   // The rest, by content, in every retained release (the preferred one too: a file may have moved).

@@ -1,4 +1,6 @@
 import type { InodeCache, ObjectStore } from '../store/index.js';
+import type { TreeEntry } from '../manifest/index.js';
+import { sameInode } from './donors.js';
 import { checkFile } from './file-check.js';
 import type { FileAction } from './plan.js';
 import type { DriftEntry, VerifyResult } from './verify.js';
@@ -8,18 +10,18 @@ export const FRESH_MS = 60_000;
 
 /**
  * The check before the switch of a release this process has just staged, at the cost of what is
- * not shared with the live tree: every file of it is either a hard link of a live file, or was
- * written (or linked from another release) and found clean moments ago. A live file is as clean as
- * the verification of the live tree just said: where that found drift, the release's paths sharing
- * the drifted inode are reported; every other file is checked again against its entry. Same result
- * shape as verifyTree, for the same repair.
+ * not shared with the live tree: every file of it was linked (an inode of the live tree, mostly)
+ * or written, and found clean moments ago. An inode of the live tree is as clean as the
+ * verification of the live tree just said: where that found drift, the release's paths sharing the
+ * drifted inode are reported; every file whose inode it did not see clean is checked again
+ * against its entry. Same result shape as verifyTree, for the same repair.
  */
 export async function checkFreshTarget(o: {
   dir: string;
   version: number;
   actions: readonly FileAction[];
-  /** The live release's directory: links from there share inodes with the live tree. */
-  liveDir: string | null;
+  /** Inodes the verification of the live tree found exactly as the live release has them, just now, with the entry they matched. */
+  liveClean: ReadonlyMap<string, TreeEntry>;
   /** What verification of the live tree found, just now. */
   liveDrift: VerifyResult | null;
   objects: ObjectStore;
@@ -34,15 +36,15 @@ export async function checkFreshTarget(o: {
     out.counts[e.kind]++;
   };
   const drifted = new Map((o.liveDrift?.entries ?? []).filter((e) => e.kind !== 'added' && e.new?.inode).map((e) => [e.new!.inode!, e]));
-  const prefix = o.liveDir === null ? null : `${o.liveDir}/`;
   for (const a of o.actions) {
     if (a.kind === 'alias') continue;
     out.checked++;
-    if (a.kind === 'link' && prefix !== null && a.from.startsWith(prefix)) {
-      const d = drifted.get(a.inode);
-      if (d) push({ path: a.path, kind: d.kind, ...(d.new && { new: d.new }) });
+    const d = a.kind === 'link' ? drifted.get(a.inode) : undefined;
+    if (d) {
+      push({ path: a.path, kind: d.kind, ...(d.new && { new: d.new }) });
       continue;
     }
+    if (a.kind === 'link' && sameInode(o.liveClean.get(a.inode), a.entry)) continue;
     const size = (await o.objects.getFile(a.entry.hash!)).size;
     const { st, drift } = await checkFile(`${o.dir}/${a.path}`, a.entry, size, o.inodes, o.owner);
     if (drift === null) continue;

@@ -83,6 +83,8 @@ export async function placeLinks(
     await yieldEvery(++n);
     // Release paths are validated names: plain concatenation, no normalisation needed.
     const abs = `${dir}/${a.path}`;
+    // Its own donor (DonorSearch.inPlace): found clean at this very path, moments ago.
+    if (a.from === abs) continue;
     if (mayExist(a.path)) {
       const st = lstatSyncOrNull(abs);
       if (st && inodeKey(st) === a.inode) continue;

@@ -142,6 +142,7 @@ export class Stager {
       const { actions, previous } = await linkDonors(staging, {
         root: content.root, files: content.files.map((f) => ({ path: f.path, entry: f.entry, size: f.file.size })),
         releases, objects, inodes: opts.inodes, preferred: opts.liveVersion, exclude: version, tainted, owner: ownerOf(opts),
+        inPlace: opts.recycledFrom === undefined ? null : staging,
       }, (path) => !fresh.has(parentOf(path)));
       const local = await previousChunks({ objects, inodes: opts.inodes, tainted }, previous, actions);
       const files = new Map(content.files.map((f) => [f.entry.hash!, f.file]));

@@ -59,6 +59,8 @@ export interface VerifyOptions {
   deep: boolean;
   /** Compare recorded uid/gid (only meaningful where they were applied, i.e. as root). */
   owner: boolean;
+  /** Receives the inode ("dev:ino") of every file found exactly as the release has it, with its entry (see checkFreshTarget). */
+  clean?: Map<string, TreeEntry>;
 }
 
 /** Exit status of `verify`: 1 something added, 2 something removed, 4 something changed. */
@@ -148,6 +150,7 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
         const hash = await hashOf(path, st, true);
         if (hash !== e.hash) push(path, 'modified', await expected(e), { ...(await actual(path, st, false)), hash });
         else if (metaDiffers(e, st)) push(path, 'meta', await expected(e), { ...(await actual(path, st, false)), hash });
+        else o.clean?.set(inodeKey(st), e);
       }
     }
     for (const name of names) {
