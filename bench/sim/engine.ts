@@ -117,8 +117,10 @@ export function runSim(spec: SimSpec): SimResult {
       }
       case 'start': {
         if (!n.alive) return;
-        // Objects first, from the publisher if it is a peer, else from any peer that has the release.
-        const from = [...n.peers].map((p) => nodes[p]!).find((p) => p.role === 'publisher') ?? [...n.peers].map((p) => nodes[p]!).find((p) => p.role === 'seed' || p.complete);
+        // Objects first, from a peer that holds the release's space (the publisher is one): a random
+        // one of them, as session/object-fetch.ts spreads its requests over the peers on the release.
+        const onIt = [...n.peers].map((p) => nodes[p]!).filter((p) => p.started);
+        const from = onIt.length > 0 ? onIt[Math.floor(random() * onIt.length)] : undefined;
         if (spec.objectBytes > 0 && from) from.serveObjects(n.idx, spec.objectBytes);
         else n.startServing();
         return;
