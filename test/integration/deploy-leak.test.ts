@@ -155,8 +155,13 @@ describe('deploy: hand edits never leak through shared inodes', () => {
     expect(records.some((x) => x.preserved.includes('bin/run.sh'))).toBe(true);
   });
 
-  it('a release staged by the running node, then a live file edited before its switch: the switch puts it back', async () => {
+  it.each([
+    { where: 'in a new directory', keep: 3, recycledFrom: null },
+    // run.sh is one inode in releases 1, 2 and 3: in release 1's tree it is its own donor.
+    { where: 'in the tree of release 1', keep: 2, recycledFrom: 1 },
+  ])('a release staged by the running node ($where), then a live file edited before its switch: the switch puts it back', async ({ keep, recycledFrom }) => {
     expect(await release()).toBe(2);
+    await editConfig(c.fol, (cfg) => (cfg.releases = { keep }));
     await writeFile(join(src, 'data/new.txt'), 'new in 3\n');
     await settle();
     ok(await cs(c.pub, 'publish', src));
@@ -167,6 +172,7 @@ describe('deploy: hand edits never leak through shared inodes', () => {
       from: c.pubData, version: 3, publisherKey: Buffer.from(config.cluster.publisherKey, 'hex'), releases: d.releases, objects: d.objects,
     });
     const stager = await d.stage(head);
+    expect(stager.recycledFrom).toBe(recycledFrom);
     await stager.fillFrom(source);
     await stager.complete();
     const r3 = join(c.folData, 'releases', '3');
