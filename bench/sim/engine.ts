@@ -5,6 +5,9 @@ import { Calendar } from './calendar.js';
 import { Kind, SimNode, type Msg, type Net } from './sim-node.js';
 import type { NodeResult, SimResult, SimSpec } from './types.js';
 
+/** A node refused its objects asks again after about this long (object-fetch.ts: 200 ms, growing to 2 s). */
+const OBJECT_RETRY_MS = 400;
+
 type Control = { what: 'start' | 'live' | 'fail' | 'tick' | 'join'; node: number };
 
 /**
@@ -120,8 +123,11 @@ export function runSim(spec: SimSpec): SimResult {
         // Objects first, from a peer that holds the release's space (the publisher is one): a random
         // one of them, as session/object-fetch.ts spreads its requests over the peers on the release.
         const onIt = [...n.peers].map((p) => nodes[p]!).filter((p) => p.started);
-        const from = onIt.length > 0 ? onIt[Math.floor(random() * onIt.length)] : undefined;
+        // The publisher tells nodes beyond its object clients to ask again (session/object-admission.ts).
+        const open = onIt.filter((p) => p.role !== 'publisher' || p.objectClients.size < spec.policy.objectClients);
+        const from = open.length > 0 ? open[Math.floor(random() * open.length)] : undefined;
         if (spec.objectBytes > 0 && from) from.serveObjects(n.idx, spec.objectBytes);
+        else if (spec.objectBytes > 0 && onIt.length > 0) controls.at(step + stepOf(OBJECT_RETRY_MS), { what: 'start', node: n.idx });
         else n.startServing();
         return;
       }

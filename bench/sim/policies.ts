@@ -17,6 +17,7 @@ export const AS_MEASURED: Policy = {
   feedRates: false,
   sendAllOffers: false,
   tickMs: 1000,
+  objectClients: Infinity,
 };
 
 /** The same with only the dropped offers fixed. */
@@ -37,6 +38,7 @@ export const THIS_BRANCH: Policy = {
   feedRates: false,
   sendAllOffers: true,
   tickMs: 1000,
+  objectClients: Infinity,
 };
 
 /**
@@ -50,4 +52,12 @@ export const OFFER_WINDOW: Policy = {
   superSeeder: { offerBudget: 64 },
 };
 
-export const POLICIES: Record<string, Policy> = Object.fromEntries([AS_MEASURED, OFFERS_FIXED, THIS_BRANCH, OFFER_WINDOW].map((p) => [p.name, p]));
+/** The session of 2026-12-02 10:30: the publisher answers the object requests of 8 nodes at a time (limits.objectClients). */
+export const OBJECT_CLIENTS: Policy = {
+  ...OFFER_WINDOW,
+  name: 'object-clients',
+  description: 'as offer-window, with the publisher sending objects to 8 nodes at a time; the others ask again, mostly of those.',
+  objectClients: 8,
+};
+
+export const POLICIES: Record<string, Policy> = Object.fromEntries([AS_MEASURED, OFFERS_FIXED, THIS_BRANCH, OFFER_WINDOW, OBJECT_CLIENTS].map((p) => [p.name, p]));

@@ -112,6 +112,7 @@ export class SimNode {
 
   disconnect(peer: number): void {
     if (!this.peers.delete(peer)) return;
+    this.objectClients.delete(peer);
     this.unchokedBy.delete(peer);
     this.up.forget(peer);
     this.active.delete(peer);
@@ -227,14 +228,21 @@ export class SimNode {
     this.up.enqueue(from, { index, size, left: size });
   }
 
+  /** Nodes this one is sending their objects to. */
+  readonly objectClients = new Set<number>();
+
   /** Sends the peer its objects (they are answered whether it is choked or not). */
   serveObjects(peer: number, bytes: number): void {
+    this.objectClients.add(peer);
     this.up.enqueue(peer, { index: -1, size: bytes, left: bytes });
   }
 
   /** The last frame of a piece (index -1: our objects) passed our download bucket. */
   onPiece(from: number, index: number): void {
-    if (index < 0) return this.net.objectsFetched(this);
+    if (index < 0) {
+      this.net.node(from).objectClients.delete(this.idx);
+      return this.net.objectsFetched(this);
+    }
     const size = this.net.pieceSizes[index]!;
     this.bytesDown += size;
     if (this.net.node(from).role === 'publisher') this.bytesFromPublisher += size;

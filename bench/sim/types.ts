@@ -38,6 +38,8 @@ export interface Policy {
    */
   sendAllOffers: boolean;
   tickMs: number;
+  /** Nodes the publisher sends objects to at once (config limits.objectClients); the others retry or ask a peer. */
+  objectClients: number;
 }
 
 export interface SimSpec {

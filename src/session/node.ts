@@ -14,6 +14,7 @@ import { FleetGossip } from './fleet-gossip.js';
 import { NodeHttp } from './node-http.js';
 import { HeadBook } from './heads.js';
 import { MembershipGossip } from './membership-gossip.js';
+import { ObjectAdmission } from './object-admission.js';
 import { PeerTable } from './peer-table.js';
 import { PeriodicVerify } from './periodic-verify.js';
 import { PieceServer } from './piece-server.js';
@@ -127,6 +128,7 @@ export class ChunkswarmNode extends Resource {
     });
     this.peers = new PeerTable({
       config: c, localKey: this.swarm.publicKey, publisher, connected, heads: this.heads, store: server, upload: this.upload, log: this.log,
+      ...(publisher && { objectAdmission: new ObjectAdmission({ slots: c.limits.objectClients, clock: systemClock }) }),
       membership: { text: () => this.membership.book.text, offer: (from, text) => this.gossip.offer(from, text) },
       download: () => this.rollout.download,
       onNewHead: () => this.onNewHead(),

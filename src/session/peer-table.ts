@@ -9,6 +9,7 @@ import type { HeadBook } from './heads.js';
 import type { SessionPeer } from './peer.js';
 import type { NodeStatusReport } from './status.js';
 import { Traffic } from './traffic.js';
+import type { ObjectAdmission } from './object-admission.js';
 import type { UploadPolicy } from './upload-policy.js';
 
 const MAX_EXT_MESSAGE = 16 << 20;
@@ -31,6 +32,8 @@ export interface PeerTableOptions {
   store: WireStore;
   upload: UploadPolicy;
   log: Logger;
+  /** On the publisher: whose object requests it answers now (the others are told to ask elsewhere). */
+  objectAdmission?: ObjectAdmission;
   /** The piece transfer in progress, if any: it hears of peers and their pieces. */
   download: () => Download | null;
   /** A newer valid release head arrived from a peer. */
@@ -145,7 +148,7 @@ export class PeerTable {
       choked: (yes) => (yes ? download()?.onChoke(peer()) : download()?.onUnchoke(peer())),
       interested: (yes) => upload.interested(peer().key, yes),
       allowUpload: (index) => upload.allow(peer().key, index),
-      getObject: (hash) => store.getObject(hash),
+      getObject: (hash) => (this.o.objectAdmission?.admit(peer().key) === false ? Promise.resolve(null) : store.getObject(hash)),
       readPiece: (space, index, alloc) => store.readPiece(space, index, alloc),
       badPiece: (i, reason) => this.ban(peer(), `bad piece ${i}: ${reason}`),
       abuse: (reason) => flood.count(reason),
@@ -159,6 +162,7 @@ export class PeerTable {
         if (this.peers.size === 0) this.aloneSince = Date.now();
         download()?.removePeer(p.key);
         upload.peerLeft(p.key);
+        this.o.objectAdmission?.peerLeft(p.key);
       },
     };
   }

@@ -37,6 +37,8 @@ export interface NodeStatusReport {
   bytesDown: number;
   bytesFromPublisher: number;
   objectsFetched: number;
+  /** Tree and file objects this node sent its peers (the publisher answers only limits.objectClients peers at a time). */
+  objectsServed: number;
   peers: PeerStatus[];
   banned: Array<{ key: string; reason: string }>;
   refusedHeads: Array<{ peer: string; code: string; message: string }>;

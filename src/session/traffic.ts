@@ -4,6 +4,8 @@ import type { PeerStatus } from './status.js';
 interface Counts {
   up: number;
   down: number;
+  /** Objects this node sent the peer. */
+  objects: number;
   publisher: boolean;
 }
 
@@ -24,8 +26,8 @@ export class Traffic {
   closed(p: SessionPeer): void {
     if (!this.open.delete(p)) return;
     const s = p.wire.stats();
-    const c = this.past.get(p.key) ?? { up: 0, down: 0, publisher: false };
-    this.past.set(p.key, { up: c.up + s.uploadedBytes, down: c.down + s.downloadedBytes, publisher: c.publisher || p.publisher });
+    const c = this.past.get(p.key) ?? { up: 0, down: 0, objects: 0, publisher: false };
+    this.past.set(p.key, { up: c.up + s.uploadedBytes, down: c.down + s.downloadedBytes, objects: c.objects + s.objectsServed, publisher: c.publisher || p.publisher });
   }
 
   private all(): Map<string, Row> {
@@ -33,25 +35,30 @@ export class Traffic {
     for (const [k, c] of this.past) out.set(k, { ...c, connected: false, path: null });
     for (const p of this.open) {
       const s = p.wire.stats();
-      const c = out.get(p.key) ?? { up: 0, down: 0, publisher: false };
-      out.set(p.key, { up: c.up + s.uploadedBytes, down: c.down + s.downloadedBytes, publisher: c.publisher || p.publisher, connected: true, path: p.path });
+      const c = out.get(p.key) ?? { up: 0, down: 0, objects: 0, publisher: false };
+      out.set(p.key, {
+        up: c.up + s.uploadedBytes, down: c.down + s.downloadedBytes, objects: c.objects + s.objectsServed, publisher: c.publisher || p.publisher,
+        connected: true, path: p.path,
+      });
     }
     return out;
   }
 
-  totals(): { bytesUp: number; bytesDown: number; bytesFromPublisher: number } {
+  totals(): { bytesUp: number; bytesDown: number; bytesFromPublisher: number; objectsServed: number } {
     let bytesUp = 0;
     let bytesDown = 0;
     let bytesFromPublisher = 0;
+    let objectsServed = 0;
     for (const c of this.all().values()) {
       bytesUp += c.up;
       bytesDown += c.down;
+      objectsServed += c.objects;
       if (c.publisher) bytesFromPublisher += c.down;
     }
-    return { bytesUp, bytesDown, bytesFromPublisher };
+    return { bytesUp, bytesDown, bytesFromPublisher, objectsServed };
   }
 
   peers(): PeerStatus[] {
-    return [...this.all()].map(([key, c]) => ({ key, ...c })).sort((a, b) => b.up + b.down - (a.up + a.down));
+    return [...this.all()].map(([key, { objects: _objects, ...c }]) => ({ key, ...c })).sort((a, b) => b.up + b.down - (a.up + a.down));
   }
 }
