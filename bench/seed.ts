@@ -20,13 +20,15 @@ import { benchArgs } from './lib/args.js';
 import { runBench } from './lib/results.js';
 import { settleWriteback } from './lib/run.js';
 import { RsyncDaemon } from './lib/rsync-daemon.js';
-import { generateSeedTree } from './lib/seed-tree.js';
+import { generateSeedTree, SHAPES, type SeedShape } from './lib/seed-tree.js';
 import { ensureTool } from './lib/tools.js';
 import { editTree } from './lib/tree-edit.js';
 
 const values = benchArgs(
   `npm run bench:seed [-- options]
   --files N        files in the tree (default 20000)
+  --shape NAME     users (default: mostly 1.5 KB files, some 40 KB, a few 2 MB) or big (~5 MB files,
+                   e.g. --shape big --files 40: issue 10's big-file tree)
   --followers N    followers beside the publisher (default 4)
   --timeout S      seconds a scenario may take (default 1800)
   --profile DIR    a CPU profile of every serve process (node --cpu-prof) into DIR
@@ -35,6 +37,7 @@ const values = benchArgs(
   --keep           keep the work directory`,
   {
     files: { type: 'string', default: '20000' },
+    shape: { type: 'string', default: 'users' },
     followers: { type: 'string', default: '4' },
     timeout: { type: 'string', default: '1800' },
     keep: { type: 'boolean', default: false },
@@ -43,6 +46,8 @@ const values = benchArgs(
   },
 );
 const FILES = Number(values.files);
+if (!(values.shape in SHAPES)) throw new Error(`--shape ${values.shape}: expected one of ${Object.keys(SHAPES).join(', ')}`);
+const SHAPE = values.shape as SeedShape;
 const N = Number(values.followers);
 const TIMEOUT_MS = Number(values.timeout) * 1000;
 const MB = 1e6;
@@ -92,8 +97,8 @@ runBench('seed', values.keep, async (work) => {
   const tool = ensureTool('rsync');
   if (!tool.ok) throw new Error(`bench:seed compares with rsync: ${tool.reason}`);
   const src = join(work, 'src');
-  const gen = generateSeedTree(src, FILES);
-  console.log(`tree: ${gen.files} files, ${(gen.bytes / MB).toFixed(0)} MB; ${N} followers`);
+  const gen = generateSeedTree(src, FILES, SHAPE);
+  console.log(`tree (${SHAPE}): ${gen.files} files, ${(gen.bytes / MB).toFixed(0)} MB; ${N} followers`);
   await new Promise((r) => setTimeout(r, 1100)); // outside the publisher's racy stat-cache window
 
   const cluster = await LocalCluster.create({
@@ -178,16 +183,16 @@ runBench('seed', values.keep, async (work) => {
     await daemon.close();
     await cluster.close();
   }
-  const result = { files: gen.files, bytes: gen.bytes, followers: N, nodeArgs: values['node-arg'] ?? [], steps };
+  const result = { shape: SHAPE, files: gen.files, bytes: gen.bytes, followers: N, nodeArgs: values['node-arg'] ?? [], steps };
   await writeMarkdown(result);
   return result;
 });
 
-async function writeMarkdown(r: { files: number; bytes: number; followers: number; steps: StepResult[] }): Promise<void> {
+async function writeMarkdown(r: { shape: SeedShape; files: number; bytes: number; followers: number; steps: StepResult[] }): Promise<void> {
   const { repoRoot } = await import('./lib/results.js');
   const f = (x: number | null | undefined, d = 2) => (x === null || x === undefined ? '–' : x.toFixed(d));
   const lines = [
-    `# bench:seed — ${r.files} files, ${(r.bytes / MB).toFixed(0)} MB, 1 publisher + ${r.followers} followers (${new Date().toISOString()})`,
+    `# bench:seed — ${r.files} files (${r.shape}), ${(r.bytes / MB).toFixed(0)} MB, 1 publisher + ${r.followers} followers (${new Date().toISOString()})`,
     '',
     '| scenario | chunkswarm, last node live (s) | publish (s) | rsync, last pull (s) | ratio | machine CPU s (chunkswarm / rsync) |',
     '|---|--:|--:|--:|--:|---|',

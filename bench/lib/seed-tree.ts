@@ -2,27 +2,34 @@ import { randomFillSync } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** Per 20,000 files: the users' CGI chroot (issue 9), 185 MB. */
-const SHAPE = [
-  { count: 18_000, size: 1_536, jitter: 512, name: 'php' },
-  { count: 1_960, size: 40_000, jitter: 8_000, name: 'inc' },
-  { count: 40, size: 2_000_000, jitter: 200_000, name: 'bin' },
-] as const;
+/**
+ * Per 20,000 files. `users`: the users' CGI chroot (issue 9), 185 MB. `big`: files of ~5 MB, as
+ * issue 10's big-file tree (40 of them: 200 MB), where the data plane, not the file count, decides.
+ */
+export const SHAPES = {
+  users: [
+    { count: 18_000, size: 1_536, jitter: 512, name: 'php' },
+    { count: 1_960, size: 40_000, jitter: 8_000, name: 'inc' },
+    { count: 40, size: 2_000_000, jitter: 200_000, name: 'bin' },
+  ],
+  big: [{ count: 20_000, size: 5_000_000, jitter: 100_000, name: 'bin' }],
+} as const;
+export type SeedShape = keyof typeof SHAPES;
 const FILES_PER_DIR = 100;
 
 /**
- * A tree of `files` files shaped like the users' workload: mostly ~1.5 KB scripts, some ~40 KB
- * files, a few ~2 MB binaries (185 MB per 20,000 files), 100 files per directory, two levels
- * deep. Random, incompressible content; deterministic for a seed.
+ * A tree of `files` files of the given shape (by default the users' workload: mostly ~1.5 KB
+ * scripts, some ~40 KB files, a few ~2 MB binaries), 100 files per directory, two levels deep.
+ * Random, incompressible content; deterministic for a seed.
  */
-export function generateSeedTree(root: string, files: number, seed = 9): { files: number; bytes: number; paths: string[] } {
+export function generateSeedTree(root: string, files: number, shape: SeedShape = 'users', seed = 9): { files: number; bytes: number; paths: string[] } {
   let s = seed;
   const rnd = () => {
     s = (Math.imul(s, 1103515245) + 12345) >>> 0;
     return s / 2 ** 32;
   };
   const sizes: Array<{ size: number; name: string }> = [];
-  for (const k of SHAPE) {
+  for (const k of SHAPES[shape]) {
     const n = Math.round((k.count * files) / 20_000);
     for (let i = 0; i < n; i++) sizes.push({ size: Math.max(1, Math.round(k.size + (rnd() * 2 - 1) * k.jitter)), name: k.name });
   }
@@ -31,7 +38,7 @@ export function generateSeedTree(root: string, files: number, seed = 9): { files
     const j = Math.floor(rnd() * (i + 1));
     [sizes[i], sizes[j]] = [sizes[j]!, sizes[i]!];
   }
-  const buf = Buffer.allocUnsafe(4 << 20);
+  const buf = Buffer.allocUnsafe(8 << 20);
   const paths: string[] = [];
   let bytes = 0;
   sizes.forEach((f, i) => {
