@@ -49,10 +49,11 @@ export function sameInode(a: TreeEntry | undefined, b: TreeEntry): boolean {
 
 /**
  * The files of retained releases that may lend their inode to the new release (or, with `inPlace`,
- * the file already at the path). The preferred release is compared path by path, walking both trees at once (an unchanged subtree is taken
- * whole, by its hash); the remaining files are looked up by content in every retained release.
- * Each candidate is checked at lstat speed: exactly the release's metadata on disk, and the inode
- * cache vouches for its content (a cache miss hashes the file once). A drifted file is never a donor.
+ * the file already at the path). The preferred release is compared path by path, walking both
+ * trees at once (an unchanged subtree is taken whole, by its hash); the remaining files are
+ * looked up by content in every retained release. Each candidate is checked at lstat speed:
+ * exactly the release's metadata on disk, and the inode cache vouches for its content (a cache
+ * miss hashes the file once). A drifted file is never a donor.
  */
 export async function findDonors(q: DonorSearch): Promise<DonorsFound> {
   const out: DonorsFound = { donors: new Map(), seen: new Map(), previous: new Map() };
