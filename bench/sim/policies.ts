@@ -52,7 +52,7 @@ export const OFFER_WINDOW: Policy = {
   superSeeder: { offerBudget: 64 },
 };
 
-/** The session of 2026-12-02 10:30: the publisher answers the object requests of 8 nodes at a time (limits.objectClients). */
+/** offer-window with `limits.objectClients: 8`: the publisher answers the object requests of 8 nodes at a time. */
 export const OBJECT_CLIENTS: Policy = {
   ...OFFER_WINDOW,
   name: 'object-clients',

@@ -128,7 +128,7 @@ export class ChunkswarmNode extends Resource {
     });
     this.peers = new PeerTable({
       config: c, localKey: this.swarm.publicKey, publisher, connected, heads: this.heads, store: server, upload: this.upload, log: this.log,
-      ...(publisher && { objectAdmission: new ObjectAdmission({ slots: c.limits.objectClients, clock: systemClock }) }),
+      ...(publisher && c.limits.objectClients !== null && { objectAdmission: new ObjectAdmission({ slots: c.limits.objectClients, clock: systemClock }) }),
       membership: { text: () => this.membership.book.text, offer: (from, text) => this.gossip.offer(from, text) },
       download: () => this.rollout.download,
       onNewHead: () => this.onNewHead(),
