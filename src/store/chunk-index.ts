@@ -29,9 +29,9 @@ export function inodeKey(st: { dev: number; ino: number }): string {
 
 /**
  * Releases indexed at once. An index holds a location per chunk (10^5 at 10^5 files); the newest
- * release answers nearly every lookup, and a publisher keeps every release it made: indexing each
- * one it ever looked into grew without end. The least recently used is forgotten (and indexed
- * again if a lookup needs it).
+ * release answers nearly every lookup, and a node keeps `releases.keep` of them (a publisher
+ * upgraded from before it kept them, all it ever made): indexing each one it ever looked into grew
+ * without end. The least recently used is forgotten (and indexed again if a lookup needs it).
  */
 const MAX_INDEXED = 2;
 
