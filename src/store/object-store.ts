@@ -26,13 +26,14 @@ export class ObjectStore {
 
   /**
    * Walking a release's objects asks this of every object, most of them present: one listing of the
-   * 256 fanout directories answers them all, far cheaper than one stat each. A hash not listed
-   * (written since by another process) is still looked up.
+   * 256 fanout directories answers them all, far cheaper than one stat each, and this process's
+   * writes keep it current. An object another process wrote since is not seen: it is fetched and
+   * written again, the same bytes (a new release's 10^5 objects cost a stat each otherwise).
    */
   async has(hash: ObjectHash): Promise<boolean> {
     if (this.cache.has(hash)) return true;
     this.present ??= this.list();
-    return this.present.has(hash) || existsSync(this.pathOf(hash));
+    return this.present.has(hash);
   }
 
   private list(): Set<string> {
@@ -71,7 +72,7 @@ export class ObjectStore {
           mkdirSync(join(this.dir, fanout), { recursive: true });
           this.fanouts.add(fanout);
         }
-        if (!this.present?.has(hash) && !existsSync(path)) {
+        if (this.present === null ? !existsSync(path) : !this.present.has(hash)) {
           const tmp = `${path}.${process.pid}.tmp`;
           writeFileSync(tmp, bytes);
           renameSync(tmp, path);
