@@ -1,7 +1,8 @@
 /**
- * The chunk index holds a location per chunk for at most two releases at once (a publisher keeps
- * every release it made, and indexing each one it ever read from grew without end). Forgetting a
- * release must not lose what it alone holds: a lookup indexes it again.
+ * The chunk index holds a location per chunk for at most two releases at once (a node keeps
+ * `releases.keep` of them, an upgraded publisher every one it made, and indexing each one it ever
+ * read from grew without end). Forgetting a release must not lose what it alone holds: a lookup
+ * indexes it again.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { open, rm } from 'node:fs/promises';
