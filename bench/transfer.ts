@@ -2,7 +2,8 @@
  * bench/transfer: one publisher to one follower on loopback (real `serve` processes, no rate
  * limits), over the direct TCP path and over the hyperswarm fallback, next to the raw streams of
  * both transports measured in the same run between two processes: bare secret-stream over TCP,
- * bare hyperswarm, and our Swarm stream (authentication + credit flow control over hyperswarm).
+ * bare hyperswarm, and our Swarm stream (authentication + credit flow control over hyperswarm),
+ * and the floor of the TCP path: secret-stream whose receiver hashes and writes the bytes into files.
  * Targets: pieces over TCP >= 0.8 of raw secret-stream over TCP, <= 4 ms of CPU per MB per side.
  *   npm run bench:transfer [-- --mb 256 --files 200 --paths tcp,hyperswarm --profile <dir>]
  * --profile: the serve processes run with --cpu-prof, profiles written to <dir>/<path> when they stop.
@@ -148,6 +149,8 @@ function costRatio(raw: RawTransferResult, cs: Awaited<ReturnType<typeof chunksw
 runBench('transfer', values.keep, async (work) => {
   const tcp = await rawTransfer('tcp', bytes);
   console.log(rawLine('bare secret-stream over TCP, 2 processes', tcp));
+  const floor = await rawTransfer('tcp-files', bytes, { dir: join(work, 'floor'), files });
+  console.log(rawLine(`floor: the same + one SHA-256 per MiB + writes into ${files} new files`, floor));
   const bare = await rawTransfer('hyperswarm', bytes);
   console.log(rawLine('bare hyperswarm stream, 2 processes', bare));
   const ours = await rawTransfer('swarm', bytes);
@@ -169,11 +172,17 @@ runBench('transfer', values.keep, async (work) => {
     const ratio = cs.piecesMBps / rawMBps;
     const cost = costRatio(raw, cs);
     console.log(`pieces over ${path} / ${rawName}: ${ratio.toFixed(2)} in MB/s${path === 'tcp' ? ' (target >= 0.8)' : ''}, ${fmt(cost, 2)} in CPU per MB`);
-    results[path] = { ...cs, ratioToRaw: ratio, cpuCostRatioToRaw: cost };
+    let toFloor: { ratio: number; cpuCostRatio: number | null } | null = null;
+    if (path === 'tcp') {
+      toFloor = { ratio: cs.piecesMBps / mbps(floor.bytes, floor.seconds), cpuCostRatio: costRatio(floor, cs) };
+      console.log(`pieces over tcp / the floor: ${toFloor.ratio.toFixed(2)} in MB/s, ${fmt(toFloor.cpuCostRatio, 2)} in CPU per MB`);
+    }
+    results[path] = { ...cs, ratioToRaw: ratio, cpuCostRatioToRaw: cost, toFloor };
   }
   return {
     bytes,
     secretStreamTcp: { ...tcp, MBps: tcpMBps },
+    floor: { ...floor, MBps: mbps(floor.bytes, floor.seconds), files },
     bareHyperswarm: { ...bare, MBps: mbps(bare.bytes, bare.seconds) },
     swarmStream: { ...ours, MBps: oursMBps },
     chunkswarm: results,

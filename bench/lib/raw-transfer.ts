@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { startBootstrapNode } from '../../src/swarm/index.js';
@@ -35,17 +36,20 @@ export interface RawTransferResult extends PumpResult {
   cpu: { sender: number | null; receiver: number | null; machine: number | null };
 }
 
-export type RawMode = 'swarm' | 'hyperswarm' | 'tcp';
+export type RawMode = 'swarm' | 'hyperswarm' | 'tcp' | 'tcp-files';
 
 /**
  * One-way transfer of `bytes` between two processes on loopback (see stream-pump.ts for the
- * modes); the hyperswarm ones with their own local DHT bootstrap node.
+ * modes); the hyperswarm ones with their own local DHT bootstrap node. 'tcp-files' writes into
+ * `sink.files` files in the new directory `sink.dir`.
  */
-export async function rawTransfer(mode: RawMode, bytes: number): Promise<RawTransferResult> {
+export async function rawTransfer(mode: RawMode, bytes: number, sink?: { dir: string; files: number }): Promise<RawTransferResult> {
+  if (mode === 'tcp-files' && !sink) throw new Error('tcp-files needs a directory and a file count');
+  if (sink) await mkdir(sink.dir);
   const boot = await startBootstrapNode();
   const secret = randomBytes(32).toString('hex');
   let port = boot.port;
-  const args = (role: string) => [PUMP, mode, role, String(port), String(bytes), secret];
+  const args = (role: string) => [PUMP, mode, role, String(port), String(bytes), secret, ...(sink ? [sink.dir, String(sink.files)] : [])];
   const children: ChildProcess[] = [];
   let cpu: CpuSampler | null = null;
   try {
@@ -54,7 +58,7 @@ export async function rawTransfer(mode: RawMode, bytes: number): Promise<RawTran
     const result = lineWith<PumpResult>(recv, 'bytes');
     result.catch(() => undefined);
     const ready = await lineWith<{ port?: number }>(recv, 'ready');
-    if (mode === 'tcp') port = ready.port!;
+    if (mode.startsWith('tcp')) port = ready.port!;
     const send = spawn(process.execPath, args('send'), { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(send);
     send.once('exit', (code) => { if (code) void stop(recv); });

@@ -4,15 +4,21 @@
  *   when peers cannot reach each other over TCP),
  * - 'hyperswarm': bare hyperswarm streams (UDX),
  * - 'tcp': bare @hyperswarm/secret-stream (the same Noise handshake and encryption) over a TCP
- *   socket, the transport of chunkswarm's direct path.
+ *   socket, the transport of chunkswarm's direct path;
+ * - 'tcp-files': the same, and the receiver does the least a verifying follower must do with the
+ *   bytes: one SHA-256 per MiB received and a write of every byte into `files` pre-sized files in a
+ *   fresh directory (as the stager creates them), so the floor includes what this machine's page
+ *   cache charges for new data.
  * For the first two the receiver announces the topic and the sender only looks it up, so there is
- * exactly one connection; for 'tcp' the receiver listens and the port argument is its port.
- *   node dist/bench/lib/stream-pump.js <swarm|hyperswarm|tcp> <send|recv> <bootstrap or tcp port> <bytes> <secret hex>
+ * exactly one connection; for the tcp modes the receiver listens and the port argument is its port.
+ *   node dist/bench/lib/stream-pump.js <swarm|hyperswarm|tcp|tcp-files> <send|recv> <bootstrap or tcp port> <bytes> <secret hex> [files dir count]
  * Prints JSON lines on stdout: {"ready":true} once findable (with "port" for tcp), then (receiver)
  * the result; runs until killed.
  */
-import { randomFillSync } from 'node:crypto';
+import { createHash, randomFillSync } from 'node:crypto';
+import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import net from 'node:net';
+import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import NoiseSecretStream from '@hyperswarm/secret-stream';
 import HyperDHT from 'hyperdht';
@@ -30,7 +36,7 @@ export interface PumpResult {
   lastAt: number;
 }
 
-const [mode, role, portArg, bytesArg, secretHex] = process.argv.slice(2);
+const [mode, role, portArg, bytesArg, secretHex, filesDir, filesArg] = process.argv.slice(2);
 const port = Number(portArg);
 const total = Number(bytesArg);
 const secret = Buffer.from(secretHex ?? '', 'hex');
@@ -49,15 +55,44 @@ async function send(stream: Duplex): Promise<void> {
   }
 }
 
+/** Hashes every MiB once and writes each byte at its place in `count` files of equal size. */
+function fileSink(dir: string, count: number): (chunk: Buffer, at: number) => void {
+  const size = Math.ceil(total / count);
+  const fds = Array.from({ length: count }, (_, i) => {
+    const fd = openSync(join(dir, `f${i}`), 'wx', 0o600);
+    ftruncateSync(fd, Math.min(size, total - i * size));
+    return fd;
+  });
+  const PIECE = 1 << 20;
+  let hash = createHash('sha256');
+  return (chunk, at) => {
+    for (let off = 0; off < chunk.length; ) {
+      const pos = at + off;
+      const n = Math.min(chunk.length - off, size - (pos % size), PIECE - (pos % PIECE));
+      const part = chunk.subarray(off, off + n);
+      hash.update(part);
+      if ((pos + n) % PIECE === 0 || pos + n === total) {
+        hash.digest();
+        hash = createHash('sha256');
+      }
+      writeSync(fds[Math.floor(pos / size)]!, part, 0, n, pos % size);
+      off += n;
+    }
+    if (at + chunk.length >= total) fds.forEach((fd) => closeSync(fd));
+  };
+}
+
 function receive(stream: Duplex): void {
   let got = 0;
   let first = 0;
   let firstAt = 0;
+  const sink = mode === 'tcp-files' ? fileSink(filesDir!, Number(filesArg)) : null;
   stream.on('data', (chunk: Buffer) => {
     if (got === 0) {
       first = performance.now();
       firstAt = Date.now();
     }
+    sink?.(chunk, got);
     got += chunk.byteLength;
     if (got < total) return;
     const end = performance.now();
@@ -79,7 +114,7 @@ async function main(): Promise<void> {
     if (recv) receive(stream);
     else void send(stream);
   };
-  if (mode === 'tcp') {
+  if (mode === 'tcp' || mode === 'tcp-files') {
     const keyPair = HyperDHT.keyPair();
     if (recv) {
       const server = net.createServer((socket) => onStream(new NoiseSecretStream(false, socket.setNoDelay(true), { keyPair }) as unknown as Duplex));
