@@ -1,23 +1,30 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ChunkswarmError, isHex64, type ObjectHash } from '../core/index.js';
 import { decodeObject, encodeObject, objectHash, type FileObject, type ManifestObject, type TreeObject } from '../manifest/index.js';
 import { atomicWrite } from './atomic-write.js';
+import { eachRecord, encodeRecord, ObjectJournal } from './object-journal.js';
 
 /**
- * Content-addressed tree and file objects under dataDir/objects/ab/cdef…; never chunks (chunks live
- * in the materialized release files). Objects are re-hashed when read, so a damaged object file is
- * reported, not trusted.
+ * Content-addressed tree and file objects under dataDir/objects/; never chunks (chunks live in the
+ * materialized release files). New objects are appended to this store's journal file
+ * (ObjectJournal); objects in files of their own (objects/ab/cdef…, as older versions stored them)
+ * are still read. Objects are re-hashed when read, so a damaged one is reported, not trusted.
  */
 export class ObjectStore {
   private readonly cache = new Map<string, ManifestObject>();
-  private readonly fanouts = new Set<string>();
-  /** Hashes found on disk by one listing of every fanout directory, made on the first has() that needs it. */
+  private readonly journal: ObjectJournal;
+  /**
+   * Hashes of the objects in files of their own, found by one listing of every fanout directory,
+   * made (with a scan of the journals) on the first has() or write that needs it.
+   */
   private present: Set<string> | null = null;
   /** Packs already read into `cache` since the last trim(): a second read would only re-hash what is there. */
   private readonly packsRead = new Set<string>();
 
-  constructor(readonly dir: string) {}
+  constructor(readonly dir: string) {
+    this.journal = new ObjectJournal(dir);
+  }
 
   private pathOf(hash: string): string {
     if (!isHex64(hash)) throw ChunkswarmError.badObject(`not an object hash: ${JSON.stringify(hash)}`);
@@ -25,15 +32,22 @@ export class ObjectStore {
   }
 
   /**
-   * Walking a release's objects asks this of every object, most of them present: one listing of the
-   * 256 fanout directories answers them all, far cheaper than one stat each, and this process's
-   * writes keep it current. An object another process wrote since is not seen: it is fetched and
-   * written again, the same bytes (a new release's 10^5 objects cost a stat each otherwise).
+   * Walking a release's objects asks this of every object, most of them present: one scan of the
+   * journals and one listing of the 256 fanout directories answer them all, far cheaper than one
+   * stat each, and this store's writes keep them current. An object another process wrote since is
+   * not seen: it is fetched and written again, the same bytes (a new release's 10^5 objects cost a
+   * stat each otherwise).
    */
   async has(hash: ObjectHash): Promise<boolean> {
-    if (this.cache.has(hash)) return true;
-    this.present ??= this.list();
-    return this.present.has(hash);
+    return this.cache.has(hash) || this.stored(hash);
+  }
+
+  private stored(hash: string): boolean {
+    if (this.present === null) {
+      this.present = this.list();
+      this.journal.scan();
+    }
+    return this.journal.has(hash) || this.present.has(hash);
   }
 
   private list(): Set<string> {
@@ -60,44 +74,34 @@ export class ObjectStore {
    * Synchronous on purpose: objects are small and a release writes one per file, where a trip
    * through the thread pool per syscall would cost more than the write. No fsync per object:
    * callers flush once with syncFilesystem before a release that needs them is saved; a torn
-   * object would be caught by its hash.
+   * record is not read back (ObjectJournal).
    */
   private async write(bytes: Uint8Array, obj: ManifestObject): Promise<ObjectHash> {
     const hash = objectHash(bytes);
-    if (!this.cache.has(hash)) {
-      const path = this.pathOf(hash);
-      const fanout = hash.slice(0, 2);
+    if (!this.cache.has(hash) && !this.stored(hash)) {
       try {
-        if (!this.fanouts.has(fanout)) {
-          mkdirSync(join(this.dir, fanout), { recursive: true });
-          this.fanouts.add(fanout);
-        }
-        if (this.present === null ? !existsSync(path) : !this.present.has(hash)) {
-          const tmp = `${path}.${process.pid}.tmp`;
-          writeFileSync(tmp, bytes);
-          renameSync(tmp, path);
-        }
+        this.journal.append(hash, bytes);
       } catch (err) {
         throw ChunkswarmError.fromSystem(err, `writing object ${hash}`);
       }
     }
     this.cache.set(hash, obj);
-    this.present?.add(hash);
     return hash;
   }
 
   /** Synchronous for the same reason as write(): a release of 10^5 files reads 10^5 small objects. */
   async getBytes(hash: ObjectHash): Promise<Uint8Array | null> {
-    let bytes: Uint8Array;
-    try {
-      bytes = readFileSync(this.pathOf(hash));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw ChunkswarmError.fromSystem(err, `reading object ${hash}`);
+    const path = this.pathOf(hash);
+    let found = this.journal.read(hash) ?? readLoose(path);
+    if (found === null) {
+      // Another process (publish beside serve, say) may have written it since the last scan.
+      this.journal.scan();
+      found = this.journal.read(hash);
     }
-    const got = objectHash(bytes);
-    if (got !== hash) throw ChunkswarmError.hashMismatch(`object file ${this.pathOf(hash)}`, hash, got);
-    return bytes;
+    if (found === null) return null;
+    const got = objectHash(found.bytes);
+    if (got !== hash) throw ChunkswarmError.hashMismatch(`object ${found.where}`, hash, got);
+    return found.bytes;
   }
 
   async get(hash: ObjectHash): Promise<ManifestObject> {
@@ -126,19 +130,15 @@ export class ObjectStore {
     }
     this.packsRead.add(name);
     let n = 0;
-    for (let at = 0; at + PACK_RECORD_HEAD <= bytes.length; ) {
-      const len = bytes.readUInt32BE(at + 32);
-      const hash = bytes.toString('hex', at, at + 32) as ObjectHash;
-      const body = bytes.subarray(at + PACK_RECORD_HEAD, at + PACK_RECORD_HEAD + len);
-      at += PACK_RECORD_HEAD + len;
-      if (body.length !== len || this.cache.has(hash) || objectHash(body) !== hash) continue;
+    eachRecord(bytes, (hash, _start, body) => {
+      if (this.cache.has(hash) || objectHash(body) !== hash) return;
       try {
         this.cache.set(hash, decodeObject(body));
         n++;
       } catch {
-        // A damaged record: that object is read from its own file instead.
+        // A damaged record: that object is read from the store instead.
       }
-    }
+    });
     return n;
   }
 
@@ -149,12 +149,7 @@ export class ObjectStore {
     const parts: Uint8Array[] = [];
     for (const hash of hashes) {
       const obj = this.cache.get(hash);
-      if (!obj) continue;
-      const body = encodeObject(obj);
-      const head = Buffer.alloc(PACK_RECORD_HEAD);
-      head.write(hash, 0, 'hex');
-      head.writeUInt32BE(body.length, 32);
-      parts.push(head, body);
+      if (obj) parts.push(encodeRecord(hash, encodeObject(obj)));
     }
     mkdirSync(join(this.dir, 'packs'), { recursive: true });
     await atomicWrite(path, Buffer.concat(parts), { durable: false }).catch(() => undefined);
@@ -196,8 +191,15 @@ export class ObjectStore {
   }
 }
 
-/** A pack record: the object's 32-byte hash, its length (4 bytes, big-endian), its bytes. */
-const PACK_RECORD_HEAD = 36;
+/** An object in a file of its own, or null if there is none. */
+function readLoose(path: string): { bytes: Buffer; where: string } | null {
+  try {
+    return { bytes: readFileSync(path), where: `file ${path}` };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw ChunkswarmError.fromSystem(err, `reading object file ${path}`);
+  }
+}
 
 function readdirOrEmpty(dir: string): string[] {
   try {

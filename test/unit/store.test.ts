@@ -9,18 +9,65 @@ import type { ObjectHash } from '../../src/core/index.js';
 const tree: TreeObject = { kind: 'tree', entries: [{ name: 'a', type: 'symlink', mode: 0o777, mtime: 5, target: 'b' }] };
 
 describe('ObjectStore', () => {
-  it('stores by hash, reads back, and rejects a damaged object file', async () => {
+  const journalOf = async (dir: string) => {
+    const names = await readdir(join(dir, 'journal'));
+    expect(names).toHaveLength(1);
+    return join(dir, 'journal', names[0]!);
+  };
+
+  it('stores by hash in its journal, reads back, and rejects a damaged object', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cs-obj-'));
     const store = new ObjectStore(dir);
     const h = await store.put(tree);
     expect(h).toBe(objectHash(encodeObject(tree)));
     expect(await new ObjectStore(dir).getTree(h)).toEqual(tree);
     await expect(store.putBytes(encodeObject(tree), ('0'.repeat(64)) as ObjectHash)).rejects.toMatchObject({ code: 'E_HASH_MISMATCH' });
-    await chmod(join(dir, h.slice(0, 2), h.slice(2)), 0o644);
-    await writeFile(join(dir, h.slice(0, 2), h.slice(2)), 'tampered');
-    await expect(new ObjectStore(dir).get(h)).rejects.toMatchObject({ code: 'E_HASH_MISMATCH' });
+    const journal = await journalOf(dir);
+    const bytes = await readFile(journal);
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
+    await writeFile(journal, bytes);
+    await expect(new ObjectStore(dir).get(h)).rejects.toMatchObject({ code: 'E_HASH_MISMATCH', message: expect.stringContaining(journal) });
     await expect(new ObjectStore(dir).get('1'.repeat(64) as ObjectHash)).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
     await expect(new ObjectStore(dir).get('../../etc' as ObjectHash)).rejects.toMatchObject({ code: 'E_BAD_OBJECT' });
+  });
+
+  it('reads objects stored one file each, as older versions wrote them, and rejects a damaged one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cs-obj-'));
+    const bytes = encodeObject(tree);
+    const h = objectHash(bytes);
+    await mkdir(join(dir, h.slice(0, 2)));
+    await writeFile(join(dir, h.slice(0, 2), h.slice(2)), bytes);
+    const store = new ObjectStore(dir);
+    expect(await store.has(h)).toBe(true);
+    expect(await store.getTree(h)).toEqual(tree);
+    await store.put(tree);
+    await expect(readdir(join(dir, 'journal'))).rejects.toMatchObject({ code: 'ENOENT' });
+    await writeFile(join(dir, h.slice(0, 2), h.slice(2)), 'tampered');
+    await expect(new ObjectStore(dir).get(h)).rejects.toMatchObject({ code: 'E_HASH_MISMATCH' });
+  });
+
+  it('sees what another store appended since, and never reads a torn record', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cs-obj-'));
+    const reader = new ObjectStore(dir);
+    const file = (n: number) => ({ kind: 'file' as const, size: n, chunks: [{ hash: String(n).repeat(64) as never, size: n }] });
+    expect(await reader.has(objectHash(encodeObject(file(1))))).toBe(false);
+    const writer = new ObjectStore(dir);
+    const [a, b] = [await writer.put(file(1)), await writer.put(file(2))];
+    // Not seen by has() (fetched again, the same bytes), found by a read that misses.
+    expect(await reader.has(a)).toBe(false);
+    expect(await reader.getFile(a)).toEqual(file(1));
+    // A crash in the middle of the second record: the first still reads, the second is absent.
+    const journal = await journalOf(dir);
+    const whole = await readFile(journal);
+    await writeFile(journal, whole.subarray(0, whole.length - 3));
+    const after = new ObjectStore(dir);
+    expect(await after.getFile(a)).toEqual(file(1));
+    expect(await after.has(b)).toBe(false);
+    expect(await after.getBytes(b)).toBeNull();
+    // Stored again, it goes to the journal of the store that writes it, never after the torn record.
+    await after.put(file(2));
+    expect(await readdir(join(dir, 'journal'))).toHaveLength(2);
+    expect(await new ObjectStore(dir).getFile(b)).toEqual(file(2));
   });
 });
 
@@ -38,7 +85,7 @@ describe('ObjectStore packs', () => {
     fresh.trim();
     expect(fresh.loadPack('r1')).toBe(3);
     expect(await fresh.getFile(files[1]!)).toEqual({ kind: 'file', size: 2, chunks: [{ hash: '2'.repeat(64), size: 2 }] });
-    // A flipped byte: that record is skipped (its object is read from its own file), the others load.
+    // A flipped byte: that record is skipped (its object is read from the store), the others load.
     const path = join(dir, 'packs', 'r1');
     const bytes = await readFile(path);
     bytes[36 + 5] = bytes[36 + 5]! ^ 0xff;
