@@ -3,7 +3,8 @@
  * limits), over the direct TCP path and over the hyperswarm fallback, next to the raw streams of
  * both transports measured in the same run between two processes: bare secret-stream over TCP,
  * bare hyperswarm, and our Swarm stream (authentication + credit flow control over hyperswarm),
- * and the floor of the TCP path: secret-stream whose receiver hashes and writes the bytes into files.
+ * and the floor of the TCP path: secret-stream whose sender reads and hashes the bytes from files
+ * and whose receiver hashes and writes them into new ones.
  * Targets: pieces over TCP >= 0.8 of raw secret-stream over TCP, <= 4 ms of CPU per MB per side.
  *   npm run bench:transfer [-- --mb 256 --files 200 --paths tcp,hyperswarm --profile <dir>]
  * --profile: the serve processes run with --cpu-prof, profiles written to <dir>/<path> when they stop.
@@ -150,7 +151,7 @@ runBench('transfer', values.keep, async (work) => {
   const tcp = await rawTransfer('tcp', bytes);
   console.log(rawLine('bare secret-stream over TCP, 2 processes', tcp));
   const floor = await rawTransfer('tcp-files', bytes, { dir: join(work, 'floor'), files });
-  console.log(rawLine(`floor: the same + one SHA-256 per MiB + writes into ${files} new files`, floor));
+  console.log(rawLine(`floor: the same, the sender reading ${files} files and the receiver writing ${files} new ones, each hashing every MiB once`, floor));
   const bare = await rawTransfer('hyperswarm', bytes);
   console.log(rawLine('bare hyperswarm stream, 2 processes', bare));
   const ours = await rawTransfer('swarm', bytes);

@@ -5,18 +5,19 @@
  * - 'hyperswarm': bare hyperswarm streams (UDX),
  * - 'tcp': bare @hyperswarm/secret-stream (the same Noise handshake and encryption) over a TCP
  *   socket, the transport of chunkswarm's direct path;
- * - 'tcp-files': the same, and the receiver does the least a verifying follower must do with the
- *   bytes: one SHA-256 per MiB received and a write of every byte into `files` pre-sized files in a
- *   fresh directory (as the stager creates them), so the floor includes what this machine's page
- *   cache charges for new data.
+ * - 'tcp-files': the same, with the least each end of a piece transfer must do with the bytes: the
+ *   sender reads them from `count` files (written before it connects) a MiB at a time and hashes
+ *   each MiB (a publisher re-hashes what it serves), the receiver hashes each MiB once and writes
+ *   it into `count` pre-sized files in a fresh directory (as the stager creates them), so the floor
+ *   includes what this machine's page cache charges for new data.
  * For the first two the receiver announces the topic and the sender only looks it up, so there is
  * exactly one connection; for the tcp modes the receiver listens and the port argument is its port.
- *   node dist/bench/lib/stream-pump.js <swarm|hyperswarm|tcp|tcp-files> <send|recv> <bootstrap or tcp port> <bytes> <secret hex> [files dir count]
+ *   node dist/bench/lib/stream-pump.js <swarm|hyperswarm|tcp|tcp-files> <send|recv> <bootstrap or tcp port> <bytes> <secret hex> [dir count]
  * Prints JSON lines on stdout: {"ready":true} once findable (with "port" for tcp), then (receiver)
  * the result; runs until killed.
  */
 import { createHash, randomFillSync } from 'node:crypto';
-import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -43,27 +44,56 @@ const secret = Buffer.from(secretHex ?? '', 'hex');
 const started = performance.now();
 const say = (o: object) => process.stdout.write(JSON.stringify(o) + '\n');
 
-async function send(stream: Duplex): Promise<void> {
-  const buf = Buffer.allocUnsafe(1 << 20);
+const PIECE = 1 << 20;
+const fileSize = (count: number) => Math.ceil(total / count);
+
+/** The next buffer to send, starting at byte `at`. */
+type Source = (at: number) => Buffer;
+
+function memorySource(): Source {
+  const buf = Buffer.allocUnsafe(PIECE);
   randomFillSync(buf);
+  // A fresh copy per write: a stream may keep the buffer queued while we write the next one.
+  return (at) => (total - at >= PIECE ? Buffer.from(buf) : buf.subarray(0, total - at));
+}
+
+/** Writes `count` files of random bytes, then reads them back a MiB (or a file's end) at a time, hashing each read. */
+function fileSource(dir: string, count: number): Source {
+  const size = fileSize(count);
+  const random = Buffer.allocUnsafe(PIECE);
+  randomFillSync(random);
+  const fds = Array.from({ length: count }, (_, i) => {
+    const fd = openSync(join(dir, `f${i}`), 'wx+', 0o600);
+    for (let at = 0, end = Math.min(size, total - i * size); at < end; ) at += writeSync(fd, random, 0, Math.min(PIECE, end - at), at);
+    return fd;
+  });
+  return (at) => {
+    const off = at % size;
+    const n = Math.min(PIECE - (at % PIECE), size - off, total - at);
+    const buf = Buffer.allocUnsafe(n);
+    for (let done = 0; done < n; ) done += readSync(fds[Math.floor(at / size)]!, buf, done, n - done, off + done);
+    createHash('sha256').update(buf).digest();
+    return buf;
+  };
+}
+
+async function send(stream: Duplex, next: Source): Promise<void> {
   for (let sent = 0; sent < total; ) {
-    const n = Math.min(buf.length, total - sent);
-    // A fresh view per write: a stream may keep the buffer queued while we write the next one.
-    const ok = stream.write(n === buf.length ? Buffer.from(buf) : buf.subarray(0, n));
-    sent += n;
+    const buf = next(sent);
+    const ok = stream.write(buf);
+    sent += buf.length;
     if (!ok) await new Promise((r) => stream.once('drain', r));
   }
 }
 
 /** Hashes every MiB once and writes each byte at its place in `count` files of equal size. */
 function fileSink(dir: string, count: number): (chunk: Buffer, at: number) => void {
-  const size = Math.ceil(total / count);
+  const size = fileSize(count);
   const fds = Array.from({ length: count }, (_, i) => {
     const fd = openSync(join(dir, `f${i}`), 'wx', 0o600);
     ftruncateSync(fd, Math.min(size, total - i * size));
     return fd;
   });
-  const PIECE = 1 << 20;
   let hash = createHash('sha256');
   return (chunk, at) => {
     for (let off = 0; off < chunk.length; ) {
@@ -82,11 +112,10 @@ function fileSink(dir: string, count: number): (chunk: Buffer, at: number) => vo
   };
 }
 
-function receive(stream: Duplex): void {
+function receive(stream: Duplex, sink: ((chunk: Buffer, at: number) => void) | null): void {
   let got = 0;
   let first = 0;
   let firstAt = 0;
-  const sink = mode === 'tcp-files' ? fileSink(filesDir!, Number(filesArg)) : null;
   stream.on('data', (chunk: Buffer) => {
     if (got === 0) {
       first = performance.now();
@@ -106,13 +135,18 @@ function receive(stream: Duplex): void {
 async function main(): Promise<void> {
   const recv = role === 'recv';
   const bootstrap = [{ host: '127.0.0.1', port }];
+  const files = mode === 'tcp-files' ? { dir: join(filesDir!, recv ? 'received' : 'sent'), count: Number(filesArg) } : null;
+  if (files) mkdirSync(files.dir);
+  // Set up before anything connects: the figures start at the first byte.
+  const sink = recv && files ? fileSink(files.dir, files.count) : null;
+  const source = recv ? null : files ? fileSource(files.dir, files.count) : memorySource();
   let taken = false;
   // Only the first connection carries the transfer; there should be no other.
   const onStream = (stream: Duplex) => {
     if (taken) return;
     taken = true;
-    if (recv) receive(stream);
-    else void send(stream);
+    if (source) void send(stream, source);
+    else receive(stream, sink);
   };
   if (mode === 'tcp' || mode === 'tcp-files') {
     const keyPair = HyperDHT.keyPair();
