@@ -64,11 +64,27 @@ export class Rollout {
       this.phase = 'idle';
       return 'done';
     }
-    const v = target.body.version;
     const id = releaseId(target.body);
+    const sources = this.objectSources(target, id);
+    const objects = this.o.deployer.objects;
+    // An object damaged on disk (or lost) under a tree object that is present is fetched again
+    // from the peers while this release is worked on, instead of failing every retry.
+    objects.refetch = (h, why) => {
+      this.o.log.warn(`${why.message}: fetching object ${h.slice(0, 12)} again from peers`, { code: why.code });
+      return requestObject(h, sources);
+    };
+    try {
+      return await this.work(target, id, sources);
+    } finally {
+      objects.refetch = null;
+    }
+  }
+
+  private async work(target: SignedRelease, id: ReleaseId, sources: ObjectSources): Promise<AttemptOutcome> {
+    const v = target.body.version;
     let staged: readonly Piece[] | null = null;
     if (!(await this.o.deployer.releases.materialized()).includes(v)) {
-      const stager = await this.fetch(target, id);
+      const stager = await this.fetch(target, sources);
       if (!stager) return 'waiting';
       this.phase = 'activating';
       await this.o.serial.run(() => stager.complete());
@@ -94,11 +110,10 @@ export class Rollout {
     return this.o.closed() || this.o.heads.latest?.body.version !== target.body.version;
   }
 
-  /** Objects, then pieces, of a release this node lacks. Null if a newer head superseded it. */
-  private async fetch(target: SignedRelease, id: ReleaseId): Promise<Stager | null> {
-    const { config, peers } = this.o;
-    this.phase = 'objects';
-    const sources: ObjectSources = {
+  /** Where the objects of `target` are asked for. */
+  private objectSources(target: SignedRelease, id: ReleaseId): ObjectSources {
+    const { peers } = this.o;
+    return {
       release: id,
       peers: () => peers.list(),
       random: this.o.random,
@@ -107,6 +122,13 @@ export class Rollout {
       cancelled: () => this.superseded(target),
       wrongObject: (p, hash) => peers.ban(p, `sent a wrong object for ${hash}`),
     };
+  }
+
+  /** Objects, then pieces, of a release this node lacks. Null if a newer head superseded it. */
+  private async fetch(target: SignedRelease, sources: ObjectSources): Promise<Stager | null> {
+    const { config, peers } = this.o;
+    const id = sources.release;
+    this.phase = 'objects';
     const got = await fetchObjects(target.body.root, this.o.deployer.objects, (h) => requestObject(h, sources));
     this.objectsFetched += got.fetched;
     if (this.superseded(target)) return null;

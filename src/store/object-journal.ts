@@ -70,8 +70,10 @@ export class ObjectJournal {
     } catch {
       return;
     }
-    for (const name of names) {
-      if (!name.endsWith(JOURNAL_SUFFIX)) continue;
+    // Oldest first, and a later record of a hash wins: an object fetched again after damage is
+    // appended to a newer file than the damaged copy.
+    const journals = names.filter((n) => n.endsWith(JOURNAL_SUFFIX)).sort((a, b) => createdAt(a) - createdAt(b) || (a < b ? -1 : 1));
+    for (const name of journals) {
       const file = this.numberOf(name);
       if (file !== this.own?.file) this.scanFile(file);
     }
@@ -92,7 +94,7 @@ export class ObjectJournal {
       throw ChunkswarmError.fromSystem(err, `reading the object journal ${join(this.dir, this.names[file]!)}`);
     }
     const whole = eachRecord(bytes, (hash, start) => {
-      if (!this.index.has(hash)) this.index.set(hash, file * FILE_UNIT + from + start);
+      this.index.set(hash, file * FILE_UNIT + from + start);
     });
     this.scanned.set(file, from + whole);
   }
@@ -138,7 +140,9 @@ export class ObjectJournal {
 
   private create(): { file: number; fd: number; size: number } {
     mkdirSync(this.dir, { recursive: true });
-    const name = `${process.pid}-${Date.now()}-${randomBytes(4).toString('hex')}${JOURNAL_SUFFIX}`;
+    // Microseconds: two journals made one after the other in the same millisecond still sort in order.
+    const createdUs = Math.round((performance.timeOrigin + performance.now()) * 1000);
+    const name = `${process.pid}-${createdUs}-${randomBytes(4).toString('hex')}${JOURNAL_SUFFIX}`;
     const fd = openSync(join(this.dir, name), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_APPEND, 0o644);
     this.own = { file: this.numberOf(name), fd, size: 0 };
     return this.own;
@@ -169,6 +173,11 @@ export class ObjectJournal {
     this.readers.delete(file);
     closeSync(fd);
   }
+}
+
+/** The creation time a journal's name carries (`<pid>-<µs>-<random>.journal`); 0 for another name. */
+function createdAt(name: string): number {
+  return Number(name.split('-')[1]) || 0;
 }
 
 /** A short read means the file is shorter than its index says: an error, not a partial object. */

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ChunkswarmError, isHex64, type ObjectHash } from '../core/index.js';
+import { ChunkswarmError, isChunkswarmError, isHex64, type ObjectHash } from '../core/index.js';
 import { decodeObject, encodeObject, objectHash, type FileObject, type ManifestObject, type TreeObject } from '../manifest/index.js';
 import { atomicWrite } from './atomic-write.js';
 import { eachRecord, encodeRecord, ObjectJournal } from './object-journal.js';
@@ -21,6 +21,13 @@ export class ObjectStore {
   private present: Set<string> | null = null;
   /** Packs already read into `cache` since the last trim(): a second read would only re-hash what is there. */
   private readonly packsRead = new Set<string>();
+  /**
+   * Where get() fetches an object again that is damaged on disk or missing (the rollout points it
+   * at its peers while it fetches and stages a release): objects are content-addressed, so any
+   * holder's copy is as good, and a node does not stay stuck on one flipped byte. Null: such an
+   * object is an error (E_HASH_MISMATCH naming where it lies, or E_NOT_FOUND).
+   */
+  refetch: ((hash: ObjectHash, why: ChunkswarmError) => Promise<Uint8Array>) | null = null;
 
   constructor(readonly dir: string) {
     this.journal = new ObjectJournal(dir);
@@ -107,8 +114,18 @@ export class ObjectStore {
   async get(hash: ObjectHash): Promise<ManifestObject> {
     const cached = this.cache.get(hash);
     if (cached) return cached;
-    const bytes = await this.getBytes(hash);
-    if (!bytes) throw ChunkswarmError.notFound(`object ${hash}`);
+    let bytes: Uint8Array | null;
+    try {
+      bytes = await this.getBytes(hash);
+      if (!bytes) throw ChunkswarmError.notFound(`object ${hash}`);
+    } catch (err) {
+      if (this.refetch === null || !(isChunkswarmError(err, 'E_HASH_MISMATCH') || isChunkswarmError(err, 'E_NOT_FOUND'))) throw err;
+      bytes = await this.refetch(hash, err);
+      const got = objectHash(bytes);
+      if (got !== hash) throw ChunkswarmError.hashMismatch(`object ${hash} fetched again`, hash, got);
+      // Appended even where a damaged record is indexed: the newer record is the one read from now on.
+      this.journal.append(hash, bytes);
+    }
     const obj = decodeObject(bytes);
     this.cache.set(hash, obj);
     return obj;

@@ -71,6 +71,40 @@ describe('ObjectStore', () => {
   });
 });
 
+describe('ObjectStore refetch', () => {
+  it('fetches a damaged or missing object again, and the copy fetched is the one read from then on', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cs-obj-'));
+    const file = (n: number) => ({ kind: 'file' as const, size: n, chunks: [{ hash: String(n).repeat(64) as never, size: n }] });
+    const h = await new ObjectStore(dir).put(file(1));
+    const journal = join(dir, 'journal', (await readdir(join(dir, 'journal')))[0]!);
+    const bytes = await readFile(journal);
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
+    await writeFile(journal, bytes);
+    const asked: Array<[string, string]> = [];
+    const store = new ObjectStore(dir);
+    store.refetch = async (hash, why) => {
+      asked.push([hash, why.code]);
+      return encodeObject(file(1));
+    };
+    expect(await store.getFile(h)).toEqual(file(1));
+    const missing = objectHash(encodeObject(file(2)));
+    store.refetch = async (hash, why) => {
+      asked.push([hash, why.code]);
+      return encodeObject(hash === missing ? file(2) : file(3));
+    };
+    expect(await store.getFile(missing)).toEqual(file(2));
+    expect(asked).toEqual([[h, 'E_HASH_MISMATCH'], [missing, 'E_NOT_FOUND']]);
+    // A peer's wrong answer is not stored.
+    const other = objectHash(encodeObject(file(4)));
+    await expect(store.get(other)).rejects.toMatchObject({ code: 'E_HASH_MISMATCH' });
+    // Without a refetch, a fresh store reads the newer, good copy, not the damaged one.
+    const fresh = new ObjectStore(dir);
+    expect(await fresh.getFile(h)).toEqual(file(1));
+    expect(await fresh.getFile(missing)).toEqual(file(2));
+    expect(await fresh.has(other)).toBe(false);
+  });
+});
+
 describe('ObjectStore packs', () => {
   it('loads a release\'s objects from one file, re-hashing each, and shrugs off a damaged pack', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cs-pack-'));
