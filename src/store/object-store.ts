@@ -85,15 +85,17 @@ export class ObjectStore {
    */
   private async write(bytes: Uint8Array, obj: ManifestObject): Promise<ObjectHash> {
     const hash = objectHash(bytes);
-    if (!this.cache.has(hash) && !this.stored(hash)) {
-      try {
-        this.journal.append(hash, bytes);
-      } catch (err) {
-        throw ChunkswarmError.fromSystem(err, `writing object ${hash}`);
-      }
-    }
+    if (!this.cache.has(hash) && !this.stored(hash)) this.append(hash, bytes);
     this.cache.set(hash, obj);
     return hash;
+  }
+
+  private append(hash: string, bytes: Uint8Array): void {
+    try {
+      this.journal.append(hash, bytes);
+    } catch (err) {
+      throw ChunkswarmError.fromSystem(err, `writing object ${hash}`);
+    }
   }
 
   /** Synchronous for the same reason as write(): a release of 10^5 files reads 10^5 small objects. */
@@ -124,7 +126,7 @@ export class ObjectStore {
       const got = objectHash(bytes);
       if (got !== hash) throw ChunkswarmError.hashMismatch(`object ${hash} fetched again`, hash, got);
       // Appended even where a damaged record is indexed: the newer record is the one read from now on.
-      this.journal.append(hash, bytes);
+      this.append(hash, bytes);
     }
     const obj = decodeObject(bytes);
     this.cache.set(hash, obj);
