@@ -67,14 +67,20 @@ export class ObjectStore {
   }
 
   async put(obj: ManifestObject): Promise<ObjectHash> {
-    return this.write(encodeObject(obj), obj);
+    const bytes = encodeObject(obj);
+    return this.write(objectHash(bytes), bytes, obj, false);
   }
 
   /** Stores already-encoded bytes (e.g. received from a peer) after checking hash and decoding. */
   async putBytes(bytes: Uint8Array, expected?: ObjectHash): Promise<ObjectHash> {
+    return this.accept(bytes, expected ?? null, false);
+  }
+
+  /** putBytes; `replace`: stored even where a copy is (one found damaged). */
+  private async accept(bytes: Uint8Array, expected: ObjectHash | null, replace: boolean): Promise<ObjectHash> {
     const hash = objectHash(bytes);
     if (expected && hash !== expected) throw ChunkswarmError.hashMismatch('object', expected, hash);
-    return this.write(bytes, decodeObject(bytes));
+    return this.write(hash, bytes, decodeObject(bytes), replace);
   }
 
   /**
@@ -83,9 +89,8 @@ export class ObjectStore {
    * callers flush once with syncFilesystem before a release that needs them is saved; a torn
    * record is not read back (ObjectJournal).
    */
-  private async write(bytes: Uint8Array, obj: ManifestObject): Promise<ObjectHash> {
-    const hash = objectHash(bytes);
-    if (!this.cache.has(hash) && !this.stored(hash)) this.append(hash, bytes);
+  private async write(hash: ObjectHash, bytes: Uint8Array, obj: ManifestObject, replace: boolean): Promise<ObjectHash> {
+    if (replace || (!this.cache.has(hash) && !this.stored(hash))) this.append(hash, bytes);
     this.cache.set(hash, obj);
     return hash;
   }
@@ -122,11 +127,9 @@ export class ObjectStore {
       if (!bytes) throw ChunkswarmError.notFound(`object ${hash}`);
     } catch (err) {
       if (this.refetch === null || !(isChunkswarmError(err, 'E_HASH_MISMATCH') || isChunkswarmError(err, 'E_NOT_FOUND'))) throw err;
-      bytes = await this.refetch(hash, err);
-      const got = objectHash(bytes);
-      if (got !== hash) throw ChunkswarmError.hashMismatch(`object ${hash} fetched again`, hash, got);
-      // Appended even where a damaged record is indexed: the newer record is the one read from now on.
-      this.append(hash, bytes);
+      // Stored even where a damaged record is indexed: the newer record is the one read from now on.
+      await this.accept(await this.refetch(hash, err), hash, true);
+      return this.cache.get(hash)!;
     }
     const obj = decodeObject(bytes);
     this.cache.set(hash, obj);
