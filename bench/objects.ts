@@ -12,6 +12,7 @@ import { encodeObject } from '../src/manifest/index.js';
 import { ObjectStore } from '../src/store/index.js';
 import { benchArgs } from './lib/args.js';
 import { runBench } from './lib/results.js';
+import { median } from './lib/stats.js';
 
 const values = benchArgs(
   `npm run bench:objects [-- options]
@@ -42,8 +43,7 @@ async function timed(body: () => Promise<void>): Promise<Timing> {
   return { wallMs, cpuMs: (c.user + c.system) / 1000, systemMs: c.system / 1000 };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const summary = (ts: Timing[], k: keyof Timing) => ({ median: median(ts.map((t) => t[k])), min: Math.min(...ts.map((t) => t[k])), max: Math.max(...ts.map((t) => t[k])) });
+const summary = (ts: Timing[], k: keyof Timing) => ({ median: median(ts.map((t) => t[k]))!, min: Math.min(...ts.map((t) => t[k])), max: Math.max(...ts.map((t) => t[k])) });
 
 runBench('objects', values.keep, async (work) => {
   const writes: Timing[] = [];

@@ -2,6 +2,7 @@ import { lineChart, type Series } from '../bandwidth/svg.js';
 import type { ChartFile } from '../bandwidth/charts.js';
 import type { ScenarioName } from '../bandwidth/types.js';
 import type { SimResult } from './types.js';
+import { median } from '../lib/stats.js';
 
 const MB = 1e6;
 const sec = (v: number | null | undefined) => (v === null || v === undefined ? 'n/a' : v.toFixed(1));
@@ -26,13 +27,6 @@ export interface Summary {
   downMB: [number, number, number];
   incomplete: number;
   wallSeconds: number;
-}
-
-function median(xs: number[]): number | null {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 function q3(xs: number[]): [number, number, number] {
