@@ -8,6 +8,7 @@ export type {
   Action,
   ChokeAction,
   DownloadProgress,
+  DownloadWaiting,
   OfferAction,
   PeerDownloadStats,
   PeerId,

@@ -4,7 +4,7 @@ import { isPieceIndex, piecesOf, toBitfield } from './bitfield.js';
 import { PeerLink } from './peer-link.js';
 import { inEndGame, pickDuplicate, pickFresh, type PickerView } from './piece-picker.js';
 import { checkSchedulerOptions, DEFAULT_SCHEDULER_OPTIONS, type SchedulerOptions } from './options.js';
-import type { DownloadProgress, PeerDownloadStats, PeerId, PieceSet, RequestFailure, SchedulerAction } from './types.js';
+import type { DownloadProgress, DownloadWaiting, PeerDownloadStats, PeerId, PieceSet, RequestFailure, SchedulerAction } from './types.js';
 
 export interface PieceSchedulerInit {
   /** Size in bytes of each piece (the release's unique chunks, in canonical order). */
@@ -215,6 +215,23 @@ export class PieceScheduler {
   missingUnavailable(): number[] {
     const out: number[] = [];
     for (let i = 0; i < this.sizes.length; i++) if (!this.have[i] && this.avail.count(i) === 0) out.push(i);
+    return out;
+  }
+
+  /** What the missing pieces wait for: a stalled download names its cause (a choke, a refusal, no holder). */
+  waiting(): DownloadWaiting {
+    const out: DownloadWaiting = { missing: 0, requested: 0, unavailable: 0, choked: 0, refused: 0, queued: 0 };
+    const now = this.clock.now();
+    const refusedBy = (l: PeerLink, index: number) => now - (l.refused.get(index) ?? -Infinity) < this.opts.requestTimeoutMs;
+    for (let index = 0; index < this.sizes.length; index++) {
+      if (this.have[index]) continue;
+      out.missing++;
+      if (this.requested.has(index)) out.requested++;
+      else if (this.avail.count(index) === 0) out.unavailable++;
+      else if (this.sources[index] === 0) out.choked++;
+      else if ([...this.links.values()].every((l) => l.choked || !this.avail.has(l.id, index) || refusedBy(l, index))) out.refused++;
+      else out.queued++;
+    }
     return out;
   }
 

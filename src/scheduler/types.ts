@@ -45,3 +45,18 @@ export interface DownloadProgress {
   bytesHave: number;
   bytesTotal: number;
 }
+
+/** Why the missing pieces are not arriving: each missing piece counted once, in the first class that fits. */
+export interface DownloadWaiting {
+  missing: number;
+  /** Asked of a peer, answer pending. */
+  requested: number;
+  /** On no connected peer. */
+  unavailable: number;
+  /** Only on peers that choke us (or that we leave alone for a while). */
+  choked: number;
+  /** Its unchoking holders refused it lately (the publisher defers pieces others can give). */
+  refused: number;
+  /** Askable, not asked yet: the pipelines are full. */
+  queued: number;
+}

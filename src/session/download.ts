@@ -5,6 +5,9 @@ import { isDeclined } from '../wire/index.js';
 import type { SessionPeer } from './peer.js';
 import { PeerStanding, type StandingOptions, type Verdict } from './peer-standing.js';
 
+/** A download this long without a new piece says once what its missing pieces wait for. */
+const QUIET_REPORT_MS = 5_000;
+
 /** What a download needs of the staging area: its pieces, and a store that verifies what it keeps. */
 export type PieceStore = Pick<Stager, 'releaseId' | 'pieces' | 'bitfield' | 'hasPiece' | 'writePiece'>;
 
@@ -44,6 +47,8 @@ export class Download {
   private reject!: (err: unknown) => void;
   private finished = false;
   private settled = false;
+  private lastPieceAt: number;
+  private quietReported = false;
   duplicates = 0;
 
   constructor(private readonly o: DownloadOptions) {
@@ -63,6 +68,7 @@ export class Download {
       this.reject = rej;
     });
     this.done.catch(() => undefined);
+    this.lastPieceAt = o.clock.now();
     if (this.scheduler.isComplete()) this.finish();
   }
 
@@ -113,6 +119,19 @@ export class Download {
     if (this.finished) return;
     for (const p of [...this.peers.values(), ...[...this.resting.values()].map((r) => r.p)]) this.noteActivity(p);
     this.apply(this.scheduler.tick());
+    this.reportQuiet();
+  }
+
+  private reportQuiet(): void {
+    const quietMs = this.o.clock.now() - this.lastPieceAt;
+    if (this.finished || this.quietReported || quietMs < QUIET_REPORT_MS) return;
+    this.quietReported = true;
+    const w = this.scheduler.waiting();
+    this.o.log.info(
+      `release ${this.release.slice(0, 12)}: no piece for ${(quietMs / 1000).toFixed(1)} s; of ${w.missing} missing pieces, ${w.requested} are requested, ` +
+        `${w.unavailable} on no peer we may ask, ${w.choked} only on peers that choke us, ${w.refused} refused lately by their holders, ` +
+        `${w.queued} not asked yet (${this.peers.size} peers, ${this.resting.size} left alone for a while)`,
+    );
   }
 
   /**
@@ -251,6 +270,8 @@ export class Download {
       return;
     }
     this.standingOf(p.key).sent();
+    this.lastPieceAt = this.o.clock.now();
+    this.quietReported = false;
     this.apply(this.scheduler.pieceReceived(p.key, index, true));
     if (this.scheduler.isComplete()) this.finish();
   }

@@ -72,6 +72,10 @@ export class UploadPolicy {
   }
 
   peerReady(p: SessionPeer): void {
+    // A node that connected again replaces its old connection (PeerTable.add) without leaving:
+    // the new one starts choked and has been told nothing, so it starts over here too. Otherwise
+    // the choker counts it unchoked and never unchokes it (no bytes until its interest changes).
+    this.peerLeft(p.key);
     this.announce(p);
     this.choke(this.choker.peerJoined(p.key));
   }

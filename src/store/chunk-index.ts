@@ -114,10 +114,25 @@ export class ChunkIndex {
 
   /**
    * The chunk's bytes from the first location that still hashes right, or null. `into` (the
-   * chunk's size) receives them, so that a piece is read into one buffer without a copy.
+   * chunk's size) receives them, so that a piece is read into one buffer without a copy. When no
+   * known location answers, the releases not indexed yet are: another process (`publish`, `gc`)
+   * may have removed or recycled the tree that the known locations were in, while a retained
+   * release still holds the chunk.
    */
   async readChunk(hash: string, into?: Uint8Array): Promise<Uint8Array | null> {
-    if (!this.byHash.has(hash)) await this.indexUntilFound(hash);
+    const known = this.readKnown(hash, into);
+    if (known) return known;
+    for (const v of (await this.opts.releases.materialized()).reverse()) {
+      if (this.indexed.has(v)) continue;
+      await this.ensureRelease(v);
+      const found = this.readKnown(hash, into);
+      if (found) return found;
+    }
+    return null;
+  }
+
+  /** A location whose bytes were edited is forgotten and reported; one gone for now is skipped. */
+  private readKnown(hash: string, into?: Uint8Array): Uint8Array | null {
     for (const loc of [...this.locations(hash)]) {
       const bytes = this.readAt(loc, into);
       if (bytes === null) continue;
@@ -131,14 +146,6 @@ export class ChunkIndex {
       this.opts.onTampered?.(loc, hash);
     }
     return null;
-  }
-
-  private async indexUntilFound(hash: string): Promise<void> {
-    for (const v of (await this.opts.releases.materialized()).reverse()) {
-      if (this.indexed.has(v)) continue;
-      await this.ensureRelease(v);
-      if (this.byHash.has(hash)) return;
-    }
   }
 
   /**

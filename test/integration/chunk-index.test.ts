@@ -5,7 +5,7 @@
  * indexes it again.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { open, rm } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { ChunkIndex } from '../../src/store/index.js';
@@ -43,5 +43,25 @@ describe('chunk index', () => {
     await fh.close();
     expect(await index.readChunk(only[2]!.hash)).toBeNull();
     expect(index.tampered).toBe(1);
+  });
+  it('finds a chunk in a release it has not indexed when another process removed or recycled the trees it knew', async () => {
+    // A file every release shares, and one of each release's own: reading release 1's own indexes 3, 2, 1, keeping 2 and 1.
+    const shared = pseudoRandom(12_000, 9);
+    const sharedHash = createHash('sha256').update(shared).digest('hex');
+    const own: string[] = [];
+    for (let v = 1; v <= 3; v++) {
+      const bytes = pseudoRandom(11_000 + v, v);
+      own.push(createHash('sha256').update(bytes).digest('hex'));
+      const release = k.release(v, await k.tree([await k.file(`own-${v}.bin`, bytes), await k.file('shared.bin', shared)]));
+      await k.finish(await k.open(release, v === 1 ? null : v - 1));
+      await k.releases.saveHead(release);
+    }
+    const index = new ChunkIndex({ releases: k.releases, objects: k.objects });
+    expect(await index.readChunk(own[0]!)).not.toBeNull();
+    // What `publish` or `gc` in another process does: release 1's tree becomes staging, release 2's is deleted.
+    await rename(k.releases.releasePath(1), join(k.dir, 'recycled'));
+    await rm(k.releases.releasePath(2), { recursive: true });
+    expect(Buffer.from((await index.readChunk(sharedHash))!).equals(shared)).toBe(true);
+    expect(index.tampered).toBe(0);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Bitfield, ChunkswarmError, ManualClock, silentLogger } from '../../src/core/index.js';
+import { Bitfield, ChunkswarmError, loggerOf, ManualClock, silentLogger, type Logger } from '../../src/core/index.js';
 import { seededRandom } from '../../src/scheduler/index.js';
 import { Download } from '../../src/session/download.js';
 import type { SessionPeer } from '../../src/session/peer.js';
@@ -9,7 +9,7 @@ import { fakePeer, MemoryStager, settle, type FakeWire } from './session-fakes.j
 
 const SPAN = 1000;
 
-function setup(sizes: number[]) {
+function setup(sizes: number[], log: Logger = silentLogger) {
   const clock = new ManualClock();
   const stager = new MemoryStager(sizes);
   const events: string[] = [];
@@ -23,7 +23,7 @@ function setup(sizes: number[]) {
     onPiece: (i, from) => events.push(`piece ${i} from ${from.key}`),
     onBan: (p, reason) => events.push(`ban ${p.key}: ${reason}`),
     onStall: (p, reason) => events.push(`stall ${p.key}: ${reason}`),
-    log: silentLogger,
+    log,
   });
   /** A peer that holds every piece of the release and unchokes us. */
   const join = (key: string, publisher = false): SessionPeer & { wire: FakeWire } => {
@@ -147,5 +147,37 @@ describe('PeerStanding', () => {
     expect(waits.map((v) => (v?.kind === 'back-off' ? v.ms : v?.kind))).toEqual([100, 200, 300, 300]);
     s.sent();
     expect(s.timedOut(5)).toMatchObject({ kind: 'back-off', ms: 100 });
+  });
+  it('says once what its missing pieces wait for when no piece has come for a while', async () => {
+    const lines: string[] = [];
+    const { dl, clock, stager } = setup([10, 20, 30, 40], loggerOf((_level, m) => lines.push(m)));
+    const announce = (key: string, pieces: number[], choking: boolean) => {
+      const p = fakePeer(key);
+      const have = new Bitfield(4);
+      for (const i of pieces) have.set(i);
+      p.wire.announce(stager.releaseId, have);
+      p.wire.peerChoking = choking;
+      dl.addPeer(p);
+      return p;
+    };
+    announce('choker', [0], true);
+    const giver = announce('giver', [1, 2], false);
+    expect([...giver.wire.requests.keys()].sort()).toEqual([1, 2]);
+    giver.wire.answer(2, stager.data[2]!);
+    await settle();
+    clock.advance(4_000);
+    dl.tick();
+    expect(lines).toEqual([]);
+    clock.advance(1_000);
+    dl.tick();
+    dl.tick();
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('no piece for 5.0 s; of 3 missing pieces, 1 are requested, 1 on no peer we may ask, 1 only on peers that choke us');
+    giver.wire.answer(1, stager.data[1]!);
+    await settle();
+    clock.advance(5_000);
+    dl.tick();
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toContain('of 2 missing pieces, 0 are requested, 1 on no peer we may ask, 1 only on peers that choke us');
   });
 });

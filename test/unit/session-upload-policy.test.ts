@@ -47,6 +47,18 @@ describe('UploadPolicy on a follower', () => {
     expect(unchoked.length).toBe(3);
     expect(policy.allow('a', 0)).toBe(true);
   });
+  it('unchokes the new connection of a peer that reconnected, which starts choked, once it is interested', () => {
+    const { policy, connect } = setup(false);
+    policy.setSpace({ release: R, version: 1, have: Bitfield.full(8) });
+    const first = connect('a');
+    policy.interested('a', true);
+    expect(first.wire.amChoking).toBe(false);
+    // PeerTable replaces the connection without a peerLeft: the old one's close is ignored.
+    const second = connect('a');
+    expect(second.wire.amChoking).toBe(true);
+    policy.interested('a', true);
+    expect(second.wire.amChoking).toBe(false);
+  });
 });
 
 describe('UploadPolicy on the publisher', () => {
