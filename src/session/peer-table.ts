@@ -104,7 +104,11 @@ export class PeerTable {
     });
     p = { key, wire, publisher: false, path: peer.path };
     this.traffic.track(p);
-    this.peers.get(key)?.wire.close().catch(() => undefined);
+    const old = this.peers.get(key);
+    if (old) {
+      this.o.log.info(`peer ${key.slice(0, 12)} connected again (${peer.path}): the new connection replaces the old one`, { peer: key });
+      old.wire.close().catch(() => undefined);
+    }
     this.peers.set(key, p);
     this.everConnected = true;
     this.aloneSince = null;

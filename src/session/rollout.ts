@@ -131,6 +131,7 @@ export class Rollout {
     this.phase = 'objects';
     const got = await fetchObjects(target.body.root, this.o.deployer.objects, (h) => requestObject(h, sources));
     this.objectsFetched += got.fetched;
+    if (got.fetched > 0) this.o.log.info(`release ${target.body.version}: ${got.fetched} objects fetched (${got.bytes} bytes)`, { release: target.body.version });
     if (this.superseded(target)) return null;
     const stager = await this.o.deployer.stage(target);
     this.o.server.serve(id, (i, alloc) => stager.readPiece(i, alloc));

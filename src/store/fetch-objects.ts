@@ -25,7 +25,7 @@ export async function fetchObjects(
   root: ObjectHash,
   objects: ObjectStore,
   request: ObjectRequester,
-  concurrency = 16,
+  concurrency = 48,
 ): Promise<{ fetched: number; bytes: number }> {
   const out = { fetched: 0, bytes: 0 };
   const work: Array<{ hash: ObjectHash; tree: boolean; parent: PendingTree | null }> = [{ hash: root, tree: true, parent: null }];

@@ -105,8 +105,7 @@ export class ObjectStore {
 
   /** Synchronous for the same reason as write(): a release of 10^5 files reads 10^5 small objects. */
   async getBytes(hash: ObjectHash): Promise<Uint8Array | null> {
-    const path = this.pathOf(hash);
-    let found = this.journal.read(hash) ?? readLoose(path);
+    let found = this.journal.read(hash) ?? readLoose(this.pathOf(hash));
     if (found === null) {
       // Another process (publish beside serve, say) may have written it since the last scan.
       this.journal.scan();

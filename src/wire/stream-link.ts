@@ -11,6 +11,11 @@ const HANDSHAKE_BYTES = 68;
 const SMALL_MESSAGE_BYTES = 1024;
 /** A batch goes out at the latest when it holds this much. */
 const BATCH_BYTES = 16 * 1024;
+/**
+ * Or this many messages: a window of object requests (fetchObjects) answered in one batch and
+ * asked again in one batch would keep the two ends in lockstep, each idle while the other works.
+ */
+const BATCH_MESSAGES = 16;
 const PIECE_ID = 7;
 /** A piece message's length prefix, id, index and offset. */
 const PIECE_HEADER_BYTES = 13;
@@ -152,7 +157,7 @@ export class StreamLink {
       if (this.batch.length === 0) setImmediate(() => this.flushBatch());
       this.batch.push(data);
       this.batchBytes += data.byteLength;
-      if (this.batchBytes >= BATCH_BYTES) this.flushBatch();
+      if (this.batchBytes >= BATCH_BYTES || this.batch.length >= BATCH_MESSAGES) this.flushBatch();
       return;
     }
     this.flushBatch(); // what was written before goes first

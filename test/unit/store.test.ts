@@ -31,6 +31,22 @@ describe('ObjectStore', () => {
     await expect(new ObjectStore(dir).get('../../etc' as ObjectHash)).rejects.toMatchObject({ code: 'E_BAD_OBJECT' });
   });
 
+  it('reads back records of every size from its journal, small ones in one read and large ones past it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cs-obj-'));
+    const store = new ObjectStore(dir);
+    const trees = [1, 40, 76, 77, 78, 500, 3000, 2].map((n): TreeObject => ({
+      kind: 'tree',
+      entries: Array.from({ length: n }, (_, i) => ({ name: `e${String(i).padStart(5, '0')}`, type: 'symlink' as const, mode: 0o777, mtime: n, target: 't'.repeat(40) })),
+    }));
+    const sizes = trees.map((t) => encodeObject(t).length);
+    // Around the 4 KiB of the first read, and the last record at the end of the file.
+    expect(sizes.some((n) => n + 36 < 4096) && sizes.some((n) => n + 36 > 4096 && n < 4096) && sizes.some((n) => n > 100_000)).toBe(true);
+    const hashes = [];
+    for (const t of trees) hashes.push(await store.put(t));
+    const fresh = new ObjectStore(dir);
+    for (const [i, h] of hashes.entries()) expect(await fresh.getTree(h)).toEqual(trees[i]);
+  });
+
   it('reads objects stored one file each, as older versions wrote them, and rejects a damaged one', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cs-obj-'));
     const bytes = encodeObject(tree);
