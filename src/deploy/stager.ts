@@ -269,7 +269,9 @@ export class Stager {
       this.pending = 0;
       this.lastFlush = this.clock.now();
       try {
-        await syncFilesystem(this.dir);
+        // Nothing written since the last flush (a first record, say): what the record claims is
+        // durable already, and a syncfs would only wait on every other writer of the file system.
+        if (pending > 0) await syncFilesystem(this.dir);
         await saveProgress(progressPath(this.opts.releases, this.version), {
           release: this.releaseId, pieces: this.pieces.length, done: snapshot, tainted: [...this.tainted],
         });

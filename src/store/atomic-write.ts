@@ -2,6 +2,7 @@ import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
 import { ChunkswarmError } from '../core/index.js';
+import { flushObjectJournals } from './object-journal.js';
 
 /**
  * write temp + fsync + rename: a reader (or a crash) sees either the old file or the new one,
@@ -33,6 +34,11 @@ export async function atomicWrite(
  * files is made durable before it is renamed into place, at the cost of one syncfs(2).
  */
 export async function syncFilesystem(path: string): Promise<void> {
+  try {
+    flushObjectJournals();
+  } catch (err) {
+    throw ChunkswarmError.fromSystem(err, 'writing objects to their journal');
+  }
   const { execFile } = await import('node:child_process');
   await new Promise<void>((resolve, reject) => {
     execFile('sync', ['-f', path], (err) => (err ? reject(ChunkswarmError.fromSystem(err, `syncing ${path}`)) : resolve()));

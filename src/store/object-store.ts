@@ -11,6 +11,9 @@ import { eachRecord, encodeRecord, ObjectJournal } from './object-journal.js';
  * (ObjectJournal); objects in files of their own (objects/ab/cdef…, as older versions stored them)
  * are still read. Objects are re-hashed when read, so a damaged one is reported, not trusted.
  */
+/** What ObjectStore keeps of the objects it read lately (a release of 20,000 files has ~2 MB of them). */
+const RECENT_BYTES = 8 << 20;
+
 export class ObjectStore {
   private readonly cache = new Map<string, ManifestObject>();
   private readonly journal: ObjectJournal;
@@ -22,6 +25,13 @@ export class ObjectStore {
   /** Packs already read into `cache` since the last trim(): a second read would only re-hash what is there. */
   private readonly packsRead = new Set<string>();
   /**
+   * Encoded bytes of objects read lately, checked when read, least recently used first: in a cold
+   * rollout every follower asks the publisher for each of a release's objects (10^4-10^5 of them),
+   * and reading and hashing each again per follower was a third of the publisher's work.
+   */
+  private readonly recent = new Map<string, Uint8Array>();
+  private recentBytes = 0;
+  /**
    * Where get() fetches an object again that is damaged on disk or missing (the rollout points it
    * at its peers while it fetches and stages a release): objects are content-addressed, so any
    * holder's copy is as good, and a node does not stay stuck on one flipped byte. Null: such an
@@ -30,7 +40,10 @@ export class ObjectStore {
   refetch: ((hash: ObjectHash, why: ChunkswarmError) => Promise<Uint8Array>) | null = null;
 
   constructor(readonly dir: string) {
-    this.journal = new ObjectJournal(dir);
+    // Objects whose records a failed write lost are not there: asked for, they are fetched again.
+    this.journal = new ObjectJournal(dir, (hashes) => {
+      for (const h of hashes) this.cache.delete(h);
+    });
   }
 
   private pathOf(hash: string): string {
@@ -105,6 +118,12 @@ export class ObjectStore {
 
   /** Synchronous for the same reason as write(): a release of 10^5 files reads 10^5 small objects. */
   async getBytes(hash: ObjectHash): Promise<Uint8Array | null> {
+    const seen = this.recent.get(hash);
+    if (seen) {
+      this.recent.delete(hash);
+      this.recent.set(hash, seen);
+      return seen;
+    }
     let found = this.journal.read(hash) ?? readLoose(this.pathOf(hash));
     if (found === null) {
       // Another process (publish beside serve, say) may have written it since the last scan.
@@ -114,7 +133,19 @@ export class ObjectStore {
     if (found === null) return null;
     const got = objectHash(found.bytes);
     if (got !== hash) throw ChunkswarmError.hashMismatch(`object ${found.where}`, hash, got);
+    this.remember(hash, found.bytes);
     return found.bytes;
+  }
+
+  private remember(hash: string, bytes: Uint8Array): void {
+    if (bytes.length > RECENT_BYTES / 64) return;
+    this.recent.set(hash, bytes);
+    this.recentBytes += bytes.length;
+    for (const [h, b] of this.recent) {
+      if (this.recentBytes <= RECENT_BYTES) break;
+      this.recent.delete(h);
+      this.recentBytes -= b.length;
+    }
   }
 
   async get(hash: ObjectHash): Promise<ManifestObject> {
@@ -182,6 +213,8 @@ export class ObjectStore {
    */
   trim(): void {
     this.cache.clear();
+    this.recent.clear();
+    this.recentBytes = 0;
     this.packsRead.clear();
   }
 

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { readdirSync, statSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, writeFile, chmod, mkdir, link, lstat, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InodeCache, ObjectStore, StatCache, atomicWrite, fetchObjects, removeTree } from '../../src/store/index.js';
 import { encodeObject, objectHash, type TreeObject } from '../../src/manifest/index.js';
+import { eachRecord } from '../../src/store/object-journal.js';
 import type { ObjectHash } from '../../src/core/index.js';
 
 const tree: TreeObject = { kind: 'tree', entries: [{ name: 'a', type: 'symlink', mode: 0o777, mtime: 5, target: 'b' }] };
@@ -45,6 +47,38 @@ describe('ObjectStore', () => {
     for (const t of trees) hashes.push(await store.put(t));
     const fresh = new ObjectStore(dir);
     for (const [i, h] of hashes.entries()) expect(await fresh.getTree(h)).toEqual(trees[i]);
+  });
+
+  it('writes records many at a time, in the order stored, each readable as soon as it is stored', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cs-obj-'));
+    const store = new ObjectStore(dir);
+    const trees = Array.from({ length: 50 }, (_, n): TreeObject => ({ kind: 'tree', entries: [{ name: `l${n}`, type: 'symlink', mode: 0o777, mtime: n, target: 't' }] }));
+    const hashes: ObjectHash[] = [];
+    for (const t of trees) hashes.push(await store.put(t));
+    // Before this turn of the event loop ends, nothing is written yet, and everything reads.
+    const journal = join(dir, 'journal', readdirSync(join(dir, 'journal'))[0]!);
+    expect(statSync(journal).size).toBe(0);
+    for (const [i, h] of hashes.entries()) expect(Buffer.from((await store.getBytes(h))!).equals(encodeObject(trees[i]!))).toBe(true);
+    // Another store of this process writes them first when it looks.
+    expect(await new ObjectStore(dir).getTree(hashes[49]!)).toEqual(trees[49]);
+    const order: string[] = [];
+    eachRecord(await readFile(journal), (hash) => order.push(hash));
+    expect(order).toEqual(hashes);
+  });
+
+  it('keeps the bytes of objects it read lately, checked when read, until trimmed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cs-obj-'));
+    const h = await new ObjectStore(dir).put(tree);
+    const server = new ObjectStore(dir);
+    expect(Buffer.from((await server.getBytes(h))!).equals(encodeObject(tree))).toBe(true);
+    const journal = await journalOf(dir);
+    const bytes = await readFile(journal);
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
+    await writeFile(journal, bytes);
+    // Asked again (another follower), the checked copy in memory answers; the disk is read again only after a trim.
+    expect(Buffer.from((await server.getBytes(h))!).equals(encodeObject(tree))).toBe(true);
+    server.trim();
+    await expect(server.getBytes(h)).rejects.toMatchObject({ code: 'E_HASH_MISMATCH' });
   });
 
   it('reads objects stored one file each, as older versions wrote them, and rejects a damaged one', async () => {
