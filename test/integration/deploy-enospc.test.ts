@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeSampleTree, pseudoRandom, settle } from '../support/tree.js';
+import { mountSmallTmpfs, type SmallTmpfs } from '../support/tmpfs.js';
 import { cs, csJson, editConfig, makeCluster, ok, type Cluster } from './deploy-fixture.js';
 import type { DeployResult, PublishSummary } from '../../src/index.js';
 
@@ -11,21 +12,14 @@ let dir: string;
 let src: string;
 let mnt: string;
 let c: Cluster;
-let mounted = false;
-let reason = '';
+let fs: SmallTmpfs;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cs-deploy-enospc-'));
   src = join(dir, 'src');
   mnt = join(dir, 'mnt');
-  await mkdir(mnt);
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mnt], { stdio: 'pipe' });
-    mounted = true;
-  } catch (err) {
-    reason = `cannot mount a small tmpfs (${String((err as { stderr?: Buffer }).stderr ?? err).trim()}); ENOSPC test skipped`;
-    return;
-  }
+  fs = await mountSmallTmpfs(mnt, '8m', 'ENOSPC test');
+  if (!fs.mounted) return;
   await makeSampleTree(src);
   c = await makeCluster(dir);
   await editConfig(c.fol, (cfg) => (cfg.dataDir = mnt));
@@ -34,14 +28,14 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (mounted) execFileSync('umount', ['-l', mnt]);
+  fs.unmount();
   await rm(dir, { recursive: true, force: true });
 });
 
 describe('deploy: a full disk', () => {
   it('fails with E_NO_SPACE leaving live untouched, and succeeds once space is freed, resuming', async (ctx) => {
-    if (!mounted) {
-      console.warn(reason);
+    if (!fs.mounted) {
+      console.warn(fs.reason);
       ctx.skip();
     }
     ok(await cs(c.fol, 'activate', '1', '--source-data', c.pubData));

@@ -4,33 +4,27 @@
  * must not look stored. On a tmpfs of 1 MiB, mounted by the test (root), else skipped.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ObjectStore, syncFilesystem } from '../../src/store/index.js';
+import type { ObjectHash } from '../../src/core/index.js';
 import type { TreeObject } from '../../src/manifest/index.js';
+import { mountSmallTmpfs, type SmallTmpfs } from '../support/tmpfs.js';
 
 let dir: string;
 let mnt: string;
-let mounted = false;
-let reason = '';
+let fs: SmallTmpfs;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cs-journal-enospc-'));
   mnt = join(dir, 'mnt');
-  await mkdir(mnt);
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt], { stdio: 'pipe' });
-    mounted = true;
-  } catch (err) {
-    reason = `cannot mount a small tmpfs (${String((err as { stderr?: Buffer }).stderr ?? err).trim()}); journal ENOSPC test skipped`;
-  }
+  fs = await mountSmallTmpfs(mnt, '1m', 'journal ENOSPC test');
 });
 
 afterAll(async () => {
-  if (mounted) execFileSync('umount', ['-l', mnt]);
+  fs.unmount();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -40,18 +34,23 @@ const tree = (n: number): TreeObject => ({
   entries: Array.from({ length: 40 }, (_, i) => ({ name: `link-${String(i).padStart(3, '0')}`, type: 'symlink' as const, mode: 0o777, mtime: n, target: 'x'.repeat(200) })),
 });
 
+/** A store in `name` on the small tmpfs with one object written and synced, then the rest of the file system taken. */
+async function storeOnFullDisk(ctx: { skip(): void }, name: string): Promise<{ store: ObjectStore; objects: string; kept: ObjectHash }> {
+  if (!fs.mounted) {
+    console.warn(fs.reason);
+    ctx.skip();
+  }
+  const objects = join(mnt, name);
+  const store = new ObjectStore(objects);
+  const kept = await store.put(tree(0));
+  await syncFilesystem(mnt);
+  await writeFile(join(mnt, 'filler'), Buffer.alloc(1024 * 1024)).catch(() => undefined);
+  return { store, objects, kept };
+}
+
 describe('object journal on a full disk', () => {
   it('reports the failed write to the next caller and forgets the objects it lost, then stores again once there is room', async (ctx) => {
-    if (!mounted) {
-      console.warn(reason);
-      ctx.skip();
-    }
-    const objects = join(mnt, 'objects');
-    const store = new ObjectStore(objects);
-    const kept = await store.put(tree(0));
-    await syncFilesystem(mnt);
-    // The rest of the file system, taken: the next records have no room.
-    await writeFile(join(mnt, 'filler'), Buffer.alloc(1024 * 1024)).catch(() => undefined);
+    const { store, objects, kept } = await storeOnFullDisk(ctx, 'objects');
     const lost = await store.put(tree(1)); // pending: no error yet
     expect(await store.has(lost)).toBe(true);
     await nextTurn(); // the deferred write fails here
@@ -67,15 +66,7 @@ describe('object journal on a full disk', () => {
   });
 
   it('makes syncFilesystem fail when the records it must write have no room', async (ctx) => {
-    if (!mounted) {
-      console.warn(reason);
-      ctx.skip();
-    }
-    const objects = join(mnt, 'objects-2');
-    const store = new ObjectStore(objects);
-    await store.put(tree(10));
-    await syncFilesystem(mnt);
-    await writeFile(join(mnt, 'filler'), Buffer.alloc(1024 * 1024)).catch(() => undefined);
+    const { store } = await storeOnFullDisk(ctx, 'objects-2');
     await store.put(tree(11));
     await expect(syncFilesystem(mnt)).rejects.toMatchObject({ code: 'E_NO_SPACE' });
     await rm(join(mnt, 'filler'));
