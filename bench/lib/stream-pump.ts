@@ -57,22 +57,49 @@ function memorySource(): Source {
   return (at) => (total - at >= PIECE ? Buffer.from(buf) : buf.subarray(0, total - at));
 }
 
+/**
+ * The files of a file mode, `count` of equal size, created up front; bytes flow through them in
+ * order, so one is open at a time (20,000 open at once ran out of descriptors).
+ */
+function fileSet(dir: string, count: number, make: (fd: number, bytes: number) => void): { size: number; fdAt: (at: number) => number; close: () => void } {
+  const size = fileSize(count);
+  const path = (i: number) => join(dir, `f${i}`);
+  for (let i = 0; i < count; i++) {
+    const fd = openSync(path(i), 'wx', 0o600);
+    make(fd, Math.min(size, total - i * size));
+    closeSync(fd);
+  }
+  let open: { i: number; fd: number } | null = null;
+  const close = () => {
+    if (open) closeSync(open.fd);
+    open = null;
+  };
+  const fdAt = (at: number) => {
+    const i = Math.floor(at / size);
+    if (open?.i !== i) {
+      close();
+      open = { i, fd: openSync(path(i), 'r+') };
+    }
+    return open.fd;
+  };
+  return { size, fdAt, close };
+}
+
 /** Writes `count` files of random bytes, then reads them back a MiB (or a file's end) at a time, hashing each read. */
 function fileSource(dir: string, count: number): Source {
-  const size = fileSize(count);
   const random = Buffer.allocUnsafe(PIECE);
   randomFillSync(random);
-  const fds = Array.from({ length: count }, (_, i) => {
-    const fd = openSync(join(dir, `f${i}`), 'wx+', 0o600);
-    for (let at = 0, end = Math.min(size, total - i * size); at < end; ) at += writeSync(fd, random, 0, Math.min(PIECE, end - at), at);
-    return fd;
+  const files = fileSet(dir, count, (fd, bytes) => {
+    for (let at = 0; at < bytes; ) at += writeSync(fd, random, 0, Math.min(PIECE, bytes - at), at);
   });
+  const { size } = files;
   return (at) => {
     const off = at % size;
     const n = Math.min(PIECE - (at % PIECE), size - off, total - at);
     const buf = Buffer.allocUnsafe(n);
-    for (let done = 0; done < n; ) done += readSync(fds[Math.floor(at / size)]!, buf, done, n - done, off + done);
+    for (let done = 0; done < n; ) done += readSync(files.fdAt(at), buf, done, n - done, off + done);
     createHash('sha256').update(buf).digest();
+    if (at + n >= total) files.close();
     return buf;
   };
 }
@@ -88,12 +115,8 @@ async function send(stream: Duplex, next: Source): Promise<void> {
 
 /** Hashes every MiB once and writes each byte at its place in `count` files of equal size. */
 function fileSink(dir: string, count: number): (chunk: Buffer, at: number) => void {
-  const size = fileSize(count);
-  const fds = Array.from({ length: count }, (_, i) => {
-    const fd = openSync(join(dir, `f${i}`), 'wx', 0o600);
-    ftruncateSync(fd, Math.min(size, total - i * size));
-    return fd;
-  });
+  const files = fileSet(dir, count, (fd, bytes) => ftruncateSync(fd, bytes));
+  const { size } = files;
   let hash = createHash('sha256');
   return (chunk, at) => {
     for (let off = 0; off < chunk.length; ) {
@@ -105,10 +128,10 @@ function fileSink(dir: string, count: number): (chunk: Buffer, at: number) => vo
         hash.digest();
         hash = createHash('sha256');
       }
-      writeSync(fds[Math.floor(pos / size)]!, part, 0, n, pos % size);
+      writeSync(files.fdAt(pos), part, 0, n, pos % size);
       off += n;
     }
-    if (at + chunk.length >= total) fds.forEach((fd) => closeSync(fd));
+    if (at + chunk.length >= total) files.close();
   };
 }
 
