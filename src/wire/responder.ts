@@ -67,6 +67,8 @@ export class Responder {
     const { wire, limits } = this.d;
     if (wire.peerRequests.length + this.objectsInFlight >= limits.maxOutstanding) {
       this.d.abuse(`more than ${limits.maxOutstanding} requests outstanding`);
+      // Told at once, the peer asks another holder; silence would cost it a whole request timeout.
+      this.d.send({ type: 'noObject', id });
       return;
     }
     void this.serveObject(id, hash, offset);

@@ -219,6 +219,22 @@ describe('PeerWire piece transfer', () => {
 });
 
 describe('PeerWire objects, heads and status', () => {
+  it('answers an object request it has no room for with "no such object" at once, not silence', async () => {
+    const p = await pair();
+    const n = LIMITS.maxOutstandingRequestsFromPeer;
+    const data = pieces(Array(n).fill(10));
+    const ready = Promise.all([next(p.modelB, 'space'), next(p.modelB, 'unchoke')]);
+    p.a.setSpace(R1, p.modelA.addSpace(R1, data));
+    p.a.unchoke();
+    await ready;
+    p.modelA.stall = true;
+    for (const [i, d] of data.entries()) void p.b.requestPiece(i, d.length).catch(() => undefined);
+    await waitFor(() => p.a.stats().peerRequestsInFlight === n);
+    const h = p.modelA.addObject(new TextEncoder().encode('tree object bytes'));
+    // Silence would cost the asker its whole timeout before it asks another peer.
+    expect(code(await p.b.requestObject(h, 5000).catch((e: unknown) => e))).toBe('E_NOT_FOUND');
+  });
+
   it('fetches an object, reports not-found, and drops a peer that lies', async () => {
     const { a, b, modelA, modelB } = await pair();
     const bytes = new TextEncoder().encode('tree object bytes');
