@@ -222,6 +222,7 @@ export class PieceScheduler {
   waiting(): DownloadWaiting {
     const out: DownloadWaiting = { missing: 0, requested: 0, unavailable: 0, choked: 0, refused: 0, queued: 0 };
     const now = this.clock.now();
+    const links = [...this.links.values()];
     const refusedBy = (l: PeerLink, index: number) => now - (l.refused.get(index) ?? -Infinity) < this.opts.requestTimeoutMs;
     for (let index = 0; index < this.sizes.length; index++) {
       if (this.have[index]) continue;
@@ -229,7 +230,7 @@ export class PieceScheduler {
       if (this.requested.has(index)) out.requested++;
       else if (this.avail.count(index) === 0) out.unavailable++;
       else if (this.sources[index] === 0) out.choked++;
-      else if ([...this.links.values()].every((l) => l.choked || !this.avail.has(l.id, index) || refusedBy(l, index))) out.refused++;
+      else if (links.every((l) => l.choked || !this.avail.has(l.id, index) || refusedBy(l, index))) out.refused++;
       else out.queued++;
     }
     return out;

@@ -202,14 +202,12 @@ export class ObjectJournal {
 
   /** Writes the pending records; throws a failure of an earlier, deferred write, or of this one. */
   flush(): void {
-    const earlier = this.failure;
-    this.failure = null;
+    this.throwFailure();
     try {
       this.writePending();
     } finally {
-      if (this.pending.length === 0) withPending.delete(this);
+      withPending.delete(this);
     }
-    if (earlier !== null) throw earlier;
   }
 
   /** Writes the pending records where nobody waits for the outcome: a failure is kept for the next append or flush. */
@@ -244,11 +242,12 @@ export class ObjectJournal {
     own.size += out.length;
   }
 
+  /** A failed write left nothing pending (it dropped what it held), and nothing is appended until it is thrown. */
   private throwFailure(): void {
     const err = this.failure;
     if (err === null) return;
     this.failure = null;
-    if (this.pending.length === 0) withPending.delete(this);
+    withPending.delete(this);
     throw err;
   }
 

@@ -5,15 +5,15 @@ import { decodeObject, encodeObject, objectHash, type FileObject, type ManifestO
 import { atomicWrite } from './atomic-write.js';
 import { eachRecord, encodeRecord, ObjectJournal } from './object-journal.js';
 
+/** What ObjectStore keeps of the objects it read lately (a release of 20,000 files has ~2 MB of them). */
+const RECENT_BYTES = 8 << 20;
+
 /**
  * Content-addressed tree and file objects under dataDir/objects/; never chunks (chunks live in the
  * materialized release files). New objects are appended to this store's journal file
  * (ObjectJournal); objects in files of their own (objects/ab/cdef…, as older versions stored them)
  * are still read. Objects are re-hashed when read, so a damaged one is reported, not trusted.
  */
-/** What ObjectStore keeps of the objects it read lately (a release of 20,000 files has ~2 MB of them). */
-const RECENT_BYTES = 8 << 20;
-
 export class ObjectStore {
   private readonly cache = new Map<string, ManifestObject>();
   private readonly journal: ObjectJournal;
