@@ -1,0 +1,19 @@
+import { describe, expect, it } from 'vitest';
+import { heapGrowingPercent } from '../../src/cli/heap-growth.js';
+
+const MiB = 1024 * 1024;
+
+describe('heapGrowingPercent', () => {
+  it('lets a large live set grow by itself (twice the live set)', () => {
+    expect(heapGrowingPercent(90 * MiB)).toBe(100);
+    expect(heapGrowingPercent(500 * MiB)).toBe(100);
+  });
+
+  it('gives a small live set 64 MiB of room', () => {
+    expect(heapGrowingPercent(32 * MiB)).toBe(200);
+    expect(heapGrowingPercent(48 * MiB)).toBe(134);
+    // 64 MiB on 20 MiB would be 320 %: V8's largest factor (4) bounds it.
+    expect(heapGrowingPercent(20 * MiB)).toBe(300);
+    expect(heapGrowingPercent(0)).toBe(300);
+  });
+});
