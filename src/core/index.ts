@@ -5,3 +5,4 @@ export { Resource } from './lifecycle.js';
 export { SerialQueue } from './serial.js';
 export { loggerOf, silentLogger, type Logger, type LogFields, type LogLevel } from './log.js';
 export { Bitfield, bitfieldBytes, getBit, setBit } from './bitfield.js';
+export { BytesCache } from './bytes-cache.js';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ChunkswarmError, isChunkswarmError, systemClock, type Clock, type ReleaseId } from '../core/index.js';
+import { BytesCache, ChunkswarmError, isChunkswarmError, systemClock, type Clock, type ReleaseId } from '../core/index.js';
 import { releaseId, type ChunkRef, type FileObject, type Piece, type SignedRelease } from '../manifest/index.js';
 import { OpenFiles, removeTree, syncFilesystem, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
 import { previousChunks } from './donors.js';
@@ -36,6 +36,8 @@ export interface StagerOptions {
 
 /** A never-written slot of a preallocated file starts with zeros; salvage skips it without hashing. */
 const PROBE_BYTES = 4096;
+/** Memory for the pieces received lately, served from there while staging. */
+const RECEIVED_PIECE_BYTES = 16 << 20;
 
 /**
  * A release being assembled in staging/<v>/, and the piece store of its download: pieces are runs
@@ -78,6 +80,12 @@ export class Stager {
   private readonly writeFiles = new OpenFiles(constants.O_WRONLY | constants.O_NOFOLLOW);
   /** Likewise the files pieces are read back from for peers, while staging (not once a release). */
   private readonly readFiles = new OpenFiles(constants.O_RDONLY | constants.O_NOFOLLOW);
+  /**
+   * Pieces received lately, as verified on arrival. Peers ask a node for what it has just received
+   * (in the demo 9 reads in 10 came within 8 MB of receiving), and each read from the file was
+   * a read and a re-hash of every byte, a quarter of what serving a piece costs.
+   */
+  private readonly received = new BytesCache<number>(RECEIVED_PIECE_BYTES);
   private readonly flushPieces: number;
   private readonly flushMs: number;
   private readonly clock: Clock;
@@ -203,20 +211,27 @@ export class Stager {
     } finally {
       this.inFlight.delete(index);
     }
+    this.received.set(index, bytes);
     this.written++;
     if (this.pending >= this.flushPieces || this.clock.now() - this.lastFlush >= this.flushMs) await this.flush();
     return true;
   }
 
   /**
-   * A piece's bytes for a peer, read back from disk and re-hashed chunk by chunk; null if absent or
-   * damaged. `alloc`: where to put them (a buffer the connection lends, see WireStore.readPiece).
+   * A piece's bytes for a peer: as received lately, or read back from disk and re-hashed chunk by
+   * chunk; null if absent or damaged. `alloc`: where to put them (a buffer the connection lends,
+   * see WireStore.readPiece).
    */
   async readPiece(index: number, alloc?: (size: number) => Uint8Array): Promise<Uint8Array | null> {
     const piece = this.pieceAt(index);
     if (!getBit(this.done, index)) return null;
-    // One buffer per piece, each chunk read straight into its place: no per-chunk buffers to join.
     const out = alloc ? alloc(piece.size) : Buffer.allocUnsafe(piece.size);
+    const received = this.received.get(index);
+    if (received) {
+      out.set(received);
+      return out;
+    }
+    // Each chunk read straight into its place: no per-chunk buffers to join.
     let at = 0;
     for (let j = 0; j < piece.chunks.length; j++) {
       const c = piece.chunks[j]!;
@@ -307,6 +322,8 @@ export class Stager {
     this.dir = final;
     this.materialized = true;
     this.readFiles.dropAll();
+    // A release may be served for months: its pieces come from its files from now on.
+    this.received.clear();
     this.completedAt = Date.now();
     // Every written file was just verified: the first check of this release reads nothing.
     for (const a of this.writes()) {

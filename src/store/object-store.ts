@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ChunkswarmError, isChunkswarmError, isHex64, type ObjectHash } from '../core/index.js';
+import { BytesCache, ChunkswarmError, isChunkswarmError, isHex64, type ObjectHash } from '../core/index.js';
 import { decodeObject, encodeObject, objectHash, type FileObject, type ManifestObject, type TreeObject } from '../manifest/index.js';
 import { atomicWrite } from './atomic-write.js';
 import { eachRecord, encodeRecord, ObjectJournal } from './object-journal.js';
@@ -29,8 +29,7 @@ export class ObjectStore {
    * rollout every follower asks the publisher for each of a release's objects (10^4-10^5 of them),
    * and reading and hashing each again per follower was a third of the publisher's work.
    */
-  private readonly recent = new Map<string, Uint8Array>();
-  private recentBytes = 0;
+  private readonly recent = new BytesCache<string>(RECENT_BYTES, 64);
   /**
    * Where get() fetches an object again that is damaged on disk or missing (the rollout points it
    * at its peers while it fetches and stages a release): objects are content-addressed, so any
@@ -119,11 +118,7 @@ export class ObjectStore {
   /** Synchronous for the same reason as write(): a release of 10^5 files reads 10^5 small objects. */
   async getBytes(hash: ObjectHash): Promise<Uint8Array | null> {
     const seen = this.recent.get(hash);
-    if (seen) {
-      this.recent.delete(hash);
-      this.recent.set(hash, seen);
-      return seen;
-    }
+    if (seen) return seen;
     let found = this.journal.read(hash) ?? readLoose(this.pathOf(hash));
     if (found === null) {
       // Another process (publish beside serve, say) may have written it since the last scan.
@@ -133,19 +128,8 @@ export class ObjectStore {
     if (found === null) return null;
     const got = objectHash(found.bytes);
     if (got !== hash) throw ChunkswarmError.hashMismatch(`object ${found.where}`, hash, got);
-    this.remember(hash, found.bytes);
+    this.recent.set(hash, found.bytes);
     return found.bytes;
-  }
-
-  private remember(hash: string, bytes: Uint8Array): void {
-    if (bytes.length > RECENT_BYTES / 64) return;
-    this.recent.set(hash, bytes);
-    this.recentBytes += bytes.length;
-    for (const [h, b] of this.recent) {
-      if (this.recentBytes <= RECENT_BYTES) break;
-      this.recent.delete(h);
-      this.recentBytes -= b.length;
-    }
   }
 
   async get(hash: ObjectHash): Promise<ManifestObject> {
@@ -214,7 +198,6 @@ export class ObjectStore {
   trim(): void {
     this.cache.clear();
     this.recent.clear();
-    this.recentBytes = 0;
     this.packsRead.clear();
   }
 

@@ -44,11 +44,16 @@ describe('Stager: the piece store of a download', () => {
     const twice = await readFile(join(s.dir, 'twice'));
     expect(twice.subarray(0, 20_000).equals(x) && twice.subarray(50_000).equals(x)).toBe(true);
 
-    // A slot damaged under staging is not served; another copy is.
+    // While staging, a piece received lately is served as it was verified, from memory: even the
+    // only copy of y damaged since does not matter (read from the files, the piece would be refused).
+    const staged = await open(join(s.dir, 'twice'), 'r+');
+    await staged.write(Buffer.from('XX'), 0, 2, 20_000);
+    expect(sha((await s.readPiece(0))!)).toBe(sha(xy));
+    await staged.write(y, 0, 2, 20_000);
+    await staged.close();
     const fh = await open(join(s.dir, 'a'), 'r+');
     await fh.write(Buffer.from('XX'), 0, 2, 0);
     await fh.close();
-    expect(sha((await s.readPiece(0))!)).toBe(sha(xy));
 
     const final = await k.finish(s);
     expect((await readFile(join(final, 'twice'))).equals(Buffer.concat([x, y, x]))).toBe(true);
@@ -56,6 +61,15 @@ describe('Stager: the piece store of a download', () => {
     expect((await stat(join(final, 'empty'))).size).toBe(0);
     expect((await stat(join(final, 'a'))).mode & 0o777).toBe(0o444);
     expect((await stat(final)).mode & 0o777).toBe(0o555);
+
+    // A release serves from its files, re-hashed: the damaged slot is not served; another copy is.
+    expect((await readFile(join(final, 'a'))).subarray(0, 2).toString()).toBe('XX');
+    expect(sha((await s.readPiece(0))!)).toBe(sha(xy));
+    // y has one copy only (in twice, after the first x): damaged, the piece is not served at all.
+    const onlyY = await open(join(final, 'twice'), 'r+');
+    await onlyY.write(Buffer.from('XX'), 0, 2, 20_000);
+    await onlyY.close();
+    expect(await s.readPiece(0)).toBeNull();
   });
 
   it('links unchanged files of a retained release, copies local chunks, fetches only what is new', async () => {
