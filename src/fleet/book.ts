@@ -1,5 +1,5 @@
 import type { FleetReport } from './report.js';
-import { openReport, type SignedReport } from './sign.js';
+import { checkSignature, readReport, type SignedReport } from './sign.js';
 
 /** What one node knows of another. */
 export interface FleetEntry {
@@ -48,17 +48,20 @@ export class FleetBook {
 
   /**
    * A signed report from a peer. Returns it if it is news (to be relayed), null if known or
-   * older; throws a coded error for a malformed or forged one.
+   * older; throws a coded error for a malformed one, or a forged one that would be news.
    */
   offer(item: unknown, now: number): SignedReport | null {
-    const report = openReport(item);
+    const unchecked = readReport(item);
+    const { report, r, s } = unchecked;
     if (report.node === this.o.self) return null;
     if (this.allow && !this.allow.has(report.node)) return null;
+    // Each report comes once per peer that relays it: a copy no newer than the one held changes
+    // nothing, and is dropped before the signature check that a news one gets.
     const held = this.nodes.get(report.node)?.report;
     if (held && held.at >= report.at) return null;
-    const signed = item as SignedReport;
-    this.put(report.node, { report, signed: { r: signed.r, s: signed.s }, lastSeen: now, refused: null });
-    return { r: signed.r, s: signed.s };
+    checkSignature(unchecked);
+    this.put(report.node, { report, signed: { r, s }, lastSeen: now, refused: null });
+    return { r, s };
   }
 
   /** A peer connected from `address`: the address shown for it. */

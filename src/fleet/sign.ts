@@ -42,6 +42,20 @@ export class ReportSigner {
  * one, E_BAD_SIGNATURE for one its node did not sign). Never trusts a field before the signature.
  */
 export function openReport(item: unknown): FleetReport {
+  const opened = readReport(item);
+  checkSignature(opened);
+  return opened.report;
+}
+
+/** A report as read from its envelope, its shape checked, its signature not yet: trust nothing in it. */
+export interface UncheckedReport {
+  report: FleetReport;
+  r: string;
+  s: string;
+}
+
+/** The envelope's report, checked for shape only (E_PROTOCOL), so that a stale copy can be dropped unverified. */
+export function readReport(item: unknown): UncheckedReport {
   if (typeof item !== 'object' || item === null) throw malformed('not an object');
   const { r, s } = item as Partial<SignedReport>;
   if (typeof r !== 'string' || typeof s !== 'string') throw malformed('fields r and s must be strings');
@@ -54,9 +68,27 @@ export function openReport(item: unknown): FleetReport {
     throw malformed('not JSON');
   }
   if (!isReport(report)) throw malformed('missing or mistyped fields');
-  const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(report.node, 'hex').toString('base64url') }, format: 'jwk' });
+  return { report, r, s };
+}
+
+/** Throws E_BAD_SIGNATURE unless the node the report names signed it. */
+export function checkSignature({ report, r, s }: UncheckedReport): void {
+  const key = verifiedKeys.get(report.node) ?? publicKeyOf(report.node);
   if (!verify(null, Buffer.from(r), key, Buffer.from(s, 'hex'))) throw ChunkswarmError.badSignature(`fleet report of node ${report.node.slice(0, 12)}`);
-  return report;
+  if (verifiedKeys.size >= MAX_KEPT_KEYS) verifiedKeys.clear();
+  verifiedKeys.set(report.node, key);
+}
+
+/**
+ * Keys that signed a report, kept: every report reaches a node once per peer that relays it, and
+ * making the key object from its bytes each time cost as much as the check itself. Only keys that
+ * verified are kept, so a peer sending made-up keys cannot fill it.
+ */
+const verifiedKeys = new Map<string, KeyObject>();
+const MAX_KEPT_KEYS = 4096;
+
+function publicKeyOf(node: string): KeyObject {
+  return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(node, 'hex').toString('base64url') }, format: 'jwk' });
 }
 
 const num = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v);

@@ -54,6 +54,21 @@ describe('FleetBook', () => {
     expect(book.entries()).toHaveLength(1);
   });
 
+  it('checks the signature of news; a stale copy, forged or not, changes nothing', () => {
+    const book = new FleetBook({ self: self.publicKey, allowlist: null, maxNodes: 10 });
+    const a = signer();
+    const b = signer();
+    expect(book.offer(a.sign(report(a, { at: 2000 })), 5)).not.toBeNull();
+    // b signs a report naming a: news by its time, so checked, and refused.
+    const forged = { ...b.sign(report(b, { at: 3000 })), r: JSON.stringify(report(a, { at: 3000, name: 'evil' })) };
+    expect(() => book.offer(forged, 6)).toThrowError(expect.objectContaining({ code: 'E_BAD_SIGNATURE' }));
+    const stale = { ...b.sign(report(b, { at: 1000 })), r: JSON.stringify(report(a, { at: 1000, name: 'evil' })) };
+    expect(book.offer(stale, 7)).toBeNull();
+    expect(book.entries().map((e) => [e.report?.name, e.report?.at, e.lastSeen])).toEqual([[report(a).name, 2000, 5]]);
+    // a's own next report still goes through (its key, now kept, checks it).
+    expect(book.offer(a.sign(report(a, { at: 4000 })), 8)).not.toBeNull();
+  });
+
   it('ignores keys outside the allowlist and forgets the longest-unseen node when full', () => {
     const a = signer();
     const b = signer();
