@@ -107,7 +107,7 @@ export class FrameGuard {
     if (!PROTOCOL.equals(h.subarray(0, PROTOCOL.length))) return 'peer does not speak the BitTorrent protocol';
     // reserved bytes start at 20: BEP-10 extended is byte 5 bit 0x10, BEP-6 fast is byte 7 bit 0x04
     if ((h[25]! & 0x10) === 0 || (h[27]! & 0x04) === 0) return 'peer handshake lacks the extension protocol or fast extension';
-    if (!Buffer.from(this.infoHash).equals(h.subarray(28, 48))) return 'peer handshake is for another cluster (info-hash differs)';
+    if (!Buffer.from(this.infoHash).equals(h.subarray(28, 48))) return 'peer handshake is for another cluster, or from a chunkswarm version whose wire differs (info-hash differs)';
     this.handshakeDone = true;
     return null;
   }

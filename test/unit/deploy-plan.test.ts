@@ -125,9 +125,11 @@ describe('layoutPieces', () => {
 });
 
 describe('groupPieces', () => {
-  it('sizes pieces to about a thousandth of the release, between 64 KiB and 1 MiB', () => {
+  it('sizes pieces to about a 256th of the release, between 64 KiB and 1 MiB', () => {
     expect(pieceTarget(1_000)).toBe(PIECE_MIN);
-    expect(pieceTarget(185e6)).toBe(256 * 1024);
+    expect(pieceTarget(185e6)).toBe(PIECE_MAX);
+    expect(pieceTarget(100e6)).toBe(512 * 1024);
+    expect(pieceTarget(16e6)).toBe(PIECE_MIN);
     expect(pieceTarget(10e9)).toBe(PIECE_MAX);
   });
 
