@@ -61,6 +61,8 @@ export class Deployer {
   /** What open() repaired. */
   recovered: string[] = [];
   private readonly log: Logger;
+  /** Chunks already reported missing: peers ask for the same piece again and again. */
+  private readonly missingReported = new Set<string>();
   /** The release this deployer staged last: checked at the cost of what changed if it goes live right away. */
   private lastStaged: Stager | null = null;
 
@@ -77,6 +79,12 @@ export class Deployer {
       releases: this.releases,
       objects: this.objects,
       onTampered: (loc) => this.log.warn(`${loc.path} no longer matches its release (edited on disk); it is not used as a chunk source`),
+      onMissing: (hash, tried) => {
+        if (this.missingReported.has(hash)) return;
+        if (this.missingReported.size >= 1024) this.missingReported.clear();
+        this.missingReported.add(hash);
+        this.log.warn(`chunk ${hash.slice(0, 12)} is in no retained release (${tried} known location(s) failed): the pieces holding it are refused to peers`);
+      },
     });
   }
 

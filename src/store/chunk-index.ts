@@ -20,6 +20,8 @@ export interface ChunkIndexOptions {
   objects: ObjectStore;
   /** A location whose bytes no longer hash to the chunk: the file was edited on disk. */
   onTampered?: (location: ChunkLocation, expected: string) => void;
+  /** A chunk asked for that no retained release holds (a peer is then refused the piece). */
+  onMissing?: (hash: string, locationsTried: number) => void;
 }
 
 /** "dev:ino" of a file: how drifted files are named, so every hard link of an edited inode is skipped. */
@@ -45,6 +47,8 @@ export class ChunkIndex {
   private readonly byHash = new Map<string, ChunkLocation[]>();
   /** Indexed versions, least recently used first. */
   private readonly indexed = new Set<number>();
+  /** Versions being indexed now: a lookup waits for them instead of finding them half done. */
+  private readonly indexing = new Map<number, Promise<void>>();
   private readonly tainted = new Set<string>();
   /** Consecutive chunks of a piece are mostly in one file: it stays open across them. */
   private readonly files = new OpenFiles(constants.O_RDONLY | constants.O_NOFOLLOW);
@@ -63,8 +67,16 @@ export class ChunkIndex {
   }
 
   /** Indexes one materialized release (once). A version without a stored head is ignored. */
-  async ensureRelease(version: number): Promise<void> {
-    if (this.indexed.has(version)) return;
+  ensureRelease(version: number): Promise<void> {
+    const inFlight = this.indexing.get(version);
+    if (inFlight) return inFlight;
+    if (this.indexed.has(version)) return Promise.resolve();
+    const work = this.index(version).finally(() => this.indexing.delete(version));
+    this.indexing.set(version, work);
+    return work;
+  }
+
+  private async index(version: number): Promise<void> {
     const { releases, objects } = this.opts;
     let root;
     try {
@@ -120,14 +132,22 @@ export class ChunkIndex {
    * release still holds the chunk.
    */
   async readChunk(hash: string, into?: Uint8Array): Promise<Uint8Array | null> {
+    const tried = this.locations(hash).length;
     const known = this.readKnown(hash, into);
     if (known) return known;
     for (const v of (await this.opts.releases.materialized()).reverse()) {
-      if (this.indexed.has(v)) continue;
+      // A release being indexed counts as indexed at once (for eviction): wait for it, as a
+      // request for a new release's piece comes with others for it (one skipped it, and a piece
+      // the publisher alone held was refused, a 10 s stall in bench:seed's updates).
+      if (this.indexed.has(v) && !this.indexing.has(v)) continue;
       await this.ensureRelease(v);
       const found = this.readKnown(hash, into);
       if (found) return found;
     }
+    // Another lookup may have finished indexing a release while this one awaited the list.
+    const late = this.readKnown(hash, into);
+    if (late) return late;
+    this.opts.onMissing?.(hash, tried);
     return null;
   }
 

@@ -44,6 +44,38 @@ describe('chunk index', () => {
     expect(await index.readChunk(only[2]!.hash)).toBeNull();
     expect(index.tampered).toBe(1);
   });
+  it('answers lookups made while a release is being indexed, instead of skipping it half done', async () => {
+    const files = [];
+    const hashes: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const bytes = pseudoRandom(5_000 + i, 100 + i);
+      hashes.push(createHash('sha256').update(bytes).digest('hex'));
+      files.push(await k.file(`f-${String(i).padStart(2, '0')}.bin`, bytes));
+    }
+    const release = k.release(1, await k.tree(files));
+    await k.finish(await k.open(release));
+    await k.releases.saveHead(release);
+    // The store's file objects come only once the gate opens: the first lookup's indexing is then
+    // under way while the other lookups come, as a peer's requests for a new release's pieces do.
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const objects = new Proxy(k.objects, {
+      get(target, prop, receiver) {
+        if (prop === 'getFile') return async (h: Parameters<typeof target.getFile>[0]) => (await gate, target.getFile(h));
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const index = new ChunkIndex({ releases: k.releases, objects });
+    const first = index.readChunk(hashes[0]!);
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    const rest = Promise.all(hashes.slice(1).map((h) => index.readChunk(h)));
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    open();
+    const found = [await first, ...(await rest)];
+    expect(found.map((b, i) => (b ? createHash('sha256').update(b).digest('hex') : null) === hashes[i])).toEqual(hashes.map(() => true));
+  });
+
   it('finds a chunk in a release it has not indexed when another process removed or recycled the trees it knew', async () => {
     // A file every release shares, and one of each release's own: reading release 1's own indexes 3, 2, 1, keeping 2 and 1.
     const shared = pseudoRandom(12_000, 9);
