@@ -79,11 +79,11 @@ export class Deployer {
       releases: this.releases,
       objects: this.objects,
       onTampered: (loc) => this.log.warn(`${loc.path} no longer matches its release (edited on disk); it is not used as a chunk source`),
-      onMissing: (hash, tried) => {
+      onMissing: (hash, why) => {
         if (this.missingReported.has(hash)) return;
         if (this.missingReported.size >= 1024) this.missingReported.clear();
         this.missingReported.add(hash);
-        this.log.warn(`chunk ${hash.slice(0, 12)} is in no retained release (${tried} known location(s) failed): the pieces holding it are refused to peers`);
+        this.log.warn(`chunk ${hash.slice(0, 12)} is in no retained release (${why}): the pieces holding it are refused to peers`);
       },
     });
   }

@@ -20,8 +20,11 @@ export interface ChunkIndexOptions {
   objects: ObjectStore;
   /** A location whose bytes no longer hash to the chunk: the file was edited on disk. */
   onTampered?: (location: ChunkLocation, expected: string) => void;
-  /** A chunk asked for that no retained release holds (a peer is then refused the piece). */
-  onMissing?: (hash: string, locationsTried: number) => void;
+  /**
+   * A chunk asked for that no retained release holds (a peer is then refused the piece). `why`
+   * names what each known location gave and which releases were looked into.
+   */
+  onMissing?: (hash: string, why: string) => void;
 }
 
 /** "dev:ino" of a file: how drifted files are named, so every hard link of an edited inode is skipped. */
@@ -47,8 +50,14 @@ export class ChunkIndex {
   private readonly byHash = new Map<string, ChunkLocation[]>();
   /** Indexed versions, least recently used first. */
   private readonly indexed = new Set<number>();
-  /** Versions being indexed now: a lookup waits for them instead of finding them half done. */
+  /**
+   * Versions being indexed now: a lookup waits for them instead of finding them half done. Their
+   * locations join byHash only once the walk is whole, so an eviction or a failure meanwhile
+   * cannot leave a release counted as indexed with part of its chunks.
+   */
   private readonly indexing = new Map<number, Promise<void>>();
+  /** Versions dropped while being indexed: their walk ends without adding anything. */
+  private readonly dropped = new Set<number>();
   private readonly tainted = new Set<string>();
   /** Consecutive chunks of a piece are mostly in one file: it stays open across them. */
   private readonly files = new OpenFiles(constants.O_RDONLY | constants.O_NOFOLLOW);
@@ -71,7 +80,11 @@ export class ChunkIndex {
     const inFlight = this.indexing.get(version);
     if (inFlight) return inFlight;
     if (this.indexed.has(version)) return Promise.resolve();
-    const work = this.index(version).finally(() => this.indexing.delete(version));
+    this.dropped.delete(version);
+    const work = this.index(version).finally(() => {
+      this.indexing.delete(version);
+      this.dropped.delete(version);
+    });
     this.indexing.set(version, work);
     return work;
   }
@@ -85,14 +98,10 @@ export class ChunkIndex {
       if (isChunkswarmError(err, 'E_NOT_FOUND')) return;
       throw err;
     }
-    this.indexed.add(version);
-    for (const old of this.indexed) {
-      if (this.indexed.size <= MAX_INDEXED) break;
-      if (old !== version) this.dropRelease(old);
-    }
     const base = releases.releasePath(version);
     // From the release's pack where it has one: 10^5 object files read one by one cost seconds.
     objects.loadPack(root);
+    const found: Array<[string, ChunkLocation]> = [];
     // A file object's chunks are all in any one of its copies; one location per object per release is enough.
     const seen = new Set<string>();
     await walkTree(root, (h) => objects.getTree(h), async (path, entry) => {
@@ -100,17 +109,26 @@ export class ChunkIndex {
       seen.add(entry.hash!);
       let offset = 0;
       for (const c of (await objects.getFile(entry.hash!)).chunks) {
-        const loc: ChunkLocation = { path: join(base, path), offset, size: c.size, version };
-        const list = this.byHash.get(c.hash);
-        if (list) list.push(loc);
-        else this.byHash.set(c.hash, [loc]);
+        found.push([c.hash, { path: join(base, path), offset, size: c.size, version }]);
         offset += c.size;
       }
     });
+    if (this.dropped.has(version)) return;
+    for (const [hash, loc] of found) {
+      const list = this.byHash.get(hash);
+      if (list) list.push(loc);
+      else this.byHash.set(hash, [loc]);
+    }
+    this.indexed.add(version);
+    for (const old of this.indexed) {
+      if (this.indexed.size <= MAX_INDEXED) break;
+      if (old !== version) this.dropRelease(old);
+    }
   }
 
-  /** Forgets a release whose tree is being deleted. */
+  /** Forgets a release whose tree is being deleted (one being indexed is never added). */
   dropRelease(version: number): void {
+    if (this.indexing.has(version)) this.dropped.add(version);
     if (!this.indexed.delete(version)) return;
     this.files.dropUnder(this.opts.releases.releasePath(version));
     for (const [hash, list] of this.byHash) {
@@ -132,34 +150,41 @@ export class ChunkIndex {
    * release still holds the chunk.
    */
   async readChunk(hash: string, into?: Uint8Array): Promise<Uint8Array | null> {
-    const tried = this.locations(hash).length;
-    const known = this.readKnown(hash, into);
+    const misses: string[] = [];
+    const known = this.readKnown(hash, into, misses);
     if (known) return known;
-    for (const v of (await this.opts.releases.materialized()).reverse()) {
-      // A release being indexed counts as indexed at once (for eviction): wait for it, as a
-      // request for a new release's piece comes with others for it (one skipped it, and a piece
-      // the publisher alone held was refused, a 10 s stall in bench:seed's updates).
-      if (this.indexed.has(v) && !this.indexing.has(v)) continue;
+    const retained = (await this.opts.releases.materialized()).reverse();
+    for (const v of retained) {
+      if (this.indexed.has(v)) continue;
       await this.ensureRelease(v);
-      const found = this.readKnown(hash, into);
+      const found = this.readKnown(hash, into, misses);
       if (found) return found;
     }
     // Another lookup may have finished indexing a release while this one awaited the list.
-    const late = this.readKnown(hash, into);
+    const late = this.readKnown(hash, into, misses);
     if (late) return late;
-    this.opts.onMissing?.(hash, tried);
+    const tried = [...new Set(misses)];
+    const where = tried.length === 0 ? 'no known location' : tried.slice(0, 3).join(', ') + (tried.length > 3 ? ` and ${tried.length - 3} more` : '');
+    this.opts.onMissing?.(hash, `${where}; retained releases [${retained.join(', ')}], indexed [${[...this.indexed].join(', ')}]`);
     return null;
   }
 
-  /** A location whose bytes were edited is forgotten and reported; one gone for now is skipped. */
-  private readKnown(hash: string, into?: Uint8Array): Uint8Array | null {
+  /**
+   * A location whose bytes were edited is forgotten and reported; one gone for now is skipped.
+   * `misses` collects why each location failed.
+   */
+  private readKnown(hash: string, into: Uint8Array | undefined, misses: string[]): Uint8Array | null {
     for (const loc of [...this.locations(hash)]) {
       const bytes = this.readAt(loc, into);
-      if (bytes === null) continue;
+      if (typeof bytes === 'string') {
+        misses.push(`${loc.path}: ${bytes}`);
+        continue;
+      }
       if (createHash('sha256').update(bytes).digest('hex') === hash) {
         this.touch(loc.version);
         return bytes;
       }
+      misses.push(`${loc.path}: edited`);
       this.files.drop(loc.path);
       this.forget(hash, loc);
       this.tampered++;
@@ -169,25 +194,28 @@ export class ChunkIndex {
   }
 
   /**
-   * null when the file is gone, shorter than the index says, or drifted. Synchronous on purpose:
-   * this runs once per chunk served, and the promise API's round trips through the thread pool
-   * cost several times the syscalls on a page-cache hit (bench/transfer). A file that fails is
-   * closed, so that the next read opens whatever is at its path now (a restored copy, say).
+   * The bytes, or why not: the file is gone, shorter than the index says, or drifted. Synchronous
+   * on purpose: this runs once per chunk served, and the promise API's round trips through the
+   * thread pool cost several times the syscalls on a page-cache hit (bench/transfer). A file that
+   * fails is closed, so that the next read opens whatever is at its path now (a restored copy, say).
    */
-  private readAt(loc: ChunkLocation, into?: Uint8Array): Uint8Array | null {
+  private readAt(loc: ChunkLocation, into?: Uint8Array): Uint8Array | 'gone' | 'drifted' | 'short' {
+    let why: 'drifted' | 'short';
     try {
       const file = this.files.get(loc.path);
       file.inode ??= inodeKey(fstatSync(file.fd));
       const buf = into ?? Buffer.allocUnsafe(loc.size);
-      if (!this.tainted.has(file.inode) && readSync(file.fd, buf, 0, loc.size, loc.offset) === loc.size) return buf;
+      if (this.tainted.has(file.inode)) why = 'drifted';
+      else if (readSync(file.fd, buf, 0, loc.size, loc.offset) === loc.size) return buf;
+      else why = 'short';
     } catch (err) {
       this.files.drop(loc.path);
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ELOOP' || code === 'ENOTDIR') return null;
+      if (code === 'ENOENT' || code === 'ELOOP' || code === 'ENOTDIR') return 'gone';
       throw ChunkswarmError.fromSystem(err, `reading a chunk from ${loc.path}`);
     }
     this.files.drop(loc.path);
-    return null;
+    return why;
   }
 
   private touch(version: number): void {
