@@ -154,13 +154,14 @@ export class ChunkIndex {
     const known = this.readKnown(hash, into, misses);
     if (known) return known;
     const retained = (await this.opts.releases.materialized()).reverse();
+    // Known locations are tried again after every wait: another lookup may have indexed the
+    // release that holds the chunk meanwhile, and indexing an older one next could evict it (a
+    // piece of a new release refused to peers, a 10 s stall of bench:seed's updates).
     for (const v of retained) {
-      if (this.indexed.has(v)) continue;
-      await this.ensureRelease(v);
       const found = this.readKnown(hash, into, misses);
       if (found) return found;
+      if (!this.indexed.has(v)) await this.ensureRelease(v);
     }
-    // Another lookup may have finished indexing a release while this one awaited the list.
     const late = this.readKnown(hash, into, misses);
     if (late) return late;
     const tried = [...new Set(misses)];

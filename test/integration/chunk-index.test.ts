@@ -150,6 +150,41 @@ describe('chunk index', () => {
     for (const h of own) expect(await index.readChunk(h)).not.toBeNull();
   });
 
+  it('finds a chunk in the release another lookup indexed while this one listed the releases', async () => {
+    const { own, thirdB } = await threeReleases();
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    let gated = false;
+    let third: Promise<void> | null = null;
+    let index!: ChunkIndex;
+    // While the lookup lists the retained releases, release 3's indexing (begun by another lookup)
+    // ends, and release 2 is read, which makes release 3 the least recently used of the two held.
+    const releases = new Proxy(k.releases, {
+      get(target, prop, receiver) {
+        if (prop === 'materialized') {
+          return async () => {
+            if (third) {
+              open();
+              await third;
+              expect(await index.readChunk(own[1]!)).not.toBeNull();
+            }
+            return target.materialized();
+          };
+        }
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    index = new ChunkIndex({ releases, objects: hooked((h) => (gated && h === thirdB ? gate : Promise.resolve())) });
+    await index.ensureRelease(1);
+    await index.ensureRelease(2);
+    gated = true;
+    third = index.ensureRelease(3);
+    const found = await index.readChunk(own[2]!);
+    third = null;
+    expect(found).not.toBeNull();
+  });
+
   it('finds a chunk in a release it has not indexed when another process removed or recycled the trees it knew', async () => {
     // A file every release shares, and one of each release's own: reading release 1's own indexes 3, 2, 1, keeping 2 and 1.
     const shared = pseudoRandom(12_000, 9);
