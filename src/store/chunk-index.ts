@@ -36,7 +36,8 @@ export function inodeKey(st: { dev: number; ino: number }): string {
  * Releases indexed at once. An index holds a location per chunk (10^5 at 10^5 files); the newest
  * release answers nearly every lookup, and a node keeps `releases.keep` of them (a publisher
  * upgraded from before it kept them, all it ever made): indexing each one it ever looked into grew
- * without end. The least recently used is forgotten (and indexed again if a lookup needs it).
+ * without end. The least recently used other than the newest is forgotten (and indexed again if a
+ * lookup needs it).
  */
 const MAX_INDEXED = 2;
 
@@ -120,9 +121,12 @@ export class ChunkIndex {
       else this.byHash.set(hash, [loc]);
     }
     this.indexed.add(version);
+    // The newest release stays: peers ask for its pieces, and a lookup that had to index an
+    // older one would otherwise evict it under the lookups waiting for it.
+    const newest = Math.max(...this.indexed);
     for (const old of this.indexed) {
       if (this.indexed.size <= MAX_INDEXED) break;
-      if (old !== version) this.dropRelease(old);
+      if (old !== version && old !== newest) this.dropRelease(old);
     }
   }
 

@@ -185,6 +185,21 @@ describe('chunk index', () => {
     expect(found).not.toBeNull();
   });
 
+  it('keeps the newest release indexed when an older one is indexed', async () => {
+    const { own } = await threeReleases();
+    let walks = 0;
+    const index = new ChunkIndex({ releases: k.releases, objects: hooked(async () => void walks++) });
+    await index.ensureRelease(3);
+    await index.ensureRelease(2);
+    expect(await index.readChunk(own[1]!)).not.toBeNull();
+    // Release 3 is now the least recently used; indexing release 1 must forget release 2 instead.
+    await index.ensureRelease(1);
+    walks = 0;
+    expect(await index.readChunk(own[2]!)).not.toBeNull();
+    expect(await index.readChunk(own[0]!)).not.toBeNull();
+    expect(walks).toBe(0);
+  });
+
   it('finds a chunk in a release it has not indexed when another process removed or recycled the trees it knew', async () => {
     // A file every release shares, and one of each release's own: reading release 1's own indexes 3, 2, 1, keeping 2 and 1.
     const shared = pseudoRandom(12_000, 9);
