@@ -158,6 +158,17 @@ export class SuperSeeder {
     return this.avail.anyRarerThan(held) ? 'defer' : 'serve';
   }
 
+  /**
+   * The publisher could not read a piece the peer asked for (declined): an open offer of it to
+   * that peer stops reserving it, so that another peer is offered it at once (and its request
+   * reads it again) instead of every other peer waiting for the starvation rule.
+   */
+  withdraw(peer: PeerId, index: number): OfferAction[] {
+    if (!this.open.get(peer)?.has(index)) return [];
+    this.close(peer, index);
+    return this.offerAll();
+  }
+
   /** Expires stale offers, then tops up every peer (starving ones from all they lack). */
   tick(): OfferAction[] {
     const now = this.clock.now();

@@ -152,6 +152,7 @@ export class PeerTable {
       choked: (yes) => (yes ? download()?.onChoke(peer()) : download()?.onUnchoke(peer())),
       interested: (yes) => upload.interested(peer().key, yes),
       allowUpload: (index) => upload.allow(peer().key, index),
+      unreadable: (index) => upload.unreadable(peer().key, index),
       getObject: (hash) => (this.o.objectAdmission?.admit(peer().key) === false ? Promise.resolve(null) : store.getObject(hash)),
       readPiece: (space, index, alloc) => store.readPiece(space, index, alloc),
       badPiece: (i, reason) => this.ban(peer(), `bad piece ${i}: ${reason}`),

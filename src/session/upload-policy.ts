@@ -116,6 +116,11 @@ export class UploadPolicy {
     if (this.seeder && this.peerOnOurSpace(p)) this.offer(this.seeder.peerHave(p.key, index));
   }
 
+  /** A piece this node allowed to the peer could not be read: see SuperSeeder.withdraw. */
+  unreadable(key: string, index: number): void {
+    if (this.seeder) this.offer(this.seeder.withdraw(key, index));
+  }
+
   /** The wire's upload gate. */
   allow(key: string, index: number): boolean {
     return !this.seeder || this.seeder.onRequest(key, index) === 'serve';

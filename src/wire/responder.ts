@@ -90,6 +90,7 @@ export class Responder {
       const bytes = await model.readPiece(space.release, index, (size) => this.d.pieceBody(size));
       // After a space switch the peer drops and cancels its old requests; answering would only race.
       if (this.d.isClosed() || this.d.space()?.release !== space.release) return;
+      if (bytes === null) model.unreadable?.(index);
       if (bytes === null || bytes.length !== length) return respond(DECLINE);
       const before = wire.uploaded;
       respond(null, bytes);
@@ -98,6 +99,7 @@ export class Responder {
     } catch (err) {
       if (this.d.isClosed()) return;
       model.error(ChunkswarmError.fromSystem(err, `reading piece ${index} of release ${space.release} for a peer`));
+      model.unreadable?.(index);
       respond(DECLINE);
     } finally {
       if (!sent) room.give(length);

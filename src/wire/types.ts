@@ -114,6 +114,8 @@ export interface WireModel extends WireStore {
    * (choking, super-seeding). A declined request is answered with a BEP-6 reject.
    */
   allowUpload(index: number, bytes: number): boolean | Promise<boolean>;
+  /** A piece that allowUpload let through could not be read here (declined to the peer). */
+  unreadable?(index: number): void;
   /** A piece arrived in another size or at another offset than asked: proof of a broken or hostile peer. */
   badPiece(index: number, reason: string): void;
   /** The peer exceeded a limit; `count` is the total on this connection. */

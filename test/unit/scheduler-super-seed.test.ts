@@ -76,6 +76,16 @@ describe('SuperSeeder: offers', () => {
     expect(ss.tick()).toEqual([{ type: 'have', peer: 'b', index: 0 }]);
   });
 
+  it('offers a piece it could not read for one peer to another at once', () => {
+    const { ss } = make(1, { starveMs: 60_000 });
+    expect(join(ss, 'a')).toEqual([0]);
+    expect(join(ss, 'b')).toEqual([]);
+    expect(ss.onRequest('b', 0)).toBe('defer');
+    expect(ss.withdraw('b', 0)).toEqual([]); // not offered to b: nothing to withdraw
+    expect(ss.withdraw('a', 0)).toEqual([{ type: 'have', peer: 'b', index: 0 }]);
+    expect(ss.onRequest('b', 0)).toBe('serve');
+  });
+
   it('re-offers the pieces of a peer that left', () => {
     const { ss } = make(2, { offersPerPeer: 1 });
     join(ss, 'a', [0, 1]);

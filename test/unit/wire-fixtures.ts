@@ -115,6 +115,9 @@ export class MemoryModel extends EventEmitter implements WireModel {
   interested(yes: boolean): void {
     this.emit(yes ? 'interested' : 'uninterested');
   }
+  unreadable(index: number): void {
+    this.emit('unreadable', index);
+  }
   badPiece(index: number, reason: string): void {
     this.emit('bad-piece', index, reason);
   }

@@ -117,6 +117,16 @@ describe('PeerWire piece transfer', () => {
     expect(Buffer.from(ok).equals(Buffer.from(data[0]!))).toBe(true);
   });
 
+  it('tells its model of a piece it offers but cannot read, and declines it', async () => {
+    const { b, data, modelA } = await seeded();
+    const length = data[1]!.length;
+    modelA.spaces.set(R1, data.map((d, i) => (i === 1 ? (null as unknown as Uint8Array) : d))); // the file holding it is gone
+    const told = next<[number]>(modelA, 'unreadable');
+    expect(code(await b.requestPiece(1, length).catch((e: unknown) => e))).toBe('E_BUSY');
+    expect(await told).toEqual([1]);
+    expect(Buffer.from(await b.requestPiece(0, data[0]!.length)).equals(Buffer.from(data[0]!))).toBe(true);
+  });
+
   it('fails pending requests with E_BUSY on choke and when the peer changes space', async () => {
     const { a, b, modelA, data, modelB } = await seeded();
     modelA.stall = true;
