@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, openSync, readSync, writeFileSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { ChunkswarmError } from '../core/index.js';
-import { ChunkHasher, chunkBytes, type ChunkRef, type FileObject } from '../manifest/index.js';
+import { ChunkHasher, chunkBytes, hashFile, type ChunkRef, type FileObject } from '../manifest/index.js';
 
 const BUF = 1 << 20;
 /** Below this size a file is copied with synchronous calls: most of a web root is small files. */
@@ -18,8 +18,8 @@ function sameStat(a: Stats, b: Stats): boolean {
   return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
 }
 
-/** The small-file path of copyAndHash; null when the file is not small. */
-function copySmallSync(src: string, dest: string, displayPath: string): FileObject | null {
+/** The small-file path of copyAndHash (hashSource without `dest`); null when the file is not small. */
+function copySmallSync(src: string, dest: string | null, displayPath: string): FileObject | null {
   let fd: number;
   try {
     fd = openSync(src, 'r');
@@ -37,7 +37,7 @@ function copySmallSync(src: string, dest: string, displayPath: string): FileObje
       if (size === data.length) throw changedWhileRead(displayPath);
     }
     const bytes = data.subarray(0, size);
-    writeFileSync(dest, bytes, { flag: 'wx', mode: 0o600 });
+    if (dest !== null) writeFileSync(dest, bytes, { flag: 'wx', mode: 0o600 });
     if (size !== before.size || !sameStat(before, fstatSync(fd))) throw changedWhileRead(displayPath);
     return { kind: 'file', size, chunks: chunkBytes(bytes) };
   } catch (err) {
@@ -45,6 +45,14 @@ function copySmallSync(src: string, dest: string, displayPath: string): FileObje
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Chunks and hashes `src` without copying it: for a file that is probably a previous release's
+ * content (the caller copies it after all if not). Small files with synchronous calls, as above.
+ */
+export async function hashSource(src: string, displayPath: string): Promise<FileObject> {
+  return copySmallSync(src, null, displayPath) ?? hashFile(src);
 }
 
 /**

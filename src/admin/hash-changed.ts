@@ -1,8 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ObjectHash } from '../core/index.js';
+import { encodeObject, objectHash, PathLookup } from '../manifest/index.js';
 import { StatCache, type ObjectStore } from '../store/index.js';
-import { copyAndHash } from './copy-and-hash.js';
+import { copyAndHash, hashSource } from './copy-and-hash.js';
 import type { ScannedFile, ScanResult } from './scan-source.js';
 
 /** Files hashed at once: the copies overlap reads and writes of different files. */
@@ -24,6 +25,10 @@ export interface HashedTree {
 /**
  * Hashes the files the stat cache cannot vouch for, copying each into `staging` in the same read,
  * and records them in the cache. Only a group's first member of an in-tree hard link is read.
+ * A file of the same size as the previous release's at its path is hashed first and copied only
+ * if its content differs: a cold stat cache (a source moved or restored, a `chmod -R`) would
+ * otherwise copy every file, then unlink each copy for the previous release's inode (42 s instead
+ * of 2–3 s for 50,000 unchanged files in bench:deploy's tree).
  */
 export async function hashChanged(o: {
   scan: ScanResult;
@@ -33,6 +38,8 @@ export async function hashChanged(o: {
   cache: StatCache;
   /** Files changed after this (ms since the epoch) are hashed but not remembered (see StatCache.set). */
   racyBeforeMs: number;
+  /** The root of the previous release, whose files most cache misses still are. */
+  previous: ObjectHash | null;
   onProgress?: (filesDone: number, filesTotal: number, bytesDone: number) => void;
 }): Promise<HashedTree> {
   const first = new Map<number, ScannedFile>();
@@ -50,20 +57,33 @@ export async function hashChanged(o: {
   for (const d of parents) mkdirSync(join(o.staging, d), { recursive: true, mode: 0o700 });
   const started = performance.now();
   const progress = { files: 0, bytes: 0 };
+  const before = o.previous === null ? null : new PathLookup(o.previous, (h) => o.objects.getTree(h));
+  const unchanged = async (f: ScannedFile): Promise<ObjectHash | null> => {
+    const prev = await before?.entry(f.path);
+    if (prev?.type !== 'file' || (await o.objects.getFile(prev.hash!)).size !== f.stat.size) return null;
+    const hash = objectHash(encodeObject(await hashSource(join(o.source, f.path), f.path)));
+    return hash === prev.hash ? hash : null;
+  };
   const results = await pool(toHash, CONCURRENCY, async (f) => {
-    const file = await copyAndHash(join(o.source, f.path), join(o.staging, f.path), f.path);
-    const hash = await o.objects.put(file);
+    let hash = await unchanged(f);
+    let size = f.stat.size;
+    const copied = hash === null;
+    if (hash === null) {
+      const file = await copyAndHash(join(o.source, f.path), join(o.staging, f.path), f.path);
+      hash = await o.objects.put(file);
+      size = file.size;
+    }
     o.cache.set(f.path, StatCache.keyOf(f.stat), hash, o.racyBeforeMs);
     progress.files++;
-    progress.bytes += file.size;
+    progress.bytes += size;
     o.onProgress?.(progress.files, toHash.length, progress.bytes);
-    return { path: f.path, hash, size: file.size };
+    return { path: f.path, hash, size, copied };
   });
   for (const r of results) fileHashes.set(r.path, r.hash);
   for (const f of o.scan.files) if (!fileHashes.has(f.path)) fileHashes.set(f.path, fileHashes.get(first.get(f.link!)!.path)!);
   return {
     fileHashes,
-    copied: new Set(results.map((r) => r.path)),
+    copied: new Set(results.filter((r) => r.copied).map((r) => r.path)),
     sizes: new Map(o.scan.files.map((f) => [f.path, f.stat.size])),
     hashedFiles: results.length,
     hashedBytes: results.reduce((n, r) => n + r.size, 0),

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { lstatSync } from 'node:fs';
 import { mkdir, rename } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ChunkswarmError, type ObjectHash } from '../core/index.js';
 import { readSecretFile, type Config } from '../config/index.js';
 import { clusterIdOf, releaseId, signRelease, verifyRelease, type SignedRelease } from '../manifest/index.js';
@@ -94,7 +94,7 @@ export async function publish(opts: PublishOptions): Promise<PublishSummary> {
   await removeTree(releases.releasePath(version), { cache: inodes });
 
   const hashed = await hashChanged({
-    scan, source: opts.source, staging, objects, cache, racyBeforeMs,
+    scan, source: opts.source, staging, objects, cache, racyBeforeMs, previous: prev?.body.root ?? null,
     onProgress: (filesDone, filesTotal, bytesDone) => progress({ phase: 'hash', filesDone, filesTotal, bytesDone, bytesTotal }),
   });
   const { root } = await buildTrees(scan.root, hashed.fileHashes, objects, { recordOwner: config.publisher.recordOwner });
@@ -171,9 +171,9 @@ async function recycleTree(releases: ReleaseStore, staging: string, aside: strin
   return recycled;
 }
 
-/** The stat cache of one source tree: a publisher may publish several. */
+/** The stat cache of one source tree: a publisher may publish several ("./src" and its absolute path are one). */
 async function openSourceCache(dataDir: string, source: string): Promise<StatCache> {
-  const key = createHash('sha256').update(source).digest('hex').slice(0, 16);
+  const key = createHash('sha256').update(resolve(source)).digest('hex').slice(0, 16);
   await mkdir(join(dataDir, 'stat-cache'), { recursive: true });
   return new StatCache(join(dataDir, 'stat-cache', `${key}.json`)).load();
 }

@@ -15,5 +15,6 @@ export { validateName, compareNames, comparePaths } from './validate.js';
 export { generatePublisherKeys, clusterIdOf, signRelease, verifyRelease, signDetached, verifyDetached } from './sign.js';
 export { diffTrees, type TreeChange } from './diff.js';
 export { walkTree, type LoadTree, type LoadFile, type Visit } from './walk.js';
+export { PathLookup } from './path-lookup.js';
 export { releasePieces, releaseChunks, groupPieces, pieceTarget, PIECE_MAX, PIECE_MIN, type Piece } from './pieces.js';
 export { measureExpansion, DEFAULT_EXPANSION_LIMITS, type Expansion, type ExpansionLimits } from './expansion.js';
