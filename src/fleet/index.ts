@@ -1,5 +1,5 @@
 export { MAX_UNPULLED_IDS, liveDriftCount, type FleetDrift, type FleetReport } from './report.js';
-export { ReportSigner, openReport, type SignedReport } from './sign.js';
+export { ReportSigner, checkSignature, readReport, type SignedReport } from './sign.js';
 export { FleetBook, type FleetEntry, type FleetBookOptions } from './book.js';
 export { fleetView, summaryLine, type FleetNodeView, type FleetSummary, type FleetView, type NodeState } from './view.js';
 export { checkRelativePath, driftRecordIds, markPulled, packDriftRecord, unpackDriftRecord, type BundleFile, type DriftBundle } from './drift-bundle.js';

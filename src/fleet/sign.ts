@@ -38,16 +38,10 @@ export class ReportSigner {
 }
 
 /**
- * The report inside a signed envelope from a peer, or a coded error (E_PROTOCOL for a malformed
- * one, E_BAD_SIGNATURE for one its node did not sign). Never trusts a field before the signature.
+ * A report as read from its envelope, its shape checked, its signature not yet: trust nothing in
+ * it before checkSignature (E_PROTOCOL for a malformed envelope, E_BAD_SIGNATURE for one its node
+ * did not sign).
  */
-export function openReport(item: unknown): FleetReport {
-  const opened = readReport(item);
-  checkSignature(opened);
-  return opened.report;
-}
-
-/** A report as read from its envelope, its shape checked, its signature not yet: trust nothing in it. */
 export interface UncheckedReport {
   report: FleetReport;
   r: string;

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import HyperDHT from 'hyperdht';
 import { randomBytes } from 'node:crypto';
-import { FleetBook, ReportSigner, fleetView, openReport, summaryLine, type FleetReport } from '../../src/fleet/index.js';
+import { FleetBook, ReportSigner, checkSignature, fleetView, readReport, summaryLine, type FleetReport } from '../../src/fleet/index.js';
+
+/** A peer's envelope read and its signature checked, as FleetBook.offer does for news. */
+function openReport(item: unknown): FleetReport {
+  const unchecked = readReport(item);
+  checkSignature(unchecked);
+  return unchecked.report;
+}
 
 function report(signer: ReportSigner, patch: Partial<FleetReport> = {}): FleetReport {
   return {
