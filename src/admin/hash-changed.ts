@@ -53,13 +53,8 @@ export async function hashChanged(o: {
     else toHash.push(f);
   }
   // Only the directories that receive a copy: the materializer knows every other one is empty.
-  const made = new Set<string>();
-  const makeParent = (path: string) => {
-    const d = dirname(path);
-    if (made.has(d)) return;
-    mkdirSync(join(o.staging, d), { recursive: true, mode: 0o700 });
-    made.add(d);
-  };
+  const parents = new Set(toHash.map((f) => dirname(f.path)));
+  for (const d of parents) mkdirSync(join(o.staging, d), { recursive: true, mode: 0o700 });
   const started = performance.now();
   const progress = { files: 0, bytes: 0 };
   const before = o.previous === null ? null : new PathLookup(o.previous, (h) => o.objects.getTree(h));
@@ -74,7 +69,6 @@ export async function hashChanged(o: {
     let size = f.stat.size;
     const copied = hash === null;
     if (hash === null) {
-      makeParent(f.path);
       const file = await copyAndHash(join(o.source, f.path), join(o.staging, f.path), f.path);
       hash = await o.objects.put(file);
       size = file.size;
