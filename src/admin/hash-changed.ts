@@ -52,7 +52,8 @@ export async function hashChanged(o: {
     if (hit) fileHashes.set(f.path, hit);
     else toHash.push(f);
   }
-  // Only the directories that receive a copy: the materializer knows every other one is empty.
+  // The directories of the files that may be copied (those found unchanged by hash get none
+  // copied; an empty directory left is harmless), made before any copy starts.
   const parents = new Set(toHash.map((f) => dirname(f.path)));
   for (const d of parents) mkdirSync(join(o.staging, d), { recursive: true, mode: 0o700 });
   const started = performance.now();
