@@ -160,22 +160,28 @@ function readEntry(r: Reader): TreeEntry {
   const code = r.u8('entry type');
   const type = ENTRY_TYPES[code];
   if (type === undefined) throw ChunkswarmError.badObject(`entry ${JSON.stringify(name)}: unknown type code ${code}`);
-  const e: TreeEntry = { name, type, mode: r.uint('entry mode'), mtime: r.uint('entry mtime') };
+  const mode = r.uint('entry mode');
+  const mtime = r.uint('entry mtime');
   const flags = r.u8('entry flags');
   if ((flags & ~(FLAG_OWNER | FLAG_LINK)) !== 0) {
     throw ChunkswarmError.badObject(`entry ${JSON.stringify(name)}: unknown flags 0x${flags.toString(16)}`);
   }
-  if (flags & FLAG_OWNER) {
-    e.uid = r.uint('entry uid');
-    e.gid = r.uint('entry gid');
+  const uid = flags & FLAG_OWNER ? r.uint('entry uid') : undefined;
+  const gid = flags & FLAG_OWNER ? r.uint('entry gid') : undefined;
+  // Checked here as well as in checkEntry so the error names the real problem, not a misparse after it.
+  if (flags & FLAG_LINK && type !== 'file') throw ChunkswarmError.badObject(`entry ${JSON.stringify(name)}: only files can be hard links`);
+  const link = flags & FLAG_LINK ? r.uint('entry link group') : undefined;
+  // One literal per shape, every field in it: a property added to an object after its literal goes
+  // to a separate backing store (~40 bytes more per entry, 10^5 entries in a release).
+  let e: TreeEntry;
+  if (type === 'symlink') {
+    const target = r.string('symlink target');
+    e = uid === undefined ? { name, type, mode, mtime, target } : { name, type, mode, mtime, uid, gid: gid!, target };
+  } else {
+    const hash = asObjectHash(r.hash('entry hash'));
+    e = uid === undefined ? { name, type, mode, mtime, hash } : { name, type, mode, mtime, uid, gid: gid!, hash };
   }
-  if (flags & FLAG_LINK) {
-    // Checked here as well as in checkEntry so the error names the real problem, not a misparse after it.
-    if (type !== 'file') throw ChunkswarmError.badObject(`entry ${JSON.stringify(name)}: only files can be hard links`);
-    e.link = r.uint('entry link group');
-  }
-  if (type === 'symlink') e.target = r.string('symlink target');
-  else e.hash = asObjectHash(r.hash('entry hash'));
+  if (link !== undefined) e.link = link;
   return e;
 }
 
