@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { ChunkswarmError } from '../core/index.js';
 
 /** The primitives of the canonical encoding: minimal unsigned LEB128, length-prefixed bytes, raw hashes. */
@@ -114,7 +115,8 @@ export class Reader {
     const bytes = this.bytes(what);
     const s = bytes.toString('utf8');
     // Invalid sequences decode to U+FFFD, which then re-encodes differently: canonical means round-trip exact.
-    if (!Buffer.from(s, 'utf8').equals(bytes)) {
+    // ASCII always is (nearly every name in a tree), so the copy that checks it is made only for the rest.
+    if (!isAscii(bytes) && !Buffer.from(s, 'utf8').equals(bytes)) {
       throw ChunkswarmError.badObject(`${what} is not valid UTF-8`);
     }
     return s;

@@ -66,6 +66,10 @@ export function checkUint(v: unknown, what: string, max = Number.MAX_SAFE_INTEGE
   if ((v as number) > max) throw ChunkswarmError.badObject(`${what} is ${String(v)}, above ${max}`);
 }
 
+function isUint(v: unknown, max = Number.MAX_SAFE_INTEGER): boolean {
+  return Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= max;
+}
+
 export function checkHash(v: unknown, what: string): asserts v is string {
   if (typeof v !== 'string' || !isHex64(v)) throw ChunkswarmError.badObject(`${what} must be 64 lowercase hex characters`);
 }
@@ -94,30 +98,31 @@ export function checkFile(o: FileObject, limits: DecodeLimits): void {
 
 export function checkEntry(e: TreeEntry, limits: DecodeLimits): void {
   validateName(e.name, limits);
-  const what = `entry ${JSON.stringify(e.name)}`;
+  // Quoted only for a message: 10^5 entries are checked each time a release's trees are read.
+  const what = () => `entry ${JSON.stringify(e.name)}`;
   if (e.type !== 'file' && e.type !== 'dir' && e.type !== 'symlink') {
-    throw ChunkswarmError.badObject(`${what}: unknown type ${String(e.type)}`);
+    throw ChunkswarmError.badObject(`${what()}: unknown type ${String(e.type)}`);
   }
-  checkUint(e.mode, `${what} mode`, MAX_MODE);
-  checkUint(e.mtime, `${what} mtime`);
-  if ((e.uid === undefined) !== (e.gid === undefined)) throw ChunkswarmError.badObject(`${what}: uid and gid go together`);
+  if (!isUint(e.mode, MAX_MODE)) checkUint(e.mode, `${what()} mode`, MAX_MODE);
+  if (!isUint(e.mtime)) checkUint(e.mtime, `${what()} mtime`);
+  if ((e.uid === undefined) !== (e.gid === undefined)) throw ChunkswarmError.badObject(`${what()}: uid and gid go together`);
   if (e.uid !== undefined) {
-    checkUint(e.uid, `${what} uid`);
-    checkUint(e.gid, `${what} gid`);
+    if (!isUint(e.uid)) checkUint(e.uid, `${what()} uid`);
+    if (!isUint(e.gid)) checkUint(e.gid, `${what()} gid`);
   }
   if (e.link !== undefined) {
-    if (e.type !== 'file') throw ChunkswarmError.badObject(`${what}: only files can be hard links`);
-    checkUint(e.link, `${what} link group`);
-    if (e.link < 1) throw ChunkswarmError.badObject(`${what}: link groups are numbered from 1`);
+    if (e.type !== 'file') throw ChunkswarmError.badObject(`${what()}: only files can be hard links`);
+    checkUint(e.link, `${what()} link group`);
+    if (e.link < 1) throw ChunkswarmError.badObject(`${what()}: link groups are numbered from 1`);
   }
   if (e.type === 'symlink') {
-    if (e.hash !== undefined) throw ChunkswarmError.badObject(`${what}: a symlink has no content hash`);
-    checkString(e.target, `${what} symlink target`, limits.maxTargetBytes);
-    if (e.target === '') throw ChunkswarmError.badObject(`${what}: empty symlink target`);
-    if (e.target.includes('\0')) throw ChunkswarmError.badObject(`${what}: symlink target contains NUL`);
+    if (e.hash !== undefined) throw ChunkswarmError.badObject(`${what()}: a symlink has no content hash`);
+    checkString(e.target, `${what()} symlink target`, limits.maxTargetBytes);
+    if (e.target === '') throw ChunkswarmError.badObject(`${what()}: empty symlink target`);
+    if (e.target.includes('\0')) throw ChunkswarmError.badObject(`${what()}: symlink target contains NUL`);
   } else {
-    if (e.target !== undefined) throw ChunkswarmError.badObject(`${what}: only symlinks have a target`);
-    checkHash(e.hash, `${what} hash`);
+    if (e.target !== undefined) throw ChunkswarmError.badObject(`${what()}: only symlinks have a target`);
+    if (typeof e.hash !== 'string' || !isHex64(e.hash)) checkHash(e.hash, `${what()} hash`);
   }
 }
 
