@@ -4,9 +4,14 @@ import { heapGrowingPercent } from '../../src/cli/heap-growth.js';
 const MiB = 1024 * 1024;
 
 describe('heapGrowingPercent', () => {
-  it('lets a large live set grow by itself (twice the live set)', () => {
+  it('lets a live set of 64-128 MiB grow by itself (twice the live set)', () => {
     expect(heapGrowingPercent(90 * MiB)).toBe(100);
-    expect(heapGrowingPercent(500 * MiB)).toBe(100);
+    expect(heapGrowingPercent(128 * MiB)).toBe(100);
+  });
+
+  it('gives a large live set 128 MiB of room, not as much again', () => {
+    expect(heapGrowingPercent(256 * MiB)).toBe(50);
+    expect(heapGrowingPercent(500 * MiB)).toBe(26);
   });
 
   it('gives a small live set 64 MiB of room', () => {
