@@ -61,17 +61,23 @@ function codePointRank(unit: number): number {
   return unit;
 }
 
-export function checkUint(v: unknown, what: string, max = Number.MAX_SAFE_INTEGER): asserts v is number {
-  if (!Number.isSafeInteger(v) || (v as number) < 0) throw ChunkswarmError.badObject(`${what} must be a non-negative integer, got ${String(v)}`);
-  if ((v as number) > max) throw ChunkswarmError.badObject(`${what} is ${String(v)}, above ${max}`);
-}
-
+/** The predicate of checkUint, for callers that build its message only when it fails. */
 function isUint(v: unknown, max = Number.MAX_SAFE_INTEGER): boolean {
   return Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= max;
 }
 
+export function checkUint(v: unknown, what: string, max = Number.MAX_SAFE_INTEGER): asserts v is number {
+  if (isUint(v, max)) return;
+  if (!Number.isSafeInteger(v) || (v as number) < 0) throw ChunkswarmError.badObject(`${what} must be a non-negative integer, got ${String(v)}`);
+  if ((v as number) > max) throw ChunkswarmError.badObject(`${what} is ${String(v)}, above ${max}`);
+}
+
+function isHash(v: unknown): boolean {
+  return typeof v === 'string' && isHex64(v);
+}
+
 export function checkHash(v: unknown, what: string): asserts v is string {
-  if (typeof v !== 'string' || !isHex64(v)) throw ChunkswarmError.badObject(`${what} must be 64 lowercase hex characters`);
+  if (!isHash(v)) throw ChunkswarmError.badObject(`${what} must be 64 lowercase hex characters`);
 }
 
 function checkString(v: unknown, what: string, maxBytes: number): asserts v is string {
@@ -122,7 +128,7 @@ export function checkEntry(e: TreeEntry, limits: DecodeLimits): void {
     if (e.target.includes('\0')) throw ChunkswarmError.badObject(`${what()}: symlink target contains NUL`);
   } else {
     if (e.target !== undefined) throw ChunkswarmError.badObject(`${what()}: only symlinks have a target`);
-    if (typeof e.hash !== 'string' || !isHex64(e.hash)) checkHash(e.hash, `${what()} hash`);
+    if (!isHash(e.hash)) checkHash(e.hash, `${what()} hash`);
   }
 }
 
