@@ -76,7 +76,7 @@ export async function loadRelease(root: ObjectHash, objects: ObjectStore, base: 
   const files: ReleaseFile[] = [];
   // Not a spread: V8 gave each of 10^5 spread copies a hidden class of its own (~180 bytes each).
   for (const f of tree.files) files.push({ path: f.path, entry: f.entry, file: await loadFile(f.entry.hash!) });
-  if (!packed) await objects.savePack(root, new Set(tree.files.map((f) => f.entry.hash!)));
+  if (!packed) await objects.savePack(root, tree.files.map((f) => f.entry.hash!), like);
   // A second walk, over objects now in memory: the one definition of the piece space.
   const chunks = await releaseChunks(root, loadTree, loadFile);
   return { ...tree, files, chunks, pieces: groupPieces(chunks) };

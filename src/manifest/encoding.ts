@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ChunkswarmError, asChunkHash, asObjectHash, asReleaseId, type ObjectHash, type ReleaseId } from '../core/index.js';
 import { Reader, Writer } from './binary.js';
-import { checkFile, checkReleaseBody, checkTree } from './validate.js';
+import { checkDecodedFile, checkDecodedTree, checkFile, checkReleaseBody, checkTree } from './validate.js';
 import {
   DEFAULT_LIMITS,
   type ChunkRef,
@@ -124,10 +124,10 @@ export function decodeObject(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_L
   let o: ManifestObject;
   if (kind === KIND.file) {
     o = readFile(r, limits);
-    checkFile(o, limits);
+    checkDecodedFile(o, limits);
   } else if (kind === KIND.tree) {
     o = readTree(r, limits);
-    checkTree(o, limits);
+    checkDecodedTree(o, limits);
   } else {
     throw ChunkswarmError.badObject(`expected a file or tree object, found ${KIND_NAME[kind] ?? `unknown kind ${kind}`}`);
   }

@@ -4,9 +4,9 @@ import { mkdtemp, readdir, readFile, writeFile, chmod, mkdir, link, lstat, utime
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InodeCache, ObjectStore, StatCache, atomicWrite, fetchObjects, removeTree } from '../../src/store/index.js';
-import { encodeObject, objectHash, type TreeObject } from '../../src/manifest/index.js';
+import { encodeObject, objectHash, type FileObject, type TreeObject } from '../../src/manifest/index.js';
 import { eachRecord } from '../../src/store/object-journal.js';
-import type { ObjectHash } from '../../src/core/index.js';
+import type { ChunkHash, ObjectHash } from '../../src/core/index.js';
 
 const tree: TreeObject = { kind: 'tree', entries: [{ name: 'a', type: 'symlink', mode: 0o777, mtime: 5, target: 'b' }] };
 
@@ -156,10 +156,11 @@ describe('ObjectStore refetch', () => {
 });
 
 describe('ObjectStore packs', () => {
-  it('loads a release\'s objects from one file, re-hashing each, and shrugs off a damaged pack', async () => {
+  it('loads a release\'s objects from one file checked whole, drops a damaged pack, and copies the records of a similar one', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cs-pack-'));
     const store = new ObjectStore(dir);
-    const files = await Promise.all([1, 2, 3].map((n) => store.put({ kind: 'file', size: n, chunks: [{ hash: String(n).repeat(64) as never, size: n }] })));
+    const fileOf = (n: number): FileObject => ({ kind: 'file', size: n, chunks: [{ hash: String(n).repeat(64) as ChunkHash, size: n }] });
+    const files = await Promise.all([1, 2, 3].map((n) => store.put(fileOf(n))));
     await store.savePack('r1', files);
     expect(store.packs()).toEqual(['r1']);
     const fresh = new ObjectStore(dir);
@@ -168,16 +169,29 @@ describe('ObjectStore packs', () => {
     expect(fresh.loadPack('r1')).toBe(0);
     fresh.trim();
     expect(fresh.loadPack('r1')).toBe(3);
-    expect(await fresh.getFile(files[1]!)).toEqual({ kind: 'file', size: 2, chunks: [{ hash: '2'.repeat(64), size: 2 }] });
-    // A flipped byte: that record is skipped (its object is read from the store), the others load.
+    expect(await fresh.getFile(files[1]!)).toEqual(fileOf(2));
+
+    // A pack of a release sharing two of them: r1's records are copied, byte for byte, the new one encoded.
+    const four = await store.put(fileOf(4));
+    await store.savePack('r2', [files[0]!, files[2]!, four], 'r1');
+    const r2 = new ObjectStore(dir);
+    expect(r2.loadPack('r2')).toBe(3);
+    for (const [h, n] of [[files[0]!, 1], [files[2]!, 3], [four, 4]] as const) expect(await r2.getFile(h)).toEqual(fileOf(n));
+
+    // One flipped byte anywhere: the pack is not trusted, and removed so that it can be written again.
     const path = join(dir, 'packs', 'r1');
     const bytes = await readFile(path);
-    bytes[36 + 5] = bytes[36 + 5]! ^ 0xff;
+    bytes[bytes.length - 40] = bytes[bytes.length - 40]! ^ 0xff;
     await writeFile(path, bytes);
-    expect(new ObjectStore(dir).loadPack('r1')).toBe(2);
+    expect(new ObjectStore(dir).loadPack('r1')).toBeNull();
+    expect(store.packs()).toEqual(['r2']);
+    // The objects themselves are still read from the store.
+    expect(await new ObjectStore(dir).getFile(files[1]!)).toEqual(fileOf(2));
+    await store.savePack('r1', files);
+    expect(new ObjectStore(dir).loadPack('r1')).toBe(3);
     expect(new ObjectStore(dir).loadPack('missing')).toBeNull();
     store.dropPack('r1');
-    expect(store.packs()).toEqual([]);
+    expect(store.packs()).toEqual(['r2']);
   });
 });
 
