@@ -1,5 +1,5 @@
 import { ChunkswarmError, type ObjectHash } from '../core/index.js';
-import { groupPieces, releaseChunks, walkTree, type ChunkRef, type FileObject, type Piece, type TreeEntry } from '../manifest/index.js';
+import { distinctChunks, groupPieces, walkTree, type ChunkRef, type FileObject, type Piece, type TreeEntry } from '../manifest/index.js';
 import type { ObjectStore } from '../store/index.js';
 
 /** Linux PATH_MAX, terminating NUL included. */
@@ -69,15 +69,13 @@ export function loadPacks(objects: ObjectStore, root: ObjectHash, like: ObjectHa
  * local). Its file objects come from the packs (loadPacks), and its own pack is made if it has none.
  */
 export async function loadRelease(root: ObjectHash, objects: ObjectStore, base: string, like: ObjectHash | null = null): Promise<ReleaseContent> {
-  const loadTree = (h: ObjectHash) => objects.getTree(h);
-  const loadFile = (h: ObjectHash) => objects.getFile(h);
   const packed = loadPacks(objects, root, like);
   const tree = await releaseTree(root, objects, base);
   const files: ReleaseFile[] = [];
   // Not a spread: V8 gave each of 10^5 spread copies a hidden class of its own (~180 bytes each).
-  for (const f of tree.files) files.push({ path: f.path, entry: f.entry, file: await loadFile(f.entry.hash!) });
+  for (const f of tree.files) files.push({ path: f.path, entry: f.entry, file: await objects.getFile(f.entry.hash!) });
   if (!packed) await objects.savePack(root, tree.files.map((f) => f.entry.hash!), like);
-  // A second walk, over objects now in memory: the one definition of the piece space.
-  const chunks = await releaseChunks(root, loadTree, loadFile);
+  // The one definition of the piece space (releaseChunks' too), over the file objects now in hand.
+  const chunks = distinctChunks(files);
   return { ...tree, files, chunks, pieces: groupPieces(chunks) };
 }

@@ -1,5 +1,5 @@
 import type { ObjectHash } from '../core/index.js';
-import type { ChunkRef } from './types.js';
+import type { ChunkRef, FileObject, TreeEntry } from './types.js';
 import { walkTree, type LoadFile, type LoadTree } from './walk.js';
 
 /**
@@ -62,19 +62,32 @@ export function groupPieces(chunks: readonly ChunkRef[], target = pieceTarget(ch
 
 /** Every distinct chunk of a release once, at its first occurrence in canonical walk order. */
 export async function releaseChunks(root: ObjectHash, loadTree: LoadTree, loadFile: LoadFile): Promise<ChunkRef[]> {
+  const files: Array<{ entry: TreeEntry; file: FileObject }> = [];
+  await walkTree(root, loadTree, async (_path, entry) => {
+    if (entry.type === 'file') files.push({ entry, file: await loadFile(entry.hash!) });
+  });
+  return distinctChunks(files);
+}
+
+/**
+ * The piece space's order: the chunks of the files (their entries in canonical walk order, each
+ * with its object), every distinct chunk once, at its first occurrence. For a caller that holds
+ * the release's file objects already (loadRelease), without walking and awaiting each one again.
+ */
+export function distinctChunks(files: Iterable<{ entry: TreeEntry; file: FileObject }>): ChunkRef[] {
   const out: ChunkRef[] = [];
   const seenChunks = new Set<string>();
   // Hard links and duplicate files share one file object: its chunks are already in.
   const seenFiles = new Set<string>();
-  await walkTree(root, loadTree, async (_path, entry) => {
-    if (entry.type !== 'file' || seenFiles.has(entry.hash!)) return;
+  for (const { entry, file } of files) {
+    if (seenFiles.has(entry.hash!)) continue;
     seenFiles.add(entry.hash!);
-    for (const chunk of (await loadFile(entry.hash!)).chunks) {
+    for (const chunk of file.chunks) {
       if (seenChunks.has(chunk.hash)) continue;
       seenChunks.add(chunk.hash);
       out.push(chunk);
     }
-  });
+  }
   return out;
 }
 
