@@ -1,7 +1,10 @@
-import { pino } from 'pino';
+import { createRequire } from 'node:module';
 import { loggerOf, type LogFields, type Logger, type LogLevel } from '../index.js';
 
 export type LogFormat = 'human' | 'json';
+
+/** pino is loaded by the one format that uses it: every command starts ~20 ms sooner without it. */
+const require = createRequire(import.meta.url);
 
 const HUMAN_PREFIX: Record<LogLevel, string> = { info: '', warn: 'WARNING: ', error: 'error: ' };
 
@@ -13,6 +16,7 @@ const HUMAN_PREFIX: Record<LogLevel, string> = { info: '', warn: 'WARNING: ', er
 export function createLogger(o: { format: LogFormat; quiet: boolean; node: string; timestamps?: boolean }): Logger {
   const minimum: LogLevel = o.quiet ? 'warn' : 'info';
   if (o.format === 'json') {
+    const { pino } = require('pino') as typeof import('pino');
     const p = pino(
       { level: minimum, base: { node: o.node }, formatters: { level: (label) => ({ level: label }) }, timestamp: pino.stdTimeFunctions.isoTime },
       pino.destination({ fd: 2, sync: true }),
