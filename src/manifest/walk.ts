@@ -14,7 +14,8 @@ async function walkDir(hash: ObjectHash, prefix: string, loadTree: LoadTree, vis
   const tree = await loadTree(hash);
   for (const entry of tree.entries) {
     const path = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
-    // Awaited only when it is async: an await per entry of 10^5 is ~10 ms a walk, and a release is walked several times per update.
+    // Awaited only when it is async: an await per entry of 10^5 is ~10 ms a walk, and a release
+    // is walked several times per update.
     const visited = visit(path, entry);
     if (visited) await visited;
     if (entry.type === 'dir') await walkDir(entry.hash!, path, loadTree, visit);
