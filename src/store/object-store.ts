@@ -218,9 +218,13 @@ export class ObjectStore {
       const obj = this.cache.get(hash);
       if (obj) parts.push(encodeRecord(hash, encodeObject(obj)));
     }
-    const records = Buffer.concat(parts);
+    // One copy of the records, with room for their checksum at the end.
+    let size = 0;
+    for (const p of parts) size += p.length;
+    const pack = Buffer.concat(parts, size + PACK_SUM_BYTES);
+    pack.write(hashBytes(pack.subarray(0, size)), size, 'hex');
     mkdirSync(join(this.dir, 'packs'), { recursive: true });
-    await atomicWrite(path, Buffer.concat([records, Buffer.from(hashBytes(records), 'hex')]), { durable: false }).catch(() => undefined);
+    await atomicWrite(path, pack, { durable: false }).catch(() => undefined);
   }
 
   /**
