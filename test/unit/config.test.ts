@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtemp, writeFile, chmod } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseConfig, readClusterSecret, readSecretFile, writeSecretFile } from '../../src/config/index.js';
 import { isChunkswarmError } from '../../src/core/index.js';
+import { tempDirs } from '../support/temp-dirs.js';
+
+const tempDir = tempDirs();
 
 const KEY = 'ab'.repeat(32);
 const base = { cluster: { publisherKey: KEY } };
@@ -52,7 +54,7 @@ describe('config', () => {
 
 describe('secret files', () => {
   it('are written 0600, never overwritten, and refused when readable by others', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'cs-keys-'));
+    const dir = await tempDir('cs-keys-');
     const p = join(dir, 'cluster.secret');
     await writeSecretFile(p, 'cd'.repeat(32));
     expect(Buffer.from(await readClusterSecret(p)).toString('hex')).toBe('cd'.repeat(32));

@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { readdirSync, statSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, writeFile, chmod, mkdir, link, lstat, utimes } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, writeFile, chmod, mkdir, link, lstat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InodeCache, ObjectStore, StatCache, atomicWrite, fetchObjects, removeTree } from '../../src/store/index.js';
 import { encodeObject, objectHash, type FileObject, type TreeObject } from '../../src/manifest/index.js';
 import { eachRecord } from '../../src/store/object-journal.js';
 import type { ChunkHash, ObjectHash } from '../../src/core/index.js';
+import { tempDirs } from '../support/temp-dirs.js';
+
+const tempDir = tempDirs();
 
 const tree: TreeObject = { kind: 'tree', entries: [{ name: 'a', type: 'symlink', mode: 0o777, mtime: 5, target: 'b' }] };
 
@@ -18,7 +20,7 @@ describe('ObjectStore', () => {
   };
 
   it('stores by hash in its journal, reads back, and rejects a damaged object', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'cs-obj-'));
+    const dir = await tempDir('cs-obj-');
     const store = new ObjectStore(dir);
     const h = await store.put(tree);
     expect(h).toBe(objectHash(encodeObject(tree)));
@@ -34,7 +36,7 @@ describe('ObjectStore', () => {
   });
 
   it('reads back records of every size from its journal, small ones in one read and large ones past it', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'cs-obj-'));
+    const dir = await tempDir('cs-obj-');
     const store = new ObjectStore(dir);
     const trees = [1, 40, 76, 77, 78, 500, 3000, 2].map((n): TreeObject => ({
       kind: 'tree',
@@ -50,7 +52,7 @@ describe('ObjectStore', () => {
   });
 
   it('writes records many at a time, in the order stored, each readable as soon as it is stored', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'cs-obj-'));
+    const dir = await tempDir('cs-obj-');
     const store = new ObjectStore(dir);
     const trees = Array.from({ length: 50 }, (_, n): TreeObject => ({ kind: 'tree', entries: [{ name: `l${n}`, type: 'symlink', mode: 0o777, mtime: n, target: 't' }] }));
     const hashes: ObjectHash[] = [];
@@ -67,7 +69,7 @@ describe('ObjectStore', () => {
   });
 
   it('keeps the bytes of objects it read lately, checked when read, until trimmed', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'cs-obj-'));
+    const dir = await tempDir('cs-obj-');
     const h = await new ObjectStore(dir).put(tree);
     const server = new ObjectStore(dir);
     expect(Buffer.from((await server.getBytes(h))!).equals(encodeObject(tree))).toBe(true);
@@ -82,7 +84,7 @@ describe('ObjectStore', () => {
   });
 
   it('reads objects stored one file each, as older versions wrote them, and rejects a damaged one', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'cs-obj-'));
+    const dir = await tempDir('cs-obj-');
     const bytes = encodeObject(tree);
     const h = objectHash(bytes);
     await mkdir(join(dir, h.slice(0, 2)));
@@ -97,7 +99,7 @@ describe('ObjectStore', () => {
   });
 
   it('sees what another store appended since, and never reads a torn record', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'cs-obj-'));
+    const dir = await tempDir('cs-obj-');
     const reader = new ObjectStore(dir);
     const file = (n: number) => ({ kind: 'file' as const, size: n, chunks: [{ hash: String(n).repeat(64) as never, size: n }] });
     expect(await reader.has(objectHash(encodeObject(file(1))))).toBe(false);
@@ -123,7 +125,7 @@ describe('ObjectStore', () => {
 
 describe('ObjectStore refetch', () => {
   it('fetches a damaged or missing object again, and the copy fetched is the one read from then on', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'cs-obj-'));
+    const dir = await tempDir('cs-obj-');
     const file = (n: number) => ({ kind: 'file' as const, size: n, chunks: [{ hash: String(n).repeat(64) as never, size: n }] });
     const h = await new ObjectStore(dir).put(file(1));
     const journal = join(dir, 'journal', (await readdir(join(dir, 'journal')))[0]!);
@@ -157,7 +159,7 @@ describe('ObjectStore refetch', () => {
 
 describe('ObjectStore packs', () => {
   it('loads a release\'s objects from one file checked whole, drops a damaged pack, and copies the records of a similar one', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'cs-pack-'));
+    const dir = await tempDir('cs-pack-');
     const store = new ObjectStore(dir);
     const fileOf = (n: number): FileObject => ({ kind: 'file', size: n, chunks: [{ hash: String(n).repeat(64) as ChunkHash, size: n }] });
     const files = await Promise.all([1, 2, 3].map((n) => store.put(fileOf(n))));
@@ -197,7 +199,7 @@ describe('ObjectStore packs', () => {
 
 describe('fetchObjects', () => {
   it('fetches what is missing, skips a local subtree whole, and stores a tree only after everything below it', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'cs-fetch-'));
+    const dir = await tempDir('cs-fetch-');
     const source = new ObjectStore(join(dir, 'source'));
     const file = (n: number) => source.put({ kind: 'file', size: 1, chunks: [{ hash: String(n % 10).repeat(64) as never, size: 1 }] });
     const dirOf = async (names: number[]) => ({
@@ -232,7 +234,7 @@ describe('fetchObjects', () => {
     for (const h of [root, a, ...(await Promise.all([1, 2, 3].map(file)))]) expect(await fresh.has(h)).toBe(true);
   });
   it('fetches an object shared by many paths once', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'cs-fetch-'));
+    const dir = await tempDir('cs-fetch-');
     const source = new ObjectStore(join(dir, 'source'));
     const T = 1;
     let level = await source.put({ kind: 'tree', entries: [{ name: 'f', type: 'file', mode: 0o644, mtime: T, hash: await source.put({ kind: 'file', size: 0, chunks: [] }) }] });
@@ -256,7 +258,7 @@ describe('fetchObjects', () => {
 
 describe('InodeCache', () => {
   it('keeps vouching for an inode across our own unlink of another of its links, and drops a changed one', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'cs-inode-'));
+    const dir = await tempDir('cs-inode-');
     const kept = join(dir, 'kept');
     await writeFile(kept, 'content\n');
     const old = new Date(Date.now() - 3600_000);
@@ -284,7 +286,7 @@ describe('StatCache', () => {
   const h = 'a'.repeat(64) as ObjectHash;
 
   it('vouches only for an identical fingerprint and survives a reload', async () => {
-    const p = join(await mkdtemp(join(tmpdir(), 'cs-sc-')), 'cache.json');
+    const p = join(await tempDir('cs-sc-'), 'cache.json');
     const c = new StatCache(p);
     c.set('x', key, h);
     await c.save();
@@ -304,7 +306,7 @@ describe('StatCache', () => {
   });
 
   it('treats a damaged cache file as empty', async () => {
-    const p = join(await mkdtemp(join(tmpdir(), 'cs-sc-')), 'cache.json');
+    const p = join(await tempDir('cs-sc-'), 'cache.json');
     await writeFile(p, '{not json');
     expect((await new StatCache(p).load()).lookup('x', key)).toBeNull();
   });
@@ -312,7 +314,7 @@ describe('StatCache', () => {
 
 describe('atomicWrite and removeTree', () => {
   it('leaves no temp file behind and removes read-only trees', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'cs-aw-'));
+    const dir = await tempDir('cs-aw-');
     await atomicWrite(join(dir, 'f'), 'one');
     await atomicWrite(join(dir, 'f'), 'two');
     expect(await readdir(dir)).toEqual(['f']);
