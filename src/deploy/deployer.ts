@@ -1,6 +1,6 @@
 import { ChunkswarmError, isChunkswarmError, silentLogger, type Clock, type Logger } from '../core/index.js';
 import type { Config } from '../config/index.js';
-import { measureExpansion, type SignedRelease, type TreeEntry } from '../manifest/index.js';
+import { ExpansionMemo, measureExpansion, type SignedRelease, type TreeEntry } from '../manifest/index.js';
 import { ChunkIndex, InodeCache, ObjectStore, ReleaseStore, type NodeState } from '../store/index.js';
 import { activate, recover, type ActivateResult } from './activate.js';
 import { driftSignature, hasDrift, latestDrift, recordDrift, type DriftRecord } from './drift.js';
@@ -65,6 +65,8 @@ export class Deployer {
   private readonly missingReported = new Set<string>();
   /** The release this deployer staged last: checked at the cost of what changed if it goes live right away. */
   private lastStaged: Stager | null = null;
+  /** The trees of the release staged last: the next one's bomb check walks only what it changed. */
+  private readonly expansions = new ExpansionMemo();
 
   private constructor(
     readonly config: Config,
@@ -132,7 +134,7 @@ export class Deployer {
     // Before anything walks it path by path: a release of shared subtrees can expand to millions.
     await measureExpansion(release.body.root, (h) => this.objects.getTree(h), (h) => this.objects.getFile(h), {
       maxPaths: lim.maxReleasePaths, maxBytes: lim.maxReleaseBytes, maxDepth: lim.maxReleaseDepth,
-    });
+    }, this.expansions);
     const recycled = await recycleRelease({
       releases: this.releases, chunkIndex: this.chunkIndex, version: release.body.version, keep: this.config.releases.keep,
       protect: await this.protectedReleases(),

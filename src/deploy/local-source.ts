@@ -28,8 +28,10 @@ export async function importFromDataDir(o: {
   const otherObjects = new ObjectStore(other.objectsDir);
   const release = await other.head(o.version);
   verifyRelease(release, o.publisherKey);
+  // Its file objects in one read where it has the release's pack; putBytes checks each anyway.
+  const packed = otherObjects.packBytes(release.body.root);
   await fetchObjects(release.body.root, o.objects, async (hash: ObjectHash) => {
-    const bytes = await otherObjects.getBytes(hash);
+    const bytes = packed?.get(hash) ?? (await otherObjects.getBytes(hash));
     if (!bytes) throw ChunkswarmError.notFound(`object ${hash} of release ${o.version} in ${o.from}`);
     return bytes;
   });

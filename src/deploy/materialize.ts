@@ -114,9 +114,17 @@ export async function placeLinks(
 /**
  * A new inode of the right size for each file to write. A file left by a previous run is kept if
  * it is a regular file of that size that nothing outside this tree shares (writing into an inode
- * a release shares would change that release). Returns the paths created anew (empty).
+ * a release shares would change that release). A path for which `mayExist` says no (its directory
+ * was just created) is created without a look first: O_EXCL refuses it if something is there after
+ * all. Returns the paths created anew (empty).
  */
-export async function placeWrites(dir: string, writes: readonly WriteAction[], aliases: readonly AliasAction[], size: (a: WriteAction) => number): Promise<Set<string>> {
+export async function placeWrites(
+  dir: string,
+  writes: readonly WriteAction[],
+  aliases: readonly AliasAction[],
+  size: (a: WriteAction) => number,
+  mayExist: (path: string) => boolean = () => true,
+): Promise<Set<string>> {
   const aliasesOf = new Map<string, string[]>();
   for (const a of aliases) aliasesOf.set(a.of, [...(aliasesOf.get(a.of) ?? []), a.path]);
   const created = new Set<string>();
@@ -124,7 +132,7 @@ export async function placeWrites(dir: string, writes: readonly WriteAction[], a
   for (const a of writes) {
     await yieldEvery(++n);
     const abs = `${dir}/${a.path}`;
-    const st = lstatSyncOrNull(abs);
+    const st = mayExist(a.path) ? lstatSyncOrNull(abs) : null;
     if (st?.isFile() && st.size === size(a)) {
       const own = 1 + (aliasesOf.get(a.path) ?? []).filter((p) => {
         const x = lstatSyncOrNull(join(dir, p));

@@ -147,16 +147,17 @@ export class Stager {
     try {
       await mkdir(releases.stagingDir, { recursive: true });
       const fresh = makeDirs(staging, content.dirs, opts.recycledFrom !== undefined);
+      const mayExist = (path: string) => !fresh.has(parentOf(path));
       const { actions, previous } = await linkDonors(staging, {
         root: content.root, files: content.files.map((f) => ({ path: f.path, entry: f.entry, size: f.file.size })),
         releases, objects, inodes: opts.inodes, preferred: opts.liveVersion, exclude: version, tainted, owner: ownerOf(opts),
         inPlace: opts.recycledFrom === undefined ? null : staging,
-      }, (path) => !fresh.has(parentOf(path)));
+      }, mayExist);
       const local = await previousChunks({ objects, inodes: opts.inodes, tainted }, previous, actions);
       const files = new Map(content.files.map((f) => [f.entry.hash!, f.file]));
       const layout = layoutPieces({ actions, files, chunks: content.chunks, pieces: content.pieces, local });
       const s = new Stager(opts, content, actions, layout, false, tainted);
-      await s.prepare(progress?.done ?? null);
+      await s.prepare(progress?.done ?? null, mayExist);
       return s;
     } catch (err) {
       // Something not ours was planted in the staging area: start from scratch next time.
@@ -369,9 +370,12 @@ export class Stager {
     return this.actions.filter((a): a is AliasAction => a.kind === 'alias');
   }
 
-  /** New inodes for the files to write, their pieces marked, then every piece this node can fill itself. */
-  private async prepare(recorded: Uint8Array | null): Promise<void> {
-    const created = await placeWrites(this.dir, this.writes(), this.aliases(), (a) => this.sizeOf(a));
+  /**
+   * New inodes for the files to write, their pieces marked, then every piece this node can fill
+   * itself. `mayExist`: whether a path's directory may hold something already (see placeWrites).
+   */
+  private async prepare(recorded: Uint8Array | null, mayExist: (path: string) => boolean): Promise<void> {
+    const created = await placeWrites(this.dir, this.writes(), this.aliases(), (a) => this.sizeOf(a), mayExist);
     await placeAliases(this.dir, this.aliases());
     const { layout } = this;
     const stale: number[] = [];

@@ -180,8 +180,22 @@ export class ObjectStore {
     return n;
   }
 
-  /** The records of a valid pack, or null (a damaged pack is removed). */
-  private packRecords(name: string): Buffer | null {
+  /**
+   * The encoded objects of a valid pack by hash (views of one read), unchecked one by one: for a
+   * reader that checks each against its hash anyway (putBytes), as an import from another data
+   * directory does. Null if there is no valid pack; a damaged one is left alone (it may be another
+   * node's, or on a read-only mount).
+   */
+  packBytes(name: string): Map<string, Uint8Array> | null {
+    const records = this.packRecords(name, false);
+    if (records === null) return null;
+    const out = new Map<string, Uint8Array>();
+    eachRecord(records, (hash, _start, body) => out.set(hash, body));
+    return out;
+  }
+
+  /** The records of a valid pack, or null (a damaged pack is removed, with `removeDamaged`). */
+  private packRecords(name: string, removeDamaged = true): Buffer | null {
     const path = this.packPath(name);
     let bytes: Buffer;
     try {
@@ -191,7 +205,7 @@ export class ObjectStore {
     }
     const end = bytes.length - PACK_SUM_BYTES;
     if (end < PACK_MAGIC.length || !bytes.subarray(0, PACK_MAGIC.length).equals(PACK_MAGIC) || hashBytes(bytes.subarray(0, end)) !== bytes.toString('hex', end)) {
-      rmSync(path, { force: true });
+      if (removeDamaged) rmSync(path, { force: true });
       return null;
     }
     return bytes.subarray(PACK_MAGIC.length, end);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { asObjectHash, isChunkswarmError, type ObjectHash } from '../../src/core/index.js';
-import { measureExpansion, type FileObject, type TreeEntry, type TreeObject } from '../../src/manifest/index.js';
+import { ExpansionMemo, measureExpansion, type FileObject, type TreeEntry, type TreeObject } from '../../src/manifest/index.js';
 
 /** Objects in memory, with a count of loads: each distinct object must be read once. */
 function store() {
@@ -51,6 +51,37 @@ describe('measureExpansion', () => {
     expect(isChunkswarmError(err, 'E_TOO_LARGE')).toBe(true);
     expect((err as Error).message).toMatch(/path count .* above the limit of 10000000/);
     expect(s.loads.trees).toBe(7);
+  });
+
+  it('with a memo, measures only the trees a new release changed, and holds just that release\'s trees', async () => {
+    const s = store();
+    const leaf = (n: number) => s.tree(Array.from({ length: 5 }, (_, i) => entry(`f${i}`, 'file', s.file(n * 10 + i))));
+    const leaves = [1, 2, 3, 4].map(leaf);
+    const mid = (from: number) => s.tree(leaves.slice(from, from + 2).map((h, i) => entry(`l${i}`, 'dir', h)));
+    const a = s.tree([entry('m0', 'dir', mid(0)), entry('m1', 'dir', mid(2))]);
+    const memo = new ExpansionMemo();
+    const first = await measureExpansion(a, s.loadTree, s.loadFile, undefined, memo);
+    expect(s.loads).toEqual({ trees: 7, files: 20 });
+    expect(memo.trees.size).toBe(7);
+
+    // Release b: m0 unchanged, m1's second leaf replaced by a new one.
+    const changed = leaf(9);
+    const m1 = s.tree([entry('l0', 'dir', leaves[2]!), entry('l1', 'dir', changed)]);
+    const b = s.tree([entry('m0', 'dir', mid(0)), entry('m1', 'dir', m1)]);
+    s.loads.trees = s.loads.files = 0;
+    const second = await measureExpansion(b, s.loadTree, s.loadFile, undefined, memo);
+    // b, its new m1 and the new leaf; m0 (a new object with the same content is measured too) read its leaves from the memo.
+    expect(s.loads).toEqual({ trees: 4, files: 5 });
+    expect(second).toEqual(await measureExpansion(b, s.loadTree, s.loadFile));
+    expect(second).toEqual({ ...first, bytes: first.bytes + 5 * (90 - 40) });
+    // b's trees only: b, m0, m1, and the leaves 1, 2, 3 and the new one; a's m1, leaf 4 and a are gone.
+    expect(memo.trees.size).toBe(7);
+    expect(memo.trees.has(a)).toBe(false);
+
+    // A memo never lets a release past limits lower than those it was measured under.
+    const err = await measureExpansion(b, s.loadTree, s.loadFile, { maxPaths: 10, maxBytes: 2 ** 40, maxDepth: 10 }, memo).catch((e: unknown) => e);
+    expect(isChunkswarmError(err, 'E_TOO_LARGE')).toBe(true);
+    expect(memo.trees.has(b)).toBe(true);
   });
 
   it('enforces the byte and depth limits it is given', async () => {

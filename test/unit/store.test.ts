@@ -195,6 +195,24 @@ describe('ObjectStore packs', () => {
     store.dropPack('r1');
     expect(store.packs()).toEqual(['r2']);
   });
+
+  it('hands out a pack\'s encoded objects for an importer, and leaves a damaged pack where it is', async () => {
+    const dir = await tempDir('cs-pack-');
+    const store = new ObjectStore(dir);
+    const objs: FileObject[] = [5, 6].map((n) => ({ kind: 'file', size: n, chunks: [{ hash: String(n).repeat(64) as ChunkHash, size: n }] }));
+    const hashes = await Promise.all(objs.map((o) => store.put(o)));
+    await store.savePack('r', hashes);
+    const bytes = new ObjectStore(dir).packBytes('r')!;
+    expect([...bytes.keys()].sort()).toEqual([...hashes].sort());
+    for (const [i, h] of hashes.entries()) expect(Buffer.from(bytes.get(h)!)).toEqual(Buffer.from(encodeObject(objs[i]!)));
+    const path = join(dir, 'packs', 'r');
+    const raw = await readFile(path);
+    raw[12] = raw[12]! ^ 1;
+    await writeFile(path, raw);
+    expect(new ObjectStore(dir).packBytes('r')).toBeNull();
+    expect(store.packs()).toEqual(['r']);
+    expect(new ObjectStore(dir).packBytes('missing')).toBeNull();
+  });
 });
 
 describe('fetchObjects', () => {
