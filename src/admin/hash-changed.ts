@@ -48,7 +48,7 @@ export async function hashChanged(o: {
   const fileHashes = new Map<string, ObjectHash>();
   const toHash: ScannedFile[] = [];
   for (const f of leaders) {
-    const hit = o.cache.lookup(f.path, StatCache.keyOf(f.stat));
+    const hit = o.cache.lookup(f.path, f.stat);
     if (hit) fileHashes.set(f.path, hit);
     else toHash.push(f);
   }
@@ -74,7 +74,7 @@ export async function hashChanged(o: {
       hash = await o.objects.put(file);
       size = file.size;
     }
-    o.cache.set(f.path, StatCache.keyOf(f.stat), hash, o.racyBeforeMs);
+    o.cache.set(f.path, f.stat, hash, o.racyBeforeMs);
     progress.files++;
     progress.bytes += size;
     o.onProgress?.(progress.files, toHash.length, progress.bytes);

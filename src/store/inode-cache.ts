@@ -30,7 +30,7 @@ export class InodeCache {
 
   /** The file object hash this inode held when it was last hashed, if it is in that same state now. */
   hashOf(st: InodeStat): ObjectHash | null {
-    return this.cache.lookup(inodeKey(st), StatCache.keyOf(st));
+    return this.cache.lookup(inodeKey(st), st);
   }
 
   /**
@@ -41,7 +41,7 @@ export class InodeCache {
    */
   remember(st: InodeStat, hash: ObjectHash): void {
     if (st.mtimeMs >= Date.now() - RACY_MS) return this.forget(st);
-    this.cache.set(inodeKey(st), StatCache.keyOf(st), hash);
+    this.cache.set(inodeKey(st), st, hash);
   }
 
   /**
@@ -54,7 +54,7 @@ export class InodeCache {
       this.forget(after);
       return false;
     }
-    this.cache.set(inodeKey(after), StatCache.keyOf(after), hash);
+    this.cache.set(inodeKey(after), after, hash);
     return true;
   }
 

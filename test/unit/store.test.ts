@@ -315,6 +315,35 @@ describe('StatCache', () => {
     expect(back.lookup('y', key)).toBeNull();
   });
 
+  it('compares every field exactly, fractions of a millisecond too, and saves what it looked up unchanged', async () => {
+    const p = join(await tempDir('cs-sc-'), 'cache.json');
+    const fine = { size: 4096, mtimeMs: 1764751234567.1234, ctimeMs: 1764751234999.5, ino: 2 ** 40 + 3 };
+    const c = new StatCache(p);
+    c.set('f', fine, h);
+    c.set('g', key, h);
+    await c.save();
+    const back = await new StatCache(p).load();
+    expect(back.lookup('f', { ...fine })).toBe(h);
+    for (const field of ['size', 'mtimeMs', 'ctimeMs', 'ino'] as const) {
+      expect(back.lookup('f', { ...fine, [field]: field === 'mtimeMs' || field === 'ctimeMs' ? fine[field] + 0.001 : fine[field] + 1 })).toBeNull();
+    }
+    back.delete('g');
+    await back.save();
+    const again = await new StatCache(p).load();
+    expect(again.lookup('f', fine)).toBe(h);
+    expect(again.lookup('g', key)).toBeNull();
+  });
+
+  it('forgets an entry whose line is not one, and keeps the others', async () => {
+    const p = join(await tempDir('cs-sc-'), 'cache.json');
+    await writeFile(p, ['chunkswarm-stat-cache 1', 'bad', 'garbage', 'good', `10:1000:1000:7:${h}`].join('\0'));
+    const c = await new StatCache(p).load();
+    expect(c.lookup('bad', key)).toBeNull();
+    expect(c.lookup('good', key)).toBe(h);
+    await c.save();
+    expect(await readFile(p, 'utf8')).toBe(['chunkswarm-stat-cache 1', 'good', `10:1000:1000:7:${h}`].join('\0'));
+  });
+
   it('does not remember files changed inside the racy window', () => {
     const c = new StatCache('/nonexistent');
     c.set('x', key, h, 1000);
