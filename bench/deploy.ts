@@ -12,7 +12,7 @@ import type { DeployResult, PublishSummary, VerifyResult } from '../src/index.js
 import { generateTree } from './lib/gen-tree.js';
 import { benchArgs } from './lib/args.js';
 import { runBench } from './lib/results.js';
-import { cli, settleWriteback, timed } from './lib/run.js';
+import { cli, cpuNote, settleWriteback, timed } from './lib/run.js';
 import { ensureTool } from './lib/tools.js';
 import { editTree, onePercent } from './lib/tree-edit.js';
 
@@ -27,9 +27,9 @@ BENCH_PROFILE_DIR=DIR writes a CPU profile of each chunkswarm step into DIR`,
 const files = Number(values.files);
 const bytes = Math.round(Number(values.mb) * 1e6);
 
-async function csJson<T>(args: string[], profile?: string): Promise<{ r: T; seconds: number }> {
-  const { stdout, seconds } = await cli([...args, '--json'], profile ? { profile } : {});
-  return { r: JSON.parse(stdout) as T, seconds };
+async function csJson<T>(args: string[], profile?: string): Promise<{ r: T; seconds: number; cpuSeconds: number | null }> {
+  const { stdout, seconds, cpuSeconds } = await cli([...args, '--json'], profile ? { profile } : {});
+  return { r: JSON.parse(stdout) as T, seconds, cpuSeconds };
 }
 
 /** rsync's own count of what it would send and delete (`--stats`). */
@@ -55,8 +55,8 @@ runBench('deploy', values.keep, async (work) => {
   settleWriteback();
   const first = await csJson<DeployResult>([...F, 'activate', '1', ...fromPub], 'first-deploy');
   console.log(
-    `tree: ${gen.files} files, ${(gen.bytes / 1e6).toFixed(0)} MB; publish 1: ${v1.seconds.toFixed(1)} s; ` +
-      `first deploy on the follower (everything staged): ${first.seconds.toFixed(1)} s`,
+    `tree: ${gen.files} files, ${(gen.bytes / 1e6).toFixed(0)} MB; publish 1: ${v1.seconds.toFixed(1)} s${cpuNote(v1)}; ` +
+      `first deploy on the follower (everything staged): ${first.seconds.toFixed(1)} s${cpuNote(first)}`,
   );
 
   // What users do today: the frontend holds a copy of the old tree and rsyncs the new one over it.
@@ -68,7 +68,7 @@ runBench('deploy', values.keep, async (work) => {
   settleWriteback();
   const cp = await timed('cp', ['-a', src, join(work, 'cp-copy')]);
   const walk = await timed('find', [join(fol, 'live/'), '-printf', '%s\n']);
-  console.log(`cp -a of the tree: ${cp.seconds.toFixed(1)} s; find + lstat of the live tree: ${walk.seconds.toFixed(2)} s`);
+  console.log(`cp -a of the tree: ${cp.seconds.toFixed(1)} s${cpuNote(cp)}; find + lstat of the live tree: ${walk.seconds.toFixed(2)} s${cpuNote(walk)}`);
 
   // Each update: 1 % of the files changed, published, staged and activated on the follower, and the
   // same change rsynced onto the mirror. Releases accumulate up to releases.keep (3): update 2
@@ -93,24 +93,24 @@ runBench('deploy', values.keep, async (work) => {
       const counts = rsyncCounts(dry.stdout);
       settleWriteback();
       const real = await timed('rsync', ['-a', '--delete', `${src}/`, `${mirror}/`]);
-      rsyncResult = { dryRunSeconds: dry.seconds, realSeconds: real.seconds, ...counts };
+      rsyncResult = { dryRunSeconds: dry.seconds, dryRunCpuSeconds: dry.cpuSeconds, realSeconds: real.seconds, realCpuSeconds: real.cpuSeconds, ...counts };
       rsyncText =
         `\n  rsync -an --delete: ${dry.seconds.toFixed(2)} s, would transfer ${counts.transferred} files and delete ${counts.deleted} ` +
         `(chunkswarm wrote ${stagedFiles}; ${changed} changed or added, ${edits.removed.length} removed); ` +
-        `rsync -a --delete (real): ${real.seconds.toFixed(2)} s`;
+        `rsync -a --delete (real): ${real.seconds.toFixed(2)} s${cpuNote(real)}`;
     }
     console.log(
       `update ${round}: ${edits.edited.length} edited in the middle, ${edits.appended.length} appended, ${edits.added.length} added, ${edits.removed.length} removed\n` +
-        `  publish: ${pub.seconds.toFixed(2)} s (${pub.r.hashedFiles} files hashed, ${pub.r.newChunks} new chunks, ${(pub.r.newBytes / 1e6).toFixed(1)} MB new, ` +
+        `  publish: ${pub.seconds.toFixed(2)} s${cpuNote(pub)} (${pub.r.hashedFiles} files hashed, ${pub.r.newChunks} new chunks, ${(pub.r.newBytes / 1e6).toFixed(1)} MB new, ` +
         `${pub.r.recycledFrom === null ? 'in a new directory' : `in the tree of release ${pub.r.recycledFrom}`})\n` +
-        `  stage+activate (--source-data): ${deploy.seconds.toFixed(2)} s; ${stagedFiles} files written, ${staged.linkedFiles} hard-linked ` +
+        `  stage+activate (--source-data): ${deploy.seconds.toFixed(2)} s${cpuNote(deploy)}; ${stagedFiles} files written, ${staged.linkedFiles} hard-linked ` +
         `(${staged.recycledFrom === null ? 'in a new directory' : `in the tree of release ${staged.recycledFrom}`}); ` +
         `${staged.fromSource} pieces from the source, ${staged.fromLocal} from local files` + rsyncText,
     );
     return {
       change: { ...spec, changedOrAdded: changed },
-      publish: { seconds: pub.seconds, hashedFiles: pub.r.hashedFiles, newChunks: pub.r.newChunks, newBytes: pub.r.newBytes, recycledFrom: pub.r.recycledFrom },
-      stageActivate: { seconds: deploy.seconds, stagedFiles, ...staged, source: 'activate --source-data (no network)' },
+      publish: { seconds: pub.seconds, cpuSeconds: pub.cpuSeconds, hashedFiles: pub.r.hashedFiles, newChunks: pub.r.newChunks, newBytes: pub.r.newBytes, recycledFrom: pub.r.recycledFrom },
+      stageActivate: { seconds: deploy.seconds, cpuSeconds: deploy.cpuSeconds, stagedFiles, ...staged, source: 'activate --source-data (no network)' },
       rsync: rsyncResult,
     };
   };
@@ -122,21 +122,28 @@ runBench('deploy', values.keep, async (work) => {
   const verifyAgain = await csJson<VerifyResult>([...F, 'verify']);
   if (verify.r.entries.length + verifyAgain.r.entries.length > 0) throw new Error('verify found drift on a freshly activated release');
   console.log(
-    `verify (quick), first after activation: ${verify.seconds.toFixed(2)} s (${verify.r.checked} entries, ${verify.r.hashed} hashed); ` +
-      `again: ${verifyAgain.seconds.toFixed(2)} s (${verifyAgain.r.hashed} hashed)`,
+    `verify (quick), first after activation: ${verify.seconds.toFixed(2)} s${cpuNote(verify)} (${verify.r.checked} entries, ${verify.r.hashed} hashed); ` +
+      `again: ${verifyAgain.seconds.toFixed(2)} s${cpuNote(verifyAgain)} (${verifyAgain.r.hashed} hashed)`,
   );
 
   return {
     files: gen.files,
     bytes: gen.bytes,
     publish1Seconds: v1.seconds,
+    publish1CpuSeconds: v1.cpuSeconds,
     firstDeploySeconds: first.seconds,
+    firstDeployCpuSeconds: first.cpuSeconds,
     cpSeconds: cp.seconds,
+    cpCpuSeconds: cp.cpuSeconds,
     lstatWalkSeconds: walk.seconds,
+    lstatWalkCpuSeconds: walk.cpuSeconds,
     /** The second release: staged in a new directory. */
     update2: fresh,
     /** The fourth: staged in the tree of the first (releases.keep = 3), as every later update. */
     update4: steady,
-    verify: { seconds: verify.seconds, hashed: verify.r.hashed, checked: verify.r.checked, againSeconds: verifyAgain.seconds, againHashed: verifyAgain.r.hashed },
+    verify: {
+      seconds: verify.seconds, cpuSeconds: verify.cpuSeconds, hashed: verify.r.hashed, checked: verify.r.checked,
+      againSeconds: verifyAgain.seconds, againCpuSeconds: verifyAgain.cpuSeconds, againHashed: verifyAgain.r.hashed,
+    },
   };
 });

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { ChunkHasher } from '../src/manifest/index.js';
 import { generateTree } from './lib/gen-tree.js';
 import { runBench } from './lib/results.js';
-import { cli, timed } from './lib/run.js';
+import { cli, cpuNote, timed } from './lib/run.js';
 import { ensureTool } from './lib/tools.js';
 
 const { values } = parseArgs({
@@ -62,17 +62,17 @@ runBench('publish', values.keep, async (work) => {
   const again = await cli(['-c', cfg2, 'publish', many, '--json']);
   const againSummary = JSON.parse(again.stdout) as { version: number | null; hashedFiles: number };
   if (againSummary.version !== null || againSummary.hashedFiles !== 0) throw new Error('re-publish of an unchanged tree was not a no-op');
-  console.log(`no-change re-publish of ${manyFiles} files: ${again.seconds.toFixed(2)} s`);
+  console.log(`no-change re-publish of ${manyFiles} files: ${again.seconds.toFixed(2)} s${cpuNote(again)}`);
 
-  let rsync: { seconds: number } | { skipped: string };
+  let rsync: { seconds: number; cpuSeconds: number | null } | { skipped: string };
   const tool = ensureTool('rsync');
   if (tool.ok) {
     const mirror = join(work, 'mirror');
     await timed('rsync', ['-a', `${many}/`, `${mirror}/`]);
     await timed('rsync', ['-an', `${many}/`, `${mirror}/`]); // warm the dentry cache for both sides
     const r = await timed('rsync', ['-an', `${many}/`, `${mirror}/`]);
-    rsync = { seconds: r.seconds };
-    console.log(`rsync -an over the same tree: ${r.seconds.toFixed(2)} s`);
+    rsync = { seconds: r.seconds, cpuSeconds: r.cpuSeconds };
+    console.log(`rsync -an over the same tree: ${r.seconds.toFixed(2)} s${cpuNote(r)}`);
   } else {
     rsync = { skipped: tool.reason };
     console.log(`rsync comparison skipped: ${tool.reason}`);
@@ -81,6 +81,6 @@ runBench('publish', values.keep, async (work) => {
   return {
     perCoreMBps: core,
     cold: { bytes: gen.bytes, files: gen.files, wallSeconds: cold.seconds, endToEndMBps: coldWallMBps, hashPhaseMBps: coldSummary.mbPerSec },
-    noChange: { files: manyFiles, seconds: again.seconds, rsyncDryRun: rsync },
+    noChange: { files: manyFiles, seconds: again.seconds, cpuSeconds: again.cpuSeconds, rsyncDryRun: rsync },
   };
 });

@@ -1,19 +1,31 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { inHost, type NetHost } from './netns.js';
+import { reapedChildrenCpuSeconds } from './proc-cpu.js';
 import { repoRoot } from './results.js';
 
 export const CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 
-/** Runs a command, returning stdout and the wall time in seconds; throws with stderr on failure. */
-export function timed(cmd: string, args: string[], opts: { cwd?: string } = {}): Promise<{ stdout: string; seconds: number }> {
+/**
+ * Runs a command, returning stdout, the wall time and the command's CPU time (user + system, of
+ * all its threads and children: see reapedChildrenCpuSeconds; null without /proc), in seconds;
+ * throws with stderr on failure.
+ */
+export function timed(cmd: string, args: string[], opts: { cwd?: string } = {}): Promise<{ stdout: string; seconds: number; cpuSeconds: number | null }> {
   const t0 = performance.now();
+  const c0 = reapedChildrenCpuSeconds();
   return new Promise((resolve, reject) => {
     execFile(cmd, args, { cwd: opts.cwd, maxBuffer: 256 << 20 }, (err, stdout, stderr) => {
+      const c1 = reapedChildrenCpuSeconds();
       if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${stderr || err.message}`));
-      else resolve({ stdout, seconds: (performance.now() - t0) / 1000 });
+      else resolve({ stdout, seconds: (performance.now() - t0) / 1000, cpuSeconds: c0 === null || c1 === null ? null : c1 - c0 });
     });
   });
+}
+
+/** ", CPU x s" for a step timed with its CPU (timed, cli); nothing where that is unknown. */
+export function cpuNote(step: { cpuSeconds: number | null }): string {
+  return step.cpuSeconds === null ? '' : `, CPU ${step.cpuSeconds.toFixed(2)} s`;
 }
 
 /**

@@ -59,9 +59,11 @@ export async function findDonors(q: DonorSearch): Promise<DonorsFound> {
   const out: DonorsFound = { donors: new Map(), seen: new Map(), previous: new Map() };
   const sizes = new Map(q.files.map((f) => [f.path, f.size]));
   const check = donorCheck(q);
-  const take = (path: string, abs: string, st: InodeStat) => {
+  /** `linked`: false for a file that is its own donor (inPlace): not linked, so never checked against `seen` (placeLinks). */
+  const take = (path: string, abs: string, st: InodeStat, linked = true) => {
     const inode = inodeKey(st);
     out.donors.set(path, { path: abs, inode });
+    if (!linked) return;
     // Only what names its state: 10^5 full Stats objects would weigh tens of MB.
     out.seen.set(inode, { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs });
   };
@@ -70,7 +72,7 @@ export async function findDonors(q: DonorSearch): Promise<DonorsFound> {
     if (!q.inPlace) return false;
     const own = `${q.inPlace}/${path}`;
     const st = await check(own, entry, size);
-    if (st) take(path, own, st);
+    if (st) take(path, own, st, false);
     return st !== null;
   };
   if (q.preferred !== null && q.preferred !== q.exclude && (await q.releases.materialized()).includes(q.preferred)) {

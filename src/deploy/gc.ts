@@ -2,6 +2,7 @@ import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChunkswarmError } from '../core/index.js';
 import { removeTree, type ChunkIndex, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
+import { treePackName } from './release-files.js';
 import { progressPath, removeProgress } from './stage-progress.js';
 
 export interface GcResult {
@@ -56,7 +57,8 @@ export async function collectGarbage(o: {
   if (o.objects) {
     const roots = new Set<string>();
     for (const v of [...result.kept, ...(await readdir(releases.stagingDir).catch(() => [] as string[])).filter((n) => /^\d+$/.test(n)).map(Number)]) {
-      roots.add((await releases.head(v).catch(() => null))?.body.root ?? '');
+      const root = (await releases.head(v).catch(() => null))?.body.root;
+      if (root) roots.add(root).add(treePackName(root));
     }
     for (const name of o.objects.packs()) if (!roots.has(name)) o.objects.dropPack(name);
   }

@@ -4,6 +4,7 @@ import { ChunkswarmError, type ObjectHash } from '../core/index.js';
 import { comparePaths, encodeObject, hashFile, objectHash, walkTree, type TreeEntry, type TreeObject } from '../manifest/index.js';
 import { inodeKey, type InodeCache, type ObjectStore } from '../store/index.js';
 import { onDiskMode } from './finalize-tree.js';
+import { treePackName } from './release-files.js';
 import { kindOf, lstatSyncOrNull, yieldEvery } from './stage-fs.js';
 
 /**
@@ -162,6 +163,8 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
     }
   };
 
+  // The release's trees from their pack, if it has one: no object journal is scanned then.
+  o.objects.loadPack(treePackName(o.root));
   await compareDir('', await o.objects.getTree(o.root));
   out.entries.sort((a, b) => comparePaths(a.path, b.path));
   await o.cache.save();

@@ -87,6 +87,10 @@ describe('deploy: staging in the tree of the release it replaces', () => {
     await editConfig(c.fol, (cfg) => (cfg.releases = { keep: 1 }));
     ok(await cs(c.fol, 'gc'));
     expect(await readdir(join(c.folData, 'releases'))).toEqual(['2']);
+    // Release 2's packs (its file objects, and its trees for a quick verify) stay; release 1's went.
+    const packs = (await readdir(join(c.folData, 'objects', 'packs'))).sort();
+    expect(packs).toHaveLength(2);
+    expect(packs[1]).toBe(`${packs[0]}.trees`);
     await writeFile(join(src, 'data/new.txt'), 'new in 3\n');
     const r = await release();
     expect(r.staged!.recycledFrom).toBeNull();

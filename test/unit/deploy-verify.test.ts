@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chmod, lstat, mkdir, mkdtemp, readdir, readlink, rm, symlink, unlink, utimes, writeFile, open } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readdir, readlink, rename, rm, symlink, unlink, utimes, writeFile, open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verifyExitBits, verifyTree, type VerifyResult } from '../../src/deploy/index.js';
+import { loadRelease, treePackName } from '../../src/deploy/release-files.js';
 import { InodeCache, ObjectStore } from '../../src/store/index.js';
 import { compareNames, hashFile, type TreeEntry } from '../../src/manifest/index.js';
 import type { ObjectHash } from '../../src/core/index.js';
@@ -54,6 +55,18 @@ afterEach(async () => {
 });
 
 describe('verifyTree', () => {
+  it('reads the release\'s trees from their pack when it has one: no object journal is needed', async () => {
+    await loadRelease(root, objects, tree);
+    expect(objects.packs().sort()).toEqual([root, treePackName(root)].sort());
+    await rename(join(dir, 'objects', 'journal'), join(dir, 'journal-away'));
+    objects = new ObjectStore(join(dir, 'objects'));
+    expect((await check()).entries).toEqual([]);
+    // Without the pack, the trees are nowhere.
+    objects.dropPack(treePackName(root));
+    objects = new ObjectStore(join(dir, 'objects'));
+    await expect(check()).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
+  });
+
   it('finds nothing in an untouched tree', async () => {
     const r = await check();
     expect(r.entries).toEqual([]);
