@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ObjectHash } from '../core/index.js';
 import { encodeObject, objectHash, PathLookup } from '../manifest/index.js';
-import { StatCache, type ObjectStore } from '../store/index.js';
+import type { ObjectStore, StatCache } from '../store/index.js';
 import { copyAndHash, hashSource } from './copy-and-hash.js';
 import type { ScannedFile, ScanResult } from './scan-source.js';
 
