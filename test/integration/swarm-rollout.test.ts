@@ -70,8 +70,10 @@ describe('a rollout over the swarm (publisher + 6 followers, real processes)', (
     expect(fromPeers).toBeGreaterThan(pub.bytesUp);
     const objectsFetched = (await Promise.all(cluster.followers.map((f) => cluster.status(f)))).reduce((n, s) => n + s!.objectsFetched, 0);
     expect(pub.objectsServed).toBeGreaterThan(0);
-    // Answering all 6 would be 6 copies of the objects; 2 at a time is about 2 (measured: 2.3).
-    expect(pub.objectsServed, `the publisher sent ${pub.objectsServed} of the ${objectsFetched} objects the followers fetched`).toBeLessThanOrEqual(objectsFetched / 2);
+    // Answering all 6 would be 6 copies of the objects; 2 at a time is about 2 (measured: 2.0-2.3),
+    // and up to 4 when the machine is so loaded that an admitted follower falls silent for longer
+    // than the admission's idle time and its place goes to another (seen once in a full suite run).
+    expect(pub.objectsServed, `the publisher sent ${pub.objectsServed} of the ${objectsFetched} objects the followers fetched`).toBeLessThanOrEqual((objectsFetched * 2) / 3);
   }, 180_000);
 
   it('moves only the changed chunks and the tree objects on their paths for an update, and fetches again an object damaged on disk', async () => {
