@@ -214,7 +214,9 @@ export class ObjectStore {
   /**
    * Writes a pack of these objects (all in memory), unless it exists. The records of `like`'s pack
    * (a release sharing most of them, read just before) are copied as they are, the rest encoded.
-   * Not durable: a lost pack is only slower.
+   * Not durable: a lost pack is only slower. Nothing is written if one of them is neither in `like`'s
+   * pack nor in memory: a pack, once there, is never written again, and one short of objects
+   * would send every later read of them to the journal.
    */
   async savePack(name: string, hashes: Iterable<ObjectHash>, like: string | null = null): Promise<void> {
     const path = this.packPath(name);
@@ -230,7 +232,8 @@ export class ObjectStore {
     }
     for (const hash of wanted) {
       const obj = this.cache.get(hash);
-      if (obj) parts.push(encodeRecord(hash, encodeObject(obj)));
+      if (!obj) return;
+      parts.push(encodeRecord(hash, encodeObject(obj)));
     }
     // One copy of the records, with room for their checksum at the end.
     let size = 0;

@@ -196,6 +196,16 @@ describe('ObjectStore packs', () => {
     expect(store.packs()).toEqual(['r2']);
   });
 
+  it('writes no pack that would lack an object it does not hold', async () => {
+    const dir = await tempDir('cs-pack-');
+    const store = new ObjectStore(dir);
+    const held = await store.put({ kind: 'file', size: 1, chunks: [{ hash: '1'.repeat(64) as ChunkHash, size: 1 }] });
+    await store.savePack('short', [held, 'f'.repeat(64) as ObjectHash]);
+    expect(store.packs()).toEqual([]);
+    await store.savePack('whole', [held]);
+    expect(store.packs()).toEqual(['whole']);
+  });
+
   it('hands out a pack\'s encoded objects for an importer, and leaves a damaged pack where it is', async () => {
     const dir = await tempDir('cs-pack-');
     const store = new ObjectStore(dir);
