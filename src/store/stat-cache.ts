@@ -20,35 +20,16 @@ function fingerprint(k: StatKey): string {
   return `${k.size}:${k.mtimeMs}:${k.ctimeMs}:${k.ino}:`;
 }
 
-/** An entry once looked up: its fields as numbers, and the line it is saved as. */
-interface Parsed extends StatKey {
-  hash: ObjectHash;
-  line: string;
-}
-
-/** An entry's line ("size:mtimeMs:ctimeMs:ino:hash") as numbers; null if it is not one. */
-function parse(line: string): Parsed | null {
-  const a = line.indexOf(':');
-  const b = line.indexOf(':', a + 1);
-  const c = line.indexOf(':', b + 1);
-  const d = line.indexOf(':', c + 1);
-  if (a < 0 || b < 0 || c < 0 || d < 0) return null;
-  return {
-    size: Number(line.slice(0, a)), mtimeMs: Number(line.slice(a + 1, b)), ctimeMs: Number(line.slice(b + 1, c)), ino: Number(line.slice(c + 1, d)),
-    hash: line.slice(d + 1) as ObjectHash, line,
-  };
-}
-
 /**
  * path -> (stat fingerprint, file object hash). A file whose lstat matches its fingerprint is
  * taken as unchanged without reading it, so re-scanning an unchanged tree costs one lstat a file.
  */
 export class StatCache {
   /**
-   * path -> its line as read, or parsed on its first lookup: a long-running node looks each entry
-   * up once per update or check, and comparing numbers is cheaper than formatting them each time.
+   * path -> fingerprint + hash, as read. Kept as one string: parsed into numbers, 10^5 entries took
+   * ~14 MB more of a node's heap for ~1 µs less per lookup.
    */
-  private entries = new Map<string, string | Parsed>();
+  private entries = new Map<string, string>();
   private dirty = false;
 
   /** `path` null: a cache that lives in memory only. */
@@ -75,16 +56,9 @@ export class StatCache {
   }
 
   lookup(path: string, key: StatKey): ObjectHash | null {
-    let e = this.entries.get(path);
-    if (typeof e === 'string') {
-      const p = parse(e);
-      if (p === null) {
-        this.delete(path);
-        return null;
-      }
-      this.entries.set(path, (e = p));
-    }
-    return e !== undefined && e.size === key.size && e.mtimeMs === key.mtimeMs && e.ctimeMs === key.ctimeMs && e.ino === key.ino ? e.hash : null;
+    const e = this.entries.get(path);
+    const fp = fingerprint(key);
+    return e !== undefined && e.startsWith(fp) ? (e.slice(fp.length) as ObjectHash) : null;
   }
 
   /**
@@ -96,10 +70,9 @@ export class StatCache {
       if (this.entries.delete(path)) this.dirty = true;
       return;
     }
-    const line = fingerprint(key) + hash;
-    const e = this.entries.get(path);
-    if (e !== undefined && (typeof e === 'string' ? e : e.line) === line) return;
-    this.entries.set(path, { size: key.size, mtimeMs: key.mtimeMs, ctimeMs: key.ctimeMs, ino: key.ino, hash, line });
+    const value = fingerprint(key) + hash;
+    if (this.entries.get(path) === value) return;
+    this.entries.set(path, value);
     this.dirty = true;
   }
 
@@ -120,7 +93,7 @@ export class StatCache {
   async save(): Promise<void> {
     if (!this.dirty || this.path === null) return;
     const fields: string[] = [];
-    for (const [key, value] of this.entries) fields.push(key, typeof value === 'string' ? value : value.line);
+    for (const [key, value] of this.entries) fields.push(key, value);
     await atomicWrite(this.path, HEADER + fields.join('\0'));
     this.dirty = false;
   }
