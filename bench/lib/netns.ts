@@ -11,9 +11,10 @@
  * the prefix whose pid is no longer running is left over from a killed run, and swept at start.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { ChunkswarmError } from '../../src/index.js';
 import { ensureTool } from './tools.js';
+import { statFields } from './proc-cpu.js';
 
 const PREFIX = 'csb';
 /** Bridge and veth ends inside the namespaces: their names never reach the root namespace. */
@@ -51,12 +52,8 @@ function namespaces(): string[] {
 
 /** A running process (a zombie, killed and not yet reaped, is not). */
 function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
+  const f = statFields(pid);
+  return f !== null && f[0] !== 'Z';
 }
 
 /** Stops what still runs in a namespace (only processes the bench started live there), then deletes it. */

@@ -10,16 +10,26 @@ function clockTicks(): number {
   }
 }
 
-/** utime + stime of every thread of the process, in ticks; null once it is gone (or not Linux). */
-function cpuTicks(pid: number): number | null {
+const TICKS = clockTicks();
+
+/**
+ * The fields of /proc/<pid>/stat after the command name (which is in parentheses and may contain
+ * spaces): [0] the state, [11] utime, [12] stime, [13] cutime, [14] cstime. Null once the process
+ * is gone (or not Linux).
+ */
+export function statFields(pid: number | 'self'): string[] | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which is in parentheses and may contain spaces.
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]);
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return null;
   }
+}
+
+/** utime + stime of every thread of the process, in ticks; null once it is gone (or not Linux). */
+function cpuTicks(pid: number): number | null {
+  const f = statFields(pid);
+  return f && Number(f[11]) + Number(f[12]);
 }
 
 /**
@@ -29,16 +39,9 @@ function cpuTicks(pid: number): number | null {
  * less than wall time on a machine whose speed swings from hour to hour.
  */
 export function reapedChildrenCpuSeconds(): number | null {
-  try {
-    const stat = readFileSync('/proc/self/stat', 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[13]) + Number(f[14])) / TICKS;
-  } catch {
-    return null;
-  }
+  const f = statFields('self');
+  return f && (Number(f[13]) + Number(f[14])) / TICKS;
 }
-
-const TICKS = clockTicks();
 
 /** Busy ticks of the whole machine (every core, every process: other work on a shared box too). */
 function machineTicks(): number | null {
@@ -60,7 +63,6 @@ export const MACHINE = 0;
  * each was between two wall-clock moments, e.g. the timestamps of two log lines.
  */
 export class CpuSampler {
-  private readonly ticks = TICKS;
   private readonly samples = new Map<number, Array<{ at: number; ticks: number }>>();
   private readonly timer: NodeJS.Timeout;
 
@@ -86,7 +88,7 @@ export class CpuSampler {
     const near = (t: number) => s.reduce<{ at: number; ticks: number } | null>((best, x) => (!best || Math.abs(x.at - t) < Math.abs(best.at - t) ? x : best), null);
     const a = near(from);
     const b = near(to);
-    return a && b && b.at > a.at ? (b.ticks - a.ticks) / this.ticks : null;
+    return a && b && b.at > a.at ? (b.ticks - a.ticks) / TICKS : null;
   }
 
   private sample(): void {
