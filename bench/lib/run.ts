@@ -4,7 +4,8 @@ import { inHost, type NetHost } from './netns.js';
 import { reapedChildrenCpuSeconds } from './proc-cpu.js';
 import { repoRoot } from './results.js';
 
-export const CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+/** The CLI as `npm run build` bundles it (what the package's bin runs). */
+export const CLI = join(repoRoot, 'dist', 'bundle', 'cli', 'chunkswarm.js');
 
 /**
  * Runs a command, returning stdout, the wall time and the command's CPU time (user + system, of

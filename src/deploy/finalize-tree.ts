@@ -1,5 +1,4 @@
 import { chmodSync, lchownSync, lutimesSync, utimesSync } from 'node:fs';
-import { join } from 'node:path';
 import { ChunkswarmError, type ObjectHash } from '../core/index.js';
 import type { TreeEntry } from '../manifest/index.js';
 import type { ObjectStore } from '../store/index.js';
@@ -28,9 +27,10 @@ export async function finalizeTree(dir: string, root: ObjectHash, objects: Objec
   const walk = async (abs: string, rel: string, entries: readonly TreeEntry[]): Promise<void> => {
     for (const e of entries) {
       const path = rel ? `${rel}/${e.name}` : e.name;
-      const target = join(abs, e.name);
-      if (e.type === 'dir') await walk(target, path, (await objects.getTree(e.hash!)).entries);
+      // Most files of an update are linked: skipped before any path is built for them.
       if (e.type === 'file' && opts.done?.has(path)) continue;
+      const target = `${abs}/${e.name}`;
+      if (e.type === 'dir') await walk(target, path, (await objects.getTree(e.hash!)).entries);
       try {
         if (e.type === 'symlink') applySymlinkMeta(target, e, opts.owner);
         else applyMeta(target, e, opts.owner);

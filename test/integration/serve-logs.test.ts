@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CLI } from '../support/cli.js';
 import { cs, editConfig, ok, publishedCluster, type Cluster } from './deploy-fixture.js';
 import { freeTcpPort, freeUdpPort } from '../../bench/lib/cluster.js';
@@ -21,10 +22,13 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** tsc's output of the logger (the CLI bundle holds it too, but not as a module of its own). */
+const LOGGER = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'src', 'cli', 'logger.js');
+
 /** Runs a script against the compiled logger in a child process and returns its stderr lines. */
 function loggerLines(opts: string): string[] {
   const script = `
-    const { createLogger } = await import(${JSON.stringify(join(CLI, '..', 'logger.js'))});
+    const { createLogger } = await import(${JSON.stringify(LOGGER)});
     const log = createLogger(${opts});
     log.info('release 3 is live', { release: 3 });
     log.warn('peer abc dropped', { peer: 'abc' });

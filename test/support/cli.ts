@@ -4,8 +4,8 @@ import { join, dirname } from 'node:path';
 import { existsSync } from 'node:fs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-/** Tests run the compiled CLI as a real process; `npm test` compiles first. */
-export const CLI = join(root, 'dist', 'src', 'cli', 'main.js');
+/** Tests run the CLI as users get it (the bundle `npm run build` makes) as a real process; `npm test` builds first. */
+export const CLI = join(root, 'dist', 'bundle', 'cli', 'chunkswarm.js');
 
 export interface CliResult {
   code: number;
