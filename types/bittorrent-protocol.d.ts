@@ -44,6 +44,10 @@ declare module 'bittorrent-protocol' {
     peerPieces: WirePieceSet;
     /** extension name -> the peer's message id, from the peer's extended handshake. */
     peerExtendedMapping: Record<string, number>;
+    /** Extra keys of our BEP-10 handshake (beside "m"), sent once the peer's handshake arrived. */
+    extendedHandshake: Record<string, unknown>;
+    /** The peer's BEP-10 handshake, bencode-decoded (integers as numbers). */
+    peerExtendedHandshake: Record<string, unknown>;
     /** Our outgoing requests not yet answered. */
     requests: WireRequest[];
     /** The peer's requests we have not answered yet. */

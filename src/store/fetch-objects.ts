@@ -19,13 +19,15 @@ interface PendingTree {
  * `concurrency` requests at a time, depth first, from one work list: memory follows what is in
  * flight and the directories on the way down, not the size of the release. Each distinct object
  * is fetched once however many paths share it (a subtree referenced 16 times in each of 6 levels
- * is 8 objects, not 16^6 requests): a reference to an object under way waits for it.
+ * is 8 objects, not 16^6 requests): a reference to an object under way waits for it. Enough
+ * requests at a time that a directory's files go out together (a peer takes them in batches: see
+ * ObjectClient); each step is a few hundred bytes while it waits.
  */
 export async function fetchObjects(
   root: ObjectHash,
   objects: ObjectStore,
   request: ObjectRequester,
-  concurrency = 48,
+  concurrency = 512,
 ): Promise<{ fetched: number; bytes: number }> {
   const out = { fetched: 0, bytes: 0 };
   const work: Array<{ hash: ObjectHash; tree: boolean; parent: PendingTree | null }> = [{ hash: root, tree: true, parent: null }];

@@ -13,11 +13,18 @@ export type ExtMessage =
   | { type: 'getObject'; id: number; hash: ObjectHash; offset: number }
   | { type: 'object'; id: number; total: number; offset: number; bytes: Uint8Array }
   | { type: 'noObject'; id: number }
+  | { type: 'getObjects'; id: number; hashes: ObjectHash[] }
+  /** The answers to a getObjects, in its order (null: not here); fewer than asked when the rest did not fit. */
+  | { type: 'objects'; id: number; items: Array<Uint8Array | null> }
   | { type: 'space'; release: ReleaseId; have: Bitfield }
   | { type: 'status'; status: NodeStatus }
   | DriftMessage;
 
-const TYPE = { head: 1, getObject: 2, object: 3, noObject: 4, space: 5, status: 6 } as const;
+const TYPE = { head: 1, getObject: 2, object: 3, noObject: 4, space: 5, status: 6, getObjects: 9, objects: 10 } as const;
+/** Objects asked in one getObjects: a release's directory of files goes in a few messages, not one each. */
+export const MAX_BATCH_OBJECTS = 256;
+/** An objects answer's item: its length, or NO_ITEM for an object the peer does not have. */
+const NO_ITEM = 0xffffffff;
 /** How a space message carries its bitfield: the all/none forms keep seeders' and newcomers' messages tiny. */
 const BITS = { raw: 0, all: 1, none: 2 } as const;
 const HASH_BYTES = 32;
@@ -40,6 +47,28 @@ export function encodeMessage(m: ExtMessage): Uint8Array {
       });
     case 'noObject':
       return frame(TYPE.noObject, 4, null, (v) => v.setUint32(1, m.id));
+    case 'getObjects': {
+      if (m.hashes.length > MAX_BATCH_OBJECTS) throw new ChunkswarmError('E_USAGE', `at most ${MAX_BATCH_OBJECTS} objects per request, got ${m.hashes.length}`);
+      return frame(TYPE.getObjects, 6 + HASH_BYTES * m.hashes.length, null, (v, b) => {
+        v.setUint32(1, m.id);
+        v.setUint16(5, m.hashes.length);
+        m.hashes.forEach((h, i) => b.set(hashToBytes(h, 'object hash'), 7 + HASH_BYTES * i));
+      });
+    }
+    case 'objects': {
+      let size = 6;
+      for (const item of m.items) size += 4 + (item?.length ?? 0);
+      return frame(TYPE.objects, size, null, (v, b) => {
+        v.setUint32(1, m.id);
+        v.setUint16(5, m.items.length);
+        let at = 7;
+        for (const item of m.items) {
+          v.setUint32(at, item === null ? NO_ITEM : item.length);
+          if (item !== null) b.set(item, at + 4);
+          at += 4 + (item?.length ?? 0);
+        }
+      });
+    }
     case 'space': {
       const set = m.have.count();
       const mode = set === m.have.length ? BITS.all : set === 0 ? BITS.none : BITS.raw;
@@ -83,6 +112,17 @@ export function decodeMessage(buf: Uint8Array, maxPieces: number): ExtMessage {
     case TYPE.noObject:
       exact(5, 'noObject');
       return { type: 'noObject', id: v.getUint32(1) };
+    case TYPE.getObjects: {
+      need(7, 'getObjects');
+      const count = v.getUint16(5);
+      if (count > MAX_BATCH_OBJECTS) throw malformed(`getObjects of ${count} objects is above the limit of ${MAX_BATCH_OBJECTS}`);
+      exact(7 + HASH_BYTES * count, 'getObjects');
+      const hashes: ObjectHash[] = [];
+      for (let i = 0; i < count; i++) hashes.push(asObjectHash(hex(buf.subarray(7 + HASH_BYTES * i, 7 + HASH_BYTES * (i + 1)))));
+      return { type: 'getObjects', id: v.getUint32(1), hashes };
+    }
+    case TYPE.objects:
+      return decodeObjects(buf, v);
     case TYPE.space:
       return decodeSpace(buf, v, maxPieces);
     case TYPE.status:
@@ -93,6 +133,28 @@ export function decodeMessage(buf: Uint8Array, maxPieces: number): ExtMessage {
     default:
       throw malformed(`unknown message type ${buf[0]}`);
   }
+}
+
+function decodeObjects(buf: Uint8Array, v: DataView): ExtMessage {
+  if (buf.length < 7) throw malformed(`objects message of ${buf.length} bytes is shorter than 7`);
+  const count = v.getUint16(5);
+  if (count > MAX_BATCH_OBJECTS) throw malformed(`objects answer of ${count} items is above the limit of ${MAX_BATCH_OBJECTS}`);
+  const items: Array<Uint8Array | null> = [];
+  let at = 7;
+  for (let i = 0; i < count; i++) {
+    if (at + 4 > buf.length) throw malformed(`objects answer ends inside item ${i} of ${count}`);
+    const len = v.getUint32(at);
+    at += 4;
+    if (len === NO_ITEM) {
+      items.push(null);
+      continue;
+    }
+    if (at + len > buf.length) throw malformed(`objects answer's item ${i} of ${len} bytes runs past its end`);
+    items.push(buf.subarray(at, at + len));
+    at += len;
+  }
+  if (at !== buf.length) throw malformed(`objects answer has ${buf.length - at} bytes after its ${count} items`);
+  return { type: 'objects', id: v.getUint32(1), items };
 }
 
 function decodeSpace(buf: Uint8Array, v: DataView, maxPieces: number): ExtMessage {

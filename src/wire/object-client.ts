@@ -1,6 +1,6 @@
 import { ChunkswarmError, type Clock, type ObjectHash } from '../core/index.js';
 import { DEFAULT_LIMITS, hashBytes } from '../manifest/index.js';
-import type { ExtMessage } from './messages.js';
+import { MAX_BATCH_OBJECTS, type ExtMessage } from './messages.js';
 import { PendingRequests } from './pending.js';
 
 interface Part {
@@ -13,10 +13,24 @@ interface Part {
  * Our object requests to one peer, matched to answers by request id and verified by hash. An
  * object larger than one message (a directory of 10^5 entries) comes in parts, asked one after
  * another by offset, and is verified whole.
+ *
+ * With a peer that takes batches (`batching`), the requests made in one turn of the event loop go
+ * out as getObjects messages of up to MAX_BATCH_OBJECTS hashes, answered by one objects message
+ * each: a release of 10^5 small objects cost one message each way per object, and their framing,
+ * not the objects, was most of a new node's first seconds. Each request keeps its own timeout.
  */
 export class ObjectClient {
   private readonly pending: PendingRequests<number, Part, { hash: ObjectHash; offset: number }>;
   private nextId = 1;
+  /** Whether the peer answers getObjects (it said so in its extended handshake). */
+  batching = false;
+  /** Batched requests by request id, each settled once (answer, error or timeout). */
+  private readonly asked: PendingRequests<number, Uint8Array, { hash: ObjectHash; timeoutMs: number }>;
+  /** Request ids waiting for the end of this turn of the event loop to go out together. */
+  private queue: number[] = [];
+  private flushing = false;
+  /** The request ids of each getObjects sent, in its order, by message id. */
+  private readonly batches = new Map<number, number[]>();
 
   constructor(
     clock: Clock,
@@ -24,9 +38,85 @@ export class ObjectClient {
     private readonly onBadPeer: (reason: string) => void,
   ) {
     this.pending = new PendingRequests(clock);
+    this.asked = new PendingRequests(clock);
   }
 
-  async request(hash: ObjectHash, timeoutMs: number): Promise<Uint8Array> {
+  request(hash: ObjectHash, timeoutMs: number): Promise<Uint8Array> {
+    if (!this.batching) return this.requestAlone(hash, timeoutMs);
+    const id = this.newId();
+    const answer = this.asked.add(id, { hash, timeoutMs }, timeoutMs, () =>
+      new ChunkswarmError('E_TIMEOUT', `peer did not answer the request for object ${hash} within ${timeoutMs} ms`),
+    );
+    this.enqueue([id]);
+    return answer;
+  }
+
+  /**
+   * The answer to getObjects `id`: each item is checked against the hash asked at its place. Items
+   * the answer did not hold (its message was full) are asked again; an object too large for any
+   * answer (none held) is asked alone, in parts.
+   */
+  onObjects(id: number, items: ReadonlyArray<Uint8Array | null>): void {
+    const ids = this.batches.get(id);
+    if (ids === undefined) return; // late after every request of it timed out, or never ours
+    this.batches.delete(id);
+    if (items.length > ids.length) {
+      this.onBadPeer(`answered ${items.length} objects to a request for ${ids.length}`);
+      return;
+    }
+    items.forEach((bytes, i) => {
+      const rid = ids[i]!;
+      const hash = this.asked.meta(rid)?.hash;
+      if (hash === undefined) return;
+      if (bytes === null) return void this.asked.reject(rid, ChunkswarmError.notFound(`object ${hash} on this peer`));
+      const got = hashBytes(bytes);
+      if (got !== hash) {
+        this.asked.reject(rid, ChunkswarmError.hashMismatch('object from peer', hash, got));
+        this.onBadPeer(`sent ${bytes.length} bytes hashing to ${got} for object ${hash}`);
+        return;
+      }
+      this.asked.resolve(rid, bytes);
+    });
+    const rest = ids.slice(items.length).filter((rid) => this.asked.meta(rid) !== undefined);
+    if (items.length > 0) return this.enqueue(rest);
+    const first = rest.shift();
+    if (first !== undefined) {
+      const { hash, timeoutMs } = this.asked.meta(first)!;
+      this.requestAlone(hash, timeoutMs).then(
+        (bytes) => this.asked.resolve(first, bytes),
+        (err: Error) => this.asked.reject(first, err),
+      );
+    }
+    this.enqueue(rest);
+  }
+
+  private enqueue(ids: readonly number[]): void {
+    if (ids.length === 0) return;
+    this.queue.push(...ids);
+    if (this.flushing) return;
+    this.flushing = true;
+    setImmediate(() => {
+      this.flushing = false;
+      const queue = this.queue.filter((rid) => this.asked.meta(rid) !== undefined);
+      this.queue = [];
+      // A batch the peer never answered is forgotten once none of its requests waits for it.
+      for (const [id, ids] of this.batches) if (!ids.some((rid) => this.asked.meta(rid) !== undefined)) this.batches.delete(id);
+      for (let i = 0; i < queue.length; i += MAX_BATCH_OBJECTS) {
+        const ids = queue.slice(i, i + MAX_BATCH_OBJECTS);
+        const id = this.newId();
+        this.batches.set(id, ids);
+        this.send({ type: 'getObjects', id, hashes: ids.map((rid) => this.asked.meta(rid)!.hash) });
+      }
+    });
+  }
+
+  private newId(): number {
+    const id = this.nextId;
+    this.nextId = (this.nextId % 0xffffffff) + 1;
+    return id;
+  }
+
+  private async requestAlone(hash: ObjectHash, timeoutMs: number): Promise<Uint8Array> {
     const first = await this.part(hash, 0, timeoutMs);
     let whole = first.bytes;
     if (first.total !== first.bytes.length) {
@@ -55,8 +145,7 @@ export class ObjectClient {
   }
 
   private part(hash: ObjectHash, offset: number, timeoutMs: number): Promise<Part> {
-    const id = this.nextId;
-    this.nextId = (this.nextId % 0xffffffff) + 1;
+    const id = this.newId();
     const answer = this.pending.add(id, { hash, offset }, timeoutMs, () =>
       new ChunkswarmError('E_TIMEOUT', `peer did not answer the request for object ${hash} (from byte ${offset}) within ${timeoutMs} ms`),
     );
@@ -82,5 +171,8 @@ export class ObjectClient {
 
   failAll(err: ChunkswarmError): void {
     this.pending.rejectAll(err);
+    this.asked.rejectAll(err);
+    this.batches.clear();
+    this.queue = [];
   }
 }

@@ -19,6 +19,8 @@ const SPACE_HEADER_BYTES = 1 + 32 + 4 + 1;
 const NOT_TRACKED = { get: () => false, set: () => undefined };
 /** Piece answers on their way to the stream at once, in pieces of the largest size. */
 const PIECES_IN_FLIGHT = 2;
+/** The key of our extended handshake saying that we answer getObjects (older nodes do not; see ObjectClient). */
+const OBJECT_BATCHES = 'chunkswarm_batches';
 
 /**
  * One connection to one peer: bittorrent-protocol over an authenticated duplex stream, plus our
@@ -89,6 +91,7 @@ export class PeerWire implements WireControl {
     });
     this.wire.peerPieces = NOT_TRACKED;
     this.wire.use(extensionClass((payload) => this.onExtMessage(payload)));
+    this.wire.extendedHandshake[OBJECT_BATCHES] = 1;
     this.listenToWire();
     this.link = new StreamLink(this.stream, this.wire, this.guard, {
       problem: (why) => this.fail(why),
@@ -282,6 +285,7 @@ export class PeerWire implements WireControl {
       return;
     }
     this.isReady = true;
+    this.objects.batching = this.wire.peerExtendedHandshake[OBJECT_BATCHES] === 1;
     this.handshakeTimer?.cancel();
     this.sendSpace(); // carries every have() made before now
     for (const payload of this.outbox) this.wire.extended(EXTENSION_NAME, payload);
@@ -322,6 +326,12 @@ export class PeerWire implements WireControl {
         break;
       case 'noObject':
         this.objects.onNoObject(m.id);
+        break;
+      case 'getObjects':
+        this.responder.onGetObjects(m.id, m.hashes);
+        break;
+      case 'objects':
+        this.objects.onObjects(m.id, m.items);
         break;
       case 'space': {
         const moved = this.remote?.info.release !== m.release;

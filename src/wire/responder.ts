@@ -32,6 +32,9 @@ export interface ResponderContext {
 // With BEP-6 on, answering the library's respond() with an error sends a reject.
 /** Type byte, request id, total and offset (see messages.ts). */
 const OBJECT_HEADER_BYTES = 13;
+/** Type byte, message id and item count of an objects answer; then each item's length before its bytes. */
+const OBJECTS_HEADER_BYTES = 7;
+const OBJECT_ITEM_BYTES = 4;
 /** Parts of a large object stay well below the message limit, so they interleave with pieces. */
 const OBJECT_PART_BYTES = 4 << 20;
 const DECLINE = new Error('declined');
@@ -74,6 +77,17 @@ export class Responder {
     void this.serveObject(id, hash, offset);
   }
 
+  /** A batch counts as one request outstanding: it is at most MAX_BATCH_OBJECTS reads, answered in one message. */
+  onGetObjects(id: number, hashes: readonly ObjectHash[]): void {
+    const { wire, limits } = this.d;
+    if (wire.peerRequests.length + this.objectsInFlight >= limits.maxOutstanding) {
+      this.d.abuse(`more than ${limits.maxOutstanding} requests outstanding`);
+      this.d.send({ type: 'objects', id, items: hashes.map(() => null) });
+      return;
+    }
+    void this.serveObjects(id, hashes);
+  }
+
   private async servePiece(space: LocalSpace, index: number, length: number, respond: WireRespond): Promise<void> {
     const { room, model, wire } = this.d;
     // A request stays outstanding (and counts against the peer's limit) until the answers before
@@ -104,6 +118,33 @@ export class Responder {
     } finally {
       if (!sent) room.give(length);
     }
+  }
+
+  /**
+   * The objects asked, in order, as many as one message holds: the peer asks for the rest again
+   * (and for an object too large to share a message, alone, in parts).
+   */
+  private async serveObjects(id: number, hashes: readonly ObjectHash[]): Promise<void> {
+    this.objectsInFlight++;
+    const items: Array<Uint8Array | null> = [];
+    let room = Math.min(OBJECT_PART_BYTES, this.d.limits.maxMessageBytes) - OBJECTS_HEADER_BYTES;
+    try {
+      for (const hash of hashes) {
+        let bytes: Uint8Array | null = null;
+        try {
+          bytes = await this.d.model.getObject(hash);
+        } catch (err) {
+          if (!this.d.isClosed()) this.d.model.error(ChunkswarmError.fromSystem(err, `reading object ${hash} for a peer`));
+        }
+        room -= OBJECT_ITEM_BYTES + (bytes?.length ?? 0);
+        if (room < 0) break;
+        items.push(bytes);
+        if (bytes !== null) this.objectsServed++;
+      }
+    } finally {
+      this.objectsInFlight--;
+    }
+    if (!this.d.isClosed()) this.d.send({ type: 'objects', id, items });
   }
 
   /** One part of an object: as much from `offset` as one message holds (a large tree takes several). */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Bitfield, ManualClock, isChunkswarmError } from '../../src/core/index.js';
+import { Bitfield, ManualClock, asObjectHash, isChunkswarmError } from '../../src/core/index.js';
 import { PeerWire, clusterInfoHash, encodeMessage, wirePeerId } from '../../src/wire/index.js';
 import {
   CLUSTER,
@@ -157,6 +157,22 @@ describe('PeerWire against a misbehaving peer', () => {
     expect(abuse).toEqual([1, 2, 3]);
     expect(r.wire.stats()).toMatchObject({ abuseCount: 3, peerRequestsInFlight: n });
     expect(r.model.reads.length).toBe(n);
+  });
+
+  it('answers getObjects past the outstanding limit with nothing, and counts abuse', async () => {
+    const r = rig();
+    await r.wire.ready();
+    const n = LIMITS.maxOutstandingRequestsFromPeer;
+    r.model.getObject = () => new Promise(() => undefined);
+    const abuse: number[] = [];
+    r.model.on('abuse', (_why, count) => abuse.push(count));
+    const hash = asObjectHash('cd'.repeat(32));
+    r.raw.write(Buffer.concat([...Array(n + 2).keys()].map((id) => extFrame(OUR_EXT_ID, encodeMessage({ type: 'getObjects', id, hashes: [hash, hash] })))));
+    await waitFor(() => abuse.length === 2);
+    expect(abuse).toEqual([1, 2]);
+    // The two refused batches are answered at once, every item absent, so the peer asks elsewhere.
+    await waitFor(() => Buffer.concat(r.received).includes(Buffer.from([10, 0, 0, 0, n + 1, 0, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])));
+    expect(r.wire.closed).toBe(false);
   });
 });
 

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Bitfield, asObjectHash, asReleaseId, isChunkswarmError } from '../../src/core/index.js';
 import { clusterInfoHash, decodeMessage, encodeMessage, type ExtMessage } from '../../src/wire/index.js';
 import { FrameGuard } from '../../src/wire/frame-guard.js';
+import { MAX_BATCH_OBJECTS } from '../../src/wire/messages.js';
 import { CLUSTER, btFrame, extFrame, handshakeBytes } from './wire-fixtures.js';
 
 const hex64 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex'));
@@ -21,6 +22,10 @@ const message: fc.Arbitrary<ExtMessage> = fc.oneof(
     .tuple(fc.nat({ max: 0xffffffff }), fc.uint8Array({ maxLength: 300 }), fc.nat({ max: 1 << 30 }), fc.nat({ max: 1 << 30 }))
     .map(([id, bytes, offset, extra]) => ({ type: 'object' as const, id, total: offset + bytes.length + extra, offset, bytes })),
   fc.nat({ max: 0xffffffff }).map((id) => ({ type: 'noObject' as const, id })),
+  fc.tuple(fc.nat({ max: 0xffffffff }), fc.array(hex64, { maxLength: 20 })).map(([id, hs]) => ({ type: 'getObjects' as const, id, hashes: hs.map(asObjectHash) })),
+  fc
+    .tuple(fc.nat({ max: 0xffffffff }), fc.array(fc.option(fc.uint8Array({ maxLength: 100 }), { nil: null }), { maxLength: 20 }))
+    .map(([id, items]) => ({ type: 'objects' as const, id, items })),
   fc.tuple(hex64, bitfield).map(([r, have]) => ({ type: 'space' as const, release: asReleaseId(r), have })),
   fc.dictionary(fc.string({ maxLength: 8 }), fc.oneof(fc.integer(), fc.string(), fc.boolean())).map((status) => ({ type: 'status' as const, status })),
 );
@@ -51,6 +56,18 @@ describe('extension messages', () => {
         }
       }),
     );
+  });
+
+  it('refuses batches above MAX_BATCH_OBJECTS and answers whose items do not add up', () => {
+    const tooMany = Buffer.alloc(7 + 32 * (MAX_BATCH_OBJECTS + 1));
+    tooMany[0] = 9;
+    tooMany.writeUInt16BE(MAX_BATCH_OBJECTS + 1, 5);
+    expect(() => decodeMessage(tooMany, 1000)).toThrow(/above the limit of 256/);
+    const answer = Buffer.from(encodeMessage({ type: 'objects', id: 1, items: [new Uint8Array(10), null] }));
+    expect(() => decodeMessage(answer.subarray(0, answer.length - 1), 1000)).toThrow(/runs past its end|ends inside/);
+    expect(() => decodeMessage(Buffer.concat([answer, Buffer.from([0])]), 1000)).toThrow(/after its 2 items/);
+    const asked = Buffer.from(encodeMessage({ type: 'getObjects', id: 1, hashes: [asObjectHash('ab'.repeat(32))] }));
+    expect(() => decodeMessage(asked.subarray(0, asked.length - 1), 1000)).toThrow(/expected 39/);
   });
 
   it('refuses a space larger than maxPieces even when sent as all-set', () => {

@@ -271,6 +271,15 @@ describe('PeerWire objects, heads and status', () => {
     expect(a.stats().objectsServed).toBe(1);
   });
 
+  it('objects asked together travel in batches; what one answer cannot hold (LIMITS: 1 MiB) comes in the next', async () => {
+    const { a, b, modelA } = await pair();
+    const objs = Array.from({ length: 40 }, (_, k) => new Uint8Array(40 * 1024).map((_, i) => (i * 13 + k) & 0xff));
+    const hashes = objs.map((o) => modelA.addObject(o));
+    const got = await Promise.all(hashes.map((h) => b.requestObject(h, 2000)));
+    expect(got.every((g, k) => Buffer.from(g).equals(Buffer.from(objs[k]!)))).toBe(true);
+    expect(a.stats().objectsServed).toBe(40);
+  });
+
   it('times out an unanswered object request', async () => {
     const clock = new ManualClock();
     const { b, modelA } = await pair({ clock });
