@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { ChunkswarmError, type ObjectHash } from '../core/index.js';
-import { verifyRelease, type ChunkRef, type SignedRelease } from '../manifest/index.js';
+import { objectHash, verifyRelease, type ChunkRef, type SignedRelease } from '../manifest/index.js';
 import { ChunkIndex, fetchObjects, ObjectStore, ReleaseStore } from '../store/index.js';
 import type { ChunkSlot } from './plan.js';
 import { readVerified } from './stage-fs.js';
@@ -28,11 +28,14 @@ export async function importFromDataDir(o: {
   const otherObjects = new ObjectStore(other.objectsDir);
   const release = await other.head(o.version);
   verifyRelease(release, o.publisherKey);
-  // Its file objects in one read where it has the release's pack; putBytes checks each anyway.
+  // Its file objects in one read where it has the release's pack, each checked here (a pack's
+  // records are not; getBytes checks what it reads).
   const packed = otherObjects.packBytes(release.body.root);
   await fetchObjects(release.body.root, o.objects, async (hash: ObjectHash) => {
     const bytes = packed?.get(hash) ?? (await otherObjects.getBytes(hash));
     if (!bytes) throw ChunkswarmError.notFound(`object ${hash} of release ${o.version} in ${o.from}`);
+    const got = objectHash(bytes);
+    if (got !== hash) throw ChunkswarmError.hashMismatch(`object of release ${o.version} in ${o.from}`, hash, got);
     return bytes;
   });
   await o.releases.saveHead(release);

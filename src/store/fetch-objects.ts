@@ -2,13 +2,18 @@ import { ChunkswarmError, type ObjectHash } from '../core/index.js';
 import { decodeObject, type TreeObject } from '../manifest/index.js';
 import type { ObjectStore } from './object-store.js';
 
-/** Asks a source (the swarm, another data directory) for one object's bytes. */
+/**
+ * Asks a source (the swarm, another data directory) for one object's bytes, checked to hash to
+ * `hash`: the wire checks what each peer sends (to drop the one that lied), so the store does not
+ * hash them a second time.
+ */
 export type ObjectRequester = (hash: ObjectHash) => Promise<Uint8Array>;
 
 /** A tree object fetched, stored once all of its children are. */
 interface PendingTree {
   hash: ObjectHash;
   raw: Uint8Array;
+  tree: TreeObject;
   children: number;
 }
 
@@ -38,7 +43,7 @@ export async function fetchObjects(
   const stored = async (hash: ObjectHash): Promise<void> => {
     const waiting = underWay.get(hash) ?? [];
     underWay.delete(hash);
-    for (const t of waiting) if (t && --t.children === 0) await objects.putBytes(t.raw, t.hash).then(() => stored(t.hash));
+    for (const t of waiting) if (t && --t.children === 0) await objects.putVerified(t.raw, t.hash, t.tree).then(() => stored(t.hash));
   };
   const step = async (task: (typeof work)[number]): Promise<void> => {
     const waiting = underWay.get(task.hash);
@@ -49,17 +54,17 @@ export async function fetchObjects(
     out.fetched++;
     out.bytes += raw.length;
     if (!task.tree) {
-      await objects.putBytes(raw, task.hash);
+      await objects.putVerified(raw, task.hash);
       return stored(task.hash);
     }
     const tree = decodeObject(raw);
     if (tree.kind !== 'tree') throw ChunkswarmError.badObject(`${task.hash} should be a tree object, a peer sent a ${tree.kind}`);
-    const children = (tree as TreeObject).entries.filter((e) => e.type !== 'symlink');
+    const children = tree.entries.filter((e) => e.type !== 'symlink');
     if (children.length === 0) {
-      await objects.putBytes(raw, task.hash);
+      await objects.putVerified(raw, task.hash, tree);
       return stored(task.hash);
     }
-    const node: PendingTree = { hash: task.hash, raw, children: children.length };
+    const node: PendingTree = { hash: task.hash, raw, tree, children: children.length };
     for (const e of children) work.push({ hash: e.hash!, tree: e.type === 'dir', parent: node });
   };
   await new Promise<void>((resolve, reject) => {

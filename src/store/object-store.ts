@@ -91,6 +91,15 @@ export class ObjectStore {
     return this.accept(bytes, expected ?? null, false);
   }
 
+  /**
+   * putBytes for bytes the caller has just checked against `hash` (fetchObjects' requesters do:
+   * the wire, to tell which peer lied): decoded and stored without hashing them again. `decoded`:
+   * the object, where the caller decoded it already.
+   */
+  async putVerified(bytes: Uint8Array, hash: ObjectHash, decoded?: ManifestObject): Promise<ObjectHash> {
+    return this.write(hash, bytes, decoded ?? decodeObject(bytes), false);
+  }
+
   /** putBytes; `replace`: stored even where a copy is (one found damaged). */
   private async accept(bytes: Uint8Array, expected: ObjectHash | null, replace: boolean): Promise<ObjectHash> {
     const hash = objectHash(bytes);
