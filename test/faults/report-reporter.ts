@@ -18,6 +18,7 @@ const EXISTING: Array<{ file: string; kind: FaultMeta['kind']; group: string; na
   { file: 'test/unit/manifest-encoding.test.ts', kind: 'bad-input', group: 'objects', name: /decoding rejects|encoding refuses|rejects unsafe names/ },
   { file: 'test/unit/manifest-fuzz.test.ts', kind: 'bad-input', group: 'objects (fuzz properties)', name: /random|mutated/ },
   { file: 'test/integration/deploy-unsafe.test.ts', kind: 'bad-input', group: 'objects (staging)' },
+  { file: 'test/integration/source-data-pack.test.ts', kind: 'bad-input', group: 'objects', name: /refused by hash/ },
   { file: 'test/unit/wire-abuse.test.ts', kind: 'bad-input', group: 'peers', name: /drops|refuses|counts abuse/ },
   { file: 'test/integration/swarm-connect.test.ts', kind: 'bad-input', group: 'peers', name: /authenticates members only|rejects malformed|refuses to start/ },
   { file: 'test/unit/config.test.ts', kind: 'bad-input', group: 'config', name: /names the bad field|refused when readable/ },
