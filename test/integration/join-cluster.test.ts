@@ -42,6 +42,8 @@ describe('joining with a token, and removing (publisher + 3 followers enforcing 
   const frontends = () => cluster.followers.filter((f) => f !== joiner);
 
   it('a joined node is admitted everywhere and goes live from its peers while the publisher is down', async () => {
+    // status.json comes with serve's first tick, which a fast rollout can beat.
+    await cluster.waitFor('the publisher to report its membership', async () => (await membershipVersion(cluster.publisher)) !== null, 10_000);
     const before = (await membershipVersion(cluster.publisher))!;
     expect(before).toBe(3);
     joiner = await cluster.joinFollower('joiner', { name: 'web-4' });
