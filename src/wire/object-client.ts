@@ -3,6 +3,13 @@ import { DEFAULT_LIMITS, hashBytes } from '../manifest/index.js';
 import { MAX_BATCH_OBJECTS, type ExtMessage } from './messages.js';
 import { PendingRequests } from './pending.js';
 
+/**
+ * Single requests under way at once to a peer that does not take batches: what fetchObjects kept
+ * under way before batches, below the peers' default limit of 64 outstanding requests (an older
+ * node counts each request past its limit as abuse).
+ */
+const MAX_SINGLES = 48;
+
 interface Part {
   total: number;
   offset: number;
@@ -31,6 +38,9 @@ export class ObjectClient {
   private flushing = false;
   /** The request ids of each getObjects sent, in its order, by message id. */
   private readonly batches = new Map<number, number[]>();
+  /** Single requests under way, and those waiting for one of them to end (no batches). */
+  private singles = 0;
+  private readonly waiting: Array<{ go: () => void; fail: (err: Error) => void }> = [];
 
   constructor(
     clock: Clock,
@@ -42,7 +52,7 @@ export class ObjectClient {
   }
 
   request(hash: ObjectHash, timeoutMs: number): Promise<Uint8Array> {
-    if (!this.batching) return this.requestAlone(hash, timeoutMs);
+    if (!this.batching) return this.single(hash, timeoutMs);
     const id = this.newId();
     const answer = this.asked.add(id, { hash, timeoutMs }, timeoutMs, () =>
       new ChunkswarmError('E_TIMEOUT', `peer did not answer the request for object ${hash} within ${timeoutMs} ms`),
@@ -110,6 +120,17 @@ export class ObjectClient {
     });
   }
 
+  private async single(hash: ObjectHash, timeoutMs: number): Promise<Uint8Array> {
+    if (this.singles >= MAX_SINGLES) await new Promise<void>((go, fail) => this.waiting.push({ go, fail }));
+    this.singles++;
+    try {
+      return await this.requestAlone(hash, timeoutMs);
+    } finally {
+      this.singles--;
+      this.waiting.shift()?.go();
+    }
+  }
+
   private newId(): number {
     const id = this.nextId;
     this.nextId = (this.nextId % 0xffffffff) + 1;
@@ -174,5 +195,6 @@ export class ObjectClient {
     this.asked.rejectAll(err);
     this.batches.clear();
     this.queue = [];
+    for (const w of this.waiting.splice(0)) w.fail(err);
   }
 }

@@ -77,14 +77,21 @@ describe('object requests in batches', () => {
     expect(Buffer.from(await answer).equals(Buffer.from(big))).toBe(true);
   });
 
-  it('keeps to one getObject per object with a peer that does not take batches', async () => {
+  it('keeps to one getObject per object, at most 48 under way, with a peer that does not take batches', async () => {
     const { c, sent } = client(false);
-    const objs = objectsOf(3);
+    const objs = objectsOf(50);
     const answers = objs.map((o) => c.request(o.hash, 1000));
     await turn();
-    expect(sent.map((m) => m.type)).toEqual(['getObject', 'getObject', 'getObject']);
-    sent.forEach((m, i) => m.type === 'getObject' && c.onObject(m.id, objs[i]!.bytes.length, 0, objs[i]!.bytes));
-    expect((await Promise.all(answers)).length).toBe(3);
+    // An older node counts requests past its limit (64 by default) as abuse.
+    expect(sent.map((m) => m.type)).toEqual(Array(48).fill('getObject'));
+    for (let i = 0; i < sent.length; i++) {
+      const m = sent[i] as Extract<ExtMessage, { type: 'getObject' }>;
+      const o = objs.find((x) => x.hash === m.hash)!;
+      c.onObject(m.id, o.bytes.length, 0, o.bytes);
+      await turn();
+    }
+    expect(sent).toHaveLength(50);
+    expect((await Promise.all(answers)).length).toBe(50);
   });
 
   it('times out each request on its own clock, and ignores an answer that comes after', async () => {
