@@ -28,14 +28,18 @@ export async function importFromDataDir(o: {
   const otherObjects = new ObjectStore(other.objectsDir);
   const release = await other.head(o.version);
   verifyRelease(release, o.publisherKey);
-  // Its file objects in one read where it has the release's pack, each checked here (a pack's
-  // records are not; getBytes checks what it reads).
+  // Its file objects in one read where it has the release's pack. fetchObjects takes them as
+  // checked: a pack's records are checked here, what getBytes reads it checks itself.
   const packed = otherObjects.packBytes(release.body.root);
   await fetchObjects(release.body.root, o.objects, async (hash: ObjectHash) => {
-    const bytes = packed?.get(hash) ?? (await otherObjects.getBytes(hash));
+    const fromPack = packed?.get(hash);
+    if (fromPack) {
+      const got = objectHash(fromPack);
+      if (got !== hash) throw ChunkswarmError.hashMismatch(`object of release ${o.version} in ${o.from}'s pack`, hash, got);
+      return fromPack;
+    }
+    const bytes = await otherObjects.getBytes(hash);
     if (!bytes) throw ChunkswarmError.notFound(`object ${hash} of release ${o.version} in ${o.from}`);
-    const got = objectHash(bytes);
-    if (got !== hash) throw ChunkswarmError.hashMismatch(`object of release ${o.version} in ${o.from}`, hash, got);
     return bytes;
   });
   await o.releases.saveHead(release);

@@ -191,8 +191,8 @@ export class ObjectStore {
 
   /**
    * The encoded objects of a valid pack by hash (views of one read), unchecked one by one: for a
-   * reader that checks each against its hash anyway (putBytes), as an import from another data
-   * directory does. Null if there is no valid pack; a damaged one is left alone (it may be another
+   * reader that checks each against its hash itself, as an import from another data directory
+   * does. Null if there is no valid pack; a damaged one is left alone (it may be another
    * node's, or on a read-only mount).
    */
   packBytes(name: string): Map<string, Uint8Array> | null {

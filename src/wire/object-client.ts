@@ -79,13 +79,11 @@ export class ObjectClient {
       const hash = this.asked.meta(rid)?.hash;
       if (hash === undefined) return;
       if (bytes === null) return void this.asked.reject(rid, ChunkswarmError.notFound(`object ${hash} on this peer`));
-      const got = hashBytes(bytes);
-      if (got !== hash) {
-        this.asked.reject(rid, ChunkswarmError.hashMismatch('object from peer', hash, got));
-        this.onBadPeer(`sent ${bytes.length} bytes hashing to ${got} for object ${hash}`);
-        return;
-      }
-      this.asked.resolve(rid, bytes);
+      const wrong = mismatch(hash, bytes);
+      if (wrong === null) return void this.asked.resolve(rid, bytes);
+      // Settled before the peer is dropped, which fails whatever is still pending with E_CLOSED.
+      this.asked.reject(rid, wrong.error);
+      this.onBadPeer(wrong.reason);
     });
     const rest = ids.slice(items.length).filter((rid) => this.asked.meta(rid) !== undefined);
     if (items.length > 0) return this.enqueue(rest);
@@ -157,12 +155,10 @@ export class ObjectClient {
         offset += p.bytes.length;
       }
     }
-    const got = hashBytes(whole);
-    if (got !== hash) {
-      this.onBadPeer(`sent ${whole.length} bytes hashing to ${got} for object ${hash}`);
-      throw ChunkswarmError.hashMismatch(`object from peer`, hash, got);
-    }
-    return whole;
+    const wrong = mismatch(hash, whole);
+    if (wrong === null) return whole;
+    this.onBadPeer(wrong.reason);
+    throw wrong.error;
   }
 
   private part(hash: ObjectHash, offset: number, timeoutMs: number): Promise<Part> {
@@ -197,4 +193,11 @@ export class ObjectClient {
     this.queue = [];
     for (const w of this.waiting.splice(0)) w.fail(err);
   }
+}
+
+/** Why bytes a peer sent are not object `hash`, or null: the one check a fetched object gets. */
+function mismatch(hash: ObjectHash, bytes: Uint8Array): { error: ChunkswarmError; reason: string } | null {
+  const got = hashBytes(bytes);
+  if (got === hash) return null;
+  return { error: ChunkswarmError.hashMismatch('object from peer', hash, got), reason: `sent ${bytes.length} bytes hashing to ${got} for object ${hash}` };
 }

@@ -130,12 +130,7 @@ export class Responder {
     let room = Math.min(OBJECT_PART_BYTES, this.d.limits.maxMessageBytes) - OBJECTS_HEADER_BYTES;
     try {
       for (const hash of hashes) {
-        let bytes: Uint8Array | null = null;
-        try {
-          bytes = await this.d.model.getObject(hash);
-        } catch (err) {
-          if (!this.d.isClosed()) this.d.model.error(ChunkswarmError.fromSystem(err, `reading object ${hash} for a peer`));
-        }
+        const bytes = await this.readObject(hash);
         room -= OBJECT_ITEM_BYTES + (bytes?.length ?? 0);
         if (room < 0) break;
         items.push(bytes);
@@ -150,11 +145,9 @@ export class Responder {
   /** One part of an object: as much from `offset` as one message holds (a large tree takes several). */
   private async serveObject(id: number, hash: ObjectHash, offset: number): Promise<void> {
     this.objectsInFlight++;
-    let bytes: Uint8Array | null = null;
+    let bytes: Uint8Array | null;
     try {
-      bytes = await this.d.model.getObject(hash);
-    } catch (err) {
-      if (!this.d.isClosed()) this.d.model.error(ChunkswarmError.fromSystem(err, `reading object ${hash} for a peer`));
+      bytes = await this.readObject(hash);
     } finally {
       this.objectsInFlight--;
     }
@@ -166,5 +159,15 @@ export class Responder {
     if (offset === 0) this.objectsServed++;
     const part = bytes.subarray(offset, offset + Math.min(OBJECT_PART_BYTES, this.d.limits.maxMessageBytes - OBJECT_HEADER_BYTES));
     this.d.send({ type: 'object', id, total: bytes.length, offset, bytes: part });
+  }
+
+  /** An object's bytes for a peer, or null if absent or unreadable (the failure goes to the model). */
+  private async readObject(hash: ObjectHash): Promise<Uint8Array | null> {
+    try {
+      return await this.d.model.getObject(hash);
+    } catch (err) {
+      if (!this.d.isClosed()) this.d.model.error(ChunkswarmError.fromSystem(err, `reading object ${hash} for a peer`));
+      return null;
+    }
   }
 }
