@@ -182,6 +182,11 @@ export class PieceLayout {
     return f < 0 ? null : { path: this.paths[f]!, offset: this.linkedOffset[k]! };
   }
 
+  /** Whether a file of this node holds chunk k: a linked file of the tree, or a clean one outside it. */
+  onNode(k: number): boolean {
+    return this.linkedFile[k]! >= 0 || this.locals.has(k);
+  }
+
   /** A clean file outside the tree holding chunk k (absolute path), or null. */
   local(k: number): ChunkSlot | null {
     return this.locals.get(k) ?? null;

@@ -3,7 +3,7 @@ import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BytesCache, ChunkswarmError, isChunkswarmError, systemClock, type Clock, type ReleaseId } from '../core/index.js';
-import { releaseId, type ChunkRef, type FileObject, type Piece, type SignedRelease } from '../manifest/index.js';
+import { rangeFits, readPieceRange, releaseId, wholePiece, type ChunkRef, type FileObject, type Piece, type PieceRange, type SignedRelease } from '../manifest/index.js';
 import { OpenFiles, removeTree, syncFilesystem, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
 import { previousChunks } from './donors.js';
 import type { ChunkSource } from './local-source.js';
@@ -86,6 +86,8 @@ export class Stager {
    * a read and a re-hash of every byte, a quarter of what serving a piece costs.
    */
   private readonly received = new BytesCache<number>(RECEIVED_PIECE_BYTES);
+  /** Pieces to fetch whole: a chunk outside the part fetched was no longer in this node's files. */
+  private readonly fetchWhole = new Set<number>();
   private readonly flushPieces: number;
   private readonly flushMs: number;
   private readonly clock: Clock;
@@ -184,11 +186,38 @@ export class Stager {
   }
 
   /**
-   * Verifies a piece from the network, chunk by chunk (the one check its bytes get), and writes
-   * each chunk wherever it occurs in the release. Returns false if the piece was already there.
-   * E_HASH_MISMATCH: the bytes are not the piece.
+   * The part of piece `index` this node must fetch: the span from the first to the last chunk that
+   * is written into the tree and that no file of this node holds (an update links the unchanged
+   * files, whose chunks fill most of the piece), or the whole piece.
    */
-  async writePiece(index: number, bytes: Uint8Array): Promise<boolean> {
+  wantedRange(index: number): PieceRange {
+    const piece = this.pieceAt(index);
+    if (this.fetchWhole.has(index)) return wholePiece(piece);
+    const first = this.layout.first(index);
+    let from = -1;
+    let to = 0;
+    let at = 0;
+    for (let j = 0; j < piece.chunks.length; j++) {
+      const k = first + j;
+      const size = piece.chunks[j]!.size;
+      if (this.layout.hasWrites(k) && !this.layout.onNode(k)) {
+        if (from < 0) from = at;
+        to = at + size;
+      }
+      at += size;
+    }
+    return from < 0 ? wholePiece(piece) : { offset: from, length: to - from };
+  }
+
+  /**
+   * Verifies a piece from the network, or the part of it from `offset` that wantedRange() named,
+   * chunk by chunk (the one check its bytes get), and writes each chunk wherever it occurs in the
+   * release; the chunks outside a part come from this node's files, verified. Returns false if the
+   * piece was already there. E_HASH_MISMATCH: the bytes are not the piece (or that part of it).
+   * E_NOT_FOUND: a chunk outside the part is no longer on this node (a file edited meanwhile):
+   * the piece is to be fetched again, whole.
+   */
+  async writePiece(index: number, bytes: Uint8Array, offset = 0): Promise<boolean> {
     const piece = this.pieceAt(index);
     if (getBit(this.done, index)) return false;
     const busy = this.inFlight.get(index);
@@ -196,14 +225,45 @@ export class Stager {
       await busy;
       return false;
     }
-    if (bytes.length !== piece.size) throw ChunkswarmError.hashMismatch(`piece ${index}`, `${piece.size} bytes`, `${bytes.length} bytes`);
-    const parts: Uint8Array[] = [];
-    let offset = 0;
-    for (const c of piece.chunks) {
-      const part = bytes.subarray(offset, (offset += c.size));
-      const got = createHash('sha256').update(part).digest('hex');
-      if (got !== c.hash) throw ChunkswarmError.hashMismatch(`piece ${index}, chunk ${parts.length}`, c.hash, got);
-      parts.push(part);
+    const whole = offset === 0 && bytes.length === piece.size;
+    if (!whole && !rangeFits(piece, { offset, length: bytes.length })) {
+      throw ChunkswarmError.hashMismatch(`piece ${index}`, `${piece.size} bytes`, `${bytes.length} bytes at ${offset}`);
+    }
+    const end = offset + bytes.length;
+    const first = this.layout.first(index);
+    const parts: Array<Uint8Array | null> = [];
+    let at = 0;
+    for (let j = 0; j < piece.chunks.length; j++) {
+      const c = piece.chunks[j]!;
+      const start = at;
+      at += c.size;
+      if (start >= offset && at <= end) {
+        const part = bytes.subarray(start - offset, at - offset);
+        const got = createHash('sha256').update(part).digest('hex');
+        if (got !== c.hash) throw ChunkswarmError.hashMismatch(`piece ${index}, chunk ${j}`, c.hash, got);
+        parts.push(part);
+      } else if (start < end && at > offset) {
+        throw new ChunkswarmError('E_HASH_MISMATCH', `piece ${index}: ${bytes.length} bytes at ${offset} cut chunk ${j} (a part of a piece is whole chunks)`);
+      } else parts.push(null);
+    }
+    for (let j = 0; j < parts.length; j++) {
+      const k = first + j;
+      if (parts[j] === null && this.layout.hasWrites(k) && !this.layout.onNode(k)) {
+        throw new ChunkswarmError('E_HASH_MISMATCH', `piece ${index}: ${bytes.length} bytes at ${offset} lack chunk ${j}, which no file of this node holds`);
+      }
+    }
+    // Only after the received bytes proved right: a failure here is this node's, not the peer's.
+    for (let j = 0; j < parts.length; j++) {
+      if (parts[j] !== null || !this.layout.hasWrites(first + j)) continue;
+      const local = this.localChunk(first + j, piece.chunks[j]!);
+      if (!local) {
+        this.fetchWhole.add(index);
+        throw new ChunkswarmError(
+          'E_NOT_FOUND',
+          `chunk ${j} of piece ${index} of release ${this.version} is no longer in this node's files (changed since staging began): the piece will be fetched whole`,
+        );
+      }
+      parts[j] = local;
     }
     const work = Promise.resolve().then(() => this.store(index, parts));
     this.inFlight.set(index, work);
@@ -212,33 +272,30 @@ export class Stager {
     } finally {
       this.inFlight.delete(index);
     }
-    this.received.set(index, bytes);
+    if (whole) this.received.set(index, bytes);
     this.written++;
     if (this.pending >= this.flushPieces || this.clock.now() - this.lastFlush >= this.flushMs) await this.flush();
     return true;
   }
 
   /**
-   * A piece's bytes for a peer: as received lately, or read back from disk and re-hashed chunk by
-   * chunk; null if absent or damaged. `alloc`: where to put them (a buffer the connection lends,
-   * see WireStore.readPiece).
+   * A piece's bytes for a peer, or `range` of them: as received lately, or read back from disk and
+   * re-hashed chunk by chunk; null if absent, damaged or outside the piece. `alloc`: where to put
+   * them (a buffer the connection lends, see WireStore.readPiece).
    */
-  async readPiece(index: number, alloc?: (size: number) => Uint8Array): Promise<Uint8Array | null> {
+  async readPiece(index: number, alloc?: (size: number) => Uint8Array, range?: PieceRange): Promise<Uint8Array | null> {
     const piece = this.pieceAt(index);
-    if (!getBit(this.done, index)) return null;
-    const out = alloc ? alloc(piece.size) : Buffer.allocUnsafe(piece.size);
+    const r = range ?? wholePiece(piece);
+    if (!getBit(this.done, index) || !rangeFits(piece, r)) return null;
+    const out = alloc ? alloc(r.length) : Buffer.allocUnsafe(r.length);
     const received = this.received.get(index);
     if (received) {
-      out.set(received);
+      out.set(received.subarray(r.offset, r.offset + r.length));
       return out;
     }
     // Each chunk read straight into its place: no per-chunk buffers to join.
-    let at = 0;
-    for (let j = 0; j < piece.chunks.length; j++) {
-      const c = piece.chunks[j]!;
-      if (!this.stagedChunk(this.layout.first(index) + j, c, out.subarray(at, (at += c.size)))) return null;
-    }
-    return out;
+    const first = this.layout.first(index);
+    return (await readPieceRange(piece, r, out, (j, into) => this.stagedChunk(first + j, piece.chunks[j]!, into) !== null)) ? out : null;
   }
 
   /**

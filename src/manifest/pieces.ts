@@ -12,6 +12,58 @@ export interface Piece {
   chunks: readonly ChunkRef[];
 }
 
+/**
+ * A byte range of one piece: what a request asks for (BitTorrent's begin and length). A node that
+ * holds most of a piece already (an update: the unchanged files' chunks are linked, not fetched)
+ * asks only for the span of the chunks it lacks.
+ */
+export interface PieceRange {
+  offset: number;
+  length: number;
+}
+
+/** All of a piece. */
+export function wholePiece(piece: Piece): PieceRange {
+  return { offset: 0, length: piece.size };
+}
+
+/** Whether `r` is a non-empty range inside `piece`. */
+export function rangeFits(piece: Piece, r: PieceRange): boolean {
+  return Number.isInteger(r.offset) && Number.isInteger(r.length) && r.offset >= 0 && r.length >= 1 && r.offset + r.length <= piece.size;
+}
+
+/**
+ * Reads range `r` of `piece` into `out` (r.length bytes), reading only the chunks it overlaps, each
+ * whole (the chunk is the unit of verification: `readChunk(j, into)` fills chunk j of the piece,
+ * verified, or returns false); a chunk the range cuts is read aside and the overlap copied.
+ * False if a chunk could not be read or `r` does not fit the piece.
+ */
+export async function readPieceRange(
+  piece: Piece,
+  r: PieceRange,
+  out: Uint8Array,
+  readChunk: (j: number, into: Uint8Array) => boolean | Promise<boolean>,
+): Promise<boolean> {
+  if (!rangeFits(piece, r) || out.length !== r.length) return false;
+  const end = r.offset + r.length;
+  let at = 0;
+  for (let j = 0; j < piece.chunks.length && at < end; j++) {
+    const size = piece.chunks[j]!.size;
+    const start = at;
+    at += size;
+    if (at <= r.offset) continue;
+    if (start >= r.offset && at <= end) {
+      if (!(await readChunk(j, out.subarray(start - r.offset, at - r.offset)))) return false;
+      continue;
+    }
+    const whole = new Uint8Array(size);
+    if (!(await readChunk(j, whole))) return false;
+    const from = Math.max(r.offset, start);
+    out.set(whole.subarray(from - start, Math.min(end, at) - start), from - r.offset);
+  }
+  return true;
+}
+
 /** Largest target size of a piece. */
 export const PIECE_MAX = 1 << 20;
 /** Smallest target size: a small release keeps enough pieces for its peers to trade. */

@@ -140,6 +140,17 @@ export class PieceScheduler {
   }
 
   /**
+   * The peer's answer was right, but this node could not use it (a chunk it was to supply itself
+   * changed meanwhile): the piece is wanted again at once, of any peer, this one included.
+   */
+  pieceUnusable(peer: PeerId, index: number): SchedulerAction[] {
+    const link = this.links.get(peer);
+    if (!link || !link.inflight.has(index)) return [];
+    this.unrequest(link, index);
+    return this.fill();
+  }
+
+  /**
    * A whole piece arrived and was hashed. A bad piece bans the peer at once: peers are
    * authenticated members of the cluster and re-hash every chunk they serve, so a mismatch means
    * a broken or hostile node, not bad luck; its pieces are then fetched from the others.

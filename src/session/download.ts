@@ -8,8 +8,8 @@ import { PeerStanding, type StandingOptions, type Verdict } from './peer-standin
 /** A download this long without a new piece says once what its missing pieces wait for. */
 const QUIET_REPORT_MS = 5_000;
 
-/** What a download needs of the staging area: its pieces, and a store that verifies what it keeps. */
-export type PieceStore = Pick<Stager, 'releaseId' | 'pieces' | 'bitfield' | 'hasPiece' | 'writePiece'>;
+/** What a download needs of the staging area: its pieces, the part of each it lacks, and a store that verifies what it keeps. */
+export type PieceStore = Pick<Stager, 'releaseId' | 'pieces' | 'bitfield' | 'hasPiece' | 'wantedRange' | 'writePiece'>;
 
 export interface DownloadOptions {
   stager: PieceStore;
@@ -54,7 +54,8 @@ export class Download {
   constructor(private readonly o: DownloadOptions) {
     const { stager } = o;
     this.scheduler = new PieceScheduler({
-      pieceSizes: stager.pieces.map((p) => p.size),
+      // What each missing piece will bring: its rate and the bytes in flight are counted in those.
+      pieceSizes: stager.pieces.map((p, i) => (stager.hasPiece(i) ? p.size : stager.wantedRange(i).length)),
       have: stager.bitfield(),
       clock: o.clock,
       random: o.random,
@@ -240,11 +241,13 @@ export class Download {
     }
   }
 
+  /** Asks `p` for the part of the piece this node lacks (all of it from a peer that takes whole pieces only). */
   private async request(p: SessionPeer, index: number): Promise<void> {
     const piece = this.o.stager.pieces[index]!;
+    const range = p.wire.takesRanges ? this.o.stager.wantedRange(index) : { offset: 0, length: piece.size };
     let bytes: Uint8Array;
     try {
-      bytes = await p.wire.requestPiece(index, piece.size);
+      bytes = await p.wire.requestPiece(index, range.length, range.offset);
     } catch (err) {
       if (this.finished) return;
       if (isChunkswarmError(err, 'E_PROTOCOL')) this.badPiece(p, index, err);
@@ -261,11 +264,17 @@ export class Download {
       if (this.o.stager.hasPiece(index)) this.duplicates++;
       else {
         // The one check of the bytes: the stager hashes each chunk of the piece as it stores it.
-        await this.o.stager.writePiece(index, bytes);
+        await this.o.stager.writePiece(index, bytes, range.offset);
         this.o.onPiece(index, p);
       }
     } catch (err) {
       if (isChunkswarmError(err, 'E_HASH_MISMATCH')) return this.badPiece(p, index, err);
+      // A chunk this node was to supply itself changed meanwhile: the piece is asked for again, whole.
+      if (isChunkswarmError(err, 'E_NOT_FOUND')) {
+        this.o.log.warn(err.message, { code: err.code });
+        this.apply(this.scheduler.pieceUnusable(p.key, index));
+        return;
+      }
       this.fail(err);
       return;
     }

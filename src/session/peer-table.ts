@@ -154,7 +154,7 @@ export class PeerTable {
       allowUpload: (index) => upload.allow(peer().key, index),
       unreadable: (index) => upload.unreadable(peer().key, index),
       getObject: (hash) => (this.o.objectAdmission?.admit(peer().key) === false ? Promise.resolve(null) : store.getObject(hash)),
-      readPiece: (space, index, alloc) => store.readPiece(space, index, alloc),
+      readPiece: (space, index, alloc, range) => store.readPiece(space, index, alloc, range),
       badPiece: (i, reason) => this.ban(peer(), `bad piece ${i}: ${reason}`),
       abuse: (reason) => flood.count(reason),
       error: (err) => log.warn(`serving peer ${peer().key.slice(0, 12)}: ${err.code}: ${err.message}`, { peer: peer().key, code: err.code }),

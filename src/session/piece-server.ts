@@ -1,16 +1,16 @@
 import type { ObjectHash, ReleaseId } from '../core/index.js';
 import type { ObjectStore, ChunkIndex } from '../store/index.js';
-import type { Piece } from '../manifest/index.js';
+import { readPieceRange, wholePiece, type Piece, type PieceRange } from '../manifest/index.js';
 import type { WireStore } from '../wire/index.js';
 
 /** The current space and the one before: peers still finishing the previous release keep their source. */
 const MAX_SPACES = 2;
 
 /**
- * Reads one piece of a release's piece space, re-hashed; null if this node cannot serve it. The
- * bytes go into `alloc(size)` if the caller gives one (WireStore.readPiece).
+ * Reads one piece of a release's piece space, or `range` of it, re-hashed; null if this node
+ * cannot serve it. The bytes go into `alloc(size)` if the caller gives one (WireStore.readPiece).
  */
-export type PieceReader = (index: number, alloc?: (size: number) => Uint8Array) => Promise<Uint8Array | null>;
+export type PieceReader = (index: number, alloc?: (size: number) => Uint8Array, range?: PieceRange) => Promise<Uint8Array | null>;
 
 /**
  * What this node serves to peers: objects from the object store and pieces of the release spaces it
@@ -43,16 +43,13 @@ export class PieceServer implements WireStore {
 
   /** A retained, materialized release served straight from its files, chunk by chunk. */
   serveRelease(release: ReleaseId, pieces: readonly Piece[]): void {
-    this.serve(release, async (i, alloc) => {
+    this.serve(release, async (i, alloc, range) => {
       const p = pieces[i];
       if (!p) return null;
-      // One buffer per piece, each chunk read straight into its place: no per-chunk buffers to join.
-      const out = alloc ? alloc(p.size) : Buffer.allocUnsafe(p.size);
-      let at = 0;
-      for (const c of p.chunks) {
-        if (!(await this.chunkIndex.readChunk(c.hash, out.subarray(at, (at += c.size))))) return null;
-      }
-      return out;
+      const r = range ?? wholePiece(p);
+      // One buffer per answer, each chunk read straight into its place: no per-chunk buffers to join.
+      const out = alloc ? alloc(r.length) : Buffer.allocUnsafe(r.length);
+      return (await readPieceRange(p, r, out, async (j, into) => (await this.chunkIndex.readChunk(p.chunks[j]!.hash, into)) !== null)) ? out : null;
     });
   }
 
@@ -60,8 +57,8 @@ export class PieceServer implements WireStore {
     return this.objects.getBytes(hash).catch(() => null);
   }
 
-  async readPiece(space: ReleaseId, index: number, alloc?: (size: number) => Uint8Array): Promise<Uint8Array | null> {
+  async readPiece(space: ReleaseId, index: number, alloc?: (size: number) => Uint8Array, range?: PieceRange): Promise<Uint8Array | null> {
     const reader = this.spaces.get(space);
-    return reader ? reader(index, alloc) : null;
+    return reader ? reader(index, alloc, range) : null;
   }
 }

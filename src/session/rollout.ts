@@ -134,14 +134,17 @@ export class Rollout {
     if (got.fetched > 0) this.o.log.info(`release ${target.body.version}: ${got.fetched} objects fetched (${got.bytes} bytes)`, { release: target.body.version });
     if (this.superseded(target)) return null;
     const stager = await this.o.deployer.stage(target);
-    this.o.server.serve(id, (i, alloc) => stager.readPiece(i, alloc));
+    this.o.server.serve(id, (i, alloc, range) => stager.readPiece(i, alloc, range));
     this.o.upload.setSpace({ release: id, version: target.body.version, have: new Bitfield(stager.pieces.length, stager.bitfield()) });
     this.servedWhole = null;
     this.phase = 'pieces';
     // These two lines (timestamped by `serve`) delimit the pieces phase; bench/transfer reads them.
     const missing = stager.missing();
     const missingBytes = missing.reduce((n, i) => n + stager.pieces[i]!.size, 0);
-    this.o.log.info(`release ${target.body.version}: fetching ${missing.length} of ${stager.pieces.length} pieces (${missingBytes} bytes)`, { release: target.body.version });
+    // The parts this node lacks (peers that take only whole pieces send those).
+    const wantedBytes = missing.reduce((n, i) => n + stager.wantedRange(i).length, 0);
+    const partly = wantedBytes < missingBytes ? `, parts of pieces of ${missingBytes} bytes` : '';
+    this.o.log.info(`release ${target.body.version}: fetching ${missing.length} of ${stager.pieces.length} pieces (${wantedBytes} bytes${partly})`, { release: target.body.version });
     const dl = new Download({
       stager,
       clock: systemClock,

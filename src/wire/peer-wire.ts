@@ -21,6 +21,8 @@ const NOT_TRACKED = { get: () => false, set: () => undefined };
 const PIECES_IN_FLIGHT = 2;
 /** The key of our extended handshake saying that we answer getObjects (older nodes do not; see ObjectClient). */
 const OBJECT_BATCHES = 'chunkswarm_batches';
+/** The key saying that we answer a request for part of a piece (older nodes take only whole pieces as abuse otherwise). */
+const PIECE_RANGES = 'chunkswarm_ranges';
 
 /**
  * One connection to one peer: bittorrent-protocol over an authenticated duplex stream, plus our
@@ -45,6 +47,7 @@ export class PeerWire implements WireControl {
   private remote: { info: SpaceInfo; have: Bitfield } | null = null;
   private outbox: Uint8Array[] = [];
   private isReady = false;
+  private ranges = false;
   private isClosed = false;
   private abuseCount = 0;
   private piecesServed = 0;
@@ -92,6 +95,7 @@ export class PeerWire implements WireControl {
     this.wire.peerPieces = NOT_TRACKED;
     this.wire.use(extensionClass((payload) => this.onExtMessage(payload)));
     this.wire.extendedHandshake[OBJECT_BATCHES] = 1;
+    this.wire.extendedHandshake[PIECE_RANGES] = 1;
     this.listenToWire();
     this.link = new StreamLink(this.stream, this.wire, this.guard, {
       problem: (why) => this.fail(why),
@@ -122,6 +126,11 @@ export class PeerWire implements WireControl {
 
   get remoteSpace(): SpaceInfo | null {
     return this.remote?.info ?? null;
+  }
+
+  /** The peer answers requests for part of a piece (its extended handshake says so). */
+  get takesRanges(): boolean {
+    return this.ranges;
   }
 
   /** The peer's pieces of `remoteSpace`; read-only for callers. */
@@ -186,14 +195,15 @@ export class PeerWire implements WireControl {
   }
 
   /**
-   * Fetches piece `index` of the peer's current space, whole: `length` bytes, NOT verified (the
-   * caller hashes them where it stores them). Rejects with E_PROTOCOL (a block of another size or
+   * Fetches `length` bytes of piece `index` of the peer's current space from `offset` (the whole
+   * piece, or with takesRanges a part of it), NOT verified (the caller hashes them where it stores
+   * them). Rejects with E_PROTOCOL (a block of another size or
    * offset; 'bad-piece' is emitted), E_TIMEOUT, E_BUSY (choked, declined, peer moved to another
    * space), E_NOT_FOUND (not in the peer's space) or E_CLOSED.
    */
-  requestPiece(index: number, length: number): Promise<Uint8Array> {
+  requestPiece(index: number, length: number, offset = 0): Promise<Uint8Array> {
     if (this.isClosed) return Promise.reject(closedError());
-    return this.pieces.request(this.remote?.info ?? null, index, length);
+    return this.pieces.request(this.remote?.info ?? null, index, length, offset);
   }
 
   /** Withdraws a piece request (see PieceClient.cancel). */
@@ -286,6 +296,7 @@ export class PeerWire implements WireControl {
     }
     this.isReady = true;
     this.objects.batching = this.wire.peerExtendedHandshake[OBJECT_BATCHES] === 1;
+    this.ranges = this.wire.peerExtendedHandshake[PIECE_RANGES] === 1;
     this.handshakeTimer?.cancel();
     this.sendSpace(); // carries every have() made before now
     for (const payload of this.outbox) this.wire.extended(EXTENSION_NAME, payload);

@@ -4,13 +4,14 @@ import { PendingRequests } from './pending.js';
 import type { SpaceInfo } from './types.js';
 
 interface Wanted {
+  offset: number;
   length: number;
 }
 
 /**
- * Our piece requests to one peer: a whole piece per request, at most one per index. The bytes are
- * handed over as they came, of the size asked for: the session verifies them once, where it
- * stores them (one SHA-256 per received byte, not two).
+ * Our piece requests to one peer: a whole piece, or the part of it this node lacks, per request, at
+ * most one per index. The bytes are handed over as they came, of the size asked for: the session
+ * verifies them once, where it stores them (one SHA-256 per received byte, not two).
  */
 export class PieceClient {
   private readonly pending: PendingRequests<number, Uint8Array, Wanted>;
@@ -31,30 +32,30 @@ export class PieceClient {
     return this.pending.size;
   }
 
-  /** `space` is the peer's current space, which the index refers to. */
-  request(space: SpaceInfo | null, index: number, length: number): Promise<Uint8Array> {
-    const refused = this.refusal(space, index, length);
+  /** `space` is the peer's current space, which the index refers to; `length` bytes from `offset`. */
+  request(space: SpaceInfo | null, index: number, length: number, offset = 0): Promise<Uint8Array> {
+    const refused = this.refusal(space, index, length, offset);
     if (refused) return Promise.reject(refused);
-    const answer = this.pending.add(index, { length }, this.timeoutMs, () => {
-      this.wire.cancel(index, 0, length);
+    const answer = this.pending.add(index, { offset, length }, this.timeoutMs, () => {
+      this.wire.cancel(index, offset, length);
       return new ChunkswarmError('E_TIMEOUT', `peer did not send piece ${index} within ${this.timeoutMs} ms`);
     });
     // The library calls back synchronously when a request is superseded (cancel, reject, close), so
     // any callback arriving while `index` is pending belongs to the current request.
-    this.wire.request(index, 0, length, (err, block) => {
+    this.wire.request(index, offset, length, (err, block) => {
       if (err) this.pending.reject(index, fromWireError(err, index));
       else if (block) this.receive(index, block);
     });
     return answer;
   }
 
-  private refusal(space: SpaceInfo | null, index: number, length: number): ChunkswarmError | null {
+  private refusal(space: SpaceInfo | null, index: number, length: number, offset: number): ChunkswarmError | null {
     if (space === null || !Number.isInteger(index) || index < 0 || index >= space.pieceCount) {
       const where = space ? `release ${space.release} (${space.pieceCount} pieces)` : 'no release yet';
       return ChunkswarmError.notFound(`piece ${index} in the peer's space: it announced ${where}`);
     }
-    if (!Number.isInteger(length) || length < 1 || length > this.maxPieceBytes) {
-      return new ChunkswarmError('E_USAGE', `piece length ${length} is outside 1..${this.maxPieceBytes}`);
+    if (!Number.isInteger(length) || !Number.isInteger(offset) || length < 1 || offset < 0 || offset + length > this.maxPieceBytes) {
+      return new ChunkswarmError('E_USAGE', `${length} bytes at ${offset} of a piece: outside 0..${this.maxPieceBytes}`);
     }
     if (this.wire.peerChoking) return new ChunkswarmError('E_BUSY', `peer is choking us; piece ${index} not requested`);
     if (this.pending.meta(index) !== undefined) return new ChunkswarmError('E_BUSY', `piece ${index} is already requested from this peer`);
@@ -69,8 +70,8 @@ export class PieceClient {
     const wanted = this.pending.meta(index);
     if (wanted === undefined) return; // answered already, or late after a cancel: harmless
     this.pending.reject(index, new ChunkswarmError('E_PROTOCOL', `piece ${index} arrived as ${block.length} bytes at offset ${offset}`));
-    this.wire.cancel(index, 0, wanted.length);
-    this.onBadPiece(index, `piece ${index} arrived as ${block.length} bytes at offset ${offset}, requested ${wanted.length} at 0`);
+    this.wire.cancel(index, wanted.offset, wanted.length);
+    this.onBadPiece(index, `piece ${index} arrived as ${block.length} bytes at offset ${offset}, requested ${wanted.length} at ${wanted.offset}`);
   }
 
   /**
@@ -81,11 +82,11 @@ export class PieceClient {
     const wanted = this.pending.meta(index);
     if (wanted === undefined) return;
     this.pending.reject(index, new ChunkswarmError('E_CLOSED', `request for piece ${index} withdrawn: another peer sent it`));
-    this.wire.cancel(index, 0, wanted.length);
+    this.wire.cancel(index, wanted.offset, wanted.length);
   }
 
   failAll(err: ChunkswarmError): void {
-    this.pending.rejectAll(err, (index, wanted) => this.wire.cancel(index, 0, wanted.length));
+    this.pending.rejectAll(err, (index, wanted) => this.wire.cancel(index, wanted.offset, wanted.length));
   }
 
   /** A block the library matched to our request: of the length asked for (else onPiece saw it first). */

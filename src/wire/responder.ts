@@ -1,6 +1,7 @@
 import type Wire from 'bittorrent-protocol';
 import type { WireRespond } from 'bittorrent-protocol';
 import { ChunkswarmError, type ObjectHash, type ReleaseId, type Bitfield } from '../core/index.js';
+import type { PieceRange } from '../manifest/index.js';
 import type { ExtMessage } from './messages.js';
 import type { SendRoom } from './send-room.js';
 import type { WireModel } from './types.js';
@@ -58,12 +59,12 @@ export class Responder {
     // heard of our new space: declined, and reported like other abuse so that the session can
     // tell a few of those from a flood of requests for pieces we never offered.
     const space = this.d.space();
-    if (space === null || offset !== 0 || length < 1 || length > limits.maxPieceBytes || !space.have.get(index)) {
+    if (space === null || length < 1 || offset + length > limits.maxPieceBytes || !space.have.get(index)) {
       this.d.abuse(`asked for piece ${index} (${length} bytes at ${offset}), which we do not offer`);
       respond(DECLINE);
       return;
     }
-    void this.servePiece(space, index, length, respond);
+    void this.servePiece(space, index, { offset, length }, respond);
   }
 
   onGetObject(id: number, hash: ObjectHash, offset: number): void {
@@ -88,7 +89,9 @@ export class Responder {
     void this.serveObjects(id, hashes);
   }
 
-  private async servePiece(space: LocalSpace, index: number, length: number, respond: WireRespond): Promise<void> {
+  /** A whole piece, or the part of it asked for (`range`): only its chunks are read. */
+  private async servePiece(space: LocalSpace, index: number, range: PieceRange, respond: WireRespond): Promise<void> {
+    const { length } = range;
     const { room, model, wire } = this.d;
     // A request stays outstanding (and counts against the peer's limit) until the answers before
     // it have left: a peer asking faster than its rate limit lets it receive gets declined and
@@ -101,7 +104,7 @@ export class Responder {
         respond(DECLINE);
         return;
       }
-      const bytes = await model.readPiece(space.release, index, (size) => this.d.pieceBody(size));
+      const bytes = await model.readPiece(space.release, index, (size) => this.d.pieceBody(size), range);
       // After a space switch the peer drops and cancels its old requests; answering would only race.
       if (this.d.isClosed() || this.d.space()?.release !== space.release) return;
       if (bytes === null) model.unreadable?.(index);

@@ -1,4 +1,5 @@
 import type { Bitfield, ChunkswarmError, Clock, ObjectHash, ReleaseId } from '../core/index.js';
+import type { PieceRange } from '../manifest/index.js';
 import type { NodeStatus } from './messages.js';
 
 /**
@@ -15,9 +16,10 @@ export interface WireStore {
    * null on a mismatch, so that a file edited on disk never spreads (DESIGN.md, "chunk store").
    * `alloc`, if given, is where the piece's bytes should go: a buffer the connection lends and
    * takes back once they are copied into their record (see StreamLink.pieceBody); a reader may
-   * ignore it.
+   * ignore it. `range`: only that part of the piece (its chunks are read and re-hashed whole);
+   * null if it does not fit the piece.
    */
-  readPiece(space: ReleaseId, index: number, alloc?: (size: number) => Uint8Array): Promise<Uint8Array | null>;
+  readPiece(space: ReleaseId, index: number, alloc?: (size: number) => Uint8Array, range?: PieceRange): Promise<Uint8Array | null>;
 }
 
 /**
@@ -142,7 +144,10 @@ export interface WireControl {
   have(index: number): void;
   sendHead(release: Uint8Array): void;
   sendStatus(status: NodeStatus): void;
-  requestPiece(index: number, length: number): Promise<Uint8Array>;
+  /** Whether the peer answers a request for part of a piece (older nodes take only whole pieces). */
+  readonly takesRanges: boolean;
+  /** `length` bytes of piece `index` from `offset` (default 0: the whole piece is `length` bytes); a part only with takesRanges. */
+  requestPiece(index: number, length: number, offset?: number): Promise<Uint8Array>;
   cancelPiece(index: number): void;
   requestObject(hash: ObjectHash, timeoutMs: number): Promise<Uint8Array>;
   /** Asks for the peer's drift record `record` ('' for its newest); resolves with its encoded answer. E_TIMEOUT, E_CLOSED. */

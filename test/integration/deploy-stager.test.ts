@@ -104,6 +104,62 @@ describe('Stager: the piece store of a download', () => {
     expect((await readFile(join(final, 'chmod'))).equals(same)).toBe(true);
   });
 
+  it('an update asks for the part of a piece it lacks; a chunk of its own that changed meanwhile makes it ask for the whole piece', async () => {
+    const [a, b, c, d, c2] = [1, 2, 3, 4, 5].map((n) => pseudoRandom(3_000, 10 + n)) as [Buffer, Buffer, Buffer, Buffer, Buffer];
+    const v1 = k.release(1, await k.tree([await k.file('a', a), await k.file('b', b), await k.file('c', c), await k.file('d', d)]));
+    await k.finish(await k.open(v1));
+    await k.releases.saveHead(v1);
+    // b2 is b's content under another mode (written, from the linked b); c changed (fetched).
+    const v2 = k.release(2, await k.tree([
+      await k.file('a', a), await k.file('b', b), await k.file('b2', b, { mode: 0o600 }), await k.file('c', c2), await k.file('d', d),
+    ]));
+    const s = await k.open(v2, 1);
+    expect(s.pieces.map((p) => p.size)).toEqual([12_000]);
+    expect(s.missing()).toEqual([0]);
+    const whole = k.piece(s, 0);
+    // The piece is a, b, c2, d: only c2 has no copy on this node.
+    const range = s.wantedRange(0);
+    expect(range).toEqual({ offset: 6_000, length: 3_000 });
+    const part = whole.subarray(range.offset, range.offset + range.length);
+    expect(await codeOf(s.writePiece(0, pseudoRandom(3_000, 99), range.offset))).toBe('E_HASH_MISMATCH');
+    // A part that cuts a chunk, or leaves out one that only the network has, is not the part asked for.
+    expect(await codeOf(s.writePiece(0, whole.subarray(6_000, 7_000), 6_000))).toBe('E_HASH_MISMATCH');
+    expect(await codeOf(s.writePiece(0, whole.subarray(0, 6_000), 0))).toBe('E_HASH_MISMATCH');
+    expect(s.missing()).toEqual([0]);
+
+    // b, the source of b2's bytes, edited through its shared inode since staging began.
+    const fh = await open(join(s.dir, 'b'), 'r+');
+    await fh.write(Buffer.from('XX'), 0, 2, 0);
+    await fh.close();
+    expect(await codeOf(s.writePiece(0, part, range.offset))).toBe('E_NOT_FOUND');
+    expect(s.missing()).toEqual([0]);
+    expect(s.wantedRange(0)).toEqual({ offset: 0, length: 12_000 });
+    expect(await s.writePiece(0, whole)).toBe(true);
+    expect((await readFile(join(s.dir, 'b2'))).equals(b)).toBe(true);
+    expect((await readFile(join(s.dir, 'c'))).equals(c2)).toBe(true);
+    // Served whole or in parts (a part read chunk by chunk, re-hashed; one that cuts chunks too).
+    expect(Buffer.from((await s.readPiece(0))!).equals(whole)).toBe(true);
+    expect(Buffer.from((await s.readPiece(0, undefined, { offset: 6_000, length: 3_000 }))!).equals(part)).toBe(true);
+    expect(Buffer.from((await s.readPiece(0, undefined, { offset: 7_500, length: 4_000 }))!).equals(whole.subarray(7_500, 11_500))).toBe(true);
+    expect(await s.readPiece(0, undefined, { offset: 11_000, length: 2_000 })).toBeNull();
+  });
+
+  it('an update that fetches a part: the rest of the piece comes from the linked files, verified', async () => {
+    const [a, b, c, c2] = [1, 2, 3, 4].map((n) => pseudoRandom(3_000, 20 + n)) as [Buffer, Buffer, Buffer, Buffer];
+    const v1 = k.release(1, await k.tree([await k.file('a', a), await k.file('b', b), await k.file('c', c)]));
+    await k.finish(await k.open(v1));
+    await k.releases.saveHead(v1);
+    const v2 = k.release(2, await k.tree([await k.file('a', a), await k.file('b', b), await k.file('b2', b, { mode: 0o600 }), await k.file('c', c2)]));
+    const s = await k.open(v2, 1);
+    const range = s.wantedRange(0);
+    expect(range).toEqual({ offset: 6_000, length: 3_000 });
+    expect(await s.writePiece(0, k.piece(s, 0).subarray(6_000), 6_000)).toBe(true);
+    const final = await k.finish(s);
+    for (const [name, bytes] of [['a', a], ['b', b], ['b2', b], ['c', c2]] as const) expect((await readFile(join(final, name))).equals(bytes)).toBe(true);
+    // Served to peers from the release's files: the linked chunks too.
+    expect(Buffer.from((await s.readPiece(0))!).equals(Buffer.concat([a, b, c2]))).toBe(true);
+  });
+
   it('opening a release that is already materialized gives a complete store that serves its pieces', async () => {
     const data = pseudoRandom(70_000, 6);
     const r = k.release(1, await k.tree([await k.file('f', data)]));

@@ -138,6 +138,46 @@ describe('Download', () => {
     await settle();
     expect(events.filter((e) => e.startsWith('ban'))).toEqual([]);
   });
+  it('asks a peer that takes parts for the part of a piece it lacks, one that does not for the whole piece', async () => {
+    const { dl, stager, join } = setup([100, 100]);
+    stager.parts.set(0, { offset: 40, length: 20 });
+    stager.parts.set(1, { offset: 0, length: 30 });
+    const a = join('a');
+    const asked = [...a.wire.requests].map(([i, r]) => [i, r.offset, r.length]);
+    expect(asked.sort()).toEqual([[0, 40, 20], [1, 0, 30]]);
+    a.wire.answer(0, stager.data[0]!.subarray(40, 60));
+    await settle();
+    expect(stager.hasPiece(0)).toBe(true);
+    a.wire.failRequest(1, new ChunkswarmError('E_CLOSED', 'connection closed'));
+    dl.removePeer('a');
+    const old = fakePeer('old');
+    old.wire.takesRanges = false;
+    old.wire.announce(stager.releaseId, Bitfield.full(2));
+    old.wire.peerChoking = false;
+    dl.addPeer(old);
+    expect([...old.wire.requests].map(([i, r]) => [i, r.offset, r.length])).toEqual([[1, 0, 100]]);
+    old.wire.answer(1, stager.data[1]!);
+    await dl.done;
+  });
+
+  it('asks again, for the whole piece, when a chunk it was to supply itself is gone, and blames no peer', async () => {
+    const { clock, dl, stager, join, events } = setup([100]);
+    stager.parts.set(0, { offset: 10, length: 10 });
+    stager.lost.add(0);
+    const a = join('a');
+    expect(a.wire.requests.get(0)).toMatchObject({ offset: 10, length: 10 });
+    a.wire.answer(0, stager.data[0]!.subarray(10, 20));
+    await settle();
+    expect(stager.hasPiece(0)).toBe(false);
+    for (let i = 0; i < 20 && !a.wire.requests.has(0); i++) {
+      clock.advance(SPAN);
+      dl.tick();
+    }
+    expect(a.wire.requests.get(0)).toMatchObject({ offset: 0, length: 100 });
+    a.wire.answer(0, stager.data[0]!);
+    await dl.done;
+    expect(events.filter((e) => !e.startsWith('piece'))).toEqual([]);
+  });
 });
 
 describe('PeerStanding', () => {

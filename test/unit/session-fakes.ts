@@ -4,7 +4,7 @@ import {
   Bitfield, asChunkHash, asReleaseId, bitfieldBytes, getBit, setBit, ChunkswarmError,
   type ObjectHash, type ReleaseId,
 } from '../../src/core/index.js';
-import type { Piece } from '../../src/manifest/index.js';
+import type { Piece, PieceRange } from '../../src/manifest/index.js';
 import type { NodeStatus, SpaceInfo, WireControl, WireStats } from '../../src/wire/index.js';
 import type { PieceStore } from '../../src/session/download.js';
 import type { SessionPeer } from '../../src/session/peer.js';
@@ -13,6 +13,7 @@ const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest(
 
 interface Pending {
   length: number;
+  offset: number;
   resolve(bytes: Uint8Array): void;
   reject(err: Error): void;
 }
@@ -26,6 +27,8 @@ export class FakeWire implements WireControl {
   /** What we announced to the peer: our space's bitfield and every have() since. */
   localHave: Bitfield | null = null;
   peerChoking = true;
+  /** Whether the peer answers parts of pieces (PeerWire: its extended handshake). */
+  takesRanges = true;
   amChoking = true;
   amInterested = false;
   /** Our piece requests not yet answered, by index. */
@@ -55,9 +58,9 @@ export class FakeWire implements WireControl {
   sendHead(_release: Uint8Array): void {}
   sendStatus(_status: NodeStatus): void {}
 
-  requestPiece(index: number, length: number): Promise<Uint8Array> {
+  requestPiece(index: number, length: number, offset = 0): Promise<Uint8Array> {
     if (this.requests.has(index)) return Promise.reject(new ChunkswarmError('E_BUSY', `piece ${index} already requested`));
-    return new Promise((resolve, reject) => this.requests.set(index, { length, resolve, reject }));
+    return new Promise((resolve, reject) => this.requests.set(index, { length, offset, resolve, reject }));
   }
 
   cancelPiece(index: number): void {
@@ -123,6 +126,10 @@ export class MemoryStager implements PieceStore {
   readonly pieces: Piece[];
   readonly data: Uint8Array[];
   readonly written = new Map<number, Uint8Array>();
+  /** The part of a piece this node lacks, where it is not the whole piece (an update's linked chunks). */
+  readonly parts = new Map<number, PieceRange>();
+  /** Pieces whose chunks outside the part are gone from this node (writePiece: E_NOT_FOUND, once). */
+  readonly lost = new Set<number>();
   private readonly done: Uint8Array;
 
   constructor(sizes: number[], name = 'release') {
@@ -141,10 +148,22 @@ export class MemoryStager implements PieceStore {
     return getBit(this.done, index);
   }
 
-  async writePiece(index: number, bytes: Uint8Array): Promise<boolean> {
-    const want = this.pieces[index]!.chunks[0]!;
+  wantedRange(index: number): PieceRange {
+    return this.parts.get(index) ?? { offset: 0, length: this.pieces[index]!.size };
+  }
+
+  async writePiece(index: number, bytes: Uint8Array, offset = 0): Promise<boolean> {
+    const want = sha256(this.data[index]!.subarray(offset, offset + bytes.length));
     const got = sha256(bytes);
-    if (got !== want.hash) throw ChunkswarmError.hashMismatch(`piece ${index}, chunk 0`, want.hash, got);
+    const whole = offset === 0 && bytes.length === this.pieces[index]!.size;
+    const part = this.parts.get(index);
+    if (got !== want || (!whole && (part?.offset !== offset || part.length !== bytes.length))) {
+      throw ChunkswarmError.hashMismatch(`piece ${index}, chunk 0`, want, got);
+    }
+    if (!whole && this.lost.delete(index)) {
+      this.parts.delete(index);
+      throw new ChunkswarmError('E_NOT_FOUND', `piece ${index}: a chunk outside the part is gone`);
+    }
     if (this.hasPiece(index)) return false;
     this.written.set(index, bytes);
     setBit(this.done, index, true);

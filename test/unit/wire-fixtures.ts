@@ -3,6 +3,7 @@ import { EventEmitter, once } from 'node:events';
 import { createServer, connect, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { asChunkHash, asObjectHash, asReleaseId, Bitfield, type ChunkHash, type ChunkswarmError, type ObjectHash, type ReleaseId } from '../../src/core/index.js';
+import type { PieceRange } from '../../src/manifest/index.js';
 import { PeerWire, wirePeerId, type NodeStatus, type PeerWireOptions, type SpaceInfo, type WireLimits, type WireModel } from '../../src/wire/index.js';
 
 export const CLUSTER = 'ab'.repeat(32);
@@ -79,12 +80,13 @@ export class MemoryModel extends EventEmitter implements WireModel {
   /** While set, reads wait for it; reads resolve with the space's piece as it was asked for. */
   hold: Promise<void> | null = null;
 
-  async readPiece(space: ReleaseId, index: number, _alloc?: (size: number) => Uint8Array): Promise<Uint8Array | null> {
+  async readPiece(space: ReleaseId, index: number, _alloc?: (size: number) => Uint8Array, range?: PieceRange): Promise<Uint8Array | null> {
     this.reads.push(index);
     if (this.stall) return new Promise(() => undefined);
     const bytes = this.spaces.get(space)?.[index] ?? null;
     if (this.hold) await this.hold;
-    return bytes;
+    if (!bytes || !range) return bytes;
+    return range.offset + range.length <= bytes.length ? bytes.subarray(range.offset, range.offset + range.length) : null;
   }
 
   allowUpload(index: number, bytes: number): boolean | Promise<boolean> {

@@ -90,6 +90,19 @@ describe('PeerWire piece transfer', () => {
     expect(a.stats()).toMatchObject({ uploadedBytes: total, piecesServed: SIZES.length, peerRequestsInFlight: 0 });
   });
 
+  it('says it takes parts of pieces, and answers a part with only those bytes', async () => {
+    const { a, b, data, modelA } = await seeded();
+    expect(a.takesRanges && b.takesRanges).toBe(true);
+    const piece = data[3]!;
+    const part = await b.requestPiece(3, 1_000, 60_000);
+    expect(Buffer.from(part).equals(Buffer.from(piece.subarray(60_000, 61_000)))).toBe(true);
+    expect(b.stats().downloadedBytes).toBe(1_000);
+    // A part beyond the piece's end: declined, the connection lives on.
+    expect(code(await b.requestPiece(3, 1_000, piece.length - 10).catch((e: unknown) => e))).toBe('E_BUSY');
+    expect(modelA.reads.filter((i) => i === 3)).toHaveLength(2);
+    expect(Buffer.from(await b.requestPiece(0, 1)).equals(Buffer.from(data[0]!))).toBe(true);
+  });
+
   it('hands a corrupt piece over as it came: the session verifies it where it stores it', async () => {
     const { b, modelA, data, modelB } = await seeded();
     const bad = Uint8Array.from(data[2]!);
