@@ -124,7 +124,7 @@ describe('PeerWire against a misbehaving peer', () => {
     await expectDropped(r, /no handshake within/);
   });
 
-  it('refuses requests out of range, off offset or oversize, and stays up', async () => {
+  it('refuses requests out of range, past the piece\'s end or oversize, answers a part of a piece, and stays up', async () => {
     const r = rig();
     await r.wire.ready();
     const data = pieces([1000]);
@@ -132,13 +132,17 @@ describe('PeerWire against a misbehaving peer', () => {
     r.raw.write(btFrame(2)); // interested
     await next(r.model, 'interested');
     r.wire.unchoke();
-    r.raw.write(Buffer.concat([btFrame(6, [5, 0, 1000]), btFrame(6, [0, 10, 990]), btFrame(6, [0, 0, 2_000_000]), btFrame(6, [0, 0, 1000])]));
-    await waitFor(() => r.wire.stats().piecesServed === 1);
-    const rejects = Buffer.concat(r.received).toString('hex');
-    for (const [i, o, l] of [[5, 0, 1000], [0, 10, 990], [0, 0, 2_000_000]]) {
-      expect(rejects).toContain(btFrame(0x10, [i!, o!, l!]).toString('hex'));
+    r.raw.write(Buffer.concat([
+      btFrame(6, [5, 0, 1000]), btFrame(6, [0, 10, 1000]), btFrame(6, [0, 0, 2_000_000]), btFrame(6, [0, 10, 990]), btFrame(6, [0, 0, 1000]),
+    ]));
+    await waitFor(() => r.wire.stats().piecesServed === 2);
+    const sent = Buffer.concat(r.received).toString('hex');
+    for (const [i, o, l] of [[5, 0, 1000], [0, 10, 1000], [0, 0, 2_000_000]]) {
+      expect(sent).toContain(btFrame(0x10, [i!, o!, l!]).toString('hex'));
     }
-    expect(r.model.reads).toEqual([0]);
+    // The part: a piece message at offset 10 with the piece's bytes from there.
+    expect(sent).toContain(btFrame(7, [0, 10], data[0]!.subarray(10)).toString('hex'));
+    expect(r.model.reads).toEqual([0, 0, 0]);
     expect(r.wire.closed).toBe(false);
   });
 
