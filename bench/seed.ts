@@ -73,6 +73,8 @@ interface StepResult {
   nodes: NodeFigures[];
   /** Busy CPU seconds of the whole machine during each method's step. */
   machineCpu: { chunkswarm: number | null; rsync: number | null };
+  /** Bytes received by every node in the step: chunkswarm's piece bytes, rsync's --stats "Total bytes received". */
+  bytesReceived: { chunkswarm: number; rsync: number };
 }
 
 async function liveVersion(n: NodeHandle): Promise<number | null> {
@@ -122,6 +124,8 @@ runBench('seed', values.keep, async (work) => {
       done.start();
       before?.();
       sampler.track(cluster.nodes.map((n) => n.proc?.pid).filter((p): p is number => p !== undefined));
+      const received = async () => (await Promise.all(cluster.nodes.map((n) => cluster.piecesReceived(n)))).reduce((a, b) => a + b, 0);
+      const receivedBefore = await received();
       let publishSeconds: number | null = null;
       if (scenario !== 'join') {
         const pub = await cluster.publish(src);
@@ -131,6 +135,7 @@ runBench('seed', values.keep, async (work) => {
       }
       await done.poll(async (i) => (await liveVersion(nodes[i]!)) === version, TIMEOUT_MS);
       const t1 = Date.now();
+      const receivedAfter = await received();
       const figures: NodeFigures[] = cluster.nodes.map((n) => ({
         name: n.name,
         cpuSeconds: n.proc?.pid !== undefined ? sampler.cpuSeconds(n.proc.pid, t0, t1) : null,
@@ -156,11 +161,13 @@ runBench('seed', values.keep, async (work) => {
       const result: StepResult = {
         scenario, chunkswarm: cs, publishSeconds, rsync: rs, ratio: csLast !== null && rsLast ? csLast / rsLast : null, nodes: figures,
         machineCpu: { chunkswarm: sampler.cpuSeconds(MACHINE, t0, t1), rsync: sampler.cpuSeconds(MACHINE, r0, r1) },
+        bytesReceived: { chunkswarm: receivedAfter - receivedBefore, rsync: pulls.reduce((n, p) => n + p.received, 0) },
       };
       steps.push(result);
       console.log(
         `${scenario}: chunkswarm last node live after ${csLast?.toFixed(2) ?? 'timeout'} s (publish ${publishSeconds?.toFixed(2) ?? '-'} s), ` +
           `rsync ${rsLast?.toFixed(2) ?? 'failed'} s, ratio ${result.ratio?.toFixed(2) ?? '-'}; ` +
+          `received ${(result.bytesReceived.chunkswarm / MB).toFixed(2)} MB (rsync ${(result.bytesReceived.rsync / MB).toFixed(2)} MB); ` +
           `peak RSS ${figures.map((f) => `${f.name} ${f.peakRssMB?.toFixed(0) ?? '-'} MB`).join(', ')}`,
       );
     };
@@ -194,9 +201,9 @@ async function writeMarkdown(r: { shape: SeedShape; files: number; bytes: number
   const lines = [
     `# bench:seed — ${r.files} files (${r.shape}), ${(r.bytes / MB).toFixed(0)} MB, 1 publisher + ${r.followers} followers (${new Date().toISOString()})`,
     '',
-    '| scenario | chunkswarm, last node live (s) | publish (s) | rsync, last pull (s) | ratio | machine CPU s (chunkswarm / rsync) |',
-    '|---|--:|--:|--:|--:|---|',
-    ...r.steps.map((s) => `| ${s.scenario} | ${f(last(s.chunkswarm))} | ${f(s.publishSeconds)} | ${f(last(s.rsync))} | ${f(s.ratio)} | ${f(s.machineCpu.chunkswarm, 1)} / ${f(s.machineCpu.rsync, 1)} |`),
+    '| scenario | chunkswarm, last node live (s) | publish (s) | rsync, last pull (s) | ratio | machine CPU s (chunkswarm / rsync) | MB received by all nodes (chunkswarm pieces / rsync) |',
+    '|---|--:|--:|--:|--:|---|---|',
+    ...r.steps.map((s) => `| ${s.scenario} | ${f(last(s.chunkswarm))} | ${f(s.publishSeconds)} | ${f(last(s.rsync))} | ${f(s.ratio)} | ${f(s.machineCpu.chunkswarm, 1)} / ${f(s.machineCpu.rsync, 1)} | ${f(s.bytesReceived.chunkswarm / MB)} / ${f(s.bytesReceived.rsync / MB)} |`),
     '',
     '| node | ' + r.steps.map((s) => `${s.scenario}: CPU s / peak RSS MB`).join(' | ') + ' |',
     '|---|' + r.steps.map(() => '--:|').join(''),

@@ -1,6 +1,6 @@
 import { readlink } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { callControl, type NodeStatusReport } from '../../src/index.js';
+import type { NodeStatusReport } from '../../src/index.js';
 import { LocalCluster, type NodeHandle } from '../lib/cluster.js';
 import { Completions } from './completions.js';
 import type { Method, MethodContext, MethodSession, ScenarioName, StepFigures } from './types.js';
@@ -57,7 +57,7 @@ class ChunkswarmSession implements MethodSession {
     firstByte.start();
     this.cluster.start(late);
     await done.poll(async () => {
-      if (firstByte.times[0] === null && (await piecesReceived(late)) > 0) firstByte.mark(0);
+      if (firstByte.times[0] === null && (await this.cluster.piecesReceived(late)) > 0) firstByte.mark(0);
       return (await liveVersion(late)) === this.version;
     }, this.ctx.timeoutMs('bootstrap'));
     // What the frontends uploaded is what the new node received: its own status.json is written
@@ -82,12 +82,6 @@ class ChunkswarmSession implements MethodSession {
   close(): Promise<void> {
     return this.cluster.close();
   }
-}
-
-/** Piece bytes a running node has received, fresh from its control socket (0 before it answers). */
-async function piecesReceived(n: NodeHandle): Promise<number> {
-  const s = (await callControl(n.dataDir, { op: 'status' }, 1000).catch(() => null)) as NodeStatusReport | null;
-  return s?.bytesDown ?? 0;
 }
 
 function connected(s: NodeStatusReport | null): number {

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { createWriteStream, existsSync } from 'node:fs';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { NodeStatusReport, PublishSummary } from '../../src/index.js';
+import { callControl, type NodeStatusReport, type PublishSummary } from '../../src/index.js';
 import { inHost, type NetHost } from './netns.js';
 import { repoRoot } from './results.js';
 import { CLI, cli } from './run.js';
@@ -239,6 +239,12 @@ export class LocalCluster {
     } catch {
       return null;
     }
+  }
+
+  /** Piece bytes a running node has received, fresh from its control socket (0 before it answers). */
+  async piecesReceived(n: NodeHandle): Promise<number> {
+    const s = (await callControl(n.dataDir, { op: 'status' }, 1000).catch(() => null)) as NodeStatusReport | null;
+    return s?.bytesDown ?? 0;
   }
 
   async log(n: NodeHandle): Promise<string> {
