@@ -21,7 +21,7 @@ const NOT_TRACKED = { get: () => false, set: () => undefined };
 const PIECES_IN_FLIGHT = 2;
 /** The key of our extended handshake saying that we answer getObjects (older nodes do not; see ObjectClient). */
 const OBJECT_BATCHES = 'chunkswarm_batches';
-/** The key saying that we answer a request for part of a piece (older nodes take only whole pieces as abuse otherwise). */
+/** The key saying that we answer a request for part of a piece (an older node declines one and counts it as abuse). */
 const PIECE_RANGES = 'chunkswarm_ranges';
 
 /**
@@ -197,9 +197,9 @@ export class PeerWire implements WireControl {
   /**
    * Fetches `length` bytes of piece `index` of the peer's current space from `offset` (the whole
    * piece, or with takesRanges a part of it), NOT verified (the caller hashes them where it stores
-   * them). Rejects with E_PROTOCOL (a block of another size or
-   * offset; 'bad-piece' is emitted), E_TIMEOUT, E_BUSY (choked, declined, peer moved to another
-   * space), E_NOT_FOUND (not in the peer's space) or E_CLOSED.
+   * them). Rejects with E_PROTOCOL (a block of another size or offset; 'bad-piece' is emitted),
+   * E_TIMEOUT, E_BUSY (choked, declined, peer moved to another space), E_NOT_FOUND (not in the
+   * peer's space) or E_CLOSED.
    */
   requestPiece(index: number, length: number, offset = 0): Promise<Uint8Array> {
     if (this.isClosed) return Promise.reject(closedError());
