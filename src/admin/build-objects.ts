@@ -27,28 +27,22 @@ export function entryOf(node: ScannedNode, hash: ObjectHash | undefined, policy:
   return e;
 }
 
-/**
- * Writes the tree objects bottom-up and returns the root tree hash plus every entry by path (the
- * materializer needs the entries to decide what it may hard-link).
- */
+/** Writes the tree objects bottom-up; returns the root tree's hash. */
 export async function buildTrees(
   root: ScannedDir,
   fileHashes: ReadonlyMap<string, ObjectHash>,
   objects: ObjectStore,
   policy: OwnerPolicy,
-): Promise<{ root: ObjectHash; entries: Map<string, TreeEntry> }> {
-  const entries = new Map<string, TreeEntry>();
+): Promise<ObjectHash> {
   const build = async (dir: ScannedDir): Promise<ObjectHash> => {
     const out: TreeEntry[] = [];
     for (const child of dir.children) {
       let hash: ObjectHash | undefined;
       if (child.type === 'dir') hash = await build(child);
       else if (child.type === 'file') hash = fileHashes.get(child.path);
-      const e = entryOf(child, hash, policy);
-      entries.set(child.path, e);
-      out.push(e);
+      out.push(entryOf(child, hash, policy));
     }
     return objects.put({ kind: 'tree', entries: out });
   };
-  return { root: await build(root), entries };
+  return build(root);
 }
