@@ -20,6 +20,7 @@ const EXISTING: Array<{ file: string; kind: FaultMeta['kind']; group: string; na
   { file: 'test/integration/deploy-unsafe.test.ts', kind: 'bad-input', group: 'objects (staging)' },
   { file: 'test/integration/source-data-pack.test.ts', kind: 'bad-input', group: 'objects', name: /refused by hash/ },
   { file: 'test/unit/wire-abuse.test.ts', kind: 'bad-input', group: 'peers', name: /drops|refuses|counts abuse/ },
+  { file: 'test/integration/deploy-stager.test.ts', kind: 'bad-input', group: 'peers', name: /asks for the part of a piece it lacks/ },
   { file: 'test/integration/swarm-connect.test.ts', kind: 'bad-input', group: 'peers', name: /authenticates members only|rejects malformed|refuses to start/ },
   { file: 'test/unit/config.test.ts', kind: 'bad-input', group: 'config', name: /names the bad field|refused when readable/ },
   { file: 'test/integration/publish-cli.test.ts', kind: 'bad-input', group: 'config', name: /refuses a private key|names the bad field/ },
