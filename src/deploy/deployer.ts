@@ -108,7 +108,12 @@ export class Deployer {
   /** Compares the live tree to its release (quick: stat cache first; deep: hash everything). */
   async verify(o: { deep?: boolean; clean?: Map<string, TreeEntry> } = {}): Promise<VerifyResult> {
     const live = await this.live();
-    if (!live) throw ChunkswarmError.notFound(`a live release (${this.config.livePath} does not exist yet)`);
+    if (!live) {
+      throw new ChunkswarmError(
+        'E_NOT_FOUND',
+        `no live release to verify: ${this.config.livePath} does not exist yet (a release goes live with "chunkswarm serve" or "chunkswarm activate VERSION")`,
+      );
+    }
     return this.verifyRelease(live.version, !!o.deep, o.clean);
   }
 
