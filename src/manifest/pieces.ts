@@ -53,11 +53,14 @@ export async function readPieceRange(
     at += size;
     if (at <= r.offset) continue;
     if (start >= r.offset && at <= end) {
-      if (!(await readChunk(j, out.subarray(start - r.offset, at - r.offset)))) return false;
+      // A reader that answers at once (staging's) is not awaited: a piece is up to 10^2 chunks.
+      const ok = readChunk(j, out.subarray(start - r.offset, at - r.offset));
+      if (!(typeof ok === 'boolean' ? ok : await ok)) return false;
       continue;
     }
     const whole = new Uint8Array(size);
-    if (!(await readChunk(j, whole))) return false;
+    const ok = readChunk(j, whole);
+    if (!(typeof ok === 'boolean' ? ok : await ok)) return false;
     const from = Math.max(r.offset, start);
     out.set(whole.subarray(from - start, Math.min(end, at) - start), from - r.offset);
   }

@@ -36,6 +36,17 @@ describe('readPieceRange', () => {
   it('fails when a chunk cannot be read, or the range does not fit the piece', async () => {
     const { piece } = pieceOf([3, 1, 4, 2]);
     expect(await readPieceRange(piece, { offset: 2, length: 4 }, Buffer.alloc(4), (j) => j !== 2)).toBe(false);
+    expect(await readPieceRange(piece, { offset: 2, length: 4 }, Buffer.alloc(4), async (j) => j !== 2)).toBe(false);
+    // A reader that answers later (a retained release's, through the chunk index) reads the same.
+    const { bytes } = pieceOf([3, 1, 4, 2]);
+    const out = Buffer.alloc(6);
+    const later = async (j: number, into: Uint8Array) => {
+      await new Promise((r) => setImmediate(r));
+      into.set(bytes.subarray(...spanOf(piece, j)));
+      return true;
+    };
+    expect(await readPieceRange(piece, { offset: 2, length: 6 }, out, later)).toBe(true);
+    expect(out.equals(bytes.subarray(2, 8))).toBe(true);
     for (const r of [{ offset: 9, length: 2 }, { offset: -1, length: 2 }, { offset: 0, length: 0 }, { offset: 0.5, length: 1 }]) {
       expect(rangeFits(piece, r)).toBe(false);
       expect(await readPieceRange(piece, r, Buffer.alloc(Math.max(0, r.length)), () => true)).toBe(false);
