@@ -1,5 +1,5 @@
 import { ChunkswarmError } from '../core/index.js';
-import type { ChunkRef, FileObject, Piece, TreeEntry } from '../manifest/index.js';
+import type { ChunkRef, FileObject, Piece, PieceRange, TreeEntry } from '../manifest/index.js';
 import type { ReleaseEntry } from './release-files.js';
 
 /** A file of a retained release found clean, with the content and metadata a path of the new release needs. */
@@ -182,9 +182,25 @@ export class PieceLayout {
     return f < 0 ? null : { path: this.paths[f]!, offset: this.linkedOffset[k]! };
   }
 
-  /** Whether a file of this node holds chunk k: a linked file of the tree, or a clean one outside it. */
-  onNode(k: number): boolean {
-    return this.linkedFile[k]! >= 0 || this.locals.has(k);
+  /**
+   * The bytes of piece i (given, as the layout keeps no sizes) that only the network has: from the
+   * first to the last chunk that is written into the tree and that no file of this node holds (a
+   * linked file of the tree, or a clean one outside it). Null if there is none.
+   */
+  networkSpan(i: number, piece: Piece): PieceRange | null {
+    let from = -1;
+    let to = 0;
+    let at = 0;
+    for (let j = 0; j < piece.chunks.length; j++) {
+      const k = this.firsts[i]! + j;
+      const size = piece.chunks[j]!.size;
+      if (this.hasWrites(k) && this.linkedFile[k] === -1 && !this.locals.has(k)) {
+        if (from < 0) from = at;
+        to = at + size;
+      }
+      at += size;
+    }
+    return from < 0 ? null : { offset: from, length: to - from };
   }
 
   /** A clean file outside the tree holding chunk k (absolute path), or null. */

@@ -192,21 +192,7 @@ export class Stager {
    */
   wantedRange(index: number): PieceRange {
     const piece = this.pieceAt(index);
-    if (this.fetchWhole.has(index)) return wholePiece(piece);
-    const first = this.layout.first(index);
-    let from = -1;
-    let to = 0;
-    let at = 0;
-    for (let j = 0; j < piece.chunks.length; j++) {
-      const k = first + j;
-      const size = piece.chunks[j]!.size;
-      if (this.layout.hasWrites(k) && !this.layout.onNode(k)) {
-        if (from < 0) from = at;
-        to = at + size;
-      }
-      at += size;
-    }
-    return from < 0 ? wholePiece(piece) : { offset: from, length: to - from };
+    return (!this.fetchWhole.has(index) && this.layout.networkSpan(index, piece)) || wholePiece(piece);
   }
 
   /**
@@ -246,11 +232,12 @@ export class Stager {
         throw new ChunkswarmError('E_HASH_MISMATCH', `piece ${index}: ${bytes.length} bytes at ${offset} cut chunk ${j} (a part of a piece is whole chunks)`);
       } else parts.push(null);
     }
-    for (let j = 0; j < parts.length; j++) {
-      const k = first + j;
-      if (parts[j] === null && this.layout.hasWrites(k) && !this.layout.onNode(k)) {
-        throw new ChunkswarmError('E_HASH_MISMATCH', `piece ${index}: ${bytes.length} bytes at ${offset} lack chunk ${j}, which no file of this node holds`);
-      }
+    const span = this.layout.networkSpan(index, piece);
+    if (span && (offset > span.offset || end < span.offset + span.length)) {
+      throw new ChunkswarmError(
+        'E_HASH_MISMATCH',
+        `piece ${index}: ${bytes.length} bytes at ${offset} leave out some of bytes ${span.offset}..${span.offset + span.length - 1}, which no file of this node holds`,
+      );
     }
     // Only after the received bytes proved right: a failure here is this node's, not the peer's.
     for (let j = 0; j < parts.length; j++) {

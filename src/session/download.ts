@@ -1,5 +1,6 @@
 import { ChunkswarmError, isChunkswarmError, type Clock, type Logger } from '../core/index.js';
 import type { Stager } from '../deploy/index.js';
+import { wholePiece } from '../manifest/index.js';
 import { DEFAULT_SCHEDULER_OPTIONS, PieceScheduler, type SchedulerAction, type SchedulerOptions } from '../scheduler/index.js';
 import { isDeclined } from '../wire/index.js';
 import type { SessionPeer } from './peer.js';
@@ -244,7 +245,7 @@ export class Download {
   /** Asks `p` for the part of the piece this node lacks (all of it from a peer that takes whole pieces only). */
   private async request(p: SessionPeer, index: number): Promise<void> {
     const piece = this.o.stager.pieces[index]!;
-    const range = p.wire.takesRanges ? this.o.stager.wantedRange(index) : { offset: 0, length: piece.size };
+    const range = p.wire.takesRanges ? this.o.stager.wantedRange(index) : wholePiece(piece);
     let bytes: Uint8Array;
     try {
       bytes = await p.wire.requestPiece(index, range.length, range.offset);

@@ -115,6 +115,24 @@ describe('layoutPieces', () => {
     expect(states(one, 1)).toEqual(['fetch']);
   });
 
+  it('names the span of a piece that only the network has: from its first to its last such chunk', () => {
+    const linked = releaseFile('linked', fileOf(a));
+    const fetched = releaseFile('fetched', fileOf(b));
+    const fromLocal = releaseFile('local', fileOf(c));
+    const files = [linked, fetched, fromLocal];
+    const chunks = chunksOf(files);
+    const actions = planFiles(files, new Map([['linked', donor('linked', '1:1')]]));
+    const byHash = new Map(files.map((f) => [f.entry.hash!, f.file]));
+    const piece = { size: 300, chunks };
+    const at = (local: Map<string, { path: string; offset: number }>) => layoutPieces({ actions, files: byHash, chunks, pieces: [piece], local });
+    // a is linked, c is in a clean local file: only b comes from the network.
+    expect(at(new Map([[c.hash as string, { path: '/x', offset: 0 }]])).networkSpan(0, piece)).toEqual({ offset: 100, length: 100 });
+    // Nothing local: b and c (a, linked, comes before them).
+    expect(at(new Map()).networkSpan(0, piece)).toEqual({ offset: 100, length: 200 });
+    // Everything on this node: no span.
+    expect(at(new Map([[b.hash as string, { path: '/x', offset: 0 }], [c.hash as string, { path: '/y', offset: 0 }]])).networkSpan(0, piece)).toBeNull();
+  });
+
   it('refuses a file whose chunk is not among the release chunks', () => {
     const f = releaseFile('f', fileOf(a));
     const actions = planFiles([f], new Map());

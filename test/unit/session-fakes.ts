@@ -4,7 +4,7 @@ import {
   Bitfield, asChunkHash, asReleaseId, bitfieldBytes, getBit, setBit, ChunkswarmError,
   type ObjectHash, type ReleaseId,
 } from '../../src/core/index.js';
-import type { Piece, PieceRange } from '../../src/manifest/index.js';
+import { wholePiece, type Piece, type PieceRange } from '../../src/manifest/index.js';
 import type { NodeStatus, SpaceInfo, WireControl, WireStats } from '../../src/wire/index.js';
 import type { PieceStore } from '../../src/session/download.js';
 import type { SessionPeer } from '../../src/session/peer.js';
@@ -149,7 +149,7 @@ export class MemoryStager implements PieceStore {
   }
 
   wantedRange(index: number): PieceRange {
-    return this.parts.get(index) ?? { offset: 0, length: this.pieces[index]!.size };
+    return this.parts.get(index) ?? wholePiece(this.pieces[index]!);
   }
 
   async writePiece(index: number, bytes: Uint8Array, offset = 0): Promise<boolean> {
