@@ -243,7 +243,7 @@ export class LocalCluster {
 
   /** Piece bytes a running node has received, fresh from its control socket (0 before it answers). */
   async piecesReceived(n: NodeHandle): Promise<number> {
-    const s = (await callControl(n.dataDir, { op: 'status' }, 1000).catch(() => null)) as NodeStatusReport | null;
+    const s = (await callControl(n.dataDir, { op: 'status' }, { timeoutMs: 1000 }).catch(() => null)) as NodeStatusReport | null;
     return s?.bytesDown ?? 0;
   }
 

@@ -8,7 +8,8 @@ import type { NodeCommand } from './node-commands.js';
 
 /** sun_path is 108 bytes on Linux, 104 on the BSDs. */
 const MAX_SOCKET_PATH = 103;
-const MAX_REQUEST_BYTES = 64 * 1024;
+/** A publish carries a release note of up to 64 KiB, JSON-escaped. */
+const MAX_REQUEST_BYTES = 512 * 1024;
 /** Activating a large release (hooks included) can take minutes; the node starts on it at once. */
 const REQUEST_TIMEOUT_MS = 30 * 60_000;
 
@@ -27,13 +28,25 @@ const commandSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('token-create'), ttlSec: z.number().positive(), uses: z.number().int().positive(), bootstrap: z.array(z.string()).optional() }),
   z.object({ op: z.literal('token-list') }),
   z.object({ op: z.literal('token-revoke'), id: z.string() }),
+  z.object({ op: z.literal('publish'), source: z.string().min(1), note: z.string().optional(), force: z.boolean().optional() }),
 ]);
 
+/** A publish run by the node's own process (its code is warm, its stores open); `source` is absolute. */
+export interface PublishCommand {
+  op: 'publish';
+  source: string;
+  note?: string;
+  force?: boolean;
+}
+
 /**
- * A node command, a membership command, or `status`: the running node's report, fresh
+ * A node command, a membership command, a publish, or `status`: the running node's report, fresh
  * (status.json may be stale, or unwritable on a full disk).
  */
-export type ControlRequest = NodeCommand | MembershipCommand | { op: 'status' } | { op: 'fleet' } | { op: 'drift-pull'; node: string; record?: string };
+export type ControlRequest = NodeCommand | MembershipCommand | PublishCommand | { op: 'status' } | { op: 'fleet' } | { op: 'drift-pull'; node: string; record?: string };
+
+/** Runs one request; `notify` sends the caller a line of progress before the answer. */
+export type ControlHandler = (req: ControlRequest, notify: (notice: unknown) => void) => Promise<unknown>;
 
 type Reply = { ok: true; value: unknown } | { ok: false; code: ErrorCode; message: string };
 
@@ -45,12 +58,13 @@ export function controlSocketPath(dataDir: string): string {
  * The running `serve`'s local control channel: a Unix socket in the data directory (mode 0600, so
  * only the node's own user can steer it) that takes one JSON command per connection and answers
  * with its result, so that `rollback`, `unpin`, `drift ack`... take effect in the running node.
+ * Lines `{"notice": ...}` (progress) may come before the answer, which is the last line.
  */
 export class ControlServer {
   private constructor(private readonly server: Server, private readonly path: string) {}
 
   /** The caller holds the data directory's lock: a socket file left here is a dead node's. */
-  static async listen(dataDir: string, handle: (req: ControlRequest) => Promise<unknown>): Promise<ControlServer> {
+  static async listen(dataDir: string, handle: ControlHandler): Promise<ControlServer> {
     const path = controlSocketPath(dataDir);
     if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
       throw ChunkswarmError.config('dataDir', `${dataDir} is too long for the control socket ${path} (at most ${MAX_SOCKET_PATH} bytes): use a shorter path`);
@@ -71,9 +85,12 @@ export class ControlServer {
   }
 }
 
-function serveOne(sock: Socket, handle: (req: ControlRequest) => Promise<unknown>): void {
+function serveOne(sock: Socket, handle: ControlHandler): void {
   let buf = '';
   const reply = (r: Reply) => sock.end(JSON.stringify(r) + '\n');
+  const notify = (notice: unknown) => {
+    if (sock.writable) sock.write(JSON.stringify({ notice }) + '\n');
+  };
   sock.setEncoding('utf8');
   sock.on('error', () => sock.destroy());
   sock.on('data', (chunk: string) => {
@@ -88,7 +105,7 @@ function serveOne(sock: Socket, handle: (req: ControlRequest) => Promise<unknown
     } catch {
       return reply({ ok: false, code: 'E_USAGE', message: 'malformed control request' });
     }
-    handle(cmd).then(
+    handle(cmd, notify).then(
       (value) => reply({ ok: true, value }),
       (err: unknown) => {
         const e = ChunkswarmError.fromSystem(err, `running ${cmd.op}`);
@@ -100,27 +117,59 @@ function serveOne(sock: Socket, handle: (req: ControlRequest) => Promise<unknown
 
 /**
  * Sends a request to the `serve` running on this data directory and returns its answer. Null
- * when none listens (no socket, or a dead one's), so that the caller does without it.
+ * when none listens (no socket, or a dead one's), so that the caller does without it. `onNotice`
+ * receives the node's progress lines as they come.
  */
-export async function callControl(dataDir: string, cmd: ControlRequest, timeoutMs = REQUEST_TIMEOUT_MS): Promise<unknown> {
+export async function callControl(
+  dataDir: string,
+  cmd: ControlRequest,
+  o: { timeoutMs?: number; onNotice?: (notice: unknown) => void } = {},
+): Promise<unknown> {
   const path = controlSocketPath(dataDir);
-  const text = await new Promise<string | null>((resolve, reject) => {
+  const timeoutMs = o.timeoutMs ?? REQUEST_TIMEOUT_MS;
+  const malformed = () => new ChunkswarmError('E_PROTOCOL', `the running node sent a malformed answer over ${path}`);
+  const reply = await new Promise<Reply | null>((resolve, reject) => {
     const sock = createConnection(path);
     let buf = '';
+    let last: Reply | null = null;
     let connected = false;
     const timer = setTimeout(() => {
       sock.destroy();
       reject(new ChunkswarmError('E_TIMEOUT', `the running node (${path}) did not finish "${cmd.op}" within ${timeoutMs / 1000} s; see its log`));
     }, timeoutMs);
+    const fail = (err: ChunkswarmError) => {
+      clearTimeout(timer);
+      sock.destroy();
+      reject(err);
+    };
+    const take = (line: string) => {
+      if (line === '') return;
+      let msg: { notice?: unknown } & Partial<Reply>;
+      try {
+        msg = JSON.parse(line) as typeof msg;
+      } catch {
+        return fail(malformed());
+      }
+      if ('notice' in msg) o.onNotice?.(msg.notice);
+      else last = msg as Reply;
+    };
     sock.setEncoding('utf8');
     sock.on('connect', () => {
       connected = true;
       sock.write(JSON.stringify(cmd) + '\n');
     });
-    sock.on('data', (c: string) => { buf += c; });
+    sock.on('data', (c: string) => {
+      buf += c;
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        take(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+      }
+    });
     sock.on('end', () => {
       clearTimeout(timer);
-      resolve(buf);
+      take(buf);
+      if (last === null) reject(malformed());
+      else resolve(last);
     });
     sock.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
@@ -128,13 +177,7 @@ export async function callControl(dataDir: string, cmd: ControlRequest, timeoutM
       else reject(ChunkswarmError.fromSystem(err, `talking to the running node over ${path}`));
     });
   });
-  if (text === null) return null;
-  let reply: Reply;
-  try {
-    reply = JSON.parse(text) as Reply;
-  } catch {
-    throw new ChunkswarmError('E_PROTOCOL', `the running node sent a malformed answer over ${path}`);
-  }
+  if (reply === null) return null;
   if (!reply.ok) throw new ChunkswarmError(reply.code, reply.message);
   return reply.value;
 }

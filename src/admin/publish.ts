@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { ChunkswarmError, type ObjectHash } from '../core/index.js';
 import { readSecretFile, type Config } from '../config/index.js';
 import { clusterIdOf, releaseId, signRelease, verifyRelease, type SignedRelease } from '../manifest/index.js';
-import { InodeCache, ObjectStore, ReleaseStore, StatCache, removeTree } from '../store/index.js';
+import { InodeCache, ObjectStore, ReleaseStore, StatCache, removeTree, type ChunkIndex } from '../store/index.js';
 import { moveIntoPlace, recycleRelease, type FileAction } from '../deploy/index.js';
 import { buildTrees } from './build-objects.js';
 import { hashChanged } from './hash-changed.js';
@@ -19,6 +19,8 @@ export interface PublishOptions {
   /** Publish a new version even if the tree equals the newest release. */
   force?: boolean;
   onProgress?: (p: PublishProgress) => void;
+  /** The index of the running node that serves chunks from the release trees (publish run by `serve`). */
+  chunkIndex?: ChunkIndex;
 }
 
 export interface PublishProgress {
@@ -118,7 +120,7 @@ export async function publish(opts: PublishOptions): Promise<PublishSummary> {
   const base = onDisk === undefined ? null : await releases.head(onDisk);
   const fresh = await newContent(base?.body.root ?? null, root, objects);
   progress({ phase: 'materialize', filesDone: 0, filesTotal: scan.files.length, bytesDone: 0, bytesTotal });
-  const recycledFrom = await recycleTree(releases, staging, aside, version, config.releases.keep, [onDisk, (await releases.state()).live]);
+  const recycledFrom = await recycleTree(releases, staging, aside, version, config.releases.keep, [onDisk, (await releases.state()).live], opts.chunkIndex);
   const owner = config.publisher.recordOwner && process.getuid?.() === 0;
   const actions = await buildReleaseTree({
     staging, copies: recycledFrom === null ? staging : aside, root, version, previous: base?.body.version ?? null, source: opts.source,
@@ -153,14 +155,18 @@ export async function publish(opts: PublishOptions): Promise<PublishSummary> {
  * it, as a follower stages (recycleRelease): most of its paths already hold the inodes the new
  * release links. The files copied while hashing move aside first. Returns the recycled version.
  */
-async function recycleTree(releases: ReleaseStore, staging: string, aside: string, version: number, keep: number, protect: Array<number | null | undefined>): Promise<number | null> {
+async function recycleTree(
+  releases: ReleaseStore, staging: string, aside: string, version: number, keep: number, protect: Array<number | null | undefined>, chunkIndex?: ChunkIndex,
+): Promise<number | null> {
   try {
     await mkdir(staging, { recursive: true, mode: 0o700 });
     await rename(staging, aside);
   } catch (err) {
     throw ChunkswarmError.fromSystem(err, `moving the copies of release ${version} aside`);
   }
-  const recycled = await recycleRelease({ releases, version, keep, protect: protect.filter((v): v is number => typeof v === 'number') });
+  const recycled = await recycleRelease({
+    releases, version, keep, protect: protect.filter((v): v is number => typeof v === 'number'), ...(chunkIndex && { chunkIndex }),
+  });
   if (recycled === null) {
     try {
       await rename(aside, staging);

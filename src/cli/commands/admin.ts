@@ -1,11 +1,23 @@
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { diffReleases, initNode, loadConfig, publish, showRelease, ChunkswarmError } from '../../index.js';
+import { callControl, controlSocketPath, diffReleases, initNode, loadConfig, publish, showRelease, ChunkswarmError, type PublishProgress, type PublishSummary } from '../../index.js';
 import { formatBytes, formatFields, printJson } from '../format.js';
 import { publishProgress } from '../progress.js';
 
 function parseVersion(s: string): number {
   if (!/^\d+$/.test(s) || Number(s) < 1) throw ChunkswarmError.usage(`not a release version: ${JSON.stringify(s)}`);
   return Number(s);
+}
+
+/**
+ * Whether the running node (the owner of its control socket) is this process's user: only then may
+ * it publish for us, since it reads the source tree with its own rights (root publishing a tree
+ * for a node running as `chunkswarm` publishes in its own process, as without a node).
+ */
+function nodeIsCaller(dataDir: string): boolean {
+  const st = statSync(controlSocketPath(dataDir), { throwIfNoEntry: false });
+  return st !== undefined && st.uid === process.getuid?.();
 }
 
 /** The commands that work on the local node only: no network. */
@@ -40,11 +52,26 @@ export function registerAdminCommands(program: Command, configPath: () => string
     .argument('<source-dir>', 'the master copy of the tree')
     .option('--note <text>', 'a note stored in the release', '')
     .option('--force', 'publish a new version even if nothing changed')
+    .option('--local', 'publish in this process even if the node runs (by default its `serve` does it, with warm code, and announces it at once)')
     .option('--json', 'machine-readable output')
     .action(async (source: string, o) => {
       const config = await loadConfig(configPath());
       const bar = publishProgress(!o.json);
-      const s = await publish({ config, source, note: o.note, force: o.force, onProgress: (p) => bar.update(p) }).finally(() => bar.stop());
+      const onProgress = (p: PublishProgress) => bar.update(p);
+      let s: PublishSummary;
+      let byNode = false;
+      try {
+        const asked = o.local || !nodeIsCaller(config.dataDir) ? null : ((await callControl(
+          config.dataDir,
+          { op: 'publish', source: resolve(source), note: o.note, force: o.force === true },
+          { onNotice: (n) => onProgress(n as PublishProgress) },
+        )) as PublishSummary | null);
+        byNode = asked !== null;
+        s = asked ?? (await publish({ config, source, note: o.note, force: o.force, onProgress }));
+      } finally {
+        bar.stop();
+      }
+      if (byNode && !o.json) process.stderr.write(`published by the running node (chunkswarm serve on ${config.dataDir})\n`);
       for (const sk of s.skipped) process.stderr.write(`warning: skipped ${sk.kind} ${sk.path}: a release carries only files, directories and symlinks\n`);
       if (o.json) return printJson(s);
       if (s.version === null) {

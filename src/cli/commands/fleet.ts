@@ -62,7 +62,7 @@ export function registerFleetCommands(program: Command, configPath: () => string
     .option('--watch', 'redraw every 2 s until interrupted')
     .action(async (o) => {
       const config = await loadConfig(configPath());
-      const once = async (): Promise<FleetView | null> => (await callControl(config.dataDir, { op: 'fleet' }, FLEET_TIMEOUT_MS)) as FleetView | null;
+      const once = async (): Promise<FleetView | null> => (await callControl(config.dataDir, { op: 'fleet' }, { timeoutMs: FLEET_TIMEOUT_MS })) as FleetView | null;
       for (;;) {
         const view = await once();
         if (!view) {

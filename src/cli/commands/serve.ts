@@ -60,7 +60,7 @@ export function registerServeCommands(program: Command, configPath: () => string
     .action(async (o) => {
       const config = await loadConfig(configPath());
       // Fresh from the running node when there is one; else its last report on disk.
-      const live = (await callControl(config.dataDir, { op: 'status' }, STATUS_TIMEOUT_MS).catch(() => null)) as NodeStatusReport | null;
+      const live = (await callControl(config.dataDir, { op: 'status' }, { timeoutMs: STATUS_TIMEOUT_MS }).catch(() => null)) as NodeStatusReport | null;
       const { report: r, ageSec } = live ? { report: live, ageSec: 0 } : await readStatus(config.dataDir);
       const running = live !== null || (ageSec < STALE_SEC && r.phase !== 'stopped');
       const problems = r.problems ?? [];
