@@ -84,8 +84,9 @@ export async function loadRelease(root: ObjectHash, objects: ObjectStore, base: 
   // Not a spread: V8 gave each of 10^5 spread copies a hidden class of its own (~180 bytes each).
   for (const f of tree.files) files.push({ path: f.path, entry: f.entry, file: await objects.getFile(f.entry.hash!) });
   if (!packed) await objects.savePack(root, tree.files.map((f) => f.entry.hash!), like);
-  // Every tree object is in memory after the walk; savePack does nothing if the pack exists.
-  await objects.savePack(treePackName(root), [root, ...tree.dirs.map((d) => d.entry.hash!)]);
+  // Every tree object is in memory after the walk; savePack does nothing if the pack exists. The
+  // unchanged subtrees' records are copied from the trees of `like` rather than encoded again.
+  await objects.savePack(treePackName(root), [root, ...tree.dirs.map((d) => d.entry.hash!)], like === null ? null : treePackName(like));
   // The one definition of the piece space (releaseChunks' too), over the file objects now in hand.
   const chunks = distinctChunks(files);
   return { ...tree, files, chunks, pieces: groupPieces(chunks) };

@@ -67,6 +67,21 @@ describe('verifyTree', () => {
     await expect(check()).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
   });
 
+  it('a release loaded like another gets a pack with all its trees, the shared ones copied', async () => {
+    await loadRelease(root, objects, tree);
+    const etc = (await objects.getTree(root)).entries.find((e) => e.name === 'etc')!;
+    await chmod(tree, 0o755);
+    await writeFile(join(tree, 'index.html'), '<h1>hello</h1>\n');
+    await utimes(join(tree, 'index.html'), OLD, OLD);
+    const next = await snapshot(tree);
+    expect((await objects.getTree(next)).entries.find((e) => e.name === 'etc')!.hash).toBe(etc.hash);
+    await loadRelease(next, objects, tree, root);
+    await rename(join(dir, 'objects', 'journal'), join(dir, 'journal-away'));
+    objects = new ObjectStore(join(dir, 'objects'));
+    expect(objects.loadPack(treePackName(next))).toBe(2);
+    expect((await objects.getTree(etc.hash!)).entries.map((e) => e.name)).toEqual(['app.conf']);
+  });
+
   it('finds nothing in an untouched tree', async () => {
     const r = await check();
     expect(r.entries).toEqual([]);
