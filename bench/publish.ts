@@ -1,7 +1,7 @@
 /**
  * bench/publish: chunk+hash throughput (one core, in process), a cold publish of a generated tree
  * (default 1 GiB), and a no-change re-publish of a many-file tree (default 50,000) next to
- * `rsync -an` over the same tree.
+ * `rsync -an` over the same tree, by the command alone and through the master's running `serve`.
  *   npm run bench:publish [-- --gib 1 --files 50000]
  */
 import { rm } from 'node:fs/promises';
@@ -9,6 +9,7 @@ import { randomFillSync } from 'node:crypto';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ChunkHasher } from '../src/manifest/index.js';
+import { LocalCluster } from './lib/cluster.js';
 import { generateTree } from './lib/gen-tree.js';
 import { runBench } from './lib/results.js';
 import { cli, cpuNote, timed } from './lib/run.js';
@@ -63,6 +64,8 @@ runBench('publish', values.keep, async (work) => {
   const againSummary = JSON.parse(again.stdout) as { version: number | null; hashedFiles: number };
   if (againSummary.version !== null || againSummary.hashedFiles !== 0) throw new Error('re-publish of an unchanged tree was not a no-op');
   console.log(`no-change re-publish of ${manyFiles} files: ${again.seconds.toFixed(2)} s${cpuNote(again)}`);
+  const byNode = await noChangeByNode(work, many);
+  console.log(`the same through the master's running serve (median of ${byNode.runs.length}): ${byNode.seconds.toFixed(2)} s (${byNode.runs.map((r) => r.toFixed(2)).join(', ')})`);
 
   let rsync: { seconds: number; cpuSeconds: number | null } | { skipped: string };
   const tool = ensureTool('rsync');
@@ -81,6 +84,32 @@ runBench('publish', values.keep, async (work) => {
   return {
     perCoreMBps: core,
     cold: { bytes: gen.bytes, files: gen.files, wallSeconds: cold.seconds, endToEndMBps: coldWallMBps, hashPhaseMBps: coldSummary.mbPerSec },
-    noChange: { files: manyFiles, seconds: again.seconds, cpuSeconds: again.cpuSeconds, rsyncDryRun: rsync },
+    noChange: { files: manyFiles, seconds: again.seconds, cpuSeconds: again.cpuSeconds, rsyncDryRun: rsync, byNode },
   };
 });
+
+/**
+ * `chunkswarm publish` of an unchanged tree while the master's `serve` runs (the node publishes):
+ * the first publish makes release 1 and warms the node; then the median of five no-change runs.
+ */
+async function noChangeByNode(work: string, source: string): Promise<{ seconds: number; runs: number[] }> {
+  const cluster = await LocalCluster.create({ dir: join(work, 'node'), followers: 0, netGuard: true });
+  try {
+    cluster.start(cluster.publisher);
+    await cluster.waitFor('the master to run', async () => (await cluster.status(cluster.publisher)) !== null);
+    const P = ['-c', cluster.publisher.config];
+    await cli([...P, 'publish', source, '--json']);
+    const runs: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await cli([...P, 'publish', source, '--json']);
+      if ((JSON.parse(r.stdout) as { version: number | null }).version !== null) throw new Error('a no-change publish through the node published something');
+      runs.push(r.seconds);
+    }
+    const asked = (await cluster.log(cluster.publisher)).split('operator: publish').length - 1;
+    if (asked !== 6) throw new Error(`the node ran ${asked} of the 6 publishes: the others ran in the command`);
+    const sorted = [...runs].sort((a, b) => a - b);
+    return { seconds: sorted[2]!, runs };
+  } finally {
+    await cluster.close();
+  }
+}
