@@ -13,7 +13,7 @@ export const AS_MEASURED: Policy = {
   description: 'the code and settings of the real run of 2026-11-25 (8 upload slots drawn at random every 10 s; pipelines of 2+ requests, 2 s deep; 16 offers per peer, those made on a choke dropped).',
   scheduler: (n) => ({ maxRequestsPerPeer: 64, requestTimeoutMs: 12_000, unresponsiveMs: 10_000, maxInflightBytes: 2 * n.down, minRequestsPerPeer: 2, targetQueueMs: 2000 }),
   choker: () => ({ uploadSlots: 8, evaluateIntervalMs: 10_000, rank: 'rate' }),
-  superSeeder: { offersPerPeer: 16 },
+  superSeeder: { offersPerPeer: 16, tailReservations: 1 },
   feedRates: false,
   sendAllOffers: false,
   tickMs: 1000,
@@ -28,13 +28,13 @@ export const OFFERS_FIXED: Policy = {
   sendAllOffers: true,
 };
 
-/** This branch: the session's settings unchanged, the module defaults new, the offers sent. */
+/** This branch: the session's settings unchanged, the module defaults new, the offers sent (the super-seeder's of 2026-12-02: no tail reservations). */
 export const THIS_BRANCH: Policy = {
   name: 'this-branch',
   description: 'offers sent; the super-seeder\'s default 2 offers per peer; pipelines of 1+ request, 0.5 s deep; upload slots in 5 s turns (choker rank "rotate").',
   scheduler: (n) => ({ maxRequestsPerPeer: 64, requestTimeoutMs: 12_000, unresponsiveMs: 10_000, maxInflightBytes: 2 * n.down }),
   choker: () => ({ uploadSlots: 8 }),
-  superSeeder: {},
+  superSeeder: { tailReservations: 1 },
   feedRates: false,
   sendAllOffers: true,
   tickMs: 1000,
@@ -49,7 +49,7 @@ export const OFFER_WINDOW: Policy = {
   ...THIS_BRANCH,
   name: 'offer-window',
   description: 'as this-branch, with the publisher\'s offers a window of 64 pieces (~4 MiB) spread over its unchoked peers, at least 2 each.',
-  superSeeder: { offerBudget: 64 },
+  superSeeder: { offerBudget: 64, tailReservations: 1 },
 };
 
 /** offer-window with `limits.objectClients: 8`: the publisher answers the object requests of 8 nodes at a time. */
@@ -60,4 +60,24 @@ export const OBJECT_CLIENTS: Policy = {
   objectClients: 8,
 };
 
-export const POLICIES: Record<string, Policy> = Object.fromEntries([AS_MEASURED, OFFERS_FIXED, THIS_BRANCH, OFFER_WINDOW, OBJECT_CLIENTS].map((p) => [p.name, p]));
+/**
+ * offer-window with the super-seeder's tail of 2026-12-03 (tailReservations 2, its default): once
+ * every piece is held or reserved, the publisher's unchoked peers with room in their windows get
+ * second reservations of the pieces nobody holds yet, and the first to ask takes each.
+ */
+export const TAIL_OFFERS: Policy = {
+  ...OFFER_WINDOW,
+  name: 'tail-offers',
+  description: 'as offer-window, with the publisher\'s last unheld pieces reserved for a second unchoked peer (the first to ask takes each).',
+  superSeeder: { offerBudget: 64 },
+};
+
+/** The session of 2026-12-03: tail-offers, with half a second of the download cap in flight (rollout.ts), not 2 s. */
+export const INFLIGHT_HALF: Policy = {
+  ...TAIL_OFFERS,
+  name: 'inflight-half',
+  description: 'as tail-offers, with half a second of the download cap in flight (a peer\'s first request may take it to a second), not 2 s.',
+  scheduler: (n) => ({ ...THIS_BRANCH.scheduler(n), maxInflightBytes: 0.5 * n.down }),
+};
+
+export const POLICIES: Record<string, Policy> = Object.fromEntries([AS_MEASURED, OFFERS_FIXED, THIS_BRANCH, OFFER_WINDOW, OBJECT_CLIENTS, TAIL_OFFERS, INFLIGHT_HALF].map((p) => [p.name, p]));

@@ -20,6 +20,14 @@ export interface SuperSeederOptions {
   offerTimeoutMs: number;
   /** A peer that gained no piece for this long is starving: offered and served anything it lacks. */
   starveMs: number;
+  /**
+   * Once every piece is held or reserved, an unchoked peer with room in its window is offered
+   * pieces nobody holds yet that fewer than this many peers have reserved; the first of them to
+   * ask takes the piece and the other reservations end (1: no second reservation). Otherwise the
+   * publisher's last pieces wait on the few peers whose windows hold them, each taking one piece
+   * per round trip, while its other unchoked peers have nothing to ask it for and its link idles.
+   */
+  tailReservations: number;
 }
 
 export const DEFAULT_SUPER_SEEDER_OPTIONS: Readonly<SuperSeederOptions> = {
@@ -28,6 +36,7 @@ export const DEFAULT_SUPER_SEEDER_OPTIONS: Readonly<SuperSeederOptions> = {
   copiesBeforeDefer: 1,
   offerTimeoutMs: 30_000,
   starveMs: 10_000,
+  tailReservations: 2,
 };
 
 export type ServeDecision = 'serve' | 'defer';
@@ -45,6 +54,9 @@ export type ServeDecision = 'serve' | 'defer';
  * A choked peer is still offered one piece, without reserving it, so that it is interested and
  * the choker can pick it; a choke releases the peer's reservations at once.
  *
+ * The tail: once every piece is held or reserved, the unchoked peers with room in their windows
+ * are offered second reservations of the pieces nobody holds yet, and the first to ask takes each.
+ *
  * Starvation guards: an offer not taken up within `offerTimeoutMs` (peer slow or stuck) stops
  * reserving the piece, so it can be offered elsewhere; a peer that has gained nothing for
  * `starveMs` is offered, and served, whatever it lacks; a piece no peer holds is always served.
@@ -58,6 +70,10 @@ export class SuperSeeder {
   private readonly pending: Uint32Array;
   /** Pieces with fewer than `copiesBeforeDefer` copies held or promised, keyed by that count: what may be offered. */
   private readonly scarce: KeyedPool;
+  /** Pieces nobody holds yet, reserved by 1 .. tailReservations - 1 peers, keyed by reservations - 1: the tail's offers. */
+  private readonly tail: KeyedPool;
+  /** Per piece, 1 once it is served on a reservation, which is then its only one: on its way, not offered again. */
+  private readonly served: Uint8Array;
   /** Per peer, its open (reserving) offers: index -> time offered. */
   private readonly open = new Map<PeerId, Map<number, number>>();
   /** Peers the publisher's choker has unchoked. */
@@ -77,7 +93,9 @@ export class SuperSeeder {
     this.random = init.random;
     this.avail = new Availability(init.pieceCount);
     this.pending = new Uint32Array(init.pieceCount);
+    this.served = new Uint8Array(init.pieceCount);
     this.scarce = new KeyedPool(init.pieceCount, Math.ceil(this.opts.copiesBeforeDefer));
+    this.tail = new KeyedPool(init.pieceCount, Math.max(1, this.opts.tailReservations - 1));
     for (let i = 0; i < init.pieceCount; i++) this.refresh(i);
   }
 
@@ -151,7 +169,14 @@ export class SuperSeeder {
   onRequest(peer: PeerId, index: number): ServeDecision {
     if (!isPieceIndex(index, this.avail.pieceCount)) return 'defer';
     const mine = this.open.get(peer)?.has(index) ?? false;
-    if (mine || this.starving(peer)) return 'serve';
+    if (mine) {
+      // A tail piece goes to the first of its reservations to ask: one copy leaves the publisher.
+      if ((this.pending[index] ?? 0) > 1) this.closeOthers(peer, index);
+      this.served[index] = 1;
+      this.refresh(index);
+      return 'serve';
+    }
+    if (this.starving(peer)) return 'serve';
     const held = this.avail.count(index) - (this.avail.has(peer, index) ? 1 : 0);
     if (held + (this.pending[index] ?? 0) < this.opts.copiesBeforeDefer) return 'serve';
     if (held === 0) return 'defer';
@@ -193,7 +218,7 @@ export class SuperSeeder {
     if (!offers || !told) return [];
     const fresh = (i: number) => !told.has(i) && !this.avail.has(peer, i);
     const pickNew = () => {
-      const i = this.starving(peer) ? this.pickAny(fresh) : this.scarce.pick(this.random, fresh);
+      const i = this.starving(peer) ? this.pickAny(fresh) : this.pickOffer(peer, fresh);
       if (i !== undefined) told.add(i);
       return i;
     };
@@ -211,6 +236,11 @@ export class SuperSeeder {
       out.push({ type: 'have', peer, index: i });
     }
     return out;
+  }
+
+  /** A piece nobody holds or was promised; for an unchoked peer, else a tail piece (tailReservations). */
+  private pickOffer(peer: PeerId, fresh: (i: number) => boolean): number | undefined {
+    return this.scarce.pick(this.random, fresh) ?? (this.unchoked.has(peer) ? this.tail.pick(this.random, fresh) : undefined);
   }
 
   /** A starving peer's pick: the least held or promised of all pieces (a full scan, as starving is rare). */
@@ -238,18 +268,27 @@ export class SuperSeeder {
     if (!this.avail.add(peer, index)) return;
     this.lastGain.set(peer, this.clock.now());
     this.close(peer, index);
+    // Its other reservations (a tail piece's second) end: those peers can get it from this one.
+    if ((this.pending[index] ?? 0) > 0) this.closeOthers(peer, index);
     this.refresh(index);
+  }
+
+  private closeOthers(peer: PeerId, index: number): void {
+    for (const [p, offers] of this.open) if (p !== peer && offers.has(index)) this.close(p, index);
   }
 
   private close(peer: PeerId, index: number): void {
     if (!this.open.get(peer)?.delete(index)) return;
     this.pending[index] = (this.pending[index] ?? 1) - 1;
+    this.served[index] = 0;
     this.refresh(index);
   }
 
   private refresh(index: number): void {
     const copies = this.avail.count(index) + (this.pending[index] ?? 0);
     this.scarce.set(index, copies < this.opts.copiesBeforeDefer ? copies : null);
+    const p = this.pending[index] ?? 0;
+    this.tail.set(index, this.avail.count(index) === 0 && !this.served[index] && p >= 1 && p < this.opts.tailReservations ? p - 1 : null);
   }
 
   private starving(peer: PeerId): boolean {

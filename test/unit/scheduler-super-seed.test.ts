@@ -62,12 +62,60 @@ describe('SuperSeeder: offers', () => {
   it('stops offering once every piece has a copy among the peers', () => {
     const { ss } = make(3, { offersPerPeer: 3 });
     expect(join(ss, 'a').sort()).toEqual([0, 1, 2]);
-    expect(join(ss, 'b')).toEqual([]);
     for (const i of [0, 1, 2]) expect(ss.peerHave('a', i)).toEqual([]);
+    expect(join(ss, 'b')).toEqual([]);
+  });
+
+  it('once every piece is held or reserved, offers the unchoked peers second reservations of the pieces nobody holds', () => {
+    const { ss } = make(2, { offersPerPeer: 1 });
+    const [p] = join(ss, 'a');
+    const [q] = join(ss, 'b');
+    expect([p, q].sort()).toEqual([0, 1]);
+    const [r] = join(ss, 'c');
+    expect([0, 1]).toContain(r);
+    expect(join(ss, 'd')).toEqual([r === 0 ? 1 : 0]);
+    expect(join(ss, 'e')).toEqual([]); // two reservations each: tailReservations
+    expect(join(ss, 'f', [], false)).toEqual([]); // a choked peer is shown no tail piece
+  });
+
+  it('gives a tail piece to the first of its reservations to ask; the other is deferred to that copy', () => {
+    const { ss } = make(2, { offersPerPeer: 1, starveMs: 60_000 });
+    const [p] = join(ss, 'a');
+    join(ss, 'b');
+    expect(join(ss, 'c')).toHaveLength(1);
+    const [first, second] = ss.advertisedTo('c')[0] === p ? ['c', 'a'] : ['c', 'b'];
+    const index = ss.advertisedTo('c')[0]!;
+    expect(ss.onRequest(first, index)).toBe('serve');
+    expect(ss.onRequest(second, index)).toBe('defer');
+  });
+
+  it('reserves a tail piece for no second peer once it is served: its copy is on its way', () => {
+    const { ss } = make(2, { offersPerPeer: 1 });
+    const [p] = join(ss, 'a');
+    const [q] = join(ss, 'b');
+    expect(ss.onRequest('a', p!)).toBe('serve');
+    expect(join(ss, 'c')).toEqual([q]);
+    expect(join(ss, 'd')).toEqual([]);
+  });
+
+  it('ends the other reservations of a tail piece once one peer holds it', () => {
+    const { ss } = make(2, { offersPerPeer: 1, starveMs: 60_000 });
+    const [p] = join(ss, 'a');
+    join(ss, 'b');
+    const [r] = join(ss, 'c');
+    ss.peerHave(r === p ? 'a' : 'b', r!);
+    // c gets it from that peer, while the other piece still has no copy anywhere.
+    expect(ss.onRequest('c', r!)).toBe('defer');
+  });
+
+  it('makes no second reservation with tailReservations 1', () => {
+    const { ss } = make(1, { offersPerPeer: 1, tailReservations: 1 });
+    expect(join(ss, 'a')).toEqual([0]);
+    expect(join(ss, 'b')).toEqual([]);
   });
 
   it('releases an offer not taken up in time so another peer can get the piece', () => {
-    const { ss, clock } = make(1, { offerTimeoutMs: 5_000, starveMs: 60_000 });
+    const { ss, clock } = make(1, { offerTimeoutMs: 5_000, starveMs: 60_000, tailReservations: 1 });
     expect(join(ss, 'a')).toEqual([0]);
     expect(join(ss, 'b')).toEqual([]);
     clock.advance(4_999);
@@ -77,7 +125,7 @@ describe('SuperSeeder: offers', () => {
   });
 
   it('offers a piece it could not read for one peer to another at once', () => {
-    const { ss } = make(1, { starveMs: 60_000 });
+    const { ss } = make(1, { starveMs: 60_000, tailReservations: 1 });
     expect(join(ss, 'a')).toEqual([0]);
     expect(join(ss, 'b')).toEqual([]);
     expect(ss.onRequest('b', 0)).toBe('defer');
@@ -104,7 +152,7 @@ describe('SuperSeeder: offers', () => {
   });
 
   it('hands the reservations of a peer it chokes to a peer it has unchoked', () => {
-    const { ss } = make(1, { offersPerPeer: 1 });
+    const { ss } = make(1, { offersPerPeer: 1, tailReservations: 1 });
     expect(join(ss, 'a')).toEqual([0]);
     expect(join(ss, 'b')).toEqual([]);
     expect(ss.peerChoked('a')).toEqual([{ type: 'have', peer: 'b', index: 0 }]);
