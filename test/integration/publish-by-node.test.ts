@@ -5,13 +5,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFile, readFile, rm } from 'node:fs/promises';
+import { appendFile, chown, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CLI } from '../support/cli.js';
 import { settle } from '../support/tree.js';
 import { cs, editConfig, ok, publishedCluster, type Cluster } from './deploy-fixture.js';
 import { freeTcpPort, freeUdpPort } from '../../bench/lib/cluster.js';
-import { callControl, type PublishProgress, type PublishSummary } from '../../src/index.js';
+import { callControl, controlSocketPath, type PublishProgress, type PublishSummary } from '../../src/index.js';
+import { ControlServer } from '../../src/admin/index.js';
 
 let dir: string;
 let src: string;
@@ -111,5 +112,34 @@ describe('publish through the running node', () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/not a publisher/);
     expect(logs.get(c.fol)).toContain('operator: publish');
+  }, 60_000);
+});
+
+describe('publish and a node of another user', () => {
+  it('publishes in the command when the control socket belongs to another user (the node could not read what the caller can)', async () => {
+    if (process.getuid?.() !== 0) {
+      console.log('skipped: changing the control socket\'s owner needs root');
+      return;
+    }
+    const { dir: other, src: tree, c: cl } = await publishedCluster('cs-publish-other-');
+    const asked: string[] = [];
+    const node = await ControlServer.listen(cl.pubData, async (req) => {
+      asked.push(req.op);
+      throw new Error('this stand-in node publishes nothing');
+    });
+    try {
+      // Same user: the command asks the node (and fails with its answer).
+      const same = await cs(cl.pub, 'publish', tree, '--force');
+      expect(same.code).not.toBe(0);
+      expect(asked).toEqual(['publish']);
+      await chown(controlSocketPath(cl.pubData), 65534, 65534);
+      const r = ok(await cs(cl.pub, 'publish', tree, '--force'));
+      expect(r.stderr).not.toMatch(/running node/);
+      expect(r.stdout).toMatch(/^version:\s+2$/m);
+      expect(asked).toEqual(['publish']);
+    } finally {
+      await node.close();
+      await rm(other, { recursive: true, force: true });
+    }
   }, 60_000);
 });
