@@ -52,17 +52,14 @@ export async function readPieceRange(
     const start = at;
     at += size;
     if (at <= r.offset) continue;
-    if (start >= r.offset && at <= end) {
-      // A reader that answers at once (staging's) is not awaited: a piece is up to 10^2 chunks.
-      const ok = readChunk(j, out.subarray(start - r.offset, at - r.offset));
-      if (!(typeof ok === 'boolean' ? ok : await ok)) return false;
-      continue;
-    }
-    const whole = new Uint8Array(size);
-    const ok = readChunk(j, whole);
+    const inside = start >= r.offset && at <= end;
+    const into = inside ? out.subarray(start - r.offset, at - r.offset) : new Uint8Array(size);
+    // A reader that answers at once (staging's) is not awaited: a piece is up to 10^2 chunks.
+    const ok = readChunk(j, into);
     if (!(typeof ok === 'boolean' ? ok : await ok)) return false;
+    if (inside) continue;
     const from = Math.max(r.offset, start);
-    out.set(whole.subarray(from - start, Math.min(end, at) - start), from - r.offset);
+    out.set(into.subarray(from - start, Math.min(end, at) - start), from - r.offset);
   }
   return true;
 }
