@@ -1,4 +1,4 @@
-export { publish, type PublishOptions, type PublishProgress, type PublishSummary } from './publish.js';
+export { publish, type PublishCaches, type PublishOptions, type PublishProgress, type PublishSummary } from './publish.js';
 export { scanSource, type ScanResult, type ScannedNode } from './scan-source.js';
 export { initNode, type InitOptions, type InitResult } from './init-node.js';
 export { showRelease, diffReleases, type ReleaseSummary, type TreeListing } from './inspect.js';

@@ -21,6 +21,16 @@ export interface PublishOptions {
   onProgress?: (p: PublishProgress) => void;
   /** The index of the running node that serves chunks from the release trees (publish run by `serve`). */
   chunkIndex?: ChunkIndex;
+  /** Kept by a process that publishes again and again (the master's `serve`) instead of read from disk each time. */
+  caches?: PublishCaches;
+}
+
+/** What the master's node keeps from one publish to the next. */
+export interface PublishCaches {
+  /** The node's own inode cache: two copies in one process would each save over what the other learnt. */
+  inodes: InodeCache;
+  /** The stat cache of each source tree published, by openSourceCache's key. */
+  sources: Map<string, StatCache>;
 }
 
 export interface PublishProgress {
@@ -78,7 +88,7 @@ export async function publish(opts: PublishOptions): Promise<PublishSummary> {
   const releases = new ReleaseStore(config.dataDir);
   await releases.init();
   const objects = new ObjectStore(releases.objectsDir);
-  const cache = await openSourceCache(config.dataDir, opts.source);
+  const cache = await openSourceCache(config.dataDir, opts.source, opts.caches?.sources);
   const progress = (p: PublishProgress) => opts.onProgress?.(p);
   const racyBeforeMs = Date.now() - RACY_WINDOW_MS;
 
@@ -89,7 +99,7 @@ export async function publish(opts: PublishOptions): Promise<PublishSummary> {
   const version = (prev?.body.version ?? 0) + 1;
   const staging = releases.stagingPath(version);
   const aside = `${staging}.copies`;
-  const inodes = await InodeCache.open(config.dataDir);
+  const inodes = opts.caches?.inodes ?? (await InodeCache.open(config.dataDir));
   await removeTree(staging, { cache: inodes });
   await removeTree(aside, { cache: inodes });
   // A tree renamed into place by a publish that died before saving its head: not a release.
@@ -178,10 +188,14 @@ async function recycleTree(
 }
 
 /** The stat cache of one source tree: a publisher may publish several ("./src" and its absolute path are one). */
-async function openSourceCache(dataDir: string, source: string): Promise<StatCache> {
+async function openSourceCache(dataDir: string, source: string, kept?: Map<string, StatCache>): Promise<StatCache> {
   const key = createHash('sha256').update(resolve(source)).digest('hex').slice(0, 16);
   await mkdir(join(dataDir, 'stat-cache'), { recursive: true });
-  return new StatCache(join(dataDir, 'stat-cache', `${key}.json`)).load();
+  const cached = kept?.get(key);
+  if (cached) return cached;
+  const cache = await new StatCache(join(dataDir, 'stat-cache', `${key}.json`)).load();
+  kept?.set(key, cache);
+  return cache;
 }
 
 /** Every file written into the release was hashed as it was copied: the first check of it reads nothing. */

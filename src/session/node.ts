@@ -7,7 +7,7 @@ import { isMembershipCommand, MembershipAdmin, nodeSeed } from '../membership/in
 import { JoinServer } from '../membership/join-server.js';
 import { Deployer } from '../deploy/index.js';
 import { seededRandom } from '../scheduler/index.js';
-import { DataLock } from '../store/index.js';
+import { DataLock, type StatCache } from '../store/index.js';
 import { Swarm, startBootstrapNode, type BootstrapNode } from '../swarm/index.js';
 import { diagnose, type Problem } from './diagnose.js';
 import { FleetGossip } from './fleet-gossip.js';
@@ -67,6 +67,8 @@ export class ChunkswarmNode extends Resource {
   private loggedProblems = new Set<Problem['id']>();
   private fleet!: FleetGossip;
   private http: NodeHttp | null = null;
+  /** The source stat caches of `publish`, loaded by the first one. */
+  private readonly sourceCaches = new Map<string, StatCache>();
 
   constructor(opts: NodeOptions) {
     super();
@@ -241,6 +243,7 @@ export class ChunkswarmNode extends Resource {
     };
     const summary = await this.serial.run(() => publish({
       config: this.config, source: cmd.source, note: cmd.note ?? '', force: cmd.force ?? false, onProgress, chunkIndex: this.deployer.chunkIndex,
+      caches: { inodes: this.deployer.inodes, sources: this.sourceCaches },
     }));
     this.reloadHeads();
     return summary;

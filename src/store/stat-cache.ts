@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { appendFile, readFile } from 'node:fs/promises';
 import { ChunkswarmError, type ObjectHash } from '../core/index.js';
 import { atomicWrite } from './atomic-write.js';
 
@@ -11,9 +12,16 @@ export interface StatKey {
 
 /**
  * On disk: this header, then key NUL value NUL ... (a path cannot hold NUL). Parsing it is a split,
- * several times faster than JSON for 10^5 entries.
+ * several times faster than JSON for 10^5 entries. A save appends what changed since the last one
+ * as a batch: an empty key with BEGIN, the pairs (an empty value deletes), an empty key with END. A
+ * batch without its END (torn by a crash) is ignored: an update that links a dozen files appends a
+ * few hundred bytes instead of rewriting the megabytes of a 10^5-file cache.
  */
 const HEADER = 'chunkswarm-stat-cache 1\0';
+const BEGIN = 'begin';
+const END = 'end';
+/** Appended batches may grow the file to twice its last full write (at least this much) before it is rewritten. */
+const MIN_APPEND_BYTES = 64 << 10;
 
 /** "size:mtimeMs:ctimeMs:ino:" — a string, so that a cache of 10^5 files parses fast and small. */
 function fingerprint(k: StatKey): string {
@@ -30,7 +38,14 @@ export class StatCache {
    * ~14 MB more of a node's heap for ~1 µs less per lookup.
    */
   private entries = new Map<string, string>();
-  private dirty = false;
+  /** Paths set or deleted since the file was last written: what the next save appends. */
+  private readonly changed = new Set<string>();
+  /** The file must be written whole: there is none yet, or its end is not where a batch may start. */
+  private rewrite = true;
+  /** Characters of the file as last read or written whole, and appended since. */
+  private baseSize = 0;
+  private appendedSize = 0;
+  private saving: Promise<void> = Promise.resolve();
 
   /** `path` null: a cache that lives in memory only. */
   constructor(private readonly path: string | null) {}
@@ -46,13 +61,36 @@ export class StatCache {
     }
     // A damaged cache (or one of another format) only costs a re-hash; never a reason to fail.
     this.entries = new Map();
-    if (!text.startsWith(HEADER)) {
-      this.dirty = true;
-      return this;
-    }
+    this.changed.clear();
+    this.baseSize = text.length;
+    this.appendedSize = 0;
+    this.rewrite = true;
+    if (!text.startsWith(HEADER)) return this;
     const fields = text.slice(HEADER.length).split('\0');
-    for (let i = 0; i + 1 < fields.length; i += 2) this.entries.set(fields[i]!, fields[i + 1]!);
+    // Written by this version, every field ends with NUL: the last one split off is empty.
+    const terminated = fields.at(-1) === '';
+    if (terminated) fields.pop();
+    let batch: string[] | null = null;
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      const key = fields[i]!;
+      const value = fields[i + 1]!;
+      if (key === '') {
+        if (value === END && batch !== null) for (let j = 0; j < batch.length; j += 2) this.apply(batch[j]!, batch[j + 1]!);
+        batch = value === BEGIN ? [] : null;
+      } else if (batch !== null) {
+        batch.push(key, value);
+      } else {
+        this.apply(key, value);
+      }
+    }
+    // Appending after a torn batch (or a file of the older layout) would misalign every pair after it.
+    this.rewrite = !terminated || fields.length % 2 !== 0 || batch !== null;
     return this;
+  }
+
+  private apply(key: string, value: string): void {
+    if (value === '') this.entries.delete(key);
+    else this.entries.set(key, value);
   }
 
   lookup(path: string, key: StatKey): ObjectHash | null {
@@ -66,35 +104,57 @@ export class StatCache {
    * still change without moving its mtime, so such entries are not remembered (git's "racy" rule).
    */
   set(path: string, key: StatKey, hash: ObjectHash, racyBeforeMs = Infinity): void {
-    if (key.mtimeMs >= racyBeforeMs || key.ctimeMs >= racyBeforeMs) {
-      if (this.entries.delete(path)) this.dirty = true;
-      return;
-    }
+    if (key.mtimeMs >= racyBeforeMs || key.ctimeMs >= racyBeforeMs) return this.delete(path);
     const value = fingerprint(key) + hash;
     if (this.entries.get(path) === value) return;
     this.entries.set(path, value);
-    this.dirty = true;
+    this.changed.add(path);
   }
 
   delete(path: string): void {
-    if (this.entries.delete(path)) this.dirty = true;
+    if (this.entries.delete(path)) this.changed.add(path);
   }
 
   /** Keeps only the paths in `live` (files that disappeared are forgotten). */
   retain(live: Set<string>): void {
-    for (const p of this.entries.keys()) {
-      if (!live.has(p)) {
-        this.entries.delete(p);
-        this.dirty = true;
-      }
-    }
+    for (const p of this.entries.keys()) if (!live.has(p)) this.delete(p);
   }
 
-  async save(): Promise<void> {
-    if (!this.dirty || this.path === null) return;
-    const fields: string[] = [];
-    for (const [key, value] of this.entries) fields.push(key, value);
-    await atomicWrite(this.path, HEADER + fields.join('\0'));
-    this.dirty = false;
+  /** Appends what changed since the last save, or rewrites the file when appending would double it. */
+  save(): Promise<void> {
+    // One at a time: a batch appended while a rewrite is renamed into place would be lost.
+    const run = this.saving.then(() => this.saveNow());
+    this.saving = run.catch(() => undefined);
+    return run;
+  }
+
+  private async saveNow(): Promise<void> {
+    const path = this.path;
+    if (path === null || (this.changed.size === 0 && !this.rewrite)) return;
+    if (!this.rewrite) {
+      let batch = `\0${BEGIN}\0`;
+      for (const key of this.changed) batch += `${key}\0${this.entries.get(key) ?? ''}\0`;
+      batch += `\0${END}\0`;
+      if (this.appendedSize + batch.length <= Math.max(this.baseSize, MIN_APPEND_BYTES)) {
+        this.changed.clear();
+        try {
+          // Without O_CREAT: a batch alone, where the file was removed, would not be a cache.
+          await appendFile(path, batch, { flag: constants.O_WRONLY | constants.O_APPEND });
+          this.appendedSize += batch.length;
+          return;
+        } catch (err) {
+          // What reached the file may be a torn batch: it is written whole, now or next time.
+          this.rewrite = true;
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw ChunkswarmError.fromSystem(err, `writing ${path}`);
+        }
+      }
+    }
+    let text = HEADER;
+    for (const [key, value] of this.entries) text += `${key}\0${value}\0`;
+    this.changed.clear();
+    await atomicWrite(path, text);
+    this.rewrite = false;
+    this.baseSize = text.length;
+    this.appendedSize = 0;
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readdirSync, statSync } from 'node:fs';
-import { readdir, readFile, writeFile, chmod, mkdir, link, lstat, utimes } from 'node:fs/promises';
+import { readdir, readFile, writeFile, chmod, mkdir, link, lstat, rm, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InodeCache, ObjectStore, StatCache, atomicWrite, fetchObjects, removeTree } from '../../src/store/index.js';
 import { encodeObject, objectHash, type FileObject, type TreeObject } from '../../src/manifest/index.js';
@@ -358,6 +358,91 @@ describe('StatCache', () => {
     expect(c.lookup('x', key)).toBeNull();
     c.set('x', key, h, 1001);
     expect(c.lookup('x', key)).toBe(h);
+  });
+
+  it('appends what changed since the last save, and a reload sees every batch, deletions included', async () => {
+    const p = join(await tempDir('cs-sc-'), 'cache.json');
+    const c = new StatCache(p);
+    for (let i = 0; i < 200; i++) c.set(`dir/file-${i}`, { ...key, ino: i }, h);
+    await c.save();
+    const whole = (await readFile(p)).length;
+    c.set('dir/file-7', { ...key, ino: 7, size: 11 }, h);
+    c.delete('dir/file-8');
+    await c.save();
+    await c.save(); // nothing changed: nothing written
+    const grown = (await readFile(p)).length;
+    expect(grown).toBeGreaterThan(whole);
+    expect(grown - whole).toBeLessThan(300);
+    const back = await new StatCache(p).load();
+    expect(back.lookup('dir/file-7', { ...key, ino: 7, size: 11 })).toBe(h);
+    expect(back.lookup('dir/file-7', { ...key, ino: 7 })).toBeNull();
+    expect(back.lookup('dir/file-8', { ...key, ino: 8 })).toBeNull();
+    expect(back.lookup('dir/file-199', { ...key, ino: 199 })).toBe(h);
+  });
+
+  it('ignores a batch torn by a crash and writes the file whole at the next save', async () => {
+    const p = join(await tempDir('cs-sc-'), 'cache.json');
+    const c = new StatCache(p);
+    c.set('kept', key, h);
+    await c.save();
+    c.set('first', key, h);
+    await c.save();
+    const beforeTorn = (await readFile(p)).length;
+    c.set('torn', key, h);
+    c.delete('kept');
+    await c.save();
+    const bytes = await readFile(p);
+    for (const cut of [beforeTorn + 3, bytes.length - 5, bytes.length - 3]) {
+      await writeFile(p, bytes.subarray(0, cut));
+      const back = await new StatCache(p).load();
+      expect(back.lookup('first', key)).toBe(h);
+      expect(back.lookup('kept', key)).toBe(h);
+      expect(back.lookup('torn', key)).toBeNull();
+      back.set('after', key, h);
+      await back.save();
+      const text = (await readFile(p)).toString('latin1');
+      expect(text.includes('torn')).toBe(false);
+      const again = await new StatCache(p).load();
+      expect([again.lookup('after', key), again.lookup('kept', key), again.lookup('torn', key)]).toEqual([h, h, null]);
+    }
+  });
+
+  it('writes the file whole when it was removed since the last save, never a batch alone', async () => {
+    const dirPath = await tempDir('cs-sc-');
+    const p = join(dirPath, 'cache.json');
+    const c = new StatCache(p);
+    c.set('a', key, h);
+    await c.save();
+    await rm(p);
+    c.set('b', key, h);
+    await c.save();
+    const back = await new StatCache(p).load();
+    expect([back.lookup('a', key), back.lookup('b', key)]).toEqual([h, h]);
+  });
+
+  it('rewrites the file once the batches would double it', async () => {
+    const p = join(await tempDir('cs-sc-'), 'cache.json');
+    const c = new StatCache(p);
+    c.set('a', key, h);
+    await c.save();
+    for (let i = 0; i < 2000; i++) {
+      c.set('a', { ...key, size: i }, h);
+      await c.save();
+    }
+    const size = (await readFile(p)).length;
+    expect(size).toBeLessThan(3 * (64 << 10));
+    expect((await new StatCache(p).load()).lookup('a', { ...key, size: 1999 })).toBe(h);
+  });
+
+  it('reads a cache written without a final NUL (the earlier layout) and writes it whole next time', async () => {
+    const p = join(await tempDir('cs-sc-'), 'cache.json');
+    await writeFile(p, ['chunkswarm-stat-cache 1', 'old', `10:1000:1000:7:${h}`].join('\0'));
+    const c = await new StatCache(p).load();
+    expect(c.lookup('old', key)).toBe(h);
+    c.set('new', key, h);
+    await c.save();
+    const back = await new StatCache(p).load();
+    expect([back.lookup('old', key), back.lookup('new', key)]).toEqual([h, h]);
   });
 
   it('treats a damaged cache file as empty', async () => {
