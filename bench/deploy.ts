@@ -3,15 +3,18 @@
  * frontend, next to what the users run today (rsync --delete from the master's tree).
  * The follower stages from the publisher's data directory on this machine
  * (`chunkswarm activate <v> --source-data`, every byte verified), so the figures are the deploy's
- * own cost, without the network (bench/transfer measures that).
- *   npm run bench:deploy [-- --files 50000 --mb 100]
+ * own cost, without the network (bench/transfer measures that). The master's `serve` runs, so
+ * `chunkswarm publish` is done by it, as on a real master (`--local`: by the command alone).
+ *   npm run bench:deploy [-- --files 50000 --mb 100 --local]
  *   BENCH_PROFILE_DIR=/tmp/prof npm run bench:deploy   (a CPU profile of each chunkswarm step)
  */
 import { join } from 'node:path';
 import type { DeployResult, PublishSummary, VerifyResult } from '../src/index.js';
+import { LocalCluster } from './lib/cluster.js';
 import { generateTree } from './lib/gen-tree.js';
 import { benchArgs } from './lib/args.js';
 import { runBench } from './lib/results.js';
+import { processCpuSeconds } from './lib/proc-cpu.js';
 import { cli, cpuNote, settleWriteback, timed } from './lib/run.js';
 import { ensureTool } from './lib/tools.js';
 import { editTree, onePercent } from './lib/tree-edit.js';
@@ -20,9 +23,13 @@ const values = benchArgs(
   `npm run bench:deploy [-- options]
   --files N        files in the tree (default 50000)
   --mb MB          its size in MB (default 100)
+  --local          publish in the command (publish --local) instead of through the master's serve
   --keep           keep the work directory
-BENCH_PROFILE_DIR=DIR writes a CPU profile of each chunkswarm step into DIR`,
-  { files: { type: 'string', default: '50000' }, mb: { type: 'string', default: '100' }, keep: { type: 'boolean', default: false } },
+BENCH_PROFILE_DIR=DIR writes a CPU profile of each chunkswarm step (and of the master's serve) into DIR`,
+  {
+    files: { type: 'string', default: '50000' }, mb: { type: 'string', default: '100' }, local: { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
+  },
 );
 const files = Number(values.files);
 const bytes = Math.round(Number(values.mb) * 1e6);
@@ -41,21 +48,47 @@ function rsyncCounts(stats: string): { transferred: number; deleted: number } {
 runBench('deploy', values.keep, async (work) => {
   const src = join(work, 'src');
   const gen = await generateTree(src, { bytes, files, perDir: 250, seed: 5 });
-  const pub = join(work, 'pub');
+  const profileDir = process.env.BENCH_PROFILE_DIR;
+  const cluster = await LocalCluster.create({
+    dir: join(work, 'cluster'), followers: 0, netGuard: true, nodeArgs: profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
+  });
+  try {
+    return await run(work, src, gen, cluster);
+  } finally {
+    await cluster.close();
+  }
+});
+
+async function run(work: string, src: string, gen: { files: number; bytes: number; paths: string[] }, cluster: LocalCluster) {
+  const master = cluster.publisher;
   const fol = join(work, 'fol');
-  await cli(['init', '--dir', pub, '--publisher']);
-  await cli(['init', '--dir', fol, '--join', join(pub, 'swarm.config.json')]);
-  const P = ['-c', join(pub, 'swarm.config.json')];
+  await cli(['init', '--dir', fol, '--join', master.config]);
+  const P = ['-c', master.config];
   const F = ['-c', join(fol, 'swarm.config.json')];
-  const fromPub = ['--source-data', join(pub, 'data')];
+  const fromPub = ['--source-data', master.dataDir];
+  if (!values.local) {
+    cluster.start(master);
+    await cluster.waitFor('the master to run', async () => (await cluster.status(master)) !== null);
+  }
+  let publishes = 0;
+  /** The command's CPU, and the master's while it published for it. */
+  const publish = async (profile: string) => {
+    const before = master.proc?.pid === undefined ? null : processCpuSeconds(master.proc.pid);
+    const r = await csJson<PublishSummary>([...P, 'publish', src, ...(values.local ? ['--local'] : [])], profile);
+    const after = master.proc?.pid === undefined ? null : processCpuSeconds(master.proc.pid);
+    publishes++;
+    const node = before !== null && after !== null ? after - before : 0;
+    return { ...r, cpuSeconds: r.cpuSeconds === null ? null : r.cpuSeconds + node };
+  };
   await new Promise((r) => setTimeout(r, 1100)); // outside the stat cache's racy window
 
   settleWriteback();
-  const v1 = await csJson<PublishSummary>([...P, 'publish', src], 'publish-1');
+  const v1 = await publish('publish-1');
   settleWriteback();
   const first = await csJson<DeployResult>([...F, 'activate', '1', ...fromPub], 'first-deploy');
   console.log(
-    `tree: ${gen.files} files, ${(gen.bytes / 1e6).toFixed(0)} MB; publish 1: ${v1.seconds.toFixed(1)} s${cpuNote(v1)}; ` +
+    `tree: ${gen.files} files, ${(gen.bytes / 1e6).toFixed(0)} MB; publishes by ${values.local ? 'the command (--local)' : "the master's running serve"}; ` +
+      `publish 1: ${v1.seconds.toFixed(1)} s${cpuNote(v1)}; ` +
       `first deploy on the follower (everything staged): ${first.seconds.toFixed(1)} s${cpuNote(first)}`,
   );
 
@@ -81,7 +114,7 @@ runBench('deploy', values.keep, async (work) => {
     paths = edits.paths;
     const changed = edits.edited.length + edits.appended.length + edits.added.length;
     settleWriteback();
-    const pub = await csJson<PublishSummary>([...P, 'publish', src], `publish-${round}`);
+    const pub = await publish(`publish-${round}`);
     settleWriteback();
     const deploy = await csJson<DeployResult>([...F, 'activate', String(pub.r.version), ...fromPub], `stage-activate-${round}`);
     const staged = deploy.r.staged!;
@@ -126,9 +159,14 @@ runBench('deploy', values.keep, async (work) => {
       `again: ${verifyAgain.seconds.toFixed(2)} s${cpuNote(verifyAgain)} (${verifyAgain.r.hashed} hashed)`,
   );
 
+  if (!values.local) {
+    const asked = (await cluster.log(master)).split('operator: publish').length - 1;
+    if (asked !== publishes) throw new Error(`the master's serve ran ${asked} of the ${publishes} publishes: the others ran in the command`);
+  }
   return {
     files: gen.files,
     bytes: gen.bytes,
+    publishedBy: values.local ? 'the command (publish --local)' : "the master's running serve",
     publish1Seconds: v1.seconds,
     publish1CpuSeconds: v1.cpuSeconds,
     firstDeploySeconds: first.seconds,
@@ -146,4 +184,4 @@ runBench('deploy', values.keep, async (work) => {
       againSeconds: verifyAgain.seconds, againCpuSeconds: verifyAgain.cpuSeconds, againHashed: verifyAgain.r.hashed,
     },
   };
-});
+}

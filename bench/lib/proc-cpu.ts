@@ -32,6 +32,12 @@ function cpuTicks(pid: number): number | null {
   return f && Number(f[11]) + Number(f[12]);
 }
 
+/** CPU seconds (user + system) a running process has used so far; null once it is gone. */
+export function processCpuSeconds(pid: number): number | null {
+  const t = cpuTicks(pid);
+  return t === null ? null : t / TICKS;
+}
+
 /**
  * CPU seconds (user + system) of the children this process has reaped so far (cutime + cstime of
  * /proc/self/stat); null where there is no /proc. The difference across one command is that
