@@ -152,6 +152,8 @@ export class StatCache {
     let text = HEADER;
     for (const [key, value] of this.entries) text += `${key}\0${value}\0`;
     this.changed.clear();
+    // Until it lands, what was just cleared is only in memory: a failed write is retried whole.
+    this.rewrite = true;
     await atomicWrite(path, text);
     this.rewrite = false;
     this.baseSize = text.length;

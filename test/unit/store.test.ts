@@ -434,6 +434,24 @@ describe('StatCache', () => {
     expect((await new StatCache(p).load()).lookup('a', { ...key, size: 1999 })).toBe(h);
   });
 
+  it('retries a full write that failed: what it was to write is not dropped', async () => {
+    const dirPath = join(await tempDir('cs-sc-'), 'cache');
+    await mkdir(dirPath);
+    const p = join(dirPath, 'cache.json');
+    const c = new StatCache(p);
+    for (let i = 0; i < 2000; i++) c.set(`f${i}`, { ...key, ino: i }, h);
+    await c.save();
+    c.set('one-more', key, h);
+    await c.save();
+    // Every entry changed: with the batch before, more than the file's size, so the save writes it whole, and fails.
+    for (let i = 0; i < 2000; i++) c.set(`f${i}`, { ...key, ino: i, size: 11 }, h);
+    await rm(dirPath, { recursive: true });
+    await expect(c.save()).rejects.toThrow();
+    await mkdir(dirPath);
+    await c.save();
+    expect((await new StatCache(p).load()).lookup('f1999', { ...key, ino: 1999, size: 11 })).toBe(h);
+  });
+
   it('reads a cache written without a final NUL (the earlier layout) and writes it whole next time', async () => {
     const p = join(await tempDir('cs-sc-'), 'cache.json');
     await writeFile(p, ['chunkswarm-stat-cache 1', 'old', `10:1000:1000:7:${h}`].join('\0'));
