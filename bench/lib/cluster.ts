@@ -251,6 +251,11 @@ export class LocalCluster {
     return readFile(join(n.dir, 'serve.log'), 'utf8').catch(() => '');
   }
 
+  /** How many `chunkswarm publish` commands the running master ran itself (the rest ran in the command). */
+  async publishesByNode(): Promise<number> {
+    return (await this.log(this.publisher)).split('operator: publish').length - 1;
+  }
+
   /** Polls until `pred` holds; on timeout the error carries every node's log tail. */
   async waitFor(what: string, pred: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
     const end = Date.now() + timeoutMs;
