@@ -285,10 +285,10 @@ export class SuperSeeder {
   }
 
   private refresh(index: number): void {
-    const copies = this.avail.count(index) + (this.pending[index] ?? 0);
-    this.scarce.set(index, copies < this.opts.copiesBeforeDefer ? copies : null);
+    const held = this.avail.count(index);
     const p = this.pending[index] ?? 0;
-    this.tail.set(index, this.avail.count(index) === 0 && !this.served[index] && p >= 1 && p < this.opts.tailReservations ? p - 1 : null);
+    this.scarce.set(index, held + p < this.opts.copiesBeforeDefer ? held + p : null);
+    this.tail.set(index, held === 0 && !this.served[index] && p >= 1 && p < this.opts.tailReservations ? p - 1 : null);
   }
 
   private starving(peer: PeerId): boolean {
