@@ -1,9 +1,10 @@
 import net from 'node:net';
-import NoiseSecretStream from '@hyperswarm/secret-stream';
+import type NoiseSecretStream from '@hyperswarm/secret-stream';
 import type HyperDHT from 'hyperdht';
 import { ChunkswarmError, isChunkswarmError, type Clock } from '../core/index.js';
 import { authenticate } from './auth.js';
 import { readPrefix } from './read-prefix.js';
+import { TcpSecretStream } from './tcp-secret-stream.js';
 
 /**
  * The direct path: a TCP connection between two nodes that already met over hyperswarm, carrying
@@ -79,7 +80,7 @@ export class DirectListener {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     socket.setNoDelay(true);
-    const conn = new NoiseSecretStream(false, socket, { keyPair: this.o.keyPair });
+    const conn = new TcpSecretStream(false, socket, { keyPair: this.o.keyPair });
     conn.on('error', () => undefined);
     const { clusterSecret, timeoutMs, clock } = this.o;
     authenticate(conn, { clusterSecret, timeoutMs, clock, proofFirstFromPeer: true })
@@ -112,7 +113,7 @@ export async function dialDirect(
 ): Promise<DirectConnection> {
   const socket = net.connect({ host: to.host, port: to.port, ...(o.localHost && { localAddress: o.localHost }) });
   socket.setNoDelay(true);
-  const conn = new NoiseSecretStream(true, socket, { keyPair: o.keyPair, remotePublicKey: remoteKey });
+  const conn = new TcpSecretStream(true, socket, { keyPair: o.keyPair, remotePublicKey: remoteKey });
   let failure: Error | undefined;
   conn.on('error', (err: Error) => { failure ??= err; });
   try {
