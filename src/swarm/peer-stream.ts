@@ -31,6 +31,8 @@ export interface PeerStreamOptions {
 }
 
 export const DEFAULT_RECEIVE_WINDOW = 4 * 1024 * 1024;
+/** Largest write passed on whole on an unframed stream; a piece record (up to 1 MiB) fits. */
+const MAX_WHOLE_WRITE = 2 * 1024 * 1024;
 
 interface Held {
   chunk: Buffer;
@@ -67,6 +69,11 @@ export class PeerStream extends Duplex {
   private sendCredit = 0;
   private receivedBeyondGrant = 0;
   private ungranted = 0;
+  /**
+   * Unframed over a stream that encrypts in place (the direct path paced): `inner`'s buffers, so
+   * that a piece record is built once and written whole, not sliced and copied by `inner`.
+   */
+  readonly alloc?: (length: number) => Buffer;
 
   constructor(inner: InnerDuplex, opts: PeerStreamOptions = {}) {
     super();
@@ -78,6 +85,7 @@ export class PeerStream extends Duplex {
     this.receivedBeyondGrant = -this.window;
     if (this.framed) this.inner.write(creditFrame(this.window));
     else this.sendCredit = Number.POSITIVE_INFINITY;
+    if (!this.framed && inner.alloc) this.alloc = (length) => inner.alloc!(length);
 
     this.innerListeners = [
       ['data', (chunk: Buffer) => this.onInnerData(chunk)],
@@ -124,12 +132,15 @@ export class PeerStream extends Duplex {
         await new Promise<void>((resolve) => { this.wakeWriter = resolve; });
         continue;
       }
-      const n = Math.min(chunk.byteLength - at, this.sendCredit, MAX_FRAME_PAYLOAD);
+      // A record of inner's alloc() goes whole (pacing allows the burst: the buckets are in debt
+      // afterwards); anything else in frame-sized slices, each one a record.
+      const whole = this.alloc !== undefined && at === 0 && chunk.byteLength <= MAX_WHOLE_WRITE;
+      const n = whole ? chunk.byteLength : Math.min(chunk.byteLength - at, this.sendCredit, MAX_FRAME_PAYLOAD);
       this.sendCredit -= n;
       const wait = this.pacer ? this.pacer.upload(n) : 0;
       if (wait > 0) await new Promise<void>((resolve) => { this.writeTimer = this.clock.setTimeout(resolve, wait); });
       if (this.destroyed) return;
-      const ok = this.inner.write(this.framed ? this.frame(chunk, at, n) : chunk.subarray(at, at + n));
+      const ok = this.inner.write(this.framed ? this.frame(chunk, at, n) : whole ? chunk : chunk.subarray(at, at + n));
       at += n;
       if (!ok) await new Promise<void>((resolve) => this.inner.once('drain', resolve));
     }

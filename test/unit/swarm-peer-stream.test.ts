@@ -182,4 +182,39 @@ describe('PeerStream', () => {
     expect(received).toBe(500_000);
     expect(y.isPaused()).toBe(false);
   });
+
+  it('unframed over a stream that encrypts in place: a record of its alloc() goes whole once paced; without alloc(), in frame-sized slices', async () => {
+    const clock = new ManualClock();
+    const writes = (inner: Duplex): Buffer[] => {
+      const seen: Buffer[] = [];
+      const write = inner.write.bind(inner);
+      inner.write = ((chunk: Buffer) => { seen.push(chunk); return write(chunk); }) as typeof inner.write;
+      return seen;
+    };
+    const [w] = memoryPair();
+    const lent = new Set<Buffer>();
+    Object.assign(w, { alloc: (n: number) => { const b = Buffer.alloc(n); lent.add(b); return b; } });
+    const seen = writes(w);
+    const a = new PeerStream(w, { framed: false, clock, pacer: new RateLimiter({ uploadBytesPerSec: 1_000_000 }, clock).forPeer() });
+    const record = a.alloc!(300_000);
+    expect(lent.has(record)).toBe(true);
+    a.write(record);
+    for (let ms = 0; ms < 400 && seen.length === 0; ms += 10) {
+      clock.advance(10);
+      await tick();
+    }
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toBe(record);
+
+    const [x] = memoryPair();
+    const sliced = writes(x);
+    const b = new PeerStream(x, { framed: false, clock, pacer: new RateLimiter({ uploadBytesPerSec: 1_000_000 }, clock).forPeer() });
+    expect(b.alloc).toBeUndefined();
+    b.write(Buffer.alloc(300_000));
+    for (let ms = 0; ms < 1000; ms += 10) {
+      clock.advance(10);
+      await tick();
+    }
+    expect(sliced.map((c) => c.byteLength)).toEqual([65536, 65536, 65536, 65536, 300_000 - 4 * 65536]);
+  });
 });
