@@ -268,18 +268,17 @@ export class Stager {
   /**
    * A piece's bytes for a peer, or `range` of them: as received lately, or read back from disk and
    * re-hashed chunk by chunk; null if absent, damaged or outside the piece. `alloc`: where to put
-   * them (a buffer the connection lends, see WireStore.readPiece).
+   * them if they are read (a buffer the connection lends, see WireStore.readPiece); bytes received
+   * lately are returned as they are kept, never to be written to (the connection copies them into
+   * its record anyway).
    */
   async readPiece(index: number, alloc?: (size: number) => Uint8Array, range?: PieceRange): Promise<Uint8Array | null> {
     const piece = this.pieceAt(index);
     const r = range ?? wholePiece(piece);
     if (!getBit(this.done, index) || !rangeFits(piece, r)) return null;
-    const out = alloc ? alloc(r.length) : Buffer.allocUnsafe(r.length);
     const received = this.received.get(index);
-    if (received) {
-      out.set(received.subarray(r.offset, r.offset + r.length));
-      return out;
-    }
+    if (received) return received.subarray(r.offset, r.offset + r.length);
+    const out = alloc ? alloc(r.length) : Buffer.allocUnsafe(r.length);
     // Each chunk read straight into its place: no per-chunk buffers to join.
     const first = this.layout.first(index);
     return (await readPieceRange(piece, r, out, (j, into) => this.stagedChunk(first + j, piece.chunks[j]!, into) !== null)) ? out : null;
