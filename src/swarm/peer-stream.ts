@@ -132,8 +132,9 @@ export class PeerStream extends Duplex {
         await new Promise<void>((resolve) => { this.wakeWriter = resolve; });
         continue;
       }
-      // A record of inner's alloc() goes whole (pacing allows the burst: the buckets are in debt
-      // afterwards); anything else in frame-sized slices, each one a record.
+      // Where the writer builds its messages in inner's alloc() (StreamLink), each write is one
+      // message and goes whole, so that a record is encrypted where it was built (the buckets
+      // allow the burst and are in debt afterwards); otherwise frame-sized slices, each a record.
       const whole = this.alloc !== undefined && at === 0 && chunk.byteLength <= MAX_WHOLE_WRITE;
       const n = whole ? chunk.byteLength : Math.min(chunk.byteLength - at, this.sendCredit, MAX_FRAME_PAYLOAD);
       this.sendCredit -= n;

@@ -6,9 +6,8 @@ const ABYTES = 17;
 /** A record: a 3-byte length, then the encrypted message and its ABYTES. */
 const RECORD_OVERHEAD = 3 + ABYTES;
 /**
- * Records from this size up (piece messages) are built in pooled buffers. Smaller ones are rare
- * and cheap, and a TCP socket whose queue stays under its 16 KiB high-water mark reports no
- * drain, which is what says that the buffer is free again.
+ * Records from this size up (piece messages) are built in pooled buffers; smaller ones (batches
+ * of requests and haves) are left to the library.
  */
 const POOLED_MIN_BYTES = 64 * 1024;
 /** Every pooled buffer has this size: a piece record of the largest piece (1 MiB) fits. */
