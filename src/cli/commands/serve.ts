@@ -3,6 +3,7 @@ import { createLogger, type LogFormat } from '../logger.js';
 import { callControl, createNode, loadConfig, readStatus, type NodeStatusReport } from '../../index.js';
 import { formatBytes, formatFields, printJson } from '../format.js';
 import { limitHeapGrowth } from '../heap-growth.js';
+import { collectWhenIdle } from '../idle-collect.js';
 
 const STALE_SEC = 5;
 /** `status` exit status when no `serve` has reported for STALE_SEC. */
@@ -28,6 +29,7 @@ export function registerServeCommands(program: Command, configPath: () => string
     .addOption(new Option('--log-format <format>', 'log lines for people (human) or one JSON object per line (json)').choices(['human', 'json']).default('human'))
     .action(async (o) => {
       limitHeapGrowth();
+      collectWhenIdle();
       const config = await loadConfig(configPath());
       if (o.bootstrapPort !== undefined) config.network.bootstrapPort = o.bootstrapPort;
       const log = createLogger({ format: o.logFormat as LogFormat, quiet: !!o.quiet, node: config.node.name });
