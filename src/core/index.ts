@@ -6,3 +6,4 @@ export { SerialQueue } from './serial.js';
 export { loggerOf, silentLogger, type Logger, type LogFields, type LogLevel } from './log.js';
 export { Bitfield, bitfieldBytes, getBit, setBit } from './bitfield.js';
 export { BytesCache } from './bytes-cache.js';
+export { BufferPool } from './buffer-pool.js';

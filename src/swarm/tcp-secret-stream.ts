@@ -1,5 +1,5 @@
-import type { Duplex } from 'node:stream';
 import NoiseSecretStream from '@hyperswarm/secret-stream';
+import { BufferPool } from '../core/index.js';
 
 /** libsodium secretstream's per-record overhead (crypto_secretstream_xchacha20poly1305_ABYTES). */
 const ABYTES = 17;
@@ -12,15 +12,12 @@ const RECORD_OVERHEAD = 3 + ABYTES;
 const POOLED_MIN_BYTES = 64 * 1024;
 /** Every pooled buffer has this size: a piece record of the largest piece (1 MiB) fits. */
 const POOLED_BYTES = 1024 * 1024 + 64 * 1024;
-/** Buffers kept for reuse across the process's connections; each is in use from alloc() to its socket's drain. */
-const MAX_POOLED = 8;
-
-const pool: Buffer[] = [];
-const counters = { reused: 0, created: 0 };
+/** Buffers kept for reuse across the process's connections; each is in use from alloc() to its write's callback. */
+const records = new BufferPool(8, () => POOLED_BYTES);
 
 /** How often a pooled record buffer was reused and how often one had to be made (a test reads them). */
 export function recordPoolStats(): { reused: number; created: number } {
-  return { ...counters };
+  return { reused: records.reused, created: records.created };
 }
 
 /**
@@ -36,6 +33,8 @@ interface Internals {
   rawStream: { writableLength?: number } | null;
 }
 
+const libraryWrite = (NoiseSecretStream.prototype as unknown as Internals)._write;
+
 /**
  * A NoiseSecretStream over a TCP socket (the direct path) whose large records are built in
  * pooled buffers instead of fresh ones. Every piece served is one record of up to 1 MiB; a fresh
@@ -50,48 +49,23 @@ interface Internals {
  * destroyed) or leaves bytes queued keeps its buffer out of the pool.
  */
 export class TcpSecretStream extends NoiseSecretStream {
-  /** Pooled buffers behind the plain views alloc() returned, until their write. */
-  private readonly lent = new WeakMap<Uint8Array, Buffer>();
-
-  constructor(isInitiator: boolean, socket: Duplex, opts?: NoiseSecretStream.Options) {
-    super(isInitiator, socket, opts);
-  }
-
+  /** Each view it lends is to be written once. */
   override alloc(length: number): Buffer {
     const size = length + RECORD_OVERHEAD;
     if (size < POOLED_MIN_BYTES || size > POOLED_BYTES) return super.alloc(length);
-    const buf = takeBuffer();
-    const plain = buf.subarray(4, 4 + length);
-    this.lent.set(plain, buf);
-    return plain;
+    return records.lend(length, 4);
   }
 
   /** streamx calls this for every queued write, in order. */
   _write(data: Buffer, cb: (err: Error | null) => void): void {
-    const write = Object.getPrototypeOf(TcpSecretStream.prototype)._write as Internals['_write'];
-    const buf = this.lent.get(data);
-    if (buf === undefined) return write.call(this, data, cb);
-    this.lent.delete(data);
+    const buf = records.bufferOf(data);
+    if (buf === undefined) return libraryWrite.call(this, data, cb);
     const self = this as unknown as Internals;
     self._outgoingWrapped = buf.subarray(0, data.byteLength + RECORD_OVERHEAD);
     self._outgoingPlain = data;
-    write.call(this, data, (err) => {
-      if (err === null && (self.rawStream?.writableLength ?? 1) === 0) giveBack(buf);
+    libraryWrite.call(this, data, (err) => {
+      records.giveBack(data, err === null && (self.rawStream?.writableLength ?? 1) === 0);
       cb(err);
     });
   }
-}
-
-function takeBuffer(): Buffer {
-  const buf = pool.pop();
-  if (buf !== undefined) {
-    counters.reused++;
-    return buf;
-  }
-  counters.created++;
-  return Buffer.allocUnsafeSlow(POOLED_BYTES);
-}
-
-function giveBack(buf: Buffer): void {
-  if (pool.length < MAX_POOLED) pool.push(buf);
 }

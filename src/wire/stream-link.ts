@@ -1,6 +1,6 @@
 import type Wire from 'bittorrent-protocol';
 import type { WireExtension } from 'bittorrent-protocol';
-import { ChunkswarmError } from '../core/index.js';
+import { BufferPool, ChunkswarmError } from '../core/index.js';
 import type { FrameGuard } from './frame-guard.js';
 import type { WireStream } from './types.js';
 
@@ -53,8 +53,6 @@ export class StreamLink {
   /** Small messages waiting for the end of this turn of the event loop to go out together. */
   private batch: Uint8Array[] = [];
   private batchBytes = 0;
-  /** The buffers behind the bodies pieceBody lent, until the body is copied into its record. */
-  private readonly lent = new WeakMap<Uint8Array, Buffer>();
 
   constructor(
     private readonly stream: WireStream,
@@ -88,10 +86,7 @@ export class StreamLink {
    */
   pieceBody(size: number): Uint8Array {
     if (!this.stream.alloc) return Buffer.allocUnsafe(size);
-    const buf = takeSpare(size);
-    const body = buf.subarray(0, size);
-    this.lent.set(body, buf);
-    return body;
+    return spares.lend(size);
   }
 
   private inbound(chunk: unknown): void {
@@ -143,11 +138,7 @@ export class StreamLink {
       at += p.byteLength;
     }
     const pieceBytes = this.pieceBytesIn(this.parts[0]!);
-    const lent = this.parts.length === 2 ? this.lent.get(this.parts[1]!) : undefined;
-    if (lent) {
-      this.lent.delete(this.parts[1]!);
-      giveSpare(lent);
-    }
+    if (this.parts.length === 2) spares.giveBack(this.parts[1]!);
     this.parts = [];
     this.write(out, pieceBytes);
   }
@@ -191,25 +182,12 @@ export class StreamLink {
   }
 }
 
-/** Piece buffers back from their records, shared by every link of the process; a few suffice (they come back at once). */
-const spares: Buffer[] = [];
-const MAX_SPARES = 8;
-
 /**
- * A spare of at least `size` bytes, or a new one rounded up to a power of two, so that the pieces
- * of a release, whose sizes vary around its target, share buffers (one too small is dropped).
+ * Piece buffers back from their records, shared by every link of the process; a few suffice (they
+ * come back at once). Sizes are rounded up to a power of two, so that the pieces of a release,
+ * whose sizes vary around its target, share buffers.
  */
-function takeSpare(size: number): Buffer {
-  while (spares.length > 0) {
-    const b = spares.pop()!;
-    if (b.byteLength >= size) return b;
-  }
-  return Buffer.allocUnsafeSlow(2 ** Math.ceil(Math.log2(Math.max(size, 1))));
-}
-
-function giveSpare(b: Buffer): void {
-  if (spares.length < MAX_SPARES) spares.push(b);
-}
+const spares = new BufferPool(8, (bytes) => 2 ** Math.ceil(Math.log2(Math.max(bytes, 1))));
 
 function readUInt32(b: Uint8Array): number {
   return ((b[0]! << 24) >>> 0) + (b[1]! << 16) + (b[2]! << 8) + b[3]!;
