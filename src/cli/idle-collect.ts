@@ -55,7 +55,7 @@ export function shouldCollect(state: CollectState, rss: number, idle: boolean): 
  * A frontend's memory is the web server's. The collector: a context made after --expose-gc was
  * set at run time has `gc`, so serve needs no flag on node's command line.
  */
-export function collectWhenIdle(): () => void {
+export function collectWhenIdle(): void {
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
   let state = initialCollectState(process.memoryUsage.rss());
@@ -72,5 +72,4 @@ export function collectWhenIdle(): () => void {
     }
   }, CHECK_MS);
   timer.unref();
-  return () => clearInterval(timer);
 }
