@@ -40,8 +40,8 @@ export interface LinkEvents {
  * its end (setImmediate): one encryption and one system call instead of one each. A microtask
  * would end the batch after each 64 KiB the socket delivers, i.e. about once per piece. Both
  * directions pause on backpressure. A piece is read into a buffer that pieceBody lends and that
- * comes back once the piece is copied into its record: a piece served costs one fresh buffer
- * (the record), not two.
+ * comes back once the piece is copied into its record: a piece served costs at most one fresh
+ * buffer (the record; none on the direct path, whose records are pooled too: TcpSecretStream).
  */
 export class StreamLink {
   private handshakeSent = false;
