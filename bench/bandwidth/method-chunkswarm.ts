@@ -105,6 +105,7 @@ export const chunkswarm: Method = {
       limits: ctx.hosts ? { uploadBytesPerSec: 0, downloadBytesPerSec: 0 } : { uploadBytesPerSec: ctx.rate, downloadBytesPerSec: ctx.rate },
       ...(ctx.hosts && { hosts: ctx.hosts }),
       extra: { verify: { intervalSec: 0 } },
+      ...(process.env.BENCH_PROFILE_DIR && { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE_DIR] }),
     });
     try {
       for (const n of cluster.nodes) cluster.start(n);

@@ -20,7 +20,8 @@ export const USAGE = `npm run bench -- [options]
   --netns              every node in its own network namespace, links shaped by the kernel (veth + tc tbf)
                        instead of the nodes' own rate limits; needs root (CAP_NET_ADMIN); no latency emulation
   --out DIR            where the JSON, Markdown and SVG files go (default bench/results)
-  --keep               keep the work directory`;
+  --keep               keep the work directory
+BENCH_PROFILE_DIR=DIR  a CPU profile of every chunkswarm serve process (node --cpu-prof) into DIR`;
 
 export interface BenchOptions {
   quick: boolean;

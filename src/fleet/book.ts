@@ -1,5 +1,14 @@
+import { ChunkswarmError } from '../core/index.js';
 import type { FleetReport } from './report.js';
 import { checkSignature, readReport, type SignedReport } from './sign.js';
+
+/**
+ * What a node holds, as its peers pull from it: per node with a report, the first
+ * DIGEST_KEY_CHARS hex characters of its key and the time of its report. A node that claims
+ * another's prefix gains nothing: a digest only decides what is sent to the one who made it.
+ */
+export type FleetDigest = Array<[string, number]>;
+export const DIGEST_KEY_CHARS = 16;
 
 /** What one node knows of another. */
 export interface FleetEntry {
@@ -25,9 +34,9 @@ export interface FleetBookOptions {
 }
 
 /**
- * The latest signed report of every node, from the node itself or relayed by others. Pure: the
- * caller passes the time. A report is taken only if its signature verifies with the key it names
- * and it is newer than the one held, so relaying it onwards cannot loop.
+ * The latest signed report of every node, from the node itself or pulled from a peer that holds
+ * it (digest, newerThan). Pure: the caller passes the time. A report is taken only if its
+ * signature verifies with the key it names and it is newer than the one held.
  */
 export class FleetBook {
   private readonly nodes = new Map<string, FleetEntry>();
@@ -47,7 +56,7 @@ export class FleetBook {
   }
 
   /**
-   * A signed report from a peer. Returns it if it is news (to be relayed), null if known or
+   * A signed report from a peer. Returns it if it is news (taken), null if known or
    * older; throws a coded error for a malformed one, or a forged one that would be news.
    */
   offer(item: unknown, now: number): SignedReport | null {
@@ -55,8 +64,8 @@ export class FleetBook {
     const { report, r, s } = unchecked;
     if (report.node === this.o.self) return null;
     if (this.allow && !this.allow.has(report.node)) return null;
-    // Each report comes once per peer that relays it: a copy no newer than the one held changes
-    // nothing, and is dropped before the signature check that a news one gets.
+    // Several peers may answer a pull with the same report: a copy no newer than the one held
+    // changes nothing, and is dropped before the signature check that a news one gets.
     const held = this.nodes.get(report.node)?.report;
     if (held && held.at >= report.at) return null;
     checkSignature(unchecked);
@@ -78,13 +87,30 @@ export class FleetBook {
     this.put(key, { refused: { at: now, reason, address } });
   }
 
-  entries(): FleetEntry[] {
-    return [...this.nodes.values()];
+  /** Every report held (the own one too), for a peer to say which of them it lacks. */
+  digest(): FleetDigest {
+    const out: FleetDigest = [];
+    for (const e of this.nodes.values()) if (e.report) out.push([e.key.slice(0, DIGEST_KEY_CHARS), e.report.at]);
+    return out;
   }
 
-  /** The signed reports held, for a peer that just connected. */
-  signedReports(): SignedReport[] {
-    return [...this.nodes.values()].flatMap((e) => (e.signed ? [e.signed] : []));
+  /**
+   * The signed reports held that a peer's digest lacks, or names with an older time: what it pulls
+   * from this node. E_PROTOCOL for a malformed digest.
+   */
+  newerThan(digest: unknown): SignedReport[] {
+    const held = readDigest(digest, this.o.maxNodes);
+    const out: SignedReport[] = [];
+    for (const e of this.nodes.values()) {
+      if (!e.signed || !e.report) continue;
+      const at = held.get(e.key.slice(0, DIGEST_KEY_CHARS));
+      if (at === undefined || at < e.report.at) out.push(e.signed);
+    }
+    return out;
+  }
+
+  entries(): FleetEntry[] {
+    return [...this.nodes.values()];
   }
 
   private put(key: string, patch: Partial<FleetEntry>): void {
@@ -102,3 +128,19 @@ export class FleetBook {
     if (worst) this.nodes.delete(worst.key);
   }
 }
+
+function readDigest(item: unknown, maxNodes: number): Map<string, number> {
+  const bad = (why: string) => new ChunkswarmError('E_PROTOCOL', `malformed fleet digest: ${why}`);
+  if (!Array.isArray(item)) throw bad('not a list');
+  if (item.length > maxNodes) throw bad(`${item.length} entries, above ${maxNodes}`);
+  const out = new Map<string, number>();
+  for (const e of item) {
+    if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== 'string' || !KEY_PREFIX.test(e[0]) || !Number.isFinite(e[1])) {
+      throw bad('an entry is not [key prefix, time]');
+    }
+    out.set(e[0], e[1] as number);
+  }
+  return out;
+}
+
+const KEY_PREFIX = new RegExp(`^[0-9a-f]{${DIGEST_KEY_CHARS}}$`);

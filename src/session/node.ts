@@ -102,6 +102,7 @@ export class ChunkswarmNode extends Resource {
     const seed = await nodeSeed(c.dataDir);
     this.fleet = new FleetGossip({
       config: c, seed, driftDir: this.deployer.releases.driftDir, log: this.log, peers: () => this.peers, status: () => this.fullReport(),
+      random: this.random,
     });
     this.fleet.book.setAllowlist(allowlist);
     this.upload = new UploadPolicy(connected, { publisher, uploadSlots: c.limits.uploadSlots, clock: systemClock, random: this.random });

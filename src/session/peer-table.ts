@@ -38,12 +38,13 @@ export interface PeerTableOptions {
   download: () => Download | null;
   /** A newer valid release head arrived from a peer. */
   onNewHead: () => void;
-  /** The signed membership record status messages carry, both ways. */
+  /** The signed membership record: on the status message of a new connection, and of broadcastStatus. */
   membership?: { text(): string | null; offer(from: string, text: string): void };
   /** The fleet gossip (fleet-gossip.ts): rides on status messages; drift records on their own messages. */
   fleet: {
-    snapshot(): unknown[];
+    digest(): unknown;
     receive(from: string, items: unknown): void;
+    answer(p: SessionPeer, digest: unknown): void;
     serveDrift(p: SessionPeer, id: number, record: string): Promise<void>;
   };
 }
@@ -120,7 +121,7 @@ export class PeerTable {
     return {
       ready: () => {
         const p = peer();
-        p.wire.sendStatus({ ...this.statusMessage(), fleet: this.o.fleet.snapshot() });
+        p.wire.sendStatus({ ...this.statusMessage(true), fleetDigest: this.o.fleet.digest() });
         if (this.o.heads.latestBytes) p.wire.sendHead(this.o.heads.latestBytes);
         upload.peerReady(p);
         download()?.addPeer(p);
@@ -133,6 +134,7 @@ export class PeerTable {
           upload.distrust(s.banned.filter((k): k is string => typeof k === 'string' && isHex64(k)).slice(0, MAX_REPORTED_BANS));
         }
         if (s.fleet !== undefined) this.o.fleet.receive(peer().key, s.fleet);
+        if (s.fleetDigest !== undefined) this.o.fleet.answer(peer(), s.fleetDigest);
       },
       driftRequest: (id, record) => {
         const p = peer();
@@ -206,21 +208,32 @@ export class PeerTable {
   }
 
   broadcastStatus(except?: SessionPeer): void {
-    for (const p of this.peers.values()) if (p !== except) p.wire.sendStatus(this.statusMessage());
+    const m = this.statusMessage(true);
+    for (const p of this.peers.values()) if (p !== except) p.wire.sendStatus(m);
   }
 
   /** Fleet reports to every peer, on a status message (whose other fields stay current). */
   sendFleet(reports: unknown[]): void {
-    const m = { ...this.statusMessage(), fleet: reports };
+    const m = { ...this.statusMessage(false), fleet: reports };
     for (const p of this.peers.values()) p.wire.sendStatus(m);
+  }
+
+  /** Fleet reports or a digest to one peer. */
+  sendFleetTo(p: SessionPeer, m: { fleet?: unknown[]; fleetDigest?: unknown }): void {
+    p.wire.sendStatus({ ...this.statusMessage(false), ...m });
   }
 
   async closeAll(): Promise<void> {
     for (const p of this.peers.values()) await p.wire.close().catch(() => undefined);
   }
 
-  private statusMessage(): NodeStatus {
-    const membership = this.o.membership?.text() ?? null;
+  /**
+   * `withMembership`: the record too. The fleet's messages leave it out: a peer got it when it
+   * connected and gets every new one (MembershipGossip spreads it with broadcastStatus), and at 10^3
+   * members it is ~100 KB.
+   */
+  private statusMessage(withMembership: boolean): NodeStatus {
+    const membership = withMembership ? (this.o.membership?.text() ?? null) : null;
     return {
       publisher: this.o.publisher,
       version: this.o.upload.space?.version ?? null,

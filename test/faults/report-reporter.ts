@@ -27,6 +27,7 @@ const EXISTING: Array<{ file: string; kind: FaultMeta['kind']; group: string; na
   { file: 'test/unit/fleet-drift.test.ts', kind: 'bad-input', group: 'drift pull', name: /refuses|never writes/ },
   { file: 'test/integration/fleet.test.ts', kind: 'bad-input', group: 'drift pull', name: /bad drift pulls|drift pull from it is refused/ },
   { file: 'test/unit/fleet.test.ts', kind: 'bad-input', group: 'fleet reports', name: /refuses|ignores keys outside/ },
+  { file: 'test/unit/fleet-gossip.test.ts', kind: 'bad-input', group: 'fleet reports', name: /malformed digest is refused/ },
 ];
 
 interface Row {

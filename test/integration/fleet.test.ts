@@ -216,7 +216,7 @@ describe('the fleet from one place (publisher + 4 followers, real processes)', (
     expect(n.stateText).toBe('never authenticated: not in network.allowlist');
     expect(n.live).toBeNull();
     expect(v.summary.unauthenticated).toBe(1);
-    expect(v.nodes.some((x) => x.name === 'stranger'), 'its reports, relayed by the followers, are ignored').toBe(false);
+    expect(v.nodes.some((x) => x.name === 'stranger'), 'its reports, even pulled from followers that took them, are ignored').toBe(false);
     expect((await runCli(['-c', cluster.publisher.config, 'fleet'])).stdout).toMatch(/never authenticated: not in network\.allowlist/);
   });
 });
