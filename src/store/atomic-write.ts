@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
 import { ChunkswarmError } from '../core/index.js';
 import { flushObjectJournals } from './object-journal.js';
+import { syncfs } from './sync-helper.js';
 
 /**
  * write temp + fsync + rename: a reader (or a crash) sees either the old file or the new one,
@@ -39,9 +40,8 @@ export async function syncFilesystem(path: string): Promise<void> {
   } catch (err) {
     throw ChunkswarmError.fromSystem(err, 'writing objects to their journal');
   }
-  const { execFile } = await import('node:child_process');
-  await new Promise<void>((resolve, reject) => {
-    execFile('sync', ['-f', path], (err) => (err ? reject(ChunkswarmError.fromSystem(err, `syncing ${path}`)) : resolve()));
+  await syncfs(path).catch((err: unknown) => {
+    throw ChunkswarmError.fromSystem(err, `syncing ${path}`);
   });
 }
 
