@@ -8,7 +8,7 @@ import { checkSignature, readReport, type SignedReport } from './sign.js';
  * another's prefix gains nothing: a digest only decides what is sent to the one who made it.
  */
 export type FleetDigest = Array<[string, number]>;
-export const DIGEST_KEY_CHARS = 16;
+const DIGEST_KEY_CHARS = 16;
 
 /** What one node knows of another. */
 export interface FleetEntry {
