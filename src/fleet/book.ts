@@ -56,10 +56,10 @@ export class FleetBook {
   }
 
   /**
-   * A signed report from a peer. Returns it if it is news (taken), null if known or
+   * A signed report from a peer. Returns the report if it is news (taken), null if known or
    * older; throws a coded error for a malformed one, or a forged one that would be news.
    */
-  offer(item: unknown, now: number): SignedReport | null {
+  offer(item: unknown, now: number): FleetReport | null {
     const unchecked = readReport(item);
     const { report, r, s } = unchecked;
     if (report.node === this.o.self) return null;
@@ -70,7 +70,7 @@ export class FleetBook {
     if (held && held.at >= report.at) return null;
     checkSignature(unchecked);
     this.put(report.node, { report, signed: { r, s }, lastSeen: now, refused: null });
-    return { r, s };
+    return report;
   }
 
   /** A peer connected from `address`: the address shown for it. */

@@ -11,6 +11,10 @@ import type { NodeStatusReport } from './status.js';
 /** Most reports one status message carries, and takes from a peer. */
 const MAX_REPORTS_PER_MESSAGE = 4096;
 const PULL_TIMEOUT_MS = 120_000;
+/** Pulls come every second while they bring news, then back off up to the report interval. */
+const PULL_MIN_MS = 1000;
+/** tick() runs every second, not to the millisecond. */
+const PULL_SLACK_MS = 100;
 
 /** What the gossip needs of the peer table; the fleet rides on status messages. */
 export interface FleetPeers {
@@ -43,6 +47,16 @@ export class FleetGossip {
   readonly book: FleetBook;
   private readonly signer: ReportSigner;
   private lastOwn = 0;
+  /**
+   * Pulls back off while they bring nothing that the nodes' own reports did not: in a full mesh
+   * every report comes from its node, and a pull a second would only cost (a third of what an
+   * idle node of 33 spends on the fleet). A report that came from another node than its own
+   * (an answer to a pull) means the overlay is not a full mesh, or a node just joined: back to
+   * a pull a second.
+   */
+  private pullEveryMs = PULL_MIN_MS;
+  private nextPull = 0;
+  private relayedNews = false;
   private making = false;
   private readonly complained = new Set<string>();
 
@@ -64,7 +78,7 @@ export class FleetGossip {
     return this.signer.publicKey;
   }
 
-  /** Called every second: the own report to every peer when due, and a pull from one peer. */
+  /** Called every second: the own report to every peer when due, and a pull from one peer when due. */
   async tick(now = Date.now()): Promise<void> {
     if (!this.making && now - this.lastOwn >= this.o.config.fleet.reportIntervalSec * 1000) {
       this.making = true;
@@ -78,6 +92,10 @@ export class FleetGossip {
         this.making = false;
       }
     }
+    if (now < this.nextPull) return;
+    this.pullEveryMs = this.relayedNews ? PULL_MIN_MS : Math.min(this.pullEveryMs * 2, this.o.config.fleet.reportIntervalSec * 1000);
+    this.relayedNews = false;
+    this.nextPull = now + this.pullEveryMs - PULL_SLACK_MS;
     const peers = this.o.peers();
     const list = peers.list();
     if (list.length === 0) return;
@@ -96,7 +114,8 @@ export class FleetGossip {
     const now = Date.now();
     for (const item of items.slice(0, MAX_REPORTS_PER_MESSAGE)) {
       try {
-        this.book.offer(item, now);
+        const news = this.book.offer(item, now);
+        if (news && news.node !== from) this.relayedNews = true;
       } catch (err) {
         this.complain(from, err, 'reading a fleet report');
       }

@@ -79,6 +79,20 @@ describe('fleet gossip: reports pushed to peers, pulled from further away', () =
     // One own report per node to each of its 4 peers; the pulls found nothing missing.
     expect(reports.length).toBe(names.length * 4);
     expect(sent.filter((m) => m.fleetDigest).length).toBe(names.length);
+    // Pulls that bring nothing back off: 2, 4, then 5 s (the report interval) apart.
+    sent.length = 0;
+    for (let t = 11_000; t <= 30_000; t += 1000) await nodes.get('a')!.tick(t);
+    expect(sent.filter((m) => m.from === 'a' && m.fleetDigest).length).toBe(4); // at 12, 16, 21 and 26 s
+  });
+
+  it('a node that gets reports through another keeps pulling every second', async () => {
+    const { nodes, sent } = await overlay(['a', 'b', 'c'], [['a', 'b'], ['b', 'c']]);
+    for (let t = 10_000; t <= 16_000; t += 1000) {
+      for (const n of ['a', 'b', 'c']) await nodes.get(n)!.tick(t);
+    }
+    const pullsOf = (n: string) => sent.filter((m) => m.from === n && m.fleetDigest).length;
+    // c pulls from b, its one peer, and b's answers carry a's reports: never a back-off while they come.
+    expect(pullsOf('c')).toBeGreaterThan(pullsOf('a'));
   });
 
   it('a node that connects gets what it lacks in answer to the digest it sends', async () => {

@@ -50,14 +50,14 @@ describe('fleet reports: signed by the node key', () => {
 
 describe('FleetBook', () => {
   const self = signer();
-  it('keeps the newest report per node and says what is news to relay', () => {
+  it('keeps the newest report per node and says what is news', () => {
     const book = new FleetBook({ self: self.publicKey, allowlist: null, maxNodes: 10 });
     const a = signer();
     expect(book.offer(a.sign(report(a, { at: 2000 })), 5)).not.toBeNull();
-    expect(book.offer(a.sign(report(a, { at: 1000 })), 6)).toBeNull(); // older: not taken, not relayed
+    expect(book.offer(a.sign(report(a, { at: 1000 })), 6)).toBeNull(); // older: not taken
     expect(book.offer(a.sign(report(a, { at: 2000 })), 7)).toBeNull(); // the same again
     expect(book.entries()[0]!.lastSeen).toBe(5);
-    expect(book.offer(self.sign(report(self, { at: 9000 })), 8)).toBeNull(); // our own, relayed back
+    expect(book.offer(self.sign(report(self, { at: 9000 })), 8)).toBeNull(); // our own, sent back by a peer
     expect(book.entries()).toHaveLength(1);
   });
 
