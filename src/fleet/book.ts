@@ -9,6 +9,7 @@ import { checkSignature, readReport, type SignedReport } from './sign.js';
  */
 export type FleetDigest = Array<[string, number]>;
 const DIGEST_KEY_CHARS = 16;
+const KEY_PREFIX = new RegExp(`^[0-9a-f]{${DIGEST_KEY_CHARS}}$`);
 
 /** What one node knows of another. */
 export interface FleetEntry {
@@ -142,5 +143,3 @@ function readDigest(item: unknown, maxNodes: number): Map<string, number> {
   }
   return out;
 }
-
-const KEY_PREFIX = new RegExp(`^[0-9a-f]{${DIGEST_KEY_CHARS}}$`);

@@ -35,8 +35,9 @@ export interface PulledDrift {
 /**
  * The fleet view of one node: makes and signs its own report every fleet.reportIntervalSec and
  * sends it to its peers, keeps every node's latest report (FleetBook), and answers and makes
- * drift record requests. Reports of nodes further away are pulled, not flooded: every second the
- * node sends one random peer its digest, and the peer answers with the reports the digest lacks.
+ * drift record requests. Reports of nodes further away are pulled, not flooded: every second (less
+ * often in a full mesh, see pullEveryMs) the node sends one random peer its digest, and the peer
+ * answers with the reports the digest lacks.
  * Flooding sent each report over every link of the overlay (a node got each one from each of its
  * peers): at 16 nodes, a full mesh, that was two thirds of what an idle node cost; at 10^3 nodes
  * with 64 peers each, 64 copies of every report. A pull finds a report of a node h hops away within
@@ -49,8 +50,8 @@ export class FleetGossip {
   private lastOwn = 0;
   /**
    * Pulls back off while they bring nothing that the nodes' own reports did not: in a full mesh
-   * every report comes from its node, and a pull a second would only cost (a third of what an
-   * idle node of 33 spends on the fleet). A report that came from another node than its own
+   * every report comes from its node, and a pull a second would only cost (11 of the 25 % of a
+   * core that an idle cluster of 33 spent on the fleet). A report that came from another node than its own
    * (an answer to a pull) means the overlay is not a full mesh, or a node just joined: back to
    * a pull a second.
    */
