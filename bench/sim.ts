@@ -17,7 +17,7 @@ import { repoRoot, writeResult } from './lib/results.js';
 import { runSim } from './sim/engine.js';
 import { groupPieces } from '../src/manifest/index.js';
 import { imagePieces } from './sim/image-pieces.js';
-import { AS_MEASURED, POLICIES, THIS_BRANCH } from './sim/policies.js';
+import { AS_MEASURED, CURRENT, POLICIES } from './sim/policies.js';
 import { scaleChart, scaleMarkdown, summarise, validationChart, validationMarkdown, type RealRow, type Summary, type ValidationRow } from './sim/report.js';
 import { benchSpec, scaleSpec, type ScaleCase } from './sim/scenarios.js';
 
@@ -25,7 +25,7 @@ const MB = 1e6;
 const DEFAULT_REAL = join(repoRoot, 'bench', 'results', 'bandwidth-2026-11-25T22-22-45-949Z.json');
 const USAGE = `npm run sim -- [options]
   --suite NAME        validate, scale or all (default all)
-  --policies LIST     validate: ${AS_MEASURED.name},${THIS_BRANCH.name} (default); scale: ${THIS_BRANCH.name}. Known: ${Object.keys(POLICIES).join(', ')}
+  --policies LIST     validate: ${AS_MEASURED.name},${CURRENT.name} (default); scale: ${CURRENT.name}. Known: ${Object.keys(POLICIES).join(', ')}
   --seeds K           runs per case, median reported with the spread (default 3; scale: 1 from N=1000)
   --n LIST            scale: frontends (default 100,1000,10000)
   --mb MB --rate MB/S scale: image size and link rate (default 16 and 0.5, as npm run bench)
@@ -64,7 +64,7 @@ if (o.help) {
 }
 
 function policiesFor(suite: 'validate' | 'scale') {
-  const names = o.policies?.split(',') ?? (suite === 'validate' ? [AS_MEASURED.name, THIS_BRANCH.name] : [THIS_BRANCH.name]);
+  const names = o.policies?.split(',') ?? (suite === 'validate' ? [AS_MEASURED.name, CURRENT.name] : [CURRENT.name]);
   return names.map((n) => POLICIES[n] ?? fail(`unknown policy ${n}; known: ${Object.keys(POLICIES).join(', ')}`));
 }
 
@@ -147,7 +147,7 @@ async function main(): Promise<void> {
   const md = [
     `# Rollout simulator, ${new Date().toISOString()}`,
     '',
-    `Command: \`${command}\` (${seconds.toFixed(0)} s). Policies: ${[AS_MEASURED, THIS_BRANCH].map((p) => `**${p.name}**: ${p.description}`).join(' ')}`,
+    `Command: \`${command}\` (${seconds.toFixed(0)} s). Policies: ${[...new Set([...(v ? policiesFor('validate') : []), ...(s ? policiesFor('scale') : [])])].map((p) => `**${p.name}**: ${p.description}`).join(' ')}`,
     '',
     ...(v ? ['## Validation against the real benchmark', '', ...v.md, ''] : []),
     ...(s ? ['## Scale', '', ...s.md, ''] : []),

@@ -18,6 +18,7 @@ export const AS_MEASURED: Policy = {
   sendAllOffers: false,
   tickMs: 1000,
   objectClients: Infinity,
+  reportUnchokers: false,
 };
 
 /** The same with only the dropped offers fixed. */
@@ -39,6 +40,7 @@ export const THIS_BRANCH: Policy = {
   sendAllOffers: true,
   tickMs: 1000,
   objectClients: Infinity,
+  reportUnchokers: false,
 };
 
 /**
@@ -80,4 +82,19 @@ export const INFLIGHT_HALF: Policy = {
   scheduler: (n) => ({ ...THIS_BRANCH.scheduler(n), maxInflightBytes: 0.5 * n.down }),
 };
 
-export const POLICIES: Record<string, Policy> = Object.fromEntries([AS_MEASURED, OFFERS_FIXED, THIS_BRANCH, OFFER_WINDOW, OBJECT_CLIENTS, TAIL_OFFERS, INFLIGHT_HALF].map((p) => [p.name, p]));
+/**
+ * The session of 2026-12-04: inflight-half, and each downloader tells its peers how many of them
+ * unchoke it; a free upload slot goes to the waiting peer that the fewest unchoke, then to the one
+ * that has waited longest.
+ */
+export const LEAST_SERVED: Policy = {
+  ...INFLIGHT_HALF,
+  name: 'least-served',
+  description: 'as inflight-half, with every downloader reporting how many peers unchoke it, and a free upload slot going to the waiting peer that the fewest unchoke.',
+  reportUnchokers: true,
+};
+
+/** What src/session runs now: the policy npm run sim compares with the real runs and scales up by default. */
+export const CURRENT: Policy = LEAST_SERVED;
+
+export const POLICIES: Record<string, Policy> = Object.fromEntries([AS_MEASURED, OFFERS_FIXED, THIS_BRANCH, OFFER_WINDOW, OBJECT_CLIENTS, TAIL_OFFERS, INFLIGHT_HALF, LEAST_SERVED].map((p) => [p.name, p]));

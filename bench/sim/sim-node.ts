@@ -24,6 +24,8 @@ export const enum Kind {
   LastFrame,
   Choke,
   Unchoke,
+  /** How many peers unchoke the sender (in `index`). */
+  Unchokers,
 }
 
 export interface Msg {
@@ -81,6 +83,8 @@ export class SimNode {
   private readonly active = new Set<number>();
   private readonly upMeters = new Map<number, RateMeter>();
   private readonly downMeters = new Map<number, RateMeter>();
+  /** The count of peers unchoking us last reported to our peers (Policy.reportUnchokers), -1 before the first. */
+  private unchokersSent = -1;
   bytesUp = 0;
   bytesDown = 0;
   bytesFromPublisher = 0;
@@ -108,6 +112,7 @@ export class SimNode {
       if (this.net.node(peer).started) this.offer(this.seeder.peerBitfield(key(peer), this.net.node(peer).advertisedTo(this.idx)));
     }
     this.schedJoin(peer);
+    if (this.sched && this.unchokersSent >= 0) this.net.send(Kind.Unchokers, this.idx, peer, this.unchokersSent);
   }
 
   disconnect(peer: number): void {
@@ -174,6 +179,7 @@ export class SimNode {
       for (const p of this.active) this.sched.peerActive(key(p));
       this.active.clear();
       this.apply(this.sched.tick());
+      this.reportUnchokers();
     }
     if (this.seeder) this.offer(this.seeder.tick());
   }
@@ -207,6 +213,9 @@ export class SimNode {
       case Kind.Unchoke:
         this.unchokedBy.add(from);
         if (this.sched) this.apply(this.sched.peerUnchoked(peer));
+        return;
+      case Kind.Unchokers:
+        this.choker.peerUnchokers(peer, m.index);
         return;
     }
   }
@@ -256,6 +265,13 @@ export class SimNode {
     if (!this.sched) return;
     this.apply(this.sched.pieceReceived(key(from), index, true));
     if (this.sched.isComplete()) this.finish();
+  }
+
+  /** As session/download.ts does on its tick: the count of peers unchoking us, when it changed. */
+  private reportUnchokers(): void {
+    if (!this.net.policy.reportUnchokers || this.unchokedBy.size === this.unchokersSent) return;
+    this.unchokersSent = this.unchokedBy.size;
+    for (const p of this.peers) this.net.send(Kind.Unchokers, this.idx, p, this.unchokersSent);
   }
 
   private finish(): void {

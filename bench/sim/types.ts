@@ -40,6 +40,11 @@ export interface Policy {
   tickMs: number;
   /** Nodes the publisher sends objects to at once (config limits.objectClients); the others retry or ask a peer. */
   objectClients: number;
+  /**
+   * A downloader tells its peers, each tick when it changed, how many peers unchoke it, and the
+   * chokers give a waiting slot to the least served first (Download.reportUnchokers, Choker.peerUnchokers).
+   */
+  reportUnchokers: boolean;
 }
 
 export interface SimSpec {

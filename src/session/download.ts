@@ -50,6 +50,8 @@ export class Download {
   private settled = false;
   private lastPieceAt: number;
   private quietReported = false;
+  /** The count of peers unchoking us last told to our peers (reportUnchokers), null before the first. */
+  private unchokersSent: number | null = null;
   duplicates = 0;
 
   constructor(private readonly o: DownloadOptions) {
@@ -89,6 +91,7 @@ export class Download {
     this.apply(this.scheduler.peerJoined(p.key));
     this.onSpace(p);
     if (!p.wire.peerChoking) this.apply(this.scheduler.peerUnchoked(p.key));
+    if (this.unchokersSent !== null) p.wire.sendUnchokers(this.unchokersSent);
   }
 
   removePeer(key: string): void {
@@ -121,7 +124,21 @@ export class Download {
     if (this.finished) return;
     for (const p of [...this.peers.values(), ...[...this.resting.values()].map((r) => r.p)]) this.noteActivity(p);
     this.apply(this.scheduler.tick());
+    this.reportUnchokers();
     this.reportQuiet();
+  }
+
+  /**
+   * Tells our peers, when it changed since the last tick, how many of them unchoke us: their
+   * chokers give a free slot to the peer that the fewest unchoke (Choker.peerUnchokers), so that
+   * none is left with two uploaders while others have a dozen.
+   */
+  private reportUnchokers(): void {
+    let count = 0;
+    for (const p of this.peers.values()) if (!p.wire.peerChoking && p.wire.remoteSpace?.release === this.release) count++;
+    if (count === this.unchokersSent) return;
+    this.unchokersSent = count;
+    for (const p of this.peers.values()) p.wire.sendUnchokers(count);
   }
 
   private reportQuiet(): void {

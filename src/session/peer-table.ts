@@ -153,6 +153,7 @@ export class PeerTable {
       },
       choked: (yes) => (yes ? download()?.onChoke(peer()) : download()?.onUnchoke(peer())),
       interested: (yes) => upload.interested(peer().key, yes),
+      unchokers: (count) => upload.peerUnchokers(peer().key, count),
       allowUpload: (index) => upload.allow(peer().key, index),
       unreadable: (index) => upload.unreadable(peer().key, index),
       getObject: (hash) => (this.o.objectAdmission?.admit(peer().key) === false ? Promise.resolve(null) : store.getObject(hash)),

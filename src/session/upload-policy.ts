@@ -91,6 +91,11 @@ export class UploadPolicy {
     this.choke(this.choker.peerInterested(key, yes));
   }
 
+  /** How many peers unchoke `key`, as it reports (Download.reportUnchokers): who waits for a slot least served goes first. */
+  peerUnchokers(key: string, count: number): void {
+    this.choker.peerUnchokers(key, count);
+  }
+
   /**
    * Members that peers report having banned (their status messages): on the publisher, their
    * bitfields stop counting as copies. A member claiming every piece would otherwise make the

@@ -18,9 +18,13 @@ export type ExtMessage =
   | { type: 'objects'; id: number; items: Array<Uint8Array | null> }
   | { type: 'space'; release: ReleaseId; have: Bitfield }
   | { type: 'status'; status: NodeStatus }
+  /** How many peers unchoke the sender now: its uploaders rank it by that (Choker.peerUnchokers). */
+  | { type: 'unchokers'; count: number }
   | DriftMessage;
 
-const TYPE = { head: 1, getObject: 2, object: 3, noObject: 4, space: 5, status: 6, getObjects: 9, objects: 10 } as const;
+const TYPE = { head: 1, getObject: 2, object: 3, noObject: 4, space: 5, status: 6, getObjects: 9, objects: 10, unchokers: 11 } as const;
+/** The largest count an unchokers message carries (more than any node's connections). */
+export const MAX_UNCHOKERS = 0xffff;
 /** Objects asked in one getObjects: a release's directory of files goes in a few messages, not one each. */
 export const MAX_BATCH_OBJECTS = 256;
 /** An objects answer's item: its length, or NO_ITEM for an object the peer does not have. */
@@ -80,6 +84,9 @@ export function encodeMessage(m: ExtMessage): Uint8Array {
     }
     case 'status':
       return frame(TYPE.status, 0, Buffer.from(JSON.stringify(m.status), 'utf8'));
+    case 'unchokers':
+      if (!Number.isInteger(m.count) || m.count < 0 || m.count > MAX_UNCHOKERS) throw new ChunkswarmError('E_USAGE', `unchokers count must be an integer from 0 to ${MAX_UNCHOKERS}, got ${m.count}`);
+      return frame(TYPE.unchokers, 2, null, (v) => v.setUint16(1, m.count));
     case 'getDrift':
     case 'drift':
       return encodeDriftMessage(m);
@@ -127,6 +134,9 @@ export function decodeMessage(buf: Uint8Array, maxPieces: number): ExtMessage {
       return decodeSpace(buf, v, maxPieces);
     case TYPE.status:
       return { type: 'status', status: decodeStatus(buf.subarray(1)) };
+    case TYPE.unchokers:
+      exact(3, 'unchokers');
+      return { type: 'unchokers', count: v.getUint16(1) };
     case DRIFT_TYPE.getDrift:
     case DRIFT_TYPE.drift:
       return decodeDriftMessage(buf);

@@ -4,7 +4,7 @@ import { PIECE_MAX } from '../manifest/index.js';
 import { FrameGuard } from './frame-guard.js';
 import { checkPeerId, clusterInfoHash } from './info-hash.js';
 import { DriftClient } from './drift-client.js';
-import { decodeMessage, encodeMessage, type ExtMessage, type NodeStatus } from './messages.js';
+import { MAX_UNCHOKERS, decodeMessage, encodeMessage, type ExtMessage, type NodeStatus } from './messages.js';
 import { ObjectClient } from './object-client.js';
 import { PieceClient } from './piece-client.js';
 import { Responder, type LocalSpace } from './responder.js';
@@ -23,6 +23,8 @@ const PIECES_IN_FLIGHT = 2;
 const OBJECT_BATCHES = 'chunkswarm_batches';
 /** The key saying that we answer a request for part of a piece (an older node declines one and counts it as abuse). */
 const PIECE_RANGES = 'chunkswarm_ranges';
+/** The key saying that we take unchokers messages (an older node drops a peer for a message type it does not know). */
+const UNCHOKERS = 'chunkswarm_unchokers';
 
 /**
  * One connection to one peer: bittorrent-protocol over an authenticated duplex stream, plus our
@@ -48,6 +50,7 @@ export class PeerWire implements WireControl {
   private outbox: Uint8Array[] = [];
   private isReady = false;
   private ranges = false;
+  private takesUnchokers = false;
   private isClosed = false;
   private abuseCount = 0;
   private piecesServed = 0;
@@ -96,6 +99,7 @@ export class PeerWire implements WireControl {
     this.wire.use(extensionClass((payload) => this.onExtMessage(payload)));
     this.wire.extendedHandshake[OBJECT_BATCHES] = 1;
     this.wire.extendedHandshake[PIECE_RANGES] = 1;
+    this.wire.extendedHandshake[UNCHOKERS] = 1;
     this.listenToWire();
     this.link = new StreamLink(this.stream, this.wire, this.guard, {
       problem: (why) => this.fail(why),
@@ -192,6 +196,10 @@ export class PeerWire implements WireControl {
 
   sendStatus(status: NodeStatus): void {
     this.send({ type: 'status', status });
+  }
+
+  sendUnchokers(count: number): void {
+    if (this.isReady && this.takesUnchokers) this.send({ type: 'unchokers', count: Math.min(count, MAX_UNCHOKERS) });
   }
 
   /**
@@ -297,6 +305,7 @@ export class PeerWire implements WireControl {
     this.isReady = true;
     this.objects.batching = this.wire.peerExtendedHandshake[OBJECT_BATCHES] === 1;
     this.ranges = this.wire.peerExtendedHandshake[PIECE_RANGES] === 1;
+    this.takesUnchokers = this.wire.peerExtendedHandshake[UNCHOKERS] === 1;
     this.handshakeTimer?.cancel();
     this.sendSpace(); // carries every have() made before now
     for (const payload of this.outbox) this.wire.extended(EXTENSION_NAME, payload);
@@ -354,6 +363,9 @@ export class PeerWire implements WireControl {
       }
       case 'status':
         this.model.status(m.status);
+        break;
+      case 'unchokers':
+        this.model.unchokers(m.count);
         break;
       case 'getDrift':
         this.model.driftRequest?.(m.id, m.record);

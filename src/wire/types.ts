@@ -111,6 +111,8 @@ export interface WireModel extends WireStore {
   choked(yes: boolean): void;
   /** The peer is interested in our pieces, or no longer. */
   interested(yes: boolean): void;
+  /** How many peers unchoke the peer now, as it reports (only a peer that said it would: see sendUnchokers). */
+  unchokers(count: number): void;
   /**
    * Asked before each piece upload; may wait (rate limiting) and returns false to decline
    * (choking, super-seeding). A declined request is answered with a BEP-6 reject.
@@ -144,6 +146,8 @@ export interface WireControl {
   have(index: number): void;
   sendHead(release: Uint8Array): void;
   sendStatus(status: NodeStatus): void;
+  /** Tells the peer how many peers unchoke us now; nothing to a peer that does not take it (an older node). */
+  sendUnchokers(count: number): void;
   /** Whether the peer answers a request for part of a piece (older nodes take only whole pieces). */
   readonly takesRanges: boolean;
   /** `length` bytes of piece `index` from `offset` (default 0: the whole piece is `length` bytes); a part only with takesRanges. */

@@ -148,6 +148,7 @@ swarm.on('peer', (peer) => {
       have: () => undefined,
       status: () => undefined,
       choked: () => undefined,
+      unchokers: () => undefined,
       interested: () => undefined,
       badPiece: () => undefined,
       abuse: () => undefined,

@@ -145,6 +145,30 @@ describe('Choker, rank: rotate', () => {
     expect(regularOf(c, ids)).toEqual(waiting);
   });
 
+  it('gives a free slot to the waiting peer that the fewest others unchoke, then to the longest waiting', () => {
+    const { c, clock, ids } = swarm([1, 1, 1, 1, 1, 1], { slots: 2, rank: 'rotate', seed: 5 });
+    for (const id of ids) c.peerInterested(id, true);
+    // Whoever holds the slots now, the next round goes to the waiting peers that report the
+    // fewest unchokers; one that never reported ranks as served by `slots` (2) uploaders.
+    const holders = new Set(unchoked(c, ids));
+    const waiting = ids.filter((id) => !holders.has(id));
+    const [starved, poor, rich] = waiting;
+    c.peerUnchokers(starved!, 0);
+    c.peerUnchokers(poor!, 1);
+    c.peerUnchokers(rich!, 9);
+    clock.advance(10_000);
+    c.tick();
+    expect(regularOf(c, ids).sort()).toEqual([starved!, poor!].sort());
+    // The next round: the turns of starved and poor are over; of the waiting peers, the regular
+    // holders of the first round (unreported: 2) go before rich (9).
+    clock.advance(10_000);
+    c.tick();
+    const next = regularOf(c, ids);
+    expect(next).toHaveLength(2);
+    expect(next).not.toContain(rich);
+    expect(next.every((id) => holders.has(id))).toBe(true);
+  });
+
   it('refuses an unknown rank', () => {
     expect(() => new Choker({ clock: new ManualClock(), random: Math.random, options: { rank: 'fastest' as 'rate' } })).toThrow(/choker.rank/);
   });

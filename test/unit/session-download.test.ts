@@ -188,6 +188,27 @@ describe('PeerStanding', () => {
     s.sent();
     expect(s.timedOut(5)).toMatchObject({ kind: 'back-off', ms: 100 });
   });
+  it('tells its peers, on the tick after it changed, how many of them unchoke it, and a new peer at once', () => {
+    const { clock, dl, join } = setup([10, 20, 30]);
+    const a = join('a');
+    const b = join('b');
+    b.wire.peerChoking = true;
+    dl.onChoke(b);
+    expect(a.wire.unchokersSent).toEqual([]);
+    dl.tick();
+    expect([a.wire.unchokersSent, b.wire.unchokersSent]).toEqual([[1], [1]]);
+    clock.advance(1000);
+    dl.tick();
+    expect(a.wire.unchokersSent).toEqual([1]);
+    b.wire.peerChoking = false;
+    dl.onUnchoke(b);
+    clock.advance(1000);
+    dl.tick();
+    expect([a.wire.unchokersSent, b.wire.unchokersSent]).toEqual([[1, 2], [1, 2]]);
+    const c = join('c');
+    expect(c.wire.unchokersSent).toEqual([2]);
+  });
+
   it('says once what its missing pieces wait for when no piece has come for a while', async () => {
     const lines: string[] = [];
     const { dl, clock, stager } = setup([10, 20, 30, 40], loggerOf((_level, m) => lines.push(m)));

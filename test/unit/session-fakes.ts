@@ -57,6 +57,11 @@ export class FakeWire implements WireControl {
   }
   sendHead(_release: Uint8Array): void {}
   sendStatus(_status: NodeStatus): void {}
+  /** Every count sent, in order. */
+  readonly unchokersSent: number[] = [];
+  sendUnchokers(count: number): void {
+    this.unchokersSent.push(count);
+  }
 
   requestPiece(index: number, length: number, offset = 0): Promise<Uint8Array> {
     if (this.requests.has(index)) return Promise.reject(new ChunkswarmError('E_BUSY', `piece ${index} already requested`));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runSim } from '../../bench/sim/engine.js';
-import { AS_MEASURED, THIS_BRANCH } from '../../bench/sim/policies.js';
+import { AS_MEASURED, CURRENT, THIS_BRANCH } from '../../bench/sim/policies.js';
 import type { NodeSpec, SimSpec } from '../../bench/sim/types.js';
 
 const KiB = 1024;
@@ -77,6 +77,13 @@ describe('rollout simulator (bench/sim) on a tiny swarm', () => {
     // they joined made a band of cliques, ~15 hops deep.
     expect(Math.min(...hops)).toBe(0);
     expect(Math.max(...hops)).toBeLessThanOrEqual(5);
+  });
+
+  it('runs the current session, whose downloaders report their unchokers, on an overlay sparser than the swarm', () => {
+    expect(CURRENT.reportUnchokers).toBe(true);
+    const r = runSim(spec(Array.from({ length: 30 }, () => node()), { policy: CURRENT, maxPeers: 12 }));
+    expect(r.incomplete).toBe(0);
+    expect(r.last!).toBeGreaterThanOrEqual(r.boundSeconds);
   });
 
   it('runs the session of 2026-11-25 too (the validation baseline)', () => {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Bitfield, asObjectHash, asReleaseId, isChunkswarmError } from '../../src/core/index.js';
 import { clusterInfoHash, decodeMessage, encodeMessage, type ExtMessage } from '../../src/wire/index.js';
 import { FrameGuard } from '../../src/wire/frame-guard.js';
-import { MAX_BATCH_OBJECTS } from '../../src/wire/messages.js';
+import { MAX_BATCH_OBJECTS, MAX_UNCHOKERS } from '../../src/wire/messages.js';
 import { CLUSTER, btFrame, extFrame, handshakeBytes } from './wire-fixtures.js';
 
 const hex64 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex'));
@@ -28,6 +28,7 @@ const message: fc.Arbitrary<ExtMessage> = fc.oneof(
     .map(([id, items]) => ({ type: 'objects' as const, id, items })),
   fc.tuple(hex64, bitfield).map(([r, have]) => ({ type: 'space' as const, release: asReleaseId(r), have })),
   fc.dictionary(fc.string({ maxLength: 8 }), fc.oneof(fc.integer(), fc.string(), fc.boolean())).map((status) => ({ type: 'status' as const, status })),
+  fc.nat({ max: MAX_UNCHOKERS }).map((count) => ({ type: 'unchokers' as const, count })),
 );
 
 describe('extension messages', () => {
@@ -68,6 +69,15 @@ describe('extension messages', () => {
     expect(() => decodeMessage(Buffer.concat([answer, Buffer.from([0])]), 1000)).toThrow(/after its 2 items/);
     const asked = Buffer.from(encodeMessage({ type: 'getObjects', id: 1, hashes: [asObjectHash('ab'.repeat(32))] }));
     expect(() => decodeMessage(asked.subarray(0, asked.length - 1), 1000)).toThrow(/expected 39/);
+  });
+
+  it('carries an unchokers count in 3 bytes, and refuses any other length or a count it cannot carry', () => {
+    const m = Buffer.from(encodeMessage({ type: 'unchokers', count: 300 }));
+    expect(m.length).toBe(3);
+    expect(decodeMessage(m, 1000)).toEqual({ type: 'unchokers', count: 300 });
+    expect(() => decodeMessage(m.subarray(0, 2), 1000)).toThrow(/unchokers message is 2 bytes, expected 3/);
+    expect(() => decodeMessage(Buffer.concat([m, Buffer.from([0])]), 1000)).toThrow(/expected 3/);
+    for (const count of [-1, 1.5, MAX_UNCHOKERS + 1]) expect(() => encodeMessage({ type: 'unchokers', count })).toThrow(/unchokers count/);
   });
 
   it('refuses a space larger than maxPieces even when sent as all-set', () => {

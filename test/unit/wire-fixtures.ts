@@ -117,6 +117,9 @@ export class MemoryModel extends EventEmitter implements WireModel {
   interested(yes: boolean): void {
     this.emit(yes ? 'interested' : 'uninterested');
   }
+  unchokers(count: number): void {
+    this.emit('unchokers', count);
+  }
   unreadable(index: number): void {
     this.emit('unreadable', index);
   }

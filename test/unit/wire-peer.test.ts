@@ -313,6 +313,18 @@ describe('PeerWire objects, heads and status', () => {
     expect(await status).toEqual([{ live: 7, progress: 0.5 }]);
     expect(() => a.sendHead(new Uint8Array(LIMITS.maxMessageBytes))).toThrow(/above the limit/);
   });
+
+  it('tells the peer how many peers unchoke us, capped at what the message carries', async () => {
+    const { a, b, modelA } = await pair();
+    const counts: number[] = [];
+    modelA.on('unchokers', (n: number) => counts.push(n));
+    b.sendUnchokers(3);
+    b.sendUnchokers(0);
+    b.sendUnchokers(1 << 20);
+    await waitFor(() => counts.length === 3);
+    expect(counts).toEqual([3, 0, 0xffff]);
+    expect(a.closed).toBe(false);
+  });
 });
 
 async function waitFor(cond: () => boolean, ms = 2000): Promise<void> {
