@@ -115,7 +115,7 @@ export class Choker {
    * How many peers unchoke `peer` now, as it reports. With rank 'rotate' a waiting peer that few
    * unchoke goes first: turns taken independently by every uploader leave some peers with 2 or 3
    * uploaders for many seconds while others have 14, and a peer that falls behind so never
-   * catches up (bench/sim: 1.41 -> 1.29x the bound at N=100, 1.48 -> 1.32x at N=1,000).
+   * catches up (bench/sim: 1.39-1.41 -> 1.30-1.31x the bound at N=100, 1.48-1.52 -> 1.32-1.37x at N=1,000).
    */
   peerUnchokers(peer: PeerId, count: number): void {
     const c = this.peers.get(peer);

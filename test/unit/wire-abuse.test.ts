@@ -87,6 +87,28 @@ describe('PeerWire against a misbehaving peer', () => {
     await expectDropped(r, /unknown message type 99/);
   });
 
+  it('drops a peer that sends an unchokers message of the wrong length', async () => {
+    const r = rig();
+    await r.wire.ready();
+    r.raw.write(extFrame(OUR_EXT_ID, Buffer.from([11, 0])));
+    await expectDropped(r, /unchokers message is 2 bytes, expected 3/);
+  });
+
+  it('sends no unchokers message to a peer that did not say chunkswarm_unchokers (an older node drops a peer for a type it does not know)', async () => {
+    const r = rig();
+    await r.wire.ready();
+    await new Promise((done) => setTimeout(done, 20));
+    const before = Buffer.concat(r.received).length;
+    r.wire.sendUnchokers(3);
+    r.wire.sendStatus({ probe: 1 });
+    // The status goes out (at the end of this turn of the event loop), the count does not.
+    const status = extFrame(OUR_EXT_ID, Buffer.from(encodeMessage({ type: 'status', status: { probe: 1 } })));
+    await waitFor(() => Buffer.concat(r.received).length >= before + status.length);
+    await new Promise((done) => setTimeout(done, 20));
+    expect(Buffer.concat(r.received).subarray(before).equals(status)).toBe(true);
+    expect(r.wire.closed).toBe(false);
+  });
+
   it('drops a peer that announces a space whose bitfield does not fit', async () => {
     const r = rig();
     await r.wire.ready();
