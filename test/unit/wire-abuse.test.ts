@@ -94,7 +94,7 @@ describe('PeerWire against a misbehaving peer', () => {
     await expectDropped(r, /unchokers message is 2 bytes, expected 3/);
   });
 
-  it('sends no unchokers message to a peer that did not say chunkswarm_unchokers (an older node drops a peer for a type it does not know)', async () => {
+  it('sends no unchokers message to a peer that did not say chunkswarm_unchokers (an older node would close the connection on a type it does not know)', async () => {
     const r = rig();
     await r.wire.ready();
     await new Promise((done) => setTimeout(done, 20));
