@@ -52,12 +52,10 @@ export function shouldCollect(state: CollectState, rss: number, idle: boolean): 
  * a master's serve sat at 280–313 MB for 30 s after four publishes of 20,000 files, with 43 MB
  * live; a full collection once it has been idle for 6 s brings it to ~150 MB (two collections,
  * 25–45 ms each).
- * A frontend's memory is the web server's. The collector: a context made after --expose-gc was
- * set at run time has `gc`, so serve needs no flag on node's command line.
+ * A frontend's memory is the web server's.
  */
 export function collectWhenIdle(): void {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
+  const gc = fullCollector();
   let state = initialCollectState(process.memoryUsage.rss());
   let cpu = process.cpuUsage();
   const timer = setInterval(() => {
@@ -72,4 +70,10 @@ export function collectWhenIdle(): void {
     }
   }, CHECK_MS);
   timer.unref();
+}
+
+/** V8's full collection: a context made after --expose-gc was set at run time has `gc`, so serve needs no flag on node's command line. */
+export function fullCollector(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
 }

@@ -4,6 +4,7 @@ import { callControl, createNode, loadConfig, readStatus, type NodeStatusReport 
 import { formatBytes, formatFields, printJson } from '../format.js';
 import { limitHeapGrowth } from '../heap-growth.js';
 import { collectWhenIdle } from '../idle-collect.js';
+import { keepFreedMemory } from '../malloc-thresholds.js';
 
 const STALE_SEC = 5;
 /** `status` exit status when no `serve` has reported for STALE_SEC. */
@@ -29,6 +30,7 @@ export function registerServeCommands(program: Command, configPath: () => string
     .addOption(new Option('--log-format <format>', 'log lines for people (human) or one JSON object per line (json)').choices(['human', 'json']).default('human'))
     .action(async (o) => {
       limitHeapGrowth();
+      keepFreedMemory();
       collectWhenIdle();
       const config = await loadConfig(configPath());
       if (o.bootstrapPort !== undefined) config.network.bootstrapPort = o.bootstrapPort;
