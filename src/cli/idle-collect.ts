@@ -72,8 +72,16 @@ export function collectWhenIdle(): void {
   timer.unref();
 }
 
-/** V8's full collection: a context made after --expose-gc was set at run time has `gc`, so serve needs no flag on node's command line. */
+let collector: (() => void) | null = null;
+
+/**
+ * V8's full collection: a context made after --expose-gc was set at run time has `gc`, so serve
+ * needs no flag on node's command line. One context for the process, whoever asks.
+ */
 export function fullCollector(): () => void {
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
+  if (collector === null) {
+    setFlagsFromString('--expose-gc');
+    collector = runInNewContext('gc') as () => void;
+  }
+  return collector;
 }

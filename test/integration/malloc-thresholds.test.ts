@@ -7,6 +7,7 @@ const glibc = (process.report.getReport() as { header?: { glibcVersionRuntime?: 
 if (!glibc) console.log('malloc-thresholds: skipped, this Node does not run on glibc (the thresholds are glibc behaviour)');
 
 const MODULE = pathToFileURL(resolve('dist/src/cli/malloc-thresholds.js')).href;
+const COLLECTOR = pathToFileURL(resolve('dist/src/cli/idle-collect.js')).href;
 
 /**
  * Page faults of a process that churns through piece-sized buffers freed in batches, as a node does
@@ -15,11 +16,9 @@ const MODULE = pathToFileURL(resolve('dist/src/cli/malloc-thresholds.js')).href;
 function faultsOfChurn(keep: boolean): number {
   const script = `
     import { keepFreedMemory } from ${JSON.stringify(MODULE)};
-    import { setFlagsFromString } from 'node:v8';
-    import { runInNewContext } from 'node:vm';
+    import { fullCollector } from ${JSON.stringify(COLLECTOR)};
     if (${keep}) keepFreedMemory();
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc');
+    const gc = fullCollector();
     const before = process.resourceUsage().minorPageFault;
     for (let round = 0; round < 80; round++) {
       const held = [];
