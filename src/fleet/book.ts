@@ -17,6 +17,11 @@ export interface FleetEntry {
   /** Its newest report; null for a node that never authenticated (only its key is known). */
   report: FleetReport | null;
   signed: SignedReport | null;
+  /**
+   * Whether `signed` was checked: a report its own node sent over the connection that proved its
+   * key is taken unchecked, and checked only before it is relayed.
+   */
+  checked: boolean;
   /** When that report reached us (ms, this node's clock): last-seen. */
   lastSeen: number | null;
   /** The address we saw it connect from, if it connected to us. */
@@ -36,8 +41,11 @@ export interface FleetBookOptions {
 
 /**
  * The latest signed report of every node, from the node itself or pulled from a peer that holds
- * it (digest, newerThan). Pure: the caller passes the time. A report is taken only if its
- * signature verifies with the key it names and it is newer than the one held.
+ * it (digest, newerThan). Pure: the caller passes the time. A report is taken only if it is newer
+ * than the one held and either its signature verifies with the key it names or it came from that
+ * node itself, over a connection whose handshake proved that key. The signature of a report taken
+ * the second way is checked before the report is relayed: every node gets every report from its
+ * node in a full mesh, and checking each one cost an idle node of 33 an eighth of its CPU.
  */
 export class FleetBook {
   private readonly nodes = new Map<string, FleetEntry>();
@@ -53,14 +61,15 @@ export class FleetBook {
   }
 
   setOwn(signed: SignedReport, report: FleetReport, now: number): void {
-    this.put(report.node, { report, signed, lastSeen: now, refused: null });
+    this.put(report.node, { report, signed, checked: true, lastSeen: now, refused: null });
   }
 
   /**
-   * A signed report from a peer. Returns the report if it is news (taken), null if known or
-   * older; throws a coded error for a malformed one, or a forged one that would be news.
+   * A signed report from peer `from` (its key, as its connection's handshake proved it). Returns
+   * the report if it is news (taken), null if known or older; throws a coded error for a
+   * malformed one, or a forged one that would be news.
    */
-  offer(item: unknown, now: number): FleetReport | null {
+  offer(item: unknown, now: number, from?: string): FleetReport | null {
     const unchecked = readReport(item);
     const { report, r, s } = unchecked;
     if (report.node === this.o.self) return null;
@@ -69,8 +78,9 @@ export class FleetBook {
     // changes nothing, and is dropped before the signature check that a news one gets.
     const held = this.nodes.get(report.node)?.report;
     if (held && held.at >= report.at) return null;
-    checkSignature(unchecked);
-    this.put(report.node, { report, signed: { r, s }, lastSeen: now, refused: null });
+    const direct = from === report.node;
+    if (!direct) checkSignature(unchecked);
+    this.put(report.node, { report, signed: { r, s }, checked: !direct, lastSeen: now, refused: null });
     return report;
   }
 
@@ -97,7 +107,8 @@ export class FleetBook {
 
   /**
    * The signed reports held that a peer's digest lacks, or names with an older time: what it pulls
-   * from this node. E_PROTOCOL for a malformed digest.
+   * from this node. E_PROTOCOL for a malformed digest. A report whose signature does not verify
+   * is never relayed: its node's peers see it, from the node itself, and no one else.
    */
   newerThan(digest: unknown): SignedReport[] {
     const held = readDigest(digest, this.o.maxNodes);
@@ -105,9 +116,22 @@ export class FleetBook {
     for (const e of this.nodes.values()) {
       if (!e.signed || !e.report) continue;
       const at = held.get(e.key.slice(0, DIGEST_KEY_CHARS));
-      if (at === undefined || at < e.report.at) out.push(e.signed);
+      if (at !== undefined && at >= e.report.at) continue;
+      if (!e.checked && !this.check(e)) continue;
+      out.push(e.signed);
     }
     return out;
+  }
+
+  private check(e: FleetEntry): boolean {
+    try {
+      checkSignature({ report: e.report!, ...e.signed! });
+      e.checked = true;
+      return true;
+    } catch {
+      e.signed = null;
+      return false;
+    }
   }
 
   entries(): FleetEntry[] {
@@ -115,7 +139,7 @@ export class FleetBook {
   }
 
   private put(key: string, patch: Partial<FleetEntry>): void {
-    const e = this.nodes.get(key) ?? { key, report: null, signed: null, lastSeen: null, seenAt: null, refused: null };
+    const e = this.nodes.get(key) ?? { key, report: null, signed: null, checked: false, lastSeen: null, seenAt: null, refused: null };
     this.nodes.set(key, { ...e, ...patch });
     if (this.nodes.size > this.o.maxNodes) this.evict();
   }

@@ -115,7 +115,7 @@ export class FleetGossip {
     const now = Date.now();
     for (const item of items.slice(0, MAX_REPORTS_PER_MESSAGE)) {
       try {
-        const news = this.book.offer(item, now);
+        const news = this.book.offer(item, now, from);
         if (news && news.node !== from) this.relayedNews = true;
       } catch (err) {
         this.complain(from, err, 'reading a fleet report');

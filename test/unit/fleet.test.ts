@@ -76,6 +76,28 @@ describe('FleetBook', () => {
     expect(book.offer(a.sign(report(a, { at: 4000 })), 8)).not.toBeNull();
   });
 
+  it('takes a report from its own node unchecked, and relays only one whose signature verifies', () => {
+    const book = new FleetBook({ self: self.publicKey, allowlist: null, maxNodes: 10 });
+    const a = signer();
+    const b = signer();
+    // a's connection proved a's key: its report is a's, whatever the signature says, and it shows.
+    const badlySigned = { ...a.sign(report(a, { at: 2000, name: 'web-a' })), s: b.sign(report(b)).s };
+    expect(book.offer(badlySigned, 5, a.publicKey)?.name).toBe('web-a');
+    // The same bytes from any other peer are a forgery.
+    const other = new FleetBook({ self: self.publicKey, allowlist: null, maxNodes: 10 });
+    expect(() => other.offer(badlySigned, 5, b.publicKey)).toThrowError(expect.objectContaining({ code: 'E_BAD_SIGNATURE' }));
+    // Not relayed: a peer pulling from this node would have to take a's word from this node.
+    expect(book.newerThan([])).toEqual([]);
+    expect(book.entries()[0]!.report?.name).toBe('web-a');
+    // A well-signed report from its node is relayed, to a peer whose digest lacks it or is older.
+    const good = a.sign(report(a, { at: 3000 }));
+    expect(book.offer(good, 6, a.publicKey)).not.toBeNull();
+    expect(book.newerThan([])).toEqual([good]);
+    expect(book.newerThan([[a.publicKey.slice(0, 16), 2000]])).toEqual([good]);
+    expect(book.newerThan([[a.publicKey.slice(0, 16), 3000]])).toEqual([]);
+    expect(other.offer(book.newerThan([])[0], 7, self.publicKey)?.at).toBe(3000);
+  });
+
   it('ignores keys outside the allowlist and forgets the longest-unseen node when full', () => {
     const a = signer();
     const b = signer();
