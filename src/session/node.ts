@@ -294,6 +294,14 @@ export class ChunkswarmNode extends Resource {
     }, (err) => this.logError(err, 'reading release heads'));
   }
 
+  /** What serve's progress line needs, without the whole report (null while nothing downloads). */
+  progress(): { progress: NonNullable<NodeStatusReport['progress']>; peers: number; unavailablePieces: number } | null {
+    const d = this.rollout.download;
+    const newest = this.heads.latest;
+    if (!d || !newest) return null;
+    return { progress: { version: newest.body.version, ...d.scheduler.progress() }, peers: this.peers.list().length, unavailablePieces: d.unavailablePieces() };
+  }
+
   report(): NodeStatusReport {
     const progress = this.rollout.download?.scheduler.progress();
     const newest = this.heads.latest;

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { createLogger, type LogFormat } from '../logger.js';
-import { callControl, createNode, loadConfig, readStatus, type NodeStatusReport } from '../../index.js';
+import { callControl, createNode, loadConfig, readStatus, type ChunkswarmNode, type NodeStatusReport } from '../../index.js';
 import { formatBytes, formatFields, printJson } from '../format.js';
 import { limitHeapGrowth } from '../heap-growth.js';
 import { collectWhenIdle } from '../idle-collect.js';
@@ -11,12 +11,18 @@ const STALE_SEC = 5;
 const NOT_RUNNING_EXIT = 11;
 const STATUS_TIMEOUT_MS = 5000;
 
-function progressLine(r: NodeStatusReport): string | null {
-  if (!r.progress) return null;
+type Progress = ReturnType<ChunkswarmNode['progress']>;
+
+/** The same figures from a whole status report (the `status` command's). */
+function progressOf(r: NodeStatusReport): Progress {
+  return r.progress && { progress: r.progress, peers: r.peers.filter((x) => x.connected).length, unavailablePieces: r.unavailablePieces };
+}
+
+function progressLine(r: Progress): string | null {
+  if (!r) return null;
   const p = r.progress;
   const pct = p.bytesTotal > 0 ? (100 * p.bytesHave) / p.bytesTotal : 100;
-  const peers = r.peers.filter((x) => x.connected).length;
-  return `release ${p.version}: ${pct.toFixed(1)}% (${formatBytes(p.bytesHave)} of ${formatBytes(p.bytesTotal)}), ${peers} peers` +
+  return `release ${p.version}: ${pct.toFixed(1)}% (${formatBytes(p.bytesHave)} of ${formatBytes(p.bytesTotal)}), ${r.peers} peers` +
     (r.unavailablePieces > 0 ? `, ${r.unavailablePieces} pieces on no connected peer` : '');
 }
 
@@ -48,9 +54,9 @@ export function registerServeCommands(program: Command, configPath: () => string
       await node.ready();
       let last = '';
       const progress = setInterval(() => {
-        const r = node.report();
+        const r = node.progress();
         const line = progressLine(r);
-        if (line && line !== last) log.info(line, r.progress ? { release: r.progress.version } : {});
+        if (line && line !== last) log.info(line, r ? { release: r.progress.version } : {});
         last = line ?? '';
       }, 2000);
       progress.unref();
@@ -77,7 +83,7 @@ export function registerServeCommands(program: Command, configPath: () => string
           ['phase', r.phase],
           ['live', r.live === null ? '-' : `${r.live}${r.pinned ? ' (pinned)' : ''}`],
           ['newest', r.newest ? `${r.newest.version} (${r.newest.release.slice(0, 16)})` : '-'],
-          ['progress', progressLine(r) ?? '-'],
+          ['progress', progressLine(progressOf(r)) ?? '-'],
           ['traffic', `up ${formatBytes(r.bytesUp)}, down ${formatBytes(r.bytesDown)} (${formatBytes(r.bytesFromPublisher)} from the publisher)`],
           ['drift', r.verify ? `${r.verify.added} added, ${r.verify.removed} removed, ${r.verify.changed} changed (${r.verify.at})` : 'not checked yet'],
           ['dashboard', r.http ? `http://${r.http}/ (metrics: /metrics)` : 'off (metrics.listen)'],
