@@ -303,7 +303,6 @@ export class ChunkswarmNode extends Resource {
   }
 
   report(): NodeStatusReport {
-    const progress = this.rollout.download?.scheduler.progress();
     const newest = this.heads.latest;
     const retry = this.loop.state;
     const lastError = retry.lastError ? { code: retry.lastError.code, message: retry.lastError.message, at: new Date(Date.now() - (systemClock.now() - retry.lastError.at)).toISOString() } : null;
@@ -318,7 +317,7 @@ export class ChunkswarmNode extends Resource {
       live: this.upload.space?.version ?? null,
       pinned: false,
       newest: newest ? { version: newest.body.version, release: releaseId(newest.body) } : null,
-      progress: progress && newest ? { version: newest.body.version, ...progress } : null,
+      progress: this.progress()?.progress ?? null,
       unavailablePieces: this.rollout.download?.unavailablePieces() ?? 0,
       ...this.peers.traffic.totals(),
       objectsFetched: this.rollout.objectsFetched,
