@@ -1,5 +1,5 @@
 import { mkdir, open } from 'node:fs/promises';
-import { randomFillSync } from 'node:crypto';
+import { createCipheriv } from 'node:crypto';
 import { join } from 'node:path';
 
 export interface GenSpec {
@@ -26,7 +26,13 @@ export async function generateTree(root: string, spec: GenSpec): Promise<{ files
   const total = weights.reduce((a, b) => a + b, 0);
   const sizes = weights.map((w) => Math.max(0, Math.round((w / total) * spec.bytes)));
   const perDir = spec.perDir ?? 200;
-  const buf = Buffer.allocUnsafe(1 << 20);
+  // File contents come from AES-CTR keyed by the seed: as incompressible as random bytes, but the
+  // same tree on every run, so that chunk boundaries (and the simulator's pieces) do not move
+  // between runs of one command.
+  const key = Buffer.alloc(16);
+  key.writeUInt32BE(spec.seed ?? 1);
+  const stream = createCipheriv('aes-128-ctr', key, Buffer.alloc(16));
+  const zeros = Buffer.alloc(1 << 20);
   const paths: string[] = [];
   let bytes = 0;
   for (let i = 0; i < spec.files; i++) {
@@ -37,9 +43,8 @@ export async function generateTree(root: string, spec: GenSpec): Promise<{ files
     const fh = await open(join(root, rel), 'w');
     let left = sizes[i]!;
     while (left > 0) {
-      const n = Math.min(left, buf.length);
-      randomFillSync(buf, 0, n);
-      await fh.write(buf, 0, n);
+      const n = Math.min(left, zeros.length);
+      await fh.write(stream.update(zeros.subarray(0, n)));
       left -= n;
     }
     await fh.close();
