@@ -29,7 +29,11 @@ export class ObjectAdmission {
     return false;
   }
 
-  peerLeft(peer: string): void {
+  /**
+   * The peer left, or announced a space: a node announces its space once it holds every object of
+   * the release, so its place goes to another at once instead of after `idleMs`.
+   */
+  free(peer: string): void {
     this.clients.delete(peer);
   }
 }

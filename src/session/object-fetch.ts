@@ -23,15 +23,19 @@ export interface ObjectSources {
  * One object from whichever peer has it: a release's objects may only be on a peer that has not
  * connected yet, so rounds over the connected peers repeat until `giveUpMs`, and then the failure
  * says what each peer answered. Peers already working on the release hold all its objects, and so
- * does the publisher; the others are asked last, since each "no such object" costs a round trip.
+ * does the publisher; the others are asked only while none is on the release.
  */
 export async function requestObject(hash: ObjectHash, s: ObjectSources): Promise<Uint8Array> {
   const t0 = Date.now();
   for (let attempt = 0; ; attempt++) {
     if (s.cancelled()) throw new ChunkswarmError('E_CLOSED', 'release superseded or node closing');
     const rank = (p: SessionPeer) => (p.wire.remoteSpace?.release === s.release ? 0 : p.publisher ? 1 : 2);
-    const candidates = [...s.peers()].sort((a, b) => rank(a) - rank(b));
-    const onIt = candidates.filter((p) => rank(p) === 0).length;
+    const all = [...s.peers()].sort((a, b) => rank(a) - rank(b));
+    const onIt = all.filter((p) => rank(p) === 0).length;
+    // While some peer is on the release, only those are asked: the others lack the objects, and a
+    // node the publisher turns away (limits.objectClients) would otherwise ask every one of them
+    // for every object, each round, until a peer has them.
+    const candidates = onIt > 0 ? all.slice(0, onIt) : all;
     // Spread the load over the peers on the release; otherwise rotate, in case the first is stuck.
     const start = onIt > 0 ? Math.floor(s.random() * onIt) : attempt % Math.max(1, candidates.length);
     const answers = new Map<string, number>();

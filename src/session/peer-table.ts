@@ -146,6 +146,7 @@ export class PeerTable {
       space: () => {
         download()?.onSpace(peer());
         upload.remoteSpace(peer());
+        this.o.objectAdmission?.free(peer().key);
       },
       have: (i) => {
         download()?.onHave(peer(), i);
@@ -170,7 +171,7 @@ export class PeerTable {
         if (this.peers.size === 0) this.aloneSince = Date.now();
         download()?.removePeer(p.key);
         upload.peerLeft(p.key);
-        this.o.objectAdmission?.peerLeft(p.key);
+        this.o.objectAdmission?.free(p.key);
       },
     };
   }

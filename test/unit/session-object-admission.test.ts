@@ -30,7 +30,7 @@ describe('ObjectAdmission: the publisher answers object requests of a few peers 
     // p1 last asked 1.5 s ago: idle; p2 0.7 s ago: still busy.
     expect(a.admit('p3')).toBe(true);
     expect(a.admit('p4')).toBe(false);
-    a.peerLeft('p2');
+    a.free('p2');
     expect(a.admit('p4')).toBe(true);
     expect(a.admit('p1')).toBe(false);
   });
