@@ -21,7 +21,8 @@ export const USAGE = `npm run bench -- [options]
                        instead of the nodes' own rate limits; needs root (CAP_NET_ADMIN); no latency emulation
   --out DIR            where the JSON, Markdown and SVG files go (default bench/results)
   --keep               keep the work directory
-BENCH_PROFILE_DIR=DIR  a CPU profile of every chunkswarm serve process (node --cpu-prof) into DIR`;
+BENCH_PROFILE_DIR=DIR  a CPU profile of every chunkswarm serve process (node --cpu-prof) into DIR
+BENCH_OBJECT_CLIENTS=K limits.objectClients for the chunkswarm nodes (the publisher answers K nodes' object requests at a time)`;
 
 export interface BenchOptions {
   quick: boolean;
