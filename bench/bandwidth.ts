@@ -16,7 +16,7 @@ import { markdown } from './bandwidth/markdown.js';
 import { chunkswarm } from './bandwidth/method-chunkswarm.js';
 import { rsync } from './bandwidth/method-rsync.js';
 import { webtorrent } from './bandwidth/method-webtorrent.js';
-import { parseOptions, rateNote } from './bandwidth/options.js';
+import { benchObjectClients, parseOptions, rateNote } from './bandwidth/options.js';
 import { closeOpenSessions, runMethod } from './bandwidth/runner.js';
 import type { Method, StepResult } from './bandwidth/types.js';
 import { isChunkswarmError } from '../src/index.js';
@@ -73,7 +73,7 @@ async function main(): Promise<void> {
       }
     }
     const seconds = (performance.now() - started) / 1000;
-    const settings = { ns: opts.ns, bytes: opts.bytes, files: opts.files, rate: opts.rate, pieceLength: opts.pieceLength, scenarios: opts.scenarios, quick: opts.quick, netns: opts.netns, objectClients: process.env.BENCH_OBJECT_CLIENTS ? Number(process.env.BENCH_OBJECT_CLIENTS) : null };
+    const settings = { ns: opts.ns, bytes: opts.bytes, files: opts.files, rate: opts.rate, pieceLength: opts.pieceLength, scenarios: opts.scenarios, quick: opts.quick, netns: opts.netns, objectClients: process.env.BENCH_OBJECT_CLIENTS ? benchObjectClients() : 'default' };
     const jsonPath = await writeResult('bandwidth', { command, settings, image: { v1Bytes: image.v1Bytes, v2Bytes: image.v2Bytes, files: image.files, delta: image.delta }, methods, results: rows, seconds }, opts.out);
     const base = jsonPath.replace(/\.json$/, '');
     const subtitle = `${(opts.rate / MB).toFixed(2)} MB/s per link${lab ? ' (netns, tc tbf)' : ''}, ${(image.v1Bytes / MB).toFixed(0)} MB image`;

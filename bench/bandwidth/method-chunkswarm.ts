@@ -3,6 +3,7 @@ import { basename } from 'node:path';
 import type { NodeStatusReport } from '../../src/index.js';
 import { LocalCluster, type NodeHandle } from '../lib/cluster.js';
 import { Completions } from './completions.js';
+import { benchObjectClients } from './options.js';
 import type { Method, MethodContext, MethodSession, ScenarioName, StepFigures } from './types.js';
 
 const MB = 1e6;
@@ -102,7 +103,7 @@ export const chunkswarm: Method = {
       dir: ctx.work,
       followers: ctx.n,
       // In namespaces the links are shaped by the kernel: the token buckets stay off (0).
-      limits: { ...(ctx.hosts ? { uploadBytesPerSec: 0, downloadBytesPerSec: 0 } : { uploadBytesPerSec: ctx.rate, downloadBytesPerSec: ctx.rate }), ...(process.env.BENCH_OBJECT_CLIENTS && { objectClients: Number(process.env.BENCH_OBJECT_CLIENTS) }) },
+      limits: { ...(ctx.hosts ? { uploadBytesPerSec: 0, downloadBytesPerSec: 0 } : { uploadBytesPerSec: ctx.rate, downloadBytesPerSec: ctx.rate }), ...(process.env.BENCH_OBJECT_CLIENTS && { objectClients: benchObjectClients() }) },
       ...(ctx.hosts && { hosts: ctx.hosts }),
       extra: { verify: { intervalSec: 0 } },
       ...(process.env.BENCH_PROFILE_DIR && { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE_DIR] }),

@@ -22,7 +22,16 @@ export const USAGE = `npm run bench -- [options]
   --out DIR            where the JSON, Markdown and SVG files go (default bench/results)
   --keep               keep the work directory
 BENCH_PROFILE_DIR=DIR  a CPU profile of every chunkswarm serve process (node --cpu-prof) into DIR
-BENCH_OBJECT_CLIENTS=K limits.objectClients for the chunkswarm nodes (the publisher answers K nodes' object requests at a time)`;
+BENCH_OBJECT_CLIENTS=K limits.objectClients for the chunkswarm nodes (the publisher answers K nodes' object requests at a time; all: every node)`;
+
+/** BENCH_OBJECT_CLIENTS as a limits.objectClients value: a count, or null for "all". */
+export function benchObjectClients(): number | null {
+  const v = process.env.BENCH_OBJECT_CLIENTS ?? '';
+  if (v === 'all') return null;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`BENCH_OBJECT_CLIENTS must be a count of 1 or more, or "all"; got "${v}"`);
+  return n;
+}
 
 export interface BenchOptions {
   quick: boolean;

@@ -30,7 +30,7 @@ export interface ClusterOptions {
   dir: string;
   followers: number;
   /** swarm.config.json "limits" for every node (e.g. emulated link rates). */
-  limits?: Record<string, number>;
+  limits?: Record<string, number | null>;
   /** Extra config for every node (merged at the top level). */
   extra?: Record<string, unknown>;
   /** Extra "network" config for every node (merged into the bootstrap list and ports set here). */

@@ -95,7 +95,7 @@ export const LEAST_SERVED: Policy = {
 };
 
 /**
- * The session of 2026-12-04 evening: least-served with `limits.objectClients: 2` (its default now):
+ * least-served with `limits.objectClients: 2` (not the default: see the README, Scale):
  * the publisher answers the object requests of 2 nodes at a time; a node turned away asks again,
  * of the nodes that have their objects by then (session/object-fetch.ts asks only the peers on
  * the release while there are any).
@@ -108,7 +108,7 @@ export const TWO_OBJECT_CLIENTS: Policy = {
 };
 
 /** What src/session runs now: the policy npm run sim compares with the real runs and scales up by default. */
-export const CURRENT: Policy = TWO_OBJECT_CLIENTS;
+export const CURRENT: Policy = LEAST_SERVED;
 
 export const POLICIES: Record<string, Policy> = Object.fromEntries([AS_MEASURED, OFFERS_FIXED, THIS_BRANCH, OFFER_WINDOW, OBJECT_CLIENTS, TAIL_OFFERS, INFLIGHT_HALF, LEAST_SERVED, TWO_OBJECT_CLIENTS].map((p) => [p.name, p]));
 

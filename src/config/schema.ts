@@ -49,7 +49,7 @@ export const configSchema = z
         requestTimeoutMs: z.number().int().min(100).default(10_000),
         uploadSlots: z.number().int().min(1).max(256).default(8),
         /** Peers whose object requests the publisher answers at once (the others fetch them from those); null: all. */
-        objectClients: z.number().int().min(1).max(1024).nullable().default(2),
+        objectClients: z.number().int().min(1).max(1024).nullable().default(null),
         /** What a release may expand to on disk; checked from its objects before it is staged. */
         maxReleasePaths: z.number().int().min(1).default(10_000_000),
         maxReleaseBytes: z.number().int().min(1).default(2 ** 44),
