@@ -304,6 +304,8 @@ export class ChunkswarmNode extends Resource {
 
   report(): NodeStatusReport {
     const newest = this.heads.latest;
+    // Counting the pieces no connected peer holds scans the release: once per report.
+    const download = this.progress();
     const retry = this.loop.state;
     const lastError = retry.lastError ? { code: retry.lastError.code, message: retry.lastError.message, at: new Date(Date.now() - (systemClock.now() - retry.lastError.at)).toISOString() } : null;
     return {
@@ -317,8 +319,8 @@ export class ChunkswarmNode extends Resource {
       live: this.upload.space?.version ?? null,
       pinned: false,
       newest: newest ? { version: newest.body.version, release: releaseId(newest.body) } : null,
-      progress: this.progress()?.progress ?? null,
-      unavailablePieces: this.rollout.download?.unavailablePieces() ?? 0,
+      progress: download?.progress ?? null,
+      unavailablePieces: download?.unavailablePieces ?? 0,
       ...this.peers.traffic.totals(),
       objectsFetched: this.rollout.objectsFetched,
       peers: this.peers.traffic.peers(),
