@@ -29,10 +29,7 @@ export class ObjectAdmission {
     return false;
   }
 
-  /**
-   * The peer left, or announced a space: a node announces its space once it holds every object of
-   * the release, so its place goes to another at once instead of after `idleMs`.
-   */
+  /** The peer left: its place goes to another at once instead of after `idleMs`. */
   free(peer: string): void {
     this.clients.delete(peer);
   }

@@ -146,7 +146,6 @@ export class PeerTable {
       space: () => {
         download()?.onSpace(peer());
         upload.remoteSpace(peer());
-        this.o.objectAdmission?.free(peer().key);
       },
       have: (i) => {
         download()?.onHave(peer(), i);
