@@ -31,6 +31,15 @@ export interface PeerStreamOptions {
 }
 
 export const DEFAULT_RECEIVE_WINDOW = 4 * 1024 * 1024;
+/**
+ * Writes and reads smaller than this (batches of requests, haves, offers, objects: a piece is at
+ * least 64 KiB) count against the buckets but do not wait for them: waiting, they queued behind
+ * every byte the node's bucket had promised to pieces on its other connections (~1 s at 0.5 MB/s
+ * with 8 upload slots), and a node's requests, and its answers to a peer's first requests, came
+ * that much later. The bucket's debt makes the pieces after them wait instead, so the long-run
+ * rate stays exact. On one connection, order is kept: a write starts after the previous one went.
+ */
+const PACED_FROM_BYTES = 16 * 1024;
 /** Largest write passed on whole on an unframed stream; a piece record (up to 1 MiB) fits. */
 const MAX_WHOLE_WRITE = 2 * 1024 * 1024;
 
@@ -139,7 +148,7 @@ export class PeerStream extends Duplex {
       const n = whole ? chunk.byteLength : Math.min(chunk.byteLength - at, this.sendCredit, MAX_FRAME_PAYLOAD);
       this.sendCredit -= n;
       const wait = this.pacer ? this.pacer.upload(n) : 0;
-      if (wait > 0) await new Promise<void>((resolve) => { this.writeTimer = this.clock.setTimeout(resolve, wait); });
+      if (wait > 0 && n >= PACED_FROM_BYTES) await new Promise<void>((resolve) => { this.writeTimer = this.clock.setTimeout(resolve, wait); });
       if (this.destroyed) return;
       const ok = this.inner.write(this.framed ? this.frame(chunk, at, n) : whole ? chunk : chunk.subarray(at, at + n));
       at += n;
@@ -195,7 +204,8 @@ export class PeerStream extends Duplex {
   }
 
   private hold(chunk: Buffer): void {
-    const wait = this.pacer ? this.pacer.download(chunk.byteLength) : 0;
+    const taken = this.pacer ? this.pacer.download(chunk.byteLength) : 0;
+    const wait = chunk.byteLength < PACED_FROM_BYTES && this.held.length === 0 ? 0 : taken;
     // Waits from a bucket are cumulative, so release times never decrease along the queue.
     this.held.push({ chunk, at: wait > 0 ? this.clock.now() + wait : 0 });
     this.pump();

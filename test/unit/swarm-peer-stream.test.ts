@@ -160,6 +160,57 @@ describe('PeerStream', () => {
     expect(Math.abs(received - 1_000_000)).toBeLessThanOrEqual(MAX_FRAME_PAYLOAD);
   });
 
+  it('sends small writes (requests, haves, objects) at once, counted: they do not queue behind the pieces the node promised its other peers', async () => {
+    const clock = new ManualClock();
+    const limiter = new RateLimiter({ uploadBytesPerSec: 1_000_000 }, clock);
+    const [x1, y1] = memoryPair();
+    const [x2, y2] = memoryPair();
+    const a1 = new PeerStream(x1, { clock, pacer: limiter.forPeer() });
+    const a2 = new PeerStream(x2, { clock, pacer: limiter.forPeer() });
+    new PeerStream(y1).resume();
+    const b2 = new PeerStream(y2);
+    const got: Buffer[] = [];
+    b2.on('data', (c: Buffer) => got.push(c));
+    const settle = async () => { for (let i = 0; i < 20; i++) await tick(); };
+    await tick();
+    const piece = Buffer.alloc(50_000);
+    a1.write(piece); // the node's bucket owes 50 ms to this piece
+    a2.write(Buffer.from('request 7'));
+    await settle();
+    expect(Buffer.concat(got).toString()).toBe('request 7');
+    // The small write was counted: a piece after it waits for both (50,000 + 9 + 50,000 bytes at 1 MB/s).
+    let pieceSent = false;
+    a2.write(piece, () => { pieceSent = true; });
+    clock.advance(95);
+    await settle();
+    expect(pieceSent).toBe(false);
+    clock.advance(10);
+    await settle();
+    expect(pieceSent).toBe(true);
+  });
+
+  it('delivers a small read at once while the download bucket owes time to another stream, never ahead of bytes its own stream holds', async () => {
+    const clock = new ManualClock();
+    const limiter = new RateLimiter({ downloadBytesPerSec: 1_000_000 }, clock);
+    const [, y1] = memoryPair();
+    const [, y2] = memoryPair();
+    const b1 = new PeerStream(y1, { framed: false, clock, pacer: limiter.forPeer() });
+    const b2 = new PeerStream(y2, { framed: false, clock, pacer: limiter.forPeer() });
+    const at1: string[] = [];
+    const at2: string[] = [];
+    b1.on('data', (c: Buffer) => at1.push(c.byteLength > 100 ? 'piece' : c.toString()));
+    b2.on('data', (c: Buffer) => at2.push(c.toString()));
+    y1.push(Buffer.alloc(100_000));
+    y1.push(Buffer.from('have 3'));
+    y2.push(Buffer.from('have 4'));
+    await tick();
+    expect(at2).toEqual(['have 4']);
+    expect(at1).toEqual([]);
+    clock.advance(101);
+    for (let i = 0; i < 20; i++) await tick();
+    expect(at1).toEqual(['piece', 'have 3']);
+  });
+
   it('unframed (over TCP): passes bytes as they are, paces delivery and pauses the transport meanwhile', async () => {
     const clock = new ManualClock();
     const [w, z] = memoryPair();
