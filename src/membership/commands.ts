@@ -6,7 +6,7 @@ import { invitationState, InvitationStore, type Invitation, type InvitationState
 import { MembershipBook } from './book.js';
 import type { JoinRequest } from './join-protocol.js';
 import type { Member, MembershipRecord } from './record.js';
-import { encodeToken } from './token.js';
+import { encodeToken, tokenBootstrap } from './token.js';
 
 /** Operator commands on the cluster's membership; `members` works on any node, the rest on the publisher. */
 export type MembershipCommand =
@@ -153,7 +153,8 @@ export class MembershipAdmin {
     const store = this.publisherOnly();
     if (!Number.isFinite(cmd.ttlSec) || cmd.ttlSec < 1) throw ChunkswarmError.usage('--ttl must be at least 1 s');
     if (!Number.isInteger(cmd.uses) || cmd.uses < 1) throw ChunkswarmError.usage('--uses must be a positive integer');
-    const bootstrap = cmd.bootstrap && cmd.bootstrap.length > 0 ? cmd.bootstrap : this.config.network.bootstrap;
+    // --bootstrap is taken as given (more than a token holds is the caller's error); the config's list is drawn from.
+    const bootstrap = cmd.bootstrap && cmd.bootstrap.length > 0 ? cmd.bootstrap : tokenBootstrap(this.config.network.bootstrap);
     if (bootstrap.length === 0) throw new ChunkswarmError('E_NO_BOOTSTRAP', 'no bootstrap node to put in the token: set network.bootstrap or pass --bootstrap host:port');
     const { invitation, secret } = await store.create({ ttlSec: cmd.ttlSec, uses: cmd.uses });
     const token = encodeToken({

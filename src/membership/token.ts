@@ -31,6 +31,19 @@ function checksum(bytes: Uint8Array): Buffer {
   return createHash('sha256').update('chunkswarm join token').update(bytes).digest().subarray(0, CHECK_BYTES);
 }
 
+/**
+ * The bootstrap nodes a token made from the configuration carries: all of them, or where the
+ * cluster lists more than a token holds (a cluster whose every frontend is a bootstrap node), a
+ * random draw of as many as it holds, in the configuration's order. A new node needs one that
+ * answers; drawing anew for each token spreads the joiners over the list.
+ */
+export function tokenBootstrap(configured: readonly string[], random: () => number = Math.random): string[] {
+  if (configured.length <= MAX_BOOTSTRAP) return [...configured];
+  const picked = new Set<number>();
+  while (picked.size < MAX_BOOTSTRAP) picked.add(Math.floor(random() * configured.length));
+  return [...picked].sort((a, b) => a - b).map((i) => configured[i]!);
+}
+
 export function encodeToken(t: JoinToken): string {
   if (t.publisherKey.length !== KEY_BYTES || t.joinKey.length !== KEY_BYTES) throw ChunkswarmError.usage('token keys must be 32 bytes');
   if (t.secret.length !== INVITATION_SECRET_BYTES) throw ChunkswarmError.usage(`the invitation secret must be ${INVITATION_SECRET_BYTES} bytes`);

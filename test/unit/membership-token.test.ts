@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import HyperDHT from 'hyperdht';
 import { describe, expect, it } from 'vitest';
-import { decodeToken, encodeToken, joinKeyPair, nodeKeyPair, TOKEN_PREFIX, type JoinToken } from '../../src/membership/index.js';
+import { decodeToken, encodeToken, joinKeyPair, nodeKeyPair, tokenBootstrap, TOKEN_PREFIX, type JoinToken } from '../../src/membership/index.js';
 import { codeOf } from '../support/error-code.js';
 
 const token: JoinToken = {
@@ -24,6 +24,22 @@ describe('join token', () => {
     expect(Buffer.from(back.secret)).toEqual(Buffer.from(token.secret));
     expect(back.expires).toBe(token.expires);
     expect(back.bootstrap).toEqual(token.bootstrap);
+  });
+
+  it('carries every configured bootstrap node, or 16 of a longer list (a cluster whose every frontend is one): a token can always be made', () => {
+    const few = ['10.0.0.1:49737', '10.0.0.2:49737'];
+    expect(tokenBootstrap(few)).toEqual(few);
+    const all = Array.from({ length: 33 }, (_, i) => `10.0.0.${i + 1}:49737`);
+    let seed = 7;
+    const random = () => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646;
+    const drawn = tokenBootstrap(all, random);
+    expect(drawn).toHaveLength(16);
+    expect(new Set(drawn).size).toBe(16);
+    expect(drawn.every((a) => all.includes(a))).toBe(true);
+    expect(drawn).toEqual([...drawn].sort((a, b) => all.indexOf(a) - all.indexOf(b)));
+    expect(decodeToken(encodeToken({ ...token, bootstrap: drawn })).bootstrap).toEqual(drawn);
+    // Each token draws anew, so joiners spread over the list.
+    expect(tokenBootstrap(all, random)).not.toEqual(drawn);
   });
 
   it('a token cut short at any length, or with any one character changed, is E_TOKEN', () => {
