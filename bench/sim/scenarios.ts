@@ -9,10 +9,12 @@ export const LOOPBACK_MS = 0.05;
  * Fixed costs of a real node that the link model does not produce, read off the real benchmark
  * (README, 2026-11-25): ~0.3 s from the publish to a follower's first object request (head watch
  * and gossip), ~0.7 s from its last piece to the release live (staging plan, verifying and renaming
- * 250 files), ~6 s of hyperdht bootstrap before a new node has peers. The objects themselves are
- * moved by the link model (SimSpec.objectBytes).
+ * 250 files); and from the run of 2026-12-04 21:54 (bench/results/bandwidth-2026-12-04T21-54-06-059Z):
+ * ~0.5 s before a new node with the publisher gone has peers (the joiner was live 33.1–34.4 s
+ * after its start against a bound of 32.1 s; it was ~6 s before the start-up fixes of issue 10).
+ * The objects themselves are moved by the link model (SimSpec.objectBytes).
  */
-export const BENCH_COSTS = { startDelayMs: 300, finishDelayMs: 700, bootstrapDiscoveryMs: 6000 };
+export const BENCH_COSTS = { startDelayMs: 300, finishDelayMs: 700, bootstrapDiscoveryMs: 500 };
 
 const node = (rate: number, latencyMs: number, extra: Partial<NodeSpec> = {}): NodeSpec => ({ up: rate, down: rate, latencyMs, joinAt: 0, ...extra });
 
