@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ChunkswarmError } from '../core/index.js';
+import { shuffled } from '../scheduler/random.js';
 
 /**
  * A join token: what a new node needs to find the cluster and ask the publisher to let it in.
@@ -39,9 +40,8 @@ function checksum(bytes: Uint8Array): Buffer {
  */
 export function tokenBootstrap(configured: readonly string[], random: () => number = Math.random): string[] {
   if (configured.length <= MAX_BOOTSTRAP) return [...configured];
-  const picked = new Set<number>();
-  while (picked.size < MAX_BOOTSTRAP) picked.add(Math.floor(random() * configured.length));
-  return [...picked].sort((a, b) => a - b).map((i) => configured[i]!);
+  const picked = shuffled(configured.map((_, i) => i), random).slice(0, MAX_BOOTSTRAP);
+  return picked.sort((a, b) => a - b).map((i) => configured[i]!);
 }
 
 export function encodeToken(t: JoinToken): string {

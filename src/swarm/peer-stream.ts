@@ -37,7 +37,9 @@ export const DEFAULT_RECEIVE_WINDOW = 4 * 1024 * 1024;
  * every byte the node's bucket had promised to pieces on its other connections (~1 s at 0.5 MB/s
  * with 8 upload slots), and a node's requests, and its answers to a peer's first requests, came
  * that much later. The bucket's debt makes the pieces after them wait instead, so the long-run
- * rate stays exact. On one connection, order is kept: a write starts after the previous one went.
+ * rate stays exact. On one connection, order is kept: a write starts after the previous one went,
+ * and a read goes ahead only while nothing read before it is held. On TCP a small read may also
+ * be the tail of a piece the socket had buffered; it too is counted, and paid for by the next wait.
  */
 const PACED_FROM_BYTES = 16 * 1024;
 /** Largest write passed on whole on an unframed stream; a piece record (up to 1 MiB) fits. */

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import HyperDHT from 'hyperdht';
 import { describe, expect, it } from 'vitest';
 import { decodeToken, encodeToken, joinKeyPair, nodeKeyPair, tokenBootstrap, TOKEN_PREFIX, type JoinToken } from '../../src/membership/index.js';
+import { seededRandom } from '../../src/scheduler/index.js';
 import { codeOf } from '../support/error-code.js';
 
 const token: JoinToken = {
@@ -30,8 +31,7 @@ describe('join token', () => {
     const few = ['10.0.0.1:49737', '10.0.0.2:49737'];
     expect(tokenBootstrap(few)).toEqual(few);
     const all = Array.from({ length: 33 }, (_, i) => `10.0.0.${i + 1}:49737`);
-    let seed = 7;
-    const random = () => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646;
+    const random = seededRandom(7);
     const drawn = tokenBootstrap(all, random);
     expect(drawn).toHaveLength(16);
     expect(new Set(drawn).size).toBe(16);
