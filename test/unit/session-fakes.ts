@@ -52,8 +52,11 @@ export class FakeWire implements WireControl {
     this.localSpace = { release, pieceCount: have.length };
     this.localHave = have.clone();
   }
-  have(index: number): void {
+  /** The `have` messages sent, in order (have() with tell false records the piece only). */
+  readonly told: number[] = [];
+  have(index: number, tell = true): void {
     this.localHave!.set(index);
+    if (tell) this.told.push(index);
   }
   sendHead(_release: Uint8Array): void {}
   sendStatus(_status: NodeStatus): void {}

@@ -47,6 +47,25 @@ describe('UploadPolicy on a follower', () => {
     expect(unchoked.length).toBe(3);
     expect(policy.allow('a', 0)).toBe(true);
   });
+  it('tells a peer of a piece it gains only if the peer lacks it, but always tells the publisher', () => {
+    const { policy, peers } = setup(false);
+    const have = new Bitfield(8);
+    policy.setSpace({ release: R, version: 1, have });
+    const holds5 = new Bitfield(8);
+    holds5.set(5);
+    const [lacks, holds, pub] = [fakePeer('lacks'), fakePeer('holds'), fakePeer('pub', true)];
+    for (const p of [lacks, holds, pub]) {
+      peers.set(p.key, p);
+      policy.peerReady(p);
+      p.wire.announce(R, p === lacks ? new Bitfield(8) : holds5);
+    }
+    policy.gained(5);
+    expect(lacks.wire.told).toEqual([5]);
+    expect(holds.wire.told).toEqual([]);
+    expect(pub.wire.told).toEqual([5]);
+    // Untold, the piece is still ours towards that peer: a later space message carries it.
+    expect(held(holds.wire.localHave)).toEqual([5]);
+  });
   it('unchokes the new connection of a peer that reconnected, which starts choked, once it is interested', () => {
     const { policy, connect } = setup(false);
     policy.setSpace({ release: R, version: 1, have: Bitfield.full(8) });

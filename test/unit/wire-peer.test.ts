@@ -37,6 +37,12 @@ describe('PeerWire handshake and piece spaces', () => {
     a.have(7);
     expect(await gotHave).toEqual([7]);
     expect(b.remoteHave!.get(7)).toBe(true);
+    // Untold: recorded, no message. Messages keep their order, so the next have seen is 11.
+    const gotHave11 = next<[number]>(modelB, 'have');
+    a.have(9, false);
+    a.have(11);
+    expect(await gotHave11).toEqual([11]);
+    expect(b.remoteHave!.get(9)).toBe(false);
 
     const moved = next(modelB, 'space');
     a.setSpace(R2, new Bitfield(5));
