@@ -19,6 +19,7 @@ export const AS_MEASURED: Policy = {
   tickMs: 1000,
   objectClients: Infinity,
   reportUnchokers: false,
+  laterHaves: false,
 };
 
 /** The same with only the dropped offers fixed. */
@@ -41,6 +42,7 @@ export const THIS_BRANCH: Policy = {
   tickMs: 1000,
   objectClients: Infinity,
   reportUnchokers: false,
+  laterHaves: false,
 };
 
 /**
@@ -107,8 +109,19 @@ export const TWO_OBJECT_CLIENTS: Policy = {
   objectClients: 2,
 };
 
-/** What src/session runs now: the policy npm run sim compares with the real runs and scales up by default. */
-export const CURRENT: Policy = LEAST_SERVED;
+/**
+ * The session of 2026-12-04 23:40: least-served, and a node tells a peer it chokes of its new
+ * pieces at its next tick (or before the unchoke), a peer that holds the piece never.
+ */
+export const LATER_HAVES: Policy = {
+  ...LEAST_SERVED,
+  name: 'later-haves',
+  description: 'as least-served, with the haves to a peer the node chokes sent at its next tick or before the unchoke, and none to a peer that holds the piece.',
+  laterHaves: true,
+};
 
-export const POLICIES: Record<string, Policy> = Object.fromEntries([AS_MEASURED, OFFERS_FIXED, THIS_BRANCH, OFFER_WINDOW, OBJECT_CLIENTS, TAIL_OFFERS, INFLIGHT_HALF, LEAST_SERVED, TWO_OBJECT_CLIENTS].map((p) => [p.name, p]));
+/** What src/session runs now: the policy npm run sim compares with the real runs and scales up by default. */
+export const CURRENT: Policy = LATER_HAVES;
+
+export const POLICIES: Record<string, Policy> = Object.fromEntries([AS_MEASURED, OFFERS_FIXED, THIS_BRANCH, OFFER_WINDOW, OBJECT_CLIENTS, TAIL_OFFERS, INFLIGHT_HALF, LEAST_SERVED, TWO_OBJECT_CLIENTS, LATER_HAVES].map((p) => [p.name, p]));
 

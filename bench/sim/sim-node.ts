@@ -70,6 +70,8 @@ export class SimNode {
   readonly peers = new Set<number>();
   /** Peers that unchoke us. */
   readonly unchokedBy = new Set<number>();
+  /** Pieces gained that a peer we choke hears of at our next tick or before its unchoke (Policy.laterHaves). */
+  private readonly laterHaves = new Map<number, number[]>();
   readonly choker: Choker;
   seeder: SuperSeeder | undefined;
   sched: PieceScheduler | undefined;
@@ -119,6 +121,7 @@ export class SimNode {
     if (!this.peers.delete(peer)) return;
     this.objectClients.delete(peer);
     this.unchokedBy.delete(peer);
+    this.laterHaves.delete(peer);
     this.up.forget(peer);
     this.active.delete(peer);
     if (this.sched) this.apply(this.sched.peerLeft(key(peer)));
@@ -174,6 +177,7 @@ export class SimNode {
         this.choker.updateRates(key(p), { download: this.downMeters.get(p)?.rate() ?? 0, upload: this.upMeters.get(p)?.rate() ?? 0 });
       }
     }
+    for (const p of this.laterHaves.keys()) this.flushHaves(p);
     this.choke(this.choker.tick());
     if (this.sched) {
       for (const p of this.active) this.sched.peerActive(key(p));
@@ -260,7 +264,7 @@ export class SimNode {
     if (this.has[index]) this.duplicateBytes += size;
     else {
       this.has[index] = 1;
-      for (const p of this.peers) this.net.send(Kind.Have, this.idx, p, index);
+      for (const p of this.peers) this.tellHave(p, index);
     }
     if (!this.sched) return;
     this.apply(this.sched.pieceReceived(key(from), index, true));
@@ -316,10 +320,28 @@ export class SimNode {
     }
   }
 
+  private tellHave(p: number, index: number): void {
+    const peer = this.net.node(p);
+    if (!this.net.policy.laterHaves || peer.role === 'publisher') return this.net.send(Kind.Have, this.idx, p, index);
+    if (peer.has[index]) return;
+    if (this.choker.isUnchoked(key(p))) return this.net.send(Kind.Have, this.idx, p, index);
+    const later = this.laterHaves.get(p);
+    if (later) later.push(index);
+    else this.laterHaves.set(p, [index]);
+  }
+
+  private flushHaves(p: number): void {
+    const later = this.laterHaves.get(p);
+    if (!later) return;
+    this.laterHaves.delete(p);
+    for (const index of later) this.net.send(Kind.Have, this.idx, p, index);
+  }
+
   private choke(actions: ChokeAction[]): void {
     for (const a of actions) {
       const to = Number(a.peer);
       if (a.type === 'unchoke') {
+        this.flushHaves(to);
         this.net.send(Kind.Unchoke, this.idx, to, 0);
         if (this.seeder) this.offer(this.seeder.peerUnchoked(a.peer));
       } else {

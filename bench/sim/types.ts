@@ -45,6 +45,12 @@ export interface Policy {
    * chokers give a waiting slot to the least served first (Download.reportUnchokers, Choker.peerUnchokers).
    */
   reportUnchokers: boolean;
+  /**
+   * A node tells a peer of a piece it gained at once only if it unchokes that peer (or the peer is
+   * the publisher); a peer it chokes hears at its next tick or just before an unchoke, and a peer
+   * that holds the piece never (session/upload-policy.ts gained()). Off: every peer at once.
+   */
+  laterHaves: boolean;
 }
 
 export interface SimSpec {

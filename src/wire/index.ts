@@ -3,4 +3,4 @@ export { isDeclined, declinedError } from './piece-client.js';
 export { EXTENSION_NAME } from './stream-link.js';
 export { clusterInfoHash, wirePeerId } from './info-hash.js';
 export { encodeMessage, decodeMessage, type ExtMessage, type NodeStatus } from './messages.js';
-export type { WireStore, WireStream, WireLimits, WireModel, WireControl, PeerWireOptions, SpaceInfo, WireStats } from './types.js';
+export type { WireStore, WireStream, WireLimits, WireModel, WireControl, PeerWireOptions, SpaceInfo, WireStats, HaveTiming } from './types.js';

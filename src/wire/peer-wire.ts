@@ -10,7 +10,7 @@ import { PieceClient } from './piece-client.js';
 import { Responder, type LocalSpace } from './responder.js';
 import { SendRoom } from './send-room.js';
 import { EXTENSION_NAME, extensionClass, StreamLink } from './stream-link.js';
-import type { PeerWireOptions, SpaceInfo, WireControl, WireModel, WireStats, WireStream } from './types.js';
+import type { HaveTiming, PeerWireOptions, SpaceInfo, WireControl, WireModel, WireStats, WireStream } from './types.js';
 
 const DEFAULT_MAX_PIECES = 2 ** 26;
 /** type + release id + piece count + bitfield encoding (messages.ts). */
@@ -48,6 +48,8 @@ export class PeerWire implements WireControl {
   private local: LocalSpace | null = null;
   private remote: { info: SpaceInfo; have: Bitfield } | null = null;
   private outbox: Uint8Array[] = [];
+  /** Pieces recorded by have(i, 'later') and not told yet. */
+  private laterHaves: number[] = [];
   private isReady = false;
   private ranges = false;
   private takesUnchokers = false;
@@ -163,6 +165,8 @@ export class PeerWire implements WireControl {
     if (!this.isClosed) this.wire.choke();
   }
   unchoke(): void {
+    // The peer learns what it may ask for before it may ask.
+    this.flushHaves();
     if (!this.isClosed) this.wire.unchoke();
   }
   interested(): void {
@@ -180,16 +184,26 @@ export class PeerWire implements WireControl {
     const worst = SPACE_HEADER_BYTES + have.bytes.length;
     if (worst > this.maxMessageBytes) throw ChunkswarmError.tooLarge(`bitfield message for ${have.length} pieces`, worst, this.maxMessageBytes);
     this.local = { release, have: have.clone() };
+    this.laterHaves = []; // their indices were of the old space; the space message carries the new one's
     if (this.isReady) this.sendSpace();
   }
 
   /**
-   * We now hold piece `index` of our current space. `tell` false records it (it is served, and a
-   * later space message carries it) without a `have` message now.
+   * We now hold piece `index` of our current space: it is served from now on, and a later space
+   * message carries it; `when` says when the peer gets a `have` message for it.
    */
-  have(index: number, tell = true): void {
+  have(index: number, when: HaveTiming = 'now'): void {
     if (this.local === null) throw new ChunkswarmError('E_USAGE', 'PeerWire.have() called before setSpace()');
-    if (this.local.have.set(index) && tell && this.isReady && !this.isClosed) this.wire.have(index);
+    if (!this.local.have.set(index) || when === 'never' || !this.isReady || this.isClosed) return;
+    if (when === 'now') this.wire.have(index);
+    else this.laterHaves.push(index);
+  }
+
+  flushHaves(): void {
+    const indices = this.laterHaves;
+    if (indices.length === 0) return;
+    this.laterHaves = [];
+    if (!this.isClosed) for (const i of indices) this.wire.have(i);
   }
 
   /** Gossips a signed release (encodeSignedRelease bytes). */

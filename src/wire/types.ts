@@ -131,6 +131,13 @@ export interface WireModel extends WireStore {
 }
 
 /** What the session does with a connection: PeerWire's public face (and what tests fake). */
+/**
+ * When a peer hears of a piece we gained: 'now'; 'later', batched with the others at the next
+ * flushHaves() or before an unchoke (a peer we choke cannot ask us for it meanwhile); 'never' (the
+ * peer holds it: it asks only for pieces it lacks, and a later space message carries it anyway).
+ */
+export type HaveTiming = 'now' | 'later' | 'never';
+
 export interface WireControl {
   readonly closed: boolean;
   /** The peer's current piece space and its pieces of it. */
@@ -143,8 +150,10 @@ export interface WireControl {
   interested(): void;
   uninterested(): void;
   setSpace(release: ReleaseId, have: Bitfield): void;
-  /** We hold piece `index`; `tell` false: no `have` message now (see PeerWire.have). */
-  have(index: number, tell?: boolean): void;
+  /** We hold piece `index`; the peer is told now, at the next flushHaves() or unchoke(), or never (see HaveTiming). */
+  have(index: number, when?: HaveTiming): void;
+  /** Sends the haves held back by have(i, 'later'). */
+  flushHaves(): void;
   sendHead(release: Uint8Array): void;
   sendStatus(status: NodeStatus): void;
   /** Tells the peer how many peers unchoke us now; nothing to a peer that does not take it (an older node). */

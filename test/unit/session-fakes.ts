@@ -5,7 +5,7 @@ import {
   type ObjectHash, type ReleaseId,
 } from '../../src/core/index.js';
 import { wholePiece, type Piece, type PieceRange } from '../../src/manifest/index.js';
-import type { NodeStatus, SpaceInfo, WireControl, WireStats } from '../../src/wire/index.js';
+import type { HaveTiming, NodeStatus, SpaceInfo, WireControl, WireStats } from '../../src/wire/index.js';
 import type { PieceStore } from '../../src/session/download.js';
 import type { SessionPeer } from '../../src/session/peer.js';
 
@@ -40,6 +40,7 @@ export class FakeWire implements WireControl {
     this.amChoking = true;
   }
   unchoke(): void {
+    this.flushHaves();
     this.amChoking = false;
   }
   interested(): void {
@@ -52,11 +53,17 @@ export class FakeWire implements WireControl {
     this.localSpace = { release, pieceCount: have.length };
     this.localHave = have.clone();
   }
-  /** The `have` messages sent, in order (have() with tell false records the piece only). */
+  /** The `have` messages sent, in order. */
   readonly told: number[] = [];
-  have(index: number, tell = true): void {
+  /** Held back by have(i, 'later'). */
+  readonly later: number[] = [];
+  have(index: number, when: HaveTiming = 'now'): void {
     this.localHave!.set(index);
-    if (tell) this.told.push(index);
+    if (when === 'now') this.told.push(index);
+    else if (when === 'later') this.later.push(index);
+  }
+  flushHaves(): void {
+    this.told.push(...this.later.splice(0));
   }
   sendHead(_release: Uint8Array): void {}
   sendStatus(_status: NodeStatus): void {}

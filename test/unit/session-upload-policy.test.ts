@@ -47,24 +47,32 @@ describe('UploadPolicy on a follower', () => {
     expect(unchoked.length).toBe(3);
     expect(policy.allow('a', 0)).toBe(true);
   });
-  it('tells a peer of a piece it gains only if the peer lacks it, but always tells the publisher', () => {
+  it('tells a peer of a piece it gains only if the peer lacks it, a peer it chokes at the next tick, and the publisher at once', () => {
     const { policy, peers } = setup(false);
-    const have = new Bitfield(8);
-    policy.setSpace({ release: R, version: 1, have });
+    policy.setSpace({ release: R, version: 1, have: new Bitfield(8) });
     const holds5 = new Bitfield(8);
     holds5.set(5);
-    const [lacks, holds, pub] = [fakePeer('lacks'), fakePeer('holds'), fakePeer('pub', true)];
-    for (const p of [lacks, holds, pub]) {
+    const [choked, unchoked, holds, pub] = [fakePeer('choked'), fakePeer('unchoked'), fakePeer('holds'), fakePeer('pub', true)];
+    for (const p of [choked, unchoked, holds, pub]) {
       peers.set(p.key, p);
       policy.peerReady(p);
-      p.wire.announce(R, p === lacks ? new Bitfield(8) : holds5);
+      p.wire.announce(R, p === holds ? holds5 : new Bitfield(8));
     }
+    policy.interested('unchoked', true);
+    expect(unchoked.wire.amChoking).toBe(false);
+    expect(choked.wire.amChoking).toBe(true);
+
     policy.gained(5);
-    expect(lacks.wire.told).toEqual([5]);
-    expect(holds.wire.told).toEqual([]);
+    expect(unchoked.wire.told).toEqual([5]);
     expect(pub.wire.told).toEqual([5]);
+    expect(holds.wire.told).toEqual([]);
+    expect(choked.wire.told).toEqual([]);
+    policy.gained(6);
+    policy.tick();
+    expect(choked.wire.told).toEqual([5, 6]);
+    expect(holds.wire.told).toEqual([6]);
     // Untold, the piece is still ours towards that peer: a later space message carries it.
-    expect(held(holds.wire.localHave)).toEqual([5]);
+    expect(held(holds.wire.localHave)).toEqual([5, 6]);
   });
   it('unchokes the new connection of a peer that reconnected, which starts choked, once it is interested', () => {
     const { policy, connect } = setup(false);

@@ -79,8 +79,9 @@ describe('rollout simulator (bench/sim) on a tiny swarm', () => {
     expect(Math.max(...hops)).toBeLessThanOrEqual(5);
   });
 
-  it('runs the current session, whose downloaders report their unchokers, on an overlay sparser than the swarm', () => {
+  it('runs the current session, whose downloaders report their unchokers and whose haves to choked peers wait for a tick, on an overlay sparser than the swarm', () => {
     expect(CURRENT.reportUnchokers).toBe(true);
+    expect(CURRENT.laterHaves).toBe(true);
     const r = runSim(spec(Array.from({ length: 30 }, () => node()), { policy: CURRENT, maxPeers: 12 }));
     expect(r.incomplete).toBe(0);
     expect(r.last!).toBeGreaterThanOrEqual(r.boundSeconds);

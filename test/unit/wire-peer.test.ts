@@ -37,12 +37,28 @@ describe('PeerWire handshake and piece spaces', () => {
     a.have(7);
     expect(await gotHave).toEqual([7]);
     expect(b.remoteHave!.get(7)).toBe(true);
-    // Untold: recorded, no message. Messages keep their order, so the next have seen is 11.
+    // 'never': recorded, no message. Messages keep their order, so the next have seen is 11.
     const gotHave11 = next<[number]>(modelB, 'have');
-    a.have(9, false);
+    a.have(9, 'never');
     a.have(11);
     expect(await gotHave11).toEqual([11]);
     expect(b.remoteHave!.get(9)).toBe(false);
+    // 'later': held back until flushHaves(), or until an unchoke, which it precedes.
+    a.have(12, 'later');
+    const gotHave13 = next<[number]>(modelB, 'have');
+    a.have(13);
+    expect(await gotHave13).toEqual([13]);
+    const gotHave12 = next<[number]>(modelB, 'have');
+    a.flushHaves();
+    expect(await gotHave12).toEqual([12]);
+    a.have(14, 'later');
+    const order: string[] = [];
+    modelB.on('have', (i: number) => order.push(`have ${i}`));
+    const unchoked = next(modelB, 'unchoke');
+    modelB.on('unchoke', () => order.push('unchoke'));
+    a.unchoke();
+    await unchoked;
+    expect(order).toEqual(['have 14', 'unchoke']);
 
     const moved = next(modelB, 'space');
     a.setSpace(R2, new Bitfield(5));
