@@ -130,7 +130,6 @@ export interface WireModel extends WireStore {
   closed(reason: ChunkswarmError | null): void;
 }
 
-/** What the session does with a connection: PeerWire's public face (and what tests fake). */
 /**
  * When a peer hears of a piece we gained: 'now'; 'later', batched with the others at the next
  * flushHaves() or before an unchoke (a peer we choke cannot ask us for it meanwhile); 'never' (the
@@ -138,6 +137,7 @@ export interface WireModel extends WireStore {
  */
 export type HaveTiming = 'now' | 'later' | 'never';
 
+/** What the session does with a connection: PeerWire's public face (and what tests fake). */
 export interface WireControl {
   readonly closed: boolean;
   /** The peer's current piece space and its pieces of it. */
