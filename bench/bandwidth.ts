@@ -16,7 +16,7 @@ import { markdown } from './bandwidth/markdown.js';
 import { chunkswarm } from './bandwidth/method-chunkswarm.js';
 import { rsync } from './bandwidth/method-rsync.js';
 import { webtorrent } from './bandwidth/method-webtorrent.js';
-import { benchObjectClients, parseOptions, rateNote } from './bandwidth/options.js';
+import { benchMeshFull, benchObjectClients, parseOptions, rateNote } from './bandwidth/options.js';
 import { closeOpenSessions, runMethod } from './bandwidth/runner.js';
 import type { Method, StepResult } from './bandwidth/types.js';
 import { isChunkswarmError } from '../src/index.js';
@@ -29,6 +29,7 @@ const MB = 1e6;
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2), METHODS.map((m) => m.name));
   const objectClients = process.env.BENCH_OBJECT_CLIENTS ? benchObjectClients() : 'default';
+  const mesh = benchMeshFull() ? 'full' : 'three quarters of min(N, 8) peers';
   const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
   // Before anything else: where namespaces cannot be made, --netns stops here (no fallback).
   // The frontends, the publisher and the node that joins late each get one.
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
       }
     }
     const seconds = (performance.now() - started) / 1000;
-    const settings = { ns: opts.ns, bytes: opts.bytes, files: opts.files, rate: opts.rate, pieceLength: opts.pieceLength, scenarios: opts.scenarios, quick: opts.quick, netns: opts.netns, objectClients };
+    const settings = { ns: opts.ns, bytes: opts.bytes, files: opts.files, rate: opts.rate, pieceLength: opts.pieceLength, scenarios: opts.scenarios, quick: opts.quick, netns: opts.netns, objectClients, mesh };
     const jsonPath = await writeResult('bandwidth', { command, settings, image: { v1Bytes: image.v1Bytes, v2Bytes: image.v2Bytes, files: image.files, delta: image.delta }, methods, results: rows, seconds }, opts.out);
     const base = jsonPath.replace(/\.json$/, '');
     const subtitle = `${(opts.rate / MB).toFixed(2)} MB/s per link${lab ? ' (netns, tc tbf)' : ''}, ${(image.v1Bytes / MB).toFixed(0)} MB image`;

@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import type { NodeStatusReport } from '../../src/index.js';
 import { LocalCluster, type NodeHandle } from '../lib/cluster.js';
 import { Completions } from './completions.js';
-import { benchObjectClients } from './options.js';
+import { benchMeshFull, benchObjectClients } from './options.js';
 import type { Method, MethodContext, MethodSession, ScenarioName, StepFigures } from './types.js';
 
 const MB = 1e6;
@@ -112,12 +112,14 @@ export const chunkswarm: Method = {
       for (const n of cluster.nodes) cluster.start(n);
       // The frontends are up and have found each other before the release exists, as in
       // production. Most of the mesh forms within seconds; its last pairs wait for hyperswarm's
-      // periodic refresh (~30 s), so three quarters of the peers (up to 8) is taken as formed.
-      const want = Math.ceil(0.75 * Math.min(ctx.n, 8));
+      // periodic refresh (~30 s), so three quarters of the peers (up to 8) is taken as formed
+      // unless BENCH_MESH=full: at N=32 the rollout then started with 14-24 of 32 peers connected.
+      const full = benchMeshFull();
+      const want = full ? Math.min(ctx.n, 64) : Math.ceil(0.75 * Math.min(ctx.n, 8));
       await cluster.waitFor(`every node to join the swarm with ${want} peers`, async () => {
         const all = await Promise.all(cluster.nodes.map((n) => cluster.status(n)));
         return all.every((s) => s?.phase === 'idle' && connected(s) >= want);
-      }, 60_000);
+      }, full ? 180_000 : 60_000);
     } catch (err) {
       await cluster.close();
       throw err;

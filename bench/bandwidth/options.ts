@@ -22,7 +22,15 @@ export const USAGE = `npm run bench -- [options]
   --out DIR            where the JSON, Markdown and SVG files go (default bench/results)
   --keep               keep the work directory
 BENCH_PROFILE_DIR=DIR  a CPU profile of every chunkswarm serve process (node --cpu-prof) into DIR
-BENCH_OBJECT_CLIENTS=K limits.objectClients for the chunkswarm nodes (the publisher answers K nodes' object requests at a time; all: every node)`;
+BENCH_OBJECT_CLIENTS=K limits.objectClients for the chunkswarm nodes (the publisher answers K nodes' object requests at a time; all: every node)
+BENCH_MESH=full        chunkswarm publishes once every node has all its peers (N, at most 64; up to 180 s), not 3/4 of 8`;
+
+/** BENCH_MESH: whether the chunkswarm cluster waits for its whole mesh before the first step. */
+export function benchMeshFull(): boolean {
+  const v = process.env.BENCH_MESH ?? '';
+  if (v !== '' && v !== 'full') throw new Error(`BENCH_MESH must be "full" or unset; got "${v}"`);
+  return v === 'full';
+}
 
 /** BENCH_OBJECT_CLIENTS as a limits.objectClients value: a count, or null for "all". */
 export function benchObjectClients(): number | null {
