@@ -8,6 +8,7 @@ import {
   type OfferAction,
   type SchedulerAction,
 } from '../../src/scheduler/index.js';
+import { haveTiming } from '../../src/session/upload-policy.js';
 import { Downlink, Uplink } from './pacing.js';
 import type { NodeSpec, Policy } from './types.js';
 
@@ -320,11 +321,14 @@ export class SimNode {
     }
   }
 
+  /** As session/upload-policy.ts gained() (Policy.laterHaves; off: every peer at once). */
   private tellHave(p: number, index: number): void {
     const peer = this.net.node(p);
-    if (!this.net.policy.laterHaves || peer.role === 'publisher') return this.net.send(Kind.Have, this.idx, p, index);
-    if (peer.has[index]) return;
-    if (this.choker.isUnchoked(key(p))) return this.net.send(Kind.Have, this.idx, p, index);
+    const when = this.net.policy.laterHaves
+      ? haveTiming({ publisher: peer.role === 'publisher', holds: peer.has[index] === 1, unchoked: this.choker.isUnchoked(key(p)) })
+      : 'now';
+    if (when === 'now') return this.net.send(Kind.Have, this.idx, p, index);
+    if (when === 'never') return;
     const later = this.laterHaves.get(p);
     if (later) later.push(index);
     else this.laterHaves.set(p, [index]);

@@ -1,5 +1,6 @@
 import { Bitfield, type Clock, type ReleaseId } from '../core/index.js';
 import { Choker, SuperSeeder, type ChokeAction, type OfferAction } from '../scheduler/index.js';
+import type { HaveTiming } from '../wire/index.js';
 import type { SessionPeer } from './peer.js';
 
 const MAX_DISTRUSTED = 4096;
@@ -11,6 +12,20 @@ export interface Space {
   have: Bitfield;
   /** The release's bytes in pieces, which size the publisher's offer window. */
   bytes?: number;
+}
+
+/**
+ * When a peer hears of a piece we gained. Each `have` message is a write, a system call and a
+ * wake-up of its receiver; at N=32 a node would send one to each of 31 peers for each of its
+ * pieces. The publisher hears at once: its super-seeder counts the copies. A peer that told us it
+ * holds the piece never (it asks only for pieces it lacks). A peer we choke at our next tick: it
+ * cannot ask us for the piece before we unchoke it, and the unchoke tells it first.
+ * (bench/sim runs this too.)
+ */
+export function haveTiming(to: { publisher: boolean; holds: boolean; unchoked: boolean }): HaveTiming {
+  if (to.publisher) return 'now';
+  if (to.holds) return 'never';
+  return to.unchoked ? 'now' : 'later';
 }
 
 /** What the publisher keeps offered in all: ~4 MiB, a round trip's worth for a fast follower. */
@@ -64,22 +79,14 @@ export class UploadPolicy {
     if (this.choker.isUnchoked(p.key)) this.offer(this.seeder.peerUnchoked(p.key));
   }
 
-  /**
-   * We now hold piece `index` of our space: every peer on it that lacks it hears of it, a peer we
-   * choke at the next tick (it cannot ask us for the piece before we unchoke it, and the unchoke
-   * tells it first). Each `have` message is a write, a system call and a wake-up of its receiver;
-   * at N=32 a node would send one to each of 31 peers for each of its pieces. A peer that told us
-   * it holds the piece never hears of it (it asks only for pieces it lacks). The publisher hears
-   * of every piece at once: its super-seeder counts the copies.
-   */
+  /** We now hold piece `index` of our space: every peer on it hears of it when haveTiming() says. */
   gained(index: number): void {
     if (!this.space) return;
     this.space.have.set(index);
     for (const p of this.peers.values()) {
       if (!this.onOurSpace(p)) continue;
-      if (p.publisher) p.wire.have(index, 'now');
-      else if (this.peerOnOurSpace(p) && p.wire.remoteHave!.get(index)) p.wire.have(index, 'never');
-      else p.wire.have(index, this.choker.isUnchoked(p.key) ? 'now' : 'later');
+      const holds = this.peerOnOurSpace(p) && p.wire.remoteHave!.get(index);
+      p.wire.have(index, haveTiming({ publisher: p.publisher, holds, unchoked: this.choker.isUnchoked(p.key) }));
     }
   }
 
