@@ -325,7 +325,7 @@ export class SimNode {
   private tellHave(p: number, index: number): void {
     const peer = this.net.node(p);
     const when = this.net.policy.laterHaves
-      ? haveTiming({ publisher: peer.role === 'publisher', holds: peer.has[index] === 1, unchoked: this.choker.isUnchoked(key(p)) })
+      ? haveTiming({ publisher: peer.role === 'publisher', holds: peer.has[index] === 1, unchoked: this.choker.isUnchoked(key(p)), interested: this.choker.isInterested(key(p)) })
       : 'now';
     if (when === 'now') return this.net.send(Kind.Have, this.idx, p, index);
     if (when === 'never') return;

@@ -131,6 +131,10 @@ export class Choker {
     return this.peers.get(peer)?.unchoked ?? false;
   }
 
+  isInterested(peer: PeerId): boolean {
+    return this.peers.get(peer)?.interested ?? false;
+  }
+
   optimisticPeer(): PeerId | undefined {
     return this.optimistic;
   }

@@ -47,29 +47,37 @@ describe('UploadPolicy on a follower', () => {
     expect(unchoked.length).toBe(3);
     expect(policy.allow('a', 0)).toBe(true);
   });
-  it('tells a peer of a piece it gains only if the peer lacks it, a peer it chokes at the next tick, and the publisher at once', () => {
+  it('tells a peer of a piece it gains only if the peer lacks it, a peer waiting for a slot at the next tick, the others and the publisher at once', () => {
     const { policy, peers } = setup(false);
     policy.setSpace({ release: R, version: 1, have: new Bitfield(8) });
     const holds5 = new Bitfield(8);
     holds5.set(5);
-    const [choked, unchoked, holds, pub] = [fakePeer('choked'), fakePeer('unchoked'), fakePeer('holds'), fakePeer('pub', true)];
-    for (const p of [choked, unchoked, holds, pub]) {
+    const keys = ['u1', 'u2', 'u3', 'waiting', 'uninterested', 'holds'];
+    const all = new Map(keys.map((k) => [k, fakePeer(k)]));
+    const pub = fakePeer('pub', true);
+    for (const p of [...all.values(), pub]) {
       peers.set(p.key, p);
       policy.peerReady(p);
-      p.wire.announce(R, p === holds ? holds5 : new Bitfield(8));
+      p.wire.announce(R, p.key === 'holds' ? holds5 : new Bitfield(8));
     }
-    policy.interested('unchoked', true);
-    expect(unchoked.wire.amChoking).toBe(false);
-    expect(choked.wire.amChoking).toBe(true);
+    // Two regular slots and the optimistic one fill up; the fourth interested peer waits.
+    for (const k of ['u1', 'u2', 'u3', 'waiting']) policy.interested(k, true);
+    const peer = (k: string) => all.get(k)!;
+    const [u1, waiting, uninterested, holds] = [peer('u1'), peer('waiting'), peer('uninterested'), peer('holds')];
+    expect(u1.wire.amChoking).toBe(false);
+    expect(waiting.wire.amChoking).toBe(true);
+    expect(uninterested.wire.amChoking).toBe(true);
 
     policy.gained(5);
-    expect(unchoked.wire.told).toEqual([5]);
+    expect(u1.wire.told).toEqual([5]);
     expect(pub.wire.told).toEqual([5]);
+    // Choked but not interested: the piece may be what makes it interested.
+    expect(uninterested.wire.told).toEqual([5]);
     expect(holds.wire.told).toEqual([]);
-    expect(choked.wire.told).toEqual([]);
+    expect(waiting.wire.told).toEqual([]);
     policy.gained(6);
     policy.tick();
-    expect(choked.wire.told).toEqual([5, 6]);
+    expect(waiting.wire.told).toEqual([5, 6]);
     expect(holds.wire.told).toEqual([6]);
     // Untold, the piece is still ours towards that peer: a later space message carries it.
     expect(held(holds.wire.localHave)).toEqual([5, 6]);
