@@ -1,6 +1,7 @@
 import { readlink } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { NodeStatusReport } from '../../src/index.js';
+import { DEFAULT_MAX_PEERS } from '../../src/swarm/index.js';
 import { LocalCluster, type NodeHandle } from '../lib/cluster.js';
 import { Completions } from './completions.js';
 import { benchMeshFull, benchObjectClients } from './options.js';
@@ -111,15 +112,17 @@ export const chunkswarm: Method = {
     try {
       for (const n of cluster.nodes) cluster.start(n);
       // The frontends are up and have found each other before the release exists, as in
-      // production. Most of the mesh forms within seconds; its last pairs wait for hyperswarm's
-      // periodic refresh (~30 s), so three quarters of the peers (up to 8) is taken as formed
-      // unless BENCH_MESH=full: at N=32 the rollout then started with 14-24 of 32 peers connected.
+      // production: the whole mesh (up to maxPeers), unless BENCH_MESH=partial, which takes
+      // three quarters of min(N, 8) peers as formed (at N=32 the rollout then started with 14-24
+      // of 32 peers connected).
       const full = benchMeshFull();
-      const want = full ? Math.min(ctx.n, 64) : Math.ceil(0.75 * Math.min(ctx.n, 8));
+      const want = full ? Math.min(ctx.n, DEFAULT_MAX_PEERS) : Math.ceil(0.75 * Math.min(ctx.n, 8));
+      const started = Date.now();
       await cluster.waitFor(`every node to join the swarm with ${want} peers`, async () => {
         const all = await Promise.all(cluster.nodes.map((n) => cluster.status(n)));
         return all.every((s) => s?.phase === 'idle' && connected(s) >= want);
       }, full ? 180_000 : 60_000);
+      console.log(`    every node has ${want} peers, ${((Date.now() - started) / 1000).toFixed(1)} s after the ${ctx.n + 1} processes were started`);
     } catch (err) {
       await cluster.close();
       throw err;

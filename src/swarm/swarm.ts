@@ -11,6 +11,7 @@ import { checkFallback, decodeOffer, encodeOffer, FALLBACK, offerLength } from '
 import { PeerStream } from './peer-stream.js';
 import { RateLimiter, type Pacer, type RateLimits } from './rate-limit.js';
 import { readPrefix } from './read-prefix.js';
+import { RefreshSchedule, REFRESH_ALONE_MS } from './refresh-schedule.js';
 import { checkClusterSecret, deriveTopic } from './topic.js';
 
 export interface SwarmOptions {
@@ -83,10 +84,6 @@ export const DEFAULT_AUTH_TIMEOUT_MS = 5000;
 export const DEFAULT_MAX_PEERS = 64;
 /** A direct path not connected and authenticated within this is given up for hyperswarm. */
 const DIRECT_DIAL_MS = 3000;
-// hyperswarm re-announces and re-looks-up only every ~10 minutes, so nodes that joined at the
-// same moment can miss each other that long; we look again often while alone.
-const REFRESH_ALONE_MS = 2000;
-const REFRESH_WITH_PEERS_MS = 30_000;
 const GRACEFUL_CLOSE_MS = 2000;
 
 /**
@@ -112,6 +109,7 @@ export class Swarm extends Resource {
   private hyperswarm: Hyperswarm | null = null;
   private discovery: Hyperswarm.PeerDiscoverySession | null = null;
   private refreshTimer: { cancel(): void } | null = null;
+  private readonly refreshSchedule = new RefreshSchedule();
 
   constructor(opts: SwarmOptions) {
     super();
@@ -393,11 +391,15 @@ export class Swarm extends Resource {
     return conn as unknown as Duplex;
   }
 
-  private scheduleRefresh(): void {
+  private scheduleRefresh(delay = REFRESH_ALONE_MS): void {
     if (this.closed) return;
-    const delay = this.peerSet.size > 0 ? REFRESH_WITH_PEERS_MS : REFRESH_ALONE_MS;
     this.refreshTimer = this.clock.setTimeout(() => {
-      void this.refresh().then(() => this.scheduleRefresh());
+      // hyperswarm keeps one entry per node a lookup turned up, connected or not.
+      const known = this.hyperswarm?.peers.size ?? 0;
+      void this.refresh().then(() => {
+        const foundNew = (this.hyperswarm?.peers.size ?? 0) > known;
+        this.scheduleRefresh(this.refreshSchedule.next({ foundNew, peers: this.peerSet.size }));
+      });
     }, delay);
   }
 }
