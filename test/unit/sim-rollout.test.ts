@@ -32,6 +32,22 @@ describe('rollout simulator (bench/sim) on a tiny swarm', () => {
     expect(r.boundSeconds).toBeCloseTo(content / rate, 6);
   });
 
+  it('passes a frame that finds the receiving link idle at once, as the token buckets do, without beating the rate', () => {
+    const frame = 64 * KiB;
+    const slow = 500_000;
+    const one = (sizes: number[]) => runSim(spec([node({ up: slow, down: slow, latencyMs: 0 })], {
+      pieceSizes: sizes, publisher: { up: slow, down: slow, latencyMs: 0 }, objectBytes: 0, startDelayMs: 0, finishDelayMs: 0,
+    }));
+    // The publisher's bucket starts empty, so its frame waits one frame time; the follower's
+    // download bucket filled meanwhile and lets it through (it took two frame times before).
+    const step = 0.01;
+    const single = one([frame]);
+    expect(single.last!).toBeGreaterThanOrEqual(frame / slow - step);
+    expect(single.last!).toBeLessThan(1.5 * frame / slow);
+    // Back to back, the bursts are spent: eight frames take eight frame times at least.
+    expect(one(Array.from({ length: 8 }, () => frame)).last!).toBeGreaterThanOrEqual(8 * frame / slow - step);
+  });
+
   it('is reproducible for a seed', () => {
     const a = runSim(spec(Array.from({ length: 4 }, () => node())));
     const b = runSim(spec(Array.from({ length: 4 }, () => node())));
