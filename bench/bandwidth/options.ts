@@ -1,6 +1,7 @@
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { ChunkswarmError } from '../../src/index.js';
 import { repoRoot } from '../lib/results.js';
 import { SCENARIOS, type ScenarioName } from './types.js';
 
@@ -32,7 +33,7 @@ BENCH_MESH=partial     chunkswarm publishes once every node has 3/4 of min(N, 8)
  */
 export function benchMeshFull(): boolean {
   const v = process.env.BENCH_MESH ?? '';
-  if (v !== '' && v !== 'full' && v !== 'partial') throw new Error(`BENCH_MESH must be "full", "partial" or unset; got "${v}"`);
+  if (v !== '' && v !== 'full' && v !== 'partial') throw new ChunkswarmError('E_USAGE', `BENCH_MESH must be "full", "partial" or unset; got "${v}"`);
   return v !== 'partial';
 }
 
@@ -41,7 +42,7 @@ export function benchObjectClients(): number | null {
   const v = process.env.BENCH_OBJECT_CLIENTS ?? '';
   if (v === 'all') return null;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`BENCH_OBJECT_CLIENTS must be a count of 1 or more, or "all"; got "${v}"`);
+  if (!Number.isInteger(n) || n < 1) throw new ChunkswarmError('E_USAGE', `BENCH_OBJECT_CLIENTS must be a count of 1 or more, or "all"; got "${v}"`);
   return n;
 }
 
