@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { dirname, join, relative } from 'node:path';
 import { encodeObject, groupPieces, hashFile, type ChunkRef } from '../../src/manifest/index.js';
 import { makeImage } from '../bandwidth/image.js';
 
@@ -21,30 +22,75 @@ export interface ImagePieces {
    * file objects encoded for real, each tree entry counted at TREE_ENTRY_BYTES.
    */
   v1ObjectBytes: number;
+  /**
+   * Bytes of the objects of release 2 that a node holding release 1 lacks: the file objects that
+   * changed, and the tree of every directory on a changed path (a node fetches only those; the
+   * unchanged subtrees it has by hash).
+   */
+  v2NewObjectBytes: number;
 }
 
 /** A tree entry: name, type, mode, mtime and a 32-byte hash, encoded. */
 const TREE_ENTRY_BYTES = 64;
 
-async function uniqueChunks(root: string): Promise<{ chunks: ChunkRef[]; objectBytes: number }> {
+export interface TreeScan {
+  chunks: ChunkRef[];
+  objectBytes: number;
+  /** Relative path of each file -> a digest of its encoded object. */
+  fileObjects: Map<string, { digest: string; bytes: number }>;
+  /** Relative path of each directory ('' is the root) -> its entry count. */
+  dirEntries: Map<string, number>;
+}
+
+async function uniqueChunks(root: string): Promise<TreeScan> {
   const entries = await readdir(root, { recursive: true, withFileTypes: true });
+  const dirEntries = new Map<string, number>([['', 0]]);
+  for (const e of entries) {
+    const parent = relative(root, e.parentPath);
+    dirEntries.set(parent, (dirEntries.get(parent) ?? 0) + 1);
+    const rel = relative(root, join(e.parentPath, e.name));
+    if (e.isDirectory() && !dirEntries.has(rel)) dirEntries.set(rel, 0);
+  }
   const files = entries
     .filter((e) => e.isFile())
     .map((e) => join(e.parentPath, e.name))
     .sort();
   const seen = new Set<string>();
   const out: ChunkRef[] = [];
+  const fileObjects = new Map<string, { digest: string; bytes: number }>();
   let objectBytes = entries.length * TREE_ENTRY_BYTES;
   for (const f of files) {
     const file = await hashFile(f);
-    objectBytes += encodeObject(file).length;
+    const encoded = encodeObject(file);
+    objectBytes += encoded.length;
+    fileObjects.set(relative(root, f), { digest: createHash('sha256').update(encoded).digest('hex'), bytes: encoded.length });
     for (const c of file.chunks) {
       if (seen.has(c.hash)) continue;
       seen.add(c.hash);
       out.push(c);
     }
   }
-  return { chunks: out, objectBytes };
+  return { chunks: out, objectBytes, fileObjects, dirEntries };
+}
+
+/** The objects of `now` that a node holding `before` lacks (ImagePieces.v2NewObjectBytes). */
+export function newObjectBytes(before: TreeScan, now: TreeScan): number {
+  let bytes = 0;
+  const changedDirs = new Set<string>();
+  const touch = (path: string) => {
+    for (let d = dirname(path); ; d = dirname(d)) {
+      changedDirs.add(d === '.' ? '' : d);
+      if (d === '.' || d === '/') break;
+    }
+  };
+  for (const [path, o] of now.fileObjects) {
+    if (before.fileObjects.get(path)?.digest === o.digest) continue;
+    bytes += o.bytes;
+    touch(path);
+  }
+  for (const path of before.fileObjects.keys()) if (!now.fileObjects.has(path)) touch(path);
+  for (const d of changedDirs) bytes += (now.dirEntries.get(d) ?? 0) * TREE_ENTRY_BYTES;
+  return bytes;
 }
 
 /**
@@ -56,7 +102,8 @@ export async function imagePieces(spec: { bytes: number; files: number }): Promi
   try {
     const image = await makeImage(work, spec);
     const v1 = await uniqueChunks(image.v1);
-    const v2 = groupPieces((await uniqueChunks(image.v2)).chunks);
+    const v2Scan = await uniqueChunks(image.v2);
+    const v2 = groupPieces(v2Scan.chunks);
     const old = new Set(v1.chunks.map((c) => c.hash));
     return {
       v1Bytes: image.v1Bytes,
@@ -65,6 +112,7 @@ export async function imagePieces(spec: { bytes: number; files: number }): Promi
       v1Chunks: v1.chunks,
       v2HeldFromV1: Uint8Array.from(v2, (p) => (p.chunks.every((c) => old.has(c.hash)) ? 1 : 0)),
       v1ObjectBytes: v1.objectBytes,
+      v2NewObjectBytes: newObjectBytes(v1, v2Scan),
     };
   } finally {
     await rm(work, { recursive: true, force: true });

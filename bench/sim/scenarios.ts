@@ -26,7 +26,7 @@ export function benchSpec(scenario: ScenarioName, img: ImagePieces, n: number, r
     case 'cold':
       return { ...base, name: `cold N=${n}`, pieceSizes: img.v1, publisher, nodes: Array.from({ length: n }, () => node(rate, LOOPBACK_MS)) };
     case 'incremental':
-      return { ...base, name: `incremental N=${n}`, pieceSizes: img.v2, publisher, nodes: Array.from({ length: n }, () => node(rate, LOOPBACK_MS, { holds: img.v2HeldFromV1 })) };
+      return { ...base, name: `incremental N=${n}`, pieceSizes: img.v2, objectBytes: img.v2NewObjectBytes, publisher, nodes: Array.from({ length: n }, () => node(rate, LOOPBACK_MS, { holds: img.v2HeldFromV1 })) };
     case 'bootstrap':
       return {
         ...base,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runSim } from '../../bench/sim/engine.js';
+import { newObjectBytes, type TreeScan } from '../../bench/sim/image-pieces.js';
 import { AS_MEASURED, CURRENT, THIS_BRANCH } from '../../bench/sim/policies.js';
 import type { NodeSpec, SimSpec } from '../../bench/sim/types.js';
 
@@ -106,5 +107,20 @@ describe('rollout simulator (bench/sim) on a tiny swarm', () => {
   it('runs the session of 2026-11-25 too (the validation baseline)', () => {
     const r = runSim(spec(Array.from({ length: 6 }, () => node()), { policy: AS_MEASURED }));
     expect(r.incomplete).toBe(0);
+  });
+
+  it('counts, for an update, only the objects a node lacks: changed file objects and the trees on their paths', () => {
+    const scan = (files: Record<string, string>, dirs: Record<string, number>): TreeScan => ({
+      chunks: [], objectBytes: 0,
+      fileObjects: new Map(Object.entries(files).map(([p, d]) => [p, { digest: d, bytes: 100 }])),
+      dirEntries: new Map(Object.entries(dirs)),
+    });
+    const dirs = { '': 2, a: 2, b: 1 };
+    const v1 = scan({ 'a/x': '1', 'a/y': '2', 'b/z': '3' }, dirs);
+    expect(newObjectBytes(v1, v1)).toBe(0);
+    // a/x edited: its file object, the tree of a (2 entries) and of the root (2 entries).
+    expect(newObjectBytes(v1, scan({ 'a/x': '9', 'a/y': '2', 'b/z': '3' }, dirs))).toBe(100 + 4 * 64);
+    // b/z removed: b's tree (now empty) and the root's.
+    expect(newObjectBytes(v1, scan({ 'a/x': '1', 'a/y': '2' }, { '': 2, a: 2, b: 0 }))).toBe(2 * 64);
   });
 });
