@@ -1,8 +1,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { createHash } from 'node:crypto';
 import { dirname, join, relative } from 'node:path';
-import { encodeObject, groupPieces, hashFile, type ChunkRef } from '../../src/manifest/index.js';
+import { encodeObject, groupPieces, hashFile, objectHash, type ChunkRef } from '../../src/manifest/index.js';
 import { makeImage } from '../bandwidth/image.js';
 
 export interface ImagePieces {
@@ -36,13 +35,14 @@ const TREE_ENTRY_BYTES = 64;
 export interface TreeScan {
   chunks: ChunkRef[];
   objectBytes: number;
-  /** Relative path of each file -> a digest of its encoded object. */
+  /** Relative path of each file -> its object's hash (what a node asks for) and encoded size. */
   fileObjects: Map<string, { digest: string; bytes: number }>;
   /** Relative path of each directory ('' is the root) -> its entry count. */
   dirEntries: Map<string, number>;
 }
 
-async function uniqueChunks(root: string): Promise<TreeScan> {
+/** A tree's unique chunks, in path order, and its objects as a node would fetch them. */
+async function scanTree(root: string): Promise<TreeScan> {
   const entries = await readdir(root, { recursive: true, withFileTypes: true });
   const dirEntries = new Map<string, number>([['', 0]]);
   for (const e of entries) {
@@ -63,7 +63,7 @@ async function uniqueChunks(root: string): Promise<TreeScan> {
     const file = await hashFile(f);
     const encoded = encodeObject(file);
     objectBytes += encoded.length;
-    fileObjects.set(relative(root, f), { digest: createHash('sha256').update(encoded).digest('hex'), bytes: encoded.length });
+    fileObjects.set(relative(root, f), { digest: objectHash(encoded), bytes: encoded.length });
     for (const c of file.chunks) {
       if (seen.has(c.hash)) continue;
       seen.add(c.hash);
@@ -77,11 +77,13 @@ async function uniqueChunks(root: string): Promise<TreeScan> {
 export function newObjectBytes(before: TreeScan, now: TreeScan): number {
   let bytes = 0;
   const changedDirs = new Set<string>();
+  // Paths are relative: dirname() climbs to '.', the root ('' in dirEntries).
   const touch = (path: string) => {
-    for (let d = dirname(path); ; d = dirname(d)) {
+    let d = path;
+    do {
+      d = dirname(d);
       changedDirs.add(d === '.' ? '' : d);
-      if (d === '.' || d === '/') break;
-    }
+    } while (d !== '.');
   };
   for (const [path, o] of now.fileObjects) {
     if (before.fileObjects.get(path)?.digest === o.digest) continue;
@@ -101,8 +103,8 @@ export async function imagePieces(spec: { bytes: number; files: number }): Promi
   const work = await mkdtemp(join(tmpdir(), 'cs-sim-image-'));
   try {
     const image = await makeImage(work, spec);
-    const v1 = await uniqueChunks(image.v1);
-    const v2Scan = await uniqueChunks(image.v2);
+    const v1 = await scanTree(image.v1);
+    const v2Scan = await scanTree(image.v2);
     const v2 = groupPieces(v2Scan.chunks);
     const old = new Set(v1.chunks.map((c) => c.hash));
     return {
