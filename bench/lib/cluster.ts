@@ -1,11 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
 import { createWriteStream, existsSync } from 'node:fs';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { callControl, type NodeStatusReport, type PublishSummary } from '../../src/index.js';
 import { inHost, type NetHost } from './netns.js';
+import { freeUdpPort } from './ports.js';
 import { repoRoot } from './results.js';
 import { CLI, cli } from './run.js';
 
@@ -55,36 +54,6 @@ export interface ClusterOptions {
   hosts?: NetHost[];
 }
 
-/**
- * A UDP port free right now on 127.0.0.1, for a DHT bootstrap node. Picked below the kernel's
- * ephemeral range (32768+): the DHT sockets of other nodes bind ephemeral ports all the time and
- * would otherwise take a port between our check and the node's own bind.
- */
-export async function freeUdpPort(): Promise<number> {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = createSocket('udp4');
-      s.once('error', () => resolve(false));
-      s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-    if (ok) return port;
-  }
-}
-
-/** A TCP port free right now on 127.0.0.1, below the ephemeral range (see freeUdpPort). */
-export async function freeTcpPort(): Promise<number> {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = createServer();
-      s.once('error', () => resolve(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-    if (ok) return port;
-  }
-}
-
 function address(n: NodeHandle): string {
   return n.host?.address ?? '127.0.0.1';
 }
@@ -119,11 +88,7 @@ export class LocalCluster {
 
   static async create(opts: ClusterOptions): Promise<LocalCluster> {
     const ports: number[] = [];
-    // A port is free until its node binds it: two draws must not return the same one.
-    while (ports.length <= opts.followers) {
-      const port = await freeUdpPort();
-      if (!ports.includes(port)) ports.push(port);
-    }
+    while (ports.length <= opts.followers) ports.push(await freeUdpPort());
     const c = new LocalCluster(opts, ports);
     await cli(['init', '--dir', c.publisher.dir, '--publisher', '--bootstrap-port', String(c.publisher.port)]);
     await c.patchConfig(c.publisher);

@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { inHost, type NetHost } from './netns.js';
+import { freeTcpPort } from './ports.js';
 
 /**
  * A real rsync daemon serving directories as read-only modules: the baseline the users run today.
@@ -95,17 +96,6 @@ export interface Pull {
   /** The client's "Total bytes received". */
   received: number;
   stderr: string;
-}
-
-function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function connects(port: number): Promise<boolean> {

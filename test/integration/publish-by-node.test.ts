@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { CLI } from '../support/cli.js';
 import { settle } from '../support/tree.js';
 import { cs, editConfig, ok, publishedCluster, type Cluster } from './deploy-fixture.js';
-import { freeTcpPort, freeUdpPort } from '../../bench/lib/cluster.js';
+import { freeTcpPort, freeUdpPort } from '../../bench/lib/ports.js';
 import { callControl, controlSocketPath, type PublishProgress, type PublishSummary } from '../../src/index.js';
 import { ControlServer } from '../../src/admin/index.js';
 

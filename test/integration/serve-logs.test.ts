@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLI } from '../support/cli.js';
 import { cs, editConfig, ok, publishedCluster, type Cluster } from './deploy-fixture.js';
-import { freeTcpPort, freeUdpPort } from '../../bench/lib/cluster.js';
+import { freeTcpPort, freeUdpPort } from '../../bench/lib/ports.js';
 
 let dir: string;
 let c: Cluster;
