@@ -75,7 +75,7 @@ export class Stager {
   private readonly inFlight = new Map<number, Promise<void>>();
   /**
    * The files pieces are written to stay open from one flush to the next: a file staging creates
-   * again (prepare, repairWrites) is never written through an old descriptor, as both flush first.
+   * again (prepare, repairWrites) is never written through an old descriptor, as both close them first.
    */
   private readonly writeFiles = new OpenFiles(constants.O_WRONLY | constants.O_NOFOLLOW);
   /** Likewise the files pieces are read back from for peers, while staging (not once a release). */
@@ -320,8 +320,7 @@ export class Stager {
   flush(force = false): Promise<void> {
     // One failed flush (e.g. a full disk) must not fail every later one.
     this.flushChain = this.flushChain.catch(() => undefined).then(async () => {
-      this.writeFiles.dropAll();
-      this.readFiles.dropAll();
+      this.dropFiles();
       if (this.materialized || (this.pending === 0 && !force)) return;
       const snapshot = this.done.slice();
       const pending = this.pending;
@@ -343,6 +342,17 @@ export class Stager {
     return this.flushChain;
   }
 
+  /** Closes the files pieces were written to and read from, after any flush under way. */
+  private closeFiles(): Promise<void> {
+    this.flushChain = this.flushChain.catch(() => undefined).then(() => this.dropFiles());
+    return this.flushChain;
+  }
+
+  private dropFiles(): void {
+    this.writeFiles.dropAll();
+    this.readFiles.dropAll();
+  }
+
   /**
    * Finishes the tree (symlinks, strays removed, metadata), makes it durable and renames it to
    * releases/<v>. Every byte of a written file was verified on its way in and every linked file
@@ -356,7 +366,9 @@ export class Stager {
     if (missing > 0) {
       throw new ChunkswarmError('E_NOT_FOUND', `${missing} of ${this.pieces.length} pieces of release ${this.version} are not on this node yet`);
     }
-    await this.flush();
+    // No flush: moveIntoPlace's syncfs makes the pieces durable with the rest of the tree, and a
+    // crash before it finds them by hashing (salvage), as any piece written since the last flush.
+    await this.closeFiles();
     await this.repairWrites();
     const { releases, objects, inodes } = this.opts;
     await finishTree(this.dir, this.need().content, this.actions, objects, ownerOf(this.opts));
@@ -429,6 +441,10 @@ export class Stager {
         else setBit(this.done, i, true);
       }
     }
+    // The record names what is durable already; what this node copies below is pending until the
+    // next flush. A syncfs here waited on every writer of the file system before the first
+    // request left (0.6-2.6 s with 32 nodes on two cores, bench --n 32, 1 % update).
+    await this.flush(true);
     for (let i = 0; i < this.pieces.length; i++) {
       if (getBit(this.done, i)) continue;
       if (layout.state(i) === 'local' && this.fillLocal(i)) continue;
@@ -436,7 +452,6 @@ export class Stager {
     }
     // Recorded pieces whose files had to be created again: copied from this node, or fetched again.
     for (const i of stale) if (!getBit(this.done, i) && !this.fillLocal(i)) this.salvage(i, created);
-    await this.flush(true);
   }
 
   /** Whether a chunk of piece `i` goes into one of `paths`. */

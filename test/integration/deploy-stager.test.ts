@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { pseudoRandom } from '../support/tree.js';
 import { Craft, codeOf } from './deploy-craft.js';
+import { progressPath } from '../../src/deploy/stage-progress.js';
 
 let k: Craft;
 
@@ -16,6 +17,7 @@ afterEach(async () => {
 });
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+const popcount = (b: number): number => (b === 0 ? 0 : (b & 1) + popcount(b >> 1));
 
 describe('Stager: the piece store of a download', () => {
   it('verifies pieces, writes each at every occurrence, serves them re-hashed, and keeps hard links', async () => {
@@ -95,6 +97,16 @@ describe('Stager: the piece store of a download', () => {
     const missing = s.missing().flatMap((i) => s.pieces[i]!.chunks.map((c) => c.hash));
     expect(missing.sort()).toEqual(freshChunks.sort());
     expect(s.copied).toBeGreaterThan(0);
+    // What was copied is not on record until a flush has made it durable (a syncfs at open waited
+    // on every writer of the file system); then it is.
+    const recorded = async () => {
+      const raw = JSON.parse(await readFile(progressPath(k.releases, 2), 'utf8')) as { done: string };
+      return [...Buffer.from(raw.done, 'base64')].reduce((n, b) => n + popcount(b), 0);
+    };
+    const held = s.pieces.length - s.missing().length;
+    expect(await recorded()).toBe(held - s.copied);
+    await s.flush();
+    expect(await recorded()).toBe(held);
     const final = await k.finish(s);
     const r1 = k.releases.releasePath(1);
     expect((await stat(join(final, 'same'))).ino).toBe((await stat(join(r1, 'same'))).ino);
