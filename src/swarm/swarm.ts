@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import HyperDHT from 'hyperdht';
@@ -6,11 +5,9 @@ import Hyperswarm from 'hyperswarm';
 import { ChunkswarmError, isChunkswarmError, isHex64, Resource, systemClock, type Clock } from '../core/index.js';
 import { authenticate } from './auth.js';
 import { answeringBootstrapNodes, type BootstrapAddress } from './bootstrap.js';
-import { dialDirect, DirectListener, DIRECT_TOKEN_BYTES, type DirectConnection } from './direct.js';
-import { checkFallback, decodeOffer, encodeOffer, FALLBACK, offerLength } from './path-offer.js';
+import { DirectPaths, type AgreedPath } from './direct-paths.js';
 import { PeerStream } from './peer-stream.js';
-import { RateLimiter, type Pacer, type RateLimits } from './rate-limit.js';
-import { readPrefix } from './read-prefix.js';
+import { RateLimiter, type RateLimits } from './rate-limit.js';
 import { RefreshSchedule, REFRESH_ALONE_MS } from './refresh-schedule.js';
 import { checkClusterSecret, deriveTopic } from './topic.js';
 
@@ -82,8 +79,6 @@ export interface SwarmEvents {
 
 export const DEFAULT_AUTH_TIMEOUT_MS = 5000;
 export const DEFAULT_MAX_PEERS = 64;
-/** A direct path not connected and authenticated within this is given up for hyperswarm. */
-const DIRECT_DIAL_MS = 3000;
 const GRACEFUL_CLOSE_MS = 2000;
 
 /**
@@ -102,10 +97,9 @@ export class Swarm extends Resource {
   private readonly events = new EventEmitter();
   private readonly peerSet = new Set<Peer>();
   private readonly counters: SwarmStats = { connected: 0, authenticated: 0, authFailures: 0, authTimeouts: 0, rejectedAllowlist: 0, direct: 0 };
-  /** Offers made over hyperswarm, by token, waiting for the peer's direct connection. */
-  private readonly offers = new Map<string, { remoteKey: string; take(c: DirectConnection): void }>();
-  private host = '127.0.0.1';
-  private listener: DirectListener | null = null;
+  /** The address every socket binds to. */
+  private readonly host: string;
+  private readonly paths: DirectPaths;
   private hyperswarm: Hyperswarm | null = null;
   private discovery: Hyperswarm.PeerDiscoverySession | null = null;
   private refreshTimer: { cancel(): void } | null = null;
@@ -136,6 +130,11 @@ export class Swarm extends Resource {
     this.allowlist = opts.allowlist ? new Set(opts.allowlist) : null;
     this.clock = opts.clock ?? systemClock;
     this.limiter = new RateLimiter(opts.limits ?? {}, this.clock);
+    this.host = opts.host ?? (opts.bootstrap.every((b) => isLoopback(b.host)) ? '127.0.0.1' : '0.0.0.0');
+    this.paths = new DirectPaths({
+      keyPair: this.keyPair, clock: this.clock, clusterSecret: opts.clusterSecret, host: this.host, authTimeoutMs: this.authTimeoutMs,
+      allows: (key) => this.allows(key), closed: () => this.closed, refused: (timeout) => this.countAuthFailure(timeout),
+    });
   }
 
   on<E extends keyof SwarmEvents>(event: E, listener: (...args: SwarmEvents[E]) => void): this {
@@ -158,7 +157,7 @@ export class Swarm extends Resource {
 
   /** The bound port of the direct path, or null if this node has none. */
   get directPort(): number | null {
-    return this.listener?.port ?? null;
+    return this.paths.port;
   }
 
   /** Announces and/or looks up the topic again now, instead of waiting for the next round. */
@@ -169,16 +168,8 @@ export class Swarm extends Resource {
 
   protected async open(): Promise<void> {
     const listed = this.opts.bootstrap.map(({ host, port }) => ({ host, port }));
-    const host = (this.host = this.opts.host ?? (listed.every((b) => isLoopback(b.host)) ? '127.0.0.1' : '0.0.0.0'));
-    if (this.opts.directPort !== undefined && this.opts.directPort !== null) {
-      const { keyPair, clock } = this;
-      this.listener = await DirectListener.listen(host, this.opts.directPort, {
-        keyPair, clock, clusterSecret: this.opts.clusterSecret, timeoutMs: this.authTimeoutMs,
-      }, {
-        connection: (c, token) => this.onDirect(c, token),
-        refused: (timeout) => this.countAuthFailure(timeout),
-      });
-    }
+    const { host } = this;
+    if (this.opts.directPort !== undefined && this.opts.directPort !== null) await this.paths.listen(this.opts.directPort);
     const bootstrap = await answeringBootstrapNodes(listed, host);
     const dht = new HyperDHT({
       bootstrap,
@@ -214,7 +205,7 @@ export class Swarm extends Resource {
   protected async shutdown(): Promise<void> {
     this.refreshTimer?.cancel();
     for (const peer of this.peerSet) peer.stream.destroy();
-    await this.listener?.close();
+    await this.paths.close();
     const hyperswarm = this.hyperswarm;
     if (!hyperswarm) return;
     // Unannouncing needs the DHT; if the bootstrap is already gone, do not hang on it: destroying
@@ -282,9 +273,9 @@ export class Swarm extends Resource {
         if (this.closed || conn.destroyed || this.refuse(conn.remotePublicKey)) return void conn.destroy();
         const raw = conn.rawStream;
         const remoteHost = raw?.remoteHost ?? null;
-        let path: { direct: DirectConnection | null; rest: Buffer };
+        let path: AgreedPath;
         try {
-          path = conn.isInitiator ? await this.takeOffer(conn, leftover, remoteHost) : await this.makeOffer(conn, leftover);
+          path = await this.paths.agree(conn, leftover, remoteHost);
         } catch {
           // The peer broke off or broke the protocol before any application byte: nothing to report.
           return void conn.destroy();
@@ -296,7 +287,7 @@ export class Swarm extends Resource {
           return void conn.destroy();
         }
         const pacer = this.limiter.forPeer();
-        const stream = direct ? this.directStream(direct, conn, pacer) : new PeerStream(conn, { prefix: path.rest, pacer, clock: this.clock });
+        const stream = direct ? this.paths.stream(direct, conn, pacer) : new PeerStream(conn, { prefix: path.rest, pacer, clock: this.clock });
         const peer: Peer = {
           stream,
           publicKey: conn.remotePublicKey.toString('hex'),
@@ -327,70 +318,6 @@ export class Swarm extends Resource {
     );
   }
 
-  /**
-   * Responder side, right after authentication: offers our direct path (if any) and waits for
-   * the initiator to take it over TCP or to answer FALLBACK. `direct` null: stay on hyperswarm,
-   * with `rest` the bytes already read behind the answer.
-   */
-  private async makeOffer(conn: HyperDHT.NoiseSecretStream, leftover: Buffer): Promise<{ direct: DirectConnection | null; rest: Buffer }> {
-    const token = randomBytes(DIRECT_TOKEN_BYTES);
-    const port = this.listener?.port ?? 0;
-    conn.write(encodeOffer({ port, token, host: advertisable(this.host) }));
-    if (port === 0) return { direct: null, rest: leftover };
-    const key = token.toString('hex');
-    const stop = new AbortController();
-    try {
-      const direct = new Promise<DirectConnection>((take) => this.offers.set(key, { remoteKey: conn.remotePublicKey.toString('hex'), take }))
-        .then((c) => ({ direct: c, rest: Buffer.alloc(0) }));
-      // The initiator answers within its dial timeout; a little more for the answer to travel.
-      const fallback = readPrefix(conn, leftover, checkFallback, {
-        timeoutMs: DIRECT_DIAL_MS + this.authTimeoutMs, clock: this.clock, what: 'answer to our direct-path offer', signal: stop.signal,
-      }).then(({ rest }) => ({ direct: null, rest }));
-      return await Promise.race([direct, fallback]);
-    } finally {
-      this.offers.delete(key);
-      stop.abort();
-    }
-  }
-
-  /** Initiator side: takes the responder's offer if its direct path answers, else says FALLBACK. */
-  private async takeOffer(conn: HyperDHT.NoiseSecretStream, leftover: Buffer, remoteHost: string | null): Promise<{ direct: DirectConnection | null; rest: Buffer }> {
-    const { message, rest } = await readPrefix(conn, leftover, offerLength, { timeoutMs: this.authTimeoutMs, clock: this.clock, what: 'direct-path offer' });
-    const offer = decodeOffer(message);
-    const host = offer.host || remoteHost;
-    if (offer.port === 0) return { direct: null, rest };
-    if (host) {
-      const { keyPair, clock } = this;
-      const direct = await dialDirect({ host, port: offer.port }, conn.remotePublicKey, offer.token, {
-        keyPair, clock, clusterSecret: this.opts.clusterSecret, timeoutMs: DIRECT_DIAL_MS, localHost: advertisable(this.host) || null,
-      }).catch(() => null);
-      if (direct) return { direct, rest };
-    }
-    conn.write(FALLBACK);
-    return { direct: null, rest };
-  }
-
-  /** A direct connection arrived on our listener: it belongs to the offer its token names, if any. */
-  private onDirect(c: DirectConnection, token: string): void {
-    const offer = this.offers.get(token);
-    if (!offer || offer.remoteKey !== c.remoteKey || !this.allows(c.remoteKey) || this.closed) return void c.conn.destroy();
-    this.offers.delete(token);
-    offer.take(c);
-  }
-
-  /**
-   * The stream of a peer on the direct path: TCP carries its own flow control, so the Noise
-   * stream is used as it is unless rate limits apply. Both connections live and die together.
-   */
-  private directStream(direct: DirectConnection, hs: HyperDHT.NoiseSecretStream, pacer: Pacer | null): Duplex {
-    const { conn, leftover } = direct;
-    hs.once('close', () => conn.destroy());
-    conn.once('close', () => hs.destroy());
-    if (pacer) return new PeerStream(conn, { prefix: leftover, pacer, clock: this.clock, framed: false });
-    if (leftover.byteLength > 0) conn.unshift(leftover);
-    return conn as unknown as Duplex;
-  }
-
   private scheduleRefresh(delay = REFRESH_ALONE_MS): void {
     if (this.closed) return;
     this.refreshTimer = this.clock.setTimeout(() => {
@@ -402,11 +329,6 @@ export class Swarm extends Resource {
       });
     }, delay);
   }
-}
-
-/** The host to put in an offer: "" (the address the peer reaches us from) for a wildcard bind. */
-function advertisable(host: string): string {
-  return host === '0.0.0.0' || host === '::' ? '' : host;
 }
 
 function checkAllowlist(keys: readonly string[]): void {
