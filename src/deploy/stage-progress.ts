@@ -33,6 +33,12 @@ export function setBit(bits: Uint8Array, i: number, on: boolean): void {
   else bits[i >> 3]! &= ~(0x80 >> (i & 7));
 }
 
+export function countBits(bits: Uint8Array): number {
+  let n = 0;
+  for (const b of bits) for (let x = b; x; x &= x - 1) n++;
+  return n;
+}
+
 /** The recorded progress of this very release, or null (none, unreadable, or another release's). */
 export async function loadProgress(path: string, release: string, pieces: number): Promise<Progress | null> {
   let raw: { release?: unknown; pieces?: unknown; done?: unknown; tainted?: unknown };

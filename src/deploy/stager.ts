@@ -11,7 +11,7 @@ import { finishTree, linkDonors, makeDirs, moveIntoPlace, parentOf, placeAliases
 import { layoutPieces, type FileAction, type PieceLayout } from './plan.js';
 import { loadRelease, type ReleaseContent } from './release-files.js';
 import { lstatSyncOrNull, ownerOf, readVerified, writeAt } from './stage-fs.js';
-import { getBit, loadProgress, newBits, progressPath, removeProgress, saveProgress, setBit } from './stage-progress.js';
+import { countBits, getBit, loadProgress, newBits, progressPath, removeProgress, saveProgress, setBit } from './stage-progress.js';
 
 export interface StagerOptions {
   release: SignedRelease;
@@ -603,10 +603,4 @@ function startsWithHole(path: string, offset: number, size: number): boolean {
   } finally {
     closeSync(fd);
   }
-}
-
-function countBits(bits: Uint8Array): number {
-  let n = 0;
-  for (const b of bits) for (let x = b; x; x &= x - 1) n++;
-  return n;
 }

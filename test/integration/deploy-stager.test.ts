@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { pseudoRandom } from '../support/tree.js';
 import { Craft, codeOf } from './deploy-craft.js';
-import { progressPath } from '../../src/deploy/stage-progress.js';
+import { countBits, progressPath } from '../../src/deploy/stage-progress.js';
 
 let k: Craft;
 
@@ -17,7 +17,6 @@ afterEach(async () => {
 });
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-const popcount = (b: number): number => (b === 0 ? 0 : (b & 1) + popcount(b >> 1));
 
 describe('Stager: the piece store of a download', () => {
   it('verifies pieces, writes each at every occurrence, serves them re-hashed, and keeps hard links', async () => {
@@ -101,7 +100,7 @@ describe('Stager: the piece store of a download', () => {
     // on every writer of the file system); then it is.
     const recorded = async () => {
       const raw = JSON.parse(await readFile(progressPath(k.releases, 2), 'utf8')) as { done: string };
-      return [...Buffer.from(raw.done, 'base64')].reduce((n, b) => n + popcount(b), 0);
+      return countBits(Buffer.from(raw.done, 'base64'));
     };
     const held = s.pieces.length - s.missing().length;
     expect(await recorded()).toBe(held - s.copied);
