@@ -137,7 +137,7 @@ async function run(work: string, src: string, gen: { files: number; bytes: numbe
         `  publish: ${pub.seconds.toFixed(2)} s${cpuNote(pub)} (${pub.r.hashedFiles} files hashed, ${pub.r.newChunks} new chunks, ${(pub.r.newBytes / 1e6).toFixed(1)} MB new, ` +
         `${pub.r.recycledFrom === null ? 'in a new directory' : `in the tree of release ${pub.r.recycledFrom}`})\n` +
         `  stage+activate (--source-data): ${deploy.seconds.toFixed(2)} s${cpuNote(deploy)}; ${stagedFiles} files written, ${staged.linkedFiles} hard-linked ` +
-        `(${staged.recycledFrom === null ? 'in a new directory' : `in the tree of release ${staged.recycledFrom}`}); ` +
+        `(${staged.recycledFrom === null ? 'in a new directory' : `in the tree of release ${staged.recycledFrom}, ${staged.keptShared} of its files kept on the inode maps' word`}); ` +
         `${staged.fromSource} pieces from the source, ${staged.fromLocal} from local files` + rsyncText,
     );
     return {

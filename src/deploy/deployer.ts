@@ -34,6 +34,8 @@ export interface StageStats {
   linkedFiles: number;
   /** The retained release whose tree the new one was staged in (it replaced it), or null: a new directory. */
   recycledFrom: number | null;
+  /** Files of that tree kept without an lstat of their own: the live release's inodes at the same path, checked with the live tree. */
+  keptShared: number;
   /** Pieces copied from this node's own release files. */
   fromLocal: number;
   /** Pieces taken from the `source`. */
@@ -279,6 +281,7 @@ export class Deployer {
         pieces: stager.pieces.length,
         linkedFiles: stager.linkedFiles,
         recycledFrom: stager.recycledFrom,
+        keptShared: stager.keptShared,
         fromLocal: stager.copied,
         fromSource: stager.written,
       };

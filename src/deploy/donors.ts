@@ -30,6 +30,12 @@ export interface DonorSearch {
    * holds a clean file exactly as the new release has it is its own donor, found with one lstat.
    */
   inPlace?: string | null;
+  /**
+   * Paths of the `inPlace` tree known without a look to hold the inode that the preferred (live)
+   * release holds at the same path (sharedWithLive): kept where the live entry is the new one,
+   * unchecked here, since the live tree's verification before the switch checks that inode.
+   */
+  sharedInPlace?: ReadonlyMap<string, string>;
 }
 
 export interface DonorsFound {
@@ -39,6 +45,8 @@ export interface DonorsFound {
   seen: Map<string, InodeStat>;
   /** The preferred release's file at the same path, where its content differs: a source of unchanged chunks. */
   previous: Map<string, { abs: string; entry: TreeEntry }>;
+  /** Files kept in place on sharedInPlace's word. */
+  sharedKept: number;
 }
 
 /** Same content and the same inode metadata: the old inode can serve the new release as it is. */
@@ -56,7 +64,7 @@ export function sameInode(a: TreeEntry | undefined, b: TreeEntry): boolean {
  * miss hashes the file once). A drifted file is never a donor.
  */
 export async function findDonors(q: DonorSearch): Promise<DonorsFound> {
-  const out: DonorsFound = { donors: new Map(), seen: new Map(), previous: new Map() };
+  const out: DonorsFound = { donors: new Map(), seen: new Map(), previous: new Map(), sharedKept: 0 };
   const sizes = new Map(q.files.map((f) => [f.path, f.size]));
   const check = donorCheck(q);
   /** `linked`: false for a file that is its own donor (inPlace): not linked, so never checked against `seen` (placeLinks). */
@@ -68,9 +76,15 @@ export async function findDonors(q: DonorSearch): Promise<DonorsFound> {
     out.seen.set(inode, { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs });
   };
   const wanted = new Map<string, { entry: TreeEntry; size: number }>();
-  const inPlace = async (path: string, entry: TreeEntry, size: number): Promise<boolean> => {
+  const inPlace = async (path: string, entry: TreeEntry, size: number, live?: TreeEntry): Promise<boolean> => {
     if (!q.inPlace) return false;
     const own = `${q.inPlace}/${path}`;
+    const shared = q.sharedInPlace?.get(path);
+    if (shared !== undefined && sameInode(live, entry) && !q.tainted.has(shared)) {
+      out.donors.set(path, { path: own, inode: shared });
+      out.sharedKept++;
+      return true;
+    }
     const st = await check(own, entry, size);
     if (st) take(path, own, st, false);
     return st !== null;
@@ -80,7 +94,7 @@ export async function findDonors(q: DonorSearch): Promise<DonorsFound> {
     const oldRoot = (await q.releases.head(q.preferred)).body.root;
     await pairWalk(q.objects, q.root, oldRoot, '', async (path, entry, old) => {
       const size = sizes.get(path)!;
-      if (await inPlace(path, entry, size)) return;
+      if (await inPlace(path, entry, size, old)) return;
       const abs = `${base}/${path}`;
       if (sameInode(old, entry)) {
         const st = await check(abs, entry, size);

@@ -51,7 +51,8 @@ function stamp(d: Date): string {
 /**
  * Writes drift/<time>-<version>/ with report.json and, when `copy`, a copy of every file and
  * symlink that was edited or added by hand (the release itself can be re-made from the swarm; those
- * bytes cannot).
+ * bytes cannot). The same drift seen again by another try of the same switch (its release went
+ * back to staging, say) is the record already made: one hand edit, one record.
  */
 export async function recordDrift(o: {
   releases: ReleaseStore;
@@ -61,6 +62,10 @@ export async function recordDrift(o: {
   replacedBy: number | null;
   copy: boolean;
 }): Promise<DriftRecord> {
+  const last = await latestDrift(o.releases, o.verify.version);
+  if (last && last.signature === driftSignature(o.verify) && last.replacedBy === o.replacedBy && last.policy === o.policy && last.livePath === o.livePath) {
+    return { id: last.id, dir: join(o.releases.driftDir, last.id), report: await showDrift(o.releases, last.id) };
+  }
   const now = new Date();
   let id = `${stamp(now)}-${o.verify.version}`;
   for (let n = 2; (await lstatOrNull(join(o.releases.driftDir, id))) !== null; n++) id = `${stamp(now)}-${o.verify.version}-${n}`;

@@ -2,6 +2,7 @@ import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChunkswarmError } from '../core/index.js';
 import { removeTree, type ChunkIndex, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
+import { pruneInodeMaps } from './inode-map.js';
 import { treePackName } from './release-files.js';
 import { progressPath, removeProgress } from './stage-progress.js';
 
@@ -62,6 +63,7 @@ export async function collectGarbage(o: {
     }
     for (const name of o.objects.packs()) if (!roots.has(name)) o.objects.dropPack(name);
   }
+  await pruneInodeMaps(releases, result.kept);
   await o.inodes?.save();
   return result;
 }

@@ -48,14 +48,14 @@ export async function linkDonors(
   dir: string,
   search: Omit<DonorSearch, 'tainted'> & { tainted: Set<string> },
   mayExist: (path: string) => boolean,
-): Promise<{ actions: FileAction[]; previous: DonorsFound['previous'] }> {
+): Promise<{ actions: FileAction[] } & Pick<DonorsFound, 'previous' | 'sharedKept'>> {
   for (let round = 1; ; round++) {
     const found = await findDonors(search);
     const actions = planFiles(search.files, found.donors);
     const links = actions.filter((a): a is LinkAction => a.kind === 'link');
     const changed = new Set(await placeLinks(dir, links, found.seen, search.inodes, round === 1 ? mayExist : () => true));
     await search.inodes.save();
-    if (changed.size === 0) return { actions, previous: found.previous };
+    if (changed.size === 0) return { actions, previous: found.previous, sharedKept: found.sharedKept };
     if (round === MAX_PLAN_ROUNDS) {
       throw new ChunkswarmError('E_BUSY', `files being linked into ${dir} keep changing (${[...changed].slice(0, 3).join(', ')}); stopped`);
     }
@@ -83,7 +83,8 @@ export async function placeLinks(
     await yieldEvery(++n);
     // Release paths are validated names: plain concatenation, no normalisation needed.
     const abs = `${dir}/${a.path}`;
-    // Its own donor (DonorSearch.inPlace): found clean at this very path, moments ago.
+    // Its own donor (DonorSearch.inPlace): found clean at this very path moments ago, or the live
+    // release's inode, which the live tree's check before the switch vouches for (sharedInPlace).
     if (a.from === abs) continue;
     if (mayExist(a.path)) {
       const st = lstatSyncOrNull(abs);

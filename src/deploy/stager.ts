@@ -4,8 +4,9 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BytesCache, ChunkswarmError, isChunkswarmError, systemClock, type Clock, type ReleaseId } from '../core/index.js';
 import { rangeFits, readPieceRange, releaseId, wholePiece, type ChunkRef, type FileObject, type Piece, type PieceRange, type SignedRelease } from '../manifest/index.js';
-import { OpenFiles, removeTree, syncFilesystem, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
+import { inodeKey, OpenFiles, removeTree, syncFilesystem, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
 import { previousChunks } from './donors.js';
+import { recordInodeMap, sharedWithLive } from './inode-map.js';
 import type { ChunkSource } from './local-source.js';
 import { finishTree, linkDonors, makeDirs, moveIntoPlace, parentOf, placeAliases, placeWrites, type AliasAction, type WriteAction } from './materialize.js';
 import { layoutPieces, type FileAction, type PieceLayout } from './plan.js';
@@ -64,6 +65,8 @@ export class Stager {
   readonly linkedFiles: number;
   /** The retained release whose tree this staging area was made from, if it was (recycleRelease). */
   readonly recycledFrom: number | null;
+  /** Files of that tree kept without a look: the live release's inodes, checked before the switch (sharedWithLive). */
+  keptShared = 0;
   /** When complete() made it a release (ms since the epoch), if it did. */
   completedAt: number | null = null;
   private readonly done: Uint8Array;
@@ -146,19 +149,24 @@ export class Stager {
       await removeProgress(ppath);
     }
     const tainted = new Set([...(opts.tainted ?? []), ...(progress?.tainted ?? [])]);
+    // Before makeDirs: making a directory writable moves its ctime, which is what the maps go by.
+    const shared = opts.recycledFrom !== undefined && opts.liveVersion !== null
+      ? await sharedWithLive(releases, opts.recycledFrom, staging, opts.liveVersion)
+      : undefined;
     try {
       await mkdir(releases.stagingDir, { recursive: true });
       const fresh = makeDirs(staging, content.dirs, opts.recycledFrom !== undefined);
       const mayExist = (path: string) => !fresh.has(parentOf(path));
-      const { actions, previous } = await linkDonors(staging, {
+      const { actions, previous, sharedKept } = await linkDonors(staging, {
         root: content.root, files: content.files.map((f) => ({ path: f.path, entry: f.entry, size: f.file.size })),
         releases, objects, inodes: opts.inodes, preferred: opts.liveVersion, exclude: version, tainted, owner: ownerOf(opts),
-        inPlace: opts.recycledFrom === undefined ? null : staging,
+        inPlace: opts.recycledFrom === undefined ? null : staging, ...(shared && { sharedInPlace: shared }),
       }, mayExist);
       const local = await previousChunks({ objects, inodes: opts.inodes, tainted }, previous, actions);
       const files = new Map(content.files.map((f) => [f.entry.hash!, f.file]));
       const layout = layoutPieces({ actions, files, chunks: content.chunks, pieces: content.pieces, local });
       const s = new Stager(opts, content, actions, layout, false, tainted);
+      s.keptShared = sharedKept;
       await s.prepare(progress?.done ?? null, mayExist);
       return s;
     } catch (err) {
@@ -382,11 +390,16 @@ export class Stager {
     this.received.clear();
     this.completedAt = Date.now();
     // Every written file was just verified: the first check of this release reads nothing.
+    const mapped = new Map<string, string>();
+    for (const a of this.actions) if (a.kind === 'link') mapped.set(a.path, a.inode);
     for (const a of this.writes()) {
       const st = lstatSyncOrNull(`${final}/${a.path}`);
-      if (st?.isFile()) inodes.remember(st, a.entry.hash!);
+      if (!st?.isFile()) continue;
+      inodes.remember(st, a.entry.hash!);
+      mapped.set(a.path, inodeKey(st));
     }
     await inodes.save();
+    await recordInodeMap(releases, this.version, final, mapped);
     return final;
   }
 

@@ -1,0 +1,67 @@
+/**
+ * The inode maps (deploy/inode-map.ts) that let staging keep a recycled tree's files unseen: a
+ * directory whose names changed since its record vouches for nothing, and a map that is missing,
+ * damaged or of a release no longer on disk is no map at all.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtemp, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { lstatSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inodeKey, ReleaseStore } from '../../src/store/index.js';
+import { inodeMapPath, loadInodeMap, pruneInodeMaps, recordInodeMap } from '../../src/deploy/inode-map.js';
+
+let data: string;
+let tree: string;
+let releases: ReleaseStore;
+const paths = ['a/one.txt', 'a/two.txt', 'b/c/three.txt', 'top.txt'];
+
+beforeEach(async () => {
+  data = await mkdtemp(join(tmpdir(), 'cs-inode-map-'));
+  releases = new ReleaseStore(data);
+  await releases.init();
+  tree = releases.releasePath(7);
+  await mkdir(join(tree, 'a'), { recursive: true });
+  await mkdir(join(tree, 'b/c'), { recursive: true });
+  for (const p of paths) await writeFile(join(tree, p), p);
+});
+
+afterEach(async () => {
+  await rm(data, { recursive: true, force: true });
+});
+
+const onDisk = () => new Map(paths.map((p) => [p, inodeKey(lstatSync(join(tree, p)))]));
+
+describe('inode maps', () => {
+  it('give back what was recorded for unchanged directories, never the root\'s files', async () => {
+    await recordInodeMap(releases, 7, tree, onDisk());
+    const map = await loadInodeMap(releases, 7, tree);
+    const expected = onDisk();
+    expected.delete('top.txt');
+    expect(map).toEqual(expected);
+  });
+
+  it('a name changed in a directory drops that directory, not the others', async () => {
+    await recordInodeMap(releases, 7, tree, onDisk());
+    await writeFile(join(tree, 'a/.new'), 'x');
+    await rename(join(tree, 'a/.new'), join(tree, 'a/one.txt'));
+    const map = await loadInodeMap(releases, 7, tree);
+    expect([...map.keys()]).toEqual(['b/c/three.txt']);
+  });
+
+  it('a damaged or missing map is an empty one', async () => {
+    expect((await loadInodeMap(releases, 7, tree)).size).toBe(0);
+    await recordInodeMap(releases, 7, tree, onDisk());
+    await writeFile(inodeMapPath(releases, 7), '{"format":1,"dirs":[["a"');
+    expect((await loadInodeMap(releases, 7, tree)).size).toBe(0);
+    await writeFile(inodeMapPath(releases, 7), '{"format":1,"dirs":[["a","1:2",0,0,["x"]]]}');
+    expect((await loadInodeMap(releases, 7, tree)).size).toBe(0);
+  });
+
+  it('maps of releases no longer kept are pruned', async () => {
+    await recordInodeMap(releases, 7, tree, onDisk());
+    await recordInodeMap(releases, 8, tree, onDisk());
+    await pruneInodeMaps(releases, [8]);
+    expect(await readdir(join(data, 'inode-maps'))).toEqual(['8.json']);
+  });
+});
