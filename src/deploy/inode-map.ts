@@ -1,7 +1,7 @@
 import { lstatSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { atomicWrite, inodeKey, type ReleaseStore } from '../store/index.js';
+import { atomicWrite, type ReleaseStore } from '../store/index.js';
 
 /**
  * Which inode each file of a release tree is, recorded when the tree is completed, with the state
@@ -13,15 +13,27 @@ import { atomicWrite, inodeKey, type ReleaseStore } from '../store/index.js';
  * unreadable or changed means "look".
  */
 
-const FORMAT = 1;
+const FORMAT = 2;
 /**
  * A directory changed within this many ms of its record could change again within the same tick
  * of the kernel's clock (1-10 ms) and keep its ctime: its record waits that long.
  */
 const RACY_MS = 20;
 
-/** [path, directory inode, mtimeMs, ctimeMs, names of its files, their inodes]. */
-type DirRecord = [string, string, number, number, string[], string[]];
+/** [path, directory inode, mtimeMs, ctimeMs, names of its files, their inode numbers]. */
+type DirRecord = [string, number, number, number, string[], number[]];
+/** Hard links never cross file systems: every file of a tree is on its root's device. */
+interface MapFile {
+  format: number;
+  dev: number;
+  dirs: DirRecord[];
+}
+
+/** A directory found as recorded: its files' names and inode numbers. */
+interface DirFiles {
+  names: string[];
+  inos: number[];
+}
 
 export function inodeMapPath(releases: ReleaseStore, version: number): string {
   return join(releases.dataDir, 'inode-maps', `${version}.json`);
@@ -33,17 +45,20 @@ export function inodeMapPath(releases: ReleaseStore, version: number): string {
  * are left out. Saving only saves work later: a failure is ignored.
  */
 export async function recordInodeMap(releases: ReleaseStore, version: number, dir: string, files: ReadonlyMap<string, string>): Promise<void> {
-  const byDir = new Map<string, { names: string[]; inodes: string[] }>();
+  const root = lstatSync(dir, { throwIfNoEntry: false });
+  if (!root) return;
+  const devPrefix = `${root.dev}:`;
+  const byDir = new Map<string, DirFiles>();
   for (const [path, inode] of files) {
     const slash = path.lastIndexOf('/');
-    if (slash < 0) continue;
+    if (slash < 0 || !inode.startsWith(devPrefix)) continue;
     const parent = path.slice(0, slash);
     let d = byDir.get(parent);
-    if (!d) byDir.set(parent, (d = { names: [], inodes: [] }));
+    if (!d) byDir.set(parent, (d = { names: [], inos: [] }));
     d.names.push(path.slice(slash + 1));
-    d.inodes.push(inode);
+    d.inos.push(Number(inode.slice(devPrefix.length)));
   }
-  const stamp = () => [...byDir].map(([path]) => lstatSync(`${dir}/${path}`, { throwIfNoEntry: false }));
+  const stamp = () => [...byDir.keys()].map((path) => lstatSync(`${dir}/${path}`, { throwIfNoEntry: false }));
   let states = stamp();
   const newest = Math.max(0, ...states.map((st) => (st ? Math.max(st.mtimeMs, st.ctimeMs) : 0)));
   const wait = newest + RACY_MS - Date.now();
@@ -55,15 +70,44 @@ export async function recordInodeMap(releases: ReleaseStore, version: number, di
   let i = 0;
   for (const [path, d] of byDir) {
     const st = states[i++];
-    if (st?.isDirectory()) dirs.push([path, inodeKey(st), st.mtimeMs, st.ctimeMs, d.names, d.inodes]);
+    if (st?.isDirectory() && st.dev === root.dev) dirs.push([path, st.ino, st.mtimeMs, st.ctimeMs, d.names, d.inos]);
   }
   const out = inodeMapPath(releases, version);
   try {
     await mkdir(join(releases.dataDir, 'inode-maps'), { recursive: true });
-    await atomicWrite(out, JSON.stringify({ format: FORMAT, dirs }), { durable: false });
+    await atomicWrite(out, JSON.stringify({ format: FORMAT, dev: root.dev, dirs } satisfies MapFile), { durable: false });
   } catch {
     await rm(out, { force: true }).catch(() => undefined);
   }
+}
+
+/**
+ * The directories of release `version`'s map that are, under `dir` (where its tree is now), as
+ * recorded, by release path, with the device of their files. Null if there is no usable map.
+ */
+async function loadDirs(releases: ReleaseStore, version: number, dir: string): Promise<{ dev: number; dirs: Map<string, DirFiles> } | null> {
+  let map: MapFile;
+  try {
+    map = JSON.parse(await readFile(inodeMapPath(releases, version), 'utf8')) as MapFile;
+  } catch {
+    return null;
+  }
+  if (map?.format !== FORMAT || typeof map.dev !== 'number' || !Array.isArray(map.dirs)) return null;
+  const dirs = new Map<string, DirFiles>();
+  for (const rec of map.dirs) {
+    if (!Array.isArray(rec) || rec.length !== 6) return null;
+    const [path, ino, mtimeMs, ctimeMs, names, inos] = rec;
+    if (typeof path !== 'string' || !Array.isArray(names) || !Array.isArray(inos) || names.length !== inos.length) return null;
+    let st;
+    try {
+      st = lstatSync(`${dir}/${path}`, { throwIfNoEntry: false });
+    } catch {
+      continue;
+    }
+    if (!st?.isDirectory() || st.dev !== map.dev || st.ino !== ino || st.mtimeMs !== mtimeMs || st.ctimeMs !== ctimeMs) continue;
+    dirs.set(path, { names, inos });
+  }
+  return { dev: map.dev, dirs };
 }
 
 /**
@@ -72,26 +116,9 @@ export async function recordInodeMap(releases: ReleaseStore, version: number, di
  */
 export async function loadInodeMap(releases: ReleaseStore, version: number, dir: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  let dirs: DirRecord[];
-  try {
-    const parsed = JSON.parse(await readFile(inodeMapPath(releases, version), 'utf8')) as { format?: unknown; dirs?: unknown };
-    if (parsed.format !== FORMAT || !Array.isArray(parsed.dirs)) return out;
-    dirs = parsed.dirs as DirRecord[];
-  } catch {
-    return out;
-  }
-  for (const rec of dirs) {
-    if (!Array.isArray(rec) || rec.length !== 6) return new Map();
-    const [path, inode, mtimeMs, ctimeMs, names, inodes] = rec;
-    if (typeof path !== 'string' || !Array.isArray(names) || !Array.isArray(inodes) || names.length !== inodes.length) return new Map();
-    let st;
-    try {
-      st = lstatSync(`${dir}/${path}`, { throwIfNoEntry: false });
-    } catch {
-      continue;
-    }
-    if (!st?.isDirectory() || inodeKey(st) !== inode || st.mtimeMs !== mtimeMs || st.ctimeMs !== ctimeMs) continue;
-    for (let j = 0; j < names.length; j++) out.set(`${path}/${names[j]}`, inodes[j]!);
+  const found = await loadDirs(releases, version, dir);
+  for (const [path, d] of found?.dirs ?? []) {
+    for (let j = 0; j < d.names.length; j++) out.set(`${path}/${d.names[j]}`, `${found!.dev}:${d.inos[j]}`);
   }
   return out;
 }
@@ -104,11 +131,22 @@ export async function loadInodeMap(releases: ReleaseStore, version: number, dir:
  * unseen. Read before staging changes any directory of `dir`.
  */
 export async function sharedWithLive(releases: ReleaseStore, recycled: number, dir: string, live: number): Promise<Map<string, string>> {
-  const mine = await loadInodeMap(releases, recycled, dir);
-  if (mine.size === 0) return mine;
-  const theirs = await loadInodeMap(releases, live, releases.releasePath(live));
   const out = new Map<string, string>();
-  for (const [path, inode] of mine) if (theirs.get(path) === inode) out.set(path, inode);
+  const mine = await loadDirs(releases, recycled, dir);
+  if (!mine || mine.dirs.size === 0) return out;
+  const theirs = await loadDirs(releases, live, releases.releasePath(live));
+  if (!theirs || theirs.dev !== mine.dev) return out;
+  for (const [path, d] of mine.dirs) {
+    const t = theirs.dirs.get(path);
+    if (!t) continue;
+    // Mostly the same names in the same order; otherwise by name.
+    const same = t.names.length === d.names.length && t.names.every((n, j) => n === d.names[j]);
+    const inoOf = same ? null : new Map(t.names.map((n, j) => [n, t.inos[j]!]));
+    for (let j = 0; j < d.names.length; j++) {
+      const ino = d.inos[j]!;
+      if ((same ? t.inos[j] : inoOf!.get(d.names[j]!)) === ino) out.set(`${path}/${d.names[j]}`, `${mine.dev}:${ino}`);
+    }
+  }
   return out;
 }
 

@@ -52,9 +52,9 @@ describe('inode maps', () => {
   it('a damaged or missing map is an empty one', async () => {
     expect((await loadInodeMap(releases, 7, tree)).size).toBe(0);
     await recordInodeMap(releases, 7, tree, onDisk());
-    await writeFile(inodeMapPath(releases, 7), '{"format":1,"dirs":[["a"');
+    await writeFile(inodeMapPath(releases, 7), '{"format":2,"dev":1,"dirs":[["a"');
     expect((await loadInodeMap(releases, 7, tree)).size).toBe(0);
-    await writeFile(inodeMapPath(releases, 7), '{"format":1,"dirs":[["a","1:2",0,0,["x"]]]}');
+    await writeFile(inodeMapPath(releases, 7), '{"format":2,"dev":1,"dirs":[["a",2,0,0,["x"]]]}');
     expect((await loadInodeMap(releases, 7, tree)).size).toBe(0);
   });
 
