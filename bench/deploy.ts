@@ -10,6 +10,9 @@
  */
 import { join } from 'node:path';
 import type { DeployResult, PublishSummary, VerifyResult } from '../src/index.js';
+import { findDonors, loadRelease } from '../src/deploy/index.js';
+import { sharedWithLive } from '../src/deploy/inode-map.js';
+import { InodeCache, ObjectStore, ReleaseStore } from '../src/store/index.js';
 import { LocalCluster } from './lib/cluster.js';
 import { generateTree } from './lib/gen-tree.js';
 import { benchArgs } from './lib/args.js';
@@ -159,6 +162,13 @@ async function run(work: string, src: string, gen: { files: number; bytes: numbe
       `again: ${verifyAgain.seconds.toFixed(2)} s${cpuNote(verifyAgain)} (${verifyAgain.r.hashed} hashed)`,
   );
 
+  const donorSearch = await donorSearchWithAndWithoutMaps(join(fol, 'data'));
+  console.log(
+    `donor search of release 4 in the tree of release 2 (live 3), in-process, read-only, alternating: ` +
+      `with the inode maps ${donorSearch.withMaps.map((r) => r.cpuMs.toFixed(0)).join(' / ')} ms CPU (${donorSearch.keptOnMaps} files kept on their word), ` +
+      `without ${donorSearch.withoutMaps.map((r) => r.cpuMs.toFixed(0)).join(' / ')} ms CPU`,
+  );
+
   if (!values.local) {
     const asked = await cluster.publishesByNode();
     if (asked !== publishes) throw new Error(`the master's serve ran ${asked} of the ${publishes} publishes: the others ran in the command`);
@@ -183,5 +193,34 @@ async function run(work: string, src: string, gen: { files: number; bytes: numbe
       seconds: verify.seconds, cpuSeconds: verify.cpuSeconds, hashed: verify.r.hashed, checked: verify.r.checked,
       againSeconds: verifyAgain.seconds, againCpuSeconds: verifyAgain.cpuSeconds, againHashed: verifyAgain.r.hashed,
     },
+    donorSearch,
   };
+}
+
+/**
+ * The part of staging that the inode maps change, alone: the donor search of a release in a
+ * recycled tree (release 4 again, in release 2's tree, live 3: the two share most inodes, as
+ * update 4's recycled tree and live release did), with and without sharedWithLive, three times
+ * each, alternating. Read-only: nothing is linked.
+ */
+async function donorSearchWithAndWithoutMaps(data: string) {
+  const releases = new ReleaseStore(data);
+  const objects = new ObjectStore(join(data, 'objects'));
+  const inodes = await InodeCache.open(data);
+  const [r2, r4] = [(await releases.head(2)).body.root, (await releases.head(4)).body.root];
+  const content = await loadRelease(r4, objects, releases.stagingPath(4), r2);
+  const files = content.files.map((f) => ({ path: f.path, entry: f.entry, size: f.file.size }));
+  const q = { root: r4, files, releases, objects, inodes, preferred: 3, exclude: 4, tainted: new Set<string>(), owner: process.getuid?.() === 0, inPlace: releases.releasePath(2) };
+  const out = { withMaps: [] as Array<{ ms: number; cpuMs: number }>, withoutMaps: [] as Array<{ ms: number; cpuMs: number }>, keptOnMaps: 0 };
+  for (let i = 0; i < 6; i++) {
+    const maps = i % 2 === 1;
+    const cpu = process.cpuUsage();
+    const t = performance.now();
+    const shared = maps ? await sharedWithLive(releases, 2, releases.releasePath(2), 3) : undefined;
+    const found = await findDonors({ ...q, ...(shared && { sharedInPlace: shared }) });
+    const used = process.cpuUsage(cpu);
+    (maps ? out.withMaps : out.withoutMaps).push({ ms: performance.now() - t, cpuMs: (used.user + used.system) / 1000 });
+    if (maps) out.keptOnMaps = found.sharedKept;
+  }
+  return out;
 }

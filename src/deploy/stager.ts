@@ -6,7 +6,7 @@ import { BytesCache, ChunkswarmError, isChunkswarmError, systemClock, type Clock
 import { rangeFits, readPieceRange, releaseId, wholePiece, type ChunkRef, type FileObject, type Piece, type PieceRange, type SignedRelease } from '../manifest/index.js';
 import { inodeKey, OpenFiles, removeTree, syncFilesystem, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
 import { previousChunks } from './donors.js';
-import { recordInodeMap, sharedWithLive } from './inode-map.js';
+import { pruneInodeMaps, recordInodeMap, sharedWithLive } from './inode-map.js';
 import type { ChunkSource } from './local-source.js';
 import { finishTree, linkDonors, makeDirs, moveIntoPlace, parentOf, placeAliases, placeWrites, type AliasAction, type WriteAction } from './materialize.js';
 import { layoutPieces, type FileAction, type PieceLayout } from './plan.js';
@@ -400,6 +400,8 @@ export class Stager {
     }
     await inodes.save();
     await recordInodeMap(releases, this.version, final, mapped);
+    // The map of a recycled tree was read when staging began: that tree is this release's now.
+    await pruneInodeMaps(releases, await releases.materialized());
     return final;
   }
 

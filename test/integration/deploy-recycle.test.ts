@@ -106,6 +106,8 @@ describe('deploy: staging in the tree of the release it replaces', () => {
     // The other directories' files were kept on the maps' word.
     expect(r.staged!.keptShared).toBeGreaterThan(0);
     expect(await readFile(join(c.folLive, 'bin/run.sh'))).toEqual(clean);
+    // One map per release on disk: release 1's went with its tree.
+    expect((await readdir(join(c.folData, 'inode-maps'))).sort()).toEqual(['2.json', '3.json']);
     const deep = await cs(c.fol, 'verify', '--deep');
     expect(deep.code, deep.stdout).toBe(0);
     expect(await listing(c.folLive)).toEqual(await listing(src));
