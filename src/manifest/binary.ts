@@ -1,4 +1,3 @@
-import { isAscii } from 'node:buffer';
 import { ChunkswarmError } from '../core/index.js';
 
 /** The primitives of the canonical encoding: minimal unsigned LEB128, length-prefixed bytes, raw hashes. */
@@ -111,19 +110,32 @@ export class Reader {
     return this.raw(this.uint(`${what} length`), what);
   }
 
+  /** Decoded in place: a view per string or hash was most of decoding a tree of 10^5 entries. */
   string(what: string): string {
-    const bytes = this.bytes(what);
-    const s = bytes.toString('utf8');
+    const n = this.uint(`${what} length`);
+    this.need(n, what);
+    const start = this.pos;
+    const end = (this.pos += n);
+    const s = this.buf.toString('utf8', start, end);
     // Invalid sequences decode to U+FFFD, which then re-encodes differently: canonical means round-trip exact.
     // ASCII always is (nearly every name in a tree), so the copy that checks it is made only for the rest.
-    if (!isAscii(bytes) && !Buffer.from(s, 'utf8').equals(bytes)) {
+    let ascii = true;
+    for (let i = start; i < end; i++) {
+      if (this.buf[i]! >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    if (!ascii && !Buffer.from(s, 'utf8').equals(this.buf.subarray(start, end))) {
       throw ChunkswarmError.badObject(`${what} is not valid UTF-8`);
     }
     return s;
   }
 
   hash(what: string): string {
-    return this.raw(HASH_BYTES, what).toString('hex');
+    this.need(HASH_BYTES, what);
+    const start = this.pos;
+    return this.buf.toString('hex', start, (this.pos += HASH_BYTES));
   }
 
   end(what: string): void {
