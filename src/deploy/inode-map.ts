@@ -45,38 +45,38 @@ export function inodeMapPath(releases: ReleaseStore, version: number): string {
  * are left out. Saving only saves work later: a failure is ignored.
  */
 export async function recordInodeMap(releases: ReleaseStore, version: number, dir: string, files: ReadonlyMap<string, string>): Promise<void> {
-  const root = lstatSync(dir, { throwIfNoEntry: false });
-  if (!root) return;
-  const devPrefix = `${root.dev}:`;
-  const byDir = new Map<string, DirFiles>();
-  for (const [path, inode] of files) {
-    const slash = path.lastIndexOf('/');
-    if (slash < 0 || !inode.startsWith(devPrefix)) continue;
-    const parent = path.slice(0, slash);
-    let d = byDir.get(parent);
-    if (!d) byDir.set(parent, (d = { names: [], inos: [] }));
-    d.names.push(path.slice(slash + 1));
-    d.inos.push(Number(inode.slice(devPrefix.length)));
-  }
-  const stamp = () => [...byDir.keys()].map((path) => lstatSync(`${dir}/${path}`, { throwIfNoEntry: false }));
-  let states = stamp();
-  const newest = Math.max(0, ...states.map((st) => (st ? Math.max(st.mtimeMs, st.ctimeMs) : 0)));
-  const wait = newest + RACY_MS - Date.now();
-  if (wait > 0) {
-    await new Promise((r) => setTimeout(r, wait));
-    states = stamp();
-  }
-  const dirs: DirRecord[] = [];
-  let i = 0;
-  for (const [path, d] of byDir) {
-    const st = states[i++];
-    if (st?.isDirectory() && st.dev === root.dev) dirs.push([path, st.ino, st.mtimeMs, st.ctimeMs, d.names, d.inos]);
-  }
   const out = inodeMapPath(releases, version);
   try {
+    const root = lstatSync(dir);
+    const devPrefix = `${root.dev}:`;
+    const byDir = new Map<string, DirFiles>();
+    for (const [path, inode] of files) {
+      const slash = path.lastIndexOf('/');
+      if (slash < 0 || !inode.startsWith(devPrefix)) continue;
+      const parent = path.slice(0, slash);
+      let d = byDir.get(parent);
+      if (!d) byDir.set(parent, (d = { names: [], inos: [] }));
+      d.names.push(path.slice(slash + 1));
+      d.inos.push(Number(inode.slice(devPrefix.length)));
+    }
+    const stamp = () => [...byDir.keys()].map((path) => lstatSync(`${dir}/${path}`, { throwIfNoEntry: false }));
+    let states = stamp();
+    const newest = states.reduce((m, st) => (st ? Math.max(m, st.mtimeMs, st.ctimeMs) : m), 0);
+    const wait = newest + RACY_MS - Date.now();
+    if (wait > 0) {
+      await new Promise((r) => setTimeout(r, wait));
+      states = stamp();
+    }
+    const dirs: DirRecord[] = [];
+    let i = 0;
+    for (const [path, d] of byDir) {
+      const st = states[i++];
+      if (st?.isDirectory() && st.dev === root.dev) dirs.push([path, st.ino, st.mtimeMs, st.ctimeMs, d.names, d.inos]);
+    }
     await mkdir(join(releases.dataDir, 'inode-maps'), { recursive: true });
     await atomicWrite(out, JSON.stringify({ format: FORMAT, dev: root.dev, dirs } satisfies MapFile), { durable: false });
   } catch {
+    // No map, rather than one of an earlier tree of this version.
     await rm(out, { force: true }).catch(() => undefined);
   }
 }
