@@ -22,6 +22,13 @@ export function setBit(bits: Uint8Array, i: number, on: boolean): void {
   else bits[i >> 3]! &= ~(0x80 >> (i & 7));
 }
 
+/** Set bits of raw bitfield bytes. */
+export function countBits(bits: Uint8Array): number {
+  let n = 0;
+  for (const byte of bits) for (let b = byte; b !== 0; b &= b - 1) n++;
+  return n;
+}
+
 /** A bitfield that knows its piece count. Bits past `length` are always zero, so two bitfields of the same pieces are byte-equal. */
 export class Bitfield {
   readonly length: number;
@@ -69,15 +76,7 @@ export class Bitfield {
   }
 
   count(): number {
-    let n = 0;
-    for (const byte of this.bytes) {
-      let b = byte;
-      while (b !== 0) {
-        b &= b - 1;
-        n++;
-      }
-    }
-    return n;
+    return countBits(this.bytes);
   }
 
   clone(): Bitfield {

@@ -4,6 +4,6 @@ export { type Clock, systemClock, ManualClock } from './clock.js';
 export { Resource } from './lifecycle.js';
 export { SerialQueue } from './serial.js';
 export { loggerOf, silentLogger, type Logger, type LogFields, type LogLevel } from './log.js';
-export { Bitfield, bitfieldBytes, getBit, setBit } from './bitfield.js';
+export { Bitfield, bitfieldBytes, countBits, getBit, setBit } from './bitfield.js';
 export { BytesCache } from './bytes-cache.js';
 export { BufferPool } from './buffer-pool.js';

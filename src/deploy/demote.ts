@@ -1,7 +1,8 @@
+import { bitfieldBytes, setBit } from '../core/index.js';
 import { releaseId } from '../manifest/index.js';
 import { removeTree, type ChunkIndex, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
 import { loadRelease } from './release-files.js';
-import { newBits, progressPath, removeProgress, saveProgress, setBit } from './stage-progress.js';
+import { progressPath, removeProgress, saveProgress } from './stage-progress.js';
 
 /**
  * A release that lost files (hand edits with no clean copy left on this node) is no longer a
@@ -31,7 +32,7 @@ export async function demoteRelease(o: {
   const lost = new Set(o.lost);
   const missing = new Set<string>();
   for (const f of content.files) if (lost.has(f.path)) for (const c of f.file.chunks) missing.add(c.hash);
-  const done = newBits(content.pieces.length);
+  const done = bitfieldBytes(content.pieces.length);
   content.pieces.forEach((p, i) => setBit(done, i, !p.chunks.some((c) => missing.has(c.hash))));
   await saveProgress(progressPath(releases, version), {
     release: releaseId(head.body), pieces: content.pieces.length, done, tainted: [...o.tainted],

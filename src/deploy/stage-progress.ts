@@ -1,6 +1,6 @@
 import { readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ChunkswarmError } from '../core/index.js';
+import { bitfieldBytes, ChunkswarmError } from '../core/index.js';
 import { atomicWrite, type ReleaseStore } from '../store/index.js';
 
 /**
@@ -20,25 +20,6 @@ export function progressPath(releases: ReleaseStore, version: number): string {
   return join(releases.stagingDir, `${version}.progress.json`);
 }
 
-export function newBits(n: number): Uint8Array {
-  return new Uint8Array(Math.ceil(n / 8));
-}
-
-export function getBit(bits: Uint8Array, i: number): boolean {
-  return (bits[i >> 3]! & (0x80 >> (i & 7))) !== 0;
-}
-
-export function setBit(bits: Uint8Array, i: number, on: boolean): void {
-  if (on) bits[i >> 3]! |= 0x80 >> (i & 7);
-  else bits[i >> 3]! &= ~(0x80 >> (i & 7));
-}
-
-export function countBits(bits: Uint8Array): number {
-  let n = 0;
-  for (const b of bits) for (let x = b; x; x &= x - 1) n++;
-  return n;
-}
-
 /** The recorded progress of this very release, or null (none, unreadable, or another release's). */
 export async function loadProgress(path: string, release: string, pieces: number): Promise<Progress | null> {
   let raw: { release?: unknown; pieces?: unknown; done?: unknown; tainted?: unknown };
@@ -50,7 +31,7 @@ export async function loadProgress(path: string, release: string, pieces: number
   }
   if (raw.release !== release || raw.pieces !== pieces || typeof raw.done !== 'string') return null;
   const done = new Uint8Array(Buffer.from(raw.done, 'base64'));
-  if (done.length !== newBits(pieces).length) return null;
+  if (done.length !== bitfieldBytes(pieces).length) return null;
   const tainted = Array.isArray(raw.tainted) ? raw.tainted.filter((t): t is string => typeof t === 'string') : [];
   return { release, pieces, done, tainted };
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BytesCache, ChunkswarmError, isChunkswarmError, systemClock, type Clock, type ReleaseId } from '../core/index.js';
+import { bitfieldBytes, BytesCache, ChunkswarmError, countBits, getBit, isChunkswarmError, setBit, systemClock, type Clock, type ReleaseId } from '../core/index.js';
 import { rangeFits, readPieceRange, releaseId, wholePiece, type ChunkRef, type FileObject, type Piece, type PieceRange, type SignedRelease } from '../manifest/index.js';
 import { inodeKey, OpenFiles, removeTree, syncFilesystem, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
 import { previousChunks } from './donors.js';
@@ -12,7 +12,7 @@ import { finishTree, linkDonors, makeDirs, moveIntoPlace, parentOf, placeAliases
 import { layoutPieces, type FileAction, type PieceLayout } from './plan.js';
 import { loadRelease, type ReleaseContent } from './release-files.js';
 import { lstatSyncOrNull, ownerOf, readVerified, writeAt } from './stage-fs.js';
-import { countBits, getBit, loadProgress, newBits, progressPath, removeProgress, saveProgress, setBit } from './stage-progress.js';
+import { loadProgress, progressPath, removeProgress, saveProgress } from './stage-progress.js';
 
 export interface StagerOptions {
   release: SignedRelease;
@@ -111,7 +111,7 @@ export class Stager {
     this.plan = { content, actions, files: new Map(content.files.map((f) => [f.entry.hash!, f.file])) };
     this.linkedFiles = actions.filter((a) => a.kind === 'link').length;
     this.recycledFrom = opts.recycledFrom ?? null;
-    this.done = newBits(this.pieces.length);
+    this.done = bitfieldBytes(this.pieces.length);
     this.clock = opts.clock ?? systemClock;
     this.lastFlush = this.clock.now();
     this.flushPieces = opts.flushEvery?.pieces ?? 1024;

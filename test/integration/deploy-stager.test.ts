@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { pseudoRandom } from '../support/tree.js';
 import { Craft, codeOf } from './deploy-craft.js';
-import { countBits, progressPath } from '../../src/deploy/stage-progress.js';
+import { countBits } from '../../src/core/index.js';
+import { progressPath } from '../../src/deploy/stage-progress.js';
 
 let k: Craft;
 
