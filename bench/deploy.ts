@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { DeployResult, PublishSummary, VerifyResult } from '../src/index.js';
 import { findDonors, loadRelease } from '../src/deploy/index.js';
 import { sharedWithLive } from '../src/deploy/inode-map.js';
+import { ownerOf } from '../src/deploy/stage-fs.js';
 import { InodeCache, ObjectStore, ReleaseStore } from '../src/store/index.js';
 import { LocalCluster } from './lib/cluster.js';
 import { generateTree } from './lib/gen-tree.js';
@@ -210,7 +211,7 @@ async function donorSearchWithAndWithoutMaps(data: string) {
   const [r2, r4] = [(await releases.head(2)).body.root, (await releases.head(4)).body.root];
   const content = await loadRelease(r4, objects, releases.stagingPath(4), r2);
   const files = content.files.map((f) => ({ path: f.path, entry: f.entry, size: f.file.size }));
-  const q = { root: r4, files, releases, objects, inodes, preferred: 3, exclude: 4, tainted: new Set<string>(), owner: process.getuid?.() === 0, inPlace: releases.releasePath(2) };
+  const q = { root: r4, files, releases, objects, inodes, preferred: 3, exclude: 4, tainted: new Set<string>(), owner: ownerOf({}), inPlace: releases.releasePath(2) };
   const out = { withMaps: [] as Array<{ ms: number; cpuMs: number }>, withoutMaps: [] as Array<{ ms: number; cpuMs: number }>, keptOnMaps: 0 };
   for (let i = 0; i < 6; i++) {
     const maps = i % 2 === 1;

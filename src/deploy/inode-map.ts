@@ -111,19 +111,6 @@ async function loadDirs(releases: ReleaseStore, version: number, dir: string): P
 }
 
 /**
- * The files of release `version`'s map whose directory under `dir` (where its tree is now) is as
- * recorded: release path -> inode ("dev:ino"). Empty if there is no usable map.
- */
-export async function loadInodeMap(releases: ReleaseStore, version: number, dir: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  const found = await loadDirs(releases, version, dir);
-  for (const [path, d] of found?.dirs ?? []) {
-    for (let j = 0; j < d.names.length; j++) out.set(`${path}/${d.names[j]}`, `${found!.dev}:${d.inos[j]}`);
-  }
-  return out;
-}
-
-/**
  * The paths at which the tree of release `recycled` (now at `dir`) holds the very inode that the
  * live release holds at the same path, both known from their maps without a look at the files.
  * Such an inode is checked by the verification of the live tree before the switch

@@ -9,7 +9,7 @@ import { lstatSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inodeKey, ReleaseStore } from '../../src/store/index.js';
-import { inodeMapPath, loadInodeMap, pruneInodeMaps, recordInodeMap } from '../../src/deploy/inode-map.js';
+import { inodeMapPath, pruneInodeMaps, recordInodeMap, sharedWithLive } from '../../src/deploy/inode-map.js';
 
 let data: string;
 let tree: string;
@@ -31,11 +31,13 @@ afterEach(async () => {
 });
 
 const onDisk = () => new Map(paths.map((p) => [p, inodeKey(lstatSync(join(tree, p)))]));
+/** What the map of release 7 vouches for, read as both sides of sharedWithLive (its tree is where its map says). */
+const mapped = () => sharedWithLive(releases, 7, tree, 7);
 
 describe('inode maps', () => {
   it('give back what was recorded for unchanged directories, never the root\'s files', async () => {
     await recordInodeMap(releases, 7, tree, onDisk());
-    const map = await loadInodeMap(releases, 7, tree);
+    const map = await mapped();
     const expected = onDisk();
     expected.delete('top.txt');
     expect(map).toEqual(expected);
@@ -45,17 +47,17 @@ describe('inode maps', () => {
     await recordInodeMap(releases, 7, tree, onDisk());
     await writeFile(join(tree, 'a/.new'), 'x');
     await rename(join(tree, 'a/.new'), join(tree, 'a/one.txt'));
-    const map = await loadInodeMap(releases, 7, tree);
+    const map = await mapped();
     expect([...map.keys()]).toEqual(['b/c/three.txt']);
   });
 
   it('a damaged or missing map is an empty one', async () => {
-    expect((await loadInodeMap(releases, 7, tree)).size).toBe(0);
+    expect((await mapped()).size).toBe(0);
     await recordInodeMap(releases, 7, tree, onDisk());
     await writeFile(inodeMapPath(releases, 7), '{"format":2,"dev":1,"dirs":[["a"');
-    expect((await loadInodeMap(releases, 7, tree)).size).toBe(0);
+    expect((await mapped()).size).toBe(0);
     await writeFile(inodeMapPath(releases, 7), '{"format":2,"dev":1,"dirs":[["a",2,0,0,["x"]]]}');
-    expect((await loadInodeMap(releases, 7, tree)).size).toBe(0);
+    expect((await mapped()).size).toBe(0);
   });
 
   it('maps of releases no longer kept are pruned', async () => {
