@@ -156,7 +156,7 @@ export const webtorrent: Method = {
     `webtorrent 2.8.5, one process per node; DHT, trackers, LSD, UPnP, NAT-PMP, uTP and web seeds off, peers added by ` +
     (netns
       ? `address; each node in its own network namespace, no throttles: the kernel's links cap them at ${(rate / MB).toFixed(2)} MB/s; `
-      : `127.0.0.1 address; caps by webtorrent's own throttles (uploadLimit = downloadLimit = ${(rate / MB).toFixed(2)} MB/s); `) +
+      : `127.0.0.1 address; caps by webtorrent's own throttles (uploadLimit = downloadLimit = ${(rate / MB).toFixed(2)} MB/s, token buckets that hold one second of that rate, so a node may burst above its cap at first); `) +
     `a new multi-file torrent per release; the seed is the publisher`,
   async available() {
     if (!existsSync(NODE_JS)) return { ok: false, reason: `${NODE_JS} is missing: run tsc first` };
