@@ -65,10 +65,10 @@ runBench('deploy', values.keep, async (work) => {
 
 async function run(work: string, src: string, gen: { files: number; bytes: number; paths: string[] }, cluster: LocalCluster) {
   const master = cluster.publisher;
-  const fol = join(work, 'fol');
-  await cli(['init', '--dir', fol, '--join', master.config]);
+  // A member of the cluster, stopped but for the last measurement (verify asked of its running node).
+  const fol = await cluster.addFollower('fol');
   const P = ['-c', master.config];
-  const F = ['-c', join(fol, 'swarm.config.json')];
+  const F = ['-c', fol.config];
   const fromPub = ['--source-data', master.dataDir];
   if (!values.local) {
     cluster.start(master);
@@ -104,7 +104,7 @@ async function run(work: string, src: string, gen: { files: number; bytes: numbe
   // The floors: a plain copy of the tree (first deploy) and an lstat of every file (quick verify).
   settleWriteback();
   const cp = await timed('cp', ['-a', src, join(work, 'cp-copy')]);
-  const walk = await timed('find', [join(fol, 'live/'), '-printf', '%s\n']);
+  const walk = await timed('find', [`${fol.live}/`, '-printf', '%s\n']);
   console.log(`cp -a of the tree: ${cp.seconds.toFixed(1)} s${cpuNote(cp)}; find + lstat of the live tree: ${walk.seconds.toFixed(2)} s${cpuNote(walk)}`);
 
   // Each update: 1 % of the files changed, published, staged and activated on the follower, and the
@@ -163,11 +163,30 @@ async function run(work: string, src: string, gen: { files: number; bytes: numbe
       `again: ${verifyAgain.seconds.toFixed(2)} s${cpuNote(verifyAgain)} (${verifyAgain.r.hashed} hashed)`,
   );
 
-  const donorSearch = await donorSearchWithAndWithoutMaps(join(fol, 'data'));
+  const donorSearch = await donorSearchWithAndWithoutMaps(fol.dataDir);
   console.log(
     `donor search of release 4 in the tree of release 2 (live 3), in-process, read-only, alternating: ` +
       `with the inode maps ${donorSearch.withMaps.map((r) => r.cpuMs.toFixed(0)).join(' / ')} ms CPU (${donorSearch.keptOnMaps} files kept on their word), ` +
       `without ${donorSearch.withoutMaps.map((r) => r.cpuMs.toFixed(0)).join(' / ')} ms CPU`,
+  );
+
+  // Whenever the node runs, `chunkswarm verify` is its node's: no process loads the stat cache and the trees.
+  cluster.start(fol);
+  // Its periodic verify runs first thing: not at the same time as the ones measured.
+  await cluster.waitFor('the follower to serve and verify once', async () => (await cluster.status(fol))?.verify != null);
+  const byNode: Array<{ seconds: number; cpuSeconds: number | null; nodeCpuSeconds: number | null }> = [];
+  const nodeCpu = () => processCpuSeconds(fol.proc!.pid!);
+  for (let i = 0; i < 3; i++) {
+    const before = nodeCpu();
+    const v = await csJson<VerifyResult>([...F, 'verify']);
+    if (v.r.entries.length > 0) throw new Error('verify by the running node found drift on a freshly activated release');
+    const after = nodeCpu();
+    byNode.push({ seconds: v.seconds, cpuSeconds: v.cpuSeconds, nodeCpuSeconds: before === null || after === null ? null : after - before });
+  }
+  await cluster.stop(fol);
+  console.log(
+    `verify (quick) asked of the follower's running node: ${byNode.map((v) => v.seconds.toFixed(2)).join(' / ')} s ` +
+      `(CPU of the command ${byNode.map((v) => v.cpuSeconds?.toFixed(2) ?? '?').join(' / ')} s, of the node ${byNode.map((v) => v.nodeCpuSeconds?.toFixed(2) ?? '?').join(' / ')} s)`,
   );
 
   if (!values.local) {
@@ -193,6 +212,8 @@ async function run(work: string, src: string, gen: { files: number; bytes: numbe
     verify: {
       seconds: verify.seconds, cpuSeconds: verify.cpuSeconds, hashed: verify.r.hashed, checked: verify.r.checked,
       againSeconds: verifyAgain.seconds, againCpuSeconds: verifyAgain.cpuSeconds, againHashed: verifyAgain.r.hashed,
+      /** The same asked of the follower's running `serve`, three times. */
+      byNode,
     },
     donorSearch,
   };

@@ -20,6 +20,7 @@ const commandSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('drift-ack') }),
   z.object({ op: z.literal('gc') }),
   z.object({ op: z.literal('status') }),
+  z.object({ op: z.literal('verify'), deep: z.boolean().optional() }),
   z.object({ op: z.literal('fleet') }),
   z.object({ op: z.literal('drift-pull'), node: z.string().min(1).max(128), record: z.string().max(64).optional() }),
   z.object({ op: z.literal('admit'), key: z.string(), name: z.string().optional() }),
@@ -40,10 +41,20 @@ export interface PublishCommand {
 }
 
 /**
- * A node command, a membership command, a publish, or `status`: the running node's report, fresh
- * (status.json may be stale, or unwritable on a full disk).
+ * `chunkswarm verify` asked of the running node: its stat cache and code are warm (no second
+ * process loads them), and it stays the only writer of its stat cache.
  */
-export type ControlRequest = NodeCommand | MembershipCommand | PublishCommand | { op: 'status' } | { op: 'fleet' } | { op: 'drift-pull'; node: string; record?: string };
+export interface VerifyCommand {
+  op: 'verify';
+  deep?: boolean;
+}
+
+/**
+ * A node command, a membership command, a publish, a verify, or `status`: the running node's
+ * report, fresh (status.json may be stale, or unwritable on a full disk).
+ */
+export type ControlRequest =
+  | NodeCommand | MembershipCommand | PublishCommand | VerifyCommand | { op: 'status' } | { op: 'fleet' } | { op: 'drift-pull'; node: string; record?: string };
 
 /** Runs one request; `notify` sends the caller a line of progress before the answer. */
 export type ControlHandler = (req: ControlRequest, notify: (notice: unknown) => void) => Promise<unknown>;

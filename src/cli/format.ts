@@ -19,3 +19,8 @@ export function formatFields(fields: Array<[string, string | number]>): string {
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
+
+/** Tells the operator that the running `serve` carried out the command, not this process. */
+export function noteDoneByNode(dataDir: string, what = 'done'): void {
+  process.stderr.write(`${what} by the running node (chunkswarm serve on ${dataDir})\n`);
+}

@@ -5,7 +5,7 @@ import { releaseId } from '../manifest/index.js';
 import { ControlServer, publish, runNodeCommand, type ControlRequest, type PublishCommand, type PublishProgress, type PublishSummary } from '../admin/index.js';
 import { isMembershipCommand, MembershipAdmin, nodeSeed } from '../membership/index.js';
 import { JoinServer } from '../membership/join-server.js';
-import { Deployer } from '../deploy/index.js';
+import { Deployer, type VerifyResult } from '../deploy/index.js';
 import { seededRandom } from '../scheduler/index.js';
 import { DataLock, type StatCache } from '../store/index.js';
 import { Swarm, startBootstrapNode, type BootstrapNode } from '../swarm/index.js';
@@ -213,6 +213,7 @@ export class ChunkswarmNode extends Resource {
   private async command(cmd: ControlRequest, notify: (notice: unknown) => void): Promise<unknown> {
     if (cmd.op === 'status') return this.fullReport();
     if (cmd.op === 'publish') return this.publish(cmd, notify);
+    if (cmd.op === 'verify') return this.verifyNow(cmd.deep ?? false);
     if (cmd.op === 'fleet') return this.fleet.view();
     if (cmd.op === 'drift-pull') return this.fleet.pull(cmd.node, cmd.record ?? '');
     if (isMembershipCommand(cmd)) {
@@ -248,6 +249,14 @@ export class ChunkswarmNode extends Resource {
     }));
     this.reloadHeads();
     return summary;
+  }
+
+  /** An operator's verify, between deploy steps like node commands; status reports it as the periodic one. */
+  private async verifyNow(deep: boolean): Promise<VerifyResult> {
+    this.log.info(`operator: verify${deep ? ' --deep' : ''}`);
+    const r = await this.serial.run(() => this.deployer.verify({ deep }));
+    this.verifier?.record(r);
+    return r;
   }
 
   private logError(err: unknown, doing: string): void {

@@ -1,5 +1,5 @@
 import { isChunkswarmError, type Logger } from '../core/index.js';
-import type { Deployer } from '../deploy/index.js';
+import type { Deployer, VerifyResult } from '../deploy/index.js';
 import type { NodeStatusReport } from './status.js';
 
 /**
@@ -20,14 +20,18 @@ export class PeriodicVerify {
     if (this.o.everyMs === 0 || !seeding || Date.now() - this.last < this.o.everyMs) return;
     this.last = Date.now();
     try {
-      const r = await this.o.deployer.verify();
-      const c = r.counts;
-      this.report = { at: new Date().toISOString(), added: c.added, removed: c.removed, changed: c.modified + c.meta + c.type };
-      if (c.added + c.removed + c.modified + c.meta + c.type > 0) {
-        this.o.log.warn(`live release ${r.version} differs from its release: ${c.modified} modified, ${c.added} added, ${c.removed} removed, ${c.meta + c.type} other`, { release: r.version });
-      }
+      this.record(await this.o.deployer.verify());
     } catch (err) {
       if (!isChunkswarmError(err, 'E_NOT_FOUND')) this.o.fail(err);
+    }
+  }
+
+  /** A verify's outcome, this one's or an operator's (`chunkswarm verify` run by the node): reported alike. */
+  record(r: VerifyResult): void {
+    const c = r.counts;
+    this.report = { at: new Date().toISOString(), added: c.added, removed: c.removed, changed: c.modified + c.meta + c.type };
+    if (c.added + c.removed + c.modified + c.meta + c.type > 0) {
+      this.o.log.warn(`live release ${r.version} differs from its release: ${c.modified} modified, ${c.added} added, ${c.removed} removed, ${c.meta + c.type} other`, { release: r.version });
     }
   }
 }

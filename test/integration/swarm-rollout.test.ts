@@ -12,6 +12,8 @@ import { spawn } from 'node:child_process';
 import { expectClusterOnLoopback } from '../support/cluster-net-guard.js';
 import { ObjectStore, ReleaseStore } from '../../src/store/index.js';
 import { releasePieces, walkTree } from '../../src/manifest/index.js';
+import type { VerifyResult } from '../../src/deploy/index.js';
+import type { NodeStatusReport } from '../../src/session/status.js';
 import { eachRecord } from '../../src/store/object-journal.js';
 
 const TREE_BYTES = 64 * 1024 * 1024;
@@ -154,6 +156,27 @@ describe('a rollout over the swarm (publisher + 6 followers, real processes)', (
     });
     expect(second.newBytes).toBeLessThan(TREE_BYTES / 20);
   }, 120_000);
+
+  it('verify on a serving follower is run by its node: a stray file is reported and counted in status until it is removed', async () => {
+    const f = cluster.followers[1]!;
+    const stray = join(f.live, 'left-by-hand.txt');
+    const fresh = async () => JSON.parse((await runCli(['-c', f.config, 'status', '--json'])).stdout) as NodeStatusReport;
+    await writeFile(stray, 'left by hand\n');
+    try {
+      const r = await runCli(['-c', f.config, 'verify']);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/done by the running node/);
+      expect(r.stdout).toMatch(/left-by-hand\.txt/);
+      expect((await fresh()).verify).toMatchObject({ added: 1, removed: 0, changed: 0 });
+      expect(await cluster.log(f)).toMatch(/operator: verify[\s\S]*live release 2 differs from its release: 0 modified, 1 added/);
+    } finally {
+      await rm(stray, { force: true });
+    }
+    const clean = await runCli(['-c', f.config, 'verify', '--json']);
+    expect(clean.code, clean.stderr).toBe(0);
+    expect((JSON.parse(clean.stdout) as VerifyResult).counts).toEqual({ added: 0, removed: 0, modified: 0, meta: 0, type: 0 });
+    expect((await fresh()).verify).toMatchObject({ added: 0, removed: 0, changed: 0 });
+  }, 60_000);
 
   it('a node that joins while the publisher is down gets the whole release from its peers', async () => {
     await cluster.stop(cluster.publisher);

@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { callControl, controlSocketPath, diffReleases, initNode, loadConfig, publish, showRelease, ChunkswarmError, type PublishProgress, type PublishSummary } from '../../index.js';
-import { formatBytes, formatFields, printJson } from '../format.js';
+import { formatBytes, formatFields, noteDoneByNode, printJson } from '../format.js';
 import { publishProgress } from '../progress.js';
 
 function parseVersion(s: string): number {
@@ -71,7 +71,7 @@ export function registerAdminCommands(program: Command, configPath: () => string
       } finally {
         bar.stop();
       }
-      if (byNode && !o.json) process.stderr.write(`published by the running node (chunkswarm serve on ${config.dataDir})\n`);
+      if (byNode && !o.json) noteDoneByNode(config.dataDir, 'published');
       for (const sk of s.skipped) process.stderr.write(`warning: skipped ${sk.kind} ${sk.path}: a release carries only files, directories and symlinks\n`);
       if (o.json) return printJson(s);
       if (s.version === null) {

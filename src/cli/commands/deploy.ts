@@ -18,8 +18,9 @@ import {
   type NodeCommandResult,
   type NodeCommandResults,
   type VerifyResult,
+  type Config,
 } from '../../index.js';
-import { formatBytes, formatFields, printJson } from '../format.js';
+import { formatBytes, formatFields, noteDoneByNode, printJson } from '../format.js';
 import { createLogger } from '../logger.js';
 
 function parseVersion(s: string): number {
@@ -72,8 +73,8 @@ function printDeploy(r: DeployResult): void {
 
 /** The commands that deploy, check and keep releases on this node; no network. */
 export function registerDeployCommands(program: Command, configPath: () => string): void {
-  const open = async (json: boolean) => {
-    const config = await loadConfig(configPath());
+  const open = async (json: boolean, loaded?: Config) => {
+    const config = loaded ?? (await loadConfig(configPath()));
     return Deployer.open(config, { log: json ? silentLogger : createLogger({ format: 'human', quiet: false, node: config.node.name, timestamps: false }) });
   };
 
@@ -85,7 +86,7 @@ export function registerDeployCommands(program: Command, configPath: () => strin
     const config = await loadConfig(configPath());
     let done = (await callControl(config.dataDir, cmd)) as NodeCommandResult | null;
     if (done) {
-      if (!json) process.stderr.write(`done by the running node (chunkswarm serve on ${config.dataDir})\n`);
+      if (!json) noteDoneByNode(config.dataDir);
     } else {
       const lock = await DataLock.acquire(config.dataDir, cmd.op);
       try {
@@ -103,10 +104,17 @@ export function registerDeployCommands(program: Command, configPath: () => strin
     .option('--deep', 'hash every file instead of trusting unchanged size, mtime and inode')
     .option('--json', 'machine-readable output')
     .action(async (o) => {
-      const d = await open(o.json);
-      const r = await d.verify({ deep: o.deep });
+      const config = await loadConfig(configPath());
+      // The running node verifies with its warm stat cache, between its deploy steps; with none
+      // running, this process does.
+      let r = (await callControl(config.dataDir, { op: 'verify', ...(o.deep && { deep: true }) })) as VerifyResult | null;
+      if (r) {
+        if (!o.json) noteDoneByNode(config.dataDir);
+      } else {
+        r = await (await open(o.json, config)).verify({ deep: o.deep });
+      }
       if (o.json) printJson(r);
-      else printVerify(r, d.config.livePath);
+      else printVerify(r, config.livePath);
       process.exitCode = verifyExitBits(r);
     });
 

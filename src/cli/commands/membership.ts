@@ -12,7 +12,7 @@ import {
   type MembershipCommandResults,
   type MembershipView,
 } from '../../index.js';
-import { formatFields, printJson } from '../format.js';
+import { formatFields, noteDoneByNode, printJson } from '../format.js';
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
 
@@ -52,7 +52,7 @@ export function registerMembershipCommands(program: Command, configPath: () => s
     const config = await loadConfig(configPath());
     const done = (await callControl(config.dataDir, cmd)) as MembershipCommandResults[Op] | null;
     if (done !== null) {
-      if (!json && cmd.op !== 'members' && cmd.op !== 'token-list') process.stderr.write(`done by the running node (chunkswarm serve on ${config.dataDir})\n`);
+      if (!json && cmd.op !== 'members' && cmd.op !== 'token-list') noteDoneByNode(config.dataDir);
       return done;
     }
     const lock = await DataLock.acquire(config.dataDir, cmd.op);
