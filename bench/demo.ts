@@ -7,7 +7,7 @@
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './lib/args.js';
 import { scenarioBound } from './bandwidth/bound.js';
 import { LocalCluster } from './lib/cluster.js';
 import { removeTree } from '../src/store/index.js';
@@ -26,28 +26,13 @@ const USAGE = `usage: npm run demo [-- --followers N] [--mb MB] [--files F] [--r
   --rate       emulated link of every node, up and down, bytes/s (default 20000000)
   --keep       keep the temp dir (configs, data, serve.log of every node) and print where it is`;
 
-function options() {
-  try {
-    return parseArgs({
-      options: {
-        followers: { type: 'string', default: '8' },
-        mb: { type: 'string', default: '100' },
-        files: { type: 'string', default: '300' },
-        rate: { type: 'string', default: String(20 * MB) },
-        keep: { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false },
-      },
-    }).values;
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
-    process.exit(2);
-  }
-}
-const values = options();
-if (values.help) {
-  process.stdout.write(`${USAGE}\n`);
-  process.exit(0);
-}
+const values = benchArgs(USAGE, {
+  followers: { type: 'string', default: '8' },
+  mb: { type: 'string', default: '100' },
+  files: { type: 'string', default: '300' },
+  rate: { type: 'string', default: String(20 * MB) },
+  keep: { type: 'boolean', default: false },
+});
 function positive(name: 'followers' | 'mb' | 'files' | 'rate'): number {
   const n = Number(values[name]);
   if (!Number.isFinite(n) || n <= 0) {

@@ -12,20 +12,26 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './lib/args.js';
 import { LocalCluster } from './lib/cluster.js';
 import { generateTree } from './lib/gen-tree.js';
 import { repoRoot, writeResult } from './lib/results.js';
 
-const { values } = parseArgs({
-  options: {
+const values = benchArgs(
+  `npm run bench:flood [-- options]
+  --followers N    honest followers beside the publisher (default 4)
+  --mb MB          size of each round's tree, MiB (default 8)
+  --rounds K       rounds with and without the flood, alternating (default 3)
+  --upload B       limits.uploadBytesPerSec of every node (default 2097152)
+  --per-peer B     limits.perPeerUploadBytesPerSec of every node (default 1048576)`,
+  {
     followers: { type: 'string', default: '4' },
     mb: { type: 'string', default: '8' },
     rounds: { type: 'string', default: '3' },
     upload: { type: 'string', default: String(2 * 1024 * 1024) },
     'per-peer': { type: 'string', default: String(1024 * 1024) },
   },
-});
+);
 const limits = {
   uploadBytesPerSec: Number(values.upload),
   perPeerUploadBytesPerSec: Number(values['per-peer']),

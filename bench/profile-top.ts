@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchCommandLine } from './lib/args.js';
 
 interface ProfileNode {
   id: number;
@@ -19,7 +19,12 @@ interface Profile {
   timeDeltas: number[];
 }
 
-const { values, positionals } = parseArgs({ options: { top: { type: 'string', default: '15' } }, allowPositionals: true });
+const { values, positionals } = benchCommandLine(
+  `node dist/bench/profile-top.js <file.cpuprofile>... [--top N]
+  --top N          entries per profile (default 15)`,
+  { top: { type: 'string', default: '15' } },
+  { positionals: true },
+);
 
 for (const file of positionals) {
   const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;

@@ -7,17 +7,21 @@
 import { rm } from 'node:fs/promises';
 import { randomFillSync } from 'node:crypto';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { ChunkHasher } from '../src/manifest/index.js';
+import { benchArgs } from './lib/args.js';
 import { LocalCluster } from './lib/cluster.js';
 import { generateTree } from './lib/gen-tree.js';
 import { runBench } from './lib/results.js';
 import { cli, cpuNote, timed } from './lib/run.js';
 import { ensureTool } from './lib/tools.js';
 
-const { values } = parseArgs({
-  options: { gib: { type: 'string', default: '1' }, files: { type: 'string', default: '50000' }, keep: { type: 'boolean', default: false } },
-});
+const values = benchArgs(
+  `npm run bench:publish [-- options]
+  --gib GIB        size of the tree of the cold publish (default 1)
+  --files N        files in the tree of the no-change re-publish (default 50000)
+  --keep           keep the work directory`,
+  { gib: { type: 'string', default: '1' }, files: { type: 'string', default: '50000' }, keep: { type: 'boolean', default: false } },
+);
 const gib = Number(values.gib);
 const manyFiles = Number(values.files);
 const MB = 1e6;

@@ -10,9 +10,9 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { ChartFile } from './bandwidth/charts.js';
 import type { ScenarioName, StepResult } from './bandwidth/types.js';
+import { benchArgs } from './lib/args.js';
 import { repoRoot, writeResult } from './lib/results.js';
 import { runSim } from './sim/engine.js';
 import { groupPieces } from '../src/manifest/index.js';
@@ -39,29 +39,21 @@ const USAGE = `npm run sim -- [options]
                       (e.g. N=10,000 run on its own, so that no run holds the bench lock for long)
   --out DIR           where the JSON, Markdown and SVG go (default bench/results)`;
 
-const { values: o } = parseArgs({
-  args: process.argv.slice(2),
-  options: {
-    suite: { type: 'string', default: 'all' },
-    policies: { type: 'string' },
-    seeds: { type: 'string', default: '3' },
-    n: { type: 'string', default: '100,1000,10000' },
-    mb: { type: 'string', default: '16' },
-    rate: { type: 'string', default: '0.5' },
-    latency: { type: 'string', default: '10' },
-    cases: { type: 'string', default: 'homogeneous,mixed,churn,bootstrap' },
-    'piece-kib': { type: 'string' },
-    'max-peers': { type: 'string', default: '64' },
-    real: { type: 'string', default: DEFAULT_REAL },
-    with: { type: 'string' },
-    out: { type: 'string', default: join(repoRoot, 'bench', 'results') },
-    help: { type: 'boolean', default: false },
-  },
+const o = benchArgs(USAGE, {
+  suite: { type: 'string', default: 'all' },
+  policies: { type: 'string' },
+  seeds: { type: 'string', default: '3' },
+  n: { type: 'string', default: '100,1000,10000' },
+  mb: { type: 'string', default: '16' },
+  rate: { type: 'string', default: '0.5' },
+  latency: { type: 'string', default: '10' },
+  cases: { type: 'string', default: 'homogeneous,mixed,churn,bootstrap' },
+  'piece-kib': { type: 'string' },
+  'max-peers': { type: 'string', default: '64' },
+  real: { type: 'string', default: DEFAULT_REAL },
+  with: { type: 'string' },
+  out: { type: 'string', default: join(repoRoot, 'bench', 'results') },
 });
-if (o.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
 
 function policiesFor(suite: 'validate' | 'scale') {
   const names = o.policies?.split(',') ?? (suite === 'validate' ? [AS_MEASURED.name, CURRENT.name] : [CURRENT.name]);

@@ -1,6 +1,6 @@
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from '../lib/args.js';
 import { ChunkswarmError } from '../../src/index.js';
 import { repoRoot } from '../lib/results.js';
 import { SCENARIOS, type ScenarioName } from './types.js';
@@ -76,9 +76,9 @@ function positive(name: string, v: string): number {
 }
 
 export function parseOptions(argv: string[], allMethods: string[]): BenchOptions {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const values = benchArgs(
+    USAGE,
+    {
       quick: { type: 'boolean', default: false },
       n: { type: 'string' },
       mb: { type: 'string' },
@@ -90,13 +90,9 @@ export function parseOptions(argv: string[], allMethods: string[]): BenchOptions
       netns: { type: 'boolean', default: false },
       out: { type: 'string', default: join(repoRoot, 'bench', 'results') },
       keep: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
     },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
+    argv,
+  );
   const quick = values.quick;
   const preset = quick ? QUICK : FULL;
   const ns = list(values.n ?? preset.ns).map((v) => Math.round(positive('n', v)));
