@@ -109,7 +109,7 @@ export async function publish(opts: PublishOptions): Promise<PublishSummary> {
     scan, source: opts.source, staging, objects, cache, racyBeforeMs, previous: prev?.body.root ?? null,
     onProgress: (filesDone, filesTotal, bytesDone) => progress({ phase: 'hash', filesDone, filesTotal, bytesDone, bytesTotal }),
   });
-  const root = await buildTrees(scan.root, hashed.fileHashes, objects, { recordOwner: config.publisher.recordOwner });
+  const root = await buildTrees(scan.root, hashed.fileHashes, objects, { recordOwner: config.publisher.recordOwner }, prev?.body.root ?? null);
   const summary = (v: SignedRelease | null, reusedFiles: number, fresh: { chunks: number; bytes: number }, recycledFrom: number | null = null): PublishSummary => ({
     version: v?.body.version ?? null, releaseId: v ? releaseId(v.body) : null, root,
     files: scan.files.length, dirs: scan.dirs, symlinks: scan.symlinks, bytes: bytesTotal,

@@ -102,6 +102,17 @@ export function encodeObject(o: ManifestObject): Uint8Array {
   throw ChunkswarmError.badObject(`cannot encode an object of kind ${String((o as { kind?: unknown })?.kind)}`);
 }
 
+/**
+ * Whether writeEntry writes the same bytes for both entries, without writing them: a tree whose
+ * entries all compare equal to a stored tree's is that tree, hash and all (a publish re-encodes
+ * only the directories that changed). Kept beside writeEntry, field for field.
+ */
+export function sameEncoding(a: TreeEntry, b: TreeEntry): boolean {
+  return a.name === b.name && a.type === b.type && a.mode === b.mode && a.mtime === b.mtime &&
+    a.uid === b.uid && a.gid === b.gid && a.link === b.link &&
+    (a.type === 'symlink' ? a.target === b.target : a.hash === b.hash);
+}
+
 function writeEntry(w: Writer, e: TreeEntry): void {
   w.string(e.name);
   w.u8(ENTRY_TYPE_CODE[e.type]);

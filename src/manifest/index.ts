@@ -10,6 +10,7 @@ export {
   hashBytes,
   objectHash,
   releaseId,
+  sameEncoding,
 } from './encoding.js';
 export { validateName, compareNames, comparePaths } from './validate.js';
 export { generatePublisherKeys, clusterIdOf, signRelease, verifyRelease, signDetached, verifyDetached } from './sign.js';

@@ -14,6 +14,7 @@ import {
   encodeSignedRelease,
   objectHash,
   releaseId,
+  sameEncoding,
   validateName,
   type DecodeLimits,
   type FileObject,
@@ -150,6 +151,41 @@ describe('canonical encoding', () => {
         expect(decodeObject(encodeObject(tree))).toEqual(tree);
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe('sameEncoding', () => {
+  it('is true exactly when the two entries encode to the same bytes', () => {
+    // Few values per field, so that pairs often agree on all of them but one.
+    const entry = fc.oneof(
+      fc.record(
+        {
+          name: fc.constantFrom('a', 'b'),
+          type: fc.constantFrom<'file' | 'dir'>('file', 'dir'),
+          mode: fc.constantFrom(0o644, 0o755),
+          mtime: fc.constantFrom(1, 2),
+          uid: fc.constantFrom(0, 1000),
+          gid: fc.constantFrom(0, 1000),
+          hash: fc.constantFrom(asObjectHash(H1), asObjectHash(H2)),
+          link: fc.constantFrom(1, 2),
+        },
+        { requiredKeys: ['name', 'type', 'mode', 'mtime', 'hash'] },
+      ),
+      fc.record({
+        name: fc.constantFrom('a', 'b'),
+        type: fc.constant<'symlink'>('symlink'),
+        mode: fc.constantFrom(0o777),
+        mtime: fc.constantFrom(1, 2),
+        target: fc.constantFrom('x', 'y'),
+      }),
+    ).filter((e) => ('uid' in e) === ('gid' in e) && !(e.type === 'dir' && 'link' in e));
+    const bytes = (e: TreeEntry) => Buffer.from(encodeObject({ kind: 'tree', entries: [e] }));
+    fc.assert(
+      fc.property(entry, entry, (a, b) => {
+        expect(sameEncoding(a as TreeEntry, b as TreeEntry)).toBe(bytes(a as TreeEntry).equals(bytes(b as TreeEntry)));
+      }),
+      { numRuns: 2000 },
     );
   });
 });
