@@ -14,8 +14,6 @@ export interface HashedTree {
   fileHashes: Map<string, ObjectHash>;
   /** Paths copied into the staging tree while they were hashed: what was hashed is what was copied. */
   copied: Set<string>;
-  /** Size of every file, by path. */
-  sizes: Map<string, number>;
   hashedFiles: number;
   hashedBytes: number;
   /** Seconds spent copying and hashing. */
@@ -85,7 +83,6 @@ export async function hashChanged(o: {
   return {
     fileHashes,
     copied: new Set(results.filter((r) => r.copied).map((r) => r.path)),
-    sizes: new Map(o.scan.files.map((f) => [f.path, f.stat.size])),
     hashedFiles: results.length,
     hashedBytes: results.reduce((n, r) => n + r.size, 0),
     seconds: (performance.now() - started) / 1000,

@@ -116,10 +116,10 @@ export async function publish(opts: PublishOptions): Promise<PublishSummary> {
     hashedFiles: hashed.hashedFiles, hashedBytes: hashed.hashedBytes, reusedFiles, recycledFrom, newChunks: fresh.chunks, newBytes: fresh.bytes,
     skipped: scan.skipped, seconds: (performance.now() - started) / 1000, mbPerSec: hashed.seconds > 0 ? hashed.hashedBytes / 1e6 / hashed.seconds : 0,
   });
-  const sourcePaths = new Set(scan.files.map((f) => f.path));
   if (prev && prev.body.root === root && !opts.force) {
     await removeTree(staging);
-    cache.retain(sourcePaths);
+    // Every scanned file has its hash: the file hashes name the source's paths.
+    cache.retain(hashed.fileHashes);
     await cache.save();
     return summary(null, 0, { chunks: 0, bytes: 0 });
   }
@@ -134,7 +134,7 @@ export async function publish(opts: PublishOptions): Promise<PublishSummary> {
   const owner = config.publisher.recordOwner && process.getuid?.() === 0;
   const actions = await buildReleaseTree({
     staging, copies: recycledFrom === null ? staging : aside, root, version, previous: base?.body.version ?? null, source: opts.source,
-    copied: hashed.copied, sizes: hashed.sizes, releases, objects, inodes, owner,
+    copied: hashed.copied, sizes: new Map(scan.files.map((f) => [f.path, f.stat.size])), releases, objects, inodes, owner,
   });
 
   progress({ phase: 'sign', filesDone: scan.files.length, filesTotal: scan.files.length, bytesDone: bytesTotal, bytesTotal });
@@ -154,7 +154,7 @@ export async function publish(opts: PublishOptions): Promise<PublishSummary> {
   await moveIntoPlace(staging, final, version);
   await releases.saveHead(signed);
   await releases.saveState({ ...(await releases.state()), live: version });
-  cache.retain(sourcePaths);
+  cache.retain(hashed.fileHashes);
   await cache.save();
   await rememberWritten(inodes, final, actions);
   return summary(signed, actions.filter((a) => a.kind === 'link').length, fresh, recycledFrom);

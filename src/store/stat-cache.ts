@@ -116,7 +116,7 @@ export class StatCache {
   }
 
   /** Keeps only the paths in `live` (files that disappeared are forgotten). */
-  retain(live: Set<string>): void {
+  retain(live: { has(path: string): boolean }): void {
     for (const p of this.entries.keys()) if (!live.has(p)) this.delete(p);
   }
 
