@@ -56,6 +56,11 @@ export interface VerifyCommand {
 export type ControlRequest =
   | NodeCommand | MembershipCommand | PublishCommand | VerifyCommand | { op: 'status' } | { op: 'fleet' } | { op: 'drift-pull'; node: string; record?: string };
 
+/** A node command or verify queued behind the step the node is in: why the answer takes a while. */
+export interface WaitingNotice {
+  waiting: string;
+}
+
 /** Runs one request; `notify` sends the caller a line of progress before the answer. */
 export type ControlHandler = (req: ControlRequest, notify: (notice: unknown) => void) => Promise<unknown>;
 

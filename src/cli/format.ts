@@ -20,6 +20,12 @@ export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
 
+/** Prints a running node's word that a command waits for its current step (WaitingNotice); other notices are not this one's. */
+export function noteWaiting(notice: unknown): void {
+  const waiting = (notice as { waiting?: unknown } | null)?.waiting;
+  if (typeof waiting === 'string') process.stderr.write(`waiting: ${waiting}\n`);
+}
+
 /** Tells the operator that the running `serve` carried out the command, not this process. */
 export function noteDoneByNode(dataDir: string, what = 'done'): void {
   process.stderr.write(`${what} by the running node (chunkswarm serve on ${dataDir})\n`);

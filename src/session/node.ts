@@ -2,7 +2,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { ChunkswarmError, Resource, SerialQueue, silentLogger, systemClock, type LogFields, type Logger } from '../core/index.js';
 import { readClusterSecret, type Config } from '../config/index.js';
 import { releaseId } from '../manifest/index.js';
-import { ControlServer, publish, runNodeCommand, type ControlRequest, type PublishCommand, type PublishProgress, type PublishSummary } from '../admin/index.js';
+import { ControlServer, publish, runNodeCommand, type ControlRequest, type PublishCommand, type PublishProgress, type PublishSummary, type WaitingNotice } from '../admin/index.js';
 import { isMembershipCommand, MembershipAdmin, nodeSeed } from '../membership/index.js';
 import { JoinServer } from '../membership/join-server.js';
 import { Deployer, type VerifyResult } from '../deploy/index.js';
@@ -213,7 +213,7 @@ export class ChunkswarmNode extends Resource {
   private async command(cmd: ControlRequest, notify: (notice: unknown) => void): Promise<unknown> {
     if (cmd.op === 'status') return this.fullReport();
     if (cmd.op === 'publish') return this.publish(cmd, notify);
-    if (cmd.op === 'verify') return this.verifyNow(cmd.deep ?? false);
+    if (cmd.op === 'verify') return this.verifyNow(cmd.deep ?? false, notify);
     if (cmd.op === 'fleet') return this.fleet.view();
     if (cmd.op === 'drift-pull') return this.fleet.pull(cmd.node, cmd.record ?? '');
     if (isMembershipCommand(cmd)) {
@@ -222,7 +222,7 @@ export class ChunkswarmNode extends Resource {
     }
     this.log.info(`operator: ${cmd.op}${'version' in cmd && cmd.version !== undefined ? ` ${cmd.version}` : ''}`);
     try {
-      return await this.serial.run(() => runNodeCommand(this.deployer, cmd));
+      return await this.afterCurrentStep(notify, () => runNodeCommand(this.deployer, cmd));
     } finally {
       this.loop.kick(true);
     }
@@ -252,11 +252,16 @@ export class ChunkswarmNode extends Resource {
   }
 
   /** An operator's verify, between deploy steps like node commands; status reports it as the periodic one. */
-  private async verifyNow(deep: boolean): Promise<VerifyResult> {
+  private async verifyNow(deep: boolean, notify: (notice: unknown) => void): Promise<VerifyResult> {
     this.log.info(`operator: verify${deep ? ' --deep' : ''}`);
-    const r = await this.serial.run(() => this.deployer.verify({ deep }));
+    const r = await this.afterCurrentStep(notify, () => this.deployer.verify({ deep }));
     this.verifier?.record(r);
     return r;
+  }
+
+  /** Runs an operator's job between the node's steps; one that must wait (a large staging takes minutes) says so. */
+  private afterCurrentStep<T>(notify: (notice: unknown) => void, job: () => Promise<T>): Promise<T> {
+    return this.serial.run(job, () => notify({ waiting: 'the node is busy with another step (staging, activating, publishing or another command); this starts once it ends' } satisfies WaitingNotice));
   }
 
   private logError(err: unknown, doing: string): void {

@@ -20,7 +20,7 @@ import {
   type VerifyResult,
   type Config,
 } from '../../index.js';
-import { formatBytes, formatFields, noteDoneByNode, printJson } from '../format.js';
+import { formatBytes, formatFields, noteDoneByNode, noteWaiting, printJson } from '../format.js';
 import { createLogger } from '../logger.js';
 
 function parseVersion(s: string): number {
@@ -84,7 +84,7 @@ export function registerDeployCommands(program: Command, configPath: () => strin
    */
   const command = async <Op extends NodeCommand['op']>(cmd: Extract<NodeCommand, { op: Op }>, json: boolean): Promise<NodeCommandResults[Op]> => {
     const config = await loadConfig(configPath());
-    let done = (await callControl(config.dataDir, cmd)) as NodeCommandResult | null;
+    let done = (await callControl(config.dataDir, cmd, json ? {} : { onNotice: noteWaiting })) as NodeCommandResult | null;
     if (done) {
       if (!json) noteDoneByNode(config.dataDir);
     } else {
@@ -107,7 +107,7 @@ export function registerDeployCommands(program: Command, configPath: () => strin
       const config = await loadConfig(configPath());
       // The running node verifies with its warm stat cache, between its deploy steps; with none
       // running, this process does.
-      let r = (await callControl(config.dataDir, { op: 'verify', ...(o.deep && { deep: true }) })) as VerifyResult | null;
+      let r = (await callControl(config.dataDir, { op: 'verify', ...(o.deep && { deep: true }) }, o.json ? {} : { onNotice: noteWaiting })) as VerifyResult | null;
       if (r) {
         if (!o.json) noteDoneByNode(config.dataDir);
       } else {
