@@ -8,8 +8,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Integration tests start real processes and spend much of their time waiting on them (a grace
     // period, a peer's timeout): on two cores, three files at once finished in 265 s where two took
-    // 305 s (2026-12-02), each file ~1.4x slower; four in 270 s where three took 336 s in the same
-    // slow hour (2026-12-05), each file ~1.05x slower again.
-    maxWorkers: 4,
+    // 305 s (2026-12-02), each file ~1.4x slower. More would trade that for timeouts.
+    maxWorkers: 3,
   },
 });
