@@ -62,9 +62,10 @@ export async function recordDrift(o: {
   replacedBy: number | null;
   copy: boolean;
 }): Promise<DriftRecord> {
+  const signature = driftSignature(o.verify);
   const last = await latestDrift(o.releases, o.verify.version);
-  if (last && last.signature === driftSignature(o.verify) && last.replacedBy === o.replacedBy && last.policy === o.policy && last.livePath === o.livePath) {
-    return { id: last.id, dir: join(o.releases.driftDir, last.id), report: await showDrift(o.releases, last.id) };
+  if (last && last.signature === signature && last.replacedBy === o.replacedBy && last.policy === o.policy && last.livePath === o.livePath) {
+    return { id: last.id, dir: join(o.releases.driftDir, last.id), report: last };
   }
   const now = new Date();
   let id = `${stamp(now)}-${o.verify.version}`;
@@ -97,16 +98,15 @@ export async function recordDrift(o: {
   }
   const report: DriftReport = {
     id, version: o.verify.version, replacedBy: o.replacedBy, created: now.toISOString(), policy: o.policy,
-    livePath: o.livePath, counts: o.verify.counts, signature: driftSignature(o.verify), preserved, entries: o.verify.entries,
+    livePath: o.livePath, counts: o.verify.counts, signature, preserved, entries: o.verify.entries,
   };
   await atomicWrite(join(dir, 'report.json'), JSON.stringify(report, null, 2) + "\n", { mode: 0o600 });
   return { id, dir, report };
 }
 
 export async function listDrift(releases: ReleaseStore): Promise<Array<Omit<DriftReport, 'entries'>>> {
-  const names = (await readdir(releases.driftDir).catch(() => [] as string[])).sort();
   const out: Array<Omit<DriftReport, 'entries'>> = [];
-  for (const id of names) {
+  for (const id of await driftIds(releases)) {
     const r = await showDrift(releases, id).catch(() => null);
     if (!r) continue;
     const { entries: _entries, ...summary } = r;
@@ -115,9 +115,18 @@ export async function listDrift(releases: ReleaseStore): Promise<Array<Omit<Drif
   return out;
 }
 
-/** The newest record of drift found in release `version`, if any. */
-export async function latestDrift(releases: ReleaseStore, version: number): Promise<Omit<DriftReport, 'entries'> | null> {
-  return (await listDrift(releases)).filter((r) => r.version === version).pop() ?? null;
+/** The newest record of drift found in release `version`, if any: records are read newest first, up to it. */
+export async function latestDrift(releases: ReleaseStore, version: number): Promise<DriftReport | null> {
+  for (const id of (await driftIds(releases)).reverse()) {
+    const r = await showDrift(releases, id).catch(() => null);
+    if (r?.version === version) return r;
+  }
+  return null;
+}
+
+/** The records' ids, oldest first (an id begins with its time). */
+async function driftIds(releases: ReleaseStore): Promise<string[]> {
+  return (await readdir(releases.driftDir).catch(() => [] as string[])).sort();
 }
 
 export async function showDrift(releases: ReleaseStore, id: string): Promise<DriftReport> {
