@@ -15,7 +15,7 @@ export {
   type TreeListing,
 } from './admin/index.js';
 export { publishFrom, type PublishFromOptions, type PublishFromSummary } from './admin/index.js';
-export { runNodeCommand, callControl, controlSocketPath, type NodeCommand, type NodeCommandResult, type NodeCommandResults, type ActivateOutcome } from './admin/index.js';
+export { runNodeCommand, callControl, controlSocketPath, type ControlRequest, type NodeCommand, type NodeCommandResult, type NodeCommandResults, type ActivateOutcome } from './admin/index.js';
 export { DataLock } from './store/index.js';
 export {
   Deployer,

@@ -19,6 +19,7 @@ import {
   type NodeCommandResults,
   type VerifyResult,
   type Config,
+  type ControlRequest,
 } from '../../index.js';
 import { formatBytes, formatFields, noteDoneByNode, noteWaiting, printJson } from '../format.js';
 import { createLogger } from '../logger.js';
@@ -79,22 +80,30 @@ export function registerDeployCommands(program: Command, configPath: () => strin
   };
 
   /**
+   * `cmd` carried out by the running `serve` (saying so, and why it waits if it must); with none
+   * running, `here` does it in this process.
+   */
+  const byNodeOrHere = async <R>(config: Config, cmd: ControlRequest, json: boolean, here: () => Promise<R>): Promise<R> => {
+    const done = (await callControl(config.dataDir, cmd, json ? {} : { onNotice: noteWaiting })) as R | null;
+    if (done === null) return here();
+    if (!json) noteDoneByNode(config.dataDir);
+    return done;
+  };
+
+  /**
    * A command that changes what the node should be on: the running `serve` carries it out (so it
    * takes effect there at once); with none running, this process does, holding the data directory.
    */
   const command = async <Op extends NodeCommand['op']>(cmd: Extract<NodeCommand, { op: Op }>, json: boolean): Promise<NodeCommandResults[Op]> => {
     const config = await loadConfig(configPath());
-    let done = (await callControl(config.dataDir, cmd, json ? {} : { onNotice: noteWaiting })) as NodeCommandResult | null;
-    if (done) {
-      if (!json) noteDoneByNode(config.dataDir);
-    } else {
+    const done = await byNodeOrHere<NodeCommandResult>(config, cmd, json, async () => {
       const lock = await DataLock.acquire(config.dataDir, cmd.op);
       try {
-        done = await runNodeCommand(await open(json), cmd);
+        return await runNodeCommand(await open(json, config), cmd);
       } finally {
         await lock.release();
       }
-    }
+    });
     return done.result as NodeCommandResults[Op];
   };
 
@@ -105,14 +114,9 @@ export function registerDeployCommands(program: Command, configPath: () => strin
     .option('--json', 'machine-readable output')
     .action(async (o) => {
       const config = await loadConfig(configPath());
-      // The running node verifies with its warm stat cache, between its deploy steps; with none
-      // running, this process does.
-      let r = (await callControl(config.dataDir, { op: 'verify', ...(o.deep && { deep: true }) }, o.json ? {} : { onNotice: noteWaiting })) as VerifyResult | null;
-      if (r) {
-        if (!o.json) noteDoneByNode(config.dataDir);
-      } else {
-        r = await (await open(o.json, config)).verify({ deep: o.deep });
-      }
+      // The running node verifies with its warm stat cache, between its deploy steps.
+      const r = await byNodeOrHere<VerifyResult>(config, { op: 'verify', ...(o.deep && { deep: true }) }, o.json, async () =>
+        (await open(o.json, config)).verify({ deep: o.deep }));
       if (o.json) printJson(r);
       else printVerify(r, config.livePath);
       process.exitCode = verifyExitBits(r);
