@@ -2,10 +2,8 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import {
   ChunkswarmError,
-  DataLock,
   silentLogger,
   Deployer,
-  callControl,
   listDrift,
   loadConfig,
   publishFrom,
@@ -19,9 +17,9 @@ import {
   type NodeCommandResults,
   type VerifyResult,
   type Config,
-  type ControlRequest,
 } from '../../index.js';
-import { formatBytes, formatFields, noteDoneByNode, noteWaiting, printJson } from '../format.js';
+import { byNodeOrHere, holdingDataDir } from '../by-node.js';
+import { formatBytes, formatFields, printJson } from '../format.js';
 import { createLogger } from '../logger.js';
 
 function parseVersion(s: string): number {
@@ -80,30 +78,13 @@ export function registerDeployCommands(program: Command, configPath: () => strin
   };
 
   /**
-   * `cmd` carried out by the running `serve` (saying so, and why it waits if it must); with none
-   * running, `here` does it in this process.
-   */
-  const byNodeOrHere = async <R>(config: Config, cmd: ControlRequest, json: boolean, here: () => Promise<R>): Promise<R> => {
-    const done = (await callControl(config.dataDir, cmd, json ? {} : { onNotice: noteWaiting })) as R | null;
-    if (done === null) return here();
-    if (!json) noteDoneByNode(config.dataDir);
-    return done;
-  };
-
-  /**
    * A command that changes what the node should be on: the running `serve` carries it out (so it
    * takes effect there at once); with none running, this process does, holding the data directory.
    */
   const command = async <Op extends NodeCommand['op']>(cmd: Extract<NodeCommand, { op: Op }>, json: boolean): Promise<NodeCommandResults[Op]> => {
     const config = await loadConfig(configPath());
-    const done = await byNodeOrHere<NodeCommandResult>(config, cmd, json, async () => {
-      const lock = await DataLock.acquire(config.dataDir, cmd.op);
-      try {
-        return await runNodeCommand(await open(json, config), cmd);
-      } finally {
-        await lock.release();
-      }
-    });
+    const done = await byNodeOrHere<NodeCommandResult>(config, cmd, json, () =>
+      holdingDataDir(config.dataDir, cmd.op, async () => runNodeCommand(await open(json, config), cmd)));
     return done.result as NodeCommandResults[Op];
   };
 

@@ -2,9 +2,7 @@ import { dirname, join, relative } from 'node:path';
 import type { Command } from 'commander';
 import {
   ChunkswarmError,
-  DataLock,
   MembershipAdmin,
-  callControl,
   joinNode,
   loadConfig,
   type InvitationView,
@@ -12,7 +10,8 @@ import {
   type MembershipCommandResults,
   type MembershipView,
 } from '../../index.js';
-import { formatFields, noteDoneByNode, printJson } from '../format.js';
+import { byNodeOrHere, holdingDataDir } from '../by-node.js';
+import { formatFields, printJson } from '../format.js';
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
 
@@ -50,17 +49,9 @@ export function registerMembershipCommands(program: Command, configPath: () => s
    */
   const run = async <Op extends MembershipCommand['op']>(cmd: Extract<MembershipCommand, { op: Op }>, json: boolean): Promise<MembershipCommandResults[Op]> => {
     const config = await loadConfig(configPath());
-    const done = (await callControl(config.dataDir, cmd)) as MembershipCommandResults[Op] | null;
-    if (done !== null) {
-      if (!json && cmd.op !== 'members' && cmd.op !== 'token-list') noteDoneByNode(config.dataDir);
-      return done;
-    }
-    const lock = await DataLock.acquire(config.dataDir, cmd.op);
-    try {
-      return await (await MembershipAdmin.open(config)).run(cmd);
-    } finally {
-      await lock.release();
-    }
+    // The lists are answers, not changes: nothing to say about who made them.
+    return byNodeOrHere<MembershipCommandResults[Op]>(config, cmd, json || cmd.op === 'members' || cmd.op === 'token-list', () =>
+      holdingDataDir(config.dataDir, cmd.op, async () => (await MembershipAdmin.open(config)).run(cmd)));
   };
 
   const token = program.command('token').description('join tokens: one-time invitations for new nodes (publisher)');

@@ -1,0 +1,23 @@
+import { callControl, DataLock, type Config, type ControlRequest } from '../index.js';
+import { noteDoneByNode, noteWaiting } from './format.js';
+
+/**
+ * `cmd` carried out by the running `serve`, which says why if it has to wait, and (unless `quiet`)
+ * the command says the node did it; with none running, `here` does it in this process.
+ */
+export async function byNodeOrHere<R>(config: Config, cmd: ControlRequest, quiet: boolean, here: () => Promise<R>): Promise<R> {
+  const done = (await callControl(config.dataDir, cmd, quiet ? {} : { onNotice: noteWaiting })) as R | null;
+  if (done === null) return here();
+  if (!quiet) noteDoneByNode(config.dataDir);
+  return done;
+}
+
+/** `fn` run while this process holds the data directory: no `serve` or other command takes it meanwhile. */
+export async function holdingDataDir<R>(dataDir: string, command: string, fn: () => Promise<R>): Promise<R> {
+  const lock = await DataLock.acquire(dataDir, command);
+  try {
+    return await fn();
+  } finally {
+    await lock.release();
+  }
+}
