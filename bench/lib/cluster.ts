@@ -192,7 +192,9 @@ export class LocalCluster {
     if (!proc || proc.exitCode !== null) return;
     const exited = new Promise<void>((r) => proc.once('exit', () => r()));
     proc.kill(signal);
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+    // A profiled node writes its profile on the way out: killed before that, the profile is lost.
+    const profiled = (this.opts.nodeArgs ?? []).some((a) => a.startsWith('--cpu-prof') || a.startsWith('--heap-prof'));
+    const timer = setTimeout(() => proc.kill('SIGKILL'), profiled ? 60_000 : 5000);
     await exited;
     clearTimeout(timer);
     n.proc = null;
