@@ -9,6 +9,8 @@ function has(cmd: string): boolean {
   }
 }
 
+const APT_LOCK = '/run/lock/chunkswarm-apt.lock';
+
 /**
  * Makes a Debian tool available (we run as root on these machines) or explains why not; never
  * silently: the caller prints the reason and skips that part.
@@ -16,7 +18,9 @@ function has(cmd: string): boolean {
 export function ensureTool(cmd: string, pkg = cmd): { ok: true } | { ok: false; reason: string } {
   if (has(cmd)) return { ok: true };
   try {
-    execFileSync('sh', ['-c', `(apt-get install -y ${pkg} || (apt-get update && apt-get install -y ${pkg}))`], {
+    // The lock test/support/install-chromium.sh takes too: tests install beside it.
+    const apt = 'apt-get -o DPkg::Lock::Timeout=600';
+    execFileSync('flock', ['-w', '600', APT_LOCK, 'sh', '-c', `(${apt} install -y ${pkg} || (${apt} update && ${apt} install -y ${pkg}))`], {
       stdio: 'ignore',
       env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
     });

@@ -9,7 +9,7 @@ import { runCli } from '../support/cli.js';
 import type { FleetView, NodeStatusReport } from '../../src/index.js';
 import { ReportSigner } from '../../src/fleet/index.js';
 import { repoRoot } from '../../bench/lib/results.js';
-import { launchChromium } from '../support/chromium.js';
+import { INSTALL_WAIT_MS, launchChromium } from '../support/chromium.js';
 import { parsePromText, sampleValue } from '../support/prom-text.js';
 
 const CONF = 'etc/app.conf';
@@ -165,7 +165,7 @@ describe('the fleet from one place (publisher + 4 followers, real processes)', (
     }
     const post = await fetch(`http://${await http(cluster.publisher)}/metrics`, { method: 'POST' });
     expect(post.status).toBe(405);
-  });
+  }, INSTALL_WAIT_MS + 60_000); // on a fresh machine it may first wait for Chromium's install
 
   it('bad drift pulls are coded errors and write nothing', async () => {
     const before = await sourceFiles();

@@ -67,13 +67,15 @@ describe('rate limits on real sockets', () => {
     };
     const runs = {
       upload1: await pair({ uploadBytesPerSec: 1 * MB }, {}),
-      upload50: await pair({ uploadBytesPerSec: 50 * MB }, {}),
       download10: await pair({}, { downloadBytesPerSec: 10 * MB }),
       peerA: await sharedPair(),
       peerB: await sharedPair(),
     };
     const rates = await Promise.all(Object.values(runs).map(([s, r]) => measure(s, r, 3000)));
-    const [upload1, upload50, download10, peerA, peerB] = rates as [number, number, number, number, number];
+    const [upload1, download10, peerA, peerB] = rates as [number, number, number, number];
+    // Alone: both of its ends are in this process, and 50 MB/s over UDX takes most of a core,
+    // which it did not get beside the other four while the rest of the suite ran.
+    const upload50 = await measure(...(await pair({ uploadBytesPerSec: 50 * MB }, {})), 2000);
     // A limiter must never let more through than its rate (+10% for burst and timing); reaching the
     // rate depends on the CPU left on a shared machine, so below it only starvation is a failure.
     const within = (got: number, want: number) => {
