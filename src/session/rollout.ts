@@ -86,6 +86,11 @@ export class Rollout {
     if (!(await this.o.deployer.releases.materialized()).includes(v)) {
       const stager = await this.fetch(target, sources);
       if (!stager) return 'waiting';
+      // A node told to stop once every piece is in finishes the staging when it starts again.
+      if (this.o.closed()) {
+        await stager.close();
+        return 'waiting';
+      }
       this.phase = 'activating';
       await this.o.serial.run(() => stager.complete());
       this.o.log.info(`release ${v} staged (${stager.written} pieces fetched, ${stager.copied} copied locally)`, { release: v });
@@ -134,6 +139,12 @@ export class Rollout {
     if (got.fetched > 0) this.o.log.info(`release ${target.body.version}: ${got.fetched} objects fetched (${got.bytes} bytes)`, { release: target.body.version });
     if (this.superseded(target)) return null;
     const stager = await this.o.deployer.stage(target);
+    // Stopped (or superseded) while staging was planned: stop() found no download to stop, and
+    // one started now would run to its end before the node could exit.
+    if (this.superseded(target)) {
+      await stager.close();
+      return null;
+    }
     this.o.server.serve(id, (i, alloc, range) => stager.readPiece(i, alloc, range));
     this.o.upload.setSpace({ release: id, version: target.body.version, have: new Bitfield(stager.pieces.length, stager.bitfield()) });
     this.servedWhole = null;
