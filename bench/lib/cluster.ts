@@ -187,14 +187,15 @@ export class LocalCluster {
     n.proc = proc;
   }
 
-  async stop(n: NodeHandle, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  /** Signals the node and waits for it to exit; SIGKILLs it after `killAfterMs`. */
+  async stop(n: NodeHandle, signal: NodeJS.Signals = 'SIGTERM', killAfterMs = 5000): Promise<void> {
     const proc = n.proc;
     if (!proc || proc.exitCode !== null) return;
     const exited = new Promise<void>((r) => proc.once('exit', () => r()));
     proc.kill(signal);
     // A profiled node writes its profile on the way out: killed before that, the profile is lost.
     const profiled = (this.opts.nodeArgs ?? []).some((a) => a.startsWith('--cpu-prof') || a.startsWith('--heap-prof'));
-    const timer = setTimeout(() => proc.kill('SIGKILL'), profiled ? 60_000 : 5000);
+    const timer = setTimeout(() => proc.kill('SIGKILL'), profiled ? Math.max(60_000, killAfterMs) : killAfterMs);
     await exited;
     clearTimeout(timer);
     n.proc = null;
