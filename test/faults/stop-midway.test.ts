@@ -50,6 +50,7 @@ describe('fault 9: a follower stopped while it prepares a staging', () => {
     // Exited by itself, and no piece transfer began once it was told to stop.
     expect(proc.signalCode, log).toBeNull();
     expect(proc.exitCode).toBe(0);
+    expect(afterStop).toMatch(/stopped in \d+\.\d s/);
     expect(afterStop, log).not.toMatch(/release 1: (fetching \d+ of|all pieces received)/);
     // The restart is not throttled: it only has to show that nothing was lost.
     await c.stop(c.publisher);

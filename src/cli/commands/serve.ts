@@ -47,7 +47,13 @@ export function registerServeCommands(program: Command, configPath: () => string
         if (stopping) return;
         stopping = true;
         log.info(`${signal}: stopping`);
-        void node.close().then(() => process.exit(0), () => process.exit(1));
+        const started = performance.now();
+        // The last line of a node's log says it ended by itself (not killed), and how long that took.
+        const stopped = (code: number) => {
+          log.info(`stopped in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+          process.exit(code);
+        };
+        void node.close().then(() => stopped(0), () => stopped(1));
       };
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
