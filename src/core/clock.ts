@@ -13,6 +13,18 @@ export const systemClock: Clock = {
   },
 };
 
+/** Whether `promise` settles within `ms`: a wait that gives up without cancelling what it waited for. */
+export function settlesWithin(promise: Promise<unknown>, ms: number, clock: Clock = systemClock): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = clock.setTimeout(() => resolve(false), ms);
+    const settled = () => {
+      timer.cancel();
+      resolve(true);
+    };
+    void promise.then(settled, settled);
+  });
+}
+
 /** A clock that only moves when told; for tests of pure modules. */
 export class ManualClock implements Clock {
   private t = 0;

@@ -1,11 +1,13 @@
 import type HyperDHT from 'hyperdht';
-import { ChunkswarmError, isChunkswarmError, type Logger } from '../core/index.js';
+import { ChunkswarmError, isChunkswarmError, settlesWithin, type Logger } from '../core/index.js';
 import { JOIN_REFUSALS, joinRequestSchema, jsonLine, MAX_REQUEST_BYTES, readJsonLine, type JoinAnswer, type JoinRequest } from './join-protocol.js';
 
 /** Admits the node `remoteKey` (its Noise static key) for this request, or throws the refusal. */
 export type RedeemHandler = (req: JoinRequest, remoteKey: string) => Promise<Extract<JoinAnswer, { ok: true }>>;
 
 const REQUEST_TIMEOUT_MS = 10_000;
+/** How long a stop waits for the service to leave the DHT. */
+const GRACEFUL_CLOSE_MS = 1000;
 /** Joins are rare; more at once is someone knocking. */
 const MAX_CONCURRENT = 8;
 
@@ -27,8 +29,13 @@ export class JoinServer {
     return self;
   }
 
+  /**
+   * Unannouncing the service needs the DHT; when the nodes around are stopping too (a whole
+   * cluster shut down at once) its queries waited out their timeouts, 4 s. The swarm's close, next,
+   * tears the shared DHT node down and with it whatever is still pending here.
+   */
   async close(): Promise<void> {
-    await this.server.close().catch(() => undefined);
+    await settlesWithin(this.server.close(), GRACEFUL_CLOSE_MS);
   }
 
   /**

@@ -33,6 +33,8 @@ export interface NodeOptions {
 }
 
 const TICK_MS = 1000;
+/** A step of a stop that takes this long is logged (leaving the swarm may wait up to 2 s on purpose). */
+const SLOW_STOP_STEP_MS = 1000;
 
 /**
  * A running node: opens and closes the parts and wires them together — the swarm hands
@@ -194,14 +196,21 @@ export class ChunkswarmNode extends Resource {
   protected async shutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.headsWatch?.close();
-    await this.control?.close();
-    await this.http?.close();
-    await this.joinServer?.close();
+    // A stop that keeps an operator (or systemd) waiting says what it waits for.
+    const step = async (what: string, done: Promise<unknown> | undefined) => {
+      const started = performance.now();
+      await done;
+      const ms = performance.now() - started;
+      if (ms >= SLOW_STOP_STEP_MS) this.log.info(`stopping: ${what} took ${(ms / 1000).toFixed(1)} s`);
+    };
+    await step('the control socket', this.control?.close());
+    await step('the HTTP endpoint', this.http?.close());
+    await step('the join server', this.joinServer?.close());
     this.rollout?.stop();
-    await this.loop?.stop();
-    await this.peers?.closeAll();
-    await this.swarm?.close();
-    await this.bootstrap?.close();
+    await step('the step in progress', this.loop?.stop());
+    await step('the peer connections', this.peers?.closeAll());
+    await step('leaving the swarm', this.swarm?.close());
+    await step('the DHT bootstrap node', this.bootstrap?.close());
     if (this.deployer) await this.writeStatus('stopped').catch(() => undefined);
     await this.lock?.release();
   }

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import HyperDHT from 'hyperdht';
 import Hyperswarm from 'hyperswarm';
-import { ChunkswarmError, isChunkswarmError, isHex64, Resource, systemClock, type Clock } from '../core/index.js';
+import { ChunkswarmError, isChunkswarmError, isHex64, Resource, settlesWithin, systemClock, type Clock } from '../core/index.js';
 import { authenticate } from './auth.js';
 import { answeringBootstrapNodes, type BootstrapAddress } from './bootstrap.js';
 import { DirectPaths, type AgreedPath } from './direct-paths.js';
@@ -339,14 +339,4 @@ function checkAllowlist(keys: readonly string[]): void {
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || /^127\./.test(host);
-}
-
-function settlesWithin(promise: Promise<unknown>, ms: number, clock: Clock): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = clock.setTimeout(() => resolve(false), ms);
-    void promise.then(() => {
-      timer.cancel();
-      resolve(true);
-    });
-  });
 }
