@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { repoRoot } from './results.js';
 
 function has(cmd: string): boolean {
   try {
@@ -9,8 +11,6 @@ function has(cmd: string): boolean {
   }
 }
 
-const APT_LOCK = '/run/lock/chunkswarm-apt.lock';
-
 /**
  * Makes a Debian tool available (we run as root on these machines) or explains why not; never
  * silently: the caller prints the reason and skips that part.
@@ -18,12 +18,7 @@ const APT_LOCK = '/run/lock/chunkswarm-apt.lock';
 export function ensureTool(cmd: string, pkg = cmd): { ok: true } | { ok: false; reason: string } {
   if (has(cmd)) return { ok: true };
   try {
-    // The lock test/support/install-chromium.sh takes too: tests install beside it.
-    const apt = 'apt-get -o DPkg::Lock::Timeout=600';
-    execFileSync('flock', ['-w', '600', APT_LOCK, 'sh', '-c', `(${apt} install -y ${pkg} || (${apt} update && ${apt} install -y ${pkg}))`], {
-      stdio: 'ignore',
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    });
+    execFileSync(join(repoRoot, 'bench', 'lib', 'apt-install.sh'), [pkg], { stdio: 'ignore' });
   } catch (err) {
     return { ok: false, reason: `${cmd} is not installed and "apt-get install -y ${pkg}" failed: ${(err as Error).message}` };
   }
