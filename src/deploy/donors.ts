@@ -1,9 +1,10 @@
 import { lstatSync } from 'node:fs';
-import type { ObjectHash } from '../core/index.js';
+import { ChunkswarmError, type ObjectHash } from '../core/index.js';
 import { walkTree, type TreeEntry } from '../manifest/index.js';
 import { inodeKey, type InodeCache, type InodeStat, type ObjectStore, type ReleaseStore } from '../store/index.js';
+import { DonorTable } from './donor-table.js';
 import { checkFile } from './file-check.js';
-import type { ChunkSlot, Donor, FileAction } from './plan.js';
+import type { ChunkSlot, FileAction } from './plan.js';
 import type { ReleaseEntry } from './release-files.js';
 
 /** A regular file of the release to build, with its size. */
@@ -39,10 +40,8 @@ export interface DonorSearch {
 }
 
 export interface DonorsFound {
-  /** A clean file for each path that has one, by release path. */
-  donors: Map<string, Donor>;
-  /** The state each donor inode was found clean in: linking it is safe only while it is unchanged. */
-  seen: Map<string, InodeStat>;
+  /** A clean file for each file of `files` that has one. */
+  donors: DonorTable;
   /** The preferred release's file at the same path, where its content differs: a source of unchanged chunks. */
   previous: Map<string, { abs: string; entry: TreeEntry }>;
   /** Files kept in place on sharedInPlace's word. */
@@ -64,69 +63,67 @@ export function sameInode(a: TreeEntry | undefined, b: TreeEntry): boolean {
  * miss hashes the file once). A drifted file is never a donor.
  */
 export async function findDonors(q: DonorSearch): Promise<DonorsFound> {
-  const out: DonorsFound = { donors: new Map(), seen: new Map(), previous: new Map(), sharedKept: 0 };
-  const sizes = new Map(q.files.map((f) => [f.path, f.size]));
+  const out: DonorsFound = { donors: new DonorTable(q.files), previous: new Map(), sharedKept: 0 };
   const check = donorCheck(q);
-  /** `linked`: false for a file that is its own donor (inPlace): not linked, so never checked against `seen` (placeLinks). */
-  const take = (path: string, abs: string, st: InodeStat, linked = true) => {
-    const inode = inodeKey(st);
-    out.donors.set(path, { path: abs, inode });
-    if (!linked) return;
-    // Only what names its state: 10^5 full Stats objects would weigh tens of MB.
-    out.seen.set(inode, { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs });
-  };
-  const wanted = new Map<string, { entry: TreeEntry; size: number }>();
-  const inPlace = async (path: string, entry: TreeEntry, size: number, live?: TreeEntry): Promise<boolean> => {
+  const wanted: number[] = [];
+  const inPlace = async (i: number, live?: TreeEntry): Promise<boolean> => {
     if (!q.inPlace) return false;
-    const own = `${q.inPlace}/${path}`;
+    const { path, entry, size } = q.files[i]!;
     const shared = q.sharedInPlace?.get(path);
     if (shared !== undefined && sameInode(live, entry) && !q.tainted.has(shared)) {
-      out.donors.set(path, { path: own, inode: shared });
+      const [dev, ino] = shared.split(':').map(Number) as [number, number];
+      out.donors.set(i, q.inPlace, { dev, ino }, { linked: false });
       out.sharedKept++;
       return true;
     }
-    const st = await check(own, entry, size);
-    if (st) take(path, own, st, false);
+    const st = await check(`${q.inPlace}/${path}`, entry, size);
+    if (st) out.donors.set(i, q.inPlace, st, { linked: false });
     return st !== null;
   };
   if (q.preferred !== null && q.preferred !== q.exclude && (await q.releases.materialized()).includes(q.preferred)) {
     const base = q.releases.releasePath(q.preferred);
     const oldRoot = (await q.releases.head(q.preferred)).body.root;
-    await pairWalk(q.objects, q.root, oldRoot, '', async (path, entry, old) => {
-      const size = sizes.get(path)!;
-      if (await inPlace(path, entry, size, old)) return;
-      const abs = `${base}/${path}`;
-      if (sameInode(old, entry)) {
-        const st = await check(abs, entry, size);
-        if (st) return void take(path, abs, st);
-      } else if (old?.type === 'file') {
-        out.previous.set(path, { abs, entry: old });
+    let i = 0;
+    await pairWalk(q.objects, q.root, oldRoot, async (entry, old) => {
+      const f = q.files[i];
+      // Both walks are the canonical order; the files' own path strings are used, none is built.
+      if (!f || f.entry.hash !== entry.hash || f.entry.name !== entry.name) {
+        throw ChunkswarmError.badObject(`the release's trees hold ${entry.name} where its file list has ${f?.path ?? 'no more files'}`);
       }
-      wanted.set(path, { entry, size });
+      const at = i++;
+      if (await inPlace(at, old)) return;
+      if (sameInode(old, entry)) {
+        const st = await check(`${base}/${f.path}`, entry, f.size);
+        if (st) return void out.donors.set(at, base, st, { linked: true });
+      } else if (old?.type === 'file') {
+        out.previous.set(f.path, { abs: `${base}/${f.path}`, entry: old });
+      }
+      wanted.push(at);
     });
   } else {
-    for (const f of q.files) if (!(await inPlace(f.path, f.entry, f.size))) wanted.set(f.path, { entry: f.entry, size: f.size });
+    for (let i = 0; i < q.files.length; i++) if (!(await inPlace(i))) wanted.push(i);
   }
-  if (wanted.size === 0) return out;
+  if (wanted.length === 0) return out;
   // The rest, by content, in every retained release (the preferred one too: a file may have moved).
-  const byHash = new Map<string, Array<{ abs: string; entry: TreeEntry }>>();
-  const hashes = new Set([...wanted.values()].map((w) => w.entry.hash!));
+  const byHash = new Map<string, Array<{ base: string; path: string; entry: TreeEntry }>>();
+  const hashes = new Set(wanted.map((i) => q.files[i]!.entry.hash!));
   for (const v of (await q.releases.materialized()).reverse()) {
     if (v === q.exclude) continue;
     const base = q.releases.releasePath(v);
     await walkTree((await q.releases.head(v)).body.root, (h) => q.objects.getTree(h), (path, e) => {
       if (e.type !== 'file' || !hashes.has(e.hash!)) return;
       const list = byHash.get(e.hash!) ?? [];
-      list.push({ abs: `${base}/${path}`, entry: e });
+      list.push({ base, path, entry: e });
       byHash.set(e.hash!, list);
     });
   }
-  for (const [path, w] of wanted) {
+  for (const i of wanted) {
+    const w = q.files[i]!;
     for (const c of byHash.get(w.entry.hash!) ?? []) {
       if (!sameInode(c.entry, w.entry)) continue;
-      const st = await check(c.abs, w.entry, w.size);
+      const st = await check(`${c.base}/${c.path}`, w.entry, w.size);
       if (st) {
-        take(path, c.abs, st);
+        out.donors.set(i, c.base, st, { path: c.path, linked: true });
         break;
       }
     }
@@ -167,29 +164,25 @@ function donorCheck(q: DonorSearch): (abs: string, entry: TreeEntry, size: numbe
 }
 
 /**
- * Visits every file of the tree `root` with the entry at the same path in `old` (if any). A
- * subtree whose hash is the same in both is walked once, every file being its own old entry.
+ * Visits every file of the tree `root`, in canonical order, with the entry of the same path in
+ * `old` (if any). A subtree whose hash is the same in both is walked once, every file being its
+ * own old entry.
  */
 async function pairWalk(
   objects: ObjectStore,
   root: ObjectHash,
   old: ObjectHash | null,
-  prefix: string,
-  visit: (path: string, entry: TreeEntry, old: TreeEntry | undefined) => Promise<void>,
+  visit: (entry: TreeEntry, old: TreeEntry | undefined) => Promise<void>,
 ): Promise<void> {
   const tree = await objects.getTree(root);
   const before = old === null ? new Map<string, TreeEntry>() : new Map((await objects.getTree(old)).entries.map((e) => [e.name, e]));
   for (const e of tree.entries) {
-    const path = prefix ? `${prefix}/${e.name}` : e.name;
     const o = before.get(e.name);
-    if (e.type === 'file') await visit(path, e, o);
+    if (e.type === 'file') await visit(e, o);
     else if (e.type !== 'dir') continue;
-    else if (o?.type === 'dir' && o.hash === e.hash) {
-      await walkTree(e.hash!, (h) => objects.getTree(h), async (p, x) => {
-        if (x.type === 'file') await visit(`${path}/${p}`, x, x);
-      });
-    } else {
-      await pairWalk(objects, e.hash!, o?.type === 'dir' ? o.hash! : null, path, visit);
-    }
+    else if (o?.type === 'dir' && o.hash === e.hash) await walkTree(e.hash!, (h) => objects.getTree(h), async (_p, x) => {
+      if (x.type === 'file') await visit(x, x);
+    });
+    else await pairWalk(objects, e.hash!, o?.type === 'dir' ? o.hash! : null, visit);
   }
 }

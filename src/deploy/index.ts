@@ -1,5 +1,5 @@
 export { finalizeTree, onDiskMode, sealRoot, type FinalizeOptions } from './finalize-tree.js';
-export { planFiles, layoutPieces, type Donor, type FileAction, type ChunkSlot, type PieceLayout, type PieceState, type LayoutInput } from './plan.js';
+export { planFiles, layoutPieces, LinkAction, type FileAction, type ChunkSlot, type PieceLayout, type PieceState, type LayoutInput } from './plan.js';
 export { Stager, type StagerOptions } from './stager.js';
 export { activate, recover, runHook, type ActivateOptions, type ActivateResult, type HookResult } from './activate.js';
 export { inspectLive, currentLive, swapLive, type LiveLink } from './live.js';
@@ -10,6 +10,7 @@ export { recycleRelease } from './recycle.js';
 export { importFromDataDir, type ChunkSource } from './local-source.js';
 export { loadRelease, releaseTree, type ReleaseContent, type ReleaseEntry, type ReleaseFile, type ReleaseTree } from './release-files.js';
 export { findDonors, sameInode, type DonorSearch, type DonorsFound } from './donors.js';
+export { DonorTable, type DonorState } from './donor-table.js';
 export { removeAny } from './stage-fs.js';
-export { makeDirs, linkDonors, placeLinks, placeWrites, placeAliases, finishTree, moveIntoPlace, type AliasAction, type LinkAction, type WriteAction } from './materialize.js';
+export { makeDirs, linkDonors, placeLinks, placeWrites, placeAliases, finishTree, moveIntoPlace, type AliasAction, type WriteAction } from './materialize.js';
 export { Deployer, canActivate, type DeployerOptions, type DeployResult, type DeployState, type StageStats } from './deployer.js';

@@ -1,10 +1,10 @@
 import { linkSync, lstatSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ChunkswarmError, type ObjectHash } from '../core/index.js';
-import { inodeKey, syncFilesystem, type InodeCache, type InodeStat, type ObjectStore } from '../store/index.js';
+import { inodeKey, syncFilesystem, type InodeCache, type ObjectStore } from '../store/index.js';
 import { findDonors, type DonorSearch, type DonorsFound } from './donors.js';
 import { finalizeTree, sealRoot } from './finalize-tree.js';
-import { planFiles, type FileAction } from './plan.js';
+import { planFiles, type FileAction, type LinkAction } from './plan.js';
 import type { ReleaseContent, ReleaseEntry } from './release-files.js';
 import { createSized, ensureDir, lstatSyncOrNull, placeSymlink, removeAny, yieldEvery } from './stage-fs.js';
 
@@ -14,7 +14,6 @@ import { createSized, ensureDir, lstatSyncOrNull, placeSymlink, removeAny, yield
  * be trusted, so that every step may be run again after a crash. Used by staging and by publish.
  */
 
-export type LinkAction = Extract<FileAction, { kind: 'link' }>;
 export type WriteAction = Extract<FileAction, { kind: 'write' }>;
 export type AliasAction = Extract<FileAction, { kind: 'alias' }>;
 
@@ -53,7 +52,7 @@ export async function linkDonors(
     const found = await findDonors(search);
     const actions = planFiles(search.files, found.donors);
     const links = actions.filter((a): a is LinkAction => a.kind === 'link');
-    const changed = new Set(await placeLinks(dir, links, found.seen, search.inodes, round === 1 ? mayExist : () => true));
+    const changed = new Set(await placeLinks(dir, links, search.inodes, round === 1 ? mayExist : () => true));
     await search.inodes.save();
     if (changed.size === 0) return { actions, previous: found.previous, sharedKept: found.sharedKept };
     if (round === MAX_PLAN_ROUNDS) {
@@ -65,7 +64,7 @@ export async function linkDonors(
 
 /**
  * Hard-links each donor into the tree and checks, right after, that the inode is still in the
- * state it was found clean in (`seen`, by inode): an edit since then moved its size or mtime. The
+ * state it was found clean in (LinkAction.unchanged): an edit since then moved its size or mtime. The
  * inode cache follows the ctime that link(2) moved. Returns the paths not linked because their
  * donor changed: the caller plans them again. A path for which `mayExist` says no (its directory
  * was just created, say) is not looked at first: one link and one lstat per file.
@@ -73,7 +72,6 @@ export async function linkDonors(
 export async function placeLinks(
   dir: string,
   links: readonly LinkAction[],
-  seen: ReadonlyMap<string, InodeStat>,
   inodes: InodeCache,
   mayExist: (path: string) => boolean,
 ): Promise<string[]> {
@@ -81,14 +79,14 @@ export async function placeLinks(
   let n = 0;
   for (const a of links) {
     await yieldEvery(++n);
-    // Release paths are validated names: plain concatenation, no normalisation needed.
-    const abs = `${dir}/${a.path}`;
     // Its own donor (DonorSearch.inPlace): found clean at this very path moments ago, or the live
     // release's inode, which the live tree's check before the switch vouches for (sharedInPlace).
-    if (a.from === abs) continue;
+    if (a.inPlace) continue;
+    // Release paths are validated names: plain concatenation, no normalisation needed.
+    const abs = `${dir}/${a.path}`;
     if (mayExist(a.path)) {
       const st = lstatSyncOrNull(abs);
-      if (st && inodeKey(st) === a.inode) continue;
+      if (st && a.unchanged(st)) continue;
       if (st) await removeAny(abs, st);
     }
     try {
@@ -101,8 +99,7 @@ export async function placeLinks(
       throw ChunkswarmError.fromSystem(err, `linking ${a.path}`);
     }
     const after = lstatSync(abs);
-    const found = seen.get(a.inode);
-    if (!found || after.ino !== found.ino || after.dev !== found.dev || after.size !== found.size || after.mtimeMs !== found.mtimeMs) {
+    if (!a.unchanged(after)) {
       unlinkSync(abs);
       changed.push(a.path);
       continue;

@@ -1,13 +1,42 @@
 import { ChunkswarmError } from '../core/index.js';
 import type { ChunkRef, FileObject, Piece, PieceRange, TreeEntry } from '../manifest/index.js';
+import type { InodeStat } from '../store/index.js';
+import type { DonorTable } from './donor-table.js';
 import type { ReleaseEntry } from './release-files.js';
 
-/** A file of a retained release found clean, with the content and metadata a path of the new release needs. */
-export interface Donor {
-  /** Absolute path. */
-  path: string;
-  /** "dev:ino" (see inodeKey). */
-  inode: string;
+/**
+ * A file that becomes a hard link of a donor's inode. Where the donor is and the state it was
+ * found in stay in the donor table (an update of 10^5 files links ~10^5 of them): read through it.
+ */
+export class LinkAction {
+  readonly kind = 'link' as const;
+
+  constructor(
+    readonly path: string,
+    readonly entry: TreeEntry,
+    private readonly donors: DonorTable,
+    private readonly donor: number,
+  ) {}
+
+  /** The donor's absolute path. */
+  get from(): string {
+    return this.donors.from(this.donor);
+  }
+
+  /** The donor's inode, "dev:ino". */
+  get inode(): string {
+    return this.donors.inode(this.donor);
+  }
+
+  /** The donor is the file already at this path of the tree being built: nothing to link. */
+  get inPlace(): boolean {
+    return !this.donors.mustLink(this.donor);
+  }
+
+  /** Whether `st` is the donor's inode still in the state it was found clean in. */
+  unchanged(st: InodeStat): boolean {
+    return this.donors.unchanged(this.donor, st);
+  }
 }
 
 /**
@@ -16,7 +45,7 @@ export interface Donor {
  * written (write). Paths are relative to the release root.
  */
 export type FileAction =
-  | { kind: 'link'; path: string; entry: TreeEntry; from: string; inode: string }
+  | LinkAction
   | { kind: 'alias'; path: string; entry: TreeEntry; of: string }
   | { kind: 'write'; path: string; entry: TreeEntry };
 
@@ -25,15 +54,16 @@ function sameMeta(a: TreeEntry, b: TreeEntry): boolean {
 }
 
 /**
- * Decides every file's action, in canonical order. `donors` are by path and already known clean;
- * one inode serves one path (or one hard-link group): two separate files of a release stay
- * separate. Pure.
+ * Decides every file's action, in canonical order. `donors` are by position in `files` and
+ * already known clean; one inode serves one path (or one hard-link group): two separate files of
+ * a release stay separate. Pure.
  */
-export function planFiles(files: readonly ReleaseEntry[], donors: ReadonlyMap<string, Donor>): FileAction[] {
+export function planFiles(files: readonly ReleaseEntry[], donors: DonorTable): FileAction[] {
   const actions: FileAction[] = [];
   const leaders = new Map<number, ReleaseEntry>();
-  const used = new Set<string>();
-  for (const { path, entry } of files) {
+  const used = new Set<number | string>();
+  for (let i = 0; i < files.length; i++) {
+    const { path, entry } = files[i]!;
     if (entry.link !== undefined) {
       const leader = leaders.get(entry.link);
       if (leader) {
@@ -47,10 +77,10 @@ export function planFiles(files: readonly ReleaseEntry[], donors: ReadonlyMap<st
       }
       leaders.set(entry.link, { path, entry });
     }
-    const donor = donors.get(path);
-    if (donor && !used.has(donor.inode)) {
-      used.add(donor.inode);
-      actions.push({ kind: 'link', path, entry, from: donor.path, inode: donor.inode });
+    const inode = donors.has(i) ? donors.inodeKey(i) : null;
+    if (inode !== null && !used.has(inode)) {
+      used.add(inode);
+      actions.push(new LinkAction(path, entry, donors, i));
     } else {
       actions.push({ kind: 'write', path, entry });
     }

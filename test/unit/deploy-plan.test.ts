@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { layoutPieces, planFiles, type Donor, type FileAction, type PieceLayout, type ReleaseFile } from '../../src/deploy/index.js';
+import { DonorTable, layoutPieces, planFiles, type FileAction, type PieceLayout, type ReleaseFile } from '../../src/deploy/index.js';
 import { asChunkHash, asObjectHash, isChunkswarmError } from '../../src/core/index.js';
 import { groupPieces, pieceTarget, PIECE_MAX, PIECE_MIN, type ChunkRef, type FileObject, type TreeEntry } from '../../src/manifest/index.js';
 
@@ -14,7 +14,17 @@ function releaseFile(path: string, file: FileObject, meta: Partial<TreeEntry> = 
   return { path, entry, file };
 }
 
-const donor = (path: string, inode: string): Donor => ({ path: `/data/releases/1/${path}`, inode });
+/** Donors in release 1's tree for some of `files`, by path: the donor's path there and its inode, "dev:ino". */
+function donors(files: readonly ReleaseFile[], byPath: Record<string, [from: string, inode: string]> = {}): DonorTable {
+  const t = new DonorTable(files);
+  files.forEach((f, i) => {
+    const d = byPath[f.path];
+    if (!d) return;
+    const [dev, ino] = d[1].split(':').map(Number) as [number, number];
+    t.set(i, '/data/releases/1', { dev, ino, size: f.file.size, mtimeMs: f.entry.mtime }, { path: d[0], linked: true });
+  });
+  return t;
+}
 
 /** The release's distinct chunks in file order, as releaseChunks lists them. */
 function chunksOf(files: ReleaseFile[]): ChunkRef[] {
@@ -36,7 +46,7 @@ describe('planFiles', () => {
   it('links a path that has a clean donor and writes the rest', () => {
     const same = releaseFile('etc/app.conf', fileOf(a));
     const changed = releaseFile('data/x.bin', fileOf(b, c));
-    const actions = planFiles([same, changed], new Map([['etc/app.conf', donor('etc/app.conf', '1:10')]]));
+    const actions = planFiles([same, changed], donors([same, changed], { 'etc/app.conf': ['etc/app.conf', '1:10'] }));
     expect(actions.map((f) => [f.path, f.kind])).toEqual([['etc/app.conf', 'link'], ['data/x.bin', 'write']]);
     expect(actions[0]).toMatchObject({ from: '/data/releases/1/etc/app.conf', inode: '1:10' });
   });
@@ -44,14 +54,14 @@ describe('planFiles', () => {
   it('lends one inode to one path only: two separate identical files do not become hard links', () => {
     const one = releaseFile('one', fileOf(a));
     const two = releaseFile('two', fileOf(a));
-    const actions = planFiles([one, two], new Map([['one', donor('one', '1:1')], ['two', donor('one', '1:1')]]));
+    const actions = planFiles([one, two], donors([one, two], { 'one': ['one', '1:1'], 'two': ['one', '1:1'] }));
     expect(actions.map((f) => f.kind)).toEqual(['link', 'write']);
   });
 
   it('keeps hard-link groups: later members alias the first, which may be linked', () => {
     const first = releaseFile('a/big', fileOf(a, b), { link: 1 });
     const second = releaseFile('b/big', fileOf(a, b), { link: 1 });
-    const actions = planFiles([first, second], new Map([['a/big', donor('a/big', '2:2')]]));
+    const actions = planFiles([first, second], donors([first, second], { 'a/big': ['a/big', '2:2'] }));
     expect(actions.map((f) => f.kind)).toEqual(['link', 'alias']);
     expect(actions[1]).toMatchObject({ of: 'a/big' });
   });
@@ -61,7 +71,7 @@ describe('planFiles', () => {
     const second = releaseFile('y', fileOf(b), { link: 1 });
     let err: unknown;
     try {
-      planFiles([first, second], new Map());
+      planFiles([first, second], donors([first, second]));
     } catch (e) {
       err = e;
     }
@@ -75,7 +85,7 @@ describe('layoutPieces', () => {
     const same = releaseFile('etc/app.conf', fileOf(a));
     const changed = releaseFile('data/x.bin', fileOf(b, c));
     const files = [same, changed];
-    const l = layout(files, planFiles(files, new Map([['etc/app.conf', donor('etc/app.conf', '1:10')]])));
+    const l = layout(files, planFiles(files, donors(files, { 'etc/app.conf': ['etc/app.conf', '1:10'] })));
     expect(l.writes(0)).toEqual([]);
     expect(l.linked(0)).toEqual({ path: 'etc/app.conf', offset: 0 });
     expect(states(l, 3)).toEqual(['done', 'fetch', 'fetch']);
@@ -86,7 +96,7 @@ describe('layoutPieces', () => {
     const two = releaseFile('two', fileOf(a, d));
     const files = [one, two];
     const local = new Map([[d.hash as string, { path: '/data/releases/1/two', offset: 100 }]]);
-    const l = layout(files, planFiles(files, new Map([['one', donor('one', '1:1')]])), local);
+    const l = layout(files, planFiles(files, donors(files, { 'one': ['one', '1:1'] })), local);
     expect(l.writes(0)).toEqual([{ path: 'two', offset: 0 }]);
     expect(l.local(1)).toEqual({ path: '/data/releases/1/two', offset: 100 });
     expect(states(l, 2)).toEqual(['local', 'local']);
@@ -96,7 +106,7 @@ describe('layoutPieces', () => {
     const rep = releaseFile('rep', fileOf(a, b, a));
     const other = releaseFile('other', fileOf(c, a));
     const files = [rep, other];
-    const l = layout(files, planFiles(files, new Map()));
+    const l = layout(files, planFiles(files, donors(files)));
     expect(l.writes(0)).toEqual([
       { path: 'rep', offset: 0 },
       { path: 'rep', offset: 200 },
@@ -108,7 +118,7 @@ describe('layoutPieces', () => {
   it('a piece of several chunks is local only if every chunk to write is', () => {
     const f = releaseFile('f', fileOf(a, b));
     const chunks = chunksOf([f]);
-    const actions = planFiles([f], new Map());
+    const actions = planFiles([f], donors([f]));
     const local = new Map([[a.hash as string, { path: '/x', offset: 0 }]]);
     const one = layoutPieces({ actions, files: new Map([[f.entry.hash!, f.file]]), chunks, pieces: [{ size: 200, chunks }], local });
     expect(one.first(0)).toBe(0);
@@ -121,7 +131,7 @@ describe('layoutPieces', () => {
     const fromLocal = releaseFile('local', fileOf(c));
     const files = [linked, fetched, fromLocal];
     const chunks = chunksOf(files);
-    const actions = planFiles(files, new Map([['linked', donor('linked', '1:1')]]));
+    const actions = planFiles(files, donors(files, { 'linked': ['linked', '1:1'] }));
     const byHash = new Map(files.map((f) => [f.entry.hash!, f.file]));
     const piece = { size: 300, chunks };
     const at = (local: Map<string, { path: string; offset: number }>) => layoutPieces({ actions, files: byHash, chunks, pieces: [piece], local });
@@ -135,7 +145,7 @@ describe('layoutPieces', () => {
 
   it('refuses a file whose chunk is not among the release chunks', () => {
     const f = releaseFile('f', fileOf(a));
-    const actions = planFiles([f], new Map());
+    const actions = planFiles([f], donors([f]));
     expect(() => layoutPieces({ actions, files: new Map([[f.entry.hash!, f.file]]), chunks: [b], pieces: [{ size: 100, chunks: [b] }], local: new Map() })).toThrow(
       /not among the release's chunks/,
     );
