@@ -51,7 +51,7 @@ export async function buildReleaseTree(o: {
       throw new ChunkswarmError('E_FILE_CHANGED', `${a.path} changed while it was being published; publish again once writers are done`);
     }
   }
-  await placeWrites(o.staging, writes, aliases, (a) => o.sizes.get(a.path)!);
+  await placeWrites(o.staging, writes, aliases);
   await placeAliases(o.staging, aliases);
   await finishTree(o.staging, tree, actions, o.objects, o.owner);
   return actions;

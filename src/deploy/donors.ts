@@ -5,12 +5,7 @@ import { inodeKey, type InodeCache, type InodeStat, type ObjectStore, type Relea
 import { DonorTable } from './donor-table.js';
 import { checkFile } from './file-check.js';
 import type { ChunkSlot, FileAction } from './plan.js';
-import type { ReleaseEntry } from './release-files.js';
-
-/** A regular file of the release to build, with its size. */
-export interface SizedEntry extends ReleaseEntry {
-  size: number;
-}
+import type { SizedEntry } from './release-files.js';
 
 export interface DonorSearch {
   root: ObjectHash;

@@ -120,7 +120,6 @@ export async function placeWrites(
   dir: string,
   writes: readonly WriteAction[],
   aliases: readonly AliasAction[],
-  size: (a: WriteAction) => number,
   mayExist: (path: string) => boolean = () => true,
 ): Promise<Set<string>> {
   const aliasesOf = new Map<string, string[]>();
@@ -131,7 +130,7 @@ export async function placeWrites(
     await yieldEvery(++n);
     const abs = `${dir}/${a.path}`;
     const st = mayExist(a.path) ? lstatSyncOrNull(abs) : null;
-    if (st?.isFile() && st.size === size(a)) {
+    if (st?.isFile() && st.size === a.size) {
       const own = 1 + (aliasesOf.get(a.path) ?? []).filter((p) => {
         const x = lstatSyncOrNull(join(dir, p));
         return x !== null && x.ino === st.ino && x.dev === st.dev;
@@ -139,7 +138,7 @@ export async function placeWrites(
       if (st.nlink === own) continue;
     }
     await removeAny(abs, st);
-    createSized(abs, size(a));
+    createSized(abs, a.size);
     created.add(a.path);
   }
   return created;

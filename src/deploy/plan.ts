@@ -2,7 +2,7 @@ import { ChunkswarmError } from '../core/index.js';
 import type { ChunkRef, FileObject, Piece, PieceRange, TreeEntry } from '../manifest/index.js';
 import type { InodeStat } from '../store/index.js';
 import type { DonorTable } from './donor-table.js';
-import type { ReleaseEntry } from './release-files.js';
+import type { ReleaseEntry, SizedEntry } from './release-files.js';
 
 /**
  * A file that becomes a hard link of a donor's inode. Where the donor is and the state it was
@@ -47,7 +47,7 @@ export class LinkAction {
 export type FileAction =
   | LinkAction
   | { kind: 'alias'; path: string; entry: TreeEntry; of: string }
-  | { kind: 'write'; path: string; entry: TreeEntry };
+  | { kind: 'write'; path: string; entry: TreeEntry; size: number };
 
 function sameMeta(a: TreeEntry, b: TreeEntry): boolean {
   return a.mode === b.mode && a.mtime === b.mtime && a.uid === b.uid && a.gid === b.gid;
@@ -58,12 +58,12 @@ function sameMeta(a: TreeEntry, b: TreeEntry): boolean {
  * already known clean; one inode serves one path (or one hard-link group): two separate files of
  * a release stay separate. Pure.
  */
-export function planFiles(files: readonly ReleaseEntry[], donors: DonorTable): FileAction[] {
+export function planFiles(files: readonly SizedEntry[], donors: DonorTable): FileAction[] {
   const actions: FileAction[] = [];
   const leaders = new Map<number, ReleaseEntry>();
   const used = new Set<number | string>();
   for (let i = 0; i < files.length; i++) {
-    const { path, entry } = files[i]!;
+    const { path, entry, size } = files[i]!;
     if (entry.link !== undefined) {
       const leader = leaders.get(entry.link);
       if (leader) {
@@ -82,7 +82,7 @@ export function planFiles(files: readonly ReleaseEntry[], donors: DonorTable): F
       used.add(inode);
       actions.push(new LinkAction(path, entry, donors, i));
     } else {
-      actions.push({ kind: 'write', path, entry });
+      actions.push({ kind: 'write', path, entry, size });
     }
   }
   return actions;
@@ -126,21 +126,28 @@ export class PieceLayout {
     const ordinal = new Map<string, number>();
     input.chunks.forEach((c, i) => ordinal.set(c.hash, i));
     const n = input.chunks.length;
-    const files = input.actions.filter((a) => a.kind !== 'alias');
-    const chunksOf = files.map((a) => {
-      const file = input.files.get(a.entry.hash!);
-      if (!file) throw ChunkswarmError.badObject(`${a.path}: file object ${a.entry.hash} is not loaded`);
-      return file.chunks.map((c) => {
-        const k = ordinal.get(c.hash);
-        if (k === undefined) throw ChunkswarmError.badObject(`${a.path}: chunk ${c.hash} is not among the release's chunks`);
-        return { k, size: c.size };
-      });
+    // The actions that have an inode of their own: aliases share their leader's.
+    const files: number[] = [];
+    input.actions.forEach((a, i) => {
+      if (a.kind !== 'alias') files.push(i);
     });
-    // Two passes over the written files: count the slots of each chunk, then place them.
+    const objectOf = (i: number): FileObject => {
+      const a = input.actions[i]!;
+      const f = input.files[i];
+      if (f?.entry !== a.entry) throw ChunkswarmError.badObject(`${a.path}: its file object is not loaded`);
+      return f.file;
+    };
+    const ordinalOf = (i: number, hash: string): number => {
+      const k = ordinal.get(hash);
+      if (k === undefined) throw ChunkswarmError.badObject(`${input.actions[i]!.path}: chunk ${hash} is not among the release's chunks`);
+      return k;
+    };
+    // Two passes over the written files: count the slots of each chunk, then place them. Nothing
+    // per chunk is kept between them: at 10^5 files that was 10^5 arrays at the peak of a staging.
     const writeStart = new Int32Array(n + 1);
-    files.forEach((a, f) => {
-      if (a.kind === 'write') for (const { k } of chunksOf[f]!) writeStart[k + 1]!++;
-    });
+    for (const i of files) {
+      if (input.actions[i]!.kind === 'write') for (const c of objectOf(i).chunks) writeStart[ordinalOf(i, c.hash) + 1]!++;
+    }
     for (let k = 0; k < n; k++) writeStart[k + 1]! += writeStart[k]!;
     const total = writeStart[n]!;
     const writeFile = new Int32Array(total);
@@ -148,17 +155,19 @@ export class PieceLayout {
     const fill = writeStart.slice(0, n);
     const linkedFile = new Int32Array(n).fill(-1);
     const linkedOffset = new Float64Array(n);
-    files.forEach((a, f) => {
+    files.forEach((i, f) => {
+      const write = input.actions[i]!.kind === 'write';
       let offset = 0;
-      for (const { k, size } of chunksOf[f]!) {
-        if (a.kind === 'write') {
+      for (const c of objectOf(i).chunks) {
+        const k = ordinalOf(i, c.hash);
+        if (write) {
           writeFile[fill[k]!] = f;
           writeOffset[fill[k]!++] = offset;
         } else if (linkedFile[k] === -1) {
           linkedFile[k] = f;
           linkedOffset[k] = offset;
         }
-        offset += size;
+        offset += c.size;
       }
     });
     const locals = new Map<number, ChunkSlot>();
@@ -183,7 +192,7 @@ export class PieceLayout {
     });
     firsts[input.pieces.length] = k;
     if (k !== n) throw ChunkswarmError.badObject(`the pieces cover ${k} chunks, the release has ${n}`);
-    return new PieceLayout(firsts, states, files.map((a) => a.path), writeStart, writeFile, writeOffset, linkedFile, linkedOffset, locals);
+    return new PieceLayout(firsts, states, files.map((i) => input.actions[i]!.path), writeStart, writeFile, writeOffset, linkedFile, linkedOffset, locals);
   }
 
   /** Ordinal of piece i's first chunk. */
@@ -241,8 +250,8 @@ export class PieceLayout {
 
 export interface LayoutInput {
   actions: readonly FileAction[];
-  /** Content of every file object the actions name, by file object hash. */
-  files: ReadonlyMap<string, FileObject>;
+  /** The file each action is for, with its content, by the action's position (planFiles keeps the order). */
+  files: readonly { entry: TreeEntry; file: FileObject }[];
   /** The release's distinct chunks in order, and its pieces over them. */
   chunks: readonly ChunkRef[];
   pieces: readonly Piece[];

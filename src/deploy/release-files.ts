@@ -11,8 +11,13 @@ export interface ReleaseEntry {
   entry: TreeEntry;
 }
 
+/** A regular file of a release, with its size. */
+export interface SizedEntry extends ReleaseEntry {
+  size: number;
+}
+
 /** A regular file of a release with its content object. */
-export interface ReleaseFile extends ReleaseEntry {
+export interface ReleaseFile extends SizedEntry {
   file: FileObject;
 }
 
@@ -82,7 +87,10 @@ export async function loadRelease(root: ObjectHash, objects: ObjectStore, base: 
   const tree = await releaseTree(root, objects, base);
   const files: ReleaseFile[] = [];
   // Not a spread: V8 gave each of 10^5 spread copies a hidden class of its own (~180 bytes each).
-  for (const f of tree.files) files.push({ path: f.path, entry: f.entry, file: await objects.getFile(f.entry.hash!) });
+  for (const f of tree.files) {
+    const file = await objects.getFile(f.entry.hash!);
+    files.push({ path: f.path, entry: f.entry, size: file.size, file });
+  }
   if (!packed) await objects.savePack(root, tree.files.map((f) => f.entry.hash!), like);
   // Every tree object is in memory after the walk; savePack does nothing if the pack exists. The
   // unchanged subtrees' records are copied from the trees of `like` rather than encoded again.

@@ -3,7 +3,7 @@ import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bitfieldBytes, BytesCache, ChunkswarmError, countBits, getBit, isChunkswarmError, setBit, systemClock, type Clock, type ReleaseId } from '../core/index.js';
-import { rangeFits, readPieceRange, releaseId, wholePiece, type ChunkRef, type FileObject, type Piece, type PieceRange, type SignedRelease } from '../manifest/index.js';
+import { rangeFits, readPieceRange, releaseId, wholePiece, type ChunkRef, type Piece, type PieceRange, type SignedRelease } from '../manifest/index.js';
 import { inodeKey, OpenFiles, removeTree, syncFilesystem, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
 import { previousChunks } from './donors.js';
 import { pruneInodeMaps, recordInodeMap, sharedWithLive } from './inode-map.js';
@@ -71,7 +71,7 @@ export class Stager {
   completedAt: number | null = null;
   private readonly done: Uint8Array;
   /** What building the tree needs; dropped once it is a release that only serves its pieces (forgetPlan). */
-  private plan: { content: ReleaseContent; actions: readonly FileAction[]; files: Map<string, FileObject> } | null;
+  private plan: { content: ReleaseContent; actions: readonly FileAction[] } | null;
   private pending = 0;
   private lastFlush: number;
   private flushChain: Promise<void> = Promise.resolve();
@@ -108,7 +108,7 @@ export class Stager {
     this.pieces = content.pieces;
     this.materialized = materialized;
     this.dir = materialized ? opts.releases.releasePath(this.version) : opts.releases.stagingPath(this.version);
-    this.plan = { content, actions, files: new Map(content.files.map((f) => [f.entry.hash!, f.file])) };
+    this.plan = { content, actions };
     this.linkedFiles = actions.filter((a) => a.kind === 'link').length;
     this.recycledFrom = opts.recycledFrom ?? null;
     this.done = bitfieldBytes(this.pieces.length);
@@ -129,9 +129,8 @@ export class Stager {
     const version = release.body.version;
     if ((await releases.materialized()).includes(version)) {
       const content = await loadRelease(release.body.root, objects, releases.releasePath(version));
-      const actions: FileAction[] = content.files.map((f) => ({ kind: 'write', path: f.path, entry: f.entry }));
-      const files = new Map(content.files.map((f) => [f.entry.hash!, f.file]));
-      const layout = layoutPieces({ actions, files, chunks: content.chunks, pieces: content.pieces, local: new Map() });
+      const actions: FileAction[] = content.files.map((f) => ({ kind: 'write', path: f.path, entry: f.entry, size: f.size }));
+      const layout = layoutPieces({ actions, files: content.files, chunks: content.chunks, pieces: content.pieces, local: new Map() });
       const s = new Stager(opts, content, actions, layout, true, new Set());
       s.pieces.forEach((_p, i) => setBit(s.done, i, true));
       s.forgetPlan();
@@ -158,13 +157,12 @@ export class Stager {
       const fresh = makeDirs(staging, content.dirs, opts.recycledFrom !== undefined);
       const mayExist = (path: string) => !fresh.has(parentOf(path));
       const { actions, previous, sharedKept } = await linkDonors(staging, {
-        root: content.root, files: content.files.map((f) => ({ path: f.path, entry: f.entry, size: f.file.size })),
+        root: content.root, files: content.files,
         releases, objects, inodes: opts.inodes, preferred: opts.liveVersion, exclude: version, tainted, owner: ownerOf(opts),
         inPlace: opts.recycledFrom === undefined ? null : staging, ...(shared && { sharedInPlace: shared }),
       }, mayExist);
       const local = await previousChunks({ objects, inodes: opts.inodes, tainted }, previous, actions);
-      const files = new Map(content.files.map((f) => [f.entry.hash!, f.file]));
-      const layout = layoutPieces({ actions, files, chunks: content.chunks, pieces: content.pieces, local });
+      const layout = layoutPieces({ actions, files: content.files, chunks: content.chunks, pieces: content.pieces, local });
       const s = new Stager(opts, content, actions, layout, false, tainted);
       s.keptShared = sharedKept;
       await s.prepare(progress?.done ?? null, mayExist);
@@ -428,10 +426,6 @@ export class Stager {
     return this.plan;
   }
 
-  private sizeOf(a: WriteAction): number {
-    return this.need().files.get(a.entry.hash!)!.size;
-  }
-
   private writes(): WriteAction[] {
     return this.actions.filter((a): a is WriteAction => a.kind === 'write');
   }
@@ -445,7 +439,7 @@ export class Stager {
    * itself. `mayExist`: whether a path's directory may hold something already (see placeWrites).
    */
   private async prepare(recorded: Uint8Array | null, mayExist: (path: string) => boolean): Promise<void> {
-    const created = await placeWrites(this.dir, this.writes(), this.aliases(), (a) => this.sizeOf(a), mayExist);
+    const created = await placeWrites(this.dir, this.writes(), this.aliases(), mayExist);
     await placeAliases(this.dir, this.aliases());
     const { layout } = this;
     const stale: number[] = [];
@@ -571,11 +565,11 @@ export class Stager {
     for (const a of this.aliases()) aliasesOf.set(a.of, (aliasesOf.get(a.of) ?? 0) + 1);
     const bad = this.writes().filter((a) => {
       const st = lstatSyncOrNull(`${this.dir}/${a.path}`);
-      return !st?.isFile() || st.size !== this.sizeOf(a) || st.nlink !== 1 + (aliasesOf.get(a.path) ?? 0);
+      return !st?.isFile() || st.size !== a.size || st.nlink !== 1 + (aliasesOf.get(a.path) ?? 0);
     });
     if (bad.length === 0) return;
     const paths = new Set(bad.map((a) => a.path));
-    const created = await placeWrites(this.dir, bad, this.aliases(), (a) => this.sizeOf(a));
+    const created = await placeWrites(this.dir, bad, this.aliases());
     await placeAliases(this.dir, this.aliases());
     for (let i = 0; i < this.pieces.length; i++) {
       if (!this.touches(i, paths)) continue;

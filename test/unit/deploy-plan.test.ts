@@ -11,7 +11,7 @@ const objHash = (f: FileObject) => asObjectHash(h(JSON.stringify(f)));
 
 function releaseFile(path: string, file: FileObject, meta: Partial<TreeEntry> = {}): ReleaseFile {
   const entry: TreeEntry = { name: path.split('/').pop()!, type: 'file', mode: 0o644, mtime: 1_000, hash: objHash(file), ...meta };
-  return { path, entry, file };
+  return { path, entry, size: file.size, file };
 }
 
 /** Donors in release 1's tree for some of `files`, by path: the donor's path there and its inode, "dev:ino". */
@@ -36,7 +36,7 @@ function chunksOf(files: ReleaseFile[]): ChunkRef[] {
 
 function layout(files: ReleaseFile[], actions: FileAction[], local: Map<string, { path: string; offset: number }> = new Map()) {
   const chunks = chunksOf(files);
-  return layoutPieces({ actions, files: new Map(files.map((f) => [f.entry.hash!, f.file])), chunks, pieces: chunks.map((c) => ({ size: c.size, chunks: [c] })), local });
+  return layoutPieces({ actions, files, chunks, pieces: chunks.map((c) => ({ size: c.size, chunks: [c] })), local });
 }
 
 const states = (l: PieceLayout, n: number) => Array.from({ length: n }, (_, i) => l.state(i));
@@ -120,7 +120,7 @@ describe('layoutPieces', () => {
     const chunks = chunksOf([f]);
     const actions = planFiles([f], donors([f]));
     const local = new Map([[a.hash as string, { path: '/x', offset: 0 }]]);
-    const one = layoutPieces({ actions, files: new Map([[f.entry.hash!, f.file]]), chunks, pieces: [{ size: 200, chunks }], local });
+    const one = layoutPieces({ actions, files: [f], chunks, pieces: [{ size: 200, chunks }], local });
     expect(one.first(0)).toBe(0);
     expect(states(one, 1)).toEqual(['fetch']);
   });
@@ -132,9 +132,8 @@ describe('layoutPieces', () => {
     const files = [linked, fetched, fromLocal];
     const chunks = chunksOf(files);
     const actions = planFiles(files, donors(files, { 'linked': ['linked', '1:1'] }));
-    const byHash = new Map(files.map((f) => [f.entry.hash!, f.file]));
     const piece = { size: 300, chunks };
-    const at = (local: Map<string, { path: string; offset: number }>) => layoutPieces({ actions, files: byHash, chunks, pieces: [piece], local });
+    const at = (local: Map<string, { path: string; offset: number }>) => layoutPieces({ actions, files, chunks, pieces: [piece], local });
     // a is linked, c is in a clean local file: only b comes from the network.
     expect(at(new Map([[c.hash as string, { path: '/x', offset: 0 }]])).networkSpan(0, piece)).toEqual({ offset: 100, length: 100 });
     // Nothing local: b and c (a, linked, comes before them).
@@ -143,10 +142,20 @@ describe('layoutPieces', () => {
     expect(at(new Map([[b.hash as string, { path: '/x', offset: 0 }], [c.hash as string, { path: '/y', offset: 0 }]])).networkSpan(0, piece)).toBeNull();
   });
 
+  it('refuses actions that are not the files given, in their order', () => {
+    const one = releaseFile('one', fileOf(a));
+    const two = releaseFile('two', fileOf(b));
+    const actions = planFiles([one, two], donors([one, two]));
+    const chunks = chunksOf([one, two]);
+    const pieces = chunks.map((c) => ({ size: c.size, chunks: [c] }));
+    expect(() => layoutPieces({ actions, files: [two, one], chunks, pieces, local: new Map() })).toThrow(/one: its file object is not loaded/);
+    expect(() => layoutPieces({ actions, files: [one], chunks, pieces, local: new Map() })).toThrow(/two: its file object is not loaded/);
+  });
+
   it('refuses a file whose chunk is not among the release chunks', () => {
     const f = releaseFile('f', fileOf(a));
     const actions = planFiles([f], donors([f]));
-    expect(() => layoutPieces({ actions, files: new Map([[f.entry.hash!, f.file]]), chunks: [b], pieces: [{ size: 100, chunks: [b] }], local: new Map() })).toThrow(
+    expect(() => layoutPieces({ actions, files: [f], chunks: [b], pieces: [{ size: 100, chunks: [b] }], local: new Map() })).toThrow(
       /not among the release's chunks/,
     );
   });
