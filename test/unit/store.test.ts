@@ -463,6 +463,22 @@ describe('StatCache', () => {
     expect([back.lookup('old', key), back.lookup('new', key)]).toEqual([h, h]);
   });
 
+  it('keeps paths that are not ASCII, and entries set again after others were deleted, across a reload', async () => {
+    const p = join(await tempDir('cs-sc-'), 'cache.json');
+    const c = new StatCache(p);
+    const other = 'b'.repeat(64) as ObjectHash;
+    for (let i = 0; i < 3000; i++) c.set(`dir/é-${i}`, { ...key, ino: i }, h);
+    for (let i = 0; i < 3000; i += 2) c.delete(`dir/é-${i}`);
+    for (let i = 0; i < 1000; i++) c.set(`new/日本-${i}`, { ...key, ino: 10_000 + i }, other);
+    await c.save();
+    const back = await new StatCache(p).load();
+    expect(back.lookup('dir/é-1', { ...key, ino: 1 })).toBe(h);
+    expect(back.lookup('dir/é-2', { ...key, ino: 2 })).toBeNull();
+    expect(back.lookup('dir/é-2999', { ...key, ino: 2999 })).toBe(h);
+    expect(back.lookup('new/日本-999', { ...key, ino: 10_999 })).toBe(other);
+    expect(back.lookup('new/日本-999', { ...key, ino: 10_998 })).toBeNull();
+  });
+
   it('treats a damaged cache file as empty', async () => {
     const p = join(await tempDir('cs-sc-'), 'cache.json');
     await writeFile(p, '{not json');
