@@ -3,6 +3,7 @@ import { ChunkswarmError, type ObjectHash } from '../core/index.js';
 import { walkTree, type TreeEntry } from '../manifest/index.js';
 import { inodeKey, type InodeCache, type InodeStat, type ObjectStore, type ReleaseStore } from '../store/index.js';
 import { DonorTable } from './donor-table.js';
+import type { SharedInodes } from './inode-map.js';
 import { checkFile } from './file-check.js';
 import type { ChunkSlot, FileAction } from './plan.js';
 import type { SizedEntry } from './release-files.js';
@@ -31,7 +32,7 @@ export interface DonorSearch {
    * release holds at the same path (sharedWithLive): kept where the live entry is the new one,
    * unchecked here, since the live tree's verification before the switch checks that inode.
    */
-  sharedInPlace?: ReadonlyMap<string, string>;
+  sharedInPlace?: SharedInodes;
 }
 
 export interface DonorsFound {
@@ -64,10 +65,10 @@ export async function findDonors(q: DonorSearch): Promise<DonorsFound> {
   const inPlace = async (i: number, live?: TreeEntry): Promise<boolean> => {
     if (!q.inPlace) return false;
     const { path, entry, size } = q.files[i]!;
-    const shared = q.sharedInPlace?.get(path);
-    if (shared !== undefined && sameInode(live, entry) && !q.tainted.has(shared)) {
-      const [dev, ino] = shared.split(':').map(Number) as [number, number];
-      out.donors.set(i, q.inPlace, { dev, ino }, { linked: false });
+    const shared = q.sharedInPlace;
+    const ino = shared?.inoAt(path);
+    if (shared && ino !== undefined && sameInode(live, entry) && !q.tainted.has(`${shared.dev}:${ino}`)) {
+      out.donors.set(i, q.inPlace, { dev: shared.dev, ino }, { linked: false });
       out.sharedKept++;
       return true;
     }

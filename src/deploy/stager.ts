@@ -387,17 +387,21 @@ export class Stager {
     // A release may be served for months: its pieces come from its files from now on.
     this.received.clear();
     this.completedAt = Date.now();
-    // Every written file was just verified: the first check of this release reads nothing.
-    const mapped = new Map<string, string>();
-    for (const a of this.actions) if (a.kind === 'link') mapped.set(a.path, a.inode);
-    for (const a of this.writes()) {
-      const st = lstatSyncOrNull(`${final}/${a.path}`);
-      if (!st?.isFile()) continue;
-      inodes.remember(st, a.entry.hash!);
-      mapped.set(a.path, inodeKey(st));
+    // Every written file was just verified: the first check of this release reads nothing. The
+    // inode map takes each file's inode as it comes: no map of 10^5 paths to inode names is held.
+    const { actions } = this;
+    function* inodesOfFiles(): Generator<[string, string]> {
+      for (const a of actions) {
+        if (a.kind === 'link') yield [a.path, a.inode];
+        if (a.kind !== 'write') continue;
+        const st = lstatSyncOrNull(`${final}/${a.path}`);
+        if (!st?.isFile()) continue;
+        inodes.remember(st, a.entry.hash!);
+        yield [a.path, inodeKey(st)];
+      }
     }
+    await recordInodeMap(releases, this.version, final, inodesOfFiles());
     await inodes.save();
-    await recordInodeMap(releases, this.version, final, mapped);
     // The map of a recycled tree was read when staging began: that tree is this release's now.
     await pruneInodeMaps(releases, await releases.materialized());
     return final;

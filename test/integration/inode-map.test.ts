@@ -32,7 +32,7 @@ afterEach(async () => {
 
 const onDisk = () => new Map(paths.map((p) => [p, inodeKey(lstatSync(join(tree, p)))]));
 /** What the map of release 7 vouches for, read as both sides of sharedWithLive (its tree is where its map says). */
-const mapped = () => sharedWithLive(releases, 7, tree, 7);
+const mapped = async () => new Map((await sharedWithLive(releases, 7, tree, 7)).entries());
 
 describe('inode maps', () => {
   it('give back what was recorded for unchanged directories, never the root\'s files', async () => {
@@ -41,6 +41,9 @@ describe('inode maps', () => {
     const expected = onDisk();
     expected.delete('top.txt');
     expect(map).toEqual(expected);
+    const shared = await sharedWithLive(releases, 7, tree, 7);
+    expect(shared.inoAt('b/c/three.txt')).toBe(lstatSync(join(tree, 'b/c/three.txt')).ino);
+    expect([shared.inoAt('top.txt'), shared.inoAt('a/none.txt'), shared.inoAt('z/one.txt')]).toEqual([undefined, undefined, undefined]);
   });
 
   it('a name changed in a directory drops that directory, not the others', async () => {
