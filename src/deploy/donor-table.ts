@@ -33,7 +33,6 @@ export class DonorTable {
   private readonly dirIndex = new Map<string, number>();
   /** Donor paths (relative to their directory) that are not the file's own path. */
   private readonly elsewhere = new Map<number, string>();
-  private count = 0;
 
   constructor(private readonly files: readonly Named[]) {
     const n = files.length;
@@ -45,17 +44,11 @@ export class DonorTable {
     this.linked = new Uint8Array(n);
   }
 
-  /** Files that have a donor. */
-  get found(): number {
-    return this.count;
-  }
-
   /**
    * File i's donor: `${dir}/${path}` (path: the file's own by default), in state `st`. `linked`:
    * false for a file that is its own donor (the tree being built holds it already).
    */
   set(i: number, dir: string, st: DonorState, o: { path?: string; linked: boolean }): void {
-    if (this.dir[i] === -1) this.count++;
     let d = this.dirIndex.get(dir);
     if (d === undefined) {
       d = this.dirs.push(dir) - 1;

@@ -126,17 +126,6 @@ export class SharedInodes {
     const slash = path.lastIndexOf('/');
     return slash < 0 ? undefined : this.dirs.get(path.slice(0, slash))?.get(path.slice(slash + 1));
   }
-
-  get size(): number {
-    let n = 0;
-    for (const d of this.dirs.values()) n += d.size;
-    return n;
-  }
-
-  /** Every shared path with its inode, "dev:ino". */
-  *entries(): IterableIterator<[string, string]> {
-    for (const [dir, names] of this.dirs) for (const [name, ino] of names) yield [`${dir}/${name}`, `${this.dev}:${ino}`];
-  }
 }
 
 /**
