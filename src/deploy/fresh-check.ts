@@ -39,8 +39,7 @@ export async function checkFreshTarget(o: {
   for (const a of o.actions) {
     if (a.kind === 'alias') continue;
     out.checked++;
-    // No drift, no inode name built for each of 10^5 linked files.
-    const d = a.kind === 'link' && drifted.size > 0 ? drifted.get(a.inode) : undefined;
+    const d = a.kind === 'link' ? drifted.get(a.inode) : undefined;
     if (d) {
       push({ path: a.path, kind: d.kind, ...(d.new && { new: d.new }) });
       continue;
