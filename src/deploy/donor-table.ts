@@ -74,14 +74,6 @@ export class DonorTable {
     return `${this.dev[i]}:${this.ino[i]}`;
   }
 
-  devOf(i: number): number {
-    return this.dev[i]!;
-  }
-
-  inoOf(i: number): number {
-    return this.ino[i]!;
-  }
-
   /** The donor's inode as a key (see inodeId): for sets of the inodes lent so far. */
   inodeId(i: number): InodeId {
     return inodeId(this.dev[i]!, this.ino[i]!);

@@ -28,15 +28,6 @@ export class LinkAction {
     return this.donors.inode(this.donor);
   }
 
-  /** The donor's device and inode number. */
-  get dev(): number {
-    return this.donors.devOf(this.donor);
-  }
-
-  get ino(): number {
-    return this.donors.inoOf(this.donor);
-  }
-
   /** The donor's inode as a map key (see inodeId). */
   get inodeId(): InodeId {
     return this.donors.inodeId(this.donor);

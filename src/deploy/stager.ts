@@ -4,7 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bitfieldBytes, BytesCache, ChunkswarmError, countBits, getBit, isChunkswarmError, setBit, systemClock, type Clock, type ReleaseId } from '../core/index.js';
 import { rangeFits, readPieceRange, releaseId, wholePiece, type ChunkRef, type Piece, type PieceRange, type SignedRelease } from '../manifest/index.js';
-import { OpenFiles, removeTree, syncFilesystem, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
+import { inodeKey, OpenFiles, removeTree, syncFilesystem, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
 import { previousChunks } from './donors.js';
 import { pruneInodeMaps, recordInodeMap, sharedWithLive } from './inode-map.js';
 import type { ChunkSource } from './local-source.js';
@@ -390,14 +390,14 @@ export class Stager {
     // Every written file was just verified: the first check of this release reads nothing. The
     // inode map takes each file's inode as it comes: no map of 10^5 paths to inode names is held.
     const { actions } = this;
-    function* inodesOfFiles(): Generator<[string, number, number]> {
+    function* inodesOfFiles(): Generator<[string, string]> {
       for (const a of actions) {
-        if (a.kind === 'link') yield [a.path, a.dev, a.ino];
+        if (a.kind === 'link') yield [a.path, a.inode];
         if (a.kind !== 'write') continue;
         const st = lstatSyncOrNull(`${final}/${a.path}`);
         if (!st?.isFile()) continue;
         inodes.remember(st, a.entry.hash!);
-        yield [a.path, st.dev, st.ino];
+        yield [a.path, inodeKey(st)];
       }
     }
     await recordInodeMap(releases, this.version, final, inodesOfFiles());

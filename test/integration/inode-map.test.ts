@@ -31,11 +31,6 @@ afterEach(async () => {
 });
 
 const onDisk = () => new Map(paths.map((p) => [p, inodeKey(lstatSync(join(tree, p)))]));
-/** The files as the stager hands them to recordInodeMap: path, device, inode number. */
-const filesOnDisk = () => paths.map((p) => {
-  const st = lstatSync(join(tree, p));
-  return [p, st.dev, st.ino] as const;
-});
 /** What the map of release 7 vouches for, read as both sides of sharedWithLive (its tree is where its map says). */
 const mapped = async () => {
   const shared = await sharedWithLive(releases, 7, tree, 7);
@@ -45,7 +40,7 @@ const mapped = async () => {
 
 describe('inode maps', () => {
   it('give back what was recorded for unchanged directories, never the root\'s files', async () => {
-    await recordInodeMap(releases, 7, tree, filesOnDisk());
+    await recordInodeMap(releases, 7, tree, onDisk());
     const map = await mapped();
     const expected = onDisk();
     expected.delete('top.txt');
@@ -56,7 +51,7 @@ describe('inode maps', () => {
   });
 
   it('a name changed in a directory drops that directory, not the others', async () => {
-    await recordInodeMap(releases, 7, tree, filesOnDisk());
+    await recordInodeMap(releases, 7, tree, onDisk());
     await writeFile(join(tree, 'a/.new'), 'x');
     await rename(join(tree, 'a/.new'), join(tree, 'a/one.txt'));
     const map = await mapped();
@@ -65,7 +60,7 @@ describe('inode maps', () => {
 
   it('a damaged or missing map is an empty one', async () => {
     expect((await mapped()).size).toBe(0);
-    await recordInodeMap(releases, 7, tree, filesOnDisk());
+    await recordInodeMap(releases, 7, tree, onDisk());
     await writeFile(inodeMapPath(releases, 7), '{"format":2,"dev":1,"dirs":[["a"');
     expect((await mapped()).size).toBe(0);
     await writeFile(inodeMapPath(releases, 7), '{"format":2,"dev":1,"dirs":[["a",2,0,0,["x"]]]}');
@@ -73,8 +68,8 @@ describe('inode maps', () => {
   });
 
   it('maps of releases no longer kept are pruned', async () => {
-    await recordInodeMap(releases, 7, tree, filesOnDisk());
-    await recordInodeMap(releases, 8, tree, filesOnDisk());
+    await recordInodeMap(releases, 7, tree, onDisk());
+    await recordInodeMap(releases, 8, tree, onDisk());
     await pruneInodeMaps(releases, [8]);
     expect(await readdir(join(data, 'inode-maps'))).toEqual(['8.json']);
   });
