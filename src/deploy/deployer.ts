@@ -1,7 +1,7 @@
 import { ChunkswarmError, isChunkswarmError, silentLogger, type Clock, type Logger } from '../core/index.js';
 import type { Config } from '../config/index.js';
 import { ExpansionMemo, measureExpansion, type SignedRelease, type TreeEntry } from '../manifest/index.js';
-import { ChunkIndex, InodeCache, ObjectStore, ReleaseStore, type InodeId, type NodeState } from '../store/index.js';
+import { ChunkIndex, InodeCache, ObjectStore, ReleaseStore, type NodeState } from '../store/index.js';
 import { activate, recover, type ActivateResult } from './activate.js';
 import { driftSignature, hasDrift, latestDrift, recordDrift, type DriftRecord } from './drift.js';
 import { collectGarbage, type GcResult } from './gc.js';
@@ -108,7 +108,7 @@ export class Deployer {
   }
 
   /** Compares the live tree to its release (quick: stat cache first; deep: hash everything). */
-  async verify(o: { deep?: boolean; clean?: Map<InodeId, TreeEntry> } = {}): Promise<VerifyResult> {
+  async verify(o: { deep?: boolean; clean?: Map<string, TreeEntry> } = {}): Promise<VerifyResult> {
     const live = await this.live();
     if (!live) {
       throw new ChunkswarmError(
@@ -119,7 +119,7 @@ export class Deployer {
     return this.verifyRelease(live.version, !!o.deep, o.clean);
   }
 
-  private async verifyRelease(version: number, deep = false, clean?: Map<InodeId, TreeEntry>): Promise<VerifyResult> {
+  private async verifyRelease(version: number, deep = false, clean?: Map<string, TreeEntry>): Promise<VerifyResult> {
     const head = await this.releases.head(version);
     return verifyTree({
       dir: this.releases.releasePath(version), version, root: head.body.root, objects: this.objects, cache: this.inodes, deep, owner: ownerOf({}),
@@ -171,7 +171,7 @@ export class Deployer {
     let drift: DriftRecord | null = null;
     let ackUsed = false;
     let liveDrift: VerifyResult | null = null;
-    const liveClean = new Map<InodeId, TreeEntry>();
+    const liveClean = new Map<string, TreeEntry>();
     if (live && live.version !== version) {
       const found = await this.verify({ clean: liveClean });
       const policy = this.config.drift.policy;
@@ -212,7 +212,7 @@ export class Deployer {
    * The release about to go live, checked against its signed content and put back where it
    * differs. What it holds that the live tree's drift record did not already preserve is recorded.
    */
-  private async cleanTarget(version: number, liveClean: ReadonlyMap<InodeId, TreeEntry>, liveDrift: VerifyResult | null): Promise<void> {
+  private async cleanTarget(version: number, liveClean: ReadonlyMap<string, TreeEntry>, liveDrift: VerifyResult | null): Promise<void> {
     const dir = this.releases.releasePath(version);
     await sealRoot(dir);
     const s = this.lastStaged;

@@ -2,7 +2,7 @@ import { chmodSync, lchownSync, lutimesSync, utimesSync } from 'node:fs';
 import { ChunkswarmError, type ObjectHash } from '../core/index.js';
 import type { TreeEntry } from '../manifest/index.js';
 import type { ObjectStore } from '../store/index.js';
-import { nextTurn, turnDue } from './stage-fs.js';
+import { yieldEvery } from './stage-fs.js';
 
 /** Releases are read-only on disk: the write bits of the recorded mode are dropped. */
 export function onDiskMode(mode: number): number {
@@ -37,7 +37,7 @@ export async function finalizeTree(dir: string, root: ObjectHash, objects: Objec
       } catch (err) {
         throw ChunkswarmError.fromSystem(err, `setting metadata of ${path}`);
       }
-      if (turnDue(++n)) await nextTurn();
+      await yieldEvery(++n);
     }
   };
   await walk(dir, '', (await objects.getTree(root)).entries);

@@ -1,4 +1,4 @@
-import type { InodeCache, InodeId, ObjectStore } from '../store/index.js';
+import type { InodeCache, ObjectStore } from '../store/index.js';
 import type { TreeEntry } from '../manifest/index.js';
 import { sameInode } from './donors.js';
 import { checkFile } from './file-check.js';
@@ -21,7 +21,7 @@ export async function checkFreshTarget(o: {
   version: number;
   actions: readonly FileAction[];
   /** Inodes the verification of the live tree found exactly as the live release has them, just now, with the entry they matched. */
-  liveClean: ReadonlyMap<InodeId, TreeEntry>;
+  liveClean: ReadonlyMap<string, TreeEntry>;
   /** What verification of the live tree found, just now. */
   liveDrift: VerifyResult | null;
   objects: ObjectStore;
@@ -44,7 +44,7 @@ export async function checkFreshTarget(o: {
       push({ path: a.path, kind: d.kind, ...(d.new && { new: d.new }) });
       continue;
     }
-    if (a.kind === 'link' && sameInode(o.liveClean.get(a.inodeId), a.entry)) continue;
+    if (a.kind === 'link' && sameInode(o.liveClean.get(a.inode), a.entry)) continue;
     const size = (await o.objects.getFile(a.entry.hash!)).size;
     const { st, drift } = await checkFile(`${o.dir}/${a.path}`, a.entry, size, o.inodes, o.owner);
     if (drift === null) continue;

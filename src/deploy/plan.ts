@@ -1,6 +1,6 @@
 import { ChunkswarmError } from '../core/index.js';
 import type { ChunkRef, FileObject, Piece, PieceRange, TreeEntry } from '../manifest/index.js';
-import type { InodeId, InodeStat } from '../store/index.js';
+import type { InodeStat } from '../store/index.js';
 import type { DonorTable } from './donor-table.js';
 import type { ReleaseEntry, SizedEntry } from './release-files.js';
 
@@ -26,11 +26,6 @@ export class LinkAction {
   /** The donor's inode, "dev:ino". */
   get inode(): string {
     return this.donors.inode(this.donor);
-  }
-
-  /** The donor's inode as a map key (see inodeId). */
-  get inodeId(): InodeId {
-    return this.donors.inodeId(this.donor);
   }
 
   /** The donor is the file already at this path of the tree being built: nothing to link. */
@@ -82,7 +77,7 @@ export function planFiles(files: readonly SizedEntry[], donors: DonorTable): Fil
       }
       leaders.set(entry.link, { path, entry });
     }
-    const inode = donors.has(i) ? donors.inodeId(i) : null;
+    const inode = donors.has(i) ? donors.inodeKey(i) : null;
     if (inode !== null && !used.has(inode)) {
       used.add(inode);
       actions.push(new LinkAction(path, entry, donors, i));

@@ -12,7 +12,7 @@ import { removeTree, type OpenFiles } from '../store/index.js';
  *
  * Most are synchronous on purpose: staging makes one to three calls per file of a release of up
  * to 10^5 files, and a trip through the libuv thread pool costs several times the call itself
- * (bench/deploy). Loops over files hand the event loop back now and then (turnDue, nextTurn).
+ * (bench/deploy). Loops over files hand the event loop back now and then (yieldEvery).
  */
 
 const NOFOLLOW = constants.O_NOFOLLOW;
@@ -22,18 +22,9 @@ export function ownerOf(opts: { owner?: boolean }): boolean {
   return opts.owner ?? process.getuid?.() === 0;
 }
 
-/**
- * Whether step `step` of a long synchronous loop should let the event loop run (a node keeps
- * serving peers meanwhile): once every 1,024 steps. Loops test it and await nextTurn() only then:
- * an await at every step was a promise and a microtask per file (10^5 of them per check of a tree).
- */
-export function turnDue(step: number): boolean {
-  return step % 1024 === 0;
-}
-
-/** One turn of the event loop. */
-export function nextTurn(): Promise<void> {
-  return new Promise<void>((r) => setImmediate(r));
+/** Lets the event loop run (a node keeps serving peers) once every `every` steps of a long synchronous loop. */
+export async function yieldEvery(step: number, every = 1024): Promise<void> {
+  if (step % every === 0) await new Promise<void>((r) => setImmediate(r));
 }
 
 export async function lstatOrNull(path: string): Promise<Stats | null> {

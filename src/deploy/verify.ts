@@ -2,10 +2,10 @@ import { readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { ChunkswarmError, type ObjectHash } from '../core/index.js';
 import { comparePaths, encodeObject, hashFile, objectHash, walkTree, type TreeEntry, type TreeObject } from '../manifest/index.js';
-import { inodeId, inodeKey, type InodeCache, type InodeId, type ObjectStore } from '../store/index.js';
+import { inodeKey, type InodeCache, type ObjectStore } from '../store/index.js';
 import { onDiskMode } from './finalize-tree.js';
 import { treePackName } from './release-files.js';
-import { kindOf, lstatSyncOrNull, nextTurn, turnDue } from './stage-fs.js';
+import { kindOf, lstatSyncOrNull, yieldEvery } from './stage-fs.js';
 
 /**
  * modified: content (or symlink target); meta: same content, other mode, mtime or owner;
@@ -60,8 +60,8 @@ export interface VerifyOptions {
   deep: boolean;
   /** Compare recorded uid/gid (only meaningful where they were applied, i.e. as root). */
   owner: boolean;
-  /** Receives the inode of every file found exactly as the release has it, with its entry (see checkFreshTarget). */
-  clean?: Map<InodeId, TreeEntry>;
+  /** Receives the inode ("dev:ino") of every file found exactly as the release has it, with its entry (see checkFreshTarget). */
+  clean?: Map<string, TreeEntry>;
 }
 
 /** Exit status of `verify`: 1 something added, 2 something removed, 4 something changed. */
@@ -84,13 +84,12 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
     out.entries.push({ path, kind, ...(old && { old }), ...(now && { new: now }) });
     out.counts[kind]++;
   };
-  // What the stat cache vouches for is answered without an await: a quick check of 10^5 unchanged
-  // files is then one synchronous loop, with a turn of the event loop every 1,024 entries.
-  const cachedHash = (st: Stats): string | null => (o.deep ? null : o.cache.hashOf(st));
-  const hashNow = async (path: string, st: Stats, remember: boolean): Promise<string> => {
+  const hashOf = async (path: string, st: Stats, useCache: boolean): Promise<string> => {
+    const cached = useCache && !o.deep ? o.cache.hashOf(st) : null;
+    if (cached) return cached;
     const h = objectHash(encodeObject(await hashFile(join(o.dir, path))));
     out.hashed++;
-    if (remember) o.cache.remember(st, h);
+    if (useCache) o.cache.remember(st, h);
     return h;
   };
   const actual = async (path: string, st: Stats, hash: boolean): Promise<EntryState> => {
@@ -98,7 +97,7 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
       type: kindOf(st), size: st.size, mtime: Math.round(st.mtimeMs), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, inode: inodeKey(st),
     };
     if (st.isSymbolicLink()) s.target = readlinkSync(join(o.dir, path));
-    if (hash && st.isFile()) s.hash = await hashNow(path, st, false);
+    if (hash && st.isFile()) s.hash = await hashOf(path, st, false);
     return s;
   };
   const expected = async (e: TreeEntry): Promise<EntryState> => {
@@ -131,7 +130,7 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
     for (const e of tree.entries) {
       const path = rel ? `${rel}/${e.name}` : e.name;
       names.delete(e.name);
-      if (turnDue(++out.checked)) await nextTurn();
+      await yieldEvery(++out.checked);
       const st = lstatSyncOrNull(`${o.dir}/${path}`);
       if (!st) {
         push(path, 'removed', await expected(e));
@@ -149,10 +148,10 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
       } else if (e.type === 'symlink') {
         if (readlinkSync(join(o.dir, path)) !== e.target) push(path, 'modified', await expected(e), await actual(path, st, false));
       } else {
-        const hash = cachedHash(st) ?? (await hashNow(path, st, true));
+        const hash = await hashOf(path, st, true);
         if (hash !== e.hash) push(path, 'modified', await expected(e), { ...(await actual(path, st, false)), hash });
         else if (metaDiffers(e, st)) push(path, 'meta', await expected(e), { ...(await actual(path, st, false)), hash });
-        else o.clean?.set(inodeId(st.dev, st.ino), e);
+        else o.clean?.set(inodeKey(st), e);
       }
     }
     for (const name of names) {

@@ -31,16 +31,6 @@ export function inodeKey(st: { dev: number; ino: number }): string {
   return `${st.dev}:${st.ino}`;
 }
 
-/** An inode as a key of maps and sets of 10^5 of them: a number where dev and ino fit one exactly, else inodeKey's string. */
-export type InodeId = number | string;
-
-const INO_LIMIT = 2 ** 32;
-const DEV_LIMIT = 2 ** 20;
-
-export function inodeId(dev: number, ino: number): InodeId {
-  return ino < INO_LIMIT && dev < DEV_LIMIT ? dev * INO_LIMIT + ino : `${dev}:${ino}`;
-}
-
 /**
  * Releases indexed at once. An index holds a location per chunk (10^5 at 10^5 files); the newest
  * release answers nearly every lookup, and a node keeps `releases.keep` of them (a publisher
