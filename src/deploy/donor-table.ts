@@ -1,4 +1,4 @@
-import type { InodeStat } from '../store/index.js';
+import { inodeKey, type InodeStat } from '../store/index.js';
 
 /** What a donor is found for: a file of the release, by its path relative to the release root. */
 interface Named {
@@ -75,14 +75,14 @@ export class DonorTable {
 
   /** The donor's inode, "dev:ino" (see inodeKey). */
   inode(i: number): string {
-    return `${this.dev[i]}:${this.ino[i]}`;
+    return inodeKey({ dev: this.dev[i]!, ino: this.ino[i]! });
   }
 
   /** One key per inode, a number where it fits one: for sets of the inodes lent so far. */
   inodeKey(i: number): number | string {
     const dev = this.dev[i]!;
     const ino = this.ino[i]!;
-    return ino < INO_LIMIT && dev < DEV_LIMIT ? dev * INO_LIMIT + ino : `${dev}:${ino}`;
+    return ino < INO_LIMIT && dev < DEV_LIMIT ? dev * INO_LIMIT + ino : this.inode(i);
   }
 
   /** Whether the donor must be linked into the tree (it is not already the file at that path). */

@@ -67,7 +67,7 @@ export async function findDonors(q: DonorSearch): Promise<DonorsFound> {
     const { path, entry, size } = q.files[i]!;
     const shared = q.sharedInPlace;
     const ino = shared?.inoAt(path);
-    if (shared && ino !== undefined && sameInode(live, entry) && !q.tainted.has(`${shared.dev}:${ino}`)) {
+    if (shared && ino !== undefined && sameInode(live, entry) && !q.tainted.has(inodeKey({ dev: shared.dev, ino }))) {
       out.donors.set(i, q.inPlace, { dev: shared.dev, ino }, { linked: false });
       out.sharedKept++;
       return true;
