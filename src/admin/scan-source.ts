@@ -2,6 +2,7 @@ import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { ChunkswarmError } from '../core/index.js';
 import { compareNames } from '../manifest/index.js';
+import { inodeKey } from '../store/index.js';
 
 /** The fields a release needs, copied out of fs.Stats: 10^5 retained Stats objects cost GC time. */
 export interface SourceStat {
@@ -126,14 +127,14 @@ function assignLinkGroups(files: ScannedFile[]): void {
   const byInode = new Map<string, ScannedFile[]>();
   for (const f of files) {
     if (f.stat.nlink < 2) continue;
-    const key = `${f.stat.dev}:${f.stat.ino}`;
+    const key = inodeKey(f.stat);
     const group = byInode.get(key);
     if (group) group.push(f);
     else byInode.set(key, [f]);
   }
   let next = 1;
   for (const f of files) {
-    const group = byInode.get(`${f.stat.dev}:${f.stat.ino}`);
+    const group = byInode.get(inodeKey(f.stat));
     if (!group || group.length < 2) continue;
     if (group[0] === f) {
       for (const member of group) member.link = next;

@@ -1,4 +1,4 @@
-import type { InodeCache, ObjectStore } from '../store/index.js';
+import { inodeKey, type InodeCache, type ObjectStore } from '../store/index.js';
 import type { TreeEntry } from '../manifest/index.js';
 import { sameInode } from './donors.js';
 import { checkFile } from './file-check.js';
@@ -51,7 +51,7 @@ export async function checkFreshTarget(o: {
     push({
       path: a.path,
       kind: drift,
-      ...(st && { new: { type: st.isFile() ? 'file' : 'other', size: st.size, mtime: Math.round(st.mtimeMs), mode: st.mode & 0o7777, inode: `${st.dev}:${st.ino}` } }),
+      ...(st && { new: { type: st.isFile() ? 'file' : 'other', size: st.size, mtime: Math.round(st.mtimeMs), mode: st.mode & 0o7777, inode: inodeKey(st) } }),
     });
   }
   return out;

@@ -1,7 +1,7 @@
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChunkswarmError } from '../core/index.js';
-import { removeTree, type ChunkIndex, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
+import { inodeKey, removeTree, type ChunkIndex, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
 import { pruneInodeMaps } from './inode-map.js';
 import { treePackName } from './release-files.js';
 import { progressPath, removeProgress } from './stage-progress.js';
@@ -82,7 +82,7 @@ async function soleBytes(dir: string): Promise<number> {
       const st = await lstat(join(d, name));
       if (st.isDirectory()) await walk(join(d, name));
       else if (st.isFile()) {
-        const key = `${st.dev}:${st.ino}`;
+        const key = inodeKey(st);
         const i = inodes.get(key) ?? { nlink: st.nlink, seen: 0, size: st.size };
         i.seen++;
         inodes.set(key, i);

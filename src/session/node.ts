@@ -94,7 +94,9 @@ export class ChunkswarmNode extends Resource {
     if (c.bootstrapNodes.length === 0) {
       throw new ChunkswarmError('E_NO_BOOTSTRAP', `no bootstrap node in ${c.configPath} (network.bootstrap): chunkswarm never uses the public DHT`);
     }
-    this.role = publisher ? publisherRole : followerRole({ deployer: this.deployer, serial: this.serial, log: this.log });
+    this.role = publisher ? publisherRole : followerRole({
+      deployer: this.deployer, serial: this.serial, log: this.log, activated: () => this.verifier?.activated(),
+    });
     this.heads = new HeadBook(this.deployer.releases, Buffer.from(c.cluster.publisherKey, 'hex'));
     await this.heads.reload();
     this.membership = await MembershipAdmin.open(c, { signed: (r) => this.gossip.signed(r) });

@@ -26,6 +26,18 @@ export class PeriodicVerify {
     }
   }
 
+  /**
+   * A release was just made live, and activation checked every file of it against the release
+   * just before the switch (and repaired what differed): the live tree matches its release now,
+   * so the next verify is due an interval later. Run at once, it repeated that pass over every
+   * file while the rest of the cluster was still staging (0.6 s of a follower's 6 CPU-s in a
+   * 20,000-file cold rollout).
+   */
+  activated(): void {
+    this.last = Date.now();
+    this.report = { at: new Date(this.last).toISOString(), added: 0, removed: 0, changed: 0 };
+  }
+
   /** A verify's outcome, this one's or an operator's (`chunkswarm verify` run by the node): reported alike. */
   record(r: VerifyResult): void {
     const c = r.counts;
