@@ -2,13 +2,14 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { bitfieldBytes, BytesCache, ChunkswarmError, countBits, getBit, isChunkswarmError, setBit, systemClock, type Clock, type ReleaseId } from '../core/index.js';
-import { rangeFits, readPieceRange, releaseId, wholePiece, type ChunkRef, type Piece, type PieceRange, type SignedRelease } from '../manifest/index.js';
+import { bitfieldBytes, ChunkswarmError, countBits, getBit, isChunkswarmError, setBit, systemClock, type Clock, type ReleaseId } from '../core/index.js';
+import { rangeFits, releaseId, wholePiece, type ChunkRef, type Piece, type PieceRange, type SignedRelease } from '../manifest/index.js';
 import { inodeKey, OpenFiles, removeTree, syncFilesystem, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
 import { previousChunks } from './donors.js';
 import { pruneInodeMaps, recordInodeMap, sharedWithLive } from './inode-map.js';
 import type { ChunkSource } from './local-source.js';
 import { finishTree, linkDonors, makeDirs, moveIntoPlace, parentOf, placeAliases, placeWrites, type AliasAction, type WriteAction } from './materialize.js';
+import { PieceReader } from './piece-reader.js';
 import { layoutPieces, type FileAction, type PieceLayout } from './plan.js';
 import { loadRelease, type ReleaseContent } from './release-files.js';
 import { lstatSyncOrNull, ownerOf, readVerified, writeAt } from './stage-fs.js';
@@ -37,8 +38,6 @@ export interface StagerOptions {
 
 /** A never-written slot of a preallocated file starts with zeros; salvage skips it without hashing. */
 const PROBE_BYTES = 4096;
-/** Memory for the pieces received lately, served from there while staging. */
-const RECEIVED_PIECE_BYTES = 16 << 20;
 
 /**
  * A release being assembled in staging/<v>/, and the piece store of its download: pieces are runs
@@ -81,14 +80,7 @@ export class Stager {
    * again (prepare, repairWrites) is never written through an old descriptor, as both close them first.
    */
   private readonly writeFiles = new OpenFiles(constants.O_WRONLY | constants.O_NOFOLLOW);
-  /** Likewise the files pieces are read back from for peers, while staging (not once a release). */
-  private readonly readFiles = new OpenFiles(constants.O_RDONLY | constants.O_NOFOLLOW);
-  /**
-   * Pieces received lately, as verified on arrival. Peers ask a node for what it has just received
-   * (in the demo 9 reads in 10 came within 8 MB of receiving), and each read from the file was
-   * a read and a re-hash of every byte, a quarter of what serving a piece costs.
-   */
-  private readonly received = new BytesCache<number>(RECEIVED_PIECE_BYTES);
+  private readonly reader: PieceReader;
   /** Pieces to fetch whole: a chunk outside the part fetched was no longer in this node's files. */
   private readonly fetchWhole = new Set<number>();
   private readonly flushPieces: number;
@@ -116,6 +108,7 @@ export class Stager {
     this.lastFlush = this.clock.now();
     this.flushPieces = opts.flushEvery?.pieces ?? 1024;
     this.flushMs = opts.flushEvery?.ms ?? 5000;
+    this.reader = new PieceReader(layout, !materialized);
   }
 
   /**
@@ -265,29 +258,22 @@ export class Stager {
     } finally {
       this.inFlight.delete(index);
     }
-    if (whole) this.received.set(index, bytes);
+    if (whole) this.reader.receivedWhole(index, bytes);
     this.written++;
     if (this.pending >= this.flushPieces || this.clock.now() - this.lastFlush >= this.flushMs) await this.flush();
     return true;
   }
 
   /**
-   * A piece's bytes for a peer, or `range` of them: as received lately, or read back from disk and
-   * re-hashed chunk by chunk; null if absent, damaged or outside the piece. `alloc`: where to put
-   * them if they are read (a buffer the connection lends, see WireStore.readPiece); bytes received
-   * lately are returned as they are kept, never to be written to (the connection copies them into
-   * its record anyway).
+   * A piece's bytes for a peer, or `range` of them (see PieceReader); null if absent, damaged or
+   * outside the piece. `alloc`: where to put them if they are read (a buffer the connection lends,
+   * see WireStore.readPiece).
    */
   async readPiece(index: number, alloc?: (size: number) => Uint8Array, range?: PieceRange): Promise<Uint8Array | null> {
     const piece = this.pieceAt(index);
     const r = range ?? wholePiece(piece);
     if (!getBit(this.done, index) || !rangeFits(piece, r)) return null;
-    const received = this.received.get(index);
-    if (received) return received.subarray(r.offset, r.offset + r.length);
-    const out = alloc ? alloc(r.length) : Buffer.allocUnsafe(r.length);
-    // Each chunk read straight into its place: no per-chunk buffers to join.
-    const first = this.layout.first(index);
-    return (await readPieceRange(piece, r, out, (j, into) => this.stagedChunk(first + j, piece.chunks[j]!, into) !== null)) ? out : null;
+    return this.reader.read(this.dir, index, piece, r, () => (alloc ? alloc(r.length) : Buffer.allocUnsafe(r.length)));
   }
 
   /**
@@ -356,7 +342,7 @@ export class Stager {
 
   private dropFiles(): void {
     this.writeFiles.dropAll();
-    this.readFiles.dropAll();
+    this.reader.closeFiles();
   }
 
   /**
@@ -383,9 +369,7 @@ export class Stager {
     await removeProgress(progressPath(releases, this.version));
     this.dir = final;
     this.materialized = true;
-    this.readFiles.dropAll();
-    // A release may be served for months: its pieces come from its files from now on.
-    this.received.clear();
+    this.reader.released();
     this.completedAt = Date.now();
     // Every written file was just verified: the first check of this release reads nothing. The
     // inode map takes each file's inode as it comes: no map of 10^5 paths to inode names is held.
@@ -531,17 +515,6 @@ export class Stager {
       (linked ? readVerified(`${this.dir}/${linked.path}`, linked.offset, c.size, c.hash) : null) ??
       (local ? readVerified(local.path, local.offset, c.size, c.hash) : null)
     );
-  }
-
-  /** A chunk's bytes from the tree itself (a written copy of a recorded piece, or a linked file), verified. */
-  private stagedChunk(k: number, c: ChunkRef, into: Uint8Array): Uint8Array | null {
-    const linked = this.layout.linked(k);
-    const files = this.materialized ? undefined : this.readFiles;
-    for (const s of [...this.layout.writes(k), ...(linked ? [linked] : [])]) {
-      const bytes = readVerified(`${this.dir}/${s.path}`, s.offset, c.size, c.hash, { files, into });
-      if (bytes) return bytes;
-    }
-    return null;
   }
 
   /** Writes each chunk at every slot (`null`: a chunk with nothing to write) and marks the piece done (recorded at the next flush). */
