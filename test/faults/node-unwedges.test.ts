@@ -86,6 +86,9 @@ describe('fault 7: a node that failed a step carries on by itself', () => {
     expect(st.live).toBe(1);
     expect(st.problems.some((p) => p.level === 'error' && p.text.startsWith('E_DRIFT'))).toBe(true);
     expect((await cs(f, 'status')).code, 'status exits non-zero while the node is in error').toBe(1);
+    // An operator's verify puts the hand edit in status (the periodic one is off here)...
+    expect((await cs(f, 'verify')).code, 'verify: content changed').toBe(4);
+    await c.waitFor('status to report the hand edit', async () => ((await statusOf(f))?.verify?.changed ?? 0) > 0);
 
     const ack = await cs(f, 'drift', 'ack');
     expect(ack.code, ack.stderr).toBe(0);
@@ -93,6 +96,8 @@ describe('fault 7: a node that failed a step carries on by itself', () => {
     await c.waitLive([f], 2, 20_000);
     expect(await errorCode(f)).toBeNull();
     expect(await readFile(join(f.live, 'new-file.txt'), 'utf8')).toBe('release 2\n');
+    // ...until the release that replaced the edited tree is live: activation checked every file of it.
+    await c.waitFor('status to report the new live tree clean', async () => (await statusOf(f))?.verify?.changed === 0, 10_000);
   }, 120_000);
 
   it('rollback then unpin on the running node: pinned at the old release, then back on the newest without a restart', async (ctx) => {
