@@ -20,15 +20,15 @@ export const publisherRole: Role = {
 
 /**
  * A frontend: makes each newer release live (under the drift policy) unless pinned, then collects
- * garbage. `activated` hears of each release made live.
+ * garbage. `activated` is told each time it makes a release live.
  */
-export function followerRole(o: { deployer: Deployer; serial: SerialQueue; log: Logger; activated: (version: number) => void }): Role {
+export function followerRole(o: { deployer: Deployer; serial: SerialQueue; log: Logger; activated: () => void }): Role {
   return {
     publisher: false,
     settle: (version) =>
       o.serial.run(async () => {
         if (!canActivate(await o.deployer.state(), version)) return;
-        if ((await o.deployer.activate(version)).switched) o.activated(version);
+        if ((await o.deployer.activate(version)).switched) o.activated();
         const gc = await o.deployer.gc().catch(() => null);
         if (gc && gc.removed.length > 0) {
           o.log.info(`gc: removed releases ${gc.removed.map((r) => r.version).join(', ')}, freed ${gc.freedBytes} bytes`);
