@@ -5,8 +5,9 @@
  * (init --publisher, init --join), and, in the same run, an rsync daemon the N frontends pull
  * from at once. Scenarios: cold rollout, three updates (10 files edited, 1 added, 1 removed; the
  * third is staged in the tree of the release it replaces, as every update of a node that has run
- * for a while), a new node joining. Seconds until the last node is live (publish included), ratio to rsync, peak RSS
- * and CPU per node; JSON and Markdown in bench/results/.
+ * for a while), a new node joining, then every node restarted. Seconds until the last node is live (publish
+ * included), ratio to rsync, peak RSS and CPU per node, and seconds until each restarted node serves
+ * again; JSON and Markdown in bench/results/.
  *   npm run bench:seed [-- --files 100000 --followers 4 --keep --profile DIR]
  * --profile writes a CPU profile of every serve process (node --cpu-prof) into DIR.
  */
@@ -111,6 +112,7 @@ runBench('seed', values.keep, async (work) => {
   const dests = Array.from({ length: N }, (_, i) => join(work, 'rsync', `frontend${i + 1}`));
   for (const d of [...dests, join(work, 'rsync', 'joiner')]) await mkdir(d, { recursive: true });
   const steps: StepResult[] = [];
+  let restart: Record<string, number | null> = {};
   try {
     for (const n of cluster.nodes) cluster.start(n);
     await cluster.waitFor('every node to report its status', async () => (await Promise.all(cluster.nodes.map((n) => cluster.status(n)))).every((s) => s !== null), 60_000);
@@ -186,16 +188,40 @@ runBench('seed', values.keep, async (work) => {
     const joiner = await cluster.addFollower('joiner');
     await step('join', [joiner], [join(work, 'rsync', 'joiner')], () => cluster.start(joiner));
     sampler.stop();
+    restart = await timeRestart(cluster);
+    console.log(`restart: every node serving again after ${Object.entries(restart).map(([n, t]) => `${n} ${t?.toFixed(2) ?? 'timeout'} s`).join(', ')}`);
   } finally {
     await daemon.close();
     await cluster.close();
   }
-  const result = { shape: SHAPE, files: gen.files, bytes: gen.bytes, followers: N, nodeArgs: values['node-arg'] ?? [], steps };
+  const result = { shape: SHAPE, files: gen.files, bytes: gen.bytes, followers: N, nodeArgs: values['node-arg'] ?? [], steps, restart };
   await writeMarkdown(result);
   return result;
 });
 
-async function writeMarkdown(r: { shape: SeedShape; files: number; bytes: number; followers: number; steps: StepResult[] }): Promise<void> {
+/**
+ * Every node stopped (SIGTERM) and started again at once, as after a reboot of the cluster: the
+ * seconds until each serves its release again (null: not within the scenario timeout).
+ */
+async function timeRestart(cluster: LocalCluster): Promise<Record<string, number | null>> {
+  await Promise.all(cluster.nodes.map((n) => cluster.stop(n)));
+  const t0 = Date.now();
+  for (const n of cluster.nodes) cluster.start(n);
+  const out: Record<string, number | null> = {};
+  await Promise.all(cluster.nodes.map(async (n) => {
+    out[n.name] = null;
+    while (Date.now() - t0 < TIMEOUT_MS) {
+      if (await cluster.serving(n)) {
+        out[n.name] = (Date.now() - t0) / 1000;
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }));
+  return out;
+}
+
+async function writeMarkdown(r: { shape: SeedShape; files: number; bytes: number; followers: number; steps: StepResult[]; restart: Record<string, number | null> }): Promise<void> {
   const { repoRoot } = await import('./lib/results.js');
   const f = (x: number | null | undefined, d = 2) => (x === null || x === undefined ? '–' : x.toFixed(d));
   const lines = [
@@ -213,6 +239,8 @@ async function writeMarkdown(r: { shape: SeedShape; files: number; bytes: number
         return `${f(n?.cpuSeconds, 1)} / ${f(n?.peakRssMB, 0)}`;
       }).join(' | ') + ' |',
     ),
+    '',
+    `Every node stopped and started again at once; seconds until each served its release again: ${Object.entries(r.restart).map(([n, t]) => `${n} ${f(t)}`).join(', ')}.`,
     '',
   ];
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');

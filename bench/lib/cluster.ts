@@ -215,6 +215,12 @@ export class LocalCluster {
     return s?.bytesDown ?? 0;
   }
 
+  /** Whether the running process of `n` (not one before it) says it serves its release whole, fresh from its control socket. */
+  async serving(n: NodeHandle): Promise<boolean> {
+    const s = (await callControl(n.dataDir, { op: 'status' }, { timeoutMs: 1000 }).catch(() => null)) as NodeStatusReport | null;
+    return s !== null && s.pid === n.proc?.pid && s.phase === 'seeding';
+  }
+
   async log(n: NodeHandle): Promise<string> {
     return readFile(join(n.dir, 'serve.log'), 'utf8').catch(() => '');
   }

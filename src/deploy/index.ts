@@ -8,7 +8,7 @@ export { recordDrift, listDrift, showDrift, driftSignature, type DriftReport, ty
 export { collectGarbage, type GcResult } from './gc.js';
 export { recycleRelease } from './recycle.js';
 export { importFromDataDir, type ChunkSource } from './local-source.js';
-export { loadRelease, releaseTree, type ReleaseContent, type ReleaseEntry, type ReleaseFile, type ReleaseTree } from './release-files.js';
+export { loadRelease, releaseTree, saveReleasePacks, servedPieces, type ReleaseContent, type ReleaseEntry, type ReleaseFile, type ReleaseTree } from './release-files.js';
 export { findDonors, sameInode, type DonorSearch, type DonorsFound } from './donors.js';
 export { DonorTable } from './donor-table.js';
 export { removeAny } from './stage-fs.js';

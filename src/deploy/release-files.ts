@@ -1,5 +1,5 @@
 import { ChunkswarmError, type ObjectHash } from '../core/index.js';
-import { distinctChunks, groupPieces, walkTree, type ChunkRef, type FileObject, type Piece, type TreeEntry } from '../manifest/index.js';
+import { distinctChunks, groupPieces, releasePieces, walkTree, type ChunkRef, type FileObject, type Piece, type TreeEntry } from '../manifest/index.js';
 import type { ObjectStore } from '../store/index.js';
 
 /** Linux PATH_MAX, terminating NUL included. */
@@ -76,6 +76,29 @@ export function loadPacks(objects: ObjectStore, root: ObjectHash, like: ObjectHa
   const packed = objects.loadPack(root) !== null;
   if (!packed && like !== null) objects.loadPack(like);
   return packed;
+}
+
+/**
+ * The pieces of a release served whole without being staged (a node started again, the
+ * publisher's own publish): its objects from its packs where it has them, else as they are (in
+ * memory or one read each). Whether it had its packs tells the caller to make them
+ * (saveReleasePacks) once it serves.
+ */
+export async function servedPieces(objects: ObjectStore, root: ObjectHash): Promise<{ pieces: Piece[]; packed: boolean }> {
+  const packed = objects.loadPack(root) !== null && objects.loadPack(treePackName(root)) !== null;
+  return { pieces: await releasePieces(root, (h) => objects.getTree(h), (h) => objects.getFile(h)), packed };
+}
+
+/**
+ * Writes the packs of a release whose objects are all in memory (servedPieces just walked them),
+ * copying the records it shares with `like`'s packs.
+ */
+export async function saveReleasePacks(objects: ObjectStore, root: ObjectHash, like: ObjectHash | null): Promise<void> {
+  const files: ObjectHash[] = [];
+  const trees: ObjectHash[] = [root];
+  await walkTree(root, (h) => objects.getTree(h), (_path, e) => void (e.type === 'dir' ? trees : e.type === 'file' ? files : []).push(e.hash!));
+  await objects.savePack(root, files, like);
+  await objects.savePack(treePackName(root), trees, like === null ? null : treePackName(like));
 }
 
 /**
