@@ -44,7 +44,7 @@ export class Rollout {
   private dl: Download | null = null;
   /** The release served whole from its files (materialized), as opposed to one being staged. */
   private servedWhole: ReleaseId | null = null;
-  /** The root of the release served whole before it: the pack its successor copies most records from. */
+  /** The root of the release last served whole: the next one's packs copy most of their records from its packs. */
   private servedRoot: ObjectHash | null = null;
   private packTimer: NodeJS.Timeout | null = null;
 
