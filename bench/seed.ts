@@ -205,20 +205,11 @@ runBench('seed', values.keep, async (work) => {
  */
 async function timeRestart(cluster: LocalCluster): Promise<Record<string, number | null>> {
   await Promise.all(cluster.nodes.map((n) => cluster.stop(n)));
-  const t0 = Date.now();
+  const done = new Completions(cluster.nodes.length);
+  done.start();
   for (const n of cluster.nodes) cluster.start(n);
-  const out: Record<string, number | null> = {};
-  await Promise.all(cluster.nodes.map(async (n) => {
-    out[n.name] = null;
-    while (Date.now() - t0 < TIMEOUT_MS) {
-      if (await cluster.serving(n)) {
-        out[n.name] = (Date.now() - t0) / 1000;
-        return;
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }));
-  return out;
+  await done.poll((i) => cluster.serving(cluster.nodes[i]!), TIMEOUT_MS);
+  return Object.fromEntries(cluster.nodes.map((n, i) => [n.name, done.times[i] ?? null]));
 }
 
 async function writeMarkdown(r: { shape: SeedShape; files: number; bytes: number; followers: number; steps: StepResult[]; restart: Record<string, number | null> }): Promise<void> {

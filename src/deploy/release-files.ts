@@ -70,12 +70,10 @@ export function treePackName(root: ObjectHash): string {
 /**
  * Reads a release's file objects into memory from its pack (one file instead of one per object),
  * or, when it has none yet, from the pack of `like`, a release likely to share most of them (the
- * live one). Returns whether the release has its own pack.
+ * live one).
  */
-export function loadPacks(objects: ObjectStore, root: ObjectHash, like: ObjectHash | null): boolean {
-  const packed = objects.loadPack(root) !== null;
-  if (!packed && like !== null) objects.loadPack(like);
-  return packed;
+export function loadPacks(objects: ObjectStore, root: ObjectHash, like: ObjectHash | null): void {
+  if (objects.loadPack(root) === null && like !== null) objects.loadPack(like);
 }
 
 /**
@@ -95,10 +93,19 @@ export async function servedPieces(objects: ObjectStore, root: ObjectHash): Prom
  */
 export async function saveReleasePacks(objects: ObjectStore, root: ObjectHash, like: ObjectHash | null): Promise<void> {
   const files: ObjectHash[] = [];
-  const trees: ObjectHash[] = [root];
-  await walkTree(root, (h) => objects.getTree(h), (_path, e) => void (e.type === 'dir' ? trees : e.type === 'file' ? files : []).push(e.hash!));
+  const dirs: ObjectHash[] = [];
+  await walkTree(root, (h) => objects.getTree(h), (_path, e) => void (e.type === 'dir' ? dirs : e.type === 'file' ? files : []).push(e.hash!));
+  await writePacks(objects, root, files, dirs, like);
+}
+
+/**
+ * A release's two packs, its file objects' and its tree objects', from the objects in memory;
+ * the records `like`'s packs hold are copied rather than encoded again. A pack that exists is
+ * left as it is (savePack).
+ */
+async function writePacks(objects: ObjectStore, root: ObjectHash, files: ObjectHash[], dirs: ObjectHash[], like: ObjectHash | null): Promise<void> {
   await objects.savePack(root, files, like);
-  await objects.savePack(treePackName(root), trees, like === null ? null : treePackName(like));
+  await objects.savePack(treePackName(root), [root, ...dirs], like === null ? null : treePackName(like));
 }
 
 /**
@@ -106,7 +113,7 @@ export async function saveReleasePacks(objects: ObjectStore, root: ObjectHash, l
  * local). Its file objects come from the packs (loadPacks), and its own pack is made if it has none.
  */
 export async function loadRelease(root: ObjectHash, objects: ObjectStore, base: string, like: ObjectHash | null = null): Promise<ReleaseContent> {
-  const packed = loadPacks(objects, root, like);
+  loadPacks(objects, root, like);
   const tree = await releaseTree(root, objects, base);
   const files: ReleaseFile[] = [];
   // Not a spread: V8 gave each of 10^5 spread copies a hidden class of its own (~180 bytes each).
@@ -114,10 +121,8 @@ export async function loadRelease(root: ObjectHash, objects: ObjectStore, base: 
     const file = await objects.getFile(f.entry.hash!);
     files.push({ path: f.path, entry: f.entry, size: file.size, file });
   }
-  if (!packed) await objects.savePack(root, tree.files.map((f) => f.entry.hash!), like);
-  // Every tree object is in memory after the walk; savePack does nothing if the pack exists. The
-  // unchanged subtrees' records are copied from the trees of `like` rather than encoded again.
-  await objects.savePack(treePackName(root), [root, ...tree.dirs.map((d) => d.entry.hash!)], like === null ? null : treePackName(like));
+  // Every tree and file object is in memory after the walk.
+  await writePacks(objects, root, tree.files.map((f) => f.entry.hash!), tree.dirs.map((d) => d.entry.hash!), like);
   // The one definition of the piece space (releaseChunks' too), over the file objects now in hand.
   const chunks = distinctChunks(files);
   return { ...tree, files, chunks, pieces: groupPieces(chunks) };

@@ -126,12 +126,11 @@ export class Rollout {
     if (this.servedWhole !== id) {
       const { objects } = this.o.deployer;
       // Staging has the piece space already: walking every file object again would delay activation.
-      const served = staged ? { pieces: staged, packed: true } : await servedPieces(objects, target.body.root);
-      const { pieces } = served;
+      const { pieces, packed } = staged ? { pieces: staged, packed: true } : await servedPieces(objects, target.body.root);
       this.o.server.serveRelease(id, pieces);
       this.o.upload.setSpace({ release: id, version: v, have: Bitfield.full(pieces.length), bytes: pieces.reduce((n, p) => n + p.size, 0) });
       this.servedWhole = id;
-      if (!served.packed) this.packLater(target.body.root, this.servedRoot);
+      if (!packed) this.packLater(target.body.root, this.servedRoot);
       this.servedRoot = target.body.root;
     }
     this.phase = 'activating';
