@@ -14,7 +14,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { ChunkswarmError } from '../../src/index.js';
 import { ensureTool } from './tools.js';
-import { statFields } from './proc-cpu.js';
+import { processRunning } from './proc-cpu.js';
 
 const PREFIX = 'csb';
 /** Bridge and veth ends inside the namespaces: their names never reach the root namespace. */
@@ -50,12 +50,6 @@ function namespaces(): string[] {
   }
 }
 
-/** A running process (a zombie, killed and not yet reaped, is not). */
-function alive(pid: number): boolean {
-  const f = statFields(pid);
-  return f !== null && f[0] !== 'Z';
-}
-
 /** Stops what still runs in a namespace (only processes the bench started live there), then deletes it. */
 function removeNamespaceSync(ns: string): void {
   try {
@@ -82,7 +76,7 @@ function removeNamespaceSync(ns: string): void {
 export function sweepStale(): string[] {
   const stale = namespaces().filter((ns) => {
     const m = new RegExp(`^${PREFIX}(\\d+)[hn]`).exec(ns);
-    return m !== null && Number(m[1]) !== process.pid && !alive(Number(m[1]));
+    return m !== null && Number(m[1]) !== process.pid && !processRunning(Number(m[1]));
   });
   for (const ns of stale) removeNamespaceSync(ns);
   return stale;

@@ -26,6 +26,12 @@ export function statFields(pid: number | 'self'): string[] | null {
   }
 }
 
+/** A running process (a zombie, killed and not yet reaped, is not). */
+export function processRunning(pid: number): boolean {
+  const f = statFields(pid);
+  return f !== null && f[0] !== 'Z';
+}
+
 /** utime + stime of every thread of the process, in ticks; null once it is gone (or not Linux). */
 function cpuTicks(pid: number): number | null {
   const f = statFields(pid);

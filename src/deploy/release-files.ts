@@ -83,8 +83,10 @@ export function loadPacks(objects: ObjectStore, root: ObjectHash, like: ObjectHa
  * (saveReleasePacks) once it serves.
  */
 export async function servedPieces(objects: ObjectStore, root: ObjectHash): Promise<{ pieces: Piece[]; packed: boolean }> {
-  const packed = objects.loadPack(root) !== null && objects.loadPack(treePackName(root)) !== null;
-  return { pieces: await releasePieces(root, (h) => objects.getTree(h), (h) => objects.getFile(h)), packed };
+  // Both loaded whatever the other gives: trees from their pack even when the files' is missing.
+  const files = objects.loadPack(root) !== null;
+  const trees = objects.loadPack(treePackName(root)) !== null;
+  return { pieces: await releasePieces(root, (h) => objects.getTree(h), (h) => objects.getFile(h)), packed: files && trees };
 }
 
 /**

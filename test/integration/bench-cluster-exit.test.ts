@@ -1,21 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { processRunning } from '../../bench/lib/proc-cpu.js';
 import { repoRoot } from '../../bench/lib/results.js';
-
-/** Whether the process runs: a zombie (killed, its parent gone, not reaped yet) does not. */
-function alive(pid: number): boolean {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return false;
-  }
-  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-}
 
 describe('a bench script that dies before close()', () => {
   it('leaves no serve process of its cluster running', async () => {
@@ -43,8 +33,8 @@ describe('a bench script that dies before close()', () => {
       expect(pid).toBeGreaterThan(0);
       // SIGKILL is delivered at once; the process may take a moment to be gone.
       const until = Date.now() + 5000;
-      while (alive(pid) && Date.now() < until) await new Promise((s) => setTimeout(s, 50));
-      expect(alive(pid)).toBe(false);
+      while (processRunning(pid) && Date.now() < until) await new Promise((s) => setTimeout(s, 50));
+      expect(processRunning(pid)).toBe(false);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
