@@ -3,6 +3,7 @@ import { createLogger, type LogFormat } from '../logger.js';
 import { callControl, createNode, loadConfig, readStatus, type ChunkswarmNode, type NodeStatusReport } from '../../index.js';
 import { formatBytes, formatFields, printJson } from '../format.js';
 import { limitHeapGrowth } from '../heap-growth.js';
+import { raiseOptimizationBudget } from '../jit-budget.js';
 import { collectWhenIdle } from '../idle-collect.js';
 import { keepFreedMemory } from '../malloc-thresholds.js';
 
@@ -36,6 +37,7 @@ export function registerServeCommands(program: Command, configPath: () => string
     .addOption(new Option('--log-format <format>', 'log lines for people (human) or one JSON object per line (json)').choices(['human', 'json']).default('human'))
     .action(async (o) => {
       limitHeapGrowth();
+      raiseOptimizationBudget();
       keepFreedMemory();
       collectWhenIdle();
       const config = await loadConfig(configPath());
