@@ -1,5 +1,6 @@
 import { PerformanceObserver, constants, type PerformanceEntry } from 'node:perf_hooks';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { v8FlagGiven } from './v8-flag.js';
 
 /** What node's 'gc' performance entries carry (@types/node leaves `detail` out). */
 type GcEntry = PerformanceEntry & { detail?: { kind?: number } };
@@ -35,7 +36,7 @@ export function heapGrowingPercent(liveBytes: number): number {
  * on node's own command line wins (NODE_OPTIONS refuses V8 flags).
  */
 export function limitHeapGrowth(): void {
-  if (process.execArgv.some((a) => /^--heap[-_]growing[-_]percent/.test(a))) return;
+  if (v8FlagGiven(process.execArgv, 'heap-growing-percent')) return;
   let current = 0;
   const apply = (percent: number) => {
     if (percent === current) return;

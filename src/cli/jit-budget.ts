@@ -1,11 +1,12 @@
 import { setFlagsFromString } from 'node:v8';
+import { v8FlagGiven } from './v8-flag.js';
 
 /** Bytes of bytecode a function runs before V8 considers optimizing it: V8 11.3's (node 20) default is 132 KiB. */
 const SERVE_INTERRUPT_BUDGET = 600_000;
 
 /** The V8 flag serve sets, or null where node's own command line (`execArgv`) gives a budget: that one wins. */
 export function optimizationBudgetFlag(execArgv: readonly string[]): string | null {
-  return execArgv.some((a) => /^--interrupt[-_]budget(=|$)/.test(a)) ? null : `--interrupt-budget=${SERVE_INTERRUPT_BUDGET}`;
+  return v8FlagGiven(execArgv, 'interrupt-budget') ? null : `--interrupt-budget=${SERVE_INTERRUPT_BUDGET}`;
 }
 
 /**

@@ -3,8 +3,8 @@ import { createLogger, type LogFormat } from '../logger.js';
 import { callControl, createNode, loadConfig, readStatus, type ChunkswarmNode, type NodeStatusReport } from '../../index.js';
 import { formatBytes, formatFields, printJson } from '../format.js';
 import { limitHeapGrowth } from '../heap-growth.js';
-import { raiseOptimizationBudget } from '../jit-budget.js';
 import { collectWhenIdle } from '../idle-collect.js';
+import { raiseOptimizationBudget } from '../jit-budget.js';
 import { keepFreedMemory } from '../malloc-thresholds.js';
 
 const STALE_SEC = 5;
