@@ -18,6 +18,8 @@ export interface InitOptions {
   live?: string;
   /** network.host: the address this node binds and others reach it on. */
   host?: string;
+  /** network.port: the TCP port of the direct path (0: any free port); absent: the default. */
+  port?: number;
   /**
    * Publisher: enforce a membership the publisher signs (network.allowlist []), the default; false
    * lets in any node that knows the cluster secret (null).
@@ -49,7 +51,7 @@ export async function initNode(opts: InitOptions): Promise<InitResult> {
   const created: string[] = [];
   const secretPath = join(dir, 'cluster.secret');
   const livePath = opts.live ? resolve(opts.live) : './live';
-  const host = opts.host ? { host: opts.host } : {};
+  const host = { ...(opts.host && { host: opts.host }), ...(opts.port !== undefined && { port: opts.port }) };
   let config: ConfigInput;
   /** The joined node's membership record: on the same machine (tests, a second node on one box) it lets this node accept the members at once. */
   let record: string | null = null;

@@ -22,6 +22,8 @@ export interface JoinNodeOptions {
   host?: string;
   name?: string;
   bootstrapPort?: number;
+  /** network.port: the TCP port of the direct path (0: any free port); absent: the default. */
+  port?: number;
   timeoutMs?: number;
   now?: Date;
 }
@@ -96,6 +98,7 @@ export async function joinNode(o: JoinNodeOptions): Promise<JoinNodeResult> {
           bootstrap: token.bootstrap,
           bootstrapPort: o.bootstrapPort ?? null,
           ...(o.host && { host: o.host }),
+          ...(o.port !== undefined && { port: o.port }),
           // The record that admitted this node governs who may connect; the list is its fallback.
           allowlist: got.enforced ? [] : null,
         },

@@ -1,14 +1,14 @@
 /**
  * What a sysadmin meets at the shell: a pipe closed early, --version, a livePath whose directory
- * is missing, a failing hook, a data directory the user may not write. Each ends in one coded
- * line, never a stack trace.
+ * is missing, a failing hook, a data directory the user may not write, a mistyped port. Each ends
+ * in one coded line, never a stack trace.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CLI } from '../support/cli.js';
+import { CLI, runCli } from '../support/cli.js';
 import { cs, editConfig, ok, publishedCluster, type Cluster } from './deploy-fixture.js';
 
 let dir: string;
@@ -30,6 +30,27 @@ describe('the command line, used as a sysadmin would', () => {
     expect(r.stderr).not.toMatch(/EPIPE/);
     expect(r.status).toBe(0);
     expect(r.stdout.split('\n').filter(Boolean)).toHaveLength(1);
+  });
+
+  it('init and join take the direct path\'s port (--port); a mistyped port fails before anything is written or spent', async () => {
+    const pub = join(dir, 'init-port');
+    ok(await runCli(['init', '--publisher', '--dir', pub, '--port', '49999']));
+    const cfg = JSON.parse(readFileSync(join(pub, 'swarm.config.json'), 'utf8')) as { network: { port?: number } };
+    expect(cfg.network.port).toBe(49999);
+
+    const bad = join(dir, 'init-bad-port');
+    const r = await runCli(['init', '--publisher', '--dir', bad, '--port', '70000']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/E_USAGE: not a port: "70000" \(a number from 0 to 65535; 0: any free port\)/);
+    expect(existsSync(bad)).toBe(false);
+
+    // Checked while the command line is read: before the token is looked at, let alone redeemed.
+    const joined = join(dir, 'join-bad-port');
+    const j = await runCli(['join', 'csjoin1.not-a-token', '--dir', joined, '--live', join(dir, 'live-j'), '--bootstrap-port', 'abc']);
+    expect(j.code).toBe(2);
+    expect(j.stderr).toMatch(/E_USAGE: not a port: "abc" \(a number from 1 to 65535\)/);
+    expect(j.stderr).not.toMatch(STACK);
+    expect(existsSync(joined)).toBe(false);
   });
 
   it('--version prints the package version', async () => {

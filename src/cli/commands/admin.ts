@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { callControl, controlSocketPath, diffReleases, initNode, loadConfig, publish, showRelease, ChunkswarmError, type PublishProgress, type PublishSummary } from '../../index.js';
 import { formatBytes, formatFields, noteDoneByNode, printJson } from '../format.js';
+import { parsePort } from '../option-parsers.js';
 import { publishProgress } from '../progress.js';
 
 function parseVersion(s: string): number {
@@ -29,7 +30,8 @@ export function registerAdminCommands(program: Command, configPath: () => string
     .option('--publisher', 'start a new cluster with this node as its publisher')
     .option('--join <config>', "join the cluster of another node's swarm.config.json (copies its public key and secret)")
     .option('--bootstrap <host:port...>', 'bootstrap nodes (default: the publisher on 127.0.0.1:49737)')
-    .option('--bootstrap-port <port>', 'run a DHT bootstrap node on this port when serving', (v) => Number(v))
+    .option('--bootstrap-port <port>', 'run a DHT bootstrap node on this port when serving', (v: string) => parsePort(v))
+    .option('--port <port>', 'network.port: the TCP port of the direct path for pieces (default 49738; 0: any free port)', (v: string) => parsePort(v, true))
     .option('--live <path>', 'livePath: the symlink your services use (default ./live beside the config)')
     .option('--host <addr>', 'network.host: the address this node binds and others reach it on (and, with --publisher, the default bootstrap address)')
     .option('--no-allowlist', 'with --publisher: let in any node that knows the cluster secret, instead of only the nodes the publisher admits')
@@ -37,7 +39,7 @@ export function registerAdminCommands(program: Command, configPath: () => string
     .action(async (o) => {
       const r = await initNode({
         dir: o.dir, publisher: o.publisher, join: o.join, bootstrap: o.bootstrap, bootstrapPort: o.bootstrapPort,
-        live: o.live, host: o.host, allowlist: o.allowlist,
+        live: o.live, host: o.host, port: o.port, allowlist: o.allowlist,
       });
       if (o.json) return printJson(r);
       process.stdout.write(`created ${r.created.join(', ')}\npublisher key ${r.publisherKey}\nnode key ${r.nodeKey}\n`);

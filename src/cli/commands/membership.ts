@@ -1,7 +1,6 @@
 import { dirname, join, relative } from 'node:path';
 import type { Command } from 'commander';
 import {
-  ChunkswarmError,
   MembershipAdmin,
   joinNode,
   loadConfig,
@@ -12,20 +11,7 @@ import {
 } from '../../index.js';
 import { byNodeOrHere, holdingDataDir } from '../by-node.js';
 import { formatFields, printJson } from '../format.js';
-
-const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
-
-/** "90", "90s", "15m", "1h", "7d" -> seconds. */
-export function parseDuration(s: string): number {
-  const m = /^(\d+)([smhd]?)$/.exec(s.trim());
-  if (!m || Number(m[1]) < 1) throw ChunkswarmError.usage(`not a duration: ${JSON.stringify(s)} (e.g. 90s, 15m, 1h, 7d)`);
-  return Number(m[1]) * UNITS[m[2] || 's']!;
-}
-
-function positiveInt(s: string): number {
-  if (!/^\d+$/.test(s) || Number(s) < 1) throw ChunkswarmError.usage(`not a positive integer: ${JSON.stringify(s)}`);
-  return Number(s);
-}
+import { parseDuration, parsePort, positiveInt } from '../option-parsers.js';
 
 function printMembers(v: MembershipView): void {
   process.stdout.write(
@@ -102,13 +88,15 @@ export function registerMembershipCommands(program: Command, configPath: () => s
     .option('--data-dir <dir>', 'dataDir, if not data/ inside --dir (must not exist, or be empty; e.g. /var/lib/chunkswarm)')
     .option('--host <addr>', 'network.host: the address this node binds and other nodes reach it on')
     .option('--name <name>', "node.name: this node's name in logs, the fleet view and the membership (default: the host name)")
-    .option('--bootstrap-port <port>', 'also run a DHT bootstrap node on this UDP port', (v) => Number(v))
+    .option('--port <port>', 'network.port: the TCP port of the direct path for pieces (default 49738; 0: any free port)', (v: string) => parsePort(v, true))
+    .option('--bootstrap-port <port>', 'also run a DHT bootstrap node on this UDP port', (v: string) => parsePort(v))
     .option('--timeout <duration>', 'give up reaching the publisher after this long', '30s')
     .option('--json', 'machine-readable output')
     .action(async (tokenText: string, o) => {
       const r = await joinNode({
         token: tokenText, dir: o.dir, livePath: o.live, timeoutMs: parseDuration(o.timeout) * 1000, ...(o.dataDir && { dataDir: o.dataDir }),
         ...(o.host && { host: o.host }), ...(o.name && { name: o.name }), ...(o.bootstrapPort !== undefined && { bootstrapPort: o.bootstrapPort }),
+        ...(o.port !== undefined && { port: o.port }),
       });
       if (o.json) return printJson(r);
       const cfg = relative(process.cwd(), r.configPath) || r.configPath;

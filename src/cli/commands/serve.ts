@@ -6,6 +6,7 @@ import { limitHeapGrowth } from '../heap-growth.js';
 import { collectWhenIdle } from '../idle-collect.js';
 import { raiseOptimizationBudget } from '../jit-budget.js';
 import { keepFreedMemory } from '../malloc-thresholds.js';
+import { parsePort } from '../option-parsers.js';
 
 const STALE_SEC = 5;
 /** `status` exit status when no `serve` has reported for STALE_SEC. */
@@ -32,7 +33,7 @@ export function registerServeCommands(program: Command, configPath: () => string
   program
     .command('serve')
     .description('run this node: join the cluster, seed retained releases, fetch and activate new ones')
-    .option('--bootstrap-port <port>', 'also run a DHT bootstrap node on this port (overrides network.bootstrapPort)', (v) => Number(v))
+    .option('--bootstrap-port <port>', 'also run a DHT bootstrap node on this port (overrides network.bootstrapPort)', (v: string) => parsePort(v))
     .option('--quiet', 'log only warnings and errors')
     .addOption(new Option('--log-format <format>', 'log lines for people (human) or one JSON object per line (json)').choices(['human', 'json']).default('human'))
     .action(async (o) => {
