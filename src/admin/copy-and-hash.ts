@@ -1,9 +1,11 @@
 import { closeSync, fstatSync, openSync, readSync, writeFileSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { ChunkswarmError } from '../core/index.js';
+import { ChunkswarmError, isZero } from '../core/index.js';
 import { ChunkHasher, chunkBytes, hashFile, type ChunkRef, type FileObject } from '../manifest/index.js';
 
 const BUF = 1 << 20;
+/** Blocks of zeros this large are left as holes in the copy: a sparse source stays sparse. */
+const HOLE = 64 * 1024;
 /** Below this size a file is copied with synchronous calls: most of a web root is small files. */
 const SMALL = 1 << 20;
 
@@ -57,7 +59,7 @@ export async function hashSource(src: string, displayPath: string): Promise<File
 
 /**
  * Copies `src` to a new file `dest` while chunking and hashing it, in one read of the source.
- * What was hashed is exactly what was written. If the source changes while it is read (its
+ * What was hashed is exactly what was written; blocks of zeros are left as holes (read as zeros). If the source changes while it is read (its
  * size/mtime/ctime move), the copy is refused: a release must never describe bytes it does not hold.
  */
 export async function copyAndHash(src: string, dest: string, displayPath: string): Promise<FileObject> {
@@ -81,10 +83,23 @@ export async function copyAndHash(src: string, dest: string, displayPath: string
         if (bytesRead === 0) break;
         const data = buf.subarray(0, bytesRead);
         for (const c of hasher.write(data)) chunks.push(c);
-        await output.write(data, 0, bytesRead);
+        for (let at = 0; at < bytesRead; ) {
+          const zero = isZero(data.subarray(at, at + HOLE));
+          let end = Math.min(bytesRead, at + HOLE);
+          while (end < bytesRead && isZero(data.subarray(end, end + HOLE)) === zero) end = Math.min(bytesRead, end + HOLE);
+          // Positioned, so a short write (a disk filling up) goes on where it stopped, and its error is thrown.
+          for (let off = at; !zero && off < end; ) {
+            const { bytesWritten } = await output.write(data, off, end - off, size + off);
+            if (bytesWritten === 0) throw new ChunkswarmError('E_NO_SPACE', `no space left on device while writing ${dest}`);
+            off += bytesWritten;
+          }
+          at = end;
+        }
         size += bytesRead;
       }
       for (const c of hasher.end()) chunks.push(c);
+      // Zeros at the end were not written: the size says where the file ends.
+      await output.truncate(size);
     } catch (err) {
       throw ChunkswarmError.fromSystem(err, `copying ${displayPath}`);
     } finally {

@@ -7,3 +7,4 @@ export { loggerOf, silentLogger, type Logger, type LogFields, type LogLevel } fr
 export { Bitfield, bitfieldBytes, countBits, getBit, setBit } from './bitfield.js';
 export { BytesCache } from './bytes-cache.js';
 export { BufferPool } from './buffer-pool.js';
+export { isZero } from './zero-bytes.js';

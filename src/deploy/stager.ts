@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { bitfieldBytes, ChunkswarmError, countBits, getBit, isChunkswarmError, setBit, systemClock, type Clock, type ReleaseId } from '../core/index.js';
+import { bitfieldBytes, ChunkswarmError, countBits, getBit, isChunkswarmError, isZero, setBit, systemClock, type Clock, type ReleaseId } from '../core/index.js';
 import { rangeFits, releaseId, wholePiece, type ChunkRef, type Piece, type PieceRange, type SignedRelease } from '../manifest/index.js';
 import { inodeKey, OpenFiles, removeTree, syncFilesystem, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
 import { previousChunks } from './donors.js';
@@ -80,6 +80,12 @@ export class Stager {
    * again (prepare, repairWrites) is never written through an old descriptor, as both close them first.
    */
   private readonly writeFiles = new OpenFiles(constants.O_WRONLY | constants.O_NOFOLLOW);
+  /**
+   * Files this process created (all holes, placeWrites): a chunk of zeros is not written into
+   * them, so a sparse file stays sparse. A file kept from an earlier run or from the recycled tree
+   * may hold other bytes where the chunk goes: it gets every chunk written.
+   */
+  private readonly holes = new Set<string>();
   private readonly reader: PieceReader;
   /** Pieces to fetch whole: a chunk outside the part fetched was no longer in this node's files. */
   private readonly fetchWhole = new Set<number>();
@@ -406,7 +412,9 @@ export class Stager {
    * or retained keeps serving its pieces from the layout alone, for as long as the node runs.
    */
   forgetPlan(): void {
-    if (this.materialized) this.plan = null;
+    if (!this.materialized) return;
+    this.plan = null;
+    this.holes.clear();
   }
 
   private need(): NonNullable<Stager['plan']> {
@@ -428,6 +436,7 @@ export class Stager {
    */
   private async prepare(recorded: Uint8Array | null, mayExist: (path: string) => boolean): Promise<void> {
     const created = await placeWrites(this.dir, this.writes(), this.aliases(), mayExist);
+    for (const path of created) this.holes.add(path);
     await placeAliases(this.dir, this.aliases());
     const { layout } = this;
     const stale: number[] = [];
@@ -522,7 +531,9 @@ export class Stager {
     const byPath = new Map<string, Array<{ bytes: Uint8Array; offset: number }>>();
     parts.forEach((bytes, j) => {
       if (!bytes) return;
+      const zero = isZero(bytes);
       for (const s of this.layout.writes(this.layout.first(i) + j)) {
+        if (zero && this.holes.has(s.path)) continue;
         const list = byPath.get(s.path);
         if (list) list.push({ bytes, offset: s.offset });
         else byPath.set(s.path, [{ bytes, offset: s.offset }]);
@@ -547,6 +558,7 @@ export class Stager {
     if (bad.length === 0) return;
     const paths = new Set(bad.map((a) => a.path));
     const created = await placeWrites(this.dir, bad, this.aliases());
+    for (const path of created) this.holes.add(path);
     await placeAliases(this.dir, this.aliases());
     for (let i = 0; i < this.pieces.length; i++) {
       if (!this.touches(i, paths)) continue;

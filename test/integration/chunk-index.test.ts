@@ -5,7 +5,7 @@
  * indexes it again.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { open, rename, rm } from 'node:fs/promises';
+import { lstat, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { ChunkIndex } from '../../src/store/index.js';
@@ -47,6 +47,29 @@ describe('chunk index', () => {
     // The warning a sysadmin reads names the file that failed and the releases looked into.
     expect(missing).toEqual([expect.stringMatching(new RegExp(`^${only[2]!.hash}: .*3/only-3\\.bin: edited; retained releases \\[4, 3, 2, 1\\]`))]);
   });
+  it('indexes a file that repeats one chunk 20,000 times (a sparse file\'s zeros) in one place, and staging leaves its zeros as holes', async () => {
+    const zero = new Uint8Array(64);
+    const data = pseudoRandom(4096, 7);
+    const parts = [data, ...Array.from({ length: 20_000 }, () => zero), data];
+    const file = await k.fileFromChunks('sparse.img', parts);
+    const release = k.release(1, await k.tree([file]));
+    const path = await k.finish(await k.open(release));
+    await k.releases.saveHead(release);
+    const abs = join(path, 'sparse.img');
+    const st = await lstat(abs);
+    expect(st.size).toBe(2 * 4096 + 20_000 * 64);
+    // 1.28 MB of zeros written would take ~310 blocks of 4 KiB; the two data chunks take a few.
+    expect(st.blocks * 512).toBeLessThan(64 * 1024);
+    expect(Buffer.from(await readFile(abs)).equals(Buffer.concat(parts))).toBe(true);
+    // Every repeat indexed (a copy of the list per repeat) made a 5 GiB sparse file's release spin
+    // its node for minutes.
+    const index = new ChunkIndex({ releases: k.releases, objects: k.objects });
+    const zeroHash = createHash('sha256').update(zero).digest('hex');
+    expect(Buffer.from((await index.readChunk(zeroHash))!).equals(Buffer.from(zero))).toBe(true);
+    expect(index.locationCount(zeroHash)).toBe(1);
+    expect(Buffer.from((await index.readChunk(createHash('sha256').update(data).digest('hex')))!).equals(Buffer.from(data))).toBe(true);
+  });
+
   it('answers lookups made while a release is being indexed, instead of skipping it half done', async () => {
     const files = [];
     const hashes: string[] = [];
