@@ -35,6 +35,7 @@ export {
 } from './deploy/index.js';
 export {
   MembershipAdmin,
+  membershipPath,
   type MembershipCommand,
   type MembershipCommandResults,
   type MembershipView,

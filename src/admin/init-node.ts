@@ -34,6 +34,15 @@ export interface InitResult {
   nodeKey: string;
   /** Whether the cluster enforces a signed membership on this node (network.allowlist not null). */
   membership: boolean;
+  /**
+   * --join: where this node's copy of the cluster's signed membership came from, or null when the
+   * other node had none (its publisher never admitted anyone yet, or the config is a copy from
+   * another machine). An enforcing node without one lets no peer in: it needs the record that
+   * admits it copied into its data directory (see the CLI's advice), or `join <token>`.
+   */
+  membershipFrom: string | null;
+  /** Where this node keeps the signed membership it goes by. */
+  membershipFile: string;
   created: string[];
 }
 
@@ -93,7 +102,8 @@ export async function initNode(opts: InitOptions): Promise<InitResult> {
     record = membershipPath(other.dataDir);
   }
   await mkdir(join(dir, 'data'), { recursive: true });
-  if (record) await copyFile(record, membershipPath(join(dir, 'data'))).catch(() => undefined);
+  const membershipFile = membershipPath(join(dir, 'data'));
+  const copied = record !== null && (await copyFile(record, membershipFile).then(() => true, () => false));
   const seed = await nodeSeed(join(dir, 'data'));
   created.push(join(dir, 'data', 'node.seed'));
   await writeFile(configPath, JSON.stringify(config, null, 2) + '\n', { flag: 'wx' });
@@ -103,6 +113,8 @@ export async function initNode(opts: InitOptions): Promise<InitResult> {
     publisherKey: config.cluster.publisherKey,
     nodeKey: nodeKeyPair(seed).publicKey.toString('hex'),
     membership: config.network?.allowlist !== null,
+    membershipFrom: copied ? record : null,
+    membershipFile,
     created: created.map((p) => relative(process.cwd(), p) || p),
   };
 }

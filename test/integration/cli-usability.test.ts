@@ -53,6 +53,25 @@ describe('the command line, used as a sysadmin would', () => {
     expect(existsSync(joined)).toBe(false);
   });
 
+  it('init --join from a publisher with no signed membership says which record to copy, and admit says it again', async () => {
+    const pub = join(dir, 'm-pub');
+    const fol = join(dir, 'm-fol');
+    ok(await runCli(['init', '--publisher', '--dir', pub]));
+    const init = ok(await runCli(['init', '--join', join(pub, 'swarm.config.json'), '--dir', fol]));
+    const record = join(fol, 'data', 'membership.json');
+    expect(init.stdout).toContain(`lets no peer in until it holds one`);
+    expect(init.stdout).toContain(`copy the master's data/membership.json to ${record} before "serve"`);
+    const key = /^node key (\w+)$/m.exec(init.stdout)![1]!;
+    const admit = ok(await runCli(['-c', join(pub, 'swarm.config.json'), 'admit', key]));
+    expect(admit.stdout).toContain(`copy ${join(pub, 'data', 'membership.json')} into its data directory`);
+    // Done as told, the node knows the members, itself and the publisher's node included.
+    execFileSync('cp', [join(pub, 'data', 'membership.json'), record]);
+    const members = JSON.parse(ok(await runCli(['-c', join(fol, 'swarm.config.json'), 'members', '--json'])).stdout) as { members: Array<{ key: string }>; enforced: boolean };
+    expect(members.enforced).toBe(true);
+    expect(members.members.map((m) => m.key)).toContain(key);
+    expect(members.members).toHaveLength(2);
+  });
+
   it('--version prints the package version', async () => {
     const r = ok(await cs(c.pub, '--version'));
     expect(r.stdout.trim()).toBe(JSON.parse(readFileSync(join(CLI, '..', '..', '..', '..', 'package.json'), 'utf8')).version);

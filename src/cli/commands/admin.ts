@@ -43,8 +43,16 @@ export function registerAdminCommands(program: Command, configPath: () => string
       });
       if (o.json) return printJson(r);
       process.stdout.write(`created ${r.created.join(', ')}\npublisher key ${r.publisherKey}\nnode key ${r.nodeKey}\n`);
-      if (o.join && r.membership) {
+      if (o.join && r.membership && r.membershipFrom !== null) {
         process.stdout.write(`the cluster admits only the nodes its publisher signed in: on the master, run\n  chunkswarm admit ${r.nodeKey}\n(or use "chunkswarm token create" there and "chunkswarm join <token>" here instead of init --join)\n`);
+      } else if (o.join && r.membership) {
+        // Without any signed record this node knows no member, the publisher included: it would refuse every peer.
+        process.stdout.write(
+          `the cluster admits only the nodes its publisher signed in, and ${o.join} came with no signed membership to copy: ` +
+            `this node lets no peer in until it holds one. On the master, run\n  chunkswarm admit ${r.nodeKey}\n` +
+            `then copy the master's data/membership.json to ${r.membershipFile} before "serve" ` +
+            `(or use "chunkswarm token create" there and "chunkswarm join <token>" here, which does both)\n`,
+        );
       }
     });
 

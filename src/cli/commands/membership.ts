@@ -4,6 +4,7 @@ import {
   MembershipAdmin,
   joinNode,
   loadConfig,
+  membershipPath,
   type InvitationView,
   type MembershipCommand,
   type MembershipCommandResults,
@@ -129,6 +130,8 @@ export function registerMembershipCommands(program: Command, configPath: () => s
       const v = await run<'admit'>({ op: 'admit', key, ...(o.name !== undefined && { name: o.name }) }, o.json);
       if (o.json) return printJson(v);
       printMembers(v);
+      const record = membershipPath((await loadConfig(configPath())).dataDir);
+      process.stdout.write(`a node made with "init --join" that holds no signed membership yet lets no peer in: copy ${record} into its data directory before it serves (a node that joined with a token needs nothing)\n`);
     });
 
   program
