@@ -11,6 +11,7 @@
  *   npm run bench:seed [-- --files 100000 --followers 4 --keep --profile DIR]
  * --profile writes a CPU profile of every serve process (node --cpu-prof) into DIR.
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, readlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -28,8 +29,9 @@ import { editTree } from './lib/tree-edit.js';
 const values = benchArgs(
   `npm run bench:seed [-- options]
   --files N        files in the tree (default 20000)
-  --shape NAME     users (default: mostly 1.5 KB files, some 40 KB, a few 2 MB) or big (~5 MB files,
-                   e.g. --shape big --files 40: issue 10's big-file tree)
+  --shape NAME     users (default: mostly 1.5 KB files, some 40 KB, a few 2 MB), big (~5 MB files,
+                   e.g. --shape big --files 40: issue 10's big-file tree) or sparse (64 MiB disk
+                   images of 512 KiB data each, e.g. --shape sparse --files 20)
   --followers N    followers beside the publisher (default 4)
   --timeout S      seconds a scenario may take (default 1800)
   --profile DIR    a CPU profile of every serve process (node --cpu-prof) into DIR
@@ -76,7 +78,20 @@ interface StepResult {
   machineCpu: { chunkswarm: number | null; rsync: number | null };
   /** Bytes received by every node in the step: chunkswarm's piece bytes, rsync's --stats "Total bytes received". */
   bytesReceived: { chunkswarm: number; rsync: number };
+  /** Disk the largest copy of the tree takes after the step (du: allocated blocks), MB: a live release, an rsync destination. */
+  diskMB: { chunkswarm: number | null; rsync: number | null };
 }
+
+/** Allocated size of a tree (du -sk), MB; a sparse file counts its data, not its length. */
+function diskUse(dir: string): number | null {
+  try {
+    return Number(execFileSync('du', ['-sk', dir], { encoding: 'utf8' }).split('\t')[0]) / 1024;
+  } catch {
+    return null;
+  }
+}
+
+const largest = (xs: Array<number | null>) => (xs.some((x) => x === null) ? null : Math.max(...(xs as number[])));
 
 async function liveVersion(n: NodeHandle): Promise<number | null> {
   const target = await readlink(n.live).catch(() => null);
@@ -164,12 +179,14 @@ runBench('seed', values.keep, async (work) => {
         scenario, chunkswarm: cs, publishSeconds, rsync: rs, ratio: csLast !== null && rsLast ? csLast / rsLast : null, nodes: figures,
         machineCpu: { chunkswarm: sampler.cpuSeconds(MACHINE, t0, t1), rsync: sampler.cpuSeconds(MACHINE, r0, r1) },
         bytesReceived: { chunkswarm: receivedAfter - receivedBefore, rsync: pulls.reduce((n, p) => n + p.received, 0) },
+        diskMB: { chunkswarm: largest(nodes.map((n) => diskUse(`${n.live}/`))), rsync: largest(rsyncDests.map((d) => diskUse(d))) },
       };
       steps.push(result);
       console.log(
         `${scenario}: chunkswarm last node live after ${csLast?.toFixed(2) ?? 'timeout'} s (publish ${publishSeconds?.toFixed(2) ?? '-'} s), ` +
           `rsync ${rsLast?.toFixed(2) ?? 'failed'} s, ratio ${result.ratio?.toFixed(2) ?? '-'}; ` +
           `received ${(result.bytesReceived.chunkswarm / MB).toFixed(2)} MB (rsync ${(result.bytesReceived.rsync / MB).toFixed(2)} MB); ` +
+          `disk per node ${result.diskMB.chunkswarm?.toFixed(0) ?? '-'} MB (rsync ${result.diskMB.rsync?.toFixed(0) ?? '-'} MB); ` +
           `peak RSS ${figures.map((f) => `${f.name} ${f.peakRssMB?.toFixed(0) ?? '-'} MB`).join(', ')}`,
       );
     };
@@ -218,9 +235,9 @@ async function writeMarkdown(r: { shape: SeedShape; files: number; bytes: number
   const lines = [
     `# bench:seed — ${r.files} files (${r.shape}), ${(r.bytes / MB).toFixed(0)} MB, 1 publisher + ${r.followers} followers (${new Date().toISOString()})`,
     '',
-    '| scenario | chunkswarm, last node live (s) | publish (s) | rsync, last pull (s) | ratio | machine CPU s (chunkswarm / rsync) | MB received by all nodes (chunkswarm pieces / rsync) |',
-    '|---|--:|--:|--:|--:|---|---|',
-    ...r.steps.map((s) => `| ${s.scenario} | ${f(last(s.chunkswarm))} | ${f(s.publishSeconds)} | ${f(last(s.rsync))} | ${f(s.ratio)} | ${f(s.machineCpu.chunkswarm, 1)} / ${f(s.machineCpu.rsync, 1)} | ${f(s.bytesReceived.chunkswarm / MB)} / ${f(s.bytesReceived.rsync / MB)} |`),
+    '| scenario | chunkswarm, last node live (s) | publish (s) | rsync, last pull (s) | ratio | machine CPU s (chunkswarm / rsync) | MB received by all nodes (chunkswarm pieces / rsync) | disk per node, MB (chunkswarm / rsync) |',
+    '|---|--:|--:|--:|--:|---|---|---|',
+    ...r.steps.map((s) => `| ${s.scenario} | ${f(last(s.chunkswarm))} | ${f(s.publishSeconds)} | ${f(last(s.rsync))} | ${f(s.ratio)} | ${f(s.machineCpu.chunkswarm, 1)} / ${f(s.machineCpu.rsync, 1)} | ${f(s.bytesReceived.chunkswarm / MB)} / ${f(s.bytesReceived.rsync / MB)} | ${f(s.diskMB.chunkswarm, 0)} / ${f(s.diskMB.rsync, 0)} |`),
     '',
     '| node | ' + r.steps.map((s) => `${s.scenario}: CPU s / peak RSS MB`).join(' | ') + ' |',
     '|---|' + r.steps.map(() => '--:|').join(''),
