@@ -114,13 +114,15 @@ export async function placeLinks(
  * it is a regular file of that size that nothing outside this tree shares (writing into an inode
  * a release shares would change that release). A path for which `mayExist` says no (its directory
  * was just created) is created without a look first: O_EXCL refuses it if something is there after
- * all. Returns the paths created anew (empty).
+ * all. A path `anew` names is created anew whatever is there: a file with runs of zeros, whose
+ * zeros stay holes only in a new inode (see Stager.store). Returns the paths created anew (empty).
  */
 export async function placeWrites(
   dir: string,
   writes: readonly WriteAction[],
   aliases: readonly AliasAction[],
   mayExist: (path: string) => boolean = () => true,
+  anew: ReadonlySet<string> = new Set(),
 ): Promise<Set<string>> {
   const aliasesOf = new Map<string, string[]>();
   for (const a of aliases) aliasesOf.set(a.of, [...(aliasesOf.get(a.of) ?? []), a.path]);
@@ -130,7 +132,7 @@ export async function placeWrites(
     await yieldEvery(++n);
     const abs = `${dir}/${a.path}`;
     const st = mayExist(a.path) ? lstatSyncOrNull(abs) : null;
-    if (st?.isFile() && st.size === a.size) {
+    if (st?.isFile() && st.size === a.size && !anew.has(a.path)) {
       const own = 1 + (aliasesOf.get(a.path) ?? []).filter((p) => {
         const x = lstatSyncOrNull(join(dir, p));
         return x !== null && x.ino === st.ino && x.dev === st.dev;

@@ -139,6 +139,18 @@ export function chunkBytes(buf: Uint8Array): ChunkRef[] {
 
 const READ_BUFFER = 1024 * 1024;
 
+let zeroRunHash: string | null = null;
+
+/**
+ * Whether a chunk is CHUNK_MAX bytes of zeros: what the chunker cuts a run of zeros into (no cut
+ * point falls inside one), so a file holding such a chunk is sparse, or could be.
+ */
+export function isZeroRun(c: ChunkRef): boolean {
+  if (c.size !== CHUNK_MAX) return false;
+  zeroRunHash ??= createHash('sha256').update(new Uint8Array(CHUNK_MAX)).digest('hex');
+  return c.hash === zeroRunHash;
+}
+
 /** Chunks and hashes a regular file with one fixed read buffer, so file size does not matter. */
 export async function hashFile(path: string): Promise<FileObject> {
   const handle = await open(path, 'r').catch((err: unknown) => {
