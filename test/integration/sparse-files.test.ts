@@ -1,7 +1,7 @@
 /**
  * A sparse file (a VM image, /var/log/lastlog) in the tree stays sparse: the publisher's release
  * and a follower's hold its data and leave its zeros as holes, instead of taking its full size on
- * every node (48 MiB here, a few hundred KiB of data).
+ * every node (24 MiB here, a few hundred KiB of data).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
@@ -24,11 +24,11 @@ beforeAll(async () => {
   src = join(dir, 'src');
   await mkdir(src);
   await writeFile(join(src, 'small.txt'), 'not sparse\n');
-  // 48 MiB apparent: 256 KiB of data at the start and at 40 MiB, zeros (holes) between and after.
+  // 24 MiB apparent: 256 KiB of data at the start and at 16 MiB, zeros (holes) between and after.
   const fh = await open(join(src, 'disk.img'), 'w');
-  await fh.truncate(48 * MiB);
+  await fh.truncate(24 * MiB);
   await fh.write(pseudoRandom(256 * 1024, 1), 0, 256 * 1024, 0);
-  await fh.write(pseudoRandom(256 * 1024, 2), 0, 256 * 1024, 40 * MiB);
+  await fh.write(pseudoRandom(256 * 1024, 2), 0, 256 * 1024, 16 * MiB);
   await fh.close();
   c = await makeCluster(dir);
 }, 60_000);
@@ -47,9 +47,9 @@ describe('sparse files', () => {
     const live = join(c.folLive, 'disk.img');
     const want = await sha(join(src, 'disk.img'));
     for (const copy of [published, live]) {
-      expect((await lstat(copy)).size, copy).toBe(48 * MiB);
+      expect((await lstat(copy)).size, copy).toBe(24 * MiB);
       expect(await sha(copy), copy).toBe(want);
-      // Written whole it would take 48 MiB; the data and the chunks around it take ~1 MiB.
+      // Written whole it would take 24 MiB; the data and the chunks around it take ~1 MiB.
       expect(await onDisk(copy), copy).toBeLessThan(4 * MiB);
     }
     const v = await csJson<{ entries: unknown[] }>(c.fol, 'verify', '--deep');
