@@ -91,8 +91,27 @@ export function scanSource(rootDir: string): ScanResult {
   return result;
 }
 
+/**
+ * Names are stored as UTF-8 (tree objects, paths on every node): a name that is not, read as a
+ * string, becomes U+FFFD and names no file, so publishing would fail later on a "missing" file.
+ * Refused here, naming the bytes (a web root's uploads in Latin-1, an old OS tree's files).
+ */
+function refuseNonUtf8(abs: string, dirPath: string, names: readonly string[]): void {
+  if (!names.some((n) => n.includes('\uFFFD'))) return;
+  for (const raw of sys(`listing ${abs}`, () => readdirSync(abs, { encoding: 'buffer' }))) {
+    if (Buffer.from(raw.toString('utf8'), 'utf8').equals(raw)) continue;
+    const shown = [...raw].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
+    throw new ChunkswarmError(
+      'E_UNSAFE_PATH',
+      `the name of ${dirPath ? `${dirPath}/${shown}` : shown} (in ${abs}) is not valid UTF-8, and release names are UTF-8: ` +
+        `rename it (e.g. convmv -f latin1 -t utf-8 -r --notest ${abs})`,
+    );
+  }
+}
+
 function scanDir(abs: string, dir: ScannedDir, out: ScanResult): void {
   const names = sys(`listing ${abs}`, () => readdirSync(abs)).sort(compareNames);
+  refuseNonUtf8(abs, dir.path, names);
   // Names from readdir cannot hold '/' or NUL; encoding the tree validates the rest.
   for (const name of names) {
     const full = `${abs}/${name}`;

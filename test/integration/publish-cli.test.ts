@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, rm, stat, lstat, readlink, writeFile, chmod } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, lstat, readlink, writeFile, chmod } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -131,5 +131,18 @@ describe('chunkswarm publish', () => {
     const r = await runCli(['-c', bad, 'show']);
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/E_CONFIG.*limits\.maxPeers/);
+  });
+
+  it('refuses a file whose name is not UTF-8, naming its bytes, and makes no release', async () => {
+    const latin1 = join(dir, 'src-latin1');
+    await mkdir(join(latin1, 'uploads'), { recursive: true });
+    await writeFile(join(latin1, 'index.php'), '<?php echo 1;\n');
+    // "café.txt" as Latin-1 wrote it: 0xe9 alone is not UTF-8.
+    await writeFile(Buffer.concat([Buffer.from(`${join(latin1, 'uploads')}/caf`), Buffer.from([0xe9]), Buffer.from('.txt')]), 'x');
+    const before = JSON.parse((await runCli(['-c', cfg, 'show', '--json'])).stdout) as { version: number };
+    const r = await runCli(['-c', cfg, 'publish', latin1, '--local']);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toContain(`E_UNSAFE_PATH: the name of uploads/caf\\xe9.txt (in ${join(latin1, 'uploads')}) is not valid UTF-8`);
+    expect((JSON.parse((await runCli(['-c', cfg, 'show', '--json'])).stdout) as { version: number }).version).toBe(before.version);
   });
 });
