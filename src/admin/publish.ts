@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { lstatSync } from 'node:fs';
+import { lstatSync, realpathSync } from 'node:fs';
 import { mkdir, rename } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ChunkswarmError, type ObjectHash } from '../core/index.js';
@@ -78,11 +78,42 @@ const RACY_WINDOW_MS = 1000;
  * files (in the tree of the release beyond releases.keep, where there is one: see recycleTree);
  * then signed and renamed into releases/. The cost follows what changed.
  */
+/**
+ * A source tree that holds this node's own data directory or key files (`publish /srv` with the
+ * node under /srv/chunkswarm) would ship them to every node: the publisher's private key, the
+ * cluster secret, and every release inside the next one. Refused before anything is read.
+ */
+function refuseOwnFiles(config: Config, source: string): void {
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return resolve(p);
+    }
+  };
+  const src = real(source);
+  const own: Array<[string, string]> = [
+    ['data directory', config.dataDir],
+    ['publisher key', config.publisher!.privateKeyFile],
+    ['cluster secret', config.cluster.secretFile],
+    ['config', config.configPath],
+  ];
+  for (const [what, path] of own) {
+    const p = real(path);
+    if (p !== src && !p.startsWith(`${src}/`) && src !== '/') continue;
+    throw ChunkswarmError.usage(
+      `the source ${source} holds this node's ${what} (${path}): publishing it would send it to every node. ` +
+        `Publish the tree alone, or move the node's files out of it (dataDir, the key files and the config are set in ${config.configPath})`,
+    );
+  }
+}
+
 export async function publish(opts: PublishOptions): Promise<PublishSummary> {
   const { config } = opts;
   if (!config.publisher) {
     throw ChunkswarmError.usage('this node is not a publisher: its config has no "publisher" section (chunkswarm init --publisher)');
   }
+  refuseOwnFiles(config, opts.source);
   const started = performance.now();
   const privateKeyPem = await readSecretFile(config.publisher.privateKeyFile);
   const releases = new ReleaseStore(config.dataDir);

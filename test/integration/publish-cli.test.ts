@@ -133,6 +133,25 @@ describe('chunkswarm publish', () => {
     expect(r.stderr).toMatch(/E_CONFIG.*limits\.maxPeers/);
   });
 
+  it("refuses a source that holds the node's own data directory or key files, before reading it", async () => {
+    const before = JSON.parse((await runCli(['-c', cfg, 'show', '--json'])).stdout) as { version: number };
+    // `dir` holds pub/: the publisher's data directory, publisher.key and cluster.secret.
+    const r = await runCli(['-c', cfg, 'publish', dir, '--local']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`E_USAGE: the source ${dir} holds this node's data directory (${join(dir, 'pub', 'data')}): publishing it would send it to every node`);
+    // The key files alone, in a source of their own, are refused too.
+    const keys = join(dir, 'keys-src');
+    await mkdir(keys);
+    const other = join(dir, 'other.config.json');
+    const good = JSON.parse(await readFile(cfg, 'utf8')) as { publisher: Record<string, unknown> };
+    await writeFile(other, JSON.stringify({ ...good, dataDir: './pub/data', publisher: { ...good.publisher, privateKeyFile: 'keys-src/publisher.key' } }));
+    await writeFile(join(keys, 'publisher.key'), await readFile(join(dir, 'pub', 'publisher.key')), { mode: 0o600 });
+    const k = await runCli(['-c', other, 'publish', keys, '--local']);
+    expect(k.code).toBe(2);
+    expect(k.stderr).toContain(`holds this node's publisher key (${join(keys, 'publisher.key')})`);
+    expect((JSON.parse((await runCli(['-c', cfg, 'show', '--json'])).stdout) as { version: number }).version).toBe(before.version);
+  });
+
   it('refuses a file whose name is not UTF-8, naming its bytes, and makes no release', async () => {
     const latin1 = join(dir, 'src-latin1');
     await mkdir(join(latin1, 'uploads'), { recursive: true });
