@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { ChunkswarmError, type ObjectHash } from '../core/index.js';
 import { readSecretFile, type Config } from '../config/index.js';
 import { clusterIdOf, releaseId, signRelease, verifyRelease, type SignedRelease } from '../manifest/index.js';
-import { InodeCache, ObjectStore, ReleaseStore, StatCache, removeTree, type ChunkIndex } from '../store/index.js';
+import { DataLock, InodeCache, ObjectStore, PUBLISH_LOCK, ReleaseStore, StatCache, removeTree, type ChunkIndex } from '../store/index.js';
 import { moveIntoPlace, recycleRelease, type FileAction } from '../deploy/index.js';
 import { buildTrees } from './build-objects.js';
 import { hashChanged } from './hash-changed.js';
@@ -83,7 +83,7 @@ const RACY_WINDOW_MS = 1000;
  * node under /srv/chunkswarm) would ship them to every node: the publisher's private key, the
  * cluster secret, and every release inside the next one. Refused before anything is read.
  */
-function refuseOwnFiles(config: Config, source: string): void {
+function refuseOwnFiles(config: Config, keyFile: string, source: string): void {
   const real = (p: string) => {
     try {
       return realpathSync(p);
@@ -94,7 +94,7 @@ function refuseOwnFiles(config: Config, source: string): void {
   const src = real(source);
   const own: Array<[string, string]> = [
     ['data directory', config.dataDir],
-    ['publisher key', config.publisher!.privateKeyFile],
+    ['publisher key', keyFile],
     ['cluster secret', config.cluster.secretFile],
     ['config', config.configPath],
   ];
@@ -113,9 +113,21 @@ export async function publish(opts: PublishOptions): Promise<PublishSummary> {
   if (!config.publisher) {
     throw ChunkswarmError.usage('this node is not a publisher: its config has no "publisher" section (chunkswarm init --publisher)');
   }
-  refuseOwnFiles(config, opts.source);
+  refuseOwnFiles(config, config.publisher.privateKeyFile, opts.source);
+  // Two publishes at once (a --local beside the node's own, or two --local) would each take the
+  // next version and build it in the same staging directory.
+  const lock = await DataLock.acquire(config.dataDir, 'publish', { file: PUBLISH_LOCK, busy: 'one publish at a time: wait for it to end' });
+  try {
+    return await publishUnderLock(opts, config.publisher);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function publishUnderLock(opts: PublishOptions, publisher: NonNullable<Config['publisher']>): Promise<PublishSummary> {
+  const { config } = opts;
   const started = performance.now();
-  const privateKeyPem = await readSecretFile(config.publisher.privateKeyFile);
+  const privateKeyPem = await readSecretFile(publisher.privateKeyFile);
   const releases = new ReleaseStore(config.dataDir);
   await releases.init();
   const objects = new ObjectStore(releases.objectsDir);
@@ -140,7 +152,7 @@ export async function publish(opts: PublishOptions): Promise<PublishSummary> {
     scan, source: opts.source, staging, objects, cache, racyBeforeMs, previous: prev?.body.root ?? null,
     onProgress: (filesDone, filesTotal, bytesDone) => progress({ phase: 'hash', filesDone, filesTotal, bytesDone, bytesTotal }),
   });
-  const root = await buildTrees(scan.root, hashed.fileHashes, objects, { recordOwner: config.publisher.recordOwner }, prev?.body.root ?? null);
+  const root = await buildTrees(scan.root, hashed.fileHashes, objects, { recordOwner: publisher.recordOwner }, prev?.body.root ?? null);
   const summary = (v: SignedRelease | null, reusedFiles: number, fresh: { chunks: number; bytes: number }, recycledFrom: number | null = null): PublishSummary => ({
     version: v?.body.version ?? null, releaseId: v ? releaseId(v.body) : null, root,
     files: scan.files.length, dirs: scan.dirs, symlinks: scan.symlinks, bytes: bytesTotal,
@@ -162,7 +174,7 @@ export async function publish(opts: PublishOptions): Promise<PublishSummary> {
   const fresh = await newContent(base?.body.root ?? null, root, objects);
   progress({ phase: 'materialize', filesDone: 0, filesTotal: scan.files.length, bytesDone: 0, bytesTotal });
   const recycledFrom = await recycleTree(releases, staging, aside, version, config.releases.keep, [onDisk, (await releases.state()).live], opts.chunkIndex);
-  const owner = config.publisher.recordOwner && process.getuid?.() === 0;
+  const owner = publisher.recordOwner && process.getuid?.() === 0;
   const actions = await buildReleaseTree({
     staging, copies: recycledFrom === null ? staging : aside, root, version, previous: base?.body.version ?? null, source: opts.source,
     copied: hashed.copied, sizes: new Map(scan.files.map((f) => [f.path, f.stat.size])), releases, objects, inodes, owner,
@@ -178,7 +190,7 @@ export async function publish(opts: PublishOptions): Promise<PublishSummary> {
   try {
     verifyRelease(signed, publicKey);
   } catch (err) {
-    throw new ChunkswarmError('E_KEY', `the private key in ${config.publisher.privateKeyFile} does not match cluster.publisherKey`, { cause: err });
+    throw new ChunkswarmError('E_KEY', `the private key in ${publisher.privateKeyFile} does not match cluster.publisherKey`, { cause: err });
   }
   // One syncfs makes the tree and its objects durable before it is named a release and signed.
   const final = releases.releasePath(version);

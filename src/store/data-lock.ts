@@ -22,6 +22,9 @@ function startTimeOf(pid: number): string | null {
   }
 }
 
+/** The lock a publish holds, whoever runs it (`serve` or the command with --local). */
+export const PUBLISH_LOCK = 'publish.lock';
+
 function alive(h: Holder): boolean {
   try {
     process.kill(h.pid, 0);
@@ -35,18 +38,22 @@ function alive(h: Holder): boolean {
 /**
  * One process at a time owns a data directory: two `serve`s on one dataDir would stage, activate
  * and collect garbage under each other. The lock is a file naming its holder; a holder that died
- * (kill -9, a crash) leaves a stale file that the next process takes over.
+ * (kill -9, a crash) leaves a stale file that the next process takes over. A lock of another
+ * `file` guards one job only (PUBLISH_LOCK: two publishes would sign two trees as one version).
  */
 export class DataLock {
   private constructor(private readonly path: string) {}
 
-  static path(dataDir: string): string {
-    return join(dataDir, 'lock');
+  static path(dataDir: string, file = 'lock'): string {
+    return join(dataDir, file);
   }
 
-  /** E_LOCKED (naming the holder) if a live process holds the directory. */
-  static async acquire(dataDir: string, command: string): Promise<DataLock> {
-    const path = DataLock.path(dataDir);
+  /**
+   * E_LOCKED (naming the holder) if a live process holds the directory (or, with `o.file`, that
+   * lock); `o.busy` is the advice the error ends with.
+   */
+  static async acquire(dataDir: string, command: string, o: { file?: string; busy?: string } = {}): Promise<DataLock> {
+    const path = DataLock.path(dataDir, o.file);
     const me: Holder = { pid: process.pid, started: startTimeOf(process.pid), command, since: new Date().toISOString() };
     await mkdir(dataDir, { recursive: true }).catch((err) => {
       throw ChunkswarmError.fromSystem(err, `creating the data directory ${dataDir}`);
@@ -63,12 +70,12 @@ export class DataLock {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw ChunkswarmError.fromSystem(err, `locking ${dataDir}`);
       }
-      const holder = await DataLock.holder(dataDir);
+      const holder = await DataLock.holder(dataDir, o.file);
       if (holder && alive(holder)) {
         throw new ChunkswarmError(
           'E_LOCKED',
           `${dataDir} is in use by chunkswarm ${holder.command} (pid ${holder.pid}, since ${holder.since}); ` +
-            'one process per data directory: stop it first, or give this node its own dataDir',
+            (o.busy ?? 'one process per data directory: stop it first, or give this node its own dataDir'),
         );
       }
       // Stale (or unreadable, e.g. torn by a crash mid-write): take it over, once.
@@ -78,9 +85,9 @@ export class DataLock {
   }
 
   /** Who holds the directory now, or null (no lock file, or one that cannot be read). */
-  static async holder(dataDir: string): Promise<Holder | null> {
+  static async holder(dataDir: string, file?: string): Promise<Holder | null> {
     try {
-      const h = JSON.parse(await readFile(DataLock.path(dataDir), 'utf8')) as Holder;
+      const h = JSON.parse(await readFile(DataLock.path(dataDir, file), 'utf8')) as Holder;
       return Number.isInteger(h.pid) ? h : null;
     } catch {
       return null;

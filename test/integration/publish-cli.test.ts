@@ -152,6 +152,21 @@ describe('chunkswarm publish', () => {
     expect((JSON.parse((await runCli(['-c', cfg, 'show', '--json'])).stdout) as { version: number }).version).toBe(before.version);
   });
 
+  it('runs one publish at a time: a second is refused naming the first, a dead one\'s lock is taken over', async () => {
+    const lock = join(dir, 'pub', 'data', 'publish.lock');
+    const before = JSON.parse((await runCli(['-c', cfg, 'show', '--json'])).stdout) as { version: number };
+    // A live holder: this test's own process.
+    await writeFile(lock, JSON.stringify({ pid: process.pid, started: null, command: 'publish', since: '2026-12-06T00:00:00.000Z' }));
+    const r = await runCli(['-c', cfg, 'publish', src, '--local', '--force']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`E_LOCKED: ${join(dir, 'pub', 'data')} is in use by chunkswarm publish (pid ${process.pid}, since 2026-12-06T00:00:00.000Z); one publish at a time`);
+    // A holder that died (a pid no process has) leaves a stale lock: the next publish takes it over.
+    await writeFile(lock, JSON.stringify({ pid: 2 ** 22 + 12345, started: null, command: 'publish', since: '2026-12-06T00:00:00.000Z' }));
+    const ok2 = await runCliJson<{ version: number }>(['-c', cfg, 'publish', src, '--local', '--force']);
+    expect(ok2.version).toBe(before.version + 1);
+    await expect(stat(lock)).rejects.toThrow();
+  });
+
   it('refuses a file whose name is not UTF-8, naming its bytes, and makes no release', async () => {
     const latin1 = join(dir, 'src-latin1');
     await mkdir(join(latin1, 'uploads'), { recursive: true });
