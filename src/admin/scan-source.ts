@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { ChunkswarmError } from '../core/index.js';
 import { compareNames } from '../manifest/index.js';
@@ -77,7 +77,9 @@ function sys<T>(doing: string, fn: () => T): T {
  * unchanged tree is nothing but this walk.
  */
 export function scanSource(rootDir: string): ScanResult {
-  const rootStat = sys(`reading source directory ${rootDir}`, () => lstatSync(rootDir));
+  // The root is followed if it is a symlink (/var/www/current -> releases/42): the operator named
+  // it; every path below it is taken as it is, never followed.
+  const rootStat = sys(`reading source directory ${rootDir}`, () => statSync(rootDir));
   if (!rootStat.isDirectory()) throw ChunkswarmError.usage(`source ${rootDir} is not a directory`);
   const result: ScanResult = {
     root: { type: 'dir', name: '', path: '', stat: lean(rootStat), children: [] },

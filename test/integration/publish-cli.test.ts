@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdir, mkdtemp, readFile, rm, stat, lstat, readlink, writeFile, chmod } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, lstat, readlink, symlink, writeFile, chmod } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -165,6 +165,15 @@ describe('chunkswarm publish', () => {
     const ok2 = await runCliJson<{ version: number }>(['-c', cfg, 'publish', src, '--local', '--force']);
     expect(ok2.version).toBe(before.version + 1);
     await expect(stat(lock)).rejects.toThrow();
+  });
+
+  it('publishes through a symlink to the source (the root is followed, nothing below it)', async () => {
+    const link = join(dir, 'current');
+    await symlink(src, link);
+    const r = await runCliJson<{ version: number | null; files: number }>(['-c', cfg, 'publish', link, '--local']);
+    // The same tree as the newest release: nothing to publish.
+    expect(r.version).toBeNull();
+    expect(r.files).toBeGreaterThan(3);
   });
 
   it('refuses a file whose name is not UTF-8, naming its bytes, and makes no release', async () => {
