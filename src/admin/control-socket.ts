@@ -29,7 +29,7 @@ const commandSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('token-create'), ttlSec: z.number().positive(), uses: z.number().int().positive(), bootstrap: z.array(z.string()).optional() }),
   z.object({ op: z.literal('token-list') }),
   z.object({ op: z.literal('token-revoke'), id: z.string() }),
-  z.object({ op: z.literal('publish'), source: z.string().min(1), note: z.string().optional(), force: z.boolean().optional() }),
+  z.object({ op: z.literal('publish'), source: z.string().min(1), note: z.string().optional(), force: z.boolean().optional(), allowShrink: z.boolean().optional() }),
 ]);
 
 /** A publish run by the node's own process (its code is warm, its stores open); `source` is absolute. */
@@ -38,6 +38,7 @@ export interface PublishCommand {
   source: string;
   note?: string;
   force?: boolean;
+  allowShrink?: boolean;
 }
 
 /**

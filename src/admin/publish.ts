@@ -4,7 +4,7 @@ import { mkdir, rename } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ChunkswarmError, type ObjectHash } from '../core/index.js';
 import { readSecretFile, type Config } from '../config/index.js';
-import { clusterIdOf, releaseId, signRelease, verifyRelease, type SignedRelease } from '../manifest/index.js';
+import { clusterIdOf, diffTrees, releaseId, signRelease, verifyRelease, type SignedRelease } from '../manifest/index.js';
 import { DataLock, InodeCache, ObjectStore, PUBLISH_LOCK, ReleaseStore, StatCache, removeTree, type ChunkIndex } from '../store/index.js';
 import { moveIntoPlace, recycleRelease, type FileAction } from '../deploy/index.js';
 import { buildTrees } from './build-objects.js';
@@ -18,6 +18,8 @@ export interface PublishOptions {
   note?: string;
   /** Publish a new version even if the tree equals the newest release. */
   force?: boolean;
+  /** Publish even if the tree lost half its files or more since the newest release (see refuseShrink). */
+  allowShrink?: boolean;
   onProgress?: (p: PublishProgress) => void;
   /** The index of the running node that serves chunks from the release trees (publish run by `serve`). */
   chunkIndex?: ChunkIndex;
@@ -108,6 +110,22 @@ function refuseOwnFiles(config: Config, keyFile: string, source: string): void {
   }
 }
 
+/**
+ * What a tree lost since `before`, when it lost half its files or more (null otherwise): the
+ * mistake rsync --delete is feared for, an empty mount point or a wrong path, would empty every
+ * node at once. From the trees' difference, whose cost follows the change.
+ */
+async function shrinkOf(before: ObjectHash, after: ObjectHash, files: number, objects: ObjectStore): Promise<{ gone: number; added: number } | null> {
+  let gone = 0;
+  let added = 0;
+  for (const c of await diffTrees(before, after, (h) => objects.getTree(h))) {
+    if (c.change === 'removed' && c.old?.type === 'file') gone++;
+    if (c.change === 'added' && c.new?.type === 'file') added++;
+  }
+  const had = gone + files - added;
+  return gone > 0 && gone * 2 >= had ? { gone, added } : null;
+}
+
 export async function publish(opts: PublishOptions): Promise<PublishSummary> {
   const { config } = opts;
   if (!config.publisher) {
@@ -165,6 +183,18 @@ async function publishUnderLock(opts: PublishOptions, publisher: NonNullable<Con
     cache.retain(hashed.fileHashes);
     await cache.save();
     return summary(null, 0, { chunks: 0, bytes: 0 });
+  }
+
+  if (prev && !opts.allowShrink) {
+    const shrink = await shrinkOf(prev.body.root, root, scan.files.length, objects);
+    if (shrink !== null) {
+      await removeTree(staging, { cache: inodes });
+      throw ChunkswarmError.usage(
+        `the source ${opts.source} holds ${scan.files.length} files and release ${prev.body.version} ${shrink.gone + scan.files.length - shrink.added}: ` +
+          `publishing it would remove ${shrink.gone} files from every node. A source that is not mounted, or the wrong path, looks like this; ` +
+          `if it is what you mean, publish with --allow-shrink`,
+      );
+    }
   }
 
   // Files are linked from, and chunks compared with, the newest release on disk (the newest head

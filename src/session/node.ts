@@ -255,7 +255,7 @@ export class ChunkswarmNode extends Resource {
       notify(p);
     };
     const summary = await this.serial.run(() => publish({
-      config: this.config, source: cmd.source, note: cmd.note ?? '', force: cmd.force ?? false, onProgress, chunkIndex: this.deployer.chunkIndex,
+      config: this.config, source: cmd.source, note: cmd.note ?? '', force: cmd.force ?? false, allowShrink: cmd.allowShrink ?? false, onProgress, chunkIndex: this.deployer.chunkIndex,
       caches: { inodes: this.deployer.inodes, sources: this.sourceCaches },
     }));
     this.reloadHeads();

@@ -188,4 +188,16 @@ describe('chunkswarm publish', () => {
     expect(r.stderr).toContain(`E_UNSAFE_PATH: the name of uploads/caf\\xe9.txt (in ${join(latin1, 'uploads')}) is not valid UTF-8`);
     expect((JSON.parse((await runCli(['-c', cfg, 'show', '--json'])).stdout) as { version: number }).version).toBe(before.version);
   });
+
+  it('refuses a tree that lost half its files or more (an empty mount point) unless --allow-shrink', async () => {
+    const before = JSON.parse((await runCli(['-c', cfg, 'show', '--json'])).stdout) as { version: number; files: number };
+    const empty = join(dir, 'not-mounted');
+    await mkdir(empty);
+    const r = await runCli(['-c', cfg, 'publish', empty, '--local']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`E_USAGE: the source ${empty} holds 0 files and release ${before.version} ${before.files}: publishing it would remove ${before.files} files from every node`);
+    expect((JSON.parse((await runCli(['-c', cfg, 'show', '--json'])).stdout) as { version: number }).version).toBe(before.version);
+    const ok2 = await runCliJson<{ version: number; files: number }>(['-c', cfg, 'publish', empty, '--local', '--allow-shrink']);
+    expect(ok2).toMatchObject({ version: before.version + 1, files: 0 });
+  });
 });

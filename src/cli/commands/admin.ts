@@ -62,6 +62,7 @@ export function registerAdminCommands(program: Command, configPath: () => string
     .argument('<source-dir>', 'the master copy of the tree')
     .option('--note <text>', 'a note stored in the release', '')
     .option('--force', 'publish a new version even if nothing changed')
+    .option('--allow-shrink', 'publish even if the tree lost half its files or more since the newest release (refused otherwise: an unmounted or wrong source looks like that)')
     .option('--local', 'publish in this process even if the node runs (by default its `serve` does it, with warm code, and announces it at once)')
     .option('--json', 'machine-readable output')
     .action(async (source: string, o) => {
@@ -73,11 +74,11 @@ export function registerAdminCommands(program: Command, configPath: () => string
       try {
         const asked = o.local || !nodeIsCaller(config.dataDir) ? null : ((await callControl(
           config.dataDir,
-          { op: 'publish', source: resolve(source), note: o.note, force: o.force === true },
+          { op: 'publish', source: resolve(source), note: o.note, force: o.force === true, allowShrink: o.allowShrink === true },
           { onNotice: (n) => onProgress(n as PublishProgress) },
         )) as PublishSummary | null);
         byNode = asked !== null;
-        s = asked ?? (await publish({ config, source, note: o.note, force: o.force, onProgress }));
+        s = asked ?? (await publish({ config, source, note: o.note, force: o.force, allowShrink: o.allowShrink === true, onProgress }));
       } finally {
         bar.stop();
       }
