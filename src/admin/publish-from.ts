@@ -1,7 +1,7 @@
 import { ChunkswarmError } from '../core/index.js';
 import { readSecretFile, type Config } from '../config/index.js';
 import { clusterIdOf, releaseId, signRelease, verifyRelease, type ReleaseBody } from '../manifest/index.js';
-import { InodeCache, ObjectStore, ReleaseStore } from '../store/index.js';
+import { DataLock, InodeCache, ObjectStore, PUBLISH_LOCK, ReleaseStore } from '../store/index.js';
 import { Stager } from '../deploy/index.js';
 
 export interface PublishFromOptions {
@@ -29,10 +29,16 @@ export interface PublishFromSummary {
  */
 export async function publishFrom(opts: PublishFromOptions): Promise<PublishFromSummary> {
   const { config } = opts;
-  if (!config.publisher) {
+  const publisher = config.publisher;
+  if (!publisher) {
     throw ChunkswarmError.usage('this node is not a publisher: its config has no "publisher" section (chunkswarm init --publisher)');
   }
-  const privateKeyPem = await readSecretFile(config.publisher.privateKeyFile);
+  return DataLock.holding(config.dataDir, 'republish', () => republishUnderLock(opts, publisher.privateKeyFile), PUBLISH_LOCK);
+}
+
+async function republishUnderLock(opts: PublishFromOptions, keyFile: string): Promise<PublishFromSummary> {
+  const { config } = opts;
+  const privateKeyPem = await readSecretFile(keyFile);
   const releases = new ReleaseStore(config.dataDir);
   await releases.init();
   const objects = new ObjectStore(releases.objectsDir);

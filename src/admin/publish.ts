@@ -115,16 +115,22 @@ function refuseOwnFiles(config: Config, keyFile: string, source: string): void {
  * mistake rsync --delete is feared for, an empty mount point or a wrong path, would empty every
  * node at once. From the trees' difference, whose cost follows the change.
  */
-async function shrinkOf(before: ObjectHash, after: ObjectHash, files: number, objects: ObjectStore): Promise<{ gone: number; added: number } | null> {
+async function shrinkOf(before: ObjectHash, after: ObjectHash, files: number, objects: ObjectStore): Promise<{ gone: number; had: number } | null> {
   let gone = 0;
   let added = 0;
-  for (const c of await diffTrees(before, after, (h) => objects.getTree(h))) {
+  // More files gone than the tree holds now is half at least: past SHRINK_COUNT_MAX of them the
+  // walk stops (a removed subtree is listed whole, and a release may expand to millions of paths).
+  await diffTrees(before, after, (h) => objects.getTree(h), (c) => {
     if (c.change === 'removed' && c.old?.type === 'file') gone++;
     if (c.change === 'added' && c.new?.type === 'file') added++;
-  }
+    return gone > files && gone >= SHRINK_COUNT_MAX;
+  });
+  if (gone >= SHRINK_COUNT_MAX && gone > files) return { gone, had: 0 };
   const had = gone + files - added;
-  return gone > 0 && gone * 2 >= had ? { gone, added } : null;
+  return gone > 0 && gone * 2 >= had ? { gone, had } : null;
 }
+
+const SHRINK_COUNT_MAX = 100_000;
 
 export async function publish(opts: PublishOptions): Promise<PublishSummary> {
   const { config } = opts;
@@ -132,14 +138,8 @@ export async function publish(opts: PublishOptions): Promise<PublishSummary> {
     throw ChunkswarmError.usage('this node is not a publisher: its config has no "publisher" section (chunkswarm init --publisher)');
   }
   refuseOwnFiles(config, config.publisher.privateKeyFile, opts.source);
-  // Two publishes at once (a --local beside the node's own, or two --local) would each take the
-  // next version and build it in the same staging directory.
-  const lock = await DataLock.acquire(config.dataDir, 'publish', { file: PUBLISH_LOCK, busy: 'one publish at a time: wait for it to end' });
-  try {
-    return await publishUnderLock(opts, config.publisher);
-  } finally {
-    await lock.release();
-  }
+  const publisher = config.publisher;
+  return DataLock.holding(config.dataDir, 'publish', () => publishUnderLock(opts, publisher), PUBLISH_LOCK);
 }
 
 async function publishUnderLock(opts: PublishOptions, publisher: NonNullable<Config['publisher']>): Promise<PublishSummary> {
@@ -189,10 +189,12 @@ async function publishUnderLock(opts: PublishOptions, publisher: NonNullable<Con
     const shrink = await shrinkOf(prev.body.root, root, scan.files.length, objects);
     if (shrink !== null) {
       await removeTree(staging, { cache: inodes });
+      const lost = shrink.had > 0
+        ? `release ${prev.body.version} ${shrink.had}: publishing it would remove ${shrink.gone} files`
+        : `release ${prev.body.version} more than ${SHRINK_COUNT_MAX}: publishing it would remove at least ${shrink.gone - scan.files.length} files`;
       throw ChunkswarmError.usage(
-        `the source ${opts.source} holds ${scan.files.length} files and release ${prev.body.version} ${shrink.gone + scan.files.length - shrink.added}: ` +
-          `publishing it would remove ${shrink.gone} files from every node. A source that is not mounted, or the wrong path, looks like this; ` +
-          `if it is what you mean, publish with --allow-shrink`,
+        `the source ${opts.source} holds ${scan.files.length} files and ${lost} from every node. A source that is not mounted, or the wrong path, ` +
+          `looks like this; if it is what you mean, publish with --allow-shrink`,
       );
     }
   }

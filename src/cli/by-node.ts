@@ -13,11 +13,6 @@ export async function byNodeOrHere<R>(config: Config, cmd: ControlRequest, quiet
 }
 
 /** `fn` run while this process holds the data directory: no `serve` or other command takes it meanwhile. */
-export async function holdingDataDir<R>(dataDir: string, command: string, fn: () => Promise<R>): Promise<R> {
-  const lock = await DataLock.acquire(dataDir, command);
-  try {
-    return await fn();
-  } finally {
-    await lock.release();
-  }
+export function holdingDataDir<R>(dataDir: string, command: string, fn: () => Promise<R>): Promise<R> {
+  return DataLock.holding(dataDir, command, fn);
 }

@@ -18,22 +18,25 @@ const EMPTY: TreeObject = { kind: 'tree', entries: [] };
  * Changes from oldRoot (null: nothing) to newRoot, in canonical walk order (depth-first, names
  * byte-wise, a directory before its contents). Subtrees with equal hashes are never loaded, so the
  * cost follows the size of the change, not of the tree. Everything under an added or removed
- * directory is listed too.
+ * directory is listed too. `until` stops the walk once it returns true for a change (a count
+ * that has decided, over trees that may expand to millions of paths).
  */
-export async function diffTrees(oldRoot: ObjectHash | null, newRoot: ObjectHash, loadTree: LoadTree): Promise<TreeChange[]> {
+export async function diffTrees(oldRoot: ObjectHash | null, newRoot: ObjectHash, loadTree: LoadTree, until?: (c: TreeChange) => boolean): Promise<TreeChange[]> {
   const out: TreeChange[] = [];
-  await diffDirs(oldRoot, newRoot, '', loadTree, out);
+  await diffDirs(oldRoot, newRoot, '', loadTree, out, until);
   return out;
 }
 
+/** Returns true once `until` said stop (the listing is then a prefix of the whole). */
 async function diffDirs(
   oldHash: ObjectHash | null,
   newHash: ObjectHash | null,
   prefix: string,
   loadTree: LoadTree,
   out: TreeChange[],
-): Promise<void> {
-  if (oldHash === newHash) return;
+  until?: (c: TreeChange) => boolean,
+): Promise<boolean> {
+  if (oldHash === newHash) return false;
   const [before, after] = await Promise.all([
     oldHash === null ? EMPTY : loadTree(oldHash),
     newHash === null ? EMPTY : loadTree(newHash),
@@ -48,11 +51,16 @@ async function diffDirs(
     const newEntry = order >= 0 ? b[j++] : undefined;
     const path = `${prefix}${(oldEntry ?? newEntry)!.name}`;
     const change = classify(oldEntry, newEntry);
-    if (change !== null) out.push({ path, change, ...(oldEntry && { old: oldEntry }), ...(newEntry && { new: newEntry }) });
+    if (change !== null) {
+      const c: TreeChange = { path, change, ...(oldEntry && { old: oldEntry }), ...(newEntry && { new: newEntry }) };
+      out.push(c);
+      if (until?.(c)) return true;
+    }
     const oldDir = oldEntry?.type === 'dir' ? oldEntry.hash! : null;
     const newDir = newEntry?.type === 'dir' ? newEntry.hash! : null;
-    if (oldDir !== null || newDir !== null) await diffDirs(oldDir, newDir, `${path}/`, loadTree, out);
+    if ((oldDir !== null || newDir !== null) && (await diffDirs(oldDir, newDir, `${path}/`, loadTree, out, until))) return true;
   }
+  return false;
 }
 
 function classify(oldEntry: TreeEntry | undefined, newEntry: TreeEntry | undefined): TreeChange['change'] | null {

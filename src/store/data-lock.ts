@@ -22,8 +22,11 @@ function startTimeOf(pid: number): string | null {
   }
 }
 
-/** The lock a publish holds, whoever runs it (`serve` or the command with --local). */
-export const PUBLISH_LOCK = 'publish.lock';
+/**
+ * The lock a publish or republish holds, whoever runs it (`serve` or a command): two at once would
+ * each take the next version and build it in the same staging directory.
+ */
+export const PUBLISH_LOCK = { file: 'publish.lock', busy: 'one publish at a time: wait for it to end' };
 
 function alive(h: Holder): boolean {
   try {
@@ -81,6 +84,16 @@ export class DataLock {
       // Stale (or unreadable, e.g. torn by a crash mid-write): take it over, once.
       if (attempt > 0) throw new ChunkswarmError('E_LOCKED', `cannot take over the stale lock ${path}: another process keeps recreating it`);
       await unlink(path).catch(() => undefined);
+    }
+  }
+
+  /** `fn` run while this process holds the lock (see acquire), which is let go however it ends. */
+  static async holding<R>(dataDir: string, command: string, fn: () => Promise<R>, o: { file?: string; busy?: string } = {}): Promise<R> {
+    const lock = await DataLock.acquire(dataDir, command, o);
+    try {
+      return await fn();
+    } finally {
+      await lock.release();
     }
   }
 

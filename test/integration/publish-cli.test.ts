@@ -160,6 +160,9 @@ describe('chunkswarm publish', () => {
     const r = await runCli(['-c', cfg, 'publish', src, '--local', '--force']);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain(`E_LOCKED: ${join(dir, 'pub', 'data')} is in use by chunkswarm publish (pid ${process.pid}, since 2026-12-06T00:00:00.000Z); one publish at a time`);
+    // A republish takes the next version too: it waits its turn the same way.
+    const again = await runCli(['-c', cfg, 'republish', '1']);
+    expect(again.stderr).toContain('one publish at a time');
     // A holder that died (a pid no process has) leaves a stale lock: the next publish takes it over.
     await writeFile(lock, JSON.stringify({ pid: 2 ** 22 + 12345, started: null, command: 'publish', since: '2026-12-06T00:00:00.000Z' }));
     const ok2 = await runCliJson<{ version: number }>(['-c', cfg, 'publish', src, '--local', '--force']);
