@@ -78,12 +78,14 @@ describe('rate limits on real sockets', () => {
     const upload50 = await measure(...(await pair({ uploadBytesPerSec: 50 * MB }, {})), 2000);
     // A limiter must never let more through than its rate (+10% for burst and timing); reaching the
     // rate depends on the CPU left on a shared machine, so below it only starvation is a failure.
-    const within = (got: number, want: number) => {
+    // 50 MB/s is CPU-bound under the suite's load (21.8 MB/s in a fresh clone's run, 2026-12-06): its
+    // floor is a fifth; the slow rates, which no CPU limits, keep half.
+    const within = (got: number, want: number, floor = 0.5) => {
       expect(got, `${got} MB/s vs ${want}`).toBeLessThan(want * 1.1);
-      expect(got, `${got} MB/s vs ${want}`).toBeGreaterThan(want * 0.5);
+      expect(got, `${got} MB/s vs ${want}`).toBeGreaterThan(want * floor);
     };
     within(upload1, 1);
-    within(upload50, 50);
+    within(upload50, 50, 0.2);
     within(download10, 10);
     within(peerA, 8);
     within(peerB, 8);
