@@ -18,7 +18,7 @@ export interface PublishOptions {
   note?: string;
   /** Publish a new version even if the tree equals the newest release. */
   force?: boolean;
-  /** Publish even if the tree lost half its files or more since the newest release (see refuseShrink). */
+  /** Publish even if the tree lost half its files or more since the newest release (see shrinkOf). */
   allowShrink?: boolean;
   onProgress?: (p: PublishProgress) => void;
   /** The index of the running node that serves chunks from the release trees (publish run by `serve`). */
@@ -74,13 +74,6 @@ export interface PublishSummary {
 const RACY_WINDOW_MS = 1000;
 
 /**
- * Publishes a source tree as the next release: one lstat per file (the stat cache vouches for
- * unchanged ones), changed files hashed and copied in one read, tree objects built, and the
- * release's tree made by the materializer staging uses, hard-linking the previous release's clean
- * files (in the tree of the release beyond releases.keep, where there is one: see recycleTree);
- * then signed and renamed into releases/. The cost follows what changed.
- */
-/**
  * A source tree that holds this node's own data directory or key files (`publish /srv` with the
  * node under /srv/chunkswarm) would ship them to every node: the publisher's private key, the
  * cluster secret, and every release inside the next one. Refused before anything is read.
@@ -115,30 +108,39 @@ function refuseOwnFiles(config: Config, keyFile: string, source: string): void {
  * mistake rsync --delete is feared for, an empty mount point or a wrong path, would empty every
  * node at once. From the trees' difference, whose cost follows the change.
  */
-async function shrinkOf(before: ObjectHash, after: ObjectHash, files: number, objects: ObjectStore): Promise<{ gone: number; had: number } | null> {
+async function shrinkOf(before: ObjectHash, after: ObjectHash, files: number, objects: ObjectStore): Promise<{ gone: number; had: number | null } | null> {
   let gone = 0;
   let added = 0;
   // More files gone than the tree holds now is half at least: past SHRINK_COUNT_MAX of them the
-  // walk stops (a removed subtree is listed whole, and a release may expand to millions of paths).
+  // walk stops (a removed subtree is listed whole, and a release may expand to millions of paths),
+  // and the counts are lower bounds (`had` unknown).
+  const stopped = (gone: number) => gone > files && gone >= SHRINK_COUNT_MAX;
   await diffTrees(before, after, (h) => objects.getTree(h), (c) => {
     if (c.change === 'removed' && c.old?.type === 'file') gone++;
     if (c.change === 'added' && c.new?.type === 'file') added++;
-    return gone > files && gone >= SHRINK_COUNT_MAX;
+    return stopped(gone);
   });
-  if (gone >= SHRINK_COUNT_MAX && gone > files) return { gone, had: 0 };
+  if (stopped(gone)) return { gone, had: null };
   const had = gone + files - added;
   return gone > 0 && gone * 2 >= had ? { gone, had } : null;
 }
 
 const SHRINK_COUNT_MAX = 100_000;
 
+/**
+ * Publishes a source tree as the next release: one lstat per file (the stat cache vouches for
+ * unchanged ones), changed files hashed and copied in one read, tree objects built, and the
+ * release's tree made by the materializer staging uses, hard-linking the previous release's clean
+ * files (in the tree of the release beyond releases.keep, where there is one: see recycleTree);
+ * then signed and renamed into releases/. The cost follows what changed.
+ */
 export async function publish(opts: PublishOptions): Promise<PublishSummary> {
   const { config } = opts;
   if (!config.publisher) {
     throw ChunkswarmError.usage('this node is not a publisher: its config has no "publisher" section (chunkswarm init --publisher)');
   }
-  refuseOwnFiles(config, config.publisher.privateKeyFile, opts.source);
   const publisher = config.publisher;
+  refuseOwnFiles(config, publisher.privateKeyFile, opts.source);
   return DataLock.holding(config.dataDir, 'publish', () => publishUnderLock(opts, publisher), PUBLISH_LOCK);
 }
 
@@ -189,9 +191,9 @@ async function publishUnderLock(opts: PublishOptions, publisher: NonNullable<Con
     const shrink = await shrinkOf(prev.body.root, root, scan.files.length, objects);
     if (shrink !== null) {
       await removeTree(staging, { cache: inodes });
-      const lost = shrink.had > 0
+      const lost = shrink.had !== null
         ? `release ${prev.body.version} ${shrink.had}: publishing it would remove ${shrink.gone} files`
-        : `release ${prev.body.version} more than ${SHRINK_COUNT_MAX}: publishing it would remove at least ${shrink.gone - scan.files.length} files`;
+        : `release ${prev.body.version} more than ${SHRINK_COUNT_MAX}: publishing it would remove at least ${shrink.gone} files`;
       throw ChunkswarmError.usage(
         `the source ${opts.source} holds ${scan.files.length} files and ${lost} from every node. A source that is not mounted, or the wrong path, ` +
           `looks like this; if it is what you mean, publish with --allow-shrink`,

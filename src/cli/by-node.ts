@@ -1,4 +1,4 @@
-import { callControl, DataLock, type Config, type ControlRequest } from '../index.js';
+import { callControl, type Config, type ControlRequest } from '../index.js';
 import { noteDoneByNode, noteWaiting } from './format.js';
 
 /**
@@ -10,9 +10,4 @@ export async function byNodeOrHere<R>(config: Config, cmd: ControlRequest, quiet
   if (done === null) return here();
   if (!quiet) noteDoneByNode(config.dataDir);
   return done;
-}
-
-/** `fn` run while this process holds the data directory: no `serve` or other command takes it meanwhile. */
-export function holdingDataDir<R>(dataDir: string, command: string, fn: () => Promise<R>): Promise<R> {
-  return DataLock.holding(dataDir, command, fn);
 }

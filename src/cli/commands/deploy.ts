@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import {
   ChunkswarmError,
+  DataLock,
   silentLogger,
   Deployer,
   listDrift,
@@ -18,7 +19,7 @@ import {
   type VerifyResult,
   type Config,
 } from '../../index.js';
-import { byNodeOrHere, holdingDataDir } from '../by-node.js';
+import { byNodeOrHere } from '../by-node.js';
 import { formatBytes, formatFields, printJson } from '../format.js';
 import { createLogger } from '../logger.js';
 
@@ -84,7 +85,7 @@ export function registerDeployCommands(program: Command, configPath: () => strin
   const command = async <Op extends NodeCommand['op']>(cmd: Extract<NodeCommand, { op: Op }>, json: boolean): Promise<NodeCommandResults[Op]> => {
     const config = await loadConfig(configPath());
     const done = await byNodeOrHere<NodeCommandResult>(config, cmd, json, () =>
-      holdingDataDir(config.dataDir, cmd.op, async () => runNodeCommand(await open(json, config), cmd)));
+      DataLock.holding(config.dataDir, cmd.op, async () => runNodeCommand(await open(json, config), cmd)));
     return done.result as NodeCommandResults[Op];
   };
 

@@ -1,6 +1,7 @@
 import { dirname, join, relative } from 'node:path';
 import type { Command } from 'commander';
 import {
+  DataLock,
   MembershipAdmin,
   joinNode,
   loadConfig,
@@ -10,7 +11,7 @@ import {
   type MembershipCommandResults,
   type MembershipView,
 } from '../../index.js';
-import { byNodeOrHere, holdingDataDir } from '../by-node.js';
+import { byNodeOrHere } from '../by-node.js';
 import { formatFields, printJson } from '../format.js';
 import { parseDuration, parsePort, positiveInt } from '../option-parsers.js';
 
@@ -38,7 +39,7 @@ export function registerMembershipCommands(program: Command, configPath: () => s
     const config = await loadConfig(configPath());
     // The lists are answers, not changes: nothing to say about who made them.
     return byNodeOrHere<MembershipCommandResults[Op]>(config, cmd, json || cmd.op === 'members' || cmd.op === 'token-list', () =>
-      holdingDataDir(config.dataDir, cmd.op, async () => (await MembershipAdmin.open(config)).run(cmd)));
+      DataLock.holding(config.dataDir, cmd.op, async () => (await MembershipAdmin.open(config)).run(cmd)));
   };
 
   const token = program.command('token').description('join tokens: one-time invitations for new nodes (publisher)');
