@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, openSync, readSync, writeFileSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { ChunkswarmError, isZero } from '../core/index.js';
-import { ChunkHasher, chunkBytes, hashFile, type ChunkRef, type FileObject } from '../manifest/index.js';
+import { ChunkHasher, fileObjectOf, hashFile, type ChunkRef, type FileObject } from '../manifest/index.js';
 
 const BUF = 1 << 20;
 /** Blocks of zeros this large are left as holes in the copy: a sparse source stays sparse. */
@@ -41,7 +41,7 @@ function copySmallSync(src: string, dest: string | null, displayPath: string): F
     const bytes = data.subarray(0, size);
     if (dest !== null) writeFileSync(dest, bytes, { flag: 'wx', mode: 0o600 });
     if (size !== before.size || !sameStat(before, fstatSync(fd))) throw changedWhileRead(displayPath);
-    return { kind: 'file', size, chunks: chunkBytes(bytes) };
+    return fileObjectOf(bytes);
   } catch (err) {
     throw ChunkswarmError.fromSystem(err, `copying ${displayPath}`);
   } finally {

@@ -25,6 +25,7 @@ const BY_CODE: Partial<Record<ErrorCode, number>> = {
   E_TOKEN_REVOKED: 5,
   E_TOKEN_USED: 5,
   E_TOKEN_UNKNOWN: 5,
+  E_CONFLICT: 14,
 };
 
 export function exitCodeOf(err: unknown): number {

@@ -34,7 +34,8 @@ export type ErrorCode =
   | 'E_TOKEN_EXPIRED'
   | 'E_TOKEN_REVOKED'
   | 'E_TOKEN_USED'
-  | 'E_TOKEN_UNKNOWN';
+  | 'E_TOKEN_UNKNOWN'
+  | 'E_CONFLICT';
 
 export class ChunkswarmError extends Error {
   readonly code: ErrorCode;

@@ -21,3 +21,14 @@ export function unifiedDiff(path: string, before: Uint8Array | null, after: Uint
   const { createTwoFilesPatch } = require('diff') as typeof import('diff');
   return createTwoFilesPatch(before ? `a/${path}` : '/dev/null', after ? `b/${path}` : '/dev/null', text(before), text(after), '', '', { context: 3 });
 }
+
+/**
+ * The edit that turned `base` into `edited`, applied to `other` (another descendant of `base`):
+ * the merged text, or null where the two changed the same lines (a hunk whose context is gone).
+ */
+export function mergeEdit(base: Uint8Array, edited: Uint8Array, other: Uint8Array): Buffer | null {
+  const text = (b: Uint8Array) => Buffer.from(b).toString('utf8');
+  const { applyPatch, structuredPatch } = require('diff') as typeof import('diff');
+  const merged = applyPatch(text(other), structuredPatch('', '', text(base), text(edited)));
+  return merged === false ? null : Buffer.from(merged, 'utf8');
+}

@@ -137,6 +137,11 @@ export function chunkBytes(buf: Uint8Array): ChunkRef[] {
   return [...hasher.write(buf), ...hasher.end()];
 }
 
+/** The file object of content held in memory. */
+export function fileObjectOf(bytes: Uint8Array): FileObject {
+  return { kind: 'file', size: bytes.byteLength, chunks: chunkBytes(bytes) };
+}
+
 const READ_BUFFER = 1024 * 1024;
 
 let zeroRunHash: string | null = null;

@@ -1,5 +1,5 @@
 export * from './types.js';
-export { ChunkHasher, chunkBoundaries, chunkBytes, hashFile, isZeroRun } from './chunker.js';
+export { ChunkHasher, chunkBoundaries, chunkBytes, fileObjectOf, hashFile, isZeroRun } from './chunker.js';
 export {
   encodeObject,
   decodeObject,

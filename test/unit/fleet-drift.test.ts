@@ -1,26 +1,40 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applyToSource, compareWithSource, packDriftRecord, unpackDriftRecord, driftRecordIds, markPulled, type DriftBundle } from '../../src/fleet/index.js';
 import type { DriftReport } from '../../src/deploy/index.js';
+import { encodeObject, fileObjectOf, objectHash } from '../../src/manifest/index.js';
 
 let dir: string;
 let driftDir: string;
 let source: string;
 const ID = '20261202T010000Z-3';
 
-function entry(path: string, kind: DriftReport['entries'][number]['kind']): DriftReport['entries'][number] {
-  return { path, kind, ...(kind !== 'removed' && { new: { type: 'file', size: 1, mtime: 0, mode: 0o640 } }) };
+/** What the release the drift was found in held (the source's content in beforeEach). */
+const RELEASE: Record<string, string> = { 'etc/app.conf': 'a\nb\nc\n', 'old.txt': 'bye\n' };
+
+function hashOf(data: string | Buffer): string {
+  return objectHash(encodeObject(fileObjectOf(Buffer.from(data))));
 }
 
-async function record(files: Record<string, string | Buffer>, removed: string[] = []): Promise<void> {
+function entry(path: string, kind: DriftReport['entries'][number]['kind'], mode = 0o640): DriftReport['entries'][number] {
+  const was = RELEASE[path];
+  return {
+    path, kind,
+    ...(was !== undefined && { old: { type: 'file', size: Buffer.byteLength(was), mtime: 0, mode: 0o444, hash: hashOf(was) } }),
+    ...(kind !== 'removed' && { new: { type: 'file', size: 1, mtime: 0, mode } }),
+  };
+}
+
+/** A drift record of release 3: `files` edited (or added, where the release had none) and `removed` by hand, seen with `mode`. */
+async function record(files: Record<string, string | Buffer>, removed: string[] = [], mode = 0o640): Promise<void> {
   const d = join(driftDir, ID);
   for (const [p, data] of Object.entries(files)) {
     await mkdir(join(d, p, '..'), { recursive: true });
     await writeFile(join(d, p), data);
   }
-  const entries = [...Object.keys(files).map((p) => entry(p, 'modified')), ...removed.map((p) => entry(p, 'removed'))];
+  const entries = [...Object.keys(files).map((p) => entry(p, p in RELEASE ? 'modified' : 'added', mode)), ...removed.map((p) => entry(p, 'removed'))];
   const report = { id: ID, version: 3, replacedBy: 4, created: '', policy: 'preserve', livePath: '/live', counts: {}, signature: '', preserved: Object.keys(files), entries };
   await writeFile(join(d, 'report.json'), JSON.stringify(report));
 }
@@ -124,5 +138,65 @@ describe('a pulled record against the source tree', () => {
     await expect(applyToSource(b, join(dir, 'no-such-source'))).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
     expect(await tree(source)).toEqual(before);
     expect(await readdir(outside)).toEqual([]);
+  });
+
+  describe('a source that changed since the release too', () => {
+    let release: string;
+    beforeEach(async () => {
+      release = join(dir, 'release-3');
+      await mkdir(join(release, 'etc'), { recursive: true });
+      for (const [p, data] of Object.entries(RELEASE)) await writeFile(join(release, p), data);
+    });
+
+    it("merges the node's edit into a text file the source changed elsewhere, keeping the source's permissions", async () => {
+      const base = 'one\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\n';
+      RELEASE['etc/php.ini'] = base;
+      try {
+        await writeFile(join(release, 'etc/php.ini'), base);
+        await writeFile(join(source, 'etc/php.ini'), base.replace('eight', 'eight=master'));
+        await chmod(join(source, 'etc/php.ini'), 0o664);
+        await record({ 'etc/php.ini': base.replace('two', 'two=hotfix') }, [], 0o444);
+        const b = await bundle();
+        const [c] = await compareWithSource(b, source, { release });
+        expect(c).toMatchObject({ letter: 'M', path: 'etc/php.ini', merged: true });
+        expect(c!.diff).toContain('-two\n+two=hotfix\n');
+        expect(c!.diff).not.toContain('eight');
+        expect(await applyToSource(b, source, { release })).toEqual({ written: ['etc/php.ini'], removed: [] });
+        expect(await readFile(join(source, 'etc/php.ini'), 'utf8')).toBe(base.replace('two', 'two=hotfix').replace('eight', 'eight=master'));
+        expect((await lstat(join(source, 'etc/php.ini'))).mode & 0o777).toBe(0o664);
+      } finally {
+        delete RELEASE['etc/php.ini'];
+      }
+    });
+
+    it('refuses, writing nothing, to undo a change of the source: the same lines edited on both sides, a removal, or no release text to merge with', async () => {
+      await writeFile(join(source, 'etc/app.conf'), 'a\nb-master\nc\n');
+      await writeFile(join(source, 'old.txt'), 'bye, edited on the master\n');
+      await record({ 'etc/app.conf': 'a\nB\nc\n', 'new.txt': 'hello\n' }, ['old.txt']);
+      const b = await bundle();
+      const changes = await compareWithSource(b, source, { release });
+      expect(changes.map((c) => `${c.letter} ${c.path}`)).toEqual(['C etc/app.conf', 'A new.txt', 'C old.txt']);
+      expect(changes[0]!.conflict).toBe('changed in the source since release 3');
+      // The node's own edit, from the release's version: what to port by hand.
+      expect(changes[0]!.diff).toContain(' a\n-b\n+B\n c\n');
+      expect((await compareWithSource(b, source))[0]).toMatchObject({ letter: 'C', diff: null });
+
+      const before = await tree(source);
+      await expect(applyToSource(b, source, { release })).rejects.toMatchObject({ code: 'E_CONFLICT', message: expect.stringContaining('etc/app.conf (changed in the source since release 3)') });
+      await expect(applyToSource(b, source, { release, paths: ['old.txt'], delete: true })).rejects.toMatchObject({ code: 'E_CONFLICT' });
+      expect(await tree(source)).toEqual(before);
+
+      expect(await applyToSource(b, source, { release, paths: ['new.txt'] })).toEqual({ written: ['new.txt'], removed: [] });
+      expect(await applyToSource(b, source, { release, overwrite: true })).toEqual({ written: ['etc/app.conf', 'new.txt'], removed: [] });
+      expect(await readFile(join(source, 'etc/app.conf'), 'utf8')).toBe('a\nB\nc\n');
+    });
+
+    it('takes a file that the source removed since the release as a conflict, and one the source added alike as nothing to do', async () => {
+      await rm(join(source, 'etc/app.conf'));
+      await writeFile(join(source, 'same.txt'), 'both\n');
+      await record({ 'etc/app.conf': 'a\nB\nc\n', 'same.txt': 'both\n' });
+      const changes = await compareWithSource(await bundle(), source, { release });
+      expect(changes.map((c) => `${c.letter} ${c.path} ${c.conflict}`)).toEqual(['C etc/app.conf removed from the source since release 3']);
+    });
   });
 });

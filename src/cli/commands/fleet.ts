@@ -49,7 +49,11 @@ function bundleOf(p: PulledDrift): DriftBundle {
 }
 
 function formatChange(c: SourceChange): string {
-  const head = `${c.letter} ${c.path}${c.binary ? '  (binary: copied, not diffed)' : ''}`;
+  const note = c.conflict
+    ? `  (conflict: ${c.conflict}; the node's edit of the release's version follows, where it is at hand)`
+    : c.merged ? "  (merged: the source changed it too; the node's edit applies on top, the diff shows the result)"
+    : c.binary ? '  (binary: copied, not diffed)' : '';
+  const head = `${c.letter} ${c.path}${note}`;
   return c.diff ? `${head}\n${c.diff.replace(/\n$/, '')}` : head;
 }
 
@@ -89,6 +93,7 @@ export function registerFleetCommands(program: Command, configPath: () => string
     .option('--apply <source-dir>', "copy the record's files into the master's source tree, for the next publish")
     .option('--path <path...>', 'with --apply: only these paths')
     .option('--delete', 'with --apply: also remove what was removed by hand on the node (D lines)')
+    .option('--overwrite', "with --apply: take the node's version of paths the source changed too (C lines), dropping the source's change")
     .option('--json', 'machine-readable output')
     .action(async (node: string, record: string | undefined, o) => {
       const config = await loadConfig(configPath());
@@ -96,16 +101,18 @@ export function registerFleetCommands(program: Command, configPath: () => string
       const pulled = (await callControl(config.dataDir, { op: 'drift-pull', node, ...(record !== undefined && { record }) })) as PulledDrift | null;
       if (!pulled) throw notRunning(config.dataDir);
       const bundle = bundleOf(pulled);
-      const base = o.apply ?? o.source ?? join(config.dataDir, 'releases', String(bundle.record.version));
-      const changes = await compareWithSource(bundle, base);
-      const applied = o.apply ? await applyToSource(bundle, o.apply, { ...(o.path && { paths: o.path }), delete: !!o.delete }) : null;
-      if (o.json) return printJson({ node: pulled.node, record: bundle.record.id, version: bundle.record.version, base, changes, applied });
+      const release = join(config.dataDir, 'releases', String(bundle.record.version));
+      const base = o.apply ?? o.source ?? release;
+      const changes = await compareWithSource(bundle, base, { release });
+      const apply = () => applyToSource(bundle, o.apply, { release, ...(o.path && { paths: o.path }), delete: !!o.delete, overwrite: !!o.overwrite });
+      if (o.json) return printJson({ node: pulled.node, record: bundle.record.id, version: bundle.record.version, base, changes, applied: o.apply ? await apply() : null });
+      // The lines first: a refused --apply (E_CONFLICT) leaves them on screen to merge by hand.
       process.stdout.write(`drift record ${bundle.record.id} of node ${pulled.node.name} (release ${bundle.record.version}), against ${base}:\n`);
       for (const c of changes) process.stdout.write(formatChange(c) + '\n');
       if (changes.length === 0) process.stdout.write(`nothing differs from ${base}\n`);
-      if (applied) {
-        process.stdout.write(`copied ${applied.written.length} path(s) into ${o.apply}${applied.removed.length ? `, removed ${applied.removed.length}` : ''}; ` +
-          `"chunkswarm publish ${o.apply}" ships them to every node\n`);
-      }
+      if (!o.apply) return;
+      const applied = await apply();
+      process.stdout.write(`copied ${applied.written.length} path(s) into ${o.apply}${applied.removed.length ? `, removed ${applied.removed.length}` : ''}; ` +
+        `"chunkswarm publish ${o.apply}" ships them to every node\n`);
     });
 }
