@@ -14,7 +14,9 @@ export interface DiagnoseInput {
   /** Seconds since the last authenticated peer left, or null if one never connected. */
   aloneSinceSec: number | null;
   bootstrap: readonly string[];
-  swarm: Pick<SwarmStats, 'authFailures' | 'rejectedAllowlist'>;
+  swarm: Pick<SwarmStats, 'authFailures'>;
+  /** Keys refused by the allowlist that it still does not hold (Swarm.refusedNow). */
+  refusedKeys: readonly string[];
   refusedHeads: ReadonlyArray<{ code: string }>;
   lastError: { code: string; message: string } | null;
   retry: { failures: number; retryInSec: number | null };
@@ -59,11 +61,14 @@ export function diagnose(d: DiagnoseInput): Problem[] {
   if (d.swarm.authFailures > 0) {
     out.push({ id: 'auth-failures', level: 'warning', text: `${d.swarm.authFailures} connection(s) failed the cluster-secret check: a node with another cluster.secret (or a stranger) reaches this one` });
   }
-  if (d.swarm.rejectedAllowlist > 0) {
+  if (d.refusedKeys.length > 0) {
+    const n = d.refusedKeys.length;
+    const named = d.refusedKeys.slice(-3).map((k) => k.slice(0, 16)).join(', ');
     out.push({
       id: 'allowlist',
       level: 'warning',
-      text: `${d.swarm.rejectedAllowlist} connection(s) refused: the peer is not in the cluster's membership (the signed record, or network.allowlist before one exists)`,
+      text: `${n} node(s) outside the cluster's membership tried to connect and were refused (${n > 3 ? `the newest: ${named}, …` : named}): ` +
+        `a node that belongs in it needs "chunkswarm admit <its key>" on the master (or network.allowlist, before a signed membership exists); a removed node should be stopped`,
     });
   }
   if (d.membership?.member === false) {

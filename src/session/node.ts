@@ -398,6 +398,7 @@ export class ChunkswarmNode extends Resource {
       aloneSinceSec: this.peers.aloneForSec(),
       bootstrap: this.config.network.bootstrap,
       swarm: this.swarm.stats(),
+      refusedKeys: this.swarm.refusedNow(),
       refusedHeads: full.refusedHeads,
       lastError: full.lastError,
       retry: full.retry,

@@ -52,6 +52,9 @@ export interface Peer {
   readonly path: PeerPath;
 }
 
+/** Refused keys remembered for status: enough to name a few, bounded against a stranger cycling keys. */
+const REFUSED_KEYS_KEPT = 64;
+
 export interface SwarmStats {
   /** Connections open now, authenticated or not. */
   connected: number;
@@ -97,6 +100,8 @@ export class Swarm extends Resource {
   private readonly events = new EventEmitter();
   private readonly peerSet = new Set<Peer>();
   private readonly counters: SwarmStats = { connected: 0, authenticated: 0, authFailures: 0, authTimeouts: 0, rejectedAllowlist: 0, direct: 0 };
+  /** Keys refused by the allowlist and not on it since, oldest first (at most REFUSED_KEYS_KEPT). */
+  private readonly refusedKeys = new Set<string>();
   /** The address every socket binds to. */
   private readonly host: string;
   private readonly paths: DirectPaths;
@@ -153,6 +158,14 @@ export class Swarm extends Resource {
 
   stats(): SwarmStats {
     return { ...this.counters };
+  }
+
+  /**
+   * The keys refused since start that the allowlist still does not hold: a node refused for a
+   * moment (one that connected before the membership that admits it arrived) is not among them.
+   */
+  refusedNow(): string[] {
+    return [...this.refusedKeys];
   }
 
   /** The bound port of the direct path, or null if this node has none. */
@@ -231,6 +244,7 @@ export class Swarm extends Resource {
     if (keys) checkAllowlist(keys);
     const before = this.allowlist;
     this.allowlist = keys ? new Set(keys) : null;
+    for (const key of this.refusedKeys) if (this.allows(key)) this.refusedKeys.delete(key);
     for (const peer of this.peerSet) if (!this.allows(peer.publicKey)) peer.stream.destroy();
     for (const [key, info] of this.hyperswarm?.peers ?? []) {
       if (info.banned && this.allows(key) && before && !before.has(key)) info.ban(false);
@@ -242,9 +256,13 @@ export class Swarm extends Resource {
   }
 
   private refuse(remoteKey: Buffer): boolean {
-    if (this.allows(remoteKey.toString('hex'))) return false;
+    const key = remoteKey.toString('hex');
+    if (this.allows(key)) return false;
     this.counters.rejectedAllowlist++;
-    this.events.emit('refused', remoteKey.toString('hex'), null, 'not in network.allowlist');
+    this.refusedKeys.delete(key); // to the end: the newest last
+    this.refusedKeys.add(key);
+    if (this.refusedKeys.size > REFUSED_KEYS_KEPT) this.refusedKeys.delete(this.refusedKeys.values().next().value!);
+    this.events.emit('refused', key, null, 'not in network.allowlist');
     return true;
   }
 

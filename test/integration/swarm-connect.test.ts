@@ -89,6 +89,25 @@ describe('swarm across processes', () => {
     }
   });
 
+  it('names a refused key while the allowlist does not hold it, and forgets it once it does', async () => {
+    const secret = randomBytes(32);
+    const a = new Swarm({ clusterSecret: secret, bootstrap: [bootstrap], allowlist: [] });
+    const b = new Swarm({ clusterSecret: secret, bootstrap: [bootstrap] });
+    try {
+      await a.ready();
+      await b.ready();
+      await waitFor(async () => a.refusedNow().length > 0, 20_000, async () => JSON.stringify(a.stats()));
+      expect(a.refusedNow()).toEqual([b.publicKey]);
+      a.setAllowlist([randomBytes(32).toString('hex')]);
+      expect(a.refusedNow()).toEqual([b.publicKey]);
+      a.setAllowlist([b.publicKey]);
+      expect(a.refusedNow()).toEqual([]);
+      expect(a.stats().rejectedAllowlist).toBeGreaterThan(0); // the count since start stays
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
   it('reports a peer that leaves, and ready()/close() are safe to call twice', async () => {
     const secret = randomBytes(32);
     const a = new Swarm({ clusterSecret: secret, bootstrap: [bootstrap] });

@@ -6,7 +6,8 @@ const healthy: DiagnoseInput = {
   connectedPeers: 3,
   aloneSinceSec: null,
   bootstrap: ['10.0.0.1:49737'],
-  swarm: { authFailures: 0, rejectedAllowlist: 0 },
+  swarm: { authFailures: 0 },
+  refusedKeys: [],
   refusedHeads: [],
   lastError: null,
   retry: { failures: 0, retryInSec: null },
@@ -55,9 +56,15 @@ describe('diagnose', () => {
   });
 
   it('failed authentications, allowlist refusals, unavailable pieces and a pin are each told', () => {
-    const all = texts({ swarm: { authFailures: 2, rejectedAllowlist: 1 }, unavailablePieces: 5, progressVersion: 5, newest: 5, pinned: true });
+    const all = texts({ swarm: { authFailures: 2 }, refusedKeys: ['ab'.repeat(32)], unavailablePieces: 5, progressVersion: 5, newest: 5, pinned: true });
     expect(all.map((p) => p.level)).toEqual(['warning', 'warning', 'warning', 'info']);
     expect(all[3]!.text).toBe('pinned at release 4; release 5 waits until "chunkswarm unpin"');
+  });
+
+  it('names the refused keys that are still outside the membership, the newest three of them', () => {
+    const keys = ['a', 'b', 'c', 'd'].map((c) => c.repeat(64));
+    expect(texts({ refusedKeys: keys.slice(0, 1) })[0]).toEqual({ id: 'allowlist', level: 'warning', text: expect.stringMatching(/^1 node\(s\) .* refused \(aaaaaaaaaaaaaaaa\): .*chunkswarm admit/) });
+    expect(texts({ refusedKeys: keys })[0]!.text).toMatch(/^4 node\(s\) .*\(the newest: bbbbbbbbbbbbbbbb, cccccccccccccccc, dddddddddddddddd, …\)/);
   });
 
   it('a node missing from the membership it enforces is told it was removed (or never admitted)', () => {
