@@ -52,6 +52,12 @@ export interface ClusterOptions {
    * command made for it, inside its namespace. Default: every node on 127.0.0.1.
    */
   hosts?: NetHost[];
+  /**
+   * Every node's network.bootstrap: `all` the nodes' bootstrap nodes (none is needed for a node to
+   * find the swarm), or `publisher`'s alone, as `join` writes it (each node still runs its own).
+   * Default: all.
+   */
+  bootstrapList?: 'all' | 'publisher';
 }
 
 /**
@@ -158,7 +164,8 @@ export class LocalCluster {
     const cfg = JSON.parse(await readFile(n.config, 'utf8')) as Record<string, unknown>;
     if (this.opts.limits) cfg.limits = { ...(cfg.limits as object), ...this.opts.limits };
     cfg.network = {
-      bootstrap: [...this.nodes, n].filter((x, i, all) => all.indexOf(x) === i).map((x) => `${address(x)}:${x.port}`),
+      bootstrap: (this.opts.bootstrapList === 'publisher' ? [this.publisher] : [...this.nodes, n].filter((x, i, all) => all.indexOf(x) === i))
+        .map((x) => `${address(x)}:${x.port}`),
       bootstrapPort: n.port,
       // In its own namespace a node binds its one address: every socket it opens, DHT included.
       ...(n.host && { host: n.host.address }),

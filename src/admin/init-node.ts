@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { access, copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { ChunkswarmError } from '../core/index.js';
-import { CONFIG_FILE, loadConfig, readSecretFile, writeSecretFile, type ConfigInput } from '../config/index.js';
+import { CONFIG_FILE, DEFAULT_HOST, loadConfig, readSecretFile, writeSecretFile, type ConfigInput } from '../config/index.js';
 import { generatePublisherKeys } from '../manifest/index.js';
 import { membershipPath, nodeKeyPair, nodeSeed } from '../membership/index.js';
+import { bootstrapPortFor, DEFAULT_BOOTSTRAP_PORT } from '../swarm/index.js';
 
 export interface InitOptions {
   dir: string;
@@ -70,7 +71,7 @@ export async function initNode(opts: InitOptions): Promise<InitResult> {
     await writeSecretFile(keyPath, keys.privateKeyPem);
     await writeSecretFile(secretPath, randomBytes(32).toString('hex'));
     created.push(keyPath, secretPath);
-    const port = opts.bootstrapPort ?? 49737;
+    const port = opts.bootstrapPort ?? DEFAULT_BOOTSTRAP_PORT;
     config = {
       dataDir: './data',
       livePath,
@@ -93,7 +94,8 @@ export async function initNode(opts: InitOptions): Promise<InitResult> {
       cluster: { publisherKey: other.cluster.publisherKey, secretFile: 'cluster.secret' },
       network: {
         bootstrap: opts.bootstrap ?? other.network.bootstrap,
-        bootstrapPort: opts.bootstrapPort ?? null,
+        // A bootstrap node of its own, which its peers remember (see join).
+        bootstrapPort: opts.bootstrapPort ?? (await bootstrapPortFor(opts.host ?? DEFAULT_HOST)),
         ...host,
         allowlist: other.network.allowlist,
       },

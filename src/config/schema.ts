@@ -5,6 +5,9 @@ const hostPort = z.string().regex(/^[^:\s]+:\d{1,5}$/, 'must be "host:port"');
 const bytesPerSec = z.number().int().min(0);
 const hookCommand = z.string().min(1).nullable();
 
+/** network.host unless set: every socket on loopback. */
+export const DEFAULT_HOST = '127.0.0.1';
+
 /**
  * swarm.config.json. Secrets never live here: the cluster secret and the publisher's private key
  * are separate 0600 files that the config points at.
@@ -30,7 +33,7 @@ export const configSchema = z
       .strictObject({
         bootstrap: z.array(hostPort).default([]),
         bootstrapPort: z.number().int().min(0).max(65535).nullable().default(null),
-        host: z.string().min(1).default('127.0.0.1'),
+        host: z.string().min(1).default(DEFAULT_HOST),
         /** TCP port of the direct path for piece traffic (0: any free port; null: none, hyperswarm only). */
         port: z.number().int().min(0).max(65535).nullable().default(49738),
         /** UDP port of this node's DHT and hyperswarm connections (null: any free port; set it to open a firewall). */

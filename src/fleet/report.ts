@@ -30,6 +30,11 @@ export interface FleetReport {
   pinned: boolean;
   /** livePath, the tree its services use. */
   livePath: string;
+  /**
+   * The UDP port of the DHT bootstrap node it runs (on `address`), or null; absent from older
+   * nodes' reports. Other nodes remember it (BootstrapMemory) to find the swarm without the master.
+   */
+  bootstrapPort?: number | null;
   drift: FleetDrift;
 }
 

@@ -97,6 +97,7 @@ function isReport(x: FleetReport): boolean {
     (x.progress === null || (typeof x.progress === 'object' && num(x.progress.version) && num(x.progress.bytesHave) && num(x.progress.bytesTotal))) &&
     num(x.bytesUp) && num(x.bytesDown) && num(x.bytesFromPublisher) && num(x.peers) && num(x.banned) &&
     (x.lastError === null || typeof x.lastError === 'string') && typeof x.pinned === 'boolean' && typeof x.livePath === 'string' &&
+    (x.bootstrapPort === undefined || x.bootstrapPort === null || (Number.isInteger(x.bootstrapPort) && x.bootstrapPort > 0 && x.bootstrapPort < 65536)) &&
     typeof d === 'object' && d !== null && num(d.records) && Array.isArray(d.unpulled) && d.unpulled.every((i) => typeof i === 'string') &&
     typeof d.blocked === 'boolean' && (d.live === null || (typeof d.live === 'object' && num(d.live.added) && num(d.live.removed) && num(d.live.changed)))
   );

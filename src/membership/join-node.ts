@@ -3,9 +3,10 @@ import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { ChunkswarmError } from '../core/index.js';
-import { CONFIG_FILE, writeSecretFile, type ConfigInput } from '../config/index.js';
+import { CONFIG_FILE, DEFAULT_HOST, writeSecretFile, type ConfigInput } from '../config/index.js';
 import { clusterIdOf } from '../manifest/index.js';
 import { atomicWrite } from '../store/index.js';
+import { bootstrapPortFor } from '../swarm/index.js';
 import { nodeKeyPair, nodeSeedPath } from './identity.js';
 import { encodeMembership, MAX_NAME_CHARS, memberName } from './record.js';
 import { redeem } from './redeem.js';
@@ -96,7 +97,9 @@ export async function joinNode(o: JoinNodeOptions): Promise<JoinNodeResult> {
         cluster: { publisherKey: Buffer.from(token.publisherKey).toString('hex'), secretFile: 'cluster.secret' },
         network: {
           bootstrap: token.bootstrap,
-          bootstrapPort: o.bootstrapPort ?? null,
+          // Every node runs a bootstrap node of its own unless told otherwise: its peers remember it
+          // (BootstrapMemory), so that the swarm is found while the token's nodes (the master's) are down.
+          bootstrapPort: o.bootstrapPort ?? (await bootstrapPortFor(o.host ?? DEFAULT_HOST)),
           ...(o.host && { host: o.host }),
           ...(o.port !== undefined && { port: o.port }),
           // The record that admitted this node governs who may connect; the list is its fallback.

@@ -35,13 +35,17 @@ function checksum(bytes: Uint8Array): Buffer {
 /**
  * The bootstrap nodes a token made from the configuration carries: all of them, or where the
  * cluster lists more than a token holds (a cluster whose every frontend is a bootstrap node), a
- * random draw of as many as it holds, in the configuration's order. A new node needs one that
- * answers; drawing anew for each token spreads the joiners over the list.
+ * random draw of as many as it holds, in the configuration's order; then, in the room left, the
+ * frontends' bootstrap nodes the master remembers (BootstrapMemory), which the new node's config
+ * keeps too. A new node needs one that answers; drawing anew for each token spreads the joiners
+ * over the list.
  */
-export function tokenBootstrap(configured: readonly string[], random: () => number = Math.random): string[] {
-  if (configured.length <= MAX_BOOTSTRAP) return [...configured];
-  const picked = shuffled(configured.map((_, i) => i), random).slice(0, MAX_BOOTSTRAP);
-  return picked.sort((a, b) => a - b).map((i) => configured[i]!);
+export function tokenBootstrap(configured: readonly string[], random: () => number = Math.random, remembered: readonly string[] = []): string[] {
+  const picked = configured.length <= MAX_BOOTSTRAP
+    ? [...configured]
+    : shuffled(configured.map((_, i) => i), random).slice(0, MAX_BOOTSTRAP).sort((a, b) => a - b).map((i) => configured[i]!);
+  for (const a of remembered) if (picked.length < MAX_BOOTSTRAP && !picked.includes(a)) picked.push(a);
+  return picked;
 }
 
 export function encodeToken(t: JoinToken): string {

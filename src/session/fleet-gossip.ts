@@ -1,10 +1,12 @@
+import { isIPv4 } from 'node:net';
 import { hostname } from 'node:os';
 import { ChunkswarmError, type Logger } from '../core/index.js';
 import type { Config } from '../config/index.js';
 import {
   FleetBook, MAX_UNPULLED_IDS, ReportSigner, driftRecordIds, fleetView, markPulled, packDriftRecord, unpackDriftRecord,
-  type FleetDigest, type FleetReport, type FleetView, type SignedReport,
+  type FleetDigest, type FleetEntry, type FleetReport, type FleetView, type SignedReport,
 } from '../fleet/index.js';
+import type { BootstrapAddress, BootstrapMemory } from '../swarm/index.js';
 import type { SessionPeer } from './peer.js';
 import type { NodeStatusReport } from './status.js';
 
@@ -68,6 +70,10 @@ export class FleetGossip {
     log: Logger;
     peers: () => FleetPeers;
     status: () => Promise<NodeStatusReport>;
+    /** The port of the DHT bootstrap node this node runs, if it runs one: in its report, for the others to remember. */
+    bootstrapPort?: () => number | null;
+    /** Where the bootstrap nodes the reports name are remembered. */
+    memory?: BootstrapMemory;
     /** [0, 1): which peer is pulled from (tests fix it). */
     random?: () => number;
   }) {
@@ -85,10 +91,11 @@ export class FleetGossip {
       this.making = true;
       try {
         this.lastOwn = now;
-        const report = ownReport(await this.o.status(), this.o.config, await driftRecordIds(this.o.driftDir));
+        const report = ownReport(await this.o.status(), this.o.config, await driftRecordIds(this.o.driftDir), this.o.bootstrapPort?.() ?? null);
         const signed = this.signer.sign(report);
         this.book.setOwn(signed, report, Date.now());
         this.o.peers().sendFleet([signed]);
+        await this.o.memory?.learn(reportedBootstrapNodes(this.book.entries(), this.self));
       } finally {
         this.making = false;
       }
@@ -185,7 +192,7 @@ export class FleetGossip {
 }
 
 /** The own report, from the status report and the drift records on disk. */
-export function ownReport(s: NodeStatusReport, config: Config, drift: { all: string[]; unpulled: string[] }): FleetReport {
+export function ownReport(s: NodeStatusReport, config: Config, drift: { all: string[]; unpulled: string[] }, bootstrapPort: number | null = null): FleetReport {
   const host = config.network.host;
   return {
     v: 1,
@@ -207,6 +214,7 @@ export function ownReport(s: NodeStatusReport, config: Config, drift: { all: str
     lastError: s.lastError?.code ?? null,
     pinned: s.pinned,
     livePath: config.livePath,
+    bootstrapPort,
     drift: {
       live: s.verify && { added: s.verify.added, removed: s.verify.removed, changed: s.verify.changed },
       records: drift.all.length,
@@ -214,4 +222,24 @@ export function ownReport(s: NodeStatusReport, config: Config, drift: { all: str
       blocked: s.lastError?.code === 'E_DRIFT',
     },
   };
+}
+
+/** The bootstrap nodes that the nodes of the fleet book (not this one) report, the most recently heard from first. */
+export function reportedBootstrapNodes(entries: readonly FleetEntry[], self: string): BootstrapAddress[] {
+  const out: Array<{ at: number; address: BootstrapAddress }> = [];
+  for (const e of entries) {
+    const port = e.report?.bootstrapPort;
+    if (e.key === self || typeof port !== 'number') continue;
+    const host = reachableHost(e);
+    if (host !== null) out.push({ at: e.lastSeen ?? 0, address: { host, port } });
+  }
+  return out.sort((a, b) => b.at - a.at).map((x) => x.address);
+}
+
+/** The address a node's report gives, where it is one (a node bound to 0.0.0.0 reports its host name), else the one it connected from. */
+function reachableHost(e: FleetEntry): string | null {
+  const said = e.report?.address;
+  if (said && isIPv4(said) && said !== '0.0.0.0') return said;
+  const seen = e.seenAt?.slice(0, e.seenAt.lastIndexOf(':')) ?? '';
+  return isIPv4(seen) ? seen : null;
 }

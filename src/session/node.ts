@@ -8,7 +8,7 @@ import { JoinServer } from '../membership/join-server.js';
 import { Deployer, type VerifyResult } from '../deploy/index.js';
 import { seededRandom } from '../scheduler/index.js';
 import { DataLock, type StatCache } from '../store/index.js';
-import { Swarm, startBootstrapNode, type BootstrapNode } from '../swarm/index.js';
+import { BootstrapMemory, mergeBootstrapNodes, Swarm, startBootstrapNode, type BootstrapNode } from '../swarm/index.js';
 import { diagnose, type Problem } from './diagnose.js';
 import { FleetGossip } from './fleet-gossip.js';
 import { NodeHttp } from './node-http.js';
@@ -104,15 +104,18 @@ export class ChunkswarmNode extends Resource {
     const server = new PieceServer(this.deployer.objects, this.deployer.chunkIndex);
     const connected = new Map<string, SessionPeer>();
     const seed = await nodeSeed(c.dataDir);
+    const remembered = await BootstrapMemory.load(c.dataDir);
+    // The operator's list first; then the frontends' bootstrap nodes seen before, in case the listed are down.
+    const bootstrapNodes = mergeBootstrapNodes(c.bootstrapNodes, remembered.nodes, Infinity);
     this.fleet = new FleetGossip({
       config: c, seed, driftDir: this.deployer.releases.driftDir, log: this.log, peers: () => this.peers, status: () => this.fullReport(),
-      random: this.random,
+      random: this.random, bootstrapPort: () => this.bootstrap?.port ?? null, memory: remembered,
     });
     this.fleet.book.setAllowlist(allowlist);
     this.upload = new UploadPolicy(connected, { publisher, uploadSlots: c.limits.uploadSlots, clock: systemClock, random: this.random });
     this.swarm = new Swarm({
       clusterSecret: secret,
-      bootstrap: c.bootstrapNodes,
+      bootstrap: bootstrapNodes,
       keySeed: seed,
       maxPeers: c.limits.maxPeers,
       host: c.network.host,
@@ -159,7 +162,7 @@ export class ChunkswarmNode extends Resource {
     }
     this.control = await ControlServer.listen(c.dataDir, (cmd, notify) => this.command(cmd, notify));
     if (c.network.bootstrapPort !== null) {
-      this.bootstrap = await startBootstrapNode({ host: c.network.host, port: c.network.bootstrapPort, peers: c.bootstrapNodes });
+      this.bootstrap = await startBootstrapNode({ host: c.network.host, port: c.network.bootstrapPort, peers: bootstrapNodes });
       this.log.info(`DHT bootstrap node on ${this.bootstrap.host}:${this.bootstrap.port}`);
     }
     if (c.metrics.listen !== null) {

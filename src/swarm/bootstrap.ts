@@ -9,6 +9,9 @@ export interface BootstrapAddress {
   port: number;
 }
 
+/** The UDP port of a node's DHT bootstrap node unless told otherwise (network.bootstrapPort). */
+export const DEFAULT_BOOTSTRAP_PORT = 49737;
+
 export interface BootstrapNode extends BootstrapAddress {
   close(): Promise<void>;
 }
@@ -97,13 +100,24 @@ export async function answeringBootstrapNodes(
   }
 }
 
+/**
+ * The bootstrap port for a new node on this machine: DEFAULT_BOOTSTRAP_PORT (one port for firewall
+ * rules across the cluster), or, where another node on this machine holds it, a free one. Chosen
+ * once, when the node is made, so that it stays the port its peers remember; null where `host`
+ * is no address others can reach (0.0.0.0): such a node runs none.
+ */
+export async function bootstrapPortFor(host: string): Promise<number | null> {
+  if (!isIPv4(host) || host === '0.0.0.0') return null;
+  return (await freeUdpPort(host, DEFAULT_BOOTSTRAP_PORT).catch(() => null)) ?? (await freeUdpPort(host).catch(() => null));
+}
+
 // Racy in theory (another process may take it before the bootstrap binds), fine for tests and demos.
-async function freeUdpPort(host: string): Promise<number> {
+async function freeUdpPort(host: string, port = 0): Promise<number> {
   const socket = createSocket('udp4');
   try {
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
-      socket.bind(0, host, resolve);
+      socket.bind(port, host, resolve);
     });
     return socket.address().port;
   } finally {
