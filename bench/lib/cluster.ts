@@ -54,10 +54,10 @@ export interface ClusterOptions {
   hosts?: NetHost[];
   /**
    * Every node's network.bootstrap: `all` the nodes' bootstrap nodes (none is needed for a node to
-   * find the swarm), or `publisher`'s alone, as `join` writes it (each node still runs its own).
-   * Default: all.
+   * find the swarm), or `as-written`: what init and join wrote (the publisher's node; a token's
+   * list), as an operator's nodes have it (each node still runs its own). Default: all.
    */
-  bootstrapList?: 'all' | 'publisher';
+  bootstrapList?: 'all' | 'as-written';
 }
 
 /**
@@ -164,8 +164,9 @@ export class LocalCluster {
     const cfg = JSON.parse(await readFile(n.config, 'utf8')) as Record<string, unknown>;
     if (this.opts.limits) cfg.limits = { ...(cfg.limits as object), ...this.opts.limits };
     cfg.network = {
-      bootstrap: (this.opts.bootstrapList === 'publisher' ? [this.publisher] : [...this.nodes, n].filter((x, i, all) => all.indexOf(x) === i))
-        .map((x) => `${address(x)}:${x.port}`),
+      bootstrap: this.opts.bootstrapList === 'as-written'
+        ? (cfg.network as { bootstrap: string[] }).bootstrap
+        : [...this.nodes, n].filter((x, i, all) => all.indexOf(x) === i).map((x) => `${address(x)}:${x.port}`),
       bootstrapPort: n.port,
       // In its own namespace a node binds its one address: every socket it opens, DHT included.
       ...(n.host && { host: n.host.address }),

@@ -23,7 +23,10 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cs-join-'));
   src = join(dir, 'source');
   await generateTree(src, { bytes: 8 << 20, files: 60, perDir: 20, seed: 14 });
-  cluster = await LocalCluster.create({ dir, followers: 3, membership: true, netGuard: true, extra: { verify: { intervalSec: 0 } } });
+  // Each node's bootstrap list as init and join write it: the publisher's node (a joined node: its token's list).
+  cluster = await LocalCluster.create({
+    dir, followers: 3, membership: true, netGuard: true, bootstrapList: 'as-written', extra: { verify: { intervalSec: 0 }, fleet: { reportIntervalSec: 1 } },
+  });
   expect((await cluster.publish(src)).version).toBe(1);
   for (const n of cluster.nodes) cluster.start(n);
   await cluster.waitLive(cluster.followers, 1, 90_000);
@@ -34,6 +37,9 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true }).catch(() => undefined);
 });
 
+const bootstrapOf = (n: NodeHandle) => `127.0.0.1:${n.port}`;
+const remembered = async (n: NodeHandle): Promise<string[]> =>
+  JSON.parse(await readFile(join(n.dataDir, 'bootstrap-nodes.json'), 'utf8').catch(() => '[]')) as string[];
 const membershipVersion = async (n: NodeHandle) => (await cluster.status(n))?.membership.version ?? null;
 const connectedTo = async (n: NodeHandle, key: string) => (await cluster.status(n))?.peers.some((p) => p.key === key && p.connected) ?? false;
 
@@ -46,12 +52,19 @@ describe('joining with a token, and removing (publisher + 3 followers enforcing 
     await cluster.waitFor('the publisher to report its membership', async () => (await membershipVersion(cluster.publisher)) !== null, 10_000);
     const before = (await membershipVersion(cluster.publisher))!;
     expect(before).toBe(3);
+    // The fleet reports name each node's bootstrap node; the master remembers the frontends', and the token carries them.
+    await cluster.waitFor('the publisher to remember the frontends\' bootstrap nodes', async () => {
+      const known = await remembered(cluster.publisher);
+      return cluster.followers.every((f) => known.includes(bootstrapOf(f)));
+    }, 20_000);
     joiner = await cluster.joinFollower('joiner', { name: 'web-4' });
     // What join wrote: the secrets 0600, a config that enforces the signed membership.
     expect((await stat(join(joiner.dir, 'cluster.secret'))).mode & 0o777).toBe(0o600);
     expect((await stat(join(joiner.dataDir, 'node.seed'))).mode & 0o777).toBe(0o600);
-    const cfg = JSON.parse(await readFile(joiner.config, 'utf8')) as { livePath: string; network: { allowlist: unknown } };
+    const cfg = JSON.parse(await readFile(joiner.config, 'utf8')) as { livePath: string; network: { allowlist: unknown; bootstrap: string[] } };
     expect(cfg.network.allowlist).toEqual([]);
+    expect(cfg.network.bootstrap[0]).toBe(bootstrapOf(cluster.publisher));
+    expect(new Set(cfg.network.bootstrap)).toEqual(new Set([cluster.publisher, ...frontends()].map(bootstrapOf)));
     expect(cfg.livePath).toBe(joiner.live);
     const list = JSON.parse((await cli(['-c', cluster.publisher.config, 'token', 'list', '--json'])).stdout) as Array<{ state: string; redeemed: Array<{ key: string; name: string }> }>;
     expect(list.map((i) => i.state)).toEqual(['used']);
@@ -74,6 +87,15 @@ describe('joining with a token, and removing (publisher + 3 followers enforcing 
     expect(s.bytesFromPublisher).toBe(0);
     expect(s.bytesDown).toBeGreaterThan(8e6);
     expect(s.peers.filter((p) => p.connected).length).toBeGreaterThan(0);
+
+    // A frontend whose config lists the publisher's bootstrap node alone, restarted while the
+    // publisher is down, finds the others through the ones it remembers.
+    const restarted = frontends()[0]!;
+    expect((JSON.parse(await readFile(restarted.config, 'utf8')) as { network: { bootstrap: string[] } }).network.bootstrap).toEqual([bootstrapOf(cluster.publisher)]);
+    await cluster.stop(restarted);
+    cluster.start(restarted);
+    await cluster.waitFor('the restarted frontend to find its peers without the publisher', async () =>
+      ((await cluster.status(restarted))?.peers.filter((p) => p.connected).length ?? 0) >= 2, 30_000);
   });
 
   it('remove disconnects the node everywhere, and it receives no later release', async () => {
