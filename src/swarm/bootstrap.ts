@@ -101,14 +101,16 @@ export async function answeringBootstrapNodes(
 }
 
 /**
- * The bootstrap port for a new node on this machine: DEFAULT_BOOTSTRAP_PORT (one port for firewall
- * rules across the cluster), or, where another node on this machine holds it, a free one. Chosen
- * once, when the node is made, so that it stays the port its peers remember; null where `host`
- * is no address others can reach (0.0.0.0): such a node runs none.
+ * The bootstrap port for a new node: DEFAULT_BOOTSTRAP_PORT (one port for firewall rules across
+ * the cluster), or a free one where another node on this machine holds it, and on loopback, where
+ * several nodes share the machine (a trial, the tests) and one that is free now may be another's
+ * by the time both run. Chosen once, when the node is made, so that it stays the port its peers
+ * remember; null where `host` is no address others can reach (0.0.0.0): such a node runs none.
  */
 export async function bootstrapPortFor(host: string): Promise<number | null> {
   if (!isIPv4(host) || host === '0.0.0.0') return null;
-  return (await freeUdpPort(host, DEFAULT_BOOTSTRAP_PORT).catch(() => null)) ?? (await freeUdpPort(host).catch(() => null));
+  const preferred = host.startsWith('127.') ? null : await freeUdpPort(host, DEFAULT_BOOTSTRAP_PORT).catch(() => null);
+  return preferred ?? (await freeUdpPort(host).catch(() => null));
 }
 
 // Racy in theory (another process may take it before the bootstrap binds), fine for tests and demos.

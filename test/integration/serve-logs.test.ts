@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -80,5 +81,28 @@ describe('serve logs', () => {
     const lines = err.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.every((l) => l.node === 'master-1' && typeof l.level === 'string')).toBe(true);
     expect(lines.find((l) => /found in the local store/.test(String(l.msg)))).toMatchObject({ level: 'info', release: 2 });
+  }, 60_000);
+
+  it("a frontend whose bootstrap port is taken warns with the code and runs without its bootstrap node", async () => {
+    const held = createSocket('udp4');
+    await new Promise<void>((resolve) => held.bind(0, '127.0.0.1', resolve));
+    const port = held.address().port;
+    await editConfig(c.fol, (cfg) => {
+      cfg.network = { ...cfg.network, bootstrapPort: port, port: 0 };
+    });
+    const proc = spawn(process.execPath, [CLI, '-c', c.fol, 'serve', '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    try {
+      const end = Date.now() + 30_000;
+      while (Date.now() < end && !/joined the cluster/.test(err)) await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+      held.close();
+    }
+    const lines = err.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.find((l) => /DHT bootstrap node/.test(String(l.msg)))).toMatchObject({ level: 'warn', code: 'E_IO', msg: expect.stringMatching(new RegExp(`127\\.0\\.0\\.1:${port}.*runs none`)) });
+    expect(lines.some((l) => /joined the cluster/.test(String(l.msg)))).toBe(true);
   }, 60_000);
 });
