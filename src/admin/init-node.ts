@@ -5,7 +5,7 @@ import { ChunkswarmError } from '../core/index.js';
 import { CONFIG_FILE, DEFAULT_HOST, loadConfig, readSecretFile, writeSecretFile, type ConfigInput } from '../config/index.js';
 import { generatePublisherKeys } from '../manifest/index.js';
 import { membershipPath, nodeKeyPair, nodeSeed } from '../membership/index.js';
-import { bootstrapPortFor, DEFAULT_BOOTSTRAP_PORT } from '../swarm/index.js';
+import { bootstrapPortFor, DEFAULT_BOOTSTRAP_PORT } from '../swarm/bootstrap-port.js';
 
 export interface InitOptions {
   dir: string;

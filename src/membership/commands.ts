@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { ChunkswarmError, isHex64 } from '../core/index.js';
 import { readSecretFile, type Config } from '../config/index.js';
-import { BootstrapMemory } from '../swarm/index.js';
+import { BootstrapMemory } from '../swarm/bootstrap-memory.js';
 import { joinKeyPair, nodeKeyPair, nodeSeed, type KeyPair } from './identity.js';
 import { invitationState, InvitationStore, type Invitation, type InvitationState } from './invitations.js';
 import { MembershipBook } from './book.js';

@@ -6,7 +6,7 @@ import { ChunkswarmError } from '../core/index.js';
 import { CONFIG_FILE, DEFAULT_HOST, writeSecretFile, type ConfigInput } from '../config/index.js';
 import { clusterIdOf } from '../manifest/index.js';
 import { atomicWrite } from '../store/index.js';
-import { bootstrapPortFor } from '../swarm/index.js';
+import { bootstrapPortFor } from '../swarm/bootstrap-port.js';
 import { nodeKeyPair, nodeSeedPath } from './identity.js';
 import { encodeMembership, MAX_NAME_CHARS, memberName } from './record.js';
 import { redeem } from './redeem.js';
