@@ -39,6 +39,26 @@ function loggerLines(opts: string): string[] {
   return r.stderr.split('\n').filter(Boolean);
 }
 
+/**
+ * Runs `serve --log-format json` on `config` while `during` runs (`until` waits, at most 30 s in
+ * all, for a log line matching), then stops it; returns its log lines, parsed.
+ */
+async function jsonServe(config: string, during: (until: (line: RegExp) => Promise<void>) => Promise<void>): Promise<Array<Record<string, unknown>>> {
+  const proc = spawn(process.execPath, [CLI, '-c', config, 'serve', '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const end = Date.now() + 30_000;
+  try {
+    await during(async (line) => {
+      while (Date.now() < end && !line.test(err)) await new Promise((r) => setTimeout(r, 100));
+    });
+  } finally {
+    proc.kill('SIGTERM');
+    await new Promise((r) => proc.once('exit', r));
+  }
+  return err.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
 describe('serve logs', () => {
   it('json: one object per line with level, time, node, message and fields', () => {
     const lines = loggerLines(`{ format: 'json', quiet: false, node: 'web-7' }`).map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -66,19 +86,11 @@ describe('serve logs', () => {
       cfg.node = { name: 'master-1' };
       cfg.network = { ...cfg.network, bootstrap: [`127.0.0.1:${port}`], bootstrapPort: port, port: tcp };
     });
-    const proc = spawn(process.execPath, [CLI, '-c', c.pub, 'serve', '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    try {
-      const end = Date.now() + 30_000;
-      while (Date.now() < end && !/joined the cluster/.test(err)) await new Promise((r) => setTimeout(r, 100));
+    const lines = await jsonServe(c.pub, async (until) => {
+      await until(/joined the cluster/);
       ok(await cs(c.pub, 'publish', join(dir, 'src'), '--force'));
-      while (Date.now() < end && !/found in the local store/.test(err)) await new Promise((r) => setTimeout(r, 100));
-    } finally {
-      proc.kill('SIGTERM');
-      await new Promise((r) => proc.once('exit', r));
-    }
-    const lines = err.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+      await until(/found in the local store/);
+    });
     expect(lines.every((l) => l.node === 'master-1' && typeof l.level === 'string')).toBe(true);
     expect(lines.find((l) => /found in the local store/.test(String(l.msg)))).toMatchObject({ level: 'info', release: 2 });
   }, 60_000);
@@ -90,18 +102,7 @@ describe('serve logs', () => {
     await editConfig(c.fol, (cfg) => {
       cfg.network = { ...cfg.network, bootstrapPort: port, port: 0 };
     });
-    const proc = spawn(process.execPath, [CLI, '-c', c.fol, 'serve', '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    try {
-      const end = Date.now() + 30_000;
-      while (Date.now() < end && !/joined the cluster/.test(err)) await new Promise((r) => setTimeout(r, 100));
-    } finally {
-      proc.kill('SIGTERM');
-      await new Promise((r) => proc.once('exit', r));
-      held.close();
-    }
-    const lines = err.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = await jsonServe(c.fol, (until) => until(/joined the cluster/)).finally(() => held.close());
     expect(lines.find((l) => /DHT bootstrap node/.test(String(l.msg)))).toMatchObject({ level: 'warn', code: 'E_IO', msg: expect.stringMatching(new RegExp(`127\\.0\\.0\\.1:${port}.*runs none`)) });
     expect(lines.some((l) => /joined the cluster/.test(String(l.msg)))).toBe(true);
   }, 60_000);
