@@ -4,7 +4,7 @@ import { chmod, lstat, mkdir, readFile, readlink, rename, rm, stat, symlink, unl
 import { dirname, join } from 'node:path';
 import { ChunkswarmError } from '../core/index.js';
 import type { DriftEntry, EntryState } from '../deploy/index.js';
-import { encodeObject, fileObjectOf, objectHash } from '../manifest/index.js';
+import { encodeObject, fileObjectOf, hashFile, objectHash } from '../manifest/index.js';
 import { checkRelativePath, type DriftBundle } from './drift-bundle.js';
 import { isBinary, mergeEdit, unifiedDiff } from './text-diff.js';
 
@@ -67,16 +67,15 @@ async function planAgainstSource(bundle: DriftBundle, sourceDir: string, o: Sour
     checkRelativePath(e.path);
     const abs = join(sourceDir, e.path);
     const current = await lstat(abs).catch(() => null);
-    const kindOf = (st: Stats) => (st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : 'other') as SourceChange['kind'];
-    const before = current?.isFile() ? await readFile(abs) : null;
-    const untouched = await holdsReleaseVersion(abs, current, before, e.old);
-    const since = current === null ? `removed from the source since release ${version}` : e.old ? `changed in the source since release ${version}` : `added to the source since release ${version}`;
-    if (e.kind === 'removed') {
-      if (current) add({ letter: untouched ? 'D' : 'C', path: e.path, kind: kindOf(current), binary: false, diff: null, ...(!untouched && { conflict: since }) });
-      continue;
-    }
     if (e.kind === 'meta') {
       add({ letter: 'P', path: e.path, kind: 'other', binary: false, diff: null });
+      continue;
+    }
+    const since = current === null ? `removed from the source since release ${version}` : e.old ? `changed in the source since release ${version}` : `added to the source since release ${version}`;
+    if (e.kind === 'removed') {
+      if (!current) continue;
+      const untouched = await holdsReleaseVersion(abs, current, e.old);
+      add({ letter: untouched ? 'D' : 'C', path: e.path, kind: kindOf(current), binary: false, diff: null, ...(!untouched && { conflict: since }) });
       continue;
     }
     const f = preserved.get(e.path);
@@ -84,13 +83,15 @@ async function planAgainstSource(bundle: DriftBundle, sourceDir: string, o: Sour
     if (f.kind === 'symlink') {
       const was = current?.isSymbolicLink() ? await readlink(abs) : null;
       if (was === f.target) continue;
+      const untouched = await holdsReleaseVersion(abs, current, e.old);
       const diff = `symlink -> ${f.target}${was === null ? '' : ` (was ${was})`}\n`;
       add({ letter: untouched ? (current ? 'M' : 'A') : 'C', path: e.path, kind: 'symlink', binary: false, diff, ...(!untouched && { conflict: since }) });
       continue;
     }
+    const before = current?.isFile() ? await readFile(abs) : null;
     if (before && before.equals(f.data)) continue;
     const binary = isBinary(f.data) || (before !== null && isBinary(before));
-    if (untouched) {
+    if (await holdsReleaseVersion(abs, current, e.old, before)) {
       add({ letter: current ? 'M' : 'A', path: e.path, kind: 'file', binary, diff: binary ? null : unifiedDiff(e.path, before, f.data) });
       continue;
     }
@@ -106,14 +107,22 @@ async function planAgainstSource(bundle: DriftBundle, sourceDir: string, o: Sour
   return out;
 }
 
-/** Whether the source still holds the path as the release had it (absent, where the release had nothing there). */
-async function holdsReleaseVersion(abs: string, current: Stats | null, bytes: Buffer | null, was: EntryState | undefined): Promise<boolean> {
+function kindOf(st: Stats): SourceChange['kind'] {
+  return st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : 'other';
+}
+
+/**
+ * Whether the source still holds the path as the release had it (absent, where the release had
+ * nothing there). A file is hashed from `bytes` when they were read anyway, else streamed: a file
+ * removed on the node may be a large one.
+ */
+async function holdsReleaseVersion(abs: string, current: Stats | null, was: EntryState | undefined, bytes: Buffer | null = null): Promise<boolean> {
   if (!was) return current === null;
   if (!current) return false;
   if (was.type === 'symlink') return current.isSymbolicLink() && (await readlink(abs)) === was.target;
   if (was.type === 'directory') return current.isDirectory();
-  if (was.type !== 'file') return false;
-  return bytes !== null && bytes.byteLength === was.size && contentHash(bytes) === was.hash;
+  if (was.type !== 'file' || !current.isFile() || current.size !== was.size) return false;
+  return (bytes ? contentHash(bytes) : objectHash(encodeObject(await hashFile(abs)))) === was.hash;
 }
 
 /** The release's version of a file, from its tree on this node, if it is there and still exactly that. */

@@ -163,10 +163,10 @@ export class ChunkswarmNode extends Resource {
     this.control = await ControlServer.listen(c.dataDir, (cmd, notify) => this.command(cmd, notify));
     if (c.network.bootstrapPort !== null) {
       const started = startBootstrapNode({ host: c.network.host, port: c.network.bootstrapPort, peers: bootstrapNodes });
-      // The nodes a token lists need the publisher's; a frontend's only helps others find the swarm.
+      // Tokens send new nodes to the publisher's, which must run; a frontend's is a spare way in for its peers.
       this.bootstrap = publisher ? await started : await started.catch((err: unknown) => {
         const e = ChunkswarmError.fromSystem(err, 'starting the DHT bootstrap node');
-        this.log.warn(`${e.message}: this node runs none (network.bootstrapPort ${c.network.bootstrapPort}); it still finds the swarm, its peers only cannot find it through this node`, { code: e.code });
+        this.log.warn(`${e.message}: this node runs none (network.bootstrapPort ${c.network.bootstrapPort}): it still finds the swarm, but its peers cannot find the swarm through it`, { code: e.code });
         return null;
       });
       if (this.bootstrap) this.log.info(`DHT bootstrap node on ${this.bootstrap.host}:${this.bootstrap.port}`);
