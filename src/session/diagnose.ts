@@ -15,6 +15,8 @@ export interface DiagnoseInput {
   aloneSinceSec: number | null;
   bootstrap: readonly string[];
   swarm: Pick<SwarmStats, 'authFailures'>;
+  /** Seconds since the last connection that failed the cluster-secret check, or null. */
+  authFailureAgoSec: number | null;
   /** Keys refused by the allowlist that it still does not hold (Swarm.refusedNow). */
   refusedKeys: readonly string[];
   refusedHeads: ReadonlyArray<{ code: string }>;
@@ -28,6 +30,9 @@ export interface DiagnoseInput {
   publisher: boolean;
   membership?: { version: number | null; member: boolean | null };
 }
+
+/** A failed cluster-secret check is told for this long after the last one (the count stays in status --json). */
+export const AUTH_FAILURE_SHOWN_SEC = 600;
 
 /** Seconds a node may look for peers (or be without them) before being alone is worth telling. */
 export const ALONE_GRACE_SEC = 10;
@@ -58,8 +63,12 @@ export function diagnose(d: DiagnoseInput): Problem[] {
           },
     );
   }
-  if (d.swarm.authFailures > 0) {
-    out.push({ id: 'auth-failures', level: 'warning', text: `${d.swarm.authFailures} connection(s) failed the cluster-secret check: a node with another cluster.secret (or a stranger) reaches this one` });
+  if (d.swarm.authFailures > 0 && d.authFailureAgoSec !== null && d.authFailureAgoSec < AUTH_FAILURE_SHOWN_SEC) {
+    out.push({
+      id: 'auth-failures',
+      level: 'warning',
+      text: `${d.swarm.authFailures} connection(s) failed the cluster-secret check, the last ${Math.round(d.authFailureAgoSec)} s ago: a node with another cluster.secret (or a stranger) reaches this one`,
+    });
   }
   if (d.refusedKeys.length > 0) {
     const n = d.refusedKeys.length;

@@ -407,6 +407,7 @@ export class ChunkswarmNode extends Resource {
       aloneSinceSec: this.peers.aloneForSec(),
       bootstrap: this.config.network.bootstrap,
       swarm: this.swarm.stats(),
+      authFailureAgoSec: this.swarm.lastAuthFailureAt === null ? null : (Date.now() - this.swarm.lastAuthFailureAt) / 1000,
       refusedKeys: this.swarm.refusedNow(),
       refusedHeads: full.refusedHeads,
       lastError: full.lastError,

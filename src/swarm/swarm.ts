@@ -102,6 +102,7 @@ export class Swarm extends Resource {
   private readonly counters: SwarmStats = { connected: 0, authenticated: 0, authFailures: 0, authTimeouts: 0, rejectedAllowlist: 0, direct: 0 };
   /** Keys refused by the allowlist and not on it since, oldest first (at most REFUSED_KEYS_KEPT). */
   private readonly refusedKeys = new Set<string>();
+  private lastAuthFailure: number | null = null;
   /** The address every socket binds to. */
   private readonly host: string;
   private readonly paths: DirectPaths;
@@ -166,6 +167,11 @@ export class Swarm extends Resource {
    */
   refusedNow(): string[] {
     return [...this.refusedKeys];
+  }
+
+  /** When the last connection failed the cluster-secret check (ms since the epoch), or null. */
+  get lastAuthFailureAt(): number | null {
+    return this.lastAuthFailure;
   }
 
   /** The bound port of the direct path, or null if this node has none. */
@@ -272,6 +278,7 @@ export class Swarm extends Resource {
 
   private countAuthFailure(timeout: boolean): void {
     this.counters.authFailures++;
+    this.lastAuthFailure = Date.now();
     if (timeout) this.counters.authTimeouts++;
   }
 

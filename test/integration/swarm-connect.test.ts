@@ -184,6 +184,8 @@ describe('swarm across processes', () => {
     const secret = randomBytes(32);
     const a = new Swarm({ clusterSecret: secret, bootstrap: [bootstrap], directPort: 0, authTimeoutMs: 1000 });
     await a.ready();
+    expect(a.lastAuthFailureAt).toBeNull();
+    const started = Date.now();
     const member = HyperDHT.keyPair();
     // A proof that was valid on another connection (its handshake hash), by a key the caller holds.
     const replayed = encodeAuthFrame(authMac(secret, randomBytes(64), member.publicKey));
@@ -201,6 +203,7 @@ describe('swarm across processes', () => {
       expect(bytes, what).toBe(0);
     }
     expect(a.stats()).toMatchObject({ authFailures: 3, authTimeouts: 1, authenticated: 0 });
+    expect(a.lastAuthFailureAt).toBeGreaterThanOrEqual(started);
     await a.close();
   });
 

@@ -7,6 +7,7 @@ const healthy: DiagnoseInput = {
   aloneSinceSec: null,
   bootstrap: ['10.0.0.1:49737'],
   swarm: { authFailures: 0 },
+  authFailureAgoSec: null,
   refusedKeys: [],
   refusedHeads: [],
   lastError: null,
@@ -56,9 +57,14 @@ describe('diagnose', () => {
   });
 
   it('failed authentications, allowlist refusals, unavailable pieces and a pin are each told', () => {
-    const all = texts({ swarm: { authFailures: 2 }, refusedKeys: ['ab'.repeat(32)], unavailablePieces: 5, progressVersion: 5, newest: 5, pinned: true });
+    const all = texts({ swarm: { authFailures: 2 }, authFailureAgoSec: 30, refusedKeys: ['ab'.repeat(32)], unavailablePieces: 5, progressVersion: 5, newest: 5, pinned: true });
     expect(all.map((p) => p.level)).toEqual(['warning', 'warning', 'warning', 'info']);
     expect(all[3]!.text).toBe('pinned at release 4; release 5 waits until "chunkswarm unpin"');
+  });
+
+  it('tells failed cluster-secret checks for ten minutes after the last one', () => {
+    expect(texts({ swarm: { authFailures: 2 }, authFailureAgoSec: 61 })[0]!.text).toMatch(/^2 connection\(s\) failed the cluster-secret check, the last 61 s ago/);
+    expect(texts({ swarm: { authFailures: 2 }, authFailureAgoSec: 601 })).toEqual([]);
   });
 
   it('names the refused keys that are still outside the membership, the newest three of them', () => {
