@@ -136,7 +136,7 @@ export function registerDeployCommands(program: Command, configPath: () => strin
     .action(async (o) => {
       const s = await command<'unpin'>({ op: 'unpin' }, o.json);
       if (o.json) return printJson(s);
-      process.stdout.write(`unpinned; live release ${s.live ?? '-'}\n`);
+      process.stdout.write(`unpinned; live release ${s.live ?? '-'} for now: a running node goes on to the newest release it knows at once, a stopped one when it serves again\n`);
     });
 
   program
