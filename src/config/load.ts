@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
-import { ChunkswarmError } from '../core/index.js';
+import { ChunkswarmError, splitHostPort } from '../core/index.js';
 import { configSchema, type ParsedConfig } from './schema.js';
 
 export const CONFIG_FILE = 'swarm.config.json';
@@ -40,10 +40,7 @@ export function parseConfig(raw: unknown, configPath: string): Config {
     livePath: abs(c.livePath),
     cluster: { ...c.cluster, secretFile: abs(c.cluster.secretFile) },
     publisher: c.publisher ? { ...c.publisher, privateKeyFile: abs(c.publisher.privateKeyFile) } : null,
-    bootstrapNodes: c.network.bootstrap.map((hp) => {
-      const i = hp.lastIndexOf(':');
-      return { host: hp.slice(0, i), port: Number(hp.slice(i + 1)) };
-    }),
+    bootstrapNodes: c.network.bootstrap.map(splitHostPort),
   };
 }
 

@@ -8,3 +8,4 @@ export { Bitfield, bitfieldBytes, countBits, getBit, setBit } from './bitfield.j
 export { BytesCache } from './bytes-cache.js';
 export { BufferPool } from './buffer-pool.js';
 export { isZero } from './zero-bytes.js';
+export { splitHostPort } from './host-port.js';

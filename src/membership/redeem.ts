@@ -1,5 +1,5 @@
 import HyperDHT from 'hyperdht';
-import { ChunkswarmError, isChunkswarmError, type ErrorCode } from '../core/index.js';
+import { ChunkswarmError, isChunkswarmError, splitHostPort, type ErrorCode } from '../core/index.js';
 import { clusterIdOf } from '../manifest/index.js';
 import { JOIN_REFUSALS, joinAnswerSchema, jsonLine, MAX_ANSWER_BYTES, readJsonLine } from './join-protocol.js';
 import { decodeMembership, type MembershipRecord } from './record.js';
@@ -22,11 +22,6 @@ export interface Redeemed {
   enforced: boolean;
 }
 
-function parseAddress(a: string): { host: string; port: number } {
-  const i = a.lastIndexOf(':');
-  return { host: a.slice(0, i), port: Number(a.slice(i + 1)) };
-}
-
 /**
  * Exchanges the token's invitation for the cluster secret: finds the publisher's join service on
  * the DHT through the token's bootstrap nodes, opens a Noise connection to it (its key pinned by
@@ -34,7 +29,7 @@ function parseAddress(a: string): { host: string; port: number } {
  * membership record against the token's publisher key.
  */
 export async function redeem(o: RedeemOptions): Promise<Redeemed> {
-  const bootstrap = o.token.bootstrap.map(parseAddress);
+  const bootstrap = o.token.bootstrap.map(splitHostPort);
   const host = o.host ?? (bootstrap.every((b) => b.host === 'localhost' || /^127\./.test(b.host)) ? '127.0.0.1' : '0.0.0.0');
   const dht = new HyperDHT({ bootstrap, host, firewalled: false, ephemeral: true });
   const joinKey = Buffer.from(o.token.joinKey).toString('hex');

@@ -1,6 +1,6 @@
 import { isIPv4 } from 'node:net';
 import { hostname } from 'node:os';
-import { ChunkswarmError, type Logger } from '../core/index.js';
+import { ChunkswarmError, splitHostPort, type Logger } from '../core/index.js';
 import type { Config } from '../config/index.js';
 import {
   FleetBook, MAX_UNPULLED_IDS, ReportSigner, driftRecordIds, fleetView, markPulled, packDriftRecord, unpackDriftRecord,
@@ -240,6 +240,6 @@ export function reportedBootstrapNodes(entries: readonly FleetEntry[], self: str
 function reachableHost(e: FleetEntry): string | null {
   const said = e.report?.address;
   if (said && isIPv4(said) && said !== '0.0.0.0') return said;
-  const seen = e.seenAt?.slice(0, e.seenAt.lastIndexOf(':')) ?? '';
+  const seen = e.seenAt ? splitHostPort(e.seenAt).host : '';
   return isIPv4(seen) ? seen : null;
 }

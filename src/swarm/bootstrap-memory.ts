@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isIPv4 } from 'node:net';
 import { join } from 'node:path';
+import { splitHostPort } from '../core/index.js';
 import { atomicWrite } from '../store/index.js';
 import type { BootstrapAddress } from './bootstrap.js';
 
@@ -55,9 +56,7 @@ export function mergeBootstrapNodes(first: readonly BootstrapAddress[], then: re
 
 /** host:port, an IPv4 host (what other nodes reach), as remembered. */
 function parseBootstrap(s: string): BootstrapAddress[] {
-  const at = s.lastIndexOf(':');
-  const host = s.slice(0, at);
-  const port = Number(s.slice(at + 1));
+  const { host, port } = splitHostPort(s);
   return isIPv4(host) && Number.isInteger(port) && port > 0 && port < 65536 ? [{ host, port }] : [];
 }
 
