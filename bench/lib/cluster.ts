@@ -147,12 +147,14 @@ export class LocalCluster {
    * A further follower made the way an operator would: `token create` on the running publisher,
    * `join <token>` for the new node; not started. Returns the handle and join's answer.
    */
-  async joinFollower(name: string, opts: { name?: string } = {}): Promise<NodeHandle> {
+  /** `live`: a livePath outside the node's directory (`adopt`: one that exists, taken over by the first release). */
+  async joinFollower(name: string, opts: { name?: string; live?: string; adopt?: boolean } = {}): Promise<NodeHandle> {
     const h = this.handle(name, await freeUdpPort());
+    if (opts.live) h.live = opts.live;
     const token = (await cli(['-c', this.publisher.config, 'token', 'create'], { host: this.publisher.host })).stdout.trim();
     const joined = await cli([
       'join', token, '--dir', h.dir, '--live', h.live, '--name', opts.name ?? name, '--bootstrap-port', String(h.port), '--json',
-      ...(h.host ? ['--host', h.host.address] : []),
+      ...(h.host ? ['--host', h.host.address] : []), ...(opts.adopt ? ['--adopt'] : []),
     ], { host: h.host });
     h.key = (JSON.parse(joined.stdout) as { nodeKey: string }).nodeKey;
     await this.patchConfig(h);

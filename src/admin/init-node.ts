@@ -5,6 +5,7 @@ import { ChunkswarmError } from '../core/index.js';
 import { CONFIG_FILE, DEFAULT_HOST, loadConfig, readSecretFile, writeSecretFile, type ConfigInput } from '../config/index.js';
 import { generatePublisherKeys } from '../manifest/index.js';
 import { membershipPath, nodeKeyPair, nodeSeed } from '../membership/index.js';
+import { checkNewLivePath } from '../deploy/live.js';
 import { bootstrapPortFor, DEFAULT_BOOTSTRAP_PORT } from '../swarm/bootstrap-port.js';
 
 export interface InitOptions {
@@ -17,6 +18,8 @@ export interface InitOptions {
   bootstrapPort?: number;
   /** livePath (default ./live beside the config). */
   live?: string;
+  /** adoptLive: what stands at livePath already is taken over by the first release (else it is refused here). */
+  adopt?: boolean;
   /** network.host: the address this node binds and others reach it on. */
   host?: string;
   /** network.port: the TCP port of the direct path (0: any free port); absent: the default. */
@@ -53,6 +56,9 @@ export async function initNode(opts: InitOptions): Promise<InitResult> {
     throw ChunkswarmError.usage('say either --publisher (start a new cluster) or --join <path to a node\'s swarm.config.json>');
   }
   const dir = resolve(opts.dir);
+  const livePath = opts.live ? resolve(opts.live) : './live';
+  await checkNewLivePath(resolve(dir, livePath), opts.adopt === true);
+  const adopt = opts.adopt ? { adoptLive: true } : {};
   await mkdir(dir, { recursive: true });
   const configPath = join(dir, CONFIG_FILE);
   if (await access(configPath).then(() => true, () => false)) {
@@ -60,7 +66,6 @@ export async function initNode(opts: InitOptions): Promise<InitResult> {
   }
   const created: string[] = [];
   const secretPath = join(dir, 'cluster.secret');
-  const livePath = opts.live ? resolve(opts.live) : './live';
   const host = { ...(opts.host && { host: opts.host }), ...(opts.port !== undefined && { port: opts.port }) };
   let config: ConfigInput;
   /** The joined node's membership record: on the same machine (tests, a second node on one box) it lets this node accept the members at once. */
@@ -75,6 +80,7 @@ export async function initNode(opts: InitOptions): Promise<InitResult> {
     config = {
       dataDir: './data',
       livePath,
+      ...adopt,
       cluster: { publisherKey: Buffer.from(keys.publicKey).toString('hex'), secretFile: 'cluster.secret' },
       publisher: { privateKeyFile: 'publisher.key', recordOwner: false },
       network: {
@@ -91,6 +97,7 @@ export async function initNode(opts: InitOptions): Promise<InitResult> {
     config = {
       dataDir: './data',
       livePath,
+      ...adopt,
       cluster: { publisherKey: other.cluster.publisherKey, secretFile: 'cluster.secret' },
       network: {
         bootstrap: opts.bootstrap ?? other.network.bootstrap,

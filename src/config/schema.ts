@@ -18,6 +18,13 @@ export const configSchema = z
     /** How this node is named in logs, status and the fleet view; null: the host name. */
     node: z.strictObject({ name: z.string().min(1).max(64).nullable().default(null) }).prefault({}),
     livePath: z.string().min(1).default('./live'),
+    /**
+     * What already stands at livePath (a real directory, say the tree rsync kept up to date, or a
+     * symlink elsewhere) is taken over by the first activation instead of refused: a directory is
+     * moved aside to `<livePath>.pre-chunkswarm`, kept whole; what differs from the release is
+     * recorded as drift.
+     */
+    adoptLive: z.boolean().default(false),
     cluster: z.strictObject({
       publisherKey: hex64.describe('the publisher Ed25519 public key, raw, hex'),
       secretFile: z.string().min(1).default('cluster.secret'),

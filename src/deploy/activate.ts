@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { unlink } from 'node:fs/promises';
+import { rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ChunkswarmError, silentLogger, type Logger } from '../core/index.js';
 import type { Config } from '../config/index.js';
@@ -22,6 +22,11 @@ export interface ActivateOptions {
   /** New value of state.pinned; unchanged when omitted. */
   pin?: boolean;
   log?: Logger;
+  /**
+   * livePath is not chunkswarm's and the release is to take its place (`adoptLive`): a real
+   * directory is renamed to `aside` first, a symlink is replaced as ours are.
+   */
+  adopt?: { aside?: string };
 }
 
 export interface ActivateResult {
@@ -32,6 +37,8 @@ export interface ActivateResult {
   preActivate: HookResult | null;
   postActivate: HookResult | null;
   warnings: string[];
+  /** What stood at livePath before it was taken over (`adopt`), and where it is now. */
+  adopted?: { what: string; keptAt: string };
 }
 
 const OUTPUT_LIMIT = 64 * 1024;
@@ -65,7 +72,11 @@ export async function activate(o: ActivateOptions): Promise<ActivateResult> {
   const dir = releases.releasePath(version);
   if (!(await lstatOrNull(dir))?.isDirectory()) throw ChunkswarmError.notFound(`release ${version} on this node (${dir})`);
   const live = await inspectLive(config.livePath, releases);
-  if (live.state === 'foreign') throw foreignLive(config.livePath, live.what, releases);
+  if (live.state === 'foreign' && (!o.adopt || live.kind === 'other' || (live.kind === 'directory' && !o.adopt.aside))) {
+    throw foreignLive(config.livePath, live, releases);
+  }
+  const adopted = live.state !== 'foreign' ? null : { what: live.what, keptAt: live.kind === 'symlink' ? live.target : o.adopt!.aside! };
+  const aside = live.state === 'foreign' && live.kind === 'directory' ? adopted!.keptAt : null;
   const previous = live.state === 'release' ? live.version : null;
   const state = await releases.state();
   const result: ActivateResult = { version, previous, switched: false, preActivate: null, postActivate: null, warnings: [] };
@@ -93,10 +104,18 @@ export async function activate(o: ActivateOptions): Promise<ActivateResult> {
       );
     }
   }
-  await swapLive(config.livePath, dir);
+  if (aside !== null) await moveAside(config.livePath, aside);
+  try {
+    await swapLive(config.livePath, dir);
+  } catch (err) {
+    if (aside !== null) await rename(aside, config.livePath).catch(() => undefined);
+    throw err;
+  }
   result.switched = true;
+  if (adopted) result.adopted = adopted;
   await releases.saveState({ ...state, live: version, pinned: o.pin ?? state.pinned });
-  log.info(`release ${version} is live at ${config.livePath}${previous === null ? '' : ` (was ${previous})`}`, { release: version });
+  const was = previous !== null ? ` (was ${previous})` : !adopted ? '' : aside !== null ? ` in place of ${adopted.what}, kept at ${aside}` : ` in place of a symlink to ${adopted.keptAt} (left alone)`;
+  log.info(`release ${version} is live at ${config.livePath}${was}`, { release: version });
   if (config.hooks.postActivate) {
     result.postActivate = await runHook(config.hooks.postActivate, env, cwd);
     if (result.postActivate.output) log.info(`postActivate: ${result.postActivate.output.trimEnd()}`, { release: version });
@@ -105,6 +124,22 @@ export async function activate(o: ActivateOptions): Promise<ActivateResult> {
     }
   }
   return result;
+}
+
+/**
+ * The directory at livePath, renamed within its parent: the release's symlink takes its place in the
+ * next rename, so the path is missing only between two system calls (rename(2) cannot put a
+ * symlink over a directory in one).
+ */
+async function moveAside(livePath: string, aside: string): Promise<void> {
+  try {
+    await rename(livePath, aside);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EBUSY') {
+      throw new ChunkswarmError('E_IO', `${livePath} is a mount point (an NFS export, say) and cannot be moved aside: unmount it (a running node then takes its place at its next attempt)`, { cause: err });
+    }
+    throw ChunkswarmError.fromSystem(err, `moving ${livePath} aside to ${aside}`);
+  }
 }
 
 /**

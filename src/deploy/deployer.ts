@@ -2,13 +2,13 @@ import { ChunkswarmError, isChunkswarmError, silentLogger, type Clock, type Logg
 import type { Config } from '../config/index.js';
 import { ExpansionMemo, measureExpansion, type SignedRelease, type TreeEntry } from '../manifest/index.js';
 import { ChunkIndex, InodeCache, ObjectStore, ReleaseStore, type NodeState } from '../store/index.js';
-import { activate, recover, type ActivateResult } from './activate.js';
-import { driftSignature, hasDrift, latestDrift, recordDrift, type DriftRecord } from './drift.js';
+import { activate, recover, type ActivateOptions, type ActivateResult } from './activate.js';
+import { driftSignature, hasDrift, latestDrift, recordDrift, type DriftRecord, type DriftReport } from './drift.js';
 import { collectGarbage, type GcResult } from './gc.js';
 import { recycleRelease } from './recycle.js';
 import { sealRoot } from './finalize-tree.js';
 import { checkFreshTarget, FRESH_MS } from './fresh-check.js';
-import { currentLive } from './live.js';
+import { asidePath, currentLive, foreignLive, inspectLive, type LiveLink } from './live.js';
 import { driftedInodes, repairRelease, repairReplaced, type RepairContext } from './release-repair.js';
 import type { ChunkSource } from './local-source.js';
 import { loadPacks } from './release-files.js';
@@ -107,6 +107,19 @@ export class Deployer {
     return currentLive(this.config.livePath, this.releases);
   }
 
+  /** The live release, null where livePath is not chunkswarm's yet: staging needs none (only the switch does). */
+  private async liveRelease(): Promise<{ version: number; dir: string } | null> {
+    const link = await inspectLive(this.config.livePath, this.releases);
+    return link.state === 'release' ? link : null;
+  }
+
+  /** What livePath is; refused (before anything else) where it is not chunkswarm's and may not be taken over (`adoptLive`). */
+  private async inspectLive(): Promise<LiveLink> {
+    const link = await inspectLive(this.config.livePath, this.releases);
+    if (link.state === 'foreign' && (!this.config.adoptLive || link.kind === 'other')) throw foreignLive(this.config.livePath, link, this.releases);
+    return link;
+  }
+
   /** Compares the live tree to its release (quick: stat cache first; deep: hash everything). */
   async verify(o: { deep?: boolean; clean?: Map<string, TreeEntry> } = {}): Promise<VerifyResult> {
     const live = await this.live();
@@ -134,7 +147,7 @@ export class Deployer {
    */
   async stage(release: SignedRelease, o: Pick<StagerOptions, 'flushEvery' | 'onFlush'> = {}): Promise<Stager> {
     const lim = this.config.limits;
-    const live = await this.live();
+    const live = await this.liveRelease();
     // Measuring reads every file object: from one pack file, not 10^5 object files.
     const like = live === null ? null : await this.releases.head(live.version).then((h) => h.body.root, () => null);
     loadPacks(this.objects, release.body.root, like);
@@ -166,9 +179,16 @@ export class Deployer {
    */
   async activate(version: number, o: { pin?: boolean; allowPinned?: boolean } = {}): Promise<DeployResult> {
     const state = await this.state();
-    const live = await this.live();
+    const link = await this.inspectLive();
+    const live = link.state === 'release' ? link : null;
     this.refusePinned(state, version, live?.version ?? null, o.allowPinned);
     let drift: DriftRecord | null = null;
+    let adopt: ActivateOptions['adopt'];
+    if (link.state === 'foreign') {
+      const keptAt = link.kind === 'symlink' ? link.target : await asidePath(this.config.livePath);
+      drift = await this.recordAdopted(version, { what: link.what, keptAt });
+      adopt = link.kind === 'directory' ? { aside: keptAt } : {};
+    }
     let ackUsed = false;
     let liveDrift: VerifyResult | null = null;
     const liveClean = new Map<string, TreeEntry>();
@@ -182,8 +202,7 @@ export class Deployer {
             releases: this.releases, livePath: this.config.livePath, verify: found, policy, replacedBy: version, copy: policy !== 'overwrite',
           });
         }
-        const c = found.counts;
-        const what = `${c.modified} modified, ${c.added} added, ${c.removed} removed, ${c.meta} metadata, ${c.type} type changes`;
+        const what = countsText(found);
         if (policy === 'block' && !acked) {
           throw new ChunkswarmError(
             'E_DRIFT',
@@ -197,7 +216,9 @@ export class Deployer {
       }
     }
     if (live?.version !== version && (await this.releases.materialized()).includes(version)) await this.cleanTarget(version, liveClean, liveDrift);
-    const result = await activate({ config: this.config, releases: this.releases, version, log: this.log, ...(o.pin !== undefined && { pin: o.pin }) });
+    const result = await activate({
+      config: this.config, releases: this.releases, version, log: this.log, ...(o.pin !== undefined && { pin: o.pin }), ...(adopt && { adopt }),
+    });
     if (ackUsed || state.driftAck) await this.releases.saveState({ ...(await this.state()), driftAck: null } as DeployState);
     if (liveDrift && result.switched && result.previous !== null) {
       await repairReplaced(this.repairContext(), result.previous, version, liveDrift).catch((err) => {
@@ -206,6 +227,27 @@ export class Deployer {
     }
     this.objects.trim();
     return { ...result, drift, staged: null };
+  }
+
+  /**
+   * What stood at livePath before chunkswarm takes it over, compared with the release about to take
+   * its place, and what differs recorded as drift (under the policy, as a live tree's hand edits
+   * are) before anything is moved. Every file is hashed: nothing vouches for inodes that no release
+   * made. Adopting is the operator's own choice (`adoptLive`), and the tree is kept whole, so
+   * policy "block" does not hold it back.
+   */
+  private async recordAdopted(version: number, adopted: NonNullable<DriftReport['adopted']>): Promise<DriftRecord | null> {
+    const head = await this.releases.head(version);
+    const found = await verifyTree({
+      dir: this.config.livePath, version, root: head.body.root, objects: this.objects, cache: InodeCache.memory(), deep: true, owner: ownerOf({}), recordedModes: true,
+    });
+    if (!hasDrift(found)) return null;
+    const policy = this.config.drift.policy;
+    const record = await recordDrift({
+      releases: this.releases, livePath: this.config.livePath, verify: found, policy, replacedBy: version, copy: policy !== 'overwrite', adopted,
+    });
+    this.log.warn(`${this.config.livePath} (${adopted.what}) differs from release ${version}, which takes its place: ${countsText(found)}; recorded in ${record.dir}`, { release: version });
+    return record;
   }
 
   /**
@@ -264,7 +306,8 @@ export class Deployer {
   }
 
   private async stageAndActivate(version: number, o: { source?: ChunkSource; pin?: boolean; allowPinned?: boolean }): Promise<DeployResult> {
-    const live = await this.live();
+    const link = await this.inspectLive();
+    const live = link.state === 'release' ? link : null;
     this.refusePinned(await this.state(), version, live?.version ?? null, o.allowPinned);
     let staged: StageStats | null = null;
     if (!(await this.releases.materialized()).includes(version)) {
@@ -332,7 +375,7 @@ export class Deployer {
   /** Releases whose trees stay whatever releases.keep says: the live one (and the recorded one, if livePath disagrees). */
   private async protectedReleases(): Promise<number[]> {
     const state = await this.state();
-    const live = await this.live();
+    const live = await this.liveRelease();
     return [live?.version, state.live].filter((v): v is number => typeof v === 'number');
   }
 
@@ -341,4 +384,9 @@ export class Deployer {
       throw new ChunkswarmError('E_PINNED', `this node is pinned at release ${live ?? state.live} (rollback); run "chunkswarm unpin" before activating ${version}`);
     }
   }
+}
+
+function countsText(v: VerifyResult): string {
+  const c = v.counts;
+  return `${c.modified} modified, ${c.added} added, ${c.removed} removed, ${c.meta} metadata, ${c.type} type changes`;
 }

@@ -23,6 +23,12 @@ export interface DriftReport {
   signature: string;
   /** Paths whose content (file or symlink) was copied into the drift directory. */
   preserved: string[];
+  /**
+   * Set when the drift was found in what stood at livePath before chunkswarm took it over
+   * (`adoptLive`): a real directory, kept whole at `keptAt`, or a symlink to `keptAt`, left alone.
+   * The entries compare it with the release that took its place.
+   */
+  adopted?: { what: string; keptAt: string };
   entries: DriftEntry[];
 }
 
@@ -61,6 +67,7 @@ export async function recordDrift(o: {
   policy: DriftPolicy;
   replacedBy: number | null;
   copy: boolean;
+  adopted?: DriftReport['adopted'];
 }): Promise<DriftRecord> {
   const signature = driftSignature(o.verify);
   const last = await latestDrift(o.releases, o.verify.version);
@@ -98,7 +105,7 @@ export async function recordDrift(o: {
   }
   const report: DriftReport = {
     id, version: o.verify.version, replacedBy: o.replacedBy, created: now.toISOString(), policy: o.policy,
-    livePath: o.livePath, counts: o.verify.counts, signature, preserved, entries: o.verify.entries,
+    livePath: o.livePath, counts: o.verify.counts, signature, preserved, ...(o.adopted && { adopted: o.adopted }), entries: o.verify.entries,
   };
   await atomicWrite(join(dir, 'report.json'), JSON.stringify(report, null, 2) + "\n", { mode: 0o600 });
   return { id, dir, report };

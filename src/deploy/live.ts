@@ -5,21 +5,25 @@ import { ChunkswarmError } from '../core/index.js';
 import type { ReleaseStore } from '../store/index.js';
 import { kindOf, lstatOrNull } from './stage-fs.js';
 
-/** What livePath is: absent, our symlink to a release, our symlink to a release that is gone, or not ours. */
+/**
+ * What livePath is: absent, our symlink to a release, our symlink to a release that is gone, or not
+ * ours: a real directory (what rsync kept up to date), a symlink elsewhere, or something else.
+ */
 export type LiveLink =
   | { state: 'absent' }
   | { state: 'release'; version: number; dir: string }
   | { state: 'dangling'; target: string }
-  | { state: 'foreign'; what: string };
+  | { state: 'foreign'; what: string; kind: 'directory' | 'other' }
+  | { state: 'foreign'; what: string; kind: 'symlink'; target: string };
 
 export async function inspectLive(livePath: string, releases: ReleaseStore): Promise<LiveLink> {
   const st = await lstatOrNull(livePath);
   if (st === null) return { state: 'absent' };
-  if (!st.isSymbolicLink()) return { state: 'foreign', what: `a real ${kindOf(st)}` };
+  if (!st.isSymbolicLink()) return { state: 'foreign', what: `a real ${kindOf(st)}`, kind: st.isDirectory() ? 'directory' : 'other' };
   const target = resolve(dirname(livePath), await readlink(livePath));
   const name = basename(target);
   if (dirname(target) !== resolve(releases.releasesDir) || !/^\d+$/.test(name)) {
-    return { state: 'foreign', what: `a symlink to ${target}, outside ${releases.releasesDir}` };
+    return { state: 'foreign', what: `a symlink to ${target}, outside ${releases.releasesDir}`, kind: 'symlink', target };
   }
   const dir = await lstatOrNull(target);
   if (!dir?.isDirectory()) return { state: 'dangling', target };
@@ -29,15 +33,48 @@ export async function inspectLive(livePath: string, releases: ReleaseStore): Pro
 /** The live release, null if there is none yet; refuses a livePath that chunkswarm does not manage. */
 export async function currentLive(livePath: string, releases: ReleaseStore): Promise<{ version: number; dir: string } | null> {
   const live = await inspectLive(livePath, releases);
-  if (live.state === 'foreign') throw foreignLive(livePath, live.what, releases);
+  if (live.state === 'foreign') throw foreignLive(livePath, live, releases);
   return live.state === 'release' ? live : null;
 }
 
-export function foreignLive(livePath: string, what: string, releases: ReleaseStore): ChunkswarmError {
-  return ChunkswarmError.usage(
-    `livePath ${livePath} is ${what}; chunkswarm manages it as a symlink to ${releases.releasesDir}/<version>. ` +
-      'Move it away (its content is not touched), then activate again',
-  );
+export function foreignLive(livePath: string, link: Extract<LiveLink, { state: 'foreign' }>, releases: ReleaseStore): ChunkswarmError {
+  const fix = link.kind === 'other'
+    ? 'Move it away, then activate again'
+    : `To let the release take its place, set "adoptLive": true in the config (${ADOPT_NOTE[link.kind]}), or move it away yourself`;
+  return ChunkswarmError.usage(`livePath ${livePath} is ${link.what}; chunkswarm manages it as a symlink to ${releases.releasesDir}/<version>. ${fix}`);
+}
+
+const ADOPT_NOTE = {
+  directory: 'it is moved aside, kept whole, and what differs from the release is recorded as drift',
+  symlink: 'the symlink is replaced, what it points at is left alone, and what differs from the release is recorded as drift',
+};
+
+/** Where an adopted directory at livePath is kept: `<livePath>.pre-chunkswarm`, or `-2`, `-3`… if taken. */
+export async function asidePath(livePath: string): Promise<string> {
+  let aside = `${livePath}.pre-chunkswarm`;
+  for (let n = 2; (await lstatOrNull(aside)) !== null; n++) aside = `${livePath}.pre-chunkswarm-${n}`;
+  return aside;
+}
+
+/**
+ * For `join` and `init`, before anything is written: a livePath that exists already is not this new
+ * node's, and is taken over only when asked (`adopt`); a real file never is.
+ */
+export async function checkNewLivePath(livePath: string, adopt: boolean): Promise<void> {
+  const st = await lstatOrNull(livePath);
+  if (st === null) return;
+  const what = st.isDirectory() ? 'a directory' : st.isSymbolicLink() ? 'a symlink' : `a real ${kindOf(st)}`;
+  if (!st.isDirectory() && !st.isSymbolicLink()) {
+    throw ChunkswarmError.usage(`--live ${livePath} is ${what}; chunkswarm makes livePath a symlink to the live release: give a path that does not exist, a directory or a symlink`);
+  }
+  if (!adopt) {
+    throw ChunkswarmError.usage(
+      `--live ${livePath} exists (${what}); chunkswarm makes livePath a symlink to the live release. ` +
+        `To take it over (say, the tree rsync keeps up to date today), add --adopt: at the first activation ` +
+        `${st.isDirectory() ? `it is moved aside to ${livePath}.pre-chunkswarm, kept whole,` : 'the symlink is replaced, what it points at is left alone,'} ` +
+        'and what differs from the release is recorded as drift. Or give a path that does not exist',
+    );
+  }
 }
 
 const tempName = (livePath: string) => `.${basename(livePath)}.chunkswarm-${randomBytes(6).toString('hex')}.tmp`;

@@ -62,6 +62,11 @@ export interface VerifyOptions {
   owner: boolean;
   /** Receives the inode ("dev:ino") of every file found exactly as the release has it, with its entry (see checkFreshTarget). */
   clean?: Map<string, TreeEntry>;
+  /**
+   * A tree chunkswarm did not make (adoptLive): permission bits are compared with the release's
+   * recorded modes, not with the read-only form a release takes on disk.
+   */
+  recordedModes?: boolean;
 }
 
 /** Exit status of `verify`: 1 something added, 2 something removed, 4 something changed. */
@@ -92,6 +97,7 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
     if (useCache) o.cache.remember(st, h);
     return h;
   };
+  const modeOf = o.recordedModes ? (mode: number) => mode : onDiskMode;
   const actual = async (path: string, st: Stats, hash: boolean): Promise<EntryState> => {
     const s: EntryState = {
       type: kindOf(st), size: st.size, mtime: Math.round(st.mtimeMs), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, inode: inodeKey(st),
@@ -101,14 +107,14 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
     return s;
   };
   const expected = async (e: TreeEntry): Promise<EntryState> => {
-    const s: EntryState = { type: e.type === 'dir' ? 'directory' : e.type, size: 0, mtime: e.mtime, mode: onDiskMode(e.mode) };
+    const s: EntryState = { type: e.type === 'dir' ? 'directory' : e.type, size: 0, mtime: e.mtime, mode: modeOf(e.mode) };
     if (e.uid !== undefined) Object.assign(s, { uid: e.uid, gid: e.gid });
     if (e.type === 'file') Object.assign(s, { hash: e.hash, size: (await o.objects.getFile(e.hash!)).size });
     if (e.type === 'symlink') Object.assign(s, { target: e.target, size: Buffer.byteLength(e.target!) });
     return s;
   };
   const metaDiffers = (e: TreeEntry, st: Stats) =>
-    (st.mode & 0o7777) !== onDiskMode(e.mode) ||
+    (st.mode & 0o7777) !== modeOf(e.mode) ||
     (e.type === 'file' && Math.abs(st.mtimeMs - e.mtime) >= 1) ||
     (o.owner && e.uid !== undefined && (st.uid !== e.uid || st.gid !== e.gid));
 

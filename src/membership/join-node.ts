@@ -5,6 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { ChunkswarmError } from '../core/index.js';
 import { CONFIG_FILE, DEFAULT_HOST, writeSecretFile, type ConfigInput } from '../config/index.js';
 import { clusterIdOf } from '../manifest/index.js';
+import { checkNewLivePath } from '../deploy/live.js';
 import { atomicWrite } from '../store/index.js';
 import { bootstrapPortFor } from '../swarm/bootstrap-port.js';
 import { nodeKeyPair, nodeSeedPath } from './identity.js';
@@ -20,6 +21,8 @@ export interface JoinNodeOptions {
   /** dataDir, if not data/ inside `dir`: must not exist yet, or be empty. */
   dataDir?: string;
   livePath: string;
+  /** adoptLive: what stands at livePath already is taken over by the first release (else it is refused here). */
+  adopt?: boolean;
   host?: string;
   name?: string;
   bootstrapPort?: number;
@@ -68,6 +71,7 @@ export async function joinNode(o: JoinNodeOptions): Promise<JoinNodeResult> {
   if (liveParent !== dir && !(await stat(liveParent).then((s) => s.isDirectory(), () => false))) {
     throw ChunkswarmError.usage(`the directory that is to hold livePath (${liveParent}) does not exist: create it, owned by the user that runs chunkswarm`);
   }
+  await checkNewLivePath(livePath, o.adopt === true);
 
   const staged: StagedDir[] = [];
   try {
@@ -94,6 +98,7 @@ export async function joinNode(o: JoinNodeOptions): Promise<JoinNodeResult> {
         ...(o.name && { node: { name: o.name } }),
         dataDir: dataTarget ?? './data',
         livePath,
+        ...(o.adopt && { adoptLive: true }),
         cluster: { publisherKey: Buffer.from(token.publisherKey).toString('hex'), secretFile: 'cluster.secret' },
         network: {
           bootstrap: token.bootstrap,

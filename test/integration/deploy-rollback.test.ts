@@ -135,6 +135,6 @@ describe('deploy: rollback, pin, republish, gc, hooks', () => {
     await mkdir(other);
     const r = await cs(c.pub, 'activate', '4');
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/livePath .*other is a real directory.*Move it away/);
+    expect(r.stderr).toMatch(/livePath .*other is a real directory.*"adoptLive": true.*or move it away yourself/);
   });
 });

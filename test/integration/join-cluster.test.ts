@@ -5,9 +5,9 @@
  * by everyone and goes live from its peers alone. Then `remove` shuts it out: it is disconnected and
  * never hears of the next release.
  */
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { appendFile, cp, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalCluster, type NodeHandle } from '../../bench/lib/cluster.js';
 import { generateTree } from '../../bench/lib/gen-tree.js';
@@ -57,7 +57,13 @@ describe('joining with a token, and removing (publisher + 3 followers enforcing 
       const known = await remembered(cluster.publisher);
       return cluster.followers.every((f) => known.includes(bootstrapOf(f)));
     }, 20_000);
-    joiner = await cluster.joinFollower('joiner', { name: 'web-4' });
+    // Its docroot is today a directory that rsync kept up to date, with a fix made by hand.
+    const docroot = join(dir, 'www', 'cgi');
+    await cp(src, docroot, { recursive: true, preserveTimestamps: true });
+    const fixed = (await readdir(src, { recursive: true, withFileTypes: true })).find((e) => e.isFile())!;
+    const fixedPath = relative(src, join(fixed.parentPath, fixed.name));
+    await appendFile(join(docroot, fixedPath), 'fixed by hand\n');
+    joiner = await cluster.joinFollower('joiner', { name: 'web-4', live: docroot, adopt: true });
     // What join wrote: the secrets 0600, a config that enforces the signed membership.
     expect((await stat(join(joiner.dir, 'cluster.secret'))).mode & 0o777).toBe(0o600);
     expect((await stat(join(joiner.dataDir, 'node.seed'))).mode & 0o777).toBe(0o600);
@@ -87,6 +93,10 @@ describe('joining with a token, and removing (publisher + 3 followers enforcing 
     expect(s.bytesFromPublisher).toBe(0);
     expect(s.bytesDown).toBeGreaterThan(8e6);
     expect(s.peers.filter((p) => p.connected).length).toBeGreaterThan(0);
+    // The docroot it took over is kept whole beside it, and the hand fix is on record for the master's `drift pull`.
+    expect((await readFile(join(`${docroot}.pre-chunkswarm`, fixedPath), 'utf8')).endsWith('fixed by hand\n')).toBe(true);
+    const drift = JSON.parse((await cli(['-c', joiner.config, 'drift', 'list', '--json'])).stdout) as Array<{ counts: Record<string, number>; adopted?: { keptAt: string } }>;
+    expect(drift).toEqual([expect.objectContaining({ counts: { added: 0, removed: 0, modified: 1, meta: 0, type: 0 }, adopted: expect.objectContaining({ keptAt: `${docroot}.pre-chunkswarm` }) })]);
 
     // A frontend whose config lists the publisher's bootstrap node alone, restarted while the
     // publisher is down, finds the others through the ones it remembers.

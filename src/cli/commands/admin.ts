@@ -33,13 +33,14 @@ export function registerAdminCommands(program: Command, configPath: () => string
     .option('--bootstrap-port <port>', 'the UDP port of the DHT bootstrap node this node runs (--publisher: 49737; --join: 49737, or a free port on loopback or where 49737 is taken)', (v: string) => parsePort(v))
     .option('--port <port>', 'network.port: the TCP port of the direct path for pieces (default 49738; 0: any free port)', (v: string) => parsePort(v, true))
     .option('--live <path>', 'livePath: the symlink your services use (default ./live beside the config)')
+    .option('--adopt', 'adoptLive: a directory (or symlink) at --live, say the tree rsync keeps up to date, is taken over by the first release: moved aside to <live>.pre-chunkswarm, kept whole, its differences recorded as drift')
     .option('--host <addr>', 'network.host: the address this node binds and others reach it on (and, with --publisher, the default bootstrap address)')
     .option('--no-allowlist', 'with --publisher: let in any node that knows the cluster secret, instead of only the nodes the publisher admits')
     .option('--json', 'machine-readable output')
     .action(async (o) => {
       const r = await initNode({
         dir: o.dir, publisher: o.publisher, join: o.join, bootstrap: o.bootstrap, bootstrapPort: o.bootstrapPort,
-        live: o.live, host: o.host, port: o.port, allowlist: o.allowlist,
+        live: o.live, adopt: o.adopt, host: o.host, port: o.port, allowlist: o.allowlist,
       });
       if (o.json) return printJson(r);
       process.stdout.write(`created ${r.created.join(', ')}\npublisher key ${r.publisherKey}\nnode key ${r.nodeKey}\n`);

@@ -62,11 +62,12 @@ function printVerify(r: VerifyResult, livePath: string): void {
 }
 
 function printDeploy(r: DeployResult): void {
-  if (r.drift) process.stderr.write(`warning: hand-made changes of release ${r.drift.report.version} preserved in ${r.drift.dir}\n`);
+  if (r.drift?.report.adopted) process.stderr.write(`warning: what differed from release ${r.version} in ${r.drift.report.livePath} is recorded in ${r.drift.dir}\n`);
+  else if (r.drift) process.stderr.write(`warning: hand-made changes of release ${r.drift.report.version} preserved in ${r.drift.dir}\n`);
   for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
   process.stdout.write(
     r.switched
-      ? `release ${r.version} is live${r.previous === null ? '' : ` (was ${r.previous})`}\n`
+      ? `release ${r.version} is live${r.previous !== null ? ` (was ${r.previous})` : r.adopted ? ` in place of ${r.adopted.what}, kept at ${r.adopted.keptAt}` : ''}\n`
       : `release ${r.version} was already live\n`,
   );
 }
@@ -180,7 +181,7 @@ export function registerDeployCommands(program: Command, configPath: () => strin
       if (o.json) return printJson(list);
       for (const r of list) {
         const c = r.counts;
-        process.stdout.write(`${r.id}  release ${r.version}  ${c.modified + c.type} modified, ${c.added} added, ${c.removed} removed, ${c.meta} metadata  policy ${r.policy}\n`);
+        process.stdout.write(`${r.id}  release ${r.version}  ${c.modified + c.type} modified, ${c.added} added, ${c.removed} removed, ${c.meta} metadata  policy ${r.policy}${r.adopted ? `  (adopted, kept at ${r.adopted.keptAt})` : ''}\n`);
       }
       if (list.length === 0) process.stdout.write('no drift recorded\n');
     });
@@ -194,6 +195,7 @@ export function registerDeployCommands(program: Command, configPath: () => strin
       const r = await showDrift(d.releases, id);
       if (o.json) return printJson(r);
       process.stdout.write(`${r.id}: release ${r.version} at ${r.livePath}, found ${r.created}, policy ${r.policy}\n`);
+      if (r.adopted) process.stdout.write(`found in ${r.adopted.what} that stood at ${r.livePath} before release ${r.version} took its place; kept at ${r.adopted.keptAt}\n`);
       process.stdout.write(`preserved in ${d.releases.driftDir}/${r.id}: ${r.preserved.join(', ') || '-'}\n`);
       for (const e of r.entries) process.stdout.write(formatDriftLine(e) + '\n');
     });

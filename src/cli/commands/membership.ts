@@ -87,6 +87,7 @@ export function registerMembershipCommands(program: Command, configPath: () => s
     .argument('<token>', 'the line "chunkswarm token create" printed on the master')
     .requiredOption('--dir <dir>', 'new directory for the config, secrets and data (must not exist, or be empty)')
     .requiredOption('--live <path>', 'livePath: the symlink your services use (its directory must exist)')
+    .option('--adopt', 'adoptLive: a directory (or symlink) at --live, say the tree rsync keeps up to date, is taken over by the first release: moved aside to <live>.pre-chunkswarm, kept whole, its differences recorded as drift')
     .option('--data-dir <dir>', 'dataDir, if not data/ inside --dir (must not exist, or be empty; e.g. /var/lib/chunkswarm)')
     .option('--host <addr>', 'network.host: the address this node binds and other nodes reach it on')
     .option('--name <name>', "node.name: this node's name in logs, the fleet view and the membership (default: the host name)")
@@ -96,7 +97,7 @@ export function registerMembershipCommands(program: Command, configPath: () => s
     .option('--json', 'machine-readable output')
     .action(async (tokenText: string, o) => {
       const r = await joinNode({
-        token: tokenText, dir: o.dir, livePath: o.live, timeoutMs: parseDuration(o.timeout) * 1000, ...(o.dataDir && { dataDir: o.dataDir }),
+        token: tokenText, dir: o.dir, livePath: o.live, adopt: o.adopt === true, timeoutMs: parseDuration(o.timeout) * 1000, ...(o.dataDir && { dataDir: o.dataDir }),
         ...(o.host && { host: o.host }), ...(o.name && { name: o.name }), ...(o.bootstrapPort !== undefined && { bootstrapPort: o.bootstrapPort }),
         ...(o.port !== undefined && { port: o.port }),
       });
@@ -109,6 +110,7 @@ export function registerMembershipCommands(program: Command, configPath: () => s
           ['membership', r.membershipVersion === null ? 'not kept by this cluster' : `version ${r.membershipVersion}${r.enforced ? '' : ' (not enforced)'}`],
           ['wrote', `${r.configPath}, ${join(r.dir, 'cluster.secret')} and ${join(r.dataDir, 'node.seed')} (0600)`],
           ['bootstrap', r.bootstrap.join(', ')],
+          ...(o.adopt ? [['live', `${r.livePath}: what stands there now is taken over by the first release (adoptLive)`] as [string, string]] : []),
         ]) + '\n',
       );
       process.stdout.write(
