@@ -1,5 +1,5 @@
 /** The library's curated API: what the CLI (and any embedding program) may use. */
-export { ChunkswarmError, isChunkswarmError, loggerOf, silentLogger, type ErrorCode, type LogFields, type Logger, type LogLevel } from './core/index.js';
+export { ChunkswarmError, isChunkswarmError, loggerOf, quotePath, silentLogger, type ErrorCode, type LogFields, type Logger, type LogLevel } from './core/index.js';
 export { CONFIG_FILE, loadConfig, parseConfig, type Config } from './config/index.js';
 export type { TreeChange, TreeEntry, SignedRelease } from './manifest/index.js';
 export {

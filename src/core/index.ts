@@ -9,3 +9,4 @@ export { BytesCache } from './bytes-cache.js';
 export { BufferPool } from './buffer-pool.js';
 export { isZero } from './zero-bytes.js';
 export { splitHostPort } from './host-port.js';
+export { quotePath } from './quote-path.js';

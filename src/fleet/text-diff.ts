@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { quotePath } from '../core/index.js';
 
 /** The diff library is loaded when a diff is made: ~25 ms of every command's start otherwise (the CLI loads the fleet module). */
 const require = createRequire(import.meta.url);
@@ -19,7 +20,7 @@ export function unifiedDiff(path: string, before: Uint8Array | null, after: Uint
   if ((before && isBinary(before)) || (after && isBinary(after))) return null;
   const text = (b: Uint8Array | null) => (b ? Buffer.from(b).toString('utf8') : '');
   const { createTwoFilesPatch } = require('diff') as typeof import('diff');
-  return createTwoFilesPatch(before ? `a/${path}` : '/dev/null', after ? `b/${path}` : '/dev/null', text(before), text(after), '', '', { context: 3 });
+  return createTwoFilesPatch(before ? quotePath(`a/${path}`) : '/dev/null', after ? quotePath(`b/${path}`) : '/dev/null', text(before), text(after), '', '', { context: 3 });
 }
 
 /**

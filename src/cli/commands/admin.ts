@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { callControl, controlSocketPath, diffReleases, initNode, loadConfig, publish, showRelease, ChunkswarmError, type PublishProgress, type PublishSummary } from '../../index.js';
+import { callControl, controlSocketPath, diffReleases, initNode, loadConfig, publish, quotePath, showRelease, ChunkswarmError, type PublishProgress, type PublishSummary } from '../../index.js';
 import { formatBytes, formatFields, noteDoneByNode, printJson } from '../format.js';
 import { parsePort } from '../option-parsers.js';
 import { publishProgress } from '../progress.js';
@@ -84,7 +84,7 @@ export function registerAdminCommands(program: Command, configPath: () => string
         bar.stop();
       }
       if (byNode && !o.json) noteDoneByNode(config.dataDir, 'published');
-      for (const sk of s.skipped) process.stderr.write(`warning: skipped ${sk.kind} ${sk.path}: a release carries only files, directories and symlinks\n`);
+      for (const sk of s.skipped) process.stderr.write(`warning: skipped ${sk.kind} ${quotePath(sk.path)}: a release carries only files, directories and symlinks\n`);
       if (o.json) return printJson(s);
       if (s.version === null) {
         process.stdout.write(`no change: the tree equals the newest release (${s.files} files checked in ${s.seconds.toFixed(2)} s)\n`);
@@ -129,7 +129,7 @@ export function registerAdminCommands(program: Command, configPath: () => string
       );
       if (o.tree) {
         for (const t of tree) {
-          process.stdout.write(`${t.type[0]} ${t.mode} ${String(t.size).padStart(12)} ${t.path}${t.target !== undefined ? ` -> ${t.target}` : ''}\n`);
+          process.stdout.write(`${t.type[0]} ${t.mode} ${String(t.size).padStart(12)} ${quotePath(t.path)}${t.target !== undefined ? ` -> ${quotePath(t.target)}` : ''}\n`);
         }
       }
     });
@@ -145,7 +145,7 @@ export function registerAdminCommands(program: Command, configPath: () => string
       const changes = await diffReleases(config, v1, v2);
       if (o.json) return printJson(changes);
       const mark = { added: 'A', removed: 'D', modified: 'M', meta: 'P' } as const;
-      for (const c of changes) process.stdout.write(`${mark[c.change]} ${c.path}\n`);
+      for (const c of changes) process.stdout.write(`${mark[c.change]} ${quotePath(c.path)}\n`);
       process.stdout.write(`${changes.length} changes\n`);
     });
 }

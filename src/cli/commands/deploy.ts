@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import {
   ChunkswarmError,
   DataLock,
+  quotePath,
   silentLogger,
   Deployer,
   listDrift,
@@ -43,7 +44,7 @@ const octal = (m: number) => m.toString(8).padStart(4, '0');
 export function formatDriftLine(e: DriftEntry): string {
   const type = e.kind === 'type' ? `  type ${pair(e.old?.type, e.new?.type)}` : '';
   return (
-    `${LETTER[e.kind]} ${e.path}${type}  size ${pair(e.old?.size, e.new?.size)}  mtime ${pair(e.old?.mtime, e.new?.mtime, when)}` +
+    `${LETTER[e.kind]} ${quotePath(e.path)}${type}  size ${pair(e.old?.size, e.new?.size)}  mtime ${pair(e.old?.mtime, e.new?.mtime, when)}` +
     `  mode ${pair(e.old?.mode, e.new?.mode, octal)}`
   );
 }
@@ -196,7 +197,7 @@ export function registerDeployCommands(program: Command, configPath: () => strin
       if (o.json) return printJson(r);
       process.stdout.write(`${r.id}: release ${r.version} at ${r.livePath}, found ${r.created}, policy ${r.policy}\n`);
       if (r.adopted) process.stdout.write(`found in ${r.adopted.what} that stood at ${r.livePath} before release ${r.version} took its place; kept at ${r.adopted.keptAt}\n`);
-      process.stdout.write(`preserved in ${d.releases.driftDir}/${r.id}: ${r.preserved.join(', ') || '-'}\n`);
+      process.stdout.write(`preserved in ${d.releases.driftDir}/${r.id}: ${r.preserved.map(quotePath).join(', ') || '-'}\n`);
       for (const e of r.entries) process.stdout.write(formatDriftLine(e) + '\n');
     });
   drift

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import {
   ChunkswarmError,
   applyToSource,
+  quotePath,
   callControl,
   checkRelativePath,
   compareWithSource,
@@ -53,7 +54,7 @@ function formatChange(c: SourceChange): string {
     ? `  (conflict: ${c.conflict}; the node's edit of the release's version follows, where it is at hand)`
     : c.merged ? "  (merged: the source changed it too; the node's edit applies on top, the diff shows the result)"
     : c.binary ? '  (binary: copied, not diffed)' : '';
-  const head = `${c.letter} ${c.path}${note}`;
+  const head = `${c.letter} ${quotePath(c.path)}${note}`;
   return c.diff ? `${head}\n${c.diff.replace(/\n$/, '')}` : head;
 }
 
