@@ -4,9 +4,18 @@ import type { TreeEntry } from '../manifest/index.js';
 import type { ObjectStore } from '../store/index.js';
 import { yieldEvery } from './stage-fs.js';
 
-/** Releases are read-only on disk: the write bits of the recorded mode are dropped. */
-export function onDiskMode(mode: number): number {
-  return mode & ~0o222;
+/**
+ * What a node that is not root keeps of its own access to a release's files (read) and directories
+ * (read and search), whatever their recorded mode: without it a directory published 0711 or a file
+ * published 0000 is one its own node can no longer list, verify, hash or link from, and every
+ * check of the live tree fails from then on. Only the owner bits change: the web server, another
+ * user, sees the recorded mode.
+ */
+const OWNER_KEEPS = process.getuid?.() === 0 ? { file: 0, dir: 0 } : { file: 0o400, dir: 0o500 };
+
+/** Releases are read-only on disk: the write bits of the recorded mode are dropped (see OWNER_KEEPS for the rest). */
+export function onDiskMode(mode: number, type: 'file' | 'dir'): number {
+  return (mode & ~0o222) | OWNER_KEEPS[type];
 }
 
 export interface FinalizeOptions {
@@ -62,7 +71,7 @@ export async function sealRoot(dir: string): Promise<void> {
 /** Owner, mode and mtime of a file or directory entry (owner only when `owner`). */
 export function applyMeta(target: string, e: TreeEntry, owner: boolean): void {
   if (owner && e.uid !== undefined && e.gid !== undefined) lchownSync(target, e.uid, e.gid);
-  chmodSync(target, onDiskMode(e.mode));
+  chmodSync(target, onDiskMode(e.mode, e.type === 'dir' ? 'dir' : 'file'));
   utimesSync(target, e.mtime / 1000, e.mtime / 1000);
 }
 

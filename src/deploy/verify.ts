@@ -97,7 +97,7 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
     if (useCache) o.cache.remember(st, h);
     return h;
   };
-  const modeOf = o.recordedModes ? (mode: number) => mode : onDiskMode;
+  const modeOf = (e: TreeEntry) => (o.recordedModes ? e.mode : onDiskMode(e.mode, e.type === 'dir' ? 'dir' : 'file'));
   const actual = async (path: string, st: Stats, hash: boolean): Promise<EntryState> => {
     const s: EntryState = {
       type: kindOf(st), size: st.size, mtime: Math.round(st.mtimeMs), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, inode: inodeKey(st),
@@ -107,14 +107,14 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
     return s;
   };
   const expected = async (e: TreeEntry): Promise<EntryState> => {
-    const s: EntryState = { type: e.type === 'dir' ? 'directory' : e.type, size: 0, mtime: e.mtime, mode: modeOf(e.mode) };
+    const s: EntryState = { type: e.type === 'dir' ? 'directory' : e.type, size: 0, mtime: e.mtime, mode: modeOf(e) };
     if (e.uid !== undefined) Object.assign(s, { uid: e.uid, gid: e.gid });
     if (e.type === 'file') Object.assign(s, { hash: e.hash, size: (await o.objects.getFile(e.hash!)).size });
     if (e.type === 'symlink') Object.assign(s, { target: e.target, size: Buffer.byteLength(e.target!) });
     return s;
   };
   const metaDiffers = (e: TreeEntry, st: Stats) =>
-    (st.mode & 0o7777) !== modeOf(e.mode) ||
+    (st.mode & 0o7777) !== modeOf(e) ||
     (e.type === 'file' && Math.abs(st.mtimeMs - e.mtime) >= 1) ||
     (o.owner && e.uid !== undefined && (st.uid !== e.uid || st.gid !== e.gid));
 
@@ -122,7 +122,7 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
     await walkTree(tree, (h) => o.objects.getTree(h), async (p, e) => push(`${prefix}/${p}`, 'removed', await expected(e)));
   };
   const listAdded = async (rel: string) => {
-    for (const name of list(join(o.dir, rel))) {
+    for (const name of list(join(o.dir, rel), o.dir)) {
       const path = `${rel}/${name}`;
       const st = lstatSyncOrNull(`${o.dir}/${path}`);
       if (!st) continue;
@@ -132,7 +132,7 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
   };
 
   const compareDir = async (rel: string, tree: TreeObject): Promise<void> => {
-    const names = new Set(list(rel ? join(o.dir, rel) : o.dir));
+    const names = new Set(list(rel ? join(o.dir, rel) : o.dir, o.dir));
     for (const e of tree.entries) {
       const path = rel ? `${rel}/${e.name}` : e.name;
       names.delete(e.name);
@@ -181,10 +181,18 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
  * Synchronous, like the lstat of each entry: a quick check of 10^5 files is nothing but these calls,
  * each far cheaper than a trip through the thread pool.
  */
-function list(dir: string): string[] {
+function list(dir: string, tree: string): string[] {
   try {
     return readdirSync(dir);
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EACCES' && process.getuid?.() !== 0) {
+      throw new ChunkswarmError(
+        'E_IO',
+        `listing ${dir}: permission denied for this node's user. A release staged before nodes kept read access to their own ` +
+          `directories (one published without it, say 0711) cannot be checked: give it back once with chmod -R u+rX ${tree}`,
+        { cause: err },
+      );
+    }
     throw ChunkswarmError.fromSystem(err, `listing ${dir}`);
   }
 }

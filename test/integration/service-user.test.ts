@@ -90,6 +90,37 @@ describe.skipIf(!('as' in drop))('as an unprivileged service user', () => {
     expect(gc.removed.map((r) => r.version)).toEqual([1, 2]);
   });
 
+  it('keeps read access to its own files and directories, whatever mode they were published with', async () => {
+    // Owned by root in the source: the publisher (the service user) reads them as "other".
+    const src = join(dir, 'src-modes');
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(join(src, 'locked'), { recursive: true });
+    await writeFile(join(src, 'locked', 'inside.txt'), 'inside\n');
+    await writeFile(join(src, 'others-only.txt'), 'others\n');
+    await chmod(join(src, 'locked', 'inside.txt'), 0o444);
+    await chmod(join(src, 'others-only.txt'), 0o044);
+    await chmod(join(src, 'locked'), 0o055);
+    await chown(src, USER, USER);
+    await settle();
+    const pub = join(dir, 'pub-modes', 'swarm.config.json');
+    const fol = join(dir, 'fol-modes', 'swarm.config.json');
+    ok(await asUser('init', '--dir', join(dir, 'pub-modes'), '--publisher'));
+    ok(await asUser('init', '--dir', join(dir, 'fol-modes'), '--join', pub));
+    ok(await asUser('-c', pub, 'publish', src));
+    ok(await asUser('-c', fol, 'activate', '1', '--source-data', join(dir, 'pub-modes', 'data')));
+    // Only the owner's bits differ from the recorded mode: 0055 would lock the node out of its own directory.
+    const { lstat } = await import('node:fs/promises');
+    expect((await lstat(join(dir, 'fol-modes', 'live', 'locked'))).mode & 0o7777).toBe(0o555);
+    expect((await lstat(join(dir, 'fol-modes', 'live', 'others-only.txt'))).mode & 0o7777).toBe(0o444);
+    ok(await asUser('-c', fol, 'verify', '--deep'));
+    await writeFile(join(src, 'others-only.txt'), 'others, two\n');
+    await settle();
+    ok(await asUser('-c', pub, 'publish', src));
+    // The live tree is checked before the switch: it can be listed and read.
+    ok(await asUser('-c', fol, 'activate', '2', '--source-data', join(dir, 'pub-modes', 'data')));
+    ok(await asUser('-c', fol, 'verify', '--deep'));
+  });
+
   it('serves: a follower running as the service user goes live, and takes rollback and unpin over its control socket', async () => {
     const base = join(dir, 'swarm');
     const { mkdir } = await import('node:fs/promises');
