@@ -84,7 +84,11 @@ export function diagnose(d: DiagnoseInput): Problem[] {
     out.push({
       id: 'not-member',
       level: 'error',
-      text: `this node is not in the cluster's membership (version ${d.membership.version}): the other nodes refuse it; the publisher removed it, or never admitted it ("chunkswarm admit <this node's key>" on the master)`,
+      text: d.publisher
+        ? `this master's node key is not in the cluster's membership (version ${d.membership.version}), so every node refuses it ` +
+          `(a data directory restored without its node.seed?): run "chunkswarm admit <this node's key>" here, then copy its ` +
+          `membership.json into one frontend's data directory and restart that frontend; the others take the record from it`
+        : `this node is not in the cluster's membership (version ${d.membership.version}): the other nodes refuse it; the publisher removed it, or never admitted it ("chunkswarm admit <this node's key>" on the master)`,
     });
   }
   const refused = [...new Set(d.refusedHeads.map((r) => r.code).filter((c) => c === 'E_WRONG_CLUSTER' || c === 'E_BAD_SIGNATURE'))];

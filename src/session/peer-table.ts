@@ -254,7 +254,17 @@ export class PeerTable {
       return;
     }
     if (verdict.kind === 'known') return;
-    this.o.log.info(`release ${verdict.release.body.version} announced (${releaseId(verdict.release.body).slice(0, 12)})`, { release: verdict.release.body.version });
+    const v = verdict.release.body.version;
+    this.o.log.info(`release ${v} announced (${releaseId(verdict.release.body).slice(0, 12)})`, { release: v });
+    if (this.o.publisher) {
+      // Only this master signs: a newer release than its own means its data directory is behind the cluster's.
+      this.o.log.warn(
+        `release ${v}, signed with this master's key, came from ${p.key.slice(0, 12)} and is newer than any in this master's data directory ` +
+          `(restored from a backup? another master running with the same key?): the nodes ignore every release this master numbered ${v} or lower; ` +
+          `its next publish is ${v + 1}`,
+        { release: v, peer: p.key },
+      );
+    }
     this.broadcastHead(p);
     this.o.onNewHead();
   }

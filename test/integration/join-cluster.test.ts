@@ -5,7 +5,7 @@
  * by everyone and goes live from its peers alone. Then `remove` shuts it out: it is disconnected and
  * never hears of the next release.
  */
-import { appendFile, cp, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { appendFile, cp, mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -131,6 +131,21 @@ describe('joining with a token, and removing (publisher + 3 followers enforcing 
     expect(s.peers.filter((p) => p.connected)).toEqual([]);
     const refused = await Promise.all([cluster.publisher, ...frontends()].map(async (n) => (await cluster.status(n))!.swarm.rejectedAllowlist));
     expect(refused.some((r) => (r ?? 0) > 0)).toBe(true);
+  });
+
+  it('a master restored from a backup (its keys, node.seed and membership.json) catches up with the cluster and publishes above it', async () => {
+    const pub = cluster.publisher;
+    await cluster.stop(pub);
+    // The disk is lost; what the README says to back up is put back on a new one.
+    await rename(pub.dataDir, `${pub.dataDir}.lost`);
+    await mkdir(pub.dataDir);
+    for (const f of ['node.seed', 'membership.json']) await cp(join(`${pub.dataDir}.lost`, f), join(pub.dataDir, f), { preserveTimestamps: true });
+    cluster.start(pub);
+    await cluster.waitFor('the restored master to learn release 2 from the nodes', async () => (await cluster.status(pub))?.newest?.version === 2, 30_000);
+    expect(await cluster.log(pub)).toMatch(/release 2, signed with this master's key, came from .* newer than any in this master's data directory .*its next publish is 3/);
+    const next = JSON.parse((await cli(['-c', pub.config, 'publish', src, '--force', '--json'])).stdout) as { version: number };
+    expect(next.version).toBe(3);
+    await cluster.waitLive(frontends(), 3, 60_000);
   });
 
   it('no node opened a socket to an address outside 127.0.0.0/8', async () => {

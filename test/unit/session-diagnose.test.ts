@@ -78,5 +78,11 @@ describe('diagnose', () => {
     expect(texts({ membership: { version: null, member: null } })).toEqual([]);
     const [p] = texts({ membership: { version: 3, member: false } });
     expect(p).toEqual({ id: 'not-member', level: 'error', text: expect.stringMatching(/not in the cluster's membership \(version 3\).*chunkswarm admit/) });
+    expect(p!.text).toMatch(/on the master/);
+  });
+
+  it('a master whose own key is missing from the membership is told how to bring its new key to the nodes', () => {
+    const [p] = texts({ publisher: true, membership: { version: 3, member: false } });
+    expect(p!.text).toMatch(/^this master's node key is not in .*node\.seed.*"chunkswarm admit <this node's key>" here.*membership\.json into one frontend's data directory/);
   });
 });
