@@ -88,7 +88,12 @@ export const configSchema = z
       })
       .prefault({}),
     hooks: z
-      .strictObject({ preActivate: hookCommand.default(null), postActivate: hookCommand.default(null) })
+      .strictObject({
+        preActivate: hookCommand.default(null),
+        postActivate: hookCommand.default(null),
+        /** A hook still running after this long is killed (with what it started): a failed preActivate, a warning for postActivate. */
+        timeoutSec: z.number().int().min(1).max(86_400).default(300),
+      })
       .prefault({}),
   })
   .strict();

@@ -1,19 +1,11 @@
-import { spawn } from 'node:child_process';
 import { rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ChunkswarmError, silentLogger, type Logger } from '../core/index.js';
 import type { Config } from '../config/index.js';
 import type { ReleaseStore } from '../store/index.js';
+import { hookFailure, runHook, type HookResult } from './hook.js';
 import { checkLiveParent, foreignLive, inspectLive, removeTempLinks, swapLive } from './live.js';
 import { lstatOrNull } from './stage-fs.js';
-
-export interface HookResult {
-  command: string;
-  /** Exit status; 128 + n when killed by signal n. */
-  code: number;
-  /** stdout and stderr interleaved, the last 64 KiB. */
-  output: string;
-}
 
 export interface ActivateOptions {
   config: Config;
@@ -27,6 +19,8 @@ export interface ActivateOptions {
    * directory is renamed to `aside` first, a symlink is replaced as ours are.
    */
   adopt?: { aside?: string };
+  /** Aborted when the node stops: a hook still running is killed. */
+  signal?: AbortSignal;
 }
 
 export interface ActivateResult {
@@ -39,26 +33,6 @@ export interface ActivateResult {
   warnings: string[];
   /** What stood at livePath before it was taken over (`adopt`), and where it is now. */
   adopted?: { what: string; keptAt: string };
-}
-
-const OUTPUT_LIMIT = 64 * 1024;
-
-/** Runs a configured hook through /bin/sh -c, in the config's directory. */
-export function runHook(command: string, env: Record<string, string>, cwd: string): Promise<HookResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', ['-c', command], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    const take = (d: Buffer) => {
-      output = (output + d.toString('utf8')).slice(-OUTPUT_LIMIT);
-    };
-    child.stdout.on('data', take);
-    child.stderr.on('data', take);
-    child.on('error', (err) => reject(ChunkswarmError.fromSystem(err, `running hook ${command}`)));
-    child.on('close', (code, signal) => {
-      const sig = signal ? ({ SIGTERM: 15, SIGKILL: 9, SIGINT: 2 } as Record<string, number>)[signal] ?? 1 : 0;
-      resolve({ command, code: code ?? 128 + sig, output });
-    });
-  });
 }
 
 /**
@@ -92,14 +66,15 @@ export async function activate(o: ActivateOptions): Promise<ActivateResult> {
   };
   const cwd = dirname(config.configPath);
   await checkLiveParent(config.livePath);
+  const limits = { timeoutMs: config.hooks.timeoutSec * 1000, ...(o.signal && { signal: o.signal }) };
   if (config.hooks.preActivate) {
-    result.preActivate = await runHook(config.hooks.preActivate, env, cwd);
+    result.preActivate = await runHook(config.hooks.preActivate, env, cwd, limits);
     // A failing hook's output is in the error; logging it as well would print it twice.
     if (result.preActivate.output && result.preActivate.code === 0) log.info(`preActivate: ${result.preActivate.output.trimEnd()}`, { release: version });
     if (result.preActivate.code !== 0) {
       throw new ChunkswarmError(
         'E_HOOK',
-        `preActivate hook exited ${result.preActivate.code}; release ${version} was not activated, ${config.livePath} is unchanged` +
+        `${hookFailure('preActivate', result.preActivate, limits.timeoutMs)}; release ${version} was not activated, ${config.livePath} is unchanged` +
           (result.preActivate.output ? `\n${result.preActivate.output.trimEnd().slice(-2000)}` : ''),
       );
     }
@@ -117,10 +92,10 @@ export async function activate(o: ActivateOptions): Promise<ActivateResult> {
   const was = previous !== null ? ` (was ${previous})` : !adopted ? '' : aside !== null ? ` in place of ${adopted.what}, kept at ${aside}` : ` in place of a symlink to ${adopted.keptAt} (left alone)`;
   log.info(`release ${version} is live at ${config.livePath}${was}`, { release: version });
   if (config.hooks.postActivate) {
-    result.postActivate = await runHook(config.hooks.postActivate, env, cwd);
+    result.postActivate = await runHook(config.hooks.postActivate, env, cwd, limits);
     if (result.postActivate.output) log.info(`postActivate: ${result.postActivate.output.trimEnd()}`, { release: version });
     if (result.postActivate.code !== 0) {
-      result.warnings.push(`postActivate hook exited ${result.postActivate.code}; release ${version} stays live`);
+      result.warnings.push(`${hookFailure('postActivate', result.postActivate, limits.timeoutMs)}; release ${version} stays live`);
     }
   }
   return result;

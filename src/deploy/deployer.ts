@@ -50,6 +50,8 @@ export function canActivate(state: NodeState, version: number): boolean {
 export interface DeployerOptions {
   log?: Logger;
   clock?: Clock;
+  /** Aborted when the node stops: a hook still running is killed rather than waited for. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -218,6 +220,7 @@ export class Deployer {
     if (live?.version !== version && (await this.releases.materialized()).includes(version)) await this.cleanTarget(version, liveClean, liveDrift);
     const result = await activate({
       config: this.config, releases: this.releases, version, log: this.log, ...(o.pin !== undefined && { pin: o.pin }), ...(adopt && { adopt }),
+      ...(this.opts.signal && { signal: this.opts.signal }),
     });
     if (ackUsed || state.driftAck) await this.releases.saveState({ ...(await this.state()), driftAck: null } as DeployState);
     if (liveDrift && result.switched && result.previous !== null) {

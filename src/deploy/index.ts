@@ -1,7 +1,8 @@
 export { finalizeTree, onDiskMode, sealRoot, type FinalizeOptions } from './finalize-tree.js';
 export { planFiles, layoutPieces, LinkAction, type FileAction, type ChunkSlot, type PieceLayout, type PieceState, type LayoutInput } from './plan.js';
 export { Stager, type StagerOptions } from './stager.js';
-export { activate, recover, runHook, type ActivateOptions, type ActivateResult, type HookResult } from './activate.js';
+export { activate, recover, type ActivateOptions, type ActivateResult } from './activate.js';
+export { runHook, type HookResult } from './hook.js';
 export { inspectLive, currentLive, swapLive, type LiveLink } from './live.js';
 export { verifyTree, verifyExitBits, type VerifyResult, type VerifyOptions, type DriftEntry, type DriftKind, type EntryState } from './verify.js';
 export { recordDrift, listDrift, showDrift, driftSignature, type DriftReport, type DriftRecord, type DriftPolicy } from './drift.js';

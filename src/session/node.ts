@@ -48,6 +48,8 @@ export class ChunkswarmNode extends Resource {
   private readonly log: Logger;
   private readonly random: () => number;
   private readonly serial = new SerialQueue();
+  /** Aborted when the node stops: what a step runs outside this process (a hook) is killed, not waited for. */
+  private readonly stopping = new AbortController();
   private readonly startedAt = new Date();
   private lock: DataLock | null = null;
   private deployer!: Deployer;
@@ -88,7 +90,7 @@ export class ChunkswarmNode extends Resource {
     const c = this.config;
     const publisher = this.isPublisher;
     const secret = await readClusterSecret(c.cluster.secretFile);
-    this.deployer = await Deployer.open(c, { log: this.log });
+    this.deployer = await Deployer.open(c, { log: this.log, signal: this.stopping.signal });
     this.lock = await DataLock.acquire(c.dataDir, 'serve');
     for (const r of this.deployer.recovered) this.log.warn(`recovered: ${r}`);
     if (c.bootstrapNodes.length === 0) {
@@ -218,6 +220,7 @@ export class ChunkswarmNode extends Resource {
     await step('the HTTP endpoint', this.http?.close());
     await step('the join server', this.joinServer?.close());
     this.rollout?.stop();
+    this.stopping.abort();
     await step('the step in progress', this.loop?.stop());
     await step('the peer connections', this.peers?.closeAll());
     await step('leaving the swarm', this.swarm?.close());

@@ -28,7 +28,10 @@ export function followerRole(o: { deployer: Deployer; serial: SerialQueue; log: 
     settle: (version) =>
       o.serial.run(async () => {
         if (!canActivate(await o.deployer.state(), version)) return;
-        if ((await o.deployer.activate(version)).switched) o.activated();
+        const r = await o.deployer.activate(version);
+        // A failed postActivate (the release stays live) is the operator's to hear of: the step itself succeeded.
+        for (const w of r.warnings) o.log.warn(w, { release: version });
+        if (r.switched) o.activated();
         const gc = await o.deployer.gc().catch(() => null);
         if (gc && gc.removed.length > 0) {
           o.log.info(`gc: removed releases ${gc.removed.map((r) => r.version).join(', ')}, freed ${gc.freedBytes} bytes`);

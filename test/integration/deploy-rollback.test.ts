@@ -113,6 +113,13 @@ describe('deploy: rollback, pin, republish, gc, hooks', () => {
     expect(await liveVersion()).toBe(4);
     expect((await state()).live).toBe(4);
 
+    // One that hangs is killed after hooks.timeoutSec, and counts as failed.
+    await editConfig(c.pub, (cfg) => (cfg.hooks = { preActivate: 'echo waiting; sleep 60', timeoutSec: 1 }));
+    const hung = await cs(c.pub, 'activate', '3');
+    expect(hung.code).toBe(10);
+    expect(hung.stderr).toMatch(/E_HOOK: preActivate hook did not end within 1 s \(hooks.timeoutSec\) and was killed; release 3 was not activated.*waiting/s);
+    expect(await liveVersion()).toBe(4);
+
     await editConfig(c.pub, (cfg) => {
       cfg.hooks = {
         preActivate: 'echo "$CHUNKSWARM_VERSION $CHUNKSWARM_PREVIOUS_VERSION $CHUNKSWARM_RELEASE_DIR $CHUNKSWARM_LIVE_PATH" > hook.env',
