@@ -67,24 +67,23 @@ describe('a livePath that chunkswarm did not make', () => {
   });
 
   it("with adoptLive, a symlink to another tree is replaced and its tree left alone; an identical tree records no drift", async () => {
-    const { dir: dir2, src: src2, c: c2 } = await publishedCluster('cs-deploy-adopt-link-');
-    try {
-      const old = join(dir2, 'fol', 'cgi1');
-      await cp(src2, old, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
-      await symlink('cgi1', c2.folLive);
-      await editConfig(c2.fol, (cfg) => {
-        cfg.adoptLive = true;
-      });
-      const before = await listing(old);
-      const r = await csJson<DeployResult>(c2.fol, 'activate', '1', '--source-data', c2.pubData);
-      expect(r.adopted).toEqual({ what: expect.stringMatching(/^a symlink to .*cgi1/), keptAt: old });
-      expect(r.drift).toBeNull();
-      expect(await readlink(c2.folLive)).toBe(join(c2.folData, 'releases', '1'));
-      expect(await listing(old)).toEqual(before);
-      expect(await drifts(c2.fol)).toEqual([]);
-    } finally {
-      await rm(dir2, { recursive: true, force: true });
-    }
+    // Another follower of the same cluster, whose livePath is the symlink trick's link.
+    const fol2 = join(dir, 'fol2', 'swarm.config.json');
+    const live2 = join(dir, 'fol2', 'live');
+    ok(await runCli(['init', '--dir', join(dir, 'fol2'), '--join', c.pub]));
+    const old = join(dir, 'fol2', 'cgi1');
+    await cp(src, old, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
+    await symlink('cgi1', live2);
+    await editConfig(fol2, (cfg) => {
+      cfg.adoptLive = true;
+    });
+    const before = await listing(old);
+    const r = await csJson<DeployResult>(fol2, 'activate', '1', '--source-data', c.pubData);
+    expect(r.adopted).toEqual({ what: expect.stringMatching(/^a symlink to .*cgi1/), keptAt: old });
+    expect(r.drift).toBeNull();
+    expect(await readlink(live2)).toBe(join(dir, 'fol2', 'data', 'releases', '1'));
+    expect(await listing(old)).toEqual(before);
+    expect(await drifts(fol2)).toEqual([]);
   });
 });
 
