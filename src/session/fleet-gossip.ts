@@ -62,6 +62,7 @@ export class FleetGossip {
   private relayedNews = false;
   private making = false;
   private readonly complained = new Set<string>();
+  private readonly startedAt = Date.now();
 
   constructor(private readonly o: {
     config: Config;
@@ -186,7 +187,13 @@ export class FleetGossip {
     const all = this.book.entries().filter((e) => e.key !== this.self);
     const hits = all.filter((e) => e.key === spec || e.report?.name === spec || (spec.length >= 8 && /^[0-9a-f]+$/.test(spec) && e.key.startsWith(spec)));
     if (hits.length === 1) return hits[0]!;
-    if (hits.length === 0) throw new ChunkswarmError('E_NOT_FOUND', `no node ${JSON.stringify(spec)} in the fleet (see "chunkswarm fleet")`);
+    if (hits.length === 0) {
+      // Right after a start the fleet is still filling: each node reports once an interval.
+      const interval = this.o.config.fleet.reportIntervalSec;
+      const upSec = Math.round((Date.now() - this.startedAt) / 1000);
+      const young = upSec < 2 * interval ? `; this node started ${upSec} s ago and hears from each node every ${interval} s: try again in a few seconds` : '';
+      throw new ChunkswarmError('E_NOT_FOUND', `no node ${JSON.stringify(spec)} in the fleet (see "chunkswarm fleet")${young}`);
+    }
     throw ChunkswarmError.usage(`${hits.length} nodes match ${JSON.stringify(spec)}: give more of the key`);
   }
 }

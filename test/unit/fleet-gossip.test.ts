@@ -107,6 +107,11 @@ describe('fleet gossip: reports pushed to peers, pulled from further away', () =
     expect(known('d')).toEqual(['a', 'b', 'c']);
   });
 
+  it('a node not in the fleet is named; right after a start the error says the fleet is still filling', async () => {
+    const { nodes } = await overlay(['a', 'b'], [['a', 'b']]);
+    await expect(nodes.get('a')!.pull('nobody', '')).rejects.toThrow(/^no node "nobody" in the fleet .*this node started 0 s ago and hears from each node every \d+ s/);
+  });
+
   it('a malformed digest is refused without an answer', async () => {
     const { nodes, sent } = await overlay(['a', 'b'], [['a', 'b']]);
     await nodes.get('a')!.tick(10_000);
