@@ -4,7 +4,7 @@ import { ChunkswarmError, silentLogger, type Logger } from '../core/index.js';
 import type { Config } from '../config/index.js';
 import type { ReleaseStore } from '../store/index.js';
 import { hookFailure, runHook, type HookResult } from './hook.js';
-import { checkLiveParent, foreignLive, inspectLive, removeTempLinks, swapLive } from './live.js';
+import { adoptable, checkLiveParent, foreignLive, inspectLive, removeTempLinks, swapLive } from './live.js';
 import { lstatOrNull } from './stage-fs.js';
 
 export interface ActivateOptions {
@@ -46,7 +46,7 @@ export async function activate(o: ActivateOptions): Promise<ActivateResult> {
   const dir = releases.releasePath(version);
   if (!(await lstatOrNull(dir))?.isDirectory()) throw ChunkswarmError.notFound(`release ${version} on this node (${dir})`);
   const live = await inspectLive(config.livePath, releases);
-  if (live.state === 'foreign' && (!o.adopt || live.kind === 'other' || (live.kind === 'directory' && !o.adopt.aside))) {
+  if (live.state === 'foreign' && (!o.adopt || !adoptable(live) || (live.kind === 'directory' && !o.adopt.aside))) {
     throw foreignLive(config.livePath, live, releases);
   }
   const adopted = live.state !== 'foreign' ? null : { what: live.what, keptAt: live.kind === 'symlink' ? live.target : o.adopt!.aside! };

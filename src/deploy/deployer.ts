@@ -8,7 +8,7 @@ import { collectGarbage, type GcResult } from './gc.js';
 import { recycleRelease } from './recycle.js';
 import { sealRoot } from './finalize-tree.js';
 import { checkFreshTarget, FRESH_MS } from './fresh-check.js';
-import { asidePath, currentLive, foreignLive, inspectLive, type LiveLink } from './live.js';
+import { adoptable, asidePath, currentLive, foreignLive, inspectLive, type LiveLink } from './live.js';
 import { driftedInodes, repairRelease, repairReplaced, type RepairContext } from './release-repair.js';
 import type { ChunkSource } from './local-source.js';
 import { loadPacks } from './release-files.js';
@@ -118,7 +118,7 @@ export class Deployer {
   /** What livePath is; refused (before anything else) where it is not chunkswarm's and may not be taken over (`adoptLive`). */
   private async inspectLive(): Promise<LiveLink> {
     const link = await inspectLive(this.config.livePath, this.releases);
-    if (link.state === 'foreign' && (!this.config.adoptLive || link.kind === 'other')) throw foreignLive(this.config.livePath, link, this.releases);
+    if (link.state === 'foreign' && (!this.config.adoptLive || !adoptable(link))) throw foreignLive(this.config.livePath, link, this.releases);
     return link;
   }
 

@@ -13,7 +13,7 @@ export type LiveLink =
   | { state: 'absent' }
   | { state: 'release'; version: number; dir: string }
   | { state: 'dangling'; target: string }
-  | { state: 'foreign'; what: string; kind: 'directory' | 'other' }
+  | { state: 'foreign'; what: string; kind: 'directory' | 'other' | 'shared' }
   | { state: 'foreign'; what: string; kind: 'symlink'; target: string };
 
 export async function inspectLive(livePath: string, releases: ReleaseStore): Promise<LiveLink> {
@@ -23,11 +23,30 @@ export async function inspectLive(livePath: string, releases: ReleaseStore): Pro
   const target = resolve(dirname(livePath), await readlink(livePath));
   const name = basename(target);
   if (dirname(target) !== resolve(releases.releasesDir) || !/^\d+$/.test(name)) {
+    const other = await otherNodeRelease(target);
+    if (other !== null) return { state: 'foreign', what: other, kind: 'shared' };
     return { state: 'foreign', what: `a symlink to ${target}, outside ${releases.releasesDir}`, kind: 'symlink', target };
   }
   const dir = await lstatOrNull(target);
   if (!dir?.isDirectory()) return { state: 'dangling', target };
   return { state: 'release', version: Number(name), dir: target };
+}
+
+/**
+ * A symlink target that is a release of some node's data directory (it holds a node.seed), in
+ * words, or null. Two nodes whose configs name one livePath would take it from each other at every
+ * switch: never taken over, whatever adoptLive says.
+ */
+async function otherNodeRelease(target: string): Promise<string | null> {
+  const dataDir = dirname(dirname(target));
+  if (basename(dirname(target)) !== 'releases' || !/^\d+$/.test(basename(target))) return null;
+  if ((await lstatOrNull(join(dataDir, 'node.seed'))) === null) return null;
+  return `a symlink to release ${basename(target)} of another node's data directory (${dataDir})`;
+}
+
+/** What `adoptLive` may take over: a real directory, or a symlink that is no node's release. */
+export function adoptable(link: Extract<LiveLink, { state: 'foreign' }>): boolean {
+  return link.kind === 'directory' || link.kind === 'symlink';
 }
 
 /** The live release, null if there is none yet; refuses a livePath that chunkswarm does not manage. */
@@ -40,7 +59,9 @@ export async function currentLive(livePath: string, releases: ReleaseStore): Pro
 export function foreignLive(livePath: string, link: Extract<LiveLink, { state: 'foreign' }>, releases: ReleaseStore): ChunkswarmError {
   const fix = link.kind === 'other'
     ? 'Move it away, then activate again'
-    : `To let the release take its place, set "adoptLive": true in the config (${ADOPT_NOTE[link.kind]}), or move it away yourself`;
+    : link.kind === 'shared'
+      ? 'Two nodes on this machine whose configs name the same livePath take it from each other: give each its own'
+      : `To let the release take its place, set "adoptLive": true in the config (${ADOPT_NOTE[link.kind]}), or move it away yourself`;
   return ChunkswarmError.usage(`livePath ${livePath} is ${link.what}; chunkswarm manages it as a symlink to ${releases.releasesDir}/<version>. ${fix}`);
 }
 
@@ -67,6 +88,8 @@ export async function checkNewLivePath(livePath: string, adopt: boolean): Promis
   if (!st.isDirectory() && !st.isSymbolicLink()) {
     throw ChunkswarmError.usage(`--live ${livePath} is ${what}; chunkswarm makes livePath a symlink to the live release: give a path that does not exist, a directory or a symlink`);
   }
+  const other = st.isSymbolicLink() ? await otherNodeRelease(resolve(dirname(livePath), await readlink(livePath))) : null;
+  if (other !== null) throw ChunkswarmError.usage(`--live ${livePath} is ${other}: each node needs a livePath of its own`);
   if (!adopt) {
     throw ChunkswarmError.usage(
       `--live ${livePath} exists (${what}); chunkswarm makes livePath a symlink to the live release. ` +

@@ -85,6 +85,19 @@ describe('a livePath that chunkswarm did not make', () => {
     expect(await listing(old)).toEqual(before);
     expect(await drifts(fol2)).toEqual([]);
   });
+
+  it("is never another node's release, whatever adoptLive says: two nodes would take one livePath from each other", async () => {
+    const fol3 = join(dir, 'fol3', 'swarm.config.json');
+    ok(await runCli(['init', '--dir', join(dir, 'fol3'), '--join', c.pub]));
+    await symlink(join(c.pubData, 'releases', '1'), join(dir, 'fol3', 'live'));
+    await editConfig(fol3, (cfg) => {
+      cfg.adoptLive = true;
+    });
+    const r = await cs(fol3, 'activate', '1', '--source-data', c.pubData);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/is a symlink to release 1 of another node's data directory .*pub\/data.*give each its own/);
+    expect(await readlink(join(dir, 'fol3', 'live'))).toBe(join(c.pubData, 'releases', '1'));
+  });
 });
 
 describe('init and join with --live on a path that exists', () => {
@@ -103,5 +116,10 @@ describe('init and join with --live on a path that exists', () => {
     const file = await runCli(['init', '--dir', join(dir, 'n2'), '--join', c.pub, '--live', join(dir, 'a-file'), '--adopt']);
     expect(file.code).toBe(2);
     expect(file.stderr).toMatch(/is a real file/);
+
+    await symlink(join(c.pubData, 'releases', '1'), join(dir, 'shared-live'));
+    const shared = await runCli(['init', '--dir', join(dir, 'n3'), '--join', c.pub, '--live', join(dir, 'shared-live'), '--adopt']);
+    expect(shared.code).toBe(2);
+    expect(shared.stderr).toMatch(/release 1 of another node's data directory .*each node needs a livePath of its own/);
   });
 });
