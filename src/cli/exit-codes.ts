@@ -1,4 +1,4 @@
-import { isChunkswarmError, type ErrorCode } from '../index.js';
+import { ChunkswarmError, isChunkswarmError, type ErrorCode } from '../index.js';
 
 /** Exit codes scripts can rely on; `verify` uses its own bitmask (see its help). */
 const BY_CODE: Partial<Record<ErrorCode, number>> = {
@@ -28,11 +28,22 @@ const BY_CODE: Partial<Record<ErrorCode, number>> = {
   E_CONFLICT: 14,
 };
 
+/**
+ * A system call's error that no layer put in words (an lstat of a path this user may not read,
+ * say) is still the system's, and coded as such (E_IO, E_NO_SPACE…): not an internal error.
+ */
+function coded(err: unknown): unknown {
+  const sys = err as NodeJS.ErrnoException | null;
+  return !isChunkswarmError(err) && typeof sys?.code === 'string' && typeof sys.syscall === 'string' ? ChunkswarmError.fromSystem(err, sys.syscall) : err;
+}
+
 export function exitCodeOf(err: unknown): number {
-  return isChunkswarmError(err) ? (BY_CODE[err.code] ?? 1) : 70;
+  const e = coded(err);
+  return isChunkswarmError(e) ? (BY_CODE[e.code] ?? 1) : 70;
 }
 
 export function describeError(err: unknown): string {
-  if (isChunkswarmError(err)) return `chunkswarm: ${err.code}: ${err.message}`;
-  return `chunkswarm: internal error: ${(err as Error)?.stack ?? String(err)}`;
+  const e = coded(err);
+  if (isChunkswarmError(e)) return `chunkswarm: ${e.code}: ${e.message}`;
+  return `chunkswarm: internal error: ${(e as Error)?.stack ?? String(e)}`;
 }
