@@ -6,7 +6,7 @@ import { ChunkswarmError, type ObjectHash } from '../core/index.js';
 import { readSecretFile, type Config } from '../config/index.js';
 import { clusterIdOf, diffTrees, releaseId, signRelease, verifyRelease, type SignedRelease } from '../manifest/index.js';
 import { DataLock, InodeCache, ObjectStore, PUBLISH_LOCK, ReleaseStore, StatCache, removeTree, type ChunkIndex } from '../store/index.js';
-import { moveIntoPlace, recycleRelease, type FileAction } from '../deploy/index.js';
+import { isRoot, moveIntoPlace, recycleRelease, type FileAction } from '../deploy/index.js';
 import { buildTrees } from './build-objects.js';
 import { hashChanged } from './hash-changed.js';
 import { buildReleaseTree, newContent } from './publish-tree.js';
@@ -208,7 +208,7 @@ async function publishUnderLock(opts: PublishOptions, publisher: NonNullable<Con
   const fresh = await newContent(base?.body.root ?? null, root, objects);
   progress({ phase: 'materialize', filesDone: 0, filesTotal: scan.files.length, bytesDone: 0, bytesTotal });
   const recycledFrom = await recycleTree(releases, staging, aside, version, config.releases.keep, [onDisk, (await releases.state()).live], opts.chunkIndex);
-  const owner = publisher.recordOwner && process.getuid?.() === 0;
+  const owner = publisher.recordOwner && isRoot();
   const actions = await buildReleaseTree({
     staging, copies: recycledFrom === null ? staging : aside, root, version, previous: base?.body.version ?? null, source: opts.source,
     copied: hashed.copied, sizes: new Map(scan.files.map((f) => [f.path, f.stat.size])), releases, objects, inodes, owner,

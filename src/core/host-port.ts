@@ -3,3 +3,8 @@ export function splitHostPort(s: string): { host: string; port: number } {
   const i = s.lastIndexOf(':');
   return { host: s.slice(0, i), port: Number(s.slice(i + 1)) };
 }
+
+/** The other way: an address as "host:port", as config files, tokens and hyperdht take it. */
+export function joinHostPort(a: { host: string; port: number }): string {
+  return `${a.host}:${a.port}`;
+}

@@ -1,5 +1,5 @@
 import { lstatSync, type Stats } from 'node:fs';
-import { encodeObject, hashFile, objectHash, type TreeEntry } from '../manifest/index.js';
+import { contentHashOfFile, type TreeEntry } from '../manifest/index.js';
 import type { InodeCache } from '../store/index.js';
 import { onDiskMode } from './finalize-tree.js';
 import type { DriftKind } from './verify.js';
@@ -22,7 +22,7 @@ export async function checkFile(abs: string, entry: TreeEntry, size: number, ino
   if (st.size !== size) return { st, drift: 'modified' };
   let hash = inodes.hashOf(st);
   if (hash === null) {
-    hash = objectHash(encodeObject(await hashFile(abs)));
+    hash = await contentHashOfFile(abs);
     inodes.remember(st, hash);
   }
   if (hash !== entry.hash) return { st, drift: 'modified' };

@@ -2,7 +2,7 @@ import { chmodSync, lchownSync, lutimesSync, utimesSync } from 'node:fs';
 import { ChunkswarmError, type ObjectHash } from '../core/index.js';
 import type { TreeEntry } from '../manifest/index.js';
 import type { ObjectStore } from '../store/index.js';
-import { yieldEvery } from './stage-fs.js';
+import { isRoot, yieldEvery } from './stage-fs.js';
 
 /**
  * What a node that is not root keeps of its own access to a release's files (read) and directories
@@ -11,7 +11,7 @@ import { yieldEvery } from './stage-fs.js';
  * check of the live tree fails from then on. Only the owner bits change: the web server, another
  * user, sees the recorded mode.
  */
-const OWNER_KEEPS = process.getuid?.() === 0 ? { file: 0, dir: 0 } : { file: 0o400, dir: 0o500 };
+const OWNER_KEEPS = isRoot() ? { file: 0, dir: 0 } : { file: 0o400, dir: 0o500 };
 
 /** Releases are read-only on disk: the write bits of the recorded mode are dropped (see OWNER_KEEPS for the rest). */
 export function onDiskMode(mode: number, type: 'file' | 'dir'): number {

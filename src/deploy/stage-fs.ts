@@ -17,9 +17,14 @@ import { removeTree, type OpenFiles } from '../store/index.js';
 
 const NOFOLLOW = constants.O_NOFOLLOW;
 
+/** Whether this process runs as root: it alone can chown, and file modes do not bind it. */
+export function isRoot(): boolean {
+  return process.getuid?.() === 0;
+}
+
 /** Whether recorded uid/gid are applied: by default only as root, the one user that can chown. */
 export function ownerOf(opts: { owner?: boolean }): boolean {
-  return opts.owner ?? process.getuid?.() === 0;
+  return opts.owner ?? isRoot();
 }
 
 /** Lets the event loop run (a node keeps serving peers) once every `every` steps of a long synchronous loop. */

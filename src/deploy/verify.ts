@@ -1,11 +1,11 @@
 import { readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { ChunkswarmError, type ObjectHash } from '../core/index.js';
-import { comparePaths, encodeObject, hashFile, objectHash, walkTree, type TreeEntry, type TreeObject } from '../manifest/index.js';
+import { comparePaths, contentHashOfFile, walkTree, type TreeEntry, type TreeObject } from '../manifest/index.js';
 import { inodeKey, type InodeCache, type ObjectStore } from '../store/index.js';
 import { onDiskMode } from './finalize-tree.js';
 import { treePackName } from './release-files.js';
-import { kindOf, lstatSyncOrNull, yieldEvery } from './stage-fs.js';
+import { isRoot, kindOf, lstatSyncOrNull, yieldEvery } from './stage-fs.js';
 
 /**
  * modified: content (or symlink target); meta: same content, other mode, mtime or owner;
@@ -92,7 +92,7 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
   const hashOf = async (path: string, st: Stats, useCache: boolean): Promise<string> => {
     const cached = useCache && !o.deep ? o.cache.hashOf(st) : null;
     if (cached) return cached;
-    const h = objectHash(encodeObject(await hashFile(join(o.dir, path))));
+    const h = await contentHashOfFile(join(o.dir, path));
     out.hashed++;
     if (useCache) o.cache.remember(st, h);
     return h;
@@ -185,7 +185,7 @@ function list(dir: string, tree: string): string[] {
   try {
     return readdirSync(dir);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EACCES' && process.getuid?.() !== 0) {
+    if ((err as NodeJS.ErrnoException).code === 'EACCES' && !isRoot()) {
       throw new ChunkswarmError(
         'E_IO',
         `listing ${dir}: permission denied for this node's user. A release staged before nodes kept read access to their own ` +

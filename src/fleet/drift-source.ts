@@ -4,7 +4,7 @@ import { chmod, lstat, mkdir, readFile, readlink, rename, rm, stat, symlink, unl
 import { dirname, join } from 'node:path';
 import { ChunkswarmError } from '../core/index.js';
 import type { DriftEntry, EntryState } from '../deploy/index.js';
-import { encodeObject, fileObjectOf, hashFile, objectHash } from '../manifest/index.js';
+import { contentHashOf, contentHashOfFile } from '../manifest/index.js';
 import { checkRelativePath, type DriftBundle } from './drift-bundle.js';
 import { isBinary, mergeEdit, unifiedDiff } from './text-diff.js';
 
@@ -122,18 +122,14 @@ async function holdsReleaseVersion(abs: string, current: Stats | null, was: Entr
   if (was.type === 'symlink') return current.isSymbolicLink() && (await readlink(abs)) === was.target;
   if (was.type === 'directory') return current.isDirectory();
   if (was.type !== 'file' || !current.isFile() || current.size !== was.size) return false;
-  return (bytes ? contentHash(bytes) : objectHash(encodeObject(await hashFile(abs)))) === was.hash;
+  return (bytes ? contentHashOf(bytes) : await contentHashOfFile(abs)) === was.hash;
 }
 
 /** The release's version of a file, from its tree on this node, if it is there and still exactly that. */
 async function releaseText(tree: string | undefined, path: string, hash: string): Promise<Buffer | null> {
   if (tree === undefined) return null;
   const bytes = await readFile(join(tree, path)).catch(() => null);
-  return bytes !== null && !isBinary(bytes) && contentHash(bytes) === hash ? bytes : null;
-}
-
-function contentHash(bytes: Uint8Array): string {
-  return objectHash(encodeObject(fileObjectOf(bytes)));
+  return bytes !== null && !isBinary(bytes) && contentHashOf(bytes) === hash ? bytes : null;
 }
 
 /**

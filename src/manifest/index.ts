@@ -1,5 +1,6 @@
 export * from './types.js';
 export { ChunkHasher, chunkBoundaries, chunkBytes, fileObjectOf, hashFile, isZeroRun } from './chunker.js';
+export { contentHashOf, contentHashOfFile } from './content-hash.js';
 export {
   encodeObject,
   decodeObject,

@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import { ChunkswarmError, isHex64 } from '../core/index.js';
+import { ChunkswarmError, isHex64, joinHostPort } from '../core/index.js';
 import { readSecretFile, type Config } from '../config/index.js';
 import { BootstrapMemory } from '../swarm/bootstrap-memory.js';
 import { joinKeyPair, nodeKeyPair, nodeSeed, type KeyPair } from './identity.js';
@@ -155,7 +155,7 @@ export class MembershipAdmin {
     if (!Number.isFinite(cmd.ttlSec) || cmd.ttlSec < 1) throw ChunkswarmError.usage('--ttl must be at least 1 s');
     if (!Number.isInteger(cmd.uses) || cmd.uses < 1) throw ChunkswarmError.usage('--uses must be a positive integer');
     // --bootstrap is taken as given (more than a token holds is the caller's error); the config's list is drawn from.
-    const remembered = (await BootstrapMemory.load(this.config.dataDir)).nodes.map((a) => `${a.host}:${a.port}`);
+    const remembered = (await BootstrapMemory.load(this.config.dataDir)).nodes.map(joinHostPort);
     const bootstrap = cmd.bootstrap && cmd.bootstrap.length > 0 ? cmd.bootstrap : tokenBootstrap(this.config.network.bootstrap, Math.random, remembered);
     if (bootstrap.length === 0) throw new ChunkswarmError('E_NO_BOOTSTRAP', 'no bootstrap node to put in the token: set network.bootstrap or pass --bootstrap host:port');
     const { invitation, secret } = await store.create({ ttlSec: cmd.ttlSec, uses: cmd.uses });

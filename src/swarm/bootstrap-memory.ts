@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isIPv4 } from 'node:net';
 import { join } from 'node:path';
-import { splitHostPort } from '../core/index.js';
+import { joinHostPort, splitHostPort } from '../core/index.js';
 import { atomicWrite } from '../store/index.js';
 import type { BootstrapAddress } from './bootstrap.js';
 
@@ -43,7 +43,7 @@ export class BootstrapMemory {
     const fresh = reported.filter((a) => !this.known.some((b) => sameAddress(a, b)));
     if (fresh.length === 0) return;
     this.known = mergeBootstrapNodes(fresh, this.known);
-    await atomicWrite(this.path, JSON.stringify(this.known.map((a) => `${a.host}:${a.port}`)) + '\n', { durable: false }).catch(() => undefined);
+    await atomicWrite(this.path, JSON.stringify(this.known.map(joinHostPort)) + '\n', { durable: false }).catch(() => undefined);
   }
 }
 

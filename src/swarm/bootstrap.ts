@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { isIPv4 } from 'node:net';
 import HyperDHT from 'hyperdht';
-import { ChunkswarmError } from '../core/index.js';
+import { ChunkswarmError, joinHostPort } from '../core/index.js';
 import { freeUdpPort } from './bootstrap-port.js';
 
 export interface BootstrapAddress {
@@ -35,7 +35,7 @@ export async function startBootstrapNode(
     const peers = (opts.peers ?? []).filter((p) => !(p.host === host && p.port === port));
     // `host` twice: bootstrapper() uses its own argument only for the address it announces and
     // would bind its sockets to 0.0.0.0.
-    node = HyperDHT.bootstrapper(port, host, { host, bootstrap: peers.map((p) => `${p.host}:${p.port}`) });
+    node = HyperDHT.bootstrapper(port, host, { host, bootstrap: peers.map(joinHostPort) });
     // Serving starts once the socket is bound. Joining the other bootstrap nodes goes on in the
     // background: a dead one in the list (the publisher's, say) would hold ready() for ~12 s.
     await Promise.race([once(node, 'listening'), node.ready()]);
