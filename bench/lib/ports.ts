@@ -1,5 +1,4 @@
-import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
+import { freeTcpPort as bindTcp, freeUdpPort as bindUdp } from '../../src/swarm/node-ports.js';
 
 /**
  * Fixed ports for the processes a test or bench starts on 127.0.0.1 (a DHT bootstrap node, a
@@ -40,18 +39,10 @@ async function draw(isFree: (port: number) => Promise<boolean>): Promise<number>
 
 /** A UDP port free right now on 127.0.0.1 and not handed out before, for a DHT bootstrap node. */
 export function freeUdpPort(): Promise<number> {
-  return draw((port) => new Promise<boolean>((resolve) => {
-    const s = createSocket('udp4');
-    s.once('error', () => resolve(false));
-    s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  }));
+  return draw((port) => bindUdp('127.0.0.1', port).then(() => true, () => false));
 }
 
 /** A TCP port free right now on 127.0.0.1 and not handed out before. */
 export function freeTcpPort(): Promise<number> {
-  return draw((port) => new Promise<boolean>((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  }));
+  return draw((port) => bindTcp('127.0.0.1', port).then(() => true, () => false));
 }

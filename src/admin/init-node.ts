@@ -6,7 +6,7 @@ import { CONFIG_FILE, DEFAULT_HOST, loadConfig, readSecretFile, writeSecretFile,
 import { generatePublisherKeys } from '../manifest/index.js';
 import { membershipPath, nodeKeyPair, nodeSeed } from '../membership/index.js';
 import { checkNewLivePath } from '../deploy/live.js';
-import { bootstrapPortFor, DEFAULT_BOOTSTRAP_PORT } from '../swarm/bootstrap-port.js';
+import { bootstrapPortFor, DEFAULT_BOOTSTRAP_PORT, directPortFor } from '../swarm/node-ports.js';
 
 export interface InitOptions {
   dir: string;
@@ -22,7 +22,7 @@ export interface InitOptions {
   adopt?: boolean;
   /** network.host: the address this node binds and others reach it on. */
   host?: string;
-  /** network.port: the TCP port of the direct path (0: any free port); absent: the default. */
+  /** network.port: the TCP port of the direct path (0: any free port); absent: directPortFor's choice. */
   port?: number;
   /**
    * Publisher: enforce a membership the publisher signs (network.allowlist []), the default; false
@@ -66,7 +66,8 @@ export async function initNode(opts: InitOptions): Promise<InitResult> {
   }
   const created: string[] = [];
   const secretPath = join(dir, 'cluster.secret');
-  const host = { ...(opts.host && { host: opts.host }), ...(opts.port !== undefined && { port: opts.port }) };
+  const directPort = opts.port ?? (await directPortFor(opts.host ?? DEFAULT_HOST));
+  const host = { ...(opts.host && { host: opts.host }), ...(directPort !== null && { port: directPort }) };
   let config: ConfigInput;
   /** The joined node's membership record: on the same machine (tests, a second node on one box) it lets this node accept the members at once. */
   let record: string | null = null;

@@ -7,6 +7,8 @@ const hookCommand = z.string().min(1).nullable();
 
 /** network.host unless set: every socket on loopback. */
 export const DEFAULT_HOST = '127.0.0.1';
+/** The TCP port of a node's direct path unless its config says otherwise (network.port). */
+export const DEFAULT_DIRECT_PORT = 49738;
 
 /**
  * swarm.config.json. Secrets never live here: the cluster secret and the publisher's private key
@@ -42,7 +44,7 @@ export const configSchema = z
         bootstrapPort: z.number().int().min(0).max(65535).nullable().default(null),
         host: z.string().min(1).default(DEFAULT_HOST),
         /** TCP port of the direct path for piece traffic (0: any free port; null: none, hyperswarm only). */
-        port: z.number().int().min(0).max(65535).nullable().default(49738),
+        port: z.number().int().min(0).max(65535).nullable().default(DEFAULT_DIRECT_PORT),
         /** UDP port of this node's DHT and hyperswarm connections (null: any free port; set it to open a firewall). */
         dhtPort: z.number().int().min(1).max(65535).nullable().default(null),
         /** Node public keys (hex) allowed to connect; null: any node that knows the cluster secret. */

@@ -92,6 +92,8 @@ export class ChunkswarmError extends Error {
     if (sys?.code === 'ENOENT') {
       return new ChunkswarmError('E_NOT_FOUND', `${doing}: ${sys.path ?? 'path'} does not exist`, { cause: err });
     }
+    const socket = sys?.code ? SOCKET_PLAIN[sys.code] : undefined;
+    if (socket) return new ChunkswarmError('E_IO', `${doing}: ${socket} (${sys.code})`, { cause: err });
     const why = sys?.code ? PLAIN[sys.code] : undefined;
     if (why) return new ChunkswarmError('E_IO', `${doing}: ${sys.path ?? 'path'}: ${why} (${sys.code})`, { cause: err });
     const detail = sys?.code ? `${sys.code} ${sys.path ?? ''}`.trim() : String((err as Error)?.message ?? err);
@@ -106,6 +108,12 @@ const PLAIN: Record<string, string> = {
   EROFS: 'the file system is read-only',
   ENOTDIR: 'a component of the path is not a directory',
   ELOOP: 'too many symbolic links, or a symbolic link where none may be',
+};
+
+/** Errors of binding a socket: they name no path. */
+const SOCKET_PLAIN: Record<string, string> = {
+  EADDRINUSE: 'another process holds this port',
+  EADDRNOTAVAIL: "this address is not one of this machine's (network.host)",
 };
 
 export function isChunkswarmError(err: unknown, code?: ErrorCode): err is ChunkswarmError {

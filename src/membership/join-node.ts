@@ -7,7 +7,7 @@ import { CONFIG_FILE, DEFAULT_HOST, writeSecretFile, type ConfigInput } from '..
 import { clusterIdOf } from '../manifest/index.js';
 import { checkNewLivePath } from '../deploy/live.js';
 import { atomicWrite } from '../store/index.js';
-import { bootstrapPortFor } from '../swarm/bootstrap-port.js';
+import { bootstrapPortFor, directPortFor } from '../swarm/node-ports.js';
 import { nodeKeyPair, nodeSeedPath } from './identity.js';
 import { encodeMembership, MAX_NAME_CHARS, memberName } from './record.js';
 import { redeem } from './redeem.js';
@@ -26,7 +26,7 @@ export interface JoinNodeOptions {
   host?: string;
   name?: string;
   bootstrapPort?: number;
-  /** network.port: the TCP port of the direct path (0: any free port); absent: the default. */
+  /** network.port: the TCP port of the direct path (0: any free port); absent: directPortFor's choice. */
   port?: number;
   timeoutMs?: number;
   now?: Date;
@@ -85,6 +85,7 @@ export async function joinNode(o: JoinNodeOptions): Promise<JoinNodeResult> {
     await writeSecretFile(nodeSeedPath(dataPath), seed.toString('hex'));
     const keyPair = nodeKeyPair(seed);
     // The name in the membership is the node's name (node.name: the host name unless given).
+    const directPort = o.port ?? (await directPortFor(o.host ?? DEFAULT_HOST));
     const got = await redeem({ token, keyPair, name: (o.name ?? hostname()).slice(0, MAX_NAME_CHARS), ...(o.host && { host: o.host }), timeoutMs: o.timeoutMs ?? DEFAULT_TIMEOUT_MS });
     // The invitation is spent from here on: a failure below needs a new token.
     const spent = (err: unknown) => {
@@ -106,7 +107,7 @@ export async function joinNode(o: JoinNodeOptions): Promise<JoinNodeResult> {
           // (BootstrapMemory), so that the swarm is found while the token's nodes (the master's) are down.
           bootstrapPort: o.bootstrapPort ?? (await bootstrapPortFor(o.host ?? DEFAULT_HOST)),
           ...(o.host && { host: o.host }),
-          ...(o.port !== undefined && { port: o.port }),
+          ...(directPort !== null && { port: directPort }),
           // The record that admitted this node governs who may connect; the list is its fallback.
           allowlist: got.enforced ? [] : null,
         },

@@ -188,6 +188,9 @@ export class ChunkswarmNode extends Resource {
       this.joinServer?.refresh();
     });
     this.swarm.on('refused', (key, address, reason) => this.fleet.book.refused(key, address, reason, Date.now()));
+    this.swarm.on('direct-unavailable', (e) => {
+      this.log.warn(`${e.message}: this node takes no direct connections; its peers reach it over hyperswarm, and it still uses theirs. Give each node on a machine a network.port of its own`, { code: e.code });
+    });
     await this.swarm.ready();
     this.log.info(`node ${this.swarm.publicKey.slice(0, 12)} joined the cluster${publisher ? ' as publisher' : ''}`);
     if (publisher) {

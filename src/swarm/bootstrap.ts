@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { isIPv4 } from 'node:net';
 import HyperDHT from 'hyperdht';
 import { ChunkswarmError, joinHostPort } from '../core/index.js';
-import { freeUdpPort } from './bootstrap-port.js';
+import { freeUdpPort } from './node-ports.js';
 
 export interface BootstrapAddress {
   host: string;

@@ -78,6 +78,11 @@ export interface SwarmEvents {
   'peer-closed': [peer: Peer, reason: Error | undefined];
   /** A node was turned away before it authenticated: not in the allowlist, or no proof of the secret. */
   refused: [publicKey: string, remoteAddress: string | null, reason: string];
+  /**
+   * The direct path's port could not be bound (another process holds it): this node runs without
+   * a listener, its peers reach it over hyperswarm, and it still takes their direct paths.
+   */
+  'direct-unavailable': [error: ChunkswarmError];
 }
 
 export const DEFAULT_AUTH_TIMEOUT_MS = 5000;
@@ -188,7 +193,11 @@ export class Swarm extends Resource {
   protected async open(): Promise<void> {
     const listed = this.opts.bootstrap.map(({ host, port }) => ({ host, port }));
     const { host } = this;
-    if (this.opts.directPort !== undefined && this.opts.directPort !== null) await this.paths.listen(this.opts.directPort);
+    if (this.opts.directPort !== undefined && this.opts.directPort !== null) {
+      await this.paths.listen(this.opts.directPort).catch((err: unknown) => {
+        this.events.emit('direct-unavailable', ChunkswarmError.fromSystem(err, `listening for peers on TCP ${host}:${this.opts.directPort} (network.port)`));
+      });
+    }
     const bootstrap = await answeringBootstrapNodes(listed, host);
     const dht = new HyperDHT({
       bootstrap,

@@ -37,6 +37,15 @@ describe('the command line, used as a sysadmin would', () => {
     ok(await runCli(['init', '--publisher', '--dir', pub, '--port', '49999']));
     const cfg = JSON.parse(readFileSync(join(pub, 'swarm.config.json'), 'utf8')) as { network: { port?: number } };
     expect(cfg.network.port).toBe(49999);
+    // Without --port, nodes made on one machine's loopback (a trial of the README's commands) each
+    // get a free port of their own: all took 49738 before, and only the first could listen.
+    const portOf = (d: string) => (JSON.parse(readFileSync(join(d, 'swarm.config.json'), 'utf8')) as { network: { port?: number } }).network.port;
+    const [p2, j2] = [join(dir, 'init-port-2'), join(dir, 'init-port-joined')];
+    ok(await runCli(['init', '--publisher', '--dir', p2]));
+    ok(await runCli(['init', '--join', join(p2, 'swarm.config.json'), '--dir', j2]));
+    const ports = [portOf(p2), portOf(j2)];
+    for (const port of ports) expect(port).toSatisfy((v: unknown) => Number.isInteger(v) && (v as number) > 0 && v !== 49738);
+    expect(ports[0]).not.toBe(ports[1]);
 
     const bad = join(dir, 'init-bad-port');
     const r = await runCli(['init', '--publisher', '--dir', bad, '--port', '70000']);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { rm } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLI } from '../support/cli.js';
@@ -95,15 +96,24 @@ describe('serve logs', () => {
     expect(lines.find((l) => /found in the local store/.test(String(l.msg)))).toMatchObject({ level: 'info', release: 2 });
   }, 60_000);
 
-  it("a frontend whose bootstrap port is taken warns with the code and runs without its bootstrap node", async () => {
+  it("a frontend whose bootstrap port and direct port are taken warns for each with the code, and runs without them", async () => {
     const held = createSocket('udp4');
     await new Promise<void>((resolve) => held.bind(0, '127.0.0.1', resolve));
     const port = held.address().port;
+    const heldTcp = createServer();
+    await new Promise<void>((resolve) => heldTcp.listen({ host: '127.0.0.1', port: 0 }, resolve));
+    const tcp = (heldTcp.address() as AddressInfo).port;
     await editConfig(c.fol, (cfg) => {
-      cfg.network = { ...cfg.network, bootstrapPort: port, port: 0 };
+      cfg.network = { ...cfg.network, bootstrapPort: port, port: tcp };
     });
-    const lines = await jsonServe(c.fol, (until) => until(/joined the cluster/)).finally(() => held.close());
+    const lines = await jsonServe(c.fol, (until) => until(/joined the cluster/)).finally(() => {
+      held.close();
+      heldTcp.close();
+    });
     expect(lines.find((l) => /DHT bootstrap node/.test(String(l.msg)))).toMatchObject({ level: 'warn', code: 'E_IO', msg: expect.stringMatching(new RegExp(`127\\.0\\.0\\.1:${port}.*runs none`)) });
+    expect(lines.find((l) => /network\.port/.test(String(l.msg)))).toMatchObject({
+      level: 'warn', code: 'E_IO', msg: expect.stringMatching(new RegExp(`TCP 127\\.0\\.0\\.1:${tcp} .*another process holds this port \\(EADDRINUSE\\).*no direct connections`)),
+    });
     expect(lines.some((l) => /joined the cluster/.test(String(l.msg)))).toBe(true);
   }, 60_000);
 });

@@ -183,6 +183,13 @@ describe('a rollout over the swarm (publisher + 6 followers, real processes)', (
     expect(clean.code, clean.stderr).toBe(0);
     expect((JSON.parse(clean.stdout) as VerifyResult).counts).toEqual({ added: 0, removed: 0, modified: 0, meta: 0, type: 0 });
     expect((await fresh()).verify).toMatchObject({ added: 0, removed: 0, changed: 0 });
+    // Each connected peer's line says how its bytes travel, as status --json's path does.
+    const shown = (await runCli(['-c', f.config, 'status'])).stdout;
+    const connected = (await fresh()).peers.filter((p) => p.connected);
+    expect(connected.length).toBeGreaterThan(0);
+    for (const p of connected) {
+      expect(shown).toContain(`+ ${p.key.slice(0, 16)}${p.publisher ? ' publisher' : ''}  over ${p.path === 'tcp' ? 'TCP (direct)' : 'hyperswarm'}  up `);
+    }
   }, 60_000);
 
   it('a node that joins while the publisher is down gets the whole release from its peers', async () => {

@@ -31,7 +31,7 @@ export function registerAdminCommands(program: Command, configPath: () => string
     .option('--join <config>', "join the cluster of another node's swarm.config.json (copies its public key and secret)")
     .option('--bootstrap <host:port...>', 'bootstrap nodes (default: the publisher on 127.0.0.1:49737)')
     .option('--bootstrap-port <port>', 'the UDP port of the DHT bootstrap node this node runs (--publisher: 49737; --join: 49737, or a free port on loopback or where 49737 is taken)', (v: string) => parsePort(v))
-    .option('--port <port>', 'network.port: the TCP port of the direct path for pieces (default 49738; 0: any free port)', (v: string) => parsePort(v, true))
+    .option('--port <port>', 'network.port: the TCP port of the direct path for pieces (default 49738, or a free port on loopback or where 49738 is taken; 0: any free port at each start)', (v: string) => parsePort(v, true))
     .option('--live <path>', 'livePath: the symlink your services use (default ./live beside the config)')
     .option('--adopt', 'adoptLive: a directory (or symlink) at --live, say the tree rsync keeps up to date, is taken over by the first release: moved aside to <live>.pre-chunkswarm, kept whole, its differences recorded as drift')
     .option('--host <addr>', 'network.host: the address this node binds and others reach it on (and, with --publisher, the default bootstrap address)')

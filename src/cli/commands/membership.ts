@@ -91,7 +91,7 @@ export function registerMembershipCommands(program: Command, configPath: () => s
     .option('--data-dir <dir>', 'dataDir, if not data/ inside --dir (must not exist, or be empty; e.g. /var/lib/chunkswarm)')
     .option('--host <addr>', 'network.host: the address this node binds and other nodes reach it on')
     .option('--name <name>', "node.name: this node's name in logs, the fleet view and the membership (default: the host name)")
-    .option('--port <port>', 'network.port: the TCP port of the direct path for pieces (default 49738; 0: any free port)', (v: string) => parsePort(v, true))
+    .option('--port <port>', 'network.port: the TCP port of the direct path for pieces (default 49738, or a free port on loopback or where 49738 is taken; 0: any free port at each start)', (v: string) => parsePort(v, true))
     .option('--bootstrap-port <port>', 'the UDP port of the DHT bootstrap node this node runs, which its peers remember (default 49737, or a free port on loopback or where 49737 is taken)', (v: string) => parsePort(v))
     .option('--timeout <duration>', 'give up reaching the publisher after this long', '30s')
     .option('--json', 'machine-readable output')

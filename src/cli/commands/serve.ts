@@ -101,7 +101,8 @@ export function registerServeCommands(program: Command, configPath: () => string
       );
       for (const p of problems) process.stdout.write(`  ${p.level}: ${p.text}\n`);
       for (const p of r.peers) {
-        process.stdout.write(`  ${p.connected ? '+' : '-'} ${p.key.slice(0, 16)}${p.publisher ? ' publisher' : ''}  up ${formatBytes(p.up)}  down ${formatBytes(p.down)}\n`);
+        const path = p.path === null ? '' : `  over ${p.path === 'tcp' ? 'TCP (direct)' : 'hyperswarm'}`;
+        process.stdout.write(`  ${p.connected ? '+' : '-'} ${p.key.slice(0, 16)}${p.publisher ? ' publisher' : ''}${path}  up ${formatBytes(p.up)}  down ${formatBytes(p.down)}\n`);
       }
       for (const b of r.banned) process.stdout.write(`  banned ${b.key.slice(0, 16)}: ${b.reason}\n`);
       for (const h of r.refusedHeads) process.stdout.write(`  refused a release from ${h.peer.slice(0, 16)}: ${h.code}: ${h.message}\n`);
