@@ -1,12 +1,17 @@
 import type { FleetEntry } from './book.js';
+import { splitHostPort } from '../core/index.js';
 import { liveDriftCount } from './report.js';
 
-export type NodeState = 'live' | 'publishing' | 'starting' | 'fetching' | 'staged' | 'blocked' | 'pinned' | 'error' | 'unreachable' | 'unauthenticated';
+export type NodeState = 'live' | 'seeding' | 'starting' | 'fetching' | 'staged' | 'blocked' | 'pinned' | 'error' | 'unreachable' | 'unauthenticated';
 
 /** One line of `chunkswarm fleet`. */
 export interface FleetNodeView {
   key: string;
   name: string;
+  /**
+   * The host it is reached at, as this node's connection to it shows it (else as it reports it):
+   * the connection's port is a hyperswarm socket's, which says nothing to the operator.
+   */
   address: string | null;
   publisher: boolean;
   /** This is the node answering. */
@@ -85,6 +90,10 @@ export function summaryLine(s: FleetSummary): string {
   );
 }
 
+function hostOf(address: string | null): string | null {
+  return address === null ? null : splitHostPort(address).host;
+}
+
 function nodeView(e: FleetEntry, o: { now: number; self: string; newest: number | null; reachable: boolean }): FleetNodeView {
   const r = e.report;
   const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z'));
@@ -94,7 +103,7 @@ function nodeView(e: FleetEntry, o: { now: number; self: string; newest: number 
   const base = {
     key: e.key,
     name: r?.name ?? e.key.slice(0, 12),
-    address: e.seenAt ?? r?.address ?? e.refused?.address ?? null,
+    address: hostOf(e.seenAt) ?? r?.address ?? hostOf(e.refused?.address ?? null),
     publisher: r?.publisher ?? false,
     self: e.key === o.self,
     live: r?.live ?? null,
@@ -125,7 +134,7 @@ function stateOf(e: FleetEntry, n: Omit<FleetNodeView, 'state' | 'stateText'>, o
   if (r.phase === 'activating') return ['staged', `staged ${r.progress?.version ?? r.newest ?? ''}`.trim()];
   if (n.percent !== null && (r.phase === 'objects' || r.phase === 'pieces')) return ['fetching', `fetching ${r.progress!.version}: ${n.percent.toFixed(1)} %`];
   if (r.phase === 'objects' || r.phase === 'pieces') return ['fetching', `fetching ${r.newest ?? ''}`.trim()];
-  if (r.publisher) return ['publishing', `publishing ${r.newest ?? '-'}`];
+  if (r.publisher) return ['seeding', `seeding ${r.newest ?? '-'}`];
   if (r.live === null) return ['starting', r.phase];
   return ['live', `live ${r.live}`];
 }

@@ -21,7 +21,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   .bar > span { display: block; height: 100%; background: #2f7d32; }
   .st-error, .st-unreachable, .st-unauthenticated, .st-blocked { color: #b3261e; font-weight: 600; }
   .st-fetching, .st-staged, .st-pinned { color: #8a5a00; }
-  .st-live, .st-publishing { color: #2f7d32; }
+  .st-live, .st-seeding { color: #2f7d32; }
   pre { background: #fff; border: 1px solid #e3e6ea; padding: 6px; overflow-x: auto; margin: 4px 0 10px; }
   .add { color: #2f7d32; } .del { color: #b3261e; }
   #chart { background: #fff; border: 1px solid #e3e6ea; }

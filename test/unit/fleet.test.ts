@@ -118,7 +118,7 @@ describe('FleetBook', () => {
     const v = fleetView(book.entries(), { now: 2, self: self.publicKey, unreachableAfterSec: 30 });
     expect(v.nodes.find((n) => n.key === a.publicKey)!.state).toBe('live');
     const stranger = v.nodes.find((n) => n.key === 'cd'.repeat(32))!;
-    expect([stranger.state, stranger.stateText, stranger.address]).toEqual(['unauthenticated', 'never authenticated: wrong cluster secret', '127.0.0.9:1']);
+    expect([stranger.state, stranger.stateText, stranger.address]).toEqual(['unauthenticated', 'never authenticated: wrong cluster secret', '127.0.0.9']);
     expect(v.ok).toBe(false);
   });
 });
@@ -141,7 +141,7 @@ describe('fleetView', () => {
 
   it('gives every node its state in words', () => {
     expect(v.nodes[0]!.name).toBe('master');
-    expect(by('master').stateText).toBe('publishing 4');
+    expect(by('master').stateText).toBe('seeding 4');
     expect(by('fresh').stateText).toBe('live 4');
     expect(by('fetching').stateText).toBe('fetching 4: 25.0 %');
     expect(by('broken').stateText).toBe('error: E_NO_SPACE');

@@ -41,7 +41,7 @@ describe('NodeMetrics', () => {
     at: '', ok: true,
     summary: { nodes: 2, newest: 4, onNewest: 1, lagging: 1, unreachable: 0, errors: 0, unauthenticated: 0, drifted: 0 },
     nodes: [
-      { name: 'master', publisher: true, live: 4, state: 'publishing', drift: { live: 0, unpulled: [] } },
+      { name: 'master', publisher: true, live: 4, state: 'seeding', drift: { live: 0, unpulled: [] } },
       { name: 'web-1', publisher: false, live: 3, state: 'fetching', drift: { live: 2, unpulled: ['x'] } },
     ],
   } as unknown as FleetView;
