@@ -20,7 +20,8 @@ declare module 'hyperdht' {
       /** Without it hyperdht falls back to the public bootstrap nodes: always pass one. */
       bootstrap?: Array<string | Address>;
       host?: string;
-      port?: number;
+      /** A port to try (then the next 4, then any), or a range [from, to) to try. */
+      port?: number | [number, number];
       anyPort?: boolean;
       ephemeral?: boolean;
       firewalled?: boolean;

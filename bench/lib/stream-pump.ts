@@ -24,7 +24,7 @@ import type { Duplex } from 'node:stream';
 import NoiseSecretStream from '@hyperswarm/secret-stream';
 import HyperDHT from 'hyperdht';
 import Hyperswarm from 'hyperswarm';
-import { Swarm, deriveTopic } from '../../src/swarm/index.js';
+import { ANY_DHT_PORT, Swarm, deriveTopic } from '../../src/swarm/index.js';
 
 export interface PumpResult {
   bytes: number;
@@ -187,7 +187,7 @@ async function main(): Promise<void> {
     await swarm.ready();
   } else {
     // The same DHT settings as src/swarm/swarm.ts, without our authentication and framing.
-    const dht = new HyperDHT({ bootstrap, host: '127.0.0.1', firewalled: false });
+    const dht = new HyperDHT({ bootstrap, host: '127.0.0.1', port: ANY_DHT_PORT, firewalled: false });
     const hs = new Hyperswarm({ dht });
     hs.on('connection', (conn) => onStream(conn as unknown as Duplex));
     const d = hs.join(deriveTopic(secret), { server: recv, client: !recv });

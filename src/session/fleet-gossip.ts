@@ -112,6 +112,15 @@ export class FleetGossip {
     peers.sendFleetTo(p, { fleetDigest: this.digest() });
   }
 
+  /**
+   * The own report goes out at the next tick (within a second), not at the next interval: the node
+   * went live on a release, took a new one or failed a step. `fleet` showed every node 'fetching 6'
+   * for up to reportIntervalSec after all were live on it.
+   */
+  reportSoon(): void {
+    this.lastOwn = 0;
+  }
+
   /** What this node holds, for a peer to answer with what it lacks (sent on connecting, and by tick). */
   digest(): FleetDigest {
     return this.book.digest();

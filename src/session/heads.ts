@@ -4,12 +4,14 @@ import type { ReleaseStore } from '../store/index.js';
 
 export type HeadVerdict =
   | { kind: 'new'; release: SignedRelease }
+  /** The newest one again, or an older one this node holds too or never held (a peer behind): nothing to do. */
   | { kind: 'known' }
   | { kind: 'refused'; error: ChunkswarmError };
 
 /**
  * The newest release this node knows, and the gate every gossiped head passes: a head is taken only
- * with the cluster publisher's valid signature and a version above every one already known.
+ * with the cluster publisher's valid signature and a version above every one already known; an
+ * older one is refused only where it differs from the head this node holds under its number.
  */
 export class HeadBook {
   private newest: SignedRelease | null = null;
@@ -61,17 +63,20 @@ export class HeadBook {
       throw err;
     }
     const known = this.newest?.body.version ?? 0;
-    if (release.body.version < known) {
+    const { version } = release.body;
+    if (version <= known) {
+      // A peer still on an older release announces it: normal in every rollout and at every
+      // restart of a node that was ahead (a master warned once per follower behind it). Only
+      // another release under a number this node holds is a fork: two masters, or one restored.
+      const mine = version === known ? this.newest : await this.releases.head(version).catch(() => null);
+      if (mine === null || releaseId(mine.body) === releaseId(release.body)) return { kind: 'known' };
       return {
         kind: 'refused',
-        error: new ChunkswarmError('E_STALE_VERSION', `release version ${release.body.version} is older than version ${known}, the newest this node has accepted`),
-      };
-    }
-    if (release.body.version === known) {
-      if (this.newest && releaseId(this.newest.body) === releaseId(release.body)) return { kind: 'known' };
-      return {
-        kind: 'refused',
-        error: new ChunkswarmError('E_STALE_VERSION', `a different release also claims version ${known}; the first one seen is kept`),
+        error: new ChunkswarmError(
+          'E_STALE_VERSION',
+          `a different release also claims version ${version}${version < known ? ` (this node is on ${known})` : ''}; the first one seen is kept ` +
+            '(is a second master running with the same key, or one restored from an old backup?)',
+        ),
       };
     }
     await this.releases.saveHead(release);

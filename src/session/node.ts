@@ -97,7 +97,11 @@ export class ChunkswarmNode extends Resource {
       throw new ChunkswarmError('E_NO_BOOTSTRAP', `no bootstrap node in ${c.configPath} (network.bootstrap): chunkswarm never uses the public DHT`);
     }
     this.role = publisher ? publisherRole : followerRole({
-      deployer: this.deployer, serial: this.serial, log: this.log, activated: () => this.verifier?.activated(),
+      deployer: this.deployer, serial: this.serial, log: this.log,
+      activated: () => {
+        this.verifier?.activated();
+        this.fleet.reportSoon();
+      },
     });
     this.heads = new HeadBook(this.deployer.releases, Buffer.from(c.cluster.publisherKey, 'hex'));
     await this.heads.reload();
@@ -153,7 +157,10 @@ export class ChunkswarmNode extends Resource {
     this.loop = new RetryLoop({
       clock: systemClock,
       attempt: () => this.rollout.attempt(),
-      onError: (e, retryMs) => this.log.error(`${e.message} (next attempt in ${Math.round(retryMs / 1000)} s)`, { code: e.code, ...this.target() }),
+      onError: (e, retryMs) => {
+        this.log.error(`${e.message} (next attempt in ${Math.round(retryMs / 1000)} s)`, { code: e.code, ...this.target() });
+        this.fleet.reportSoon();
+      },
     });
     // The publisher makes no release live: it serves them from its store, so there is no tree to check.
     if (!publisher) {
@@ -304,6 +311,7 @@ export class ChunkswarmNode extends Resource {
   private onNewHead(): void {
     this.rollout.supersede();
     this.loop.kick(true);
+    this.fleet.reportSoon();
   }
 
   private tick(): void {

@@ -6,6 +6,7 @@ import { ChunkswarmError, isChunkswarmError, isHex64, Resource, settlesWithin, s
 import { authenticate } from './auth.js';
 import { answeringBootstrapNodes, type BootstrapAddress } from './bootstrap.js';
 import { DirectPaths, type AgreedPath } from './direct-paths.js';
+import { ANY_DHT_PORT } from './node-ports.js';
 import { PeerStream } from './peer-stream.js';
 import { RateLimiter, type RateLimits } from './rate-limit.js';
 import { RefreshSchedule, REFRESH_ALONE_MS } from './refresh-schedule.js';
@@ -202,7 +203,7 @@ export class Swarm extends Resource {
     const dht = new HyperDHT({
       bootstrap,
       host,
-      ...(this.opts.dhtPort && { port: this.opts.dhtPort }),
+      port: this.opts.dhtPort || ANY_DHT_PORT,
       // Cluster nodes are servers that can reach each other; hyperdht's firewall probing made
       // about half of the first connections between two processes fail.
       firewalled: false,

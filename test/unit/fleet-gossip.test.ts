@@ -85,6 +85,23 @@ describe('fleet gossip: reports pushed to peers, pulled from further away', () =
     expect(sent.filter((m) => m.from === 'a' && m.fleetDigest).length).toBe(4); // at 12, 16, 21 and 26 s
   });
 
+  it('reportSoon sends the own report at the next tick, not at the next interval', async () => {
+    const { nodes, sent } = await overlay(['a', 'b'], [['a', 'b']]);
+    const a = nodes.get('a')!;
+    const reportsFromA = () => sent.filter((m) => m.from === 'a' && m.fleet?.some((r) => JSON.parse(r.r).name === 'a')).length;
+    await a.tick(10_000);
+    await a.tick(11_000);
+    expect(reportsFromA()).toBe(1);
+    a.reportSoon();
+    await a.tick(12_000);
+    expect(reportsFromA()).toBe(2);
+    // Then the interval again (5 s) from that report.
+    await a.tick(13_000);
+    expect(reportsFromA()).toBe(2);
+    await a.tick(17_000);
+    expect(reportsFromA()).toBe(3);
+  });
+
   it('a node that gets reports through another keeps pulling every second', async () => {
     const { nodes, sent } = await overlay(['a', 'b', 'c'], [['a', 'b'], ['b', 'c']]);
     for (let t = 10_000; t <= 16_000; t += 1000) {
