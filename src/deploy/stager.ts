@@ -81,6 +81,12 @@ export class Stager {
    */
   private readonly writeFiles = new OpenFiles(constants.O_WRONLY | constants.O_NOFOLLOW);
   /**
+   * Files this node copies chunks from (its other releases, the tree's linked files): one open per
+   * file, not per chunk (a 300 MB file edited in one place is ~4,000 chunks copied, and an open
+   * and a close each cost as much as reading the chunk). Closed once the copying is done.
+   */
+  private readonly readFiles = new OpenFiles(constants.O_RDONLY | constants.O_NOFOLLOW);
+  /**
    * Files this process created (all holes, placeWrites): a chunk of zeros is not written into
    * them, so a sparse file stays sparse. A file kept from an earlier run or from the recycled tree
    * may hold other bytes where the chunk goes: it gets every chunk written, which is why a file
@@ -349,6 +355,7 @@ export class Stager {
 
   private dropFiles(): void {
     this.writeFiles.dropAll();
+    this.readFiles.dropAll();
     this.reader.closeFiles();
   }
 
@@ -475,6 +482,8 @@ export class Stager {
     }
     // Recorded pieces whose files had to be created again: copied from this node, or fetched again.
     for (const i of stale) if (!getBit(this.done, i) && !this.fillLocal(i)) this.salvage(i, created);
+    // The rest comes from peers, maybe much later: no descriptor keeps a collected release's space.
+    this.readFiles.dropAll();
   }
 
   /** Whether a chunk of piece `i` goes into one of `paths`. */
@@ -503,7 +512,7 @@ export class Stager {
     const parts = this.gather(i, (k, c) => {
       for (const s of this.layout.writes(k)) {
         if (created.has(s.path) || startsWithHole(join(this.dir, s.path), s.offset, c.size)) continue;
-        const bytes = readVerified(join(this.dir, s.path), s.offset, c.size, c.hash);
+        const bytes = readVerified(join(this.dir, s.path), s.offset, c.size, c.hash, { files: this.readFiles });
         if (bytes) return bytes;
       }
       return null;
@@ -538,8 +547,8 @@ export class Stager {
     const linked = this.layout.linked(k);
     const local = this.layout.local(k);
     return (
-      (linked ? readVerified(`${this.dir}/${linked.path}`, linked.offset, c.size, c.hash) : null) ??
-      (local ? readVerified(local.path, local.offset, c.size, c.hash) : null)
+      (linked ? readVerified(`${this.dir}/${linked.path}`, linked.offset, c.size, c.hash, { files: this.readFiles }) : null) ??
+      (local ? readVerified(local.path, local.offset, c.size, c.hash, { files: this.readFiles }) : null)
     );
   }
 
