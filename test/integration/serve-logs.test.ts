@@ -3,7 +3,7 @@
  * (--log-format json), and --quiet keeping exactly the warnings and errors.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { rm } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
@@ -44,7 +44,10 @@ function loggerLines(opts: string): string[] {
  * Runs `serve --log-format json` on `config` while `during` runs (`until` waits, at most 30 s in
  * all, for a log line matching), then stops it; returns its log lines, parsed.
  */
-async function jsonServe(config: string, during: (until: (line: RegExp) => Promise<void>) => Promise<void>): Promise<Array<Record<string, unknown>>> {
+async function jsonServe(
+  config: string,
+  during: (until: (line: RegExp) => Promise<void>, proc: ChildProcess) => Promise<void>,
+): Promise<Array<Record<string, unknown>>> {
   const proc = spawn(process.execPath, [CLI, '-c', config, 'serve', '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
@@ -52,7 +55,7 @@ async function jsonServe(config: string, during: (until: (line: RegExp) => Promi
   try {
     await during(async (line) => {
       while (Date.now() < end && !line.test(err)) await new Promise((r) => setTimeout(r, 100));
-    });
+    }, proc);
   } finally {
     proc.kill('SIGTERM');
     await new Promise((r) => proc.once('exit', r));
@@ -94,6 +97,25 @@ describe('serve logs', () => {
     });
     expect(lines.every((l) => l.node === 'master-1' && typeof l.level === 'string')).toBe(true);
     expect(lines.find((l) => /found in the local store/.test(String(l.msg)))).toMatchObject({ level: 'info', release: 2 });
+  }, 60_000);
+
+  it('a SIGHUP to a serve without a terminal (a service) is logged and ignored: the node keeps running', async () => {
+    await editConfig(c.fol, (cfg) => {
+      cfg.network = { ...cfg.network, port: 0 };
+    });
+    let alive = false;
+    const lines = await jsonServe(c.fol, async (until, proc) => {
+      await until(/joined the cluster/);
+      proc.kill('SIGHUP');
+      await until(/SIGHUP/);
+      await new Promise((r) => setTimeout(r, 500));
+      alive = proc.exitCode === null && proc.signalCode === null;
+      expect((await cs(c.fol, 'status', '--json')).code).toBe(0);
+    });
+    expect(alive).toBe(true);
+    expect(lines.find((l) => /SIGHUP/.test(String(l.msg)))).toMatchObject({ level: 'warn', msg: expect.stringMatching(/SIGHUP: ignored: .*restart the service/) });
+    // It stopped on the SIGTERM that ended the test, not on the SIGHUP.
+    expect(lines.filter((l) => /: stopping$/.test(String(l.msg))).map((l) => l.msg)).toEqual(['SIGTERM: stopping']);
   }, 60_000);
 
   it("a frontend whose bootstrap port and direct port are taken warns for each with the code, and runs without them", async () => {

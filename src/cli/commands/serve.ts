@@ -60,6 +60,13 @@ export function registerServeCommands(program: Command, configPath: () => string
       };
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
+      // The hangup of the terminal serve runs in stops it. A service has none: a SIGHUP there comes
+      // from an admin or a script expecting a reload, and ended the node, which systemd does not
+      // restart (Restart=on-failure counts a SIGHUP as a clean end).
+      process.on('SIGHUP', () => {
+        if (process.stdin.isTTY || process.stdout.isTTY) stop('SIGHUP');
+        else log.warn(`SIGHUP: ignored: the configuration is read when serve starts; restart the service to apply a change (systemctl restart chunkswarm)`);
+      });
       await node.ready();
       let last = '';
       const progress = setInterval(() => {
