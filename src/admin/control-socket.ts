@@ -71,6 +71,14 @@ export function controlSocketPath(dataDir: string): string {
   return join(dataDir, 'control.sock');
 }
 
+/** Why no control socket can be made in dataDir (its path is too long for a Unix socket), or null. */
+export function controlSocketProblem(dataDir: string): string | null {
+  const path = controlSocketPath(dataDir);
+  return Buffer.byteLength(path) > MAX_SOCKET_PATH
+    ? `${dataDir} is too long for the control socket ${path} (at most ${MAX_SOCKET_PATH} bytes): use a shorter path`
+    : null;
+}
+
 /**
  * The running `serve`'s local control channel: a Unix socket in the data directory (mode 0600, so
  * only the node's own user can steer it) that takes one JSON command per connection and answers
@@ -83,9 +91,8 @@ export class ControlServer {
   /** The caller holds the data directory's lock: a socket file left here is a dead node's. */
   static async listen(dataDir: string, handle: ControlHandler): Promise<ControlServer> {
     const path = controlSocketPath(dataDir);
-    if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
-      throw ChunkswarmError.config('dataDir', `${dataDir} is too long for the control socket ${path} (at most ${MAX_SOCKET_PATH} bytes): use a shorter path`);
-    }
+    const problem = controlSocketProblem(dataDir);
+    if (problem !== null) throw ChunkswarmError.config('dataDir', problem);
     await unlink(path).catch(() => undefined);
     const server = createServer((sock) => serveOne(sock, handle));
     await new Promise<void>((resolve, reject) => {

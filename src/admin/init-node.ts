@@ -6,6 +6,7 @@ import { CONFIG_FILE, DEFAULT_HOST, loadConfig, readSecretFile, writeSecretFile,
 import { generatePublisherKeys } from '../manifest/index.js';
 import { membershipPath, nodeKeyPair, nodeSeed } from '../membership/index.js';
 import { checkNewLivePath } from '../deploy/live.js';
+import { controlSocketProblem } from './control-socket.js';
 import { bootstrapPortFor, DEFAULT_BOOTSTRAP_PORT, directPortFor } from '../swarm/node-ports.js';
 
 export interface InitOptions {
@@ -58,6 +59,8 @@ export async function initNode(opts: InitOptions): Promise<InitResult> {
   const dir = resolve(opts.dir);
   const livePath = opts.live ? resolve(opts.live) : './live';
   await checkNewLivePath(resolve(dir, livePath), opts.adopt === true);
+  const socketProblem = controlSocketProblem(join(dir, 'data'));
+  if (socketProblem !== null) throw ChunkswarmError.usage(`the data directory ${socketProblem} (--dir)`);
   const adopt = opts.adopt ? { adoptLive: true } : {};
   await mkdir(dir, { recursive: true });
   const configPath = join(dir, CONFIG_FILE);

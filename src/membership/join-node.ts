@@ -3,6 +3,7 @@ import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { ChunkswarmError } from '../core/index.js';
+import { controlSocketProblem } from '../admin/control-socket.js';
 import { CONFIG_FILE, DEFAULT_HOST, writeSecretFile, type ConfigInput } from '../config/index.js';
 import { clusterIdOf } from '../manifest/index.js';
 import { checkNewLivePath } from '../deploy/live.js';
@@ -72,6 +73,9 @@ export async function joinNode(o: JoinNodeOptions): Promise<JoinNodeResult> {
     throw ChunkswarmError.usage(`the directory that is to hold livePath (${liveParent}) does not exist: create it, owned by the user that runs chunkswarm`);
   }
   await checkNewLivePath(livePath, o.adopt === true);
+  // Before the token is spent: a node whose serve cannot start is no use.
+  const socketProblem = controlSocketProblem(dataTarget ?? join(dir, 'data'));
+  if (socketProblem !== null) throw ChunkswarmError.usage(`the data directory ${socketProblem} (--dir, --data-dir)`);
 
   const staged: StagedDir[] = [];
   try {

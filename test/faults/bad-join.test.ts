@@ -5,6 +5,7 @@
  * invitation spent only by a join that succeeded.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,7 +84,7 @@ describe('bad input: join tokens', () => {
       ['expired (seen by the joining node)', async () => (await sleep(1200), tryJoin(expiring, 'expired')), 'E_TOKEN_EXPIRED', /expired/],
       ['expired (its date pushed back: the publisher refuses)', () => tryJoin(reencode(expiring, { expires: 4_000_000_000 }), 'expired-2'), 'E_TOKEN_EXPIRED', /expired/],
     );
-    const meta = declareCases(ctx, { kind: 'bad-input', group: 'join tokens and targets', tried: table.length + 4 });
+    const meta = declareCases(ctx, { kind: 'bad-input', group: 'join tokens and targets', tried: table.length + 5 });
     const wrong: string[] = [];
     for (const [what, run, code, words] of table) {
       const o = await run();
@@ -107,6 +108,13 @@ describe('bad input: join tokens', () => {
     const busy = await tryJoin(spare, 'busy');
     if (busy.code !== 'E_EXISTS' || !/not empty/.test(busy.message) || (await readdir(join(nodes(), 'busy'))).length !== 1) wrong.push(`non-empty directory: ${JSON.stringify(busy)}`);
 
+    // A data directory whose control socket path would be too long: serve could never start there.
+    const longData = join(dir, 'd'.repeat(110));
+    const long = await tryJoin(spare, 'long', ['--data-dir', longData]);
+    if (long.code !== 'E_USAGE' || long.exit !== 2 || !/too long for the control socket/.test(long.message) || long.leftovers.length > 0 || existsSync(longData)) {
+      wrong.push(`data directory too long: ${JSON.stringify(long)}`);
+    }
+
     // The refusals above spent nothing: the spare token still works, also into an empty directory.
     const list = JSON.parse((await cli([...pub(), 'token', 'list', '--json'])).stdout) as Array<{ state: string }>;
     expect(list.map((i) => i.state)).toEqual(['used', 'expired', 'revoked', 'active']);
@@ -121,7 +129,7 @@ describe('bad input: join tokens', () => {
     await cluster.stop(cluster.publisher);
     const down = await tryJoin(await newToken(), 'down', ['--timeout', '5s']);
     if (down.code !== 'E_UNREACHABLE' || down.exit !== 13 || down.leftovers.length > 0) wrong.push(`publisher down: ${JSON.stringify(down)}`);
-    meta.notes = [`${table.length + 4} cases: ${table.map((t) => t[0]).join('; ')}; reused; existing config; non-empty directory; publisher down`];
+    meta.notes = [`${table.length + 5} cases: ${table.map((t) => t[0]).join('; ')}; reused; existing config; non-empty directory; data directory too long; publisher down`];
     expect(wrong).toEqual([]);
   }, 90_000);
 });
