@@ -359,13 +359,23 @@ export class Deployer {
    * that replaces the live tree puts every drifted file back.
    */
   async ackDrift(): Promise<{ version: number; entries: number; signature: string }> {
-    const found = await this.verify();
+    const found = await this.preserveLiveDrift();
     const signature = driftSignature(found);
-    if (hasDrift(found) && (await latestDrift(this.releases, found.version))?.signature !== signature) {
-      await recordDrift({ releases: this.releases, livePath: this.config.livePath, verify: found, policy: this.config.drift.policy, replacedBy: null, copy: true });
-    }
     await this.releases.saveState({ ...(await this.state()), driftAck: signature } as DeployState);
     return { version: found.version, entries: found.entries.length, signature };
+  }
+
+  /**
+   * Checks the live tree and records what was changed by hand, with a copy of every edited or added
+   * file, unless the newest record of the live release holds exactly that: what `drift ack`
+   * accepts, and what `drift pull` takes from a node before any release has replaced its tree.
+   */
+  async preserveLiveDrift(): Promise<VerifyResult> {
+    const found = await this.verify();
+    if (hasDrift(found) && (await latestDrift(this.releases, found.version))?.signature !== driftSignature(found)) {
+      await recordDrift({ releases: this.releases, livePath: this.config.livePath, verify: found, policy: this.config.drift.policy, replacedBy: null, copy: true });
+    }
+    return found;
   }
 
   async gc(): Promise<GcResult> {

@@ -77,6 +77,8 @@ export class FleetGossip {
     memory?: BootstrapMemory;
     /** [0, 1): which peer is pulled from (tests fix it). */
     random?: () => number;
+    /** Records the live tree's drift now (a node with a live tree): a pull of the newest record gets today's hand edits. */
+    preserveDrift?: () => Promise<void>;
   }) {
     this.signer = new ReportSigner(o.seed);
     this.book = new FleetBook({ self: this.signer.publicKey, allowlist: o.config.network.allowlist, maxNodes: MAX_REPORTS_PER_MESSAGE });
@@ -155,8 +157,19 @@ export class FleetGossip {
     return fleetView(this.book.entries(), { now, self: this.self, unreachableAfterSec: this.o.config.fleet.unreachableAfterSec });
   }
 
-  /** A peer asks for one of our drift records: read from drift/ only, bounded, and then marked pulled. */
+  /**
+   * A peer asks for one of our drift records: read from drift/ only, bounded, and then marked
+   * pulled. Asked for the newest, the node first records the drift its live tree has now: records
+   * were made only when a release replaced the tree, so a frontend whose fix `fleet` showed had
+   * nothing to pull until the next release.
+   */
   async serveDrift(p: SessionPeer, id: number, record: string): Promise<void> {
+    if (record === '' && this.o.preserveDrift) {
+      await this.o.preserveDrift().catch((err: unknown) => {
+        const e = ChunkswarmError.fromSystem(err, 'recording the live tree\'s drift for a pull');
+        this.o.log.warn(`${e.message}: the records already made are offered`, { peer: p.key, code: e.code });
+      });
+    }
     const { bytes, served } = await packDriftRecord(this.o.driftDir, record, this.o.config.fleet.maxDriftPullBytes);
     p.wire.answerDrift(id, bytes);
     if (served) {

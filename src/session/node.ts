@@ -116,6 +116,7 @@ export class ChunkswarmNode extends Resource {
     this.fleet = new FleetGossip({
       config: c, seed, driftDir: this.deployer.releases.driftDir, log: this.log, peers: () => this.peers, status: () => this.fullReport(),
       random: this.random, bootstrapPort: () => this.bootstrap?.port ?? null, memory: remembered,
+      ...(!publisher && { preserveDrift: () => this.serial.run(async () => void (await this.deployer.preserveLiveDrift())) }),
     });
     this.fleet.book.setAllowlist(allowlist);
     this.upload = new UploadPolicy(connected, { publisher, uploadSlots: c.limits.uploadSlots, clock: systemClock, random: this.random });

@@ -137,11 +137,17 @@ describe('the fleet from one place (publisher + 4 followers, real processes)', (
     const seen = await waitFleet('the drift on follower-2', cluster.publisher, (v) => (byName(v, 'follower-2')?.drift.live ?? 0) > 0);
     expect(byName(seen, 'follower-2')!.drift.live).toBe(1);
     expect(seen.summary.drifted).toBe(1);
+    // Pulled at once, before any release replaces the tree: the node records its drift to answer.
+    const early = await runCli(['-c', cluster.publisher.config, 'drift', 'pull', 'follower-2', '--source', src]);
+    expect(early.code, early.stderr).toBe(0);
+    expect(early.stdout).toMatch(/^drift record \d{8}T\d{6}Z-1 of node follower-2 \(release 1\)/);
+    expect(early.stdout).toContain('-workers 2\n+workers 4 # hand fix made on follower-2\n');
     await writeFile(join(src, 'README.txt'), 'release 2\n');
     await cluster.publish(src);
     await cluster.waitLive(cluster.followers, 2, 60_000);
     const v = await waitFleet('an unpulled drift record on follower-2', cluster.publisher, (x) => byName(x, 'follower-2')?.drift.unpulled.length === 1 && byName(x, 'follower-2')!.drift.live === 0);
-    expect(byName(v, 'follower-2')!.drift.records).toBe(1);
+    // The record the early pull made (pulled), and the one made when release 2 replaced the tree.
+    expect(byName(v, 'follower-2')!.drift.records).toBe(2);
     const text = await runCli(['-c', cluster.publisher.config, 'fleet']);
     expect(text.stdout).toMatch(/follower-2 .*drift 0 \(1 unpulled\)/);
   });
