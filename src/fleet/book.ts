@@ -55,9 +55,14 @@ export class FleetBook {
     this.setAllowlist(o.allowlist);
   }
 
-  /** The cluster's membership changed: from now on only these keys' reports are taken. */
+  /**
+   * The cluster's membership changed: from now on only these keys' reports are taken, and the
+   * reports of nodes it no longer lists are dropped (a node `remove`d showed as live until its
+   * last report grew old, then as unreachable for good).
+   */
   setAllowlist(keys: readonly string[] | null): void {
     this.allow = keys ? new Set([...keys, this.o.self]) : null;
+    if (this.allow) for (const [key, e] of this.nodes) if (e.report && !this.allow.has(key)) this.nodes.delete(key);
   }
 
   setOwn(signed: SignedReport, report: FleetReport, now: number): void {

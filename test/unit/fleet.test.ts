@@ -109,6 +109,17 @@ describe('FleetBook', () => {
     expect(small.entries().map((e) => e.key)).toEqual([b.publicKey]);
   });
 
+  it('drops the reports of a node the membership no longer lists, and keeps a stranger turned away', () => {
+    const [a, b] = [signer(), signer()];
+    const book = new FleetBook({ self: self.publicKey, allowlist: [a.publicKey, b.publicKey], maxNodes: 10 });
+    book.offer(a.sign(report(a)), 1);
+    book.offer(b.sign(report(b)), 1);
+    book.refused('cd'.repeat(32), '127.0.0.9:1', 'not in network.allowlist', 1);
+    book.setAllowlist([a.publicKey]);
+    expect(book.entries().map((e) => e.key).sort()).toEqual([a.publicKey, 'cd'.repeat(32)].sort());
+    expect(book.offer(b.sign(report(b, { at: 2000 })), 2)).toBeNull();
+  });
+
   it('remembers a node turned away before it authenticated, unless it reported before', () => {
     const book = new FleetBook({ self: self.publicKey, allowlist: null, maxNodes: 10 });
     const a = signer();
