@@ -6,7 +6,7 @@ import { ChunkswarmError, type ObjectHash } from '../core/index.js';
 import { readSecretFile, type Config } from '../config/index.js';
 import { clusterIdOf, diffTrees, releaseId, signRelease, verifyRelease, type SignedRelease } from '../manifest/index.js';
 import { DataLock, InodeCache, ObjectStore, PUBLISH_LOCK, ReleaseStore, StatCache, removeTree, type ChunkIndex } from '../store/index.js';
-import { isRoot, moveIntoPlace, recycleRelease, type FileAction } from '../deploy/index.js';
+import { collectGarbage, isRoot, moveIntoPlace, recycleRelease, type FileAction } from '../deploy/index.js';
 import { buildTrees } from './build-objects.js';
 import { hashChanged } from './hash-changed.js';
 import { buildReleaseTree, newContent } from './publish-tree.js';
@@ -234,6 +234,9 @@ async function publishUnderLock(opts: PublishOptions, publisher: NonNullable<Con
   cache.retain(hashed.fileHashes);
   await cache.save();
   await rememberWritten(inodes, final, actions);
+  // Recycling takes one tree beyond releases.keep per publish; any other (a republished old
+  // release, a lowered keep) stayed on the master for good, with every file only it held.
+  await collectGarbage({ releases, keep: config.releases.keep, protect: [version], inodes, objects, ...(opts.chunkIndex && { chunkIndex: opts.chunkIndex }) });
   return summary(signed, actions.filter((a) => a.kind === 'link').length, fresh, recycledFrom);
 }
 

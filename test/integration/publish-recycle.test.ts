@@ -77,11 +77,23 @@ describe('publish: building a release in the tree of the one it replaces', () =>
     expect(deep.code, deep.stdout).toBe(0);
     expect(await listing(join(c.dir, 'fol/live'))).toEqual(await listing(src));
 
-    // With releases.keep 1, release 3 (the newest, linked from) stays; release 2 is taken.
+    // With releases.keep 1, release 2 is taken for 4, never 3 (linked from); 3 is collected after.
     await editConfig(c.pub, (cfg) => (cfg.releases = { keep: 1 }));
     await writeFile(join(src, 'data/new.txt'), 'new in 4\n');
     expect(await publish()).toMatchObject({ version: 4, recycledFrom: 2 });
-    expect(await readdir(join(c.pubData, 'releases'))).toEqual(['3', '4']);
+    expect(await readdir(join(c.pubData, 'releases'))).toEqual(['4']);
     expect(await listing(join(c.pubData, 'releases/4'))).toEqual(await listing(src));
+
+    // A republished release is a tree beyond releases.keep that recycling alone left on the master
+    // for good (it takes one tree per publish): the next publish collects it.
+    await editConfig(c.pub, (cfg) => (cfg.releases = { keep: 2 }));
+    await writeFile(join(src, 'data/new.txt'), 'new in 5\n');
+    expect(await publish()).toMatchObject({ version: 5 });
+    ok(await cs(c.pub, 'republish', '4'));
+    expect(await readdir(join(c.pubData, 'releases'))).toEqual(['4', '5', '6']);
+    await writeFile(join(src, 'data/new.txt'), 'new in 7\n');
+    expect(await publish()).toMatchObject({ version: 7, recycledFrom: 5 });
+    expect((await readdir(join(c.pubData, 'releases'))).sort()).toEqual(['6', '7']);
+    expect(await listing(join(c.pubData, 'releases/7'))).toEqual(await listing(src));
   });
 });
