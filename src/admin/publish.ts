@@ -65,6 +65,8 @@ export interface PublishSummary {
   seconds: number;
   /** Chunk+hash throughput over the bytes actually read. */
   mbPerSec: number;
+  /** What failed after the release was published (it stands): collecting the trees beyond releases.keep. */
+  warnings: string[];
 }
 
 /**
@@ -168,76 +170,87 @@ async function publishUnderLock(opts: PublishOptions, publisher: NonNullable<Con
   // A tree renamed into place by a publish that died before saving its head: not a release.
   await removeTree(releases.releasePath(version), { cache: inodes });
 
-  const hashed = await hashChanged({
-    scan, source: opts.source, staging, objects, cache, racyBeforeMs, previous: prev?.body.root ?? null,
-    onProgress: (filesDone, filesTotal, bytesDone) => progress({ phase: 'hash', filesDone, filesTotal, bytesDone, bytesTotal }),
-  });
-  const root = await buildTrees(scan.root, hashed.fileHashes, objects, { recordOwner: publisher.recordOwner }, prev?.body.root ?? null);
-  const summary = (v: SignedRelease | null, reusedFiles: number, fresh: { chunks: number; bytes: number }, recycledFrom: number | null = null): PublishSummary => ({
-    version: v?.body.version ?? null, releaseId: v ? releaseId(v.body) : null, root,
-    files: scan.files.length, dirs: scan.dirs, symlinks: scan.symlinks, bytes: bytesTotal,
-    hashedFiles: hashed.hashedFiles, hashedBytes: hashed.hashedBytes, reusedFiles, recycledFrom, newChunks: fresh.chunks, newBytes: fresh.bytes,
-    skipped: scan.skipped, seconds: (performance.now() - started) / 1000, mbPerSec: hashed.seconds > 0 ? hashed.hashedBytes / 1e6 / hashed.seconds : 0,
-  });
-  if (prev && prev.body.root === root && !opts.force) {
-    await removeTree(staging);
-    // Every scanned file has its hash: the file hashes name the source's paths.
+  try {
+    const hashed = await hashChanged({
+      scan, source: opts.source, staging, objects, cache, racyBeforeMs, previous: prev?.body.root ?? null,
+      onProgress: (filesDone, filesTotal, bytesDone) => progress({ phase: 'hash', filesDone, filesTotal, bytesDone, bytesTotal }),
+    });
+    const root = await buildTrees(scan.root, hashed.fileHashes, objects, { recordOwner: publisher.recordOwner }, prev?.body.root ?? null);
+    const summary = (v: SignedRelease | null, reusedFiles: number, fresh: { chunks: number; bytes: number }, recycledFrom: number | null = null): PublishSummary => ({
+      version: v?.body.version ?? null, releaseId: v ? releaseId(v.body) : null, root,
+      files: scan.files.length, dirs: scan.dirs, symlinks: scan.symlinks, bytes: bytesTotal,
+      hashedFiles: hashed.hashedFiles, hashedBytes: hashed.hashedBytes, reusedFiles, recycledFrom, newChunks: fresh.chunks, newBytes: fresh.bytes,
+      skipped: scan.skipped, seconds: (performance.now() - started) / 1000, mbPerSec: hashed.seconds > 0 ? hashed.hashedBytes / 1e6 / hashed.seconds : 0, warnings: [],
+    });
+    if (prev && prev.body.root === root && !opts.force) {
+      await removeTree(staging);
+      // Every scanned file has its hash: the file hashes name the source's paths.
+      cache.retain(hashed.fileHashes);
+      await cache.save();
+      return summary(null, 0, { chunks: 0, bytes: 0 });
+    }
+
+    if (prev && !opts.allowShrink) {
+      const shrink = await shrinkOf(prev.body.root, root, scan.files.length, objects);
+      if (shrink !== null) {
+        await removeTree(staging, { cache: inodes });
+        const lost = shrink.had !== null
+          ? `release ${prev.body.version} ${shrink.had}: publishing it would remove ${shrink.gone} files`
+          : `release ${prev.body.version} more than ${SHRINK_COUNT_MAX}: publishing it would remove at least ${shrink.gone} files`;
+        throw ChunkswarmError.usage(
+          `the source ${opts.source} holds ${scan.files.length} files and ${lost} from every node. A source that is not mounted, or the wrong path, ` +
+            `looks like this; if it is what you mean, publish with --allow-shrink`,
+        );
+      }
+    }
+
+    // Files are linked from, and chunks compared with, the newest release on disk (the newest head
+    // may be one this node never materialized).
+    const onDisk = (await releases.materialized()).at(-1);
+    const base = onDisk === undefined ? null : await releases.head(onDisk);
+    const fresh = await newContent(base?.body.root ?? null, root, objects);
+    progress({ phase: 'materialize', filesDone: 0, filesTotal: scan.files.length, bytesDone: 0, bytesTotal });
+    const recycledFrom = await recycleTree(releases, staging, aside, version, config.releases.keep, [onDisk, (await releases.state()).live], opts.chunkIndex);
+    const owner = publisher.recordOwner && isRoot();
+    const actions = await buildReleaseTree({
+      staging, copies: recycledFrom === null ? staging : aside, root, version, previous: base?.body.version ?? null, source: opts.source,
+      copied: hashed.copied, sizes: new Map(scan.files.map((f) => [f.path, f.stat.size])), releases, objects, inodes, owner,
+    });
+
+    progress({ phase: 'sign', filesDone: scan.files.length, filesTotal: scan.files.length, bytesDone: bytesTotal, bytesTotal });
+    const publicKey = Buffer.from(config.cluster.publisherKey, 'hex');
+    const signed = signRelease(
+      { kind: 'release', cluster: clusterIdOf(publicKey), version, root, parent: prev ? releaseId(prev.body) : null, created: Date.now(), note: opts.note ?? '' },
+      privateKeyPem,
+      publicKey,
+    );
+    try {
+      verifyRelease(signed, publicKey);
+    } catch (err) {
+      throw new ChunkswarmError('E_KEY', `the private key in ${publisher.privateKeyFile} does not match cluster.publisherKey`, { cause: err });
+    }
+    // One syncfs makes the tree and its objects durable before it is named a release and signed.
+    const final = releases.releasePath(version);
+    await moveIntoPlace(staging, final, version);
+    await releases.saveHead(signed);
+    await releases.saveState({ ...(await releases.state()), live: version });
     cache.retain(hashed.fileHashes);
     await cache.save();
-    return summary(null, 0, { chunks: 0, bytes: 0 });
-  }
-
-  if (prev && !opts.allowShrink) {
-    const shrink = await shrinkOf(prev.body.root, root, scan.files.length, objects);
-    if (shrink !== null) {
-      await removeTree(staging, { cache: inodes });
-      const lost = shrink.had !== null
-        ? `release ${prev.body.version} ${shrink.had}: publishing it would remove ${shrink.gone} files`
-        : `release ${prev.body.version} more than ${SHRINK_COUNT_MAX}: publishing it would remove at least ${shrink.gone} files`;
-      throw ChunkswarmError.usage(
-        `the source ${opts.source} holds ${scan.files.length} files and ${lost} from every node. A source that is not mounted, or the wrong path, ` +
-          `looks like this; if it is what you mean, publish with --allow-shrink`,
-      );
-    }
-  }
-
-  // Files are linked from, and chunks compared with, the newest release on disk (the newest head
-  // may be one this node never materialized).
-  const onDisk = (await releases.materialized()).at(-1);
-  const base = onDisk === undefined ? null : await releases.head(onDisk);
-  const fresh = await newContent(base?.body.root ?? null, root, objects);
-  progress({ phase: 'materialize', filesDone: 0, filesTotal: scan.files.length, bytesDone: 0, bytesTotal });
-  const recycledFrom = await recycleTree(releases, staging, aside, version, config.releases.keep, [onDisk, (await releases.state()).live], opts.chunkIndex);
-  const owner = publisher.recordOwner && isRoot();
-  const actions = await buildReleaseTree({
-    staging, copies: recycledFrom === null ? staging : aside, root, version, previous: base?.body.version ?? null, source: opts.source,
-    copied: hashed.copied, sizes: new Map(scan.files.map((f) => [f.path, f.stat.size])), releases, objects, inodes, owner,
-  });
-
-  progress({ phase: 'sign', filesDone: scan.files.length, filesTotal: scan.files.length, bytesDone: bytesTotal, bytesTotal });
-  const publicKey = Buffer.from(config.cluster.publisherKey, 'hex');
-  const signed = signRelease(
-    { kind: 'release', cluster: clusterIdOf(publicKey), version, root, parent: prev ? releaseId(prev.body) : null, created: Date.now(), note: opts.note ?? '' },
-    privateKeyPem,
-    publicKey,
-  );
-  try {
-    verifyRelease(signed, publicKey);
+    await rememberWritten(inodes, final, actions);
+    // Recycling takes one tree beyond releases.keep per publish; any other (a republished old
+    // release, a lowered keep) stayed on the master for good, with every file only it held.
+    const warnings: string[] = [];
+    await collectGarbage({ releases, keep: config.releases.keep, protect: [version], inodes, objects, ...(opts.chunkIndex && { chunkIndex: opts.chunkIndex }) }).catch((err: unknown) => {
+      warnings.push(`release ${version} is published, but the release trees beyond releases.keep were not collected: ${ChunkswarmError.fromSystem(err, 'collecting them').message}`);
+    });
+    return { ...summary(signed, actions.filter((a) => a.kind === 'link').length, fresh, recycledFrom), warnings };
   } catch (err) {
-    throw new ChunkswarmError('E_KEY', `the private key in ${publisher.privateKeyFile} does not match cluster.publisherKey`, { cause: err });
+    // The copies of a publish that failed held the space they took (a full disk stayed full) until
+    // the next publish; what a recycled tree was is a release beyond releases.keep, collected anyway.
+    await removeTree(staging, { cache: inodes }).catch(() => undefined);
+    await removeTree(aside, { cache: inodes }).catch(() => undefined);
+    throw err;
   }
-  // One syncfs makes the tree and its objects durable before it is named a release and signed.
-  const final = releases.releasePath(version);
-  await moveIntoPlace(staging, final, version);
-  await releases.saveHead(signed);
-  await releases.saveState({ ...(await releases.state()), live: version });
-  cache.retain(hashed.fileHashes);
-  await cache.save();
-  await rememberWritten(inodes, final, actions);
-  // Recycling takes one tree beyond releases.keep per publish; any other (a republished old
-  // release, a lowered keep) stayed on the master for good, with every file only it held.
-  await collectGarbage({ releases, keep: config.releases.keep, protect: [version], inodes, objects, ...(opts.chunkIndex && { chunkIndex: opts.chunkIndex }) });
-  return summary(signed, actions.filter((a) => a.kind === 'link').length, fresh, recycledFrom);
 }
 
 /**

@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { statfsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeSampleTree, pseudoRandom, settle } from '../support/tree.js';
+import { runCli } from '../support/cli.js';
 import { mountSmallTmpfs, type SmallTmpfs } from '../support/tmpfs.js';
 import { cs, csJson, editConfig, makeCluster, ok, type Cluster } from './deploy-fixture.js';
 import type { DeployResult, PublishSummary } from '../../src/index.js';
@@ -58,5 +60,30 @@ describe('deploy: a full disk', () => {
     expect(r.staged!.fromSource).toBeLessThan(second.newChunks);
     expect((await readFile(join(c.folLive, 'data/huge.bin'))).equals(pseudoRandom(6 * 1024 * 1024, 11))).toBe(true);
     expect((await cs(c.fol, 'verify', '--deep')).code).toBe(0);
+  });
+
+  it('a publish that fills the disk fails with E_NO_SPACE and leaves none of its copies behind', async (ctx) => {
+    const pubMnt = join(dir, 'pub-mnt');
+    const small = await mountSmallTmpfs(pubMnt, '4m', 'the full publish');
+    if (!small.mounted) {
+      console.warn(small.reason);
+      ctx.skip();
+    }
+    try {
+      const pub = join(pubMnt, 'pub');
+      ok(await runCli(['init', '--publisher', '--dir', pub]));
+      const config = join(pub, 'swarm.config.json');
+      const full = await cs(config, 'publish', src, '--local');
+      expect(full.code, full.stderr).toBe(4);
+      expect(full.stderr).toMatch(/E_NO_SPACE: no space left on device while copying data\/huge\.bin/);
+      // The disk is as the publish found it: what it copied is gone (it stayed, and the disk full).
+      expect(await readdir(join(pub, 'data', 'staging'))).toEqual([]);
+      expect(statfsSync(pubMnt).bfree * statfsSync(pubMnt).bsize).toBeGreaterThan(3 * 1024 * 1024);
+      await rm(join(src, 'data/huge.bin'));
+      await settle();
+      expect((await csJson<PublishSummary>(config, 'publish', src, '--local')).version).toBe(1);
+    } finally {
+      small.unmount();
+    }
   });
 });

@@ -85,6 +85,7 @@ export function registerAdminCommands(program: Command, configPath: () => string
       }
       if (byNode && !o.json) noteDoneByNode(config.dataDir, 'published');
       for (const sk of s.skipped) process.stderr.write(`warning: skipped ${sk.kind} ${quotePath(sk.path)}: a release carries only files, directories and symlinks\n`);
+      for (const w of s.warnings) process.stderr.write(`warning: ${w}\n`);
       if (o.json) return printJson(s);
       if (s.version === null) {
         process.stdout.write(`no change: the tree equals the newest release (${s.files} files checked in ${s.seconds.toFixed(2)} s)\n`);
