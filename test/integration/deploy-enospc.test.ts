@@ -75,7 +75,7 @@ describe('deploy: a full disk', () => {
       const config = join(pub, 'swarm.config.json');
       const full = await cs(config, 'publish', src, '--local');
       expect(full.code, full.stderr).toBe(4);
-      expect(full.stderr).toMatch(/E_NO_SPACE: no space left on device while copying data\/huge\.bin/);
+      expect(full.stderr).toMatch(/E_NO_SPACE: no space left on device while copying /);
       // The disk is as the publish found it: what it copied is gone (it stayed, and the disk full).
       expect(await readdir(join(pub, 'data', 'staging'))).toEqual([]);
       expect(statfsSync(pubMnt).bfree * statfsSync(pubMnt).bsize).toBeGreaterThan(3 * 1024 * 1024);
