@@ -1,6 +1,6 @@
 import { isIPv4 } from 'node:net';
 import { hostname } from 'node:os';
-import { ChunkswarmError, splitHostPort, type Logger } from '../core/index.js';
+import { ChunkswarmError, settlesWithin, splitHostPort, type Logger } from '../core/index.js';
 import type { Config } from '../config/index.js';
 import {
   FleetBook, MAX_UNPULLED_IDS, ReportSigner, driftRecordIds, fleetView, markPulled, packDriftRecord, unpackDriftRecord,
@@ -13,6 +13,8 @@ import type { NodeStatusReport } from './status.js';
 /** Most reports one status message carries, and takes from a peer. */
 const MAX_REPORTS_PER_MESSAGE = 4096;
 const PULL_TIMEOUT_MS = 120_000;
+/** How long a pull of the newest record waits for the node to record its live drift first: well within PULL_TIMEOUT_MS. */
+const PRESERVE_WAIT_MS = 30_000;
 /** Pulls come every second while they bring news, then back off up to the report interval. */
 const PULL_MIN_MS = 1000;
 /** tick() runs every second, not to the millisecond. */
@@ -165,10 +167,14 @@ export class FleetGossip {
    */
   async serveDrift(p: SessionPeer, id: number, record: string): Promise<void> {
     if (record === '' && this.o.preserveDrift) {
-      await this.o.preserveDrift().catch((err: unknown) => {
+      const preserved = this.o.preserveDrift().catch((err: unknown) => {
         const e = ChunkswarmError.fromSystem(err, 'recording the live tree\'s drift for a pull');
         this.o.log.warn(`${e.message}: the records already made are offered`, { peer: p.key, code: e.code });
       });
+      // A node staging a large release runs the check after it: the puller is not kept past its timeout.
+      if (!(await settlesWithin(preserved, PRESERVE_WAIT_MS))) {
+        this.o.log.warn(`the live tree's drift is recorded once the step under way ends; the records already made are offered now`, { peer: p.key });
+      }
     }
     const { bytes, served } = await packDriftRecord(this.o.driftDir, record, this.o.config.fleet.maxDriftPullBytes);
     p.wire.answerDrift(id, bytes);
