@@ -110,10 +110,11 @@ const PLAIN: Record<string, string> = {
   ELOOP: 'too many symbolic links, or a symbolic link where none may be',
 };
 
-/** Errors of binding a socket: they name no path. */
+/** Errors said without the system's path: a socket's have none, and a path too long is in `doing` already (4 KB twice). */
 const SOCKET_PLAIN: Record<string, string> = {
   EADDRINUSE: 'another process holds this port',
   EADDRNOTAVAIL: "this address is not one of this machine's (network.host)",
+  ENAMETOOLONG: 'the path is longer than the system allows (4096 bytes in all, 255 for one name)',
 };
 
 export function isChunkswarmError(err: unknown, code?: ErrorCode): err is ChunkswarmError {

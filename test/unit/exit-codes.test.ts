@@ -25,6 +25,18 @@ describe('the CLI\'s last word on an error', () => {
     expect(exitCodeOf(full)).toBe(4);
   });
 
+  it('a path too long is said once, with the limit: publishing a 4 KB path printed it twice', () => {
+    const long = `${'x'.repeat(250)}/`.repeat(17) + 'y';
+    let sys: unknown;
+    try {
+      lstatSync(`/tmp/${long}`);
+    } catch (err) {
+      sys = err;
+    }
+    const e = ChunkswarmError.fromSystem(sys, `copying ${long}`);
+    expect(e.message).toBe(`copying ${long}: the path is longer than the system allows (4096 bytes in all, 255 for one name) (ENAMETOOLONG)`);
+  });
+
   it('anything else is an internal error, with its stack', () => {
     const bug = new TypeError('x is undefined');
     expect(exitCodeOf(bug)).toBe(70);
