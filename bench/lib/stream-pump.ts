@@ -24,7 +24,7 @@ import type { Duplex } from 'node:stream';
 import NoiseSecretStream from '@hyperswarm/secret-stream';
 import HyperDHT from 'hyperdht';
 import Hyperswarm from 'hyperswarm';
-import { ANY_DHT_PORT, Swarm, deriveTopic } from '../../src/swarm/index.js';
+import { createDht, Swarm, deriveTopic } from '../../src/swarm/index.js';
 
 export interface PumpResult {
   bytes: number;
@@ -186,8 +186,8 @@ async function main(): Promise<void> {
     swarm.on('peer', (p) => onStream(p.stream));
     await swarm.ready();
   } else {
-    // The same DHT settings as src/swarm/swarm.ts, without our authentication and framing.
-    const dht = new HyperDHT({ bootstrap, host: '127.0.0.1', port: ANY_DHT_PORT, firewalled: false });
+    // The project's DHT (createDht, as src/swarm/swarm.ts makes it), without our authentication and framing.
+    const dht = createDht({ bootstrap, host: '127.0.0.1' });
     const hs = new Hyperswarm({ dht });
     hs.on('connection', (conn) => onStream(conn as unknown as Duplex));
     const d = hs.join(deriveTopic(secret), { server: recv, client: !recv });

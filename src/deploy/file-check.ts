@@ -26,7 +26,7 @@ export async function checkFile(abs: string, entry: TreeEntry, size: number, ino
     inodes.remember(st, hash);
   }
   if (hash !== entry.hash) return { st, drift: 'modified' };
-  const meta = Math.abs(st.mtimeMs - entry.mtime) >= 1 || (st.mode & 0o7777) !== onDiskMode(entry.mode, 'file') ||
+  const meta = Math.abs(st.mtimeMs - entry.mtime) >= 1 || (st.mode & 0o7777) !== onDiskMode(entry) ||
     (owner && entry.uid !== undefined && (st.uid !== entry.uid || st.gid !== entry.gid));
   return { st, drift: meta ? 'meta' : null };
 }

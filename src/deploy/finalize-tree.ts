@@ -14,8 +14,8 @@ import { isRoot, yieldEvery } from './stage-fs.js';
 const OWNER_KEEPS = isRoot() ? { file: 0, dir: 0 } : { file: 0o400, dir: 0o500 };
 
 /** Releases are read-only on disk: the write bits of the recorded mode are dropped (see OWNER_KEEPS for the rest). */
-export function onDiskMode(mode: number, type: 'file' | 'dir'): number {
-  return (mode & ~0o222) | OWNER_KEEPS[type];
+export function onDiskMode(e: Pick<TreeEntry, 'mode' | 'type'>): number {
+  return (e.mode & ~0o222) | OWNER_KEEPS[e.type === 'dir' ? 'dir' : 'file'];
 }
 
 export interface FinalizeOptions {
@@ -71,7 +71,7 @@ export async function sealRoot(dir: string): Promise<void> {
 /** Owner, mode and mtime of a file or directory entry (owner only when `owner`). */
 export function applyMeta(target: string, e: TreeEntry, owner: boolean): void {
   if (owner && e.uid !== undefined && e.gid !== undefined) lchownSync(target, e.uid, e.gid);
-  chmodSync(target, onDiskMode(e.mode, e.type === 'dir' ? 'dir' : 'file'));
+  chmodSync(target, onDiskMode(e));
   utimesSync(target, e.mtime / 1000, e.mtime / 1000);
 }
 

@@ -97,7 +97,7 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
     if (useCache) o.cache.remember(st, h);
     return h;
   };
-  const modeOf = (e: TreeEntry) => (o.recordedModes ? e.mode : onDiskMode(e.mode, e.type === 'dir' ? 'dir' : 'file'));
+  const modeOf = (e: TreeEntry) => (o.recordedModes ? e.mode : onDiskMode(e));
   const actual = async (path: string, st: Stats, hash: boolean): Promise<EntryState> => {
     const s: EntryState = {
       type: kindOf(st), size: st.size, mtime: Math.round(st.mtimeMs), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, inode: inodeKey(st),

@@ -1,7 +1,7 @@
 import HyperDHT from 'hyperdht';
 import { ChunkswarmError, isChunkswarmError, splitHostPort, type ErrorCode } from '../core/index.js';
 import { clusterIdOf } from '../manifest/index.js';
-import { ANY_DHT_PORT } from '../swarm/node-ports.js';
+import { createDht } from '../swarm/dht.js';
 import { JOIN_REFUSALS, joinAnswerSchema, jsonLine, MAX_ANSWER_BYTES, readJsonLine } from './join-protocol.js';
 import { decodeMembership, type MembershipRecord } from './record.js';
 import type { JoinToken } from './token.js';
@@ -32,7 +32,7 @@ export interface Redeemed {
 export async function redeem(o: RedeemOptions): Promise<Redeemed> {
   const bootstrap = o.token.bootstrap.map(splitHostPort);
   const host = o.host ?? (bootstrap.every((b) => b.host === 'localhost' || /^127\./.test(b.host)) ? '127.0.0.1' : '0.0.0.0');
-  const dht = new HyperDHT({ bootstrap, host, port: ANY_DHT_PORT, firewalled: false, ephemeral: true });
+  const dht = createDht({ bootstrap, host, ephemeral: true });
   const joinKey = Buffer.from(o.token.joinKey).toString('hex');
   let conn: HyperDHT.NoiseSecretStream | null = null;
   let timer: NodeJS.Timeout | null = null;
@@ -115,7 +115,7 @@ function check(raw: unknown, o: RedeemOptions): Redeemed {
 /** Whether any bootstrap node answers a DHT ping (a throw-away DHT node: the real one may still be starting). */
 async function answers(bootstrap: Array<{ host: string; port: number }>, host: string): Promise<boolean> {
   // An empty list, not undefined: hyperdht would fall back to the public bootstrap servers.
-  const probe = new HyperDHT({ bootstrap: [], host, port: ANY_DHT_PORT, firewalled: false, ephemeral: true });
+  const probe = createDht({ bootstrap: [], host, ephemeral: true });
   try {
     await probe.ready();
     return await Promise.any(bootstrap.map((b) => probe.ping(b))).then(() => true, () => false);

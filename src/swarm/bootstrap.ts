@@ -2,7 +2,8 @@ import { once } from 'node:events';
 import { isIPv4 } from 'node:net';
 import HyperDHT from 'hyperdht';
 import { ChunkswarmError, joinHostPort } from '../core/index.js';
-import { ANY_DHT_PORT, freeUdpPort } from './node-ports.js';
+import { createDht } from './dht.js';
+import { freeUdpPort } from './node-ports.js';
 
 export interface BootstrapAddress {
   host: string;
@@ -66,7 +67,7 @@ export async function answeringBootstrapNodes(
   const timeoutMs = o.timeoutMs ?? 1000;
   const graceMs = o.graceMs ?? 150;
   // An empty list, not undefined: hyperdht would fall back to the public bootstrap servers.
-  const probe = new HyperDHT({ bootstrap: [], host, port: ANY_DHT_PORT, firewalled: false, ephemeral: true });
+  const probe = createDht({ bootstrap: [], host, ephemeral: true });
   try {
     await probe.ready();
     const alive = new Set<BootstrapAddress>();

@@ -1,6 +1,7 @@
 export { Swarm, DEFAULT_AUTH_TIMEOUT_MS, DEFAULT_MAX_PEERS, type SwarmOptions, type Peer, type PeerPath, type SwarmStats, type SwarmEvents } from './swarm.js';
 export { startBootstrapNode, type BootstrapNode, type BootstrapAddress } from './bootstrap.js';
-export { ANY_DHT_PORT, bootstrapPortFor, DEFAULT_BOOTSTRAP_PORT } from './node-ports.js';
+export { bootstrapPortFor, DEFAULT_BOOTSTRAP_PORT } from './node-ports.js';
+export { createDht } from './dht.js';
 export { deriveTopic, checkClusterSecret, CLUSTER_SECRET_BYTES } from './topic.js';
 export { authMac, encodeAuthFrame, authenticate, AUTH_FRAME_BYTES, type AuthOptions } from './auth.js';
 export { TokenBucket, defaultBurst } from './token-bucket.js';

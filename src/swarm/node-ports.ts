@@ -12,15 +12,6 @@ import { DEFAULT_DIRECT_PORT } from '../config/schema.js';
 export const DEFAULT_BOOTSTRAP_PORT = 49737;
 
 /**
- * The port every DHT of this project binds unless network.dhtPort names one: any free port. Without
- * a port hyperdht binds 49737 (or one up to 49741), the DHT bootstrap port: on one machine, a
- * frontend's DHT took 49737 while the master restarted, and the master could not start its
- * bootstrap node. A range (dht-rpc's [from, to)) that holds no port is what makes it bind port 0:
- * hyperdht takes a 0 for "unset".
- */
-export const ANY_DHT_PORT: [number, number] = [0, 0];
-
-/**
  * The bootstrap port for a new node: DEFAULT_BOOTSTRAP_PORT (one port for firewall rules across
  * the cluster), or a free one where another node on this machine holds it, and on loopback, where
  * several nodes share the machine (a trial, the tests) and one that is free now may be another's

@@ -6,7 +6,7 @@ import { ChunkswarmError, isChunkswarmError, isHex64, Resource, settlesWithin, s
 import { authenticate } from './auth.js';
 import { answeringBootstrapNodes, type BootstrapAddress } from './bootstrap.js';
 import { DirectPaths, type AgreedPath } from './direct-paths.js';
-import { ANY_DHT_PORT } from './node-ports.js';
+import { createDht } from './dht.js';
 import { PeerStream } from './peer-stream.js';
 import { RateLimiter, type RateLimits } from './rate-limit.js';
 import { RefreshSchedule, REFRESH_ALONE_MS } from './refresh-schedule.js';
@@ -196,19 +196,12 @@ export class Swarm extends Resource {
     const { host } = this;
     if (this.opts.directPort !== undefined && this.opts.directPort !== null) {
       await this.paths.listen(this.opts.directPort).catch((err: unknown) => {
-        this.events.emit('direct-unavailable', ChunkswarmError.fromSystem(err, `listening for peers on TCP ${host}:${this.opts.directPort} (network.port)`));
+        // DirectListener.listen names the address and the setting already.
+        this.events.emit('direct-unavailable', ChunkswarmError.fromSystem(err, 'listening for peers (network.port)'));
       });
     }
     const bootstrap = await answeringBootstrapNodes(listed, host);
-    const dht = new HyperDHT({
-      bootstrap,
-      host,
-      port: this.opts.dhtPort || ANY_DHT_PORT,
-      // Cluster nodes are servers that can reach each other; hyperdht's firewall probing made
-      // about half of the first connections between two processes fail.
-      firewalled: false,
-      keyPair: this.keyPair,
-    });
+    const dht = createDht({ bootstrap, host, port: this.opts.dhtPort, keyPair: this.keyPair });
     const hyperswarm = new Hyperswarm({
       dht,
       keyPair: this.keyPair,

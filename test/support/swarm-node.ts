@@ -12,7 +12,7 @@
  */
 import HyperDHT from 'hyperdht';
 import Hyperswarm from 'hyperswarm';
-import { ANY_DHT_PORT, authMac, AUTH_FRAME_BYTES, dataHeader, encodeAuthFrame, Swarm, type SwarmStats } from '../../src/swarm/index.js';
+import { authMac, createDht, AUTH_FRAME_BYTES, dataHeader, encodeAuthFrame, Swarm, type SwarmStats } from '../../src/swarm/index.js';
 
 export interface MemberConfig {
   mode: 'member';
@@ -82,7 +82,7 @@ async function member(cfg: MemberConfig): Promise<() => Promise<void>> {
 
 async function intruder(cfg: IntruderConfig): Promise<() => Promise<void>> {
   const keyPair = HyperDHT.keyPair(hex(cfg.seed));
-  const dht = new HyperDHT({ bootstrap: cfg.bootstrap, host: '127.0.0.1', port: ANY_DHT_PORT, firewalled: false, keyPair });
+  const dht = createDht({ bootstrap: cfg.bootstrap, host: '127.0.0.1', keyPair });
   const swarm = new Hyperswarm({ dht, keyPair });
   const state: IntruderState = { connections: 0, maxBytesOnConnection: 0, verified: 0 };
   const wrongSecret = hex(cfg.wrongSecret);
