@@ -45,11 +45,19 @@ export class Writer {
   }
 
   string(s: string): void {
-    this.bytes(utf8(s));
+    // ASCII, nearly every name in a tree, is its own UTF-8: written in place, no Buffer of its own.
+    if (!isAscii(s)) return this.bytes(utf8(s));
+    this.uint(s.length);
+    this.reserve(s.length);
+    this.pos += this.buf.write(s, this.pos, s.length, 'latin1');
   }
 
+  /** Callers pass only validated hashes (64 lowercase hex characters). */
   hash(hex: string): void {
-    this.raw(Buffer.from(hex, 'hex'));
+    this.reserve(HASH_BYTES);
+    const n = this.buf.write(hex, this.pos, HASH_BYTES, 'hex');
+    if (n !== HASH_BYTES || hex.length !== HASH_BYTES * 2) throw ChunkswarmError.badObject(`not a hash: ${JSON.stringify(hex)}`);
+    this.pos += n;
   }
 
   finish(): Uint8Array {
@@ -141,6 +149,11 @@ export class Reader {
   end(what: string): void {
     if (this.remaining !== 0) throw ChunkswarmError.badObject(`${this.remaining} trailing bytes after ${what}`);
   }
+}
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false;
+  return true;
 }
 
 /** UTF-8 bytes of s; refuses lone surrogates, which UTF-8 cannot carry and would silently become U+FFFD. */

@@ -116,6 +116,9 @@ export class ObjectStore {
   private async write(hash: ObjectHash, bytes: Uint8Array, obj: ManifestObject, replace: boolean): Promise<ObjectHash> {
     if (replace || (!this.cache.has(hash) && !this.stored(hash))) this.append(hash, bytes);
     this.cache.set(hash, obj);
+    // What is written is read next: by the peers that fetch a new release's objects from here, and
+    // by savePack, which would otherwise encode again every object a release does not share.
+    this.recent.set(hash, bytes);
     return hash;
   }
 
@@ -242,7 +245,7 @@ export class ObjectStore {
     for (const hash of wanted) {
       const obj = this.cache.get(hash);
       if (!obj) return;
-      parts.push(encodeRecord(hash, encodeObject(obj)));
+      parts.push(encodeRecord(hash, this.recent.get(hash) ?? encodeObject(obj)));
     }
     // One copy of the records, with room for their checksum at the end.
     let size = 0;
