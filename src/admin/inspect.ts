@@ -1,6 +1,6 @@
 import { ChunkswarmError } from '../core/index.js';
 import type { Config } from '../config/index.js';
-import { diffTrees, releaseId, releasePieces, walkTree, type TreeChange } from '../manifest/index.js';
+import { diffTrees, groupPieces, releaseChunks, releaseId, walkTree, type TreeChange } from '../manifest/index.js';
 import { ObjectStore, ReleaseStore } from '../store/index.js';
 
 export interface ReleaseSummary {
@@ -14,8 +14,10 @@ export interface ReleaseSummary {
   dirs: number;
   symlinks: number;
   bytes: number;
-  /** Distinct chunks: the release's pieces. */
+  /** Distinct chunks (the unit of dedup and verification), and the pieces (runs of them) they travel in. */
+  chunks: number;
   pieces: number;
+  /** Bytes of the distinct chunks: what a node holding none of them fetches. */
   pieceBytes: number;
   materialized: boolean;
 }
@@ -52,7 +54,7 @@ export async function showRelease(config: Config, version?: number): Promise<{ s
     else symlinks++;
     tree.push({ path, type: e.type, mode: e.mode.toString(8).padStart(4, '0'), size, ...(e.target !== undefined ? { target: e.target } : {}) });
   });
-  const pieces = await releasePieces(head.body.root, (h) => objects.getTree(h), (h) => objects.getFile(h));
+  const chunks = await releaseChunks(head.body.root, (h) => objects.getTree(h), (h) => objects.getFile(h));
   const materialized = (await releases.materialized()).includes(head.body.version);
   return {
     summary: {
@@ -66,8 +68,9 @@ export async function showRelease(config: Config, version?: number): Promise<{ s
       dirs,
       symlinks,
       bytes,
-      pieces: pieces.length,
-      pieceBytes: pieces.reduce((n, p) => n + p.size, 0),
+      chunks: chunks.length,
+      pieces: groupPieces(chunks).length,
+      pieceBytes: chunks.reduce((n, c) => n + c.size, 0),
       materialized,
     },
     tree,

@@ -107,8 +107,16 @@ describe('chunkswarm publish', () => {
   it('diff and show describe the releases', async () => {
     const d = await runCliJson<Array<{ path: string; change: string }>>(['-c', cfg, 'diff', '1', '2']);
     expect(d.map((c) => [c.change, c.path])).toEqual([['modified', 'data/medium.bin']]);
-    const s = await runCliJson<{ version: number; files: number; note: string }>(['-c', cfg, 'show', '1']);
+    const s = await runCliJson<{ version: number; files: number; note: string; chunks: number; pieces: number; pieceBytes: number }>(['-c', cfg, 'show', '1']);
     expect(s).toMatchObject({ version: 1, files: 7, note: 'first' });
+    // The distinct chunks, counted from the objects, and the fewer pieces (runs of them) they travel in.
+    const first = await runCliJson<{ root: ObjectHash }>(['-c', cfg, 'show', '1']);
+    const distinct = new Set([...(await chunksByPath(first.root)).values()].flat());
+    expect(s.chunks).toBe(distinct.size);
+    expect(s.pieces).toBeGreaterThan(0);
+    expect(s.pieces).toBeLessThan(s.chunks);
+    const human = await runCli(['-c', cfg, 'show', '1']);
+    expect(human.stdout).toMatch(new RegExp(`chunks: +${s.chunks} distinct, .*, in ${s.pieces} pieces`));
   });
 
   it('refuses a private key file readable by others, naming the file', async () => {

@@ -124,7 +124,7 @@ export function registerAdminCommands(program: Command, configPath: () => string
           ['created', s.created],
           ['note', s.note || '-'],
           ['content', `${s.files} files, ${s.dirs} dirs, ${s.symlinks} symlinks, ${formatBytes(s.bytes)}`],
-          ['pieces', `${s.pieces} distinct chunks, ${formatBytes(s.pieceBytes)}`],
+          ['chunks', `${s.chunks} distinct, ${formatBytes(s.pieceBytes)}, in ${s.pieces} pieces`],
           ['on disk', s.materialized ? 'yes' : 'no'],
         ]) + '\n',
       );
