@@ -289,6 +289,23 @@ export class Deployer {
     }
   }
 
+  /**
+   * Why an older release cannot be made live from this node's own data, and what does it: the
+   * swarm carries only the newest release, so pieces this node lost (hand-edited files taken out
+   * of a retained release) come back with a release that is newest again.
+   */
+  private async notWhole(version: number, stager: Stager, err: ChunkswarmError): Promise<ChunkswarmError> {
+    const whole = (await this.releases.materialized()).filter((v) => v !== version);
+    return new ChunkswarmError(
+      'E_NOT_FOUND',
+      `release ${version} is not whole on this node: ${stager.missing().length} of its ${stager.pieces.length} pieces are missing ` +
+        `(files edited by hand were taken out of it, or it was never fetched whole), ` +
+        `and nodes fetch only the newest release from their peers. To go back to it everywhere, run "chunkswarm republish ${version}" on the master; ` +
+        `${whole.length > 0 ? `releases whole on this node: ${whole.join(', ')}` : 'no other release is whole on this node'}`,
+      { cause: err },
+    );
+  }
+
   private repairContext(): RepairContext {
     return { releases: this.releases, objects: this.objects, chunkIndex: this.chunkIndex, inodes: this.inodes, owner: ownerOf({}), log: this.log };
   }
@@ -321,7 +338,7 @@ export class Deployer {
       } catch (err) {
         // Keep what was written for the next attempt, but report the first failure (e.g. E_NO_SPACE).
         await stager.close().catch(() => undefined);
-        throw err;
+        throw o.source || !isChunkswarmError(err, 'E_NOT_FOUND') ? err : await this.notWhole(version, stager, err);
       }
       staged = {
         pieces: stager.pieces.length,

@@ -370,7 +370,7 @@ export class Stager {
     if (this.materialized) return this.dir;
     const missing = this.missing().length;
     if (missing > 0) {
-      throw new ChunkswarmError('E_NOT_FOUND', `${missing} of ${this.pieces.length} pieces of release ${this.version} are not on this node yet`);
+      throw new ChunkswarmError('E_NOT_FOUND', `${missing} of ${this.pieces.length} pieces of release ${this.version} are not on this node`);
     }
     // No flush: moveIntoPlace's syncfs makes the pieces durable with the rest of the tree, and a
     // crash before it finds them by hashing (salvage), as any piece written since the last flush.

@@ -100,7 +100,7 @@ describe('deploy: rollback, pin, republish, gc, hooks', () => {
     // Rolling back to a collected release re-stages it from local chunks, except what only it had.
     const gone = await cs(c.pub, 'rollback', '2');
     expect(gone.code).toBe(7);
-    expect(gone.stderr).toMatch(/E_NOT_FOUND: 1 of \d+ pieces of release 2 are not on this node/);
+    expect(gone.stderr).toMatch(/E_NOT_FOUND: release 2 is not whole on this node: 1 of its \d+ pieces are missing .* run "chunkswarm republish 2" on the master; releases whole on this node: 3, 4\n/);
     expect(await liveVersion()).toBe(4);
   });
 
