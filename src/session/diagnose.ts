@@ -23,6 +23,8 @@ export interface DiagnoseInput {
   lastError: { code: string; message: string } | null;
   retry: { failures: number; retryInSec: number | null };
   unavailablePieces: number;
+  /** Seconds since some missing piece has been on no connected peer without a break, or null. */
+  unavailableForSec: number | null;
   progressVersion: number | null;
   live: number | null;
   newest: number | null;
@@ -36,6 +38,13 @@ export const AUTH_FAILURE_SHOWN_SEC = 600;
 
 /** Seconds a node may look for peers (or be without them) before being alone is worth telling. */
 export const ALONE_GRACE_SEC = 10;
+
+/**
+ * Seconds pieces may be on no connected peer before it is worth telling: a node that starts (or
+ * resumes) a download meets its peers one by one, and the publisher, which holds every piece, may
+ * be the last of them.
+ */
+export const UNAVAILABLE_GRACE_SEC = 10;
 
 /**
  * Why a node is not where it should be, in words a sysadmin can act on: what `status` prints
@@ -99,11 +108,11 @@ export function diagnose(d: DiagnoseInput): Problem[] {
       text: `release heads refused (${refused.join(', ')}): if this node never gets a release, compare cluster.publisherKey with the master's`,
     });
   }
-  if (d.unavailablePieces > 0 && d.progressVersion !== null) {
+  if (d.unavailablePieces > 0 && d.progressVersion !== null && d.unavailableForSec !== null && d.unavailableForSec >= UNAVAILABLE_GRACE_SEC) {
     out.push({
       id: 'pieces-unavailable',
       level: 'warning',
-      text: `${d.unavailablePieces} pieces of release ${d.progressVersion} are on no connected peer: the publisher or the nodes holding them are unreachable`,
+      text: `${d.unavailablePieces} pieces of release ${d.progressVersion} have been on no connected peer for ${Math.round(d.unavailableForSec)} s: the publisher or the nodes holding them are unreachable`,
     });
   }
   if (!d.publisher && d.pinned && d.newest !== null && d.live !== null && d.newest > d.live) {

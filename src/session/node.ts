@@ -69,6 +69,8 @@ export class ChunkswarmNode extends Resource {
   private headsWatch: FSWatcher | null = null;
   private statusError: string | null = null;
   private loggedProblems = new Set<Problem['id']>();
+  /** When a report first found pieces on no connected peer, since the last that found none (ms since the epoch). */
+  private unavailableSince: number | null = null;
   private fleet!: FleetGossip;
   private http: NodeHttp | null = null;
   /** The source stat caches of `publish`, loaded by the first one. */
@@ -411,6 +413,16 @@ export class ChunkswarmNode extends Resource {
     this.loggedProblems = now;
   }
 
+  /** How long pieces have been on no connected peer, as seen by the reports made since (null: none is now). */
+  private unavailableForSec(pieces: number): number | null {
+    if (pieces === 0) {
+      this.unavailableSince = null;
+      return null;
+    }
+    this.unavailableSince ??= Date.now();
+    return (Date.now() - this.unavailableSince) / 1000;
+  }
+
   /** report() plus what needs the disk or a judgement: state.json's live and pinned, and the diagnosis. */
   private async fullReport(phase?: NodeStatusReport['phase']): Promise<NodeStatusReport> {
     const r = this.report();
@@ -428,6 +440,7 @@ export class ChunkswarmNode extends Resource {
       lastError: full.lastError,
       retry: full.retry,
       unavailablePieces: full.unavailablePieces,
+      unavailableForSec: this.unavailableForSec(full.unavailablePieces),
       progressVersion: full.progress?.version ?? null,
       live: full.live,
       newest: full.newest?.version ?? null,

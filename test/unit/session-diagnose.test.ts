@@ -13,6 +13,7 @@ const healthy: DiagnoseInput = {
   lastError: null,
   retry: { failures: 0, retryInSec: null },
   unavailablePieces: 0,
+  unavailableForSec: null,
   progressVersion: null,
   live: 4,
   newest: 4,
@@ -57,9 +58,17 @@ describe('diagnose', () => {
   });
 
   it('failed authentications, allowlist refusals, unavailable pieces and a pin are each told', () => {
-    const all = texts({ swarm: { authFailures: 2 }, authFailureAgoSec: 30, refusedKeys: ['ab'.repeat(32)], unavailablePieces: 5, progressVersion: 5, newest: 5, pinned: true });
+    const all = texts({ swarm: { authFailures: 2 }, authFailureAgoSec: 30, refusedKeys: ['ab'.repeat(32)], unavailablePieces: 5, unavailableForSec: 12, progressVersion: 5, newest: 5, pinned: true });
     expect(all.map((p) => p.level)).toEqual(['warning', 'warning', 'warning', 'info']);
     expect(all[3]!.text).toBe('pinned at release 4; release 5 waits until "chunkswarm unpin"');
+  });
+
+  it('tells pieces on no connected peer once they have been so for a grace period, not while peers are being met', () => {
+    expect(texts({ unavailablePieces: 33, unavailableForSec: 0.1, progressVersion: 5, newest: 5 })).toEqual([]);
+    expect(texts({ unavailablePieces: 33, unavailableForSec: 9.9, progressVersion: 5, newest: 5 })).toEqual([]);
+    expect(texts({ unavailablePieces: 33, unavailableForSec: 14.6, progressVersion: 5, newest: 5 })).toEqual([
+      { id: 'pieces-unavailable', level: 'warning', text: '33 pieces of release 5 have been on no connected peer for 15 s: the publisher or the nodes holding them are unreachable' },
+    ]);
   });
 
   it('tells failed cluster-secret checks for ten minutes after the last one', () => {
