@@ -152,6 +152,8 @@ export async function callControl(
   const path = controlSocketPath(dataDir);
   const timeoutMs = o.timeoutMs ?? REQUEST_TIMEOUT_MS;
   const malformed = () => new ChunkswarmError('E_PROTOCOL', `the running node sent a malformed answer over ${path}`);
+  // Killed, crashed or stopped while it worked: what it did not finish did not take effect.
+  const gone = () => new ChunkswarmError('E_CLOSED', `the running node closed ${path} before it finished "${cmd.op}": it stopped or died (see its log, and "chunkswarm status")`);
   const reply = await new Promise<Reply | null>((resolve, reject) => {
     const sock = createConnection(path);
     let buf = '';
@@ -192,12 +194,13 @@ export async function callControl(
     sock.on('end', () => {
       clearTimeout(timer);
       take(buf);
-      if (last === null) reject(malformed());
+      if (last === null) reject(buf === '' ? gone() : malformed());
       else resolve(last);
     });
     sock.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       if (!connected && (err.code === 'ENOENT' || err.code === 'ECONNREFUSED')) resolve(null);
+      else if (connected && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) reject(gone());
       else reject(ChunkswarmError.fromSystem(err, `talking to the running node over ${path}`));
     });
   });

@@ -77,4 +77,19 @@ describe('control socket', () => {
       await new Promise((resolve) => fake.close(resolve));
     }
   });
+
+  it('a node that closes the connection before it answers (killed mid-publish) is E_CLOSED, not a malformed answer', async () => {
+    // Progress notices, then the end: what a publish sees when its node dies halfway.
+    const fake = createServer((sock) => sock.once('data', () => sock.end('{"notice": {"phase": "hash"}}\n')));
+    await new Promise<void>((resolve) => fake.listen(controlSocketPath(dir), resolve));
+    try {
+      const notices: unknown[] = [];
+      const err = await failure(callControl(dir, { op: 'publish', source: '/srv/site' }, { onNotice: (n) => notices.push(n) }));
+      expect(err.code).toBe('E_CLOSED');
+      expect(err.message).toBe(`the running node closed ${controlSocketPath(dir)} before it finished "publish": it stopped or died (see its log, and "chunkswarm status")`);
+      expect(notices).toEqual([{ phase: 'hash' }]);
+    } finally {
+      await new Promise((resolve) => fake.close(resolve));
+    }
+  });
 });
