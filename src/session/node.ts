@@ -71,6 +71,8 @@ export class ChunkswarmNode extends Resource {
   private loggedProblems = new Set<Problem['id']>();
   /** When a report first found pieces on no connected peer, since the last that found none (ms since the epoch). */
   private unavailableSince: number | null = null;
+  /** This node runs an operator's publish: the head it saves is told by that publish, not as one found. */
+  private publishing = false;
   private fleet!: FleetGossip;
   private http: NodeHttp | null = null;
   /** The source stat caches of `publish`, loaded by the first one. */
@@ -279,11 +281,32 @@ export class ChunkswarmNode extends Resource {
       shown = { phase: p.phase, at };
       notify(p);
     };
-    const summary = await this.serial.run(() => publish({
-      config: this.config, source: cmd.source, note: cmd.note ?? '', force: cmd.force ?? false, allowShrink: cmd.allowShrink ?? false, onProgress, chunkIndex: this.deployer.chunkIndex,
-      caches: { inodes: this.deployer.inodes, sources: this.sourceCaches },
-    }));
-    this.reloadHeads();
+    let summary: PublishSummary;
+    this.publishing = true;
+    try {
+      summary = await this.serial.run(() => publish({
+        config: this.config, source: cmd.source, note: cmd.note ?? '', force: cmd.force ?? false, allowShrink: cmd.allowShrink ?? false, onProgress, chunkIndex: this.deployer.chunkIndex,
+        caches: { inodes: this.deployer.inodes, sources: this.sourceCaches },
+      }));
+    } catch (err) {
+      // The command hears of it, but the node's log is where the operator looks later.
+      const e = ChunkswarmError.fromSystem(err, `publishing ${cmd.source}`);
+      this.log.warn(`operator: publish ${cmd.source} failed: ${e.message}`, { code: e.code });
+      throw err;
+    } finally {
+      this.publishing = false;
+    }
+    if (summary.version === null) {
+      this.log.info(`operator: ${cmd.source} equals release ${this.heads.latest?.body.version ?? '?'}; nothing published`);
+    } else {
+      this.log.info(
+        `release ${summary.version} published: ${summary.files} files, ${summary.hashedFiles} hashed, ${summary.newChunks} new chunks ` +
+          `(${(summary.newBytes / 1e6).toFixed(1)} MB), in ${summary.seconds.toFixed(2)} s`,
+        { release: summary.version },
+      );
+    }
+    for (const w of summary.warnings) this.log.warn(w, { release: summary.version ?? undefined });
+    this.reloadHeads(summary.version);
     return summary;
   }
 
@@ -335,11 +358,15 @@ export class ChunkswarmNode extends Resource {
     );
   }
 
-  /** A head that `publish` (or `republish`) stored locally goes out to every peer. */
-  private reloadHeads(): void {
+  /**
+   * A head that `publish` (or `republish`) stored locally goes out to every peer. `published`: the
+   * version this node's own publish just logged (its head may be found while that publish ends).
+   */
+  private reloadHeads(published: number | null = null): void {
     void this.heads.reload().then((newer) => {
       if (!newer) return;
-      this.log.info(`release ${this.heads.latest!.body.version} found in the local store`, { release: this.heads.latest!.body.version });
+      const v = this.heads.latest!.body.version;
+      if (v !== published && !this.publishing) this.log.info(`release ${v} found in the local store`, { release: v });
       this.peers.broadcastHead();
       this.onNewHead();
     }, (err) => this.logError(err, 'reading release heads'));

@@ -69,8 +69,10 @@ describe('publish through the running node', () => {
     expect(r.stderr).toMatch(/published by the running node/);
     expect(r.stdout).toMatch(/^version:\s+2$/m);
     expect(r.stdout).toMatch(/^hashed:\s+1 files/m);
-    await until(() => /release 2 found in the local store/.test(logs.get(c.pub)!), 'the node to announce release 2');
+    await until(() => /release 2 published: \d+ files, 1 hashed, 1 new chunks \([\d.]+ MB\), in [\d.]+ s/.test(logs.get(c.pub)!), 'the node to log release 2');
     expect(logs.get(c.pub)).toContain(`operator: publish ${src}`);
+    // Its own release, not one it came upon.
+    expect(logs.get(c.pub)).not.toContain('release 2 found in the local store');
     expect(await readFile(join(c.pubData, 'releases', '2', 'etc', 'app.conf'), 'utf8')).toMatch(/one more line\n$/);
   });
 
@@ -91,7 +93,7 @@ describe('publish through the running node', () => {
     const r = await cs(c.pub, 'publish', join(dir, 'no-such-tree'));
     expect(r.code).toBe(7);
     expect(r.stderr).toMatch(/E_NOT_FOUND: .*no-such-tree/);
-    expect(logs.get(c.pub)).toContain('operator: publish');
+    expect(logs.get(c.pub)).toMatch(new RegExp(`WARNING: operator: publish ${join(dir, 'no-such-tree')} failed: reading source directory .*no-such-tree does not exist`));
   });
 
   it('--local publishes in the command, and the node still sees the release', async () => {
