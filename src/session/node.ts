@@ -133,6 +133,7 @@ export class ChunkswarmNode extends Resource {
       dhtPort: c.network.dhtPort,
       directPort: c.network.port,
       ...(allowlist && { allowlist }),
+      membershipRecord: () => (this.membership.book.enforced ? this.membership.book.text : null),
       limits: {
         uploadBytesPerSec: c.limits.uploadBytesPerSec,
         downloadBytesPerSec: c.limits.downloadBytesPerSec,
@@ -200,6 +201,8 @@ export class ChunkswarmNode extends Resource {
       this.joinServer?.refresh();
     });
     this.swarm.on('refused', (key, address, reason) => this.fleet.book.refused(key, address, reason, Date.now()));
+    // Checked like any copy of the record: a newer one that leaves this node out is how it learns it was removed.
+    this.swarm.on('turned-away', (key, record) => this.gossip.offer(key, record));
     this.swarm.on('direct-unavailable', (e) => {
       this.log.warn(`${e.message}: this node takes no direct connections; its peers reach it over hyperswarm, and it still uses theirs. Give each node on a machine a network.port of its own`, { code: e.code });
     });

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type HyperDHT from 'hyperdht';
 import type { Clock } from '../core/index.js';
 import { dialDirect, DirectListener, DIRECT_TOKEN_BYTES, type DirectConnection } from './direct.js';
-import { checkFallback, decodeOffer, encodeOffer, FALLBACK, offerLength } from './path-offer.js';
+import { checkFallback, decodeOffer, encodeOffer, FALLBACK, offerLength, throwIfRefused } from './path-offer.js';
 import { PeerStream } from './peer-stream.js';
 import type { Pacer } from './rate-limit.js';
 import { readPrefix } from './read-prefix.js';
@@ -58,7 +58,10 @@ export class DirectPaths {
     return this.listener?.port ?? null;
   }
 
-  /** Right after `conn` authenticated: the path both ends agree on. Rejects if the peer breaks off or breaks the protocol. */
+  /**
+   * Right after `conn` authenticated: the path both ends agree on. Rejects if the peer breaks off or
+   * breaks the protocol, and with RefusedByPeer if it turns this node away.
+   */
   agree(conn: HyperDHT.NoiseSecretStream, leftover: Buffer, remoteHost: string | null): Promise<AgreedPath> {
     return conn.isInitiator ? this.takeOffer(conn, leftover, remoteHost) : this.makeOffer(conn, leftover);
   }
@@ -94,7 +97,10 @@ export class DirectPaths {
       // The initiator answers within its dial timeout; a little more for the answer to travel.
       const fallback = readPrefix(conn, leftover, checkFallback, {
         timeoutMs: DIRECT_DIAL_MS + this.o.authTimeoutMs, clock: this.o.clock, what: 'answer to our direct-path offer', signal: stop.signal,
-      }).then(({ rest }) => ({ direct: null, rest }));
+      }).then(({ message, rest }) => {
+        throwIfRefused(message);
+        return { direct: null, rest };
+      });
       return await Promise.race([direct, fallback]);
     } finally {
       this.offers.delete(key);
@@ -106,6 +112,7 @@ export class DirectPaths {
   private async takeOffer(conn: HyperDHT.NoiseSecretStream, leftover: Buffer, remoteHost: string | null): Promise<AgreedPath> {
     const { clock, authTimeoutMs } = this.o;
     const { message, rest } = await readPrefix(conn, leftover, offerLength, { timeoutMs: authTimeoutMs, clock, what: 'direct-path offer' });
+    throwIfRefused(message);
     const offer = decodeOffer(message);
     const host = offer.host || remoteHost;
     if (offer.port === 0) return { direct: null, rest };

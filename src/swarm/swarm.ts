@@ -6,6 +6,7 @@ import { ChunkswarmError, isChunkswarmError, isHex64, Resource, settlesWithin, s
 import { authenticate } from './auth.js';
 import { answeringBootstrapNodes, type BootstrapAddress } from './bootstrap.js';
 import { DirectPaths, type AgreedPath } from './direct-paths.js';
+import { encodeRefusal, RefusedByPeer } from './path-offer.js';
 import { createDht } from './dht.js';
 import { PeerStream } from './peer-stream.js';
 import { RateLimiter, type RateLimits } from './rate-limit.js';
@@ -37,6 +38,12 @@ export interface SwarmOptions {
    * traffic off hyperswarm onto TCP. Unset: no listener (this node still dials others' direct paths).
    */
   directPort?: number | null;
+  /**
+   * The text of the signed membership record the allowlist comes from, if any: a node that proves
+   * the cluster secret but is not on the allowlist is sent it (REFUSED) instead of being dropped
+   * unheard, so that it can tell its operator it was removed, or is not admitted yet.
+   */
+  membershipRecord?: () => string | null;
   clock?: Clock;
 }
 
@@ -79,6 +86,8 @@ export interface SwarmEvents {
   'peer-closed': [peer: Peer, reason: Error | undefined];
   /** A node was turned away before it authenticated: not in the allowlist, or no proof of the secret. */
   refused: [publicKey: string, remoteAddress: string | null, reason: string];
+  /** A peer turned this node away, sending the membership record it enforces (not yet checked). */
+  'turned-away': [publicKey: string, record: string];
   /**
    * The direct path's port could not be bound (another process holds it): this node runs without
    * a listener, its peers reach it over hyperswarm, and it still takes their direct paths.
@@ -89,6 +98,8 @@ export interface SwarmEvents {
 export const DEFAULT_AUTH_TIMEOUT_MS = 5000;
 export const DEFAULT_MAX_PEERS = 64;
 const GRACEFUL_CLOSE_MS = 2000;
+/** A turned-away peer that keeps its end open after our refusal is cut off after this. */
+const TURN_AWAY_MS = 2000;
 
 /**
  * Membership of the cluster's swarm: finds the other nodes through the DHT, proves and checks
@@ -206,7 +217,9 @@ export class Swarm extends Resource {
       dht,
       keyPair: this.keyPair,
       maxPeers: this.opts.maxPeers ?? DEFAULT_MAX_PEERS,
-      firewall: (remoteKey) => this.refuse(remoteKey),
+      // With a membership record to show, a key off the allowlist is let through to prove the
+      // cluster secret and be told why it is refused (turnAway); a stranger fails that proof.
+      firewall: (remoteKey) => !this.opts.membershipRecord?.() && this.refuse(remoteKey),
     });
     this.hyperswarm = hyperswarm;
     hyperswarm.on('connection', (conn) => this.onConnection(conn));
@@ -297,15 +310,17 @@ export class Swarm extends Resource {
 
     authenticate(conn, { clusterSecret: this.opts.clusterSecret, timeoutMs: this.authTimeoutMs, clock: this.clock }).then(
       async (leftover) => {
-        // The allowlist may have changed while the peer authenticated.
-        if (this.closed || conn.destroyed || this.refuse(conn.remotePublicKey)) return void conn.destroy();
+        if (this.closed || conn.destroyed) return void conn.destroy();
+        // The allowlist may also have changed while the peer authenticated.
+        if (this.refuse(conn.remotePublicKey)) return this.turnAway(conn);
         const raw = conn.rawStream;
         const remoteHost = raw?.remoteHost ?? null;
         let path: AgreedPath;
         try {
           path = await this.paths.agree(conn, leftover, remoteHost);
-        } catch {
-          // The peer broke off or broke the protocol before any application byte: nothing to report.
+        } catch (err) {
+          if (err instanceof RefusedByPeer) this.events.emit('turned-away', conn.remotePublicKey.toString('hex'), err.record);
+          // Otherwise the peer broke off or broke the protocol before any application byte: nothing to report.
           return void conn.destroy();
         }
         const { direct } = path;
@@ -344,6 +359,19 @@ export class Swarm extends Resource {
         conn.destroy();
       },
     );
+  }
+
+  /** Sends an authenticated peer off the allowlist the membership record that leaves it out, then ends the connection. */
+  private turnAway(conn: HyperDHT.NoiseSecretStream): void {
+    const record = this.opts.membershipRecord?.() ?? null;
+    if (record === null) return void conn.destroy();
+    // Told once: from now on hyperswarm refuses it at the handshake and stops dialing it, as the
+    // firewall does for a node with nothing to show (setAllowlist lifts the ban if it is admitted).
+    this.hyperswarm?.peers.get(conn.remotePublicKey.toString('hex'))?.ban(true);
+    conn.write(encodeRefusal(record));
+    conn.end();
+    const cutOff = this.clock.setTimeout(() => conn.destroy(), TURN_AWAY_MS);
+    conn.once('close', () => cutOff.cancel());
   }
 
   private scheduleRefresh(delay = REFRESH_ALONE_MS): void {

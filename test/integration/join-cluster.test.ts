@@ -119,6 +119,13 @@ describe('joining with a token, and removing (publisher + 3 followers enforcing 
       }
       return true;
     });
+    // Turned away, it is shown the record that leaves it out, so it says why instead of only losing its peers.
+    await cluster.waitFor('the removed node to learn it was removed', async () => {
+      const m = (await cluster.status(joiner))?.membership;
+      return m?.version === removed.version && m.member === false;
+    }, 30_000);
+    expect((await cluster.status(joiner))!.problems).toContainEqual(expect.objectContaining({ id: 'not-member', level: 'error' }));
+    expect(await cluster.log(joiner)).toMatch(new RegExp(`this node \\(${joiner.key!.slice(0, 12)}\\) is not in membership version ${removed.version}: the other nodes refuse it`));
 
     await cli(['-c', cluster.publisher.config, 'publish', src, '--force']);
     await cluster.waitLive(frontends(), 2, 60_000);
