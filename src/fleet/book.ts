@@ -28,6 +28,8 @@ export interface FleetEntry {
   seenAt: string | null;
   /** Why its connection was refused, for a node that never authenticated. */
   refused: { at: number; reason: string; address: string | null } | null;
+  /** The name it reported before the membership dropped it (`remove`), for a node turned away since. */
+  removedAs?: string;
 }
 
 export interface FleetBookOptions {
@@ -50,6 +52,8 @@ export interface FleetBookOptions {
 export class FleetBook {
   private readonly nodes = new Map<string, FleetEntry>();
   private allow: ReadonlySet<string> | null = null;
+  /** Names of the nodes whose reports setAllowlist dropped, by key: what a removed node is called when it knocks again. */
+  private readonly removed = new Map<string, string>();
 
   constructor(private readonly o: FleetBookOptions) {
     this.setAllowlist(o.allowlist);
@@ -62,7 +66,13 @@ export class FleetBook {
    */
   setAllowlist(keys: readonly string[] | null): void {
     this.allow = keys ? new Set([...keys, this.o.self]) : null;
-    if (this.allow) for (const [key, e] of this.nodes) if (e.report && !this.allow.has(key)) this.nodes.delete(key);
+    if (!this.allow) return;
+    for (const [key, e] of this.nodes) {
+      if (!e.report || this.allow.has(key)) continue;
+      this.nodes.delete(key);
+      this.removed.set(key, e.report.name);
+      if (this.removed.size > this.o.maxNodes) this.removed.delete(this.removed.keys().next().value!);
+    }
   }
 
   setOwn(signed: SignedReport, report: FleetReport, now: number): void {
@@ -100,7 +110,8 @@ export class FleetBook {
   refused(key: string, address: string | null, reason: string, now: number): void {
     const e = this.nodes.get(key);
     if (e?.report) return; // it authenticated before (or elsewhere): a passing failure, not its state
-    this.put(key, { refused: { at: now, reason, address } });
+    const name = this.removed.get(key);
+    this.put(key, { refused: { at: now, reason, address }, ...(name !== undefined && { removedAs: name }) });
   }
 
   /** Every report held (the own one too), for a peer to say which of them it lacks. */

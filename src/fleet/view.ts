@@ -102,7 +102,7 @@ function nodeView(e: FleetEntry, o: { now: number; self: string; newest: number 
     : null;
   const base = {
     key: e.key,
-    name: r?.name ?? e.key.slice(0, 12),
+    name: r?.name ?? e.removedAs ?? e.key.slice(0, 12),
     address: hostOf(e.seenAt) ?? r?.address ?? hostOf(e.refused?.address ?? null),
     publisher: r?.publisher ?? false,
     self: e.key === o.self,
@@ -126,6 +126,7 @@ function nodeView(e: FleetEntry, o: { now: number; self: string; newest: number 
 
 function stateOf(e: FleetEntry, n: Omit<FleetNodeView, 'state' | 'stateText'>, o: { newest: number | null; reachable: boolean }): [NodeState, string] {
   const r = e.report;
+  if (!r && e.removedAs !== undefined) return ['unauthenticated', 'removed from the membership, still running: stop it'];
   if (!r) return ['unauthenticated', `never authenticated${e.refused ? `: ${e.refused.reason}` : ''}`];
   if (!o.reachable) return ['unreachable', `unreachable since ${n.lastSeen}`];
   if (r.drift.blocked) return ['blocked', 'blocked by drift'];

@@ -284,7 +284,7 @@ export class Swarm extends Resource {
     this.refusedKeys.delete(key); // to the end: the newest last
     this.refusedKeys.add(key);
     if (this.refusedKeys.size > REFUSED_KEYS_KEPT) this.refusedKeys.delete(this.refusedKeys.values().next().value!);
-    this.events.emit('refused', key, null, 'not in network.allowlist');
+    this.events.emit('refused', key, null, this.opts.membershipRecord?.() ? 'not in the membership' : 'not in network.allowlist');
     return true;
   }
 

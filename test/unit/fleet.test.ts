@@ -118,6 +118,12 @@ describe('FleetBook', () => {
     book.setAllowlist([a.publicKey]);
     expect(book.entries().map((e) => e.key).sort()).toEqual([a.publicKey, 'cd'.repeat(32)].sort());
     expect(book.offer(b.sign(report(b, { at: 2000 })), 2)).toBeNull();
+    // Knocking again, the removed node is named, and told apart from a stranger.
+    book.refused(b.publicKey, '127.0.0.2:9', 'not in the membership', 3);
+    const v = fleetView(book.entries(), { now: 3, self: self.publicKey, unreachableAfterSec: 30 });
+    const removed = v.nodes.find((n) => n.key === b.publicKey)!;
+    expect([removed.name, removed.state, removed.stateText, removed.address]).toEqual([report(b).name, 'unauthenticated', 'removed from the membership, still running: stop it', '127.0.0.2']);
+    expect(v.nodes.find((n) => n.key === 'cd'.repeat(32))!.stateText).toBe('never authenticated: not in network.allowlist');
   });
 
   it('remembers a node turned away before it authenticated, unless it reported before', () => {
