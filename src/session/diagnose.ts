@@ -56,7 +56,9 @@ export function diagnose(d: DiagnoseInput): Problem[] {
     const next = d.retry.retryInSec === null ? '' : `; retrying in ${Math.max(0, Math.ceil(d.retry.retryInSec))} s`;
     out.push({ id: 'failed-step', level: 'error', text: `${d.lastError.code}: ${d.lastError.message} (failed ${d.retry.failures} time${d.retry.failures === 1 ? '' : 's'}${next})` });
   }
-  if (d.connectedPeers === 0 && d.uptimeSec >= ALONE_GRACE_SEC && (d.aloneSinceSec === null || d.aloneSinceSec >= ALONE_GRACE_SEC)) {
+  // Left out of the membership, a node is refused by every peer: not-member says so, and why.
+  const outside = d.membership?.member === false;
+  if (!outside && d.connectedPeers === 0 && d.uptimeSec >= ALONE_GRACE_SEC && (d.aloneSinceSec === null || d.aloneSinceSec >= ALONE_GRACE_SEC)) {
     const where = `network.bootstrap (${d.bootstrap.join(', ') || 'empty'})`;
     out.push(
       d.aloneSinceSec === null

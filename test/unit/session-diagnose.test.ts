@@ -87,6 +87,9 @@ describe('diagnose', () => {
     expect(texts({ membership: { version: null, member: null } })).toEqual([]);
     const [p] = texts({ membership: { version: 3, member: false } });
     expect(p).toEqual({ id: 'not-member', level: 'error', text: expect.stringMatching(/not in the cluster's membership \(version 3\).*chunkswarm admit/) });
+    // Refused by every peer, it has none: that is said once, by not-member, not also as a bootstrap or secret problem.
+    expect(texts({ membership: { version: 3, member: false }, connectedPeers: 0, uptimeSec: 60 }).map((x) => x.id)).toEqual(['not-member']);
+    expect(texts({ membership: { version: 3, member: false }, connectedPeers: 0, aloneSinceSec: 60 }).map((x) => x.id)).toEqual(['not-member']);
     expect(p!.text).toMatch(/on the master/);
   });
 
