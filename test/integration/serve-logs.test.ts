@@ -93,10 +93,10 @@ describe('serve logs', () => {
     const lines = await jsonServe(c.pub, async (until) => {
       await until(/joined the cluster/);
       ok(await cs(c.pub, 'publish', join(dir, 'src'), '--force'));
-      await until(/found in the local store/);
+      await until(/release 2 published/);
     });
     expect(lines.every((l) => l.node === 'master-1' && typeof l.level === 'string')).toBe(true);
-    expect(lines.find((l) => /found in the local store/.test(String(l.msg)))).toMatchObject({ level: 'info', release: 2 });
+    expect(lines.find((l) => /^release 2 published: /.test(String(l.msg)))).toMatchObject({ level: 'info', release: 2 });
   }, 60_000);
 
   it('a SIGHUP to a serve without a terminal (a service) is logged and ignored: the node keeps running', async () => {
