@@ -129,7 +129,7 @@ export async function driftRecordIds(driftDir: string): Promise<{ all: string[];
 
 async function newestRecord(driftDir: string): Promise<string> {
   const { all } = await driftRecordIds(driftDir);
-  if (all.length === 0) throw ChunkswarmError.notFound('a drift record on this node');
+  if (all.length === 0) throw new ChunkswarmError('E_NOT_FOUND', 'no drift record: no hand edit of its live tree was found or preserved');
   return all[all.length - 1]!;
 }
 

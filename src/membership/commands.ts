@@ -45,7 +45,8 @@ export interface InvitationView extends Invitation {
 }
 
 export interface MembershipCommandResults {
-  admit: MembershipView;
+  /** `unchanged`: the node was in it already, under that name; nothing was signed. */
+  admit: MembershipView & { unchanged: boolean };
   remove: MembershipView;
   members: MembershipView;
   'token-create': TokenCreated;
@@ -107,8 +108,12 @@ export class MembershipAdmin {
         return viewOf(this.book);
       case 'admit': {
         checkKey(cmd.key);
+        // Admitting a member again signs nothing: a new version for the same list would only make
+        // every node take, store and pass on a record that changes nothing.
+        const listed = viewOf(this.book).members.find((m) => m.key === cmd.key);
+        if (this.book.record && listed && (cmd.name === undefined || cmd.name === listed.name)) return { ...viewOf(this.book), unchanged: true };
         await this.amend((ms) => [...ms.filter((m) => m.key !== cmd.key), { key: cmd.key, name: cmd.name ?? ms.find((m) => m.key === cmd.key)?.name ?? '' }]);
-        return viewOf(this.book);
+        return { ...viewOf(this.book), unchanged: false };
       }
       case 'remove': {
         checkKey(cmd.key);

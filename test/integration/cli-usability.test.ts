@@ -79,6 +79,13 @@ describe('the command line, used as a sysadmin would', () => {
     expect(members.enforced).toBe(true);
     expect(members.members.map((m) => m.key)).toContain(key);
     expect(members.members).toHaveLength(2);
+    // Admitted again, it is not signed again: a new version would change nothing but the number.
+    const version = (JSON.parse(ok(await runCli(['-c', join(pub, 'swarm.config.json'), 'members', '--json'])).stdout) as { version: number }).version;
+    const again = ok(await runCli(['-c', join(pub, 'swarm.config.json'), 'admit', key]));
+    expect(again.stdout).toBe(`node ${key.slice(0, 16)} is already in membership version ${version}: nothing signed\n`);
+    const renamed = JSON.parse(ok(await runCli(['-c', join(pub, 'swarm.config.json'), 'admit', key, '--name', 'web-9', '--json'])).stdout) as { version: number; unchanged: boolean; members: Array<{ key: string; name: string }> };
+    expect([renamed.version, renamed.unchanged]).toEqual([version + 1, false]);
+    expect(renamed.members.find((m) => m.key === key)!.name).toBe('web-9');
   });
 
   it('--version prints the package version', async () => {

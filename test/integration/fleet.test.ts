@@ -180,6 +180,8 @@ describe('the fleet from one place (publisher + 4 followers, real processes)', (
     const before = await sourceFiles();
     const missing = await runCli(['-c', cluster.publisher.config, 'drift', 'pull', 'follower-2', '20200101T000000Z-1', '--apply', src]);
     expect([missing.code, missing.stderr]).toEqual([7, expect.stringMatching(/^chunkswarm: E_NOT_FOUND: node follower-2: drift record 20200101T000000Z-1 on this node not found/)]);
+    const none = await runCli(['-c', cluster.publisher.config, 'drift', 'pull', 'follower-3', '--apply', src]);
+    expect([none.code, none.stderr]).toEqual([7, 'chunkswarm: E_NOT_FOUND: node follower-3: no drift record: no hand edit of its live tree was found or preserved\n']);
     const unknown = await runCli(['-c', cluster.publisher.config, 'drift', 'pull', 'no-such-node', '--apply', src]);
     expect([unknown.code, unknown.stderr]).toEqual([7, expect.stringMatching(/E_NOT_FOUND: no node "no-such-node" in the fleet/)]);
     const escape = await runCli(['-c', cluster.publisher.config, 'drift', 'pull', 'follower-2', '--apply', src, '--path', '../outside']);

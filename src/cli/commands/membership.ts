@@ -132,6 +132,10 @@ export function registerMembershipCommands(program: Command, configPath: () => s
     .action(async (key: string, o) => {
       const v = await run<'admit'>({ op: 'admit', key, ...(o.name !== undefined && { name: o.name }) }, o.json);
       if (o.json) return printJson(v);
+      if (v.unchanged) {
+        const name = v.members.find((m) => m.key === key)?.name;
+        return void process.stdout.write(`node ${key.slice(0, 16)}${name ? ` (${name})` : ''} is already in membership version ${v.version}: nothing signed\n`);
+      }
       printMembers(v);
       const record = membershipPath((await loadConfig(configPath())).dataDir);
       process.stdout.write(`a node made with "init --join" that holds no signed membership yet lets no peer in: copy ${record} into its data directory before it serves (a node that joined with a token needs nothing)\n`);
