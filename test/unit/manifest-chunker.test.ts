@@ -139,6 +139,9 @@ describe('hashFile', () => {
   it('equals chunkBytes of the file content', async () => {
     for (const [name, content] of [
       ['big', MB10.subarray(0, 3 * 1024 * 1024 + 12345)],
+      // Read whole with synchronous calls up to 1 MiB, streamed above it.
+      ['one-mib', MB10.subarray(0, 1024 * 1024)],
+      ['one-mib-and-a-byte', MB10.subarray(0, 1024 * 1024 + 1)],
       ['small', MB10.subarray(0, 10)],
       ['empty', new Uint8Array(0)],
     ] as const) {
