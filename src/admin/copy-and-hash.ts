@@ -75,6 +75,16 @@ async function writeLeavingHoles(output: FileHandle, data: Buffer, offset: numbe
   }
 }
 
+/**
+ * A read started before the bytes read last are used: if using them fails, it is not awaited, and
+ * its own failure must not become an unhandled rejection (the node's process would end).
+ */
+function readAhead(input: FileHandle, into: Buffer, position: number): Promise<{ bytesRead: number }> {
+  const read = input.read(into, 0, into.length, position);
+  read.catch(() => undefined);
+  return read;
+}
+
 /** Creates `dest` and copies the first `upTo` bytes of `input` into it (read again: they were hashed already). */
 async function startCopy(input: FileHandle, dest: string, upTo: number): Promise<FileHandle> {
   const output = await open(dest, 'wx', 0o600).catch((err) => {
@@ -123,11 +133,16 @@ export async function copyUnlessSame(src: string, dest: string, displayPath: str
     let size = 0;
     let matching = previous !== null;
     try {
-      const buf = Buffer.allocUnsafe(BUF);
+      // Two buffers: the next read runs in the thread pool while this one is hashed and written.
+      let filling = Buffer.allocUnsafe(BUF);
+      let spare = Buffer.allocUnsafe(BUF);
+      let next = readAhead(input, filling, 0);
       for (;;) {
-        const { bytesRead } = await input.read(buf, 0, BUF, size);
+        const { bytesRead } = await next;
         if (bytesRead === 0) break;
-        const data = buf.subarray(0, bytesRead);
+        const data = filling.subarray(0, bytesRead);
+        [filling, spare] = [spare, filling];
+        next = readAhead(input, filling, size + bytesRead);
         const from = chunks.length;
         for (const c of hasher.write(data)) chunks.push(c);
         if (matching && !sameChunksFrom(chunks, previous!, from)) matching = false;

@@ -205,14 +205,20 @@ export async function hashFile(path: string): Promise<FileObject> {
     const hasher = new ChunkHasher();
     const chunks: ChunkRef[] = [];
     let size = 0;
-    let next = handle.read(filling, 0, READ_BUFFER, null);
+    // A read not awaited because hashing failed must not become an unhandled rejection.
+    const readNext = (into: Buffer) => {
+      const read = handle.read(into, 0, READ_BUFFER, null);
+      read.catch(() => undefined);
+      return read;
+    };
+    let next = readNext(filling);
     for (;;) {
       const { bytesRead } = await next;
       if (bytesRead === 0) break;
       const full = filling;
       [filling, spare] = [spare, full];
       // Sequential: the read before has completed, so the file position is past it.
-      next = handle.read(filling, 0, READ_BUFFER, null);
+      next = readNext(filling);
       size += bytesRead;
       for (const c of hasher.write(full.subarray(0, bytesRead))) chunks.push(c);
     }

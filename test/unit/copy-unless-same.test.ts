@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
@@ -72,5 +73,21 @@ describe('copyUnlessSame: a source file copied only where it is not the previous
     expect(got.copied).toBe(true);
     expect((await readFile(join(dir, 'dest'))).equals(bytes)).toBe(true);
     expect((await stat(join(dir, 'dest'))).blocks * 512).toBeLessThan(2 * 1024 * 1024);
+  });
+
+  it('a large file that grows while it is read (reads run ahead of the hashing) is E_FILE_CHANGED, naming it', async () => {
+    const dir = await tempDir('cs-copy-grows-');
+    const path = join(dir, 'src');
+    await writeFile(path, randomBytes(32 * 1024 * 1024));
+    // Another process appends a byte every millisecond for as long as the copy may take.
+    const writer = spawn(process.execPath, ['-e', `const fs = require('fs'); setInterval(() => fs.appendFileSync(${JSON.stringify(path)}, 'x'), 1); setTimeout(() => process.exit(0), 20000);`]);
+    try {
+      const size = (await stat(path)).size;
+      while ((await stat(path)).size === size) await new Promise((r) => setTimeout(r, 5));
+      const err = await copyUnlessSame(path, join(dir, 'dest'), 'var/log/app.log', null).then(() => null, (e: unknown) => e);
+      expect(err).toMatchObject({ code: 'E_FILE_CHANGED', message: 'var/log/app.log changed while it was being published; publish again once writers are done' });
+    } finally {
+      writer.kill();
+    }
   });
 });
