@@ -52,6 +52,12 @@ export interface DeployerOptions {
   clock?: Clock;
   /** Aborted when the node stops: a hook still running is killed rather than waited for. */
   signal?: AbortSignal;
+  /**
+   * Told the outcome of each check of the live tree that an activation makes before the switch:
+   * a node that drift blocks (policy "block") retries that check and no other, and its reported
+   * drift would stay what it was before the hand edit.
+   */
+  onLiveCheck?: (found: VerifyResult) => void;
 }
 
 /**
@@ -196,6 +202,7 @@ export class Deployer {
     const liveClean = new Map<string, TreeEntry>();
     if (live && live.version !== version) {
       const found = await this.verify({ clean: liveClean });
+      this.opts.onLiveCheck?.(found);
       const policy = this.config.drift.policy;
       if (hasDrift(found)) {
         const acked = policy === 'block' && state.driftAck === driftSignature(found);

@@ -94,7 +94,7 @@ export class ChunkswarmNode extends Resource {
     const c = this.config;
     const publisher = this.isPublisher;
     const secret = await readClusterSecret(c.cluster.secretFile);
-    this.deployer = await Deployer.open(c, { log: this.log, signal: this.stopping.signal });
+    this.deployer = await Deployer.open(c, { log: this.log, signal: this.stopping.signal, onLiveCheck: (found) => this.verifier?.record(found, { log: false }) });
     this.lock = await DataLock.acquire(c.dataDir, 'serve');
     for (const r of this.deployer.recovered) this.log.warn(`recovered: ${r}`);
     if (c.bootstrapNodes.length === 0) {

@@ -38,11 +38,15 @@ export class PeriodicVerify {
     this.report = { at: new Date(this.last).toISOString(), added: 0, removed: 0, changed: 0 };
   }
 
-  /** A verify's outcome, this one's or an operator's (`chunkswarm verify` run by the node): reported alike. */
-  record(r: VerifyResult): void {
+  /**
+   * A verify's outcome, this one's, an operator's (`chunkswarm verify` run by the node) or an
+   * activation's check before the switch: reported alike. `log`: false where the caller tells the
+   * drift itself (an activation does).
+   */
+  record(r: VerifyResult, o: { log?: boolean } = {}): void {
     const c = r.counts;
     this.report = { at: new Date().toISOString(), added: c.added, removed: c.removed, changed: c.modified + c.meta + c.type };
-    if (c.added + c.removed + c.modified + c.meta + c.type > 0) {
+    if ((o.log ?? true) && c.added + c.removed + c.modified + c.meta + c.type > 0) {
       this.o.log.warn(`live release ${r.version} differs from its release: ${c.modified} modified, ${c.added} added, ${c.removed} removed, ${c.meta + c.type} other`, { release: r.version });
     }
   }

@@ -85,8 +85,11 @@ describe('fault 7: a node that failed a step carries on by itself', () => {
     const st = (await statusOf(f))!;
     expect(st.live).toBe(1);
     expect(st.problems.some((p) => p.level === 'error' && p.text.startsWith('E_DRIFT'))).toBe(true);
+    // The blocked activation's own check of the live tree is its drift report (the periodic one is
+    // off here): the fleet showed "blocked by drift" beside "drift 0" before.
+    expect(st.verify).toMatchObject({ added: 0, removed: 0, changed: 1 });
     expect((await cs(f, 'status')).code, 'status exits non-zero while the node is in error').toBe(1);
-    // An operator's verify puts the hand edit in status (the periodic one is off here)...
+    // An operator's verify says the same...
     expect((await cs(f, 'verify')).code, 'verify: content changed').toBe(4);
     await c.waitFor('status to report the hand edit', async () => ((await statusOf(f))?.verify?.changed ?? 0) > 0);
 
