@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { ChunkswarmError, asChunkHash } from '../core/index.js';
 import { CHUNK_AVG, CHUNK_MAX, CHUNK_MIN, type ChunkRef, type FileObject } from './types.js';
@@ -166,12 +166,16 @@ export function isZeroRun(c: ChunkRef): boolean {
 function hashSmallFileSync(path: string): FileObject | null {
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    // A fifo put where a file was would block the opening thread, here the event loop, until a
+    // writer comes; a symlink put there is not followed out of the tree.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
   } catch (err) {
     throw ChunkswarmError.fromSystem(err, `opening ${path} to hash it`);
   }
   try {
-    const size = fstatSync(fd).size;
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new ChunkswarmError('E_IO', `${path} is not a regular file any more: something replaced it while it was being checked`);
+    const size = st.size;
     if (size > READ_BUFFER) return null;
     // One byte of slack shows a file that grew since fstat.
     const buf = Buffer.allocUnsafe(size + 1);

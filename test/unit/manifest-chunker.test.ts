@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -150,6 +151,15 @@ describe('hashFile', () => {
       const file = await hashFile(path);
       expect(file).toEqual({ kind: 'file', size: content.length, chunks: chunkBytes(content) });
     }
+  });
+
+  it('refuses a fifo or a symlink put where a file was, at once, instead of blocking on it or following it', async () => {
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    await expect(hashFile(fifo)).rejects.toMatchObject({ code: 'E_IO', message: `${fifo} is not a regular file any more: something replaced it while it was being checked` });
+    const link = join(dir, 'link');
+    await symlink('/etc/hostname', link);
+    await expect(hashFile(link)).rejects.toThrow(/ELOOP|symbolic link/);
   });
 
   it('reports a missing file as E_NOT_FOUND', async () => {
