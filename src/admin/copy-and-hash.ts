@@ -1,6 +1,6 @@
-import { closeSync, fstatSync, openSync, readSync, writeFileSync, type Stats } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { ChunkswarmError, isZero } from '../core/index.js';
+import { ChunkswarmError, isZero, readAhead, readSmallFileSync, sameStat } from '../core/index.js';
 import { ChunkHasher, fileObjectOf, type ChunkRef, type FileObject } from '../manifest/index.js';
 
 const BUF = 1 << 20;
@@ -14,37 +14,6 @@ function changedWhileRead(displayPath: string): ChunkswarmError {
     'E_FILE_CHANGED',
     `${displayPath} changed while it was being published; publish again once writers are done`,
   );
-}
-
-function sameStat(a: Stats, b: Stats): boolean {
-  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
-}
-
-/** A small file's bytes, read with synchronous calls; null when the file is not small. */
-function readSmallSync(src: string, displayPath: string): Buffer | null {
-  let fd: number;
-  try {
-    fd = openSync(src, 'r');
-  } catch (err) {
-    throw ChunkswarmError.fromSystem(err, `opening ${src}`);
-  }
-  try {
-    const before = fstatSync(fd);
-    if (before.size > SMALL) return null;
-    // One byte of slack shows whether the file grew since fstat.
-    const data = Buffer.allocUnsafe(before.size + 1);
-    let size = 0;
-    for (let n; (n = readSync(fd, data, size, data.length - size, null)) > 0; ) {
-      size += n;
-      if (size === data.length) throw changedWhileRead(displayPath);
-    }
-    if (size !== before.size || !sameStat(before, fstatSync(fd))) throw changedWhileRead(displayPath);
-    return data.subarray(0, size);
-  } catch (err) {
-    throw ChunkswarmError.fromSystem(err, `reading ${displayPath}`);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** Whether `chunks` from index `from` on are `previous`'s chunks at the same places. */
@@ -75,16 +44,6 @@ async function writeLeavingHoles(output: FileHandle, data: Buffer, offset: numbe
   }
 }
 
-/**
- * A read started before the bytes read last are used: if using them fails, it is not awaited, and
- * its own failure must not become an unhandled rejection (the node's process would end).
- */
-function readAhead(input: FileHandle, into: Buffer, position: number): Promise<{ bytesRead: number }> {
-  const read = input.read(into, 0, into.length, position);
-  read.catch(() => undefined);
-  return read;
-}
-
 /** Creates `dest` and copies the first `upTo` bytes of `input` into it (read again: they were hashed already). */
 async function startCopy(input: FileHandle, dest: string, upTo: number): Promise<FileHandle> {
   const output = await open(dest, 'wx', 0o600).catch((err) => {
@@ -111,12 +70,13 @@ async function startCopy(input: FileHandle, dest: string, upTo: number): Promise
  * (read as zeros).
  */
 export async function copyUnlessSame(src: string, dest: string, displayPath: string, previous: FileObject | null): Promise<{ file: FileObject; copied: boolean }> {
-  const small = readSmallSync(src, displayPath);
+  const small = readSmallFileSync(src, SMALL, displayPath);
+  if (small?.changed) throw changedWhileRead(displayPath);
   if (small) {
-    const file = fileObjectOf(small);
+    const file = fileObjectOf(small.bytes);
     if (previous && sameFile(file, previous)) return { file, copied: false };
     try {
-      writeFileSync(dest, small, { flag: 'wx', mode: 0o600 });
+      writeFileSync(dest, small.bytes, { flag: 'wx', mode: 0o600 });
     } catch (err) {
       throw ChunkswarmError.fromSystem(err, `copying ${displayPath}`);
     }

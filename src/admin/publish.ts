@@ -193,7 +193,6 @@ async function publishUnderLock(opts: PublishOptions, publisher: NonNullable<Con
     if (prev && !opts.allowShrink) {
       const shrink = await shrinkOf(prev.body.root, root, scan.files.length, objects);
       if (shrink !== null) {
-        await removeTree(staging, { cache: inodes });
         const lost = shrink.had !== null
           ? `release ${prev.body.version} ${shrink.had}: publishing it would remove ${shrink.gone} files`
           : `release ${prev.body.version} more than ${SHRINK_COUNT_MAX}: publishing it would remove at least ${shrink.gone} files`;

@@ -8,5 +8,6 @@ export { Bitfield, bitfieldBytes, countBits, getBit, setBit } from './bitfield.j
 export { BytesCache } from './bytes-cache.js';
 export { BufferPool } from './buffer-pool.js';
 export { isZero } from './zero-bytes.js';
+export { readAhead, readSmallFileSync, sameStat, type SmallFile } from './file-reads.js';
 export { joinHostPort, splitHostPort } from './host-port.js';
 export { quotePath } from './quote-path.js';

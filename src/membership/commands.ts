@@ -110,8 +110,9 @@ export class MembershipAdmin {
         checkKey(cmd.key);
         // Admitting a member again signs nothing: a new version for the same list would only make
         // every node take, store and pass on a record that changes nothing.
-        const listed = viewOf(this.book).members.find((m) => m.key === cmd.key);
-        if (this.book.record && listed && (cmd.name === undefined || cmd.name === listed.name)) return { ...viewOf(this.book), unchanged: true };
+        const view = viewOf(this.book);
+        const listed = view.members.find((m) => m.key === cmd.key);
+        if (this.book.record && listed && (cmd.name === undefined || cmd.name === listed.name)) return { ...view, unchanged: true };
         await this.amend((ms) => [...ms.filter((m) => m.key !== cmd.key), { key: cmd.key, name: cmd.name ?? ms.find((m) => m.key === cmd.key)?.name ?? '' }]);
         return { ...viewOf(this.book), unchanged: false };
       }

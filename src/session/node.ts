@@ -216,7 +216,7 @@ export class ChunkswarmNode extends Resource {
     // A publish is seen at once rather than at the next tick; the tick's reload stays the fallback
     // (inotify may be unavailable, or miss events on some file systems).
     try {
-      this.headsWatch = watch(this.deployer.releases.headsDir, () => this.reloadHeads());
+      this.headsWatch = watch(this.deployer.releases.headsDir, () => void this.reloadHeads());
       this.headsWatch.on('error', () => this.headsWatch?.close());
     } catch {
       this.headsWatch = null;
@@ -291,6 +291,8 @@ export class ChunkswarmNode extends Resource {
         config: this.config, source: cmd.source, note: cmd.note ?? '', force: cmd.force ?? false, allowShrink: cmd.allowShrink ?? false, onProgress, chunkIndex: this.deployer.chunkIndex,
         caches: { inodes: this.deployer.inodes, sources: this.sourceCaches },
       }));
+      // While `publishing` holds: this node's own release is told below, not as one it found.
+      await this.reloadHeads();
     } catch (err) {
       // The command hears of it, but the node's log is where the operator looks later.
       const e = ChunkswarmError.fromSystem(err, `publishing ${cmd.source}`);
@@ -309,7 +311,6 @@ export class ChunkswarmNode extends Resource {
       );
     }
     for (const w of summary.warnings) this.log.warn(w, { release: summary.version ?? undefined });
-    this.reloadHeads(summary.version);
     return summary;
   }
 
@@ -346,7 +347,7 @@ export class ChunkswarmNode extends Resource {
   private tick(): void {
     this.rollout.download?.tick();
     this.upload.tick();
-    this.reloadHeads();
+    void this.reloadHeads();
     void this.verifier?.maybeRun(this.rollout.phase === 'seeding');
     void this.fleet.tick().catch((err: unknown) => this.logError(err, 'making the fleet report'));
     void this.http?.tick().catch((err: unknown) => this.logError(err, 'sampling metrics'));
@@ -361,15 +362,12 @@ export class ChunkswarmNode extends Resource {
     );
   }
 
-  /**
-   * A head that `publish` (or `republish`) stored locally goes out to every peer. `published`: the
-   * version this node's own publish just logged (its head may be found while that publish ends).
-   */
-  private reloadHeads(published: number | null = null): void {
-    void this.heads.reload().then((newer) => {
+  /** A head that `publish` (or `republish`) stored locally goes out to every peer. */
+  private reloadHeads(): Promise<void> {
+    return this.heads.reload().then((newer) => {
       if (!newer) return;
       const v = this.heads.latest!.body.version;
-      if (v !== published && !this.publishing) this.log.info(`release ${v} found in the local store`, { release: v });
+      if (!this.publishing) this.log.info(`release ${v} found in the local store`, { release: v });
       this.peers.broadcastHead();
       this.onNewHead();
     }, (err) => this.logError(err, 'reading release heads'));
