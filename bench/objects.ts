@@ -52,7 +52,7 @@ runBench('objects', values.keep, async (work) => {
     const dir = join(work, `run-${run}`);
     const encoded = Array.from({ length: N }, (_, i) => encodeObject({ kind: 'file', size: 1000 + i, chunks: [{ hash: randomBytes(32).toString('hex') as ChunkHash, size: 1000 + i }] }));
     const store = new ObjectStore(dir);
-    await store.has(randomBytes(32).toString('hex') as ObjectHash); // the one listing, outside the timing
+    store.has(randomBytes(32).toString('hex') as ObjectHash); // the one listing, outside the timing
     const hashes: ObjectHash[] = [];
     writes.push(await timed(async () => {
       for (const bytes of encoded) hashes.push(await store.putBytes(bytes));

@@ -60,7 +60,7 @@ export class ObjectStore {
    * not seen: it is fetched and written again, the same bytes (a new release's 10^5 objects cost a
    * stat each otherwise).
    */
-  async has(hash: ObjectHash): Promise<boolean> {
+  has(hash: ObjectHash): boolean {
     return this.cache.has(hash) || this.stored(hash);
   }
 

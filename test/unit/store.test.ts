@@ -90,7 +90,7 @@ describe('ObjectStore', () => {
     await mkdir(join(dir, h.slice(0, 2)));
     await writeFile(join(dir, h.slice(0, 2), h.slice(2)), bytes);
     const store = new ObjectStore(dir);
-    expect(await store.has(h)).toBe(true);
+    expect(store.has(h)).toBe(true);
     expect(await store.getTree(h)).toEqual(tree);
     await store.put(tree);
     await expect(readdir(join(dir, 'journal'))).rejects.toMatchObject({ code: 'ENOENT' });
@@ -102,11 +102,11 @@ describe('ObjectStore', () => {
     const dir = await tempDir('cs-obj-');
     const reader = new ObjectStore(dir);
     const file = (n: number) => ({ kind: 'file' as const, size: n, chunks: [{ hash: String(n).repeat(64) as never, size: n }] });
-    expect(await reader.has(objectHash(encodeObject(file(1))))).toBe(false);
+    expect(reader.has(objectHash(encodeObject(file(1))))).toBe(false);
     const writer = new ObjectStore(dir);
     const [a, b] = [await writer.put(file(1)), await writer.put(file(2))];
     // Not seen by has() (fetched again, the same bytes), found by a read that misses.
-    expect(await reader.has(a)).toBe(false);
+    expect(reader.has(a)).toBe(false);
     expect(await reader.getFile(a)).toEqual(file(1));
     // A crash in the middle of the second record: the first still reads, the second is absent.
     const journal = await journalOf(dir);
@@ -114,7 +114,7 @@ describe('ObjectStore', () => {
     await writeFile(journal, whole.subarray(0, whole.length - 3));
     const after = new ObjectStore(dir);
     expect(await after.getFile(a)).toEqual(file(1));
-    expect(await after.has(b)).toBe(false);
+    expect(after.has(b)).toBe(false);
     expect(await after.getBytes(b)).toBeNull();
     // Stored again, it goes to the journal of the store that writes it, never after the torn record.
     await after.put(file(2));
@@ -153,7 +153,7 @@ describe('ObjectStore refetch', () => {
     const fresh = new ObjectStore(dir);
     expect(await fresh.getFile(h)).toEqual(file(1));
     expect(await fresh.getFile(missing)).toEqual(file(2));
-    expect(await fresh.has(other)).toBe(false);
+    expect(fresh.has(other)).toBe(false);
   });
 });
 
@@ -252,14 +252,14 @@ describe('fetchObjects', () => {
       return request(h);
     };
     await expect(fetchObjects(root, target, failing, 2)).rejects.toThrow(/peer gone/);
-    expect(await new ObjectStore(join(dir, 'target')).has(a)).toBe(false);
-    expect(await new ObjectStore(join(dir, 'target')).has(root)).toBe(false);
+    expect(new ObjectStore(join(dir, 'target')).has(a)).toBe(false);
+    expect(new ObjectStore(join(dir, 'target')).has(root)).toBe(false);
     asked.length = 0;
     const got = await fetchObjects(root, new ObjectStore(join(dir, 'target')), request, 2);
     expect(asked).not.toContain(b);
     expect(got.fetched).toBe(asked.length);
     const fresh = new ObjectStore(join(dir, 'target'));
-    for (const h of [root, a, ...(await Promise.all([1, 2, 3].map(file)))]) expect(await fresh.has(h)).toBe(true);
+    for (const h of [root, a, ...(await Promise.all([1, 2, 3].map(file)))]) expect(fresh.has(h)).toBe(true);
   });
   it('fetches an object shared by many paths once', async () => {
     const dir = await tempDir('cs-fetch-');
@@ -280,7 +280,7 @@ describe('fetchObjects', () => {
     }, 4);
     expect(got.fetched).toBe(7);
     expect(new Set(asked).size).toBe(asked.length);
-    for (const h of all) expect(await target.has(h)).toBe(true);
+    for (const h of all) expect(target.has(h)).toBe(true);
   });
 });
 
