@@ -21,6 +21,7 @@ export {
   Deployer,
   Stager,
   canActivate,
+  compactionText,
   importFromDataDir,
   listDrift,
   showDrift,

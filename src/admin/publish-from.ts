@@ -1,8 +1,8 @@
-import { ChunkswarmError } from '../core/index.js';
+import { ChunkswarmError, isChunkswarmError } from '../core/index.js';
 import { readSecretFile, type Config } from '../config/index.js';
 import { clusterIdOf, releaseId, signRelease, verifyRelease, type ReleaseBody } from '../manifest/index.js';
 import { DataLock, InodeCache, ObjectStore, PUBLISH_LOCK, ReleaseStore } from '../store/index.js';
-import { Stager } from '../deploy/index.js';
+import { OBJECTS_KEPT_PER_KEEP, Stager } from '../deploy/index.js';
 
 export interface PublishFromOptions {
   config: Config;
@@ -42,6 +42,15 @@ async function republishUnderLock(opts: PublishFromOptions, keyFile: string): Pr
   const releases = new ReleaseStore(config.dataDir);
   await releases.init();
   const objects = new ObjectStore(releases.objectsDir);
+  try {
+    return await republishWith(opts, privateKeyPem, releases, objects);
+  } finally {
+    objects.close();
+  }
+}
+
+async function republishWith(opts: PublishFromOptions, privateKeyPem: string, releases: ReleaseStore, objects: ObjectStore): Promise<PublishFromSummary> {
+  const { config } = opts;
   const old = await releases.head(opts.from);
   const latest = (await releases.latest())!;
   const publicKey = Buffer.from(config.cluster.publisherKey, 'hex');
@@ -62,6 +71,14 @@ async function republishUnderLock(opts: PublishFromOptions, keyFile: string): Pr
     objects,
     inodes: await InodeCache.open(config.dataDir),
     liveVersion: opts.from,
+  }).catch((err: unknown) => {
+    if (!isChunkswarmError(err, 'E_NOT_FOUND')) throw err;
+    throw new ChunkswarmError(
+      'E_NOT_FOUND',
+      `version ${opts.from} cannot be built again on this node: ${err.message}, and gc keeps the objects of the ` +
+        `${OBJECTS_KEPT_PER_KEEP * config.releases.keep} newest releases only (${OBJECTS_KEPT_PER_KEEP} x releases.keep). Publish its source again`,
+      { cause: err },
+    );
   });
   const missing = stager.missing().length;
   if (missing > 0) {

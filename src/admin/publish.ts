@@ -249,6 +249,9 @@ async function publishUnderLock(opts: PublishOptions, publisher: NonNullable<Con
     await removeTree(staging, { cache: inodes }).catch(() => undefined);
     await removeTree(aside, { cache: inodes }).catch(() => undefined);
     throw err;
+  } finally {
+    // A serve runs a publish after another: each left its journal files open for as long as it ran.
+    objects.close();
   }
 }
 

@@ -4,7 +4,7 @@ import { ExpansionMemo, measureExpansion, type SignedRelease, type TreeEntry } f
 import { ChunkIndex, InodeCache, ObjectStore, ReleaseStore, type NodeState } from '../store/index.js';
 import { activate, recover, type ActivateOptions, type ActivateResult } from './activate.js';
 import { driftSignature, hasDrift, latestDrift, recordDrift, type DriftRecord, type DriftReport } from './drift.js';
-import { collectGarbage, type GcResult } from './gc.js';
+import { collectGarbage, OBJECTS_KEPT_PER_KEEP, type GcResult } from './gc.js';
 import { recycleRelease } from './recycle.js';
 import { sealRoot } from './finalize-tree.js';
 import { checkFreshTarget, FRESH_MS } from './fresh-check.js';
@@ -313,6 +313,22 @@ export class Deployer {
     );
   }
 
+  /**
+   * Why an older release whose tree was collected cannot be staged again: gc kept the objects of
+   * the newest releases only (collectGarbage), and peers serve only the newest one's.
+   */
+  private async objectsGone(version: number, err: ChunkswarmError): Promise<ChunkswarmError> {
+    const whole = (await this.releases.materialized()).filter((v) => v !== version);
+    return new ChunkswarmError(
+      'E_NOT_FOUND',
+      `release ${version} cannot be staged again on this node: ${err.message}, and gc keeps the objects of the ` +
+        `${OBJECTS_KEPT_PER_KEEP * this.config.releases.keep} newest releases only (${OBJECTS_KEPT_PER_KEEP} x releases.keep), and peers serve only the newest one's. ` +
+        `To go back to its content everywhere, publish its source again on the master; ` +
+        `${whole.length > 0 ? `releases whole on this node: ${whole.join(', ')}` : 'no other release is whole on this node'}`,
+      { cause: err },
+    );
+  }
+
   private repairContext(): RepairContext {
     return { releases: this.releases, objects: this.objects, chunkIndex: this.chunkIndex, inodes: this.inodes, owner: ownerOf({}), log: this.log };
   }
@@ -338,7 +354,9 @@ export class Deployer {
     this.refusePinned(await this.state(), version, live?.version ?? null, o.allowPinned);
     let staged: StageStats | null = null;
     if (!(await this.releases.materialized()).includes(version)) {
-      const stager = await this.stage(await this.releases.head(version));
+      const stager = await this.stage(await this.releases.head(version)).catch(async (err: unknown) => {
+        throw o.source || !isChunkswarmError(err, 'E_NOT_FOUND') ? err : await this.objectsGone(version, err);
+      });
       try {
         if (o.source) await stager.fillFrom(o.source);
         await stager.complete();

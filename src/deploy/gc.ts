@@ -1,7 +1,7 @@
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ChunkswarmError } from '../core/index.js';
-import { inodeKey, removeTree, type ChunkIndex, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
+import { ChunkswarmError, type ObjectHash } from '../core/index.js';
+import { inodeKey, removeTree, type ChunkIndex, type InodeCache, type JournalCompaction, type ObjectStore, type ReleaseStore } from '../store/index.js';
 import { pruneInodeMaps } from './inode-map.js';
 import { treePackName } from './release-files.js';
 import { progressPath, removeProgress } from './stage-progress.js';
@@ -13,7 +13,14 @@ export interface GcResult {
   freedBytes: number;
   /** Abandoned staging areas of versions at or below the newest materialized one. */
   stagingRemoved: number[];
+  /** The object journals rewritten without the objects of releases no longer on disk, if they were. */
+  objects: JournalCompaction | null;
 }
+
+/** What the object journals may hold beyond twice the objects of the releases kept before they are compacted. */
+const JOURNAL_SLACK = 16 << 20;
+/** The newest releases whose objects stay, whether or not their trees do: this many times releases.keep. */
+export const OBJECTS_KEPT_PER_KEEP = 2;
 
 /** The materialized versions (ascending) that `keep` and `protect` leave for deletion. Pure. */
 export function beyondKeep(have: readonly number[], keep: number, protect: Iterable<number>): number[] {
@@ -32,13 +39,15 @@ export async function collectGarbage(o: {
   chunkIndex?: ChunkIndex;
   /** Kept across the unlinks, for the inodes that kept releases share with removed ones. */
   inodes?: InodeCache;
-  /** Its packs of releases no longer on disk go too. */
+  /** Its packs of releases no longer on disk go too, and its objects of releases older than the newest 2 x keep (compactObjects). */
   objects?: ObjectStore;
+  /** What the journals may hold beyond twice a release's objects before they are compacted (tests set it low). */
+  journalSlackBytes?: number;
 }): Promise<GcResult> {
   const { releases } = o;
   const have = await releases.materialized();
   const doomed = beyondKeep(have, o.keep, o.protect);
-  const result: GcResult = { kept: have.filter((v) => !doomed.includes(v)), removed: [], freedBytes: 0, stagingRemoved: [] };
+  const result: GcResult = { kept: have.filter((v) => !doomed.includes(v)), removed: [], freedBytes: 0, stagingRemoved: [], objects: null };
   for (const version of doomed) {
     const dir = releases.releasePath(version);
     // Before the tree goes, so that nothing serves chunks from files being deleted.
@@ -56,16 +65,62 @@ export async function collectGarbage(o: {
     result.stagingRemoved.push(Number(name));
   }
   if (o.objects) {
-    const roots = new Set<string>();
-    for (const v of [...result.kept, ...(await readdir(releases.stagingDir).catch(() => [] as string[])).filter((n) => /^\d+$/.test(n)).map(Number)]) {
+    const roots = new Set<ObjectHash>();
+    const staging = (await readdir(releases.stagingDir).catch(() => [] as string[])).filter((n) => /^\d+$/.test(n)).map(Number);
+    for (const v of [...result.kept, ...staging]) {
       const root = (await releases.head(v).catch(() => null))?.body.root;
-      if (root) roots.add(root).add(treePackName(root));
+      if (root) roots.add(root);
     }
-    for (const name of o.objects.packs()) if (!roots.has(name)) o.objects.dropPack(name);
+    const packed = new Set([...roots].flatMap((r) => [r, treePackName(r)]));
+    for (const name of o.objects.packs()) if (!packed.has(name)) o.objects.dropPack(name);
+    // The newest releases too, on disk or not: the one a node may be fetching before it stages,
+    // and those a rollback can still stage again from the files of the releases kept.
+    for (const v of (await releases.versions()).slice(-OBJECTS_KEPT_PER_KEEP * o.keep)) {
+      const root = (await releases.head(v).catch(() => null))?.body.root;
+      if (root) roots.add(root);
+    }
+    result.objects = await compactObjects(o.objects, [...roots], o.journalSlackBytes ?? JOURNAL_SLACK);
   }
   await pruneInodeMaps(releases, result.kept);
   await o.inodes?.save();
   return result;
+}
+
+/** One line on a compaction, for the log and the `gc` command. */
+export function compactionText(c: JournalCompaction): string {
+  const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+  return `object journals compacted: ${mb(c.bytesBefore)} in ${c.files} files -> ${mb(c.bytesAfter)}; ${c.dropped} objects of releases no longer on disk dropped`;
+}
+
+/**
+ * Drops from the object journals what no release in `roots` reaches, once they hold more than
+ * twice the largest of those releases' objects (by its packs) and `slack`: every release adds the
+ * tree objects of the directories it changes (2.4 MB for one that touches each of the 200
+ * directories of a 50,000-file tree), and the journals, which every process scans when it
+ * starts, grew with every release ever staged. An older release whose tree is gone is staged
+ * again only from the files of the releases kept, which hold less of it with every release.
+ */
+async function compactObjects(objects: ObjectStore, roots: readonly ObjectHash[], slack: number): Promise<JournalCompaction | null> {
+  const largest = Math.max(0, ...roots.map((r) => objects.packSize(r) + objects.packSize(treePackName(r))));
+  if (objects.journalBytes() <= 2 * largest + slack) return null;
+  const keep = new Set<string>();
+  for (const root of roots) {
+    objects.loadPack(treePackName(root));
+    const stack = [root];
+    while (stack.length > 0) {
+      const hash = stack.pop()!;
+      if (keep.has(hash)) continue;
+      // A tree missing or damaged here is fetched again, with what lies below it, when it is needed.
+      const tree = await objects.localTree(hash);
+      if (!tree) continue;
+      keep.add(hash);
+      for (const e of tree.entries) {
+        if (e.type === 'file') keep.add(e.hash!);
+        else if (e.type === 'dir') stack.push(e.hash!);
+      }
+    }
+  }
+  return objects.compact(keep);
 }
 
 /** Bytes of the regular files whose every link lies inside dir: what deleting dir frees. */

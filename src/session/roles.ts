@@ -1,5 +1,5 @@
 import type { Logger, SerialQueue } from '../core/index.js';
-import { canActivate, type Deployer } from '../deploy/index.js';
+import { canActivate, compactionText, type Deployer } from '../deploy/index.js';
 
 /**
  * What sets the publisher and a follower apart once a release is on disk. Everything else (finding
@@ -36,6 +36,7 @@ export function followerRole(o: { deployer: Deployer; serial: SerialQueue; log: 
         if (gc && gc.removed.length > 0) {
           o.log.info(`gc: removed releases ${gc.removed.map((r) => r.version).join(', ')}, freed ${gc.freedBytes} bytes`);
         }
+        if (gc?.objects) o.log.info(`gc: ${compactionText(gc.objects)}`);
       }),
   };
 }

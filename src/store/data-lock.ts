@@ -28,12 +28,18 @@ function startTimeOf(pid: number): string | null {
  */
 export const PUBLISH_LOCK = { file: 'publish.lock', busy: 'one publish at a time: wait for it to end' };
 
-function alive(h: Holder): boolean {
+/** Whether a process with this pid exists (one of another user counts). */
+export function pidAlive(pid: number): boolean {
   try {
-    process.kill(h.pid, 0);
+    process.kill(pid, 0);
+    return true;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+function alive(h: Holder): boolean {
+  if (!pidAlive(h.pid)) return false;
   const now = startTimeOf(h.pid);
   return h.started === null || now === null || now === h.started;
 }

@@ -34,6 +34,10 @@ export async function fetchObjects(
   request: ObjectRequester,
   concurrency = 512,
 ): Promise<{ fetched: number; bytes: number }> {
+  return objects.fetching(() => fetchInto(root, objects, request, concurrency));
+}
+
+async function fetchInto(root: ObjectHash, objects: ObjectStore, request: ObjectRequester, concurrency: number): Promise<{ fetched: number; bytes: number }> {
   const out = { fetched: 0, bytes: 0 };
   const work: Array<{ hash: ObjectHash; tree: boolean; parent: PendingTree | null }> = [{ hash: root, tree: true, parent: null }];
   /** Objects under way (not stored yet), with the trees that wait for each. */

@@ -1,5 +1,6 @@
 export { atomicWrite, readTextOrNull, syncFilesystem } from './atomic-write.js';
 export { ObjectStore } from './object-store.js';
+export type { JournalCompaction } from './object-journal.js';
 export { StatCache, type StatKey } from './stat-cache.js';
 export { ReleaseStore, type NodeState } from './release-store.js';
 export { removeTree } from './remove-tree.js';

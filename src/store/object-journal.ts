@@ -1,7 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants, fdatasyncSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ChunkswarmError } from '../core/index.js';
+import { pidAlive } from './data-lock.js';
+
+/** What a compaction did: journal files rewritten, their bytes before and after, records kept and dropped. */
+export interface JournalCompaction {
+  files: number;
+  bytesBefore: number;
+  bytesAfter: number;
+  kept: number;
+  dropped: number;
+}
 
 /** A record of a journal or a pack: the object's 32-byte hash, its length (4 bytes, big-endian), its bytes. */
 export const RECORD_HEAD = 36;
@@ -57,11 +67,31 @@ function flushQuietlyAll(): void {
 // A process that ends without a syncfs (a CLI command) still leaves its records on disk.
 process.on('exit', flushQuietlyAll);
 
+/**
+ * Every journal instance of this process by directory (several stores may share one: a publish
+ * beside the node's own): a compaction must not remove a file another one appends to, and tells
+ * the others which files it removed.
+ */
+const instances = new Map<string, Set<WeakRef<ObjectJournal>>>();
+
+function othersIn(dir: string, me: ObjectJournal): ObjectJournal[] {
+  const refs = instances.get(dir);
+  const out: ObjectJournal[] = [];
+  for (const ref of refs ?? []) {
+    const j = ref.deref();
+    if (j === undefined) refs!.delete(ref);
+    else if (j !== me) out.push(j);
+  }
+  return out;
+}
+
 /** Index values: file number * 2^40 + the record's offset, one number per object. */
 const FILE_UNIT = 2 ** 40;
 const JOURNAL_SUFFIX = '.journal';
 /** What a record read asks for at first: the head and, for most objects, the whole body. */
 const FIRST_READ_BYTES = 4096;
+/** What a scan or a compaction reads of a journal at a time: a long-lived node's file may hold gigabytes. */
+const SCAN_WINDOW = 8 << 20;
 const firstRead = Buffer.allocUnsafe(FIRST_READ_BYTES);
 /** Read descriptors kept open at most (one per journal file read). */
 const OPEN_READERS = 32;
@@ -103,6 +133,9 @@ export class ObjectJournal {
     private readonly onLost: (hashes: readonly string[]) => void = () => undefined,
   ) {
     this.dir = join(objectsDir, 'journal');
+    let refs = instances.get(this.dir);
+    if (!refs) instances.set(this.dir, (refs = new Set()));
+    refs.add(new WeakRef(this));
   }
 
   has(hash: string): boolean {
@@ -113,39 +146,152 @@ export class ObjectJournal {
   scan(): void {
     // Another instance of this process may hold records not written yet: they are written first.
     flushQuietlyAll();
-    let names: string[];
-    try {
-      names = readdirSync(this.dir);
-    } catch {
-      return;
-    }
-    // Oldest first, and a later record of a hash wins: an object fetched again after damage is
-    // appended to a newer file than the damaged copy.
-    const journals = names.filter((n) => n.endsWith(JOURNAL_SUFFIX)).sort((a, b) => createdAt(a) - createdAt(b) || (a < b ? -1 : 1));
-    for (const name of journals) {
+    for (const name of this.list()) {
       const file = this.numberOf(name);
       if (file !== this.own?.file) this.scanFile(file);
     }
   }
 
+  /** The journal files, oldest first: a later record of a hash wins (an object fetched again after damage is appended to a newer file). */
+  private list(): string[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return [];
+    }
+    return names.filter((n) => n.endsWith(JOURNAL_SUFFIX)).sort((a, b) => createdAt(a) - createdAt(b) || (a < b ? -1 : 1));
+  }
+
   private scanFile(file: number): void {
     const from = this.scanned.get(file) ?? 0;
-    let bytes: Buffer;
     try {
       const fd = this.reader(file);
-      const size = fstatSync(fd).size;
-      if (size <= from) return;
-      bytes = Buffer.allocUnsafe(size - from);
-      readFully(fd, bytes, from);
+      const end = eachFileRecord(fd, from, (hash, at) => {
+        this.index.set(hash, file * FILE_UNIT + at);
+      });
+      this.scanned.set(file, end);
     } catch (err) {
       this.dropReader(file);
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw ChunkswarmError.fromSystem(err, `reading the object journal ${join(this.dir, this.names[file]!)}`);
     }
-    const whole = eachRecord(bytes, (hash, start) => {
-      this.index.set(hash, file * FILE_UNIT + from + start);
-    });
-    this.scanned.set(file, from + whole);
+  }
+
+  /**
+   * Rewrites the journal files that no writer can still append to (those of processes that ended,
+   * and this instance's own) into one new file holding only the records of `keep`, the one copy of
+   * each that is read; files of live writers (another process, another store of this process) are
+   * left as they are. The new file is durable before the old ones are removed: a crash in between
+   * leaves duplicates, never a loss. Other stores of this process are told (readers in other
+   * processes find a removed file gone and scan again: ObjectStore.getBytes). The new file is this
+   * instance's to append to.
+   */
+  compact(keep: ReadonlySet<string>): JournalCompaction {
+    this.flush();
+    this.scan();
+    const out: JournalCompaction = { files: 0, bytesBefore: 0, bytesAfter: 0, kept: 0, dropped: 0 };
+    const busy = new Set(othersIn(this.dir, this).map((j) => j.ownName()).filter((n): n is string => n !== null));
+    const victims = this.list().filter((n) => !busy.has(n) && (writerPid(n) === process.pid || !pidAlive(writerPid(n))));
+    if (victims.length === 0) return out;
+    if (this.own !== null) {
+      closeSync(this.own.fd);
+      this.own = null;
+    }
+    const target = this.create();
+    const moved = new Map<string, number>();
+    try {
+      let batch: Buffer[] = [];
+      let batchBytes = 0;
+      const write = () => {
+        const buf = Buffer.concat(batch, batchBytes);
+        for (let done = 0; done < buf.length; ) done += writeSync(target.fd, buf, done, buf.length - done);
+        target.size += buf.length;
+        batch = [];
+        batchBytes = 0;
+      };
+      for (const name of victims) {
+        const file = this.numberOf(name);
+        const fd = this.reader(file);
+        out.bytesBefore += fstatSync(fd).size;
+        eachFileRecord(fd, 0, (hash, at, rec) => {
+          // Only the copy the index reads (the newest), once.
+          if (!keep.has(hash) || moved.has(hash) || this.index.get(hash) !== file * FILE_UNIT + at) return;
+          moved.set(hash, target.file * FILE_UNIT + target.size + batchBytes);
+          batch.push(Buffer.from(rec));
+          batchBytes += rec.length;
+          if (batchBytes >= SCAN_WINDOW) write();
+        });
+      }
+      if (batchBytes > 0) write();
+      fdatasyncSync(target.fd);
+      const dirFd = openSync(this.dir, constants.O_RDONLY | constants.O_DIRECTORY);
+      try {
+        fsyncSync(dirFd);
+      } finally {
+        closeSync(dirFd);
+      }
+    } catch (err) {
+      closeSync(target.fd);
+      this.own = null;
+      unlinkSync(join(this.dir, this.names[target.file]!));
+      throw ChunkswarmError.fromSystem(err, `compacting the object journals in ${this.dir}`);
+    }
+    const gone = new Set(victims.map((n) => this.numberOf(n)));
+    for (const [hash, at] of this.index) {
+      if (!gone.has(Math.floor(at / FILE_UNIT))) continue;
+      const to = moved.get(hash);
+      if (to === undefined) {
+        this.index.delete(hash);
+        out.dropped++;
+      } else this.index.set(hash, to);
+    }
+    out.kept = moved.size;
+    out.bytesAfter = target.size;
+    out.files = victims.length;
+    for (const name of victims) {
+      this.dropReader(this.numberOf(name));
+      unlinkSync(join(this.dir, name));
+    }
+    for (const file of gone) this.scanned.delete(file);
+    for (const other of othersIn(this.dir, this)) other.forget(victims);
+    return out;
+  }
+
+  /** Files another instance compacted away: what this one read from them is found again by a scan. */
+  private forget(names: readonly string[]): void {
+    const mine = new Set(names.map((n) => this.numbers.get(n)).filter((n): n is number => n !== undefined));
+    for (const file of mine) {
+      this.dropReader(file);
+      this.scanned.delete(file);
+    }
+    for (const [hash, at] of this.index) if (mine.has(Math.floor(at / FILE_UNIT))) this.index.delete(hash);
+    this.scan();
+  }
+
+  /** Bytes of every journal file. */
+  bytes(): number {
+    let n = 0;
+    for (const name of this.list()) n += statSizeOrZero(join(this.dir, name));
+    return n;
+  }
+
+  /** The file this instance appends to, if it has one. */
+  ownName(): string | null {
+    return this.own === null ? null : this.names[this.own.file]!;
+  }
+
+  /**
+   * Writes what is pending and closes this instance's files (a later append or read opens them
+   * again). A failed write is kept for the next append or flush, as flushQuietly keeps it.
+   */
+  close(): void {
+    this.flushQuietly();
+    if (this.own !== null) {
+      closeSync(this.own.fd);
+      this.own = null;
+    }
+    for (const file of [...this.readers.keys()]) this.dropReader(file);
   }
 
   /**
@@ -291,6 +437,41 @@ export class ObjectJournal {
 /** The creation time a journal's name carries (`<pid>-<µs>-<random>.journal`); 0 for another name. */
 function createdAt(name: string): number {
   return Number(name.split('-')[1]) || 0;
+}
+
+function statSizeOrZero(path: string): number {
+  return statSync(path, { throwIfNoEntry: false })?.size ?? 0;
+}
+
+/** The pid of the process that wrote a journal (its name's first field); 0 for another name. */
+function writerPid(name: string): number {
+  return Number(name.split('-')[0]) || 0;
+}
+
+/**
+ * Calls `each` for every whole record of an open journal from byte `from`, with its offset and its
+ * bytes (a view, valid during the call), reading a window at a time; returns where the whole
+ * records end (a torn one at the end is not read).
+ */
+export function eachFileRecord(fd: number, from: number, each: (hash: string, at: number, rec: Buffer) => void, windowBytes = SCAN_WINDOW): number {
+  const size = fstatSync(fd).size;
+  let at = from;
+  let window = Buffer.allocUnsafe(Math.max(RECORD_HEAD, Math.min(windowBytes, size - from)));
+  while (at + RECORD_HEAD <= size) {
+    const view = window.subarray(0, Math.min(window.length, size - at));
+    readFully(fd, view, at);
+    const base = at;
+    const whole = eachRecord(view, (hash, start, body) => each(hash, base + start, view.subarray(start, start + RECORD_HEAD + body.length)));
+    if (whole > 0) {
+      at += whole;
+      continue;
+    }
+    // A record larger than the window, or a torn one at the end.
+    const need = RECORD_HEAD + view.readUInt32BE(32);
+    if (at + need > size) break;
+    window = Buffer.allocUnsafe(need);
+  }
+  return at;
 }
 
 /** A short read means the file is shorter than its index says: an error, not a partial object. */

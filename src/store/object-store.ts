@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BytesCache, ChunkswarmError, isChunkswarmError, isHex64, type ObjectHash } from '../core/index.js';
 import { decodeObject, encodeObject, hashBytes, objectHash, type FileObject, type ManifestObject, type TreeObject } from '../manifest/index.js';
 import { atomicWrite } from './atomic-write.js';
-import { eachRecord, encodeRecord, ObjectJournal, RECORD_HEAD } from './object-journal.js';
+import { eachRecord, encodeRecord, ObjectJournal, RECORD_HEAD, type JournalCompaction } from './object-journal.js';
 
 /** What ObjectStore keeps of the objects it read lately (a release of 20,000 files has ~2 MB of them). */
 const RECENT_BYTES = 8 << 20;
@@ -27,6 +27,8 @@ export class ObjectStore {
   private present: Set<string> | null = null;
   /** Packs already read into `cache` since the last trim(): a second read would only decode what is there again. */
   private readonly packsRead = new Set<string>();
+  /** Fetches running into this store (fetching()). */
+  private fetches = 0;
   /**
    * Encoded bytes of objects read lately, checked when read, least recently used first: in a cold
    * rollout every follower asks the publisher for each of a release's objects (10^4-10^5 of them),
@@ -254,6 +256,60 @@ export class ObjectStore {
     pack.write(hashBytes(pack.subarray(0, size)), size, 'hex');
     mkdirSync(join(this.dir, 'packs'), { recursive: true });
     await atomicWrite(path, pack, { durable: false }).catch(() => undefined);
+  }
+
+  /** Runs a fetch into this store: compact() waits for none, it is skipped while one runs. */
+  async fetching<T>(work: () => Promise<T>): Promise<T> {
+    this.fetches++;
+    try {
+      return await work();
+    } finally {
+      this.fetches--;
+    }
+  }
+
+  /** Bytes of the object journals on disk. */
+  journalBytes(): number {
+    return this.journal.bytes();
+  }
+
+  /** Bytes of a pack on disk, 0 if there is none. */
+  packSize(name: string): number {
+    return statSync(this.packPath(name), { throwIfNoEntry: false })?.size ?? 0;
+  }
+
+  /**
+   * A tree object from this node alone (memory, journal, its own file), or null if it is missing or
+   * damaged: never fetched again from peers, whatever `refetch` says.
+   */
+  async localTree(hash: ObjectHash): Promise<TreeObject | null> {
+    const cached = this.cache.get(hash);
+    if (cached) return cached.kind === 'tree' ? cached : null;
+    try {
+      const bytes = await this.getBytes(hash);
+      const obj = bytes && decodeObject(bytes);
+      return obj?.kind === 'tree' ? obj : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Keeps in the journals only the objects of `keep` (ObjectJournal.compact), and in memory too.
+   * Null, doing nothing, while a fetch into this store runs: objects it stored under a tree not
+   * stored yet are reached from no root, and its tree would later stand for a subtree it lacks.
+   */
+  compact(keep: ReadonlySet<string>): JournalCompaction | null {
+    if (this.fetches > 0) return null;
+    const done = this.journal.compact(keep);
+    for (const hash of this.cache.keys()) if (!keep.has(hash)) this.cache.delete(hash);
+    this.recent.clear();
+    return done;
+  }
+
+  /** Writes what is pending (ObjectJournal.close) and closes the files this store holds open; it stays usable (they open again). */
+  close(): void {
+    this.journal.close();
   }
 
   /**

@@ -1,9 +1,11 @@
 /**
  * The master's `serve` publishes again and again in one process: it keeps the source's stat cache
  * in memory from one publish to the next, and lends publish its own inode cache, so that what one
- * publish learnt is neither read back from disk nor saved over by a second copy.
+ * publish learnt is neither read back from disk nor saved over by a second copy, and holds none
+ * of the files a publish opened once it is over.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { lstat, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { settle } from '../support/tree.js';
@@ -49,5 +51,22 @@ describe('publish with the caches of a running node', () => {
     await settle();
     const cold = await publish({ config, source: src, caches: { inodes: caches.inodes, sources: new Map() } });
     expect(cold.hashedFiles).toBeGreaterThanOrEqual(5);
+  });
+
+  it('leaves no object journal open once a publish is over (serve runs one after another)', async () => {
+    const config = await loadConfig(c.pub);
+    const journalFds = () => readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`).startsWith(join(c.pubData, 'objects'));
+      } catch {
+        return false;
+      }
+    });
+    for (const n of [1, 2, 3]) {
+      await writeFile(join(src, 'etc/app.conf'), `listen 80\nworkers ${n}\n`);
+      await settle();
+      expect((await publish({ config, source: src })).version).toBe(n + 1);
+      expect(journalFds()).toEqual([]);
+    }
   });
 });

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { readdirSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { readdir, readFile, writeFile, chmod, mkdir, link, lstat, rm, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InodeCache, ObjectStore, StatCache, atomicWrite, fetchObjects, removeTree } from '../../src/store/index.js';
 import { encodeObject, objectHash, type FileObject, type TreeObject } from '../../src/manifest/index.js';
-import { eachRecord } from '../../src/store/object-journal.js';
+import { eachFileRecord, eachRecord, encodeRecord } from '../../src/store/object-journal.js';
 import type { ChunkHash, ObjectHash } from '../../src/core/index.js';
 import { tempDirs } from '../support/temp-dirs.js';
 
@@ -498,5 +498,134 @@ describe('atomicWrite and removeTree', () => {
     await chmod(join(dir, 't'), 0o555);
     await removeTree(join(dir, 't'));
     expect(await readdir(dir)).toEqual(['f']);
+  });
+});
+
+describe('ObjectJournal files', () => {
+  const treeOf = (n: number, entries = 1): TreeObject => ({
+    kind: 'tree',
+    entries: Array.from({ length: entries }, (_, i) => ({ name: `e${String(i).padStart(4, '0')}`, type: 'symlink' as const, mode: 0o777, mtime: n, target: `t${n}` })),
+  });
+  const journals = (dir: string) => readdirSync(join(dir, 'journal')).sort();
+  /** A journal as another process wrote it: `pid` in its name, records of these objects. */
+  const foreign = async (dir: string, pid: number, objs: TreeObject[]) => {
+    const name = `${pid}-${Math.round(performance.timeOrigin * 1000) - 1000}-0badf00d.journal`;
+    await mkdir(join(dir, 'journal'), { recursive: true });
+    await writeFile(join(dir, 'journal', name), Buffer.concat(objs.map((o) => encodeRecord(objectHash(encodeObject(o)), encodeObject(o)))));
+    return name;
+  };
+
+  it('reads a journal a window at a time: records larger than the window, and never a torn one at the end', async () => {
+    const dir = await tempDir('cs-obj-');
+    const objs = [treeOf(1), treeOf(2, 40), treeOf(3), treeOf(4, 3)];
+    const recs = objs.map((o) => encodeRecord(objectHash(encodeObject(o)), encodeObject(o)));
+    const whole = Buffer.concat(recs);
+    const path = join(dir, 'j');
+    await writeFile(path, Buffer.concat([whole, recs[0]!.subarray(0, recs[0]!.length - 1)]));
+    const fd = openSync(path, 'r');
+    try {
+      for (const window of [8, 64, 100, 1 << 20]) {
+        const seen: Array<[string, number, string]> = [];
+        const end = eachFileRecord(fd, 0, (hash, at, rec) => seen.push([hash, at, rec.toString('hex')]), window);
+        expect(end, `window ${window}`).toBe(whole.length);
+        let at = 0;
+        expect(seen).toEqual(recs.map((r, i) => {
+          const row: [string, number, string] = [objectHash(encodeObject(objs[i]!)), at, r.toString('hex')];
+          at += r.length;
+          return row;
+        }));
+      }
+      // From the middle, as a scan of what was appended since.
+      const tail: string[] = [];
+      expect(eachFileRecord(fd, recs[0]!.length, (hash) => tail.push(hash), 64)).toBe(whole.length);
+      expect(tail).toHaveLength(3);
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it('compacts the files no live writer appends to, keeping the objects it is told, and the stores of this process read on', async () => {
+    const dir = await tempDir('cs-obj-');
+    const a = new ObjectStore(dir);
+    const objs = [1, 2, 3, 4].map((n) => treeOf(n));
+    const [h1, h2, h3, h4] = await Promise.all(objs.map((o) => a.put(o)));
+    // h1 again, newer: the copy read is the one kept.
+    const dead = await foreign(dir, 2 ** 22 + 12345, [treeOf(5), objs[0]!]);
+    const alive = await foreign(dir, process.ppid, [treeOf(6)]);
+    const h5 = objectHash(encodeObject(treeOf(5)));
+    const h6 = objectHash(encodeObject(treeOf(6)));
+    // Another store of this process writes to a file of its own, and has read h1 from a's.
+    const b = new ObjectStore(dir);
+    expect(await b.getTree(h1!)).toEqual(objs[0]);
+    const h7 = await b.put(treeOf(7));
+    a.close();
+    const before = journals(dir);
+    expect(before).toHaveLength(4);
+    expect(before).toContain(dead);
+
+    const done = a.compact(new Set([h1!, h3!, h5, h6, h7]))!;
+    expect(done).toMatchObject({ files: 2, kept: 3, dropped: 2 });
+    const after = journals(dir);
+    // The dead process's file and a's own went; the live process's and b's stayed; one file is new.
+    expect(after).not.toContain(dead);
+    expect(after).toContain(alive);
+    expect(after).toHaveLength(3);
+    expect(done.bytesAfter).toBeLessThan(done.bytesBefore);
+
+    const fresh = new ObjectStore(dir);
+    for (const [h, o] of [[h1, objs[0]], [h3, objs[2]], [h5, treeOf(5)], [h6, treeOf(6)], [h7, treeOf(7)]] as const) {
+      expect(await fresh.getTree(h!), h).toEqual(o);
+    }
+    expect(fresh.has(h2!) || fresh.has(h4!)).toBe(false);
+    expect(await fresh.getBytes(h2!)).toBeNull();
+    // b was told: it reads h1 from the new file (its reader of the old one dropped), and goes on writing its own.
+    b.trim();
+    expect(await b.getTree(h1!)).toEqual(objs[0]);
+    expect(b.has(h2!)).toBe(false);
+    const h8 = await b.put(treeOf(8));
+    // a appends after what it kept.
+    const h9 = await a.put(treeOf(9));
+    a.close();
+    b.close();
+    const last = new ObjectStore(dir);
+    expect(await last.getTree(h8)).toEqual(treeOf(8));
+    expect(await last.getTree(h9)).toEqual(treeOf(9));
+  });
+
+  it('compacts nothing while a fetch into the store runs', async () => {
+    const dir = await tempDir('cs-obj-');
+    const a = new ObjectStore(dir);
+    const h = await a.put(treeOf(1));
+    let during: unknown = 'not run';
+    await a.fetching(async () => {
+      during = a.compact(new Set());
+    });
+    expect(during).toBeNull();
+    expect(await new ObjectStore(dir).getTree(h)).toEqual(treeOf(1));
+    expect(a.compact(new Set())).toMatchObject({ files: 1, kept: 0, dropped: 1 });
+    expect(await new ObjectStore(dir).getBytes(h)).toBeNull();
+  });
+
+  it('closes the files it holds open, and opens them again when used', async () => {
+    const dir = await tempDir('cs-obj-');
+    const open = () => readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`).startsWith(join(dir, 'journal'));
+      } catch {
+        return false;
+      }
+    }).length;
+    const a = new ObjectStore(dir);
+    const h = await a.put(treeOf(1));
+    const reader = new ObjectStore(dir);
+    expect(await reader.getTree(h)).toEqual(treeOf(1));
+    expect(open()).toBe(2);
+    a.close();
+    reader.close();
+    expect(open()).toBe(0);
+    const h2 = await a.put(treeOf(2));
+    reader.trim();
+    expect(await reader.getTree(h)).toEqual(treeOf(1));
+    expect(await new ObjectStore(dir).getTree(h2)).toEqual(treeOf(2));
   });
 });

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import {
   ChunkswarmError,
+  compactionText,
   DataLock,
   quotePath,
   silentLogger,
@@ -143,13 +144,14 @@ export function registerDeployCommands(program: Command, configPath: () => strin
 
   program
     .command('gc')
-    .description('delete release trees beyond releases.keep (never the live or pinned one); heads and objects stay')
+    .description('delete release trees beyond releases.keep (never the live or pinned one), and the objects only they had once they add up; heads stay')
     .option('--json', 'machine-readable output')
     .action(async (o) => {
       const r = await command<'gc'>({ op: 'gc' }, o.json);
       if (o.json) return printJson(r);
       for (const x of r.removed) process.stdout.write(`removed release ${x.version} (${formatBytes(x.freedBytes)} freed)\n`);
       process.stdout.write(`kept ${r.kept.join(', ') || '-'}; freed ${formatBytes(r.freedBytes)}\n`);
+      if (r.objects) process.stdout.write(`${compactionText(r.objects)}\n`);
     });
 
   program
