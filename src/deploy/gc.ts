@@ -94,14 +94,14 @@ export function compactionText(c: JournalCompaction): string {
 
 /**
  * Drops from the object journals what no release in `roots` reaches, once they hold more than
- * twice the largest of those releases' objects (by its packs) and `slack`: every release adds the
+ * twice what the last compaction kept (or the largest of those releases' packs) and `slack`: every release adds the
  * tree objects of the directories it changes (2.4 MB for one that touches each of the 200
  * directories of a 50,000-file tree), and the journals, which every process scans when it
  * starts, grew with every release ever staged. An older release whose tree is gone is staged
  * again only from the files of the releases kept, which hold less of it with every release.
  */
 async function compactObjects(objects: ObjectStore, roots: readonly ObjectHash[], slack: number): Promise<JournalCompaction | null> {
-  const largest = Math.max(0, ...roots.map((r) => objects.packSize(r) + objects.packSize(treePackName(r))));
+  const largest = Math.max(objects.journalKeptBytes(), ...roots.map((r) => objects.packSize(r) + objects.packSize(treePackName(r))));
   if (objects.journalBytes() <= 2 * largest + slack) return null;
   const keep = new Set<string>();
   for (const root of roots) {

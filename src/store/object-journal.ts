@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fdatasyncSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fdatasyncSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ChunkswarmError } from '../core/index.js';
 import { pidAlive } from './data-lock.js';
@@ -92,6 +92,8 @@ const JOURNAL_SUFFIX = '.journal';
 const FIRST_READ_BYTES = 4096;
 /** What a scan or a compaction reads of a journal at a time: a long-lived node's file may hold gigabytes. */
 const SCAN_WINDOW = 8 << 20;
+/** Beside the journals: the bytes the last compaction kept. */
+const KEPT_FILE = 'kept-bytes';
 const firstRead = Buffer.allocUnsafe(FIRST_READ_BYTES);
 /** Read descriptors kept open at most (one per journal file read). */
 const OPEN_READERS = 32;
@@ -126,6 +128,8 @@ export class ObjectJournal {
   private flushScheduled = false;
   /** A deferred write that failed: thrown by the next append or flush. */
   private failure: unknown = null;
+  /** Another instance compacted away files this one had indexed (forget): scanned again before use. */
+  private compactedAway = false;
 
   /** `onLost`: hashes whose records a failed write lost (the store forgets them too). */
   constructor(
@@ -139,6 +143,7 @@ export class ObjectJournal {
   }
 
   has(hash: string): boolean {
+    this.current();
     return this.index.has(hash);
   }
 
@@ -255,17 +260,40 @@ export class ObjectJournal {
     }
     for (const file of gone) this.scanned.delete(file);
     for (const other of othersIn(this.dir, this)) other.forget(victims);
+    // What the next gc weighs the journals against; without it, a node whose kept objects exceed the
+    // slack would compact at every release.
+    writeFileSync(join(this.dir, KEPT_FILE), `${out.bytesAfter}\n`);
     return out;
   }
 
-  /** Files another instance compacted away: what this one read from them is found again by a scan. */
+  /** The bytes the last compaction kept (0 if none is known): ObjectStore.journalKeptBytes. */
+  keptBytes(): number {
+    try {
+      return Number(readFileSync(join(this.dir, KEPT_FILE), 'utf8').trim()) || 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  /**
+   * Files another instance compacted away: what this one indexed in them is found again by a scan
+   * before it next answers (not at once: a store that is done, closed, opens nothing again).
+   */
   private forget(names: readonly string[]): void {
     const mine = new Set(names.map((n) => this.numbers.get(n)).filter((n): n is number => n !== undefined));
+    if (mine.size === 0) return;
     for (const file of mine) {
       this.dropReader(file);
       this.scanned.delete(file);
     }
     for (const [hash, at] of this.index) if (mine.has(Math.floor(at / FILE_UNIT))) this.index.delete(hash);
+    this.compactedAway = true;
+  }
+
+  /** Scans first if another instance compacted files this one had indexed. */
+  private current(): void {
+    if (!this.compactedAway) return;
+    this.compactedAway = false;
     this.scan();
   }
 
@@ -299,6 +327,7 @@ export class ObjectJournal {
    * indexed or its journal file is gone (the object is then fetched again, as a missing one).
    */
   read(hash: string): { bytes: Buffer; where: string } | null {
+    this.current();
     const body = this.pendingBodies.get(hash);
     if (body) return { bytes: body, where: 'an object not written to its journal yet' };
     const at = this.index.get(hash);

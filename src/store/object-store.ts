@@ -273,6 +273,11 @@ export class ObjectStore {
     return this.journal.bytes();
   }
 
+  /** Bytes the journals held after their last compaction, 0 if none is known. */
+  journalKeptBytes(): number {
+    return this.journal.keptBytes();
+  }
+
   /** Bytes of a pack on disk, 0 if there is none. */
   packSize(name: string): number {
     return statSync(this.packPath(name), { throwIfNoEntry: false })?.size ?? 0;

@@ -506,7 +506,7 @@ describe('ObjectJournal files', () => {
     kind: 'tree',
     entries: Array.from({ length: entries }, (_, i) => ({ name: `e${String(i).padStart(4, '0')}`, type: 'symlink' as const, mode: 0o777, mtime: n, target: `t${n}` })),
   });
-  const journals = (dir: string) => readdirSync(join(dir, 'journal')).sort();
+  const journals = (dir: string) => readdirSync(join(dir, 'journal')).filter((n) => n.endsWith('.journal')).sort();
   /** A journal as another process wrote it: `pid` in its name, records of these objects. */
   const foreign = async (dir: string, pid: number, objs: TreeObject[]) => {
     const name = `${pid}-${Math.round(performance.timeOrigin * 1000) - 1000}-0badf00d.journal`;
@@ -571,6 +571,7 @@ describe('ObjectJournal files', () => {
     expect(after).toContain(alive);
     expect(after).toHaveLength(3);
     expect(done.bytesAfter).toBeLessThan(done.bytesBefore);
+    expect(a.journalKeptBytes()).toBe(done.bytesAfter);
 
     const fresh = new ObjectStore(dir);
     for (const [h, o] of [[h1, objs[0]], [h3, objs[2]], [h5, treeOf(5)], [h6, treeOf(6)], [h7, treeOf(7)]] as const) {
@@ -627,5 +628,15 @@ describe('ObjectJournal files', () => {
     reader.trim();
     expect(await reader.getTree(h)).toEqual(treeOf(1));
     expect(await new ObjectStore(dir).getTree(h2)).toEqual(treeOf(2));
+    // A compaction by a third store: the closed stores open nothing until they are used again.
+    a.close();
+    reader.close();
+    const compactor = new ObjectStore(dir);
+    expect(compactor.compact(new Set([h, h2]))).toMatchObject({ kept: 2 });
+    expect(open()).toBe(1);
+    compactor.close();
+    expect(open()).toBe(0);
+    expect(reader.has(h2)).toBe(true);
+    expect(await reader.getTree(h2)).toEqual(treeOf(2));
   });
 });
