@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fdatasyncSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, fdatasyncSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ChunkswarmError } from '../core/index.js';
 import { pidAlive } from './data-lock.js';
@@ -239,7 +239,7 @@ export class ObjectJournal {
     } catch (err) {
       closeSync(target.fd);
       this.own = null;
-      unlinkSync(join(this.dir, this.names[target.file]!));
+      rmSync(join(this.dir, this.names[target.file]!), { force: true });
       throw ChunkswarmError.fromSystem(err, `compacting the object journals in ${this.dir}`);
     }
     const gone = new Set(victims.map((n) => this.numberOf(n)));
