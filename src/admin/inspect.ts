@@ -1,6 +1,7 @@
-import { ChunkswarmError } from '../core/index.js';
+import { ChunkswarmError, isChunkswarmError } from '../core/index.js';
+import { OBJECTS_KEPT_PER_KEEP } from '../deploy/index.js';
 import type { Config } from '../config/index.js';
-import { diffTrees, groupPieces, releaseChunks, releaseId, walkTree, type TreeChange } from '../manifest/index.js';
+import { diffTrees, groupPieces, releaseChunks, releaseId, walkTree, type SignedRelease, type TreeChange } from '../manifest/index.js';
 import { ObjectStore, ReleaseStore } from '../store/index.js';
 
 export interface ReleaseSummary {
@@ -35,10 +36,29 @@ function open(config: Config) {
   return { releases, objects: new ObjectStore(releases.objectsDir) };
 }
 
+/** `work` on the objects of these releases; a missing one is named with why it may be missing. */
+async function withObjects<T>(config: Config, versions: number[], work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (!isChunkswarmError(err, 'E_NOT_FOUND')) throw err;
+    throw new ChunkswarmError(
+      'E_NOT_FOUND',
+      `the objects of release ${versions.join(' or ')} are not all on this node (${err.message}): a node holds those of the releases it fetched, ` +
+        `and gc keeps those of the ${OBJECTS_KEPT_PER_KEEP * config.releases.keep} newest only (${OBJECTS_KEPT_PER_KEEP} x releases.keep)`,
+      { cause: err },
+    );
+  }
+}
+
 export async function showRelease(config: Config, version?: number): Promise<{ summary: ReleaseSummary; tree: TreeListing[] }> {
   const { releases, objects } = open(config);
   const head = version === undefined ? await releases.latest() : await releases.head(version);
   if (!head) throw new ChunkswarmError('E_NOT_FOUND', 'no release has been published or received yet');
+  return withObjects(config, [head.body.version], () => summarize(releases, objects, head));
+}
+
+async function summarize(releases: ReleaseStore, objects: ObjectStore, head: SignedRelease): Promise<{ summary: ReleaseSummary; tree: TreeListing[] }> {
   const tree: TreeListing[] = [];
   let files = 0;
   let dirs = 0;
@@ -80,5 +100,5 @@ export async function showRelease(config: Config, version?: number): Promise<{ s
 export async function diffReleases(config: Config, from: number, to: number): Promise<TreeChange[]> {
   const { releases, objects } = open(config);
   const [a, b] = await Promise.all([releases.head(from), releases.head(to)]);
-  return diffTrees(a.body.root, b.body.root, (h) => objects.getTree(h));
+  return withObjects(config, [from, to], () => diffTrees(a.body.root, b.body.root, (h) => objects.getTree(h)));
 }
