@@ -32,7 +32,11 @@ export function followerRole(o: { deployer: Deployer; serial: SerialQueue; log: 
         // A failed postActivate (the release stays live) is the operator's to hear of: the step itself succeeded.
         for (const w of r.warnings) o.log.warn(w, { release: version });
         if (r.switched) o.activated();
-        const gc = await o.deployer.gc().catch(() => null);
+        // A failed gc (a full disk) costs only space, and is tried again after the next activation.
+        const gc = await o.deployer.gc().catch((err: unknown) => {
+          o.log.warn(`gc after release ${version} failed: ${err instanceof Error ? err.message : String(err)}`, { release: version });
+          return null;
+        });
         if (gc && gc.removed.length > 0) {
           o.log.info(`gc: removed releases ${gc.removed.map((r) => r.version).join(', ')}, freed ${gc.freedBytes} bytes`);
         }

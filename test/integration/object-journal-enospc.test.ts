@@ -1,10 +1,11 @@
 /**
  * Object records are written many per write(), at the end of the event loop's turn or before a
  * syncfs: a write that fails (a full disk) must still reach the caller, and the objects it lost
- * must not look stored. On a tmpfs of 1 MiB, mounted by the test (root), else skipped.
+ * must not look stored; a compaction with no room loses nothing. On a tmpfs of 1 MiB, mounted by
+ * the test (root), else skipped.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
@@ -70,5 +71,28 @@ describe('object journal on a full disk', () => {
     await store.put(tree(11));
     await expect(syncFilesystem(mnt)).rejects.toMatchObject({ code: 'E_NO_SPACE' });
     await rm(join(mnt, 'filler'));
+  });
+
+  it('fails a compaction that has no room with E_NO_SPACE, leaving the journals as they were, and compacts once there is room', async (ctx) => {
+    if (!fs.mounted) {
+      console.warn(fs.reason);
+      ctx.skip();
+    }
+    const objects = join(mnt, 'objects-3');
+    const store = new ObjectStore(objects);
+    const hashes: ObjectHash[] = [];
+    for (const n of [20, 21, 22, 23]) hashes.push(await store.put(tree(n)));
+    await syncFilesystem(mnt);
+    const journals = await readdir(join(objects, 'journal'));
+    await writeFile(join(mnt, 'filler'), Buffer.alloc(1024 * 1024)).catch(() => undefined);
+    expect(() => store.compact(new Set(hashes.slice(0, 3)))).toThrow(expect.objectContaining({ code: 'E_NO_SPACE', message: expect.stringMatching(/compacting the object journals/) }));
+    expect(await readdir(join(objects, 'journal'))).toEqual(journals);
+    for (const [i, h] of hashes.entries()) expect(await new ObjectStore(objects).getTree(h)).toEqual(tree(20 + i));
+
+    await rm(join(mnt, 'filler'));
+    expect(store.compact(new Set(hashes.slice(0, 3)))).toMatchObject({ kept: 3, dropped: 1 });
+    const after = new ObjectStore(objects);
+    for (const [i, h] of hashes.slice(0, 3).entries()) expect(await after.getTree(h)).toEqual(tree(20 + i));
+    expect(await after.getBytes(hashes[3]!)).toBeNull();
   });
 });
