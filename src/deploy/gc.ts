@@ -94,11 +94,12 @@ export function compactionText(c: JournalCompaction): string {
 
 /**
  * Drops from the object journals what no release in `roots` reaches, once they hold more than
- * twice what the last compaction kept (or the largest of those releases' packs) and `slack`: every release adds the
- * tree objects of the directories it changes (2.4 MB for one that touches each of the 200
- * directories of a 50,000-file tree), and the journals, which every process scans when it
- * starts, grew with every release ever staged. An older release whose tree is gone is staged
- * again only from the files of the releases kept, which hold less of it with every release.
+ * twice what the last compaction kept (or the largest of those releases' packs) and `slack`:
+ * every release adds the tree objects of the directories it changes (2.4 MB for one that touches
+ * each of the 200 directories of a 50,000-file tree), and the journals, which every process scans
+ * when it starts, grew with every release ever staged. An older release whose tree is gone is
+ * staged again only from the files of the releases kept, which hold less of it with every release.
+ * Null when nothing was compacted (below the threshold, a fetch running, no file to rewrite).
  */
 async function compactObjects(objects: ObjectStore, roots: readonly ObjectHash[], slack: number): Promise<JournalCompaction | null> {
   const largest = Math.max(objects.journalKeptBytes(), ...roots.map((r) => objects.packSize(r) + objects.packSize(treePackName(r))));
@@ -120,7 +121,8 @@ async function compactObjects(objects: ObjectStore, roots: readonly ObjectHash[]
       }
     }
   }
-  return objects.compact(keep);
+  const done = objects.compact(keep);
+  return done !== null && done.files > 0 ? done : null;
 }
 
 /** Bytes of the regular files whose every link lies inside dir: what deleting dir frees. */
