@@ -5,9 +5,9 @@
  * of the files a publish opened once it is over.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readdirSync, readlinkSync } from 'node:fs';
 import { lstat, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { openFdsUnder } from '../support/open-fds.js';
 import { settle } from '../support/tree.js';
 import { publishedCluster, type Cluster } from './deploy-fixture.js';
 import { loadConfig } from '../../src/config/index.js';
@@ -55,18 +55,11 @@ describe('publish with the caches of a running node', () => {
 
   it('leaves no object journal open once a publish is over (serve runs one after another)', async () => {
     const config = await loadConfig(c.pub);
-    const journalFds = () => readdirSync('/proc/self/fd').filter((fd) => {
-      try {
-        return readlinkSync(`/proc/self/fd/${fd}`).startsWith(join(c.pubData, 'objects'));
-      } catch {
-        return false;
-      }
-    });
     for (const n of [1, 2, 3]) {
       await writeFile(join(src, 'etc/app.conf'), `listen 80\nworkers ${n}\n`);
       await settle();
       expect((await publish({ config, source: src })).version).toBe(n + 1);
-      expect(journalFds()).toEqual([]);
+      expect(openFdsUnder(join(c.pubData, 'objects'))).toEqual([]);
     }
   });
 });

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { closeSync, openSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, statSync } from 'node:fs';
 import { readdir, readFile, writeFile, chmod, mkdir, link, lstat, rm, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InodeCache, ObjectStore, StatCache, atomicWrite, fetchObjects, removeTree } from '../../src/store/index.js';
 import { encodeObject, objectHash, type FileObject, type TreeObject } from '../../src/manifest/index.js';
 import { eachFileRecord, eachRecord, encodeRecord } from '../../src/store/object-journal.js';
 import type { ChunkHash, ObjectHash } from '../../src/core/index.js';
+import { openFdsUnder } from '../support/open-fds.js';
 import { tempDirs } from '../support/temp-dirs.js';
 
 const tempDir = tempDirs();
@@ -609,13 +610,7 @@ describe('ObjectJournal files', () => {
 
   it('closes the files it holds open, and opens them again when used', async () => {
     const dir = await tempDir('cs-obj-');
-    const open = () => readdirSync('/proc/self/fd').filter((fd) => {
-      try {
-        return readlinkSync(`/proc/self/fd/${fd}`).startsWith(join(dir, 'journal'));
-      } catch {
-        return false;
-      }
-    }).length;
+    const open = () => openFdsUnder(join(dir, 'journal')).length;
     const a = new ObjectStore(dir);
     const h = await a.put(treeOf(1));
     const reader = new ObjectStore(dir);
