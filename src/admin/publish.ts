@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { ChunkswarmError, type ObjectHash } from '../core/index.js';
 import { readSecretFile, type Config } from '../config/index.js';
 import { clusterIdOf, diffTrees, releaseId, signRelease, verifyRelease, type SignedRelease } from '../manifest/index.js';
-import { DataLock, InodeCache, ObjectStore, PUBLISH_LOCK, ReleaseStore, StatCache, removeTree, type ChunkIndex } from '../store/index.js';
+import { DataLock, InodeCache, ObjectStore, PUBLISH_LOCK, ReleaseStore, StatCache, removeTree, type ChunkIndex, type JournalCompaction } from '../store/index.js';
 import { collectGarbage, isRoot, moveIntoPlace, recycleRelease, type FileAction } from '../deploy/index.js';
 import { buildTrees } from './build-objects.js';
 import { hashChanged } from './hash-changed.js';
@@ -67,6 +67,8 @@ export interface PublishSummary {
   mbPerSec: number;
   /** What failed after the release was published (it stands): collecting the trees beyond releases.keep. */
   warnings: string[];
+  /** The object journals, if the gc after the publish compacted them. */
+  objectsCompacted: JournalCompaction | null;
 }
 
 /**
@@ -181,6 +183,7 @@ async function publishUnderLock(opts: PublishOptions, publisher: NonNullable<Con
       files: scan.files.length, dirs: scan.dirs, symlinks: scan.symlinks, bytes: bytesTotal,
       hashedFiles: hashed.hashedFiles, hashedBytes: hashed.hashedBytes, reusedFiles, recycledFrom, newChunks: fresh.chunks, newBytes: fresh.bytes,
       skipped: scan.skipped, seconds: (performance.now() - started) / 1000, mbPerSec: hashed.seconds > 0 ? hashed.hashedBytes / 1e6 / hashed.seconds : 0, warnings: [],
+      objectsCompacted: null,
     });
     if (prev && prev.body.root === root && !opts.force) {
       await removeTree(staging);
@@ -239,10 +242,11 @@ async function publishUnderLock(opts: PublishOptions, publisher: NonNullable<Con
     // Recycling takes one tree beyond releases.keep per publish; any other (a republished old
     // release, a lowered keep) stayed on the master for good, with every file only it held.
     const warnings: string[] = [];
-    await collectGarbage({ releases, keep: config.releases.keep, protect: [version], inodes, objects, ...(opts.chunkIndex && { chunkIndex: opts.chunkIndex }) }).catch((err: unknown) => {
+    const gc = await collectGarbage({ releases, keep: config.releases.keep, protect: [version], inodes, objects, ...(opts.chunkIndex && { chunkIndex: opts.chunkIndex }) }).catch((err: unknown) => {
       warnings.push(`release ${version} is published, but the release trees beyond releases.keep were not collected: ${ChunkswarmError.fromSystem(err, 'collecting them').message}`);
+      return null;
     });
-    return { ...summary(signed, actions.filter((a) => a.kind === 'link').length, fresh, recycledFrom), warnings };
+    return { ...summary(signed, actions.filter((a) => a.kind === 'link').length, fresh, recycledFrom), warnings, objectsCompacted: gc?.objects ?? null };
   } catch (err) {
     // The copies of a publish that failed held the space they took (a full disk stayed full) until
     // the next publish; what a recycled tree was is a release beyond releases.keep, collected anyway.

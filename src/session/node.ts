@@ -5,7 +5,7 @@ import { releaseId } from '../manifest/index.js';
 import { ControlServer, publish, runNodeCommand, type ControlRequest, type PublishCommand, type PublishProgress, type PublishSummary, type WaitingNotice } from '../admin/index.js';
 import { isMembershipCommand, MembershipAdmin, nodeSeed } from '../membership/index.js';
 import { JoinServer } from '../membership/join-server.js';
-import { Deployer, type VerifyResult } from '../deploy/index.js';
+import { compactionText, Deployer, type VerifyResult } from '../deploy/index.js';
 import { seededRandom } from '../scheduler/index.js';
 import { DataLock, type StatCache } from '../store/index.js';
 import { BootstrapMemory, mergeBootstrapNodes, Swarm, startBootstrapNode, type BootstrapNode } from '../swarm/index.js';
@@ -311,6 +311,7 @@ export class ChunkswarmNode extends Resource {
       );
     }
     for (const w of summary.warnings) this.log.warn(w, { release: summary.version ?? undefined });
+    if (summary.objectsCompacted) this.log.info(`gc: ${compactionText(summary.objectsCompacted)}`, { release: summary.version ?? undefined });
     return summary;
   }
 

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { callControl, controlSocketPath, diffReleases, initNode, loadConfig, publish, quotePath, showRelease, ChunkswarmError, type PublishProgress, type PublishSummary } from '../../index.js';
+import { callControl, compactionText, controlSocketPath, diffReleases, initNode, loadConfig, publish, quotePath, showRelease, ChunkswarmError, type PublishProgress, type PublishSummary } from '../../index.js';
 import { formatBytes, formatFields, noteDoneByNode, printJson } from '../format.js';
 import { parsePort } from '../option-parsers.js';
 import { publishProgress } from '../progress.js';
@@ -101,6 +101,7 @@ export function registerAdminCommands(program: Command, configPath: () => string
           ['reused', `${s.reusedFiles} files hard-linked from the previous release${s.recycledFrom === null ? '' : ` (built in the tree of release ${s.recycledFrom}, which it replaces)`}`],
           ['new chunks', `${s.newChunks} (${formatBytes(s.newBytes)})`],
           ['time', `${s.seconds.toFixed(2)} s`],
+          ...(s.objectsCompacted ? [['gc', compactionText(s.objectsCompacted)] as [string, string]] : []),
         ]) + '\n',
       );
     });
