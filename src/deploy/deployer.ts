@@ -302,15 +302,20 @@ export class Deployer {
    * of a retained release) come back with a release that is newest again.
    */
   private async notWhole(version: number, stager: Stager, err: ChunkswarmError): Promise<ChunkswarmError> {
-    const whole = (await this.releases.materialized()).filter((v) => v !== version);
     return new ChunkswarmError(
       'E_NOT_FOUND',
       `release ${version} is not whole on this node: ${stager.missing().length} of its ${stager.pieces.length} pieces are missing ` +
         `(files edited by hand were taken out of it, or it was never fetched whole), ` +
         `and nodes fetch only the newest release from their peers. To go back to it everywhere, run "chunkswarm republish ${version}" on the master; ` +
-        `${whole.length > 0 ? `releases whole on this node: ${whole.join(', ')}` : 'no other release is whole on this node'}`,
+        (await this.wholeBesides(version)),
       { cause: err },
     );
+  }
+
+  /** The releases an operator can go back to on this node instead of `version`. */
+  private async wholeBesides(version: number): Promise<string> {
+    const whole = (await this.releases.materialized()).filter((v) => v !== version);
+    return whole.length > 0 ? `releases whole on this node: ${whole.join(', ')}` : 'no other release is whole on this node';
   }
 
   /**
@@ -318,13 +323,11 @@ export class Deployer {
    * the newest releases only (collectGarbage), and peers serve only the newest one's.
    */
   private async objectsGone(version: number, err: ChunkswarmError): Promise<ChunkswarmError> {
-    const whole = (await this.releases.materialized()).filter((v) => v !== version);
     return new ChunkswarmError(
       'E_NOT_FOUND',
       `release ${version} cannot be staged again on this node: ${err.message}, and gc keeps the objects of the ` +
         `${OBJECTS_KEPT_PER_KEEP * this.config.releases.keep} newest releases only (${OBJECTS_KEPT_PER_KEEP} x releases.keep), and peers serve only the newest one's. ` +
-        `To go back to its content everywhere, publish its source again on the master; ` +
-        `${whole.length > 0 ? `releases whole on this node: ${whole.join(', ')}` : 'no other release is whole on this node'}`,
+        `To go back to its content everywhere, publish its source again on the master; ${await this.wholeBesides(version)}`,
       { cause: err },
     );
   }
