@@ -62,16 +62,21 @@ export async function findDonors(q: DonorSearch): Promise<DonorsFound> {
   const out: DonorsFound = { donors: new DonorTable(q.files), previous: new Map(), sharedKept: 0 };
   const check = donorCheck(q);
   const wanted: number[] = [];
+  /** A file the live release holds as the very inode at its path in the tree being built: kept without a look (sharedInPlace). */
+  const keptShared = (i: number, live?: TreeEntry): boolean => {
+    const shared = q.sharedInPlace;
+    if (!q.inPlace || !shared) return false;
+    const { path, entry } = q.files[i]!;
+    const ino = shared.inoAt(path);
+    if (ino === undefined || !sameInode(live, entry) || (q.tainted.size > 0 && q.tainted.has(inodeKey({ dev: shared.dev, ino })))) return false;
+    out.donors.set(i, q.inPlace, { dev: shared.dev, ino }, { linked: false });
+    out.sharedKept++;
+    return true;
+  };
   const inPlace = async (i: number, live?: TreeEntry): Promise<boolean> => {
     if (!q.inPlace) return false;
+    if (keptShared(i, live)) return true;
     const { path, entry, size } = q.files[i]!;
-    const shared = q.sharedInPlace;
-    const ino = shared?.inoAt(path);
-    if (shared && ino !== undefined && sameInode(live, entry) && !q.tainted.has(inodeKey({ dev: shared.dev, ino }))) {
-      out.donors.set(i, q.inPlace, { dev: shared.dev, ino }, { linked: false });
-      out.sharedKept++;
-      return true;
-    }
     const st = await check(`${q.inPlace}/${path}`, entry, size);
     if (st) out.donors.set(i, q.inPlace, st, { linked: false });
     return st !== null;
@@ -80,13 +85,8 @@ export async function findDonors(q: DonorSearch): Promise<DonorsFound> {
     const base = q.releases.releasePath(q.preferred);
     const oldRoot = (await q.releases.head(q.preferred)).body.root;
     let i = 0;
-    await pairWalk(q.objects, q.root, oldRoot, async (entry, old) => {
-      const f = q.files[i];
-      // Both walks are the canonical order; the files' own path strings are used, none is built.
-      if (!f || f.entry.hash !== entry.hash || f.entry.name !== entry.name) {
-        throw ChunkswarmError.badObject(`the release's trees hold ${entry.name} where its file list has ${f?.path ?? 'no more files'}`);
-      }
-      const at = i++;
+    const other = async (at: number, entry: TreeEntry, old: TreeEntry | undefined): Promise<void> => {
+      const f = q.files[at]!;
       if (await inPlace(at, old)) return;
       if (sameInode(old, entry)) {
         const st = await check(`${base}/${f.path}`, entry, f.size);
@@ -95,6 +95,17 @@ export async function findDonors(q: DonorSearch): Promise<DonorsFound> {
         out.previous.set(f.path, { abs: `${base}/${f.path}`, entry: old });
       }
       wanted.push(at);
+    };
+    // Synchronous for a file kept on the maps' word (nearly every file of a steady update): a
+    // promise and an await per file were most of the walk.
+    await pairWalk(q.objects, q.root, oldRoot, (entry, old) => {
+      const f = q.files[i];
+      // Both walks are the canonical order; the files' own path strings are used, none is built.
+      if (!f || f.entry.hash !== entry.hash || f.entry.name !== entry.name) {
+        throw ChunkswarmError.badObject(`the release's trees hold ${entry.name} where its file list has ${f?.path ?? 'no more files'}`);
+      }
+      const at = i++;
+      return keptShared(at, old) ? undefined : other(at, entry, old);
     });
   } else {
     for (let i = 0; i < q.files.length; i++) if (!(await inPlace(i))) wanted.push(i);
@@ -168,17 +179,17 @@ async function pairWalk(
   objects: ObjectStore,
   root: ObjectHash,
   old: ObjectHash | null,
-  visit: (entry: TreeEntry, old: TreeEntry | undefined) => Promise<void>,
+  visit: (entry: TreeEntry, old: TreeEntry | undefined) => void | Promise<void>,
 ): Promise<void> {
   const tree = await objects.getTree(root);
   const before = old === null ? new Map<string, TreeEntry>() : new Map((await objects.getTree(old)).entries.map((e) => [e.name, e]));
   for (const e of tree.entries) {
     const o = before.get(e.name);
-    if (e.type === 'file') await visit(e, o);
-    else if (e.type !== 'dir') continue;
-    else if (o?.type === 'dir' && o.hash === e.hash) await walkTree(e.hash!, (h) => objects.getTree(h), async (_p, x) => {
-      if (x.type === 'file') await visit(x, x);
-    });
+    if (e.type === 'file') {
+      const visited = visit(e, o);
+      if (visited) await visited;
+    } else if (e.type !== 'dir') continue;
+    else if (o?.type === 'dir' && o.hash === e.hash) await walkTree(e.hash!, (h) => objects.getTree(h), (_p, x) => (x.type === 'file' ? visit(x, x) : undefined));
     else await pairWalk(objects, e.hash!, o?.type === 'dir' ? o.hash! : null, visit);
   }
 }
