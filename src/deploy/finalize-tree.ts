@@ -2,7 +2,7 @@ import { chmodSync, lchownSync, lutimesSync, utimesSync } from 'node:fs';
 import { ChunkswarmError, type ObjectHash } from '../core/index.js';
 import type { TreeEntry } from '../manifest/index.js';
 import type { ObjectStore } from '../store/index.js';
-import { isRoot, yieldEvery } from './stage-fs.js';
+import { isRoot, turnDue, nextTurn } from './stage-fs.js';
 
 /**
  * What a node that is not root keeps of its own access to a release's files (read) and directories
@@ -46,7 +46,7 @@ export async function finalizeTree(dir: string, root: ObjectHash, objects: Objec
       } catch (err) {
         throw ChunkswarmError.fromSystem(err, `setting metadata of ${path}`);
       }
-      await yieldEvery(++n);
+      if (turnDue(++n)) await nextTurn();
     }
   };
   await walk(dir, '', (await objects.getTree(root)).entries);

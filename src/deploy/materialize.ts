@@ -6,7 +6,7 @@ import { findDonors, type DonorSearch, type DonorsFound } from './donors.js';
 import { finalizeTree, sealRoot } from './finalize-tree.js';
 import { planFiles, type FileAction, type LinkAction } from './plan.js';
 import type { ReleaseContent, ReleaseEntry } from './release-files.js';
-import { createSized, ensureDir, lstatSyncOrNull, placeSymlink, removeAny, yieldEvery } from './stage-fs.js';
+import { createSized, ensureDir, lstatSyncOrNull, placeSymlink, removeAny, turnDue, nextTurn } from './stage-fs.js';
 
 /**
  * The apply half of "turn a release into a directory" (the plan half is plan.ts): each step brings
@@ -78,7 +78,7 @@ export async function placeLinks(
   const changed: string[] = [];
   let n = 0;
   for (const a of links) {
-    await yieldEvery(++n);
+    if (turnDue(++n)) await nextTurn();
     // Its own donor (DonorSearch.inPlace): found clean at this very path moments ago, or the live
     // release's inode, which the live tree's check before the switch vouches for (sharedInPlace).
     if (a.inPlace) continue;
@@ -129,7 +129,7 @@ export async function placeWrites(
   const created = new Set<string>();
   let n = 0;
   for (const a of writes) {
-    await yieldEvery(++n);
+    if (turnDue(++n)) await nextTurn();
     const abs = `${dir}/${a.path}`;
     const st = mayExist(a.path) ? lstatSyncOrNull(abs) : null;
     if (st?.isFile() && st.size === a.size && !anew.has(a.path)) {

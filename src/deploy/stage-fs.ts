@@ -27,9 +27,17 @@ export function ownerOf(opts: { owner?: boolean }): boolean {
   return opts.owner ?? isRoot();
 }
 
-/** Lets the event loop run (a node keeps serving peers) once every `every` steps of a long synchronous loop. */
-export async function yieldEvery(step: number, every = 1024): Promise<void> {
-  if (step % every === 0) await new Promise<void>((r) => setImmediate(r));
+/**
+ * Whether a long loop of synchronous steps lets the event loop run now (a node keeps serving its
+ * peers): once every `every` steps. Written `if (turnDue(++n)) await nextTurn();` so that the other
+ * steps take no promise and no await: one each for 10^5 files was tens of ms per pass.
+ */
+export function turnDue(step: number, every = 1024): boolean {
+  return step % every === 0;
+}
+
+export function nextTurn(): Promise<void> {
+  return new Promise<void>((r) => setImmediate(r));
 }
 
 export async function lstatOrNull(path: string): Promise<Stats | null> {
