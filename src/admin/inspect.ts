@@ -1,5 +1,5 @@
 import { ChunkswarmError, isChunkswarmError } from '../core/index.js';
-import { OBJECTS_KEPT_PER_KEEP } from '../deploy/index.js';
+import { objectsKeptNote } from '../deploy/index.js';
 import type { Config } from '../config/index.js';
 import { diffTrees, groupPieces, releaseChunks, releaseId, walkTree, type SignedRelease, type TreeChange } from '../manifest/index.js';
 import { ObjectStore, ReleaseStore } from '../store/index.js';
@@ -45,7 +45,7 @@ async function withObjects<T>(config: Config, versions: number[], work: () => Pr
     throw new ChunkswarmError(
       'E_NOT_FOUND',
       `the objects of release ${versions.join(' or ')} are not all on this node (${err.message}): a node holds those of the releases it fetched, ` +
-        `and gc keeps those of the ${OBJECTS_KEPT_PER_KEEP * config.releases.keep} newest only (${OBJECTS_KEPT_PER_KEEP} x releases.keep)`,
+        `and ${objectsKeptNote(config.releases.keep)}`,
       { cause: err },
     );
   }

@@ -2,7 +2,7 @@ import { ChunkswarmError, isChunkswarmError } from '../core/index.js';
 import { readSecretFile, type Config } from '../config/index.js';
 import { clusterIdOf, releaseId, signRelease, verifyRelease, type ReleaseBody } from '../manifest/index.js';
 import { DataLock, InodeCache, ObjectStore, PUBLISH_LOCK, ReleaseStore } from '../store/index.js';
-import { OBJECTS_KEPT_PER_KEEP, Stager } from '../deploy/index.js';
+import { objectsKeptNote, Stager } from '../deploy/index.js';
 
 export interface PublishFromOptions {
   config: Config;
@@ -75,8 +75,7 @@ async function republishWith(opts: PublishFromOptions, privateKeyPem: string, re
     if (!isChunkswarmError(err, 'E_NOT_FOUND')) throw err;
     throw new ChunkswarmError(
       'E_NOT_FOUND',
-      `version ${opts.from} cannot be built again on this node: ${err.message}, and gc keeps the objects of the ` +
-        `${OBJECTS_KEPT_PER_KEEP * config.releases.keep} newest releases only (${OBJECTS_KEPT_PER_KEEP} x releases.keep). Publish its source again`,
+      `version ${opts.from} cannot be built again on this node: ${err.message}, and ${objectsKeptNote(config.releases.keep)}. Publish its source again`,
       { cause: err },
     );
   });

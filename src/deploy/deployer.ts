@@ -4,7 +4,7 @@ import { ExpansionMemo, measureExpansion, type SignedRelease, type TreeEntry } f
 import { ChunkIndex, InodeCache, ObjectStore, ReleaseStore, type NodeState } from '../store/index.js';
 import { activate, recover, type ActivateOptions, type ActivateResult } from './activate.js';
 import { driftSignature, hasDrift, latestDrift, recordDrift, type DriftRecord, type DriftReport } from './drift.js';
-import { collectGarbage, OBJECTS_KEPT_PER_KEEP, type GcResult } from './gc.js';
+import { collectGarbage, objectsKeptNote, type GcResult } from './gc.js';
 import { recycleRelease } from './recycle.js';
 import { sealRoot } from './finalize-tree.js';
 import { checkFreshTarget, FRESH_MS } from './fresh-check.js';
@@ -325,8 +325,7 @@ export class Deployer {
   private async objectsGone(version: number, err: ChunkswarmError): Promise<ChunkswarmError> {
     return new ChunkswarmError(
       'E_NOT_FOUND',
-      `release ${version} cannot be staged again on this node: ${err.message}, and gc keeps the objects of the ` +
-        `${OBJECTS_KEPT_PER_KEEP * this.config.releases.keep} newest releases only (${OBJECTS_KEPT_PER_KEEP} x releases.keep), and peers serve only the newest one's. ` +
+      `release ${version} cannot be staged again on this node: ${err.message}, and ${objectsKeptNote(this.config.releases.keep)}, and peers serve only the newest one's. ` +
         `To go back to its content everywhere, publish its source again on the master; ${await this.wholeBesides(version)}`,
       { cause: err },
     );

@@ -20,7 +20,12 @@ export interface GcResult {
 /** What the object journals may hold beyond twice the objects of the releases kept before they are compacted. */
 const JOURNAL_SLACK = 16 << 20;
 /** The newest releases whose objects stay, whether or not their trees do: this many times releases.keep. */
-export const OBJECTS_KEPT_PER_KEEP = 2;
+const OBJECTS_KEPT_PER_KEEP = 2;
+
+/** What gc keeps of old releases' objects, for the messages that refuse a release whose objects went. */
+export function objectsKeptNote(keep: number): string {
+  return `gc keeps the objects of the ${OBJECTS_KEPT_PER_KEEP * keep} newest releases only (${OBJECTS_KEPT_PER_KEEP} x releases.keep)`;
+}
 
 /** The materialized versions (ascending) that `keep` and `protect` leave for deletion. Pure. */
 export function beyondKeep(have: readonly number[], keep: number, protect: Iterable<number>): number[] {
@@ -65,21 +70,19 @@ export async function collectGarbage(o: {
     result.stagingRemoved.push(Number(name));
   }
   if (o.objects) {
-    const roots = new Set<ObjectHash>();
     const staging = (await readdir(releases.stagingDir).catch(() => [] as string[])).filter((n) => /^\d+$/.test(n)).map(Number);
-    for (const v of [...result.kept, ...staging]) {
+    const onDisk = new Set([...result.kept, ...staging]);
+    // Objects stay for the newest releases too, on disk or not: the one a node may be fetching
+    // before it stages, and those a rollback can still stage again from the files of the releases kept.
+    const newest = (await releases.versions()).slice(-OBJECTS_KEPT_PER_KEEP * o.keep);
+    const roots = new Map<number, ObjectHash>();
+    for (const v of new Set([...onDisk, ...newest])) {
       const root = (await releases.head(v).catch(() => null))?.body.root;
-      if (root) roots.add(root);
+      if (root) roots.set(v, root);
     }
-    const packed = new Set([...roots].flatMap((r) => [r, treePackName(r)]));
+    const packed = new Set([...roots].filter(([v]) => onDisk.has(v)).flatMap(([, r]) => [r, treePackName(r)]));
     for (const name of o.objects.packs()) if (!packed.has(name)) o.objects.dropPack(name);
-    // The newest releases too, on disk or not: the one a node may be fetching before it stages,
-    // and those a rollback can still stage again from the files of the releases kept.
-    for (const v of (await releases.versions()).slice(-OBJECTS_KEPT_PER_KEEP * o.keep)) {
-      const root = (await releases.head(v).catch(() => null))?.body.root;
-      if (root) roots.add(root);
-    }
-    result.objects = await compactObjects(o.objects, [...roots], o.journalSlackBytes ?? JOURNAL_SLACK);
+    result.objects = await compactObjects(o.objects, [...new Set(roots.values())], o.journalSlackBytes ?? JOURNAL_SLACK);
   }
   await pruneInodeMaps(releases, result.kept);
   await o.inodes?.save();

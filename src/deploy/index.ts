@@ -6,7 +6,7 @@ export { runHook, type HookResult } from './hook.js';
 export { inspectLive, currentLive, swapLive, type LiveLink } from './live.js';
 export { verifyTree, verifyExitBits, type VerifyResult, type VerifyOptions, type DriftEntry, type DriftKind, type EntryState } from './verify.js';
 export { recordDrift, listDrift, showDrift, driftSignature, type DriftReport, type DriftRecord, type DriftPolicy } from './drift.js';
-export { collectGarbage, compactionText, OBJECTS_KEPT_PER_KEEP, type GcResult } from './gc.js';
+export { collectGarbage, compactionText, objectsKeptNote, type GcResult } from './gc.js';
 export { recycleRelease } from './recycle.js';
 export { importFromDataDir, type ChunkSource } from './local-source.js';
 export { loadRelease, releaseTree, saveReleasePacks, servedPieces, type ReleaseContent, type ReleaseEntry, type ReleaseFile, type ReleaseTree } from './release-files.js';

@@ -89,12 +89,11 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
     out.entries.push({ path, kind, ...(old && { old }), ...(now && { new: now }) });
     out.counts[kind]++;
   };
-  const hashOf = async (path: string, st: Stats, useCache: boolean): Promise<string> => {
-    const cached = useCache && !o.deep ? o.cache.hashOf(st) : null;
-    if (cached) return cached;
+  /** The file's content hash read from disk; `remember`: given to the inode cache. */
+  const hashRead = async (path: string, st: Stats, remember: boolean): Promise<string> => {
     const h = await contentHashOfFile(join(o.dir, path));
     out.hashed++;
-    if (useCache) o.cache.remember(st, h);
+    if (remember) o.cache.remember(st, h);
     return h;
   };
   const modeOf = (e: TreeEntry) => (o.recordedModes ? e.mode : onDiskMode(e));
@@ -103,7 +102,7 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
       type: kindOf(st), size: st.size, mtime: Math.round(st.mtimeMs), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, inode: inodeKey(st),
     };
     if (st.isSymbolicLink()) s.target = readlinkSync(join(o.dir, path));
-    if (hash && st.isFile()) s.hash = await hashOf(path, st, false);
+    if (hash && st.isFile()) s.hash = await hashRead(path, st, false);
     return s;
   };
   const expected = async (e: TreeEntry): Promise<EntryState> => {
@@ -154,8 +153,8 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
       } else if (e.type === 'symlink') {
         if (readlinkSync(join(o.dir, path)) !== e.target) push(path, 'modified', await expected(e), await actual(path, st, false));
       } else {
-        // The inode cache answers for nearly every file: no promise for those.
-        const hash = (!o.deep && o.cache.hashOf(st)) || (await hashOf(path, st, true));
+        // The inode cache answers for nearly every file (not in a deep check): no promise for those.
+        const hash = (!o.deep && o.cache.hashOf(st)) || (await hashRead(path, st, true));
         if (hash !== e.hash) push(path, 'modified', await expected(e), { ...(await actual(path, st, false)), hash });
         else if (metaDiffers(e, st)) push(path, 'meta', await expected(e), { ...(await actual(path, st, false)), hash });
         else o.clean?.set(inodeKey(st), e);

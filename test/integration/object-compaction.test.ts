@@ -52,7 +52,7 @@ describe('object journals: gc drops the objects of releases older than the newes
     for (const v of ['3', '4']) expect((await csJson<ReleaseSummary>(c.pub, 'show', v)).version).toBe(Number(v));
     const show = await cs(c.pub, 'show', '1');
     expect(show.code).toBe(7);
-    expect(show.stderr).toMatch(/E_NOT_FOUND: the objects of release 1 are not all on this node \(object [0-9a-f]{64} not found\): .* gc keeps those of the 2 newest only \(2 x releases.keep\)\n/);
+    expect(show.stderr).toMatch(/E_NOT_FOUND: the objects of release 1 are not all on this node \(object [0-9a-f]{64} not found\): .* gc keeps the objects of the 2 newest releases only \(2 x releases.keep\)\n/);
     expect((await cs(c.pub, 'diff', '1', '4')).stderr).toMatch(/E_NOT_FOUND: the objects of release 1 or 4 are not all on this node/);
 
     const activate = await cs(c.pub, 'activate', '1');
