@@ -35,6 +35,7 @@ export interface NodeOptions {
 const TICK_MS = 1000;
 /** A step of a stop that takes this long is logged (leaving the swarm may wait up to 2 s on purpose). */
 const SLOW_STOP_STEP_MS = 1000;
+const BUSY_NOTICE: WaitingNotice = { waiting: 'the node is busy with another step (staging, activating, publishing or another command); this starts once it ends' };
 
 /**
  * A running node: opens and closes the parts and wires them together — the swarm hands
@@ -262,9 +263,21 @@ export class ChunkswarmNode extends Resource {
       return this.membership.run(cmd);
     }
     this.log.info(`operator: ${cmd.op}${'version' in cmd && cmd.version !== undefined ? ` ${cmd.version}` : ''}`);
+    const stages = cmd.op === 'activate' || cmd.op === 'rollback';
+    let told = false;
+    const tellOnce = (notice: unknown) => {
+      if (!told) notify(notice);
+      told = true;
+    };
+    if (stages) this.rollout.hold();
     try {
-      return await this.afterCurrentStep(notify, () => runNodeCommand(this.deployer, cmd));
+      if (stages && this.loop.busy) {
+        tellOnce(BUSY_NOTICE);
+        await this.loop.idle();
+      }
+      return await this.afterCurrentStep(tellOnce, () => runNodeCommand(this.deployer, cmd));
     } finally {
+      if (stages) this.rollout.letGo();
       this.loop.kick(true);
     }
   }
@@ -325,7 +338,7 @@ export class ChunkswarmNode extends Resource {
 
   /** Runs an operator's job between the node's steps; one that must wait (a large staging takes minutes) says so. */
   private afterCurrentStep<T>(notify: (notice: unknown) => void, job: () => Promise<T>): Promise<T> {
-    return this.serial.run(job, () => notify({ waiting: 'the node is busy with another step (staging, activating, publishing or another command); this starts once it ends' } satisfies WaitingNotice));
+    return this.serial.run(job, () => notify(BUSY_NOTICE));
   }
 
   private logError(err: unknown, doing: string): void {

@@ -70,6 +70,11 @@ export class RetryLoop {
     });
   }
 
+  /** An attempt is running. */
+  get busy(): boolean {
+    return this.running !== null;
+  }
+
   /** Resolves once no attempt is running (after the current one, if any). */
   async idle(): Promise<void> {
     while (this.running) await this.running;

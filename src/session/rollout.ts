@@ -47,6 +47,8 @@ export class Rollout {
   /** The root of the release last served whole: the next one's packs copy most of their records from its packs. */
   private servedRoot: ObjectHash | null = null;
   private packTimer: NodeJS.Timeout | null = null;
+  /** Operator commands holding the rollout back (hold()). */
+  private holds = 0;
 
   constructor(private readonly o: RolloutOptions) {}
 
@@ -62,6 +64,21 @@ export class Rollout {
   stop(): void {
     this.dl?.stop();
     if (this.packTimer) clearTimeout(this.packTimer);
+  }
+
+  /**
+   * An operator's activate or rollback stages and switches releases itself: a staging of the
+   * rollout's in the same directory would rewrite what the command wrote (activate --source-data of
+   * the newest release puts its head where the rollout finds it). The download in progress stops,
+   * keeping what it wrote, and attempts wait until every hold is let go.
+   */
+  hold(): void {
+    this.holds++;
+    this.dl?.stop();
+  }
+
+  letGo(): void {
+    this.holds = Math.max(0, this.holds - 1);
   }
 
   /**
@@ -85,6 +102,7 @@ export class Rollout {
   }
 
   async attempt(): Promise<AttemptOutcome> {
+    if (this.holds > 0) return 'waiting';
     const target = this.o.heads.latest;
     if (!target) {
       this.phase = 'idle';
@@ -140,7 +158,7 @@ export class Rollout {
   }
 
   private superseded(target: SignedRelease): boolean {
-    return this.o.closed() || this.o.heads.latest?.body.version !== target.body.version;
+    return this.o.closed() || this.holds > 0 || this.o.heads.latest?.body.version !== target.body.version;
   }
 
   /** Where the objects of `target` are asked for. */
@@ -166,7 +184,8 @@ export class Rollout {
     this.objectsFetched += got.fetched;
     if (got.fetched > 0) this.o.log.info(`release ${target.body.version}: ${got.fetched} objects fetched (${got.bytes} bytes)`, { release: target.body.version });
     if (this.superseded(target)) return null;
-    const stager = await this.o.deployer.stage(target);
+    // Planning and recycling a tree move release directories, as gc and operator commands do.
+    const stager = await this.o.serial.run(() => this.o.deployer.stage(target));
     // Stopped (or superseded) while staging was planned: stop() found no download to stop, and
     // one started now would run to its end before the node could exit.
     if (this.superseded(target)) {

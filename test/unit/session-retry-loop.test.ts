@@ -44,6 +44,16 @@ describe('RetryLoop', () => {
     expect(loop.state).toEqual({ lastError: null, failures: 0, retryAt: null });
   });
 
+  it('is busy while an attempt runs, not while it waits for a retry', async () => {
+    const { loop } = scripted([full, 'done']);
+    expect(loop.busy).toBe(false);
+    loop.kick();
+    expect(loop.busy).toBe(true);
+    await loop.idle();
+    expect(loop.busy).toBe(false);
+    expect(loop.state.retryAt).toBe(1000);
+  });
+
   it('caps the backoff', async () => {
     const { clock, loop, errors } = scripted([full]);
     loop.kick();
