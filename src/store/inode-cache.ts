@@ -28,9 +28,9 @@ export class InodeCache {
     return new InodeCache(new StatCache(null));
   }
 
-  /** The file object hash this inode held when it was last hashed, if it is in that same state now. */
-  hashOf(st: InodeStat): ObjectHash | null {
-    return this.cache.lookup(inodeKey(st), st);
+  /** The file object hash this inode held when it was last hashed, if it is in that same state now. `key`: inodeKey(st), where the caller has it. */
+  hashOf(st: InodeStat, key = inodeKey(st)): ObjectHash | null {
+    return this.cache.lookup(key, st);
   }
 
   /**

@@ -116,6 +116,15 @@ describe('verifyTree', () => {
     expect(verifyExitBits(r)).toBe(1 | 4);
   });
 
+  it('a file removed and another added in the same directory: both reported, though the count of names is the same', async () => {
+    await chmod(join(tree, 'etc'), 0o755);
+    await unlink(join(tree, 'etc/app.conf'));
+    await writeFile(join(tree, 'etc/other.conf'), 'listen 80\n');
+    await chmod(join(tree, 'etc'), 0o555);
+    const r = await check();
+    expect(summary(r)).toEqual(['removed etc/app.conf', 'added etc/other.conf']);
+  });
+
   it('reports an mtime-only change as metadata, a removed dir with its contents, and a file turned into a dir', async () => {
     const later = new Date('2024-06-01T00:00:00Z');
     await utimes(join(tree, 'index.html'), later, later);
