@@ -77,10 +77,11 @@ async function run(work: string, src: string, gen: { files: number; bytes: numbe
   let publishes = 0;
   /** The command's CPU, and the master's while it published for it. */
   const publish = async (profile: string) => {
-    const before = master.proc?.pid === undefined ? null : processCpuSeconds(master.proc.pid);
-    const r = await csJson<PublishSummary>([...P, 'publish', src, ...(values.local ? ['--local'] : [])], profile);
-    const after = master.proc?.pid === undefined ? null : processCpuSeconds(master.proc.pid);
-    publishes++;
+    const byNode = master.proc?.pid !== undefined;
+    const before = byNode ? processCpuSeconds(master.proc!.pid!) : null;
+    const r = await csJson<PublishSummary>([...P, 'publish', src, ...(byNode ? [] : ['--local'])], profile);
+    const after = byNode ? processCpuSeconds(master.proc!.pid!) : null;
+    if (byNode) publishes++;
     const node = before !== null && after !== null ? after - before : 0;
     return { ...r, cpuSeconds: r.cpuSeconds === null ? null : r.cpuSeconds + node };
   };
@@ -112,7 +113,8 @@ async function run(work: string, src: string, gen: { files: number; bytes: numbe
   // stages into a fresh directory (a hard link per unchanged file), update 4 into the tree of
   // release 1, which it replaces (what every update after the third costs).
   let paths = gen.paths;
-  const update = async (round: number) => {
+  /** `byNode`: the follower's `serve` runs and stages the release (the master's is stopped, so that the follower cannot fetch it itself). */
+  const update = async (round: number, o: { byNode?: boolean } = {}) => {
     const spec = onePercent(files, round + 1);
     const edits = await editTree(src, paths, spec);
     paths = edits.paths;
@@ -120,7 +122,10 @@ async function run(work: string, src: string, gen: { files: number; bytes: numbe
     settleWriteback();
     const pub = await publish(`publish-${round}`);
     settleWriteback();
+    const nodeBefore = o.byNode ? processCpuSeconds(fol.proc!.pid!) : null;
     const deploy = await csJson<DeployResult>([...F, 'activate', String(pub.r.version), ...fromPub], `stage-activate-${round}`);
+    const nodeAfter = o.byNode ? processCpuSeconds(fol.proc!.pid!) : null;
+    const nodeCpuSeconds = nodeBefore === null || nodeAfter === null ? null : nodeAfter - nodeBefore;
     const staged = deploy.r.staged!;
     const stagedFiles = pub.r.files - staged.linkedFiles;
     let rsyncResult: Record<string, unknown> = { skipped: rsync.ok ? null : rsync.reason };
@@ -140,14 +145,18 @@ async function run(work: string, src: string, gen: { files: number; bytes: numbe
       `update ${round}: ${edits.edited.length} edited in the middle, ${edits.appended.length} appended, ${edits.added.length} added, ${edits.removed.length} removed\n` +
         `  publish: ${pub.seconds.toFixed(2)} s${cpuNote(pub)} (${pub.r.hashedFiles} files hashed, ${pub.r.newChunks} new chunks, ${(pub.r.newBytes / 1e6).toFixed(1)} MB new, ` +
         `${pub.r.recycledFrom === null ? 'in a new directory' : `in the tree of release ${pub.r.recycledFrom}`})\n` +
-        `  stage+activate (--source-data): ${deploy.seconds.toFixed(2)} s${cpuNote(deploy)}; ${stagedFiles} files written, ${staged.linkedFiles} hard-linked ` +
+        `  stage+activate (--source-data${o.byNode ? ", asked of the follower's running node" : ''}): ${deploy.seconds.toFixed(2)} s${cpuNote(deploy)}` +
+        `${nodeCpuSeconds === null ? '' : ` (the command), node CPU ${nodeCpuSeconds.toFixed(2)} s`}; ${stagedFiles} files written, ${staged.linkedFiles} hard-linked ` +
         `(${staged.recycledFrom === null ? 'in a new directory' : `in the tree of release ${staged.recycledFrom}, ${staged.keptShared} of its files kept on the inode maps' word`}); ` +
         `${staged.fromSource} pieces from the source, ${staged.fromLocal} from local files` + rsyncText,
     );
     return {
       change: { ...spec, changedOrAdded: changed },
       publish: { seconds: pub.seconds, cpuSeconds: pub.cpuSeconds, hashedFiles: pub.r.hashedFiles, newChunks: pub.r.newChunks, newBytes: pub.r.newBytes, recycledFrom: pub.r.recycledFrom },
-      stageActivate: { seconds: deploy.seconds, cpuSeconds: deploy.cpuSeconds, stagedFiles, ...staged, source: 'activate --source-data (no network)' },
+      stageActivate: {
+        seconds: deploy.seconds, cpuSeconds: deploy.cpuSeconds, nodeCpuSeconds, stagedFiles, ...staged,
+        source: o.byNode ? "activate --source-data (no network), asked of the follower's running serve" : 'activate --source-data (no network), by the command',
+      },
       rsync: rsyncResult,
     };
   };
@@ -183,11 +192,14 @@ async function run(work: string, src: string, gen: { files: number; bytes: numbe
     const after = nodeCpu();
     byNode.push({ seconds: v.seconds, cpuSeconds: v.cpuSeconds, nodeCpuSeconds: before === null || after === null ? null : after - before });
   }
-  await cluster.stop(fol);
   console.log(
     `verify (quick) asked of the follower's running node: ${byNode.map((v) => v.seconds.toFixed(2)).join(' / ')} s ` +
       `(CPU of the command ${byNode.map((v) => v.cpuSeconds?.toFixed(2) ?? '?').join(' / ')} s, of the node ${byNode.map((v) => v.nodeCpuSeconds?.toFixed(2) ?? '?').join(' / ')} s)`,
   );
+  // Update 5, as a frontend takes every update: staged by its running node (in the tree of release 2).
+  await cluster.stop(master);
+  const steadyByNode = await update(5, { byNode: true });
+  await cluster.stop(fol);
 
   if (!values.local) {
     const asked = await cluster.publishesByNode();
@@ -209,6 +221,8 @@ async function run(work: string, src: string, gen: { files: number; bytes: numbe
     update2: fresh,
     /** The fourth: staged in the tree of the first (releases.keep = 3), as every later update. */
     update4: steady,
+    /** The fifth, the same change staged by the follower's running `serve` (the master's stopped, the publish by the command). */
+    update5: steadyByNode,
     verify: {
       seconds: verify.seconds, cpuSeconds: verify.cpuSeconds, hashed: verify.r.hashed, checked: verify.r.checked,
       againSeconds: verifyAgain.seconds, againCpuSeconds: verifyAgain.cpuSeconds, againHashed: verifyAgain.r.hashed,
