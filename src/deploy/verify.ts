@@ -135,10 +135,13 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
     // Entries of the release found on disk: when they are as many as the directory's names, no
     // name is extra, and the names need no set (a hash of every name of 10^5).
     let found = 0;
-    for (const e of tree.entries) {
+    const base = rel ? `${o.dir}/${rel}/` : `${o.dir}/`;
+    const stats = tree.entries.map((e) => lstatSyncOrNull(base + e.name));
+    for (let k = 0; k < tree.entries.length; k++) {
+      const e = tree.entries[k]!;
+      const st = stats[k];
       const path = rel ? `${rel}/${e.name}` : e.name;
       if (turnDue(++out.checked)) await nextTurn();
-      const st = lstatSyncOrNull(`${o.dir}/${path}`);
       if (!st) {
         push(path, 'removed', await expected(e));
         if (e.type === 'dir') await listRemoved(path, e.hash!);
