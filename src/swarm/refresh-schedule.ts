@@ -1,5 +1,5 @@
 /** While alone, look the topic up again this soon. */
-export const REFRESH_ALONE_MS = 500;
+export const REFRESH_ALONE_MS = 2000;
 /** The first delay once a round found someone new. */
 export const REFRESH_FOUND_MS = 2000;
 /** The slowest pace, once the rounds stop finding anyone new. */
