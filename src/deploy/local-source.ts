@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { ChunkswarmError, type ObjectHash } from '../core/index.js';
+import { ChunkswarmError, isChunkswarmError, type ObjectHash } from '../core/index.js';
 import { objectHash, verifyRelease, type ChunkRef, type SignedRelease } from '../manifest/index.js';
 import { ChunkIndex, fetchObjects, ObjectStore, ReleaseStore } from '../store/index.js';
 import type { ChunkSlot } from './plan.js';
@@ -26,7 +26,17 @@ export async function importFromDataDir(o: {
 }): Promise<{ release: SignedRelease; source: ChunkSource }> {
   const other = new ReleaseStore(resolve(o.from));
   const otherObjects = new ObjectStore(other.objectsDir);
-  const release = await other.head(o.version);
+  const release = await other.head(o.version).catch(async (err: unknown) => {
+    if (!isChunkswarmError(err, 'E_NOT_FOUND')) throw err;
+    // Named by what the source is: a wrong path and a release the source lacks are both "not found".
+    const there = await other.versions();
+    throw new ChunkswarmError(
+      'E_NOT_FOUND',
+      there.length === 0
+        ? `${o.from} holds no signed release: --source-data names a node's data directory (the one with heads/ and releases/)`
+        : `release ${o.version} is not in ${o.from}, which holds ${there.length} release${there.length === 1 ? '' : 's'}, the newest ${there[there.length - 1]}`,
+    );
+  });
   verifyRelease(release, o.publisherKey);
   // Its file objects in one read where it has the release's pack. fetchObjects takes them as
   // checked: a pack's records are checked here, what getBytes reads it checks itself.

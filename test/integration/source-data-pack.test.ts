@@ -28,6 +28,17 @@ async function freshNode(name: string): Promise<string> {
 }
 
 describe('objects from another data directory', () => {
+  it('a path that is no data directory, or one without the release, is named as such', async () => {
+    const n0 = await freshNode('n0');
+    const none = await cs(n0, 'activate', '1', '--source-data', join(dir, 'no-such-dir'));
+    expect(none.code).toBe(7);
+    expect(none.stderr).toMatch(/E_NOT_FOUND: \S*no-such-dir holds no signed release: --source-data names a node's data directory/);
+    const missing = await cs(n0, 'activate', '9', '--source-data', c.pubData);
+    expect(missing.code).toBe(7);
+    expect(missing.stderr).toMatch(/E_NOT_FOUND: release 9 is not in \S+, which holds 1 release, the newest 1/);
+    expect(await lstat(join(dir, 'n0', 'live')).catch(() => null)).toBeNull();
+  });
+
   it('come from its pack, and a record that is not its object is refused by hash', async () => {
     // The follower's data dir holds release 1's pack (written when it staged it).
     ok(await cs(await freshNode('n1'), 'activate', '1', '--source-data', c.folData));
