@@ -70,8 +70,8 @@ declare module 'hyperdht' {
     readonly destroyed: boolean;
     ready(): Promise<void>;
     fullyBootstrapped(): Promise<void>;
-    /** dht-rpc's PING to one node; rejects on timeout after hyperdht's own retries (`retry: false`: one request, no resends). */
-    ping(to: HyperDHT.Address, opts?: { retry?: boolean }): Promise<unknown>;
+    /** dht-rpc's PING to one node; rejects on timeout after hyperdht's own retries. */
+    ping(to: HyperDHT.Address): Promise<unknown>;
     address(): { host: string; port: number; family: number };
     /** A Noise connection to the server that listens on remotePublicKey (found through the DHT). */
     connect(remotePublicKey: Uint8Array, opts?: HyperDHT.ConnectOptions): HyperDHT.NoiseSecretStream;

@@ -53,21 +53,18 @@ export async function startBootstrapNode(
 
 /**
  * The bootstrap nodes that answer a DHT ping: every node that answers within `graceMs` of the first
- * answer; all of them if none does within `waitMs`. hyperdht waits on every listed node while it
- * bootstraps, so a dead one (the stopped publisher's, say) would hold a node's start for ~12 s.
- * And a DHT that bootstrapped while every listed node was down stays apart from the swarm when they
- * come up: nodes of a cluster restarted at once, each starting its DHT before the others' bootstrap
- * nodes listened, met only after 7-14 s in half of the starts. So the dead ones are pinged again
- * every `roundMs` until one answers.
+ * answer (and within `timeoutMs` of the start); all of them if none does (they may come up later,
+ * and hyperdht keeps trying). hyperdht waits on every listed node while it bootstraps, so a dead
+ * one (the stopped publisher's, say) would hold a node's start for ~12 s; and waiting the full
+ * timeout for it would hold it for that long.
  */
 export async function answeringBootstrapNodes(
   nodes: readonly BootstrapAddress[],
   host: string,
-  o: { waitMs?: number; roundMs?: number; graceMs?: number } = {},
+  o: { timeoutMs?: number; graceMs?: number } = {},
 ): Promise<BootstrapAddress[]> {
-  if (nodes.length === 0) return [];
-  const waitMs = o.waitMs ?? 5000;
-  const roundMs = o.roundMs ?? 250;
+  if (nodes.length <= 1) return [...nodes];
+  const timeoutMs = o.timeoutMs ?? 1000;
   const graceMs = o.graceMs ?? 150;
   // An empty list, not undefined: hyperdht would fall back to the public bootstrap servers.
   const probe = createDht({ bootstrap: [], host, ephemeral: true });
@@ -75,29 +72,25 @@ export async function answeringBootstrapNodes(
     await probe.ready();
     const alive = new Set<BootstrapAddress>();
     await new Promise<void>((resolve) => {
+      let pending = nodes.length;
       let grace: NodeJS.Timeout | null = null;
-      const deadline = setTimeout(done, waitMs);
-      const rounds = setInterval(round, roundMs);
+      const timer = setTimeout(done, timeoutMs);
       function done(): void {
-        clearTimeout(deadline);
-        clearInterval(rounds);
+        clearTimeout(timer);
         if (grace) clearTimeout(grace);
         resolve();
       }
-      function round(): void {
-        for (const n of nodes) {
-          if (alive.has(n)) continue;
-          probe.ping({ host: n.host, port: n.port }, { retry: false }).then(
-            () => {
-              alive.add(n);
-              if (alive.size === nodes.length) done();
-              else grace ??= setTimeout(done, graceMs);
-            },
-            () => undefined,
-          );
-        }
+      for (const n of nodes) {
+        probe.ping({ host: n.host, port: n.port }).then(
+          () => {
+            alive.add(n);
+            grace ??= setTimeout(done, graceMs);
+          },
+          () => undefined,
+        ).finally(() => {
+          if (--pending === 0) done();
+        });
       }
-      round();
     });
     return alive.size > 0 ? nodes.filter((n) => alive.has(n)) : [...nodes];
   } finally {
