@@ -73,9 +73,9 @@ export async function findDonors(q: DonorSearch): Promise<DonorsFound> {
     out.sharedKept++;
     return true;
   };
-  const inPlace = async (i: number, live?: TreeEntry): Promise<boolean> => {
+  /** The file at its path in the tree being built, checked (keptShared went first where it can hold). */
+  const inPlace = async (i: number): Promise<boolean> => {
     if (!q.inPlace) return false;
-    if (keptShared(i, live)) return true;
     const { path, entry, size } = q.files[i]!;
     const st = await check(`${q.inPlace}/${path}`, entry, size);
     if (st) out.donors.set(i, q.inPlace, st, { linked: false });
@@ -87,7 +87,7 @@ export async function findDonors(q: DonorSearch): Promise<DonorsFound> {
     let i = 0;
     const other = async (at: number, entry: TreeEntry, old: TreeEntry | undefined): Promise<void> => {
       const f = q.files[at]!;
-      if (await inPlace(at, old)) return;
+      if (await inPlace(at)) return;
       if (sameInode(old, entry)) {
         const st = await check(`${base}/${f.path}`, entry, f.size);
         if (st) return void out.donors.set(at, base, st, { linked: true });

@@ -468,7 +468,8 @@ function createdAt(name: string): number {
   return Number(name.split('-')[1]) || 0;
 }
 
-function statSizeOrZero(path: string): number {
+/** Bytes of a file, 0 if there is none. */
+export function statSizeOrZero(path: string): number {
   return statSync(path, { throwIfNoEntry: false })?.size ?? 0;
 }
 

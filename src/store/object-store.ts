@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BytesCache, ChunkswarmError, isChunkswarmError, isHex64, type ObjectHash } from '../core/index.js';
 import { decodeObject, encodeObject, hashBytes, objectHash, type FileObject, type ManifestObject, type TreeObject } from '../manifest/index.js';
 import { atomicWrite } from './atomic-write.js';
-import { eachRecord, encodeRecord, ObjectJournal, RECORD_HEAD, type JournalCompaction } from './object-journal.js';
+import { eachRecord, encodeRecord, ObjectJournal, RECORD_HEAD, statSizeOrZero, type JournalCompaction } from './object-journal.js';
 
 /** What ObjectStore keeps of the objects it read lately (a release of 20,000 files has ~2 MB of them). */
 const RECENT_BYTES = 8 << 20;
@@ -280,7 +280,7 @@ export class ObjectStore {
 
   /** Bytes of a pack on disk, 0 if there is none. */
   packSize(name: string): number {
-    return statSync(this.packPath(name), { throwIfNoEntry: false })?.size ?? 0;
+    return statSizeOrZero(this.packPath(name));
   }
 
   /**
