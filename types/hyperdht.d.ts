@@ -70,6 +70,10 @@ declare module 'hyperdht' {
     readonly destroyed: boolean;
     ready(): Promise<void>;
     fullyBootstrapped(): Promise<void>;
+    /** dht-rpc's: puts a node in the routing table unasked (a dead one is dropped when a request to it times out). */
+    addNode(node: HyperDHT.Address): void;
+    /** dht-rpc's: the nodes of the routing table, newest first. */
+    toArray(opts?: { limit?: number }): HyperDHT.Address[];
     /** dht-rpc's PING to one node; rejects on timeout after hyperdht's own retries. */
     ping(to: HyperDHT.Address): Promise<unknown>;
     address(): { host: string; port: number; family: number };

@@ -1,8 +1,6 @@
-import { once } from 'node:events';
 import { isIPv4 } from 'node:net';
 import HyperDHT from 'hyperdht';
-import { ChunkswarmError, joinHostPort } from '../core/index.js';
-import { createDht } from './dht.js';
+import { ChunkswarmError } from '../core/index.js';
 import { freeUdpPort } from './node-ports.js';
 
 export interface BootstrapAddress {
@@ -35,11 +33,15 @@ export async function startBootstrapNode(
     // node while another (the publisher's, say) is down.
     const peers = (opts.peers ?? []).filter((p) => !(p.host === host && p.port === port));
     // `host` twice: bootstrapper() uses its own argument only for the address it announces and
-    // would bind its sockets to 0.0.0.0.
-    node = HyperDHT.bootstrapper(port, host, { host, bootstrap: peers.map(joinHostPort) });
-    // Serving starts once the socket is bound. Joining the other bootstrap nodes goes on in the
-    // background: a dead one in the list (the publisher's, say) would hold ready() for ~12 s.
-    await Promise.race([once(node, 'listening'), node.ready()]);
+    // would bind its sockets to 0.0.0.0. No bootstrap list of its own: a bootstrap node takes
+    // announcements and answers lookups only once its first query is over, and a dead node in the
+    // list (a frontend that is not up yet) held that query, and so the cluster's rendezvous, for
+    // 6 s. A ping instead: each live one that answers enters this node's table as this node enters
+    // its own, and one that comes up later pings this one. Only answering nodes in the table:
+    // every query that asks this node is handed its table, and would wait out a dead one in it.
+    node = HyperDHT.bootstrapper(port, host, { host, bootstrap: [] });
+    await node.fullyBootstrapped();
+    for (const peer of peers) node.ping(peer).catch(() => undefined);
   } catch (err) {
     throw new ChunkswarmError('E_IO', `cannot start the DHT bootstrap node on ${host}:${port}: ${(err as Error).message}`, { cause: err });
   }
@@ -49,51 +51,4 @@ export async function startBootstrapNode(
     port,
     close: () => (closing ??= node.destroy()),
   };
-}
-
-/**
- * The bootstrap nodes that answer a DHT ping: every node that answers within `graceMs` of the first
- * answer (and within `timeoutMs` of the start); all of them if none does (they may come up later,
- * and hyperdht keeps trying). hyperdht waits on every listed node while it bootstraps, so a dead
- * one (the stopped publisher's, say) would hold a node's start for ~12 s; and waiting the full
- * timeout for it would hold it for that long.
- */
-export async function answeringBootstrapNodes(
-  nodes: readonly BootstrapAddress[],
-  host: string,
-  o: { timeoutMs?: number; graceMs?: number } = {},
-): Promise<BootstrapAddress[]> {
-  if (nodes.length <= 1) return [...nodes];
-  const timeoutMs = o.timeoutMs ?? 1000;
-  const graceMs = o.graceMs ?? 150;
-  // An empty list, not undefined: hyperdht would fall back to the public bootstrap servers.
-  const probe = createDht({ bootstrap: [], host, ephemeral: true });
-  try {
-    await probe.ready();
-    const alive = new Set<BootstrapAddress>();
-    await new Promise<void>((resolve) => {
-      let pending = nodes.length;
-      let grace: NodeJS.Timeout | null = null;
-      const timer = setTimeout(done, timeoutMs);
-      function done(): void {
-        clearTimeout(timer);
-        if (grace) clearTimeout(grace);
-        resolve();
-      }
-      for (const n of nodes) {
-        probe.ping({ host: n.host, port: n.port }).then(
-          () => {
-            alive.add(n);
-            grace ??= setTimeout(done, graceMs);
-          },
-          () => undefined,
-        ).finally(() => {
-          if (--pending === 0) done();
-        });
-      }
-    });
-    return alive.size > 0 ? nodes.filter((n) => alive.has(n)) : [...nodes];
-  } finally {
-    await probe.destroy();
-  }
 }

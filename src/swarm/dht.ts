@@ -6,7 +6,8 @@ const ANY_PORT: [number, number] = [0, 0];
 /**
  * Every DHT node this project makes, with what each one needs:
  * - the bootstrap list given, always: without one hyperdht uses the public bootstrap servers (an
- *   empty list is a node that joins nothing, a prober);
+ *   empty list is a node that joins nothing until nodes are put in its table: a prober, or the
+ *   swarm's node, whose BootstrapWatch adds each listed node once it answers);
  * - `firewalled: false`: cluster nodes are servers that can reach each other, and hyperdht's
  *   firewall probing made about half of the first connections between two processes fail;
  * - any free UDP port unless `port` names one: without a port hyperdht binds 49737 (or one up to

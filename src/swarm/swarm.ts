@@ -4,7 +4,8 @@ import HyperDHT from 'hyperdht';
 import Hyperswarm from 'hyperswarm';
 import { ChunkswarmError, isChunkswarmError, isHex64, Resource, settlesWithin, systemClock, type Clock } from '../core/index.js';
 import { authenticate } from './auth.js';
-import { answeringBootstrapNodes, type BootstrapAddress } from './bootstrap.js';
+import type { BootstrapAddress } from './bootstrap.js';
+import { BootstrapWatch, type RoutingTable } from './bootstrap-watch.js';
 import { DirectPaths, type AgreedPath } from './direct-paths.js';
 import { encodeRefusal, RefusedByPeer } from './path-offer.js';
 import { createDht } from './dht.js';
@@ -126,6 +127,7 @@ export class Swarm extends Resource {
   private hyperswarm: Hyperswarm | null = null;
   private discovery: Hyperswarm.PeerDiscoverySession | null = null;
   private refreshTimer: { cancel(): void } | null = null;
+  private watch: BootstrapWatch | null = null;
   private readonly refreshSchedule = new RefreshSchedule();
 
   constructor(opts: SwarmOptions) {
@@ -211,8 +213,10 @@ export class Swarm extends Resource {
         this.events.emit('direct-unavailable', ChunkswarmError.fromSystem(err, 'listening for peers (network.port)'));
       });
     }
-    const bootstrap = await answeringBootstrapNodes(listed, host);
-    const dht = createDht({ bootstrap, host, port: this.opts.dhtPort, keyPair: this.keyPair });
+    // No bootstrap list for hyperdht: the watch puts each listed node in its table once it answers.
+    const dht = createDht({ bootstrap: [], host, port: this.opts.dhtPort, keyPair: this.keyPair });
+    this.watch = new BootstrapWatch(dhtTable(dht), listed, { clock: this.clock, found: () => void this.refresh() });
+    await this.watch.start();
     const hyperswarm = new Hyperswarm({
       dht,
       keyPair: this.keyPair,
@@ -239,6 +243,7 @@ export class Swarm extends Resource {
 
   protected async shutdown(): Promise<void> {
     this.refreshTimer?.cancel();
+    this.watch?.stop();
     for (const peer of this.peerSet) peer.stream.destroy();
     await this.paths.close();
     const hyperswarm = this.hyperswarm;
@@ -391,6 +396,11 @@ function checkAllowlist(keys: readonly string[]): void {
   for (const key of keys) {
     if (!isHex64(key)) throw ChunkswarmError.config('allowlist', `${JSON.stringify(key)} is not a 64-character lowercase hex public key`);
   }
+}
+
+function dhtTable(dht: HyperDHT): RoutingTable {
+  const has = (node: BootstrapAddress) => dht.toArray().some((n) => n.host === node.host && n.port === node.port);
+  return { ping: (node) => dht.ping(node), has, add: (node) => dht.addNode(node) };
 }
 
 function isLoopback(host: string): boolean {
