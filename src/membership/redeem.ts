@@ -1,10 +1,14 @@
 import HyperDHT from 'hyperdht';
-import { ChunkswarmError, isChunkswarmError, splitHostPort, type ErrorCode } from '../core/index.js';
+import { ChunkswarmError, isChunkswarmError, splitHostPort, systemClock, type ErrorCode } from '../core/index.js';
 import { clusterIdOf } from '../manifest/index.js';
+import { BootstrapWatch, routingTableOf } from '../swarm/bootstrap-watch.js';
 import { createDht } from '../swarm/dht.js';
 import { JOIN_REFUSALS, joinAnswerSchema, jsonLine, MAX_ANSWER_BYTES, readJsonLine } from './join-protocol.js';
 import { decodeMembership, type MembershipRecord } from './record.js';
 import type { JoinToken } from './token.js';
+
+/** How long the token's bootstrap nodes have to answer before the join fails as unreachable (hyperdht's own ping gives up after 4 s). */
+const BOOTSTRAP_ANSWER_MS = 4000;
 
 export interface RedeemOptions {
   token: JoinToken;
@@ -32,23 +36,24 @@ export interface Redeemed {
 export async function redeem(o: RedeemOptions): Promise<Redeemed> {
   const bootstrap = o.token.bootstrap.map(splitHostPort);
   const host = o.host ?? (bootstrap.every((b) => b.host === 'localhost' || /^127\./.test(b.host)) ? '127.0.0.1' : '0.0.0.0');
-  const dht = createDht({ bootstrap, host, ephemeral: true });
+  // No list for hyperdht, which would wait out each dead node in it (a frontend the token names
+  // that is gone) in every query: the watch puts in its table those that answer.
+  const dht = createDht({ bootstrap: [], host, ephemeral: true });
+  const watch = new BootstrapWatch(routingTableOf(dht), bootstrap, { clock: systemClock, found: () => undefined });
   const joinKey = Buffer.from(o.token.joinKey).toString('hex');
   let conn: HyperDHT.NoiseSecretStream | null = null;
   let timer: NodeJS.Timeout | null = null;
   let lastFailure: Error | null = null;
   let settled = false;
   // Told apart from the start: a dead bootstrap list fails in seconds, not at the deadline.
-  const reachable = answers(bootstrap, host);
-  const noBootstrap = reachable.then((ok) => (ok ? new Promise<never>(() => undefined) : Promise.reject(new ChunkswarmError('E_UNREACHABLE', 'no bootstrap node answers'))));
-  noBootstrap.catch(() => undefined);
+  const reachable = dht.ready().then(() => watch.start({ timeoutMs: BOOTSTRAP_ANSWER_MS }), () => false);
   try {
     const deadline = new Promise<never>((_, reject) => {
       const why = () => (lastFailure ? ` (last attempt: ${lastFailure.message})` : '');
       timer = setTimeout(() => reject(new ChunkswarmError('E_UNREACHABLE', `no answer from the publisher's join service within ${o.timeoutMs / 1000} s${why()}`)), o.timeoutMs);
     });
     const exchange = (async () => {
-      await dht.ready();
+      if (!(await reachable)) throw new ChunkswarmError('E_UNREACHABLE', 'no bootstrap node answers');
       // A first connection between two processes can fail its handshake (the DHT's holepunch
       // race, a loaded machine): nothing was sent yet, so another attempt is safe until the
       // deadline. Once the invitation is sent, an error is final: it may have been redeemed.
@@ -72,7 +77,7 @@ export async function redeem(o: RedeemOptions): Promise<Redeemed> {
     exchange.catch(() => undefined);
     let raw: unknown;
     try {
-      raw = await Promise.race([exchange, deadline, noBootstrap]);
+      raw = await Promise.race([exchange, deadline]);
     } catch (err) {
       if (isChunkswarmError(err) && err.code !== 'E_CLOSED' && err.code !== 'E_TIMEOUT' && err.code !== 'E_UNREACHABLE') throw err;
       throw unreachable(await reachable, o.token.bootstrap, joinKey, err);
@@ -80,6 +85,7 @@ export async function redeem(o: RedeemOptions): Promise<Redeemed> {
     return check(raw, o);
   } finally {
     settled = true;
+    watch.stop();
     if (timer) clearTimeout(timer);
     (conn as HyperDHT.NoiseSecretStream | null)?.destroy();
     await dht.destroy({ force: true }).catch(() => undefined);
@@ -110,20 +116,6 @@ function check(raw: unknown, o: RedeemOptions): Redeemed {
     throw new ChunkswarmError('E_PROTOCOL', 'the publisher enforces a membership but sent none');
   }
   return { clusterSecret: new Uint8Array(Buffer.from(a.clusterSecret, 'hex')), membership, enforced: a.enforced };
-}
-
-/** Whether any bootstrap node answers a DHT ping (a throw-away DHT node: the real one may still be starting). */
-async function answers(bootstrap: Array<{ host: string; port: number }>, host: string): Promise<boolean> {
-  // An empty list, not undefined: hyperdht would fall back to the public bootstrap servers.
-  const probe = createDht({ bootstrap: [], host, ephemeral: true });
-  try {
-    await probe.ready();
-    return await Promise.any(bootstrap.map((b) => probe.ping(b))).then(() => true, () => false);
-  } catch {
-    return false;
-  } finally {
-    await probe.destroy().catch(() => undefined);
-  }
 }
 
 /** Tells "no bootstrap node answers" from "the join service is not on the DHT". */

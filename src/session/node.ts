@@ -118,6 +118,19 @@ export class ChunkswarmNode extends Resource {
     const remembered = await BootstrapMemory.load(c.dataDir);
     // The operator's list first; then the frontends' bootstrap nodes seen before, in case the listed are down.
     const bootstrapNodes = mergeBootstrapNodes(c.bootstrapNodes, remembered.nodes, Infinity);
+    if (c.network.bootstrapPort !== null) {
+      const started = startBootstrapNode({ host: c.network.host, port: c.network.bootstrapPort, peers: bootstrapNodes });
+      // Tokens send new nodes to the publisher's, which must run; a frontend's is a spare way in for its peers.
+      this.bootstrap = publisher ? await started : await started.catch((err: unknown) => {
+        const e = ChunkswarmError.fromSystem(err, 'starting the DHT bootstrap node');
+        this.log.warn(`${e.message}: this node runs none (network.bootstrapPort ${c.network.bootstrapPort}): it still finds the swarm, but its peers cannot find the swarm through it`, { code: e.code });
+        return null;
+      });
+      if (this.bootstrap) this.log.info(`DHT bootstrap node on ${this.bootstrap.host}:${this.bootstrap.port}`);
+    }
+    // Its own bootstrap node too: what it announces there is found by every node that remembers
+    // that bootstrap node, also while the listed ones are down.
+    const own = this.bootstrap ? [{ host: this.bootstrap.host, port: this.bootstrap.port }] : [];
     this.fleet = new FleetGossip({
       config: c, seed, driftDir: this.deployer.releases.driftDir, log: this.log, peers: () => this.peers, status: () => this.fullReport(),
       random: this.random, bootstrapPort: () => this.bootstrap?.port ?? null, memory: remembered,
@@ -127,7 +140,7 @@ export class ChunkswarmNode extends Resource {
     this.upload = new UploadPolicy(connected, { publisher, uploadSlots: c.limits.uploadSlots, clock: systemClock, random: this.random });
     this.swarm = new Swarm({
       clusterSecret: secret,
-      bootstrap: bootstrapNodes,
+      bootstrap: mergeBootstrapNodes(bootstrapNodes, own, Infinity),
       keySeed: seed,
       maxPeers: c.limits.maxPeers,
       host: c.network.host,
@@ -177,16 +190,6 @@ export class ChunkswarmNode extends Resource {
       });
     }
     this.control = await ControlServer.listen(c.dataDir, (cmd, notify) => this.command(cmd, notify));
-    if (c.network.bootstrapPort !== null) {
-      const started = startBootstrapNode({ host: c.network.host, port: c.network.bootstrapPort, peers: bootstrapNodes });
-      // Tokens send new nodes to the publisher's, which must run; a frontend's is a spare way in for its peers.
-      this.bootstrap = publisher ? await started : await started.catch((err: unknown) => {
-        const e = ChunkswarmError.fromSystem(err, 'starting the DHT bootstrap node');
-        this.log.warn(`${e.message}: this node runs none (network.bootstrapPort ${c.network.bootstrapPort}): it still finds the swarm, but its peers cannot find the swarm through it`, { code: e.code });
-        return null;
-      });
-      if (this.bootstrap) this.log.info(`DHT bootstrap node on ${this.bootstrap.host}:${this.bootstrap.port}`);
-    }
     if (c.metrics.listen !== null) {
       this.http = await NodeHttp.start({
         config: c, log: this.log, driftDir: this.deployer.releases.driftDir, releaseDir: (v) => this.deployer.releases.releasePath(v),

@@ -1,3 +1,4 @@
+import type HyperDHT from 'hyperdht';
 import type { Clock } from '../core/index.js';
 import type { BootstrapAddress } from './bootstrap.js';
 
@@ -44,19 +45,19 @@ export class BootstrapWatch {
   }
 
   /**
-   * Pings every listed node; resolves `graceMs` after the first answer (others answer within
-   * milliseconds when up), or after `timeoutMs` if none answers: the node starts alone and
+   * Pings every listed node; resolves true `graceMs` after the first answer (others answer within
+   * milliseconds when up), or false after `timeoutMs` if none answered: the node starts alone and
    * the watch goes on.
    */
-  start(o: { timeoutMs?: number; graceMs?: number } = {}): Promise<void> {
+  start(o: { timeoutMs?: number; graceMs?: number } = {}): Promise<boolean> {
     const timeoutMs = o.timeoutMs ?? 1000;
     const graceMs = o.graceMs ?? 150;
-    const started = new Promise<void>((resolve) => {
-      const timeout = this.o.clock.setTimeout(resolve, timeoutMs);
+    const started = new Promise<boolean>((resolve) => {
+      const timeout = this.o.clock.setTimeout(() => resolve(false), timeoutMs);
       this.answered = () => {
         this.answered = null;
         timeout.cancel();
-        this.o.clock.setTimeout(resolve, graceMs);
+        this.o.clock.setTimeout(() => resolve(true), graceMs);
       };
     });
     this.tick();
@@ -100,4 +101,10 @@ export class BootstrapWatch {
       },
     );
   }
+}
+
+/** A hyperdht node's routing table, as the watch uses it. */
+export function routingTableOf(dht: HyperDHT): RoutingTable {
+  const has = (node: BootstrapAddress) => dht.toArray().some((n) => n.host === node.host && n.port === node.port);
+  return { ping: (node) => dht.ping(node), has, add: (node) => dht.addNode(node) };
 }

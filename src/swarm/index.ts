@@ -2,6 +2,7 @@ export { Swarm, DEFAULT_AUTH_TIMEOUT_MS, DEFAULT_MAX_PEERS, type SwarmOptions, t
 export { startBootstrapNode, type BootstrapNode, type BootstrapAddress } from './bootstrap.js';
 export { bootstrapPortFor, DEFAULT_BOOTSTRAP_PORT } from './node-ports.js';
 export { createDht } from './dht.js';
+export { BootstrapWatch, routingTableOf, type RoutingTable } from './bootstrap-watch.js';
 export { deriveTopic, checkClusterSecret, CLUSTER_SECRET_BYTES } from './topic.js';
 export { authMac, encodeAuthFrame, authenticate, AUTH_FRAME_BYTES, type AuthOptions } from './auth.js';
 export { TokenBucket, defaultBurst } from './token-bucket.js';

@@ -5,7 +5,7 @@ import Hyperswarm from 'hyperswarm';
 import { ChunkswarmError, isChunkswarmError, isHex64, Resource, settlesWithin, systemClock, type Clock } from '../core/index.js';
 import { authenticate } from './auth.js';
 import type { BootstrapAddress } from './bootstrap.js';
-import { BootstrapWatch, type RoutingTable } from './bootstrap-watch.js';
+import { BootstrapWatch, routingTableOf } from './bootstrap-watch.js';
 import { DirectPaths, type AgreedPath } from './direct-paths.js';
 import { encodeRefusal, RefusedByPeer } from './path-offer.js';
 import { createDht } from './dht.js';
@@ -215,7 +215,7 @@ export class Swarm extends Resource {
     }
     // No bootstrap list for hyperdht: the watch puts each listed node in its table once it answers.
     const dht = createDht({ bootstrap: [], host, port: this.opts.dhtPort, keyPair: this.keyPair });
-    this.watch = new BootstrapWatch(dhtTable(dht), listed, { clock: this.clock, found: () => void this.refresh() });
+    this.watch = new BootstrapWatch(routingTableOf(dht), listed, { clock: this.clock, found: () => void this.refresh() });
     await this.watch.start();
     const hyperswarm = new Hyperswarm({
       dht,
@@ -396,11 +396,6 @@ function checkAllowlist(keys: readonly string[]): void {
   for (const key of keys) {
     if (!isHex64(key)) throw ChunkswarmError.config('allowlist', `${JSON.stringify(key)} is not a 64-character lowercase hex public key`);
   }
-}
-
-function dhtTable(dht: HyperDHT): RoutingTable {
-  const has = (node: BootstrapAddress) => dht.toArray().some((n) => n.host === node.host && n.port === node.port);
-  return { ping: (node) => dht.ping(node), has, add: (node) => dht.addNode(node) };
 }
 
 function isLoopback(host: string): boolean {
