@@ -6,7 +6,7 @@ import { atomicWrite } from '../store/index.js';
 import type { BootstrapAddress } from './bootstrap.js';
 
 const FILE = 'bootstrap-nodes.json';
-/** Enough for one to be up; each dead one costs a ping when the node starts (answeringBootstrapNodes). */
+/** Enough for one to be up; each dead one costs a ping now and then (BootstrapWatch). */
 export const MAX_REMEMBERED = 16;
 
 /**
