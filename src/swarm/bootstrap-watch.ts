@@ -13,7 +13,7 @@ export interface RoutingTable {
 
 /** The first wait before a node that did not answer is pinged again; it doubles up to the next. */
 export const RETRY_FIRST_MS = 1000;
-export const RETRY_MAX_MS = 15_000;
+export const RETRY_MAX_MS = 5000;
 
 interface Due {
   at: number;
@@ -28,7 +28,8 @@ interface Due {
  * listed frontend that was not up yet, or a master restarting, held a node's whole rendezvous for
  * 6–12 s. So the DHT starts with no list, and the watch pings each listed node, puts it in the
  * table once it answers, and pings again any that is not in the table (not up yet, or dropped by
- * the DHT after it stopped answering): after 1 s, doubling up to 15 s.
+ * the DHT after it stopped answering): after 1 s, doubling up to 5 s (a ping itself takes 4 s to
+ * give up, resending each second, so a node that comes up is answered within ~5 s).
  */
 export class BootstrapWatch {
   private readonly due = new Map<BootstrapAddress, Due>();
