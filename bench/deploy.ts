@@ -18,7 +18,7 @@ import { LocalCluster } from './lib/cluster.js';
 import { generateTree } from './lib/gen-tree.js';
 import { benchArgs } from './lib/args.js';
 import { runBench } from './lib/results.js';
-import { processCpuSeconds } from './lib/proc-cpu.js';
+import { cpuDuring } from './lib/proc-cpu.js';
 import { cli, cpuNote, settleWriteback, timed } from './lib/run.js';
 import { ensureTool } from './lib/tools.js';
 import { editTree, onePercent } from './lib/tree-edit.js';
@@ -77,13 +77,11 @@ async function run(work: string, src: string, gen: { files: number; bytes: numbe
   let publishes = 0;
   /** The command's CPU, and the master's while it published for it. */
   const publish = async (profile: string) => {
-    const byNode = master.proc?.pid !== undefined;
-    const before = byNode ? processCpuSeconds(master.proc!.pid!) : null;
-    const r = await csJson<PublishSummary>([...P, 'publish', src, ...(byNode ? [] : ['--local'])], profile);
-    const after = byNode ? processCpuSeconds(master.proc!.pid!) : null;
-    if (byNode) publishes++;
-    const node = before !== null && after !== null ? after - before : 0;
-    return { ...r, cpuSeconds: r.cpuSeconds === null ? null : r.cpuSeconds + node };
+    // Through the master's running `serve` where it runs; by the command alone (--local) where it is stopped.
+    const pid = master.proc?.pid;
+    const { result: r, cpuSeconds: node } = await cpuDuring(pid, () => csJson<PublishSummary>([...P, 'publish', src, ...(pid === undefined ? ['--local'] : [])], profile));
+    if (pid !== undefined) publishes++;
+    return { ...r, cpuSeconds: r.cpuSeconds === null ? null : r.cpuSeconds + (node ?? 0) };
   };
   await new Promise((r) => setTimeout(r, 1100)); // outside the stat cache's racy window
 
@@ -122,10 +120,8 @@ async function run(work: string, src: string, gen: { files: number; bytes: numbe
     settleWriteback();
     const pub = await publish(`publish-${round}`);
     settleWriteback();
-    const nodeBefore = o.byNode ? processCpuSeconds(fol.proc!.pid!) : null;
-    const deploy = await csJson<DeployResult>([...F, 'activate', String(pub.r.version), ...fromPub], `stage-activate-${round}`);
-    const nodeAfter = o.byNode ? processCpuSeconds(fol.proc!.pid!) : null;
-    const nodeCpuSeconds = nodeBefore === null || nodeAfter === null ? null : nodeAfter - nodeBefore;
+    const { result: deploy, cpuSeconds: nodeCpuSeconds } = await cpuDuring(o.byNode ? fol.proc?.pid : undefined, () =>
+      csJson<DeployResult>([...F, 'activate', String(pub.r.version), ...fromPub], `stage-activate-${round}`));
     const staged = deploy.r.staged!;
     const stagedFiles = pub.r.files - staged.linkedFiles;
     let rsyncResult: Record<string, unknown> = { skipped: rsync.ok ? null : rsync.reason };
@@ -184,13 +180,10 @@ async function run(work: string, src: string, gen: { files: number; bytes: numbe
   // Its periodic verify runs first thing: not at the same time as the ones measured.
   await cluster.waitFor('the follower to serve and verify once', async () => (await cluster.status(fol))?.verify != null);
   const byNode: Array<{ seconds: number; cpuSeconds: number | null; nodeCpuSeconds: number | null }> = [];
-  const nodeCpu = () => processCpuSeconds(fol.proc!.pid!);
   for (let i = 0; i < 3; i++) {
-    const before = nodeCpu();
-    const v = await csJson<VerifyResult>([...F, 'verify']);
+    const { result: v, cpuSeconds: nodeCpuSeconds } = await cpuDuring(fol.proc?.pid, () => csJson<VerifyResult>([...F, 'verify']));
     if (v.r.entries.length > 0) throw new Error('verify by the running node found drift on a freshly activated release');
-    const after = nodeCpu();
-    byNode.push({ seconds: v.seconds, cpuSeconds: v.cpuSeconds, nodeCpuSeconds: before === null || after === null ? null : after - before });
+    byNode.push({ seconds: v.seconds, cpuSeconds: v.cpuSeconds, nodeCpuSeconds });
   }
   console.log(
     `verify (quick) asked of the follower's running node: ${byNode.map((v) => v.seconds.toFixed(2)).join(' / ')} s ` +

@@ -44,6 +44,14 @@ export function processCpuSeconds(pid: number): number | null {
   return t === null ? null : t / TICKS;
 }
 
+/** What `job` resolves to, and the CPU seconds process `pid` used meanwhile (null without a pid, or once the process is gone). */
+export async function cpuDuring<T>(pid: number | undefined, job: () => Promise<T>): Promise<{ result: T; cpuSeconds: number | null }> {
+  const before = pid === undefined ? null : processCpuSeconds(pid);
+  const result = await job();
+  const after = pid === undefined ? null : processCpuSeconds(pid);
+  return { result, cpuSeconds: before === null || after === null ? null : after - before };
+}
+
 /**
  * CPU seconds (user + system) of the children this process has reaped so far (cutime + cstime of
  * /proc/self/stat); null where there is no /proc. The difference across one command is that

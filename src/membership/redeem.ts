@@ -39,7 +39,7 @@ export async function redeem(o: RedeemOptions): Promise<Redeemed> {
   // No list for hyperdht, which would wait out each dead node in it (a frontend the token names
   // that is gone) in every query: the watch puts in its table those that answer.
   const dht = createDht({ bootstrap: [], host, ephemeral: true });
-  const watch = new BootstrapWatch(routingTableOf(dht), bootstrap, { clock: systemClock, found: () => undefined });
+  const watch = new BootstrapWatch(routingTableOf(dht), bootstrap, { clock: systemClock });
   const joinKey = Buffer.from(o.token.joinKey).toString('hex');
   let conn: HyperDHT.NoiseSecretStream | null = null;
   let timer: NodeJS.Timeout | null = null;

@@ -130,7 +130,7 @@ export class ChunkswarmNode extends Resource {
     }
     // Its own bootstrap node too: what it announces there is found by every node that remembers
     // that bootstrap node, also while the listed ones are down.
-    const own = this.bootstrap ? [{ host: this.bootstrap.host, port: this.bootstrap.port }] : [];
+    const own = this.bootstrap ? [this.bootstrap] : [];
     this.fleet = new FleetGossip({
       config: c, seed, driftDir: this.deployer.releases.driftDir, log: this.log, peers: () => this.peers, status: () => this.fullReport(),
       random: this.random, bootstrapPort: () => this.bootstrap?.port ?? null, memory: remembered,

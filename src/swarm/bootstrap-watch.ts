@@ -40,7 +40,8 @@ export class BootstrapWatch {
   constructor(
     private readonly table: RoutingTable,
     nodes: readonly BootstrapAddress[],
-    private readonly o: { clock: Clock; found: (node: BootstrapAddress) => void },
+    /** `found`: called on each answer, the node now in the table. */
+    private readonly o: { clock: Clock; found?: (node: BootstrapAddress) => void },
   ) {
     for (const node of nodes) this.due.set(node, { at: 0, delay: RETRY_FIRST_MS, pinging: false });
   }
@@ -93,7 +94,7 @@ export class BootstrapWatch {
         if (this.stopped) return;
         if (!this.table.has(node)) this.table.add(node);
         this.answered?.();
-        this.o.found(node);
+        this.o.found?.(node);
       },
       () => {
         due.pinging = false;
