@@ -18,6 +18,7 @@ import { LocalCluster } from './lib/cluster.js';
 import { generateTree } from './lib/gen-tree.js';
 import { benchArgs } from './lib/args.js';
 import { runBench } from './lib/results.js';
+import { DEFAULT_SCRATCH } from './lib/scratch-fs.js';
 import { cpuDuring } from './lib/proc-cpu.js';
 import { cli, cpuNote, settleWriteback, timed } from './lib/run.js';
 import { ensureTool } from './lib/tools.js';
@@ -28,11 +29,13 @@ const values = benchArgs(
   --files N        files in the tree (default 50000)
   --mb MB          its size in MB (default 100)
   --local          publish in the command (publish --local) instead of through the master's serve
+  --in-tmp         work in the temp directory's filesystem, not on a new ext4 the bench makes
   --keep           keep the work directory
 BENCH_PROFILE_DIR=DIR writes a CPU profile of each chunkswarm step (and of the master's serve) into DIR`,
   {
     files: { type: 'string', default: '50000' }, mb: { type: 'string', default: '100' }, local: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
+    'in-tmp': { type: 'boolean', default: false },
   },
 );
 const files = Number(values.files);
@@ -49,7 +52,7 @@ function rsyncCounts(stats: string): { transferred: number; deleted: number } {
   return { transferred: num(/Number of regular files transferred: ([\d,]+)/), deleted: num(/Number of deleted files: ([\d,]+)/) };
 }
 
-runBench('deploy', values.keep, async (work) => {
+runBench('deploy', { keep: values.keep, scratch: values['in-tmp'] ? null : DEFAULT_SCRATCH }, async (work) => {
   const src = join(work, 'src');
   const gen = await generateTree(src, { bytes, files, perDir: 250, seed: 5 });
   const profileDir = process.env.BENCH_PROFILE_DIR;

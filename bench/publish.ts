@@ -12,6 +12,7 @@ import { benchArgs } from './lib/args.js';
 import { LocalCluster } from './lib/cluster.js';
 import { generateTree } from './lib/gen-tree.js';
 import { runBench } from './lib/results.js';
+import { DEFAULT_SCRATCH } from './lib/scratch-fs.js';
 import { cli, cpuNote, timed } from './lib/run.js';
 import { ensureTool } from './lib/tools.js';
 
@@ -19,8 +20,9 @@ const values = benchArgs(
   `npm run bench:publish [-- options]
   --gib GIB        size of the tree of the cold publish (default 1)
   --files N        files in the tree of the no-change re-publish (default 50000)
+  --in-tmp         work in the temp directory's filesystem, not on a new ext4 the bench makes
   --keep           keep the work directory`,
-  { gib: { type: 'string', default: '1' }, files: { type: 'string', default: '50000' }, keep: { type: 'boolean', default: false } },
+  { gib: { type: 'string', default: '1' }, files: { type: 'string', default: '50000' }, keep: { type: 'boolean', default: false }, 'in-tmp': { type: 'boolean', default: false } },
 );
 const gib = Number(values.gib);
 const manyFiles = Number(values.files);
@@ -39,7 +41,7 @@ function perCoreThroughput(totalBytes: number): number {
   return totalBytes / MB / s;
 }
 
-runBench('publish', values.keep, async (work) => {
+runBench('publish', { keep: values.keep, scratch: values['in-tmp'] ? null : DEFAULT_SCRATCH }, async (work) => {
   const core = perCoreThroughput(512 << 20);
   console.log(`chunk+hash, one core, in process: ${core.toFixed(0)} MB/s`);
 

@@ -20,6 +20,7 @@ import { LocalCluster, type NodeHandle } from './lib/cluster.js';
 import { CpuSampler, MACHINE } from './lib/proc-cpu.js';
 import { benchArgs } from './lib/args.js';
 import { runBench } from './lib/results.js';
+import { DEFAULT_SCRATCH } from './lib/scratch-fs.js';
 import { settleWriteback } from './lib/run.js';
 import { RsyncDaemon } from './lib/rsync-daemon.js';
 import { generateSeedTree, SHAPES, type SeedShape } from './lib/seed-tree.js';
@@ -37,6 +38,7 @@ const values = benchArgs(
   --profile DIR    a CPU profile of every serve process (node --cpu-prof) into DIR
   --node-arg ARG   one more option of node for every serve process (repeatable),
                    e.g. --node-arg=--heap-growing-percent=0 (V8's default heap growth)
+  --in-tmp         work in the temp directory's filesystem, not on a new ext4 the bench makes
   --keep           keep the work directory`,
   {
     files: { type: 'string', default: '20000' },
@@ -44,6 +46,7 @@ const values = benchArgs(
     followers: { type: 'string', default: '4' },
     timeout: { type: 'string', default: '1800' },
     keep: { type: 'boolean', default: false },
+    'in-tmp': { type: 'boolean', default: false },
     profile: { type: 'string' },
     'node-arg': { type: 'string', multiple: true },
   },
@@ -111,7 +114,9 @@ function peakRss(pid: number | undefined): number | null {
 
 const last = (times: Array<number | null>) => (times.some((t) => t === null) ? null : Math.max(...(times as number[])));
 
-runBench('seed', values.keep, async (work) => {
+// Every copy of the tree: the source, each node's release, the joiner's, each rsync destination.
+const scratch = values['in-tmp'] ? null : { ...DEFAULT_SCRATCH, inodes: Math.max(DEFAULT_SCRATCH.inodes, FILES * (2 * N + 4) + 100_000) };
+runBench('seed', { keep: values.keep, scratch }, async (work) => {
   const tool = ensureTool('rsync');
   if (!tool.ok) throw new Error(`bench:seed compares with rsync: ${tool.reason}`);
   const src = join(work, 'src');

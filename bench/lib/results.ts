@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpus, totalmem } from 'node:os';
+import { mountScratchFs, type ScratchFsOptions } from './scratch-fs.js';
 
 /** The repository root, whether running from bench/ (tsx) or dist/bench/ (compiled). */
 export const repoRoot = (() => {
@@ -22,19 +23,44 @@ export async function writeResult(name: string, data: Record<string, unknown>, d
   return path;
 }
 
+/** Where a bench's work directory lies: `scratch` puts it on a filesystem of its own (see mountScratchFs). */
+export interface BenchFrame {
+  keep: boolean;
+  scratch?: ScratchFsOptions | null;
+}
+
 /**
- * The frame every benchmark shares: a temp work dir, the JSON result written (and its path
- * printed), the dir removed unless `keep`, exit status 1 on failure.
+ * The frame every benchmark shares: a work dir (on a new filesystem where `scratch` asks for one
+ * and the machine allows it, else in the temp dir, the reason printed), the JSON result written
+ * (and its path printed), the dir removed unless `keep`, exit status 1 on failure. The result
+ * records which filesystem the run used.
  */
-export function runBench(name: string, keep: boolean, body: (work: string) => Promise<Record<string, unknown>>): void {
+export function runBench(name: string, frame: boolean | BenchFrame, body: (work: string) => Promise<Record<string, unknown>>): void {
+  const { keep, scratch = null } = typeof frame === 'boolean' ? { keep: frame } : frame;
   void (async () => {
     const { mkdtemp, rm } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');
-    const work = await mkdtemp(join(tmpdir(), `cs-bench-${name}-`));
+    const fs = scratch ? await mountScratchFs(name, scratch) : { reason: 'asked for the temp directory' };
+    let workFs: string;
+    let work: string;
+    if ('dir' in fs) {
+      work = fs.dir;
+      workFs = 'a new ext4 filesystem (journal) in an image file';
+      console.log(`work directory: ${work}, ${workFs}`);
+    } else {
+      work = await mkdtemp(join(tmpdir(), `cs-bench-${name}-`));
+      workFs = `the temp directory's filesystem (${fs.reason})`;
+      if (scratch) console.log(`work directory: ${work}, ${workFs}`);
+    }
     try {
-      console.log(`wrote ${await writeResult(name, await body(work))}`);
+      console.log(`wrote ${await writeResult(name, { workFs, ...(await body(work)) })}`);
     } finally {
-      if (!keep) await rm(work, { recursive: true, force: true });
+      if ('dir' in fs) {
+        if (keep) console.log(`kept: ${work} (umount ${work} && rm -r ${dirname(work)} when done)`);
+        else await fs.release();
+      } else if (!keep) {
+        await rm(work, { recursive: true, force: true });
+      }
     }
   })().catch((err: unknown) => {
     console.error(err);
