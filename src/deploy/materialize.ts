@@ -115,9 +115,7 @@ export async function placeLinks(
  * a release shares would change that release). A path for which `mayExist` says no (its directory
  * was just created) is created without a look first: O_EXCL refuses it if something is there after
  * all. A path `anew` names is created anew whatever is there: a file with runs of zeros, whose
- * zeros stay holes only in a new inode (see Stager.store). A path in `later` is only cleared: its
- * writer creates it with its first bytes (Stager.store), one open instead of two. Returns the paths
- * created anew (empty) or cleared for a later creation.
+ * zeros stay holes only in a new inode (see Stager.store). Returns the paths created anew (empty).
  */
 export async function placeWrites(
   dir: string,
@@ -125,7 +123,6 @@ export async function placeWrites(
   aliases: readonly AliasAction[],
   mayExist: (path: string) => boolean = () => true,
   anew: ReadonlySet<string> = new Set(),
-  later: ReadonlySet<string> = new Set(),
 ): Promise<Set<string>> {
   const aliasesOf = new Map<string, string[]>();
   for (const a of aliases) aliasesOf.set(a.of, [...(aliasesOf.get(a.of) ?? []), a.path]);
@@ -143,7 +140,7 @@ export async function placeWrites(
       if (st.nlink === own) continue;
     }
     await removeAny(abs, st);
-    if (!later.has(a.path)) createSized(abs, a.size);
+    createSized(abs, a.size);
     created.add(a.path);
   }
   return created;

@@ -118,33 +118,6 @@ export function createSized(path: string, size: number): void {
 }
 
 /**
- * Creates `path` for its first `writes` and keeps its descriptor in `files` (see placeWrites'
- * `later`): sized like createSized unless these writes fill it, as the one chunk of a small file
- * does. Whatever appeared at the path since it was cleared is replaced, never written through:
- * O_EXCL, so that a hard link put there cannot carry our bytes into another inode.
- */
-export function createForWrites(files: OpenFiles, path: string, size: number, writes: ReadonlyArray<{ bytes: Uint8Array; offset: number }>): void {
-  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | NOFOLLOW;
-  try {
-    let fd: number;
-    try {
-      fd = openSync(path, flags, 0o600);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      unlinkSync(path);
-      fd = openSync(path, flags, 0o600);
-    }
-    files.adopt(path, fd);
-    let end = 0;
-    for (const w of writes) end = w.offset === end ? end + w.bytes.length : -1;
-    if (end !== size && size > 0) ftruncateSync(fd, size);
-  } catch (err) {
-    files.drop(path);
-    throw ChunkswarmError.fromSystem(err, `creating ${path}`);
-  }
-}
-
-/**
  * Writes each run of bytes at its offset of one file, through a descriptor `files` keeps open
  * (opened O_WRONLY | O_NOFOLLOW); runs that follow each other on disk go in one writev.
  */

@@ -12,7 +12,7 @@ import { finishTree, linkDonors, makeDirs, moveIntoPlace, parentOf, placeAliases
 import { PieceReader } from './piece-reader.js';
 import { layoutPieces, type FileAction, type PieceLayout } from './plan.js';
 import { loadRelease, type ReleaseContent } from './release-files.js';
-import { createForWrites, createSized, lstatSyncOrNull, ownerOf, readVerified, writeAt } from './stage-fs.js';
+import { lstatSyncOrNull, ownerOf, readVerified, writeAt } from './stage-fs.js';
 import { loadProgress, progressPath, removeProgress, saveProgress } from './stage-progress.js';
 
 export interface StagerOptions {
@@ -93,13 +93,6 @@ export class Stager {
    * with runs of zeros is never kept (sparseFiles).
    */
   private readonly holes = new Set<string>();
-  /**
-   * Files cleared for a creation with their first bytes (path -> size): an open, a ftruncate and
-   * a close less per new file than creating them all up front (10^4 small files are most of a
-   * cold rollout's system calls). One still unborn when every piece is in got zeros only, none
-   * written (store): complete() creates it with its size, all holes.
-   */
-  private readonly unborn = new Map<string, number>();
   private readonly reader: PieceReader;
   /** Pieces to fetch whole: a chunk outside the part fetched was no longer in this node's files. */
   private readonly fetchWhole = new Set<number>();
@@ -382,8 +375,6 @@ export class Stager {
     // No flush: moveIntoPlace's syncfs makes the pieces durable with the rest of the tree, and a
     // crash before it finds them by hashing (salvage), as any piece written since the last flush.
     await this.closeFiles();
-    for (const [path, size] of this.unborn) createSized(`${this.dir}/${path}`, size);
-    this.unborn.clear();
     await this.repairWrites();
     const { releases, objects, inodes } = this.opts;
     await finishTree(this.dir, this.need().content, this.actions, objects, ownerOf(this.opts));
@@ -459,17 +450,6 @@ export class Stager {
     return out;
   }
 
-  /**
-   * Files to write that can wait for their first bytes to be created: not an empty one, not the
-   * first of an in-tree hard-link group (its members are linked to it up front).
-   */
-  private deferredFiles(): Map<string, number> {
-    const grouped = new Set(this.aliases().map((a) => a.of));
-    const out = new Map<string, number>();
-    for (const a of this.writes()) if (a.size > 0 && !grouped.has(a.path)) out.set(a.path, a.size);
-    return out;
-  }
-
   private aliases(): AliasAction[] {
     return this.actions.filter((a): a is AliasAction => a.kind === 'alias');
   }
@@ -479,13 +459,8 @@ export class Stager {
    * itself. `mayExist`: whether a path's directory may hold something already (see placeWrites).
    */
   private async prepare(recorded: Uint8Array | null, mayExist: (path: string) => boolean): Promise<void> {
-    const later = this.deferredFiles();
-    const created = await placeWrites(this.dir, this.writes(), this.aliases(), mayExist, this.sparseFiles(), new Set(later.keys()));
-    for (const path of created) {
-      this.holes.add(path);
-      const size = later.get(path);
-      if (size !== undefined) this.unborn.set(path, size);
-    }
+    const created = await placeWrites(this.dir, this.writes(), this.aliases(), mayExist, this.sparseFiles());
+    for (const path of created) this.holes.add(path);
     await placeAliases(this.dir, this.aliases());
     const { layout } = this;
     const stale: number[] = [];
@@ -590,14 +565,7 @@ export class Stager {
         else byPath.set(s.path, [{ bytes, offset: s.offset }]);
       }
     });
-    for (const [path, list] of byPath) {
-      const size = this.unborn.get(path);
-      if (size !== undefined) {
-        createForWrites(this.writeFiles, `${this.dir}/${path}`, size, list);
-        this.unborn.delete(path);
-      }
-      writeAt(this.writeFiles, `${this.dir}/${path}`, list);
-    }
+    for (const [path, list] of byPath) writeAt(this.writeFiles, `${this.dir}/${path}`, list);
     setBit(this.done, i, true);
     this.pending++;
   }
@@ -616,10 +584,7 @@ export class Stager {
     if (bad.length === 0) return;
     const paths = new Set(bad.map((a) => a.path));
     const created = await placeWrites(this.dir, bad, this.aliases());
-    for (const path of created) {
-      this.holes.add(path);
-      this.unborn.delete(path);
-    }
+    for (const path of created) this.holes.add(path);
     await placeAliases(this.dir, this.aliases());
     for (let i = 0; i < this.pieces.length; i++) {
       if (!this.touches(i, paths)) continue;

@@ -36,13 +36,6 @@ export class OpenFiles {
     return file;
   }
 
-  /** Keeps `fd`, opened by the caller (a file it just created), as the path's descriptor. */
-  adopt(path: string, fd: number): void {
-    this.drop(path);
-    this.files.set(path, { fd });
-    if (this.files.size > this.max) this.drop(this.files.keys().next().value!);
-  }
-
   drop(path: string): void {
     const file = this.files.get(path);
     if (!file) return;

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { link, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { pseudoRandom } from '../support/tree.js';
@@ -170,35 +170,6 @@ describe('Stager: the piece store of a download', () => {
     for (const [name, bytes] of [['a', a], ['b', b], ['b2', b], ['c', c2]] as const) expect((await readFile(join(final, name))).equals(bytes)).toBe(true);
     // Served to peers from the release's files: the linked chunks too.
     expect(Buffer.from((await s.readPiece(0))!).equals(Buffer.concat([a, b, c2]))).toBe(true);
-  });
-
-  it('creates a new file with its first bytes, and never writes through what was put at its path meanwhile', async () => {
-    const [x, y] = [pseudoRandom(20_000, 21), pseudoRandom(30_000, 22)];
-    const r = k.release(1, await k.tree([
-      await k.file('empty', Buffer.alloc(0)),
-      await k.fileFromChunks('planted', [y]),
-      await k.fileFromChunks('small', [x]),
-      await k.fileFromChunks('two', [x, y]),
-      await k.file('zeros', Buffer.alloc(70_000)),
-    ]));
-    const s = await k.open(r);
-    // An empty file is there from the start; the others come with their first bytes.
-    expect((await stat(join(s.dir, 'empty'))).size).toBe(0);
-    for (const name of ['planted', 'small', 'two', 'zeros']) expect(await codeOf(stat(join(s.dir, name)))).toMatch(/ENOENT/);
-    // A hard link to a file elsewhere, put where a new file goes before its bytes come.
-    const outside = join(k.dir, 'outside');
-    await writeFile(outside, 'not ours');
-    await link(outside, join(s.dir, 'planted'));
-
-    const final = await k.finish(s);
-    expect(await readFile(outside, 'utf8')).toBe('not ours');
-    expect((await stat(outside)).nlink).toBe(1);
-    expect((await readFile(join(final, 'planted'))).equals(y)).toBe(true);
-    expect((await readFile(join(final, 'small'))).equals(x)).toBe(true);
-    expect((await readFile(join(final, 'two'))).equals(Buffer.concat([x, y]))).toBe(true);
-    // Zeros only: no byte written, the file made at the end with its size, a hole.
-    expect((await readFile(join(final, 'zeros'))).equals(Buffer.alloc(70_000))).toBe(true);
-    expect((await stat(join(final, 'zeros'))).blocks).toBe(0);
   });
 
   it('opening a release that is already materialized gives a complete store that serves its pieces', async () => {
