@@ -33,6 +33,13 @@ export interface PublishCaches {
   inodes: InodeCache;
   /** The stat cache of each source tree published, by openSourceCache's key. */
   sources: Map<string, StatCache>;
+  /**
+   * The node's object store: the objects a publish writes through it are in its memory when the
+   * node serves the release right after. A store of the publish's own made the node read back and
+   * hash every file object of the release, one read each, before its first piece could go out
+   * (0.59 s of a 50,000-file publish in the master's profile).
+   */
+  objects?: ObjectStore;
 }
 
 export interface PublishProgress {
@@ -154,7 +161,7 @@ async function publishUnderLock(opts: PublishOptions, publisher: NonNullable<Con
   const privateKeyPem = await readSecretFile(publisher.privateKeyFile);
   const releases = new ReleaseStore(config.dataDir);
   await releases.init();
-  const objects = new ObjectStore(releases.objectsDir);
+  const objects = opts.caches?.objects ?? new ObjectStore(releases.objectsDir);
   const cache = await openSourceCache(config.dataDir, opts.source, opts.caches?.sources);
   const progress = (p: PublishProgress) => opts.onProgress?.(p);
   const racyBeforeMs = Date.now() - RACY_WINDOW_MS;
@@ -255,7 +262,7 @@ async function publishUnderLock(opts: PublishOptions, publisher: NonNullable<Con
     throw err;
   } finally {
     // A serve runs a publish after another: each left its journal files open for as long as it ran.
-    objects.close();
+    if (objects !== opts.caches?.objects) objects.close();
   }
 }
 

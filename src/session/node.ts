@@ -305,7 +305,7 @@ export class ChunkswarmNode extends Resource {
     try {
       summary = await this.serial.run(() => publish({
         config: this.config, source: cmd.source, note: cmd.note ?? '', force: cmd.force ?? false, allowShrink: cmd.allowShrink ?? false, onProgress, chunkIndex: this.deployer.chunkIndex,
-        caches: { inodes: this.deployer.inodes, sources: this.sourceCaches },
+        caches: { inodes: this.deployer.inodes, sources: this.sourceCaches, objects: this.deployer.objects },
       }));
       // While `publishing` holds: this node's own release is told below, not as one it found.
       await this.reloadHeads();

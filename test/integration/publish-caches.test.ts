@@ -5,14 +5,15 @@
  * of the files a publish opened once it is over.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { lstat, rm, writeFile } from 'node:fs/promises';
+import { lstat, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openFdsUnder } from '../support/open-fds.js';
 import { settle } from '../support/tree.js';
 import { publishedCluster, type Cluster } from './deploy-fixture.js';
 import { loadConfig } from '../../src/config/index.js';
 import { publish, type PublishCaches } from '../../src/admin/index.js';
-import { InodeCache, type StatCache } from '../../src/store/index.js';
+import { InodeCache, ObjectStore, type StatCache } from '../../src/store/index.js';
+import { walkTree } from '../../src/manifest/index.js';
 
 let dir: string;
 let src: string;
@@ -51,6 +52,26 @@ describe('publish with the caches of a running node', () => {
     await settle();
     const cold = await publish({ config, source: src, caches: { inodes: caches.inodes, sources: new Map() } });
     expect(cold.hashedFiles).toBeGreaterThanOrEqual(5);
+  });
+
+  it("writes through the node's object store, which then holds every object of the release without reading it back", async () => {
+    const config = await loadConfig(c.pub);
+    const objects = new ObjectStore(join(c.pubData, 'objects'));
+    try {
+      await writeFile(join(src, 'etc/app.conf'), 'listen 80\nworkers 3\n');
+      await settle();
+      const { version, root } = await publish({ config, source: src, caches: { inodes: InodeCache.memory(), sources: new Map(), objects } });
+      expect(version).toBe(2);
+      // With the objects on disk gone, only what the store holds in memory can answer.
+      await rename(join(c.pubData, 'objects'), join(dir, 'objects-away'));
+      let files = 0;
+      await walkTree(root, (h) => objects.getTree(h), async (_path, e) => {
+        if (e.type === 'file') files += (await objects.getFile(e.hash!)).size >= 0 ? 1 : 0;
+      });
+      expect(files).toBeGreaterThanOrEqual(5);
+    } finally {
+      objects.close();
+    }
   });
 
   it('leaves no object journal open once a publish is over (serve runs one after another)', async () => {
