@@ -1,9 +1,24 @@
+interface Entry<K> {
+  key: K;
+  value: Uint8Array;
+  /** Neighbours in use order: `older` toward the next to drop. */
+  older: Entry<K> | null;
+  newer: Entry<K> | null;
+}
+
 /**
  * Byte strings held in memory up to a total size, least recently used dropped first. Holds only
  * what its owner verified before putting it in: a hit is served as is.
+ *
+ * The use order is a list of its own, not a Map's insertion order: dropping a Map's first entry
+ * walks past every entry deleted before it until the Map is rehashed, so a full cache of 10^5
+ * objects took ~30 µs per insertion (3.3 s for 100,000, a third of a 100,000-file publisher's
+ * objects phase); here each step is O(1).
  */
 export class BytesCache<K> {
-  private readonly entries = new Map<K, Uint8Array>();
+  private readonly entries = new Map<K, Entry<K>>();
+  private oldest: Entry<K> | null = null;
+  private newest: Entry<K> | null = null;
   private bytes = 0;
 
   /** `maxBytes` in all; a single entry above `maxBytes / maxShare` is not kept (it would evict the rest). */
@@ -13,40 +28,55 @@ export class BytesCache<K> {
   ) {}
 
   get(key: K): Uint8Array | undefined {
-    const hit = this.entries.get(key);
-    if (hit) {
-      this.entries.delete(key);
-      this.entries.set(key, hit);
-    }
-    return hit;
+    const e = this.entries.get(key);
+    if (!e) return undefined;
+    this.unlink(e);
+    this.append(e);
+    return e.value;
   }
 
   set(key: K, value: Uint8Array): void {
     if (value.length > this.maxBytes / this.maxShare) return;
     this.delete(key);
-    this.entries.set(key, value);
+    const e: Entry<K> = { key, value, older: null, newer: null };
+    this.entries.set(key, e);
+    this.append(e);
     this.bytes += value.length;
-    for (const [k, v] of this.entries) {
-      if (this.bytes <= this.maxBytes) break;
-      this.entries.delete(k);
-      this.bytes -= v.length;
-    }
+    while (this.bytes > this.maxBytes && this.oldest) this.delete(this.oldest.key);
   }
 
   delete(key: K): void {
-    const old = this.entries.get(key);
-    if (!old) return;
+    const e = this.entries.get(key);
+    if (!e) return;
     this.entries.delete(key);
-    this.bytes -= old.length;
+    this.unlink(e);
+    this.bytes -= e.value.length;
   }
 
   clear(): void {
     this.entries.clear();
+    this.oldest = this.newest = null;
     this.bytes = 0;
   }
 
   /** Bytes held. */
   get size(): number {
     return this.bytes;
+  }
+
+  private append(e: Entry<K>): void {
+    e.older = this.newest;
+    e.newer = null;
+    if (this.newest) this.newest.newer = e;
+    else this.oldest = e;
+    this.newest = e;
+  }
+
+  private unlink(e: Entry<K>): void {
+    if (e.older) e.older.newer = e.newer;
+    else this.oldest = e.newer;
+    if (e.newer) e.newer.older = e.older;
+    else this.newest = e.older;
+    e.older = e.newer = null;
   }
 }

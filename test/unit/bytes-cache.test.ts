@@ -30,4 +30,36 @@ describe('BytesCache', () => {
     expect(c.size).toBe(0);
     expect(c.get('b')).toBeUndefined();
   });
+
+  it('matches a plain least-recently-used list over a long run of gets, sets and deletes', () => {
+    const c = new BytesCache<number>(1000, 4);
+    // The model: keys from least to most recently used, with their sizes.
+    let model: Array<{ key: number; size: number }> = [];
+    let seed = 7;
+    const next = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    for (let step = 0; step < 20_000; step++) {
+      const key = next(60);
+      const op = next(10);
+      const at = model.findIndex((e) => e.key === key);
+      if (op < 4) {
+        const got = c.get(key);
+        expect(got?.length).toBe(at < 0 ? undefined : model[at]!.size);
+        if (at >= 0) model.push(...model.splice(at, 1));
+      } else if (op < 9) {
+        const size = 1 + next(300);
+        c.set(key, bytes(size, key));
+        if (size > 250) continue;
+        if (at >= 0) model.splice(at, 1);
+        model.push({ key, size });
+        while (model.reduce((n, e) => n + e.size, 0) > 1000) model.shift();
+      } else {
+        c.delete(key);
+        if (at >= 0) model.splice(at, 1);
+      }
+      expect(c.size).toBe(model.reduce((n, e) => n + e.size, 0));
+    }
+    model = model.filter((e) => c.get(e.key)?.[0] === e.key % 256);
+    expect(c.size).toBe(model.reduce((n, e) => n + e.size, 0));
+  });
 });
+
