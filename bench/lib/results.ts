@@ -40,27 +40,17 @@ export function runBench(name: string, frame: boolean | BenchFrame, body: (work:
   void (async () => {
     const { mkdtemp, rm } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');
-    const fs = scratch ? await mountScratchFs(name, scratch) : { reason: 'asked for the temp directory' };
-    let workFs: string;
-    let work: string;
-    if ('dir' in fs) {
-      work = fs.dir;
-      workFs = 'a new ext4 filesystem (journal) in an image file';
-      console.log(`work directory: ${work}, ${workFs}`);
-    } else {
-      work = await mkdtemp(join(tmpdir(), `cs-bench-${name}-`));
-      workFs = `the temp directory's filesystem (${fs.reason})`;
-      if (scratch) console.log(`work directory: ${work}, ${workFs}`);
-    }
+    const tried = scratch ? await mountScratchFs(name, scratch) : null;
+    const mounted = tried && 'dir' in tried ? tried : null;
+    const work = mounted?.dir ?? (await mkdtemp(join(tmpdir(), `cs-bench-${name}-`)));
+    const workFs = mounted ? 'a new ext4 filesystem (journal) in an image file' : `the temp directory's filesystem${tried && 'reason' in tried ? ` (${tried.reason})` : ''}`;
+    if (scratch) console.log(`work directory: ${work}, ${workFs}`);
     try {
       console.log(`wrote ${await writeResult(name, { workFs, ...(await body(work)) })}`);
     } finally {
-      if ('dir' in fs) {
-        if (keep) console.log(`kept: ${work} (umount ${work} && rm -r ${dirname(work)} when done)`);
-        else await fs.release();
-      } else if (!keep) {
-        await rm(work, { recursive: true, force: true });
-      }
+      if (keep && mounted) console.log(`kept: ${work} (umount ${work} && rm -r ${dirname(work)} when done)`);
+      else if (mounted) await mounted.release();
+      else if (!keep) await rm(work, { recursive: true, force: true });
     }
   })().catch((err: unknown) => {
     console.error(err);

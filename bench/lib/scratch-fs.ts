@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureTool } from './tools.js';
@@ -47,8 +47,9 @@ export async function mountScratchFs(name: string, o: ScratchFsOptions = DEFAULT
     await truncate(image, o.bytes);
     // Inode tables and journal written now, not by the kernel's lazy-init thread during the run.
     run('mkfs.ext4', ['-q', '-F', '-N', String(o.inodes), '-E', 'lazy_itable_init=0,lazy_journal_init=0,nodiscard', image]);
-    run('mkdir', [dir]);
+    await mkdir(dir);
     run('mount', ['-o', 'loop', image, dir]);
+    // Those zeroed tables reach the disk before the run, not in the writeback of its first seconds.
     run('sync', ['-f', image]);
   } catch (err) {
     await rm(home, { recursive: true, force: true });
