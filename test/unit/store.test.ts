@@ -353,6 +353,27 @@ describe('StatCache', () => {
     expect(c.lookup('good', key)).toBe(h);
   });
 
+  it('never vouches with a fingerprint field missing or not a number, and reuses the slots of deleted entries', async () => {
+    const p = join(await tempDir('cs-sc-'), 'cache.json');
+    const values = [`:1000:1000:7:${h}`, `10:1000::7:${h}`, `10:1000:1000:x:${h}`, `10:1000:1000:7:${h}a`, `10:1000:1000:7`];
+    await writeFile(p, ['chunkswarm-stat-cache 1', ...values.flatMap((v, i) => [`bad-${i}`, v]), 'good', `10:1000:1000:7:${h}`, ''].join('\0'));
+    const c = await new StatCache(p).load();
+    expect(values.map((_, i) => c.lookup(`bad-${i}`, key))).toEqual(values.map(() => null));
+    expect(c.lookup('bad-2', { ...key, ino: NaN })).toBeNull();
+    expect(c.lookup('good', key)).toBe(h);
+    const other = 'b'.repeat(64) as ObjectHash;
+    for (let i = 0; i < 100; i++) c.set(`f${i}`, { ...key, ino: i }, i % 2 ? h : other);
+    for (let i = 0; i < 100; i += 3) c.delete(`f${i}`);
+    for (let i = 100; i < 150; i++) c.set(`f${i}`, { ...key, ino: i }, i % 2 ? h : other);
+    await c.save();
+    const back = await new StatCache(p).load();
+    for (const cache of [c, back]) {
+      for (let i = 0; i < 150; i++) {
+        expect(cache.lookup(`f${i}`, { ...key, ino: i })).toBe(i < 100 && i % 3 === 0 ? null : i % 2 ? h : other);
+      }
+    }
+  });
+
   it('does not remember files changed inside the racy window', () => {
     const c = new StatCache('/nonexistent');
     c.set('x', key, h, 1000);
