@@ -3,6 +3,7 @@ export { type ChunkHash, type ObjectHash, type ReleaseId, isHex64, asChunkHash, 
 export { type Clock, systemClock, ManualClock, settlesWithin } from './clock.js';
 export { Resource } from './lifecycle.js';
 export { SerialQueue } from './serial.js';
+export { andThen, type MaybePromise } from './maybe-async.js';
 export { loggerOf, silentLogger, type Logger, type LogFields, type LogLevel } from './log.js';
 export { Bitfield, bitfieldBytes, countBits, getBit, setBit } from './bitfield.js';
 export { BytesCache } from './bytes-cache.js';

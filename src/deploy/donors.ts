@@ -1,5 +1,5 @@
 import { lstatSync } from 'node:fs';
-import { ChunkswarmError, type ObjectHash } from '../core/index.js';
+import { ChunkswarmError, andThen, type MaybePromise, type ObjectHash } from '../core/index.js';
 import { walkTree, type TreeEntry } from '../manifest/index.js';
 import { inodeKey, type InodeCache, type InodeStat, type ObjectStore, type ReleaseStore } from '../store/index.js';
 import { DonorTable } from './donor-table.js';
@@ -74,30 +74,33 @@ export async function findDonors(q: DonorSearch): Promise<DonorsFound> {
     return true;
   };
   /** The file at its path in the tree being built, checked (keptShared went first where it can hold). */
-  const inPlace = async (i: number): Promise<boolean> => {
+  const inPlace = (i: number): MaybePromise<boolean> => {
     if (!q.inPlace) return false;
     const { path, entry, size } = q.files[i]!;
-    const st = await check(`${q.inPlace}/${path}`, entry, size);
-    if (st) out.donors.set(i, q.inPlace, st, { linked: false });
-    return st !== null;
+    return andThen(check(`${q.inPlace}/${path}`, entry, size), (st) => {
+      if (st) out.donors.set(i, q.inPlace!, st, { linked: false });
+      return st !== null;
+    });
   };
   if (q.preferred !== null && q.preferred !== q.exclude && (await q.releases.materialized()).includes(q.preferred)) {
     const base = q.releases.releasePath(q.preferred);
     const oldRoot = (await q.releases.head(q.preferred)).body.root;
     let i = 0;
-    const other = async (at: number, entry: TreeEntry, old: TreeEntry | undefined): Promise<void> => {
+    const fromPreferred = (at: number, entry: TreeEntry, old: TreeEntry | undefined): MaybePromise<void> => {
       const f = q.files[at]!;
-      if (await inPlace(at)) return;
       if (sameInode(old, entry)) {
-        const st = await check(`${base}/${f.path}`, entry, f.size);
-        if (st) return void out.donors.set(at, base, st, { linked: true });
-      } else if (old?.type === 'file') {
-        out.previous.set(f.path, { abs: `${base}/${f.path}`, entry: old });
+        return andThen(check(`${base}/${f.path}`, entry, f.size), (st) => {
+          if (st) out.donors.set(at, base, st, { linked: true });
+          else wanted.push(at);
+        });
       }
+      if (old?.type === 'file') out.previous.set(f.path, { abs: `${base}/${f.path}`, entry: old });
       wanted.push(at);
     };
-    // Synchronous for a file kept on the maps' word (nearly every file of a steady update): a
-    // promise and an await per file were most of the walk.
+    const other = (at: number, entry: TreeEntry, old: TreeEntry | undefined): MaybePromise<void> =>
+      andThen(inPlace(at), (kept) => (kept ? undefined : fromPreferred(at, entry, old)));
+    // Synchronous for a file kept on the maps' word or vouched for by the inode cache (nearly
+    // every file of a steady update): a promise and an await per file were most of the walk.
     await pairWalk(q.objects, q.root, oldRoot, (entry, old) => {
       const f = q.files[i];
       // Both walks are the canonical order; the files' own path strings are used, none is built.
@@ -163,11 +166,9 @@ export async function previousChunks(
 }
 
 /** The state of `abs` if it can serve `entry` as it is (not drifted, exactly its metadata), else null. */
-function donorCheck(q: DonorSearch): (abs: string, entry: TreeEntry, size: number) => Promise<InodeStat | null> {
-  return async (abs, entry, size) => {
-    const { st, drift } = await checkFile(abs, entry, size, q.inodes, q.owner);
-    return st && drift === null && !q.tainted.has(inodeKey(st)) ? st : null;
-  };
+function donorCheck(q: DonorSearch): (abs: string, entry: TreeEntry, size: number) => MaybePromise<InodeStat | null> {
+  return (abs, entry, size) =>
+    andThen(checkFile(abs, entry, size, q.inodes, q.owner), ({ st, drift }) => (st && drift === null && !q.tainted.has(inodeKey(st)) ? st : null));
 }
 
 /**
