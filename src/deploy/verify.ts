@@ -1,7 +1,7 @@
 import { readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { ChunkswarmError, type ObjectHash } from '../core/index.js';
-import { comparePaths, contentHashOfFile, walkTree, type TreeEntry, type TreeObject } from '../manifest/index.js';
+import { comparePaths, contentHashOfFile, walkTree, type TreeEntry } from '../manifest/index.js';
 import { inodeKey, type InodeCache, type ObjectStore } from '../store/index.js';
 import { onDiskMode } from './finalize-tree.js';
 import { treePackName } from './release-files.js';
@@ -130,8 +130,16 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
     }
   };
 
-  const compareDir = async (rel: string, tree: TreeObject): Promise<void> => {
-    const names = list(rel ? join(o.dir, rel) : o.dir, o.dir);
+  /**
+   * `dirSt`: the directory's own lstat. A directory in the state in which it last held exactly the
+   * release's names holds them still (adding, removing or renaming an entry moves its mtime), so
+   * it is not listed again: the inode cache remembers its state with the tree's hash, as git's
+   * untracked cache does.
+   */
+  const compareDir = async (rel: string, treeHash: ObjectHash, dirSt: Stats | null): Promise<void> => {
+    const tree = await o.objects.getTree(treeHash);
+    const vouched = !o.deep && dirSt !== null && o.cache.hashOf(dirSt) === treeHash;
+    const names = vouched ? null : list(rel ? join(o.dir, rel) : o.dir, o.dir);
     // Entries of the release found on disk: when they are as many as the directory's names, no
     // name is extra, and the names need no set (a hash of every name of 10^5).
     let found = 0;
@@ -155,7 +163,7 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
         if (st.isDirectory()) await listAdded(path);
       } else if (e.type === 'dir') {
         if (metaDiffers(e, st)) push(path, 'meta', await expected(e), await actual(path, st, false));
-        await compareDir(path, await o.objects.getTree(e.hash!));
+        await compareDir(path, e.hash!, st);
       } else if (e.type === 'symlink') {
         if (readlinkSync(join(o.dir, path)) !== e.target) push(path, 'modified', await expected(e), await actual(path, st, false));
       } else {
@@ -167,7 +175,11 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
         else o.clean?.set(key, e);
       }
     }
-    if (found === names.length) return;
+    if (names === null) return;
+    if (found === names.length) {
+      if (found === tree.entries.length && dirSt !== null) o.cache.remember(dirSt, treeHash);
+      return;
+    }
     const inRelease = new Set(tree.entries.map((e) => e.name));
     for (const name of names) {
       if (inRelease.has(name)) continue;
@@ -181,7 +193,9 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
 
   // The release's trees from their pack, if it has one: no object journal is scanned then.
   o.objects.loadPack(treePackName(o.root));
-  await compareDir('', await o.objects.getTree(o.root));
+  // The root as a directory only: a symlink's state says nothing of the names it leads to.
+  const rootSt = lstatSyncOrNull(o.dir);
+  await compareDir('', o.root, rootSt?.isDirectory() ? rootSt : null);
   out.entries.sort((a, b) => comparePaths(a.path, b.path));
   await o.cache.save();
   return out;

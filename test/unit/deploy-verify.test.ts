@@ -156,6 +156,27 @@ describe('verifyTree', () => {
     expect(summary(deep)).toEqual(['modified index.html']);
   });
 
+  it('lists a directory again only when its state moved since it last held exactly the release\'s names', async () => {
+    for (const d of [join(tree, 'etc'), tree]) await utimes(d, OLD, OLD);
+    root = await snapshot(tree);
+    const etcHash = (await objects.getTree(root)).entries.find((e) => e.name === 'etc')!.hash!;
+    const cache = InodeCache.memory();
+    expect((await check(false, cache)).entries).toEqual([]);
+    // Remembered with their trees: the next quick check does not list them.
+    expect([cache.hashOf(await lstat(tree)), cache.hashOf(await lstat(join(tree, 'etc')))]).toEqual([root, etcHash]);
+    await writeFile(join(tree, 'etc/extra.conf'), 'x\n');
+    expect(summary(await check(false, cache))).toEqual(['added etc/extra.conf']);
+    // The name added, then the directory's mtime put back: its ctime still moved.
+    await utimes(join(tree, 'etc'), OLD, OLD);
+    expect(summary(await check(false, cache))).toEqual(['added etc/extra.conf']);
+    await unlink(join(tree, 'etc/extra.conf'));
+    await utimes(join(tree, 'etc'), OLD, OLD);
+    expect((await check(false, cache)).entries).toEqual([]);
+    expect(cache.hashOf(await lstat(join(tree, 'etc')))).toBe(etcHash);
+    await rename(join(tree, 'index.html'), join(tree, 'index.htm'));
+    expect(summary(await check(false, cache))).toEqual(['added index.htm', 'removed index.html']);
+  });
+
   it('re-hashes a file whose stat changed even when the cache knew it', async () => {
     const cache = InodeCache.memory();
     await check(false, cache);
