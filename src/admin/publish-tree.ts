@@ -55,7 +55,7 @@ export async function buildReleaseTree(o: {
   }
   await placeWrites(o.staging, writes, aliases);
   await placeAliases(o.staging, aliases);
-  await finishTree(o.staging, tree, actions, o.objects, o.owner);
+  await finishTree(o.staging, tree, actions, o.objects, o.owner, o.inodes);
   return actions;
 }
 

@@ -174,19 +174,27 @@ export async function finishTree(
   actions: readonly FileAction[],
   objects: ObjectStore,
   owner: boolean,
+  inodes: InodeCache,
 ): Promise<void> {
   for (const l of content.symlinks) await placeSymlink(join(dir, l.path), l.entry.target!);
-  await removeStrays(dir, content, objects);
+  await removeStrays(dir, content, objects, inodes);
   const done = new Set<string>();
   for (const a of actions) if (a.kind === 'link') done.add(a.path);
   for (const a of actions) if (a.kind === 'alias' && done.has(a.of)) done.add(a.path);
   await finalizeTree(dir, content.root, objects, { done, owner });
 }
 
-/** Names on disk that the release does not have, in the root and every directory of the tree. */
-async function removeStrays(dir: string, content: Pick<ReleaseContent, 'root' | 'dirs'>, objects: ObjectStore): Promise<void> {
+/**
+ * Names on disk that the release does not have, in the root and every directory of the tree. A
+ * directory of a recycled tree that the inode cache remembers, in its present state, holding
+ * exactly the names of the same tree (verify's listing of it while it was live) has none: it is
+ * not listed.
+ */
+async function removeStrays(dir: string, content: Pick<ReleaseContent, 'root' | 'dirs'>, objects: ObjectStore, inodes: InodeCache): Promise<void> {
   const check = async (rel: string, tree: ObjectHash) => {
     const abs = rel ? join(dir, rel) : dir;
+    const st = lstatSyncOrNull(abs);
+    if (st?.isDirectory() && inodes.hashOf(st) === tree) return;
     const names = new Set((await objects.getTree(tree)).entries.map((e) => e.name));
     let onDisk: string[];
     try {

@@ -377,7 +377,7 @@ export class Stager {
     await this.closeFiles();
     await this.repairWrites();
     const { releases, objects, inodes } = this.opts;
-    await finishTree(this.dir, this.need().content, this.actions, objects, ownerOf(this.opts));
+    await finishTree(this.dir, this.need().content, this.actions, objects, ownerOf(this.opts), inodes);
     const final = releases.releasePath(this.version);
     await moveIntoPlace(this.dir, final, this.version);
     await removeProgress(progressPath(releases, this.version));

@@ -5,11 +5,12 @@
  * a symlink where the new release has a directory) must not reach the new release.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chmod, mkdir, readdir, readFile, rename, rm, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, readFile, rename, rm, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { listing, settle } from '../support/tree.js';
 import { cs, csJson, editConfig, ok, publishedCluster, type Cluster } from './deploy-fixture.js';
 import type { DeployResult } from '../../src/index.js';
+import { InodeCache } from '../../src/store/index.js';
 
 let dir: string;
 let src: string;
@@ -110,6 +111,22 @@ describe('deploy: staging in the tree of the release it replaces', () => {
     expect((await readdir(join(c.folData, 'inode-maps'))).sort()).toEqual(['2.json', '3.json']);
     const deep = await cs(c.fol, 'verify', '--deep');
     expect(deep.code, deep.stdout).toBe(0);
+    expect(await listing(c.folLive)).toEqual(await listing(src));
+  });
+
+  it('a name planted in a directory of the recycled tree that verify had listed is removed, though the directory\'s tree is unchanged', async () => {
+    const r1 = join(c.folData, 'releases', '1');
+    const nested = join(r1, 'etc/deep/nested/dir');
+    // Listed while release 1 was live (the check before release 2's switch): remembered with its tree.
+    expect((await InodeCache.open(c.folData)).hashOf(await lstat(nested))).not.toBeNull();
+    const before = await stat(nested);
+    await writeFile(join(nested, 'planted.txt'), 'stray\n');
+    // Its mtime put back: only the ctime tells.
+    await utimes(nested, before.atime, before.mtime);
+    await writeFile(join(src, 'etc/app.conf'), 'listen 80\nworkers 2\n');
+    const r = await release();
+    expect(r.staged!.recycledFrom).toBe(1);
+    expect(await readdir(join(c.folLive, 'etc/deep/nested/dir'))).toEqual(['value.txt']);
     expect(await listing(c.folLive)).toEqual(await listing(src));
   });
 
