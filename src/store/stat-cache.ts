@@ -12,10 +12,11 @@ export interface StatKey {
 
 /**
  * On disk: this header, then key NUL value NUL ... (a path cannot hold NUL), a value being
- * "size:mtimeMs:ctimeMs:ino:hash": read byte by byte, several times faster than JSON for 10^5
- * entries. A save appends what changed since the last one as a batch: an empty key with BEGIN, the
- * pairs (an empty value deletes), an empty key with END. A batch without its END (torn by a crash) is ignored: an update that links a dozen files appends a
- * few hundred bytes instead of rewriting the megabytes of a 10^5-file cache.
+ * "size:mtimeMs:ctimeMs:ino:hash": a split and four numbers per entry to read, several times faster
+ * than JSON for 10^5 entries. A save appends what changed since the last one as a batch: an empty
+ * key with BEGIN, the pairs (an empty value deletes), an empty key with END. A batch without its END
+ * (torn by a crash) is ignored: an update that links a dozen files appends a few hundred bytes
+ * instead of rewriting the megabytes of a 10^5-file cache.
  */
 const HEADER = 'chunkswarm-stat-cache 1\0';
 const BEGIN = 'begin';
@@ -40,7 +41,8 @@ export class StatCache {
   /**
    * path -> slot; a slot's fingerprint is FIELDS numbers in `nums`, its hash in `hashes`. A lookup
    * compares four numbers: building the fingerprint's string to compare it cost ~2 µs a file, more
-   * than the lstat, in every quick verify and re-publish of 10^5 files.
+   * than the lstat, in every quick verify and re-publish of 10^5 files. The numbers cost ~5 MB more
+   * at 10^5 entries than the strings did (28.4 against 23.3 MB retained).
    */
   private slots = new Map<string, number>();
   private nums = new Float64Array(FIELDS * 1024);
