@@ -24,7 +24,7 @@ const END = 'end';
 /** Appended batches may grow the file to twice its last full write (at least this much) before it is rewritten. */
 const MIN_APPEND_BYTES = 64 << 10;
 
-/** "size:mtimeMs:ctimeMs:ino:" as the file holds it. */
+/** "size:mtimeMs:ctimeMs:ino:", before the hash in the file. */
 function fingerprint(k: StatKey): string {
   return `${k.size}:${k.mtimeMs}:${k.ctimeMs}:${k.ino}:`;
 }
@@ -39,14 +39,15 @@ const HASH_CHARS = 64;
  */
 export class StatCache {
   /**
-   * path -> slot; a slot's fingerprint is FIELDS numbers in `nums`, its hash in `hashes`. A lookup
-   * compares four numbers: building the fingerprint's string to compare it cost ~2 µs a file, more
-   * than the lstat, in every quick verify and re-publish of 10^5 files. The numbers cost ~5 MB more
-   * at 10^5 entries than the strings did (28.4 against 23.3 MB retained).
+   * path -> slot. A slot's entry is kept twice: as the file holds it ("size:mtimeMs:ctimeMs:ino:" and
+   * the hash), which a save writes as it is, and as FIELDS numbers in `nums`, which a lookup
+   * compares: building the fingerprint's string to compare it cost ~2 µs a file, more than the
+   * lstat, in every quick verify and re-publish of 10^5 files. The numbers cost ~5 MB at 10^5
+   * entries.
    */
   private slots = new Map<string, number>();
   private nums = new Float64Array(FIELDS * 1024);
-  private hashes: Array<ObjectHash | undefined> = [];
+  private texts: Array<string | undefined> = [];
   private free: number[] = [];
   /** Paths set or deleted since the file was last written: what the next save appends. */
   private readonly changed = new Set<string>();
@@ -71,7 +72,7 @@ export class StatCache {
     }
     // A damaged cache (or one of another format) only costs a re-hash; never a reason to fail.
     this.slots = new Map();
-    this.hashes = [];
+    this.texts = [];
     this.free = [];
     this.changed.clear();
     this.baseSize = text.length;
@@ -119,7 +120,7 @@ export class StatCache {
     n[o + 2] = Number(value.slice(c2 + 1, c3));
     n[o + 3] = Number(value.slice(c3 + 1, c4));
     // NaN never equals an lstat's number: such an entry never vouches.
-    this.hashes[slot] = value.slice(c4 + 1) as ObjectHash;
+    this.texts[slot] = value;
   }
 
   lookup(path: string, key: StatKey): ObjectHash | null {
@@ -127,7 +128,9 @@ export class StatCache {
     if (slot === undefined) return null;
     const n = this.nums;
     const o = slot * FIELDS;
-    return n[o] === key.size && n[o + 1] === key.mtimeMs && n[o + 2] === key.ctimeMs && n[o + 3] === key.ino ? this.hashes[slot]! : null;
+    return n[o] === key.size && n[o + 1] === key.mtimeMs && n[o + 2] === key.ctimeMs && n[o + 3] === key.ino
+      ? (this.texts[slot]!.slice(-HASH_CHARS) as ObjectHash)
+      : null;
   }
 
   /**
@@ -157,14 +160,14 @@ export class StatCache {
     this.nums[o + 1] = key.mtimeMs;
     this.nums[o + 2] = key.ctimeMs;
     this.nums[o + 3] = key.ino;
-    this.hashes[slot] = hash;
+    this.texts[slot] = fingerprint(key) + hash;
   }
 
   /** The path's slot, a new one if it has none. */
   private slotOf(path: string): number {
     let slot = this.slots.get(path);
     if (slot !== undefined) return slot;
-    slot = this.free.pop() ?? this.hashes.length;
+    slot = this.free.pop() ?? this.texts.length;
     this.slots.set(path, slot);
     if ((slot + 1) * FIELDS > this.nums.length) {
       const grown = new Float64Array(this.nums.length * 2);
@@ -178,7 +181,7 @@ export class StatCache {
     const slot = this.slots.get(path);
     if (slot === undefined) return false;
     this.slots.delete(path);
-    this.hashes[slot] = undefined;
+    this.texts[slot] = undefined;
     this.free.push(slot);
     return true;
   }
@@ -186,10 +189,7 @@ export class StatCache {
   /** The file's form of a path's entry ('' when it has none). */
   private valueOf(path: string): string {
     const slot = this.slots.get(path);
-    if (slot === undefined) return '';
-    const o = slot * FIELDS;
-    const n = this.nums;
-    return fingerprint({ size: n[o]!, mtimeMs: n[o + 1]!, ctimeMs: n[o + 2]!, ino: n[o + 3]! }) + this.hashes[slot]!;
+    return slot === undefined ? '' : this.texts[slot]!;
   }
 
   /** Appends what changed since the last save, or rewrites the file when appending would double it. */
