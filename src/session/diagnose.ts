@@ -84,11 +84,15 @@ export function diagnose(d: DiagnoseInput): Problem[] {
   if (d.refusedKeys.length > 0) {
     const n = d.refusedKeys.length;
     const named = d.refusedKeys.slice(-3).map((k) => k.slice(0, 16)).join(', ');
+    const refused = `${n} node(s) outside the cluster's membership tried to connect and were refused (${n > 3 ? `the newest: ${named}, …` : named}): `;
     out.push({
       id: 'allowlist',
       level: 'warning',
-      text: `${n} node(s) outside the cluster's membership tried to connect and were refused (${n > 3 ? `the newest: ${named}, …` : named}): ` +
-        `a node that belongs in it needs "chunkswarm admit <its key>" on the master (or network.allowlist, before a signed membership exists); a removed node should be stopped`,
+      // A node made with `init --join` before any record reached it refuses even the master: admitting the master's key would not help.
+      text: !d.publisher && d.membership?.version === null
+        ? refused + `this node holds no signed membership yet, so it lets in only the keys of network.allowlist: where the master has admitted nodes, ` +
+          `copy its data/membership.json into this node's data directory and start it again (a node that joined with a token has it); else add their keys to network.allowlist`
+        : refused + `a node that belongs in it needs "chunkswarm admit <its key>" on the master (or network.allowlist, before a signed membership exists); a removed node should be stopped`,
     });
   }
   if (d.membership?.member === false) {

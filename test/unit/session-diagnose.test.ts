@@ -80,6 +80,11 @@ describe('diagnose', () => {
     const keys = ['a', 'b', 'c', 'd'].map((c) => c.repeat(64));
     expect(texts({ refusedKeys: keys.slice(0, 1) })[0]).toEqual({ id: 'allowlist', level: 'warning', text: expect.stringMatching(/^1 node\(s\) .* refused \(aaaaaaaaaaaaaaaa\): .*chunkswarm admit/) });
     expect(texts({ refusedKeys: keys })[0]!.text).toMatch(/^4 node\(s\) .*\(the newest: bbbbbbbbbbbbbbbb, cccccccccccccccc, dddddddddddddddd, …\)/);
+    // Without a signed membership of its own, a frontend refuses the master too: the cure is the record, not an admit.
+    const bare = texts({ refusedKeys: keys.slice(0, 1), membership: { version: null, member: null } })[0]!.text;
+    expect(bare).toMatch(/holds no signed membership yet.*copy its data\/membership\.json/);
+    expect(bare).not.toMatch(/chunkswarm admit/);
+    expect(texts({ refusedKeys: keys.slice(0, 1), membership: { version: null, member: null }, publisher: true })[0]!.text).toMatch(/chunkswarm admit/);
   });
 
   it('a node missing from the membership it enforces is told it was removed (or never admitted)', () => {
