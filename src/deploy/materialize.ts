@@ -186,15 +186,14 @@ export async function finishTree(
 
 /**
  * Names on disk that the release does not have, in the root and every directory of the tree. A
- * directory of a recycled tree that the inode cache remembers, in its present state, holding
- * exactly the names of the same tree (verify's listing of it while it was live) has none: it is
- * not listed.
+ * directory of a recycled tree that still holds the same tree's names (holdsTree: verify listed it
+ * while it was live) has none, and is not listed.
  */
 async function removeStrays(dir: string, content: Pick<ReleaseContent, 'root' | 'dirs'>, objects: ObjectStore, inodes: InodeCache): Promise<void> {
   const check = async (rel: string, tree: ObjectHash) => {
     const abs = rel ? join(dir, rel) : dir;
     const st = lstatSyncOrNull(abs);
-    if (st?.isDirectory() && inodes.hashOf(st) === tree) return;
+    if (st?.isDirectory() && inodes.holdsTree(st, tree)) return;
     const names = new Set((await objects.getTree(tree)).entries.map((e) => e.name));
     let onDisk: string[];
     try {

@@ -130,16 +130,10 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
     }
   };
 
-  /**
-   * `dirSt`: the directory's own lstat. A directory in the state in which it last held exactly the
-   * release's names holds them still (adding, removing or renaming an entry moves its mtime), so
-   * it is not listed again: the inode cache remembers its state with the tree's hash, as git's
-   * untracked cache does.
-   */
+  /** `dirSt`: the directory's own lstat; not listed where the inode cache says it holds the tree's names (holdsTree). */
   const compareDir = async (rel: string, treeHash: ObjectHash, dirSt: Stats | null): Promise<void> => {
     const tree = await o.objects.getTree(treeHash);
-    const vouched = !o.deep && dirSt !== null && o.cache.hashOf(dirSt) === treeHash;
-    const names = vouched ? null : list(rel ? join(o.dir, rel) : o.dir, o.dir);
+    const names = !o.deep && dirSt !== null && o.cache.holdsTree(dirSt, treeHash) ? null : list(rel ? join(o.dir, rel) : o.dir, o.dir);
     // Entries of the release found on disk: when they are as many as the directory's names, no
     // name is extra, and the names need no set (a hash of every name of 10^5).
     let found = 0;
@@ -177,7 +171,7 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
     }
     if (names === null) return;
     if (found === names.length) {
-      if (found === tree.entries.length && dirSt !== null) o.cache.remember(dirSt, treeHash);
+      if (found === tree.entries.length && dirSt !== null) o.cache.rememberTree(dirSt, treeHash);
       return;
     }
     const inRelease = new Set(tree.entries.map((e) => e.name));

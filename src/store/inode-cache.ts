@@ -58,6 +58,20 @@ export class InodeCache {
     return true;
   }
 
+  /**
+   * Records that a directory, in this state, holds exactly the names of `tree`. Adding, removing or
+   * renaming a name moves the directory's mtime and ctime, so while holdsTree answers yes the
+   * directory need not be listed (git's untracked cache); remember's racy rule applies.
+   */
+  rememberTree(dir: InodeStat, tree: ObjectHash): void {
+    this.remember(dir, tree);
+  }
+
+  /** Whether the directory, in its present state, holds exactly the names of `tree` (rememberTree). */
+  holdsTree(dir: InodeStat, tree: ObjectHash): boolean {
+    return this.hashOf(dir) === tree;
+  }
+
   forget(st: Pick<Stats, 'dev' | 'ino'>): void {
     this.cache.delete(inodeKey(st));
   }
