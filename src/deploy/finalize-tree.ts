@@ -1,8 +1,9 @@
-import { chmodSync, lchownSync, lutimesSync, utimesSync } from 'node:fs';
+import { chmodSync, lchownSync, lstatSync, lutimesSync, readdirSync, utimesSync, type Stats } from 'node:fs';
+import { join } from 'node:path';
 import { ChunkswarmError, type ObjectHash } from '../core/index.js';
 import type { TreeEntry } from '../manifest/index.js';
-import type { ObjectStore } from '../store/index.js';
-import { isRoot, turnDue, nextTurn } from './stage-fs.js';
+import type { InodeCache, ObjectStore } from '../store/index.js';
+import { isRoot, removeAny, turnDue, nextTurn } from './stage-fs.js';
 
 /**
  * What a node that is not root keeps of its own access to a release's files (read) and directories
@@ -23,13 +24,16 @@ export interface FinalizeOptions {
   done?: ReadonlySet<string>;
   /** Apply recorded uid/gid (only meaningful as root). */
   owner: boolean;
+  /** Vouches for directories that still hold their tree's names (not listed), and learns those found so. */
+  inodes: InodeCache;
 }
 
 /**
- * Applies modes, mtimes and (optionally) ownership from the release's objects to a materialized
- * tree, children before their directory, so that making a directory read-only and setting its
- * mtime come after the last change inside it. The root itself stays writable: see sealRoot.
- * Synchronous calls: two or three per entry, far cheaper than as many trips through the thread pool.
+ * Completes a tree whose every name of the release is in place: applies modes, mtimes and
+ * (optionally) ownership from the release's objects, children before their directory, and removes
+ * from each directory the names the release does not have (left over in a recycled tree, or
+ * planted). Synchronous calls: two or three per entry, far cheaper than as many trips through the
+ * thread pool. The root's own metadata is not the release's (see sealRoot).
  */
 export async function finalizeTree(dir: string, root: ObjectHash, objects: ObjectStore, opts: FinalizeOptions): Promise<void> {
   let n = 0;
@@ -39,9 +43,12 @@ export async function finalizeTree(dir: string, root: ObjectHash, objects: Objec
       // Most files of an update are linked: skipped before any path is built for them.
       if (e.type === 'file' && opts.done?.has(path)) continue;
       const target = `${abs}/${e.name}`;
-      if (e.type === 'dir') await walk(target, path, (await objects.getTree(e.hash!)).entries);
       try {
-        if (e.type === 'symlink') applySymlinkMeta(target, e, opts.owner);
+        if (e.type === 'dir') {
+          const tree = await objects.getTree(e.hash!);
+          await walk(target, path, tree.entries);
+          await finishDir(target, e, tree.entries, opts);
+        } else if (e.type === 'symlink') applySymlinkMeta(target, e, opts.owner);
         else applyMeta(target, e, opts.owner);
       } catch (err) {
         throw ChunkswarmError.fromSystem(err, `setting metadata of ${path}`);
@@ -49,7 +56,40 @@ export async function finalizeTree(dir: string, root: ObjectHash, objects: Objec
       if (turnDue(++n)) await nextTurn();
     }
   };
-  await walk(dir, '', (await objects.getTree(root)).entries);
+  const top = (await objects.getTree(root)).entries;
+  await walk(dir, '', top);
+  await removeStrays(dir, top);
+}
+
+/**
+ * A directory's metadata, then its names. In that order so that once it is listed with no name the
+ * release lacks, the inode cache can remember it holding its tree (rememberTree): any name added
+ * after the lstat that precedes the listing moves its mtime off the recorded one, which a listing
+ * made before a utimes would not see. Most directories of a recycled tree are left as they were,
+ * their record still holding, and are not listed at all.
+ */
+async function finishDir(abs: string, e: TreeEntry, entries: readonly TreeEntry[], opts: FinalizeOptions): Promise<void> {
+  const st = applyDirMeta(abs, e, opts.owner);
+  if (opts.inodes.holdsTree(st, e.hash!)) return;
+  if (await removeStrays(abs, entries)) applyDirMeta(abs, e, opts.owner);
+  else opts.inodes.rememberTree(st, e.hash!);
+}
+
+/** Removes what `dir` holds that `entries` do not name; whether there was any. */
+async function removeStrays(dir: string, entries: readonly TreeEntry[]): Promise<boolean> {
+  let onDisk: string[];
+  try {
+    onDisk = readdirSync(dir);
+  } catch (err) {
+    throw ChunkswarmError.fromSystem(err, `listing ${dir}`);
+  }
+  const names = new Set(entries.map((x) => x.name));
+  const strays = onDisk.filter((name) => !names.has(name));
+  if (strays.length === 0) return false;
+  // A node that is not root may already have made the directory read-only (applyDirMeta).
+  if (!isRoot()) chmodSync(dir, (lstatSync(dir).mode & 0o7777) | 0o700);
+  for (const name of strays) await removeAny(join(dir, name));
+  return true;
 }
 
 export const ROOT_MODE = 0o555;
@@ -73,6 +113,32 @@ export function applyMeta(target: string, e: TreeEntry, owner: boolean): void {
   if (owner && e.uid !== undefined && e.gid !== undefined) lchownSync(target, e.uid, e.gid);
   chmodSync(target, onDiskMode(e));
   utimesSync(target, e.mtime / 1000, e.mtime / 1000);
+}
+
+/**
+ * applyMeta for a directory, skipping what is already right: most directories of a recycled tree
+ * are, and a chmod or utimes of one would move its ctime, and with it the inode cache's word that
+ * it holds its tree's names (InodeCache.holdsTree), which spares the next check a listing.
+ * Returns its state after.
+ */
+function applyDirMeta(target: string, e: TreeEntry, owner: boolean): Stats {
+  const st = lstatSync(target);
+  let changed = false;
+  if (owner && e.uid !== undefined && e.gid !== undefined && (st.uid !== e.uid || st.gid !== e.gid)) {
+    lchownSync(target, e.uid, e.gid);
+    changed = true;
+  }
+  const mode = onDiskMode(e);
+  if ((st.mode & 0o7777) !== mode) {
+    chmodSync(target, mode);
+    changed = true;
+  }
+  // utimes takes seconds as a double: what it sets may be off the recorded milliseconds by a hair.
+  if (Math.abs(st.mtimeMs - e.mtime) >= 1) {
+    utimesSync(target, e.mtime / 1000, e.mtime / 1000);
+    changed = true;
+  }
+  return changed ? lstatSync(target) : st;
 }
 
 export function applySymlinkMeta(target: string, e: TreeEntry, owner: boolean): void {

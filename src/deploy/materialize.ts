@@ -1,6 +1,6 @@
-import { linkSync, lstatSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
+import { linkSync, lstatSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { ChunkswarmError, type ObjectHash } from '../core/index.js';
+import { ChunkswarmError } from '../core/index.js';
 import { inodeKey, syncFilesystem, type InodeCache, type ObjectStore } from '../store/index.js';
 import { findDonors, type DonorSearch, type DonorsFound } from './donors.js';
 import { finalizeTree, sealRoot } from './finalize-tree.js';
@@ -164,47 +164,23 @@ export async function placeAliases(dir: string, aliases: readonly AliasAction[])
 
 /**
  * Completes a tree whose files are all in place: symlinks (last: nothing is written under the
- * tree once a symlink exists in it), anything the release does not have removed (left over or
- * planted), then the release's metadata on everything but linked files (theirs is right: their
- * inode is a finalized release's).
+ * tree once a symlink exists in it), then the release's metadata on everything but linked files
+ * (theirs is right: their inode is a finalized release's) and anything the release does not have
+ * removed, left over or planted (finalizeTree).
  */
 export async function finishTree(
   dir: string,
-  content: Pick<ReleaseContent, 'root' | 'dirs' | 'symlinks'>,
+  content: Pick<ReleaseContent, 'root' | 'symlinks'>,
   actions: readonly FileAction[],
   objects: ObjectStore,
   owner: boolean,
   inodes: InodeCache,
 ): Promise<void> {
   for (const l of content.symlinks) await placeSymlink(join(dir, l.path), l.entry.target!);
-  await removeStrays(dir, content, objects, inodes);
   const done = new Set<string>();
   for (const a of actions) if (a.kind === 'link') done.add(a.path);
   for (const a of actions) if (a.kind === 'alias' && done.has(a.of)) done.add(a.path);
-  await finalizeTree(dir, content.root, objects, { done, owner });
-}
-
-/**
- * Names on disk that the release does not have, in the root and every directory of the tree. A
- * directory of a recycled tree that still holds the same tree's names (holdsTree: verify listed it
- * while it was live) has none, and is not listed.
- */
-async function removeStrays(dir: string, content: Pick<ReleaseContent, 'root' | 'dirs'>, objects: ObjectStore, inodes: InodeCache): Promise<void> {
-  const check = async (rel: string, tree: ObjectHash) => {
-    const abs = rel ? join(dir, rel) : dir;
-    const st = lstatSyncOrNull(abs);
-    if (st?.isDirectory() && inodes.holdsTree(st, tree)) return;
-    const names = new Set((await objects.getTree(tree)).entries.map((e) => e.name));
-    let onDisk: string[];
-    try {
-      onDisk = readdirSync(abs);
-    } catch (err) {
-      throw ChunkswarmError.fromSystem(err, `listing ${abs}`);
-    }
-    for (const name of onDisk) if (!names.has(name)) await removeAny(join(abs, name));
-  };
-  await check('', content.root);
-  for (const d of content.dirs) await check(d.path, d.entry.hash!);
+  await finalizeTree(dir, content.root, objects, { done, owner, inodes });
 }
 
 /**

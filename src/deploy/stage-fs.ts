@@ -60,7 +60,9 @@ export function lstatSyncOrNull(path: string): Stats | null {
 /**
  * mkdir that reuses only a real directory, which it makes writable for us. Anything else in its
  * place is refused, or removed with `replace` (a recycled release's own file or symlink). True if
- * it created it.
+ * it created it. Root writes into a read-only directory as it is: a chmod would move the
+ * directory's ctime, and with it the inode cache's word that the directory holds its tree's names
+ * (InodeCache.holdsTree), which spares the next check of a recycled tree a listing.
  */
 export function ensureDir(path: string, replace = false): boolean {
   let st = lstatSyncOrNull(path);
@@ -77,7 +79,7 @@ export function ensureDir(path: string, replace = false): boolean {
   }
   try {
     if (st === null) mkdirSync(path, { mode: 0o700 });
-    else if ((st.mode & 0o700) !== 0o700) chmodSync(path, (st.mode & 0o7777) | 0o700);
+    else if ((st.mode & 0o700) !== 0o700 && !isRoot()) chmodSync(path, (st.mode & 0o7777) | 0o700);
   } catch (err) {
     throw ChunkswarmError.fromSystem(err, `creating directory ${path}`);
   }
