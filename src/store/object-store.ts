@@ -27,6 +27,11 @@ export class ObjectStore {
   private present: Set<string> | null = null;
   /** Packs already read into `cache` since the last trim(): a second read would only decode what is there again. */
   private readonly packsRead = new Set<string>();
+  /**
+   * The pack loadPack read last, its records indexed: the next savePack copies most of a new
+   * release's pack from it (the live release's), and would otherwise read, check and parse it again.
+   */
+  private lastPack: PackIndex | null = null;
   /** Fetches running into this store (fetching()). */
   private fetches = 0;
   /**
@@ -181,8 +186,11 @@ export class ObjectStore {
     const records = this.packRecords(name);
     if (records === null) return null;
     this.packsRead.add(name);
+    const index: PackIndex = { name, records, hashes: [], ends: [] };
     let n = 0;
-    eachRecord(records, (hash, _start, body) => {
+    eachRecord(records, (hash, start, body) => {
+      index.hashes.push(hash);
+      index.ends.push(start + RECORD_HEAD + body.length);
       if (this.cache.has(hash)) return;
       try {
         this.cache.set(hash, decodeObject(body));
@@ -191,7 +199,21 @@ export class ObjectStore {
         // Not an object after all: that one is read from the store instead.
       }
     });
+    this.lastPack = index;
     return n;
+  }
+
+  /** A valid pack's records, indexed (the one loadPack read last, as it is), or null. */
+  private packIndex(name: string): PackIndex | null {
+    if (this.lastPack?.name === name) return this.lastPack;
+    const records = this.packRecords(name);
+    if (records === null) return null;
+    const index: PackIndex = { name, records, hashes: [], ends: [] };
+    eachRecord(records, (hash, start, body) => {
+      index.hashes.push(hash);
+      index.ends.push(start + RECORD_HEAD + body.length);
+    });
+    return index;
   }
 
   /**
@@ -237,12 +259,22 @@ export class ObjectStore {
     if (existsSync(path)) return;
     const wanted = new Set<string>(hashes);
     const parts: Uint8Array[] = [PACK_MAGIC];
-    const copied = like === null ? null : this.packRecords(like);
-    if (copied !== null) {
-      eachRecord(copied, (hash, start, body) => {
-        if (!wanted.delete(hash)) return;
-        parts.push(copied.subarray(start, start + RECORD_HEAD + body.length));
-      });
+    const from = like === null ? null : this.packIndex(like);
+    if (from !== null) {
+      // Runs of records kept: one view per run, not one per record (most of a release is kept).
+      let run = -1;
+      let at = 0;
+      for (let i = 0; i < from.hashes.length; i++) {
+        const start = at;
+        at = from.ends[i]!;
+        if (wanted.delete(from.hashes[i]!)) {
+          if (run < 0) run = start;
+        } else if (run >= 0) {
+          parts.push(from.records.subarray(run, start));
+          run = -1;
+        }
+      }
+      if (run >= 0) parts.push(from.records.subarray(run, at));
     }
     for (const hash of wanted) {
       const obj = this.cache.get(hash);
@@ -325,6 +357,7 @@ export class ObjectStore {
     this.cache.clear();
     this.recent.clear();
     this.packsRead.clear();
+    this.lastPack = null;
   }
 
   /** Names of the packs on disk. */
@@ -370,4 +403,12 @@ function readdirOrEmpty(dir: string): string[] {
   } catch {
     return [];
   }
+}
+
+/** A pack's records (checked whole when read) with each one's hash and where it ends. */
+interface PackIndex {
+  name: string;
+  records: Buffer;
+  hashes: string[];
+  ends: number[];
 }

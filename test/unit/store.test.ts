@@ -197,6 +197,27 @@ describe('ObjectStore packs', () => {
     expect(store.packs()).toEqual(['r2']);
   });
 
+  it('copies from the pack it read last exactly the records asked for, runs of them and single ones, and encodes the rest', async () => {
+    const dir = await tempDir('cs-pack-runs-');
+    const store = new ObjectStore(dir);
+    const fileOf = (n: number): FileObject => ({ kind: 'file', size: n, chunks: [{ hash: n.toString(16).padStart(64, '0') as ChunkHash, size: n }] });
+    const hashes = await Promise.all([...Array(10).keys()].map((n) => store.put(fileOf(n + 1))));
+    await store.savePack('r1', hashes);
+    const reader = new ObjectStore(dir);
+    expect(reader.loadPack('r1')).toBe(10);
+    // Dropped: the first record, two in the middle, one alone between kept ones, and the last.
+    const dropped = new Set([0, 3, 4, 6, 9]);
+    const kept = hashes.filter((_, i) => !dropped.has(i));
+    const extra = await reader.put(fileOf(11));
+    await reader.savePack('r2', [extra, ...kept], 'r1');
+    const bodies = new ObjectStore(dir).packBytes('r2')!;
+    expect([...bodies.keys()].sort()).toEqual([...kept, extra].sort());
+    const check = new ObjectStore(dir);
+    expect(check.loadPack('r2')).toBe(kept.length + 1);
+    for (const [i, h] of hashes.entries()) if (!dropped.has(i)) expect(await check.getFile(h)).toEqual(fileOf(i + 1));
+    expect(await check.getFile(extra)).toEqual(fileOf(11));
+  });
+
   it('writes no pack that would lack an object it does not hold', async () => {
     const dir = await tempDir('cs-pack-');
     const store = new ObjectStore(dir);
