@@ -11,7 +11,7 @@ import { checkFreshTarget, FRESH_MS } from './fresh-check.js';
 import { adoptable, asidePath, currentLive, foreignLive, inspectLive, type LiveLink } from './live.js';
 import { driftedInodes, repairRelease, repairReplaced, type RepairContext } from './release-repair.js';
 import type { ChunkSource } from './local-source.js';
-import { loadPacks } from './release-files.js';
+import { loadPacks, treePackName } from './release-files.js';
 import { ownerOf } from './stage-fs.js';
 import { Stager, type StagerOptions } from './stager.js';
 import { verifyTree, type VerifyResult } from './verify.js';
@@ -235,7 +235,8 @@ export class Deployer {
         this.log.warn(`release ${result.previous} keeps hand edits after it was replaced: ${err instanceof Error ? err.message : String(err)}`, { release: result.previous ?? undefined });
       });
     }
-    this.objects.trim();
+    const root = (await this.releases.head(version)).body.root;
+    this.objects.trim({ root, packs: [root, treePackName(root)] });
     return { ...result, drift, staged: null };
   }
 

@@ -10,6 +10,8 @@ const RECENT_BYTES = 8 << 20;
 /** A pack file: this, the records, and the SHA-256 of both. */
 const PACK_MAGIC = Buffer.from('CSPACK2\n');
 const PACK_SUM_BYTES = 32;
+/** Pack indexes kept (ObjectStore.indexes): a release's file pack and tree pack. */
+const KEPT_INDEXES = 2;
 
 /**
  * Content-addressed tree and file objects under dataDir/objects/; never chunks (chunks live in the
@@ -25,13 +27,13 @@ export class ObjectStore {
    * made (with a scan of the journals) on the first has() or write that needs it.
    */
   private present: Set<string> | null = null;
-  /** Packs already read into `cache` since the last trim(): a second read would only decode what is there again. */
+  /** Packs whose objects are all in `cache` (read since the last trim(), or kept by it): a read would only decode what is there again. */
   private readonly packsRead = new Set<string>();
   /**
-   * The pack loadPack read last, its records indexed: the next savePack copies most of a new
-   * release's pack from it (the live release's), and would otherwise read, check and parse it again.
+   * The packs read or written last, their records indexed: the next savePack copies most of a new
+   * release's pack from the live release's, and would otherwise read, check and parse it again.
    */
-  private lastPack: PackIndex | null = null;
+  private readonly indexes = new Map<string, PackIndex>();
   /** Fetches running into this store (fetching()). */
   private fetches = 0;
   /**
@@ -199,13 +201,14 @@ export class ObjectStore {
         // Not an object after all: that one is read from the store instead.
       }
     });
-    this.lastPack = index;
+    this.remember(index);
     return n;
   }
 
-  /** A valid pack's records, indexed (the one loadPack read last, as it is), or null. */
+  /** A valid pack's records, indexed (as it is, if it is one of the last read or written), or null. */
   private packIndex(name: string): PackIndex | null {
-    if (this.lastPack?.name === name) return this.lastPack;
+    const known = this.indexes.get(name);
+    if (known) return known;
     const records = this.packRecords(name);
     if (records === null) return null;
     const index: PackIndex = { name, records, hashes: [], ends: [] };
@@ -214,6 +217,16 @@ export class ObjectStore {
       index.ends.push(start + RECORD_HEAD + body.length);
     });
     return index;
+  }
+
+  /** Keeps a pack's index among the last few: a release's two packs, its files' and its trees'. */
+  private remember(index: PackIndex): void {
+    this.indexes.delete(index.name);
+    this.indexes.set(index.name, index);
+    for (const name of this.indexes.keys()) {
+      if (this.indexes.size <= KEPT_INDEXES) break;
+      this.indexes.delete(name);
+    }
   }
 
   /**
@@ -259,6 +272,10 @@ export class ObjectStore {
     if (existsSync(path)) return;
     const wanted = new Set<string>(hashes);
     const parts: Uint8Array[] = [PACK_MAGIC];
+    // The new pack's own index, as it is assembled: the next release's savePack copies from it.
+    const hashesOut: string[] = [];
+    const ends: number[] = [];
+    let size = 0;
     const from = like === null ? null : this.packIndex(like);
     if (from !== null) {
       // Runs of records kept: one view per run, not one per record (most of a release is kept).
@@ -269,6 +286,8 @@ export class ObjectStore {
         at = from.ends[i]!;
         if (wanted.delete(from.hashes[i]!)) {
           if (run < 0) run = start;
+          hashesOut.push(from.hashes[i]!);
+          ends.push((size += at - start));
         } else if (run >= 0) {
           parts.push(from.records.subarray(run, start));
           run = -1;
@@ -279,15 +298,20 @@ export class ObjectStore {
     for (const hash of wanted) {
       const obj = this.cache.get(hash);
       if (!obj) return;
-      parts.push(encodeRecord(hash, this.recent.get(hash) ?? encodeObject(obj)));
+      const record = encodeRecord(hash, this.recent.get(hash) ?? encodeObject(obj));
+      parts.push(record);
+      hashesOut.push(hash);
+      ends.push((size += record.length));
     }
     // One copy of the records, with room for their checksum at the end.
-    let size = 0;
-    for (const p of parts) size += p.length;
-    const pack = Buffer.concat(parts, size + PACK_SUM_BYTES);
-    pack.write(hashBytes(pack.subarray(0, size)), size, 'hex');
+    const pack = Buffer.concat(parts, PACK_MAGIC.length + size + PACK_SUM_BYTES);
+    const end = PACK_MAGIC.length + size;
+    pack.write(hashBytes(pack.subarray(0, end)), end, 'hex');
     mkdirSync(join(this.dir, 'packs'), { recursive: true });
-    await atomicWrite(path, pack, { durable: false }).catch(() => undefined);
+    await atomicWrite(path, pack, { durable: false }).then(
+      () => this.remember({ name, records: pack.subarray(PACK_MAGIC.length, end), hashes: hashesOut, ends }),
+      () => undefined,
+    );
   }
 
   /** Runs a fetch into this store: compact() waits for none, it is skipped while one runs. */
@@ -350,14 +374,33 @@ export class ObjectStore {
   }
 
   /**
-   * Forgets the objects held in memory: a node that finished with a release would otherwise keep
-   * every object of it for as long as it runs. The next use reads them again (packs make that cheap).
+   * Forgets the objects held in memory but those of the release `keep` (the live one) found there:
+   * a node that finished with a release would otherwise keep every object it touched for as long
+   * as it runs, and the next release shares nearly every object with the live one, which staging
+   * it would otherwise read and decode again. What is dropped is read again when used (packs make
+   * that cheap).
    */
-  trim(): void {
+  trim(keep: { root: ObjectHash; packs: readonly string[] } | null = null): void {
+    const kept = new Map<string, ManifestObject>();
+    let whole = true;
+    const todo = keep === null ? [] : [keep.root];
+    for (let hash = todo.pop(); hash !== undefined; hash = todo.pop()) {
+      const obj = this.cache.get(hash);
+      if (obj === undefined) whole = false;
+      if (obj === undefined || kept.has(hash)) continue;
+      kept.set(hash, obj);
+      if (obj.kind === 'tree') for (const e of obj.entries) if (e.hash !== undefined) todo.push(e.hash);
+    }
     this.cache.clear();
+    for (const [hash, obj] of kept) this.cache.set(hash, obj);
     this.recent.clear();
     this.packsRead.clear();
-    this.lastPack = null;
+    const indexes = [...this.indexes.values()].filter((i) => keep?.packs.includes(i.name));
+    this.indexes.clear();
+    for (const index of indexes) this.remember(index);
+    // Its packs (valid, when indexed) hold nothing but its objects: with all of them in memory,
+    // reading the packs would add none.
+    if (whole) for (const index of indexes) this.packsRead.add(index.name);
   }
 
   /** Names of the packs on disk. */
@@ -405,7 +448,7 @@ function readdirOrEmpty(dir: string): string[] {
   }
 }
 
-/** A pack's records (checked whole when read) with each one's hash and where it ends. */
+/** A pack's records (checked whole when read, or just written) with each one's hash and where it ends. */
 interface PackIndex {
   name: string;
   records: Buffer;

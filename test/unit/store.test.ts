@@ -218,6 +218,36 @@ describe('ObjectStore packs', () => {
     expect(await check.getFile(extra)).toEqual(fileOf(11));
   });
 
+  it('trim keeps in memory the objects of the release it is given (the live one), and only those', async () => {
+    const dir = await tempDir('cs-trim-');
+    const store = new ObjectStore(join(dir, 'objects'));
+    const fileOf = (n: number): FileObject => ({ kind: 'file', size: n, chunks: [{ hash: n.toString(16).padStart(64, '0') as ChunkHash, size: n }] });
+    const [f1, f2, other] = await Promise.all([1, 2, 3].map((n) => store.put(fileOf(n))));
+    const sub = await store.put({ kind: 'tree', entries: [{ name: 'a', type: 'file', mode: 0o644, mtime: 0, hash: f1! }] });
+    const root = await store.put({
+      kind: 'tree',
+      entries: [{ name: 'b', type: 'file', mode: 0o644, mtime: 0, hash: f2! }, { name: 'd', type: 'dir', mode: 0o755, mtime: 0, hash: sub }],
+    });
+    await store.savePack('files', [f1!, f2!]);
+    await store.savePack('older', [other!]);
+    store.trim({ root, packs: ['files'] });
+    store.close();
+    // Nothing on disk any more: what is answered comes from memory.
+    await rm(join(dir, 'objects'), { recursive: true, force: true });
+    expect(await store.getTree(root)).toMatchObject({ kind: 'tree' });
+    expect(await store.getTree(sub)).toMatchObject({ kind: 'tree' });
+    expect(await store.getFile(f1!)).toEqual(fileOf(1));
+    expect(await store.getFile(f2!)).toEqual(fileOf(2));
+    await expect(store.getFile(other!)).rejects.toThrow();
+    // Its pack counts as read (all its objects are here), and the next release's pack copies its records from memory.
+    expect(store.loadPack('files')).toBe(0);
+    expect(store.loadPack('older')).toBeNull();
+    await store.savePack('next2', [f1!], 'files');
+    expect([...new ObjectStore(join(dir, 'objects')).packBytes('next2')!.keys()]).toEqual([f1]);
+    store.trim();
+    await expect(store.getFile(f1!)).rejects.toThrow();
+  });
+
   it('writes no pack that would lack an object it does not hold', async () => {
     const dir = await tempDir('cs-pack-');
     const store = new ObjectStore(dir);
