@@ -121,6 +121,36 @@ describe.skipIf(!('as' in drop))('as an unprivileged service user', () => {
     ok(await asUser('-c', fol, 'verify', '--deep'));
   });
 
+  it('stages in a recycled tree: the names the new release lacks, and one root planted, are removed though the directories are read-only', async () => {
+    const src = join(dir, 'src-recycle');
+    await makeSampleTree(src);
+    await chownTree(src);
+    const pub = join(dir, 'pub-recycle', 'swarm.config.json');
+    const fol = join(dir, 'fol-recycle', 'swarm.config.json');
+    ok(await asUser('init', '--dir', join(dir, 'pub-recycle'), '--publisher'));
+    ok(await asUser('init', '--dir', join(dir, 'fol-recycle'), '--join', pub));
+    const cfg = JSON.parse(await readFile(fol, 'utf8')) as Record<string, unknown>;
+    await writeFile(fol, JSON.stringify({ ...cfg, releases: { keep: 2 } }));
+    const release = async (): Promise<{ staged: { recycledFrom: number | null } }> => {
+      await settle();
+      const v = (JSON.parse(ok(await asUser('-c', pub, 'publish', src, '--json')).stdout) as { version: number }).version;
+      return JSON.parse(ok(await asUser('-c', fol, 'activate', String(v), '--source-data', join(dir, 'pub-recycle', 'data'), '--json')).stdout);
+    };
+    await release();
+    await writeFile(join(src, 'etc/app.conf'), 'listen 80\nworkers 7\n');
+    await release();
+    // Release 1's tree (recycled for release 3): a name planted by root in a read-only directory,
+    // and medium.bin, which release 3 no longer has.
+    await writeFile(join(dir, 'fol-recycle', 'data', 'releases', '1', 'etc', 'planted.txt'), 'stray\n');
+    await rm(join(src, 'data/medium.bin'));
+    const r = await release();
+    expect(r.staged.recycledFrom).toBe(1);
+    const { readdir } = await import('node:fs/promises');
+    expect((await readdir(join(dir, 'fol-recycle', 'live', 'etc'))).sort()).toEqual(['app.conf', 'deep']);
+    expect(await readdir(join(dir, 'fol-recycle', 'live', 'data'))).not.toContain('medium.bin');
+    ok(await asUser('-c', fol, 'verify', '--deep'));
+  });
+
   it('serves: a follower running as the service user goes live, and takes rollback and unpin over its control socket', async () => {
     const base = join(dir, 'swarm');
     const { mkdir } = await import('node:fs/promises');
