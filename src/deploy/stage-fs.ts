@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import {
   chmodSync, closeSync, constants, ftruncateSync, lstatSync, mkdirSync, openSync, readlinkSync, readSync, symlinkSync, unlinkSync, writeSync, writevSync, type Stats,
 } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { ChunkswarmError } from '../core/index.js';
+import { hashBytes } from '../manifest/index.js';
 import { removeTree, type OpenFiles } from '../store/index.js';
 
 /**
@@ -175,7 +175,7 @@ export function readVerified(path: string, offset: number, size: number, hash: s
   try {
     const buf = via.into ?? Buffer.allocUnsafe(size);
     const bytesRead = size === 0 ? 0 : readSync(fd, buf, 0, size, offset);
-    good = bytesRead === size && createHash('sha256').update(buf).digest('hex') === hash;
+    good = bytesRead === size && hashBytes(buf) === hash;
     return good ? buf : null;
   } catch (err) {
     throw ChunkswarmError.fromSystem(err, `reading ${path}`);

@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bitfieldBytes, ChunkswarmError, countBits, getBit, isChunkswarmError, isZero, setBit, systemClock, type Clock, type ReleaseId } from '../core/index.js';
-import { isZeroRun, rangeFits, releaseId, wholePiece, type ChunkRef, type Piece, type PieceRange, type SignedRelease } from '../manifest/index.js';
+import { hashBytes, isZeroRun, rangeFits, releaseId, wholePiece, type ChunkRef, type Piece, type PieceRange, type SignedRelease } from '../manifest/index.js';
 import { inodeKey, OpenFiles, removeTree, syncFilesystem, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
 import { previousChunks } from './donors.js';
 import { pruneInodeMaps, recordInodeMap, sharedWithLive } from './inode-map.js';
@@ -237,7 +236,7 @@ export class Stager {
       at += c.size;
       if (start >= offset && at <= end) {
         const part = bytes.subarray(start - offset, at - offset);
-        const got = createHash('sha256').update(part).digest('hex');
+        const got = hashBytes(part);
         if (got !== c.hash) throw ChunkswarmError.hashMismatch(`piece ${index}, chunk ${j}`, c.hash, got);
         parts.push(part);
       } else if (start < end && at > offset) {
@@ -610,7 +609,7 @@ export class Stager {
 }
 
 function verified(bytes: Uint8Array | null, c: ChunkRef): Uint8Array | null {
-  return bytes && bytes.length === c.size && createHash('sha256').update(bytes).digest('hex') === c.hash ? bytes : null;
+  return bytes && bytes.length === c.size && hashBytes(bytes) === c.hash ? bytes : null;
 }
 
 function startsWithHole(path: string, offset: number, size: number): boolean {

@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import { constants, fstatSync, readSync } from 'node:fs';
 import { ChunkswarmError, isChunkswarmError } from '../core/index.js';
-import { walkTree } from '../manifest/index.js';
+import { hashBytes, walkTree } from '../manifest/index.js';
 import type { ObjectStore } from './object-store.js';
 import { OpenFiles } from './open-files.js';
 import type { ReleaseStore } from './release-store.js';
@@ -200,7 +199,7 @@ export class ChunkIndex {
         misses.push(`${loc.path}: ${bytes}`);
         continue;
       }
-      if (createHash('sha256').update(bytes).digest('hex') === hash) {
+      if (hashBytes(bytes) === hash) {
         this.touch(loc.version);
         return bytes;
       }
