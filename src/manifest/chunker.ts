@@ -2,6 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { ChunkswarmError, asChunkHash, readAhead, readSmallFileSync } from '../core/index.js';
 import { CHUNK_AVG, CHUNK_MAX, CHUNK_MIN, type ChunkRef, type FileObject } from './types.js';
+import { hashBytes } from './encoding.js';
 
 /**
  * FastCDC with normalized chunking (level 2) over a 32-bit gear hash.
@@ -132,9 +133,15 @@ export function chunkBoundaries(buf: Uint8Array): number[] {
   return cuts;
 }
 
+/** The chunks of bytes held whole (every small file): each hashed in one call, without a Hash object. */
 export function chunkBytes(buf: Uint8Array): ChunkRef[] {
-  const hasher = new ChunkHasher();
-  return [...hasher.write(buf), ...hasher.end()];
+  const out: ChunkRef[] = [];
+  let from = 0;
+  for (const at of chunkBoundaries(buf)) {
+    out.push({ hash: asChunkHash(hashBytes(buf.subarray(from, at))), size: at - from });
+    from = at;
+  }
+  return out;
 }
 
 /** The file object of content held in memory. */
