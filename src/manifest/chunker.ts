@@ -159,7 +159,7 @@ let zeroRunHash: string | null = null;
  */
 export function isZeroRun(c: ChunkRef): boolean {
   if (c.size !== CHUNK_MAX) return false;
-  zeroRunHash ??= createHash('sha256').update(new Uint8Array(CHUNK_MAX)).digest('hex');
+  zeroRunHash ??= hashBytes(new Uint8Array(CHUNK_MAX));
   return c.hash === zeroRunHash;
 }
 

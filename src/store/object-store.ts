@@ -1,15 +1,13 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BytesCache, ChunkswarmError, isChunkswarmError, isHex64, type ObjectHash } from '../core/index.js';
-import { decodeObject, encodeObject, hashBytes, objectHash, type FileObject, type ManifestObject, type TreeObject } from '../manifest/index.js';
+import { decodeObject, encodeObject, objectHash, type FileObject, type ManifestObject, type TreeObject } from '../manifest/index.js';
 import { atomicWrite } from './atomic-write.js';
-import { eachRecord, encodeRecord, ObjectJournal, RECORD_HEAD, statSizeOrZero, type JournalCompaction } from './object-journal.js';
+import { eachRecord, ObjectJournal, statSizeOrZero, type JournalCompaction } from './object-journal.js';
+import { buildPack, indexRecords, packRecordsOf, type PackIndex } from './pack-file.js';
 
 /** What ObjectStore keeps of the objects it read lately (a release of 20,000 files has ~2 MB of them). */
 const RECENT_BYTES = 8 << 20;
-/** A pack file: this, the records, and the SHA-256 of both. */
-const PACK_MAGIC = Buffer.from('CSPACK2\n');
-const PACK_SUM_BYTES = 32;
 /** Pack indexes kept (ObjectStore.indexes): a release's file pack and tree pack. */
 const KEPT_INDEXES = 2;
 
@@ -177,7 +175,7 @@ export class ObjectStore {
   /**
    * A pack: the encoded objects of one set (a release's file objects) in one file, so that a
    * process reads a release of 10^5 files in one read instead of 10^5. Derived data, checked whole
-   * (PACK_MAGIC, records, the SHA-256 of both): one hash of the file instead of one per object,
+   * (pack-file.ts): one hash of the file instead of one per object,
    * which was a third of reading it. A missing or damaged pack only costs the single reads; a
    * damaged one (or one of an older layout) is removed, so the next savePack writes it again.
    * Returns how many objects it added to memory (0 if it was read already); null if there is no
@@ -188,11 +186,8 @@ export class ObjectStore {
     const records = this.packRecords(name);
     if (records === null) return null;
     this.packsRead.add(name);
-    const index: PackIndex = { name, records, hashes: [], ends: [] };
     let n = 0;
-    eachRecord(records, (hash, start, body) => {
-      index.hashes.push(hash);
-      index.ends.push(start + RECORD_HEAD + body.length);
+    const index = indexRecords(name, records, (hash, body) => {
       if (this.cache.has(hash)) return;
       try {
         this.cache.set(hash, decodeObject(body));
@@ -210,13 +205,7 @@ export class ObjectStore {
     const known = this.indexes.get(name);
     if (known) return known;
     const records = this.packRecords(name);
-    if (records === null) return null;
-    const index: PackIndex = { name, records, hashes: [], ends: [] };
-    eachRecord(records, (hash, start, body) => {
-      index.hashes.push(hash);
-      index.ends.push(start + RECORD_HEAD + body.length);
-    });
-    return index;
+    return records === null ? null : indexRecords(name, records);
   }
 
   /** Keeps a pack's index among the last few: a release's two packs, its files' and its trees'. */
@@ -252,12 +241,9 @@ export class ObjectStore {
     } catch {
       return null;
     }
-    const end = bytes.length - PACK_SUM_BYTES;
-    if (end < PACK_MAGIC.length || !bytes.subarray(0, PACK_MAGIC.length).equals(PACK_MAGIC) || hashBytes(bytes.subarray(0, end)) !== bytes.toString('hex', end)) {
-      if (removeDamaged) rmSync(path, { force: true });
-      return null;
-    }
-    return bytes.subarray(PACK_MAGIC.length, end);
+    const records = packRecordsOf(bytes);
+    if (records === null && removeDamaged) rmSync(path, { force: true });
+    return records;
   }
 
   /**
@@ -270,48 +256,14 @@ export class ObjectStore {
   async savePack(name: string, hashes: Iterable<ObjectHash>, like: string | null = null): Promise<void> {
     const path = this.packPath(name);
     if (existsSync(path)) return;
-    const wanted = new Set<string>(hashes);
-    const parts: Uint8Array[] = [PACK_MAGIC];
-    // The new pack's own index, as it is assembled: the next release's savePack copies from it.
-    const hashesOut: string[] = [];
-    const ends: number[] = [];
-    let size = 0;
     const from = like === null ? null : this.packIndex(like);
-    if (from !== null) {
-      // Runs of records kept: one view per run, not one per record (most of a release is kept).
-      let run = -1;
-      let at = 0;
-      for (let i = 0; i < from.hashes.length; i++) {
-        const start = at;
-        at = from.ends[i]!;
-        if (wanted.delete(from.hashes[i]!)) {
-          if (run < 0) run = start;
-          hashesOut.push(from.hashes[i]!);
-          ends.push((size += at - start));
-        } else if (run >= 0) {
-          parts.push(from.records.subarray(run, start));
-          run = -1;
-        }
-      }
-      if (run >= 0) parts.push(from.records.subarray(run, at));
-    }
-    for (const hash of wanted) {
+    const built = buildPack(name, new Set<string>(hashes), from, (hash) => {
       const obj = this.cache.get(hash);
-      if (!obj) return;
-      const record = encodeRecord(hash, this.recent.get(hash) ?? encodeObject(obj));
-      parts.push(record);
-      hashesOut.push(hash);
-      ends.push((size += record.length));
-    }
-    // One copy of the records, with room for their checksum at the end.
-    const pack = Buffer.concat(parts, PACK_MAGIC.length + size + PACK_SUM_BYTES);
-    const end = PACK_MAGIC.length + size;
-    pack.write(hashBytes(pack.subarray(0, end)), end, 'hex');
+      return obj ? (this.recent.get(hash) ?? encodeObject(obj)) : null;
+    });
+    if (built === null) return;
     mkdirSync(join(this.dir, 'packs'), { recursive: true });
-    await atomicWrite(path, pack, { durable: false }).then(
-      () => this.remember({ name, records: pack.subarray(PACK_MAGIC.length, end), hashes: hashesOut, ends }),
-      () => undefined,
-    );
+    await atomicWrite(path, built.bytes, { durable: false }).then(() => this.remember(built.index), () => undefined);
   }
 
   /** Runs a fetch into this store: compact() waits for none, it is skipped while one runs. */
@@ -446,12 +398,4 @@ function readdirOrEmpty(dir: string): string[] {
   } catch {
     return [];
   }
-}
-
-/** A pack's records (checked whole when read, or just written) with each one's hash and where it ends. */
-interface PackIndex {
-  name: string;
-  records: Buffer;
-  hashes: string[];
-  ends: number[];
 }
