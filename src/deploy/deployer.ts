@@ -129,7 +129,7 @@ export class Deployer {
   }
 
   /** Compares the live tree to its release (quick: stat cache first; deep: hash everything). */
-  async verify(o: { deep?: boolean; clean?: Map<string, TreeEntry> } = {}): Promise<VerifyResult> {
+  async verify(o: { deep?: boolean; clean?: Map<number | string, TreeEntry> } = {}): Promise<VerifyResult> {
     const live = await this.live();
     if (!live) {
       throw new ChunkswarmError(
@@ -140,7 +140,7 @@ export class Deployer {
     return this.verifyRelease(live.version, !!o.deep, o.clean);
   }
 
-  private async verifyRelease(version: number, deep = false, clean?: Map<string, TreeEntry>): Promise<VerifyResult> {
+  private async verifyRelease(version: number, deep = false, clean?: Map<number | string, TreeEntry>): Promise<VerifyResult> {
     const head = await this.releases.head(version);
     return verifyTree({
       dir: this.releases.releasePath(version), version, root: head.body.root, objects: this.objects, cache: this.inodes, deep, owner: ownerOf({}),
@@ -199,7 +199,7 @@ export class Deployer {
     }
     let ackUsed = false;
     let liveDrift: VerifyResult | null = null;
-    const liveClean = new Map<string, TreeEntry>();
+    const liveClean = new Map<number | string, TreeEntry>();
     if (live && live.version !== version) {
       const found = await this.verify({ clean: liveClean });
       this.opts.onLiveCheck?.(found);
@@ -265,7 +265,7 @@ export class Deployer {
    * The release about to go live, checked against its signed content and put back where it
    * differs. What it holds that the live tree's drift record did not already preserve is recorded.
    */
-  private async cleanTarget(version: number, liveClean: ReadonlyMap<string, TreeEntry>, liveDrift: VerifyResult | null): Promise<void> {
+  private async cleanTarget(version: number, liveClean: ReadonlyMap<number | string, TreeEntry>, liveDrift: VerifyResult | null): Promise<void> {
     const dir = this.releases.releasePath(version);
     await sealRoot(dir);
     const s = this.lastStaged;

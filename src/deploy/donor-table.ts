@@ -1,4 +1,4 @@
-import { inodeKey, type InodeStat } from '../store/index.js';
+import { inodeId, inodeKey, type InodeStat } from '../store/index.js';
 
 /** What a donor is found for: a file of the release, by its path relative to the release root. */
 interface Named {
@@ -8,9 +8,6 @@ interface Named {
 /** The parts of an inode's state a donor is recorded with; size and mtime are unknown for a donor taken on another check's word. */
 export type DonorState = Pick<InodeStat, 'dev' | 'ino'> & Partial<Pick<InodeStat, 'size' | 'mtimeMs'>>;
 
-/** Inode numbers and devices up to these make one exact number key (2^32 * 2^20 < 2^53). */
-const INO_LIMIT = 2 ** 32;
-const DEV_LIMIT = 2 ** 20;
 
 /**
  * The clean files that may lend their inode to the files of a release, by the file's position in
@@ -78,11 +75,14 @@ export class DonorTable {
     return inodeKey({ dev: this.dev[i]!, ino: this.ino[i]! });
   }
 
-  /** One key per inode, a number where it fits one: for sets of the inodes lent so far. */
-  inodeKey(i: number): number | string {
-    const dev = this.dev[i]!;
-    const ino = this.ino[i]!;
-    return ino < INO_LIMIT && dev < DEV_LIMIT ? dev * INO_LIMIT + ino : this.inode(i);
+  /** The donor's device and inode numbers. */
+  inodeOf(i: number): { dev: number; ino: number } {
+    return { dev: this.dev[i]!, ino: this.ino[i]! };
+  }
+
+  /** The donor's inode as inodeId keys it. */
+  inodeId(i: number): number | string {
+    return inodeId({ dev: this.dev[i]!, ino: this.ino[i]! });
   }
 
   /** Whether the donor must be linked into the tree (it is not already the file at that path). */

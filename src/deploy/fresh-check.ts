@@ -21,7 +21,7 @@ export async function checkFreshTarget(o: {
   version: number;
   actions: readonly FileAction[];
   /** Inodes the verification of the live tree found exactly as the live release has them, just now, with the entry they matched. */
-  liveClean: ReadonlyMap<string, TreeEntry>;
+  liveClean: ReadonlyMap<number | string, TreeEntry>;
   /** What verification of the live tree found, just now. */
   liveDrift: VerifyResult | null;
   objects: ObjectStore;
@@ -39,12 +39,12 @@ export async function checkFreshTarget(o: {
   for (const a of o.actions) {
     if (a.kind === 'alias') continue;
     out.checked++;
-    const d = a.kind === 'link' ? drifted.get(a.inode) : undefined;
+    const d = a.kind === 'link' && drifted.size > 0 ? drifted.get(a.inode) : undefined;
     if (d) {
       push({ path: a.path, kind: d.kind, ...(d.new && { new: d.new }) });
       continue;
     }
-    if (a.kind === 'link' && sameInode(o.liveClean.get(a.inode), a.entry)) continue;
+    if (a.kind === 'link' && sameInode(o.liveClean.get(a.inodeId), a.entry)) continue;
     const size = (await o.objects.getFile(a.entry.hash!)).size;
     const { st, drift } = await checkFile(`${o.dir}/${a.path}`, a.entry, size, o.inodes, o.owner);
     if (drift === null) continue;

@@ -44,20 +44,29 @@ export function inodeMapPath(releases: ReleaseStore, version: number): string {
  * root's own state is not a witness (it is renamed and sealed after completion): files at the root
  * are left out. Saving only saves work later: a failure is ignored.
  */
-export async function recordInodeMap(releases: ReleaseStore, version: number, dir: string, files: Iterable<readonly [path: string, inode: string]>): Promise<void> {
+export async function recordInodeMap(
+  releases: ReleaseStore,
+  version: number,
+  dir: string,
+  files: Iterable<readonly [path: string, inode: { dev: number; ino: number }]>,
+): Promise<void> {
   const out = inodeMapPath(releases, version);
   try {
     const root = lstatSync(dir);
-    const devPrefix = `${root.dev}:`;
     const byDir = new Map<string, DirFiles>();
+    // Files come in walk order, a directory's mostly together: its record is looked up once per run.
+    let parent: string | null = null;
+    let d: DirFiles | undefined;
     for (const [path, inode] of files) {
       const slash = path.lastIndexOf('/');
-      if (slash < 0 || !inode.startsWith(devPrefix)) continue;
-      const parent = path.slice(0, slash);
-      let d = byDir.get(parent);
-      if (!d) byDir.set(parent, (d = { names: [], inos: [] }));
-      d.names.push(path.slice(slash + 1));
-      d.inos.push(Number(inode.slice(devPrefix.length)));
+      if (slash < 0 || inode.dev !== root.dev) continue;
+      if (parent === null || slash !== parent.length || !path.startsWith(parent)) {
+        parent = path.slice(0, slash);
+        d = byDir.get(parent);
+        if (!d) byDir.set(parent, (d = { names: [], inos: [] }));
+      }
+      d!.names.push(path.slice(slash + 1));
+      d!.inos.push(inode.ino);
     }
     const stamp = () => [...byDir.keys()].map((path) => lstatSync(`${dir}/${path}`, { throwIfNoEntry: false }));
     let states = stamp();

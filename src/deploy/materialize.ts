@@ -29,12 +29,6 @@ export function makeDirs(dir: string, dirs: readonly ReleaseEntry[], recycled = 
   return created;
 }
 
-/** The release path of a path's directory ('' for the root). */
-export function parentOf(path: string): string {
-  const i = path.lastIndexOf('/');
-  return i < 0 ? '' : path.slice(0, i);
-}
-
 /** Rounds of planning when donors change while they are being linked (a hand edit racing us). */
 const MAX_PLAN_ROUNDS = 3;
 
@@ -165,7 +159,7 @@ export async function placeAliases(dir: string, aliases: readonly AliasAction[])
 /**
  * Completes a tree whose files are all in place: symlinks (last: nothing is written under the
  * tree once a symlink exists in it), then the release's metadata on everything but linked files
- * (theirs is right: their inode is a finalized release's) and anything the release does not have
+ * and their aliases (theirs is right: their inode is a finalized release's) and anything the release does not have
  * removed, left over or planted (finalizeTree).
  */
 export async function finishTree(
@@ -177,10 +171,10 @@ export async function finishTree(
   inodes: InodeCache,
 ): Promise<void> {
   for (const l of content.symlinks) await placeSymlink(join(dir, l.path), l.entry.target!);
-  const done = new Set<string>();
-  for (const a of actions) if (a.kind === 'link') done.add(a.path);
-  for (const a of actions) if (a.kind === 'alias' && done.has(a.of)) done.add(a.path);
-  await finalizeTree(dir, content.root, objects, { done, owner, inodes });
+  // An alias is a hard link to its group's leader, whose metadata it shares (planFiles).
+  const written = new Set<string>();
+  for (const a of actions) if (a.kind === 'write') written.add(a.path);
+  await finalizeTree(dir, content.root, objects, { written, owner, inodes });
 }
 
 /**

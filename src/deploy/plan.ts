@@ -28,6 +28,16 @@ export class LinkAction {
     return this.donors.inode(this.donor);
   }
 
+  /** The donor's device and inode numbers. */
+  get inodeNumbers(): { dev: number; ino: number } {
+    return this.donors.inodeOf(this.donor);
+  }
+
+  /** The donor's inode as inodeId keys it. */
+  get inodeId(): number | string {
+    return this.donors.inodeId(this.donor);
+  }
+
   /** The donor is the file already at this path of the tree being built: nothing to link. */
   get inPlace(): boolean {
     return !this.donors.mustLink(this.donor);
@@ -77,7 +87,7 @@ export function planFiles(files: readonly SizedEntry[], donors: DonorTable): Fil
       }
       leaders.set(entry.link, { path, entry });
     }
-    const inode = donors.has(i) ? donors.inodeKey(i) : null;
+    const inode = donors.has(i) ? donors.inodeId(i) : null;
     if (inode !== null && !used.has(inode)) {
       used.add(inode);
       actions.push(new LinkAction(path, entry, donors, i));

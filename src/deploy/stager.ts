@@ -3,15 +3,15 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bitfieldBytes, ChunkswarmError, countBits, getBit, isChunkswarmError, isZero, setBit, systemClock, type Clock, type ReleaseId } from '../core/index.js';
 import { hashBytes, isZeroRun, rangeFits, releaseId, wholePiece, type ChunkRef, type Piece, type PieceRange, type SignedRelease } from '../manifest/index.js';
-import { inodeKey, OpenFiles, removeTree, syncFilesystem, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
+import { OpenFiles, removeTree, syncFilesystem, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
 import { previousChunks } from './donors.js';
 import { pruneInodeMaps, recordInodeMap, sharedWithLive } from './inode-map.js';
 import type { ChunkSource } from './local-source.js';
-import { finishTree, linkDonors, makeDirs, moveIntoPlace, parentOf, placeAliases, placeWrites, type AliasAction, type WriteAction } from './materialize.js';
+import { finishTree, linkDonors, makeDirs, moveIntoPlace, placeAliases, placeWrites, type AliasAction, type WriteAction } from './materialize.js';
 import { PieceReader } from './piece-reader.js';
 import { layoutPieces, type FileAction, type PieceLayout } from './plan.js';
 import { loadRelease, type ReleaseContent } from './release-files.js';
-import { lstatSyncOrNull, ownerOf, readVerified, writeAt } from './stage-fs.js';
+import { lstatSyncOrNull, ownerOf, parentOf, readVerified, writeAt } from './stage-fs.js';
 import { loadProgress, progressPath, removeProgress, saveProgress } from './stage-progress.js';
 
 export interface StagerOptions {
@@ -387,14 +387,14 @@ export class Stager {
     // Every written file was just verified: the first check of this release reads nothing. The
     // inode map takes each file's inode as it comes: no map of 10^5 paths to inode names is held.
     const { actions } = this;
-    function* inodesOfFiles(): Generator<[string, string]> {
+    function* inodesOfFiles(): Generator<[string, { dev: number; ino: number }]> {
       for (const a of actions) {
-        if (a.kind === 'link') yield [a.path, a.inode];
+        if (a.kind === 'link') yield [a.path, a.inodeNumbers];
         if (a.kind !== 'write') continue;
         const st = lstatSyncOrNull(`${final}/${a.path}`);
         if (!st?.isFile()) continue;
         inodes.remember(st, a.entry.hash!);
-        yield [a.path, inodeKey(st)];
+        yield [a.path, st];
       }
     }
     await recordInodeMap(releases, this.version, final, inodesOfFiles());

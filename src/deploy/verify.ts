@@ -2,7 +2,7 @@ import { readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { ChunkswarmError, type ObjectHash } from '../core/index.js';
 import { comparePaths, contentHashOfFile, walkTree, type TreeEntry } from '../manifest/index.js';
-import { inodeKey, type InodeCache, type ObjectStore } from '../store/index.js';
+import { inodeId, inodeKey, type InodeCache, type ObjectStore } from '../store/index.js';
 import { onDiskMode } from './finalize-tree.js';
 import { treePackName } from './release-files.js';
 import { isRoot, kindOf, lstatSyncOrNull, turnDue, nextTurn } from './stage-fs.js';
@@ -60,8 +60,8 @@ export interface VerifyOptions {
   deep: boolean;
   /** Compare recorded uid/gid (only meaningful where they were applied, i.e. as root). */
   owner: boolean;
-  /** Receives the inode ("dev:ino") of every file found exactly as the release has it, with its entry (see checkFreshTarget). */
-  clean?: Map<string, TreeEntry>;
+  /** Receives the inode (inodeId) of every file found exactly as the release has it, with its entry (see checkFreshTarget). */
+  clean?: Map<number | string, TreeEntry>;
   /**
    * A tree chunkswarm did not make (adoptLive): permission bits are compared with the release's
    * recorded modes, not with the read-only form a release takes on disk.
@@ -142,31 +142,32 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
     for (let k = 0; k < tree.entries.length; k++) {
       const e = tree.entries[k]!;
       const st = stats[k];
-      const path = rel ? `${rel}/${e.name}` : e.name;
       if (turnDue(++out.checked)) await nextTurn();
+      // Built only where needed: nearly every file of a quick check is found clean without it.
+      const path = () => (rel ? `${rel}/${e.name}` : e.name);
       if (!st) {
-        push(path, 'removed', await expected(e));
-        if (e.type === 'dir') await listRemoved(path, e.hash!);
+        push(path(), 'removed', await expected(e));
+        if (e.type === 'dir') await listRemoved(path(), e.hash!);
         continue;
       }
       found++;
       const type = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
       if (type !== e.type) {
-        push(path, 'type', await expected(e), await actual(path, st, true));
-        if (e.type === 'dir') await listRemoved(path, e.hash!);
-        if (st.isDirectory()) await listAdded(path);
+        push(path(), 'type', await expected(e), await actual(path(), st, true));
+        if (e.type === 'dir') await listRemoved(path(), e.hash!);
+        if (st.isDirectory()) await listAdded(path());
       } else if (e.type === 'dir') {
-        if (metaDiffers(e, st)) push(path, 'meta', await expected(e), await actual(path, st, false));
-        await compareDir(path, e.hash!, st);
+        if (metaDiffers(e, st)) push(path(), 'meta', await expected(e), await actual(path(), st, false));
+        await compareDir(path(), e.hash!, st);
       } else if (e.type === 'symlink') {
-        if (readlinkSync(join(o.dir, path)) !== e.target) push(path, 'modified', await expected(e), await actual(path, st, false));
+        if (readlinkSync(join(o.dir, path())) !== e.target) push(path(), 'modified', await expected(e), await actual(path(), st, false));
       } else {
         // The inode cache answers for nearly every file (not in a deep check): no promise for those.
         const key = inodeKey(st);
-        const hash = (!o.deep && o.cache.hashOf(st, key)) || (await hashRead(path, st, true));
-        if (hash !== e.hash) push(path, 'modified', await expected(e), { ...(await actual(path, st, false)), hash });
-        else if (metaDiffers(e, st)) push(path, 'meta', await expected(e), { ...(await actual(path, st, false)), hash });
-        else o.clean?.set(key, e);
+        const hash = (!o.deep && o.cache.hashOf(st, key)) || (await hashRead(path(), st, true));
+        if (hash !== e.hash) push(path(), 'modified', await expected(e), { ...(await actual(path(), st, false)), hash });
+        else if (metaDiffers(e, st)) push(path(), 'meta', await expected(e), { ...(await actual(path(), st, false)), hash });
+        else o.clean?.set(inodeId(st), e);
       }
     }
     if (names === null) return;

@@ -30,6 +30,18 @@ export function inodeKey(st: { dev: number; ino: number }): string {
   return `${st.dev}:${st.ino}`;
 }
 
+/** Inode numbers and devices up to these make one exact number (2^32 * 2^20 < 2^53). */
+const INO_LIMIT = 2 ** 32;
+const DEV_LIMIT = 2 ** 20;
+
+/**
+ * One key per inode for maps and sets held in memory: a number where it fits one (no string is
+ * made and hashed per file, 10^5 of them per check of a large tree), else inodeKey.
+ */
+export function inodeId(st: { dev: number; ino: number }): number | string {
+  return st.ino < INO_LIMIT && st.dev < DEV_LIMIT ? st.dev * INO_LIMIT + st.ino : inodeKey(st);
+}
+
 /**
  * Releases indexed at once. An index holds a location per chunk (10^5 at 10^5 files); the newest
  * release answers nearly every lookup, and a node keeps `releases.keep` of them (a publisher

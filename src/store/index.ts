@@ -4,7 +4,7 @@ export type { JournalCompaction } from './object-journal.js';
 export { StatCache, type StatKey } from './stat-cache.js';
 export { ReleaseStore, type NodeState } from './release-store.js';
 export { removeTree } from './remove-tree.js';
-export { ChunkIndex, inodeKey, type ChunkLocation, type ChunkIndexOptions } from './chunk-index.js';
+export { ChunkIndex, inodeId, inodeKey, type ChunkLocation, type ChunkIndexOptions } from './chunk-index.js';
 export { DataLock, PUBLISH_LOCK } from './data-lock.js';
 export { OpenFiles, type OpenFile } from './open-files.js';
 export { InodeCache, type InodeStat } from './inode-cache.js';

@@ -46,7 +46,7 @@ describe('DonorTable', () => {
     t.set(1, '/r', stat(2050, 5), { linked: true });
     t.set(2, '/r', stat(2049, 2 ** 40 + 5), { linked: true });
     t.set(3, '/r', stat(2049, 5), { linked: true });
-    const keys = [0, 1, 2, 3].map((i) => t.inodeKey(i));
+    const keys = [0, 1, 2, 3].map((i) => t.inodeId(i));
     expect(new Set(keys).size).toBe(3);
     expect(keys[0]).toBe(keys[3]);
     expect(keys[2]).toBe(`2049:${2 ** 40 + 5}`);
