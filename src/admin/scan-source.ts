@@ -1,6 +1,6 @@
 import { lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import type { Stats } from 'node:fs';
-import { ChunkswarmError } from '../core/index.js';
+import { ChunkswarmError, lstatNames } from '../core/index.js';
 import { compareNames } from '../manifest/index.js';
 import { inodeKey } from '../store/index.js';
 
@@ -114,12 +114,15 @@ function refuseNonUtf8(abs: string, dirPath: string, names: readonly string[]): 
 function scanDir(abs: string, dir: ScannedDir, out: ScanResult): void {
   const names = sys(`listing ${abs}`, () => readdirSync(abs)).sort(compareNames);
   refuseNonUtf8(abs, dir.path, names);
+  const stats = lstatNames(abs, names);
   // Names from readdir cannot hold '/' or NUL; encoding the tree validates the rest.
-  for (const name of names) {
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
     const full = `${abs}/${name}`;
     let st: Stats;
     try {
-      st = lstatSync(full);
+      // A name gone since the listing is looked up again by its full path, for the error.
+      st = stats?.[i] ?? lstatSync(full);
     } catch (err) {
       throw ChunkswarmError.fromSystem(err, `reading ${full}`);
     }

@@ -10,5 +10,6 @@ export { BytesCache } from './bytes-cache.js';
 export { BufferPool } from './buffer-pool.js';
 export { isZero } from './zero-bytes.js';
 export { readAhead, readSmallFileSync, sameStat, type SmallFile } from './file-reads.js';
+export { lstatNames } from './lstat-names.js';
 export { joinHostPort, splitHostPort } from './host-port.js';
 export { quotePath } from './quote-path.js';

@@ -1,6 +1,6 @@
 import { readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
-import { ChunkswarmError, type ObjectHash } from '../core/index.js';
+import { ChunkswarmError, lstatNames, type ObjectHash } from '../core/index.js';
 import { comparePaths, contentHashOfFile, walkTree, type TreeEntry } from '../manifest/index.js';
 import { inodeId, inodeKey, type InodeCache, type ObjectStore } from '../store/index.js';
 import { onDiskMode } from './finalize-tree.js';
@@ -137,8 +137,9 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
     // Entries of the release found on disk: when they are as many as the directory's names, no
     // name is extra, and the names need no set (a hash of every name of 10^5).
     let found = 0;
-    const base = rel ? `${o.dir}/${rel}/` : `${o.dir}/`;
-    const stats = tree.entries.map((e) => lstatSyncOrNull(base + e.name));
+    const abs = rel ? `${o.dir}/${rel}` : o.dir;
+    const entryNames = tree.entries.map((e) => e.name);
+    const stats = lstatNames(abs, entryNames, dirSt ?? undefined) ?? entryNames.map((name) => lstatSyncOrNull(`${abs}/${name}`));
     for (let k = 0; k < tree.entries.length; k++) {
       const e = tree.entries[k]!;
       const st = stats[k];
