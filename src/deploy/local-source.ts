@@ -3,6 +3,7 @@ import { ChunkswarmError, isChunkswarmError, type ObjectHash } from '../core/ind
 import { objectHash, verifyRelease, type ChunkRef, type SignedRelease } from '../manifest/index.js';
 import { ChunkIndex, fetchObjects, ObjectStore, ReleaseStore } from '../store/index.js';
 import type { ChunkSlot } from './plan.js';
+import { treePackName } from './release-files.js';
 import { readVerified } from './stage-fs.js';
 
 /**
@@ -38,11 +39,12 @@ export async function importFromDataDir(o: {
     );
   });
   verifyRelease(release, o.publisherKey);
-  // Its file objects in one read where it has the release's pack. fetchObjects takes them as
-  // checked: a pack's records are checked here, what getBytes reads it checks itself.
-  const packed = otherObjects.packBytes(release.body.root);
+  // Its file and tree objects in two reads where it has the release's packs: without them the
+  // first getBytes indexes every object journal of the source (10^5 records a release). fetchObjects
+  // takes them as checked: a pack's records are checked here, what getBytes reads it checks itself.
+  const packed = [otherObjects.packBytes(release.body.root), otherObjects.packBytes(treePackName(release.body.root))];
   await fetchObjects(release.body.root, o.objects, async (hash: ObjectHash) => {
-    const fromPack = packed?.get(hash);
+    const fromPack = packed[0]?.get(hash) ?? packed[1]?.get(hash);
     if (fromPack) {
       const got = objectHash(fromPack);
       if (got !== hash) throw ChunkswarmError.hashMismatch(`object of release ${o.version} in ${o.from}'s pack`, hash, got);
