@@ -74,7 +74,7 @@ export async function findDonors(q: DonorSearch): Promise<DonorsFound> {
     out.sharedKept++;
     return true;
   };
-  const inPlaceStats = q.inPlace ? new RunStats(q.inPlace, q.files) : null;
+  const inPlaceStats = q.inPlace ? new RunStats(q.inPlace, q.files, (path) => q.sharedInPlace?.inoAt(path) !== undefined) : null;
   /** The file at its path in the tree being built, checked (keptShared went first where it can hold). */
   const inPlace = (i: number): MaybePromise<boolean> => {
     if (!q.inPlace) return false;

@@ -13,28 +13,44 @@ export class RunStats {
   private from = 0;
   private to = 0;
   private stats: Array<Stats | undefined> | null = null;
+  /** Where each file of the run is in `stats`, -1 for one not taken. */
+  private slots = new Int32Array(0);
 
+  /**
+   * `skip`: files whose lstat is not taken with their run's, being most likely never asked for
+   * (a recycled tree's files that its inode maps vouch for are kept on their word): taking them
+   * all made a follower's staging of a 1 % change of 50,000 files 0.4 s slower.
+   */
   constructor(
     private readonly base: string,
     private readonly files: ReadonlyArray<Pick<SizedEntry, 'path'>>,
+    private readonly skip: (path: string) => boolean = () => false,
   ) {}
 
   /** File i's lstat (null: not there), or undefined where it was not taken (the caller takes it). */
   at(i: number): Stats | null | undefined {
     if (i < this.from || i >= this.to) this.load(i);
-    return this.stats === null ? undefined : (this.stats[i - this.from] ?? null);
+    const slot = this.slots[i - this.from]!;
+    return this.stats === null || slot < 0 ? undefined : (this.stats[slot] ?? null);
   }
 
   private load(i: number): void {
     const path = this.files[i]!.path;
     const slash = path.lastIndexOf('/');
     const dir = path.slice(0, slash + 1);
-    const names: string[] = [];
     let j = i;
-    for (; j < this.files.length; j++) {
+    while (j < this.files.length) {
       const p = this.files[j]!.path;
       if (p.lastIndexOf('/') !== slash || !p.startsWith(dir)) break;
-      names.push(p.slice(slash + 1));
+      j++;
+    }
+    const names: string[] = [];
+    this.slots = new Int32Array(j - i);
+    for (let k = i; k < j; k++) {
+      const p = this.files[k]!.path;
+      // The file asked for is always taken.
+      if (k > i && this.skip(p)) this.slots[k - i] = -1;
+      else this.slots[k - i] = names.push(p.slice(slash + 1)) - 1;
     }
     this.from = i;
     this.to = j;

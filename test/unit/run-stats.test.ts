@@ -34,6 +34,16 @@ describe('RunStats', () => {
     for (const i of [6, 0, 3, 1, 5, 2]) expect(ino(runs.at(i))).toEqual(expected(i));
   });
 
+  it('takes no lstat of a file it is told to skip, unless that file is the one asked for', () => {
+    const runs = new RunStats(dir, paths.map((path) => ({ path })), (p) => p === 'a/b/2.txt' || p === 'a/c.txt');
+    expect(ino(runs.at(0))).toEqual(expected(0));
+    expect(ino(runs.at(1))).toEqual(expected(1));
+    expect(runs.at(2)).toBeUndefined();
+    expect(ino(runs.at(3))).toEqual(expected(3));
+    expect(runs.at(5)!.isSymbolicLink()).toBe(true);
+    expect(ino(new RunStats(dir, paths.map((path) => ({ path })), () => true).at(2))).toEqual(expected(2));
+  });
+
   it('leaves to the caller (undefined) a run whose directory cannot be entered', () => {
     rmSync(join(dir, 'a/b'), { recursive: true });
     writeFileSync(join(dir, 'a/b'), 'a file where the directory was');
