@@ -1,11 +1,10 @@
-import { lstatSync, type Stats } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { ChunkswarmError, andThen, type MaybePromise, type ObjectHash } from '../core/index.js';
 import { walkTree, type TreeEntry } from '../manifest/index.js';
 import { inodeKey, type InodeCache, type InodeStat, type ObjectStore, type ReleaseStore } from '../store/index.js';
 import { DonorTable } from './donor-table.js';
 import type { SharedInodes } from './inode-map.js';
 import { checkFile } from './file-check.js';
-import { RunStats } from './run-stats.js';
 import type { ChunkSlot, FileAction } from './plan.js';
 import type { SizedEntry } from './release-files.js';
 
@@ -74,12 +73,11 @@ export async function findDonors(q: DonorSearch): Promise<DonorsFound> {
     out.sharedKept++;
     return true;
   };
-  const inPlaceStats = q.inPlace ? new RunStats(q.inPlace, q.files, (path) => q.sharedInPlace?.inoAt(path) !== undefined) : null;
   /** The file at its path in the tree being built, checked (keptShared went first where it can hold). */
   const inPlace = (i: number): MaybePromise<boolean> => {
     if (!q.inPlace) return false;
     const { path, entry, size } = q.files[i]!;
-    return andThen(check(`${q.inPlace}/${path}`, entry, size, inPlaceStats!.at(i)), (st) => {
+    return andThen(check(`${q.inPlace}/${path}`, entry, size), (st) => {
       if (st) out.donors.set(i, q.inPlace!, st, { linked: false });
       return st !== null;
     });
@@ -168,11 +166,10 @@ export async function previousChunks(
 }
 
 /** The state of `abs` if it can serve `entry` as it is (not drifted, exactly its metadata), else null. */
-function donorCheck(q: DonorSearch): (abs: string, entry: TreeEntry, size: number, st?: Stats | null) => MaybePromise<InodeStat | null> {
-  return (abs, entry, size, taken) =>
-    andThen(checkFile(abs, entry, size, q.inodes, q.owner, taken), ({ st, drift }) => (st && drift === null && !q.tainted.has(inodeKey(st)) ? st : null));
+function donorCheck(q: DonorSearch): (abs: string, entry: TreeEntry, size: number) => MaybePromise<InodeStat | null> {
+  return (abs, entry, size) =>
+    andThen(checkFile(abs, entry, size, q.inodes, q.owner), ({ st, drift }) => (st && drift === null && !q.tainted.has(inodeKey(st)) ? st : null));
 }
-
 
 /**
  * Visits every file of the tree `root`, in canonical order, with the entry of the same path in

@@ -14,17 +14,10 @@ export interface FileCheck {
 /**
  * One file of a materialized release against its entry, at lstat speed: the inode cache vouches
  * for the content of an inode whose size, mtime and ctime are unchanged; otherwise the file is
- * hashed once (and remembered). Only that read makes it a promise. `st`: the file's lstat where
- * the caller took it already (null: not there).
+ * hashed once (and remembered). Only that read makes it a promise.
  */
-export function checkFile(
-  abs: string,
-  entry: TreeEntry,
-  size: number,
-  inodes: InodeCache,
-  owner: boolean,
-  st: Stats | null = lstatSync(abs, { throwIfNoEntry: false }) ?? null,
-): MaybePromise<FileCheck> {
+export function checkFile(abs: string, entry: TreeEntry, size: number, inodes: InodeCache, owner: boolean): MaybePromise<FileCheck> {
+  const st = lstatSync(abs, { throwIfNoEntry: false }) ?? null;
   if (!st) return { st, drift: 'removed' };
   if (!st.isFile()) return { st, drift: 'type' };
   if (st.size !== size) return { st, drift: 'modified' };
