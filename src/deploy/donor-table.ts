@@ -8,7 +8,6 @@ interface Named {
 /** The parts of an inode's state a donor is recorded with; size and mtime are unknown for a donor taken on another check's word. */
 export type DonorState = Pick<InodeStat, 'dev' | 'ino'> & Partial<Pick<InodeStat, 'size' | 'mtimeMs'>>;
 
-
 /**
  * The clean files that may lend their inode to the files of a release, by the file's position in
  * the release's file list (canonical order): the directory the donor is in, its path there (the

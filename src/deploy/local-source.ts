@@ -42,9 +42,10 @@ export async function importFromDataDir(o: {
   // Its file and tree objects in two reads where it has the release's packs: without them the
   // first getBytes indexes every object journal of the source (10^5 records a release). fetchObjects
   // takes them as checked: a pack's records are checked here, what getBytes reads it checks itself.
-  const packed = [otherObjects.packBytes(release.body.root), otherObjects.packBytes(treePackName(release.body.root))];
+  const files = otherObjects.packBytes(release.body.root);
+  const trees = otherObjects.packBytes(treePackName(release.body.root));
   await fetchObjects(release.body.root, o.objects, async (hash: ObjectHash) => {
-    const fromPack = packed[0]?.get(hash) ?? packed[1]?.get(hash);
+    const fromPack = files?.get(hash) ?? trees?.get(hash);
     if (fromPack) {
       const got = objectHash(fromPack);
       if (got !== hash) throw ChunkswarmError.hashMismatch(`object of release ${o.version} in ${o.from}'s pack`, hash, got);

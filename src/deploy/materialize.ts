@@ -158,9 +158,9 @@ export async function placeAliases(dir: string, aliases: readonly AliasAction[])
 
 /**
  * Completes a tree whose files are all in place: symlinks (last: nothing is written under the
- * tree once a symlink exists in it), then the release's metadata on everything but linked files
- * and their aliases (theirs is right: their inode is a finalized release's) and anything the release does not have
- * removed, left over or planted (finalizeTree).
+ * tree once a symlink exists in it), then finalizeTree: the release's metadata on the written
+ * files (a linked file and its aliases are a finalized release's inode, whose metadata is right)
+ * and on every directory, and whatever the release does not have removed, left over or planted.
  */
 export async function finishTree(
   dir: string,

@@ -17,13 +17,13 @@ import { removeTree, type OpenFiles } from '../store/index.js';
 
 const NOFOLLOW = constants.O_NOFOLLOW;
 
-/** Whether this process runs as root: it alone can chown, and file modes do not bind it. */
 /** The release path of a path's directory ('' for the root). */
 export function parentOf(path: string): string {
   const i = path.lastIndexOf('/');
   return i < 0 ? '' : path.slice(0, i);
 }
 
+/** Whether this process runs as root: it alone can chown, and file modes do not bind it. */
 export function isRoot(): boolean {
   return process.getuid?.() === 0;
 }
