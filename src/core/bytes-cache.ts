@@ -21,10 +21,14 @@ export class BytesCache<K> {
   private newest: Entry<K> | null = null;
   private bytes = 0;
 
-  /** `maxBytes` in all; a single entry above `maxBytes / maxShare` is not kept (it would evict the rest). */
+  /**
+   * `maxBytes` in all; a single entry above `maxBytes / maxShare` is not kept (it would evict the
+   * rest). `dropped`: told of each value the cache no longer holds (or refused to hold).
+   */
   constructor(
     private readonly maxBytes: number,
     private readonly maxShare = 8,
+    private readonly dropped: (value: Uint8Array) => void = () => undefined,
   ) {}
 
   get(key: K): Uint8Array | undefined {
@@ -36,7 +40,12 @@ export class BytesCache<K> {
   }
 
   set(key: K, value: Uint8Array): void {
-    if (value.length > this.maxBytes / this.maxShare) return;
+    if (value.length > this.maxBytes / this.maxShare) return this.dropped(value);
+    const held = this.entries.get(key);
+    if (held?.value === value) {
+      this.unlink(held);
+      return this.append(held);
+    }
     this.delete(key);
     const e: Entry<K> = { key, value, older: null, newer: null };
     this.entries.set(key, e);
@@ -51,9 +60,11 @@ export class BytesCache<K> {
     this.entries.delete(key);
     this.unlink(e);
     this.bytes -= e.value.length;
+    this.dropped(e.value);
   }
 
   clear(): void {
+    for (const e of this.entries.values()) this.dropped(e.value);
     this.entries.clear();
     this.oldest = this.newest = null;
     this.bytes = 0;

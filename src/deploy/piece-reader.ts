@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { BytesCache } from '../core/index.js';
+import { BytesCache, recordBuffers } from '../core/index.js';
 import { readPieceRange, type ChunkRef, type Piece, type PieceRange } from '../manifest/index.js';
 import { OpenFiles } from '../store/index.js';
 import type { PieceLayout } from './plan.js';
@@ -16,7 +16,8 @@ const RECEIVED_PIECE_BYTES = 16 << 20;
  * piece is read chunk by chunk from a file of the tree that holds it, and hashed again.
  */
 export class PieceReader {
-  private readonly received = new BytesCache<number>(RECEIVED_PIECE_BYTES);
+  /** A piece received into a pooled record buffer goes back to the pool when it leaves (recordBuffers). */
+  private readonly received = new BytesCache<number>(RECEIVED_PIECE_BYTES, undefined, (bytes) => recordBuffers.giveBack(bytes));
   /**
    * The staged files pieces are read from stay open between flushes; a release's files are opened
    * per read, as a release may be served for months.
@@ -29,19 +30,28 @@ export class PieceReader {
     private staging: boolean,
   ) {}
 
-  /** Piece `index`, received whole and verified. */
+  /** Piece `index`, received whole and verified: the reader holds the bytes from now on. */
   receivedWhole(index: number, bytes: Uint8Array): void {
     if (this.staging) this.received.set(index, bytes);
+    else recordBuffers.giveBack(bytes);
   }
 
   /**
    * `range` of piece `index` of the tree in `dir`, into `out` if read from the files; null if a
    * chunk of it is in no file of the tree as it should be. Bytes received lately are returned as
-   * they are kept, never to be written to.
+   * they are kept, never to be written to; those in a pooled record buffer are copied into `out`,
+   * as the buffer goes back to the pool when they leave the cache, maybe while a view of them is
+   * still on its way to a peer.
    */
   async read(dir: string, index: number, piece: Piece, range: PieceRange, out: () => Uint8Array): Promise<Uint8Array | null> {
-    const received = this.received.get(index);
-    if (received) return received.subarray(range.offset, range.offset + range.length);
+    const kept = this.received.get(index);
+    if (kept) {
+      const part = kept.subarray(range.offset, range.offset + range.length);
+      if (recordBuffers.bufferOf(kept) === undefined) return part;
+      const copy = out();
+      copy.set(part);
+      return copy;
+    }
     const into = out();
     // Each chunk read straight into its place: no per-chunk buffers to join.
     const first = this.layout.first(index);

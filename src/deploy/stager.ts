@@ -1,7 +1,7 @@
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { bitfieldBytes, ChunkswarmError, countBits, getBit, isChunkswarmError, isZero, setBit, systemClock, type Clock, type ReleaseId } from '../core/index.js';
+import { bitfieldBytes, ChunkswarmError, countBits, getBit, isChunkswarmError, isZero, recordBuffers, setBit, systemClock, type Clock, type ReleaseId } from '../core/index.js';
 import { hashBytes, isZeroRun, rangeFits, releaseId, wholePiece, type ChunkRef, type Piece, type PieceRange, type SignedRelease } from '../manifest/index.js';
 import { OpenFiles, removeTree, syncFilesystem, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
 import { previousChunks } from './donors.js';
@@ -212,9 +212,27 @@ export class Stager {
    * release; the chunks outside a part come from this node's files, verified. Returns false if the
    * piece was already there. E_HASH_MISMATCH: the bytes are not the piece (or that part of it).
    * E_NOT_FOUND: a chunk outside the part is no longer on this node (a file edited meanwhile):
-   * the piece is to be fetched again, whole.
+   * the piece is to be fetched again, whole. `bytes` are the stager's from the call on.
    */
   async writePiece(index: number, bytes: Uint8Array, offset = 0): Promise<boolean> {
+    let kept = false;
+    try {
+      if (!(await this.storePiece(index, bytes, offset))) return false;
+      if (offset === 0 && bytes.length === this.pieceAt(index).size) {
+        this.reader.receivedWhole(index, bytes);
+        kept = true;
+      }
+      this.written++;
+      if (this.pending >= this.flushPieces || this.clock.now() - this.lastFlush >= this.flushMs) await this.flush();
+      return true;
+    } finally {
+      // Bytes received into a pooled record buffer go back to the pool unless the reader keeps them (recordBuffers).
+      if (!kept) recordBuffers.giveBack(bytes);
+    }
+  }
+
+  /** writePiece's check and writes; false if the piece was there already. */
+  private async storePiece(index: number, bytes: Uint8Array, offset: number): Promise<boolean> {
     const piece = this.pieceAt(index);
     if (getBit(this.done, index)) return false;
     const busy = this.inFlight.get(index);
@@ -222,8 +240,7 @@ export class Stager {
       await busy;
       return false;
     }
-    const whole = offset === 0 && bytes.length === piece.size;
-    if (!whole && !rangeFits(piece, { offset, length: bytes.length })) {
+    if (!(offset === 0 && bytes.length === piece.size) && !rangeFits(piece, { offset, length: bytes.length })) {
       throw ChunkswarmError.hashMismatch(`piece ${index}`, `${piece.size} bytes`, `${bytes.length} bytes at ${offset}`);
     }
     const end = offset + bytes.length;
@@ -270,9 +287,6 @@ export class Stager {
     } finally {
       this.inFlight.delete(index);
     }
-    if (whole) this.reader.receivedWhole(index, bytes);
-    this.written++;
-    if (this.pending >= this.flushPieces || this.clock.now() - this.lastFlush >= this.flushMs) await this.flush();
     return true;
   }
 

@@ -1,23 +1,15 @@
 import NoiseSecretStream from '@hyperswarm/secret-stream';
-import { BufferPool } from '../core/index.js';
+import { recordBuffers, RECORD_BUFFER_BYTES, RECORD_POOLED_MIN_BYTES } from '../core/index.js';
 
 /** libsodium secretstream's per-record overhead (crypto_secretstream_xchacha20poly1305_ABYTES). */
 const ABYTES = 17;
 /** A record: a 3-byte length, then the encrypted message and its ABYTES. */
-const RECORD_OVERHEAD = 3 + ABYTES;
-/**
- * Records from this size up (piece messages) are built in pooled buffers; smaller ones (batches
- * of requests and haves) are left to the library.
- */
-const POOLED_MIN_BYTES = 64 * 1024;
-/** Every pooled buffer has this size: a piece record of the largest piece (1 MiB) fits. */
-const POOLED_BYTES = 1024 * 1024 + 64 * 1024;
-/** Buffers kept for reuse across the process's connections; each is in use from alloc() to its write's callback. */
-const records = new BufferPool(8, () => POOLED_BYTES);
+const LENGTH_BYTES = 3;
+const RECORD_OVERHEAD = LENGTH_BYTES + ABYTES;
 
 /** How often a pooled record buffer was reused and how often one had to be made (a test reads them). */
 export function recordPoolStats(): { reused: number; created: number } {
-  return { reused: records.reused, created: records.created };
+  return { reused: recordBuffers.reused, created: recordBuffers.created };
 }
 
 /**
@@ -31,9 +23,26 @@ interface Internals {
   _outgoingPlain: Buffer | null;
   _write(data: Buffer, cb: (err: Error | null) => void): void;
   rawStream: { writableLength?: number } | null;
+  /**
+   * Inbound framing: _onrawdata() reads a record's 3-byte little-endian length (_state 0; _tmp is
+   * the next byte's multiplier: 1, 256, 65536, then 2^24 when done), then its body (_state 1, _len
+   * bytes). A body that arrives whole in one chunk is used in place; else it is gathered into
+   * _message (allocated by the library if null), _tmp counting the bytes gathered, then decrypted
+   * in place and the plain part pushed.
+   */
+  _onrawdata(data: Buffer): void;
+  push(data: Buffer | null): boolean;
+  _state: number;
+  _len: number;
+  _tmp: number;
+  _message: Buffer | null;
+  destroying: boolean;
 }
 
-const libraryWrite = (NoiseSecretStream.prototype as unknown as Internals)._write;
+const library = NoiseSecretStream.prototype as unknown as Internals;
+const libraryWrite = library._write;
+const libraryRawData = library._onrawdata;
+const libraryPush = library.push;
 
 /**
  * A NoiseSecretStream over a TCP socket (the direct path) whose large records are built in
@@ -52,19 +61,44 @@ export class TcpSecretStream extends NoiseSecretStream {
   /** Each view it lends is to be written once. */
   override alloc(length: number): Buffer {
     const size = length + RECORD_OVERHEAD;
-    if (size < POOLED_MIN_BYTES || size > POOLED_BYTES) return super.alloc(length);
-    return records.lend(length, 4);
+    if (size < RECORD_POOLED_MIN_BYTES || size > RECORD_BUFFER_BYTES) return super.alloc(length);
+    return recordBuffers.lend(length, 4);
+  }
+
+  /**
+   * The socket's chunks (64 KiB at most) are handed to the library in parts that end where it has
+   * just read a record's length, so that a large record that does not arrive whole is gathered
+   * into a pooled buffer, not a fresh one. Its plain part is what the stream pushes; whoever holds
+   * it last may give it back (see recordBuffers).
+   */
+  _onrawdata(data: Buffer): void {
+    const self = this as unknown as Internals;
+    for (let at = 0; at < data.byteLength && !self.destroying; ) {
+      if (self._state === 1 && self._message === null && self._len > data.byteLength - at && self._len >= RECORD_POOLED_MIN_BYTES && self._len <= RECORD_BUFFER_BYTES) {
+        self._message = recordBuffers.lend(self._len);
+      }
+      // The rest of this record and the next one's length, or the rest of a length begun.
+      const part = self._state === 1 ? self._len - self._tmp + LENGTH_BYTES : LENGTH_BYTES - Math.round(Math.log2(self._tmp) / 8);
+      libraryRawData.call(this, at === 0 && part >= data.byteLength ? data : data.subarray(at, at + part));
+      at += part;
+    }
+  }
+
+  /** The library pushes a record's plain part: of a pooled record, all anyone holds from then on. */
+  push(data: Buffer | null): boolean {
+    if (data !== null) recordBuffers.narrow(data);
+    return libraryPush.call(this, data);
   }
 
   /** streamx calls this for every queued write, in order. */
   _write(data: Buffer, cb: (err: Error | null) => void): void {
-    const buf = records.bufferOf(data);
+    const buf = recordBuffers.bufferOf(data);
     if (buf === undefined) return libraryWrite.call(this, data, cb);
     const self = this as unknown as Internals;
     self._outgoingWrapped = buf.subarray(0, data.byteLength + RECORD_OVERHEAD);
     self._outgoingPlain = data;
     libraryWrite.call(this, data, (err) => {
-      records.giveBack(data, err === null && (self.rawStream?.writableLength ?? 1) === 0);
+      recordBuffers.giveBack(data, err === null && (self.rawStream?.writableLength ?? 1) === 0);
       cb(err);
     });
   }

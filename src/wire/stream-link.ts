@@ -1,6 +1,6 @@
 import type Wire from 'bittorrent-protocol';
 import type { WireExtension } from 'bittorrent-protocol';
-import { BufferPool, ChunkswarmError } from '../core/index.js';
+import { BufferPool, ChunkswarmError, recordBuffers } from '../core/index.js';
 import type { FrameGuard } from './frame-guard.js';
 import type { WireStream } from './types.js';
 
@@ -94,6 +94,10 @@ export class StreamLink {
     if (!(chunk instanceof Uint8Array)) {
       this.on.ended(new ChunkswarmError('E_PROTOCOL', 'the connection delivered non-binary data (an object-mode stream?)'));
       return;
+    }
+    // A record that is one piece message: its payload is all anyone keeps of it (see recordBuffers).
+    if (chunk.byteLength > PIECE_HEADER_BYTES && chunk[4] === PIECE_ID && readUInt32(chunk) + 4 === chunk.byteLength) {
+      recordBuffers.narrow(chunk.subarray(PIECE_HEADER_BYTES));
     }
     let more = true;
     const problem = this.guard.feed(chunk, (message) => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { pseudoRandom } from '../support/tree.js';
 import { Craft, codeOf } from './deploy-craft.js';
-import { countBits } from '../../src/core/index.js';
+import { countBits, recordBuffers } from '../../src/core/index.js';
 import { progressPath } from '../../src/deploy/stage-progress.js';
 
 let k: Craft;
@@ -170,6 +170,38 @@ describe('Stager: the piece store of a download', () => {
     for (const [name, bytes] of [['a', a], ['b', b], ['b2', b], ['c', c2]] as const) expect((await readFile(join(final, name))).equals(bytes)).toBe(true);
     // Served to peers from the release's files: the linked chunks too.
     expect(Buffer.from((await s.readPiece(0))!).equals(Buffer.concat([a, b, c2]))).toBe(true);
+  });
+
+  it('a piece received in a pooled record buffer is kept to be served, copied out, and its buffer goes back to the pool only once the stager lets go of it', async () => {
+    const [x, y] = [pseudoRandom(20_000, 7), pseudoRandom(30_000, 8)];
+    const r = k.release(1, await k.tree([await k.fileFromChunks('f', [x, y])]));
+    const s = await k.open(r);
+    expect(s.pieces.length).toBe(1);
+    /** The piece as the direct path delivers it: the part of a record buffer its holders keep. */
+    const received = (bytes: Uint8Array) => {
+      const view = recordBuffers.lend(bytes.length + 30).subarray(13, 13 + bytes.length);
+      view.set(bytes);
+      expect(recordBuffers.narrow(view)).toBe(true);
+      return view;
+    };
+    const piece = k.piece(s, 0);
+    const bad = received(Buffer.concat([y, x]));
+    expect(await codeOf(s.writePiece(0, bad))).toBe('E_HASH_MISMATCH');
+    expect(recordBuffers.bufferOf(bad)).toBeUndefined();
+
+    const first = received(piece);
+    const again = received(piece);
+    expect((await Promise.all([s.writePiece(0, first), s.writePiece(0, again)])).sort()).toEqual([false, true]);
+    const [kept, back] = recordBuffers.bufferOf(first) ? [first, again] : [again, first];
+    expect(recordBuffers.bufferOf(back)).toBeUndefined();
+    expect(recordBuffers.bufferOf(kept)).toBeDefined();
+    const served = (await s.readPiece(0))!;
+    expect(served.buffer).not.toBe(kept.buffer);
+    expect(Buffer.from(served).equals(piece)).toBe(true);
+
+    await s.complete();
+    expect(recordBuffers.bufferOf(kept)).toBeUndefined();
+    expect(Buffer.from((await s.readPiece(0))!).equals(piece)).toBe(true);
   });
 
   it('opening a release that is already materialized gives a complete store that serves its pieces', async () => {

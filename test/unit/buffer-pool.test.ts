@@ -40,4 +40,24 @@ describe('BufferPool', () => {
     expect(pool.giveBack(pool.lend(8), true)).toBe(true);
     expect(pool.giveBack(Buffer.alloc(5))).toBe(false);
   });
+
+  it('narrows a lent buffer to the part its holders keep: it comes back by that part only, and is found by it', () => {
+    const pool = new BufferPool(2, () => 100);
+    const lent = pool.lend(40);
+    const buf = pool.bufferOf(lent)!;
+    expect(pool.narrow(buf.subarray(30, 41))).toBe(false); // outside what was lent
+    expect(pool.narrow(Buffer.alloc(4))).toBe(false); // not the pool's
+    const kept = lent.subarray(10, 30);
+    expect(pool.narrow(kept)).toBe(true);
+    expect(pool.narrow(lent)).toBe(false); // wider than what may come back now
+    expect(pool.bufferOf(lent)).toBeUndefined();
+    expect(pool.giveBack(lent)).toBe(false);
+    expect(pool.giveBack(kept.subarray(1))).toBe(false);
+    // Another view of the same bytes (as a parser's subarray is) finds it.
+    const same = new Uint8Array(kept.buffer, kept.byteOffset, kept.byteLength);
+    expect(pool.bufferOf(same)).toBe(buf);
+    expect(pool.giveBack(same)).toBe(true);
+    expect(pool.giveBack(kept)).toBe(false);
+    expect(pool.bufferOf(pool.lend(60))).toBe(buf);
+  });
 });

@@ -31,6 +31,25 @@ describe('BytesCache', () => {
     expect(c.get('b')).toBeUndefined();
   });
 
+  it('tells its owner of each value it no longer holds or would not hold, once, and not of one set again as it is', () => {
+    const gone: number[] = [];
+    const c = new BytesCache<string>(100, 2, (v) => gone.push(v[0]!));
+    const a = bytes(40, 1);
+    c.set('a', a);
+    c.set('a', a);
+    expect(gone).toEqual([]);
+    c.set('a', bytes(40, 2)); // replaced
+    c.set('big', bytes(51, 3)); // refused
+    c.set('b', bytes(40, 4));
+    c.set('c', bytes(40, 5)); // evicts the second 'a'
+    c.delete('b');
+    c.delete('b');
+    c.set('d', bytes(10, 6));
+    c.clear();
+    expect(gone).toEqual([1, 3, 2, 4, 5, 6]);
+    expect(c.size).toBe(0);
+  });
+
   it('matches a plain least-recently-used list over a long run of gets, sets and deletes', () => {
     const c = new BytesCache<number>(1000, 4);
     // The model: keys from least to most recently used, with their sizes.

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
+import { recordBuffers } from '../../src/core/index.js';
 import { recordPoolStats, TcpSecretStream } from '../../src/swarm/tcp-secret-stream.js';
 import { tcpPair } from './wire-fixtures.js';
 
@@ -12,7 +13,7 @@ async function securePair(): Promise<[TcpSecretStream, TcpSecretStream]> {
   return [a, b];
 }
 
-/** Everything `b` receives until it has `bytes`, hashed. */
+/** Everything `b` receives until it has `bytes`, hashed; each record given back to the pool once hashed, as the stager does. */
 function receive(b: TcpSecretStream, bytes: number, pauseFirstMs: number): Promise<string> {
   const hash = createHash('sha256');
   let got = 0;
@@ -20,6 +21,7 @@ function receive(b: TcpSecretStream, bytes: number, pauseFirstMs: number): Promi
     b.on('error', reject);
     b.on('data', (chunk: Buffer) => {
       hash.update(chunk);
+      recordBuffers.giveBack(chunk);
       got += chunk.byteLength;
       if (got >= bytes) resolve(hash.digest('hex'));
     });
@@ -69,6 +71,37 @@ describe('TcpSecretStream: records in pooled buffers', () => {
     expect(after.created - before.created).toBeLessThan(messages.length);
     // A record written in place leaves ciphertext in the lent buffer; a copied one leaves it as it was.
     expect(inPlace).toBeGreaterThan(0);
+    a.destroy();
+    b.destroy();
+  });
+
+  it('gathers a large record that arrives in parts into a pooled buffer, and never writes over one not given back', async () => {
+    const [a, b] = await securePair();
+    const records = Array.from({ length: 24 }, (_, i) => randomBytes(100_000 + i * 37_000));
+    const kept: Buffer[] = [];
+    const sums: string[] = [];
+    const before = recordPoolStats();
+    const done = new Promise<void>((resolve, reject) => {
+      b.on('error', reject);
+      b.on('data', (chunk: Buffer) => {
+        // Every other record is held on to, as a piece kept to be served is.
+        if (kept.length <= sums.length - kept.length) kept.push(chunk);
+        else recordBuffers.giveBack(chunk);
+        sums.push(createHash('sha256').update(chunk).digest('hex'));
+        if (sums.length === records.length) resolve();
+      });
+    });
+    for (const r of records) a.write(r);
+    await done;
+    expect(sums).toEqual(records.map((r) => createHash('sha256').update(r).digest('hex')));
+    // Each arrived in 64 KiB reads: gathered into a pooled buffer, and lent again once given back.
+    const after = recordPoolStats();
+    expect(after.created - before.created + after.reused - before.reused).toBeGreaterThanOrEqual(records.length);
+    expect(after.reused - before.reused).toBeGreaterThan(0);
+    for (const k of kept) {
+      expect(recordBuffers.bufferOf(k)).toBeDefined();
+      expect(sums).toContain(createHash('sha256').update(k).digest('hex'));
+    }
     a.destroy();
     b.destroy();
   });

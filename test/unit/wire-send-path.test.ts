@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { recordBuffers } from '../../src/core/index.js';
 import { SendRoom } from '../../src/wire/send-room.js';
 import { duplexPair, pieces, releaseOf, wirePair } from './wire-fixtures.js';
 
@@ -103,6 +104,37 @@ describe('the send path of PeerWire', () => {
       got.forEach((g, i) => expect(Buffer.compare(g, data[i]!)).toBe(0));
     }
     expect(reused).toBeGreaterThan(0);
+    await Promise.all([a.close(), b.close()]);
+  });
+});
+
+describe('the receive path of PeerWire', () => {
+  /** A piece message for `index`, at `offset` of a record buffer lent by the pool, followed by `tail`. */
+  function record(index: number, payload: Buffer, tail: Buffer): Buffer {
+    const view = recordBuffers.lend(13 + payload.byteLength + tail.byteLength);
+    view.writeUInt32BE(9 + payload.byteLength, 0);
+    view[4] = 7;
+    view.writeUInt32BE(index, 5);
+    view.writeUInt32BE(0, 9);
+    payload.copy(view, 13);
+    tail.copy(view, 13 + payload.byteLength);
+    return view;
+  }
+
+  it('narrows a record that is one piece message to the piece, and leaves one that holds more to the GC', async () => {
+    const { a, b, streams } = await wirePair();
+    const payload = Buffer.alloc(1000, 3);
+    const alone = record(0, payload, Buffer.alloc(0));
+    // The piece and a keep-alive in one record: the keep-alive's bytes are not the piece's.
+    const mixed = record(1, payload, Buffer.alloc(4));
+    // Unasked-for pieces: the wire drops them, harmlessly.
+    streams[0].write(alone);
+    streams[0].write(mixed);
+    await new Promise((r) => setImmediate(r));
+    expect(recordBuffers.bufferOf(alone.subarray(13))).toBeDefined();
+    expect(recordBuffers.bufferOf(mixed.subarray(13, 1013))).toBeUndefined();
+    expect(recordBuffers.bufferOf(mixed)).toBeDefined();
+    expect(b.closed).toBe(false);
     await Promise.all([a.close(), b.close()]);
   });
 });
