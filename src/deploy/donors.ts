@@ -67,7 +67,7 @@ export async function findDonors(q: DonorSearch): Promise<DonorsFound> {
     const shared = q.sharedInPlace;
     if (!q.inPlace || !shared) return false;
     const { path, entry } = q.files[i]!;
-    const ino = shared.inoAt(path);
+    const ino = shared.inoAt(path, entry.name);
     if (ino === undefined || !sameInode(live, entry) || (q.tainted.size > 0 && q.tainted.has(inodeKey({ dev: shared.dev, ino })))) return false;
     out.donors.set(i, q.inPlace, { dev: shared.dev, ino }, { linked: false });
     out.sharedKept++;

@@ -48,24 +48,25 @@ export async function recordInodeMap(
   releases: ReleaseStore,
   version: number,
   dir: string,
-  files: Iterable<readonly [path: string, inode: { dev: number; ino: number }]>,
+  files: Iterable<readonly [path: string, name: string, inode: { dev: number; ino: number }]>,
 ): Promise<void> {
   const out = inodeMapPath(releases, version);
   try {
     const root = lstatSync(dir);
     const byDir = new Map<string, DirFiles>();
-    // Files come in walk order, a directory's mostly together: its record is looked up once per run.
+    // Files come in walk order, a directory's mostly together: its record is looked up once per
+    // run. Each file's name is its tree entry's own string (`name`, the path's last component).
     let parent: string | null = null;
     let d: DirFiles | undefined;
-    for (const [path, inode] of files) {
-      const slash = path.lastIndexOf('/');
+    for (const [path, name, inode] of files) {
+      const slash = path.length - name.length - 1;
       if (slash < 0 || inode.dev !== root.dev) continue;
       if (parent === null || slash !== parent.length || !path.startsWith(parent)) {
         parent = path.slice(0, slash);
         d = byDir.get(parent);
         if (!d) byDir.set(parent, (d = { names: [], inos: [] }));
       }
-      d!.names.push(path.slice(slash + 1));
+      d!.names.push(name);
       d!.inos.push(inode.ino);
     }
     const stamp = () => [...byDir.keys()].map((path) => lstatSync(`${dir}/${path}`, { throwIfNoEntry: false }));
@@ -125,17 +126,31 @@ async function loadDirs(releases: ReleaseStore, version: number, dir: string): P
  * per file (10^5 of each, in a steady update of a 10^5-file release).
  */
 export class SharedInodes {
+  /** The directory last asked about and its names: files are asked for in walk order, a directory's together. */
+  private lastDir: string | null = null;
+  private lastNames: ReadonlyMap<string, number> | undefined;
+
   constructor(
     readonly dev: number,
     private readonly dirs: ReadonlyMap<string, ReadonlyMap<string, number>> = new Map(),
   ) {}
 
-  /** The inode number the release path holds in both trees, if their maps say so. */
-  inoAt(path: string): number | undefined {
-    const slash = path.lastIndexOf('/');
-    return slash < 0 ? undefined : this.dirs.get(path.slice(0, slash))?.get(path.slice(slash + 1));
+  /**
+   * The inode number the release path holds in both trees, if their maps say so; `name` is the
+   * path's last component (the tree entry's own string: no substring is made per file).
+   */
+  inoAt(path: string, name: string): number | undefined {
+    const slash = path.length - name.length - 1;
+    if (slash < 0 || path.charCodeAt(slash) !== SLASH || !path.endsWith(name)) return undefined;
+    if (this.lastDir === null || this.lastDir.length !== slash || !path.startsWith(this.lastDir)) {
+      this.lastDir = path.slice(0, slash);
+      this.lastNames = this.dirs.get(this.lastDir);
+    }
+    return this.lastNames?.get(name);
   }
 }
+
+const SLASH = 0x2f;
 
 /**
  * The paths at which the tree of release `recycled` (now at `dir`) holds the very inode that the

@@ -401,14 +401,14 @@ export class Stager {
     // Every written file was just verified: the first check of this release reads nothing. The
     // inode map takes each file's inode as it comes: no map of 10^5 paths to inode names is held.
     const { actions } = this;
-    function* inodesOfFiles(): Generator<[string, { dev: number; ino: number }]> {
+    function* inodesOfFiles(): Generator<[string, string, { dev: number; ino: number }]> {
       for (const a of actions) {
-        if (a.kind === 'link') yield [a.path, a.inodeNumbers];
+        if (a.kind === 'link') yield [a.path, a.entry.name, a.inodeNumbers];
         if (a.kind !== 'write') continue;
         const st = lstatSyncOrNull(`${final}/${a.path}`);
         if (!st?.isFile()) continue;
         inodes.remember(st, a.entry.hash!);
-        yield [a.path, st];
+        yield [a.path, a.entry.name, st];
       }
     }
     await recordInodeMap(releases, this.version, final, inodesOfFiles());

@@ -129,11 +129,15 @@ export async function releaseChunks(root: ObjectHash, loadTree: LoadTree, loadFi
 export function distinctChunks(files: Iterable<{ entry: TreeEntry; file: FileObject }>): ChunkRef[] {
   const out: ChunkRef[] = [];
   const seenChunks = new Set<string>();
-  // Hard links and duplicate files share one file object: its chunks are already in.
+  // Hard links and duplicate files share one file object: its chunks are already in. Only a file
+  // of several chunks is skipped by its object; for the rest (most files of a tree) a lookup of its
+  // one chunk costs the same, and a set of 10^5 file hashes more (a third of this at 50,000 files).
   const seenFiles = new Set<string>();
   for (const { entry, file } of files) {
-    if (seenFiles.has(entry.hash!)) continue;
-    seenFiles.add(entry.hash!);
+    if (file.chunks.length > 1) {
+      if (seenFiles.has(entry.hash!)) continue;
+      seenFiles.add(entry.hash!);
+    }
     for (const chunk of file.chunks) {
       if (seenChunks.has(chunk.hash)) continue;
       seenChunks.add(chunk.hash);
