@@ -28,15 +28,24 @@ export class BufferPool {
     private readonly sizeFor: (bytes: number) => number,
   ) {}
 
-  /** A view of `length` bytes at `offset` of a pooled buffer (a free one too small is dropped). */
+  /**
+   * A view of `length` bytes at `offset` of a pooled buffer: a free one that holds it and is at
+   * most twice the size `sizeFor` gives, else a new one of that size. A larger one is left for
+   * another view: lent for a small view, it would pin all of its memory for as long as the view
+   * is held. Up to twice: sizes in use vary a little (the pieces of one release), and a buffer of
+   * the next size up is as good as a new one.
+   */
   lend(length: number, offset = 0): Buffer {
     const need = offset + length;
-    let buf: Buffer | undefined;
-    while ((buf = this.free.pop()) !== undefined && buf.byteLength < need);
-    if (buf !== undefined) this.reused++;
-    else {
+    const size = this.sizeFor(need);
+    const at = this.free.findIndex((b) => b.byteLength >= need && b.byteLength <= 2 * size);
+    let buf: Buffer;
+    if (at >= 0) {
+      this.reused++;
+      buf = this.free.splice(at, 1)[0]!;
+    } else {
       this.created++;
-      buf = Buffer.allocUnsafeSlow(this.sizeFor(need));
+      buf = Buffer.allocUnsafeSlow(size);
     }
     const view = buf.subarray(offset, need);
     this.lent.set(buf.buffer, { buf, offset: view.byteOffset, length });
@@ -70,7 +79,11 @@ export class BufferPool {
     const l = this.holding(view);
     if (l === undefined) return false;
     this.lent.delete(view.buffer);
-    if (reuse && this.free.length < this.max) this.free.push(l.buf);
+    if (reuse) {
+      // The oldest free buffer makes room: sizes in use follow the releases being moved.
+      if (this.free.length >= this.max) this.free.shift();
+      this.free.push(l.buf);
+    }
     return true;
   }
 

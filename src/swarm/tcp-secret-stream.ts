@@ -6,6 +6,8 @@ const ABYTES = 17;
 /** A record: a 3-byte length, then the encrypted message and its ABYTES. */
 const LENGTH_BYTES = 3;
 const RECORD_OVERHEAD = LENGTH_BYTES + ABYTES;
+/** Where a record's message starts: after its length and the header byte of the encrypted message. */
+const PLAIN_AT = LENGTH_BYTES + 1;
 
 /** How often a pooled record buffer was reused and how often one had to be made (a test reads them). */
 export function recordPoolStats(): { reused: number; created: number } {
@@ -62,7 +64,11 @@ export class TcpSecretStream extends NoiseSecretStream {
   override alloc(length: number): Buffer {
     const size = length + RECORD_OVERHEAD;
     if (size < RECORD_POOLED_MIN_BYTES || size > RECORD_BUFFER_BYTES) return super.alloc(length);
-    return recordBuffers.lend(length, 4);
+    // The whole record is lent (its length before the message, its tag after), then narrowed to
+    // the message: the buffer must hold the record, not only the view.
+    const plain = recordBuffers.lend(size).subarray(PLAIN_AT, PLAIN_AT + length);
+    recordBuffers.narrow(plain);
+    return plain;
   }
 
   /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BufferPool } from '../../src/core/index.js';
+import { BufferPool, RECORD_BUFFER_BYTES, recordBuffers } from '../../src/core/index.js';
 
 describe('BufferPool', () => {
   it('lends views at an offset, takes them back by the view, and lends the same buffer again', () => {
@@ -17,20 +17,32 @@ describe('BufferPool', () => {
     expect([pool.created, pool.reused]).toEqual([1, 1]);
   });
 
-  it('drops a free buffer too small for the view asked for, keeps at most `max`, and forgets a view not to be reused', () => {
-    const pool = new BufferPool(2, (n) => n);
+  it('lends a free buffer that holds the view and is at most twice its size, keeps at most `max` (the newest), and forgets a view not to be reused', () => {
+    const pool = new BufferPool(2, (n) => (n <= 10 ? 10 : n <= 20 ? 20 : 40));
     const small = pool.lend(10);
     pool.giveBack(small);
-    const big = pool.lend(20);
-    expect(pool.bufferOf(big)!.byteLength).toBe(20);
+    const big = pool.lend(40);
+    expect(pool.bufferOf(big)!.byteLength).toBe(40);
     expect([pool.created, pool.reused]).toEqual([2, 0]);
+    // The large one is not lent for a small view (it would pin 40 bytes for 4); the small one still is.
+    pool.giveBack(big);
+    const four = pool.lend(4);
+    expect(pool.bufferOf(four)!.byteLength).toBe(10);
+    expect([pool.created, pool.reused]).toEqual([2, 1]);
+    // Twice the size asked for is as good as a new one.
+    const fifteen = pool.lend(15);
+    expect(pool.bufferOf(fifteen)!.byteLength).toBe(40);
+    expect([pool.created, pool.reused]).toEqual([2, 2]);
 
     const views = [pool.lend(5), pool.lend(5), pool.lend(5)];
+    const given = views.map((v) => pool.bufferOf(v));
     for (const v of views) pool.giveBack(v);
-    pool.lend(5);
-    pool.lend(5);
-    pool.lend(5);
-    expect(pool.reused).toBe(2);
+    const again = [pool.lend(5), pool.lend(5), pool.lend(5)].map((v) => pool.bufferOf(v));
+    expect(pool.reused).toBe(4);
+    // The first of the three made way for the others.
+    expect(again[0]).toBe(given[1]);
+    expect(again[1]).toBe(given[2]);
+    expect(given).not.toContain(again[2]);
 
     const kept = pool.lend(5);
     const keptBuffer = pool.bufferOf(kept);
@@ -59,5 +71,19 @@ describe('BufferPool', () => {
     expect(pool.giveBack(same)).toBe(true);
     expect(pool.giveBack(kept)).toBe(false);
     expect(pool.bufferOf(pool.lend(60))).toBe(buf);
+  });
+
+  it('sizes a record buffer by its piece size: a record of a 64 KiB piece never pins one of 1 MiB', () => {
+    const sizeOf = (bytes: number) => {
+      const view = recordBuffers.lend(bytes);
+      const size = recordBuffers.bufferOf(view)!.byteLength;
+      recordBuffers.giveBack(view, false);
+      return size;
+    };
+    // A piece message's header (13) and a record's framing (3 + 1 + 16) above the piece.
+    expect(sizeOf(64 * 1024 + 33)).toBe(64 * 1024 + 4096);
+    expect(sizeOf(512 * 1024 + 33)).toBe(512 * 1024 + 4096);
+    expect(sizeOf(1024 * 1024 + 33)).toBe(RECORD_BUFFER_BYTES);
+    expect(sizeOf(70_000)).toBe(128 * 1024 + 4096);
   });
 });

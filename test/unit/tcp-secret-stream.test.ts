@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { recordBuffers } from '../../src/core/index.js';
+import { RECORD_BUFFER_BYTES, recordBuffers } from '../../src/core/index.js';
 import { recordPoolStats, TcpSecretStream } from '../../src/swarm/tcp-secret-stream.js';
 import { tcpPair } from './wire-fixtures.js';
 
@@ -102,6 +102,24 @@ describe('TcpSecretStream: records in pooled buffers', () => {
       expect(recordBuffers.bufferOf(k)).toBeDefined();
       expect(sums).toContain(createHash('sha256').update(k).digest('hex'));
     }
+    a.destroy();
+    b.destroy();
+  });
+
+  it('builds a record whose size is at the edge of a pooled buffer\'s size in it whole', async () => {
+    const [a, b] = await securePair();
+    // Records (message + 20 bytes of framing) of exactly a buffer's size, and a few bytes either side.
+    const lengths = [16, 17, 18, 19, 20].flatMap((k) => [-17, -4, 0, 1, 8, 16, 20].map((d) => 2 ** k + 4096 - 20 + d));
+    const messages = lengths.filter((n) => n + 20 <= RECORD_BUFFER_BYTES).map((n) => randomBytes(n));
+    const total = messages.reduce((n, m) => n + m.byteLength, 0);
+    const received = receive(b, total, 0);
+    for (const m of messages) {
+      const out = a.alloc(m.byteLength);
+      expect(recordBuffers.bufferOf(out)!.byteLength).toBeGreaterThanOrEqual(m.byteLength + 20);
+      out.set(m);
+      if (!a.write(out)) await once(a, 'drain');
+    }
+    expect(await received).toBe(messages.reduce((h, m) => h.update(m), createHash('sha256')).digest('hex'));
     a.destroy();
     b.destroy();
   });
