@@ -54,17 +54,18 @@ export async function recordInodeMap(
   try {
     const root = lstatSync(dir);
     const byDir = new Map<string, DirFiles>();
-    // Files come in walk order, a directory's mostly together: its record is looked up once per
-    // run. Each file's name is its tree entry's own string (`name`, the path's last component).
+    // A directory's record is looked up once per run of its files (dirOf). Each file's name is
+    // its tree entry's own string.
     let parent: string | null = null;
     let d: DirFiles | undefined;
     for (const [path, name, inode] of files) {
-      const slash = path.length - name.length - 1;
-      if (slash < 0 || inode.dev !== root.dev) continue;
-      if (parent === null || slash !== parent.length || !path.startsWith(parent)) {
-        parent = path.slice(0, slash);
-        d = byDir.get(parent);
-        if (!d) byDir.set(parent, (d = { names: [], inos: [] }));
+      if (inode.dev !== root.dev) continue;
+      const dir = dirOf(path, name, parent);
+      if (dir === null) continue;
+      if (dir !== parent) {
+        parent = dir;
+        d = byDir.get(dir);
+        if (!d) byDir.set(dir, (d = { names: [], inos: [] }));
       }
       d!.names.push(name);
       d!.inos.push(inode.ino);
@@ -126,7 +127,7 @@ async function loadDirs(releases: ReleaseStore, version: number, dir: string): P
  * per file (10^5 of each, in a steady update of a 10^5-file release).
  */
 export class SharedInodes {
-  /** The directory last asked about and its names: files are asked for in walk order, a directory's together. */
+  /** The directory last asked about and its names (see dirOf). */
   private lastDir: string | null = null;
   private lastNames: ReadonlyMap<string, number> | undefined;
 
@@ -140,17 +141,29 @@ export class SharedInodes {
    * path's last component (the tree entry's own string: no substring is made per file).
    */
   inoAt(path: string, name: string): number | undefined {
-    const slash = path.length - name.length - 1;
-    if (slash < 0 || path.charCodeAt(slash) !== SLASH || !path.endsWith(name)) return undefined;
-    if (this.lastDir === null || this.lastDir.length !== slash || !path.startsWith(this.lastDir)) {
-      this.lastDir = path.slice(0, slash);
-      this.lastNames = this.dirs.get(this.lastDir);
+    const dir = dirOf(path, name, this.lastDir);
+    if (dir === null) return undefined;
+    if (dir !== this.lastDir) {
+      this.lastDir = dir;
+      this.lastNames = this.dirs.get(dir);
     }
     return this.lastNames?.get(name);
   }
 }
 
 const SLASH = 0x2f;
+
+/**
+ * The directory of release path `path`, whose last component is `name`; null for a path at the
+ * top, or a name that is not its last component. Files come in walk order, a directory's mostly
+ * together: `last`, the caller's previous answer, is returned itself while the directory is the
+ * same, so that no substring is made per file and the caller can tell a new directory by identity.
+ */
+function dirOf(path: string, name: string, last: string | null): string | null {
+  const slash = path.length - name.length - 1;
+  if (slash < 0 || path.charCodeAt(slash) !== SLASH || !path.endsWith(name)) return null;
+  return last !== null && last.length === slash && path.startsWith(last) ? last : path.slice(0, slash);
+}
 
 /**
  * The paths at which the tree of release `recycled` (now at `dir`) holds the very inode that the

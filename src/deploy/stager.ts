@@ -217,8 +217,10 @@ export class Stager {
   async writePiece(index: number, bytes: Uint8Array, offset = 0): Promise<boolean> {
     let kept = false;
     try {
-      if (!(await this.storePiece(index, bytes, offset))) return false;
-      if (offset === 0 && bytes.length === this.pieceAt(index).size) {
+      const piece = this.pieceAt(index);
+      const whole = offset === 0 && bytes.length === piece.size;
+      if (!(await this.storePiece(index, piece, bytes, offset, whole))) return false;
+      if (whole) {
         this.reader.receivedWhole(index, bytes);
         kept = true;
       }
@@ -232,15 +234,14 @@ export class Stager {
   }
 
   /** writePiece's check and writes; false if the piece was there already. */
-  private async storePiece(index: number, bytes: Uint8Array, offset: number): Promise<boolean> {
-    const piece = this.pieceAt(index);
+  private async storePiece(index: number, piece: Piece, bytes: Uint8Array, offset: number, whole: boolean): Promise<boolean> {
     if (getBit(this.done, index)) return false;
     const busy = this.inFlight.get(index);
     if (busy) {
       await busy;
       return false;
     }
-    if (!(offset === 0 && bytes.length === piece.size) && !rangeFits(piece, { offset, length: bytes.length })) {
+    if (!whole && !rangeFits(piece, { offset, length: bytes.length })) {
       throw ChunkswarmError.hashMismatch(`piece ${index}`, `${piece.size} bytes`, `${bytes.length} bytes at ${offset}`);
     }
     const end = offset + bytes.length;
