@@ -109,7 +109,7 @@ export async function placeLinks(
  * a release shares would change that release). A path for which `mayExist` says no (its directory
  * was just created) is created without a look first: O_EXCL refuses it if something is there after
  * all. A path `anew` names is created anew whatever is there: a file with runs of zeros, whose
- * zeros stay holes only in a new inode (see Stager.store). Returns the paths created anew (empty).
+ * zeros stay holes only in a new inode (see PieceIntake.store). Returns the paths created anew (empty).
  */
 export async function placeWrites(
   dir: string,

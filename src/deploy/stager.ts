@@ -1,20 +1,18 @@
-import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { bitfieldBytes, ChunkswarmError, countBits, getBit, isChunkswarmError, isZero, recordBuffers, setBit, systemClock, type Clock, type ReleaseId } from '../core/index.js';
-import { hashBytes, isZeroRun, rangeFits, releaseId, wholePiece, type ChunkRef, type Piece, type PieceRange, type SignedRelease } from '../manifest/index.js';
-import { OpenFiles, removeTree, syncFilesystem, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
+import { ChunkswarmError, isChunkswarmError, type ReleaseId } from '../core/index.js';
+import { isZeroRun, releaseId, type Piece, type PieceRange, type SignedRelease } from '../manifest/index.js';
+import { removeTree, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
 import { previousChunks } from './donors.js';
 import { pruneInodeMaps, recordInodeMap, sharedWithLive } from './inode-map.js';
 import type { ChunkSource } from './local-source.js';
 import { finishTree, linkDonors, makeDirs, moveIntoPlace, placeAliases, placeWrites, type AliasAction, type WriteAction } from './materialize.js';
-import { PieceReader } from './piece-reader.js';
+import { PieceIntake } from './piece-intake.js';
 import { layoutPieces, type FileAction, type PieceLayout } from './plan.js';
 import { loadRelease, type ReleaseContent } from './release-files.js';
-import { lstatSyncOrNull, ownerOf, parentOf, readVerified, writeAt } from './stage-fs.js';
-import { loadProgress, progressPath, removeProgress, saveProgress } from './stage-progress.js';
+import { lstatSyncOrNull, ownerOf, parentOf } from './stage-fs.js';
+import { loadProgress, progressPath, ProgressRecord, removeProgress, type ProgressOptions } from './stage-progress.js';
 
-export interface StagerOptions {
+export interface StagerOptions extends ProgressOptions {
   release: SignedRelease;
   releases: ReleaseStore;
   objects: ObjectStore;
@@ -28,37 +26,22 @@ export interface StagerOptions {
   tainted?: Iterable<string>;
   /** Apply recorded uid/gid; default: when running as root. */
   owner?: boolean;
-  /** Progress is made durable after this many written pieces or this much time (default 1024 / 5000 ms): each time costs a syncfs. */
-  flushEvery?: { pieces?: number; ms?: number };
-  clock?: Clock;
-  /** After each durable record, with the number of pieces recorded. */
-  onFlush?: (recorded: number) => void;
 }
 
-/** A never-written slot of a preallocated file starts with zeros; salvage skips it without hashing. */
-const PROBE_BYTES = 4096;
-
 /**
- * A release being assembled in staging/<v>/, and the piece store of its download: pieces are runs
- * of the release's unique chunks in canonical order (releasePieces), the BitTorrent piece space.
+ * A release being assembled in staging/<v>/, turned into a directory; the piece store of its
+ * download is a PieceIntake, whose piece methods the Stager passes on.
  *
  * open() plans the tree (plan.ts: which files are hard links of clean local files, which are
  * written) and applies the plan (materialize.ts: directories, links, new files, local chunks);
- * writePiece() verifies each chunk of a piece once and writes it wherever it occurs; complete()
- * finishes the tree and renames it to releases/<v>. Every step survives kill -9: pieces are
- * recorded only after their bytes were made durable, and open() resumes from the record.
+ * the intake takes the pieces in; complete() finishes the tree and renames it to releases/<v>.
+ * Every step survives kill -9: pieces are recorded only after their bytes were made durable, and
+ * open() resumes from the record.
  */
 export class Stager {
   readonly version: number;
   readonly releaseId: ReleaseId;
   readonly pieces: readonly Piece[];
-  /** Where the tree is assembled; releases/<v> once complete (or if it already was). */
-  dir: string;
-  materialized: boolean;
-  /** Pieces accepted by writePiece since open. */
-  written = 0;
-  /** Pieces copied from this node's own files since open. */
-  copied = 0;
   /** Files that are hard links of another release's inode. */
   readonly linkedFiles: number;
   /** The retained release whose tree this staging area was made from, if it was (recycleRelease). */
@@ -67,60 +50,28 @@ export class Stager {
   keptShared = 0;
   /** When complete() made it a release (ms since the epoch), if it did. */
   completedAt: number | null = null;
-  private readonly done: Uint8Array;
   /** What building the tree needs; dropped once it is a release that only serves its pieces (forgetPlan). */
   private plan: { content: ReleaseContent; actions: readonly FileAction[] } | null;
-  private pending = 0;
-  private lastFlush: number;
-  private flushChain: Promise<void> = Promise.resolve();
-  private readonly inFlight = new Map<number, Promise<void>>();
-  /**
-   * The files pieces are written to stay open from one flush to the next: a file staging creates
-   * again (prepare, repairWrites) is never written through an old descriptor, as both close them first.
-   */
-  private readonly writeFiles = new OpenFiles(constants.O_WRONLY | constants.O_NOFOLLOW);
-  /**
-   * Files this node copies chunks from (its other releases, the tree's linked files): one open per
-   * file, not per chunk (a 300 MB file edited in one place is ~4,000 chunks copied, and an open
-   * and a close each cost as much as reading the chunk). Closed once the copying is done.
-   */
-  private readonly readFiles = new OpenFiles(constants.O_RDONLY | constants.O_NOFOLLOW);
-  /**
-   * Files this process created (all holes, placeWrites): a chunk of zeros is not written into
-   * them, so a sparse file stays sparse. A file kept from an earlier run or from the recycled tree
-   * may hold other bytes where the chunk goes: it gets every chunk written, which is why a file
-   * with runs of zeros is never kept (sparseFiles).
-   */
-  private readonly holes = new Set<string>();
-  private readonly reader: PieceReader;
-  /** Pieces to fetch whole: a chunk outside the part fetched was no longer in this node's files. */
-  private readonly fetchWhole = new Set<number>();
-  private readonly flushPieces: number;
-  private readonly flushMs: number;
-  private readonly clock: Clock;
+  private readonly intake: PieceIntake;
 
   private constructor(
     private readonly opts: StagerOptions,
     content: ReleaseContent,
     actions: readonly FileAction[],
-    private readonly layout: PieceLayout,
+    layout: PieceLayout,
     materialized: boolean,
-    private readonly tainted: ReadonlySet<string>,
+    tainted: ReadonlySet<string>,
   ) {
     this.version = opts.release.body.version;
     this.releaseId = releaseId(opts.release.body);
     this.pieces = content.pieces;
-    this.materialized = materialized;
-    this.dir = materialized ? opts.releases.releasePath(this.version) : opts.releases.stagingPath(this.version);
     this.plan = { content, actions };
     this.linkedFiles = actions.filter((a) => a.kind === 'link').length;
     this.recycledFrom = opts.recycledFrom ?? null;
-    this.done = bitfieldBytes(this.pieces.length);
-    this.clock = opts.clock ?? systemClock;
-    this.lastFlush = this.clock.now();
-    this.flushPieces = opts.flushEvery?.pieces ?? 1024;
-    this.flushMs = opts.flushEvery?.ms ?? 5000;
-    this.reader = new PieceReader(layout, !materialized);
+    const { releases } = opts;
+    const record = new ProgressRecord(progressPath(releases, this.version), this.releaseId, this.pieces.length, tainted, opts);
+    const dir = materialized ? releases.releasePath(this.version) : releases.stagingPath(this.version);
+    this.intake = new PieceIntake(this.version, this.pieces, layout, record, dir, materialized);
   }
 
   /**
@@ -137,7 +88,6 @@ export class Stager {
       const actions: FileAction[] = content.files.map((f) => ({ kind: 'write', path: f.path, entry: f.entry, size: f.size }));
       const layout = layoutPieces({ actions, files: content.files, chunks: content.chunks, pieces: content.pieces, local: new Map() });
       const s = new Stager(opts, content, actions, layout, true, new Set());
-      s.pieces.forEach((_p, i) => setBit(s.done, i, true));
       s.forgetPlan();
       return s;
     }
@@ -182,195 +132,60 @@ export class Stager {
     }
   }
 
+  /** Where the tree is assembled; releases/<v> once complete (or if it already was). */
+  get dir(): string {
+    return this.intake.dir;
+  }
+
+  get materialized(): boolean {
+    return this.intake.materialized;
+  }
+
+  /** Pieces accepted by writePiece and fillFrom since open. */
+  get written(): number {
+    return this.intake.written;
+  }
+
+  /** Pieces copied from this node's own files since open. */
+  get copied(): number {
+    return this.intake.copied;
+  }
+
   bitfield(): Uint8Array {
-    return this.done.slice();
+    return this.intake.bitfield();
   }
 
   hasPiece(index: number): boolean {
-    return index >= 0 && index < this.pieces.length && getBit(this.done, index);
+    return this.intake.hasPiece(index);
   }
 
   missing(): number[] {
-    const out: number[] = [];
-    for (let i = 0; i < this.pieces.length; i++) if (!getBit(this.done, i)) out.push(i);
-    return out;
+    return this.intake.missing();
   }
 
-  /**
-   * The part of piece `index` this node must fetch: the span from the first to the last chunk that
-   * is written into the tree and that no file of this node holds (an update links the unchanged
-   * files, whose chunks fill most of the piece), or the whole piece.
-   */
+  /** See PieceIntake.wantedRange. */
   wantedRange(index: number): PieceRange {
-    const piece = this.pieceAt(index);
-    return (!this.fetchWhole.has(index) && this.layout.networkSpan(index, piece)) || wholePiece(piece);
+    return this.intake.wantedRange(index);
   }
 
-  /**
-   * Verifies a piece from the network, or the part of it from `offset` that wantedRange() named,
-   * chunk by chunk (the one check its bytes get), and writes each chunk wherever it occurs in the
-   * release; the chunks outside a part come from this node's files, verified. Returns false if the
-   * piece was already there. E_HASH_MISMATCH: the bytes are not the piece (or that part of it).
-   * E_NOT_FOUND: a chunk outside the part is no longer on this node (a file edited meanwhile):
-   * the piece is to be fetched again, whole. `bytes` are the stager's from the call on.
-   */
-  async writePiece(index: number, bytes: Uint8Array, offset = 0): Promise<boolean> {
-    let kept = false;
-    try {
-      const piece = this.pieceAt(index);
-      const whole = offset === 0 && bytes.length === piece.size;
-      if (!(await this.storePiece(index, piece, bytes, offset, whole))) return false;
-      if (whole) {
-        this.reader.receivedWhole(index, bytes);
-        kept = true;
-      }
-      this.written++;
-      if (this.pending >= this.flushPieces || this.clock.now() - this.lastFlush >= this.flushMs) await this.flush();
-      return true;
-    } finally {
-      // Bytes received into a pooled record buffer go back to the pool unless the reader keeps them (recordBuffers).
-      if (!kept) recordBuffers.giveBack(bytes);
-    }
+  /** See PieceIntake.writePiece. */
+  writePiece(index: number, bytes: Uint8Array, offset = 0): Promise<boolean> {
+    return this.intake.writePiece(index, bytes, offset);
   }
 
-  /** writePiece's check and writes; false if the piece was there already. */
-  private async storePiece(index: number, piece: Piece, bytes: Uint8Array, offset: number, whole: boolean): Promise<boolean> {
-    if (getBit(this.done, index)) return false;
-    const busy = this.inFlight.get(index);
-    if (busy) {
-      await busy;
-      return false;
-    }
-    if (!whole && !rangeFits(piece, { offset, length: bytes.length })) {
-      throw ChunkswarmError.hashMismatch(`piece ${index}`, `${piece.size} bytes`, `${bytes.length} bytes at ${offset}`);
-    }
-    const end = offset + bytes.length;
-    const first = this.layout.first(index);
-    const parts: Array<Uint8Array | null> = [];
-    let at = 0;
-    for (let j = 0; j < piece.chunks.length; j++) {
-      const c = piece.chunks[j]!;
-      const start = at;
-      at += c.size;
-      if (start >= offset && at <= end) {
-        const part = bytes.subarray(start - offset, at - offset);
-        const got = hashBytes(part);
-        if (got !== c.hash) throw ChunkswarmError.hashMismatch(`piece ${index}, chunk ${j}`, c.hash, got);
-        parts.push(part);
-      } else if (start < end && at > offset) {
-        throw new ChunkswarmError('E_HASH_MISMATCH', `piece ${index}: ${bytes.length} bytes at ${offset} cut chunk ${j} (a part of a piece is whole chunks)`);
-      } else parts.push(null);
-    }
-    const span = this.layout.networkSpan(index, piece);
-    if (span && (offset > span.offset || end < span.offset + span.length)) {
-      throw new ChunkswarmError(
-        'E_HASH_MISMATCH',
-        `piece ${index}: ${bytes.length} bytes at ${offset} leave out some of bytes ${span.offset}..${span.offset + span.length - 1}, which no file of this node holds`,
-      );
-    }
-    // Only after the received bytes proved right: a failure here is this node's, not the peer's.
-    for (let j = 0; j < parts.length; j++) {
-      if (parts[j] !== null || !this.layout.hasWrites(first + j)) continue;
-      const local = this.localChunk(first + j, piece.chunks[j]!);
-      if (!local) {
-        this.fetchWhole.add(index);
-        throw new ChunkswarmError(
-          'E_NOT_FOUND',
-          `chunk ${j} of piece ${index} of release ${this.version} is no longer in this node's files (changed since staging began): the piece will be fetched whole`,
-        );
-      }
-      parts[j] = local;
-    }
-    const work = Promise.resolve().then(() => this.store(index, parts));
-    this.inFlight.set(index, work);
-    try {
-      await work;
-    } finally {
-      this.inFlight.delete(index);
-    }
-    return true;
+  /** See PieceIntake.readPiece. */
+  readPiece(index: number, alloc?: (size: number) => Uint8Array, range?: PieceRange): Promise<Uint8Array | null> {
+    return this.intake.readPiece(index, alloc, range);
   }
 
-  /**
-   * A piece's bytes for a peer, or `range` of them (see PieceReader); null if absent, damaged or
-   * outside the piece. `alloc`: where to put them if they are read (a buffer the connection lends,
-   * see WireStore.readPiece).
-   */
-  async readPiece(index: number, alloc?: (size: number) => Uint8Array, range?: PieceRange): Promise<Uint8Array | null> {
-    const piece = this.pieceAt(index);
-    const r = range ?? wholePiece(piece);
-    if (!getBit(this.done, index) || !rangeFits(piece, r)) return null;
-    return this.reader.read(this.dir, index, piece, r, () => (alloc ? alloc(r.length) : Buffer.allocUnsafe(r.length)));
-  }
-
-  /**
-   * Fills every missing piece from `source` (another data directory, say): each chunk to write is
-   * taken from this node's own files if it is there, else from the source, and verified either way.
-   * Returns the pieces filled; those the source lacks stay missing.
-   */
-  async fillFrom(source: ChunkSource): Promise<number> {
-    let filled = 0;
-    for (const i of this.missing()) {
-      const piece = this.pieces[i]!;
-      const parts: Array<Uint8Array | null> = [];
-      for (let j = 0; j < piece.chunks.length; j++) {
-        const k = this.layout.first(i) + j;
-        const c = piece.chunks[j]!;
-        const slots = this.layout.writes(k);
-        // A chunk only in linked files has nothing to be written: its bytes are not needed.
-        if (slots.length === 0) {
-          parts.push(null);
-          continue;
-        }
-        const bytes = this.localChunk(k, c) ?? verified(await source(c, slots[0]!), c);
-        if (!bytes) break;
-        parts.push(bytes);
-      }
-      if (parts.length < piece.chunks.length || getBit(this.done, i)) continue;
-      this.store(i, parts);
-      this.written++;
-      filled++;
-      if (this.pending >= this.flushPieces) await this.flush();
-    }
-    return filled;
+  /** See PieceIntake.fillFrom. */
+  fillFrom(source: ChunkSource): Promise<number> {
+    return this.intake.fillFrom(source);
   }
 
   /** Makes every written piece durable, then records it (`force`: even if nothing was written). */
   flush(force = false): Promise<void> {
-    // One failed flush (e.g. a full disk) must not fail every later one.
-    this.flushChain = this.flushChain.catch(() => undefined).then(async () => {
-      this.dropFiles();
-      if (this.materialized || (this.pending === 0 && !force)) return;
-      const snapshot = this.done.slice();
-      const pending = this.pending;
-      this.pending = 0;
-      this.lastFlush = this.clock.now();
-      try {
-        // Nothing written since the last flush (a first record, say): what the record claims is
-        // durable already, and a syncfs would only wait on every other writer of the file system.
-        if (pending > 0) await syncFilesystem(this.dir);
-        await saveProgress(progressPath(this.opts.releases, this.version), {
-          release: this.releaseId, pieces: this.pieces.length, done: snapshot, tainted: [...this.tainted],
-        });
-      } catch (err) {
-        this.pending += Math.max(1, pending);
-        throw err;
-      }
-      this.opts.onFlush?.(countBits(snapshot));
-    });
-    return this.flushChain;
-  }
-
-  /** Closes the files pieces were written to and read from, after any flush under way. */
-  private closeFiles(): Promise<void> {
-    this.flushChain = this.flushChain.catch(() => undefined).then(() => this.dropFiles());
-    return this.flushChain;
-  }
-
-  private dropFiles(): void {
-    this.writeFiles.dropAll();
-    this.readFiles.dropAll();
-    this.reader.closeFiles();
+    return this.intake.flush(force);
   }
 
   /**
@@ -388,16 +203,14 @@ export class Stager {
     }
     // No flush: moveIntoPlace's syncfs makes the pieces durable with the rest of the tree, and a
     // crash before it finds them by hashing (salvage), as any piece written since the last flush.
-    await this.closeFiles();
+    await this.intake.closeFiles();
     await this.repairWrites();
     const { releases, objects, inodes } = this.opts;
     await finishTree(this.dir, this.need().content, this.actions, objects, ownerOf(this.opts), inodes);
     const final = releases.releasePath(this.version);
     await moveIntoPlace(this.dir, final, this.version);
     await removeProgress(progressPath(releases, this.version));
-    this.dir = final;
-    this.materialized = true;
-    this.reader.released();
+    this.intake.released(final);
     this.completedAt = Date.now();
     // Every written file was just verified: the first check of this release reads nothing. The
     // inode map takes each file's inode as it comes: no map of 10^5 paths to inode names is held.
@@ -436,7 +249,6 @@ export class Stager {
   forgetPlan(): void {
     if (!this.materialized) return;
     this.plan = null;
-    this.holes.clear();
   }
 
   private need(): NonNullable<Stager['plan']> {
@@ -474,114 +286,8 @@ export class Stager {
    */
   private async prepare(recorded: Uint8Array | null, mayExist: (path: string) => boolean): Promise<void> {
     const created = await placeWrites(this.dir, this.writes(), this.aliases(), mayExist, this.sparseFiles());
-    for (const path of created) this.holes.add(path);
     await placeAliases(this.dir, this.aliases());
-    const { layout } = this;
-    const stale: number[] = [];
-    for (let i = 0; i < this.pieces.length; i++) {
-      if (layout.state(i) === 'done') setBit(this.done, i, true);
-      else if (recorded && getBit(recorded, i)) {
-        if (this.touches(i, created)) stale.push(i);
-        else setBit(this.done, i, true);
-      }
-    }
-    // The record names what is durable already; what this node copies below is pending until the
-    // next flush. A syncfs here waited on every writer of the file system before the first
-    // request left (0.6-2.6 s with 32 nodes on two cores, bench --n 32, 1 % update).
-    await this.flush(true);
-    for (let i = 0; i < this.pieces.length; i++) {
-      if (getBit(this.done, i)) continue;
-      if (layout.state(i) === 'local' && this.fillLocal(i)) continue;
-      this.salvage(i, created);
-    }
-    // Recorded pieces whose files had to be created again: copied from this node, or fetched again.
-    for (const i of stale) if (!getBit(this.done, i) && !this.fillLocal(i)) this.salvage(i, created);
-    // The rest comes from peers, maybe much later: no descriptor keeps a collected release's space.
-    this.readFiles.dropAll();
-  }
-
-  /** Whether a chunk of piece `i` goes into one of `paths`. */
-  private touches(i: number, paths: ReadonlySet<string>): boolean {
-    if (paths.size === 0) return false;
-    for (let k = this.layout.first(i); k < this.layout.first(i + 1); k++) {
-      if (this.layout.writes(k).some((s) => paths.has(s.path))) return true;
-    }
-    return false;
-  }
-
-  /** Writes piece `i` from this node's own files if every chunk it needs is there, verified. */
-  private fillLocal(i: number): boolean {
-    const parts = this.gather(i, (k, c) => this.localChunk(k, c));
-    if (!parts) return false;
-    this.store(i, parts);
-    this.copied++;
-    return true;
-  }
-
-  /**
-   * Pieces written before a kill but not yet recorded are still in the files kept from that run:
-   * each chunk is hashed where it was written and, if whole, taken instead of being fetched again.
-   */
-  private salvage(i: number, created: ReadonlySet<string>): void {
-    const parts = this.gather(i, (k, c) => {
-      for (const s of this.layout.writes(k)) {
-        if (created.has(s.path) || startsWithHole(join(this.dir, s.path), s.offset, c.size)) continue;
-        const bytes = readVerified(join(this.dir, s.path), s.offset, c.size, c.hash, { files: this.readFiles });
-        if (bytes) return bytes;
-      }
-      return null;
-    });
-    if (!parts) return;
-    this.store(i, parts);
-    this.copied++;
-  }
-
-  /**
-   * Piece `i`'s chunks as store() takes them: null for a chunk only in linked files (its bytes are
-   * not needed), else what `get` finds, verified; null if `get` lacks one.
-   */
-  private gather(i: number, get: (k: number, c: ChunkRef) => Uint8Array | null): Array<Uint8Array | null> | null {
-    const piece = this.pieces[i]!;
-    const parts: Array<Uint8Array | null> = [];
-    for (let j = 0; j < piece.chunks.length; j++) {
-      const k = this.layout.first(i) + j;
-      if (!this.layout.hasWrites(k)) {
-        parts.push(null);
-        continue;
-      }
-      const bytes = get(k, piece.chunks[j]!);
-      if (!bytes) return null;
-      parts.push(bytes);
-    }
-    return parts;
-  }
-
-  /** A chunk's bytes from a linked file of the tree or a clean local file, verified; null if neither has it. */
-  private localChunk(k: number, c: ChunkRef): Uint8Array | null {
-    const linked = this.layout.linked(k);
-    const local = this.layout.local(k);
-    return (
-      (linked ? readVerified(`${this.dir}/${linked.path}`, linked.offset, c.size, c.hash, { files: this.readFiles }) : null) ??
-      (local ? readVerified(local.path, local.offset, c.size, c.hash, { files: this.readFiles }) : null)
-    );
-  }
-
-  /** Writes each chunk at every slot (`null`: a chunk with nothing to write) and marks the piece done (recorded at the next flush). */
-  private store(i: number, parts: ReadonlyArray<Uint8Array | null>): void {
-    const byPath = new Map<string, Array<{ bytes: Uint8Array; offset: number }>>();
-    parts.forEach((bytes, j) => {
-      if (!bytes) return;
-      const zero = isZero(bytes);
-      for (const s of this.layout.writes(this.layout.first(i) + j)) {
-        if (zero && this.holes.has(s.path)) continue;
-        const list = byPath.get(s.path);
-        if (list) list.push({ bytes, offset: s.offset });
-        else byPath.set(s.path, [{ bytes, offset: s.offset }]);
-      }
-    });
-    for (const [path, list] of byPath) writeAt(this.writeFiles, `${this.dir}/${path}`, list);
-    setBit(this.done, i, true);
-    this.pending++;
+    await this.intake.settle(recorded, created);
   }
 
   /**
@@ -598,15 +304,8 @@ export class Stager {
     if (bad.length === 0) return;
     const paths = new Set(bad.map((a) => a.path));
     const created = await placeWrites(this.dir, bad, this.aliases());
-    for (const path of created) this.holes.add(path);
     await placeAliases(this.dir, this.aliases());
-    for (let i = 0; i < this.pieces.length; i++) {
-      if (!this.touches(i, paths)) continue;
-      setBit(this.done, i, false);
-      this.pending++;
-      if (!this.fillLocal(i)) this.salvage(i, created);
-    }
-    await this.flush(true);
+    await this.intake.refill(paths, created);
     const missing = this.missing().length;
     if (missing > 0) {
       throw new ChunkswarmError(
@@ -614,31 +313,5 @@ export class Stager {
         `${[...paths].join(', ')} changed under ${this.dir} while release ${this.version} was staged; ${missing} pieces must be fetched again`,
       );
     }
-  }
-
-  private pieceAt(index: number): Piece {
-    const p = Number.isInteger(index) ? this.pieces[index] : undefined;
-    if (!p) throw ChunkswarmError.usage(`piece ${index} is outside release ${this.version}'s ${this.pieces.length} pieces`);
-    return p;
-  }
-}
-
-function verified(bytes: Uint8Array | null, c: ChunkRef): Uint8Array | null {
-  return bytes && bytes.length === c.size && hashBytes(bytes) === c.hash ? bytes : null;
-}
-
-function startsWithHole(path: string, offset: number, size: number): boolean {
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-  } catch {
-    return true;
-  }
-  try {
-    const buf = Buffer.alloc(Math.min(PROBE_BYTES, size));
-    const n = readSync(fd, buf, 0, buf.length, offset);
-    return buf.subarray(0, n).every((b) => b === 0);
-  } finally {
-    closeSync(fd);
   }
 }
