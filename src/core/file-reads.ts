@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { ChunkswarmError } from './errors.js';
 
@@ -44,6 +44,11 @@ export function readSmallFileSync(path: string, limit: number, what: string): Sm
 /** Whether a file's size, mtime and ctime are as they were: what moves when it is written to. */
 export function sameStat(a: Stats, b: Stats): boolean {
   return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
+}
+
+/** Bytes of a file, 0 if there is none. */
+export function statSizeOrZero(path: string): number {
+  return statSync(path, { throwIfNoEntry: false })?.size ?? 0;
 }
 
 /**

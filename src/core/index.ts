@@ -10,7 +10,7 @@ export { BytesCache } from './bytes-cache.js';
 export { BufferPool } from './buffer-pool.js';
 export { recordBuffers, RECORD_BUFFER_BYTES, RECORD_POOLED_MIN_BYTES } from './record-buffers.js';
 export { isZero } from './zero-bytes.js';
-export { readAhead, readSmallFileSync, sameStat, type SmallFile } from './file-reads.js';
+export { readAhead, readSmallFileSync, sameStat, statSizeOrZero, type SmallFile } from './file-reads.js';
 export { lstatNames } from './lstat-names.js';
 export { joinHostPort, splitHostPort } from './host-port.js';
 export { quotePath } from './quote-path.js';

@@ -2,16 +2,17 @@ import { watch, type FSWatcher } from 'node:fs';
 import { ChunkswarmError, Resource, SerialQueue, silentLogger, systemClock, type LogFields, type Logger } from '../core/index.js';
 import { readClusterSecret, type Config } from '../config/index.js';
 import { releaseId } from '../manifest/index.js';
-import { ControlServer, publish, runNodeCommand, type ControlRequest, type PublishCommand, type PublishProgress, type PublishSummary, type WaitingNotice } from '../admin/index.js';
+import { ControlServer, runNodeCommand, type ControlRequest, type WaitingNotice } from '../admin/index.js';
 import { isMembershipCommand, MembershipAdmin, nodeSeed } from '../membership/index.js';
 import { JoinServer } from '../membership/join-server.js';
-import { compactionText, Deployer, type VerifyResult } from '../deploy/index.js';
+import { Deployer, type VerifyResult } from '../deploy/index.js';
 import { seededRandom } from '../scheduler/index.js';
-import { DataLock, type StatCache } from '../store/index.js';
+import { DataLock } from '../store/index.js';
 import { BootstrapMemory, mergeBootstrapNodes, Swarm, startBootstrapNode, type BootstrapNode } from '../swarm/index.js';
 import { diagnose, type Problem } from './diagnose.js';
 import { FleetGossip } from './fleet-gossip.js';
 import { NodeHttp } from './node-http.js';
+import { NodePublish } from './node-publish.js';
 import { HeadBook } from './heads.js';
 import { MembershipGossip } from './membership-gossip.js';
 import { ObjectAdmission } from './object-admission.js';
@@ -72,12 +73,9 @@ export class ChunkswarmNode extends Resource {
   private loggedProblems = new Set<Problem['id']>();
   /** When a report first found pieces on no connected peer, since the last that found none (ms since the epoch). */
   private unavailableSince: number | null = null;
-  /** This node runs an operator's publish: the head it saves is told by that publish, not as one found. */
-  private publishing = false;
+  private publishes!: NodePublish;
   private fleet!: FleetGossip;
   private http: NodeHttp | null = null;
-  /** The source stat caches of `publish`, loaded by the first one. */
-  private readonly sourceCaches = new Map<string, StatCache>();
 
   constructor(opts: NodeOptions) {
     super();
@@ -189,6 +187,7 @@ export class ChunkswarmNode extends Resource {
         fail: (err) => this.logError(err, 'verifying the live tree'),
       });
     }
+    this.publishes = new NodePublish({ config: c, deployer: this.deployer, heads: this.heads, serial: this.serial, log: this.log, reloadHeads: () => this.reloadHeads() });
     this.control = await ControlServer.listen(c.dataDir, (cmd, notify) => this.command(cmd, notify));
     if (c.metrics.listen !== null) {
       this.http = await NodeHttp.start({
@@ -257,7 +256,7 @@ export class ChunkswarmNode extends Resource {
    */
   private async command(cmd: ControlRequest, notify: (notice: unknown) => void): Promise<unknown> {
     if (cmd.op === 'status') return this.fullReport();
-    if (cmd.op === 'publish') return this.publish(cmd, notify);
+    if (cmd.op === 'publish') return this.publishes.run(cmd, notify);
     if (cmd.op === 'verify') return this.verifyNow(cmd.deep ?? false, notify);
     if (cmd.op === 'fleet') return this.fleet.view();
     if (cmd.op === 'drift-pull') return this.fleet.pull(cmd.node, cmd.record ?? '');
@@ -283,52 +282,6 @@ export class ChunkswarmNode extends Resource {
       if (stages) this.rollout.letGo();
       this.loop.kick(true);
     }
-  }
-
-  /**
-   * `chunkswarm publish` run here rather than in a process of its own: the code is warm (half the
-   * time of a 12-file update in 20,000 files), the trees it recycles stop being served first, and
-   * the release is announced as soon as it is signed. Between deploy steps, like node commands.
-   */
-  private async publish(cmd: PublishCommand, notify: (notice: unknown) => void): Promise<PublishSummary> {
-    this.log.info(`operator: publish ${cmd.source}`);
-    // A progress line per file hashed would cost the node a socket write each: ten a second are enough for a bar.
-    let shown = { phase: '', at: 0 };
-    const onProgress = (p: PublishProgress) => {
-      const at = Date.now();
-      if (p.phase === shown.phase && at - shown.at < 100) return;
-      shown = { phase: p.phase, at };
-      notify(p);
-    };
-    let summary: PublishSummary;
-    this.publishing = true;
-    try {
-      summary = await this.serial.run(() => publish({
-        config: this.config, source: cmd.source, note: cmd.note ?? '', force: cmd.force ?? false, allowShrink: cmd.allowShrink ?? false, onProgress, chunkIndex: this.deployer.chunkIndex,
-        caches: { inodes: this.deployer.inodes, sources: this.sourceCaches, objects: this.deployer.objects },
-      }));
-      // While `publishing` holds: this node's own release is told below, not as one it found.
-      await this.reloadHeads();
-    } catch (err) {
-      // The command hears of it, but the node's log is where the operator looks later.
-      const e = ChunkswarmError.fromSystem(err, `publishing ${cmd.source}`);
-      this.log.warn(`operator: publish ${cmd.source} failed: ${e.message}`, { code: e.code });
-      throw err;
-    } finally {
-      this.publishing = false;
-    }
-    if (summary.version === null) {
-      this.log.info(`operator: ${cmd.source} equals release ${this.heads.latest?.body.version ?? '?'}; nothing published`);
-    } else {
-      this.log.info(
-        `release ${summary.version} published: ${summary.files} files, ${summary.hashedFiles} hashed, ${summary.newChunks} new chunks ` +
-          `(${(summary.newBytes / 1e6).toFixed(1)} MB), in ${summary.seconds.toFixed(2)} s`,
-        { release: summary.version },
-      );
-    }
-    for (const w of summary.warnings) this.log.warn(w, { release: summary.version ?? undefined });
-    if (summary.objectsCompacted) this.log.info(`gc: ${compactionText(summary.objectsCompacted)}`, { release: summary.version ?? undefined });
-    return summary;
   }
 
   /** An operator's verify, between deploy steps like node commands; status reports it as the periodic one. */
@@ -384,7 +337,7 @@ export class ChunkswarmNode extends Resource {
     return this.heads.reload().then((newer) => {
       if (!newer) return;
       const v = this.heads.latest!.body.version;
-      if (!this.publishing) this.log.info(`release ${v} found in the local store`, { release: v });
+      if (!this.publishes.running) this.log.info(`release ${v} found in the local store`, { release: v });
       this.peers.broadcastHead();
       this.onNewHead();
     }, (err) => this.logError(err, 'reading release heads'));

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fdatasyncSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, fdatasyncSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { ChunkswarmError } from '../core/index.js';
+import { ChunkswarmError, statSizeOrZero } from '../core/index.js';
 import { pidAlive } from './data-lock.js';
+import { eachFileRecord, encodeRecord, listJournals, newJournalName, readRecordBody, RECORD_HEAD, SCAN_WINDOW, writerPid } from './journal-records.js';
 
 /** What a compaction did: journal files rewritten, their bytes before and after, records kept and dropped. */
 export interface JournalCompaction {
@@ -11,29 +11,6 @@ export interface JournalCompaction {
   bytesAfter: number;
   kept: number;
   dropped: number;
-}
-
-/** A record of a journal or a pack: the object's 32-byte hash, its length (4 bytes, big-endian), its bytes. */
-export const RECORD_HEAD = 36;
-
-export function encodeRecord(hash: string, body: Uint8Array): Buffer {
-  const rec = Buffer.allocUnsafe(RECORD_HEAD + body.length);
-  rec.write(hash, 0, 'hex');
-  rec.writeUInt32BE(body.length, 32);
-  rec.set(body, RECORD_HEAD);
-  return rec;
-}
-
-/** Calls `each` for every whole record of `bytes`; returns where the whole records end (a torn one is not read). */
-export function eachRecord(bytes: Buffer, each: (hash: string, start: number, body: Buffer) => void): number {
-  let at = 0;
-  while (at + RECORD_HEAD <= bytes.length) {
-    const end = at + RECORD_HEAD + bytes.readUInt32BE(at + 32);
-    if (end > bytes.length) break;
-    each(bytes.toString('hex', at, at + 32), at, bytes.subarray(at + RECORD_HEAD, end));
-    at = end;
-  }
-  return at;
 }
 
 /** Appended records wait in memory until this much is pending, the end of the event loop turn, or a syncfs. */
@@ -87,14 +64,8 @@ function othersIn(dir: string, me: ObjectJournal): ObjectJournal[] {
 
 /** Index values: file number * 2^40 + the record's offset, one number per object. */
 const FILE_UNIT = 2 ** 40;
-const JOURNAL_SUFFIX = '.journal';
-/** What a record read asks for at first: the head and, for most objects, the whole body. */
-const FIRST_READ_BYTES = 4096;
-/** What a scan or a compaction reads of a journal at a time: a long-lived node's file may hold gigabytes. */
-const SCAN_WINDOW = 8 << 20;
 /** Beside the journals: the bytes the last compaction kept. */
 const KEPT_FILE = 'kept-bytes';
-const firstRead = Buffer.allocUnsafe(FIRST_READ_BYTES);
 /** Read descriptors kept open at most (one per journal file read). */
 const OPEN_READERS = 32;
 
@@ -151,21 +122,10 @@ export class ObjectJournal {
   scan(): void {
     // Another instance of this process may hold records not written yet: they are written first.
     flushQuietlyAll();
-    for (const name of this.list()) {
+    for (const name of listJournals(this.dir)) {
       const file = this.numberOf(name);
       if (file !== this.own?.file) this.scanFile(file);
     }
-  }
-
-  /** The journal files, oldest first: a later record of a hash wins (an object fetched again after damage is appended to a newer file). */
-  private list(): string[] {
-    let names: string[];
-    try {
-      names = readdirSync(this.dir);
-    } catch {
-      return [];
-    }
-    return names.filter((n) => n.endsWith(JOURNAL_SUFFIX)).sort((a, b) => createdAt(a) - createdAt(b) || (a < b ? -1 : 1));
   }
 
   private scanFile(file: number): void {
@@ -197,7 +157,7 @@ export class ObjectJournal {
     this.scan();
     const out: JournalCompaction = { files: 0, bytesBefore: 0, bytesAfter: 0, kept: 0, dropped: 0 };
     const busy = new Set(othersIn(this.dir, this).map((j) => j.ownName()).filter((n): n is string => n !== null));
-    const victims = this.list().filter((n) => !busy.has(n) && (writerPid(n) === process.pid || !pidAlive(writerPid(n))));
+    const victims = listJournals(this.dir).filter((n) => !busy.has(n) && (writerPid(n) === process.pid || !pidAlive(writerPid(n))));
     if (victims.length === 0) return out;
     if (this.own !== null) {
       closeSync(this.own.fd);
@@ -300,7 +260,7 @@ export class ObjectJournal {
   /** Bytes of every journal file. */
   bytes(): number {
     let n = 0;
-    for (const name of this.list()) n += statSizeOrZero(join(this.dir, name));
+    for (const name of listJournals(this.dir)) n += statSizeOrZero(join(this.dir, name));
     return n;
   }
 
@@ -336,15 +296,7 @@ export class ObjectJournal {
     const offset = at % FILE_UNIT;
     const where = `${join(this.dir, this.names[file]!)} at byte ${offset}`;
     try {
-      const fd = this.reader(file);
-      // Most objects are small: one read takes the head and the body (a peer's cold fetch reads 10^5).
-      const got = readSync(fd, firstRead, 0, FIRST_READ_BYTES, offset);
-      if (got < RECORD_HEAD) readFully(fd, firstRead.subarray(got, RECORD_HEAD), offset + got);
-      const body = Buffer.allocUnsafe(firstRead.readUInt32BE(32));
-      const have = Math.min(body.length, Math.max(0, got - RECORD_HEAD));
-      firstRead.copy(body, 0, RECORD_HEAD, RECORD_HEAD + have);
-      if (have < body.length) readFully(fd, body.subarray(have), offset + RECORD_HEAD + have);
-      return { bytes: body, where };
+      return { bytes: readRecordBody(this.reader(file), offset), where };
     } catch (err) {
       this.dropReader(file);
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
@@ -428,9 +380,7 @@ export class ObjectJournal {
 
   private create(): { file: number; fd: number; size: number } {
     mkdirSync(this.dir, { recursive: true });
-    // Microseconds: two journals made one after the other in the same millisecond still sort in order.
-    const createdUs = Math.round((performance.timeOrigin + performance.now()) * 1000);
-    const name = `${process.pid}-${createdUs}-${randomBytes(4).toString('hex')}${JOURNAL_SUFFIX}`;
+    const name = newJournalName();
     const fd = openSync(join(this.dir, name), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_APPEND, 0o644);
     this.own = { file: this.numberOf(name), fd, size: 0 };
     return this.own;
@@ -460,55 +410,5 @@ export class ObjectJournal {
     if (fd === undefined) return;
     this.readers.delete(file);
     closeSync(fd);
-  }
-}
-
-/** The creation time a journal's name carries (`<pid>-<µs>-<random>.journal`); 0 for another name. */
-function createdAt(name: string): number {
-  return Number(name.split('-')[1]) || 0;
-}
-
-/** Bytes of a file, 0 if there is none. */
-export function statSizeOrZero(path: string): number {
-  return statSync(path, { throwIfNoEntry: false })?.size ?? 0;
-}
-
-/** The pid of the process that wrote a journal (its name's first field); 0 for another name. */
-function writerPid(name: string): number {
-  return Number(name.split('-')[0]) || 0;
-}
-
-/**
- * Calls `each` for every whole record of an open journal from byte `from`, with its offset and its
- * bytes (a view, valid during the call), reading a window at a time; returns where the whole
- * records end (a torn one at the end is not read).
- */
-export function eachFileRecord(fd: number, from: number, each: (hash: string, at: number, rec: Buffer) => void, windowBytes = SCAN_WINDOW): number {
-  const size = fstatSync(fd).size;
-  let at = from;
-  let window = Buffer.allocUnsafe(Math.max(RECORD_HEAD, Math.min(windowBytes, size - from)));
-  while (at + RECORD_HEAD <= size) {
-    const view = window.subarray(0, Math.min(window.length, size - at));
-    readFully(fd, view, at);
-    const base = at;
-    const whole = eachRecord(view, (hash, start, body) => each(hash, base + start, view.subarray(start, start + RECORD_HEAD + body.length)));
-    if (whole > 0) {
-      at += whole;
-      continue;
-    }
-    // A record larger than the window, or a torn one at the end.
-    const need = RECORD_HEAD + view.readUInt32BE(32);
-    if (at + need > size) break;
-    window = Buffer.allocUnsafe(need);
-  }
-  return at;
-}
-
-/** A short read means the file is shorter than its index says: an error, not a partial object. */
-function readFully(fd: number, into: Buffer, position: number): void {
-  for (let done = 0; done < into.length; ) {
-    const n = readSync(fd, into, done, into.length - done, position + done);
-    if (n === 0) throw Object.assign(new Error(`the file ends ${into.length - done} bytes early`), { code: 'E_SHORT' });
-    done += n;
   }
 }

@@ -1,9 +1,10 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { BytesCache, ChunkswarmError, isChunkswarmError, isHex64, type ObjectHash } from '../core/index.js';
+import { BytesCache, ChunkswarmError, isChunkswarmError, isHex64, statSizeOrZero, type ObjectHash } from '../core/index.js';
 import { decodeObject, encodeObject, objectHash, type FileObject, type ManifestObject, type TreeObject } from '../manifest/index.js';
 import { atomicWrite } from './atomic-write.js';
-import { eachRecord, ObjectJournal, statSizeOrZero, type JournalCompaction } from './object-journal.js';
+import { eachRecord } from './journal-records.js';
+import { ObjectJournal, type JournalCompaction } from './object-journal.js';
 import { buildPack, indexRecords, packRecordsOf, type PackIndex } from './pack-file.js';
 
 /** What ObjectStore keeps of the objects it read lately (a release of 20,000 files has ~2 MB of them). */

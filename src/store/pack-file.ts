@@ -1,5 +1,5 @@
 import { hashBytes } from '../manifest/index.js';
-import { eachRecord, encodeRecord, RECORD_HEAD } from './object-journal.js';
+import { eachRecord, encodeRecord, RECORD_HEAD } from './journal-records.js';
 
 /**
  * The pack file format: this, the records (as the object journal writes them), and the SHA-256

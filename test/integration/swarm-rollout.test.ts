@@ -14,7 +14,7 @@ import { ObjectStore, ReleaseStore } from '../../src/store/index.js';
 import { releasePieces, walkTree } from '../../src/manifest/index.js';
 import type { VerifyResult } from '../../src/deploy/index.js';
 import type { NodeStatusReport } from '../../src/session/status.js';
-import { eachRecord } from '../../src/store/object-journal.js';
+import { eachRecord } from '../../src/store/journal-records.js';
 
 const TREE_BYTES = 64 * 1024 * 1024;
 let dir: string;

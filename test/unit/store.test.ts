@@ -4,7 +4,7 @@ import { readdir, readFile, writeFile, chmod, mkdir, link, lstat, rm, utimes } f
 import { join } from 'node:path';
 import { InodeCache, ObjectStore, StatCache, atomicWrite, fetchObjects, removeTree } from '../../src/store/index.js';
 import { encodeObject, objectHash, type FileObject, type TreeObject } from '../../src/manifest/index.js';
-import { eachFileRecord, eachRecord, encodeRecord } from '../../src/store/object-journal.js';
+import { eachFileRecord, eachRecord, encodeRecord } from '../../src/store/journal-records.js';
 import type { ChunkHash, ObjectHash } from '../../src/core/index.js';
 import { openFdsUnder } from '../support/open-fds.js';
 import { tempDirs } from '../support/temp-dirs.js';
