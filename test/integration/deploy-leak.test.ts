@@ -4,16 +4,12 @@
  * is an edit of all of them. A release that becomes live (update or rollback) must be exactly its
  * signed content; the drift record is the only place an edit survives.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { chmod, copyFile, lstat, readFile, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { settle } from '../support/tree.js';
 import { cs, csJson, editConfig, ok, publishedCluster, type Cluster } from './deploy-fixture.js';
 import { Deployer, importFromDataDir, loadConfig, type DeployResult, type DriftReport } from '../../src/index.js';
-
-let dir: string;
-let src: string;
-let c: Cluster;
 
 /** Every regular file under `root` (never following symlinks) whose bytes contain `marker`. */
 async function filesContaining(root: string, marker: string): Promise<string[]> {
@@ -30,18 +26,6 @@ async function filesContaining(root: string, marker: string): Promise<string[]> 
   return out.sort();
 }
 
-async function liveVersion(): Promise<number> {
-  return Number((await readlink(c.folLive)).split('/').pop());
-}
-
-/** Publishes the current source as the next version and activates it on the follower. */
-async function release(): Promise<number> {
-  await settle();
-  const v = (await csJson<{ version: number }>(c.pub, 'publish', src)).version;
-  ok(await cs(c.fol, 'activate', String(v), '--source-data', c.pubData));
-  return v;
-}
-
 /** Overwrites a read-only live file in place, as root or the owner would with a text editor that keeps the inode. */
 async function editInPlace(path: string, text: string): Promise<void> {
   const mode = (await stat(path)).mode & 0o777;
@@ -50,19 +34,39 @@ async function editInPlace(path: string, text: string): Promise<void> {
   await chmod(path, mode);
 }
 
-beforeEach(async () => {
-  ({ dir, src, c } = await publishedCluster('cs-deploy-leak-', { activated: true }));
+/**
+ * Each test's own publisher and follower in a directory of its own, release 1 live, removed after
+ * the file. Nothing is shared between tests, so they run concurrently: most of each one's time is
+ * settle()'s 1.1 s waits and CLI processes.
+ */
+const dirs: string[] = [];
+afterAll(async () => {
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+async function setUp(): Promise<{ src: string; c: Cluster; release: () => Promise<number>; liveVersion: () => Promise<number> }> {
+  const { dir, src, c } = await publishedCluster('cs-deploy-leak-', { activated: true });
+  dirs.push(dir);
   // A second path with the same content: a clean local copy of run.sh's chunk.
   await copyFile(join(src, 'bin/run.sh'), join(src, 'bin/run-copy.sh'));
   await chmod(join(src, 'bin/run-copy.sh'), 0o700);
-});
+  return {
+    src,
+    c,
+    /** Publishes the current source as the next version and activates it on the follower. */
+    release: async () => {
+      await settle();
+      const v = (await csJson<{ version: number }>(c.pub, 'publish', src)).version;
+      ok(await cs(c.fol, 'activate', String(v), '--source-data', c.pubData));
+      return v;
+    },
+    liveVersion: async () => Number((await readlink(c.folLive)).split('/').pop()),
+  };
+}
 
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-describe('deploy: hand edits never leak through shared inodes', () => {
+describe.concurrent('deploy: hand edits never leak through shared inodes', () => {
   it('rollback after an in-place edit of a live file: the rolled-back release is clean, the edit is only in drift/', async () => {
+    const { src, c, release, liveVersion } = await setUp();
     await writeFile(join(src, 'etc/app.conf'), 'listen 80\nworkers 2\n');
     expect(await release()).toBe(2);
     await writeFile(join(src, 'etc/app.conf'), 'listen 80\nworkers 3\n');
@@ -94,6 +98,7 @@ describe('deploy: hand edits never leak through shared inodes', () => {
   });
 
   it('an edited file whose content is nowhere else on the node: rollback names it and fails; the release is staged again from a source', async () => {
+    const { c, release, liveVersion } = await setUp();
     expect(await release()).toBe(2);
     // app.conf is one inode in releases 1 and 2, and its chunk exists in no other file.
     await editInPlace(join(c.folLive, 'etc/app.conf'), 'listen 8080 # HOTFIX\n');
@@ -112,6 +117,7 @@ describe('deploy: hand edits never leak through shared inodes', () => {
   });
 
   it('a stray file added to live does not come back when the release is activated again after a rollback', async () => {
+    const { c, release, liveVersion } = await setUp();
     expect(await release()).toBe(2);
     await writeFile(join(c.folLive, 'etc/stray.conf'), 'STRAY by hand\n');
     const back = await csJson<DeployResult>(c.fol, 'rollback');
@@ -128,6 +134,7 @@ describe('deploy: hand edits never leak through shared inodes', () => {
   });
 
   it('a release staged while activation is blocked by drift does not take an edit made during the block', async () => {
+    const { src, c, release } = await setUp();
     expect(await release()).toBe(2);
     await editConfig(c.fol, (cfg) => (cfg.drift = { policy: 'block' }));
     await writeFile(join(c.folLive, 'stray.txt'), 'left by hand\n');
@@ -160,6 +167,7 @@ describe('deploy: hand edits never leak through shared inodes', () => {
     // run.sh is one inode in releases 1, 2 and 3: in release 1's tree it is its own donor.
     { where: 'in the tree of release 1', keep: 2, recycledFrom: 1 },
   ])('a release staged by the running node ($where), then a live file edited before its switch: the switch puts it back', async ({ keep, recycledFrom }) => {
+    const { src, c, release } = await setUp();
     expect(await release()).toBe(2);
     await editConfig(c.fol, (cfg) => (cfg.releases = { keep }));
     await writeFile(join(src, 'data/new.txt'), 'new in 3\n');

@@ -4,7 +4,7 @@
  * That tree is not trusted: whatever was done to it (an in-place edit, a planted symlink or file,
  * a symlink where the new release has a directory) must not reach the new release.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { chmod, lstat, mkdir, readdir, readFile, rename, rm, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { listing, settle } from '../support/tree.js';
@@ -12,30 +12,34 @@ import { cs, csJson, editConfig, ok, publishedCluster, type Cluster } from './de
 import type { DeployResult } from '../../src/index.js';
 import { InodeCache } from '../../src/store/index.js';
 
-let dir: string;
-let src: string;
-let c: Cluster;
+/**
+ * Each test's own publisher and follower in a directory of its own, releases 1 and 2 live in turn
+ * (releases.keep 2), removed after the file. Nothing is shared between tests, so they run
+ * concurrently: most of each one's time is settle()'s 1.1 s waits and CLI processes.
+ */
+const dirs: string[] = [];
+afterAll(async () => {
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
 
-/** Publishes the current source as the next version and activates it on the follower. */
-async function release(): Promise<DeployResult> {
-  await settle();
-  const v = (await csJson<{ version: number }>(c.pub, 'publish', src)).version;
-  return csJson<DeployResult>(c.fol, 'activate', String(v), '--source-data', c.pubData);
-}
-
-beforeEach(async () => {
-  ({ dir, src, c } = await publishedCluster('cs-deploy-recycle-', { activated: true }));
+async function setUp(): Promise<{ src: string; c: Cluster; release: () => Promise<DeployResult> }> {
+  const { dir, src, c } = await publishedCluster('cs-deploy-recycle-', { activated: true });
+  dirs.push(dir);
+  /** Publishes the current source as the next version and activates it on the follower. */
+  const release = async (): Promise<DeployResult> => {
+    await settle();
+    const v = (await csJson<{ version: number }>(c.pub, 'publish', src)).version;
+    return csJson<DeployResult>(c.fol, 'activate', String(v), '--source-data', c.pubData);
+  };
   await editConfig(c.fol, (cfg) => (cfg.releases = { keep: 2 }));
   await writeFile(join(src, 'etc/app.conf'), 'listen 80\nworkers 8\n');
   expect((await release()).staged!.recycledFrom).toBeNull();
-});
+  return { src, c, release };
+}
 
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-describe('deploy: staging in the tree of the release it replaces', () => {
+describe.concurrent('deploy: staging in the tree of the release it replaces', () => {
   it('takes the oldest release beyond releases.keep; nothing done to that tree reaches the new release', async () => {
+    const { src, c, release } = await setUp();
     const r1 = join(c.folData, 'releases', '1');
     await chmod(r1, 0o755);
     // Release 1's own app.conf ("workers 4"), edited in place and keeping its size: release 3 has
@@ -66,6 +70,7 @@ describe('deploy: staging in the tree of the release it replaces', () => {
   });
 
   it('an in-place edit of a live file shared with the recycled tree is preserved in drift/ and not taken into the new release', async () => {
+    const { src, c, release } = await setUp();
     // run.sh is one inode in releases 1 and 2: the edit is in both trees.
     const mode = (await stat(join(c.folLive, 'bin/run.sh'))).mode & 0o777;
     await chmod(join(c.folLive, 'bin/run.sh'), mode | 0o200);
@@ -88,6 +93,7 @@ describe('deploy: staging in the tree of the release it replaces', () => {
   });
 
   it('a file of the recycled tree swapped by rename for another of the same size, mode and mtime is seen: the inode maps vouch only for unchanged directories', async () => {
+    const { src, c, release } = await setUp();
     const r1 = join(c.folData, 'releases', '1');
     const runSh = join(r1, 'bin/run.sh');
     const clean = await readFile(runSh);
@@ -115,6 +121,7 @@ describe('deploy: staging in the tree of the release it replaces', () => {
   });
 
   it('a name planted in a directory of the recycled tree that verify had listed is removed, though the directory\'s tree is unchanged', async () => {
+    const { src, c, release } = await setUp();
     const r1 = join(c.folData, 'releases', '1');
     const nested = join(r1, 'etc/deep/nested/dir');
     // Listed while release 1 was live (the check before release 2's switch): remembered with its tree.
@@ -131,6 +138,7 @@ describe('deploy: staging in the tree of the release it replaces', () => {
   });
 
   it('a directory of the recycled tree that the new release leaves as it was keeps its state: the next check need not list it', async () => {
+    const { src, c, release } = await setUp();
     if (process.getuid?.() !== 0) {
       console.log('skipped: a node that is not root makes each directory of a recycled tree writable, which moves its ctime');
       return;
@@ -155,6 +163,7 @@ describe('deploy: staging in the tree of the release it replaces', () => {
   });
 
   it('the directories of a release are remembered as they are staged; a name planted afterwards is still found by a quick verify', async () => {
+    const { c } = await setUp();
     const nested = join(c.folLive, 'etc/deep/nested/dir');
     // Release 2 was staged in a new tree and nothing has listed it since: staging remembered it.
     expect((await InodeCache.open(c.folData)).hashOf(await lstat(nested))).not.toBeNull();
@@ -167,6 +176,7 @@ describe('deploy: staging in the tree of the release it replaces', () => {
   });
 
   it('never the live release: with releases.keep 1 there is nothing to recycle', async () => {
+    const { src, c, release } = await setUp();
     await editConfig(c.fol, (cfg) => (cfg.releases = { keep: 1 }));
     ok(await cs(c.fol, 'gc'));
     expect(await readdir(join(c.folData, 'releases'))).toEqual(['2']);

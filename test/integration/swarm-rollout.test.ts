@@ -20,6 +20,8 @@ const TREE_BYTES = 64 * 1024 * 1024;
 let dir: string;
 let src: string;
 let cluster: LocalCluster;
+/** A node with the wrong cluster secret, started with the cluster (see the test on it). */
+let intruderNode: NodeHandle | undefined;
 
 async function treeDigest(root: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
@@ -34,34 +36,50 @@ async function treeDigest(root: string): Promise<Map<string, string>> {
   return out;
 }
 
-async function expectSameTree(node: NodeHandle): Promise<void> {
-  const [want, got] = await Promise.all([treeDigest(src), treeDigest(node.live)]);
-  expect(got.size, node.name).toBe(want.size);
-  expect(got, node.name).toEqual(want);
+/** Every node's live tree is the source's (hashed once, not once per node), checked all at once. */
+async function expectSameTree(...nodes: NodeHandle[]): Promise<void> {
+  const want = await treeDigest(src);
+  await Promise.all(nodes.map(async (node) => {
+    const got = await treeDigest(node.live);
+    expect(got.size, node.name).toBe(want.size);
+    expect(got, node.name).toEqual(want);
+  }));
 }
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cs-rollout-'));
   src = join(dir, 'source');
-  await generateTree(src, { bytes: TREE_BYTES, files: 300, perDir: 40, seed: 3 });
   // The publisher answers the object requests of 2 followers at a time: the other 4 must find them on those.
-  cluster = await LocalCluster.create({ dir, followers: 6, netGuard: true, limits: { objectClients: 2 }, extra: { verify: { intervalSec: 0 } } });
+  [cluster] = await Promise.all([
+    LocalCluster.create({ dir, followers: 6, netGuard: true, limits: { objectClients: 2 }, extra: { verify: { intervalSec: 0 } } }),
+    generateTree(src, { bytes: TREE_BYTES, files: 300, perDir: 40, seed: 3 }),
+  ]);
   const first = await cluster.publish(src);
   expect(first.version).toBe(1);
   cluster.start(cluster.publisher);
   await cluster.waitFor('the publisher to serve', async () => (await cluster.status(cluster.publisher))?.phase === 'seeding');
   for (const f of cluster.followers) cluster.start(f);
+  // The node with the wrong secret reports that it found no peer only after ALONE_GRACE_SEC (10 s)
+  // of uptime: started now, that grace passes during the rollout instead of in its own test. It
+  // is not one of cluster.followers, so nothing else waits on it or checks it.
+  const intruder = await cluster.addFollower('intruder');
+  cluster.followers.pop();
+  await writeFile(join(intruder.dir, 'cluster.secret'), randomBytes(32).toString('hex'), { mode: 0o600 });
+  cluster.start(intruder);
+  intruderNode = intruder;
 }, 120_000);
 
 afterAll(async () => {
-  await cluster?.close();
+  if (intruderNode) await cluster?.stop(intruderNode, 'SIGKILL');
+  // Teardown: nothing here looks at how the nodes stop (a SIGTERM stop waited ~2 s leaving the swarm).
+  await cluster?.close('SIGKILL');
   await rm(dir, { recursive: true, force: true }).catch(() => undefined);
 });
 
 describe('a rollout over the swarm (publisher + 6 followers, real processes)', () => {
   it('delivers a 64 MB tree byte-identical to every follower, mostly from each other', async () => {
     await cluster.waitLive(cluster.followers, 1, 150_000);
-    for (const f of cluster.followers) await expectSameTree(f);
+    await expectSameTree(...cluster.followers);
     const pub = (await cluster.status(cluster.publisher))!;
     expect(pub.bytesUp).toBeGreaterThan(0);
     expect(pub.bytesUp).toBeLessThan(2 * TREE_BYTES);
@@ -123,7 +141,7 @@ describe('a rollout over the swarm (publisher + 6 followers, real processes)', (
     const second = await cluster.publish(src);
     expect(second.version).toBe(2);
     await cluster.waitLive(cluster.followers, 2, 60_000);
-    for (const f of cluster.followers) await expectSameTree(f);
+    await expectSameTree(...cluster.followers);
     expect(await cluster.log(damaged)).toMatch(new RegExp(`expected hash ${kept!}, got [0-9a-f]{64}: fetching object ${kept!.slice(0, 12)} again from peers`));
     const after = await Promise.all(cluster.followers.map((f) => cluster.status(f)));
     // A piece is a run of chunks: the pieces holding a new chunk may hold old ones beside it.
@@ -206,10 +224,8 @@ describe('a rollout over the swarm (publisher + 6 followers, real processes)', (
   it('a node with the wrong cluster secret connects to nothing and receives nothing', async () => {
     // It can reach the same DHT, but the topic is derived from the secret and every connection
     // must prove the secret: the swarm tests cover a peer that knows the topic but not the secret.
-    const intruder = await cluster.addFollower('intruder');
-    cluster.followers.pop();
-    await writeFile(join(intruder.dir, 'cluster.secret'), randomBytes(32).toString('hex'), { mode: 0o600 });
-    cluster.start(intruder);
+    // Made and started in beforeAll, so it has been among the cluster since the first rollout.
+    const intruder = intruderNode!;
     try {
       await cluster.waitFor('the intruder to run', async () => (await cluster.status(intruder))?.phase === 'idle');
       // It does not sit silent: status and its log say where to look.
