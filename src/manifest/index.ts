@@ -18,5 +18,5 @@ export { generatePublisherKeys, clusterIdOf, signRelease, verifyRelease, signDet
 export { diffTrees, type TreeChange } from './diff.js';
 export { walkTree, type LoadTree, type LoadFile, type Visit } from './walk.js';
 export { PathLookup } from './path-lookup.js';
-export { releasePieces, releaseChunks, distinctChunks, groupPieces, pieceTarget, readPieceRange, rangeFits, wholePiece, PIECE_MAX, PIECE_MIN, type Piece, type PieceRange } from './pieces.js';
+export { releasePieces, releaseChunks, distinctChunks, groupPieces, newContentPieces, pieceTarget, readPieceRange, rangeFits, wholePiece, PIECE_MAX, PIECE_MIN, type Piece, type PieceRange } from './pieces.js';
 export { measureExpansion, ExpansionMemo, DEFAULT_EXPANSION_LIMITS, type Expansion, type ExpansionLimits } from './expansion.js';

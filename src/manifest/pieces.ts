@@ -151,3 +151,17 @@ export function distinctChunks(files: Iterable<{ entry: TreeEntry; file: FileObj
 export async function releasePieces(root: ObjectHash, loadTree: LoadTree, loadFile: LoadFile): Promise<Piece[]> {
   return groupPieces(await releaseChunks(root, loadTree, loadFile));
 }
+
+/**
+ * Per piece of a release, 1 if it holds a chunk that no piece of `previous` (the release before
+ * it) holds: content no node can have before the publisher sent it once (SuperSeeder.unproven).
+ */
+export function newContentPieces(pieces: readonly Piece[], previous: readonly Piece[]): Uint8Array {
+  const old = new Set<string>();
+  for (const p of previous) for (const c of p.chunks) old.add(c.hash);
+  const out = new Uint8Array(pieces.length);
+  pieces.forEach((p, i) => {
+    if (p.chunks.some((c) => !old.has(c.hash))) out[i] = 1;
+  });
+  return out;
+}

@@ -81,8 +81,19 @@ export class SuperSeeder {
   /** Per peer, every piece ever advertised to it (a `have` cannot be taken back). */
   private readonly advertised = new Map<PeerId, Set<number>>();
   private readonly lastGain = new Map<PeerId, number>();
+  /**
+   * Per piece, 1 while peers' claims to hold it are not believed: it holds content that no earlier
+   * release had, so nobody can hold it before the publisher sent it once. A member that claims
+   * every piece and serves none (a lying bitfield, a staller) otherwise made every piece look held:
+   * nothing was offered, every request deferred to it, and the rollout stood still until each
+   * follower counted as starving (10 s in the fault suite's malicious-peer test).
+   */
+  private readonly unproven: Uint8Array | null;
+  /** Pieces still unproven: each is rarer than any held piece. */
+  private unprovenLeft = 0;
 
-  constructor(init: { pieceCount: number; clock: Clock; random: () => number; options?: Partial<SuperSeederOptions> }) {
+  /** `newContent`: per piece, 1 if it holds content new in this release (see unproven); without it every claim is believed. */
+  constructor(init: { pieceCount: number; clock: Clock; random: () => number; options?: Partial<SuperSeederOptions>; newContent?: Uint8Array }) {
     this.opts = { ...DEFAULT_SUPER_SEEDER_OPTIONS, ...init.options };
     // Without a budget of its own, the floor is the window: offersPerPeer each, as configured.
     if (init.options?.offerBudget === undefined) this.opts.offerBudget = this.opts.offersPerPeer;
@@ -94,6 +105,8 @@ export class SuperSeeder {
     this.avail = new Availability(init.pieceCount);
     this.pending = new Uint32Array(init.pieceCount);
     this.served = new Uint8Array(init.pieceCount);
+    this.unproven = init.newContent ? Uint8Array.from(init.newContent.subarray(0, init.pieceCount)) : null;
+    for (const u of this.unproven ?? []) this.unprovenLeft += u ? 1 : 0;
     this.scarce = new KeyedPool(init.pieceCount, Math.ceil(this.opts.copiesBeforeDefer));
     this.tail = new KeyedPool(init.pieceCount, Math.max(1, this.opts.tailReservations - 1));
     for (let i = 0; i < init.pieceCount; i++) this.refresh(i);
@@ -173,14 +186,28 @@ export class SuperSeeder {
       // A tail piece goes to the first of its reservations to ask: one copy leaves the publisher.
       if ((this.pending[index] ?? 0) > 1) this.closeOthers(peer, index);
       this.served[index] = 1;
-      this.refresh(index);
-      return 'serve';
+      return this.serve(index);
     }
-    if (this.starving(peer)) return 'serve';
-    const held = this.avail.count(index) - (this.avail.has(peer, index) ? 1 : 0);
-    if (held + (this.pending[index] ?? 0) < this.opts.copiesBeforeDefer) return 'serve';
+    if (this.starving(peer)) return this.serve(index);
+    const held = this.copies(index) - (this.avail.has(peer, index) && !this.unproven?.[index] ? 1 : 0);
+    if (held + (this.pending[index] ?? 0) < this.opts.copiesBeforeDefer) return this.serve(index);
     if (held === 0) return 'defer';
-    return this.avail.anyRarerThan(held) ? 'defer' : 'serve';
+    return this.unprovenLeft > 0 || this.avail.anyRarerThan(held) ? 'defer' : this.serve(index);
+  }
+
+  /** The piece leaves the publisher: from now on a peer's claim to hold it may be true. */
+  private serve(index: number): ServeDecision {
+    if (this.unproven?.[index]) {
+      this.unproven[index] = 0;
+      this.unprovenLeft--;
+    }
+    this.refresh(index);
+    return 'serve';
+  }
+
+  /** The copies of a piece that count: none while claims of it are not believed (unproven). */
+  private copies(index: number): number {
+    return this.unproven?.[index] ? 0 : this.avail.count(index);
   }
 
   /**
@@ -246,7 +273,7 @@ export class SuperSeeder {
   /** A starving peer's pick: the least held or promised of all pieces (a full scan, as starving is rare). */
   private pickAny(fresh: (i: number) => boolean): number | undefined {
     const pick = new LowestPick(this.random);
-    for (let i = 0; i < this.avail.pieceCount; i++) if (fresh(i)) pick.offer(i, this.avail.count(i) + (this.pending[i] ?? 0));
+    for (let i = 0; i < this.avail.pieceCount; i++) if (fresh(i)) pick.offer(i, this.copies(i) + (this.pending[i] ?? 0));
     return pick.index;
   }
 
@@ -285,7 +312,7 @@ export class SuperSeeder {
   }
 
   private refresh(index: number): void {
-    const held = this.avail.count(index);
+    const held = this.copies(index);
     const p = this.pending[index] ?? 0;
     this.scarce.set(index, held + p < this.opts.copiesBeforeDefer ? held + p : null);
     this.tail.set(index, held === 0 && !this.served[index] && p >= 1 && p < this.opts.tailReservations ? p - 1 : null);

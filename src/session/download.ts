@@ -19,6 +19,13 @@ export interface DownloadOptions {
   scheduler?: Partial<SchedulerOptions>;
   /** How peers are judged; default from the scheduler's unresponsiveFailures and unresponsiveMs. */
   standing?: Partial<StandingOptions>;
+  /**
+   * What each peer has shown of itself so far, kept from one release's download to the next (the
+   * node's): a member that claims pieces and never sends one is banned on its third round of
+   * silence, however many releases those rounds span. With a record per download it was never
+   * banned once each rollout ended before its third round, and cost every rollout its timeouts.
+   */
+  standings?: Map<string, PeerStanding>;
   /** A piece was verified and stored: announce it. */
   onPiece: (index: number, from: SessionPeer) => void;
   /** Proof of a broken or hostile peer: a bad piece, or a run of refusals of pieces it announced. */
@@ -40,7 +47,7 @@ export class Download {
   private readonly peers = new Map<string, SessionPeer>();
   /** Peers left alone for a while (slow or silent), and when they come back. */
   private readonly resting = new Map<string, { p: SessionPeer; timer: { cancel(): void } }>();
-  private readonly standing = new Map<string, PeerStanding>();
+  private readonly standing: Map<string, PeerStanding>;
   private readonly standingOptions: StandingOptions;
   /** Per peer, its wire's piece message count at the last look. */
   private readonly pieceMessages = new Map<string, number>();
@@ -67,6 +74,7 @@ export class Download {
     const failures = o.scheduler?.unresponsiveFailures ?? DEFAULT_SCHEDULER_OPTIONS.unresponsiveFailures;
     const spanMs = o.scheduler?.unresponsiveMs ?? DEFAULT_SCHEDULER_OPTIONS.unresponsiveMs;
     this.standingOptions = { failures, spanMs, backOffMs: spanMs, maxBackOffMs: 8 * spanMs, stalledAfterRounds: 3, ...o.standing };
+    this.standing = o.standings ?? new Map();
     this.done = new Promise((res, rej) => {
       this.resolve = res;
       this.reject = rej;

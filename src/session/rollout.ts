@@ -3,6 +3,7 @@ import type { Config } from '../config/index.js';
 import { releaseId, type Piece, type SignedRelease } from '../manifest/index.js';
 import { saveReleasePacks, servedPieces, type Deployer, type Stager } from '../deploy/index.js';
 import { Download } from './download.js';
+import type { PeerStanding } from './peer-standing.js';
 import type { HeadBook } from './heads.js';
 import { fetchObjects, requestObject, type ObjectSources } from './object-fetch.js';
 import type { PeerTable } from './peer-table.js';
@@ -42,6 +43,8 @@ export class Rollout {
   phase: Phase = 'starting';
   objectsFetched = 0;
   private dl: Download | null = null;
+  /** How each peer has answered our piece requests, over every release's download (Download's standings). */
+  private readonly standings = new Map<string, PeerStanding>();
   /** The release served whole from its files (materialized), as opposed to one being staged. */
   private servedWhole: ReleaseId | null = null;
   /** The root of the release last served whole: the next one's packs copy most of their records from its packs. */
@@ -146,7 +149,7 @@ export class Rollout {
       // Staging has the piece space already: walking every file object again would delay activation.
       const { pieces, packed } = staged ? { pieces: staged, packed: true } : await servedPieces(objects, target.body.root);
       this.o.server.serveRelease(id, pieces);
-      this.o.upload.setSpace({ release: id, version: v, have: Bitfield.full(pieces.length), bytes: pieces.reduce((n, p) => n + p.size, 0) });
+      this.o.upload.setSpace({ release: id, version: v, have: Bitfield.full(pieces.length), bytes: pieces.reduce((n, p) => n + p.size, 0), pieces });
       this.servedWhole = id;
       if (!packed) this.packLater(target.body.root, this.servedRoot);
       this.servedRoot = target.body.root;
@@ -220,6 +223,7 @@ export class Rollout {
       onPiece: (i) => {
         if (this.o.upload.space?.release === id) this.o.upload.gained(i);
       },
+      standings: this.standings,
       onBan: (p, reason) => peers.ban(p, reason),
       onStall: (p, reason) => void peers.probe(p, reason, target.body.root),
       log: this.o.log,

@@ -1,4 +1,5 @@
 import { Bitfield, type Clock, type ReleaseId } from '../core/index.js';
+import { newContentPieces, type Piece } from '../manifest/index.js';
 import { Choker, SuperSeeder, type ChokeAction, type OfferAction } from '../scheduler/index.js';
 import type { HaveTiming } from '../wire/index.js';
 import type { SessionPeer } from './peer.js';
@@ -12,6 +13,8 @@ export interface Space {
   have: Bitfield;
   /** The release's bytes in pieces, which size the publisher's offer window. */
   bytes?: number;
+  /** The release's pieces, when this node holds it whole: the publisher tells the new ones from the last space's (newContentPieces). */
+  pieces?: readonly Piece[];
 }
 
 /**
@@ -53,6 +56,7 @@ export class UploadPolicy {
   }
 
   setSpace(space: Space): void {
+    const previous = this.space?.pieces;
     this.space = space;
     // Offers are a peer's pipeline from the publisher: each piece taken up earns the next one. A
     // fixed 2 per peer held one fast follower to round trips; 64 per peer blurred who spreads
@@ -60,7 +64,11 @@ export class UploadPolicy {
     const pieceBytes = space.bytes && space.have.length > 0 ? space.bytes / space.have.length : 64 * 1024;
     const offerBudget = Math.max(2, Math.round(OFFER_WINDOW_BYTES / pieceBytes));
     this.seeder = this.o.publisher
-      ? new SuperSeeder({ pieceCount: space.have.length, clock: this.o.clock, random: this.o.random, options: { offerBudget } })
+      ? new SuperSeeder({
+        pieceCount: space.have.length, clock: this.o.clock, random: this.o.random, options: { offerBudget },
+        // Only against the space served before it by this process: after a restart, claims are believed as they were.
+        ...(space.pieces && previous && { newContent: newContentPieces(space.pieces, previous) }),
+      })
       : null;
     for (const p of this.peers.values()) this.announce(p);
   }

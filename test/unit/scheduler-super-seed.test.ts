@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/index.js';
-import { SuperSeeder, seededRandom, type OfferAction, type SuperSeederOptions } from '../../src/scheduler/index.js';
+import { DEFAULT_SUPER_SEEDER_OPTIONS, SuperSeeder, seededRandom, type OfferAction, type SuperSeederOptions } from '../../src/scheduler/index.js';
 
 function make(pieceCount: number, options: Partial<SuperSeederOptions> = {}, seed = 1) {
   const clock = new ManualClock();
@@ -199,5 +199,46 @@ describe('SuperSeeder: serve or defer', () => {
     expect(ss.onRequest('a', 0)).toBe('serve');
     ss.peerHave('c', 0);
     expect(ss.onRequest('a', 0)).toBe('defer');
+  });
+});
+
+describe('SuperSeeder: a member that claims pieces nobody can have yet', () => {
+  /** Piece 0 is content of the release before (a node may hold it from its own files); 1-3 are new. */
+  const newContent = Uint8Array.from([0, 1, 1, 1]);
+  const setUp = (withNewContent: boolean) => {
+    const clock = new ManualClock();
+    const ss = new SuperSeeder({ pieceCount: 4, clock, random: seededRandom(1), options: { offersPerPeer: 2 }, ...(withNewContent && { newContent }) });
+    // The liar claims every piece the moment the release is announced.
+    join(ss, 'liar', [0, 1, 2, 3]);
+    return { ss, clock };
+  };
+
+  it('is not believed for new content: the honest peer is offered new pieces and served them', () => {
+    const { ss } = setUp(true);
+    const offered = join(ss, 'honest');
+    expect(offered).toHaveLength(2);
+    expect(offered.every((i) => i >= 1)).toBe(true);
+    const notOffered = [1, 2, 3].find((i) => !offered.includes(i))!;
+    expect(ss.onRequest('honest', notOffered)).toBe('serve');
+    // Content of the release before may really be on the liar: that claim still counts.
+    expect(ss.onRequest('honest', 0)).toBe('defer');
+  });
+
+  it('is believed once the publisher sent the piece: a copy may be out there now', () => {
+    const { ss } = setUp(true);
+    join(ss, 'honest');
+    join(ss, 'other');
+    const [sent] = ss.advertisedTo('honest');
+    expect(ss.onRequest('honest', sent!)).toBe('serve');
+    expect(ss.peerHave('honest', sent!)).toBeDefined();
+    expect(ss.onRequest('other', sent!)).toBe('defer');
+  });
+
+  it('without newContent, every claim counts: the honest peer is offered nothing (it may only ask for what it is offered) until it starves', () => {
+    const { ss, clock } = setUp(false);
+    expect(join(ss, 'honest')).toEqual([]);
+    expect(indexes(ss.tick(), 'honest')).toEqual([]);
+    clock.advance(DEFAULT_SUPER_SEEDER_OPTIONS.starveMs);
+    expect(indexes(ss.tick(), 'honest').length).toBeGreaterThan(0);
   });
 });
