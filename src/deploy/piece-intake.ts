@@ -17,8 +17,8 @@ import type { ProgressRecord } from './stage-progress.js';
  * (settle, refill), takes the rest from peers (writePiece) or a source (fillFrom), and serves it.
  */
 export class PieceIntake {
-  private fetched = 0;
-  private fromHere = 0;
+  private accepted = 0;
+  private copiedHere = 0;
   private readonly done: Uint8Array;
   private flushChain: Promise<void> = Promise.resolve();
   private readonly inFlight = new Map<number, Promise<void>>();
@@ -66,12 +66,12 @@ export class PieceIntake {
 
   /** Pieces accepted by writePiece and fillFrom. */
   get written(): number {
-    return this.fetched;
+    return this.accepted;
   }
 
   /** Pieces copied from this node's own files. */
   get copied(): number {
-    return this.fromHere;
+    return this.copiedHere;
   }
 
   bitfield(): Uint8Array {
@@ -116,7 +116,7 @@ export class PieceIntake {
         this.reader.receivedWhole(index, bytes);
         kept = true;
       }
-      this.fetched++;
+      this.accepted++;
       if (this.record.due(true)) await this.flush();
       return true;
     } finally {
@@ -220,7 +220,7 @@ export class PieceIntake {
       }
       if (parts.length < piece.chunks.length || getBit(this.done, i)) continue;
       this.store(i, parts);
-      this.fetched++;
+      this.accepted++;
       filled++;
       if (this.record.due(false)) await this.flush();
     }
@@ -317,7 +317,7 @@ export class PieceIntake {
     const parts = this.own.piece(i);
     if (!parts) return false;
     this.store(i, parts);
-    this.fromHere++;
+    this.copiedHere++;
     return true;
   }
 
@@ -326,7 +326,7 @@ export class PieceIntake {
     const parts = this.own.salvaged(i, created);
     if (!parts) return;
     this.store(i, parts);
-    this.fromHere++;
+    this.copiedHere++;
   }
 
   /** Writes each chunk at every slot (`null`: a chunk with nothing to write) and marks the piece done (recorded at the next flush). */
