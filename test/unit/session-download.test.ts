@@ -9,7 +9,7 @@ import { fakePeer, MemoryStager, settle, type FakeWire } from './session-fakes.j
 
 const SPAN = 1000;
 
-function setup(sizes: number[], log: Logger = silentLogger) {
+function setup(sizes: number[], log: Logger = silentLogger, standings?: Map<string, PeerStanding>) {
   const clock = new ManualClock();
   const stager = new MemoryStager(sizes);
   const events: string[] = [];
@@ -24,6 +24,7 @@ function setup(sizes: number[], log: Logger = silentLogger) {
     onBan: (p, reason) => events.push(`ban ${p.key}: ${reason}`),
     onStall: (p, reason) => events.push(`stall ${p.key}: ${reason}`),
     log,
+    ...(standings && { standings }),
   });
   /** A peer that holds every piece of the release and unchokes us. */
   const join = (key: string, publisher = false): SessionPeer & { wire: FakeWire } => {
@@ -90,10 +91,10 @@ describe('Download', () => {
     expect(events.filter((e) => e.startsWith('ban') || e.startsWith('stall'))).toEqual([]);
   });
 
-  it('reports a peer silent for three rounds as stalled (the session probes it), still never bans it', async () => {
-    const { clock, join, events, timeout } = setup([10, 20, 30, 40]);
-    const silent = join('silent');
-    for (let round = 0; round < 3; round++) {
+  /** Lets peer `key` of a download time out every request it was sent, `rounds` times over. */
+  async function silentRounds({ clock, join, timeout }: ReturnType<typeof setup>, key: string, rounds: number): Promise<void> {
+    const silent = join(key);
+    for (let round = 0; round < rounds; round++) {
       const asked = [...silent.wire.requests.keys()];
       expect(asked.length).toBeGreaterThan(0);
       timeout(silent, asked[0]!);
@@ -103,7 +104,26 @@ describe('Download', () => {
       await settle();
       clock.advance(8 * SPAN); // the back-off, whatever its round
     }
-    expect(events).toEqual([expect.stringMatching(/^stall silent: answered no piece request for 3 rounds/)]);
+  }
+
+  it('reports a peer silent for three rounds as stalled (the session probes it), still never bans it', async () => {
+    const download = setup([10, 20, 30, 40]);
+    await silentRounds(download, 'silent', 3);
+    expect(download.events).toEqual([expect.stringMatching(/^stall silent: answered no piece request for 3 rounds/)]);
+  });
+
+  it('counts a peer\'s rounds of silence on from one release\'s download to the next when given the node\'s standings', async () => {
+    const standings = new Map<string, PeerStanding>();
+    const first = setup([10, 20, 30, 40], silentLogger, standings);
+    await silentRounds(first, 'silent', 2);
+    expect(first.events).toEqual([]);
+    const next = setup([11, 21, 31], silentLogger, standings);
+    await silentRounds(next, 'silent', 1);
+    expect(next.events).toEqual([expect.stringMatching(/^stall silent: answered no piece request for 3 rounds/)]);
+    // A download of its own starts the count over.
+    const alone = setup([11, 21, 31]);
+    await silentRounds(alone, 'silent', 1);
+    expect(alone.events).toEqual([]);
   });
 
   it('bans a peer that keeps refusing pieces it announced while unchoking us, not one that refuses while choking us, nor the publisher', async () => {
