@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { asReleaseId, Bitfield, ManualClock } from '../../src/core/index.js';
+import { asChunkHash, asReleaseId, Bitfield, ManualClock } from '../../src/core/index.js';
+import type { Piece } from '../../src/manifest/index.js';
 import { seededRandom } from '../../src/scheduler/index.js';
 import type { SessionPeer } from '../../src/session/peer.js';
 import { UploadPolicy } from '../../src/session/upload-policy.js';
@@ -119,6 +120,32 @@ describe('UploadPolicy on the publisher', () => {
     expect(policy.allow('a', offered[0]!)).toBe(true);
     // b can give piece 10 to a: the publisher's egress is kept for what nobody has.
     expect(policy.allow('a', 10)).toBe(false);
+  });
+
+  it('does not believe a claim of new content before it sent the piece: a member claiming a whole new release is not deferred to', () => {
+    const chunk = (name: string) => ({ hash: asChunkHash(name.repeat(64).slice(0, 64)), size: 10 });
+    const piece = (name: string): Piece => ({ size: 10, chunks: [chunk(name)] });
+    const { policy, connect } = setup(true, 4);
+    policy.setSpace({ release: OTHER, version: 1, have: Bitfield.full(4), pieces: ['a', 'b', 'c', 'd'].map(piece) });
+    // Release 2 keeps release 1's chunk "a" (piece 0, which a node may hold already) and adds 200
+    // new ones, more than the publisher offers one peer at a time.
+    const N = 201;
+    const pieces = [piece('a'), ...[...Array(N - 1).keys()].map((i) => piece(i.toString(16).padStart(4, '0')))];
+    policy.setSpace({ release: R, version: 2, have: Bitfield.full(N), pieces });
+    const liar = connect('liar');
+    const honest = connect('honest');
+    liar.wire.announce(R, Bitfield.full(N));
+    policy.remoteSpace(liar);
+    honest.wire.announce(R, new Bitfield(N));
+    policy.remoteSpace(honest);
+    policy.interested('honest', true);
+    const offered = held(honest.wire.localHave);
+    expect(offered.length).toBeGreaterThan(1);
+    expect(offered).not.toContain(0);
+    const notOffered = [...Array(N).keys()].find((i) => i > 0 && !offered.includes(i))!;
+    expect(policy.allow('honest', notOffered)).toBe(true);
+    // Old content may really be on the liar: that claim counts while new pieces wait.
+    expect(policy.allow('honest', 0)).toBe(false);
   });
 
   it('does not count the copies of a member others banned, so it does not defer to it', () => {
