@@ -186,10 +186,12 @@ export class SuperSeeder {
       // A tail piece goes to the first of its reservations to ask: one copy leaves the publisher.
       if ((this.pending[index] ?? 0) > 1) this.closeOthers(peer, index);
       this.served[index] = 1;
+      this.refresh(index);
       return this.serve(index);
     }
     if (this.starving(peer)) return this.serve(index);
-    const held = this.copies(index) - (this.avail.has(peer, index) && !this.unproven?.[index] ? 1 : 0);
+    // The copies that count, the requester's own aside.
+    const held = this.unproven?.[index] ? 0 : this.avail.count(index) - (this.avail.has(peer, index) ? 1 : 0);
     if (held + (this.pending[index] ?? 0) < this.opts.copiesBeforeDefer) return this.serve(index);
     if (held === 0) return 'defer';
     return this.unprovenLeft > 0 || this.avail.anyRarerThan(held) ? 'defer' : this.serve(index);
@@ -200,8 +202,8 @@ export class SuperSeeder {
     if (this.unproven?.[index]) {
       this.unproven[index] = 0;
       this.unprovenLeft--;
+      this.refresh(index);
     }
-    this.refresh(index);
     return 'serve';
   }
 
