@@ -7,7 +7,7 @@ const BUF = 1 << 20;
 /** Blocks of zeros this large are left as holes in the copy: a sparse source stays sparse. */
 const HOLE = 64 * 1024;
 /** Below this size a file is copied with synchronous calls: most of a web root is small files. */
-const SMALL = 1 << 20;
+export const SMALL = 1 << 20;
 
 function changedWhileRead(displayPath: string): ChunkswarmError {
   return new ChunkswarmError(
@@ -59,6 +59,30 @@ async function startCopy(input: FileHandle, dest: string, upTo: number): Promise
   return output;
 }
 
+export interface CopyResult {
+  file: FileObject;
+  /** False: the content is `previous`'s, and nothing was written. */
+  copied: boolean;
+}
+
+/**
+ * copyUnlessSame for a file below 1 MiB, with synchronous calls (most of a web root is small
+ * files); null for a larger one. Runs in a worker thread as well (copy-workers.ts).
+ */
+export function copySmallUnlessSame(src: string, dest: string, displayPath: string, previous: FileObject | null): CopyResult | null {
+  const small = readSmallFileSync(src, SMALL, displayPath);
+  if (small?.changed) throw changedWhileRead(displayPath);
+  if (!small) return null;
+  const file = fileObjectOf(small.bytes);
+  if (previous && sameFile(file, previous)) return { file, copied: false };
+  try {
+    writeFileSync(dest, small.bytes, { flag: 'wx', mode: 0o600 });
+  } catch (err) {
+    throw ChunkswarmError.fromSystem(err, `copying ${displayPath}`);
+  }
+  return { file, copied: true };
+}
+
 /**
  * Chunks and hashes `src` and copies it to a new file `dest` in the same read, unless its content
  * is `previous`'s (the previous release's file at its path: the caller links that one instead).
@@ -69,19 +93,9 @@ async function startCopy(input: FileHandle, dest: string, upTo: number): Promise
  * while it is read (its size/mtime/ctime move), E_FILE_CHANGED. Blocks of zeros are left as holes
  * (read as zeros).
  */
-export async function copyUnlessSame(src: string, dest: string, displayPath: string, previous: FileObject | null): Promise<{ file: FileObject; copied: boolean }> {
-  const small = readSmallFileSync(src, SMALL, displayPath);
-  if (small?.changed) throw changedWhileRead(displayPath);
-  if (small) {
-    const file = fileObjectOf(small.bytes);
-    if (previous && sameFile(file, previous)) return { file, copied: false };
-    try {
-      writeFileSync(dest, small.bytes, { flag: 'wx', mode: 0o600 });
-    } catch (err) {
-      throw ChunkswarmError.fromSystem(err, `copying ${displayPath}`);
-    }
-    return { file, copied: true };
-  }
+export async function copyUnlessSame(src: string, dest: string, displayPath: string, previous: FileObject | null): Promise<CopyResult> {
+  const small = copySmallUnlessSame(src, dest, displayPath, previous);
+  if (small) return small;
   const input = await open(src, 'r').catch((err) => {
     throw ChunkswarmError.fromSystem(err, `opening ${src}`);
   });

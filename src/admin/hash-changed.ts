@@ -3,7 +3,8 @@ import { dirname, join } from 'node:path';
 import type { ObjectHash } from '../core/index.js';
 import { PathLookup, type FileObject } from '../manifest/index.js';
 import type { ObjectStore, StatCache } from '../store/index.js';
-import { copyUnlessSame } from './copy-and-hash.js';
+import { copyUnlessSame, SMALL, type CopyResult } from './copy-and-hash.js';
+import { copySmallFiles, copyThreads } from './copy-workers.js';
 import type { ScannedFile, ScanResult } from './scan-source.js';
 
 /** Files hashed at once: the copies overlap reads and writes of different files. */
@@ -38,6 +39,8 @@ export async function hashChanged(o: {
   racyBeforeMs: number;
   /** The root of the previous release, whose files most cache misses still are. */
   previous: ObjectHash | null;
+  /** publisher.copyThreads: worker threads for the small files (null: copyThreads decides). */
+  copyThreads?: number | null;
   onProgress?: (filesDone: number, filesTotal: number, bytesDone: number) => void;
 }): Promise<HashedTree> {
   const first = new Map<number, ScannedFile>();
@@ -64,16 +67,33 @@ export async function hashChanged(o: {
     const file = await o.objects.getFile(prev.hash!);
     return file.size === f.stat.size ? { hash: prev.hash!, file } : null;
   };
-  const results = await pool(toHash, CONCURRENCY, async (f) => {
-    const prev = await previousFile(f);
-    const { file, copied } = await copyUnlessSame(join(o.source, f.path), join(o.staging, f.path), f.path, prev?.file ?? null);
+  const record = async (f: ScannedFile, prev: { hash: ObjectHash } | null, { file, copied }: CopyResult) => {
     const hash = copied ? await o.objects.put(file) : prev!.hash;
     o.cache.set(f.path, f.stat, hash, o.racyBeforeMs);
     progress.files++;
     progress.bytes += file.size;
     o.onProgress?.(progress.files, toHash.length, progress.bytes);
     return { path: f.path, hash, size: file.size, copied };
-  });
+  };
+  const small = toHash.filter((f) => f.stat.size < SMALL);
+  const threads = copyThreads(small.length, o.copyThreads ?? null);
+  const results: Array<Awaited<ReturnType<typeof record>>> = [];
+  let rest = toHash;
+  if (threads > 0) {
+    const previous: Array<{ hash: ObjectHash; file: FileObject } | null> = [];
+    for (const f of small) previous.push(await previousFile(f));
+    const jobs = small.map((f, k) => ({ src: join(o.source, f.path), dest: join(o.staging, f.path), displayPath: f.path, previous: previous[k]?.file ?? null }));
+    // A file that grew past the small size since the scan goes the large files' way.
+    rest = toHash.filter((f) => f.stat.size >= SMALL);
+    await copySmallFiles(jobs, threads, async (k, done) => {
+      if (done) results.push(await record(small[k]!, previous[k] ?? null, done));
+      else rest.push(small[k]!);
+    });
+  }
+  results.push(...(await pool(rest, CONCURRENCY, async (f) => {
+    const prev = await previousFile(f);
+    return record(f, prev, await copyUnlessSame(join(o.source, f.path), join(o.staging, f.path), f.path, prev?.file ?? null));
+  })));
   for (const r of results) fileHashes.set(r.path, r.hash);
   for (const f of o.scan.files) if (!fileHashes.has(f.path)) fileHashes.set(f.path, fileHashes.get(first.get(f.link!)!.path)!);
   return {

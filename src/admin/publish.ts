@@ -181,7 +181,7 @@ async function publishUnderLock(opts: PublishOptions, publisher: NonNullable<Con
 
   try {
     const hashed = await hashChanged({
-      scan, source: opts.source, staging, objects, cache, racyBeforeMs, previous: prev?.body.root ?? null,
+      scan, source: opts.source, staging, objects, cache, racyBeforeMs, previous: prev?.body.root ?? null, copyThreads: publisher.copyThreads,
       onProgress: (filesDone, filesTotal, bytesDone) => progress({ phase: 'hash', filesDone, filesTotal, bytesDone, bytesTotal }),
     });
     const root = await buildTrees(scan.root, hashed.fileHashes, objects, { recordOwner: publisher.recordOwner }, prev?.body.root ?? null);

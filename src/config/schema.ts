@@ -35,6 +35,8 @@ export const configSchema = z
       .strictObject({
         privateKeyFile: z.string().min(1).default('publisher.key'),
         recordOwner: z.boolean().default(false),
+        /** Worker threads that copy and hash small files beside the main one (null: a core each, from 2,000 files on). */
+        copyThreads: z.number().int().min(0).max(16).nullable().default(null),
       })
       .nullable()
       .default(null),
