@@ -79,8 +79,9 @@ export async function copySmallFiles(jobs: readonly SmallCopy[], threads: number
       const outcomes = await new Promise<SmallOutcome[]>((resolve, reject) => {
         w.once('message', resolve);
         w.once('error', reject);
+        w.once('exit', (code) => reject(new Error(`a copy thread stopped (exit code ${code}) with ${t!.batch.length} files to copy`)));
         w.postMessage(t!.batch);
-      }).finally(() => w.removeAllListeners('error').removeAllListeners('message'));
+      }).finally(() => w.removeAllListeners('error').removeAllListeners('message').removeAllListeners('exit'));
       await settle(t.start, outcomes);
     }
   };
