@@ -64,7 +64,7 @@ export async function copySmallFiles(jobs: readonly SmallCopy[], threads: number
     return { start, batch: jobs.slice(start, next) };
   };
   const settle = async (start: number, outcomes: readonly SmallOutcome[]): Promise<void> => {
-    for (let i = 0; i < outcomes.length; i++) {
+    for (let i = 0; i < outcomes.length && failure === null; i++) {
       const o = outcomes[i]!;
       if ('error' in o) {
         failure ??= new ChunkswarmError(o.error.code, o.error.message);
@@ -92,11 +92,12 @@ export async function copySmallFiles(jobs: readonly SmallCopy[], threads: number
       await new Promise((r) => setImmediate(r));
     }
   };
+  // Every thread's loop ends before this returns: a failure stops them all taking batches, and
+  // nothing is recorded after the publish has failed.
+  const untilFailure = (run: Promise<void>) => run.catch((err: unknown) => void (failure ??= ChunkswarmError.fromSystem(err, 'copying files on a worker thread')));
   try {
     // The workers take the first batches, while they start; the main thread the next ones.
-    await Promise.all([...workers.map(viaWorker), here()]);
-  } catch (err) {
-    failure ??= ChunkswarmError.fromSystem(err, 'copying files in a worker thread');
+    await Promise.all([...workers.map((w) => untilFailure(viaWorker(w))), untilFailure(here())]);
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }

@@ -85,6 +85,24 @@ describe('publishing with copy threads', () => {
     expect(seen).toEqual([0]);
   });
 
+  it('stops every thread at a failure to record a file, and records nothing after it', async () => {
+    const jobs = Array.from({ length: 600 }, (_, k) => ({
+      src: join(src, `www/site-${k % 12}/page-${Math.floor(k / 12)}.html`), dest: join(dir, `r-${k}.html`), displayPath: `page ${k}`, previous: null,
+    }));
+    let calls = 0;
+    // The worker thread's first batch is files 0-127: it fails there, while the main thread copies its own.
+    const err = await copySmallFiles(jobs, 1, async (k) => {
+      calls++;
+      if (k < 128) throw Object.assign(new Error('no space left'), { code: 'ENOSPC' });
+      await new Promise((r) => setTimeout(r, 5)); // the main thread's files are recorded slowly: still at it when the worker's fail
+    }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'E_NO_SPACE' });
+    const after = calls;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(calls).toBe(after);
+    expect(calls).toBeLessThan(140);
+  });
+
   it('tells a file grown past the small size apart, for the large files\' way', async () => {
     await writeFile(join(src, 'www/grown.bin'), Buffer.alloc(2 * 1024 * 1024, 1));
     const outcomes: Array<boolean | null> = [];
