@@ -13,12 +13,12 @@ export interface SmallCopy {
 }
 
 /** What a batch's file came to: copied or not, grown past the small size (null), or the error that stopped the batch. */
-export type SmallOutcome = { done: CopyResult | null } | { error: { code: ErrorCode; message: string } };
+type SmallOutcome = { done: CopyResult | null } | { error: { code: ErrorCode; message: string } };
 
 /** Files per message: a message costs ~50 µs each way, a small file ~50 µs to copy. */
 const BATCH = 128;
 /** Below this many small files a worker's start (~40 ms) is not worth it. */
-export const MIN_FILES_FOR_WORKERS = 2_000;
+const MIN_FILES_FOR_WORKERS = 2_000;
 
 /** Runs a batch, stopping at its first error (the publish fails on it anyway). */
 export function copyBatch(batch: readonly SmallCopy[]): SmallOutcome[] {

@@ -78,13 +78,13 @@ export async function hashChanged(o: {
   const small = toHash.filter((f) => f.stat.size < SMALL);
   const threads = copyThreads(small.length, o.copyThreads ?? null);
   const results: Array<Awaited<ReturnType<typeof record>>> = [];
-  let rest = toHash;
+  // What the main thread copies alone, through the pool below: everything, or, with copy threads,
+  // the large files and any small one that grew past the small size since the scan.
+  const rest = threads > 0 ? toHash.filter((f) => f.stat.size >= SMALL) : toHash;
   if (threads > 0) {
     const previous: Array<{ hash: ObjectHash; file: FileObject } | null> = [];
     for (const f of small) previous.push(await previousFile(f));
     const jobs = small.map((f, k) => ({ src: join(o.source, f.path), dest: join(o.staging, f.path), displayPath: f.path, previous: previous[k]?.file ?? null }));
-    // A file that grew past the small size since the scan goes the large files' way.
-    rest = toHash.filter((f) => f.stat.size >= SMALL);
     await copySmallFiles(jobs, threads, async (k, done) => {
       if (done) results.push(await record(small[k]!, previous[k] ?? null, done));
       else rest.push(small[k]!);
