@@ -67,6 +67,8 @@ export class ChunkswarmNode extends Resource {
   private joinServer: JoinServer | null = null;
   private upload!: UploadPolicy;
   private verifier: PeriodicVerify | null = null;
+  /** Whether the object store's index (ObjectStore.index) has been asked for since the start. */
+  private objectsIndexed = false;
   private timer: NodeJS.Timeout | null = null;
   private headsWatch: FSWatcher | null = null;
   private statusError: string | null = null;
@@ -319,6 +321,11 @@ export class ChunkswarmNode extends Resource {
     this.upload.tick();
     void this.reloadHeads();
     void this.verifier?.maybeRun(this.rollout.phase === 'seeding');
+    // Once settled after the start, while nothing else runs: the first release to arrive then finds it made.
+    if (!this.objectsIndexed && this.rollout.phase === 'seeding') {
+      this.objectsIndexed = true;
+      void this.serial.run(async () => this.deployer.objects.index()).catch((err: unknown) => this.logError(err, 'indexing the object store'));
+    }
     void this.fleet.tick().catch((err: unknown) => this.logError(err, 'making the fleet report'));
     void this.http?.tick().catch((err: unknown) => this.logError(err, 'sampling metrics'));
     void this.writeStatus().then(

@@ -73,11 +73,19 @@ export class ObjectStore {
   }
 
   private stored(hash: string): boolean {
-    if (this.present === null) {
-      this.present = this.list();
-      this.journal.scan();
-    }
-    return this.journal.has(hash) || this.present.has(hash);
+    this.index();
+    return this.journal.has(hash) || this.present!.has(hash);
+  }
+
+  /**
+   * Makes what has() answers from, if not made yet: one listing of the fanout directories and one
+   * scan of every journal, ~0.1 s per 50,000 records. serve has it made once it has nothing else
+   * to do, so that the first release after a start does not wait for it.
+   */
+  index(): void {
+    if (this.present !== null) return;
+    this.present = this.list();
+    this.journal.scan();
   }
 
   private list(): Set<string> {

@@ -124,6 +124,23 @@ describe('ObjectStore', () => {
   });
 });
 
+describe('ObjectStore index', () => {
+  it('is made when asked (serve asks once settled): has() answers from it, and what another store writes after it is not seen', async () => {
+    const dir = await tempDir('cs-obj-');
+    const file = (n: number) => ({ kind: 'file' as const, size: n, chunks: [{ hash: String(n).repeat(64) as never, size: n }] });
+    const writer = new ObjectStore(dir);
+    const a = await writer.put(file(1));
+    const early = new ObjectStore(dir);
+    early.index();
+    const b = await writer.put(file(2));
+    expect(early.has(a)).toBe(true);
+    expect(early.has(b)).toBe(false);
+    // Not asked for, it is made by the first has().
+    const late = new ObjectStore(dir);
+    expect(late.has(b)).toBe(true);
+  });
+});
+
 describe('ObjectStore refetch', () => {
   it('fetches a damaged or missing object again, and the copy fetched is the one read from then on', async () => {
     const dir = await tempDir('cs-obj-');
