@@ -5,8 +5,8 @@
 const BUNDLED = new Set(['zod', 'commander']);
 
 export default {
-  // copy-worker: the publish's worker threads (src/admin/copy-workers.ts), found beside the chunk that starts them.
-  input: { chunkswarm: 'dist/src/cli/main.js', 'copy-worker': 'dist/src/admin/copy-worker.js' },
+  // copy-worker, lstat-worker: worker threads (src/admin/copy-workers.ts, src/core/lstat-ahead.ts), found beside the chunk that starts them.
+  input: { chunkswarm: 'dist/src/cli/main.js', 'copy-worker': 'dist/src/admin/copy-worker.js', 'lstat-worker': 'dist/src/core/lstat-worker.js' },
   platform: 'node',
   external: (id) => {
     if (id.startsWith('.') || id.startsWith('/') || id.startsWith('node:')) return id.startsWith('node:');

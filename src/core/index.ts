@@ -12,5 +12,6 @@ export { recordBuffers, RECORD_BUFFER_BYTES, RECORD_POOLED_MIN_BYTES } from './r
 export { isZero } from './zero-bytes.js';
 export { readAhead, readSmallFileSync, sameStat, statSizeOrZero, type SmallFile } from './file-reads.js';
 export { lstatNames } from './lstat-names.js';
+export { LstatAhead, HELPER_MIN_ENTRIES, type EntryStat, type LstatJob } from './lstat-ahead.js';
 export { joinHostPort, splitHostPort } from './host-port.js';
 export { quotePath } from './quote-path.js';

@@ -92,7 +92,7 @@ export function ensureDir(path: string, replace = false): boolean {
   return st === null;
 }
 
-export function kindOf(st: Stats): string {
+export function kindOf(st: Pick<Stats, 'isFile' | 'isDirectory' | 'isSymbolicLink'>): string {
   if (st.isSymbolicLink()) return 'symlink';
   if (st.isDirectory()) return 'directory';
   if (st.isFile()) return 'file';

@@ -1,6 +1,6 @@
-import { readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { ChunkswarmError, lstatNames, type ObjectHash } from '../core/index.js';
+import { ChunkswarmError, LstatAhead, lstatNames, type EntryStat, type LstatJob, type ObjectHash } from '../core/index.js';
 import { comparePaths, contentHashOfFile, walkTree, type TreeEntry } from '../manifest/index.js';
 import { inodeId, inodeKey, type InodeCache, type ObjectStore } from '../store/index.js';
 import { onDiskMode } from './finalize-tree.js';
@@ -67,6 +67,8 @@ export interface VerifyOptions {
    * recorded modes, not with the read-only form a release takes on disk.
    */
   recordedModes?: boolean;
+  /** Entries from which a helper thread takes half of the lstats (default HELPER_MIN_ENTRIES). */
+  helperFrom?: number;
 }
 
 /** Exit status of `verify`: 1 something added, 2 something removed, 4 something changed. */
@@ -90,14 +92,14 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
     out.counts[kind]++;
   };
   /** The file's content hash read from disk; `remember`: given to the inode cache. */
-  const hashRead = async (path: string, st: Stats, remember: boolean): Promise<string> => {
+  const hashRead = async (path: string, st: EntryStat, remember: boolean): Promise<string> => {
     const h = await contentHashOfFile(join(o.dir, path));
     out.hashed++;
     if (remember) o.cache.remember(st, h);
     return h;
   };
   const modeOf = (e: TreeEntry) => (o.recordedModes ? e.mode : onDiskMode(e));
-  const actual = async (path: string, st: Stats, hash: boolean): Promise<EntryState> => {
+  const actual = async (path: string, st: EntryStat, hash: boolean): Promise<EntryState> => {
     const s: EntryState = {
       type: kindOf(st), size: st.size, mtime: Math.round(st.mtimeMs), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, inode: inodeKey(st),
     };
@@ -112,7 +114,7 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
     if (e.type === 'symlink') Object.assign(s, { target: e.target, size: Buffer.byteLength(e.target!) });
     return s;
   };
-  const metaDiffers = (e: TreeEntry, st: Stats) =>
+  const metaDiffers = (e: TreeEntry, st: EntryStat) =>
     (st.mode & 0o7777) !== modeOf(e) ||
     (e.type === 'file' && Math.abs(st.mtimeMs - e.mtime) >= 1) ||
     (o.owner && e.uid !== undefined && (st.uid !== e.uid || st.gid !== e.gid));
@@ -131,7 +133,7 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
   };
 
   /** `dirSt`: the directory's own lstat; not listed where the inode cache says it holds the tree's names (holdsTree). */
-  const compareDir = async (rel: string, treeHash: ObjectHash, dirSt: Stats | null): Promise<void> => {
+  const compareDir = async (rel: string, treeHash: ObjectHash, dirSt: EntryStat | null): Promise<void> => {
     const tree = await o.objects.getTree(treeHash);
     const names = !o.deep && dirSt !== null && o.cache.holdsTree(dirSt, treeHash) ? null : list(rel ? join(o.dir, rel) : o.dir, o.dir);
     // Entries of the release found on disk: when they are as many as the directory's names, no
@@ -139,7 +141,9 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
     let found = 0;
     const abs = rel ? `${o.dir}/${rel}` : o.dir;
     const entryNames = tree.entries.map((e) => e.name);
-    const stats = lstatNames(abs, entryNames, dirSt ?? undefined) ?? entryNames.map((name) => lstatSyncOrNull(`${abs}/${name}`));
+    const job = ahead?.jobs.get(rel);
+    const taken = ahead && job !== undefined ? await ahead.helper.take(job, dirSt ?? undefined) : lstatNames(abs, entryNames, dirSt ?? undefined);
+    const stats = taken ?? entryNames.map((name) => lstatSyncOrNull(`${abs}/${name}`));
     for (let k = 0; k < tree.entries.length; k++) {
       const e = tree.entries[k]!;
       const st = stats[k];
@@ -188,12 +192,36 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
 
   // The release's trees from their pack, if it has one: no object journal is scanned then.
   o.objects.loadPack(treePackName(o.root));
-  // The root as a directory only: a symlink's state says nothing of the names it leads to.
-  const rootSt = lstatSyncOrNull(o.dir);
-  await compareDir('', o.root, rootSt?.isDirectory() ? rootSt : null);
+  const ahead = await lstatAhead(o.dir, o.root, o.objects, o.helperFrom);
+  try {
+    // The root as a directory only: a symlink's state says nothing of the names it leads to.
+    const rootSt = lstatSyncOrNull(o.dir);
+    await compareDir('', o.root, rootSt?.isDirectory() ? rootSt : null);
+  } finally {
+    await ahead?.helper.close();
+  }
   out.entries.sort((a, b) => comparePaths(a.path, b.path));
   await o.cache.save();
   return out;
+}
+
+/**
+ * A helper thread for the lstat of every entry of the release, given every directory in the order
+ * compareDir comes to them (each before what it holds, its entries in order), with each one's
+ * index by path; null where the release is too small for one to pay (LstatAhead.start).
+ */
+async function lstatAhead(dir: string, root: ObjectHash, objects: ObjectStore, minEntries?: number): Promise<{ helper: LstatAhead; jobs: Map<string, number> } | null> {
+  const list: LstatJob[] = [];
+  const jobs = new Map<string, number>();
+  const visit = async (rel: string, hash: ObjectHash): Promise<void> => {
+    const tree = await objects.getTree(hash);
+    jobs.set(rel, list.length);
+    list.push({ dir: rel ? `${dir}/${rel}` : dir, names: tree.entries.map((e) => e.name) });
+    for (const e of tree.entries) if (e.type === 'dir') await visit(rel ? `${rel}/${e.name}` : e.name, e.hash!);
+  };
+  await visit('', root);
+  const helper = LstatAhead.start(list, minEntries);
+  return helper && { helper, jobs };
 }
 
 /**
