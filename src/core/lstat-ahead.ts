@@ -21,6 +21,55 @@ const FIELDS = 9;
 export const HELPER_MIN_ENTRIES = 30_000;
 /** Names per message to the helper: ~10 ms of its calls, answered at the walk's next turn. */
 const BATCH_NAMES = 2048;
+/**
+ * How long a helper thread is kept after a walk, for the next one: a thread's start (~40 ms) is
+ * most of a walk's first half, and serve walks its tree at every verify and activation.
+ */
+const KEEP_MS = 60_000;
+
+/** Helper threads that ended or failed: never given a batch again. */
+const ended = new WeakSet<Worker>();
+/** The helper thread kept between walks, if any: one per process. */
+let spare: { worker: Worker; timer: NodeJS.Timeout } | null = null;
+
+function newThread(): Worker | null {
+  try {
+    const w = new Worker(new URL('./lstat-worker.js', import.meta.url));
+    const end = () => {
+      ended.add(w);
+      if (spare?.worker === w) spare = null;
+    };
+    w.on('error', end).on('exit', end);
+    return w;
+  } catch {
+    return null;
+  }
+}
+
+/** The spare thread if there is one, else a new one. */
+function helperThread(): Worker | null {
+  if (!spare) return newThread();
+  const { worker, timer } = spare;
+  spare = null;
+  clearTimeout(timer);
+  worker.ref();
+  return worker;
+}
+
+/** Keeps a thread that is done with a walk for the next one, for KEEP_MS, without holding the process open. */
+function keepSpare(w: Worker): void {
+  if (spare || ended.has(w)) {
+    void w.terminate();
+    return;
+  }
+  w.unref();
+  const timer = setTimeout(() => {
+    if (spare?.worker === w) spare = null;
+    void w.terminate();
+  }, KEEP_MS);
+  timer.unref();
+  spare = { worker: w, timer };
+}
 
 /**
  * A job's lstats by full path (a worker thread cannot chdir, see lstatNames): its directory's
@@ -111,15 +160,19 @@ export class LstatAhead {
 
   private constructor(private readonly jobs: readonly LstatJob[]) {
     this.back = jobs.length;
-    try {
-      this.worker = new Worker(new URL('./lstat-worker.js', import.meta.url));
-      // Between two batches nothing waits on it: an error there only ends it (close).
-      this.worker.on('error', () => void this.close());
-    } catch {
-      this.worker = null;
-    }
-    // Its first batch is posted now: it is answered once the thread has started.
+    this.worker = helperThread();
+    // Its first batch is posted now: a new thread answers it once it has started.
     this.askMore();
+  }
+
+  /**
+   * Starts a helper thread ahead of a walk of about `entries` that is to come (the check of the
+   * live tree once a release is staged), so that the walk does not wait for its start.
+   */
+  static warm(entries: number, minEntries = HELPER_MIN_ENTRIES): void {
+    if (spare || entries < minEntries || availableParallelism() < 2) return;
+    const w = newThread();
+    if (w) keepSpare(w);
   }
 
   /**
@@ -152,11 +205,16 @@ export class LstatAhead {
     return out;
   }
 
-  /** Ends the helper thread: the walk is over, or given up. */
+  /**
+   * Lets go of the helper thread: the walk is over, or given up. One that is between batches is
+   * kept for the next walk (KEEP_MS); one that failed or still works on a batch is ended.
+   */
   async close(): Promise<void> {
     const w = this.worker;
     this.worker = null;
-    if (w) await w.terminate();
+    if (!w) return;
+    if (this.pending || ended.has(w)) await w.terminate();
+    else keepSpare(w);
   }
 
   /**
@@ -166,6 +224,10 @@ export class LstatAhead {
   private askMore(): void {
     const w = this.worker;
     if (!w || this.pending) return;
+    if (ended.has(w)) {
+      this.worker = null;
+      return;
+    }
     const limit = this.back - Math.ceil((this.back - this.front) / 2);
     let from = this.back;
     let names = 0;
@@ -189,6 +251,7 @@ export class LstatAhead {
       };
       // Its jobs are the walk's again: take() finds no answer for them and lstats them itself.
       const fail = () => {
+        ended.add(w);
         finish();
         void this.close();
       };

@@ -1,4 +1,4 @@
-import { ChunkswarmError, isChunkswarmError, silentLogger, type Clock, type Logger } from '../core/index.js';
+import { ChunkswarmError, isChunkswarmError, LstatAhead, silentLogger, type Clock, type Logger } from '../core/index.js';
 import type { Config } from '../config/index.js';
 import { ExpansionMemo, measureExpansion, type SignedRelease, type TreeEntry } from '../manifest/index.js';
 import { ChunkIndex, InodeCache, ObjectStore, ReleaseStore, type NodeState } from '../store/index.js';
@@ -160,9 +160,11 @@ export class Deployer {
     const like = live === null ? null : await this.releases.head(live.version).then((h) => h.body.root, () => null);
     loadPacks(this.objects, release.body.root, like);
     // Before anything walks it path by path: a release of shared subtrees can expand to millions.
-    await measureExpansion(release.body.root, (h) => this.objects.getTree(h), (h) => this.objects.getFile(h), {
+    const size = await measureExpansion(release.body.root, (h) => this.objects.getTree(h), (h) => this.objects.getFile(h), {
       maxPaths: lim.maxReleasePaths, maxBytes: lim.maxReleaseBytes, maxDepth: lim.maxReleaseDepth,
     }, this.expansions);
+    // The live tree, about as large, is checked once this release is staged: its helper thread starts meanwhile.
+    if (live !== null) LstatAhead.warm(size.paths);
     const recycled = await recycleRelease({
       releases: this.releases, chunkIndex: this.chunkIndex, version: release.body.version, keep: this.config.releases.keep,
       protect: await this.protectedReleases(),

@@ -10,12 +10,15 @@ import { chmod, readdir, readlink, lstat, rename, rm, unlink, utimes, writeFile,
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { LstatAhead as SourceLstatAhead, type EntryStat, type LstatJob } from '../../src/core/index.js';
 import type { verifyTree as VerifyTree, VerifyResult } from '../../src/deploy/index.js';
 import { compareNames, hashFile, type TreeEntry } from '../../src/manifest/index.js';
 import { InodeCache, ObjectStore } from '../../src/store/index.js';
 import type { ObjectHash } from '../../src/core/index.js';
 
+const run = promisify(execFile);
 const built = (path: string) => import(pathToFileURL(resolve('dist/src', path)).href);
 const { LstatAhead } = (await built('core/index.js')) as { LstatAhead: typeof SourceLstatAhead };
 const { verifyTree } = (await built('deploy/index.js')) as { verifyTree: typeof VerifyTree };
@@ -87,6 +90,31 @@ describe('LstatAhead', () => {
     expect(await helper.take(jobs.length - 2, lstatSync(jobs[jobs.length - 2]!.dir))).not.toBeNull();
     expect(helper.helped).toBe(2);
     await helper.close();
+  });
+
+  it('a thread kept for the next walk (or started ahead of one) serves it, and holds no process open', async () => {
+    // In a process of its own: one kept thread per process, and its exit is what is looked at.
+    const script = `
+      const { LstatAhead } = await import(${JSON.stringify(pathToFileURL(resolve('dist/src/core/index.js')).href)});
+      const jobs = ${JSON.stringify(jobs)};
+      LstatAhead.warm(jobs.length, 0);
+      let helped = 0;
+      for (let walk = 0; walk < 2; walk++) {
+        const h = LstatAhead.start(jobs, 0);
+        await new Promise((r) => setTimeout(r, 200));
+        for (let i = 0; i < jobs.length; i++) await h.take(i);
+        helped += h.helped;
+        await h.close();
+      }
+      console.log(JSON.stringify({ helped }));`;
+    const started = Date.now();
+    // A file, not --eval: worker threads inherit node's options, and --input-type is refused in a thread.
+    const file = join(dir, 'two-walks.mjs');
+    writeFileSync(file, script);
+    const { stdout } = await run(process.execPath, [file], { timeout: 30_000 });
+    expect(JSON.parse(stdout).helped).toBeGreaterThan(1);
+    // A kept thread lives 60 s unless the process ends: it ended with its work.
+    expect(Date.now() - started).toBeLessThan(20_000);
   });
 
   it('is not started for a walk under its size', () => {
