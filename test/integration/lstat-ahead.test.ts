@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { chmod, readdir, readlink, lstat, rename, rm, unlink, utimes, writeFile, mkdir } from 'node:fs/promises';
+import { chmod, rename, rm, unlink, utimes, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -14,9 +14,9 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { LstatAhead as SourceLstatAhead, type EntryStat, type LstatJob } from '../../src/core/index.js';
 import type { verifyTree as VerifyTree, VerifyResult } from '../../src/deploy/index.js';
-import { compareNames, hashFile, type TreeEntry } from '../../src/manifest/index.js';
 import { InodeCache, ObjectStore } from '../../src/store/index.js';
 import type { ObjectHash } from '../../src/core/index.js';
+import { snapshotTree } from '../support/release-snapshot.js';
 
 const run = promisify(execFile);
 const built = (path: string) => import(pathToFileURL(resolve('dist/src', path)).href);
@@ -134,18 +134,6 @@ describe('verifyTree with the helper thread', () => {
   let objects: ObjectStore;
   let root: ObjectHash;
 
-  async function snapshot(abs: string): Promise<ObjectHash> {
-    const entries: TreeEntry[] = [];
-    for (const name of (await readdir(abs)).sort(compareNames)) {
-      const st = await lstat(join(abs, name));
-      const base = { name, mode: st.mode & 0o7777, mtime: Math.round(st.mtimeMs) };
-      if (st.isDirectory()) entries.push({ ...base, type: 'dir', hash: await snapshot(join(abs, name)) });
-      else if (st.isSymbolicLink()) entries.push({ ...base, type: 'symlink', target: await readlink(join(abs, name)) });
-      else entries.push({ ...base, type: 'file', hash: await objects.put(await hashFile(join(abs, name))) });
-    }
-    return objects.put({ kind: 'tree', entries });
-  }
-
   const check = (helperFrom: number, cache = InodeCache.memory()): Promise<VerifyResult> =>
     verifyTree({ dir: join(dir, 'rel'), version: 1, root, objects, cache, deep: false, owner: false, helperFrom });
   const summary = (r: VerifyResult) => r.entries.map((e) => `${e.kind} ${e.path}`);
@@ -162,7 +150,7 @@ describe('verifyTree with the helper thread', () => {
       // Releases are read-only on disk; as root the test can still edit them, as a hand edit would.
       await chmod(join(rel, `d${d}`), 0o555);
     }
-    root = await snapshot(rel);
+    root = await snapshotTree(objects, rel);
   });
 
   it('finds the same drift at both ends of the walk as a check on one thread, and none in a clean tree', async () => {

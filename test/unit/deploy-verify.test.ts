@@ -1,12 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chmod, lstat, mkdir, mkdtemp, readdir, readlink, rename, rm, symlink, unlink, utimes, writeFile, open } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, rename, rm, symlink, unlink, utimes, writeFile, open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verifyExitBits, verifyTree, type VerifyResult } from '../../src/deploy/index.js';
 import { loadRelease, treePackName } from '../../src/deploy/release-files.js';
 import { InodeCache, ObjectStore } from '../../src/store/index.js';
-import { compareNames, hashFile, type TreeEntry } from '../../src/manifest/index.js';
 import type { ObjectHash } from '../../src/core/index.js';
+import { snapshotTree } from '../support/release-snapshot.js';
 
 let dir: string;
 let tree: string;
@@ -14,18 +14,7 @@ let objects: ObjectStore;
 let root: ObjectHash;
 const OLD = new Date('2024-01-01T00:00:00Z');
 
-/** Records the tree as it is now, like a publisher would (entries carry the on-disk, read-only modes). */
-async function snapshot(abs: string): Promise<ObjectHash> {
-  const entries: TreeEntry[] = [];
-  for (const name of (await readdir(abs)).sort(compareNames)) {
-    const st = await lstat(join(abs, name));
-    const base = { name, mode: st.mode & 0o7777, mtime: Math.round(st.mtimeMs) };
-    if (st.isDirectory()) entries.push({ ...base, type: 'dir', hash: await snapshot(join(abs, name)) });
-    else if (st.isSymbolicLink()) entries.push({ ...base, type: 'symlink', target: await readlink(join(abs, name)) });
-    else entries.push({ ...base, type: 'file', hash: await objects.put(await hashFile(join(abs, name))) });
-  }
-  return objects.put({ kind: 'tree', entries });
-}
+const snapshot = (abs: string) => snapshotTree(objects, abs);
 
 async function check(deep = false, cache?: InodeCache): Promise<VerifyResult> {
   return verifyTree({ dir: tree, version: 1, root, objects, cache: cache ?? InodeCache.memory(), deep, owner: false });
