@@ -17,14 +17,8 @@ const FIELDS = 9;
 /**
  * Entries from which a walk is worth a helper thread: its start costs ~40 ms of CPU, the lstat of
  * ~8,000 entries; with fewer than ~4 times that, what it takes off the walk is hardly more.
- * CHUNKSWARM_LSTAT_HELPER_FROM sets another count (the tests run small trees through the helper).
  */
-export const HELPER_MIN_ENTRIES = helperFrom(process.env.CHUNKSWARM_LSTAT_HELPER_FROM);
-
-function helperFrom(setting: string | undefined): number {
-  const n = setting ? Number(setting) : Number.NaN;
-  return Number.isInteger(n) && n >= 0 ? n : 30_000;
-}
+export const HELPER_MIN_ENTRIES = 30_000;
 /** Names per message to the helper: ~10 ms of its calls, answered at the walk's next turn. */
 const BATCH_NAMES = 2048;
 /**

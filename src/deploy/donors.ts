@@ -1,10 +1,10 @@
 import { lstatSync } from 'node:fs';
-import { ChunkswarmError, LstatAhead, andThen, type EntryStat, type LstatJob, type MaybePromise, type ObjectHash } from '../core/index.js';
+import { ChunkswarmError, andThen, type MaybePromise, type ObjectHash } from '../core/index.js';
 import { walkTree, type TreeEntry } from '../manifest/index.js';
 import { inodeKey, type InodeCache, type InodeStat, type ObjectStore, type ReleaseStore } from '../store/index.js';
 import { DonorTable } from './donor-table.js';
 import type { SharedInodes } from './inode-map.js';
-import { checkFile, checkStat } from './file-check.js';
+import { checkFile } from './file-check.js';
 import type { ChunkSlot, FileAction } from './plan.js';
 import type { SizedEntry } from './release-files.js';
 
@@ -73,82 +73,72 @@ export async function findDonors(q: DonorSearch): Promise<DonorsFound> {
     out.sharedKept++;
     return true;
   };
-  // Without inode maps (the publisher's), every file of the tree being built is looked at.
-  const ahead = q.inPlace && !q.sharedInPlace ? filesAhead(q.inPlace, q.files) : null;
   /** The file at its path in the tree being built, checked (keptShared went first where it can hold). */
   const inPlace = (i: number): MaybePromise<boolean> => {
     if (!q.inPlace) return false;
     const { path, entry, size } = q.files[i]!;
-    return andThen(ahead ? ahead.statOf(i) : undefined, (taken) => andThen(check(`${q.inPlace}/${path}`, entry, size, taken), (st) => {
+    return andThen(check(`${q.inPlace}/${path}`, entry, size), (st) => {
       if (st) out.donors.set(i, q.inPlace!, st, { linked: false });
       return st !== null;
-    }));
+    });
   };
-  try {
-    return await searchDonors();
-  } finally {
-    await ahead?.close();
+  if (q.preferred !== null && q.preferred !== q.exclude && (await q.releases.materialized()).includes(q.preferred)) {
+    const base = q.releases.releasePath(q.preferred);
+    const oldRoot = (await q.releases.head(q.preferred)).body.root;
+    let i = 0;
+    const fromPreferred = (at: number, entry: TreeEntry, old: TreeEntry | undefined): MaybePromise<void> => {
+      const f = q.files[at]!;
+      if (sameInode(old, entry)) {
+        return andThen(check(`${base}/${f.path}`, entry, f.size), (st) => {
+          if (st) out.donors.set(at, base, st, { linked: true });
+          else wanted.push(at);
+        });
+      }
+      if (old?.type === 'file') out.previous.set(f.path, { abs: `${base}/${f.path}`, entry: old });
+      wanted.push(at);
+    };
+    const other = (at: number, entry: TreeEntry, old: TreeEntry | undefined): MaybePromise<void> =>
+      andThen(inPlace(at), (kept) => (kept ? undefined : fromPreferred(at, entry, old)));
+    // Synchronous for a file kept on the maps' word or vouched for by the inode cache (nearly
+    // every file of a steady update): a promise and an await per file were most of the walk.
+    await pairWalk(q.objects, q.root, oldRoot, (entry, old) => {
+      const f = q.files[i];
+      // Both walks are the canonical order; the files' own path strings are used, none is built.
+      if (!f || f.entry.hash !== entry.hash || f.entry.name !== entry.name) {
+        throw ChunkswarmError.badObject(`the release's trees hold ${entry.name} where its file list has ${f?.path ?? 'no more files'}`);
+      }
+      const at = i++;
+      return keptShared(at, old) ? undefined : other(at, entry, old);
+    });
+  } else {
+    for (let i = 0; i < q.files.length; i++) if (!(await inPlace(i))) wanted.push(i);
   }
-
-  async function searchDonors(): Promise<DonorsFound> {
-    if (q.preferred !== null && q.preferred !== q.exclude && (await q.releases.materialized()).includes(q.preferred)) {
-      const base = q.releases.releasePath(q.preferred);
-      const oldRoot = (await q.releases.head(q.preferred)).body.root;
-      let i = 0;
-      const fromPreferred = (at: number, entry: TreeEntry, old: TreeEntry | undefined): MaybePromise<void> => {
-        const f = q.files[at]!;
-        if (sameInode(old, entry)) {
-          return andThen(check(`${base}/${f.path}`, entry, f.size), (st) => {
-            if (st) out.donors.set(at, base, st, { linked: true });
-            else wanted.push(at);
-          });
-        }
-        if (old?.type === 'file') out.previous.set(f.path, { abs: `${base}/${f.path}`, entry: old });
-        wanted.push(at);
-      };
-      const other = (at: number, entry: TreeEntry, old: TreeEntry | undefined): MaybePromise<void> =>
-        andThen(inPlace(at), (kept) => (kept ? undefined : fromPreferred(at, entry, old)));
-      // Synchronous for a file kept on the maps' word or vouched for by the inode cache (nearly
-      // every file of a steady update): a promise and an await per file were most of the walk.
-      await pairWalk(q.objects, q.root, oldRoot, (entry, old) => {
-        const f = q.files[i];
-        // Both walks are the canonical order; the files' own path strings are used, none is built.
-        if (!f || f.entry.hash !== entry.hash || f.entry.name !== entry.name) {
-          throw ChunkswarmError.badObject(`the release's trees hold ${entry.name} where its file list has ${f?.path ?? 'no more files'}`);
-        }
-        const at = i++;
-        return keptShared(at, old) ? undefined : other(at, entry, old);
-      });
-    } else {
-      for (let i = 0; i < q.files.length; i++) if (!(await inPlace(i))) wanted.push(i);
-    }
-    if (wanted.length === 0) return out;
-    // The rest, by content, in every retained release (the preferred one too: a file may have moved).
-    const byHash = new Map<string, Array<{ base: string; path: string; entry: TreeEntry }>>();
-    const hashes = new Set(wanted.map((i) => q.files[i]!.entry.hash!));
-    for (const v of (await q.releases.materialized()).reverse()) {
-      if (v === q.exclude) continue;
-      const base = q.releases.releasePath(v);
-      await walkTree((await q.releases.head(v)).body.root, (h) => q.objects.getTree(h), (path, e) => {
-        if (e.type !== 'file' || !hashes.has(e.hash!)) return;
-        const list = byHash.get(e.hash!) ?? [];
-        list.push({ base, path, entry: e });
-        byHash.set(e.hash!, list);
-      });
-    }
-    for (const i of wanted) {
-      const w = q.files[i]!;
-      for (const c of byHash.get(w.entry.hash!) ?? []) {
-        if (!sameInode(c.entry, w.entry)) continue;
-        const st = await check(`${c.base}/${c.path}`, w.entry, w.size);
-        if (st) {
-          out.donors.set(i, c.base, st, { path: c.path, linked: true });
-          break;
-        }
+  if (wanted.length === 0) return out;
+  // The rest, by content, in every retained release (the preferred one too: a file may have moved).
+  const byHash = new Map<string, Array<{ base: string; path: string; entry: TreeEntry }>>();
+  const hashes = new Set(wanted.map((i) => q.files[i]!.entry.hash!));
+  for (const v of (await q.releases.materialized()).reverse()) {
+    if (v === q.exclude) continue;
+    const base = q.releases.releasePath(v);
+    await walkTree((await q.releases.head(v)).body.root, (h) => q.objects.getTree(h), (path, e) => {
+      if (e.type !== 'file' || !hashes.has(e.hash!)) return;
+      const list = byHash.get(e.hash!) ?? [];
+      list.push({ base, path, entry: e });
+      byHash.set(e.hash!, list);
+    });
+  }
+  for (const i of wanted) {
+    const w = q.files[i]!;
+    for (const c of byHash.get(w.entry.hash!) ?? []) {
+      if (!sameInode(c.entry, w.entry)) continue;
+      const st = await check(`${c.base}/${c.path}`, w.entry, w.size);
+      if (st) {
+        out.donors.set(i, c.base, st, { path: c.path, linked: true });
+        break;
       }
     }
-    return out;
   }
+  return out;
 }
 
 /**
@@ -175,60 +165,10 @@ export async function previousChunks(
   return out;
 }
 
-/**
- * The state of `abs` if it can serve `entry` as it is (not drifted, exactly its metadata), else
- * null. `taken`: its lstat, where it was taken ahead (null: not there); undefined: looked up now.
- */
-function donorCheck(q: DonorSearch): (abs: string, entry: TreeEntry, size: number, taken?: EntryStat | null) => MaybePromise<InodeStat | null> {
-  return (abs, entry, size, taken) =>
-    andThen(taken === undefined ? checkFile(abs, entry, size, q.inodes, q.owner) : checkStat(abs, taken, entry, size, q.inodes, q.owner), ({ st, drift }) =>
-      st && drift === null && !q.tainted.has(inodeKey(st)) ? st : null);
-}
-
-/**
- * The lstat of each of `files` at its path under `base`, its directories taken on two threads
- * (LstatAhead) as the search comes to their first file; undefined from statOf where a directory
- * could not be taken so (the search then looks the file up itself). Null where a helper thread
- * would not pay.
- */
-function filesAhead(base: string, files: readonly SizedEntry[]): { statOf(i: number): MaybePromise<EntryStat | null | undefined>; close(): Promise<void> } | null {
-  const jobs: LstatJob[] = [];
-  const names: string[][] = [];
-  const jobOf = new Int32Array(files.length);
-  const slotOf = new Int32Array(files.length);
-  const byDir = new Map<string, number>();
-  for (let i = 0; i < files.length; i++) {
-    const path = files[i]!.path;
-    const cut = path.lastIndexOf('/');
-    const dir = cut < 0 ? '' : path.slice(0, cut);
-    let j = byDir.get(dir);
-    if (j === undefined) {
-      j = jobs.length;
-      byDir.set(dir, j);
-      names.push([]);
-      jobs.push({ dir: dir ? `${base}/${dir}` : base, names: names[j]! });
-    }
-    jobOf[i] = j;
-    slotOf[i] = names[j]!.length;
-    names[j]!.push(path.slice(cut + 1));
-  }
-  const helper = LstatAhead.start(jobs);
-  if (!helper) return null;
-  // Directories in the order of their first file, as the search comes to them; their files may come later too.
-  const taken = new Map<number, Array<EntryStat | undefined> | null>();
-  const pick = (got: Array<EntryStat | undefined> | null, i: number) => (got === null ? undefined : (got[slotOf[i]!] ?? null));
-  return {
-    statOf(i) {
-      const j = jobOf[i]!;
-      const got = taken.get(j);
-      if (got !== undefined) return pick(got, i);
-      return helper.take(j).then((stats) => {
-        taken.set(j, stats);
-        return pick(stats, i);
-      });
-    },
-    close: () => helper.close(),
-  };
+/** The state of `abs` if it can serve `entry` as it is (not drifted, exactly its metadata), else null. */
+function donorCheck(q: DonorSearch): (abs: string, entry: TreeEntry, size: number) => MaybePromise<InodeStat | null> {
+  return (abs, entry, size) =>
+    andThen(checkFile(abs, entry, size, q.inodes, q.owner), ({ st, drift }) => (st && drift === null && !q.tainted.has(inodeKey(st)) ? st : null));
 }
 
 /**

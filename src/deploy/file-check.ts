@@ -1,12 +1,12 @@
-import { lstatSync } from 'node:fs';
-import type { EntryStat, MaybePromise } from '../core/index.js';
+import { lstatSync, type Stats } from 'node:fs';
+import type { MaybePromise } from '../core/index.js';
 import { contentHashOfFile, type TreeEntry } from '../manifest/index.js';
 import type { InodeCache } from '../store/index.js';
 import { onDiskMode } from './finalize-tree.js';
 import type { DriftKind } from './verify.js';
 
 export interface FileCheck {
-  st: EntryStat | null;
+  st: Stats | null;
   /** null: exactly the entry (content, size, mode, mtime, owner when `owner`). */
   drift: Exclude<DriftKind, 'added'> | null;
 }
@@ -17,11 +17,7 @@ export interface FileCheck {
  * hashed once (and remembered). Only that read makes it a promise.
  */
 export function checkFile(abs: string, entry: TreeEntry, size: number, inodes: InodeCache, owner: boolean): MaybePromise<FileCheck> {
-  return checkStat(abs, lstatSync(abs, { throwIfNoEntry: false }) ?? null, entry, size, inodes, owner);
-}
-
-/** checkFile for a file whose lstat was taken already (`st`, null where it is not there). */
-export function checkStat(abs: string, st: EntryStat | null, entry: TreeEntry, size: number, inodes: InodeCache, owner: boolean): MaybePromise<FileCheck> {
+  const st = lstatSync(abs, { throwIfNoEntry: false }) ?? null;
   if (!st) return { st, drift: 'removed' };
   if (!st.isFile()) return { st, drift: 'type' };
   if (st.size !== size) return { st, drift: 'modified' };
@@ -33,7 +29,7 @@ export function checkStat(abs: string, st: EntryStat | null, entry: TreeEntry, s
   });
 }
 
-function compared(st: EntryStat, entry: TreeEntry, hash: string, owner: boolean): FileCheck {
+function compared(st: Stats, entry: TreeEntry, hash: string, owner: boolean): FileCheck {
   if (hash !== entry.hash) return { st, drift: 'modified' };
   const meta = Math.abs(st.mtimeMs - entry.mtime) >= 1 || (st.mode & 0o7777) !== onDiskMode(entry) ||
     (owner && entry.uid !== undefined && (st.uid !== entry.uid || st.gid !== entry.gid));
