@@ -378,6 +378,12 @@ export class ObjectStore {
     return join(this.dir, 'packs', name);
   }
 
+  /** A tree object if it is in memory now (a pack loaded, read lately), else null: no read, no promise. */
+  treeInMemory(hash: ObjectHash): TreeObject | null {
+    const obj = this.cache.get(hash);
+    return obj?.kind === 'tree' ? obj : null;
+  }
+
   async getTree(hash: ObjectHash): Promise<TreeObject> {
     const obj = await this.get(hash);
     if (obj.kind !== 'tree') throw ChunkswarmError.badObject(`${hash} is a ${obj.kind} object, expected a tree`);
