@@ -8,7 +8,7 @@ export { loggerOf, silentLogger, type Logger, type LogFields, type LogLevel } fr
 export { Bitfield, bitfieldBytes, countBits, getBit, setBit } from './bitfield.js';
 export { BytesCache } from './bytes-cache.js';
 export { BufferPool } from './buffer-pool.js';
-export { recordBuffers, RECORD_BUFFER_BYTES, RECORD_POOLED_MIN_BYTES } from './record-buffers.js';
+export { recordBuffers, recordBufferSize, RECORD_BUFFER_BYTES, RECORD_POOLED_MIN_BYTES } from './record-buffers.js';
 export { isZero } from './zero-bytes.js';
 export { readAhead, readSmallFileSync, sameStat, statSizeOrZero, type SmallFile } from './file-reads.js';
 export { lstatNames } from './lstat-names.js';

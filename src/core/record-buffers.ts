@@ -12,7 +12,7 @@ export const RECORD_BUFFER_BYTES = (1 << 20) + RECORD_SLACK_BYTES;
  * its target): a buffer never holds a record much smaller than itself, so the pieces a stager
  * keeps to serve (16 MB of them) pin about that much memory, not up to 16 times more.
  */
-function sizeFor(bytes: number): number {
+export function recordBufferSize(bytes: number): number {
   return Math.max(RECORD_POOLED_MIN_BYTES, 2 ** Math.ceil(Math.log2(Math.max(1, bytes - RECORD_SLACK_BYTES)))) + RECORD_SLACK_BYTES;
 }
 
@@ -24,4 +24,4 @@ function sizeFor(bytes: number): number {
  * when the record held that one piece and nothing else (StreamLink narrows the record to it):
  * whatever else is received in one is left to the GC.
  */
-export const recordBuffers = new BufferPool(8, sizeFor);
+export const recordBuffers = new BufferPool(8, recordBufferSize);

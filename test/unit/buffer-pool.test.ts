@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BufferPool, RECORD_BUFFER_BYTES, recordBuffers } from '../../src/core/index.js';
+import { BufferPool, RECORD_BUFFER_BYTES, recordBufferSize } from '../../src/core/index.js';
 
 describe('BufferPool', () => {
   it('lends views at an offset, takes them back by the view, and lends the same buffer again', () => {
@@ -74,10 +74,13 @@ describe('BufferPool', () => {
   });
 
   it('sizes a record buffer by its piece size: a record of a 64 KiB piece never pins one of 1 MiB', () => {
+    // A pool of its own with the record buffers' sizes: the process's pool is shared by the unit
+    // files of a worker, and a free buffer up to twice the size asked is lent as it is.
+    const pool = new BufferPool(8, recordBufferSize);
     const sizeOf = (bytes: number) => {
-      const view = recordBuffers.lend(bytes);
-      const size = recordBuffers.bufferOf(view)!.byteLength;
-      recordBuffers.giveBack(view, false);
+      const view = pool.lend(bytes);
+      const size = pool.bufferOf(view)!.byteLength;
+      pool.giveBack(view, false);
       return size;
     };
     // A piece message's header (13) and a record's framing (3 + 1 + 16) above the piece.
