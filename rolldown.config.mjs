@@ -14,7 +14,7 @@ export default {
     return !BUNDLED.has(name);
   },
   output: {
-    // Three levels below the repository, as dist/src/cli/main.js is: main reads ../../../package.json.
+    // Three levels below the repository, as dist/src/cli/program.js is: it reads ../../../package.json.
     dir: 'dist/bundle/cli',
     format: 'esm',
     // Chunk names carry a hash: a rebuild would otherwise leave the old ones beside the new.

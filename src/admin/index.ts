@@ -4,4 +4,5 @@ export { initNode, type InitOptions, type InitResult } from './init-node.js';
 export { showRelease, diffReleases, type ReleaseSummary, type TreeListing } from './inspect.js';
 export { publishFrom, type PublishFromOptions, type PublishFromSummary } from './publish-from.js';
 export { runNodeCommand, type NodeCommand, type NodeCommandResult, type NodeCommandResults, type ActivateOutcome } from './node-commands.js';
-export { ControlServer, callControl, controlSocketPath, type ControlRequest, type PublishCommand, type WaitingNotice } from './control-socket.js';
+export { ControlServer } from './control-socket.js';
+export { callControl, controlSocketPath, type ControlRequest, type PublishCommand, type WaitingNotice } from './control-client.js';

@@ -1,13 +1,5 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
-import { Command } from 'commander';
-import { CONFIG_FILE } from '../index.js';
-import { describeError, exitCodeOf } from './exit-codes.js';
-import { registerAdminCommands } from './commands/admin.js';
-import { registerDeployCommands } from './commands/deploy.js';
-import { registerFleetCommands } from './commands/fleet.js';
-import { registerMembershipCommands } from './commands/membership.js';
-import { registerServeCommands } from './commands/serve.js';
+import { EarlyQuery } from './early-query.js';
 
 // `chunkswarm show 1 --tree | head` closes the pipe early: that ends the output, not in a crash.
 for (const out of [process.stdout, process.stderr]) {
@@ -17,28 +9,8 @@ for (const out of [process.stdout, process.stderr]) {
   });
 }
 
-const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-
-const program = new Command();
-program
-  .name('chunkswarm')
-  .version(version, '-V, --version', 'print the version')
-  .description('Keep one directory tree identical across a cluster: signed, chunked releases shared peer-to-peer.')
-  .option('-c, --config <path>', `node config (env CHUNKSWARM_CONFIG)`, process.env.CHUNKSWARM_CONFIG ?? CONFIG_FILE)
-  .showHelpAfterError()
-  .configureOutput({ outputError: (s, write) => write(s) })
-  .exitOverride((err) => {
-    process.exit(err.exitCode === 0 ? 0 : 2);
-  });
-
-const configPath = () => program.opts<{ config: string }>().config;
-registerAdminCommands(program, configPath);
-registerDeployCommands(program, configPath);
-registerServeCommands(program, configPath);
-registerFleetCommands(program, configPath);
-registerMembershipCommands(program, configPath);
-
-program.parseAsync(process.argv).catch((err: unknown) => {
-  process.stderr.write(describeError(err) + '\n');
-  process.exit(exitCodeOf(err));
-});
+// Sent before the rest of the CLI is loaded: the running node answers while it loads.
+const early = EarlyQuery.send(process.argv, process.env);
+const { runCli } = await import('./program.js');
+await runCli(process.argv, early);
+early?.abandon();

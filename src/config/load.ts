@@ -1,11 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ChunkswarmError, splitHostPort } from '../core/index.js';
+import { pathFromConfig } from './paths.js';
 import { configSchema, type ParsedConfig } from './schema.js';
-
-export const CONFIG_FILE = 'swarm.config.json';
 
 /** A validated config with every path made absolute (relative paths are relative to the file). */
 export interface Config extends ParsedConfig {
@@ -27,8 +26,7 @@ export function parseConfig(raw: unknown, configPath: string): Config {
     throw first ? describeIssue(first) : ChunkswarmError.config('(root)', 'invalid');
   }
   const c = result.data;
-  const base = dirname(configPath);
-  const abs = (p: string) => resolve(base, p);
+  const abs = (p: string) => pathFromConfig(configPath, p);
   if (c.network.bootstrapPort !== null && c.network.bootstrapPort === 0) {
     throw ChunkswarmError.config('network.bootstrapPort', 'must be a fixed port so followers can name it');
   }

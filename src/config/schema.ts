@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_DATA_DIR } from './paths.js';
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters');
 const hostPort = z.string().regex(/^[^:\s]+:\d{1,5}$/, 'must be "host:port"');
@@ -16,7 +17,7 @@ export const DEFAULT_DIRECT_PORT = 49738;
  */
 export const configSchema = z
   .object({
-    dataDir: z.string().min(1).default('./data'),
+    dataDir: z.string().min(1).default(DEFAULT_DATA_DIR),
     /** How this node is named in logs, status and the fleet view; null: the host name. */
     node: z.strictObject({ name: z.string().min(1).max(64).nullable().default(null) }).prefault({}),
     livePath: z.string().min(1).default('./live'),

@@ -22,6 +22,7 @@ import {
   type Config,
 } from '../../index.js';
 import { byNodeOrHere } from '../by-node.js';
+import type { EarlyQuery } from '../early-query.js';
 import { formatBytes, formatFields, printJson } from '../format.js';
 import { createLogger } from '../logger.js';
 
@@ -75,7 +76,7 @@ function printDeploy(r: DeployResult): void {
 }
 
 /** The commands that deploy, check and keep releases on this node; no network. */
-export function registerDeployCommands(program: Command, configPath: () => string): void {
+export function registerDeployCommands(program: Command, configPath: () => string, early: EarlyQuery | null): void {
   const open = async (json: boolean, loaded?: Config) => {
     const config = loaded ?? (await loadConfig(configPath()));
     return Deployer.open(config, { log: json ? silentLogger : createLogger({ format: 'human', quiet: false, node: config.node.name, timestamps: false }) });
@@ -101,7 +102,7 @@ export function registerDeployCommands(program: Command, configPath: () => strin
       const config = await loadConfig(configPath());
       // The running node verifies with its warm stat cache, between its deploy steps.
       const r = await byNodeOrHere<VerifyResult>(config, { op: 'verify', ...(o.deep && { deep: true }) }, o.json, async () =>
-        (await open(o.json, config)).verify({ deep: o.deep }));
+        (await open(o.json, config)).verify({ deep: o.deep }), early);
       if (o.json) printJson(r);
       else printVerify(r, config.livePath);
       process.exitCode = verifyExitBits(r);

@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { createLogger, type LogFormat } from '../logger.js';
+import { STATUS_TIMEOUT_MS, type EarlyQuery } from '../early-query.js';
 import { callControl, createNode, loadConfig, readStatus, type ChunkswarmNode, type NodeStatusReport } from '../../index.js';
 import { formatBytes, formatFields, printJson } from '../format.js';
 import { limitHeapGrowth } from '../heap-growth.js';
@@ -11,7 +12,6 @@ import { parsePort } from '../option-parsers.js';
 const STALE_SEC = 5;
 /** `status` exit status when no `serve` has reported for STALE_SEC. */
 const NOT_RUNNING_EXIT = 11;
-const STATUS_TIMEOUT_MS = 5000;
 
 type Progress = ReturnType<ChunkswarmNode['progress']>;
 
@@ -29,7 +29,7 @@ function progressLine(r: Progress): string | null {
 }
 
 /** serve: run the node in the foreground; status: what the running node last reported. */
-export function registerServeCommands(program: Command, configPath: () => string): void {
+export function registerServeCommands(program: Command, configPath: () => string, early: EarlyQuery | null): void {
   program
     .command('serve')
     .description('run this node: join the cluster, seed retained releases, fetch and activate new ones')
@@ -86,7 +86,9 @@ export function registerServeCommands(program: Command, configPath: () => string
     .action(async (o) => {
       const config = await loadConfig(configPath());
       // Fresh from the running node when there is one; else its last report on disk.
-      const live = (await callControl(config.dataDir, { op: 'status' }, { timeoutMs: STATUS_TIMEOUT_MS }).catch(() => null)) as NodeStatusReport | null;
+      const request = { op: 'status' } as const;
+      const asked = early?.take(config.dataDir, request) ?? callControl(config.dataDir, request, { timeoutMs: STATUS_TIMEOUT_MS });
+      const live = (await asked.catch(() => null)) as NodeStatusReport | null;
       const { report: r, ageSec } = live ? { report: live, ageSec: 0 } : await readStatus(config.dataDir);
       const running = live !== null || (ageSec < STALE_SEC && r.phase !== 'stopped');
       const problems = r.problems ?? [];
