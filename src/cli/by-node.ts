@@ -1,4 +1,4 @@
-import { callControl, type Config, type ControlRequest } from '../index.js';
+import { callControl, type Config, type ControlRequest } from '../client.js';
 import type { EarlyQuery } from './early-query.js';
 import { noteDoneByNode, noteWaiting } from './format.js';
 

@@ -1,4 +1,4 @@
-import { ChunkswarmError, isChunkswarmError, type ErrorCode } from '../index.js';
+import { ChunkswarmError, isChunkswarmError, type ErrorCode } from '../client.js';
 
 /** Exit codes scripts can rely on; `verify` uses its own bitmask (see its help). */
 const BY_CODE: Partial<Record<ErrorCode, number>> = {

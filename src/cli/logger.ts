@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { loggerOf, type LogFields, type Logger, type LogLevel } from '../index.js';
+import { loggerOf, type LogFields, type Logger, type LogLevel } from '../client.js';
 
 export type LogFormat = 'human' | 'json';
 

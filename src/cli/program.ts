@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { CONFIG_FILE } from '../index.js';
+import { CONFIG_FILE } from '../client.js';
 import { describeError, exitCodeOf } from './exit-codes.js';
 import { registerAdminCommands } from './commands/admin.js';
 import { registerDeployCommands } from './commands/deploy.js';

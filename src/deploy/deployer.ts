@@ -14,7 +14,8 @@ import type { ChunkSource } from './local-source.js';
 import { loadPacks, treePackName } from './release-files.js';
 import { ownerOf } from './stage-fs.js';
 import { Stager, type StagerOptions } from './stager.js';
-import { verifyTree, type VerifyResult } from './verify.js';
+import { verifyTree } from './verify.js';
+import type { VerifyResult } from './verify-result.js';
 
 /** state.json as deploy sees it: the store's fields plus the acknowledged drift. */
 export interface DeployState extends NodeState {

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { ChunkswarmError } from '../core/index.js';
 import { atomicWrite, type ReleaseStore } from '../store/index.js';
 import { lstatOrNull } from './stage-fs.js';
-import type { DriftEntry, DriftKind, VerifyResult } from './verify.js';
+import type { DriftEntry, DriftKind, VerifyResult } from './verify-result.js';
 
 export type DriftPolicy = 'preserve' | 'block' | 'overwrite';
 

@@ -3,7 +3,7 @@ import type { MaybePromise } from '../core/index.js';
 import { contentHashOfFile, type TreeEntry } from '../manifest/index.js';
 import type { InodeCache } from '../store/index.js';
 import { onDiskMode } from './finalize-tree.js';
-import type { DriftKind } from './verify.js';
+import type { DriftKind } from './verify-result.js';
 
 export interface FileCheck {
   st: Stats | null;

@@ -3,7 +3,7 @@ import type { TreeEntry } from '../manifest/index.js';
 import { sameInode } from './donors.js';
 import { checkFile } from './file-check.js';
 import type { FileAction } from './plan.js';
-import type { DriftEntry, VerifyResult } from './verify.js';
+import type { DriftEntry, VerifyResult } from './verify-result.js';
 
 /** How long after its staging a release counts as just staged. */
 export const FRESH_MS = 60_000;

@@ -7,7 +7,7 @@ import { comparePaths, walkTree, type FileObject, type TreeEntry } from '../mani
 import { syncFilesystem, type ChunkIndex, type InodeCache, type ObjectStore } from '../store/index.js';
 import { applyMeta, applySymlinkMeta } from './finalize-tree.js';
 import { lstatOrNull, readVerified, removeAny } from './stage-fs.js';
-import type { DriftKind } from './verify.js';
+import type { DriftKind } from './verify-result.js';
 
 export interface HealOptions {
   /** A materialized release that is not live: it is changed in place. */

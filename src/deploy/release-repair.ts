@@ -5,7 +5,7 @@ import { inodeKey, removeTree, type ChunkIndex, type InodeCache, type ObjectStor
 import { demoteRelease } from './demote.js';
 import { healRelease } from './heal.js';
 import { lstatOrNull } from './stage-fs.js';
-import type { DriftEntry, DriftKind, VerifyResult } from './verify.js';
+import type { DriftEntry, DriftKind, VerifyResult } from './verify-result.js';
 
 export interface RepairContext {
   releases: ReleaseStore;

@@ -1,7 +1,9 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { callControl, compactionText, controlSocketPath, diffReleases, initNode, loadConfig, publish, quotePath, showRelease, ChunkswarmError, type PublishProgress, type PublishSummary } from '../../index.js';
+import { callControl, ChunkswarmError, controlSocketPath, loadConfig, quotePath } from '../../client.js';
+import type { PublishProgress, PublishSummary } from '../../index.js';
+import { library } from '../library.js';
 import { formatBytes, formatFields, noteDoneByNode, printJson } from '../format.js';
 import { parsePort } from '../option-parsers.js';
 import { publishProgress } from '../progress.js';
@@ -38,6 +40,7 @@ export function registerAdminCommands(program: Command, configPath: () => string
     .option('--no-allowlist', 'with --publisher: let in any node that knows the cluster secret, instead of only the nodes the publisher admits')
     .option('--json', 'machine-readable output')
     .action(async (o) => {
+      const { initNode } = await library();
       const r = await initNode({
         dir: o.dir, publisher: o.publisher, join: o.join, bootstrap: o.bootstrap, bootstrapPort: o.bootstrapPort,
         live: o.live, adopt: o.adopt, host: o.host, port: o.port, allowlist: o.allowlist,
@@ -79,7 +82,7 @@ export function registerAdminCommands(program: Command, configPath: () => string
           { onNotice: (n) => onProgress(n as PublishProgress) },
         )) as PublishSummary | null);
         byNode = asked !== null;
-        s = asked ?? (await publish({ config, source, note: o.note, force: o.force, allowShrink: o.allowShrink === true, onProgress }));
+        s = asked ?? (await (await library()).publish({ config, source, note: o.note, force: o.force, allowShrink: o.allowShrink === true, onProgress }));
       } finally {
         bar.stop();
       }
@@ -101,7 +104,7 @@ export function registerAdminCommands(program: Command, configPath: () => string
           ['reused', `${s.reusedFiles} files hard-linked from the previous release${s.recycledFrom === null ? '' : ` (built in the tree of release ${s.recycledFrom}, which it replaces)`}`],
           ['new chunks', `${s.newChunks} (${formatBytes(s.newBytes)})`],
           ['time', `${s.seconds.toFixed(2)} s`],
-          ...(s.objectsCompacted ? [['gc', compactionText(s.objectsCompacted)] as [string, string]] : []),
+          ...(s.objectsCompacted ? [['gc', (await library()).compactionText(s.objectsCompacted)] as [string, string]] : []),
         ]) + '\n',
       );
     });
@@ -114,7 +117,7 @@ export function registerAdminCommands(program: Command, configPath: () => string
     .option('--json', 'machine-readable output')
     .action(async (version: number | undefined, o) => {
       const config = await loadConfig(configPath());
-      const { summary: s, tree } = await showRelease(config, version);
+      const { summary: s, tree } = await (await library()).showRelease(config, version);
       if (o.json) return printJson(o.tree ? { ...s, tree } : s);
       process.stdout.write(
         formatFields([
@@ -144,7 +147,7 @@ export function registerAdminCommands(program: Command, configPath: () => string
     .option('--json', 'machine-readable output')
     .action(async (v1: number, v2: number, o) => {
       const config = await loadConfig(configPath());
-      const changes = await diffReleases(config, v1, v2);
+      const changes = await (await library()).diffReleases(config, v1, v2);
       if (o.json) return printJson(changes);
       const mark = { added: 'A', removed: 'D', modified: 'M', meta: 'P' } as const;
       for (const c of changes) process.stdout.write(`${mark[c.change]} ${quotePath(c.path)}\n`);

@@ -1,29 +1,11 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import {
-  ChunkswarmError,
-  compactionText,
-  DataLock,
-  quotePath,
-  silentLogger,
-  Deployer,
-  listDrift,
-  loadConfig,
-  publishFrom,
-  runNodeCommand,
-  showDrift,
-  verifyExitBits,
-  type DeployResult,
-  type DriftEntry,
-  type NodeCommand,
-  type NodeCommandResult,
-  type NodeCommandResults,
-  type VerifyResult,
-  type Config,
-} from '../../index.js';
+import { ChunkswarmError, loadConfig, quotePath, verifyExitBits, type Config, type DriftEntry, type VerifyResult } from '../../client.js';
+import type { DeployResult, NodeCommand, NodeCommandResult, NodeCommandResults } from '../../index.js';
 import { byNodeOrHere } from '../by-node.js';
 import type { EarlyQuery } from '../early-query.js';
 import { formatBytes, formatFields, printJson } from '../format.js';
+import { library } from '../library.js';
 import { createLogger } from '../logger.js';
 
 function parseVersion(s: string): number {
@@ -79,6 +61,7 @@ function printDeploy(r: DeployResult): void {
 export function registerDeployCommands(program: Command, configPath: () => string, early: EarlyQuery | null): void {
   const open = async (json: boolean, loaded?: Config) => {
     const config = loaded ?? (await loadConfig(configPath()));
+    const { Deployer, silentLogger } = await library();
     return Deployer.open(config, { log: json ? silentLogger : createLogger({ format: 'human', quiet: false, node: config.node.name, timestamps: false }) });
   };
 
@@ -88,8 +71,10 @@ export function registerDeployCommands(program: Command, configPath: () => strin
    */
   const command = async <Op extends NodeCommand['op']>(cmd: Extract<NodeCommand, { op: Op }>, json: boolean): Promise<NodeCommandResults[Op]> => {
     const config = await loadConfig(configPath());
-    const done = await byNodeOrHere<NodeCommandResult>(config, cmd, json, () =>
-      DataLock.holding(config.dataDir, cmd.op, async () => runNodeCommand(await open(json, config), cmd)));
+    const done = await byNodeOrHere<NodeCommandResult>(config, cmd, json, async () => {
+      const { DataLock, runNodeCommand } = await library();
+      return DataLock.holding(config.dataDir, cmd.op, async () => runNodeCommand(await open(json, config), cmd));
+    });
     return done.result as NodeCommandResults[Op];
   };
 
@@ -152,7 +137,7 @@ export function registerDeployCommands(program: Command, configPath: () => strin
       if (o.json) return printJson(r);
       for (const x of r.removed) process.stdout.write(`removed release ${x.version} (${formatBytes(x.freedBytes)} freed)\n`);
       process.stdout.write(`kept ${r.kept.join(', ') || '-'}; freed ${formatBytes(r.freedBytes)}\n`);
-      if (r.objects) process.stdout.write(`${compactionText(r.objects)}\n`);
+      if (r.objects) process.stdout.write(`${(await library()).compactionText(r.objects)}\n`);
     });
 
   program
@@ -162,7 +147,7 @@ export function registerDeployCommands(program: Command, configPath: () => strin
     .option('--note <text>', 'a note stored in the release')
     .option('--json', 'machine-readable output')
     .action(async (from: number, o) => {
-      const s = await publishFrom({ config: await loadConfig(configPath()), from, ...(o.note !== undefined && { note: o.note }) });
+      const s = await (await library()).publishFrom({ config: await loadConfig(configPath()), from, ...(o.note !== undefined && { note: o.note }) });
       if (o.json) return printJson(s);
       process.stdout.write(
         formatFields([
@@ -181,7 +166,7 @@ export function registerDeployCommands(program: Command, configPath: () => strin
     .option('--json', 'machine-readable output')
     .action(async (o) => {
       const d = await open(o.json);
-      const list = await listDrift(d.releases);
+      const list = await (await library()).listDrift(d.releases);
       if (o.json) return printJson(list);
       for (const r of list) {
         const c = r.counts;
@@ -196,7 +181,7 @@ export function registerDeployCommands(program: Command, configPath: () => strin
     .option('--json', 'machine-readable output')
     .action(async (id: string, o) => {
       const d = await open(o.json);
-      const r = await showDrift(d.releases, id);
+      const r = await (await library()).showDrift(d.releases, id);
       if (o.json) return printJson(r);
       process.stdout.write(`${r.id}: release ${r.version} at ${r.livePath}, found ${r.created}, policy ${r.policy}\n`);
       if (r.adopted) process.stdout.write(`found in ${r.adopted.what} that stood at ${r.livePath} before release ${r.version} took its place; kept at ${r.adopted.keptAt}\n`);

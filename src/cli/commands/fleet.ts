@@ -1,20 +1,8 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import {
-  ChunkswarmError,
-  applyToSource,
-  quotePath,
-  callControl,
-  checkRelativePath,
-  compareWithSource,
-  loadConfig,
-  summaryLine,
-  type DriftBundle,
-  type FleetNodeView,
-  type FleetView,
-  type PulledDrift,
-  type SourceChange,
-} from '../../index.js';
+import { callControl, ChunkswarmError, loadConfig, quotePath, summaryLine } from '../../client.js';
+import type { DriftBundle, FleetNodeView, FleetView, PulledDrift, SourceChange } from '../../index.js';
+import { library } from '../library.js';
 import { formatBytes, printJson } from '../format.js';
 
 /** `fleet` exit status when no `serve` runs on this node (as `status`). */
@@ -98,7 +86,9 @@ export function registerFleetCommands(program: Command, configPath: () => string
     .option('--json', 'machine-readable output')
     .action(async (node: string, record: string | undefined, o) => {
       const config = await loadConfig(configPath());
-      for (const p of o.path ?? []) checkRelativePath(p);
+      const lib: typeof import('../../index.js') = await library();
+      const { applyToSource, compareWithSource } = lib;
+      for (const p of o.path ?? []) lib.checkRelativePath(p);
       const pulled = (await callControl(config.dataDir, { op: 'drift-pull', node, ...(record !== undefined && { record }) })) as PulledDrift | null;
       if (!pulled) throw notRunning(config.dataDir);
       const bundle = bundleOf(pulled);

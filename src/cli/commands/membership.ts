@@ -1,18 +1,10 @@
 import { dirname, join, relative } from 'node:path';
 import type { Command } from 'commander';
-import {
-  DataLock,
-  MembershipAdmin,
-  joinNode,
-  loadConfig,
-  membershipPath,
-  type InvitationView,
-  type MembershipCommand,
-  type MembershipCommandResults,
-  type MembershipView,
-} from '../../index.js';
+import { loadConfig } from '../../client.js';
+import type { InvitationView, MembershipCommand, MembershipCommandResults, MembershipView } from '../../index.js';
 import { byNodeOrHere } from '../by-node.js';
 import { formatFields, printJson } from '../format.js';
+import { library } from '../library.js';
 import { parseDuration, parsePort, positiveInt } from '../option-parsers.js';
 
 function printMembers(v: MembershipView): void {
@@ -38,8 +30,10 @@ export function registerMembershipCommands(program: Command, configPath: () => s
   const run = async <Op extends MembershipCommand['op']>(cmd: Extract<MembershipCommand, { op: Op }>, json: boolean): Promise<MembershipCommandResults[Op]> => {
     const config = await loadConfig(configPath());
     // The lists are answers, not changes: nothing to say about who made them.
-    return byNodeOrHere<MembershipCommandResults[Op]>(config, cmd, json || cmd.op === 'members' || cmd.op === 'token-list', () =>
-      DataLock.holding(config.dataDir, cmd.op, async () => (await MembershipAdmin.open(config)).run(cmd)));
+    return byNodeOrHere<MembershipCommandResults[Op]>(config, cmd, json || cmd.op === 'members' || cmd.op === 'token-list', async () => {
+      const { DataLock, MembershipAdmin } = await library();
+      return DataLock.holding(config.dataDir, cmd.op, async () => (await MembershipAdmin.open(config)).run(cmd));
+    });
   };
 
   const token = program.command('token').description('join tokens: one-time invitations for new nodes (publisher)');
@@ -96,7 +90,7 @@ export function registerMembershipCommands(program: Command, configPath: () => s
     .option('--timeout <duration>', 'give up reaching the publisher after this long', '30s')
     .option('--json', 'machine-readable output')
     .action(async (tokenText: string, o) => {
-      const r = await joinNode({
+      const r = await (await library()).joinNode({
         token: tokenText, dir: o.dir, livePath: o.live, adopt: o.adopt === true, timeoutMs: parseDuration(o.timeout) * 1000, ...(o.dataDir && { dataDir: o.dataDir }),
         ...(o.host && { host: o.host }), ...(o.name && { name: o.name }), ...(o.bootstrapPort !== undefined && { bootstrapPort: o.bootstrapPort }),
         ...(o.port !== undefined && { port: o.port }),
@@ -137,7 +131,7 @@ export function registerMembershipCommands(program: Command, configPath: () => s
         return void process.stdout.write(`node ${key.slice(0, 16)}${name ? ` (${name})` : ''} is already in membership version ${v.version}: nothing signed\n`);
       }
       printMembers(v);
-      const record = membershipPath((await loadConfig(configPath())).dataDir);
+      const record = (await library()).membershipPath((await loadConfig(configPath())).dataDir);
       process.stdout.write(`a node made with "init --join" that holds no signed membership yet lets no peer in: copy ${record} into its data directory before it serves (a node that joined with a token needs nothing)\n`);
     });
 

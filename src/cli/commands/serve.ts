@@ -1,7 +1,9 @@
 import { Option, type Command } from 'commander';
 import { createLogger, type LogFormat } from '../logger.js';
 import { STATUS_TIMEOUT_MS, type EarlyQuery } from '../early-query.js';
-import { callControl, createNode, loadConfig, readStatus, type ChunkswarmNode, type NodeStatusReport } from '../../index.js';
+import { callControl, loadConfig } from '../../client.js';
+import type { ChunkswarmNode, NodeStatusReport } from '../../index.js';
+import { library } from '../library.js';
 import { formatBytes, formatFields, printJson } from '../format.js';
 import { limitHeapGrowth } from '../heap-growth.js';
 import { collectWhenIdle } from '../idle-collect.js';
@@ -44,7 +46,7 @@ export function registerServeCommands(program: Command, configPath: () => string
       const config = await loadConfig(configPath());
       if (o.bootstrapPort !== undefined) config.network.bootstrapPort = o.bootstrapPort;
       const log = createLogger({ format: o.logFormat as LogFormat, quiet: !!o.quiet, node: config.node.name });
-      const node = await createNode({ config, log });
+      const node = await (await library()).createNode({ config, log });
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) return;
@@ -89,7 +91,7 @@ export function registerServeCommands(program: Command, configPath: () => string
       const request = { op: 'status' } as const;
       const asked = early?.take(config.dataDir, request) ?? callControl(config.dataDir, request, { timeoutMs: STATUS_TIMEOUT_MS });
       const live = (await asked.catch(() => null)) as NodeStatusReport | null;
-      const { report: r, ageSec } = live ? { report: live, ageSec: 0 } : await readStatus(config.dataDir);
+      const { report: r, ageSec } = live ? { report: live, ageSec: 0 } : await (await library()).readStatus(config.dataDir);
       const running = live !== null || (ageSec < STALE_SEC && r.phase !== 'stopped');
       const problems = r.problems ?? [];
       process.exitCode = !running ? NOT_RUNNING_EXIT : problems.some((p) => p.level === 'error') ? 1 : 0;
