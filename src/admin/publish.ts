@@ -6,11 +6,11 @@ import { ChunkswarmError, type ObjectHash } from '../core/index.js';
 import { readSecretFile, type Config } from '../config/index.js';
 import { clusterIdOf, diffTrees, releaseId, signRelease, verifyRelease, type SignedRelease } from '../manifest/index.js';
 import { DataLock, InodeCache, ObjectStore, PUBLISH_LOCK, ReleaseStore, StatCache, removeTree, type ChunkIndex, type JournalCompaction } from '../store/index.js';
-import { collectGarbage, isRoot, moveIntoPlace, recycleRelease, type FileAction } from '../deploy/index.js';
+import { collectGarbage, isRoot, lstatAheadOf, moveIntoPlace, recycleRelease, type FileAction } from '../deploy/index.js';
 import { buildTrees } from './build-objects.js';
 import { hashChanged } from './hash-changed.js';
 import { buildReleaseTree, newContent } from './publish-tree.js';
-import { scanSource } from './scan-source.js';
+import { scanSource, type ScanResult } from './scan-source.js';
 
 export interface PublishOptions {
   config: Config;
@@ -155,6 +155,19 @@ export async function publish(opts: PublishOptions): Promise<PublishSummary> {
   return DataLock.holding(config.dataDir, 'publish', () => publishUnderLock(opts, publisher), PUBLISH_LOCK);
 }
 
+/**
+ * The source's scan, with a helper thread for the lstats where the newest release is large and its
+ * trees are at hand (a publish by the running node: in memory since the last one).
+ */
+async function scanWithHelper(source: string, prev: SignedRelease | null, objects: ObjectStore): Promise<ScanResult> {
+  const ahead = prev && lstatAheadOf(source, prev.body.root, objects);
+  try {
+    return await scanSource(source, ahead);
+  } finally {
+    await ahead?.helper.close();
+  }
+}
+
 async function publishUnderLock(opts: PublishOptions, publisher: NonNullable<Config['publisher']>): Promise<PublishSummary> {
   const { config } = opts;
   const started = performance.now();
@@ -166,10 +179,10 @@ async function publishUnderLock(opts: PublishOptions, publisher: NonNullable<Con
   const progress = (p: PublishProgress) => opts.onProgress?.(p);
   const racyBeforeMs = Date.now() - RACY_WINDOW_MS;
 
-  const scan = scanSource(opts.source);
+  const prev = await releases.latest();
+  const scan = await scanWithHelper(opts.source, prev, objects);
   const bytesTotal = scan.files.reduce((n, f) => n + f.stat.size, 0);
   progress({ phase: 'scan', filesDone: scan.files.length, filesTotal: scan.files.length, bytesDone: 0, bytesTotal });
-  const prev = await releases.latest();
   const version = (prev?.body.version ?? 0) + 1;
   const staging = releases.stagingPath(version);
   const aside = `${staging}.copies`;

@@ -1,6 +1,6 @@
-import { lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
-import type { Stats } from 'node:fs';
-import { ChunkswarmError, lstatNames } from '../core/index.js';
+import { constants, lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { ChunkswarmError, lstatNames, type EntryStat } from '../core/index.js';
+import type { ReleaseLstat } from '../deploy/index.js';
 import { compareNames } from '../manifest/index.js';
 import { inodeKey } from '../store/index.js';
 
@@ -17,7 +17,7 @@ export interface SourceStat {
   gid: number;
 }
 
-function lean(st: Stats): SourceStat {
+function lean(st: EntryStat): SourceStat {
   return {
     mode: st.mode, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, dev: st.dev,
     nlink: st.nlink, uid: st.uid, gid: st.gid,
@@ -55,12 +55,19 @@ export interface ScanResult {
   symlinks: number;
 }
 
-function specialKind(st: Stats): string {
-  if (st.isBlockDevice()) return 'block device';
-  if (st.isCharacterDevice()) return 'character device';
-  if (st.isFIFO()) return 'fifo';
-  if (st.isSocket()) return 'socket';
-  return 'unknown';
+function specialKind(mode: number): string {
+  switch (mode & constants.S_IFMT) {
+    case constants.S_IFBLK:
+      return 'block device';
+    case constants.S_IFCHR:
+      return 'character device';
+    case constants.S_IFIFO:
+      return 'fifo';
+    case constants.S_IFSOCK:
+      return 'socket';
+    default:
+      return 'unknown';
+  }
 }
 
 function sys<T>(doing: string, fn: () => T): T {
@@ -72,11 +79,13 @@ function sys<T>(doing: string, fn: () => T): T {
 }
 
 /**
- * One lstat per entry; never follows a symlink. Synchronous on purpose: 10^5 lstat calls through
- * the libuv thread pool cost several times more than the calls themselves, and a re-publish of an
- * unchanged tree is nothing but this walk.
+ * One lstat per entry; never follows a symlink. Synchronous calls on purpose: 10^5 lstat calls
+ * through the libuv thread pool cost several times more than the calls themselves, and a
+ * re-publish of an unchanged tree is nothing but this walk. `ahead`, a helper thread given the
+ * directories of the newest release under `rootDir` (what the source mostly still is), takes the
+ * lstats of those found with the same names, from the last one backwards.
  */
-export function scanSource(rootDir: string): ScanResult {
+export async function scanSource(rootDir: string, ahead: ReleaseLstat | null = null): Promise<ScanResult> {
   // The root is followed if it is a symlink (/var/www/current -> releases/42): the operator named
   // it; every path below it is taken as it is, never followed.
   const rootStat = sys(`reading source directory ${rootDir}`, () => statSync(rootDir));
@@ -88,7 +97,7 @@ export function scanSource(rootDir: string): ScanResult {
     dirs: 0,
     symlinks: 0,
   };
-  scanDir(rootDir, result.root, result);
+  await scanDir(rootDir, result.root, result, ahead);
   assignLinkGroups(result.files);
   return result;
 }
@@ -111,15 +120,24 @@ function refuseNonUtf8(abs: string, dirPath: string, names: readonly string[]): 
   }
 }
 
-function scanDir(abs: string, dir: ScannedDir, out: ScanResult): void {
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+async function scanDir(abs: string, dir: ScannedDir, out: ScanResult, ahead: ReleaseLstat | null): Promise<void> {
   const names = sys(`listing ${abs}`, () => readdirSync(abs)).sort(compareNames);
   refuseNonUtf8(abs, dir.path, names);
-  const stats = lstatNames(abs, names);
+  const job = ahead?.jobs.get(dir.path);
+  // The helper lstats the release's names: a directory whose names changed is the walk's own.
+  const helped = job !== undefined && sameNames(ahead!.list[job]!.names, names) ? await ahead!.helper.take(job, dir.stat) : null;
+  const stats = helped ?? lstatNames(abs, names);
   // Names from readdir cannot hold '/' or NUL; encoding the tree validates the rest.
   for (let i = 0; i < names.length; i++) {
     const name = names[i]!;
     const full = `${abs}/${name}`;
-    let st: Stats;
+    let st: EntryStat;
     try {
       // A name gone since the listing is looked up again by its full path, for the error.
       st = stats?.[i] ?? lstatSync(full);
@@ -131,7 +149,7 @@ function scanDir(abs: string, dir: ScannedDir, out: ScanResult): void {
       const child: ScannedDir = { type: 'dir', name, path, stat: lean(st), children: [] };
       dir.children.push(child);
       out.dirs++;
-      scanDir(full, child, out);
+      await scanDir(full, child, out, ahead);
     } else if (st.isFile()) {
       const child: ScannedFile = { type: 'file', name, path, stat: lean(st) };
       dir.children.push(child);
@@ -141,7 +159,7 @@ function scanDir(abs: string, dir: ScannedDir, out: ScanResult): void {
       dir.children.push({ type: 'symlink', name, path, stat: lean(st), target });
       out.symlinks++;
     } else {
-      out.skipped.push({ path, kind: specialKind(st) });
+      out.skipped.push({ path, kind: specialKind(st.mode) });
     }
   }
 }

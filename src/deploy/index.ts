@@ -5,6 +5,7 @@ export { activate, recover, type ActivateOptions, type ActivateResult } from './
 export { runHook, type HookResult } from './hook.js';
 export { inspectLive, currentLive, swapLive, type LiveLink } from './live.js';
 export { verifyTree, type VerifyOptions } from './verify.js';
+export { lstatAheadOf, type ReleaseLstat } from './release-lstat.js';
 export { verifyExitBits, type VerifyResult, type DriftEntry, type DriftKind, type EntryState } from './verify-result.js';
 export { recordDrift, listDrift, showDrift, driftSignature, type DriftReport, type DriftRecord, type DriftPolicy } from './drift.js';
 export { collectGarbage, compactionText, objectsKeptNote, type GcResult } from './gc.js';

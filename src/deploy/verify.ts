@@ -1,9 +1,10 @@
 import { readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { ChunkswarmError, HELPER_MIN_ENTRIES, LstatAhead, lstatNames, type EntryStat, type LstatJob, type ObjectHash } from '../core/index.js';
+import { ChunkswarmError, lstatNames, type EntryStat, type ObjectHash } from '../core/index.js';
 import { comparePaths, contentHashOfFile, walkTree, type TreeEntry } from '../manifest/index.js';
 import { inodeId, inodeKey, type InodeCache, type ObjectStore } from '../store/index.js';
 import { onDiskMode } from './finalize-tree.js';
+import { lstatAheadOf } from './release-lstat.js';
 import { treePackName } from './release-files.js';
 import { isRoot, kindOf, lstatSyncOrNull, turnDue, nextTurn } from './stage-fs.js';
 import type { DriftKind, EntryState, VerifyResult } from './verify-result.js';
@@ -149,7 +150,7 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
 
   // The release's trees from their pack, if it has one: no object journal is scanned then.
   o.objects.loadPack(treePackName(o.root));
-  const ahead = lstatAhead(o.dir, o.root, o.objects, o.helperFrom);
+  const ahead = lstatAheadOf(o.dir, o.root, o.objects, o.helperFrom);
   try {
     // The root as a directory only: a symlink's state says nothing of the names it leads to.
     const rootSt = lstatSyncOrNull(o.dir);
@@ -160,41 +161,6 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
   out.entries.sort((a, b) => comparePaths(a.path, b.path));
   await o.cache.save();
   return out;
-}
-
-/**
- * A helper thread for the lstat of every entry of the release, given every directory in the order
- * compareDir comes to them (each before what it holds, its entries in order), with each one's
- * index by path; null where the release is too small for one to pay (LstatAhead.start), or its
- * trees are not all in memory (no tree pack). Counted first, without a promise or a list of names:
- * a check of a release under the size, nearly every one, pays ~0.3 ms for it, not a walk.
- */
-function lstatAhead(
-  dir: string,
-  root: ObjectHash,
-  objects: ObjectStore,
-  minEntries = HELPER_MIN_ENTRIES,
-): { helper: LstatAhead; list: readonly LstatJob[]; jobs: Map<string, number> } | null {
-  let entries = 0;
-  const count = (hash: ObjectHash): boolean => {
-    const tree = objects.treeInMemory(hash);
-    if (!tree) return false;
-    entries += tree.entries.length;
-    for (const e of tree.entries) if (e.type === 'dir' && !count(e.hash!)) return false;
-    return true;
-  };
-  if (!count(root) || entries < minEntries) return null;
-  const list: LstatJob[] = [];
-  const jobs = new Map<string, number>();
-  const visit = (rel: string, hash: ObjectHash): void => {
-    const tree = objects.treeInMemory(hash)!;
-    jobs.set(rel, list.length);
-    list.push({ dir: rel ? `${dir}/${rel}` : dir, names: tree.entries.map((e) => e.name) });
-    for (const e of tree.entries) if (e.type === 'dir') visit(rel ? `${rel}/${e.name}` : e.name, e.hash!);
-  };
-  visit('', root);
-  const helper = LstatAhead.start(list, minEntries);
-  return helper && { helper, list, jobs };
 }
 
 /**

@@ -13,7 +13,8 @@ import { pathToFileURL } from 'node:url';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { LstatAhead as SourceLstatAhead, type EntryStat, type LstatJob } from '../../src/core/index.js';
-import type { verifyTree as VerifyTree, VerifyResult } from '../../src/deploy/index.js';
+import type { lstatAheadOf as LstatAheadOf, verifyTree as VerifyTree, VerifyResult } from '../../src/deploy/index.js';
+import type { scanSource as ScanSource, ScannedNode } from '../../src/admin/scan-source.js';
 import { InodeCache, ObjectStore } from '../../src/store/index.js';
 import type { ObjectHash } from '../../src/core/index.js';
 import { snapshotTree } from '../support/release-snapshot.js';
@@ -21,7 +22,8 @@ import { snapshotTree } from '../support/release-snapshot.js';
 const run = promisify(execFile);
 const built = (path: string) => import(pathToFileURL(resolve('dist/src', path)).href);
 const { LstatAhead } = (await built('core/index.js')) as { LstatAhead: typeof SourceLstatAhead };
-const { verifyTree } = (await built('deploy/index.js')) as { verifyTree: typeof VerifyTree };
+const { verifyTree, lstatAheadOf } = (await built('deploy/index.js')) as { verifyTree: typeof VerifyTree; lstatAheadOf: typeof LstatAheadOf };
+const { scanSource } = (await built('admin/scan-source.js')) as { scanSource: typeof ScanSource };
 
 let dir: string;
 let tree: string;
@@ -176,5 +178,44 @@ describe('verifyTree with the helper thread', () => {
       expect(summary(helped)).toEqual(expect.arrayContaining([`modified d${d}/f1`, `removed d${d}/f2`, `added d${d}/stray`, `meta d${d}/f3`, `type d${d}/f4`]));
     }
     expect(summary(helped)).toContain(`removed d${DIRS - 3}`);
+  });
+});
+
+describe('a publish scan with the helper thread', () => {
+  it('sees the source as it is, not as the newest release was, at both ends of the walk', async () => {
+    const objects = new ObjectStore(join(dir, 'objects-scan'));
+    const src = join(dir, 'src');
+    for (let d = 0; d < DIRS; d++) {
+      await mkdir(join(src, `d${d}`), { recursive: true });
+      for (let f = 0; f < FILES; f++) await writeFile(join(src, `d${d}/f${f}`), `file ${d}/${f}\n`);
+    }
+    const root = await snapshotTree(objects, src);
+    // Since that release: the first directories are the walk's, the last the helper's.
+    for (const d of [0, DIRS - 1, DIRS - 2]) {
+      await writeFile(join(src, `d${d}/f1`), 'edited, same names\n');
+      await writeFile(join(src, `d${d}/new`), 'added\n');
+      await unlink(join(src, `d${d}/f2`));
+      await rm(join(src, `d${d}/f4`));
+      await mkdir(join(src, `d${d}/f4`));
+    }
+    await writeFile(join(src, `d${DIRS - 3}/f5`), 'edited in a directory whose names did not change\n');
+    await rename(join(src, `d${DIRS - 4}`), join(dir, 'src-moved-away'));
+    await mkdir(join(src, `d${DIRS - 4}`));
+    const flat = (nodes: ScannedNode[]): unknown[] =>
+      nodes.flatMap((n) => [{ path: n.path, type: n.type, ...n.stat }, ...(n.type === 'dir' ? flat(n.children) : [])]);
+    const alone = await scanSource(src, null);
+    const ahead = lstatAheadOf(src, root, objects, 0)!;
+    expect(ahead).not.toBeNull();
+    // Given time to answer its first batches: the last directories are the helper's by then.
+    await new Promise((r) => setTimeout(r, 300));
+    const helped = await scanSource(src, ahead);
+    await ahead.helper.close();
+    expect(ahead.helper.helped).toBeGreaterThan(0);
+    expect(flat(helped.root.children)).toEqual(flat(alone.root.children));
+    expect(helped.files.map((f) => f.path)).toEqual(alone.files.map((f) => f.path));
+    const size = (path: string) => helped.files.find((f) => f.path === path)?.stat.size;
+    expect(size(`d${DIRS - 3}/f5`)).toBe('edited in a directory whose names did not change\n'.length);
+    expect(size(`d${DIRS - 1}/new`)).toBe(6);
+    expect(size(`d${DIRS - 1}/f2`)).toBeUndefined();
   });
 });

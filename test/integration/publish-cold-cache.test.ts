@@ -35,7 +35,7 @@ describe('publish with a cold stat cache', () => {
     const objects = new ObjectStore(releases.objectsDir);
     const previous = (await releases.head(1)).body.root;
     const staging = await mkdtemp(join(dir, 'staging-'));
-    const scan = scanSource(src);
+    const scan = await scanSource(src);
     const hashed = await hashChanged({
       scan, source: src, staging, objects, cache: new StatCache(null), racyBeforeMs: Infinity, previous,
     });

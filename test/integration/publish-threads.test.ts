@@ -43,7 +43,7 @@ afterAll(async () => {
 async function hashInto(threads: number, cache = new StatCache(null), previous: ObjectHash | null = null) {
   const staging = await mkdtemp(join(dir, `staging-${threads}-`));
   const objects = new ObjectStore(new ReleaseStore(c.pubData).objectsDir);
-  const hashed = await hashChanged({ scan: scanSource(src), source: src, staging, objects, cache, racyBeforeMs: Infinity, previous, copyThreads: threads });
+  const hashed = await hashChanged({ scan: await scanSource(src), source: src, staging, objects, cache, racyBeforeMs: Infinity, previous, copyThreads: threads });
   return { staging, hashed };
 }
 

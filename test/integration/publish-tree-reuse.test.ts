@@ -13,7 +13,7 @@ let src: string;
 
 /** The source as a publish sees it: scanned, every file hashed (no stat cache). */
 async function trees(objects: ObjectStore, previous: ObjectHash | null, recordOwner = false): Promise<ObjectHash> {
-  const scan = scanSource(src);
+  const scan = await scanSource(src);
   const fileHashes = new Map<string, ObjectHash>();
   for (const f of scan.files) fileHashes.set(f.path, objectHash(encodeObject(await hashFile(join(src, f.path)))));
   return buildTrees(scan.root, fileHashes, objects, { recordOwner }, previous);
