@@ -1,6 +1,6 @@
 import { constants, lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { ChunkswarmError, lstatNames, type EntryStat } from '../core/index.js';
-import type { ReleaseLstat } from '../deploy/index.js';
+import { nextTurn, turnDue, type ReleaseLstat } from '../deploy/index.js';
 import { compareNames } from '../manifest/index.js';
 import { inodeKey } from '../store/index.js';
 
@@ -97,7 +97,7 @@ export async function scanSource(rootDir: string, ahead: ReleaseLstat | null = n
     dirs: 0,
     symlinks: 0,
   };
-  await scanDir(rootDir, result.root, result, ahead);
+  await scanDir(rootDir, result.root, { out: result, ahead, entries: 0 });
   assignLinkGroups(result.files);
   return result;
 }
@@ -126,7 +126,15 @@ function sameNames(a: readonly string[], b: readonly string[]): boolean {
   return true;
 }
 
-async function scanDir(abs: string, dir: ScannedDir, out: ScanResult, ahead: ReleaseLstat | null): Promise<void> {
+/** A scan under way: what it found, its helper, and the entries it went through. */
+interface Walk {
+  out: ScanResult;
+  ahead: ReleaseLstat | null;
+  entries: number;
+}
+
+async function scanDir(abs: string, dir: ScannedDir, walk: Walk): Promise<void> {
+  const { out, ahead } = walk;
   const names = sys(`listing ${abs}`, () => readdirSync(abs)).sort(compareNames);
   refuseNonUtf8(abs, dir.path, names);
   const job = ahead?.jobs.get(dir.path);
@@ -135,6 +143,8 @@ async function scanDir(abs: string, dir: ScannedDir, out: ScanResult, ahead: Rel
   const stats = helped ?? lstatNames(abs, names);
   // Names from readdir cannot hold '/' or NUL; encoding the tree validates the rest.
   for (let i = 0; i < names.length; i++) {
+    // The helper's answers come in between, and a node serves its peers meanwhile.
+    if (turnDue(++walk.entries)) await nextTurn();
     const name = names[i]!;
     const full = `${abs}/${name}`;
     let st: EntryStat;
@@ -149,7 +159,7 @@ async function scanDir(abs: string, dir: ScannedDir, out: ScanResult, ahead: Rel
       const child: ScannedDir = { type: 'dir', name, path, stat: lean(st), children: [] };
       dir.children.push(child);
       out.dirs++;
-      await scanDir(full, child, out, ahead);
+      await scanDir(full, child, walk);
     } else if (st.isFile()) {
       const child: ScannedFile = { type: 'file', name, path, stat: lean(st) };
       dir.children.push(child);

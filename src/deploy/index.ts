@@ -14,6 +14,6 @@ export { importFromDataDir, type ChunkSource } from './local-source.js';
 export { loadRelease, releaseTree, saveReleasePacks, servedPieces, type ReleaseContent, type ReleaseEntry, type ReleaseFile, type ReleaseTree } from './release-files.js';
 export { findDonors, sameInode, type DonorSearch, type DonorsFound } from './donors.js';
 export { DonorTable } from './donor-table.js';
-export { isRoot, removeAny } from './stage-fs.js';
+export { isRoot, removeAny, turnDue, nextTurn } from './stage-fs.js';
 export { makeDirs, linkDonors, placeLinks, placeWrites, placeAliases, finishTree, moveIntoPlace, type AliasAction, type WriteAction } from './materialize.js';
 export { Deployer, canActivate, type DeployerOptions, type DeployResult, type DeployState, type StageStats } from './deployer.js';
