@@ -19,7 +19,7 @@ const KEPT_INDEXES = 2;
  * are still read. Objects are re-hashed when read, so a damaged one is reported, not trusted.
  */
 export class ObjectStore {
-  private readonly cache = new Map<string, ManifestObject>();
+  private cache = new Map<string, ManifestObject>();
   private readonly journal: ObjectJournal;
   /**
    * Hashes of the objects in files of their own, found by one listing of every fanout directory,
@@ -352,8 +352,7 @@ export class ObjectStore {
       kept.set(hash, obj);
       if (obj.kind === 'tree') for (const e of obj.entries) if (e.hash !== undefined) todo.push(e.hash);
     }
-    this.cache.clear();
-    for (const [hash, obj] of kept) this.cache.set(hash, obj);
+    this.cache = kept;
     this.recent.clear();
     this.packsRead.clear();
     const indexes = [...this.indexes.values()].filter((i) => keep?.packs.includes(i.name));
