@@ -159,8 +159,8 @@ export async function publish(opts: PublishOptions): Promise<PublishSummary> {
  * The source's scan, with a helper thread for the lstats where the newest release is large and its
  * trees are at hand (a publish by the running node: in memory since the last one).
  */
-async function scanWithHelper(source: string, prev: SignedRelease | null, objects: ObjectStore): Promise<ScanResult> {
-  const ahead = prev && lstatAheadOf(source, prev.body.root, objects);
+async function scanWithHelper(source: string, prev: SignedRelease | null, objects: ObjectStore, maxPaths: number): Promise<ScanResult> {
+  const ahead = prev && lstatAheadOf(source, prev.body.root, objects, { maxEntries: maxPaths });
   try {
     return await scanSource(source, ahead);
   } finally {
@@ -180,7 +180,7 @@ async function publishUnderLock(opts: PublishOptions, publisher: NonNullable<Con
   const racyBeforeMs = Date.now() - RACY_WINDOW_MS;
 
   const prev = await releases.latest();
-  const scan = await scanWithHelper(opts.source, prev, objects);
+  const scan = await scanWithHelper(opts.source, prev, objects, config.limits.maxReleasePaths);
   const bytesTotal = scan.files.reduce((n, f) => n + f.stat.size, 0);
   progress({ phase: 'scan', filesDone: scan.files.length, filesTotal: scan.files.length, bytesDone: 0, bytesTotal });
   const version = (prev?.body.version ?? 0) + 1;

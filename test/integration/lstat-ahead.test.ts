@@ -204,7 +204,8 @@ describe('a publish scan with the helper thread', () => {
     const flat = (nodes: ScannedNode[]): unknown[] =>
       nodes.flatMap((n) => [{ path: n.path, type: n.type, ...n.stat }, ...(n.type === 'dir' ? flat(n.children) : [])]);
     const alone = await scanSource(src, null);
-    const ahead = lstatAheadOf(src, root, objects, 0)!;
+    expect(lstatAheadOf(src, root, objects, { minEntries: 0, maxEntries: DIRS * FILES })).toBeNull();
+    const ahead = lstatAheadOf(src, root, objects, { minEntries: 0 })!;
     expect(ahead).not.toBeNull();
     // Given time to answer its first batches: the last directories are the helper's by then.
     await new Promise((r) => setTimeout(r, 300));
