@@ -154,7 +154,7 @@ export class Deployer {
    * and chunk source is checked against the inode cache first: a drifted file is never linked into
    * the new release nor read as a chunk.
    */
-  async stage(release: SignedRelease, o: Pick<StagerOptions, 'flushEvery' | 'onFlush'> = {}): Promise<Stager> {
+  async stage(release: SignedRelease, o: Pick<StagerOptions, 'flushEvery' | 'onFlush' | 'deferPacks'> = {}): Promise<Stager> {
     const lim = this.config.limits;
     const live = await this.liveRelease();
     // Measuring reads every file object: from one pack file, not 10^5 object files.

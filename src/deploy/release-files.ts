@@ -112,9 +112,10 @@ async function writePacks(objects: ObjectStore, root: ObjectHash, files: ObjectH
 
 /**
  * A release's entries with every file object, its chunks and its pieces (objects must all be
- * local). Its file objects come from the packs (loadPacks), and its own pack is made if it has none.
+ * local). Its file objects come from the packs (loadPacks), and its own packs are made if it has
+ * none, unless `savePacks` is false: the caller saves them later (saveReleasePacks).
  */
-export async function loadRelease(root: ObjectHash, objects: ObjectStore, base: string, like: ObjectHash | null = null): Promise<ReleaseContent> {
+export async function loadRelease(root: ObjectHash, objects: ObjectStore, base: string, like: ObjectHash | null = null, savePacks = true): Promise<ReleaseContent> {
   loadPacks(objects, root, like);
   const tree = await releaseTree(root, objects, base);
   const files: ReleaseFile[] = [];
@@ -124,7 +125,7 @@ export async function loadRelease(root: ObjectHash, objects: ObjectStore, base: 
     files.push({ path: f.path, entry: f.entry, size: file.size, file });
   }
   // Every tree and file object is in memory after the walk.
-  await writePacks(objects, root, tree.files.map((f) => f.entry.hash!), tree.dirs.map((d) => d.entry.hash!), like);
+  if (savePacks) await writePacks(objects, root, tree.files.map((f) => f.entry.hash!), tree.dirs.map((d) => d.entry.hash!), like);
   // The one definition of the piece space (releaseChunks' too), over the file objects now in hand.
   const chunks = distinctChunks(files);
   return { ...tree, files, chunks, pieces: groupPieces(chunks) };

@@ -88,7 +88,9 @@ export class Rollout {
    * Makes the packs of the release served whole once it has been served for PACK_DELAY_MS without
    * a newer one, so that the next start reads one file instead of one per object (10^5 such reads
    * took a publisher of 100,000 files 1.1 s of its start). Not at once: writing them takes the
-   * publisher ~0.2 s per release of 10^5 files, which followers fetching that release would wait.
+   * publisher ~0.2 s per release of 10^5 files, which followers fetching that release would wait,
+   * and a follower that staged it ~0.1 s per 20,000 files, which its switch would wait (the other
+   * followers too, on a machine they share).
    */
   private packLater(root: ObjectHash, like: ObjectHash | null): void {
     if (this.packTimer) clearTimeout(this.packTimer);
@@ -146,8 +148,9 @@ export class Rollout {
     // Seeded whole before it is activated: a release blocked by drift still helps the others.
     if (this.servedWhole !== id) {
       const { objects } = this.o.deployer;
-      // Staging has the piece space already: walking every file object again would delay activation.
-      const { pieces, packed } = staged ? { pieces: staged, packed: true } : await servedPieces(objects, target.body.root);
+      // Staging has the piece space already (and left the packs to packLater): walking every file
+      // object again would delay activation.
+      const { pieces, packed } = staged ? { pieces: staged, packed: false } : await servedPieces(objects, target.body.root);
       this.o.server.serveRelease(id, pieces);
       this.o.upload.setSpace({ release: id, version: v, have: Bitfield.full(pieces.length), bytes: pieces.reduce((n, p) => n + p.size, 0), pieces });
       this.servedWhole = id;
@@ -188,7 +191,8 @@ export class Rollout {
     if (got.fetched > 0) this.o.log.info(`release ${target.body.version}: ${got.fetched} objects fetched (${got.bytes} bytes)`, { release: target.body.version });
     if (this.superseded(target)) return null;
     // Planning and recycling a tree move release directories, as gc and operator commands do.
-    const stager = await this.o.serial.run(() => this.o.deployer.stage(target));
+    // Its packs are made once it has been served a while (packLater), off the way to the switch.
+    const stager = await this.o.serial.run(() => this.o.deployer.stage(target, { deferPacks: true }));
     // Stopped (or superseded) while staging was planned: stop() found no download to stop, and
     // one started now would run to its end before the node could exit.
     if (this.superseded(target)) {
