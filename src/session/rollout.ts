@@ -96,6 +96,9 @@ export class Rollout {
     if (this.packTimer) clearTimeout(this.packTimer);
     this.packTimer = setTimeout(() => {
       this.packTimer = null;
+      if (this.servedRoot !== root) return;
+      // Not while a newer release is fetched or staged: that one would wait for these writes.
+      if (this.phase !== 'seeding' && this.phase !== 'idle') return this.packLater(root, like);
       void this.o.serial.run(async () => {
         if (this.servedRoot !== root) return;
         await saveReleasePacks(this.o.deployer.objects, root, like);
