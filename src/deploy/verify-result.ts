@@ -1,6 +1,10 @@
 // What a check of a live tree finds, apart from the check itself: the CLI prints it and sets its
 // exit status from it without loading the check's code.
 
+/**
+ * modified: content (or symlink target); meta: same content, other mode, mtime or owner;
+ * type: a file became a directory, etc.; added: a path the release does not have.
+ */
 export type DriftKind = 'added' | 'removed' | 'modified' | 'meta' | 'type';
 
 export interface EntryState {
@@ -40,6 +44,7 @@ export interface VerifyResult {
   entries: DriftEntry[];
 }
 
+/** Exit status of `verify`: 1 something added, 2 something removed, 4 something changed. */
 export function verifyExitBits(r: VerifyResult): number {
   const c = r.counts;
   return (c.added > 0 ? 1 : 0) | (c.removed > 0 ? 2 : 0) | (c.modified + c.meta + c.type > 0 ? 4 : 0);

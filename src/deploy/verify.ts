@@ -9,10 +9,6 @@ import { treePackName } from './release-files.js';
 import { isRoot, kindOf, lstatSyncOrNull, turnDue, nextTurn } from './stage-fs.js';
 import type { DriftKind, EntryState, VerifyResult } from './verify-result.js';
 
-/**
- * modified: content (or symlink target); meta: same content, other mode, mtime or owner;
- * type: a file became a directory, etc.; added: a path the release does not have.
- */
 export interface VerifyOptions {
   dir: string;
   version: number;
@@ -34,7 +30,6 @@ export interface VerifyOptions {
   helperFrom?: number;
 }
 
-/** Exit status of `verify`: 1 something added, 2 something removed, 4 something changed. */
 /**
  * Compares a materialized tree to its release, never following a symlink. A directory's mtime is
  * not compared: it follows its contents, which are reported themselves.
