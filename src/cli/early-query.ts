@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { callControl, type ControlRequest } from '../admin/control-client.js';
 import { CONFIG_FILE, DEFAULT_DATA_DIR, pathFromConfig } from '../config/paths.js';
-import { noteWaiting } from './format.js';
+import { waitingNotes } from './format.js';
 
 /** `status` does not wait long for a busy node: its last report on disk answers instead. */
 export const STATUS_TIMEOUT_MS = 5000;
@@ -11,9 +11,13 @@ export const STATUS_TIMEOUT_MS = 5000;
 type Flags = { json?: boolean; deep?: boolean };
 type Query = { request: ControlRequest; options: Parameters<typeof callControl>[2] };
 
-/** The queries sent early, as their commands send them (`verify` waits for the node's step, with a note unless --json). */
+/**
+ * The queries sent early, as their commands send them (`verify` through byNodeOrHere). Imported
+ * from their modules, not src/client.ts: that one also brings the config's schema, which is what
+ * the early query does not wait for.
+ */
 const QUERIES: Record<string, (f: Flags) => Query | null> = {
-  verify: (f) => ({ request: { op: 'verify', ...(f.deep && { deep: true }) }, options: f.json ? {} : { onNotice: noteWaiting } }),
+  verify: (f) => ({ request: { op: 'verify', ...(f.deep && { deep: true }) }, options: waitingNotes(f.json === true) }),
   status: (f) => (f.deep ? null : { request: { op: 'status' }, options: { timeoutMs: STATUS_TIMEOUT_MS } }),
 };
 

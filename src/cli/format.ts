@@ -21,9 +21,14 @@ export function printJson(value: unknown): void {
 }
 
 /** Prints a running node's word that a command waits for its current step (WaitingNotice); other notices are not this one's. */
-export function noteWaiting(notice: unknown): void {
+function noteWaiting(notice: unknown): void {
   const waiting = (notice as { waiting?: unknown } | null)?.waiting;
   if (typeof waiting === 'string') process.stderr.write(`waiting: ${waiting}\n`);
+}
+
+/** What a command asking the running node passes callControl: the node's word that it waits, unless `quiet`. */
+export function waitingNotes(quiet: boolean): { onNotice?: (notice: unknown) => void } {
+  return quiet ? {} : { onNotice: noteWaiting };
 }
 
 /** Tells the operator that the running `serve` carried out the command, not this process. */
