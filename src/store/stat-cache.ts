@@ -19,15 +19,11 @@ export interface StatKey {
  * instead of rewriting the megabytes of a 10^5-file cache.
  */
 const HEADER = 'chunkswarm-stat-cache 1\0';
+const HEADER_BYTES = Buffer.from(HEADER, 'latin1');
 const BEGIN = 'begin';
 const END = 'end';
 /** Appended batches may grow the file to twice its last full write (at least this much) before it is rewritten. */
 const MIN_APPEND_BYTES = 64 << 10;
-
-/** "size:mtimeMs:ctimeMs:ino:", before the hash in the file. */
-function fingerprint(k: StatKey): string {
-  return `${k.size}:${k.mtimeMs}:${k.ctimeMs}:${k.ino}:`;
-}
 
 /** Numbers per entry in `nums`: size, mtimeMs, ctimeMs, ino. */
 const FIELDS = 4;
@@ -39,21 +35,19 @@ const HASH_CHARS = 64;
  */
 export class StatCache {
   /**
-   * path -> slot. A slot's entry is kept twice: as the file holds it ("size:mtimeMs:ctimeMs:ino:" and
-   * the hash), which a save writes as it is, and as FIELDS numbers in `nums`, which a lookup
-   * compares: building the fingerprint's string to compare it cost ~2 µs a file, more than the
-   * lstat, in every quick verify and re-publish of 10^5 files. The numbers cost ~5 MB at 10^5
-   * entries.
+   * path -> slot. A slot's fingerprint is FIELDS numbers in `nums`, which a lookup compares:
+   * building the fingerprint's string to compare it cost ~2 µs a file, more than the lstat, in
+   * every quick verify and re-publish of 10^5 files. A save prints them again (valueOf).
    */
   private slots = new Map<string, number>();
   private nums = new Float64Array(FIELDS * 1024);
-  private texts: Array<string | undefined> = [];
+  private hashes: Array<ObjectHash | undefined> = [];
   private free: number[] = [];
   /** Paths set or deleted since the file was last written: what the next save appends. */
   private readonly changed = new Set<string>();
   /** The file must be written whole: there is none yet, or its end is not where a batch may start. */
   private rewrite = true;
-  /** Characters of the file as last read or written whole, and appended since. */
+  /** Bytes of the file as last read or written whole, and appended since. */
   private baseSize = 0;
   private appendedSize = 0;
   private saving: Promise<void> = Promise.resolve();
@@ -63,46 +57,57 @@ export class StatCache {
 
   async load(): Promise<this> {
     if (this.path === null) return this;
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = await readFile(this.path, 'utf8');
+      bytes = await readFile(this.path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return this;
       throw ChunkswarmError.fromSystem(err, `reading stat cache ${this.path}`);
     }
     // A damaged cache (or one of another format) only costs a re-hash; never a reason to fail.
     this.slots = new Map();
-    this.texts = [];
+    this.hashes = [];
     this.free = [];
     this.changed.clear();
-    this.baseSize = text.length;
+    this.baseSize = bytes.length;
     this.appendedSize = 0;
     this.rewrite = true;
-    if (!text.startsWith(HEADER)) return this;
-    const fields = text.slice(HEADER.length).split('\0');
-    // Written by this version, every field ends with NUL: the last one split off is empty.
-    const terminated = fields.at(-1) === '';
-    if (terminated) fields.pop();
-    let batch: string[] | null = null;
-    for (let i = 0; i + 1 < fields.length; i += 2) {
-      const key = fields[i]!;
-      const value = fields[i + 1]!;
-      if (key === '') {
-        if (value === END && batch !== null) for (let j = 0; j < batch.length; j += 2) this.apply(batch[j]!, batch[j + 1]!);
-        batch = value === BEGIN ? [] : null;
-      } else if (batch !== null) {
-        batch.push(key, value);
-      } else {
-        this.apply(key, value);
+    if (!bytes.subarray(0, HEADER_BYTES.length).equals(HEADER_BYTES)) return this;
+    // Each field is decoded on its own rather than split off the file's text: split's substrings
+    // share that text, and the keys and hashes kept held all of it, superseded batches included
+    // (25 MB of a 100,000-file follower's idle heap).
+    let fields = 0;
+    let terminated = true;
+    let key: string | null = null;
+    let batch: Array<[path: string, start: number, end: number]> | null = null;
+    for (let at = HEADER_BYTES.length; at < bytes.length; fields++) {
+      let end = bytes.indexOf(0, at);
+      if (end < 0) {
+        end = bytes.length;
+        terminated = false;
       }
+      if (key === null) {
+        key = bytes.toString('utf8', at, end);
+      } else if (key === '') {
+        const value = bytes.toString('latin1', at, end);
+        if (value === END && batch !== null) for (const [path, start, end] of batch) this.apply(bytes, path, start, end);
+        batch = value === BEGIN ? [] : null;
+        key = null;
+      } else {
+        if (batch !== null) batch.push([key, at, end]);
+        else this.apply(bytes, key, at, end);
+        key = null;
+      }
+      at = end + 1;
     }
     // Appending after a torn batch (or a file of the older layout) would misalign every pair after it.
-    this.rewrite = !terminated || fields.length % 2 !== 0 || batch !== null;
+    this.rewrite = !terminated || fields % 2 !== 0 || batch !== null;
     return this;
   }
 
-  /** One pair of the file; a value that is not a fingerprint and a hash (an empty one: deleted) leaves no entry. */
-  private apply(path: string, value: string): void {
+  /** One pair of the file, its value bytes[start, end); one that is not a fingerprint and a hash (an empty one: deleted) leaves no entry. */
+  private apply(bytes: Buffer, path: string, start: number, end: number): void {
+    const value = bytes.toString('latin1', start, end);
     const c1 = value.indexOf(':');
     const c2 = value.indexOf(':', c1 + 1);
     const c3 = value.indexOf(':', c2 + 1);
@@ -120,7 +125,7 @@ export class StatCache {
     n[o + 2] = Number(value.slice(c2 + 1, c3));
     n[o + 3] = Number(value.slice(c3 + 1, c4));
     // NaN never equals an lstat's number: such an entry never vouches.
-    this.texts[slot] = value;
+    this.hashes[slot] = bytes.toString('latin1', end - HASH_CHARS, end) as ObjectHash;
   }
 
   lookup(path: string, key: StatKey): ObjectHash | null {
@@ -129,7 +134,7 @@ export class StatCache {
     const n = this.nums;
     const o = slot * FIELDS;
     return n[o] === key.size && n[o + 1] === key.mtimeMs && n[o + 2] === key.ctimeMs && n[o + 3] === key.ino
-      ? (this.texts[slot]!.slice(-HASH_CHARS) as ObjectHash)
+      ? this.hashes[slot]!
       : null;
   }
 
@@ -160,14 +165,14 @@ export class StatCache {
     this.nums[o + 1] = key.mtimeMs;
     this.nums[o + 2] = key.ctimeMs;
     this.nums[o + 3] = key.ino;
-    this.texts[slot] = fingerprint(key) + hash;
+    this.hashes[slot] = hash;
   }
 
   /** The path's slot, a new one if it has none. */
   private slotOf(path: string): number {
     let slot = this.slots.get(path);
     if (slot !== undefined) return slot;
-    slot = this.free.pop() ?? this.texts.length;
+    slot = this.free.pop() ?? this.hashes.length;
     this.slots.set(path, slot);
     if ((slot + 1) * FIELDS > this.nums.length) {
       const grown = new Float64Array(this.nums.length * 2);
@@ -181,15 +186,18 @@ export class StatCache {
     const slot = this.slots.get(path);
     if (slot === undefined) return false;
     this.slots.delete(path);
-    this.texts[slot] = undefined;
+    this.hashes[slot] = undefined;
     this.free.push(slot);
     return true;
   }
 
-  /** The file's form of a path's entry ('' when it has none). */
+  /** The file's form of a path's entry ('' when it has none): numbers print as they were read. */
   private valueOf(path: string): string {
     const slot = this.slots.get(path);
-    return slot === undefined ? '' : this.texts[slot]!;
+    if (slot === undefined) return '';
+    const n = this.nums;
+    const o = slot * FIELDS;
+    return `${n[o]}:${n[o + 1]}:${n[o + 2]}:${n[o + 3]}:${this.hashes[slot]!}`;
   }
 
   /** Appends what changed since the last save, or rewrites the file when appending would double it. */
@@ -207,12 +215,13 @@ export class StatCache {
       let batch = `\0${BEGIN}\0`;
       for (const key of this.changed) batch += `${key}\0${this.valueOf(key)}\0`;
       batch += `\0${END}\0`;
-      if (this.appendedSize + batch.length <= Math.max(this.baseSize, MIN_APPEND_BYTES)) {
+      const batchBytes = Buffer.byteLength(batch);
+      if (this.appendedSize + batchBytes <= Math.max(this.baseSize, MIN_APPEND_BYTES)) {
         this.changed.clear();
         try {
           // Without O_CREAT: a batch alone, where the file was removed, would not be a cache.
           await appendFile(path, batch, { flag: constants.O_WRONLY | constants.O_APPEND });
-          this.appendedSize += batch.length;
+          this.appendedSize += batchBytes;
           return;
         } catch (err) {
           // What reached the file may be a torn batch: it is written whole, now or next time.
@@ -228,7 +237,7 @@ export class StatCache {
     this.rewrite = true;
     await atomicWrite(path, text);
     this.rewrite = false;
-    this.baseSize = text.length;
+    this.baseSize = Buffer.byteLength(text);
     this.appendedSize = 0;
   }
 }

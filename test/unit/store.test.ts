@@ -442,6 +442,20 @@ describe('StatCache', () => {
     }
   });
 
+  it('keeps paths that are not ASCII, whether written whole or appended in a batch', async () => {
+    const p = join(await tempDir('cs-sc-'), 'cache.json');
+    const c = new StatCache(p);
+    c.set('dir/ünïcode-名前.txt', key, h);
+    await c.save();
+    const other = 'c'.repeat(64) as ObjectHash;
+    c.set('dir/émoji-🙂', { ...key, ino: 8 }, other);
+    await c.save();
+    const back = await new StatCache(p).load();
+    expect(back.lookup('dir/ünïcode-名前.txt', key)).toBe(h);
+    expect(back.lookup('dir/émoji-🙂', { ...key, ino: 8 })).toBe(other);
+    expect(back.lookup('dir/emoji-🙂', { ...key, ino: 8 })).toBeNull();
+  });
+
   it('does not remember files changed inside the racy window', () => {
     const c = new StatCache('/nonexistent');
     c.set('x', key, h, 1000);
