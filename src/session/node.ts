@@ -1,7 +1,6 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { ChunkswarmError, Resource, SerialQueue, silentLogger, systemClock, type LogFields, type Logger } from '../core/index.js';
 import { readClusterSecret, type Config } from '../config/index.js';
-import { releaseId } from '../manifest/index.js';
 import { ControlServer, runNodeCommand, type ControlRequest, type WaitingNotice } from '../admin/index.js';
 import { isMembershipCommand, MembershipAdmin, nodeSeed } from '../membership/index.js';
 import { JoinServer } from '../membership/join-server.js';
@@ -9,9 +8,9 @@ import { Deployer, type VerifyResult } from '../deploy/index.js';
 import { seededRandom } from '../scheduler/index.js';
 import { DataLock } from '../store/index.js';
 import { BootstrapMemory, mergeBootstrapNodes, Swarm, startBootstrapNode, type BootstrapNode } from '../swarm/index.js';
-import { diagnose, type Problem } from './diagnose.js';
 import { FleetGossip } from './fleet-gossip.js';
 import { NodeHttp } from './node-http.js';
+import { NodeReport } from './node-report.js';
 import { NodePublish } from './node-publish.js';
 import { HeadBook } from './heads.js';
 import { MembershipGossip } from './membership-gossip.js';
@@ -22,7 +21,6 @@ import { PieceServer } from './piece-server.js';
 import { RetryLoop } from './retry-loop.js';
 import { followerRole, publisherRole, type Role } from './roles.js';
 import { Rollout } from './rollout.js';
-import { writeStatus, type NodeStatusReport } from './status.js';
 import { UploadPolicy } from './upload-policy.js';
 import type { SessionPeer } from './peer.js';
 
@@ -52,7 +50,6 @@ export class ChunkswarmNode extends Resource {
   private readonly serial = new SerialQueue();
   /** Aborted when the node stops: what a step runs outside this process (a hook) is killed, not waited for. */
   private readonly stopping = new AbortController();
-  private readonly startedAt = new Date();
   private lock: DataLock | null = null;
   private deployer!: Deployer;
   private heads!: HeadBook;
@@ -71,10 +68,7 @@ export class ChunkswarmNode extends Resource {
   private objectsIndexed = false;
   private timer: NodeJS.Timeout | null = null;
   private headsWatch: FSWatcher | null = null;
-  private statusError: string | null = null;
-  private loggedProblems = new Set<Problem['id']>();
-  /** When a report first found pieces on no connected peer, since the last that found none (ms since the epoch). */
-  private unavailableSince: number | null = null;
+  private reporter!: NodeReport;
   private publishes!: NodePublish;
   private fleet!: FleetGossip;
   private http: NodeHttp | null = null;
@@ -132,7 +126,7 @@ export class ChunkswarmNode extends Resource {
     // that bootstrap node, also while the listed ones are down.
     const own = this.bootstrap ? [this.bootstrap] : [];
     this.fleet = new FleetGossip({
-      config: c, seed, driftDir: this.deployer.releases.driftDir, log: this.log, peers: () => this.peers, status: () => this.fullReport(),
+      config: c, seed, driftDir: this.deployer.releases.driftDir, log: this.log, peers: () => this.peers, status: () => this.reporter.full(),
       random: this.random, bootstrapPort: () => this.bootstrap?.port ?? null, memory: remembered,
       ...(!publisher && { preserveDrift: () => this.serial.run(async () => void (await this.deployer.preserveLiveDrift())) }),
     });
@@ -189,12 +183,17 @@ export class ChunkswarmNode extends Resource {
         fail: (err) => this.logError(err, 'verifying the live tree'),
       });
     }
+    this.reporter = new NodeReport({
+      config: c, log: this.log, role: this.role, deployer: this.deployer, heads: this.heads, rollout: this.rollout, upload: this.upload,
+      peers: this.peers, swarm: this.swarm, loop: this.loop, verifier: this.verifier, membership: this.membership, gossip: this.gossip,
+      http: () => this.http, closed: () => this.closed,
+    });
     this.publishes = new NodePublish({ config: c, deployer: this.deployer, heads: this.heads, serial: this.serial, log: this.log, reloadHeads: () => this.reloadHeads() });
     this.control = await ControlServer.listen(c.dataDir, (cmd, notify) => this.command(cmd, notify));
     if (c.metrics.listen !== null) {
       this.http = await NodeHttp.start({
         config: c, log: this.log, driftDir: this.deployer.releases.driftDir, releaseDir: (v) => this.deployer.releases.releasePath(v),
-        status: () => this.fullReport(), fleet: () => this.fleet.view(),
+        status: () => this.reporter.full(), fleet: () => this.fleet.view(),
       });
       // Before any peer: a release that arrives from now on is timed from its arrival.
       await this.http.tick();
@@ -248,7 +247,7 @@ export class ChunkswarmNode extends Resource {
     await step('the peer connections', this.peers?.closeAll());
     await step('leaving the swarm', this.swarm?.close());
     await step('the DHT bootstrap node', this.bootstrap?.close());
-    if (this.deployer) await this.writeStatus('stopped').catch(() => undefined);
+    await this.reporter?.write('stopped').catch(() => undefined);
     await this.lock?.release();
   }
 
@@ -257,7 +256,7 @@ export class ChunkswarmNode extends Resource {
    * between deploy steps, and the loop then moves on from the new intent.
    */
   private async command(cmd: ControlRequest, notify: (notice: unknown) => void): Promise<unknown> {
-    if (cmd.op === 'status') return this.fullReport();
+    if (cmd.op === 'status') return this.reporter.full();
     if (cmd.op === 'publish') return this.publishes.run(cmd, notify);
     if (cmd.op === 'verify') return this.verifyNow(cmd.deep ?? false, notify);
     if (cmd.op === 'fleet') return this.fleet.view();
@@ -328,15 +327,7 @@ export class ChunkswarmNode extends Resource {
     }
     void this.fleet.tick().catch((err: unknown) => this.logError(err, 'making the fleet report'));
     void this.http?.tick().catch((err: unknown) => this.logError(err, 'sampling metrics'));
-    void this.writeStatus().then(
-      () => (this.statusError = null),
-      (err: unknown) => {
-        // Once per distinct failure: a full disk would otherwise log this every second.
-        const m = ChunkswarmError.fromSystem(err, 'writing status.json').message;
-        if (m !== this.statusError) this.log.error(`${m} (status stays available over the control socket)`, { code: ChunkswarmError.fromSystem(err, 'writing status.json').code });
-        this.statusError = m;
-      },
-    );
+    this.reporter.writeEachTick();
   }
 
   /** A head that `publish` (or `republish`) stored locally goes out to every peer. */
@@ -351,114 +342,7 @@ export class ChunkswarmNode extends Resource {
   }
 
   /** What serve's progress line needs, without the whole report (null while nothing downloads). */
-  progress(): { progress: NonNullable<NodeStatusReport['progress']>; peers: number; unavailablePieces: number } | null {
-    const d = this.rollout.download;
-    const newest = this.heads.latest;
-    if (!d || !newest) return null;
-    return { progress: { version: newest.body.version, ...d.scheduler.progress() }, peers: this.peers.list().length, unavailablePieces: d.unavailablePieces() };
+  progress(): ReturnType<NodeReport['progress']> {
+    return this.reporter.progress();
   }
-
-  report(): NodeStatusReport {
-    const newest = this.heads.latest;
-    // Counting the pieces no connected peer holds scans the release: once per report.
-    const download = this.progress();
-    const retry = this.loop.state;
-    const lastError = retry.lastError ? { code: retry.lastError.code, message: retry.lastError.message, at: new Date(Date.now() - (systemClock.now() - retry.lastError.at)).toISOString() } : null;
-    return {
-      node: this.swarm.publicKey,
-      pid: process.pid,
-      publisher: this.role.publisher,
-      role: this.role.publisher ? ('publisher' as const) : ('follower' as const),
-      startedAt: this.startedAt.toISOString(),
-      updated: new Date().toISOString(),
-      phase: this.rollout.phase,
-      live: this.upload.space?.version ?? null,
-      pinned: false,
-      newest: newest ? { version: newest.body.version, release: releaseId(newest.body) } : null,
-      progress: download?.progress ?? null,
-      unavailablePieces: download?.unavailablePieces ?? 0,
-      ...this.peers.traffic.totals(),
-      objectsFetched: this.rollout.objectsFetched,
-      peers: this.peers.traffic.peers(),
-      banned: this.peers.bans(),
-      refusedHeads: this.peers.refusedHeads(),
-      swarm: { ...this.swarm.stats() },
-      verify: this.verifier?.report ?? null,
-      membership: this.membershipReport(),
-      lastError,
-      retry: { failures: retry.failures, retryInSec: retry.retryAt === null ? null : (retry.retryAt - systemClock.now()) / 1000 },
-      problems: [],
-      http: this.http?.address ?? null,
-      memory: memoryMB(),
-    };
-  }
-
-  private membershipReport(): NodeStatusReport['membership'] {
-    const r = this.membership.book.record;
-    return { version: r?.body.version ?? null, members: r?.body.members.length ?? null, enforced: this.membership.book.enforced, member: this.gossip.isMember() };
-  }
-
-  private async writeStatus(phase?: NodeStatusReport['phase']): Promise<void> {
-    const r = await this.fullReport(phase);
-    if (!this.closed) this.logNewProblems(r.problems);
-    await writeStatus(this.config.dataDir, r);
-  }
-
-  /**
-   * A problem goes to the log once when it appears (a node with the wrong secret must not sit
-   * silent); failed steps are logged by the retry loop already.
-   */
-  private logNewProblems(problems: readonly Problem[]): void {
-    const now = new Set(problems.map((p) => p.id));
-    for (const p of problems) {
-      if (this.loggedProblems.has(p.id) || p.id === 'failed-step') continue;
-      if (p.level === 'info') this.log.info(p.text);
-      else this.log.warn(p.text);
-    }
-    this.loggedProblems = now;
-  }
-
-  /** How long pieces have been on no connected peer, as seen by the reports made since (null: none is now). */
-  private unavailableForSec(pieces: number): number | null {
-    if (pieces === 0) {
-      this.unavailableSince = null;
-      return null;
-    }
-    this.unavailableSince ??= Date.now();
-    return (Date.now() - this.unavailableSince) / 1000;
-  }
-
-  /** report() plus what needs the disk or a judgement: state.json's live and pinned, and the diagnosis. */
-  private async fullReport(phase?: NodeStatusReport['phase']): Promise<NodeStatusReport> {
-    const r = this.report();
-    const state = await this.deployer.state();
-    const full: NodeStatusReport = { ...r, ...(phase && { phase }), live: state.live, pinned: state.pinned };
-    full.problems = diagnose({
-      uptimeSec: (Date.now() - this.startedAt.getTime()) / 1000,
-      connectedPeers: this.peers.list().length,
-      aloneSinceSec: this.peers.aloneForSec(),
-      bootstrap: this.config.network.bootstrap,
-      swarm: this.swarm.stats(),
-      authFailureAgoSec: this.swarm.lastAuthFailureAt === null ? null : (Date.now() - this.swarm.lastAuthFailureAt) / 1000,
-      refusedKeys: this.swarm.refusedNow(),
-      refusedHeads: full.refusedHeads,
-      lastError: full.lastError,
-      retry: full.retry,
-      unavailablePieces: full.unavailablePieces,
-      unavailableForSec: this.unavailableForSec(full.unavailablePieces),
-      progressVersion: full.progress?.version ?? null,
-      live: full.live,
-      newest: full.newest?.version ?? null,
-      pinned: full.pinned,
-      publisher: full.publisher,
-      membership: full.membership,
-    });
-    return full;
-  }
-}
-
-function memoryMB(): NodeStatusReport['memory'] {
-  const m = process.memoryUsage();
-  const mb = (n: number) => Math.round(n / 1e5) / 10;
-  return { rssMB: mb(m.rss), heapUsedMB: mb(m.heapUsed), heapTotalMB: mb(m.heapTotal), externalMB: mb(m.external) };
 }
