@@ -538,6 +538,32 @@ describe('StatCache', () => {
     expect((await new StatCache(p).load()).lookup('a', { ...key, size: 1999 })).toBe(h);
   });
 
+  it('counts the batches a reload finds against the whole write: restarts do not let the file double again', async () => {
+    const p = join(await tempDir('cs-sc-'), 'cache.json');
+    const first = new StatCache(p);
+    for (let i = 0; i < 2000; i++) first.set(`dir/file-${i}`, { ...key, ino: i }, h);
+    await first.save();
+    const whole = (await readFile(p)).length;
+    expect(whole).toBeGreaterThan(64 << 10);
+    let largest = whole;
+    let rewrites = 0;
+    for (let round = 0; round < 100; round++) {
+      // A restart before every save.
+      const c = await new StatCache(p).load();
+      for (let i = round * 50; i < round * 50 + 50; i++) c.set(`dir/file-${i % 2000}`, { ...key, ino: i % 2000, size: 1000 + round }, h);
+      const before = (await readFile(p)).length;
+      await c.save();
+      const after = (await readFile(p)).length;
+      if (after < before) rewrites++;
+      largest = Math.max(largest, after);
+    }
+    expect(rewrites).toBeGreaterThan(0);
+    expect(largest).toBeLessThan(2 * whole + 8192);
+    const back = await new StatCache(p).load();
+    expect(back.lookup('dir/file-1999', { ...key, ino: 1999, size: 1079 })).toBe(h);
+    expect(back.lookup('dir/file-0', { ...key, ino: 0, size: 1080 })).toBe(h);
+  });
+
   it('retries a full write that failed: what it was to write is not dropped', async () => {
     const dirPath = join(await tempDir('cs-sc-'), 'cache');
     await mkdir(dirPath);
