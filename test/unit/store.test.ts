@@ -464,12 +464,17 @@ describe('StatCache', () => {
     expect(c.lookup('x', key)).toBe(h);
   });
 
-  it('appends what changed since the last save, and a reload sees every batch, deletions included', async () => {
+  /** A cache of `n` files saved whole, and the size of that file. */
+  async function savedCache(n: number): Promise<{ p: string; c: StatCache; whole: number }> {
     const p = join(await tempDir('cs-sc-'), 'cache.json');
     const c = new StatCache(p);
-    for (let i = 0; i < 200; i++) c.set(`dir/file-${i}`, { ...key, ino: i }, h);
+    for (let i = 0; i < n; i++) c.set(`dir/file-${i}`, { ...key, ino: i }, h);
     await c.save();
-    const whole = (await readFile(p)).length;
+    return { p, c, whole: (await readFile(p)).length };
+  }
+
+  it('appends what changed since the last save, and a reload sees every batch, deletions included', async () => {
+    const { p, c, whole } = await savedCache(200);
     c.set('dir/file-7', { ...key, ino: 7, size: 11 }, h);
     c.delete('dir/file-8');
     await c.save();
@@ -539,11 +544,7 @@ describe('StatCache', () => {
   });
 
   it('counts the batches a reload finds against the whole write: restarts do not let the file double again', async () => {
-    const p = join(await tempDir('cs-sc-'), 'cache.json');
-    const first = new StatCache(p);
-    for (let i = 0; i < 2000; i++) first.set(`dir/file-${i}`, { ...key, ino: i }, h);
-    await first.save();
-    const whole = (await readFile(p)).length;
+    const { p, whole } = await savedCache(2000);
     expect(whole).toBeGreaterThan(64 << 10);
     let largest = whole;
     let rewrites = 0;
