@@ -240,7 +240,7 @@ async function donorSearchWithAndWithoutMaps(data: string) {
   const objects = new ObjectStore(join(data, 'objects'));
   const inodes = await InodeCache.open(data);
   const [r2, r4] = [(await releases.head(2)).body.root, (await releases.head(4)).body.root];
-  const content = await loadRelease(r4, objects, releases.stagingPath(4), r2);
+  const content = await loadRelease(r4, objects, releases.stagingPath(4), { like: r2 });
   const files = content.files.map((f) => ({ path: f.path, entry: f.entry, size: f.file.size }));
   const q = { root: r4, files, releases, objects, inodes, preferred: 3, exclude: 4, tainted: new Set<string>(), owner: ownerOf({}), inPlace: releases.releasePath(2) };
   const out = { withMaps: [] as Array<{ ms: number; cpuMs: number }>, withoutMaps: [] as Array<{ ms: number; cpuMs: number }>, keptOnMaps: 0 };

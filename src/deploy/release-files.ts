@@ -112,10 +112,17 @@ async function writePacks(objects: ObjectStore, root: ObjectHash, files: ObjectH
 
 /**
  * A release's entries with every file object, its chunks and its pieces (objects must all be
- * local). Its file objects come from the packs (loadPacks), and its own packs are made if it has
- * none, unless `savePacks` is false: the caller saves them later (saveReleasePacks).
+ * local). Its file objects come from the packs (loadPacks; `like`: a release whose packs hold most
+ * of them), and its own packs are made if it has none, unless `savePacks` is false: the caller
+ * saves them later (saveReleasePacks).
  */
-export async function loadRelease(root: ObjectHash, objects: ObjectStore, base: string, like: ObjectHash | null = null, savePacks = true): Promise<ReleaseContent> {
+export async function loadRelease(
+  root: ObjectHash,
+  objects: ObjectStore,
+  base: string,
+  o: { like?: ObjectHash | null; savePacks?: boolean } = {},
+): Promise<ReleaseContent> {
+  const { like = null, savePacks = true } = o;
   loadPacks(objects, root, like);
   const tree = await releaseTree(root, objects, base);
   const files: ReleaseFile[] = [];

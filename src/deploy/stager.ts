@@ -90,7 +90,7 @@ export class Stager {
     const { release, releases, objects } = opts;
     const version = release.body.version;
     if ((await releases.materialized()).includes(version)) {
-      const content = await loadRelease(release.body.root, objects, releases.releasePath(version), null, !opts.deferPacks);
+      const content = await loadRelease(release.body.root, objects, releases.releasePath(version), { savePacks: !opts.deferPacks });
       const actions: FileAction[] = content.files.map((f) => ({ kind: 'write', path: f.path, entry: f.entry, size: f.size }));
       const layout = layoutPieces({ actions, files: content.files, chunks: content.chunks, pieces: content.pieces, local: new Map() });
       const s = new Stager(opts, content, actions, layout, true, new Set());
@@ -100,7 +100,7 @@ export class Stager {
     const staging = releases.stagingPath(version);
     const ppath = progressPath(releases, version);
     const like = opts.liveVersion === null ? null : await releases.head(opts.liveVersion).then((h) => h.body.root, () => null);
-    const content = await loadRelease(release.body.root, objects, staging, like, !opts.deferPacks);
+    const content = await loadRelease(release.body.root, objects, staging, { like, savePacks: !opts.deferPacks });
     const progress = await loadProgress(ppath, releaseId(release.body), content.pieces.length);
     // No record at all: killed before the first flush, and what it wrote is checked (salvage).
     // A record that is not this release's means a staging area that is not either.

@@ -146,7 +146,7 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
   // The release's trees from their pack, if it has one: no object journal is scanned then.
   o.objects.loadPack(treePackName(o.root));
   // Measured when it was staged (measureExpansion): no bound on its paths here.
-  const ahead = lstatAheadOf(o.dir, o.root, o.objects, { ...(o.helperFrom !== undefined && { minEntries: o.helperFrom }) });
+  const ahead = lstatAheadOf(o.dir, o.root, o.objects, { minEntries: o.helperFrom });
   try {
     // The root as a directory only: a symlink's state says nothing of the names it leads to.
     const rootSt = lstatSyncOrNull(o.dir);

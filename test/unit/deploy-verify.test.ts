@@ -64,7 +64,7 @@ describe('verifyTree', () => {
     await utimes(join(tree, 'index.html'), OLD, OLD);
     const next = await snapshot(tree);
     expect((await objects.getTree(next)).entries.find((e) => e.name === 'etc')!.hash).toBe(etc.hash);
-    await loadRelease(next, objects, tree, root);
+    await loadRelease(next, objects, tree, { like: root });
     await rename(join(dir, 'objects', 'journal'), join(dir, 'journal-away'));
     objects = new ObjectStore(join(dir, 'objects'));
     expect(objects.loadPack(treePackName(next))).toBe(2);
