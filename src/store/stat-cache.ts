@@ -226,13 +226,14 @@ export class StatCache {
       let batch = `\0${BEGIN}\0`;
       for (const key of this.changed) batch += `${key}\0${this.valueOf(key)}\0`;
       batch += `\0${END}\0`;
-      const batchBytes = Buffer.byteLength(batch);
-      if (this.appendedSize + batchBytes <= Math.max(this.baseSize, MIN_APPEND_BYTES)) {
+      // Encoded once: its size in bytes is what counts against the file's.
+      const bytes = Buffer.from(batch);
+      if (this.appendedSize + bytes.length <= Math.max(this.baseSize, MIN_APPEND_BYTES)) {
         this.changed.clear();
         try {
           // Without O_CREAT: a batch alone, where the file was removed, would not be a cache.
-          await appendFile(path, batch, { flag: constants.O_WRONLY | constants.O_APPEND });
-          this.appendedSize += batchBytes;
+          await appendFile(path, bytes, { flag: constants.O_WRONLY | constants.O_APPEND });
+          this.appendedSize += bytes.length;
           return;
         } catch (err) {
           // What reached the file may be a torn batch: it is written whole, now or next time.
@@ -246,9 +247,10 @@ export class StatCache {
     this.changed.clear();
     // Until it lands, what was just cleared is only in memory: a failed write is retried whole.
     this.rewrite = true;
-    await atomicWrite(path, text);
+    const bytes = Buffer.from(text);
+    await atomicWrite(path, bytes);
     this.rewrite = false;
-    this.baseSize = Buffer.byteLength(text);
+    this.baseSize = bytes.length;
     this.appendedSize = 0;
   }
 }
