@@ -21,15 +21,24 @@ export class BytesCache<K> {
   private newest: Entry<K> | null = null;
   private bytes = 0;
 
+  private readonly maxShare: number;
+  private readonly dropped: (value: Uint8Array) => void;
+  private readonly entryBytes: number;
+
   /**
-   * `maxBytes` in all; a single entry above `maxBytes / maxShare` is not kept (it would evict the
-   * rest). `dropped`: told of each value the cache no longer holds (or refused to hold).
+   * `maxBytes` in all. `maxShare`: a single entry above `maxBytes / maxShare` is not kept (it would
+   * evict the rest). `dropped`: told of each value the cache no longer holds (or refused to hold).
+   * `entryBytes`: what an entry costs beyond its value (its key, its list node, its Map slot),
+   * counted against `maxBytes` with it: for values of ~100 bytes the entries cost twice the values.
    */
   constructor(
     private readonly maxBytes: number,
-    private readonly maxShare = 8,
-    private readonly dropped: (value: Uint8Array) => void = () => undefined,
-  ) {}
+    o: { maxShare?: number; dropped?: (value: Uint8Array) => void; entryBytes?: number } = {},
+  ) {
+    this.maxShare = o.maxShare ?? 8;
+    this.dropped = o.dropped ?? (() => undefined);
+    this.entryBytes = o.entryBytes ?? 0;
+  }
 
   get(key: K): Uint8Array | undefined {
     const e = this.entries.get(key);
@@ -50,7 +59,7 @@ export class BytesCache<K> {
     const e: Entry<K> = { key, value, older: null, newer: null };
     this.entries.set(key, e);
     this.append(e);
-    this.bytes += value.length;
+    this.bytes += value.length + this.entryBytes;
     while (this.bytes > this.maxBytes && this.oldest) this.delete(this.oldest.key);
   }
 
@@ -59,7 +68,7 @@ export class BytesCache<K> {
     if (!e) return;
     this.entries.delete(key);
     this.unlink(e);
-    this.bytes -= e.value.length;
+    this.bytes -= e.value.length + this.entryBytes;
     this.dropped(e.value);
   }
 
@@ -70,7 +79,7 @@ export class BytesCache<K> {
     this.bytes = 0;
   }
 
-  /** Bytes held. */
+  /** Bytes held, entries' own cost included. */
   get size(): number {
     return this.bytes;
   }

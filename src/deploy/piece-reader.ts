@@ -17,7 +17,7 @@ const RECEIVED_PIECE_BYTES = 16 << 20;
  */
 export class PieceReader {
   /** A piece received into a pooled record buffer goes back to the pool when it leaves (recordBuffers). */
-  private readonly received = new BytesCache<number>(RECEIVED_PIECE_BYTES, undefined, (bytes) => recordBuffers.giveBack(bytes));
+  private readonly received = new BytesCache<number>(RECEIVED_PIECE_BYTES, { dropped: (bytes) => recordBuffers.giveBack(bytes) });
   /**
    * The staged files pieces are read from stay open between flushes; a release's files are opened
    * per read, as a release may be served for months.

@@ -7,8 +7,18 @@ import { eachRecord } from './journal-records.js';
 import { ObjectJournal, type JournalCompaction } from './object-journal.js';
 import { buildPack, indexRecords, packRecordsOf, type PackIndex } from './pack-file.js';
 
-/** What ObjectStore keeps of the objects it read lately (a release of 20,000 files has ~2 MB of them). */
+/**
+ * What ObjectStore keeps of the objects it read lately, in memory: the bytes and what an entry
+ * costs besides (RECENT_ENTRY_BYTES). A release of 20,000 files has ~2 MB of objects, ~7 MB so
+ * counted: all of it; of a 10^5-file release a quarter.
+ */
 const RECENT_BYTES = 8 << 20;
+/**
+ * An entry of the recent objects beyond its bytes: its key, its node in the use order, its Map
+ * slot, the Buffer object; 240-330 bytes measured. Not counted, a bound of 8 MB held 26 MB at 10^5
+ * objects (a follower's heap snapshot, 2026-12-07).
+ */
+const RECENT_ENTRY_BYTES = 256;
 /** Pack indexes kept (ObjectStore.indexes): a release's file pack and tree pack. */
 const KEPT_INDEXES = 2;
 
@@ -40,7 +50,7 @@ export class ObjectStore {
    * rollout every follower asks the publisher for each of a release's objects (10^4-10^5 of them),
    * and reading and hashing each again per follower was a third of the publisher's work.
    */
-  private readonly recent = new BytesCache<string>(RECENT_BYTES, 64);
+  private readonly recent = new BytesCache<string>(RECENT_BYTES, { maxShare: 64, entryBytes: RECENT_ENTRY_BYTES });
   /**
    * Where get() fetches an object again that is damaged on disk or missing (the rollout points it
    * at its peers while it fetches and stages a release): objects are content-addressed, so any
@@ -134,8 +144,18 @@ export class ObjectStore {
     this.cache.set(hash, obj);
     // What is written is read next: by the peers that fetch a new release's objects from here, and
     // by savePack, which would otherwise encode again every object a release does not share.
-    this.recent.set(hash, bytes);
+    this.keepRecent(hash, bytes);
     return hash;
+  }
+
+  /**
+   * An object fetched from a peer is a view of the message that brought it with hundreds of others
+   * (~1 MB): kept as it is, each view kept its whole message alive. Copied unless it is most of
+   * what it views. (A small Buffer is a view of node's 8 KiB pool: no gain in copying that.)
+   */
+  private keepRecent(hash: string, bytes: Uint8Array): void {
+    const held = bytes.buffer.byteLength;
+    this.recent.set(hash, held > Buffer.poolSize && held > 2 * bytes.byteLength ? Buffer.from(bytes) : bytes);
   }
 
   private append(hash: string, bytes: Uint8Array): void {
@@ -159,7 +179,7 @@ export class ObjectStore {
     if (found === null) return null;
     const got = objectHash(found.bytes);
     if (got !== hash) throw ChunkswarmError.hashMismatch(`object ${found.where}`, hash, got);
-    this.recent.set(hash, found.bytes);
+    this.keepRecent(hash, found.bytes);
     return found.bytes;
   }
 

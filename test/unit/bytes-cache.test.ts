@@ -5,7 +5,7 @@ const bytes = (n: number, fill = 1) => new Uint8Array(n).fill(fill);
 
 describe('BytesCache', () => {
   it('keeps entries up to its size, dropping the least recently used first', () => {
-    const c = new BytesCache<number>(100, 2);
+    const c = new BytesCache<number>(100, { maxShare: 2 });
     c.set(1, bytes(40, 1));
     c.set(2, bytes(40, 2));
     expect(c.get(1)?.[0]).toBe(1); // 1 is now the most recently used
@@ -17,7 +17,7 @@ describe('BytesCache', () => {
   });
 
   it('does not keep an entry larger than its share, and replaces an entry set again', () => {
-    const c = new BytesCache<string>(100, 4);
+    const c = new BytesCache<string>(100, { maxShare: 4 });
     c.set('big', bytes(26));
     expect(c.get('big')).toBeUndefined();
     c.set('a', bytes(20, 1));
@@ -31,9 +31,21 @@ describe('BytesCache', () => {
     expect(c.get('b')).toBeUndefined();
   });
 
+  it('counts what each entry costs beside its bytes', () => {
+    const c = new BytesCache<number>(100, { maxShare: 2, entryBytes: 10 });
+    for (let k = 1; k <= 3; k++) c.set(k, bytes(20, k));
+    expect(c.size).toBe(90);
+    c.set(4, bytes(20, 4)); // 120 > 100: the least recently used goes
+    expect(c.get(1)).toBeUndefined();
+    expect(c.get(4)?.[0]).toBe(4);
+    expect(c.size).toBe(90);
+    c.delete(2);
+    expect(c.size).toBe(60);
+  });
+
   it('tells its owner of each value it no longer holds or would not hold, once, and not of one set again as it is', () => {
     const gone: number[] = [];
-    const c = new BytesCache<string>(100, 2, (v) => gone.push(v[0]!));
+    const c = new BytesCache<string>(100, { maxShare: 2, dropped: (v) => gone.push(v[0]!) });
     const a = bytes(40, 1);
     c.set('a', a);
     c.set('a', a);
@@ -51,7 +63,7 @@ describe('BytesCache', () => {
   });
 
   it('matches a plain least-recently-used list over a long run of gets, sets and deletes', () => {
-    const c = new BytesCache<number>(1000, 4);
+    const c = new BytesCache<number>(1000, { maxShare: 4 });
     // The model: keys from least to most recently used, with their sizes.
     let model: Array<{ key: number; size: number }> = [];
     let seed = 7;

@@ -84,6 +84,23 @@ describe('ObjectStore', () => {
     await expect(server.getBytes(h)).rejects.toMatchObject({ code: 'E_HASH_MISMATCH' });
   });
 
+  it('keeps its own copy of an object that came as a small part of a large message, and not the message', async () => {
+    const dir = await tempDir('cs-obj-');
+    const encoded = encodeObject(tree);
+    // A peer's answer carries hundreds of objects in one record: each one stored is a view of it.
+    const message = Buffer.alloc(1 << 20);
+    encoded.forEach((b, i) => (message[4096 + i] = b));
+    const view = message.subarray(4096, 4096 + encoded.length);
+    const store = new ObjectStore(dir);
+    const h = await store.putVerified(view, objectHash(encoded));
+    const kept = (await store.getBytes(h))!;
+    expect(Buffer.from(kept).equals(encoded)).toBe(true);
+    expect(kept.buffer).not.toBe(message.buffer);
+    expect(kept.buffer.byteLength).toBeLessThan(message.length / 2);
+    message.fill(0);
+    expect(Buffer.from((await store.getBytes(h))!).equals(encoded)).toBe(true);
+  });
+
   it('reads objects stored one file each, as older versions wrote them, and rejects a damaged one', async () => {
     const dir = await tempDir('cs-obj-');
     const bytes = encodeObject(tree);
