@@ -5,7 +5,7 @@ import { decodeObject, encodeObject, objectHash, type FileObject, type ManifestO
 import { atomicWrite } from './atomic-write.js';
 import { eachRecord } from './journal-records.js';
 import { ObjectJournal, type JournalCompaction } from './object-journal.js';
-import { buildPack, indexRecords, packRecordsOf, type PackIndex } from './pack-file.js';
+import { buildPack, packRecordsOf, type PackRecords } from './pack-file.js';
 
 /**
  * What ObjectStore keeps of the objects it read lately, in memory: the bytes and what an entry
@@ -19,8 +19,8 @@ const RECENT_BYTES = 8 << 20;
  * objects (a follower's heap snapshot, 2026-12-07).
  */
 const RECENT_ENTRY_BYTES = 256;
-/** Pack indexes kept (ObjectStore.indexes): a release's file pack and tree pack. */
-const KEPT_INDEXES = 2;
+/** Packs kept (ObjectStore.lastPacks): a release's file pack and tree pack. */
+const KEPT_PACKS = 2;
 
 /**
  * Content-addressed tree and file objects under dataDir/objects/; never chunks (chunks live in the
@@ -42,7 +42,7 @@ export class ObjectStore {
    * The packs read or written last, their records indexed: the next savePack copies most of a new
    * release's pack from the live release's, and would otherwise read, check and parse it again.
    */
-  private readonly indexes = new Map<string, PackIndex>();
+  private readonly lastPacks = new Map<string, PackRecords>();
   /** Fetches running into this store (fetching()). */
   private fetches = 0;
   /**
@@ -216,7 +216,7 @@ export class ObjectStore {
     if (records === null) return null;
     this.packsRead.add(name);
     let n = 0;
-    const index = indexRecords(name, records, (hash, body) => {
+    eachRecord(records, (hash, _start, body) => {
       if (this.cache.has(hash)) return;
       try {
         this.cache.set(hash, decodeObject(body));
@@ -225,25 +225,25 @@ export class ObjectStore {
         // Not an object after all: that one is read from the store instead.
       }
     });
-    this.remember(index);
+    this.keepPack({ name, records });
     return n;
   }
 
-  /** A valid pack's records, indexed (as it is, if it is one of the last read or written), or null. */
-  private packIndex(name: string): PackIndex | null {
-    const known = this.indexes.get(name);
+  /** A valid pack's records (those kept, if it is one of the last read or written), or null. */
+  private readPack(name: string): PackRecords | null {
+    const known = this.lastPacks.get(name);
     if (known) return known;
     const records = this.packRecords(name);
-    return records === null ? null : indexRecords(name, records);
+    return records === null ? null : { name, records };
   }
 
-  /** Keeps a pack's index among the last few: a release's two packs, its files' and its trees'. */
-  private remember(index: PackIndex): void {
-    this.indexes.delete(index.name);
-    this.indexes.set(index.name, index);
-    for (const name of this.indexes.keys()) {
-      if (this.indexes.size <= KEPT_INDEXES) break;
-      this.indexes.delete(name);
+  /** Keeps a pack's records among the last few: a release's two packs, its files' and its trees'. */
+  private keepPack(pack: PackRecords): void {
+    this.lastPacks.delete(pack.name);
+    this.lastPacks.set(pack.name, pack);
+    for (const name of this.lastPacks.keys()) {
+      if (this.lastPacks.size <= KEPT_PACKS) break;
+      this.lastPacks.delete(name);
     }
   }
 
@@ -285,14 +285,14 @@ export class ObjectStore {
   async savePack(name: string, hashes: Iterable<ObjectHash>, like: string | null = null): Promise<void> {
     const path = this.packPath(name);
     if (existsSync(path)) return;
-    const from = like === null ? null : this.packIndex(like);
+    const from = like === null ? null : this.readPack(like);
     const built = buildPack(name, new Set<string>(hashes), from, (hash) => {
       const obj = this.cache.get(hash);
       return obj ? (this.recent.get(hash) ?? encodeObject(obj)) : null;
     });
     if (built === null) return;
     mkdirSync(join(this.dir, 'packs'), { recursive: true });
-    await atomicWrite(path, built.bytes, { durable: false }).then(() => this.remember(built.index), () => undefined);
+    await atomicWrite(path, built.bytes, { durable: false }).then(() => this.keepPack(built.pack), () => undefined);
   }
 
   /** Runs a fetch into this store: compact() waits for none, it is skipped while one runs. */
@@ -375,12 +375,12 @@ export class ObjectStore {
     this.cache = kept;
     this.recent.clear();
     this.packsRead.clear();
-    const indexes = [...this.indexes.values()].filter((i) => keep?.packs.includes(i.name));
-    this.indexes.clear();
-    for (const index of indexes) this.remember(index);
-    // Its packs (valid, when indexed) hold nothing but its objects: with all of them in memory,
+    const packs = [...this.lastPacks.values()].filter((p) => keep?.packs.includes(p.name));
+    this.lastPacks.clear();
+    for (const pack of packs) this.keepPack(pack);
+    // Its packs (valid, when kept) hold nothing but its objects: with all of them in memory,
     // reading the packs would add none.
-    if (whole) for (const index of indexes) this.packsRead.add(index.name);
+    if (whole) for (const pack of packs) this.packsRead.add(pack.name);
   }
 
   /** Names of the packs on disk. */

@@ -8,12 +8,14 @@ import { eachRecord, encodeRecord, RECORD_HEAD } from './journal-records.js';
 const PACK_MAGIC = Buffer.from('CSPACK2\n');
 const PACK_SUM_BYTES = 32;
 
-/** A pack's records (checked whole when read, or just written) with each one's hash and where it ends. */
-export interface PackIndex {
+/**
+ * A pack's records, checked whole when read, or just written. Each record starts with its hash:
+ * buildPack reads them there (an index of the hashes beside the records held a second copy of
+ * each, as a string: ~9 MB for a pack of 10^5 objects, for one walk through them per release).
+ */
+export interface PackRecords {
   name: string;
   records: Buffer;
-  hashes: string[];
-  ends: number[];
 }
 
 /** The records of a pack file's bytes, or null if they are not a whole, valid pack. */
@@ -25,60 +27,42 @@ export function packRecordsOf(bytes: Buffer): Buffer | null {
   return bytes.subarray(PACK_MAGIC.length, end);
 }
 
-/** The index of a pack's records, handing each record to `each` on the way. */
-export function indexRecords(name: string, records: Buffer, each?: (hash: string, body: Buffer) => void): PackIndex {
-  const index: PackIndex = { name, records, hashes: [], ends: [] };
-  eachRecord(records, (hash, start, body) => {
-    index.hashes.push(hash);
-    index.ends.push(start + RECORD_HEAD + body.length);
-    each?.(hash, body);
-  });
-  return index;
-}
-
 /**
- * The bytes of pack `name` holding the objects `wanted`, with its index: the records `from` holds
+ * The bytes of pack `name` holding the objects `wanted`, with its records: those `from` holds
  * (a release sharing most of them) copied as they are, in runs, one view per run rather than one
  * per record; the rest encoded by `body`. Null if `body` has none for one of them.
  */
 export function buildPack(
   name: string,
   wanted: Set<string>,
-  from: PackIndex | null,
+  from: PackRecords | null,
   body: (hash: string) => Uint8Array | null,
-): { bytes: Buffer; index: PackIndex } | null {
+): { bytes: Buffer; pack: PackRecords } | null {
   const parts: Uint8Array[] = [PACK_MAGIC];
-  const hashes: string[] = [];
-  const ends: number[] = [];
   let size = 0;
   if (from !== null) {
     let run = -1;
-    let at = 0;
-    for (let i = 0; i < from.hashes.length; i++) {
-      const start = at;
-      at = from.ends[i]!;
-      if (wanted.delete(from.hashes[i]!)) {
+    const end = eachRecord(from.records, (hash, start, body) => {
+      if (wanted.delete(hash)) {
         if (run < 0) run = start;
-        hashes.push(from.hashes[i]!);
-        ends.push((size += at - start));
+        size += RECORD_HEAD + body.length;
       } else if (run >= 0) {
         parts.push(from.records.subarray(run, start));
         run = -1;
       }
-    }
-    if (run >= 0) parts.push(from.records.subarray(run, at));
+    });
+    if (run >= 0) parts.push(from.records.subarray(run, end));
   }
   for (const hash of wanted) {
     const b = body(hash);
     if (b === null) return null;
     const record = encodeRecord(hash, b);
     parts.push(record);
-    hashes.push(hash);
-    ends.push((size += record.length));
+    size += record.length;
   }
   // One copy of the records, with room for their checksum at the end.
   const end = PACK_MAGIC.length + size;
   const bytes = Buffer.concat(parts, end + PACK_SUM_BYTES);
   bytes.write(hashBytes(bytes.subarray(0, end)), end, 'hex');
-  return { bytes, index: { name, records: bytes.subarray(PACK_MAGIC.length, end), hashes, ends } };
+  return { bytes, pack: { name, records: bytes.subarray(PACK_MAGIC.length, end) } };
 }
