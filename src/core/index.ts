@@ -10,7 +10,7 @@ export { BytesCache } from './bytes-cache.js';
 export { BufferPool } from './buffer-pool.js';
 export { recordBuffers, recordBufferSize, RECORD_BUFFER_BYTES, RECORD_POOLED_MIN_BYTES } from './record-buffers.js';
 export { isZero } from './zero-bytes.js';
-export { readAhead, readSmallFileSync, sameStat, statSizeOrZero, type SmallFile } from './file-reads.js';
+export { readAhead, readdirOrEmpty, readSmallFileSync, sameStat, statSizeOrZero, type SmallFile } from './file-reads.js';
 export { lstatNames } from './lstat-names.js';
 export { LstatAhead, HELPER_MIN_ENTRIES, type EntryStat, type LstatJob } from './lstat-ahead.js';
 export { joinHostPort, splitHostPort } from './host-port.js';

@@ -1,11 +1,10 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BytesCache, ChunkswarmError, isChunkswarmError, isHex64, statSizeOrZero, type ObjectHash } from '../core/index.js';
+import { BytesCache, ChunkswarmError, isChunkswarmError, isHex64, readdirOrEmpty, type ObjectHash } from '../core/index.js';
 import { decodeObject, encodeObject, objectHash, type FileObject, type ManifestObject, type TreeObject } from '../manifest/index.js';
-import { atomicWrite } from './atomic-write.js';
 import { eachRecord } from './journal-records.js';
 import { ObjectJournal, type JournalCompaction } from './object-journal.js';
-import { buildPack, packRecordsOf, type PackRecords } from './pack-file.js';
+import { PackShelf } from './pack-shelf.js';
 
 /**
  * What ObjectStore keeps of the objects it read lately, in memory: the bytes and what an entry
@@ -19,8 +18,6 @@ const RECENT_BYTES = 8 << 20;
  * objects (a follower's heap snapshot, 2026-12-07).
  */
 const RECENT_ENTRY_BYTES = 256;
-/** Packs kept (ObjectStore.lastPacks): a release's file pack and tree pack. */
-const KEPT_PACKS = 2;
 
 /**
  * Content-addressed tree and file objects under dataDir/objects/; never chunks (chunks live in the
@@ -39,10 +36,10 @@ export class ObjectStore {
   /** Packs whose objects are all in `cache` (read since the last trim(), or kept by it): a read would only decode what is there again. */
   private readonly packsRead = new Set<string>();
   /**
-   * The packs read or written last, their records indexed: the next savePack copies most of a new
-   * release's pack from the live release's, and would otherwise read, check and parse it again.
+   * The pack files, the last read or written kept in memory: the next savePack copies most of a new
+   * release's pack from the live release's, and would otherwise read and check it again.
    */
-  private readonly lastPacks = new Map<string, PackRecords>();
+  private readonly packFiles: PackShelf;
   /** Fetches running into this store (fetching()). */
   private fetches = 0;
   /**
@@ -60,6 +57,7 @@ export class ObjectStore {
   refetch: ((hash: ObjectHash, why: ChunkswarmError) => Promise<Uint8Array>) | null = null;
 
   constructor(readonly dir: string) {
+    this.packFiles = new PackShelf(dir);
     // Objects whose records a failed write lost are not there: asked for, they are fetched again.
     this.journal = new ObjectJournal(dir, (hashes) => {
       for (const h of hashes) this.cache.delete(h);
@@ -212,7 +210,7 @@ export class ObjectStore {
    */
   loadPack(name: string): number | null {
     if (this.packsRead.has(name)) return 0;
-    const records = this.packRecords(name);
+    const records = this.packFiles.records(name);
     if (records === null) return null;
     this.packsRead.add(name);
     let n = 0;
@@ -225,26 +223,8 @@ export class ObjectStore {
         // Not an object after all: that one is read from the store instead.
       }
     });
-    this.keepPack({ name, records });
+    this.packFiles.keep({ name, records });
     return n;
-  }
-
-  /** A valid pack's records (those kept, if it is one of the last read or written), or null. */
-  private readPack(name: string): PackRecords | null {
-    const known = this.lastPacks.get(name);
-    if (known) return known;
-    const records = this.packRecords(name);
-    return records === null ? null : { name, records };
-  }
-
-  /** Keeps a pack's records among the last few: a release's two packs, its files' and its trees'. */
-  private keepPack(pack: PackRecords): void {
-    this.lastPacks.delete(pack.name);
-    this.lastPacks.set(pack.name, pack);
-    for (const name of this.lastPacks.keys()) {
-      if (this.lastPacks.size <= KEPT_PACKS) break;
-      this.lastPacks.delete(name);
-    }
   }
 
   /**
@@ -254,25 +234,11 @@ export class ObjectStore {
    * node's, or on a read-only mount).
    */
   packBytes(name: string): Map<string, Uint8Array> | null {
-    const records = this.packRecords(name, false);
+    const records = this.packFiles.records(name, false);
     if (records === null) return null;
     const out = new Map<string, Uint8Array>();
     eachRecord(records, (hash, _start, body) => out.set(hash, body));
     return out;
-  }
-
-  /** The records of a valid pack, or null (a damaged pack is removed, with `removeDamaged`). */
-  private packRecords(name: string, removeDamaged = true): Buffer | null {
-    const path = this.packPath(name);
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(path);
-    } catch {
-      return null;
-    }
-    const records = packRecordsOf(bytes);
-    if (records === null && removeDamaged) rmSync(path, { force: true });
-    return records;
   }
 
   /**
@@ -283,16 +249,10 @@ export class ObjectStore {
    * would send every later read of them to the journal.
    */
   async savePack(name: string, hashes: Iterable<ObjectHash>, like: string | null = null): Promise<void> {
-    const path = this.packPath(name);
-    if (existsSync(path)) return;
-    const from = like === null ? null : this.readPack(like);
-    const built = buildPack(name, new Set<string>(hashes), from, (hash) => {
+    await this.packFiles.write(name, new Set<string>(hashes), like, (hash) => {
       const obj = this.cache.get(hash);
       return obj ? (this.recent.get(hash) ?? encodeObject(obj)) : null;
     });
-    if (built === null) return;
-    mkdirSync(join(this.dir, 'packs'), { recursive: true });
-    await atomicWrite(path, built.bytes, { durable: false }).then(() => this.keepPack(built.pack), () => undefined);
   }
 
   /** Runs a fetch into this store: compact() waits for none, it is skipped while one runs. */
@@ -317,7 +277,7 @@ export class ObjectStore {
 
   /** Bytes of a pack on disk, 0 if there is none. */
   packSize(name: string): number {
-    return statSizeOrZero(this.packPath(name));
+    return this.packFiles.size(name);
   }
 
   /**
@@ -375,9 +335,7 @@ export class ObjectStore {
     this.cache = kept;
     this.recent.clear();
     this.packsRead.clear();
-    const packs = [...this.lastPacks.values()].filter((p) => keep?.packs.includes(p.name));
-    this.lastPacks.clear();
-    for (const pack of packs) this.keepPack(pack);
+    const packs = this.packFiles.retain(keep?.packs ?? []);
     // Its packs (valid, when kept) hold nothing but its objects: with all of them in memory,
     // reading the packs would add none.
     if (whole) for (const pack of packs) this.packsRead.add(pack.name);
@@ -385,16 +343,11 @@ export class ObjectStore {
 
   /** Names of the packs on disk. */
   packs(): string[] {
-    return readdirOrEmpty(join(this.dir, 'packs')).filter((n) => /^[\w.-]+$/.test(n));
+    return this.packFiles.names();
   }
 
   dropPack(name: string): void {
-    rmSync(this.packPath(name), { force: true });
-  }
-
-  private packPath(name: string): string {
-    if (!/^[\w.-]+$/.test(name)) throw ChunkswarmError.usage(`not a pack name: ${JSON.stringify(name)}`);
-    return join(this.dir, 'packs', name);
+    this.packFiles.drop(name);
   }
 
   /** A tree object if it is in memory now (a pack loaded, read lately), else null: no read, no promise. */
@@ -423,13 +376,5 @@ function readLoose(path: string): { bytes: Buffer; where: string } | null {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw ChunkswarmError.fromSystem(err, `reading object file ${path}`);
-  }
-}
-
-function readdirOrEmpty(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
   }
 }
