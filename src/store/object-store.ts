@@ -8,10 +8,12 @@ import { PackShelf } from './pack-shelf.js';
 
 /**
  * What ObjectStore keeps of the objects it read lately, in memory: the bytes and what an entry
- * costs besides (RECENT_ENTRY_BYTES). A release of 20,000 files has ~2 MB of objects, ~7 MB so
- * counted: all of it; of a 10^5-file release a quarter.
+ * costs besides (RECENT_ENTRY_BYTES). Enough for the objects of a 10^5-file release (~90,000
+ * entries of ~100 bytes): a master serves each of them to every follower in a cold rollout, and
+ * with a quarter of them in memory (8 MB so counted) its rollout of 100,000 files took 10-20 %
+ * more CPU, the follower's too (bench:seed, 2026-12-07). A release of 20,000 files takes ~7 MB.
  */
-const RECENT_BYTES = 8 << 20;
+const RECENT_BYTES = 32 << 20;
 /**
  * An entry of the recent objects beyond its bytes: its key, its node in the use order, its Map
  * slot, the Buffer object; 240-330 bytes measured. Not counted, a bound of 8 MB held 26 MB at 10^5
