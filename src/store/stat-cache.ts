@@ -93,7 +93,7 @@ export class StatCache {
         keyAt = at;
       } else if (key === '') {
         const value = bytes.toString('latin1', at, end);
-        if (value === END && batch !== null) for (const [path, start, end] of batch) this.apply(bytes, path, start, end);
+        if (value === END && batch !== null) for (const [path, from, to] of batch) this.apply(bytes, path, from, to);
         batch = value === BEGIN ? [] : null;
         if (value === BEGIN) firstBatchAt ??= keyAt;
         key = null;
