@@ -59,8 +59,8 @@ export class NodeReport {
     return { progress: { version: newest.body.version, ...d.scheduler.progress() }, peers: peers.list().length, unavailablePieces: d.unavailablePieces() };
   }
 
-  /** The report from memory alone. */
-  report(): NodeStatusReport {
+  /** The report from memory alone: what full() starts from. */
+  private report(): NodeStatusReport {
     const n = this.node;
     const newest = n.heads.latest;
     // Counting the pieces no connected peer holds scans the release: once per report.
