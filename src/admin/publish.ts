@@ -176,7 +176,7 @@ async function scanWithHelper(source: string, prev: SignedRelease | null, object
   try {
     return await scanSource(source, ahead);
   } finally {
-    ahead?.helper.close();
+    await ahead?.helper.close();
   }
 }
 
@@ -203,8 +203,8 @@ async function publishUnderLock(opts: PublishOptions, publisher: NonNullable<Con
       minEntries: opts.helperFrom ?? RECYCLED_AHEAD_MIN_ENTRIES, maxEntries: config.limits.maxReleasePaths,
     })
     : null;
-  const scan = await scanning.catch((err: unknown) => {
-    ahead?.close();
+  const scan = await scanning.catch(async (err: unknown) => {
+    await ahead?.close();
     throw err;
   });
   const bytesTotal = scan.files.reduce((n, f) => n + f.stat.size, 0);
@@ -300,7 +300,7 @@ async function publishUnderLock(opts: PublishOptions, publisher: NonNullable<Con
     await removeTree(aside, { cache: inodes }).catch(() => undefined);
     throw err;
   } finally {
-    ahead?.close();
+    await ahead?.close();
     // A serve runs a publish after another: each left its journal files open for as long as it ran.
     if (objects !== opts.caches?.objects) objects.close();
   }

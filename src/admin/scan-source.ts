@@ -139,11 +139,11 @@ async function scanDir(abs: string, dir: ScannedDir, walk: Walk): Promise<void> 
   refuseNonUtf8(abs, dir.path, names);
   const job = ahead?.jobs.get(dir.path);
   // The helper lstats the release's names: a directory whose names changed is the walk's own.
-  const helped = job !== undefined && sameNames(ahead!.list[job]!.names, names) ? ahead!.helper.take(job, dir.stat) : null;
+  const helped = job !== undefined && sameNames(ahead!.list[job]!.names, names) ? await ahead!.helper.take(job, dir.stat) : null;
   const stats = helped ?? lstatNames(abs, names);
   // Names from readdir cannot hold '/' or NUL; encoding the tree validates the rest.
   for (let i = 0; i < names.length; i++) {
-    // A node serves its peers meanwhile.
+    // The helper's answers come in between, and a node serves its peers meanwhile.
     if (turnDue(++walk.entries)) await nextTurn();
     const name = names[i]!;
     const full = `${abs}/${name}`;

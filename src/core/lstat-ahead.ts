@@ -12,43 +12,22 @@ export interface LstatJob {
   names: readonly string[];
 }
 
-/** Values per lstat in the helper's answers: mode (-1: not there), dev, ino, nlink, uid, gid, size, mtimeMs, ctimeMs. */
+/** Values per lstat in a helper's answer: mode (-1: not there), dev, ino, nlink, uid, gid, size, mtimeMs, ctimeMs. */
 const FIELDS = 9;
 /**
  * Entries from which a walk is worth a helper thread: its start costs ~40 ms of CPU, the lstat of
  * ~8,000 entries; with fewer than ~4 times that, what it takes off the walk is hardly more.
  */
 export const HELPER_MIN_ENTRIES = 30_000;
-/** Entries beyond which a walk goes alone: the answers are shared memory, 72 bytes an entry. */
-const HELPER_MAX_ENTRIES = 1_000_000;
+/** Names per message to the helper: ~10 ms of its calls, answered at the walk's next turn. */
+const BATCH_NAMES = 2048;
 /**
  * How long a helper thread is kept after a walk, for the next one: a thread's start (~40 ms) is
  * most of a walk's first half, and serve walks its tree at every verify and activation.
  */
 const KEEP_MS = 60_000;
-/** How long a walk waits for a job the helper has begun before it takes the job back (a dead helper). */
-const STUCK_MS = 1000;
 
-/** A job's state, shared by the walk and the helper: whoever claims a free job first does it. */
-const FREE = 0;
-const WALK = 1;
-const HELPER = 2;
-const DONE = 3;
-
-/** What the helper thread is given for one walk: the jobs, and the shared memory it answers in. */
-export interface HelperWork {
-  jobs: readonly LstatJob[];
-  /** Per job: FREE, WALK, HELPER or DONE. */
-  state: Int32Array;
-  /** Per job, its first row in `out`: the directory's own lstat, then each name's. */
-  rows: Int32Array;
-  /** FIELDS values per row. */
-  out: Float64Array;
-  /** Set to 1 when the walk no longer needs the helper. */
-  stop: Int32Array;
-}
-
-/** Helper threads that ended or failed: never given a walk again. */
+/** Helper threads that ended or failed: never given a batch again. */
 const ended = new WeakSet<Worker>();
 /** The helper thread kept between walks, if any: one per process. */
 let spare: { worker: Worker; timer: NodeJS.Timeout } | null = null;
@@ -93,21 +72,16 @@ function keepSpare(w: Worker): void {
 }
 
 /**
- * The helper thread's side of a walk: from the last job backwards, each job it claims lstatted by
- * full path (a worker thread cannot chdir, see lstatNames) into the shared answers; a job the walk
- * claimed first is skipped. Until the first job, or until the walk says stop.
+ * A job's lstats by full path (a worker thread cannot chdir, see lstatNames): its directory's
+ * own first, then each name's, FIELDS values each.
  */
-export function helpWalk(work: HelperWork): void {
-  const { jobs, state, rows, out, stop } = work;
-  for (let j = jobs.length - 1; j >= 0 && Atomics.load(stop, 0) === 0; j--) {
-    if (Atomics.compareExchange(state, j, FREE, HELPER) !== FREE) continue;
-    const job = jobs[j]!;
-    let row = rows[j]!;
-    put(out, row++, lstatSync(job.dir, { throwIfNoEntry: false }));
-    for (const name of job.names) put(out, row++, lstatSync(`${job.dir}/${name}`, { throwIfNoEntry: false }));
-    Atomics.store(state, j, DONE);
-    Atomics.notify(state, j);
-  }
+export function lstatJobs(jobs: readonly LstatJob[]): Array<Float64Array<ArrayBuffer>> {
+  return jobs.map((job) => {
+    const out = new Float64Array((job.names.length + 1) * FIELDS);
+    put(out, 0, lstatSync(job.dir, { throwIfNoEntry: false }));
+    for (let k = 0; k < job.names.length; k++) put(out, k + 1, lstatSync(`${job.dir}/${job.names[k]}`, { throwIfNoEntry: false }));
+    return out;
+  });
 }
 
 function put(out: Float64Array, row: number, st: Stats | undefined): void {
@@ -127,7 +101,7 @@ function put(out: Float64Array, row: number, st: Stats | undefined): void {
   out[at + 8] = st.ctimeMs;
 }
 
-/** An lstat as the helper thread left it in the shared answers: the same numbers an fs.Stats holds. */
+/** An lstat as the helper thread sent it back: the same numbers an fs.Stats holds. */
 class SentStat implements EntryStat {
   readonly mode: number;
   readonly dev: number;
@@ -168,32 +142,28 @@ class SentStat implements EntryStat {
  * The lstat of every entry of a walk whose directories are known before it starts (a check of a
  * tree against its release), on two threads: the walk takes each directory's in its order, from
  * the first, while a helper thread lstats from the last directory backwards, until they meet.
- * Each directory is claimed in shared memory by whichever comes to it first, and the helper writes
- * its answers there: neither waits for a message from the other. A check of 10^5 files is nothing
- * but these calls (~5 µs each here), and the machine's other core idles meanwhile. Whatever goes
- * wrong with the helper (it cannot start, it dies), the walk does the rest itself: the answers are
- * the same either way.
+ * A check of 10^5 files is nothing but these calls (~5 µs each here), and the machine's other
+ * core idles meanwhile. Whatever goes wrong with the helper (it cannot start, it dies), the walk
+ * does the rest itself: the answers are the same either way.
  */
 export class LstatAhead {
-  private readonly state: Int32Array;
-  private readonly rows: Int32Array;
-  private readonly out: Float64Array;
-  private readonly stop = new Int32Array(new SharedArrayBuffer(4));
+  /** Jobs from here on are the helper's (asked for, or answered). */
+  private back: number;
+  /** Jobs before this one the walk has taken. */
+  private front = 0;
+  private readonly answers = new Map<number, Float64Array>();
+  /** The batch the helper works on: its jobs, and whom to tell when it is answered. */
+  private pending: { from: number; to: number; done: Promise<void> } | null = null;
   private worker: Worker | null;
   /** Jobs taken from the helper's answers so far. */
   helped = 0;
 
-  private constructor(private readonly jobs: readonly LstatJob[], entries: number) {
-    this.state = new Int32Array(new SharedArrayBuffer(4 * jobs.length));
-    this.rows = new Int32Array(new SharedArrayBuffer(4 * jobs.length));
-    let row = 0;
-    for (let j = 0; j < jobs.length; j++) {
-      this.rows[j] = row;
-      row += 1 + jobs[j]!.names.length;
-    }
-    this.out = new Float64Array(new SharedArrayBuffer(8 * FIELDS * (entries + jobs.length)));
+  private constructor(private readonly jobs: readonly LstatJob[], all: boolean) {
+    this.back = jobs.length;
     this.worker = helperThread();
-    this.worker?.postMessage({ jobs, state: this.state, rows: this.rows, out: this.out, stop: this.stop } satisfies HelperWork);
+    // Its first batch is posted now: a new thread answers it once it has started.
+    if (all) this.askAll();
+    else this.askMore();
   }
 
   /**
@@ -207,15 +177,26 @@ export class LstatAhead {
   }
 
   /**
-   * A helper for a walk through `jobs`, or null where it would not pay (fewer than `minEntries`
-   * names in all, or a single core) or would take too much memory. It starts at once: a walk that
-   * comes later (answered()) finds the last jobs done, or all.
+   * A helper for a walk through `jobs`, or null where it would not pay: fewer than `minEntries`
+   * names in all, or a single core.
    */
   static start(jobs: readonly LstatJob[], minEntries = HELPER_MIN_ENTRIES): LstatAhead | null {
     if (availableParallelism() < 2 || jobs.length < 2) return null;
     let names = 0;
     for (const j of jobs) names += j.names.length;
-    return names >= minEntries && names <= HELPER_MAX_ENTRIES ? new LstatAhead(jobs, names) : null;
+    return names >= minEntries ? new LstatAhead(jobs, false) : null;
+  }
+
+  /**
+   * A helper that lstats every job, all posted at once, for a walk that comes later (answered()):
+   * asked batch by batch, it would wait for each next batch until the thread that posts them, busy
+   * with other work meanwhile, came to its answer. Null as start() says.
+   */
+  static prefetch(jobs: readonly LstatJob[], minEntries = HELPER_MIN_ENTRIES): LstatAhead | null {
+    if (availableParallelism() < 2 || jobs.length < 2) return null;
+    let names = 0;
+    for (const j of jobs) names += j.names.length;
+    return names >= minEntries ? new LstatAhead(jobs, true) : null;
   }
 
   /**
@@ -223,46 +204,122 @@ export class LstatAhead {
    * helper; null as lstatNames answers null (the directory is not `expect`, or cannot be
    * entered): the caller looks each name up itself.
    */
-  take(i: number, expect?: { dev: number; ino: number }): Array<EntryStat | undefined> | null {
-    if (this.claim(i) === DONE) return this.read(i, expect);
+  async take(i: number, expect?: { dev: number; ino: number }): Promise<Array<EntryStat | undefined> | null> {
+    this.front = Math.max(this.front, i + 1);
     const job = this.jobs[i]!;
-    return lstatNames(job.dir, job.names, expect);
+    if (i >= this.back && !this.answers.has(i) && this.pending && i >= this.pending.from && i < this.pending.to) await this.pending.done;
+    return this.answers.has(i) ? this.answered(i, expect) : lstatNames(job.dir, job.names, expect);
   }
 
   /**
-   * Job `i`'s lstats as the helper took them, without waiting: null where it has not (it will
-   * not any more), or where its directory was not there or is no longer `expect`.
+   * Job `i`'s lstats as the helper answered them, without waiting: null where it has not (yet), or
+   * where its directory was not there or is no longer `expect`. Each answer is given once.
    */
   answered(i: number, expect?: { dev: number; ino: number }): Array<EntryStat | undefined> | null {
-    const s = Atomics.compareExchange(this.state, i, FREE, WALK);
-    return s === DONE ? this.read(i, expect) : null;
+    const job = this.jobs[i]!;
+    const v = this.answers.get(i);
+    if (!v) return null;
+    this.answers.delete(i);
+    this.helped++;
+    if (v[0]! < 0 || (expect && (v[1] !== expect.dev || v[2] !== expect.ino))) return null;
+    const out = new Array<EntryStat | undefined>(job.names.length);
+    for (let k = 0; k < job.names.length; k++) out[k] = v[(k + 1) * FIELDS]! < 0 ? undefined : new SentStat(v, (k + 1) * FIELDS);
+    return out;
   }
 
-  /** Lets go of the helper thread: the walk is over, or given up. The thread is kept for the next walk (KEEP_MS). */
-  close(): void {
-    Atomics.store(this.stop, 0, 1);
+  /**
+   * Lets go of the helper thread: the walk is over, or given up. One that is between batches is
+   * kept for the next walk (KEEP_MS); one that failed or still works on a batch is ended.
+   */
+  async close(): Promise<void> {
     const w = this.worker;
     this.worker = null;
-    if (w) keepSpare(w);
+    if (!w) return;
+    if (this.pending || ended.has(w)) await w.terminate();
+    else keepSpare(w);
   }
 
-  /** Claims job `i` for the walk; DONE if the helper did it (waited for, if it was at it). */
-  private claim(i: number): number {
-    const s = Atomics.compareExchange(this.state, i, FREE, WALK);
-    if (s !== HELPER) return s;
-    // The helper is at it: a few hundred lstats at most, unless it died meanwhile.
-    if (Atomics.wait(this.state, i, HELPER, STUCK_MS) === 'timed-out') return WALK;
-    return Atomics.load(this.state, i);
+  /**
+   * Gives the helper every job, in batches it answers one by one, the last first: a walk that
+   * starts before it is done takes the first jobs itself, and the two meet.
+   */
+  private askAll(): void {
+    const w = this.worker;
+    if (!w) return;
+    const starts: number[] = [];
+    for (let to = this.jobs.length; to > 0; ) {
+      let from = to;
+      for (let names = 0; from > 0 && (from === to || names < BATCH_NAMES); ) names += this.jobs[--from]!.names.length;
+      starts.push(from);
+      w.postMessage(this.jobs.slice(from, to));
+      to = from;
+    }
+    // Nothing is left for take() to wait for: it lstats whatever is not answered yet itself.
+    this.back = this.jobs.length;
+    const done = new Promise<void>((resolve) => {
+      const finish = () => {
+        w.off('message', answered).off('error', fail).off('exit', fail);
+        this.pending = null;
+        resolve();
+      };
+      const answered = (got: Float64Array[]) => {
+        const from = starts.shift()!;
+        got.forEach((v, k) => this.answers.set(from + k, v));
+        if (starts.length > 0) return;
+        finish();
+        void this.close();
+      };
+      const fail = () => {
+        ended.add(w);
+        finish();
+        void this.close();
+      };
+      w.on('message', answered).on('error', fail).on('exit', fail);
+    });
+    this.pending = { from: this.jobs.length, to: this.jobs.length, done };
   }
 
-  private read(i: number, expect?: { dev: number; ino: number }): Array<EntryStat | undefined> | null {
-    this.helped++;
-    const v = this.out;
-    const at = this.rows[i]! * FIELDS;
-    if (v[at]! < 0 || (expect && (v[at + 1] !== expect.dev || v[at + 2] !== expect.ino))) return null;
-    const names = this.jobs[i]!.names;
-    const out = new Array<EntryStat | undefined>(names.length);
-    for (let k = 0; k < names.length; k++) out[k] = v[at + (k + 1) * FIELDS]! < 0 ? undefined : new SentStat(v, at + (k + 1) * FIELDS);
-    return out;
+  /**
+   * Gives the helper the next jobs from the back, at most half of those the walk has yet to
+   * reach: near the middle the batches shrink, so that neither waits long for the other.
+   */
+  private askMore(): void {
+    const w = this.worker;
+    if (!w || this.pending) return;
+    if (ended.has(w)) {
+      this.worker = null;
+      return;
+    }
+    const limit = this.back - Math.ceil((this.back - this.front) / 2);
+    let from = this.back;
+    let names = 0;
+    while (from - 1 > this.front && from > limit && names < BATCH_NAMES) names += this.jobs[--from]!.names.length;
+    if (from === this.back) {
+      void this.close();
+      return;
+    }
+    const to = this.back;
+    this.back = from;
+    const done = new Promise<void>((resolve) => {
+      const finish = () => {
+        w.off('message', answered).off('error', fail).off('exit', fail);
+        this.pending = null;
+        resolve();
+      };
+      const answered = (got: Float64Array[]) => {
+        got.forEach((v, k) => this.answers.set(from + k, v));
+        finish();
+        this.askMore();
+      };
+      // Its jobs are the walk's again: take() finds no answer for them and lstats them itself.
+      const fail = () => {
+        ended.add(w);
+        finish();
+        void this.close();
+      };
+      w.on('message', answered).on('error', fail).on('exit', fail);
+    });
+    this.pending = { from, to, done };
+    w.postMessage(this.jobs.slice(from, to));
   }
 }

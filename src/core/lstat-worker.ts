@@ -1,5 +1,8 @@
 import { parentPort } from 'node:worker_threads';
-import { helpWalk, type HelperWork } from './lstat-ahead.js';
+import { lstatJobs, type LstatJob } from './lstat-ahead.js';
 
-// The helper thread of LstatAhead: each message a walk to help, answered in shared memory.
-parentPort?.on('message', (work: HelperWork) => helpWalk(work));
+// The helper thread of LstatAhead: each message a batch of directories, each answer their lstats.
+parentPort?.on('message', (jobs: LstatJob[]) => {
+  const out = lstatJobs(jobs);
+  parentPort!.postMessage(out, out.map((v) => v.buffer));
+});

@@ -26,7 +26,7 @@ export class StatsAhead {
    * one would not pay (fewer than `minEntries` entries) or the release's trees are not in memory.
    */
   static start(dir: string, root: ObjectHash, objects: ObjectStore, o: { minEntries: number; maxEntries: number }): StatsAhead | null {
-    const ahead = lstatAheadOf(dir, root, objects, o);
+    const ahead = lstatAheadOf(dir, root, objects, { ...o, prefetch: true });
     return ahead && new StatsAhead(ahead);
   }
 
@@ -48,14 +48,22 @@ export class StatsAhead {
     return names !== null && names.has(name) ? { st: names.get(name) } : null;
   }
 
+  /**
+   * Takes in the helper's answers that came meanwhile: a thread's messages are handled only in a
+   * turn of the event loop, and a publish may go from its scan to the check without one.
+   */
+  async arrived(): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+
   /** Paths the reader itself replaced in the tree since the helper took them: statOf knows them no longer. */
   forget(paths: Iterable<string>): void {
     for (const p of paths) this.replaced.add(p);
   }
 
   /** Lets go of the helper thread (see LstatAhead.close). */
-  close(): void {
-    this.ahead.helper.close();
+  close(): Promise<void> {
+    return this.ahead.helper.close();
   }
 
   private take(job: number, dir: string): Map<string, EntryStat | undefined> | null {

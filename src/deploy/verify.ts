@@ -95,7 +95,7 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
     const abs = rel ? `${o.dir}/${rel}` : o.dir;
     const job = ahead?.jobs.get(rel);
     const entryNames = job !== undefined ? ahead!.list[job]!.names : tree.entries.map((e) => e.name);
-    const taken = job !== undefined ? ahead!.helper.take(job, dirSt ?? undefined) : lstatNames(abs, entryNames, dirSt ?? undefined);
+    const taken = job !== undefined ? await ahead!.helper.take(job, dirSt ?? undefined) : lstatNames(abs, entryNames, dirSt ?? undefined);
     const stats = taken ?? entryNames.map((name) => lstatSyncOrNull(`${abs}/${name}`));
     for (let k = 0; k < tree.entries.length; k++) {
       const e = tree.entries[k]!;
@@ -152,7 +152,7 @@ export async function verifyTree(o: VerifyOptions): Promise<VerifyResult> {
     const rootSt = lstatSyncOrNull(o.dir);
     await compareDir('', o.root, rootSt?.isDirectory() ? rootSt : null);
   } finally {
-    ahead?.helper.close();
+    await ahead?.helper.close();
   }
   out.entries.sort((a, b) => comparePaths(a.path, b.path));
   await o.cache.save();

@@ -65,17 +65,11 @@ const fields = (st: EntryStat | null | undefined) =>
     file: st.isFile(), dir: st.isDirectory(), link: st.isSymbolicLink(),
   };
 
-/**
- * Every job taken in order, as a walk does, with its directory's identity as the walk knows it:
- * the first ones at once, before the helper thread has started; the others `later` ms after.
- */
-async function takeAll(helper: SourceLstatAhead, later = 0) {
+/** Every job taken in order, as a walk does, with its directory's identity as the walk knows it. */
+async function takeAll(helper: SourceLstatAhead) {
   const out = [];
-  for (let i = 0; i < jobs.length; i++) {
-    if (i === 2 && later > 0) await new Promise((r) => setTimeout(r, later));
-    out.push(helper.take(i, lstatSync(jobs[i]!.dir)));
-  }
-  helper.close();
+  for (let i = 0; i < jobs.length; i++) out.push(await helper.take(i, lstatSync(jobs[i]!.dir)));
+  await helper.close();
   return out;
 }
 
@@ -85,9 +79,9 @@ describe('LstatAhead', () => {
   it('gives every name what lstat gives, a symlink as itself, undefined for a name not there, whichever thread took it', async () => {
     const helper = LstatAhead.start(jobs, 0)!;
     expect(helper).not.toBeNull();
-    const got = await takeAll(helper, 300);
+    const got = await takeAll(helper);
     expect(got.map((s) => s!.map(fields))).toEqual(expected());
-    expect(helper.helped).toBe(jobs.length - 2);
+    expect(helper.helped).toBeGreaterThan(0);
     expect(got[DIRS]![FILES]!.isSymbolicLink()).toBe(true);
     expect(got[DIRS]![FILES + 2]).toBeUndefined();
   });
@@ -95,13 +89,13 @@ describe('LstatAhead', () => {
   it('answers null for a directory that is no longer the one the walk expects, on either thread', async () => {
     const helper = LstatAhead.start(jobs, 0)!;
     const other = lstatSync(jobs[1]!.dir);
-    // Given time, the helper takes every directory, down to the first.
+    // Given time to answer its first batch: the last directories are the helper's by then.
     await new Promise((r) => setTimeout(r, 300));
-    expect(helper.take(0, other)).toBeNull();
-    expect(helper.take(jobs.length - 1, other)).toBeNull();
-    expect(helper.take(jobs.length - 2, lstatSync(jobs[jobs.length - 2]!.dir))).not.toBeNull();
-    expect(helper.helped).toBe(3);
-    helper.close();
+    expect(await helper.take(0, other)).toBeNull();
+    expect(await helper.take(jobs.length - 1, other)).toBeNull();
+    expect(await helper.take(jobs.length - 2, lstatSync(jobs[jobs.length - 2]!.dir))).not.toBeNull();
+    expect(helper.helped).toBe(2);
+    await helper.close();
   });
 
   it('a thread kept for the next walk (or started ahead of one) serves it, and holds no process open', async () => {
@@ -114,9 +108,9 @@ describe('LstatAhead', () => {
       for (let walk = 0; walk < 2; walk++) {
         const h = LstatAhead.start(jobs, 0);
         await new Promise((r) => setTimeout(r, 200));
-        for (let i = 0; i < jobs.length; i++) h.take(i);
+        for (let i = 0; i < jobs.length; i++) await h.take(i);
         helped += h.helped;
-        h.close();
+        await h.close();
       }
       console.log(JSON.stringify({ helped }));`;
     const started = Date.now();
@@ -220,7 +214,7 @@ describe('a publish scan with the helper thread', () => {
     // Given time to answer its first batches: the last directories are the helper's by then.
     await new Promise((r) => setTimeout(r, 300));
     const helped = await scanSource(src, ahead);
-    ahead.helper.close();
+    await ahead.helper.close();
     expect(ahead.helper.helped).toBeGreaterThan(0);
     expect(flat(helped.root.children)).toEqual(flat(alone.root.children));
     expect(helped.files.map((f) => f.path)).toEqual(alone.files.map((f) => f.path));
@@ -270,7 +264,7 @@ describe('StatsAhead: a tree lstatted by the helper before it is renamed and che
     expect(ahead.statOf(staged, 'no-such-dir/f0')).toBeNull();
     // A name of the layout that is not on disk: known not there.
     await rm(join(dir, 'd-away'), { recursive: true });
-    ahead.close();
+    await ahead.close();
   });
 
   it('a publish in the tree of an old release, with that tree lstatted during the scan, sees what was done to it before', async () => {
