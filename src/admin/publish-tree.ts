@@ -37,7 +37,6 @@ export async function buildReleaseTree(o: {
   makeDirs(o.staging, tree.dirs, recycled);
   if (recycled) await adoptCopies(o.copies, o.staging, o.copied);
   o.ahead?.forget(o.copied);
-  await o.ahead?.arrived();
   // Not a spread: V8 gave each of 10^5 spread copies a hidden class of its own (12 MB live at 50,000 files; see loadRelease).
   const files = tree.files.map((f) => ({ path: f.path, entry: f.entry, size: o.sizes.get(f.path)! }));
   // A fresh staging tree holds only the copies; an old release's tree may hold anything anywhere.

@@ -158,12 +158,11 @@ export class LstatAhead {
   /** Jobs taken from the helper's answers so far. */
   helped = 0;
 
-  private constructor(private readonly jobs: readonly LstatJob[], all: boolean) {
+  private constructor(private readonly jobs: readonly LstatJob[]) {
     this.back = jobs.length;
     this.worker = helperThread();
     // Its first batch is posted now: a new thread answers it once it has started.
-    if (all) this.askAll();
-    else this.askMore();
+    this.askMore();
   }
 
   /**
@@ -184,19 +183,7 @@ export class LstatAhead {
     if (availableParallelism() < 2 || jobs.length < 2) return null;
     let names = 0;
     for (const j of jobs) names += j.names.length;
-    return names >= minEntries ? new LstatAhead(jobs, false) : null;
-  }
-
-  /**
-   * A helper that lstats every job, all posted at once, for a walk that comes later (answered()):
-   * asked batch by batch, it would wait for each next batch until the thread that posts them, busy
-   * with other work meanwhile, came to its answer. Null as start() says.
-   */
-  static prefetch(jobs: readonly LstatJob[], minEntries = HELPER_MIN_ENTRIES): LstatAhead | null {
-    if (availableParallelism() < 2 || jobs.length < 2) return null;
-    let names = 0;
-    for (const j of jobs) names += j.names.length;
-    return names >= minEntries ? new LstatAhead(jobs, true) : null;
+    return names >= minEntries ? new LstatAhead(jobs) : null;
   }
 
   /**
@@ -237,46 +224,6 @@ export class LstatAhead {
     if (!w) return;
     if (this.pending || ended.has(w)) await w.terminate();
     else keepSpare(w);
-  }
-
-  /**
-   * Gives the helper every job, in batches it answers one by one, the last first: a walk that
-   * starts before it is done takes the first jobs itself, and the two meet.
-   */
-  private askAll(): void {
-    const w = this.worker;
-    if (!w) return;
-    const starts: number[] = [];
-    for (let to = this.jobs.length; to > 0; ) {
-      let from = to;
-      for (let names = 0; from > 0 && (from === to || names < BATCH_NAMES); ) names += this.jobs[--from]!.names.length;
-      starts.push(from);
-      w.postMessage(this.jobs.slice(from, to));
-      to = from;
-    }
-    // Nothing is left for take() to wait for: it lstats whatever is not answered yet itself.
-    this.back = this.jobs.length;
-    const done = new Promise<void>((resolve) => {
-      const finish = () => {
-        w.off('message', answered).off('error', fail).off('exit', fail);
-        this.pending = null;
-        resolve();
-      };
-      const answered = (got: Float64Array[]) => {
-        const from = starts.shift()!;
-        got.forEach((v, k) => this.answers.set(from + k, v));
-        if (starts.length > 0) return;
-        finish();
-        void this.close();
-      };
-      const fail = () => {
-        ended.add(w);
-        finish();
-        void this.close();
-      };
-      w.on('message', answered).on('error', fail).on('exit', fail);
-    });
-    this.pending = { from: this.jobs.length, to: this.jobs.length, done };
   }
 
   /**

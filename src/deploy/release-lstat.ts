@@ -17,14 +17,13 @@ export interface ReleaseLstat {
  * `maxEntries` paths: a release not measured before (measureExpansion), the newest on a master,
  * may be one whose trees name each other over and over, millions of paths in a few objects. Counted
  * first, without a promise or a list of names: a walk of a release under the size, nearly every
- * one, pays ~0.3 ms for it, not a walk. `prefetch`: every lstat taken at once, for a walk to come
- * (LstatAhead.prefetch).
+ * one, pays ~0.3 ms for it, not a walk.
  */
 export function lstatAheadOf(
   dir: string,
   root: ObjectHash,
   objects: ObjectStore,
-  o: { minEntries?: number; maxEntries?: number; prefetch?: boolean } = {},
+  o: { minEntries?: number; maxEntries?: number } = {},
 ): ReleaseLstat | null {
   const { minEntries = HELPER_MIN_ENTRIES, maxEntries = Number.POSITIVE_INFINITY } = o;
   let entries = 0;
@@ -46,6 +45,6 @@ export function lstatAheadOf(
     for (const e of tree.entries) if (e.type === 'dir') visit(rel ? `${rel}/${e.name}` : e.name, e.hash!);
   };
   visit('', root);
-  const helper = o.prefetch ? LstatAhead.prefetch(list, minEntries) : LstatAhead.start(list, minEntries);
+  const helper = LstatAhead.start(list, minEntries);
   return helper && { helper, list, jobs };
 }

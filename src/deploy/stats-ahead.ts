@@ -26,7 +26,7 @@ export class StatsAhead {
    * one would not pay (fewer than `minEntries` entries) or the release's trees are not in memory.
    */
   static start(dir: string, root: ObjectHash, objects: ObjectStore, o: { minEntries: number; maxEntries: number }): StatsAhead | null {
-    const ahead = lstatAheadOf(dir, root, objects, { ...o, prefetch: true });
+    const ahead = lstatAheadOf(dir, root, objects, o);
     return ahead && new StatsAhead(ahead);
   }
 
@@ -46,14 +46,6 @@ export class StatsAhead {
     }
     const name = cut < 0 ? path : path.slice(cut + 1);
     return names !== null && names.has(name) ? { st: names.get(name) } : null;
-  }
-
-  /**
-   * Takes in the helper's answers that came meanwhile: a thread's messages are handled only in a
-   * turn of the event loop, and a publish may go from its scan to the check without one.
-   */
-  async arrived(): Promise<void> {
-    await new Promise((resolve) => setImmediate(resolve));
   }
 
   /** Paths the reader itself replaced in the tree since the helper took them: statOf knows them no longer. */
