@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ChunkswarmError, type ObjectHash } from '../core/index.js';
 import { diffTrees } from '../manifest/index.js';
 import {
-  finishTree, linkDonors, makeDirs, placeAliases, placeWrites, releaseTree, removeAny, type AliasAction, type FileAction, type StatsAhead, type WriteAction,
+  finishTree, linkDonors, makeDirs, placeAliases, placeWrites, releaseTree, removeAny, type AliasAction, type FileAction, type WriteAction,
 } from '../deploy/index.js';
 import { removeTree, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
 import { copyAndHash } from './copy-and-hash.js';
@@ -29,21 +29,17 @@ export async function buildReleaseTree(o: {
   objects: ObjectStore;
   inodes: InodeCache;
   owner: boolean;
-  /** The lstats of the recycled tree (`copies` is not `staging`), taken while the source was scanned. */
-  ahead?: StatsAhead | null;
 }): Promise<FileAction[]> {
   const tree = await releaseTree(o.root, o.objects, o.staging);
   const recycled = o.copies !== o.staging;
   makeDirs(o.staging, tree.dirs, recycled);
   if (recycled) await adoptCopies(o.copies, o.staging, o.copied);
-  o.ahead?.forget(o.copied);
   // Not a spread: V8 gave each of 10^5 spread copies a hidden class of its own (12 MB live at 50,000 files; see loadRelease).
   const files = tree.files.map((f) => ({ path: f.path, entry: f.entry, size: o.sizes.get(f.path)! }));
   // A fresh staging tree holds only the copies; an old release's tree may hold anything anywhere.
   const { actions } = await linkDonors(o.staging, {
     root: o.root, files, releases: o.releases, objects: o.objects,
     inodes: o.inodes, preferred: o.previous, exclude: o.version, tainted: new Set(), owner: o.owner, inPlace: recycled ? o.staging : null,
-    inPlaceAhead: recycled ? o.ahead : null,
   }, recycled ? () => true : (path) => o.copied.has(path));
   const writes = actions.filter((a): a is WriteAction => a.kind === 'write');
   const aliases = actions.filter((a): a is AliasAction => a.kind === 'alias');

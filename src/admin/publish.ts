@@ -6,7 +6,7 @@ import { ChunkswarmError, type ObjectHash } from '../core/index.js';
 import { readSecretFile, type Config } from '../config/index.js';
 import { clusterIdOf, diffTrees, releaseId, signRelease, verifyRelease, type SignedRelease } from '../manifest/index.js';
 import { DataLock, InodeCache, ObjectStore, PUBLISH_LOCK, ReleaseStore, StatCache, removeTree, type ChunkIndex, type JournalCompaction } from '../store/index.js';
-import { collectGarbage, isRoot, lstatAheadOf, moveIntoPlace, recyclable, recycleRelease, StatsAhead, type FileAction } from '../deploy/index.js';
+import { collectGarbage, isRoot, lstatAheadOf, moveIntoPlace, recycleRelease, type FileAction } from '../deploy/index.js';
 import { buildTrees } from './build-objects.js';
 import { hashChanged } from './hash-changed.js';
 import { buildReleaseTree, newContent } from './publish-tree.js';
@@ -25,11 +25,6 @@ export interface PublishOptions {
   chunkIndex?: ChunkIndex;
   /** Kept by a process that publishes again and again (the master's `serve`) instead of read from disk each time. */
   caches?: PublishCaches;
-  /**
-   * Entries from which a helper thread takes lstats: of the source while it is scanned, and of the
-   * recycled tree meanwhile. Default: HELPER_MIN_ENTRIES and RECYCLED_AHEAD_MIN_ENTRIES.
-   */
-  helperFrom?: number;
 }
 
 /** What the master's node keeps from one publish to the next. */
@@ -144,13 +139,6 @@ async function shrinkOf(before: ObjectHash, after: ObjectHash, files: number, ob
 const SHRINK_COUNT_MAX = 100_000;
 
 /**
- * Entries of the recycled tree from which its lstats are taken by a helper thread during the
- * source's scan: the machine's other core idles meanwhile, and the check of that tree after the
- * scan is nothing but these calls (20,000 files: ~0.15 s). A thread's start costs ~40 ms.
- */
-const RECYCLED_AHEAD_MIN_ENTRIES = 8_000;
-
-/**
  * Publishes a source tree as the next release: one lstat per file (the stat cache vouches for
  * unchanged ones), changed files hashed and copied in one read, tree objects built, and the
  * release's tree made by the materializer staging uses, hard-linking the previous release's clean
@@ -171,8 +159,8 @@ export async function publish(opts: PublishOptions): Promise<PublishSummary> {
  * The source's scan, with a helper thread for the lstats where the newest release is large and its
  * trees are at hand (a publish by the running node: in memory since the last one).
  */
-async function scanWithHelper(source: string, prev: SignedRelease | null, objects: ObjectStore, maxPaths: number, helperFrom?: number): Promise<ScanResult> {
-  const ahead = prev && lstatAheadOf(source, prev.body.root, objects, { maxEntries: maxPaths, ...(helperFrom !== undefined && { minEntries: helperFrom }) });
+async function scanWithHelper(source: string, prev: SignedRelease | null, objects: ObjectStore, maxPaths: number): Promise<ScanResult> {
+  const ahead = prev && lstatAheadOf(source, prev.body.root, objects, { maxEntries: maxPaths });
   try {
     return await scanSource(source, ahead);
   } finally {
@@ -192,23 +180,10 @@ async function publishUnderLock(opts: PublishOptions, publisher: NonNullable<Con
   const racyBeforeMs = Date.now() - RACY_WINDOW_MS;
 
   const prev = await releases.latest();
-  const version = (prev?.body.version ?? 0) + 1;
-  const protect = async () => [(await releases.materialized()).at(-1), (await releases.state()).live];
-  const recyclingAt = recyclable(await releases.materialized(), version, config.releases.keep, onlyVersions(await protect()));
-  const scanning = scanWithHelper(opts.source, prev, objects, config.limits.maxReleasePaths, opts.helperFrom);
-  // Started after the scan's helper, which is on the way of everything else. Laid out as the newest
-  // release, whose trees are in memory: the recycled one is that layout, a few releases ago.
-  const ahead = recyclingAt !== null && prev !== null
-    ? StatsAhead.start(releases.releasePath(recyclingAt), prev.body.root, objects, {
-      minEntries: opts.helperFrom ?? RECYCLED_AHEAD_MIN_ENTRIES, maxEntries: config.limits.maxReleasePaths,
-    })
-    : null;
-  const scan = await scanning.catch(async (err: unknown) => {
-    await ahead?.close();
-    throw err;
-  });
+  const scan = await scanWithHelper(opts.source, prev, objects, config.limits.maxReleasePaths);
   const bytesTotal = scan.files.reduce((n, f) => n + f.stat.size, 0);
   progress({ phase: 'scan', filesDone: scan.files.length, filesTotal: scan.files.length, bytesDone: 0, bytesTotal });
+  const version = (prev?.body.version ?? 0) + 1;
   const staging = releases.stagingPath(version);
   const aside = `${staging}.copies`;
   const inodes = opts.caches?.inodes ?? (await InodeCache.open(config.dataDir));
@@ -257,12 +232,11 @@ async function publishUnderLock(opts: PublishOptions, publisher: NonNullable<Con
     const base = onDisk === undefined ? null : await releases.head(onDisk);
     const fresh = await newContent(base?.body.root ?? null, root, objects);
     progress({ phase: 'materialize', filesDone: 0, filesTotal: scan.files.length, bytesDone: 0, bytesTotal });
-    const recycledFrom = await recycleTree(releases, staging, aside, version, config.releases.keep, await protect(), opts.chunkIndex);
+    const recycledFrom = await recycleTree(releases, staging, aside, version, config.releases.keep, [onDisk, (await releases.state()).live], opts.chunkIndex);
     const owner = publisher.recordOwner && isRoot();
     const actions = await buildReleaseTree({
       staging, copies: recycledFrom === null ? staging : aside, root, version, previous: base?.body.version ?? null, source: opts.source,
       copied: hashed.copied, sizes: new Map(scan.files.map((f) => [f.path, f.stat.size])), releases, objects, inodes, owner,
-      ahead: recycledFrom !== null && recycledFrom === recyclingAt ? ahead : null,
     });
 
     progress({ phase: 'sign', filesDone: scan.files.length, filesTotal: scan.files.length, bytesDone: bytesTotal, bytesTotal });
@@ -300,7 +274,6 @@ async function publishUnderLock(opts: PublishOptions, publisher: NonNullable<Con
     await removeTree(aside, { cache: inodes }).catch(() => undefined);
     throw err;
   } finally {
-    await ahead?.close();
     // A serve runs a publish after another: each left its journal files open for as long as it ran.
     if (objects !== opts.caches?.objects) objects.close();
   }
@@ -312,7 +285,7 @@ async function publishUnderLock(opts: PublishOptions, publisher: NonNullable<Con
  * release links. The files copied while hashing move aside first. Returns the recycled version.
  */
 async function recycleTree(
-  releases: ReleaseStore, staging: string, aside: string, version: number, keep: number, protect: ReadonlyArray<number | null | undefined>, chunkIndex?: ChunkIndex,
+  releases: ReleaseStore, staging: string, aside: string, version: number, keep: number, protect: Array<number | null | undefined>, chunkIndex?: ChunkIndex,
 ): Promise<number | null> {
   try {
     await mkdir(staging, { recursive: true, mode: 0o700 });
@@ -321,7 +294,7 @@ async function recycleTree(
     throw ChunkswarmError.fromSystem(err, `moving the copies of release ${version} aside`);
   }
   const recycled = await recycleRelease({
-    releases, version, keep, protect: onlyVersions(protect), ...(chunkIndex && { chunkIndex }),
+    releases, version, keep, protect: protect.filter((v): v is number => typeof v === 'number'), ...(chunkIndex && { chunkIndex }),
   });
   if (recycled === null) {
     try {
@@ -331,10 +304,6 @@ async function recycleTree(
     }
   }
   return recycled;
-}
-
-function onlyVersions(list: ReadonlyArray<number | null | undefined>): number[] {
-  return list.filter((v): v is number => typeof v === 'number');
 }
 
 /** The stat cache of one source tree: a publisher may publish several ("./src" and its absolute path are one). */

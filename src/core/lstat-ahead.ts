@@ -195,17 +195,8 @@ export class LstatAhead {
     this.front = Math.max(this.front, i + 1);
     const job = this.jobs[i]!;
     if (i >= this.back && !this.answers.has(i) && this.pending && i >= this.pending.from && i < this.pending.to) await this.pending.done;
-    return this.answers.has(i) ? this.answered(i, expect) : lstatNames(job.dir, job.names, expect);
-  }
-
-  /**
-   * Job `i`'s lstats as the helper answered them, without waiting: null where it has not (yet), or
-   * where its directory was not there or is no longer `expect`. Each answer is given once.
-   */
-  answered(i: number, expect?: { dev: number; ino: number }): Array<EntryStat | undefined> | null {
-    const job = this.jobs[i]!;
     const v = this.answers.get(i);
-    if (!v) return null;
+    if (!v) return lstatNames(job.dir, job.names, expect);
     this.answers.delete(i);
     this.helped++;
     if (v[0]! < 0 || (expect && (v[1] !== expect.dev || v[2] !== expect.ino))) return null;

@@ -5,7 +5,6 @@ import { inodeKey, type InodeCache, type InodeStat, type ObjectStore, type Relea
 import { DonorTable } from './donor-table.js';
 import type { SharedInodes } from './inode-map.js';
 import { checkFile } from './file-check.js';
-import type { StatAhead, StatsAhead } from './stats-ahead.js';
 import type { ChunkSlot, FileAction } from './plan.js';
 import type { SizedEntry } from './release-files.js';
 
@@ -34,8 +33,6 @@ export interface DonorSearch {
    * unchecked here, since the live tree's verification before the switch checks that inode.
    */
   sharedInPlace?: SharedInodes;
-  /** The `inPlace` tree's lstats, taken while it had another name (the publisher's, see StatsAhead). */
-  inPlaceAhead?: StatsAhead | null;
 }
 
 export interface DonorsFound {
@@ -80,7 +77,7 @@ export async function findDonors(q: DonorSearch): Promise<DonorsFound> {
   const inPlace = (i: number): MaybePromise<boolean> => {
     if (!q.inPlace) return false;
     const { path, entry, size } = q.files[i]!;
-    return andThen(check(`${q.inPlace}/${path}`, entry, size, q.inPlaceAhead?.statOf(q.inPlace, path)), (st) => {
+    return andThen(check(`${q.inPlace}/${path}`, entry, size), (st) => {
       if (st) out.donors.set(i, q.inPlace!, st, { linked: false });
       return st !== null;
     });
@@ -169,9 +166,9 @@ export async function previousChunks(
 }
 
 /** The state of `abs` if it can serve `entry` as it is (not drifted, exactly its metadata), else null. */
-function donorCheck(q: DonorSearch): (abs: string, entry: TreeEntry, size: number, ahead?: StatAhead | null) => MaybePromise<InodeStat | null> {
-  return (abs, entry, size, ahead) =>
-    andThen(checkFile(abs, entry, size, q.inodes, q.owner, ahead), ({ st, drift }) => (st && drift === null && !q.tainted.has(inodeKey(st)) ? st : null));
+function donorCheck(q: DonorSearch): (abs: string, entry: TreeEntry, size: number) => MaybePromise<InodeStat | null> {
+  return (abs, entry, size) =>
+    andThen(checkFile(abs, entry, size, q.inodes, q.owner), ({ st, drift }) => (st && drift === null && !q.tainted.has(inodeKey(st)) ? st : null));
 }
 
 /**

@@ -43,8 +43,7 @@ export async function linkDonors(
   mayExist: (path: string) => boolean,
 ): Promise<{ actions: FileAction[] } & Pick<DonorsFound, 'previous' | 'sharedKept'>> {
   for (let round = 1; ; round++) {
-    // Lstats taken ahead are of the tree before the first round linked into it.
-    const found = await findDonors(round === 1 ? search : { ...search, inPlaceAhead: null });
+    const found = await findDonors(search);
     const actions = planFiles(search.files, found.donors);
     const links = actions.filter((a): a is LinkAction => a.kind === 'link');
     const changed = new Set(await placeLinks(dir, links, search.inodes, round === 1 ? mayExist : () => true));

@@ -24,20 +24,13 @@ export async function recycleRelease(o: {
 }): Promise<number | null> {
   const { releases, version } = o;
   if (lstatSyncOrNull(releases.stagingPath(version)) !== null || lstatSyncOrNull(progressPath(releases, version)) !== null) return null;
-  const old = recyclable(await releases.materialized(), version, o.keep, o.protect);
-  if (old === null) return null;
+  const have = await releases.materialized();
+  if (have.includes(version)) return null;
+  const after = [...have, version].sort((a, b) => a - b);
+  const old = beyondKeep(after, o.keep, [...o.protect, version]).pop();
+  if (old === undefined) return null;
   // Before the tree changes, so that nothing serves chunks from files being replaced.
   o.chunkIndex?.dropRelease(old);
   await releases.moveToStaging(old, version, `recycled for release ${version}`);
   return old;
-}
-
-/**
- * The release of `have` (those on disk) that recycleRelease takes for `version`: the newest that
- * garbage collection would delete once `version` is live. Null if none.
- */
-export function recyclable(have: readonly number[], version: number, keep: number, protect: Iterable<number>): number | null {
-  if (have.includes(version)) return null;
-  const after = [...have, version].sort((a, b) => a - b);
-  return beyondKeep(after, keep, [...protect, version]).pop() ?? null;
 }

@@ -6,27 +6,23 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { chmod, mkdir, readFile, rename, rm, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, rename, rm, unlink, utimes, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { LstatAhead as SourceLstatAhead, type EntryStat, type LstatJob } from '../../src/core/index.js';
-import type { lstatAheadOf as LstatAheadOf, StatsAhead as SourceStatsAhead, verifyTree as VerifyTree, VerifyResult } from '../../src/deploy/index.js';
+import type { lstatAheadOf as LstatAheadOf, verifyTree as VerifyTree, VerifyResult } from '../../src/deploy/index.js';
 import type { scanSource as ScanSource, ScannedNode } from '../../src/admin/scan-source.js';
 import { InodeCache, ObjectStore } from '../../src/store/index.js';
 import type { ObjectHash } from '../../src/core/index.js';
 import { snapshotTree } from '../support/release-snapshot.js';
-import { listing, settle } from '../support/tree.js';
-import { cs, editConfig, ok, publishedCluster } from './deploy-fixture.js';
 
 const run = promisify(execFile);
 const built = (path: string) => import(pathToFileURL(resolve('dist/src', path)).href);
 const { LstatAhead } = (await built('core/index.js')) as { LstatAhead: typeof SourceLstatAhead };
-const { verifyTree, lstatAheadOf, StatsAhead } = (await built('deploy/index.js')) as {
-  verifyTree: typeof VerifyTree; lstatAheadOf: typeof LstatAheadOf; StatsAhead: typeof SourceStatsAhead;
-};
+const { verifyTree, lstatAheadOf } = (await built('deploy/index.js')) as { verifyTree: typeof VerifyTree; lstatAheadOf: typeof LstatAheadOf };
 const { scanSource } = (await built('admin/scan-source.js')) as { scanSource: typeof ScanSource };
 
 let dir: string;
@@ -222,96 +218,5 @@ describe('a publish scan with the helper thread', () => {
     expect(size(`d${DIRS - 3}/f5`)).toBe('edited in a directory whose names did not change\n'.length);
     expect(size(`d${DIRS - 1}/new`)).toBe(6);
     expect(size(`d${DIRS - 1}/f2`)).toBeUndefined();
-  });
-});
-
-describe('StatsAhead: a tree lstatted by the helper before it is renamed and checked', () => {
-  it('gives what lstat gives under the new name, and nothing it cannot vouch for: a replaced directory, a path the reader replaced, a directory it never took', async () => {
-    const objects = new ObjectStore(join(dir, 'objects-ahead'));
-    const old = join(dir, 'old-release');
-    for (let d = 0; d < DIRS; d++) {
-      await mkdir(join(old, `d${d}`), { recursive: true });
-      for (let f = 0; f < FILES; f++) await writeFile(join(old, `d${d}/f${f}`), `file ${d}/${f}\n`);
-    }
-    const root = await snapshotTree(objects, old);
-    const ahead = StatsAhead.start(old, root, objects, { minEntries: 0, maxEntries: Number.POSITIVE_INFINITY })!;
-    expect(ahead).not.toBeNull();
-    expect(StatsAhead.start(old, root, objects, { minEntries: DIRS * FILES * 2, maxEntries: Number.POSITIVE_INFINITY })).toBeNull();
-    // Given time to answer: everything but the first directory is the helper's by then.
-    await new Promise((r) => setTimeout(r, 300));
-    const staged = join(dir, 'staged');
-    await rename(old, staged);
-    // A directory replaced by another of the same name, after the helper took it.
-    await rename(join(staged, `d${DIRS - 1}`), join(dir, 'd-away'));
-    await mkdir(join(staged, `d${DIRS - 1}`));
-    await writeFile(join(staged, `d${DIRS - 1}/f0`), 'another file\n');
-    // A file the reader itself replaces, and says so.
-    await rm(join(staged, `d${DIRS - 2}/f0`));
-    await writeFile(join(staged, `d${DIRS - 2}/f0`), 'replaced\n');
-    ahead.forget([`d${DIRS - 2}/f0`]);
-
-    for (let d = 0; d < DIRS - 1; d++) {
-      for (let f = 0; f < FILES; f++) {
-        const path = `d${d}/f${f}`;
-        const got = ahead.statOf(staged, path);
-        if (path === `d${DIRS - 2}/f0`) expect(got).toBeNull();
-        else if (got !== null) expect(fields(got.st)).toEqual(fields(lstatSync(join(staged, path))));
-      }
-    }
-    expect(ahead.statOf(staged, `d${DIRS - 3}/f1`)).not.toBeNull();
-    expect(ahead.statOf(staged, `d${DIRS - 3}/not-in-the-layout`)).toBeNull();
-    expect(ahead.statOf(staged, `d${DIRS - 1}/f0`)).toBeNull();
-    expect(ahead.statOf(staged, 'no-such-dir/f0')).toBeNull();
-    // A name of the layout that is not on disk: known not there.
-    await rm(join(dir, 'd-away'), { recursive: true });
-    await ahead.close();
-  });
-
-  it('a publish in the tree of an old release, with that tree lstatted during the scan, sees what was done to it before', async () => {
-    const { publish } = (await built('admin/publish.js')) as typeof import('../../src/admin/publish.js');
-    const { loadConfig } = (await built('config/index.js')) as typeof import('../../src/config/index.js');
-    const store = (await built('store/index.js')) as typeof import('../../src/store/index.js');
-    const { dir: top, src, c } = await publishedCluster('cs-publish-ahead-');
-    try {
-      await editConfig(c.pub, (cfg) => (cfg.releases = { keep: 2 }));
-      const config = await loadConfig(c.pub);
-      const releases = new store.ReleaseStore(config.dataDir);
-      // As the master's serve publishes: its objects in memory from one publish to the next.
-      const caches = { inodes: await store.InodeCache.open(config.dataDir), sources: new Map(), objects: new store.ObjectStore(releases.objectsDir) };
-      const run = async () => {
-        await settle();
-        return publish({ config, source: src, caches, helperFrom: 0 });
-      };
-      await writeFile(join(src, 'etc/app.conf'), 'listen 80\nworkers 8\n');
-      expect(await run()).toMatchObject({ version: 2, recycledFrom: null });
-
-      const r1 = join(c.pubData, 'releases', '1');
-      const outside = join(top, 'outside');
-      await mkdir(outside);
-      await writeFile(join(outside, 'victim.txt'), 'outside the tree\n');
-      await chmod(r1, 0o755);
-      await writeFile(join(r1, 'etc/stray.txt'), 'planted\n');
-      await writeFile(join(r1, 'etc/app.conf'), 'listen 80\nworkers 6\n');
-      await unlink(join(r1, 'empty'));
-      await symlink(join(outside, 'victim.txt'), join(r1, 'empty'));
-      await rm(join(r1, 'etc/deep'), { recursive: true, force: true });
-      await symlink(outside, join(r1, 'etc/deep'));
-      await writeFile(join(r1, 'data/medium.bin'), 'edited in place in the old tree\n', { flag: 'r+' });
-      await writeFile(join(src, 'etc/app.conf'), 'listen 80\nworkers 4\n');
-      await writeFile(join(src, 'empty'), 'not empty any more\n');
-      await writeFile(join(src, 'etc/deep/nested/dir/value.txt'), 'changed in 3\n');
-      // The helper's condition: the newest release's trees are in memory.
-      expect(caches.objects.treeInMemory((await releases.head(2)).body.root)).not.toBeNull();
-      expect(await run()).toMatchObject({ version: 3, recycledFrom: 1 });
-
-      expect(await listing(join(c.pubData, 'releases/3'))).toEqual(await listing(src));
-      expect(await readFile(join(outside, 'victim.txt'), 'utf8')).toBe('outside the tree\n');
-      ok(await cs(c.fol, 'activate', '3', '--source-data', c.pubData));
-      const deep = await cs(c.fol, 'verify', '--deep');
-      expect(deep.code, deep.stdout).toBe(0);
-      expect(await listing(join(c.dir, 'fol/live'))).toEqual(await listing(src));
-    } finally {
-      await rm(top, { recursive: true, force: true });
-    }
   });
 });
