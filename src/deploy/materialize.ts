@@ -1,6 +1,7 @@
 import { linkSync, lstatSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ChunkswarmError } from '../core/index.js';
+import { CHUNK_MIN } from '../manifest/index.js';
 import { inodeKey, syncFilesystem, type InodeCache, type ObjectStore } from '../store/index.js';
 import { findDonors, type DonorSearch, type DonorsFound } from './donors.js';
 import { finalizeTree, sealRoot } from './finalize-tree.js';
@@ -103,13 +104,22 @@ export async function placeLinks(
   return changed;
 }
 
+/** Paths placeWrites made anew; `holes`, those of them sized at once (all holes until written). */
+export interface PlacedWrites {
+  created: Set<string>;
+  holes: Set<string>;
+}
+
 /**
- * A new inode of the right size for each file to write. A file left by a previous run is kept if
- * it is a regular file of that size that nothing outside this tree shares (writing into an inode
- * a release shares would change that release). A path for which `mayExist` says no (its directory
- * was just created) is created without a look first: O_EXCL refuses it if something is there after
- * all. A path `anew` names is created anew whatever is there: a file with runs of zeros, whose
- * zeros stay holes only in a new inode (see PieceIntake.store). Returns the paths created anew (empty).
+ * A new inode for each file to write: of its size (holes), or empty where the file is one chunk
+ * for certain (CHUNK_MIN bytes at most), whose one write gives it its size. Sizing a new file
+ * (ftruncate) cost ~10 µs of a small file's ~55 on ext4, 0.2 CPU-s per 20,000 files. A file left
+ * by a previous run is kept if it is a regular file of that size that nothing outside this tree
+ * shares (writing into an inode a release shares would change that release). A path for which
+ * `mayExist` says no (its directory was just created) is created without a look first: O_EXCL
+ * refuses it if something is there after all. A path `anew` names is created anew whatever is
+ * there: a file with runs of zeros, whose zeros stay holes only in a new inode (see
+ * PieceIntake.store).
  */
 export async function placeWrites(
   dir: string,
@@ -117,10 +127,11 @@ export async function placeWrites(
   aliases: readonly AliasAction[],
   mayExist: (path: string) => boolean = () => true,
   anew: ReadonlySet<string> = new Set(),
-): Promise<Set<string>> {
+): Promise<PlacedWrites> {
   const aliasesOf = new Map<string, string[]>();
   for (const a of aliases) aliasesOf.set(a.of, [...(aliasesOf.get(a.of) ?? []), a.path]);
   const created = new Set<string>();
+  const holes = new Set<string>();
   let n = 0;
   for (const a of writes) {
     if (turnDue(++n)) await nextTurn();
@@ -134,10 +145,12 @@ export async function placeWrites(
       if (st.nlink === own) continue;
     }
     await removeAny(abs, st);
-    createSized(abs, a.size);
+    const sized = a.size > CHUNK_MIN;
+    createSized(abs, sized ? a.size : 0);
     created.add(a.path);
+    if (sized) holes.add(a.path);
   }
-  return created;
+  return { created, holes };
 }
 
 /** Members of an in-tree hard-link group after the first share its inode. */

@@ -5,6 +5,7 @@ import { OpenFiles } from '../store/index.js';
 import type { ChunkSource } from './local-source.js';
 import { OwnChunks } from './own-chunks.js';
 import { PieceReader } from './piece-reader.js';
+import type { PlacedWrites } from './materialize.js';
 import type { PieceLayout } from './plan.js';
 import { writeAt } from './stage-fs.js';
 import type { ProgressRecord } from './stage-progress.js';
@@ -29,8 +30,8 @@ export class PieceIntake {
    */
   private readonly writeFiles = new OpenFiles(constants.O_WRONLY | constants.O_NOFOLLOW);
   /**
-   * Files this process created (all holes, placeWrites): a chunk of zeros is not written into
-   * them, so a sparse file stays sparse. A file kept from an earlier run or from the recycled tree
+   * Files this process created at their size (all holes, placeWrites): a chunk of zeros is not
+   * written into them, so a sparse file stays sparse. A file kept from an earlier run or from the recycled tree
    * may hold other bytes where the chunk goes: it gets every chunk written, which is why a file
    * with runs of zeros is never kept (Stager.sparseFiles).
    */
@@ -254,8 +255,8 @@ export class PieceIntake {
    * pieces the tree holds and those `recorded` that no new file lost, then fills every piece this
    * node can fill itself.
    */
-  async settle(recorded: Uint8Array | null, created: ReadonlySet<string>): Promise<void> {
-    for (const path of created) this.holes.add(path);
+  async settle(recorded: Uint8Array | null, { created, holes }: PlacedWrites): Promise<void> {
+    for (const path of holes) this.holes.add(path);
     const { layout } = this;
     const stale: number[] = [];
     for (let i = 0; i < this.pieces.length; i++) {
@@ -284,8 +285,8 @@ export class PieceIntake {
    * The pieces that go into `paths` (files the Stager made again, `created` anew) are filled again
    * from this node's files where they can be, then recorded; missing() lists the rest.
    */
-  async refill(paths: ReadonlySet<string>, created: ReadonlySet<string>): Promise<void> {
-    for (const path of created) this.holes.add(path);
+  async refill(paths: ReadonlySet<string>, { created, holes }: PlacedWrites): Promise<void> {
+    for (const path of holes) this.holes.add(path);
     for (let i = 0; i < this.pieces.length; i++) {
       if (!this.touches(i, paths)) continue;
       setBit(this.done, i, false);

@@ -291,9 +291,9 @@ export class Stager {
    * itself. `mayExist`: whether a path's directory may hold something already (see placeWrites).
    */
   private async prepare(recorded: Uint8Array | null, mayExist: (path: string) => boolean): Promise<void> {
-    const created = await placeWrites(this.dir, this.writes(), this.aliases(), mayExist, this.sparseFiles());
+    const placed = await placeWrites(this.dir, this.writes(), this.aliases(), mayExist, this.sparseFiles());
     await placeAliases(this.dir, this.aliases());
-    await this.intake.settle(recorded, created);
+    await this.intake.settle(recorded, placed);
   }
 
   /**
@@ -309,9 +309,9 @@ export class Stager {
     });
     if (bad.length === 0) return;
     const paths = new Set(bad.map((a) => a.path));
-    const created = await placeWrites(this.dir, bad, this.aliases());
+    const placed = await placeWrites(this.dir, bad, this.aliases());
     await placeAliases(this.dir, this.aliases());
-    await this.intake.refill(paths, created);
+    await this.intake.refill(paths, placed);
     const missing = this.missing().length;
     if (missing > 0) {
       throw new ChunkswarmError(

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { pseudoRandom } from '../support/tree.js';
 import { Craft, codeOf } from './deploy-craft.js';
 import { countBits, recordBuffers } from '../../src/core/index.js';
+import { CHUNK_MIN } from '../../src/manifest/index.js';
 import { progressPath } from '../../src/deploy/stage-progress.js';
 
 let k: Craft;
@@ -72,6 +73,25 @@ describe('Stager: the piece store of a download', () => {
     await onlyY.write(Buffer.from('XX'), 0, 2, 20_000);
     await onlyY.close();
     expect(await s.readPiece(0)).toBeNull();
+  });
+
+  it('a file of one chunk is created empty and gets its size from its one write, zeros included; a run that stopped before writing it starts it again', async () => {
+    const small = pseudoRandom(3_000, 5);
+    const zeros = Buffer.alloc(CHUNK_MIN);
+    const big = pseudoRandom(40_000, 6);
+    const r = k.release(1, await k.tree([await k.file('big', big), await k.file('small', small), await k.file('zeros', zeros)]));
+    const first = await k.open(r);
+    // Sized at once only where the file may be more than one chunk: its zeros stay holes.
+    expect((await stat(join(first.dir, 'big'))).size).toBe(40_000);
+    expect((await stat(join(first.dir, 'small'))).size).toBe(0);
+    expect((await stat(join(first.dir, 'zeros'))).size).toBe(0);
+    // Stopped before any piece: the empty files are made again, nothing is taken for written.
+    const s = await k.open(r);
+    expect(s.missing().length).toBe(s.pieces.length);
+    const final = await k.finish(s);
+    expect((await readFile(join(final, 'small'))).equals(small)).toBe(true);
+    expect((await readFile(join(final, 'zeros'))).equals(zeros)).toBe(true);
+    expect((await readFile(join(final, 'big'))).equals(big)).toBe(true);
   });
 
   it('links unchanged files of a retained release, copies local chunks, fetches only what is new', async () => {
