@@ -31,9 +31,10 @@ export class PieceIntake {
   private readonly writeFiles = new OpenFiles(constants.O_WRONLY | constants.O_NOFOLLOW);
   /**
    * Files this process created at their size (all holes, placeWrites): a chunk of zeros is not
-   * written into them, so a sparse file stays sparse. A file kept from an earlier run or from the recycled tree
-   * may hold other bytes where the chunk goes: it gets every chunk written, which is why a file
-   * with runs of zeros is never kept (Stager.sparseFiles).
+   * written into them, so a sparse file stays sparse. A file kept from an earlier run or from the
+   * recycled tree may hold other bytes where the chunk goes, and one created empty has no size
+   * until written: each gets every chunk written, which is why a file with runs of zeros is never
+   * kept (Stager.sparseFiles).
    */
   private readonly holes = new Set<string>();
   private readonly reader: PieceReader;
