@@ -2,11 +2,12 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ChunkswarmError, readdirOrEmpty, statSizeOrZero } from '../core/index.js';
 import { atomicWrite } from './atomic-write.js';
-
 import { buildPack, packRecordsOf, type PackRecords } from './pack-file.js';
 
 /** Packs kept in memory (PackShelf.keep): a release's file pack and tree pack. */
 const KEPT_PACKS = 2;
+/** What a pack's file name may be: it is never a path. */
+const PACK_NAME = /^[\w.-]+$/;
 
 /**
  * The pack files of an object store (objects/packs/): read checked whole, a damaged one removed,
@@ -71,7 +72,7 @@ export class PackShelf {
 
   /** Names of the packs on disk. */
   names(): string[] {
-    return readdirOrEmpty(join(this.dir, 'packs')).filter((n) => /^[\w.-]+$/.test(n));
+    return readdirOrEmpty(join(this.dir, 'packs')).filter((n) => PACK_NAME.test(n));
   }
 
   drop(name: string): void {
@@ -87,7 +88,7 @@ export class PackShelf {
   }
 
   private path(name: string): string {
-    if (!/^[\w.-]+$/.test(name)) throw ChunkswarmError.usage(`not a pack name: ${JSON.stringify(name)}`);
+    if (!PACK_NAME.test(name)) throw ChunkswarmError.usage(`not a pack name: ${JSON.stringify(name)}`);
     return join(this.dir, 'packs', name);
   }
 }
