@@ -1,4 +1,4 @@
-import { linkSync, lstatSync, renameSync, unlinkSync } from 'node:fs';
+import { chmodSync, linkSync, lstatSync, renameSync, unlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { ChunkswarmError } from '../core/index.js';
 import { CHUNK_MIN } from '../manifest/index.js';
@@ -7,7 +7,7 @@ import { findDonors, type DonorSearch, type DonorsFound } from './donors.js';
 import { finalizeTree, sealRoot } from './finalize-tree.js';
 import { planFiles, type FileAction, type LinkAction } from './plan.js';
 import type { ReleaseContent, ReleaseEntry } from './release-files.js';
-import { createSized, ensureDir, lstatSyncOrNull, placeSymlink, removeAny, turnDue, nextTurn } from './stage-fs.js';
+import { createSized, ensureDir, isRoot, lstatSyncOrNull, placeSymlink, removeAny, turnDue, nextTurn } from './stage-fs.js';
 
 /**
  * The apply half of "turn a release into a directory" (the plan half is plan.ts): each step brings
@@ -142,7 +142,10 @@ export async function placeWrites(
         const x = lstatSyncOrNull(join(dir, p));
         return x !== null && x.ino === st.ino && x.dev === st.dev;
       }).length;
-      if (st.nlink === own) continue;
+      if (st.nlink === own) {
+        writable(abs, st);
+        continue;
+      }
     }
     await removeAny(abs, st);
     const sized = a.size > CHUNK_MIN;
@@ -151,6 +154,20 @@ export async function placeWrites(
     if (sized) holes.add(a.path);
   }
   return { created, holes };
+}
+
+/**
+ * A file kept to be written in place may be a release's, read-only on disk (onDiskMode): the old
+ * version of a file of a recycled tree that changed at the same size, say. Its owner, if not
+ * root, could not open it for writing, and staging failed at every try (EACCES).
+ */
+function writable(abs: string, st: Stats): void {
+  if ((st.mode & 0o200) !== 0 || isRoot()) return;
+  try {
+    chmodSync(abs, (st.mode & 0o7777) | 0o200);
+  } catch (err) {
+    throw ChunkswarmError.fromSystem(err, `making ${abs} writable`);
+  }
 }
 
 /** Members of an in-tree hard-link group after the first share its inode. */

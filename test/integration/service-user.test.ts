@@ -121,7 +121,7 @@ describe.skipIf(!('as' in drop))('as an unprivileged service user', () => {
     ok(await asUser('-c', fol, 'verify', '--deep'));
   });
 
-  it('stages in a recycled tree: the names the new release lacks, and one root planted, are removed though the directories are read-only', async () => {
+  it('stages in a recycled tree: the names the new release lacks, and one root planted, are removed though the directories are read-only; a file changed at the same size is rewritten though it was read-only', async () => {
     const src = join(dir, 'src-recycle');
     await makeSampleTree(src);
     await chownTree(src);
@@ -143,11 +143,14 @@ describe.skipIf(!('as' in drop))('as an unprivileged service user', () => {
     // and medium.bin, which release 3 no longer has.
     await writeFile(join(dir, 'fol-recycle', 'data', 'releases', '1', 'etc', 'planted.txt'), 'stray\n');
     await rm(join(src, 'data/medium.bin'));
+    // Release 1's app.conf, of the same size, is its own inode there (0444): written in place.
+    await writeFile(join(src, 'etc/app.conf'), 'listen 80\nworkers 9\n');
     const r = await release();
     expect(r.staged.recycledFrom).toBe(1);
     const { readdir } = await import('node:fs/promises');
     expect((await readdir(join(dir, 'fol-recycle', 'live', 'etc'))).sort()).toEqual(['app.conf', 'deep']);
     expect(await readdir(join(dir, 'fol-recycle', 'live', 'data'))).not.toContain('medium.bin');
+    expect(await readFile(join(dir, 'fol-recycle', 'live', 'etc', 'app.conf'), 'utf8')).toBe('listen 80\nworkers 9\n');
     ok(await asUser('-c', fol, 'verify', '--deep'));
   });
 
