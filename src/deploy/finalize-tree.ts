@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ChunkswarmError, type ObjectHash } from '../core/index.js';
 import type { TreeEntry } from '../manifest/index.js';
 import type { InodeCache, ObjectStore } from '../store/index.js';
-import { isRoot, parentOf, removeAny, turnDue, nextTurn } from './stage-fs.js';
+import { isRoot, parentOf, removeAny, turnDue, nextTurn, type FileMeta } from './stage-fs.js';
 
 /**
  * What a node that is not root keeps of its own access to a release's files (read) and directories
@@ -116,11 +116,17 @@ export async function sealRoot(dir: string): Promise<void> {
   }
 }
 
+/** What applyMeta gives an entry: owner (only when `owner`), mode on disk, mtime. */
+export function fileMeta(e: TreeEntry, owner: boolean): FileMeta {
+  return { mode: onDiskMode(e), mtimeMs: e.mtime, owner: owner && e.uid !== undefined && e.gid !== undefined ? { uid: e.uid, gid: e.gid } : null };
+}
+
 /** Owner, mode and mtime of a file or directory entry (owner only when `owner`). */
 export function applyMeta(target: string, e: TreeEntry, owner: boolean): void {
-  if (owner && e.uid !== undefined && e.gid !== undefined) lchownSync(target, e.uid, e.gid);
-  chmodSync(target, onDiskMode(e));
-  utimesSync(target, e.mtime / 1000, e.mtime / 1000);
+  const meta = fileMeta(e, owner);
+  if (meta.owner) lchownSync(target, meta.owner.uid, meta.owner.gid);
+  chmodSync(target, meta.mode);
+  utimesSync(target, meta.mtimeMs / 1000, meta.mtimeMs / 1000);
 }
 
 /**

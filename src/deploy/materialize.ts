@@ -4,10 +4,10 @@ import { ChunkswarmError } from '../core/index.js';
 import { CHUNK_MIN } from '../manifest/index.js';
 import { inodeKey, syncFilesystem, type InodeCache, type ObjectStore } from '../store/index.js';
 import { findDonors, type DonorSearch, type DonorsFound } from './donors.js';
-import { finalizeTree, sealRoot } from './finalize-tree.js';
+import { fileMeta, finalizeTree, sealRoot } from './finalize-tree.js';
 import { planFiles, type FileAction, type LinkAction } from './plan.js';
 import type { ReleaseContent, ReleaseEntry } from './release-files.js';
-import { createSized, ensureDir, isRoot, lstatSyncOrNull, placeSymlink, removeAny, turnDue, nextTurn } from './stage-fs.js';
+import { createSized, ensureDir, isRoot, lstatSyncOrNull, placeSymlink, removeAny, turnDue, nextTurn, type FileMeta } from './stage-fs.js';
 
 /**
  * The apply half of "turn a release into a directory" (the plan half is plan.ts): each step brings
@@ -104,34 +104,44 @@ export async function placeLinks(
   return changed;
 }
 
-/** Paths placeWrites made anew; `holes`, those of them sized at once (all holes until written). */
+/**
+ * Paths placeWrites made anew, or left to be made by their write (`atWrite`, with the metadata that
+ * write gives them); `holes`, those sized at once (all holes until written).
+ */
 export interface PlacedWrites {
   created: Set<string>;
   holes: Set<string>;
+  atWrite: Map<string, FileMeta>;
+}
+
+export interface PlaceOptions {
+  /** Whether a path's directory may hold something already (default: it may). */
+  mayExist?: (path: string) => boolean;
+  /** Paths created anew whatever is there. */
+  anew?: ReadonlySet<string>;
+  /**
+   * Files of one chunk for certain (CHUNK_MIN bytes at most) that no alias shares are left to their
+   * one write, which creates them whole with their metadata (createWhole); `owner` as finalizeTree.
+   */
+  atWrite?: { owner: boolean };
 }
 
 /**
  * A new inode for each file to write: of its size (holes), or empty where the file is one chunk
- * for certain (CHUNK_MIN bytes at most), whose one write gives it its size. Sizing a new file
- * (ftruncate) cost ~10 µs of a small file's ~55 on ext4, 0.2 CPU-s per 20,000 files. A file left
- * by a previous run is kept if it is a regular file of that size that nothing outside this tree
+ * for certain, whose one write gives it its size (sizing a new file, ftruncate, cost ~10 µs of a
+ * small file's ~55 on ext4, 0.2 CPU-s per 20,000 files), or none yet (`atWrite`). A file left by
+ * a previous run is kept if it is a regular file of that size that nothing outside this tree
  * shares (writing into an inode a release shares would change that release). A path for which
  * `mayExist` says no (its directory was just created) is created without a look first: O_EXCL
  * refuses it if something is there after all. A path `anew` names is created anew whatever is
  * there: a file with runs of zeros, whose zeros stay holes only in a new inode (see
  * PieceIntake.store).
  */
-export async function placeWrites(
-  dir: string,
-  writes: readonly WriteAction[],
-  aliases: readonly AliasAction[],
-  mayExist: (path: string) => boolean = () => true,
-  anew: ReadonlySet<string> = new Set(),
-): Promise<PlacedWrites> {
+export async function placeWrites(dir: string, writes: readonly WriteAction[], aliases: readonly AliasAction[], opts: PlaceOptions = {}): Promise<PlacedWrites> {
+  const { mayExist = () => true, anew = new Set<string>() } = opts;
   const aliasesOf = new Map<string, string[]>();
   for (const a of aliases) aliasesOf.set(a.of, [...(aliasesOf.get(a.of) ?? []), a.path]);
-  const created = new Set<string>();
-  const holes = new Set<string>();
+  const placed: PlacedWrites = { created: new Set(), holes: new Set(), atWrite: new Map() };
   let n = 0;
   for (const a of writes) {
     if (turnDue(++n)) await nextTurn();
@@ -148,12 +158,16 @@ export async function placeWrites(
       }
     }
     await removeAny(abs, st);
+    placed.created.add(a.path);
+    if (opts.atWrite && a.size > 0 && a.size <= CHUNK_MIN && !aliasesOf.has(a.path)) {
+      placed.atWrite.set(a.path, fileMeta(a.entry, opts.atWrite.owner));
+      continue;
+    }
     const sized = a.size > CHUNK_MIN;
     createSized(abs, sized ? a.size : 0);
-    created.add(a.path);
-    if (sized) holes.add(a.path);
+    if (sized) placed.holes.add(a.path);
   }
-  return { created, holes };
+  return placed;
 }
 
 /**
@@ -189,8 +203,9 @@ export async function placeAliases(dir: string, aliases: readonly AliasAction[])
 /**
  * Completes a tree whose files are all in place: symlinks (last: nothing is written under the
  * tree once a symlink exists in it), then finalizeTree: the release's metadata on the written
- * files (a linked file and its aliases are a finalized release's inode, whose metadata is right)
- * and on every directory, and whatever the release does not have removed, left over or planted.
+ * files (a linked file and its aliases are a finalized release's inode, whose metadata is right;
+ * `metaGiven` names the written files whose write gave them theirs, see createWhole) and on every
+ * directory, and whatever the release does not have removed, left over or planted.
  */
 export async function finishTree(
   dir: string,
@@ -199,11 +214,12 @@ export async function finishTree(
   objects: ObjectStore,
   owner: boolean,
   inodes: InodeCache,
+  metaGiven: ReadonlySet<string> = new Set(),
 ): Promise<void> {
   for (const l of content.symlinks) await placeSymlink(join(dir, l.path), l.entry.target!);
   // An alias is a hard link to its group's leader, whose metadata it shares (planFiles).
   const written = new Set<string>();
-  for (const a of actions) if (a.kind === 'write') written.add(a.path);
+  for (const a of actions) if (a.kind === 'write' && !metaGiven.has(a.path)) written.add(a.path);
   await finalizeTree(dir, content.root, objects, { written, owner, inodes });
 }
 

@@ -7,7 +7,7 @@ import { OwnChunks } from './own-chunks.js';
 import { PieceReader } from './piece-reader.js';
 import type { PlacedWrites } from './materialize.js';
 import type { PieceLayout } from './plan.js';
-import { writeAt } from './stage-fs.js';
+import { createWhole, writeAt, type FileMeta, type PlacedBytes } from './stage-fs.js';
 import type { ProgressRecord } from './stage-progress.js';
 
 /**
@@ -37,6 +37,10 @@ export class PieceIntake {
    * kept (Stager.sparseFiles).
    */
   private readonly holes = new Set<string>();
+  /** Files not made yet, made by their one write with this metadata (placeWrites' atWrite). */
+  private readonly unborn = new Map<string, FileMeta>();
+  /** Files made whole by their write, metadata included, since open: finishTree leaves them be. */
+  readonly metaGiven = new Set<string>();
   private readonly reader: PieceReader;
   private readonly own: OwnChunks;
   /** Pieces to fetch whole: a chunk outside the part fetched was no longer in this node's files. */
@@ -256,8 +260,9 @@ export class PieceIntake {
    * pieces the tree holds and those `recorded` that no new file lost, then fills every piece this
    * node can fill itself.
    */
-  async settle(recorded: Uint8Array | null, { created, holes }: PlacedWrites): Promise<void> {
+  async settle(recorded: Uint8Array | null, { created, holes, atWrite }: PlacedWrites): Promise<void> {
     for (const path of holes) this.holes.add(path);
+    for (const [path, meta] of atWrite) this.unborn.set(path, meta);
     const { layout } = this;
     const stale: number[] = [];
     for (let i = 0; i < this.pieces.length; i++) {
@@ -286,8 +291,13 @@ export class PieceIntake {
    * The pieces that go into `paths` (files the Stager made again, `created` anew) are filled again
    * from this node's files where they can be, then recorded; missing() lists the rest.
    */
-  async refill(paths: ReadonlySet<string>, { created, holes }: PlacedWrites): Promise<void> {
+  async refill(paths: ReadonlySet<string>, { created, holes, atWrite }: PlacedWrites): Promise<void> {
     for (const path of holes) this.holes.add(path);
+    for (const path of created) {
+      this.metaGiven.delete(path);
+      this.unborn.delete(path);
+    }
+    for (const [path, meta] of atWrite) this.unborn.set(path, meta);
     for (let i = 0; i < this.pieces.length; i++) {
       if (!this.touches(i, paths)) continue;
       setBit(this.done, i, false);
@@ -333,7 +343,7 @@ export class PieceIntake {
 
   /** Writes each chunk at every slot (`null`: a chunk with nothing to write) and marks the piece done (recorded at the next flush). */
   private store(i: number, parts: ReadonlyArray<Uint8Array | null>): void {
-    const byPath = new Map<string, Array<{ bytes: Uint8Array; offset: number }>>();
+    const byPath = new Map<string, PlacedBytes[]>();
     parts.forEach((bytes, j) => {
       if (!bytes) return;
       const zero = isZero(bytes);
@@ -344,7 +354,16 @@ export class PieceIntake {
         else byPath.set(s.path, [{ bytes, offset: s.offset }]);
       }
     });
-    for (const [path, list] of byPath) writeAt(this.writeFiles, `${this.tree}/${path}`, list);
+    for (const [path, list] of byPath) {
+      const meta = this.unborn.get(path);
+      if (!meta) {
+        writeAt(this.writeFiles, `${this.tree}/${path}`, list);
+        continue;
+      }
+      createWhole(`${this.tree}/${path}`, list, meta);
+      this.unborn.delete(path);
+      this.metaGiven.add(path);
+    }
     setBit(this.done, i, true);
     this.record.changed();
   }

@@ -1,5 +1,6 @@
 import {
-  chmodSync, closeSync, constants, ftruncateSync, lstatSync, mkdirSync, openSync, readlinkSync, readSync, symlinkSync, unlinkSync, writeSync, writevSync, type Stats,
+  chmodSync, closeSync, constants, fchmodSync, fchownSync, ftruncateSync, futimesSync, lstatSync, mkdirSync, openSync, readlinkSync, readSync, symlinkSync, unlinkSync,
+  writeSync, writevSync, type Stats,
 } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { ChunkswarmError } from '../core/index.js';
@@ -125,26 +126,74 @@ export function createSized(path: string, size: number): void {
   }
 }
 
+/** Bytes to write at an offset of a file. */
+export interface PlacedBytes {
+  bytes: Uint8Array;
+  offset: number;
+}
+
 /**
  * Writes each run of bytes at its offset of one file, through a descriptor `files` keeps open
  * (opened O_WRONLY | O_NOFOLLOW); runs that follow each other on disk go in one writev.
  */
-export function writeAt(files: OpenFiles, path: string, writes: ReadonlyArray<{ bytes: Uint8Array; offset: number }>): void {
+export function writeAt(files: OpenFiles, path: string, writes: readonly PlacedBytes[]): void {
   try {
-    const { fd } = files.get(path);
-    for (let i = 0; i < writes.length; ) {
-      const offset = writes[i]!.offset;
-      const run: Uint8Array[] = [];
-      let end = offset;
-      for (; i < writes.length && writes[i]!.offset === end; i++) {
-        run.push(writes[i]!.bytes);
-        end += writes[i]!.bytes.length;
-      }
-      writeRun(fd, run, offset);
-    }
+    writeRuns(files.get(path).fd, writes);
   } catch (err) {
     files.drop(path);
     throw ChunkswarmError.fromSystem(err, `writing ${path}`);
+  }
+}
+
+/** What a file written whole is given through its descriptor (see createWhole). */
+export interface FileMeta {
+  /** The mode on disk (onDiskMode). */
+  mode: number;
+  mtimeMs: number;
+  /** Applied only when set (as root: see ownerOf). */
+  owner: { uid: number; gid: number } | null;
+}
+
+/**
+ * A new file made whole at once: created, written, given its owner, mode and mtime through the
+ * descriptor, closed. A small file of a cold staging took nine calls, six of them by path (made,
+ * opened again for its piece, chmod, utimes, two lstats): 0.9 CPU-s per 20,000 files of 1.5 KB on
+ * ext4 here, 0.66 s this way. Something at the path (a write of it that failed half-way) is
+ * replaced.
+ */
+export function createWhole(path: string, writes: readonly PlacedBytes[], meta: FileMeta): void {
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | NOFOLLOW;
+  let fd: number | null = null;
+  try {
+    try {
+      fd = openSync(path, flags, 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      unlinkSync(path);
+      fd = openSync(path, flags, 0o600);
+    }
+    writeRuns(fd, writes);
+    if (meta.owner) fchownSync(fd, meta.owner.uid, meta.owner.gid);
+    fchmodSync(fd, meta.mode);
+    futimesSync(fd, meta.mtimeMs / 1000, meta.mtimeMs / 1000);
+  } catch (err) {
+    throw ChunkswarmError.fromSystem(err, `writing ${path}`);
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+}
+
+/** Runs of bytes that follow each other on disk go in one writev. */
+function writeRuns(fd: number, writes: readonly PlacedBytes[]): void {
+  for (let i = 0; i < writes.length; ) {
+    const offset = writes[i]!.offset;
+    const run: Uint8Array[] = [];
+    let end = offset;
+    for (; i < writes.length && writes[i]!.offset === end; i++) {
+      run.push(writes[i]!.bytes);
+      end += writes[i]!.bytes.length;
+    }
+    writeRun(fd, run, offset);
   }
 }
 

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { ChunkswarmError, isChunkswarmError, type ReleaseId } from '../core/index.js';
-import { isZeroRun, releaseId, type Piece, type PieceRange, type SignedRelease } from '../manifest/index.js';
+import { CHUNK_MIN, isZeroRun, releaseId, type Piece, type PieceRange, type SignedRelease } from '../manifest/index.js';
 import { removeTree, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
 import { previousChunks } from './donors.js';
 import { pruneInodeMaps, recordInodeMap, sharedWithLive } from './inode-map.js';
@@ -212,7 +212,7 @@ export class Stager {
     await this.intake.closeFiles();
     await this.repairWrites();
     const { releases, objects, inodes } = this.opts;
-    await finishTree(this.dir, this.need().content, this.actions, objects, ownerOf(this.opts), inodes);
+    await finishTree(this.dir, this.need().content, this.actions, objects, ownerOf(this.opts), inodes, this.intake.metaGiven);
     const final = releases.releasePath(this.version);
     await moveIntoPlace(this.dir, final, this.version);
     await removeProgress(progressPath(releases, this.version));
@@ -269,7 +269,8 @@ export class Stager {
   /**
    * Files to write that hold runs of zeros: made anew rather than rewritten in place, so that their
    * zeros stay holes (an in-place rewrite writes every chunk, zeros too: a 64 MiB disk image of
-   * 512 KiB data took 64 MiB on disk once a steady update rewrote it in a recycled tree).
+   * 512 KiB data took 64 MiB on disk once a steady update rewrote it in a recycled tree). A file of
+   * one chunk is written whole, zeros too, however it is made (placeWrites): not one of them.
    */
   private sparseFiles(): Set<string> {
     const { content, actions } = this.need();
@@ -277,7 +278,7 @@ export class Stager {
     // Actions are the release's files, in the same order (planFiles).
     actions.forEach((a, i) => {
       const f = content.files[i];
-      if (a.kind === 'write' && f?.path === a.path && f.file.chunks.some(isZeroRun)) out.add(a.path);
+      if (a.kind === 'write' && a.size > CHUNK_MIN && f?.path === a.path && f.file.chunks.some(isZeroRun)) out.add(a.path);
     });
     return out;
   }
@@ -291,7 +292,7 @@ export class Stager {
    * itself. `mayExist`: whether a path's directory may hold something already (see placeWrites).
    */
   private async prepare(recorded: Uint8Array | null, mayExist: (path: string) => boolean): Promise<void> {
-    const placed = await placeWrites(this.dir, this.writes(), this.aliases(), mayExist, this.sparseFiles());
+    const placed = await placeWrites(this.dir, this.writes(), this.aliases(), { mayExist, anew: this.sparseFiles(), atWrite: { owner: ownerOf(this.opts) } });
     await placeAliases(this.dir, this.aliases());
     await this.intake.settle(recorded, placed);
   }

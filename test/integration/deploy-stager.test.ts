@@ -3,7 +3,7 @@ import { open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { pseudoRandom } from '../support/tree.js';
-import { Craft, codeOf } from './deploy-craft.js';
+import { Craft, T, codeOf } from './deploy-craft.js';
 import { countBits, recordBuffers } from '../../src/core/index.js';
 import { CHUNK_MIN } from '../../src/manifest/index.js';
 import { progressPath } from '../../src/deploy/stage-progress.js';
@@ -75,21 +75,32 @@ describe('Stager: the piece store of a download', () => {
     expect(await s.readPiece(0)).toBeNull();
   });
 
-  it('a file of one chunk is created empty and gets its size from its one write, zeros included; a run that stopped before writing it starts it again', async () => {
+  it('a file of one chunk is made by its one write, with its metadata, zeros included; a run stopped before or after it resumes', async () => {
     const small = pseudoRandom(3_000, 5);
     const zeros = Buffer.alloc(CHUNK_MIN);
     const big = pseudoRandom(40_000, 6);
-    const r = k.release(1, await k.tree([await k.file('big', big), await k.file('small', small), await k.file('zeros', zeros)]));
+    const r = k.release(1, await k.tree([await k.file('big', big), await k.file('small', small, { mode: 0o640 }), await k.file('zeros', zeros)]));
     const first = await k.open(r);
     // Sized at once only where the file may be more than one chunk: its zeros stay holes.
     expect((await stat(join(first.dir, 'big'))).size).toBe(40_000);
-    expect((await stat(join(first.dir, 'small'))).size).toBe(0);
-    expect((await stat(join(first.dir, 'zeros'))).size).toBe(0);
-    // Stopped before any piece: the empty files are made again, nothing is taken for written.
+    expect(await codeOf(stat(join(first.dir, 'small')))).toMatch(/ENOENT/);
+    expect(await codeOf(stat(join(first.dir, 'zeros')))).toMatch(/ENOENT/);
+    // Stopped before any piece: nothing is taken for written.
     const s = await k.open(r);
     expect(s.missing().length).toBe(s.pieces.length);
-    const final = await k.finish(s);
+    for (const i of s.missing()) await s.writePiece(i, k.piece(s, i));
+    // Whole before the tree is finished: its mode on disk (no write bits) and its mtime.
+    const made = await stat(join(s.dir, 'small'));
+    expect([made.size, made.mode & 0o777, made.mtimeMs]).toEqual([3_000, 0o440, T]);
+    expect((await readFile(join(s.dir, 'zeros'))).equals(zeros)).toBe(true);
+    // Killed before its progress was recorded: the files are kept, read-only as they are. A slot
+    // that starts with zeros is never taken for written (salvage): the piece of `zeros` comes again.
+    const resumed = await k.open(r);
+    expect((await stat(join(resumed.dir, 'small'))).ino).toBe(made.ino);
+    expect(resumed.missing().length).toBe(1);
+    const final = await k.finish(resumed);
     expect((await readFile(join(final, 'small'))).equals(small)).toBe(true);
+    expect((await stat(join(final, 'small'))).mode & 0o777).toBe(0o440);
     expect((await readFile(join(final, 'zeros'))).equals(zeros)).toBe(true);
     expect((await readFile(join(final, 'big'))).equals(big)).toBe(true);
   });
