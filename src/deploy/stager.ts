@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { ChunkswarmError, isChunkswarmError, type ReleaseId } from '../core/index.js';
 import { CHUNK_MIN, isZeroRun, releaseId, type Piece, type PieceRange, type SignedRelease } from '../manifest/index.js';
-import { removeTree, type InodeCache, type ObjectStore, type ReleaseStore } from '../store/index.js';
+import { removeTree, type InodeCache, type InodeStat, type ObjectStore, type ReleaseStore } from '../store/index.js';
 import { previousChunks } from './donors.js';
 import { pruneInodeMaps, recordInodeMap, sharedWithLive } from './inode-map.js';
 import type { ChunkSource } from './local-source.js';
@@ -210,7 +210,7 @@ export class Stager {
     // No flush: moveIntoPlace's syncfs makes the pieces durable with the rest of the tree, and a
     // crash before it finds them by hashing (salvage), as any piece written since the last flush.
     await this.intake.closeFiles();
-    await this.repairWrites();
+    const whole = await this.repairWrites();
     const { releases, objects, inodes } = this.opts;
     await finishTree(this.dir, this.need().content, this.actions, objects, ownerOf(this.opts), inodes, this.intake.metaGiven);
     const final = releases.releasePath(this.version);
@@ -222,11 +222,16 @@ export class Stager {
     // inode map takes each file's inode as it comes: no map of 10^5 paths to inode names is held.
     const { actions } = this;
     function* inodesOfFiles(): Generator<[string, string, { dev: number; ino: number }]> {
+      let w = 0;
       for (const a of actions) {
         if (a.kind === 'link') yield [a.path, a.entry.name, a.inodeNumbers];
         if (a.kind !== 'write') continue;
-        const st = lstatSyncOrNull(`${final}/${a.path}`);
-        if (!st?.isFile()) continue;
+        let st: InodeStat | null = whole.get(w++);
+        if (st === null) {
+          const now = lstatSyncOrNull(`${final}/${a.path}`);
+          if (!now?.isFile()) continue;
+          st = now;
+        }
         inodes.remember(st, a.entry.hash!);
         yield [a.path, a.entry.name, st];
       }
@@ -300,15 +305,22 @@ export class Stager {
   /**
    * Written files are checked at lstat speed before they become a release: a file that is gone,
    * of the wrong size or shared with something outside the tree was tampered with under staging.
+   * Returns the states found of the files whose write gave them their metadata: nothing changes
+   * them from here on, so these are the release's (the inode map and cache take them, not a
+   * second lstat: 20,000 calls of a cold staging of 20,000 small files).
    */
-  private async repairWrites(): Promise<void> {
+  private async repairWrites(): Promise<WrittenStates> {
     const aliasesOf = new Map<string, number>();
     for (const a of this.aliases()) aliasesOf.set(a.of, (aliasesOf.get(a.of) ?? 0) + 1);
-    const bad = this.writes().filter((a) => {
+    const writes = this.writes();
+    const whole = new WrittenStates(writes.length);
+    const bad = writes.filter((a, i) => {
       const st = lstatSyncOrNull(`${this.dir}/${a.path}`);
-      return !st?.isFile() || st.size !== a.size || st.nlink !== 1 + (aliasesOf.get(a.path) ?? 0);
+      if (!st?.isFile() || st.size !== a.size || st.nlink !== 1 + (aliasesOf.get(a.path) ?? 0)) return true;
+      if (this.intake.metaGiven.has(a.path)) whole.set(i, st);
+      return false;
     });
-    if (bad.length === 0) return;
+    if (bad.length === 0) return whole;
     const paths = new Set(bad.map((a) => a.path));
     const placed = await placeWrites(this.dir, bad, this.aliases());
     await placeAliases(this.dir, this.aliases());
@@ -320,5 +332,25 @@ export class Stager {
         `${[...paths].join(', ')} changed under ${this.dir} while release ${this.version} was staged; ${missing} pieces must be fetched again`,
       );
     }
+    return whole;
+  }
+}
+
+/** States of files, by their position among a plan's writes: five numbers each, not an object (10^5 files). */
+class WrittenStates {
+  private readonly values: Float64Array;
+
+  constructor(n: number) {
+    this.values = new Float64Array(n * 5).fill(Number.NaN);
+  }
+
+  set(i: number, st: InodeStat): void {
+    this.values.set([st.dev, st.ino, st.size, st.mtimeMs, st.ctimeMs], i * 5);
+  }
+
+  get(i: number): InodeStat | null {
+    const v = this.values;
+    const at = i * 5;
+    return Number.isNaN(v[at]) ? null : { dev: v[at]!, ino: v[at + 1]!, size: v[at + 2]!, mtimeMs: v[at + 3]!, ctimeMs: v[at + 4]! };
   }
 }

@@ -7,6 +7,7 @@ import { Craft, T, codeOf } from './deploy-craft.js';
 import { countBits, recordBuffers } from '../../src/core/index.js';
 import { CHUNK_MIN } from '../../src/manifest/index.js';
 import { progressPath } from '../../src/deploy/stage-progress.js';
+import { verifyTree } from '../../src/deploy/index.js';
 
 let k: Craft;
 
@@ -103,6 +104,14 @@ describe('Stager: the piece store of a download', () => {
     expect((await stat(join(final, 'small'))).mode & 0o777).toBe(0o440);
     expect((await readFile(join(final, 'zeros'))).equals(zeros)).toBe(true);
     expect((await readFile(join(final, 'big'))).equals(big)).toBe(true);
+  });
+
+  it('gives the inode cache the state of every file it wrote, those made whole by their write too: the first check reads none', async () => {
+    const files = await Promise.all([1, 2, 3].map((i) => k.file(`small-${i}`, pseudoRandom(1_000 * i, 10 + i))));
+    const r = k.release(1, await k.tree([await k.file('big', pseudoRandom(40_000, 9)), ...files]));
+    const final = await k.finish(await k.open(r));
+    const check = await verifyTree({ dir: final, version: 1, root: r.body.root, objects: k.objects, cache: k.inodes, deep: false, owner: false });
+    expect([check.entries, check.checked, check.hashed]).toEqual([[], 4, 0]);
   });
 
   it('links unchanged files of a retained release, copies local chunks, fetches only what is new', async () => {
