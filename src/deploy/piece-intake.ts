@@ -313,6 +313,9 @@ export class PieceIntake {
     this.isRelease = true;
     this.reader.released();
     this.holes.clear();
+    // A release serves its pieces for days: what only building it needed goes.
+    this.metaGiven.clear();
+    this.unborn.clear();
   }
 
   /** Whether a chunk of piece `i` goes into one of `paths`. */
