@@ -114,6 +114,20 @@ describe('Stager: the piece store of a download', () => {
     expect([check.entries, check.checked, check.hashed]).toEqual([[], 4, 0]);
   });
 
+  it('gives written files their recorded owner when it applies owners, those made by their write too', async (ctx) => {
+    if (process.getuid?.() !== 0) {
+      console.log('recorded-owner test skipped: not running as root, which alone can chown');
+      return ctx.skip();
+    }
+    const owned = { uid: 1234, gid: 5678 };
+    const r = k.release(1, await k.tree([await k.file('big', pseudoRandom(40_000, 21), owned), await k.file('small', pseudoRandom(2_000, 22), owned)]));
+    const final = await k.finish(await k.open(r, null, { owner: true }));
+    for (const name of ['big', 'small']) {
+      const st = await stat(join(final, name));
+      expect([name, st.uid, st.gid, st.mode & 0o777]).toEqual([name, 1234, 5678, 0o444]);
+    }
+  });
+
   it('links unchanged files of a retained release, copies local chunks, fetches only what is new', async () => {
     const same = pseudoRandom(50_000, 3);
     const moved = pseudoRandom(40_000, 4);
