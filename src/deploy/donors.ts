@@ -1,10 +1,11 @@
-import { lstatSync } from 'node:fs';
+import { lstatSync, type Stats } from 'node:fs';
 import { ChunkswarmError, andThen, type MaybePromise, type ObjectHash } from '../core/index.js';
 import { walkTree, type TreeEntry } from '../manifest/index.js';
 import { inodeKey, type InodeCache, type InodeStat, type ObjectStore, type ReleaseStore } from '../store/index.js';
 import { DonorTable } from './donor-table.js';
 import type { SharedInodes } from './inode-map.js';
 import { checkFile } from './file-check.js';
+import { InPlaceStats } from './in-place-stats.js';
 import type { ChunkSlot, FileAction } from './plan.js';
 import type { SizedEntry } from './release-files.js';
 
@@ -73,11 +74,13 @@ export async function findDonors(q: DonorSearch): Promise<DonorsFound> {
     out.sharedKept++;
     return true;
   };
+  // Every file of the tree is looked at where no inode maps vouch for most of them (the publisher's).
+  const ahead = q.inPlace && !q.sharedInPlace ? new InPlaceStats(q.inPlace, q.files) : null;
   /** The file at its path in the tree being built, checked (keptShared went first where it can hold). */
   const inPlace = (i: number): MaybePromise<boolean> => {
     if (!q.inPlace) return false;
     const { path, entry, size } = q.files[i]!;
-    return andThen(check(`${q.inPlace}/${path}`, entry, size), (st) => {
+    return andThen(check(`${q.inPlace}/${path}`, entry, size, ahead?.take(i)), (st) => {
       if (st) out.donors.set(i, q.inPlace!, st, { linked: false });
       return st !== null;
     });
@@ -165,10 +168,10 @@ export async function previousChunks(
   return out;
 }
 
-/** The state of `abs` if it can serve `entry` as it is (not drifted, exactly its metadata), else null. */
-function donorCheck(q: DonorSearch): (abs: string, entry: TreeEntry, size: number) => MaybePromise<InodeStat | null> {
-  return (abs, entry, size) =>
-    andThen(checkFile(abs, entry, size, q.inodes, q.owner), ({ st, drift }) => (st && drift === null && !q.tainted.has(inodeKey(st)) ? st : null));
+/** The state of `abs` if it can serve `entry` as it is (not drifted, exactly its metadata), else null; `known` as checkFile's. */
+function donorCheck(q: DonorSearch): (abs: string, entry: TreeEntry, size: number, known?: Stats | null) => MaybePromise<InodeStat | null> {
+  return (abs, entry, size, known) =>
+    andThen(checkFile(abs, entry, size, q.inodes, q.owner, known), ({ st, drift }) => (st && drift === null && !q.tainted.has(inodeKey(st)) ? st : null));
 }
 
 /**

@@ -14,15 +14,16 @@ export interface FileCheck {
 /**
  * One file of a materialized release against its entry, at lstat speed: the inode cache vouches
  * for the content of an inode whose size, mtime and ctime are unchanged; otherwise the file is
- * hashed once (and remembered). Only that read makes it a promise.
+ * hashed once (and remembered). Only that read makes it a promise. `known`: its lstat, taken just
+ * before by the caller (null: nothing there).
  */
-export function checkFile(abs: string, entry: TreeEntry, size: number, inodes: InodeCache, owner: boolean): MaybePromise<FileCheck> {
-  const st = lstatSync(abs, { throwIfNoEntry: false }) ?? null;
+export function checkFile(abs: string, entry: TreeEntry, size: number, inodes: InodeCache, owner: boolean, known?: Stats | null): MaybePromise<FileCheck> {
+  const st = known !== undefined ? known : (lstatSync(abs, { throwIfNoEntry: false }) ?? null);
   if (!st) return { st, drift: 'removed' };
   if (!st.isFile()) return { st, drift: 'type' };
   if (st.size !== size) return { st, drift: 'modified' };
-  const known = inodes.hashOf(st);
-  if (known !== null) return compared(st, entry, known, owner);
+  const vouched = inodes.hashOf(st);
+  if (vouched !== null) return compared(st, entry, vouched, owner);
   return contentHashOfFile(abs).then((hash) => {
     inodes.remember(st, hash);
     return compared(st, entry, hash, owner);
