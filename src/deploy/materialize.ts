@@ -1,4 +1,4 @@
-import { chmodSync, linkSync, lstatSync, renameSync, unlinkSync, type Stats } from 'node:fs';
+import { linkSync, lstatSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ChunkswarmError } from '../core/index.js';
 import { CHUNK_MIN } from '../manifest/index.js';
@@ -7,7 +7,7 @@ import { findDonors, type DonorSearch, type DonorsFound } from './donors.js';
 import { fileMeta, finalizeTree, sealRoot } from './finalize-tree.js';
 import { planFiles, type FileAction, type LinkAction } from './plan.js';
 import type { ReleaseContent, ReleaseEntry } from './release-files.js';
-import { createSized, ensureDir, isRoot, lstatSyncOrNull, placeSymlink, removeAny, turnDue, nextTurn, type FileMeta } from './stage-fs.js';
+import { createSized, ensureDir, grantOwner, lstatSyncOrNull, placeSymlink, removeAny, turnDue, nextTurn, type FileMeta } from './stage-fs.js';
 
 /**
  * The apply half of "turn a release into a directory" (the plan half is plan.ts): each step brings
@@ -153,7 +153,12 @@ export async function placeWrites(dir: string, writes: readonly WriteAction[], a
         return x !== null && x.ino === st.ino && x.dev === st.dev;
       }).length;
       if (st.nlink === own) {
-        writable(abs, st);
+        // An old release's file (a recycled tree's, changed at the same size): read-only on disk.
+        try {
+          grantOwner(abs, st, 0o200);
+        } catch (err) {
+          throw ChunkswarmError.fromSystem(err, `making ${abs} writable`);
+        }
         continue;
       }
     }
@@ -168,20 +173,6 @@ export async function placeWrites(dir: string, writes: readonly WriteAction[], a
     if (sized) placed.holes.add(a.path);
   }
   return placed;
-}
-
-/**
- * A file kept to be written in place may be a release's, read-only on disk (onDiskMode): the old
- * version of a file of a recycled tree that changed at the same size, say. Its owner, if not
- * root, could not open it for writing, and staging failed at every try (EACCES).
- */
-function writable(abs: string, st: Stats): void {
-  if ((st.mode & 0o200) !== 0 || isRoot()) return;
-  try {
-    chmodSync(abs, (st.mode & 0o7777) | 0o200);
-  } catch (err) {
-    throw ChunkswarmError.fromSystem(err, `making ${abs} writable`);
-  }
 }
 
 /** Members of an in-tree hard-link group after the first share its inode. */
