@@ -1,7 +1,7 @@
 import { linkSync, lstatSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ChunkswarmError } from '../core/index.js';
-import { CHUNK_MIN } from '../manifest/index.js';
+import { isOneChunk } from '../manifest/index.js';
 import { inodeKey, syncFilesystem, type InodeCache, type ObjectStore } from '../store/index.js';
 import { findDonors, type DonorSearch, type DonorsFound } from './donors.js';
 import { fileMeta, finalizeTree, sealRoot } from './finalize-tree.js';
@@ -164,11 +164,11 @@ export async function placeWrites(dir: string, writes: readonly WriteAction[], a
     }
     await removeAny(abs, st);
     placed.created.add(a.path);
-    if (opts.atWrite && a.size > 0 && a.size <= CHUNK_MIN && !aliasesOf.has(a.path)) {
+    if (opts.atWrite && a.size > 0 && isOneChunk(a.size) && !aliasesOf.has(a.path)) {
       placed.atWrite.set(a.path, fileMeta(a.entry, opts.atWrite.owner));
       continue;
     }
-    const sized = a.size > CHUNK_MIN;
+    const sized = !isOneChunk(a.size);
     createSized(abs, sized ? a.size : 0);
     if (sized) placed.holes.add(a.path);
   }

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { ChunkswarmError, isChunkswarmError, type ReleaseId } from '../core/index.js';
-import { CHUNK_MIN, isZeroRun, releaseId, type Piece, type PieceRange, type SignedRelease } from '../manifest/index.js';
+import { isOneChunk, isZeroRun, releaseId, type Piece, type PieceRange, type SignedRelease } from '../manifest/index.js';
 import { removeTree, type InodeCache, type InodeStat, type ObjectStore, type ReleaseStore } from '../store/index.js';
 import { previousChunks } from './donors.js';
 import { pruneInodeMaps, recordInodeMap, sharedWithLive } from './inode-map.js';
@@ -283,7 +283,7 @@ export class Stager {
     // Actions are the release's files, in the same order (planFiles).
     actions.forEach((a, i) => {
       const f = content.files[i];
-      if (a.kind === 'write' && a.size > CHUNK_MIN && f?.path === a.path && f.file.chunks.some(isZeroRun)) out.add(a.path);
+      if (a.kind === 'write' && !isOneChunk(a.size) && f?.path === a.path && f.file.chunks.some(isZeroRun)) out.add(a.path);
     });
     return out;
   }

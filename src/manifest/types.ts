@@ -2,6 +2,11 @@ import type { ChunkHash, ObjectHash, ReleaseId } from '../core/index.js';
 
 /** Chunking parameters (DESIGN.md): a file no larger than MIN is a single chunk. */
 export const CHUNK_MIN = 16 * 1024;
+
+/** Whether a file of `size` bytes is one chunk whatever its bytes: staging writes it in one write. */
+export function isOneChunk(size: number): boolean {
+  return size <= CHUNK_MIN;
+}
 export const CHUNK_AVG = 64 * 1024;
 export const CHUNK_MAX = 256 * 1024;
 

@@ -4,7 +4,7 @@ import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHUNK_MAX, CHUNK_MIN, ChunkHasher, chunkBoundaries, chunkBytes, hashFile, type ChunkRef } from '../../src/manifest/index.js';
+import { CHUNK_MAX, CHUNK_MIN, ChunkHasher, chunkBoundaries, chunkBytes, hashFile, isOneChunk, type ChunkRef } from '../../src/manifest/index.js';
 
 /** Deterministic pseudo-random bytes (xorshift32), so failures reproduce. */
 function prng(size: number, seed: number): Uint8Array {
@@ -68,7 +68,10 @@ describe('chunkBytes / chunkBoundaries', () => {
     for (const size of [1, 100, 4096, CHUNK_MIN - 1, CHUNK_MIN]) {
       const buf = MB10.subarray(size, size * 2);
       expect(chunkBytes(buf)).toEqual([{ hash: sha(buf), size }]);
+      // What staging counts on (isOneChunk): such a file is made by its one write.
+      expect(isOneChunk(size)).toBe(true);
     }
+    expect(isOneChunk(CHUNK_MIN + 1)).toBe(false);
   });
 
   it('gives the same chunks when fed in random pieces of 1 byte .. 1 MiB', () => {
