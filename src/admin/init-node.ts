@@ -69,7 +69,10 @@ export async function initNode(opts: InitOptions): Promise<InitResult> {
   }
   const created: string[] = [];
   const secretPath = join(dir, 'cluster.secret');
-  const directPort = opts.port ?? (await directPortFor(opts.host ?? DEFAULT_HOST));
+  // The node joined is on this machine more often than not (a trial, a second node on one box):
+  // its ports are not to be drawn again, whether or not it runs now.
+  const other = opts.join ? await loadConfig(opts.join) : null;
+  const directPort = opts.port ?? (await directPortFor(opts.host ?? DEFAULT_HOST, other?.network.port ? [other.network.port] : []));
   const host = { ...(opts.host && { host: opts.host }), ...(directPort !== null && { port: directPort }) };
   let config: ConfigInput;
   /** The joined node's membership record: on the same machine (tests, a second node on one box) it lets this node accept the members at once. */
@@ -95,24 +98,24 @@ export async function initNode(opts: InitOptions): Promise<InitResult> {
       },
     };
   } else {
-    const other = await loadConfig(opts.join!);
-    await writeSecretFile(secretPath, await readSecretFile(other.cluster.secretFile));
+    const joined = other!;
+    await writeSecretFile(secretPath, await readSecretFile(joined.cluster.secretFile));
     created.push(secretPath);
     config = {
       dataDir: './data',
       livePath,
       ...adopt,
-      cluster: { publisherKey: other.cluster.publisherKey, secretFile: 'cluster.secret' },
+      cluster: { publisherKey: joined.cluster.publisherKey, secretFile: 'cluster.secret' },
       network: {
-        bootstrap: opts.bootstrap ?? other.network.bootstrap,
+        bootstrap: opts.bootstrap ?? joined.network.bootstrap,
         // A bootstrap node of its own, which its peers remember (see join).
-        bootstrapPort: opts.bootstrapPort ?? (await bootstrapPortFor(opts.host ?? DEFAULT_HOST)),
+        bootstrapPort: opts.bootstrapPort ?? (await bootstrapPortFor(opts.host ?? DEFAULT_HOST, joined.network.bootstrapPort ? [joined.network.bootstrapPort] : [])),
         ...host,
-        allowlist: other.network.allowlist,
+        allowlist: joined.network.allowlist,
       },
-      limits: other.limits,
+      limits: joined.limits,
     };
-    record = membershipPath(other.dataDir);
+    record = membershipPath(joined.dataDir);
   }
   await mkdir(join(dir, 'data'), { recursive: true });
   const membershipFile = membershipPath(join(dir, 'data'));

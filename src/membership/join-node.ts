@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { ChunkswarmError } from '../core/index.js';
+import { ChunkswarmError, splitHostPort } from '../core/index.js';
 import { controlSocketProblem } from '../admin/control-socket.js';
 import { CONFIG_FILE, DEFAULT_HOST, writeSecretFile, type ConfigInput } from '../config/index.js';
 import { clusterIdOf } from '../manifest/index.js';
@@ -89,6 +89,8 @@ export async function joinNode(o: JoinNodeOptions): Promise<JoinNodeResult> {
     await writeSecretFile(nodeSeedPath(dataPath), seed.toString('hex'));
     const keyPair = nodeKeyPair(seed);
     // The name in the membership is the node's name (node.name: the host name unless given).
+    // On loopback the inviter is on this machine: its bootstrap ports are not to be drawn again.
+    const inviterPorts = token.bootstrap.map((a) => splitHostPort(a).port);
     const directPort = o.port ?? (await directPortFor(o.host ?? DEFAULT_HOST));
     const got = await redeem({ token, keyPair, name: (o.name ?? hostname()).slice(0, MAX_NAME_CHARS), ...(o.host && { host: o.host }), timeoutMs: o.timeoutMs ?? DEFAULT_TIMEOUT_MS });
     // The invitation is spent from here on: a failure below needs a new token.
@@ -109,7 +111,7 @@ export async function joinNode(o: JoinNodeOptions): Promise<JoinNodeResult> {
           bootstrap: token.bootstrap,
           // Every node runs a bootstrap node of its own unless told otherwise: its peers remember it
           // (BootstrapMemory), so that the swarm is found while the token's nodes (the master's) are down.
-          bootstrapPort: o.bootstrapPort ?? (await bootstrapPortFor(o.host ?? DEFAULT_HOST)),
+          bootstrapPort: o.bootstrapPort ?? (await bootstrapPortFor(o.host ?? DEFAULT_HOST, inviterPorts)),
           ...(o.host && { host: o.host }),
           ...(directPort !== null && { port: directPort }),
           // The record that admitted this node governs who may connect; the list is its fallback.

@@ -18,9 +18,9 @@ export const DEFAULT_BOOTSTRAP_PORT = 49737;
  * by the time both run. Chosen once, when the node is made, so that it stays the port its peers
  * remember; null where `host` is no address others can reach (0.0.0.0): such a node runs none.
  */
-export async function bootstrapPortFor(host: string): Promise<number | null> {
+export async function bootstrapPortFor(host: string, taken: readonly number[] = []): Promise<number | null> {
   if (!isIPv4(host) || host === '0.0.0.0') return null;
-  return portFor(host, DEFAULT_BOOTSTRAP_PORT, freeUdpPort);
+  return portFor(host, DEFAULT_BOOTSTRAP_PORT, freeUdpPort, taken);
 }
 
 /**
@@ -30,13 +30,32 @@ export async function bootstrapPortFor(host: string): Promise<number | null> {
  * no port can be bound on `host` (not this machine's address): the node gets the default, and
  * serve says what is wrong.
  */
-export async function directPortFor(host: string): Promise<number | null> {
-  return portFor(host, DEFAULT_DIRECT_PORT, freeTcpPort);
+export async function directPortFor(host: string, taken: readonly number[] = []): Promise<number | null> {
+  return portFor(host, DEFAULT_DIRECT_PORT, freeTcpPort, taken);
 }
 
-async function portFor(host: string, preferred: number, free: (host: string, port?: number) => Promise<number>): Promise<number | null> {
+/** Draws of a free port that may land on a `taken` one before giving up (each is ~1 in 14,000). */
+const FREE_PORT_DRAWS = 8;
+
+/**
+ * `preferred` where it is free (not on loopback), else a free port the kernel picks that is none of
+ * `taken`: the ports of another node on this machine that may not be running now (the node an
+ * `init --join` copies, the inviter of a `join` on loopback). The kernel may give the same free
+ * port twice in a row (1 in 3,000 consecutive draws here): two loopback nodes then shared one.
+ */
+export async function portFor(
+  host: string,
+  preferred: number,
+  free: (host: string, port?: number) => Promise<number>,
+  taken: readonly number[] = [],
+): Promise<number | null> {
   const chosen = host.startsWith('127.') ? null : await free(host, preferred).catch(() => null);
-  return chosen ?? (await free(host).catch(() => null));
+  if (chosen !== null) return chosen;
+  for (let draw = 0; draw < FREE_PORT_DRAWS; draw++) {
+    const port = await free(host).catch(() => null);
+    if (port === null || !taken.includes(port)) return port;
+  }
+  return null;
 }
 
 /**
