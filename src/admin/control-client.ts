@@ -16,6 +16,19 @@ export interface PublishCommand {
   note?: string;
   force?: boolean;
   allowShrink?: boolean;
+  /** The id of the PrescanCommand the same command sent as it started: its scan is this publish's. */
+  prescan?: string;
+}
+
+/**
+ * Sent by `publish` as it starts (src/cli/early-query.ts): the node scans the source while the
+ * command loads, validates its config and sends the publish itself, which takes the scan by `id`.
+ * A scan changes nothing: one whose command failed is forgotten.
+ */
+export interface PrescanCommand {
+  op: 'prescan';
+  source: string;
+  id: string;
 }
 
 /**
@@ -32,7 +45,7 @@ export interface VerifyCommand {
  * report, fresh (status.json may be stale, or unwritable on a full disk).
  */
 export type ControlRequest =
-  | NodeCommand | MembershipCommand | PublishCommand | VerifyCommand | { op: 'status' } | { op: 'fleet' } | { op: 'drift-pull'; node: string; record?: string };
+  | NodeCommand | MembershipCommand | PublishCommand | PrescanCommand | VerifyCommand | { op: 'status' } | { op: 'fleet' } | { op: 'drift-pull'; node: string; record?: string };
 
 /** A node command or verify queued behind the step the node is in: why the answer takes a while. */
 export interface WaitingNotice {

@@ -25,7 +25,11 @@ const commandSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('token-create'), ttlSec: z.number().positive(), uses: z.number().int().positive(), bootstrap: z.array(z.string()).optional() }),
   z.object({ op: z.literal('token-list') }),
   z.object({ op: z.literal('token-revoke'), id: z.string() }),
-  z.object({ op: z.literal('publish'), source: z.string().min(1), note: z.string().optional(), force: z.boolean().optional(), allowShrink: z.boolean().optional() }),
+  z.object({
+    op: z.literal('publish'), source: z.string().min(1), note: z.string().optional(), force: z.boolean().optional(), allowShrink: z.boolean().optional(),
+    prescan: z.string().max(64).optional(),
+  }),
+  z.object({ op: z.literal('prescan'), source: z.string().min(1), id: z.string().min(1).max(64) }),
 ]);
 
 /** Runs one request; `notify` sends the caller a line of progress before the answer. */

@@ -25,6 +25,16 @@ export interface PublishOptions {
   chunkIndex?: ChunkIndex;
   /** Kept by a process that publishes again and again (the master's `serve`) instead of read from disk each time. */
   caches?: PublishCaches;
+  /** The source's scan, begun before the publish was asked for (scanAhead); scanned here if it failed. */
+  scanned?: SourceScan;
+}
+
+/** A scan of a source begun ahead of its publish: by the master's node, while the `publish` command starts (NodePublish.prescan). */
+export interface SourceScan {
+  source: string;
+  /** Date.now() before its first lstat: the stat cache's racy window counts back from it. */
+  startedAt: number;
+  result: Promise<ScanResult>;
 }
 
 /** What the master's node keeps from one publish to the next. */
@@ -168,6 +178,18 @@ async function scanWithHelper(source: string, prev: SignedRelease | null, object
   }
 }
 
+/**
+ * Begins the scan a publish of `source` begins with (read only: lstats of the source, the newest
+ * release's trees), for a publish asked for moments later to take (PublishOptions.scanned).
+ */
+export function scanAhead(config: Config, source: string, objects: ObjectStore): SourceScan {
+  const startedAt = Date.now();
+  const result = new ReleaseStore(config.dataDir).latest().then((prev) => scanWithHelper(source, prev, objects, config.limits.maxReleasePaths));
+  // Held for the publish that takes it, which scans again if it failed; none may.
+  result.catch(() => undefined);
+  return { source, startedAt, result };
+}
+
 async function publishUnderLock(opts: PublishOptions, publisher: NonNullable<Config['publisher']>): Promise<PublishSummary> {
   const { config } = opts;
   const started = performance.now();
@@ -177,10 +199,11 @@ async function publishUnderLock(opts: PublishOptions, publisher: NonNullable<Con
   const objects = opts.caches?.objects ?? new ObjectStore(releases.objectsDir);
   const cache = await openSourceCache(config.dataDir, opts.source, opts.caches?.sources);
   const progress = (p: PublishProgress) => opts.onProgress?.(p);
-  const racyBeforeMs = Date.now() - RACY_WINDOW_MS;
+  const early = opts.scanned && (await opts.scanned.result.then((scan) => ({ scan, at: opts.scanned!.startedAt }), () => null));
+  const racyBeforeMs = (early ? early.at : Date.now()) - RACY_WINDOW_MS;
 
   const prev = await releases.latest();
-  const scan = await scanWithHelper(opts.source, prev, objects, config.limits.maxReleasePaths);
+  const scan = early ? early.scan : await scanWithHelper(opts.source, prev, objects, config.limits.maxReleasePaths);
   const bytesTotal = scan.files.reduce((n, f) => n + f.stat.size, 0);
   progress({ phase: 'scan', filesDone: scan.files.length, filesTotal: scan.files.length, bytesDone: 0, bytesTotal });
   const version = (prev?.body.version ?? 0) + 1;

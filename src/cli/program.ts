@@ -26,7 +26,7 @@ export async function runCli(argv: string[], early: EarlyQuery | null): Promise<
     });
 
   const configPath = () => program.opts<{ config: string }>().config;
-  registerAdminCommands(program, configPath);
+  registerAdminCommands(program, configPath, early);
   registerDeployCommands(program, configPath, early);
   registerServeCommands(program, configPath, early);
   registerFleetCommands(program, configPath);

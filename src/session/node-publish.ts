@@ -1,9 +1,12 @@
-import { publish, type PublishCommand, type PublishProgress, type PublishSummary } from '../admin/index.js';
+import { publish, scanAhead, type PrescanCommand, type PublishCommand, type PublishProgress, type PublishSummary, type SourceScan } from '../admin/index.js';
 import type { Config } from '../config/index.js';
 import { ChunkswarmError, type Logger, type SerialQueue } from '../core/index.js';
 import { compactionText, type Deployer } from '../deploy/index.js';
 import type { StatCache } from '../store/index.js';
 import type { HeadBook } from './heads.js';
+
+/** How long a scan begun for a command's early query waits for that command's publish (it follows in ~0.1 s). */
+const PRESCAN_KEPT_MS = 10_000;
 
 export interface NodePublishOptions {
   config: Config;
@@ -25,6 +28,8 @@ export class NodePublish {
   /** The source stat caches of `publish`, loaded by the first one. */
   private readonly sourceCaches = new Map<string, StatCache>();
   private publishing = false;
+  /** The scan the last `prescan` began, until its publish takes it or PRESCAN_KEPT_MS pass. */
+  private prescanned: { id: string; scan: SourceScan } | null = null;
 
   constructor(private readonly o: NodePublishOptions) {}
 
@@ -33,9 +38,26 @@ export class NodePublish {
     return this.publishing;
   }
 
+  /**
+   * Scans the source of the `publish` command that sent this as it started, while it loads: its
+   * publish takes the scan (run). Answers once the scan is done, with the number of files.
+   */
+  async prescan(cmd: PrescanCommand): Promise<{ files: number }> {
+    if (!this.o.config.publisher) throw ChunkswarmError.usage('this node is not a publisher: its config has no "publisher" section');
+    const scan = scanAhead(this.o.config, cmd.source, this.o.deployer.objects);
+    this.prescanned = { id: cmd.id, scan };
+    setTimeout(() => {
+      if (this.prescanned?.scan === scan) this.prescanned = null;
+    }, PRESCAN_KEPT_MS).unref();
+    return { files: (await scan.result).files.length };
+  }
+
   async run(cmd: PublishCommand, notify: (notice: unknown) => void): Promise<PublishSummary> {
     const { log } = this.o;
-    log.info(`operator: publish ${cmd.source}`);
+    const early = this.prescanned;
+    const scanned = early !== null && cmd.prescan === early.id && cmd.source === early.scan.source ? early.scan : undefined;
+    if (scanned) this.prescanned = null;
+    log.info(`operator: publish ${cmd.source}${scanned ? ' (its scan begun as the command started)' : ''}`);
     // A progress line per file hashed would cost the node a socket write each: ten a second are enough for a bar.
     let shown = { phase: '', at: 0 };
     const onProgress = (p: PublishProgress) => {
@@ -50,7 +72,7 @@ export class NodePublish {
       const { deployer } = this.o;
       summary = await this.o.serial.run(() => publish({
         config: this.o.config, source: cmd.source, note: cmd.note ?? '', force: cmd.force ?? false, allowShrink: cmd.allowShrink ?? false, onProgress, chunkIndex: deployer.chunkIndex,
-        caches: { inodes: deployer.inodes, sources: this.sourceCaches, objects: deployer.objects },
+        caches: { inodes: deployer.inodes, sources: this.sourceCaches, objects: deployer.objects }, ...(scanned && { scanned }),
       }));
       // While `publishing` holds: this node's own release is told below, not as one it found.
       await this.o.reloadHeads();

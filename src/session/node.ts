@@ -258,6 +258,7 @@ export class ChunkswarmNode extends Resource {
   private async command(cmd: ControlRequest, notify: (notice: unknown) => void): Promise<unknown> {
     if (cmd.op === 'status') return this.reporter.full();
     if (cmd.op === 'publish') return this.publishes.run(cmd, notify);
+    if (cmd.op === 'prescan') return this.publishes.prescan(cmd);
     if (cmd.op === 'verify') return this.verifyNow(cmd.deep ?? false, notify);
     if (cmd.op === 'fleet') return this.fleet.view();
     if (cmd.op === 'drift-pull') return this.fleet.pull(cmd.node, cmd.record ?? '');

@@ -6,10 +6,10 @@
  * asked; the CLI runs as a real process.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ControlServer, type ControlRequest } from '../../src/admin/index.js';
+import { join, resolve } from 'node:path';
+import { ControlServer, controlSocketPath, type ControlRequest } from '../../src/admin/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { EarlyQuery } from '../../src/cli/early-query.js';
 import type { VerifyResult } from '../../src/index.js';
@@ -87,7 +87,11 @@ describe('early query', () => {
     const numeric = join(dir, 'numeric.json');
     await writeFile(numeric, JSON.stringify({ dataDir: 7 }));
     for (const args of [
-      ['-c', config, 'publish', dir],
+      ['-c', config, 'publish', dir, '--local'],
+      ['-c', config, 'publish', dir, '--bogus'],
+      ['-c', config, 'publish'],
+      ['-c', config, 'publish', dir, 'extra'],
+      ['-c', config, 'activate', '2'],
       ['-c', config, 'verify', 'extra'],
       ['-c', config, 'verify', '--bogus'],
       ['-c', config, 'status', '--deep'],
@@ -101,11 +105,59 @@ describe('early query', () => {
     expect(asked).toEqual([]);
   });
 
+  it('for publish, asks the node to scan the source, and gives the scan\'s id only for a publish of that source by that node', async () => {
+    await standIn({ files: 3 });
+    const early = EarlyQuery.send(argv('-c', config, 'publish', 'tree', '--note', 'a note', '--json'), {});
+    expect(early).not.toBeNull();
+    for (let i = 0; i < 40 && asked.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(asked).toEqual([{ op: 'prescan', source: resolve('tree'), id: expect.stringMatching(/^[0-9a-f]{24}$/) }]);
+    const { id } = asked[0] as { id: string };
+    expect(early!.prescanOf(dataDir, resolve('tree'))).toBe(id);
+    expect(early!.prescanOf(dataDir, resolve('other'))).toBeUndefined();
+    expect(early!.prescanOf(join(dir, 'elsewhere'), resolve('tree'))).toBeUndefined();
+    expect(early!.take(dataDir, asked[0]!)).toBeDefined();
+    // Each command's own: another publish is another scan.
+    expect(EarlyQuery.send(argv('-c', config, 'publish', 'tree'), {})!.prescanOf(dataDir, resolve('tree'))).not.toBe(id);
+  });
+
+  it('for publish, is not sent where no node runs, nor to a node of another user (the command publishes itself then)', async () => {
+    expect(EarlyQuery.send(argv('-c', config, 'publish', 'tree'), {})).toBeNull();
+    await standIn({ files: 3 });
+    await chown(controlSocketPath(dataDir), 65534, 65534);
+    expect(EarlyQuery.send(argv('-c', config, 'publish', 'tree'), {})).toBeNull();
+    expect(EarlyQuery.send(argv('-c', config, 'status'), {})).not.toBeNull();
+  });
+
   it('abandoned, closes its connection and answers null', async () => {
     await standIn(drifted, 5_000);
     const early = EarlyQuery.send(argv('-c', config, 'verify'), {})!;
     early.abandon();
     expect(await early.take(dataDir, { op: 'verify' })).toBeNull();
+  });
+});
+
+describe('chunkswarm publish with a node running', () => {
+  const summary = { version: null, files: 0, seconds: 0, skipped: [], warnings: [] };
+
+  it('names the scan it asked for as it started in the publish it sends', async () => {
+    await standIn(summary);
+    const r = await runCli(['-c', config, 'publish', dir, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(asked).toEqual([
+      { op: 'prescan', source: dir, id: expect.any(String) },
+      { op: 'publish', source: dir, note: '', force: false, allowShrink: false, prescan: (asked[0] as { id: string }).id },
+    ]);
+  });
+
+  it('refused for its config, publishes nothing, though it asked for the scan', async () => {
+    await standIn(summary);
+    const invalid = join(dir, 'invalid-publish.json');
+    await writeFile(invalid, JSON.stringify({ ...JSON.parse(await readFile(config, 'utf8')), releases: { keep: 'many' } }));
+    const r = await runCli(['-c', invalid, 'publish', dir]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/releases\.keep/);
+    for (let i = 0; i < 40 && asked.length === 0; i++) await new Promise((res) => setTimeout(res, 50));
+    expect(asked.map((a) => a.op)).toEqual(['prescan']);
   });
 });
 

@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFile, chown, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { appendFile, chown, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { CLI } from '../support/cli.js';
 import { settle } from '../support/tree.js';
 import { cs, editConfig, ok, publishedCluster, type Cluster } from './deploy-fixture.js';
@@ -70,7 +70,8 @@ describe('publish through the running node', () => {
     expect(r.stdout).toMatch(/^version:\s+2$/m);
     expect(r.stdout).toMatch(/^hashed:\s+1 files/m);
     await until(() => /release 2 published: \d+ files, 1 hashed, 1 new chunks \([\d.]+ MB\), in [\d.]+ s/.test(logs.get(c.pub)!), 'the node to log release 2');
-    expect(logs.get(c.pub)).toContain(`operator: publish ${src}`);
+    // Its scan begun by the command's early query, as the command started.
+    expect(logs.get(c.pub)).toContain(`operator: publish ${src} (its scan begun as the command started)`);
     // Its own release, not one it came upon.
     expect(logs.get(c.pub)).not.toContain('release 2 found in the local store');
     expect(await readFile(join(c.pubData, 'releases', '2', 'etc', 'app.conf'), 'utf8')).toMatch(/one more line\n$/);
@@ -87,6 +88,19 @@ describe('publish through the running node', () => {
     expect(seen[0]).toBe('scan');
     expect(seen.at(-1)).toBe('sign');
     expect(seen).toContain('materialize');
+  });
+
+  it('a command refused after its early scan was asked for publishes nothing', async () => {
+    await appendFile(join(src, 'etc', 'app.conf'), 'not to be published\n');
+    const invalid = join(dirname(c.pub), 'invalid.json');
+    await writeFile(invalid, JSON.stringify({ ...JSON.parse(await readFile(c.pub, 'utf8')), releases: { keep: 'many' } }));
+    const before = logs.get(c.pub)!.split('operator: publish').length;
+    const r = await cs(invalid, 'publish', src);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/E_CONFIG: .*releases\.keep/);
+    await new Promise((res) => setTimeout(res, 1000));
+    expect(logs.get(c.pub)!.split('operator: publish').length).toBe(before);
+    expect(await readdir(join(c.pubData, 'releases'))).not.toContain('4');
   });
 
   it('a publish that fails in the node fails the command with the cause, typed', async () => {
@@ -130,15 +144,16 @@ describe('publish and a node of another user', () => {
       throw new Error('this stand-in node publishes nothing');
     });
     try {
-      // Same user: the command asks the node (and fails with its answer).
+      // Same user: the command asks the node for a scan as it starts, then to publish (and fails with its answer).
       const same = await cs(cl.pub, 'publish', tree, '--force');
       expect(same.code).not.toBe(0);
-      expect(asked).toEqual(['publish']);
+      expect([...asked].sort()).toEqual(['prescan', 'publish']);
       await chown(controlSocketPath(cl.pubData), 65534, 65534);
       const r = ok(await cs(cl.pub, 'publish', tree, '--force'));
       expect(r.stderr).not.toMatch(/running node/);
       expect(r.stdout).toMatch(/^version:\s+2$/m);
-      expect(asked).toEqual(['publish']);
+      // Neither: not even the scan.
+      expect([...asked].sort()).toEqual(['prescan', 'publish']);
     } finally {
       await node.close();
       await rm(other, { recursive: true, force: true });

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { callControl, ChunkswarmError, controlSocketPath, loadConfig, quotePath } from '../../client.js';
 import type { PublishProgress, PublishSummary } from '../../index.js';
+import type { EarlyQuery } from '../early-query.js';
 import { library } from '../library.js';
 import { formatBytes, formatFields, noteDoneByNode, printJson } from '../format.js';
 import { parsePort } from '../option-parsers.js';
@@ -24,7 +25,7 @@ function nodeIsCaller(dataDir: string): boolean {
 }
 
 /** The commands that work on the local node only: no network. */
-export function registerAdminCommands(program: Command, configPath: () => string): void {
+export function registerAdminCommands(program: Command, configPath: () => string, early: EarlyQuery | null): void {
   program
     .command('init')
     .description('create swarm.config.json and key files for a new cluster (--publisher) or a joining node (--join)')
@@ -76,9 +77,10 @@ export function registerAdminCommands(program: Command, configPath: () => string
       let s: PublishSummary;
       let byNode = false;
       try {
+        const prescan = early?.prescanOf(config.dataDir, resolve(source));
         const asked = o.local || !nodeIsCaller(config.dataDir) ? null : ((await callControl(
           config.dataDir,
-          { op: 'publish', source: resolve(source), note: o.note, force: o.force === true, allowShrink: o.allowShrink === true },
+          { op: 'publish', source: resolve(source), note: o.note, force: o.force === true, allowShrink: o.allowShrink === true, ...(prescan && { prescan }) },
           { onNotice: (n) => onProgress(n as PublishProgress) },
         )) as PublishSummary | null);
         byNode = asked !== null;
