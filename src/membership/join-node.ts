@@ -89,7 +89,7 @@ export async function joinNode(o: JoinNodeOptions): Promise<JoinNodeResult> {
     await writeSecretFile(nodeSeedPath(dataPath), seed.toString('hex'));
     const keyPair = nodeKeyPair(seed);
     // The name in the membership is the node's name (node.name: the host name unless given).
-    // On loopback the inviter is on this machine: its bootstrap ports are not to be drawn again.
+    // The inviter may be on this machine (a trial on loopback): a free port drawn is none of its bootstrap ports.
     const inviterPorts = token.bootstrap.map((a) => splitHostPort(a).port);
     const directPort = o.port ?? (await directPortFor(o.host ?? DEFAULT_HOST));
     const got = await redeem({ token, keyPair, name: (o.name ?? hostname()).slice(0, MAX_NAME_CHARS), ...(o.host && { host: o.host }), timeoutMs: o.timeoutMs ?? DEFAULT_TIMEOUT_MS });
