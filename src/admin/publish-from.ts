@@ -3,6 +3,7 @@ import { readSecretFile, type Config } from '../config/index.js';
 import { clusterIdOf, releaseId, signRelease, verifyRelease, type ReleaseBody } from '../manifest/index.js';
 import { DataLock, InodeCache, ObjectStore, PUBLISH_LOCK, ReleaseStore } from '../store/index.js';
 import { objectsKeptNote, Stager } from '../deploy/index.js';
+import { publisherOf } from './publish.js';
 
 export interface PublishFromOptions {
   config: Config;
@@ -29,10 +30,7 @@ export interface PublishFromSummary {
  */
 export async function publishFrom(opts: PublishFromOptions): Promise<PublishFromSummary> {
   const { config } = opts;
-  const publisher = config.publisher;
-  if (!publisher) {
-    throw ChunkswarmError.usage('this node is not a publisher: its config has no "publisher" section (chunkswarm init --publisher)');
-  }
+  const publisher = publisherOf(config);
   return DataLock.holding(config.dataDir, 'republish', () => republishUnderLock(opts, publisher.privateKeyFile), PUBLISH_LOCK);
 }
 

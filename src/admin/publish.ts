@@ -148,6 +148,14 @@ async function shrinkOf(before: ObjectHash, after: ObjectHash, files: number, ob
 
 const SHRINK_COUNT_MAX = 100_000;
 
+/** The config's publisher section; E_USAGE on a node that is not the publisher (publish, republish, a publish's prescan). */
+export function publisherOf(config: Config): NonNullable<Config['publisher']> {
+  if (!config.publisher) {
+    throw ChunkswarmError.usage('this node is not a publisher: its config has no "publisher" section (chunkswarm init --publisher)');
+  }
+  return config.publisher;
+}
+
 /**
  * Publishes a source tree as the next release: one lstat per file (the stat cache vouches for
  * unchanged ones), changed files hashed and copied in one read, tree objects built, and the
@@ -157,10 +165,7 @@ const SHRINK_COUNT_MAX = 100_000;
  */
 export async function publish(opts: PublishOptions): Promise<PublishSummary> {
   const { config } = opts;
-  if (!config.publisher) {
-    throw ChunkswarmError.usage('this node is not a publisher: its config has no "publisher" section (chunkswarm init --publisher)');
-  }
-  const publisher = config.publisher;
+  const publisher = publisherOf(config);
   refuseOwnFiles(config, publisher.privateKeyFile, opts.source);
   return DataLock.holding(config.dataDir, 'publish', () => publishUnderLock(opts, publisher), PUBLISH_LOCK);
 }
@@ -180,9 +185,11 @@ async function scanWithHelper(source: string, prev: SignedRelease | null, object
 
 /**
  * Begins the scan a publish of `source` begins with (read only: lstats of the source, the newest
- * release's trees), for a publish asked for moments later to take (PublishOptions.scanned).
+ * release's trees), for a publish asked for moments later to take (PublishOptions.scanned). A node
+ * that is not the publisher refuses, as its publish would.
  */
 export function scanAhead(config: Config, source: string, objects: ObjectStore): SourceScan {
+  publisherOf(config);
   const startedAt = Date.now();
   const result = new ReleaseStore(config.dataDir).latest().then((prev) => scanWithHelper(source, prev, objects, config.limits.maxReleasePaths));
   // Held for the publish that takes it, which scans again if it failed; none may.

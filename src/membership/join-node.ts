@@ -89,8 +89,6 @@ export async function joinNode(o: JoinNodeOptions): Promise<JoinNodeResult> {
     await writeSecretFile(nodeSeedPath(dataPath), seed.toString('hex'));
     const keyPair = nodeKeyPair(seed);
     // The name in the membership is the node's name (node.name: the host name unless given).
-    // The inviter may be on this machine (a trial on loopback): a free port drawn is none of its bootstrap ports.
-    const inviterPorts = token.bootstrap.map((a) => splitHostPort(a).port);
     const directPort = o.port ?? (await directPortFor(o.host ?? DEFAULT_HOST));
     const got = await redeem({ token, keyPair, name: (o.name ?? hostname()).slice(0, MAX_NAME_CHARS), ...(o.host && { host: o.host }), timeoutMs: o.timeoutMs ?? DEFAULT_TIMEOUT_MS });
     // The invitation is spent from here on: a failure below needs a new token.
@@ -111,7 +109,8 @@ export async function joinNode(o: JoinNodeOptions): Promise<JoinNodeResult> {
           bootstrap: token.bootstrap,
           // Every node runs a bootstrap node of its own unless told otherwise: its peers remember it
           // (BootstrapMemory), so that the swarm is found while the token's nodes (the master's) are down.
-          bootstrapPort: o.bootstrapPort ?? (await bootstrapPortFor(o.host ?? DEFAULT_HOST, inviterPorts)),
+          // The inviter may be on this machine (a trial on loopback): a free port drawn is none of its bootstrap ports.
+          bootstrapPort: o.bootstrapPort ?? (await bootstrapPortFor(o.host ?? DEFAULT_HOST, token.bootstrap.map((a) => splitHostPort(a).port))),
           ...(o.host && { host: o.host }),
           ...(directPort !== null && { port: directPort }),
           // The record that admitted this node governs who may connect; the list is its fallback.

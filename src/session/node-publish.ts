@@ -43,7 +43,6 @@ export class NodePublish {
    * publish takes the scan (run). Answers once the scan is done, with the number of files.
    */
   async prescan(cmd: PrescanCommand): Promise<{ files: number }> {
-    if (!this.o.config.publisher) throw ChunkswarmError.usage('this node is not a publisher: its config has no "publisher" section');
     const scan = scanAhead(this.o.config, cmd.source, this.o.deployer.objects);
     this.prescanned = { id: cmd.id, scan };
     setTimeout(() => {

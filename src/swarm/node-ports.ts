@@ -34,7 +34,7 @@ export async function directPortFor(host: string, taken: readonly number[] = [])
   return portFor(host, DEFAULT_DIRECT_PORT, freeTcpPort, taken);
 }
 
-/** Draws of a free port that may land on a `taken` one before giving up (each is ~1 in 14,000). */
+/** Draws of a free port that may land on a `taken` one before giving up. */
 const FREE_PORT_DRAWS = 8;
 
 /**
